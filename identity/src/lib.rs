@@ -1,0 +1,1 @@
+//! gatehouse-identity (being built).
