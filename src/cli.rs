@@ -1,0 +1,88 @@
+//! The command-line grammar, declared once with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// gatehouse: a self-hosted identity and API gateway speaking the Cognito, IAM and API Gateway
+/// wire protocols.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Test, validate and simulate IAM JSON policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Evaluate every (action, resource) pair against the given policies.
+    ///
+    /// Exit status: 0 when every result is allowed, 1 when any is denied, 2 on invalid input.
+    Simulate(SimulateArgs),
+    /// Report errors and reviewer warnings in policy documents (exit 2 on errors).
+    Validate(ValidateArgs),
+    /// Run YAML policy test suites: policies next to the decisions they must give.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// An identity-based policy document (repeatable).
+    #[arg(long = "policy", value_name = "FILE", required = true)]
+    pub(crate) policies: Vec<PathBuf>,
+    /// A permissions boundary: an allow must also be granted here.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) boundary: Option<PathBuf>,
+    /// A session policy (repeatable): an allow must also be granted by each.
+    #[arg(long = "session-policy", value_name = "FILE")]
+    pub(crate) session_policies: Vec<PathBuf>,
+    /// A resource-based policy (repeatable); its Principal is matched against --principal.
+    #[arg(long = "resource-policy", value_name = "FILE")]
+    pub(crate) resource_policies: Vec<PathBuf>,
+    /// The calling principal for resource-based policies: an ARN or account id, or
+    /// `service:NAME`, `federated:NAME`, `anonymous`.
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub(crate) principal: Option<String>,
+    /// An action such as `dynamodb:GetItem` (repeatable).
+    #[arg(long = "action", value_name = "ACTION", required = true)]
+    pub(crate) actions: Vec<String>,
+    /// A resource ARN (repeatable).
+    #[arg(long = "resource", value_name = "ARN", required = true)]
+    pub(crate) resources: Vec<String>,
+    /// A context key and value; a key given more than once is multi-valued.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub(crate) context: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Policy documents to check.
+    #[arg(value_name = "FILE", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// YAML test-suite files.
+    #[arg(value_name = "FILE", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    Text,
+    Json,
+}
