@@ -1,0 +1,111 @@
+"""`gatehouse serve` as a process: graceful shutdown, generated operator credentials and master
+key, durability of users and signing keys across a restart, and the exit status of a bad config."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+
+from gatehouse_harness import (
+    OPERATOR_ACCESS_KEY_ID,
+    PASSWORD,
+    GatehouseServer,
+    PoolFixture,
+    TokenVerifier,
+    gatehouse_bin,
+)
+
+FIXED_ISSUER_BASE = "http://gatehouse.test"
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_sigterm_stops_the_server_with_exit_status_0(servers):
+    server = servers.new()
+    assert server.get("/health").status_code == 200
+    assert server.stop() == 0, "SIGTERM must shut down gracefully with status 0\n" + server.diagnostics()
+
+
+def test_generated_operator_credentials_are_stored_0600_and_sign_requests(servers):
+    server = servers.new(operator_credentials=False)
+    path = server.data_dir / "operator-credentials.json"
+    assert path.exists(), f"no {path.name} in the data folder: {sorted(p.name for p in server.data_dir.iterdir())}"
+    assert mode_of(path) == 0o600, oct(mode_of(path))
+    creds = json.loads(path.read_text())
+    assert creds["access_key_id"] and creds["secret_access_key"]
+    assert creds["access_key_id"] != OPERATOR_ACCESS_KEY_ID
+    assert creds["access_key_id"] in server.stderr_text(since_start=True), "first start prints the credentials"
+
+    admin = server.client(access_key_id=creds["access_key_id"], secret_access_key=creds["secret_access_key"])
+    assert "UserPools" in admin.list_user_pools(MaxResults=1)
+
+    assert server.stop() == 0
+    server.start()
+    assert json.loads(path.read_text()) == creds, "credentials are generated once, then reused"
+    assert creds["secret_access_key"] not in server.stderr_text(since_start=True), "printed only once"
+    admin = server.client(access_key_id=creds["access_key_id"], secret_access_key=creds["secret_access_key"])
+    assert "UserPools" in admin.list_user_pools(MaxResults=1)
+
+
+def test_master_key_is_generated_into_the_data_folder_with_mode_0600(servers):
+    server = servers.new()
+    path = server.data_dir / "master.key"
+    assert path.exists(), f"no master.key in the data folder: {sorted(p.name for p in server.data_dir.iterdir())}"
+    assert mode_of(path) == 0o600, oct(mode_of(path))
+
+
+def test_users_pools_and_signing_keys_survive_a_restart(servers):
+    server = servers.new(public_url=FIXED_ISSUER_BASE)
+    fixture = PoolFixture.create(server)
+    user = fixture.signed_up_user()
+    tokens = fixture.tokens(user.username)
+    kids_before = {k["kid"] for k in server.jwks(fixture.pool_id)["keys"]}
+
+    assert server.stop() == 0
+    server.start()
+
+    verifier = TokenVerifier(server, fixture.pool_id)
+    assert verifier.issuer == f"{FIXED_ISSUER_BASE}/{fixture.pool_id}"
+    assert kids_before <= set(verifier.keys), "signing keys must persist across restarts"
+    claims = verifier.id_token(tokens["IdToken"], fixture.client_id)
+    assert claims["iss"] == f"{FIXED_ISSUER_BASE}/{fixture.pool_id}"
+    assert server.public.get_user(AccessToken=tokens["AccessToken"])["Username"] == user.username
+    assert fixture.refresh(tokens["RefreshToken"])["AuthenticationResult"]["AccessToken"]
+    assert fixture.tokens(user.username, PASSWORD)["AccessToken"]
+
+
+def test_invalid_config_file_exits_with_usage_status_64(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('no_such_setting = "x"\n')
+    result = subprocess.run(
+        [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"),
+         "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 64, f"status {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    assert "gatehouse listening" not in result.stdout
+    assert result.stderr.strip(), "a bad config explains itself on stderr"
+
+
+def test_unknown_flag_value_for_database_url_exits_with_usage_status_64(tmp_path):
+    result = subprocess.run(
+        [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"),
+         "--database-url", "mysql://nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 64, f"status {result.returncode}\nstderr: {result.stderr}"
+
+
+def test_server_without_config_uses_the_default_region_in_pool_ids(servers):
+    # Sanity check of the harness itself: what it starts is the configured binary.
+    server: GatehouseServer = servers.new()
+    assert server.command()[0] == str(gatehouse_bin())
+    pool = PoolFixture.create(server)
+    assert pool.pool_id.startswith("us-east-1_")
