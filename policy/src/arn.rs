@@ -71,15 +71,44 @@ impl ArnPattern {
     }
 
     pub(crate) fn matches(&self, arn: &str, context: &Context) -> bool {
+        self.matches_parts(split_request(arn).as_ref(), context)
+    }
+
+    /// Matches an ARN already split by [`split_request`] (`None`: not an ARN). The resource part
+    /// is compared first: it is where ARNs in one policy usually differ.
+    pub(crate) fn matches_parts(&self, parts: Option<&[&str; 6]>, context: &Context) -> bool {
         match self {
             Self::Any => true,
-            Self::Segments(segs) => {
-                let mut parts = arn.splitn(6, ':');
+            Self::Segments(segs) => parts.is_some_and(|parts| {
                 segs.iter()
-                    .all(|seg| parts.next().is_some_and(|part| seg.matches(part, context)))
+                    .zip(parts.iter())
+                    .rev()
+                    .all(|(seg, part)| seg.matches(part, context))
+            }),
+        }
+    }
+}
+
+/// Splits a request ARN at its first five colons; `None` when it has fewer.
+pub(crate) fn split_request(arn: &str) -> Option<[&str; 6]> {
+    let mut parts = [""; 6];
+    let mut start = 0;
+    let mut n = 0;
+    for (i, b) in arn.bytes().enumerate() {
+        if b == b':' {
+            *parts.get_mut(n)? = arn.get(start..i)?;
+            start = i + 1;
+            n += 1;
+            if n == 5 {
+                break;
             }
         }
     }
+    if n < 5 {
+        return None;
+    }
+    *parts.get_mut(5)? = arn.get(start..)?;
+    Some(parts)
 }
 
 /// Splits at the first five colons that are not inside a `${…}` variable.

@@ -17,7 +17,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::context::Context;
-use crate::policy::{Effect, Policy, Principal};
+use crate::policy::{Effect, Policy, Prepared, Principal};
 
 /// How many matched statements a [`Decision`] holds before it allocates.
 pub const INLINE_MATCHES: usize = 8;
@@ -225,12 +225,12 @@ struct Verdict {
 fn scan<'p>(
     policy: &'p Policy,
     source: PolicySource,
-    request: &Request<'_>,
+    request: &Prepared<'_, '_>,
     matched: &mut MatchedList<'p>,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for statement in policy.statements() {
-        if statement.applies(request) {
+        if statement.applies_prepared(request) {
             match statement.effect() {
                 Effect::Allow => verdict.allow = true,
                 Effect::Deny => verdict.deny = true,
@@ -249,6 +249,7 @@ fn scan<'p>(
 /// Decides a request against a set of policies. Never fails: anything that cannot match is
 /// simply not a reason to allow.
 pub fn evaluate<'p>(set: &PolicySet<'p>, request: &Request<'_>) -> Decision<'p> {
+    let request = &Prepared::new(request);
     let mut matched = MatchedList::new();
     let mut deny = false;
     let mut granted = false;

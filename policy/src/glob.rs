@@ -61,6 +61,9 @@ pub(crate) struct Pattern {
     /// ASCII case-insensitive comparison (actions, ARN prefix segments, `…IgnoreCase`).
     fold: bool,
     shape: Shape,
+    /// The literal of an `Exact` or `Prefix` pattern, kept here so that the hot path reaches it
+    /// (and its length) without walking the token list.
+    head: Box<str>,
 }
 
 /// Why a pattern's policy variables do not compile.
@@ -151,11 +154,16 @@ impl Pattern {
                 _ => Shape::General,
             }
         };
+        let head = match (shape, tokens.first()) {
+            (Shape::Exact | Shape::Prefix, Some(Token::Lit(lit))) => lit.clone(),
+            _ => Box::default(),
+        };
         Ok(Self {
             tokens: tokens.into_boxed_slice(),
             vars: vars.into_boxed_slice(),
             fold,
             shape,
+            head,
         })
     }
 
@@ -174,27 +182,31 @@ impl Pattern {
     /// Matches `text`, resolving variables from `context`. A variable whose key is absent (or an
     /// empty set) and has no default makes the pattern not match.
     pub(crate) fn matches(&self, text: &str, context: &Context) -> bool {
+        self.matches_bytes(text.as_bytes(), context, self.fold)
+    }
+
+    /// Matches text that the caller already ASCII-lowercased, comparing bytes exactly; only
+    /// right for patterns compiled from lowercased text (actions), and much cheaper than folding.
+    pub(crate) fn matches_lowered(&self, lowered: &[u8]) -> bool {
+        self.matches_bytes(lowered, &Context::EMPTY, false)
+    }
+
+    #[inline]
+    fn matches_bytes(&self, text: &[u8], context: &Context, fold: bool) -> bool {
         match self.shape {
             Shape::Everything => return true,
             Shape::Exact => {
-                let lit = match self.tokens.first() {
-                    Some(Token::Lit(lit)) => lit,
-                    _ => "",
-                };
-                return eq(text.as_bytes(), lit.as_bytes(), self.fold);
+                return text.len() == self.head.len() && eq(text, self.head.as_bytes(), fold);
             }
             Shape::Prefix => {
-                if let Some(Token::Lit(lit)) = self.tokens.first() {
-                    return text
-                        .as_bytes()
-                        .get(..lit.len())
-                        .is_some_and(|head| eq(head, lit.as_bytes(), self.fold));
-                }
+                return text
+                    .get(..self.head.len())
+                    .is_some_and(|start| eq(start, self.head.as_bytes(), fold));
             }
             Shape::General => {}
         }
         if self.vars.is_empty() {
-            return glob(&self.tokens, text.as_bytes(), self.fold, &NoVars);
+            return glob(&self.tokens, text, fold, &NoVars);
         }
         let mut resolved = [Resolved::One(""); MAX_VARIABLES];
         let mut combinations: usize = 1;
@@ -212,14 +224,7 @@ impl Pattern {
             return false;
         }
         let resolved = resolved.get(..self.vars.len()).unwrap_or(&[]);
-        (0..combinations).any(|choice| {
-            glob(
-                &self.tokens,
-                text.as_bytes(),
-                self.fold,
-                &Choice { resolved, choice },
-            )
-        })
+        (0..combinations).any(|choice| glob(&self.tokens, text, fold, &Choice { resolved, choice }))
     }
 }
 
@@ -327,6 +332,7 @@ impl Vars for Choice<'_, '_> {
     }
 }
 
+#[inline]
 fn eq(a: &[u8], b: &[u8], fold: bool) -> bool {
     if fold {
         a.eq_ignore_ascii_case(b)

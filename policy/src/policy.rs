@@ -207,28 +207,80 @@ impl Statement {
     /// Whether the statement applies to the request: action, resource, principal and every
     /// condition match (its effect is then in force).
     pub fn applies(&self, request: &Request<'_>) -> bool {
-        self.matches_action(request.action)
+        self.applies_prepared(&Prepared::new(request))
+    }
+
+    pub(crate) fn applies_prepared(&self, p: &Prepared<'_, '_>) -> bool {
+        let action = match p.lowered_action() {
+            Some(lowered) => self
+                .action
+                .patterns
+                .iter()
+                .any(|pat| pat.matches_lowered(lowered)),
+            None => self
+                .action
+                .patterns
+                .iter()
+                .any(|pat| pat.matches(p.request.action, &EMPTY_CONTEXT)),
+        };
+        let context = p.request.context;
+        action != self.action.not
             && self.resource.as_ref().is_none_or(|r| {
                 r.patterns
                     .iter()
-                    .any(|p| p.matches(request.resource, request.context))
+                    .any(|pat| pat.matches_parts(p.arn.as_ref(), context))
                     != r.not
             })
             && self
                 .principal
                 .as_ref()
-                .is_none_or(|p| p.matches(request.principal) != p.not)
-            && self.conditions.iter().all(|c| c.eval(request.context))
+                .is_none_or(|m| m.matches(p.request.principal) != m.not)
+            && self.conditions.iter().all(|c| c.eval(context))
     }
 
     /// Whether `action` falls under `Action` (or outside `NotAction`).
     pub fn matches_action(&self, action: &str) -> bool {
-        let empty = EMPTY_CONTEXT;
         self.action
             .patterns
             .iter()
-            .any(|p| p.matches(action, &empty))
+            .any(|p| p.matches(action, &EMPTY_CONTEXT))
             != self.action.not
+    }
+}
+
+/// Actions longer than this are matched by folding case on every comparison instead.
+const ACTION_BUFFER: usize = 128;
+
+/// A request with the work every statement would otherwise repeat done once: the action
+/// lowercased into a stack buffer and the resource ARN split into its six parts.
+pub(crate) struct Prepared<'r, 'a> {
+    request: &'r Request<'a>,
+    action: [u8; ACTION_BUFFER],
+    /// `None` when the action did not fit in the buffer.
+    action_len: Option<usize>,
+    arn: Option<[&'a str; 6]>,
+}
+
+impl<'r, 'a> Prepared<'r, 'a> {
+    pub(crate) fn new(request: &'r Request<'a>) -> Self {
+        let mut action = [0u8; ACTION_BUFFER];
+        let source = request.action.as_bytes();
+        let action_len = action.get_mut(..source.len()).map(|dest| {
+            for (d, s) in dest.iter_mut().zip(source) {
+                *d = s.to_ascii_lowercase();
+            }
+            source.len()
+        });
+        Self {
+            request,
+            action,
+            action_len,
+            arn: crate::arn::split_request(request.resource),
+        }
+    }
+
+    fn lowered_action(&self) -> Option<&[u8]> {
+        self.action.get(..self.action_len?)
     }
 }
 
@@ -931,7 +983,8 @@ fn compile_actions(
             }
         }
         // Actions never substitute variables (AWS: only Resource and Condition values do).
-        match Pattern::compile(text, Syntax::Glob, false, true) {
+        // Lowercased so that evaluation can compare against a lowercased action byte for byte.
+        match Pattern::compile(&text.to_ascii_lowercase(), Syntax::Glob, false, true) {
             Ok(pattern) => patterns.push(pattern),
             Err(e) => c.error(&p, codes::MALFORMED_ACTION, e.to_string()),
         }
