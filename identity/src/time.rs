@@ -1,0 +1,191 @@
+//! Calendar arithmetic for the few timestamp formats the protocols use (SigV4's ISO 8601 basic
+//! form and RFC 1123 `Date` headers), without a date-time dependency.
+//!
+//! Time is always passed in (`SystemTime` from the caller's clock) and converted to whole Unix
+//! seconds here; nothing in this crate reads the clock.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Whole seconds since the Unix epoch; instants before 1970 clamp to 0 (never a real request).
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The instant `secs` seconds after the epoch (negative values clamp to the epoch).
+pub(crate) fn from_unix_seconds(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The (year, month, day) of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction (1..=31, 1..=12).
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Seconds since the epoch of a UTC calendar time, or `None` when a field is out of range.
+fn to_unix(year: i64, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> Option<i64> {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || min > 59
+        || sec > 59
+    {
+        return None;
+    }
+    Some(
+        days_from_civil(year, month, day) * 86_400
+            + i64::from(hour) * 3600
+            + i64::from(min) * 60
+            + i64::from(sec),
+    )
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses SigV4's `YYYYMMDD'T'HHMMSS'Z'` (e.g. `20150830T123600Z`) into Unix seconds.
+pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
+    if s.len() != 16 || !s.is_ascii() {
+        return None;
+    }
+    let (date, rest) = s.split_at(8);
+    let rest = rest.strip_prefix('T')?.strip_suffix('Z')?;
+    if rest.len() != 6 {
+        return None;
+    }
+    let year = i64::from(digits(date.get(0..4)?)?);
+    let month = digits(date.get(4..6)?)?;
+    let day = digits(date.get(6..8)?)?;
+    let hour = digits(rest.get(0..2)?)?;
+    let min = digits(rest.get(2..4)?)?;
+    let sec = digits(rest.get(4..6)?)?;
+    to_unix(year, month, day, hour, min, sec)
+}
+
+/// Formats Unix seconds as SigV4's `YYYYMMDD'T'HHMMSS'Z'`.
+pub(crate) fn format_amz_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Parses an RFC 1123 HTTP date (`Sun, 30 Aug 2015 12:36:00 GMT`), the `Date` header form
+/// SigV4 falls back to when `X-Amz-Date` is absent.
+pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
+    let rest = s.trim();
+    let (_weekday, rest) = rest.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day = digits(parts.next()?)?;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)?;
+    let month = u32::try_from(month).ok()? + 1;
+    let year = i64::from(digits(parts.next()?)?);
+    let time = parts.next()?;
+    if parts.next()? != "GMT" || parts.next().is_some() {
+        return None;
+    }
+    let mut hms = time.split(':');
+    let hour = digits(hms.next()?)?;
+    let min = digits(hms.next()?)?;
+    let sec = digits(hms.next()?)?;
+    if hms.next().is_some() {
+        return None;
+    }
+    to_unix(year, month, day, hour, min, sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_date_round_trips() {
+        let t = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(t, 1_440_938_160);
+        assert_eq!(format_amz_date(t), "20150830T123600Z");
+        assert_eq!(format_amz_date(951_782_400), "20000229T000000Z");
+    }
+
+    #[test]
+    fn amz_date_rejects_malformed() {
+        for bad in [
+            "",
+            "20150830T123600",
+            "20150830 123600Z",
+            "20150230T123600Z",
+            "20150830T246000Z",
+            "2015083OT123600Z",
+            "+0150830T123600Z",
+            "20150830T12360ZZ",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_date_parses_rfc1123() {
+        assert_eq!(
+            parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"),
+            Some(1_440_938_160)
+        );
+        assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 UTC"), None);
+        assert_eq!(parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT"), None);
+    }
+
+    #[test]
+    fn civil_conversion_matches_known_days() {
+        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2024, 12, 31), (2100, 3, 1)] {
+            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
+        }
+    }
+}
