@@ -1,7 +1,10 @@
 //! ARN patterns, matched segment by segment: `arn:partition:service:region:account:resource`.
 //!
 //! `*` and `?` work inside a segment and never cross into the next one, except in the resource
-//! part, which is everything after the fifth colon (so `table/*` spans `/` and `:`).
+//! part, which is everything after the fifth colon (so `table/*` spans `/` and `:`). AWS also
+//! documents that a `*` ending a segment "can expand to match beyond the colon boundaries": a
+//! pattern that stops early with such a segment (`arn:aws:sns:*`) covers the rest of the ARN.
+//! gatehouse supports exactly that form; a 6-part pattern stays segment by segment.
 
 use crate::context::Context;
 use crate::glob::{Pattern, PatternError, Syntax};
@@ -11,8 +14,9 @@ use crate::glob::{Pattern, PatternError, Syntax};
 pub(crate) enum ArnPattern {
     /// A bare `*`: every resource, ARN or not.
     Any,
-    /// `arn`, partition, service, region, account, resource.
-    Segments(Box<[Pattern; 6]>),
+    /// `arn`, partition, service, region, account, resource; 4 or 5 segments when the last one
+    /// ends with `*` and covers the rest of the ARN.
+    Segments(Box<[Pattern]>),
 }
 
 /// Why an ARN pattern does not compile.
@@ -35,6 +39,57 @@ pub(crate) enum ArnCase {
     Condition,
 }
 
+/// A request ARN split once at its first five colons.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SplitArn<'a> {
+    full: &'a str,
+    /// Byte offset where each part starts; parts beyond `count` are unused.
+    starts: [usize; 6],
+    parts: [&'a str; 6],
+    count: usize,
+}
+
+impl<'a> SplitArn<'a> {
+    pub(crate) fn new(arn: &'a str) -> Self {
+        let mut split = Self {
+            full: arn,
+            starts: [0; 6],
+            parts: [""; 6],
+            count: 1,
+        };
+        let mut start = 0;
+        for (i, b) in arn.bytes().enumerate() {
+            if b != b':' {
+                continue;
+            }
+            if let (Some(part), Some(next)) = (
+                split.parts.get_mut(split.count - 1),
+                split.starts.get_mut(split.count),
+            ) {
+                *part = arn.get(start..i).unwrap_or("");
+                *next = i + 1;
+            }
+            start = i + 1;
+            split.count += 1;
+            if split.count == 6 {
+                break;
+            }
+        }
+        if let Some(last) = split.parts.get_mut(split.count - 1) {
+            *last = arn.get(start..).unwrap_or("");
+        }
+        split
+    }
+
+    /// Everything from the start of part `n` to the end.
+    fn rest(&self, n: usize) -> &'a str {
+        self.starts
+            .get(n)
+            .and_then(|&s| self.full.get(s..))
+            .unwrap_or("")
+    }
+}
+
 impl ArnPattern {
     pub(crate) fn compile(text: &str, variables: bool, case: ArnCase) -> Result<Self, ArnError> {
         if text == "*" {
@@ -44,26 +99,38 @@ impl ArnPattern {
             text: text.to_owned(),
         };
         let parts = split_segments(text, variables);
-        let [arn, partition, service, region, account, resource] = parts.as_slice() else {
-            return Err(malformed());
+        let well_formed = match parts.as_slice() {
+            [arn, partition, service, rest @ ..] => {
+                arn.eq_ignore_ascii_case("arn")
+                    && !partition.is_empty()
+                    && !service.is_empty()
+                    // IAM docs: no wildcard in the service segment of a resource ARN.
+                    && (case == ArnCase::Condition || !service.contains(['*', '?']))
+                    && match rest {
+                        [_, _, resource] => !resource.is_empty(),
+                        [.., last] => last.ends_with('*'),
+                        [] => false,
+                    }
+            }
+            _ => false,
         };
-        if !arn.eq_ignore_ascii_case("arn")
-            || partition.is_empty()
-            || service.is_empty()
-            || resource.is_empty()
-        {
+        if !well_formed {
             return Err(malformed());
         }
         let fold = case == ArnCase::Resource;
-        let seg = |s: &str, fold| Pattern::compile(s, Syntax::Glob, variables, fold);
-        Ok(Self::Segments(Box::new([
-            seg(arn, true)?,
-            seg(partition, fold)?,
-            seg(service, fold)?,
-            seg(region, fold)?,
-            seg(account, fold)?,
-            seg(resource, false)?,
-        ])))
+        let segments = parts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let fold = match i {
+                    0 => true,
+                    5 => false,
+                    _ => fold,
+                };
+                Pattern::compile(s, Syntax::Glob, variables, fold)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::Segments(segments.into_boxed_slice()))
     }
 
     pub(crate) fn is_any(&self) -> bool {
@@ -71,44 +138,34 @@ impl ArnPattern {
     }
 
     pub(crate) fn matches(&self, arn: &str, context: &Context) -> bool {
-        self.matches_parts(split_request(arn).as_ref(), context)
+        self.matches_split(&SplitArn::new(arn), context)
     }
 
-    /// Matches an ARN already split by [`split_request`] (`None`: not an ARN). The resource part
-    /// is compared first: it is where ARNs in one policy usually differ.
-    pub(crate) fn matches_parts(&self, parts: Option<&[&str; 6]>, context: &Context) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Segments(segs) => parts.is_some_and(|parts| {
-                segs.iter()
-                    .zip(parts.iter())
+    /// Matches an ARN split once by [`SplitArn::new`]. The last segment is compared first: it
+    /// is where ARNs in one policy usually differ.
+    pub(crate) fn matches_split(&self, arn: &SplitArn<'_>, context: &Context) -> bool {
+        let Self::Segments(segs) = self else {
+            return true;
+        };
+        let n = segs.len();
+        if n == 6 {
+            return arn.count == 6
+                && segs
+                    .iter()
+                    .zip(arn.parts.iter())
                     .rev()
-                    .all(|(seg, part)| seg.matches(part, context))
-            }),
+                    .all(|(seg, part)| seg.matches(part, context));
         }
+        let Some((last, head)) = segs.split_last() else {
+            return false;
+        };
+        arn.count >= n
+            && last.matches(arn.rest(n - 1), context)
+            && head
+                .iter()
+                .zip(arn.parts.iter())
+                .all(|(seg, part)| seg.matches(part, context))
     }
-}
-
-/// Splits a request ARN at its first five colons; `None` when it has fewer.
-pub(crate) fn split_request(arn: &str) -> Option<[&str; 6]> {
-    let mut parts = [""; 6];
-    let mut start = 0;
-    let mut n = 0;
-    for (i, b) in arn.bytes().enumerate() {
-        if b == b':' {
-            *parts.get_mut(n)? = arn.get(start..i)?;
-            start = i + 1;
-            n += 1;
-            if n == 5 {
-                break;
-            }
-        }
-    }
-    if n < 5 {
-        return None;
-    }
-    *parts.get_mut(5)? = arn.get(start..)?;
-    Some(parts)
 }
 
 /// Splits at the first five colons that are not inside a `${…}` variable.
@@ -174,7 +231,7 @@ mod tests {
             false,
         );
         // A `*` in the region segment stays in that segment.
-        check("arn:aws:*:us-*:123456789012:table/Books", t, true);
+        check("arn:aws:dynamodb:us-*:123456789012:table/Books", t, true);
         check("arn:aws:dynamodb:us-*:1234567890*:table/Books", t, true);
         check("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c", true);
         check(
@@ -206,6 +263,28 @@ mod tests {
         );
         check("arn:aws:execute-api:*:*:a1b2c3/prod/*", api, true);
         check("*", "not-an-arn", true);
+        // A trailing `*` segment covers the rest of the ARN (IAM "Resource" element docs).
+        check(
+            "arn:aws:sns:*",
+            "arn:aws:sns:us-east-1:123456789012:orders",
+            true,
+        );
+        check(
+            "arn:aws:sns:*",
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            false,
+        );
+        check(
+            "arn:aws:sns:us-east-1:*",
+            "arn:aws:sns:us-east-1:123456789012:orders",
+            true,
+        );
+        check(
+            "arn:aws:sns:us-west-2:*",
+            "arn:aws:sns:us-east-1:123456789012:orders",
+            false,
+        );
+        check("arn:aws:sns:*", "arn:aws:sns", false);
         check("arn:aws:s3:::b", "not-an-arn", false);
     }
 

@@ -5,9 +5,10 @@
 //! 2. Otherwise the request is allowed when an identity policy **or** a resource-based policy
 //!    whose `Principal` names the caller allows it (same-account rule: either grant suffices),
 //!    **and** the permissions boundary (if any) allows it, **and** every session policy allows it.
-//!    gatehouse applies boundary and session policies to resource-based grants too; AWS exempts
-//!    a grant that names the exact IAM user or role ARN, which is the stricter reading's only
-//!    difference.
+//!    Exception, as AWS documents for boundaries and session policies: a resource-based grant
+//!    whose `Principal` is the caller's exact IAM user ARN or role-session ARN
+//!    (`arn:aws:sts::…:assumed-role/ROLE/SESSION`) is not limited by them. A grant to the role
+//!    ARN, the account or `*` is limited.
 //! 3. Anything else is an implicit deny.
 //!
 //! Evaluation records every applicable statement (both effects) without allocating for the
@@ -220,6 +221,8 @@ impl<'p> FromIterator<MatchedStatement<'p>> for MatchedList<'p> {
 struct Verdict {
     allow: bool,
     deny: bool,
+    /// An allow from a resource-based statement naming the caller's exact user or session ARN.
+    direct_allow: bool,
 }
 
 fn scan<'p>(
@@ -232,7 +235,14 @@ fn scan<'p>(
     for statement in policy.statements() {
         if statement.applies_prepared(request) {
             match statement.effect() {
-                Effect::Allow => verdict.allow = true,
+                Effect::Allow => {
+                    verdict.allow = true;
+                    if matches!(source, PolicySource::Resource(_))
+                        && statement.names_principal_directly(request.principal())
+                    {
+                        verdict.direct_allow = true;
+                    }
+                }
                 Effect::Deny => verdict.deny = true,
             }
             matched.push(MatchedStatement {
@@ -253,6 +263,7 @@ pub fn evaluate<'p>(set: &PolicySet<'p>, request: &Request<'_>) -> Decision<'p> 
     let mut matched = MatchedList::new();
     let mut deny = false;
     let mut granted = false;
+    let mut direct = false;
     for (i, policy) in set.identity.iter().enumerate() {
         let v = scan(policy, PolicySource::Identity(i), request, &mut matched);
         deny |= v.deny;
@@ -262,6 +273,7 @@ pub fn evaluate<'p>(set: &PolicySet<'p>, request: &Request<'_>) -> Decision<'p> 
         let v = scan(policy, PolicySource::Resource(i), request, &mut matched);
         deny |= v.deny;
         granted |= v.allow;
+        direct |= v.direct_allow;
     }
     let mut bounded = true;
     if let Some(boundary) = set.boundary {
@@ -276,7 +288,7 @@ pub fn evaluate<'p>(set: &PolicySet<'p>, request: &Request<'_>) -> Decision<'p> 
     }
     let outcome = if deny {
         Outcome::ExplicitDeny
-    } else if granted && bounded {
+    } else if direct || (granted && bounded) {
         Outcome::Allowed
     } else {
         Outcome::ImplicitDeny
@@ -465,6 +477,35 @@ mod tests {
             ask(&set, "s3:GetObject", Some(&alice)).outcome,
             Outcome::ExplicitDeny
         );
+    }
+
+    #[test]
+    fn direct_user_or_session_grants_escape_boundary_and_session_limits() {
+        let sqs_only = policy(r#"{"Effect":"Allow","Action":"sqs:*","Resource":"*"}"#);
+        let to_user = policy(
+            r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"*"}"#,
+        );
+        let to_role = policy(
+            r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":"s3:GetObject","Resource":"*"}"#,
+        );
+        let to_session = policy(
+            r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s1"},"Action":"s3:GetObject","Resource":"*"}"#,
+        );
+        let alice = Principal::Aws("arn:aws:iam::123456789012:user/alice".into());
+        let session = Principal::Aws("arn:aws:sts::123456789012:assumed-role/app/s1".into());
+        let outcome = |resource: &Policy, who: &Principal, boundary: bool| {
+            let set = PolicySet {
+                resource: vec![resource],
+                boundary: boundary.then_some(&sqs_only),
+                session: if boundary { vec![] } else { vec![&sqs_only] },
+                ..Default::default()
+            };
+            ask(&set, "s3:GetObject", Some(who)).outcome
+        };
+        assert_eq!(outcome(&to_user, &alice, true), Outcome::Allowed);
+        assert_eq!(outcome(&to_role, &session, true), Outcome::ImplicitDeny);
+        assert_eq!(outcome(&to_session, &session, false), Outcome::Allowed);
+        assert_eq!(outcome(&to_role, &session, false), Outcome::ImplicitDeny);
     }
 
     #[test]

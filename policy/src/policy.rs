@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::arn::{ArnCase, ArnPattern};
+use crate::arn::{ArnCase, ArnPattern, SplitArn};
 use crate::condition::{self, Base, Clause, Operator, Qualifier};
 use crate::context::Context;
 use crate::error::{Finding, PolicyError, Severity, child, codes, index};
@@ -228,7 +228,7 @@ impl Statement {
             && self.resource.as_ref().is_none_or(|r| {
                 r.patterns
                     .iter()
-                    .any(|pat| pat.matches_parts(p.arn.as_ref(), context))
+                    .any(|pat| pat.matches_split(&p.arn, context))
                     != r.not
             })
             && self
@@ -236,6 +236,20 @@ impl Statement {
                 .as_ref()
                 .is_none_or(|m| m.matches(p.request.principal) != m.not)
             && self.conditions.iter().all(|c| c.eval(context))
+    }
+
+    /// Whether the statement's `Principal` names this exact IAM user or role-session ARN (not a
+    /// role, an account or `*`). AWS does not let a permissions boundary or a session policy
+    /// limit such a resource-based grant.
+    pub(crate) fn names_principal_directly(&self, principal: Option<&Principal>) -> bool {
+        let (Some(matcher), Some(Principal::Aws(who))) = (&self.principal, principal) else {
+            return false;
+        };
+        !matcher.not
+            && matcher
+                .aws
+                .iter()
+                .any(|p| matches!(p, AwsPrincipal::Arn(arn) if arn == who))
     }
 
     /// Whether `action` falls under `Action` (or outside `NotAction`).
@@ -258,7 +272,7 @@ pub(crate) struct Prepared<'r, 'a> {
     action: [u8; ACTION_BUFFER],
     /// `None` when the action did not fit in the buffer.
     action_len: Option<usize>,
-    arn: Option<[&'a str; 6]>,
+    arn: SplitArn<'a>,
 }
 
 impl<'r, 'a> Prepared<'r, 'a> {
@@ -275,8 +289,12 @@ impl<'r, 'a> Prepared<'r, 'a> {
             request,
             action,
             action_len,
-            arn: crate::arn::split_request(request.resource),
+            arn: SplitArn::new(request.resource),
         }
+    }
+
+    pub(crate) fn principal(&self) -> Option<&'r Principal> {
+        self.request.principal
     }
 
     fn lowered_action(&self) -> Option<&[u8]> {
