@@ -21,6 +21,7 @@ impl Now {
         Self { epoch_seconds }
     }
 
+    #[cfg(test)]
     pub(crate) fn from_epoch(epoch_seconds: i64) -> Self {
         Self { epoch_seconds }
     }

@@ -67,27 +67,20 @@ struct PolicyErrorDisplay<'a> {
 
 impl fmt::Display for PolicyErrorDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.error {
-            PolicyError::Invalid { findings } => {
-                let mut first = true;
-                for finding in findings {
-                    if !first {
-                        writeln!(f)?;
-                    }
-                    first = false;
-                    write!(
-                        f,
-                        "{}:{}: error[{}]: {}",
-                        self.path,
-                        pointer_or_root(&finding.pointer),
-                        finding.code,
-                        finding.message
-                    )?;
-                }
-                Ok(())
+        for (i, finding) in self.error.findings().iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
             }
-            other => write!(f, "{}: error: {other}", self.path),
+            write!(
+                f,
+                "{}:{}: error[{}]: {}",
+                self.path,
+                pointer_or_root(&finding.pointer),
+                finding.code,
+                finding.message
+            )?;
         }
+        Ok(())
     }
 }
 

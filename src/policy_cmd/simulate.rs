@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use gatehouse_policy::{
-    Decision, Effect, MatchedStatement, Outcome, Policy, PolicySet, PolicySource, Request,
-    evaluate,
+    Decision, Effect, MatchedStatement, Outcome, Policy, PolicySet, PolicySource, Request, evaluate,
 };
 use serde_json::json;
 
@@ -21,7 +20,10 @@ pub(super) fn run(args: &SimulateArgs) -> Result<u8, InputError> {
         .transpose()?;
     let session = load_all(&args.session_policies)?;
     let resource = load_all(&args.resource_policies)?;
-    let context = context_from_args(args.context.iter().map(String::as_str), clock::Now::system())?;
+    let context = context_from_args(
+        args.context.iter().map(String::as_str),
+        clock::Now::system(),
+    )?;
     let principal = args.principal.as_deref().map(super::parse_principal);
 
     let set = PolicySet {

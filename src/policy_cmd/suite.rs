@@ -196,7 +196,8 @@ fn run_file(path: &Path, now: clock::Now) -> Result<Vec<CaseOutcome>, InputError
         message,
     };
     let text = read_text(path)?;
-    let suite: SuiteFile = serde_yaml_ng::from_str(&text).map_err(|err| suite_err(err.to_string()))?;
+    let suite: SuiteFile =
+        serde_yaml_ng::from_str(&text).map_err(|err| suite_err(err.to_string()))?;
     if suite.defaults.name.is_some() || suite.defaults.expect.is_some() {
         return Err(suite_err(
             "`defaults` may not set `name` or `expect`".to_owned(),
