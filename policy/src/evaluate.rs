@@ -8,7 +8,9 @@
 //!    Exception, as AWS documents for boundaries and session policies: a resource-based grant
 //!    whose `Principal` is the caller's exact IAM user ARN or role-session ARN
 //!    (`arn:aws:sts::…:assumed-role/ROLE/SESSION`) is not limited by them. A grant to the role
-//!    ARN, the account or `*` is limited.
+//!    ARN, the account or `*` is limited. A grant whose `Principal` matches the caller only as
+//!    an account (`123456789012`, `arn:aws:iam::123456789012:root`) delegates to that account
+//!    and grants nothing by itself: an identity policy must allow too.
 //! 3. Anything else is an implicit deny.
 //!
 //! Evaluation records every applicable statement (both effects) without allocating for the
@@ -236,10 +238,12 @@ fn scan<'p>(
         if statement.applies_prepared(request) {
             match statement.effect() {
                 Effect::Allow => {
-                    verdict.allow = true;
-                    if matches!(source, PolicySource::Resource(_))
-                        && statement.names_principal_directly(request.principal())
-                    {
+                    let resource = matches!(source, PolicySource::Resource(_));
+                    // A grant to the whole account only delegates: an identity policy must allow.
+                    if !(resource && statement.grants_only_via_account(request.principal())) {
+                        verdict.allow = true;
+                    }
+                    if resource && statement.names_principal_directly(request.principal()) {
                         verdict.direct_allow = true;
                     }
                 }
@@ -506,6 +510,35 @@ mod tests {
         assert_eq!(outcome(&to_role, &session, true), Outcome::ImplicitDeny);
         assert_eq!(outcome(&to_session, &session, false), Outcome::Allowed);
         assert_eq!(outcome(&to_role, &session, false), Outcome::ImplicitDeny);
+    }
+
+    #[test]
+    fn account_grants_delegate_to_identity_policies() {
+        let to_account = policy(
+            r#"{"Sid":"Acct","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"*"}"#,
+        );
+        let get = policy(ALLOW_GET);
+        let alice = Principal::Aws("arn:aws:iam::123456789012:user/alice".into());
+        let alone = PolicySet {
+            resource: vec![&to_account],
+            ..Default::default()
+        };
+        let d = ask(&alone, "s3:GetObject", Some(&alice));
+        assert_eq!(d.outcome, Outcome::ImplicitDeny);
+        assert_eq!(
+            d.matched.len(),
+            1,
+            "the statement still applied and is reported"
+        );
+        let with_identity = PolicySet {
+            identity: vec![&get],
+            resource: vec![&to_account],
+            ..Default::default()
+        };
+        assert_eq!(
+            ask(&with_identity, "s3:GetObject", Some(&alice)).outcome,
+            Outcome::Allowed
+        );
     }
 
     #[test]

@@ -252,6 +252,22 @@ impl Statement {
                 .any(|p| matches!(p, AwsPrincipal::Arn(arn) if arn == who))
     }
 
+    /// Whether the statement's `Principal` matched the caller only through an account entry
+    /// (`123456789012` or `arn:aws:iam::123456789012:root`). AWS treats such a grant as a
+    /// delegation to the account: the caller still needs an identity-based allow.
+    pub(crate) fn grants_only_via_account(&self, principal: Option<&Principal>) -> bool {
+        let (Some(matcher), Some(Principal::Aws(who))) = (&self.principal, principal) else {
+            return false;
+        };
+        !matcher.not
+            && !matcher.everyone
+            && matcher
+                .aws
+                .iter()
+                .filter(|p| p.matches(who))
+                .all(|p| matches!(p, AwsPrincipal::Account(_)))
+    }
+
     /// Whether `action` falls under `Action` (or outside `NotAction`).
     pub fn matches_action(&self, action: &str) -> bool {
         self.action
