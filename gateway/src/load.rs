@@ -1,0 +1,91 @@
+//! One entry point for every definition file: tells the declarative format from OpenAPI 3 and
+//! Swagger 2 by content (`openapi: 3.x` / `swagger: "2.0"` at the top) and YAML/JSON from TOML
+//! by extension or content.
+
+use std::time::SystemTime;
+
+use crate::declarative::Resolver;
+use crate::error::{LoadError, Warning};
+use crate::limits::Limits;
+use crate::snapshot::Definition;
+use crate::stage::Stage;
+use crate::yaml::{Syntax, detect, parse};
+
+/// A loaded definition and what the loader wants the operator to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub definition: Definition,
+    pub warnings: Vec<Warning>,
+}
+
+/// Loads a definition file. `name` is its path as given (used for the format and, for an
+/// OpenAPI document, the API id: the file stem); `now` stamps the deployments; `resolve` reads
+/// files the declarative format refers to.
+pub fn load_definition(
+    name: &str,
+    text: &str,
+    now: SystemTime,
+    limits: &Limits,
+    resolve: Resolver<'_>,
+) -> Result<Loaded, LoadError> {
+    let syntax = detect(name, text);
+    let value = parse(name, text, syntax, limits.max_definition_bytes)?;
+    let is_openapi = syntax == Syntax::Yaml
+        && (value.get("openapi").is_some() || value.get("swagger").is_some());
+    if !is_openapi {
+        let (definition, warnings) = crate::declarative::from_value(value, now, limits, resolve)?;
+        return Ok(Loaded {
+            definition,
+            warnings,
+        });
+    }
+    let api_id = api_id_from_name(name);
+    let imported = crate::openapi::import_value(value, &api_id, limits)?;
+    let stamp = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let deployment_id = format!("{api_id}-{stamp}");
+    let deployment = crate::openapi::deploy(imported.api, &deployment_id, now, limits)?;
+    let stage = Stage::new(&api_id, &imported.stage_name, &deployment_id);
+    Ok(Loaded {
+        definition: Definition {
+            deployments: vec![deployment],
+            stages: vec![stage],
+            ..Definition::default()
+        },
+        warnings: imported.report.warnings,
+    })
+}
+
+/// `examples/gateway/petstore.yaml` → `petstore`; characters an API id cannot hold become `-`.
+pub fn api_id_from_name(name: &str) -> String {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
+    let id: String = stem
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if id.is_empty() { "api".to_owned() } else { id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_ids_from_file_names() {
+        assert_eq!(
+            api_id_from_name("examples/gateway/petstore.yaml"),
+            "petstore"
+        );
+        assert_eq!(api_id_from_name("my api.v2.json"), "my-api");
+        assert_eq!(api_id_from_name(""), "api");
+    }
+}

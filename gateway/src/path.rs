@@ -1,0 +1,287 @@
+//! Resource path templates (`/pets/{petId}`, `/files/{proxy+}`) and the percent-decoding of
+//! request path segments.
+
+use std::fmt;
+
+use crate::error::Problem;
+
+/// A parsed resource path: `/`, or `/`-separated segments that are each a literal, a
+/// `{param}` or — last only — a greedy `{param+}`.
+///
+/// Rules (as API Gateway applies them when a resource is created): the path starts with `/`,
+/// has no empty segment and no trailing slash, a segment is either all literal or one whole
+/// `{param}` (no `a{b}` mixes), parameter names are unique within the path and made of
+/// `[A-Za-z0-9._-]`, and a greedy parameter can only be the last segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourcePath {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+/// One segment of a [`ResourcePath`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Segment {
+    /// Matches exactly this text (case-sensitive, after percent-decoding the request).
+    Literal(String),
+    /// `{name}`: matches any one non-empty segment.
+    Param(String),
+    /// `{name+}`: matches one or more segments, to the end of the path.
+    Greedy(String),
+}
+
+// === impl ResourcePath ===
+
+impl ResourcePath {
+    /// The root resource `/`.
+    pub fn root() -> Self {
+        Self {
+            text: "/".to_owned(),
+            segments: Vec::new(),
+        }
+    }
+
+    /// Parses a path template, enforcing `max_depth` segments and `max_len` characters.
+    pub fn parse(text: &str, max_depth: usize, max_len: usize) -> Result<Self, Problem> {
+        let bad = |reason: &str| Problem::invalid("resource path", text, reason);
+        if text.len() > max_len {
+            return Err(Problem::OutOfRange {
+                what: "resource path length",
+                value: text.len().to_string(),
+                range: "up to the path length limit",
+            });
+        }
+        let Some(rest) = text.strip_prefix('/') else {
+            return Err(bad("it must start with `/`"));
+        };
+        if rest.is_empty() {
+            return Ok(Self::root());
+        }
+        let mut segments = Vec::new();
+        let parts: Vec<&str> = rest.split('/').collect();
+        if parts.len() > max_depth {
+            return Err(Problem::TooMany {
+                what: "path segments",
+                count: parts.len(),
+                limit: max_depth,
+            });
+        }
+        let last = parts.len().saturating_sub(1);
+        for (i, part) in parts.iter().enumerate() {
+            if part.is_empty() {
+                return Err(bad(if i == last {
+                    "it must not end with `/`"
+                } else {
+                    "it has an empty segment"
+                }));
+            }
+            let segment = if let Some(inner) = part.strip_prefix('{') {
+                let Some(inner) = inner.strip_suffix('}') else {
+                    return Err(bad("a segment that starts with `{` must end with `}`"));
+                };
+                let (name, greedy) = match inner.strip_suffix('+') {
+                    Some(name) => (name, true),
+                    None => (inner, false),
+                };
+                if !is_param_name(name) {
+                    return Err(bad(
+                        "a parameter name must be non-empty and made of letters, digits, `.`, `_` and `-`",
+                    ));
+                }
+                if greedy && i != last {
+                    return Err(bad("a greedy parameter `{name+}` must be the last segment"));
+                }
+                if segments
+                    .iter()
+                    .any(|s: &Segment| s.param_name() == Some(name))
+                {
+                    return Err(bad("a parameter name appears twice"));
+                }
+                if greedy {
+                    Segment::Greedy(name.to_owned())
+                } else {
+                    Segment::Param(name.to_owned())
+                }
+            } else {
+                if let Some(c) = part.chars().find(|c| !is_literal_char(*c)) {
+                    return Err(bad(&format!(
+                        "character `{}` is not allowed in a path segment",
+                        c.escape_debug()
+                    )));
+                }
+                Segment::Literal((*part).to_owned())
+            };
+            segments.push(segment);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The template as written, e.g. `/pets/{petId}` (API Gateway's `$context.resourcePath`).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Names of the path parameters, in order.
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(Segment::param_name)
+    }
+
+    /// Whether `name` is a path parameter of this resource.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.param_names().any(|n| n == name)
+    }
+
+    /// The greedy parameter's name, when the path ends with one.
+    pub fn greedy_param(&self) -> Option<&str> {
+        match self.segments.last() {
+            Some(Segment::Greedy(name)) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ResourcePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+// === impl Segment ===
+
+impl Segment {
+    /// The parameter name for `{name}` and `{name+}`.
+    pub fn param_name(&self) -> Option<&str> {
+        match self {
+            Self::Literal(_) => None,
+            Self::Param(name) | Self::Greedy(name) => Some(name),
+        }
+    }
+}
+
+/// Characters of a parameter name (API Gateway accepts these in `{…}`).
+pub(crate) fn is_param_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Characters allowed in a literal segment: printable, and none that would be ambiguous in a
+/// URL or a template.
+fn is_literal_char(c: char) -> bool {
+    !c.is_control() && !c.is_whitespace() && !matches!(c, '/' | '{' | '}' | '?' | '#' | '%' | '\\')
+}
+
+/// Percent-decodes one request path segment. A segment whose escapes are malformed or that
+/// does not decode to UTF-8 is returned unchanged: it then matches only a literal spelled the
+/// same way or a parameter, which receives it verbatim — never an error, never a panic.
+pub fn percent_decode(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|h| hex_value(*h));
+            let lo = bytes.get(i + 2).and_then(|l| hex_value(*l));
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi * 16 + lo);
+                    i += 3;
+                }
+                _ => return std::borrow::Cow::Borrowed(raw),
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(raw),
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ResourcePath, Problem> {
+        ResourcePath::parse(text, 8, 200)
+    }
+
+    #[test]
+    fn parses_literals_params_and_greedy() {
+        let path = parse("/pets/{petId}/files/{proxy+}").unwrap();
+        assert_eq!(
+            path.segments(),
+            &[
+                Segment::Literal("pets".into()),
+                Segment::Param("petId".into()),
+                Segment::Literal("files".into()),
+                Segment::Greedy("proxy".into()),
+            ]
+        );
+        assert_eq!(path.greedy_param(), Some("proxy"));
+        assert_eq!(path.param_names().collect::<Vec<_>>(), ["petId", "proxy"]);
+        assert!(parse("/").unwrap().is_root());
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for (text, why) in [
+            ("pets", "must start"),
+            ("/pets/", "must not end"),
+            ("/pets//x", "empty segment"),
+            ("/{proxy+}/x", "last segment"),
+            ("/a{b}", "not allowed"),
+            ("/{a", "must end with"),
+            ("/{}", "parameter name"),
+            ("/{a}/{a}", "twice"),
+            ("/a b", "not allowed"),
+            ("/a%20", "not allowed"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        assert!(matches!(
+            parse("/a/b/c/d/e/f/g/h/i"),
+            Err(Problem::TooMany { .. })
+        ));
+        assert!(matches!(
+            ResourcePath::parse("/abcdef", 8, 4),
+            Err(Problem::OutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn percent_decoding_is_total() {
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("%E2%82%AC"), "€");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%FF"), "%FF");
+        assert_eq!(percent_decode("a%2Fb"), "a/b");
+    }
+}
