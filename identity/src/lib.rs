@@ -1,6 +1,35 @@
-//! gatehouse-identity: the pure building blocks of user pools and request authentication.
+//! gatehouse-identity: Cognito-compatible user pools and request authentication.
+//!
+//! # Job
+//! User pools (sign-up, confirmation, password auth, tokens, JWKS), and later identity pools and
+//! temporary credentials, plus SigV4 verification of signed requests. This file's modules are the
+//! pure, storage-free foundations the service layer builds on:
+//!
+//! - [`sigv4`]: verifies AWS Signature Version 4 (header and presigned forms) on a transport-free
+//!   request view, with the secret looked up by the caller between parse and verify.
+//! - [`crypto`]: the master-key [`crypto::Sealer`] (AES-256-GCM, key ids for rotation), stored
+//!   hashes of tokens and codes, constant-time comparison.
+//! - [`ids`]: pool ids, client ids and secrets, `sub` UUIDs, access keys, refresh tokens, codes.
+//! - [`password`]: argon2id hashing on a bounded blocking pool and the pool password policy.
+//! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
+//!   discovery documents.
+//!
+//! # Layers
+//! As `DESIGN.md` describes, the crate keeps two layers apart:
+//! - a **service layer**: plain async Rust (`UserPools::sign_up(…) -> Result<SignUpOutput,
+//!   UserPoolError>`), used by the HTTP adapters, the hosted UI and the CLI alike, with time passed
+//!   in and storage behind `gatehouse-storage`'s repository API;
+//! - **adapters** under `http/` (`http/cognito.rs`, `http/oauth2.rs`, …) that only translate a wire
+//!   format to service calls and each error enum to that wire format's error shape.
+//!
+//! # Must not depend on
+//! `gatehouse-gateway`, `gatehouse-web` or the root binary (they depend on this crate), and
+//! nothing outside the `http/` adapters names axum or any other HTTP framework. No sqlx here:
+//! storage is reached only through `gatehouse-storage`. Nothing reads the clock: time is a
+//! parameter (`now`).
 pub mod crypto;
 pub mod ids;
 pub mod password;
 pub mod sigv4;
 mod time;
+pub mod tokens;
