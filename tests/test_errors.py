@@ -47,7 +47,7 @@ def test_unknown_user_and_wrong_password_look_identical_when_existence_errors_ar
     assert admin_unknown.message == wrong_password.message
 
 
-def test_prevented_existence_errors_still_report_unconfirmed_users_only_with_the_right_password(server):
+def test_unconfirmed_user_with_the_right_password_is_reported_even_when_existence_errors_are_prevented(server):
     fixture = PoolFixture.create(server, PreventUserExistenceErrors="ENABLED")
     username, email = fixture.new_username()
     fixture.sign_up(username, email)
@@ -67,6 +67,17 @@ def test_sign_up_of_an_existing_email_in_an_email_username_pool_is_username_exis
     email_pool.sign_up(username, email)
     with raises_cognito("UsernameExistsException"):
         email_pool.sign_up(email, email)
+
+
+def test_confirm_sign_up_for_an_unknown_user_is_user_not_found_with_legacy_existence_errors(pool):
+    with raises_cognito("UserNotFoundException"):
+        pool.confirm(unique("nobody-"), "123456")
+
+
+def test_resend_confirmation_code_for_a_confirmed_user_is_invalid_parameter(pool):
+    user = pool.signed_up_user()
+    with raises_cognito("InvalidParameterException"):
+        pool.public.resend_confirmation_code(ClientId=pool.client_id, Username=user.username)
 
 
 # --- password policy ---

@@ -66,22 +66,28 @@ def test_create_user_pool_stores_mfa_configuration_and_alias_attributes(server):
     assert described["AliasAttributes"] == ["email"]
 
 
-def test_list_user_pools_pages_through_every_pool(server):
-    created = {create_pool(server.admin)["Id"] for _ in range(3)}
+def all_pool_ids(admin, page_size: int = 60) -> list[str]:
+    """Every pool id ListUserPools returns, following NextToken to the end."""
     seen: list[str] = []
     token = None
-    for _ in range(200):
-        kwargs = {"MaxResults": 2}
+    for _ in range(500):
+        kwargs = {"MaxResults": page_size}
         if token:
             kwargs["NextToken"] = token
-        page = server.admin.list_user_pools(**kwargs)
-        assert len(page["UserPools"]) <= 2
+        page = admin.list_user_pools(**kwargs)
+        assert len(page["UserPools"]) <= page_size
         for summary in page["UserPools"]:
+            assert summary["Name"]
             seen.append(summary["Id"])
-            assert "Name" in summary
         token = page.get("NextToken")
         if not token:
-            break
+            return seen
+    raise AssertionError("ListUserPools pagination does not end")
+
+
+def test_list_user_pools_pages_through_every_pool(server):
+    created = {create_pool(server.admin)["Id"] for _ in range(3)}
+    seen = all_pool_ids(server.admin, page_size=2)
     assert len(seen) == len(set(seen)), f"a pool was listed twice: {seen}"
     assert created <= set(seen)
 
@@ -109,9 +115,7 @@ def test_delete_user_pool_makes_it_and_its_clients_unknown(server):
         server.admin.describe_user_pool(UserPoolId=fixture.pool_id)
     with raises_cognito("ResourceNotFoundException"):
         fixture.login("anyone", PASSWORD)
-    listed = server.admin.list_user_pools(MaxResults=60)
-    ids = {p["Id"] for p in listed["UserPools"]}
-    assert fixture.pool_id not in ids
+    assert fixture.pool_id not in all_pool_ids(server.admin)
 
 
 def test_create_client_without_secret_returns_26_char_lowercase_id_and_no_secret(server):

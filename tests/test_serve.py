@@ -4,16 +4,19 @@ key, durability of users and signing keys across a restart, and the exit status 
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 
 from gatehouse_harness import (
+    INVALID_SIGNATURE,
     OPERATOR_ACCESS_KEY_ID,
     PASSWORD,
     GatehouseServer,
     PoolFixture,
     TokenVerifier,
     gatehouse_bin,
+    raises_cognito,
 )
 
 FIXED_ISSUER_BASE = "http://gatehouse.test"
@@ -103,9 +106,12 @@ def test_unknown_flag_value_for_database_url_exits_with_usage_status_64(tmp_path
     assert result.returncode == 64, f"status {result.returncode}\nstderr: {result.stderr}"
 
 
-def test_server_without_config_uses_the_default_region_in_pool_ids(servers):
-    # Sanity check of the harness itself: what it starts is the configured binary.
-    server: GatehouseServer = servers.new()
-    assert server.command()[0] == str(gatehouse_bin())
-    pool = PoolFixture.create(server)
-    assert pool.pool_id.startswith("us-east-1_")
+def test_region_and_account_id_flags_shape_pool_ids_arns_and_the_signing_region(servers):
+    server: GatehouseServer = servers.new(extra_args=["--region", "eu-west-1", "--account-id", "123456789012"])
+    admin = server.client(region="eu-west-1")
+    pool = admin.create_user_pool(PoolName="regional")["UserPool"]
+    assert re.fullmatch(r"eu-west-1_[0-9A-Za-z]{9}", pool["Id"]), pool["Id"]
+    assert pool["Arn"] == f"arn:aws:cognito-idp:eu-west-1:123456789012:userpool/{pool['Id']}"
+    # A signature scoped to the default region is now the wrong one.
+    with raises_cognito(INVALID_SIGNATURE):
+        server.client(region="us-east-1").list_user_pools(MaxResults=1)
