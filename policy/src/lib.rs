@@ -33,15 +33,18 @@
 //!   (resource-based or trust policy) may omit both and then applies to every resource.
 //! - Actions compare case-insensitively; resources per ARN segment: partition, service, region
 //!   and account case-insensitive, the resource part case-sensitive; a `*` never crosses a colon
-//!   except in the resource part. The `Arn…` condition operators are case-sensitive, as AWS
-//!   documents, and `ArnEquals` accepts wildcards exactly like `ArnLike`.
+//!   except in the resource part, or when a pattern ends early with a `*` segment
+//!   (`arn:aws:sns:*` covers every SNS ARN, as the IAM `Resource` docs allow); no wildcard in
+//!   the service segment of a resource. The `Arn…` condition operators are case-sensitive, as
+//!   AWS documents, and `ArnEquals` accepts wildcards exactly like `ArnLike`.
 //! - Policy variables work in `Resource`/`NotResource` and condition values, never in `Action`.
 //!   A substituted value is literal (its `*` is not a wildcard). An absent key (or empty set)
 //!   without a default makes that entry not match. A multi-valued key matches when any of its
 //!   values does.
 //! - String comparison ignoring case folds ASCII letters only.
 //! - Resource-based policies: same-account rules (an allow there or in an identity policy
-//!   suffices); boundary and session policies still restrict it. See `evaluate` for details.
+//!   suffices); boundary and session policies restrict it unless it names the caller's exact
+//!   user or session ARN; a grant to an account only delegates. See `evaluate` for details.
 
 mod arn;
 mod base64;
