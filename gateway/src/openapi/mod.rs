@@ -95,7 +95,16 @@ pub fn deploy(
     now: SystemTime,
     limits: &Limits,
 ) -> Result<Deployment, Problems> {
-    Deployment::new_located(deployment_id, api, now, limits, &OpenApiLocator)
+    // Import has validated with the precise locator; this pass finds nothing new.
+    Deployment::new_located(
+        deployment_id,
+        api,
+        now,
+        limits,
+        &OpenApiLocator {
+            version: SpecVersion::OpenApi3,
+        },
+    )
 }
 
 /// Extensions handled somewhere in this module; any other `x-amazon-apigateway-*` is reported.
@@ -146,8 +155,15 @@ pub(crate) fn import_value(
     let api = importer.run(api_id);
     let stage_name = importer.stage_name();
     let Importer {
-        problems, warnings, ..
+        mut problems,
+        warnings,
+        ..
     } = importer;
+    if problems.is_empty() {
+        // The whole-API rules (cross-references, timeouts, sibling parameters), located the
+        // OpenAPI way, so an import that succeeds also deploys.
+        crate::validate::validate_api(&api, limits, &OpenApiLocator { version }, &mut problems);
+    }
     problems
         .into_result(Imported {
             api,
@@ -1129,6 +1145,18 @@ impl<'a> Importer<'a> {
                 return None;
             }
         }
+        let connection = obj
+            .get("connectionType")
+            .and_then(Value::as_str)
+            .unwrap_or("INTERNET");
+        if connection != "INTERNET" || obj.contains_key("connectionId") {
+            self.warn(
+                format!("{at}.connectionType"),
+                format!("connectionType: {connection}"),
+                "private (VPC link) integrations are not supported; the method is not imported",
+            );
+            return None;
+        }
         for key in obj.keys() {
             let known = matches!(
                 key.as_str(),
@@ -1144,11 +1172,7 @@ impl<'a> Importer<'a> {
             );
             match key.as_str() {
                 _ if known => {}
-                "connectionType" if obj.get(key).and_then(Value::as_str) == Some("INTERNET") => {}
-                "connectionType" | "connectionId" => {
-                    self.warn(format!("{at}.{key}"), key.as_str(), "private (VPC link) integrations are not supported; the method is not imported");
-                    return None;
-                }
+                "connectionType" | "connectionId" => {}
                 "payloadFormatVersion" if obj.get(key).and_then(Value::as_str) == Some("1.0") => {}
                 other => self.warn(
                     format!("{at}.{other}"),
@@ -1433,7 +1457,9 @@ fn string_list(value: &Value) -> Vec<String> {
 
 /// Names problems found by whole-API validation by their OpenAPI location.
 #[derive(Debug)]
-struct OpenApiLocator;
+struct OpenApiLocator {
+    version: SpecVersion,
+}
 
 impl Locator for OpenApiLocator {
     fn locate(&self, _api_id: &str, site: Site<'_>, field: &str) -> String {
@@ -1441,7 +1467,18 @@ impl Locator for OpenApiLocator {
             .replacen("integration.", "x-amazon-apigateway-integration.", 1)
             .replace("timeout_ms", "timeoutInMillis")
             .replace("request_parameters", "requestParameters")
-            .replace("cache_key_parameters", "cacheKeyParameters");
+            .replace("cache_key_parameters", "cacheKeyParameters")
+            .replace("result_ttl_seconds", "authorizerResultTtlInSeconds")
+            .replace("identity_source", "identitySource")
+            .replace(
+                "identity_validation_expression",
+                "identityValidationExpression",
+            )
+            .replace("user_pools", "providerARNs");
+        let (schemes, schemas) = match self.version {
+            SpecVersion::OpenApi3 => ("components.securitySchemes", "components.schemas"),
+            SpecVersion::Swagger2 => ("securityDefinitions", "definitions"),
+        };
         let base = match site {
             Site::Api => "(top level)".to_owned(),
             Site::Resource(path) => format!("paths.{path}"),
@@ -1451,10 +1488,8 @@ impl Locator for OpenApiLocator {
             Site::Method(path, method) => {
                 format!("paths.{path}.{}", method.as_str().to_ascii_lowercase())
             }
-            Site::Authorizer(name) => {
-                format!("security scheme {name}.x-amazon-apigateway-authorizer")
-            }
-            Site::Model(name) => format!("schema {name}"),
+            Site::Authorizer(name) => format!("{schemes}.{name}.x-amazon-apigateway-authorizer"),
+            Site::Model(name) => format!("{schemas}.{name}"),
             Site::Validator(name) => format!("x-amazon-apigateway-request-validators.{name}"),
         };
         join(base, &field)
