@@ -185,7 +185,11 @@ fn bench_cedar(c: &mut Criterion) {
     c.bench_function("c_cedar_same_question_as_a", |b| {
         b.iter(|| {
             authorizer
-                .is_authorized(black_box(&request), black_box(&policies), black_box(&entities))
+                .is_authorized(
+                    black_box(&request),
+                    black_box(&policies),
+                    black_box(&entities),
+                )
                 .decision()
         })
     });
