@@ -20,6 +20,7 @@
 //!   `{"message":"Missing Authentication Token"}`), see [`Lookup`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::model::{Api, HttpMethod, Method, Resource};
@@ -67,9 +68,36 @@ pub struct RouteMatch<'t> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PathParams<'t>(Vec<(&'t str, String)>);
 
+/// A hash map for the lookup tables. Their keys come from the definition (never from
+/// requests), so flooding a table with colliding keys is not possible and SipHash's DoS
+/// resistance buys nothing; FNV-1a is several times faster on short path segments.
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
+
+/// 64-bit FNV-1a.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Node {
-    literals: HashMap<Box<str>, u32>,
+    literals: FastMap<Box<str>, u32>,
     param: Option<(Box<str>, u32)>,
     greedy: Option<(Box<str>, u32)>,
     /// The resource defined exactly here.
@@ -177,16 +205,11 @@ impl RouteTable {
         let rest = path.strip_prefix('/').unwrap_or(path);
         // One trailing slash is ignored for matching (but kept in a greedy capture).
         let trimmed = rest.strip_suffix('/').unwrap_or(rest);
-        let mut segments: Vec<(usize, &str)> = Vec::new();
-        if !trimmed.is_empty() {
-            let mut offset = 0;
-            for segment in trimmed.split('/') {
-                segments.push((offset, segment));
-                offset += segment.len() + 1;
-            }
-        }
+        // Segments are found lazily by offset into `trimmed` (no allocation); an empty
+        // `trimmed` has no segments at all.
+        let start = (!trimmed.is_empty()).then_some(0);
         let mut captures = Vec::new();
-        let found = self.find(0, rest, &segments, 0, &mut captures);
+        let found = self.find(0, rest, trimmed, start, &mut captures);
         let Some(resource_id) = found else {
             return Lookup::NoResource;
         };
@@ -235,26 +258,31 @@ impl RouteTable {
         &'t self,
         node: u32,
         rest: &str,
-        segments: &[(usize, &str)],
-        index: usize,
+        trimmed: &str,
+        offset: Option<usize>,
         captures: &mut Vec<(&'t str, String)>,
     ) -> Option<u32> {
         let node_ref = self.nodes.get(node as usize)?;
-        let Some(&(offset, raw)) = segments.get(index) else {
+        let Some(offset) = offset else {
             return node_ref.resource;
+        };
+        let tail = trimmed.get(offset..).unwrap_or_default();
+        let (raw, next) = match tail.find('/') {
+            Some(i) => (tail.get(..i).unwrap_or_default(), Some(offset + i + 1)),
+            None => (tail, None),
         };
         // An empty segment (`//`) matches no literal and no `{param}`; only a greedy
         // parameter can absorb it.
         if !raw.is_empty() {
             let segment = percent_decode(raw);
             if let Some(&child) = node_ref.literals.get(segment.as_ref())
-                && let Some(found) = self.find(child, rest, segments, index + 1, captures)
+                && let Some(found) = self.find(child, rest, trimmed, next, captures)
             {
                 return Some(found);
             }
             if let Some((name, child)) = &node_ref.param {
                 captures.push((name, segment.into_owned()));
-                if let Some(found) = self.find(*child, rest, segments, index + 1, captures) {
+                if let Some(found) = self.find(*child, rest, trimmed, next, captures) {
                     return Some(found);
                 }
                 captures.pop();

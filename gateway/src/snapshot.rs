@@ -24,7 +24,7 @@ use crate::limits::Limits;
 use crate::mapping::check_context_variable;
 use crate::model::{Api, HttpMethod, Integration, Method, Resource, Throttle};
 use crate::responses::GatewayResponseType;
-use crate::routes::{Lookup, PathParams, RouteId, RouteTable};
+use crate::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
 use crate::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
     MethodSettingsKey, Stage, StageMethodSettings, UsagePlan, is_identifier,
@@ -46,9 +46,9 @@ pub struct Definition {
 #[derive(Debug)]
 pub struct Gateway {
     /// API id → its stages.
-    apis: HashMap<String, ApiStages>,
+    apis: FastMap<String, ApiStages>,
     /// Host → its mappings.
-    domains: HashMap<String, Mappings>,
+    domains: FastMap<String, Mappings>,
     /// Mappings for any host.
     any_domain: Mappings,
     usage_plans: Vec<UsagePlan>,
@@ -127,12 +127,12 @@ pub enum MissReason {
 
 #[derive(Debug)]
 struct ApiStages {
-    stages: HashMap<String, Arc<CompiledStage>>,
+    stages: FastMap<String, Arc<CompiledStage>>,
 }
 
 #[derive(Debug, Default)]
 struct Mappings {
-    by_base_path: HashMap<String, Target>,
+    by_base_path: FastMap<String, Target>,
     max_depth: usize,
 }
 
@@ -180,7 +180,7 @@ impl Gateway {
         }
 
         let mut tables: HashMap<&str, Arc<RouteTable>> = HashMap::new();
-        let mut apis: HashMap<String, ApiStages> = HashMap::new();
+        let mut apis: FastMap<String, ApiStages> = FastMap::default();
         for stage in &definition.stages {
             let here = format!("stages.{}.{}", stage.api_id, stage.name);
             let Some(deployment) = deployments.get(stage.deployment_id.as_str()) else {
@@ -220,7 +220,7 @@ impl Gateway {
             let entry = apis
                 .entry(stage.api_id.clone())
                 .or_insert_with(|| ApiStages {
-                    stages: HashMap::new(),
+                    stages: FastMap::default(),
                 });
             if entry
                 .stages
@@ -237,7 +237,7 @@ impl Gateway {
             }
         }
 
-        let mut domains: HashMap<String, Mappings> = HashMap::new();
+        let mut domains: FastMap<String, Mappings> = FastMap::default();
         let mut any_domain = Mappings::default();
         let mut mappings = definition.base_path_mappings.clone();
         if mappings.is_empty()
@@ -394,10 +394,16 @@ impl Gateway {
             }
         };
         let stage_name = Some(stage.stage.name.as_str());
-        let api_path_with_slash = format!("/{api_path}");
+        // The API's path starts at the `/` before `api_path` in the request (or is the root).
+        let api_path_with_slash = path
+            .len()
+            .checked_sub(api_path.len() + 1)
+            .and_then(|start| path.get(start..))
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/");
 
         // 4. The route.
-        match stage.routes.lookup(method, &api_path_with_slash) {
+        match stage.routes.lookup(method, api_path_with_slash) {
             Lookup::Matched(m) => {
                 let Some(settings) = stage.settings.get(m.route.0 as usize) else {
                     return miss(MissReason::NoResource, Some(api_id.as_str()), stage_name);
@@ -412,7 +418,7 @@ impl Gateway {
                     route: m.route,
                     settings,
                     base_path: base_path.trim_end_matches('/').to_owned(),
-                    resource_request_path: api_path_with_slash,
+                    resource_request_path: api_path_with_slash.to_owned(),
                 })
             }
             Lookup::MethodNotDefined { .. } => miss(
@@ -444,7 +450,7 @@ impl Gateway {
 }
 
 /// Lower-case, without a port (`[::1]:8080` → `[::1]`).
-fn normalize_host(host: &str) -> String {
+fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
     let host = host.trim();
     let without_port = if host.starts_with('[') {
         host.find(']')
@@ -455,24 +461,33 @@ fn normalize_host(host: &str) -> String {
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
             .map_or(host, |(h, _)| h)
     };
-    without_port.to_ascii_lowercase()
+    if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(without_port.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(without_port)
+    }
 }
 
 /// The longest base path that prefixes `rest` on segment boundaries: the target and the
 /// byte length of the prefix.
 fn longest_base_path<'m>(mappings: &'m Mappings, rest: &str) -> Option<(&'m Target, usize)> {
-    // Candidate prefix ends, shortest first: 0, then after each of the first max_depth segments.
-    let mut ends = vec![0usize];
+    // Candidate prefix ends, shortest first: 0, then after each of the first max_depth
+    // segments; kept on the stack (max_depth is bounded by the path depth limit).
+    let mut ends = [0usize; 65];
+    let mut count = 1usize;
     let mut offset = 0usize;
-    for segment in rest.split('/').take(mappings.max_depth) {
+    for segment in rest.split('/').take(mappings.max_depth.min(64)) {
         offset += segment.len();
         if segment.is_empty() {
             break;
         }
-        ends.push(offset);
+        if let Some(slot) = ends.get_mut(count) {
+            *slot = offset;
+            count += 1;
+        }
         offset += 1;
     }
-    ends.iter().rev().find_map(|&end| {
+    ends.get(..count)?.iter().rev().find_map(|&end| {
         let key = rest.get(..end)?;
         mappings.by_base_path.get(key).map(|t| (t, end))
     })
@@ -725,7 +740,7 @@ pub(crate) fn check_access_log_format(format: &str, at: &str, problems: &mut Pro
 
 fn check_usage_plans(
     definition: &Definition,
-    apis: &HashMap<String, ApiStages>,
+    apis: &FastMap<String, ApiStages>,
     problems: &mut Problems,
 ) {
     let mut names = BTreeSet::new();
