@@ -110,7 +110,7 @@ struct CompiledResource {
     path: String,
     /// Route id per [`HttpMethod::index`].
     methods: [Option<u32>; 8],
-    /// (route id, method) in id order, to map ids back.
+    /// Whether the path ends with a `{proxy+}` parameter.
     greedy_leaf: bool,
 }
 

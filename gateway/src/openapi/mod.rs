@@ -30,7 +30,7 @@ use crate::declarative::{parse_key_source, parse_passthrough};
 use crate::error::{LoadError, Problem, Problems, Warning};
 use crate::limits::Limits;
 use crate::mapping::{
-    IdentitySource, MappingSource, MappingTarget, ParamLocation, ParameterMapping, RequestParam,
+    IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
 use crate::model::{
     Api, Authorization, Authorizer, AuthorizerKind, CorsConfig, DEFAULT_AUTHORIZER_TTL_SECONDS,
@@ -1494,11 +1494,6 @@ impl Locator for OpenApiLocator {
         };
         join(base, &field)
     }
-}
-
-/// Kept for callers that want to check a request parameter's location.
-pub fn is_path_param(param: &RequestParam) -> bool {
-    param.location == ParamLocation::Path
 }
 
 #[cfg(test)]
