@@ -1,1 +1,149 @@
-//! gatehouse-storage (being built).
+//! gatehouse-storage: durable state for gatehouse behind one repository API, on SQLite
+//! (embedded, the default) or PostgreSQL (several nodes sharing one database).
+//!
+//! It knows rows, not HTTP, Cognito or clocks: JSON documents (pool and client
+//! configuration) are stored as given, every time is a parameter (Unix epoch milliseconds,
+//! [`EpochMillis`]), and every secret arrives already hashed or encrypted. It must not
+//! depend on `identity`, `gateway` or anything above it, and it is the only crate that
+//! names sqlx: callers see plain records and [`StorageError`].
+//!
+//! One SQL text serves both backends (`$1` placeholders, standard SQL, `ON CONFLICT`,
+//! `RETURNING`); the two migration folders differ only in type names. Each multi-row change
+//! runs in one transaction.
+
+mod clients;
+mod codes;
+mod db;
+mod error;
+mod groups;
+mod keys;
+mod migrate;
+mod pools;
+mod settings;
+mod tokens;
+mod users;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use clients::{ClientRecord, Clients};
+pub use codes::{CodeAttempt, CodeRecord, Codes};
+pub use db::{Backend, StoreOptions};
+pub use error::{BackendError, StorageError};
+pub use groups::{GroupRecord, Groups};
+pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
+pub use pools::{NewUserPool, UserPoolRecord, UserPools};
+pub use settings::Settings;
+pub use tokens::{RefreshTokenRecord, RefreshTokens};
+pub use users::{
+    Alias, MAX_INDEXED_VALUE_BYTES, NewUser, SEARCHABLE_ATTRIBUTES, TextMatch, UserCursor,
+    UserFilter, UserPage, UserQuery, UserRecord, Users,
+};
+
+use db::Db;
+
+/// Unix epoch milliseconds, always supplied by the caller.
+pub type EpochMillis = i64;
+
+/// One page of a listing ordered by a text key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The key to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// An open database: a connection pool with the schema migrated to this build's version.
+/// Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Opens `sqlite://PATH` (creating the file and its folder if missing; WAL,
+    /// `synchronous=FULL`, foreign keys on, busy timeout from `options`), `sqlite::memory:`,
+    /// or `postgres://…`, then applies any pending migrations.
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StorageError> {
+        let db = Db::open(url, &options).await?;
+        if let Err(error) = migrate::run(&db).await {
+            db.close().await;
+            return Err(error);
+        }
+        Ok(Self { db })
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// The newest schema version this build knows (and applies at [`Store::open`]).
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    /// Refreshes the query planner's statistics; worth calling after a bulk import.
+    pub async fn analyze(&self) -> Result<(), StorageError> {
+        let mut lease = self.db.read().await?;
+        lease.conn().execute("ANALYZE", &[]).await?;
+        Ok(())
+    }
+
+    /// Waits for in-flight calls to return their connections, then closes the pool.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    pub fn user_pools(&self) -> UserPools<'_> {
+        UserPools::new(&self.db)
+    }
+
+    pub fn clients(&self) -> Clients<'_> {
+        Clients::new(&self.db)
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(&self.db)
+    }
+
+    pub fn groups(&self) -> Groups<'_> {
+        Groups::new(&self.db)
+    }
+
+    pub fn codes(&self) -> Codes<'_> {
+        Codes::new(&self.db)
+    }
+
+    pub fn refresh_tokens(&self) -> RefreshTokens<'_> {
+        RefreshTokens::new(&self.db)
+    }
+
+    pub fn signing_keys(&self) -> SigningKeys<'_> {
+        SigningKeys::new(&self.db)
+    }
+
+    pub fn settings(&self) -> Settings<'_> {
+        Settings::new(&self.db)
+    }
+}
+
+/// Clamps a caller's page size to 1..=1000 and asks for one row more, to learn whether a
+/// next page exists without a second query.
+pub(crate) fn fetch_limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000)) + 1
+}
+
+/// Cuts the extra row that [`fetch_limit`] asked for, and names the next page's key.
+pub(crate) fn into_page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
+    let limit = usize::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}

@@ -1,0 +1,1442 @@
+//! Storage tests: every test body runs on a fresh SQLite file and on a fresh PostgreSQL
+//! database (`each_backend`), so both backends keep one behaviour.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions fail the test by panicking"
+)]
+
+use std::collections::BTreeMap;
+
+use gatehouse_storage::testkit::{TestStore, each_backend};
+use gatehouse_storage::{
+    Alias, Backend, ClientRecord, CodeAttempt, CodeRecord, GroupRecord, KeyPurpose, NewUser,
+    NewUserPool, RefreshTokenRecord, SigningKeyRecord, StorageError, Store, StoreOptions,
+    TextMatch, UserCursor, UserFilter, UserQuery,
+};
+
+const T0: i64 = 1_700_000_000_000;
+
+// === fixtures ===
+
+fn key(pool: &str, kid: &str, purpose: KeyPurpose) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.to_owned(),
+        pool_id: pool.to_owned(),
+        purpose,
+        algorithm: "RS256".to_owned(),
+        private_key: vec![1, 2, 3, 0, 255],
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        created_at: T0,
+        retired_at: None,
+        not_after: None,
+    }
+}
+
+async fn pool(store: &Store, id: &str) {
+    store
+        .user_pools()
+        .create(&NewUserPool {
+            id: id.to_owned(),
+            name: format!("{id} name"),
+            config: r#"{"mfa":"OFF"}"#.to_owned(),
+            created_at: T0,
+            signing_keys: vec![],
+        })
+        .await
+        .unwrap();
+}
+
+async fn client(store: &Store, pool: &str, id: &str) {
+    store
+        .clients()
+        .create(&ClientRecord {
+            id: id.to_owned(),
+            pool_id: pool.to_owned(),
+            name: "app".to_owned(),
+            secret: Some(vec![9; 32]),
+            config: "{}".to_owned(),
+            created_at: T0,
+            updated_at: T0,
+        })
+        .await
+        .unwrap();
+}
+
+fn new_user(pool: &str, username: &str, email: Option<&str>) -> NewUser {
+    let mut attributes = BTreeMap::new();
+    if let Some(email) = email {
+        attributes.insert("email".to_owned(), email.to_owned());
+    }
+    attributes.insert("custom:team".to_owned(), "blue".to_owned());
+    NewUser {
+        pool_id: pool.to_owned(),
+        sub: format!("sub-{pool}-{username}"),
+        username: username.to_owned(),
+        status: "CONFIRMED".to_owned(),
+        enabled: true,
+        password_hash: Some("$argon2id$v=19$hash".to_owned()),
+        attributes,
+        aliases: email
+            .map(|e| {
+                vec![Alias {
+                    name: "email".to_owned(),
+                    value: e.to_owned(),
+                }]
+            })
+            .unwrap_or_default(),
+        created_at: T0,
+    }
+}
+
+async fn user(store: &Store, pool: &str, username: &str, email: Option<&str>) -> String {
+    store
+        .users()
+        .create(&new_user(pool, username, email))
+        .await
+        .unwrap()
+        .sub
+}
+
+fn refresh(pool: &str, client: &str, sub: &str, hash: u8) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: vec![hash; 32],
+        pool_id: pool.to_owned(),
+        client_id: client.to_owned(),
+        sub: sub.to_owned(),
+        origin_jti: format!("jti-{hash}"),
+        auth_time: T0,
+        created_at: T0,
+        expires_at: T0 + 1_000,
+        revoked_at: None,
+    }
+}
+
+fn code(pool: &str, sub: &str, purpose: &str, attempts: i64) -> CodeRecord {
+    CodeRecord {
+        pool_id: pool.to_owned(),
+        sub: sub.to_owned(),
+        purpose: purpose.to_owned(),
+        code_hash: vec![7; 32],
+        data: Some("new@example.com".to_owned()),
+        expires_at: T0 + 86_400_000,
+        attempts_left: attempts,
+        created_at: T0,
+    }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StorageError>, expected: &str) {
+    match result {
+        Err(StorageError::Conflict { what }) => assert_eq!(what, expected),
+        other => panic!("expected a conflict on {expected}, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StorageError>, expected: &str) {
+    match result {
+        Err(StorageError::NotFound { what }) => assert_eq!(what, expected),
+        other => panic!("expected {expected} not found, got {other:?}"),
+    }
+}
+
+// === opening and migrations ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_applies_no_migration_twice_and_keeps_data() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_reopen").await;
+        let again = Store::open(t.url(), StoreOptions::default()).await.unwrap();
+        assert_eq!(again.backend(), t.backend());
+        assert!(
+            again
+                .user_pools()
+                .get("us-east-1_reopen")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        again.close().await;
+        assert_eq!(Store::schema_version(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_creates_missing_parent_folders_and_rejects_unknown_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/data.db");
+    let store = Store::open(
+        &format!("sqlite://{}", path.display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.close().await;
+    assert!(path.exists());
+    assert!(matches!(
+        Store::open("mysql://localhost/x", StoreOptions::default()).await,
+        Err(StorageError::Invalid { .. })
+    ));
+}
+
+// === user pools and clients ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_pool_crud_and_pagination() {
+    each_backend(async |t: &TestStore| {
+        let pools = t.store.user_pools();
+        for i in 0..5 {
+            pool(&t.store, &format!("us-east-1_p{i}")).await;
+        }
+        let got = pools.get("us-east-1_p3").await.unwrap().unwrap();
+        assert_eq!(
+            (got.name.as_str(), got.config.as_str()),
+            ("us-east-1_p3 name", r#"{"mfa":"OFF"}"#)
+        );
+        assert_eq!(pools.get("us-east-1_none").await.unwrap(), None);
+
+        let first = pools.list(2, None).await.unwrap();
+        assert_eq!(
+            first
+                .items
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>(),
+            ["us-east-1_p0", "us-east-1_p1"]
+        );
+        let second = pools.list(2, first.next.as_deref()).await.unwrap();
+        assert_eq!(
+            second
+                .items
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>(),
+            ["us-east-1_p2", "us-east-1_p3"]
+        );
+        let last = pools.list(2, second.next.as_deref()).await.unwrap();
+        assert_eq!(last.items.len(), 1);
+        assert_eq!(last.next, None);
+
+        pools
+            .update("us-east-1_p1", "renamed", "{}", T0 + 5)
+            .await
+            .unwrap();
+        let updated = pools.get("us-east-1_p1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                updated.name.as_str(),
+                updated.created_at,
+                updated.updated_at
+            ),
+            ("renamed", T0, T0 + 5)
+        );
+        assert_not_found(
+            pools.update("us-east-1_x", "n", "{}", T0).await,
+            "user pool `us-east-1_x`",
+        );
+
+        assert_conflict(
+            pools
+                .create(&NewUserPool {
+                    id: "us-east-1_p0".to_owned(),
+                    name: "dup".to_owned(),
+                    config: "{}".to_owned(),
+                    created_at: T0,
+                    signing_keys: vec![],
+                })
+                .await,
+            "user pool `us-east-1_p0`",
+        );
+        pools.delete("us-east-1_p0").await.unwrap();
+        assert_not_found(
+            pools.delete("us-east-1_p0").await,
+            "user pool `us-east-1_p0`",
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_whose_keys_fail_to_insert_is_not_created() {
+    each_backend(async |t: &TestStore| {
+        let pool_id = "us-east-1_keys";
+        let result = t
+            .store
+            .user_pools()
+            .create(&NewUserPool {
+                id: pool_id.to_owned(),
+                name: "n".to_owned(),
+                config: "{}".to_owned(),
+                created_at: T0,
+                signing_keys: vec![
+                    key(pool_id, "k1", KeyPurpose::Id),
+                    key(pool_id, "k1", KeyPurpose::Access),
+                ],
+            })
+            .await;
+        assert_conflict(result, "signing key `k1`");
+        assert_eq!(t.store.user_pools().get(pool_id).await.unwrap(), None);
+        assert!(
+            t.store
+                .signing_keys()
+                .list(pool_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_crud() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_a").await;
+        let clients = t.store.clients();
+        for id in ["c2", "c1", "c3"] {
+            client(&t.store, "us-east-1_a", id).await;
+        }
+        let got = clients.get("c1").await.unwrap().unwrap();
+        assert_eq!(
+            (got.pool_id.as_str(), got.secret.as_deref()),
+            ("us-east-1_a", Some(&[9u8; 32][..]))
+        );
+        let page = clients.list("us-east-1_a", 2, None).await.unwrap();
+        assert_eq!(
+            page.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["c1", "c2"]
+        );
+        assert_eq!(page.next.as_deref(), Some("c2"));
+
+        let mut dup = got.clone();
+        dup.pool_id = "us-east-1_a".to_owned();
+        assert_conflict(clients.create(&dup).await, "client `c1`");
+        dup.id = "c9".to_owned();
+        dup.pool_id = "us-east-1_missing".to_owned();
+        assert_not_found(clients.create(&dup).await, "user pool `us-east-1_missing`");
+
+        clients
+            .update("us-east-1_a", "c1", "web", r#"{"x":1}"#, T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(clients.get("c1").await.unwrap().unwrap().name, "web");
+        assert_not_found(
+            clients
+                .update("us-east-1_other", "c1", "web", "{}", T0)
+                .await,
+            "client `c1`",
+        );
+        clients.delete("us-east-1_a", "c1").await.unwrap();
+        assert_eq!(clients.get("c1").await.unwrap(), None);
+    })
+    .await;
+}
+
+// === users ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_found_by_username_sub_and_alias() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_a").await;
+        pool(&t.store, "us-east-1_b").await;
+        let users = t.store.users();
+        let created = users
+            .create(&new_user("us-east-1_a", "alice", Some("alice@example.com")))
+            .await
+            .unwrap();
+
+        let by_name = users.get("us-east-1_a", "alice").await.unwrap().unwrap();
+        assert_eq!(by_name, created);
+        assert_eq!(
+            by_name.attributes.get("custom:team").map(String::as_str),
+            Some("blue")
+        );
+        assert_eq!(
+            users
+                .get_by_sub("us-east-1_a", &created.sub)
+                .await
+                .unwrap()
+                .unwrap()
+                .username,
+            "alice"
+        );
+        assert_eq!(
+            users
+                .find_by_alias("us-east-1_a", "email", "alice@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .sub,
+            created.sub
+        );
+        // Nothing leaks across pools, and usernames are case-sensitive.
+        assert_eq!(users.get("us-east-1_b", "alice").await.unwrap(), None);
+        assert_eq!(
+            users.get_by_sub("us-east-1_b", &created.sub).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            users
+                .find_by_alias("us-east-1_b", "email", "alice@example.com")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(users.get("us-east-1_a", "Alice").await.unwrap(), None);
+        assert_eq!(
+            users
+                .aliases("us-east-1_a", &created.sub)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(users.count("us-east-1_a").await.unwrap(), 1);
+        assert_eq!(users.count("us-east-1_b").await.unwrap(), 0);
+
+        // The same username and email are fine in another pool.
+        users
+            .create(&new_user("us-east-1_b", "alice", Some("alice@example.com")))
+            .await
+            .unwrap();
+        assert_not_found(
+            users
+                .create(&new_user("us-east-1_missing", "alice", None))
+                .await,
+            "user pool `us-east-1_missing`",
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_and_alias_conflicts_write_nothing() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_a").await;
+        let users = t.store.users();
+        user(&t.store, "us-east-1_a", "alice", Some("alice@example.com")).await;
+
+        let mut same_name = new_user("us-east-1_a", "alice", Some("other@example.com"));
+        same_name.sub = "another-sub".to_owned();
+        assert_conflict(users.create(&same_name).await, "user `alice`");
+        assert_eq!(
+            users
+                .find_by_alias("us-east-1_a", "email", "other@example.com")
+                .await
+                .unwrap(),
+            None
+        );
+
+        // The user row goes in first and the alias fails: the transaction leaves neither.
+        match users
+            .create(&new_user("us-east-1_a", "bob", Some("alice@example.com")))
+            .await
+        {
+            Err(StorageError::AliasTaken { name, value }) => {
+                assert_eq!(
+                    (name.as_str(), value.as_str()),
+                    ("email", "alice@example.com")
+                );
+            }
+            other => panic!("expected AliasTaken, got {other:?}"),
+        }
+        assert_eq!(users.get("us-east-1_a", "bob").await.unwrap(), None);
+        assert_eq!(users.count("us-east-1_a").await.unwrap(), 1);
+
+        // A batch is all or nothing too.
+        let batch = [
+            new_user("us-east-1_a", "carol", None),
+            new_user("us-east-1_a", "alice", None),
+        ];
+        assert!(users.create_many(&batch).await.is_err());
+        assert_eq!(users.get("us-east-1_a", "carol").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updating_attributes_replaces_aliases_and_search_rows() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_a").await;
+        let users = t.store.users();
+        let alice = user(&t.store, "us-east-1_a", "alice", Some("alice@example.com")).await;
+        user(&t.store, "us-east-1_a", "bob", Some("bob@example.com")).await;
+
+        let mut attributes = BTreeMap::new();
+        attributes.insert("email".to_owned(), "alice@new.example".to_owned());
+        attributes.insert("given_name".to_owned(), "Alice".to_owned());
+        let aliases = [Alias {
+            name: "email".to_owned(),
+            value: "alice@new.example".to_owned(),
+        }];
+        users
+            .update_attributes("us-east-1_a", &alice, &attributes, &aliases, T0 + 10)
+            .await
+            .unwrap();
+
+        let stored = users.get("us-east-1_a", "alice").await.unwrap().unwrap();
+        assert_eq!(
+            (stored.attributes, stored.updated_at),
+            (attributes.clone(), T0 + 10)
+        );
+        assert_eq!(
+            users
+                .find_by_alias("us-east-1_a", "email", "alice@example.com")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            users
+                .find_by_alias("us-east-1_a", "email", "alice@new.example")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let filter = |name: &str, value: &str| UserQuery {
+            filter: Some(UserFilter::Attribute {
+                name: name.to_owned(),
+                matches: TextMatch::Equals(value.to_owned()),
+            }),
+            limit: 10,
+            cursor: None,
+        };
+        assert!(
+            users
+                .list("us-east-1_a", &filter("email", "alice@example.com"))
+                .await
+                .unwrap()
+                .users
+                .is_empty()
+        );
+        assert_eq!(
+            users
+                .list("us-east-1_a", &filter("given_name", "Alice"))
+                .await
+                .unwrap()
+                .users
+                .len(),
+            1
+        );
+
+        // Taking bob's email fails and changes nothing.
+        let mut stolen = attributes.clone();
+        stolen.insert("email".to_owned(), "bob@example.com".to_owned());
+        let stolen_alias = [Alias {
+            name: "email".to_owned(),
+            value: "bob@example.com".to_owned(),
+        }];
+        assert!(matches!(
+            users
+                .update_attributes("us-east-1_a", &alice, &stolen, &stolen_alias, T0 + 20)
+                .await,
+            Err(StorageError::AliasTaken { .. })
+        ));
+        let unchanged = users.get("us-east-1_a", "alice").await.unwrap().unwrap();
+        assert_eq!(
+            (unchanged.attributes, unchanged.updated_at),
+            (attributes, T0 + 10)
+        );
+        assert!(
+            users
+                .find_by_alias("us-east-1_a", "email", "alice@new.example")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        assert_not_found(
+            users
+                .update_attributes("us-east-1_a", "nobody", &BTreeMap::new(), &[], T0)
+                .await,
+            "user `nobody`",
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_password_and_enabled_changes() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_a").await;
+        client(&t.store, "us-east-1_a", "c1").await;
+        let users = t.store.users();
+        let sub = user(&t.store, "us-east-1_a", "alice", None).await;
+        t.store
+            .refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &sub, 1))
+            .await
+            .unwrap();
+
+        users
+            .set_status("us-east-1_a", &sub, "UNCONFIRMED", T0 + 1)
+            .await
+            .unwrap();
+        users
+            .set_password("us-east-1_a", &sub, None, "RESET_REQUIRED", T0 + 2)
+            .await
+            .unwrap();
+        let u = users
+            .get_by_sub("us-east-1_a", &sub)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (u.status.as_str(), u.password_hash, u.updated_at),
+            ("RESET_REQUIRED", None, T0 + 2)
+        );
+
+        users
+            .set_enabled("us-east-1_a", &sub, false, T0 + 3)
+            .await
+            .unwrap();
+        assert!(
+            !users
+                .get_by_sub("us-east-1_a", &sub)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        let token = t
+            .store
+            .refresh_tokens()
+            .get(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            token.revoked_at,
+            Some(T0 + 3),
+            "disabling a user revokes its refresh tokens"
+        );
+        users
+            .set_enabled("us-east-1_a", &sub, true, T0 + 4)
+            .await
+            .unwrap();
+        assert!(
+            users
+                .get_by_sub("us-east-1_a", &sub)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+
+        assert_not_found(
+            users.set_status("us-east-1_b", &sub, "CONFIRMED", T0).await,
+            &format!("user `{sub}`"),
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        pool(s, "us-east-1_a").await;
+        client(s, "us-east-1_a", "c1").await;
+        let alice = user(s, "us-east-1_a", "alice", Some("alice@example.com")).await;
+        let bob = user(s, "us-east-1_a", "bob", None).await;
+        s.groups()
+            .create(&group("us-east-1_a", "admins"))
+            .await
+            .unwrap();
+        s.groups()
+            .add_member("us-east-1_a", "admins", &alice)
+            .await
+            .unwrap();
+        s.groups()
+            .add_member("us-east-1_a", "admins", &bob)
+            .await
+            .unwrap();
+        s.refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &alice, 1))
+            .await
+            .unwrap();
+        s.refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &bob, 2))
+            .await
+            .unwrap();
+        s.codes()
+            .put(&code("us-east-1_a", &alice, "sign_up", 3))
+            .await
+            .unwrap();
+
+        s.users().delete("us-east-1_a", &alice).await.unwrap();
+        assert_eq!(s.users().get("us-east-1_a", "alice").await.unwrap(), None);
+        assert_eq!(s.refresh_tokens().get(&[1; 32]).await.unwrap(), None);
+        assert!(s.refresh_tokens().get(&[2; 32]).await.unwrap().is_some());
+        assert_eq!(
+            s.codes()
+                .get("us-east-1_a", &alice, "sign_up")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.users()
+                .find_by_alias("us-east-1_a", "email", "alice@example.com")
+                .await
+                .unwrap(),
+            None
+        );
+        let members = s
+            .groups()
+            .members("us-east-1_a", "admins", 10, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            members
+                .items
+                .iter()
+                .map(|u| u.username.as_str())
+                .collect::<Vec<_>>(),
+            ["bob"]
+        );
+        assert_not_found(
+            s.users().delete("us-east-1_a", &alice).await,
+            &format!("user `{alice}`"),
+        );
+        // The email is free again.
+        user(s, "us-east-1_a", "alice2", Some("alice@example.com")).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_pool_removes_everything_in_it() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        for p in ["us-east-1_a", "us-east-1_b"] {
+            s.user_pools()
+                .create(&NewUserPool {
+                    id: p.to_owned(),
+                    name: "n".to_owned(),
+                    config: "{}".to_owned(),
+                    created_at: T0,
+                    signing_keys: vec![key(p, &format!("{p}-id"), KeyPurpose::Id)],
+                })
+                .await
+                .unwrap();
+            client(s, p, &format!("{p}-client")).await;
+            s.groups().create(&group(p, "g")).await.unwrap();
+            for name in ["alice", "bob"] {
+                let sub = user(s, p, name, Some(&format!("{name}@example.com"))).await;
+                s.groups().add_member(p, "g", &sub).await.unwrap();
+                s.codes().put(&code(p, &sub, "sign_up", 3)).await.unwrap();
+            }
+            let sub = format!("sub-{p}-alice");
+            let hash = if p.ends_with('a') { 11 } else { 12 };
+            s.refresh_tokens()
+                .insert(&refresh(p, &format!("{p}-client"), &sub, hash))
+                .await
+                .unwrap();
+        }
+        s.user_pools().delete("us-east-1_a").await.unwrap();
+
+        assert_eq!(s.users().count("us-east-1_a").await.unwrap(), 0);
+        assert_eq!(s.clients().get("us-east-1_a-client").await.unwrap(), None);
+        assert_eq!(s.groups().get("us-east-1_a", "g").await.unwrap(), None);
+        assert!(
+            s.signing_keys()
+                .list("us-east-1_a")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.codes()
+                .get("us-east-1_a", "sub-us-east-1_a-alice", "sign_up")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(s.refresh_tokens().get(&[11; 32]).await.unwrap(), None);
+        // The other pool is untouched.
+        assert_eq!(s.users().count("us-east-1_b").await.unwrap(), 2);
+        assert_eq!(
+            s.groups()
+                .members("us-east-1_b", "g", 10, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        assert!(s.refresh_tokens().get(&[12; 32]).await.unwrap().is_some());
+        assert_eq!(s.signing_keys().list("us-east-1_b").await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+// === ListUsers ===
+
+/// 26 users `user-a` … `user-z`; even letters enabled and CONFIRMED; emails grouped by
+/// three domains; family names from a small set.
+async fn seed_listing(store: &Store) {
+    pool(store, "us-east-1_l").await;
+    let mut batch = Vec::new();
+    for (i, letter) in ('a'..='z').enumerate() {
+        let mut u = new_user(
+            "us-east-1_l",
+            &format!("user-{letter}"),
+            Some(&format!("{letter}@d{}.example", i % 3)),
+        );
+        u.enabled = i % 2 == 0;
+        u.status = if i % 2 == 0 {
+            "CONFIRMED"
+        } else {
+            "UNCONFIRMED"
+        }
+        .to_owned();
+        u.attributes.insert(
+            "family_name".to_owned(),
+            ["Smith", "Smithers", "Jones"][i % 3].to_owned(),
+        );
+        batch.push(u);
+    }
+    store.users().create_many(&batch).await.unwrap();
+}
+
+/// Every username the filter returns, reading pages of `limit`; checks that pages chain.
+async fn list_all(store: &Store, filter: Option<UserFilter>, limit: u32) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor: Option<UserCursor> = None;
+    for _ in 0..100 {
+        let page = store
+            .users()
+            .list(
+                "us-east-1_l",
+                &UserQuery {
+                    filter: filter.clone(),
+                    limit,
+                    cursor: cursor.take(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.users.len() <= limit as usize);
+        names.extend(page.users.into_iter().map(|u| u.username));
+        match page.next {
+            // Through the printable token, as a client would send it back.
+            Some(next) => cursor = Some(UserCursor::from_token(&next.to_token()).unwrap()),
+            None => return names,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+fn attr(name: &str, matches: TextMatch) -> Option<UserFilter> {
+    Some(UserFilter::Attribute {
+        name: name.to_owned(),
+        matches,
+    })
+}
+
+fn eq(v: &str) -> TextMatch {
+    TextMatch::Equals(v.to_owned())
+}
+
+fn prefix(v: &str) -> TextMatch {
+    TextMatch::StartsWith(v.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_filters_and_pages() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        seed_listing(s).await;
+        let all: Vec<String> = ('a'..='z').map(|c| format!("user-{c}")).collect();
+        let pick = |pred: &dyn Fn(usize) -> bool| -> Vec<String> {
+            all.iter()
+                .enumerate()
+                .filter(|(i, _)| pred(*i))
+                .map(|(_, n)| n.clone())
+                .collect()
+        };
+
+        // (filter, expected usernames in order) — each case pins one filter shape.
+        let cases: Vec<(Option<UserFilter>, Vec<String>)> = vec![
+            (None, all.clone()),
+            (
+                Some(UserFilter::Username(eq("user-c"))),
+                vec!["user-c".to_owned()],
+            ),
+            (Some(UserFilter::Username(prefix("user-"))), all.clone()),
+            (Some(UserFilter::Username(prefix("User-"))), vec![]),
+            (
+                Some(UserFilter::Sub(eq("sub-us-east-1_l-user-q"))),
+                vec!["user-q".to_owned()],
+            ),
+            (
+                Some(UserFilter::Sub(prefix("sub-us-east-1_l-user-"))),
+                all.clone(),
+            ),
+            (
+                Some(UserFilter::Status(eq("UNCONFIRMED"))),
+                pick(&|i| i % 2 == 1),
+            ),
+            (
+                Some(UserFilter::Status(prefix("CONF"))),
+                pick(&|i| i % 2 == 0),
+            ),
+            (Some(UserFilter::Enabled(true)), pick(&|i| i % 2 == 0)),
+            (Some(UserFilter::Enabled(false)), pick(&|i| i % 2 == 1)),
+            (attr("email", eq("d@d0.example")), vec!["user-d".to_owned()]),
+            (attr("email", eq("d@d1.example")), vec![]),
+            (attr("family_name", eq("Smith")), pick(&|i| i % 3 == 0)),
+            // Prefix filters order by (value, username): all Smith before all Smithers.
+            (
+                attr("family_name", prefix("Smi")),
+                [pick(&|i| i % 3 == 0), pick(&|i| i % 3 == 1)].concat(),
+            ),
+            (
+                attr("family_name", prefix("")),
+                [
+                    pick(&|i| i % 3 == 2),
+                    pick(&|i| i % 3 == 0),
+                    pick(&|i| i % 3 == 1),
+                ]
+                .concat(),
+            ),
+            (attr("given_name", eq("x")), vec![]),
+        ];
+        for (filter, expected) in cases {
+            for limit in [1, 4, 60] {
+                assert_eq!(
+                    list_all(s, filter.clone(), limit).await,
+                    expected,
+                    "{filter:?} limit {limit}"
+                );
+            }
+        }
+
+        // The email prefix range: `a@d0`, `d@d0`, … sorted by email, then username.
+        let by_domain = list_all(s, attr("email", prefix("")), 5).await;
+        assert_eq!(by_domain.len(), 26);
+        assert_eq!(by_domain.first().map(String::as_str), Some("user-a"));
+
+        let users = s.users();
+        assert!(matches!(
+            users
+                .list(
+                    "us-east-1_l",
+                    &UserQuery {
+                        filter: attr("custom:team", eq("blue")),
+                        limit: 5,
+                        cursor: None
+                    }
+                )
+                .await,
+            Err(StorageError::Invalid { .. })
+        ));
+        assert!(matches!(
+            users
+                .list(
+                    "us-east-1_l",
+                    &UserQuery {
+                        filter: attr("email", eq("a\0b")),
+                        limit: 5,
+                        cursor: None
+                    }
+                )
+                .await,
+            Err(StorageError::Invalid { .. })
+        ));
+        let other_pool = users
+            .list(
+                "us-east-1_none",
+                &UserQuery {
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(other_pool.users.is_empty() && other_pool.next.is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_filters_handle_non_ascii_values() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        pool(s, "us-east-1_l").await;
+        for (name, family) in [
+            ("u1", "Ökland"),
+            ("u2", "Öz"),
+            ("u3", "Oz"),
+            ("u4", "Ö\u{10FFFF}x"),
+            ("u5", "P"),
+        ] {
+            let mut u = new_user("us-east-1_l", name, None);
+            u.attributes
+                .insert("family_name".to_owned(), family.to_owned());
+            s.users().create(&u).await.unwrap();
+        }
+        assert_eq!(
+            list_all(s, attr("family_name", prefix("Ö")), 2).await,
+            ["u1", "u2", "u4"]
+        );
+        assert_eq!(
+            list_all(s, attr("family_name", prefix("Ö\u{10FFFF}")), 2).await,
+            ["u4"]
+        );
+        assert_eq!(
+            list_all(s, attr("family_name", prefix("O")), 2).await,
+            ["u3"]
+        );
+    })
+    .await;
+}
+
+// === groups ===
+
+fn group(pool: &str, name: &str) -> GroupRecord {
+    GroupRecord {
+        pool_id: pool.to_owned(),
+        name: name.to_owned(),
+        description: Some("d".to_owned()),
+        precedence: Some(1),
+        role_arn: Some("arn:aws:iam::000000000000:role/r".to_owned()),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_memberships() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        let groups = s.groups();
+        pool(s, "us-east-1_a").await;
+        pool(s, "us-east-1_b").await;
+        for g in ["readers", "admins", "writers"] {
+            groups.create(&group("us-east-1_a", g)).await.unwrap();
+        }
+        assert_conflict(
+            groups.create(&group("us-east-1_a", "admins")).await,
+            "group `admins`",
+        );
+        assert_not_found(
+            groups.create(&group("us-east-1_x", "admins")).await,
+            "user pool `us-east-1_x`",
+        );
+        let page = groups.list("us-east-1_a", 2, None).await.unwrap();
+        assert_eq!(
+            page.items
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>(),
+            ["admins", "readers"]
+        );
+        assert_eq!(
+            groups
+                .list("us-east-1_a", 2, page.next.as_deref())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+
+        let mut changed = group("us-east-1_a", "admins");
+        changed.precedence = None;
+        changed.description = None;
+        changed.updated_at = T0 + 1;
+        groups.update(&changed).await.unwrap();
+        assert_eq!(
+            groups.get("us-east-1_a", "admins").await.unwrap().unwrap(),
+            changed
+        );
+
+        let alice = user(s, "us-east-1_a", "alice", None).await;
+        let bob = user(s, "us-east-1_a", "bob", None).await;
+        let stranger = user(s, "us-east-1_b", "carol", None).await;
+        assert!(
+            groups
+                .add_member("us-east-1_a", "admins", &alice)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !groups
+                .add_member("us-east-1_a", "admins", &alice)
+                .await
+                .unwrap(),
+            "adding twice is a no-op"
+        );
+        assert!(
+            groups
+                .add_member("us-east-1_a", "admins", &bob)
+                .await
+                .unwrap()
+        );
+        assert!(
+            groups
+                .add_member("us-east-1_a", "readers", &alice)
+                .await
+                .unwrap()
+        );
+        assert_not_found(
+            groups.add_member("us-east-1_a", "nope", &alice).await,
+            "group `nope`",
+        );
+        assert_not_found(
+            groups.add_member("us-east-1_a", "admins", &stranger).await,
+            &format!("user `{stranger}`"),
+        );
+
+        let members = groups
+            .members("us-east-1_a", "admins", 1, None)
+            .await
+            .unwrap();
+        assert_eq!(members.items[0].username, "alice");
+        let rest = groups
+            .members("us-east-1_a", "admins", 1, members.next.as_deref())
+            .await
+            .unwrap();
+        assert_eq!((rest.items[0].username.as_str(), rest.next), ("bob", None));
+        let of_alice = groups
+            .for_user("us-east-1_a", &alice, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            of_alice
+                .items
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>(),
+            ["admins", "readers"]
+        );
+
+        assert!(
+            groups
+                .remove_member("us-east-1_a", "admins", &bob)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !groups
+                .remove_member("us-east-1_a", "admins", &bob)
+                .await
+                .unwrap()
+        );
+        groups.delete("us-east-1_a", "readers").await.unwrap();
+        assert_eq!(
+            groups
+                .for_user("us-east-1_a", &alice, 10, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert_not_found(
+            groups.delete("us-east-1_a", "readers").await,
+            "group `readers`",
+        );
+        assert!(
+            s.users()
+                .get("us-east-1_a", "alice")
+                .await
+                .unwrap()
+                .is_some(),
+            "users outlive groups"
+        );
+    })
+    .await;
+}
+
+// === codes, refresh tokens, signing keys, settings ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_spend_attempts_atomically() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        pool(s, "us-east-1_a").await;
+        pool(s, "us-east-1_b").await;
+        let sub = user(s, "us-east-1_a", "alice", None).await;
+        let codes = s.codes();
+        assert_eq!(
+            codes
+                .take_attempt("us-east-1_a", &sub, "sign_up")
+                .await
+                .unwrap(),
+            CodeAttempt::Missing
+        );
+        codes
+            .put(&code("us-east-1_a", &sub, "sign_up", 5))
+            .await
+            .unwrap();
+        // A new code replaces the old one, attempts included.
+        let mut fresh = code("us-east-1_a", &sub, "sign_up", 2);
+        fresh.code_hash = vec![8; 32];
+        codes.put(&fresh).await.unwrap();
+        assert_eq!(
+            codes
+                .get("us-east-1_a", &sub, "sign_up")
+                .await
+                .unwrap()
+                .unwrap(),
+            fresh
+        );
+
+        let CodeAttempt::Granted(first) = codes
+            .take_attempt("us-east-1_a", &sub, "sign_up")
+            .await
+            .unwrap()
+        else {
+            panic!("first attempt must be granted");
+        };
+        assert_eq!((first.attempts_left, first.code_hash), (1, vec![8; 32]));
+        assert!(matches!(
+            codes
+                .take_attempt("us-east-1_a", &sub, "sign_up")
+                .await
+                .unwrap(),
+            CodeAttempt::Granted(_)
+        ));
+        assert!(matches!(
+            codes.take_attempt("us-east-1_a", &sub, "sign_up").await.unwrap(),
+            CodeAttempt::Exhausted(c) if c.attempts_left == 0
+        ));
+
+        assert_not_found(
+            codes.put(&code("us-east-1_b", &sub, "x", 1)).await,
+            &format!("user `{sub}`"),
+        );
+        codes
+            .put(&code("us-east-1_a", &sub, "verify:email", 1))
+            .await
+            .unwrap();
+        assert!(
+            codes
+                .delete("us-east-1_a", &sub, "verify:email")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !codes
+                .delete("us-east-1_a", &sub, "verify:email")
+                .await
+                .unwrap()
+        );
+        assert_eq!(codes.purge_expired(T0 + 86_400_000).await.unwrap(), 1);
+        assert_eq!(
+            codes.get("us-east-1_a", &sub, "sign_up").await.unwrap(),
+            None
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_lifecycle() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        pool(s, "us-east-1_a").await;
+        pool(s, "us-east-1_b").await;
+        client(s, "us-east-1_a", "ca").await;
+        client(s, "us-east-1_b", "cb").await;
+        let alice = user(s, "us-east-1_a", "alice", None).await;
+        let tokens = s.refresh_tokens();
+        for h in 1..=3 {
+            tokens
+                .insert(&refresh("us-east-1_a", "ca", &alice, h))
+                .await
+                .unwrap();
+        }
+        assert_conflict(
+            tokens
+                .insert(&refresh("us-east-1_a", "ca", &alice, 1))
+                .await,
+            "refresh token",
+        );
+        // A token must tie a user and a client of the same pool.
+        assert!(matches!(
+            tokens
+                .insert(&refresh("us-east-1_a", "cb", &alice, 9))
+                .await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert_eq!(
+            tokens.get(&[1; 32]).await.unwrap().unwrap(),
+            refresh("us-east-1_a", "ca", &alice, 1)
+        );
+
+        assert!(tokens.revoke(&[1; 32], T0 + 5).await.unwrap());
+        assert!(!tokens.revoke(&[1; 32], T0 + 6).await.unwrap());
+        assert_eq!(
+            tokens.get(&[1; 32]).await.unwrap().unwrap().revoked_at,
+            Some(T0 + 5)
+        );
+        assert_eq!(
+            tokens
+                .revoke_for_user("us-east-1_a", &alice, T0 + 7)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(tokens.purge_expired(T0 + 999).await.unwrap(), 0);
+        assert_eq!(tokens.purge_expired(T0 + 1_000).await.unwrap(), 3);
+
+        tokens
+            .insert(&refresh("us-east-1_a", "ca", &alice, 4))
+            .await
+            .unwrap();
+        s.clients().delete("us-east-1_a", "ca").await.unwrap();
+        assert_eq!(
+            tokens.get(&[4; 32]).await.unwrap(),
+            None,
+            "deleting a client drops its tokens"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_rotate_and_expire() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        pool(s, "us-east-1_a").await;
+        let keys = s.signing_keys();
+        keys.insert(&key("us-east-1_a", "id-1", KeyPurpose::Id))
+            .await
+            .unwrap();
+        keys.insert(&key("us-east-1_a", "access-1", KeyPurpose::Access))
+            .await
+            .unwrap();
+        assert_conflict(
+            keys.insert(&key("us-east-1_a", "id-1", KeyPurpose::Id))
+                .await,
+            "signing key `id-1`",
+        );
+        assert_not_found(
+            keys.insert(&key("us-east-1_x", "k", KeyPurpose::Id)).await,
+            "user pool `us-east-1_x`",
+        );
+
+        let mut next = key("us-east-1_a", "id-2", KeyPurpose::Id);
+        next.created_at = T0 + 10;
+        assert_eq!(
+            keys.rotate(&next, T0 + 10, T0 + 3_600_000).await.unwrap(),
+            1
+        );
+        let listed = keys.list("us-east-1_a").await.unwrap();
+        let by_kid = |kid: &str| listed.iter().find(|k| k.kid == kid).unwrap().clone();
+        assert_eq!(
+            (by_kid("id-1").retired_at, by_kid("id-1").not_after),
+            (Some(T0 + 10), Some(T0 + 3_600_000))
+        );
+        assert_eq!(
+            by_kid("access-1").retired_at,
+            None,
+            "rotation touches one purpose only"
+        );
+        assert_eq!(by_kid("id-2"), next);
+        assert_eq!(by_kid("id-1").private_key, vec![1, 2, 3, 0, 255]);
+
+        assert_eq!(keys.purge_expired(T0 + 3_599_999).await.unwrap(), 0);
+        assert_eq!(keys.purge_expired(T0 + 3_600_000).await.unwrap(), 1);
+        assert_eq!(keys.list("us-east-1_a").await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_keep_the_first_value() {
+    each_backend(async |t: &TestStore| {
+        let settings = t.store.settings();
+        assert_eq!(settings.get("operator").await.unwrap(), None);
+        assert_eq!(
+            settings
+                .get_or_insert("operator", "first", T0)
+                .await
+                .unwrap(),
+            "first"
+        );
+        assert_eq!(
+            settings
+                .get_or_insert("operator", "second", T0)
+                .await
+                .unwrap(),
+            "first"
+        );
+        settings.put("operator", "third", T0).await.unwrap();
+        assert_eq!(
+            settings.get("operator").await.unwrap().as_deref(),
+            Some("third")
+        );
+        assert!(settings.delete("operator").await.unwrap());
+        assert!(!settings.delete("operator").await.unwrap());
+    })
+    .await;
+}
+
+// === concurrency ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_all_succeed() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_c").await;
+        // Two pools on one database, as two gatehouse nodes would have: on SQLite they
+        // contend for the file's write lock and must wait (busy timeout), not fail.
+        let other = Store::open(t.url(), StoreOptions::default()).await.unwrap();
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let store = if writer % 2 == 0 {
+                t.store.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let name = format!("w{writer}-{i}");
+                    store
+                        .users()
+                        .create(&new_user("us-east-1_c", &name, Some(&format!("{name}@x"))))
+                        .await?;
+                    let sub = format!("sub-us-east-1_c-{name}");
+                    store
+                        .users()
+                        .set_status("us-east-1_c", &sub, "CONFIRMED", T0 + i)
+                        .await?;
+                }
+                Ok::<_, StorageError>(())
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(t.store.users().count("us-east-1_c").await.unwrap(), 200);
+        // Racing get_or_insert calls agree on one value.
+        let mut racers = Vec::new();
+        for n in 0..6 {
+            let store = if n % 2 == 0 {
+                t.store.clone()
+            } else {
+                other.clone()
+            };
+            racers.push(tokio::spawn(async move {
+                store
+                    .settings()
+                    .get_or_insert("race", &format!("v{n}"), T0)
+                    .await
+            }));
+        }
+        let mut seen = Vec::new();
+        for r in racers {
+            seen.push(r.await.unwrap().unwrap());
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        other.close().await;
+    })
+    .await;
+}
