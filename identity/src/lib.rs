@@ -27,9 +27,13 @@
 //! nothing outside the `http/` adapters names axum or any other HTTP framework. No sqlx here:
 //! storage is reached only through `gatehouse-storage`. Nothing reads the clock: time is a
 //! parameter (`now`).
+pub mod clock;
 pub mod crypto;
+pub mod delivery;
+pub mod http;
 pub mod ids;
 pub mod password;
 pub mod sigv4;
 mod time;
 pub mod tokens;
+pub mod user_pools;

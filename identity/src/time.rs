@@ -17,6 +17,32 @@ pub(crate) fn from_unix_seconds(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
+/// Whole milliseconds since the Unix epoch (storage's time unit); pre-1970 clamps to 0.
+pub(crate) fn unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The instant `millis` milliseconds after the epoch (negative values clamp to the epoch).
+pub(crate) fn from_unix_millis(millis: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}
+
+/// RFC 3339 UTC with milliseconds (`2026-01-02T03:04:05.678Z`), for files people read.
+pub(crate) fn format_rfc3339_millis(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -180,6 +206,16 @@ mod tests {
         );
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 UTC"), None);
         assert_eq!(parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT"), None);
+    }
+
+    #[test]
+    fn rfc3339_and_millis() {
+        assert_eq!(
+            format_rfc3339_millis(1_440_938_160_123),
+            "2015-08-30T12:36:00.123Z"
+        );
+        let t = from_unix_millis(1_440_938_160_123);
+        assert_eq!(unix_millis(t), 1_440_938_160_123);
     }
 
     #[test]

@@ -1,0 +1,265 @@
+//! The one place that turns errors into Cognito's wire shape: HTTP 400 (500 only for
+//! `InternalErrorException`) with `{"__type": "…Exception", "message": "…"}` and the
+//! `x-amzn-ErrorType` header. [`from_user_pool_error`] matches every [`UserPoolError`] variant
+//! by name; [`from_sigv4_error`] maps signature failures to the JSON-protocol names.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::sigv4::SigV4Error;
+use crate::user_pools::UserPoolError;
+
+/// An error as the Cognito JSON protocol sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `__type` and `x-amzn-ErrorType`.
+    pub error_type: &'static str,
+    /// `message`.
+    pub message: String,
+}
+
+impl WireError {
+    pub(crate) fn bad_request(error_type: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// The response, tagged with the request id.
+    pub(crate) fn into_response_with(self, request_id: &str) -> Response {
+        let body = serde_json::json!({"__type": self.error_type, "message": self.message});
+        let mut response = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(super::CONTENT_TYPE),
+            )],
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.error_type),
+        );
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            headers.insert("x-amzn-requestid", v);
+        }
+        response
+    }
+}
+
+/// A service error on the wire. Internal causes never reach the message.
+pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
+    use UserPoolError as E;
+    let (error_type, message) = match e {
+        E::NotAuthorized(m) => ("NotAuthorizedException", m.as_str()),
+        E::UserNotFound(m) => ("UserNotFoundException", m.as_str()),
+        E::UsernameExists(m) => ("UsernameExistsException", m.as_str()),
+        E::AliasExists(m) => ("AliasExistsException", m.as_str()),
+        E::InvalidPassword(m) => ("InvalidPasswordException", m.as_str()),
+        E::InvalidParameter(m) => ("InvalidParameterException", m.as_str()),
+        E::CodeMismatch(m) => ("CodeMismatchException", m.as_str()),
+        E::ExpiredCode(m) => ("ExpiredCodeException", m.as_str()),
+        E::UserNotConfirmed(m) => ("UserNotConfirmedException", m.as_str()),
+        E::PasswordResetRequired(m) => ("PasswordResetRequiredException", m.as_str()),
+        E::ResourceNotFound(m) => ("ResourceNotFoundException", m.as_str()),
+        E::TooManyRequests(m) => ("TooManyRequestsException", m.as_str()),
+        E::TooManyFailedAttempts(m) => ("TooManyFailedAttemptsException", m.as_str()),
+        E::LimitExceeded(m) => ("LimitExceededException", m.as_str()),
+        E::GroupExists(m) => ("GroupExistsException", m.as_str()),
+        E::CodeDeliveryFailure(m) => ("CodeDeliveryFailureException", m.as_str()),
+        E::InvalidUserPoolConfiguration(m) => ("InvalidUserPoolConfigurationException", m.as_str()),
+        E::UnsupportedUserState(m) => ("UnsupportedUserStateException", m.as_str()),
+        E::Internal(_) => {
+            return WireError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error_type: "InternalErrorException",
+                message: "Internal server error".into(),
+            };
+        }
+    };
+    WireError::bad_request(error_type, message)
+}
+
+/// A SigV4 failure on the wire, with the JSON-protocol names (see the `sigv4` module docs).
+/// AWS's JSON services answer these with HTTP 400.
+pub fn from_sigv4_error(e: &SigV4Error) -> WireError {
+    use SigV4Error as E;
+    let error_type = match e {
+        E::MissingAuthentication => "MissingAuthenticationTokenException",
+        E::Incomplete(_) | E::TooLarge { .. } => "IncompleteSignatureException",
+        E::UnknownAccessKey => "UnrecognizedClientException",
+        E::WrongService { .. }
+        | E::WrongRegion { .. }
+        | E::ScopeDateMismatch { .. }
+        | E::HostNotSigned
+        | E::SignedHeaderMissing(_)
+        | E::Expired { .. }
+        | E::NotYetValid { .. }
+        | E::PresignExpired { .. }
+        | E::PayloadHashMismatch
+        | E::UnsupportedPayloadHash(_)
+        | E::SignatureMismatch => "InvalidSignatureException",
+    };
+    let message = match e {
+        E::MissingAuthentication => "Missing Authentication Token".to_owned(),
+        E::UnknownAccessKey => "The security token included in the request is invalid.".to_owned(),
+        E::SignatureMismatch => "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
+        other => other.to_string(),
+    };
+    WireError::bad_request(error_type, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (variant, expected `__type`, expected status): every variant once.
+    #[test]
+    fn user_pool_error_mapping_table() {
+        use UserPoolError as E;
+        let m = || "msg".to_owned();
+        let cases: Vec<(E, &str, u16)> = vec![
+            (E::NotAuthorized(m()), "NotAuthorizedException", 400),
+            (E::UserNotFound(m()), "UserNotFoundException", 400),
+            (E::UsernameExists(m()), "UsernameExistsException", 400),
+            (E::AliasExists(m()), "AliasExistsException", 400),
+            (E::InvalidPassword(m()), "InvalidPasswordException", 400),
+            (E::InvalidParameter(m()), "InvalidParameterException", 400),
+            (E::CodeMismatch(m()), "CodeMismatchException", 400),
+            (E::ExpiredCode(m()), "ExpiredCodeException", 400),
+            (E::UserNotConfirmed(m()), "UserNotConfirmedException", 400),
+            (
+                E::PasswordResetRequired(m()),
+                "PasswordResetRequiredException",
+                400,
+            ),
+            (E::ResourceNotFound(m()), "ResourceNotFoundException", 400),
+            (E::TooManyRequests(m()), "TooManyRequestsException", 400),
+            (
+                E::TooManyFailedAttempts(m()),
+                "TooManyFailedAttemptsException",
+                400,
+            ),
+            (E::LimitExceeded(m()), "LimitExceededException", 400),
+            (E::GroupExists(m()), "GroupExistsException", 400),
+            (
+                E::CodeDeliveryFailure(m()),
+                "CodeDeliveryFailureException",
+                400,
+            ),
+            (
+                E::InvalidUserPoolConfiguration(m()),
+                "InvalidUserPoolConfigurationException",
+                400,
+            ),
+            (
+                E::UnsupportedUserState(m()),
+                "UnsupportedUserStateException",
+                400,
+            ),
+            (
+                E::Internal("secret cause".into()),
+                "InternalErrorException",
+                500,
+            ),
+        ];
+        for (e, ty, status) in cases {
+            let w = from_user_pool_error(&e);
+            assert_eq!((w.error_type, w.status.as_u16()), (ty, status), "{e:?}");
+            if matches!(e, E::Internal(_)) {
+                assert!(
+                    !w.message.contains("secret"),
+                    "internal causes stay private"
+                );
+            } else {
+                assert_eq!(w.message, "msg");
+            }
+        }
+    }
+
+    #[test]
+    fn sigv4_error_mapping_table() {
+        use SigV4Error as E;
+        let cases: Vec<(E, &str)> = vec![
+            (
+                E::MissingAuthentication,
+                "MissingAuthenticationTokenException",
+            ),
+            (E::Incomplete("x".into()), "IncompleteSignatureException"),
+            (
+                E::TooLarge {
+                    what: "x",
+                    limit: 1,
+                },
+                "IncompleteSignatureException",
+            ),
+            (
+                E::WrongService {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (
+                E::WrongRegion {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (
+                E::ScopeDateMismatch {
+                    scope_date: "a".into(),
+                    request_date: "b".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (
+                E::Expired {
+                    request_time: "a".into(),
+                    earliest: "b".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (
+                E::NotYetValid {
+                    request_time: "a".into(),
+                    latest: "b".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (
+                E::PresignExpired {
+                    expired_at: "a".into(),
+                },
+                "InvalidSignatureException",
+            ),
+            (E::HostNotSigned, "InvalidSignatureException"),
+            (
+                E::SignedHeaderMissing("x".into()),
+                "InvalidSignatureException",
+            ),
+            (E::UnknownAccessKey, "UnrecognizedClientException"),
+            (E::PayloadHashMismatch, "InvalidSignatureException"),
+            (
+                E::UnsupportedPayloadHash("x".into()),
+                "InvalidSignatureException",
+            ),
+            (E::SignatureMismatch, "InvalidSignatureException"),
+        ];
+        for (e, ty) in cases {
+            let w = from_sigv4_error(&e);
+            assert_eq!(
+                (w.error_type, w.status),
+                (ty, StatusCode::BAD_REQUEST),
+                "{e:?}"
+            );
+        }
+    }
+}

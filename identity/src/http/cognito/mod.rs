@@ -1,0 +1,247 @@
+//! The Cognito user-pool JSON protocol (`x-amz-json-1.1`) on `POST /`.
+//!
+//! # Request pipeline
+//! 1. `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>` names the operation; a missing
+//!    header, another service or an unknown operation is `UnknownOperationException`.
+//! 2. The body is read up to [`MAX_BODY_BYTES`] (larger: `SerializationException`).
+//! 3. Operator operations (pool, client, group and `Admin*` management) must be SigV4-signed
+//!    by the operator credentials for service `cognito-idp` in the server's region within ±5
+//!    minutes; failures get the JSON-protocol names of [`error::from_sigv4_error`]. Public
+//!    operations need no signature and ignore one.
+//! 4. The body must be a JSON object; it is parsed into the operation's request struct.
+//!    Malformed JSON or a member of the wrong type is `SerializationException`; a missing
+//!    required member is `InvalidParameterException`. Unknown members are ignored, as AWS's
+//!    JSON services do for forward compatibility (newer SDKs send members older servers lack).
+//! 5. The handler converts to a service call; the result is serialised with PascalCase names,
+//!    errors through [`error::from_user_pool_error`].
+//!
+//! # Adding an operation
+//! Write the request/response structs and an
+//! `async fn op(state: Arc<HttpState>, req: OpRequest) -> Result<OpResponse, UserPoolError>`
+//! in the module of its area (`pools.rs`, `clients.rs`, `users.rs`, `groups.rs`, or a new
+//! one), then add one line `OpName => Public|Operator, module::op;` to [`operations!`] below.
+
+mod clients;
+pub mod error;
+mod pools;
+mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use self::error::{WireError, from_sigv4_error, from_user_pool_error};
+use super::HttpState;
+use crate::sigv4::{self, Payload, SecretKey, VerifierConfig};
+use crate::user_pools::UserPoolError;
+
+/// The response content type.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Largest request body accepted (1 MiB; Cognito requests are a few KiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The `X-Amz-Target` prefix of this service.
+pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+/// The SigV4 service name.
+pub const SIGNING_SERVICE: &str = "cognito-idp";
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (signatures ignored).
+    Public,
+    /// SigV4 with the operator credentials.
+    Operator,
+}
+
+/// Declares the operation table: the name (as in `X-Amz-Target`), its access and its handler.
+macro_rules! operations {
+    ($($name:ident => $access:ident, $handler:path;)*) => {
+        /// The access rule of an operation, or `None` when it is unknown.
+        pub fn access(operation: &str) -> Option<Access> {
+            match operation {
+                $(stringify!($name) => Some(Access::$access),)*
+                _ => None,
+            }
+        }
+
+        async fn run(
+            operation: &str,
+            state: Arc<HttpState>,
+            body: &[u8],
+        ) -> Result<Response, WireError> {
+            match operation {
+                $(stringify!($name) => call(state, body, $handler).await,)*
+                _ => Err(unknown_operation(operation)),
+            }
+        }
+    };
+}
+
+operations! {
+    CreateUserPool => Operator, pools::create_user_pool;
+    DescribeUserPool => Operator, pools::describe_user_pool;
+    ListUserPools => Operator, pools::list_user_pools;
+    UpdateUserPool => Operator, pools::update_user_pool;
+    DeleteUserPool => Operator, pools::delete_user_pool;
+    CreateUserPoolClient => Operator, clients::create_user_pool_client;
+    DescribeUserPoolClient => Operator, clients::describe_user_pool_client;
+    ListUserPoolClients => Operator, clients::list_user_pool_clients;
+    UpdateUserPoolClient => Operator, clients::update_user_pool_client;
+    DeleteUserPoolClient => Operator, clients::delete_user_pool_client;
+}
+
+fn unknown_operation(operation: &str) -> WireError {
+    WireError::bad_request(
+        "UnknownOperationException",
+        format!("unknown operation `{operation}`"),
+    )
+}
+
+/// `POST /`.
+pub(crate) async fn handle(
+    State(state): State<Arc<HttpState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = super::request_id();
+    match process(state, &method, &uri, &headers, body).await {
+        Ok(mut response) => {
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-amzn-requestid", v);
+            }
+            response
+        }
+        Err(e) => e.into_response_with(&request_id),
+    }
+}
+
+async fn process(
+    state: Arc<HttpState>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, WireError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let Some(access) = access(operation) else {
+        return Err(unknown_operation(target));
+    };
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct.to_str().is_ok_and(|ct| ct.contains("json"))
+    {
+        return Err(WireError::bad_request(
+            "SerializationException",
+            "content type must be application/x-amz-json-1.1",
+        ));
+    }
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            WireError::bad_request(
+                "SerializationException",
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    if access == Access::Operator {
+        check_operator_signature(&state, method, uri, headers, &body)?;
+    }
+    run(operation, state, &body).await
+}
+
+/// Verifies the SigV4 signature of an operator request.
+fn check_operator_signature(
+    state: &HttpState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), WireError> {
+    let header_list: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let request = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &header_list,
+        payload: Payload::Bytes(body),
+    };
+    let mut config = VerifierConfig::new(SIGNING_SERVICE);
+    config.region = Some(state.region.clone());
+    let operator = &state.operator;
+    let verified = sigv4::verify(&request, &config, state.clock.now(), |key_id| {
+        (key_id == operator.access_key_id)
+            .then(|| SecretKey::new(operator.secret_access_key.clone()))
+    })
+    .map_err(|e| from_sigv4_error(&e))?;
+    // Operator credentials are long-term: a session token means temporary credentials this
+    // endpoint did not issue.
+    if verified.security_token.is_some() {
+        return Err(from_sigv4_error(&sigv4::SigV4Error::UnknownAccessKey));
+    }
+    Ok(())
+}
+
+/// Parses the body into `Req`, runs the handler and serialises its answer.
+async fn call<Req, Resp, F, Fut>(
+    state: Arc<HttpState>,
+    body: &[u8],
+    handler: F,
+) -> Result<Response, WireError>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(Arc<HttpState>, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, UserPoolError>>,
+{
+    let request: Req = parse_body(body)?;
+    let response = handler(state, request)
+        .await
+        .map_err(|e| from_user_pool_error(&e))?;
+    let bytes = serde_json::to_vec(&response)
+        .map_err(|e| from_user_pool_error(&UserPoolError::internal("response", e)))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The body as `Req`: a JSON object whose members have the right types.
+pub(crate) fn parse_body<Req: DeserializeOwned>(body: &[u8]) -> Result<Req, WireError> {
+    // serde accepts a struct from a JSON array too; the protocol only sends objects.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(WireError::bad_request(
+            "SerializationException",
+            "the request body must be a JSON object",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix("missing field `") {
+            Some(rest) => {
+                let field = rest.split('`').next().unwrap_or_default();
+                WireError::bad_request(
+                    "InvalidParameterException",
+                    format!("1 validation error detected: value null at `{field}` failed to satisfy constraint: member must not be null"),
+                )
+            }
+            None => WireError::bad_request("SerializationException", text),
+        }
+    })
+}

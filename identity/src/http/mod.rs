@@ -1,0 +1,134 @@
+//! HTTP adapters. [`router`] serves the Cognito JSON protocol on `POST /`, the per-pool OIDC
+//! discovery documents and `GET /health`. Only this module tree names axum.
+//!
+//! Every response carries `x-amzn-RequestId`. Errors from the well-known endpoints use the
+//! Cognito error shape too (`{"__type": …, "message": …}`), with 404 for an unknown pool.
+
+pub mod cognito;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::clock::Clock;
+use crate::user_pools::{UserPoolError, UserPools};
+
+/// The operator's long-term credentials: operator operations must be SigV4-signed with them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OperatorCredentials {
+    /// `AKIA…`.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+impl fmt::Debug for OperatorCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperatorCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What the HTTP adapters need.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    /// The user-pool service.
+    pub user_pools: UserPools,
+    /// Who may call operator operations.
+    pub operator: OperatorCredentials,
+    /// The region SigV4 credential scopes must name.
+    pub region: String,
+    /// The clock SigV4 time windows are checked against.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The identity service's routes.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/", post(cognito::handle))
+        .route("/health", get(health))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/{pool_id}/.well-known/jwks.json", get(jwks))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(add_request_id))
+        .with_state(Arc::new(state))
+}
+
+/// A fresh request id (a UUID, as AWS sends).
+pub(crate) fn request_id() -> String {
+    crate::ids::uuid_v4()
+}
+
+async fn add_request_id(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key("x-amzn-requestid")
+        && let Ok(v) = HeaderValue::from_str(&request_id())
+    {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+async fn health() -> Response {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> Response {
+    json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"__type": "ResourceNotFoundException", "message": "not found"}),
+    )
+}
+
+fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Errors of the discovery endpoints: the Cognito shape, 404 for unknown pools.
+fn well_known_error(e: &UserPoolError) -> Response {
+    let wire = cognito::error::from_user_pool_error(e);
+    let status = match e {
+        UserPoolError::ResourceNotFound(_) => StatusCode::NOT_FOUND,
+        _ => wire.status,
+    };
+    json(
+        status,
+        &serde_json::json!({"__type": wire.error_type, "message": wire.message}),
+    )
+}
+
+async fn openid_configuration(
+    State(state): State<Arc<HttpState>>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    match state.user_pools.openid_configuration(&pool_id).await {
+        Ok(doc) => json(StatusCode::OK, &doc),
+        Err(e) => well_known_error(&e),
+    }
+}
+
+async fn jwks(State(state): State<Arc<HttpState>>, Path(pool_id): Path<String>) -> Response {
+    match state.user_pools.jwks(&pool_id).await {
+        Ok(doc) => json(StatusCode::OK, &doc),
+        Err(e) => well_known_error(&e),
+    }
+}

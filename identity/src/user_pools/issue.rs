@@ -1,0 +1,176 @@
+//! Token issuance: ID and access tokens with Cognito's claims, signed by the pool's cached key
+//! ring, and the opaque refresh token stored by hash.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use gatehouse_storage::RefreshTokenRecord;
+
+use super::{Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
+use crate::time::{unix_millis, unix_seconds};
+use crate::tokens::{AccessTokenClaims, IdTokenClaims, TokenUse};
+
+/// The scope of tokens from SDK sign-in (not the hosted UI).
+pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+/// What storage keeps of a refresh token: its SHA-256 (the token has 384 random bits, so a
+/// plain hash cannot be reversed).
+pub fn refresh_token_hash(token: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Groups in token order: by precedence (lowest first, groups without one last), then name.
+pub(crate) fn sort_groups(groups: &mut [Group]) {
+    groups.sort_by(|a, b| {
+        (a.precedence.is_none(), a.precedence, &a.name).cmp(&(
+            b.precedence.is_none(),
+            b.precedence,
+            &b.name,
+        ))
+    });
+}
+
+/// An attribute as an ID-token claim: booleans for the `*_verified` flags, a number for
+/// `updated_at`, strings otherwise (as Cognito does).
+fn claim_value(name: &str, value: &str) -> serde_json::Value {
+    match name {
+        "email_verified" | "phone_number_verified" => serde_json::Value::Bool(value == "true"),
+        "updated_at" => value
+            .parse::<i64>()
+            .map_or_else(|_| value.into(), serde_json::Value::from),
+        _ => value.into(),
+    }
+}
+
+impl UserPools {
+    /// Every group of the user, in token order.
+    pub async fn user_groups(&self, pool_id: &str, sub: &str) -> Result<Vec<Group>, UserPoolError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store()
+                .groups()
+                .for_user(pool_id, sub, 1000, after.as_deref())
+                .await?;
+            out.extend(page.items.into_iter().map(super::groups::group_from_record));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        sort_groups(&mut out);
+        Ok(out)
+    }
+
+    /// Issues ID and access tokens (and, for a new session, a stored refresh token) for `user`
+    /// signing in through `client`. `auth_time` is when the user authenticated (kept across
+    /// refreshes). Lifetimes come from the client.
+    pub async fn issue_tokens(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: &User,
+        auth_time: SystemTime,
+        origin: TokenOrigin,
+    ) -> Result<Tokens, UserPoolError> {
+        let now = self.now();
+        let iat = unix_seconds(now);
+        let groups = self.user_groups(&pool.id, &user.sub).await?;
+        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let origin_jti = match &origin {
+            TokenOrigin::NewSession => crate::ids::uuid_v4(),
+            TokenOrigin::Refresh { origin_jti } => origin_jti.clone(),
+        };
+        let event_id = crate::ids::uuid_v4();
+        let auth_time_s = unix_seconds(auth_time);
+        let id_lifetime =
+            i64::try_from(client.config.id_token_lifetime().as_secs()).unwrap_or(3600);
+        let access_lifetime = client.config.access_token_lifetime().as_secs();
+        let iss = self.issuer(&pool.id);
+
+        let mut attributes: BTreeMap<String, serde_json::Value> = self
+            .readable_attributes(client, user)
+            .iter()
+            .filter(|(k, _)| *k != "sub")
+            .map(|(k, v)| (k.clone(), claim_value(k, v)))
+            .collect();
+        let roles: Vec<&str> = groups
+            .iter()
+            .filter_map(|g| g.role_arn.as_deref())
+            .collect();
+        if let Some(preferred) = roles.first() {
+            attributes.insert("cognito:preferred_role".into(), (*preferred).into());
+            attributes.insert("cognito:roles".into(), roles.clone().into());
+        }
+
+        let id_claims = IdTokenClaims {
+            sub: user.sub.clone(),
+            groups: group_names.clone(),
+            iss: iss.clone(),
+            username: user.username.clone(),
+            origin_jti: origin_jti.clone(),
+            aud: client.id.clone(),
+            event_id: event_id.clone(),
+            token_use: TokenUse::Id,
+            auth_time: auth_time_s,
+            exp: iat.saturating_add(id_lifetime),
+            iat,
+            jti: crate::ids::uuid_v4(),
+            attributes,
+        };
+        let access_claims = AccessTokenClaims {
+            sub: user.sub.clone(),
+            groups: group_names,
+            iss,
+            version: 2,
+            client_id: client.id.clone(),
+            origin_jti: origin_jti.clone(),
+            event_id,
+            token_use: TokenUse::Access,
+            scope: ADMIN_SCOPE.into(),
+            auth_time: auth_time_s,
+            exp: iat.saturating_add(i64::try_from(access_lifetime).unwrap_or(3600)),
+            iat,
+            jti: crate::ids::uuid_v4(),
+            username: user.username.clone(),
+            device_key: None,
+        };
+        let ring = self.key_ring(&pool.id).await?;
+        let id_token = ring.sign_id_token(&id_claims)?;
+        let access_token = ring.sign_access_token(&access_claims)?;
+
+        let refresh_token = match origin {
+            TokenOrigin::Refresh { .. } => None,
+            TokenOrigin::NewSession => {
+                let token = crate::ids::refresh_token();
+                let now_ms = unix_millis(now);
+                let lifetime_ms = i64::try_from(client.config.refresh_token_lifetime().as_millis())
+                    .unwrap_or(i64::MAX);
+                self.store()
+                    .refresh_tokens()
+                    .insert(&RefreshTokenRecord {
+                        token_hash: refresh_token_hash(&token),
+                        pool_id: pool.id.clone(),
+                        client_id: client.id.clone(),
+                        sub: user.sub.clone(),
+                        origin_jti,
+                        auth_time: unix_millis(auth_time),
+                        created_at: now_ms,
+                        expires_at: now_ms.saturating_add(lifetime_ms),
+                        revoked_at: None,
+                    })
+                    .await?;
+                Some(token)
+            }
+        };
+        Ok(Tokens {
+            id_token,
+            access_token,
+            refresh_token,
+            expires_in: access_lifetime,
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! The user-pool service layer: [`UserPools`] holds the store, the master-key sealer, the
+//! password hasher, the delivery and the clock, and offers every Cognito user-pool operation as
+//! a plain async method returning domain types or [`UserPoolError`].
+//!
+//! # Layout
+//! - `config`: the pool and client configuration documents stored as JSON.
+//! - `types`: domain types (pools, clients, users, groups, tokens, pages).
+//! - `attributes`: schema validation, aliases, client read/write filtering.
+//! - `keys`: the per-pool key-ring cache and signing-key rotation.
+//! - `issue`: token issuance with Cognito's claims.
+//! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
+//! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
+//!
+//! Every operation reads the clock once at its start and passes that `now` down.
+
+mod attributes;
+mod clients;
+mod codes;
+pub mod config;
+mod error;
+mod groups;
+mod issue;
+mod keys;
+mod pools;
+mod types;
+
+pub use attributes::{AttributeWrite, is_email, is_phone_number};
+pub use clients::NewClient;
+pub use clients::secret_hash;
+pub use codes::{CODE_ATTEMPTS, CODE_LIFETIME};
+pub use config::{ClientConfig, PoolConfig};
+pub use error::UserPoolError;
+pub use groups::GroupUpdate;
+pub use issue::{ADMIN_SCOPE, refresh_token_hash};
+pub use keys::RING_TTL;
+pub use pools::{MAX_PAGE, schema_with};
+pub use types::{
+    Client, CodeDeliveryDetails, Group, Page, RotatedKeys, TokenOrigin, Tokens, User, UserPool,
+    UserStatus, mask_destination,
+};
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use gatehouse_storage::Store;
+
+use crate::clock::Clock;
+use crate::crypto::{CodeHasher, Sealer};
+use crate::delivery::Delivery;
+use crate::password::PasswordHasher;
+
+/// Node-wide settings of the user-pool service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPoolsConfig {
+    /// The region in pool ids and ARNs (`us-east-1`).
+    pub region: String,
+    /// The account id in ARNs (`000000000000`).
+    pub account_id: String,
+    /// The base URL of issuers: `iss` = `{public_url}/{poolId}`.
+    pub public_url: String,
+}
+
+/// The user-pool service. Cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct UserPools {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    /// Seals signing keys and client secrets at rest.
+    sealer: Arc<Sealer>,
+    /// Hashes one-time codes under a key derived from the master key.
+    codes: CodeHasher,
+    /// The bounded argon2id pool.
+    passwords: PasswordHasher,
+    delivery: Arc<dyn Delivery>,
+    clock: Arc<dyn Clock>,
+    config: UserPoolsConfig,
+    /// Parsed key rings per pool: keys are parsed once, not per token. Refreshed when a `kid`
+    /// is unknown or the entry is old, so nodes sharing a database see each other's rotations.
+    rings: RwLock<HashMap<String, keys::CachedRing>>,
+}
+
+impl UserPools {
+    /// The service over `store`, sealing secrets with `sealer`.
+    pub fn new(
+        store: Store,
+        sealer: Arc<Sealer>,
+        passwords: PasswordHasher,
+        delivery: Arc<dyn Delivery>,
+        clock: Arc<dyn Clock>,
+        config: UserPoolsConfig,
+    ) -> Self {
+        let codes = CodeHasher::from_sealer(&sealer);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                sealer,
+                codes,
+                passwords,
+                delivery,
+                clock,
+                config,
+                rings: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The node settings.
+    pub fn config(&self) -> &UserPoolsConfig {
+        &self.inner.config
+    }
+
+    /// The store (for operations added in other modules of this crate).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The password hasher.
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.inner.passwords
+    }
+
+    /// The master-key sealer.
+    pub fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
+
+    /// The clock's current time: read once per operation.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// The issuer of a pool's tokens.
+    pub fn issuer(&self, pool_id: &str) -> String {
+        crate::tokens::issuer(&self.inner.config.public_url, pool_id)
+    }
+
+    /// The ARN of a pool.
+    pub fn pool_arn(&self, pool_id: &str) -> String {
+        format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
+            self.inner.config.region, self.inner.config.account_id
+        )
+    }
+}

@@ -1,0 +1,278 @@
+//! Pool operations: CreateUserPool, DescribeUserPool, ListUserPools, UpdateUserPool,
+//! DeleteUserPool, and the loaders every other operation starts with.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_storage::{NewUserPool, StorageError, UserPoolRecord};
+
+use super::config::{
+    AttributeDataType, MAX_ATTRIBUTE_VALUE_LEN, PoolConfig, SchemaAttribute, is_standard_attribute,
+    standard_schema,
+};
+use super::{Page, UserPool, UserPoolError, UserPools};
+use crate::time::{from_unix_millis, unix_millis};
+
+/// Largest page of ListUserPools, ListGroups and similar listings (Cognito's).
+pub const MAX_PAGE: u32 = 60;
+
+/// Wraps a storage continuation key into an opaque token.
+pub(crate) fn encode_token(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// Reads a token made by [`encode_token`].
+pub(crate) fn decode_token(token: &str) -> Result<String, UserPoolError> {
+    URL_SAFE_NO_PAD
+        .decode(token.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| UserPoolError::invalid("invalid pagination token"))
+}
+
+/// Checks a page size against 1..=`max` (Cognito refuses out-of-range values).
+pub(crate) fn page_size(limit: Option<u32>, max: u32, what: &str) -> Result<u32, UserPoolError> {
+    match limit {
+        None | Some(0) => Ok(max),
+        Some(n) if n <= max => Ok(n),
+        Some(n) => Err(UserPoolError::invalid(format!(
+            "{what} `{n}` must be between 1 and {max}"
+        ))),
+    }
+}
+
+/// The full schema of a new pool: the standard attributes, with `requested` entries applied.
+/// A requested standard attribute changes its `required`/`mutable`/constraints; any other name
+/// becomes `custom:{name}`. Custom attributes cannot be required, as in Cognito.
+pub fn schema_with(requested: Vec<SchemaAttribute>) -> Result<Vec<SchemaAttribute>, UserPoolError> {
+    let mut schema = standard_schema();
+    for mut a in requested {
+        let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name).to_owned();
+        if bare.is_empty() || bare.chars().count() > 20 {
+            return Err(UserPoolError::invalid(format!(
+                "attribute name `{}` must be 1 to 20 characters",
+                a.name
+            )));
+        }
+        if a.min_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
+            || a.max_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
+        {
+            return Err(UserPoolError::invalid(format!(
+                "attribute `{bare}`: string lengths must be at most {MAX_ATTRIBUTE_VALUE_LEN}"
+            )));
+        }
+        if !a.name.starts_with("custom:") && is_standard_attribute(&bare) {
+            let Some(existing) = schema.iter_mut().find(|s| s.name == bare) else {
+                continue;
+            };
+            if bare == "sub" {
+                continue;
+            }
+            if a.data_type != existing.data_type {
+                return Err(UserPoolError::invalid(format!(
+                    "attribute `{bare}` has type {}, not {}",
+                    existing.data_type.as_str(),
+                    a.data_type.as_str()
+                )));
+            }
+            existing.required = a.required;
+            existing.mutable = a.mutable;
+            existing.developer_only = a.developer_only;
+            if a.data_type == AttributeDataType::String {
+                existing.min_length = a.min_length.or(existing.min_length);
+                existing.max_length = a.max_length.or(existing.max_length);
+            }
+            continue;
+        }
+        if a.required {
+            return Err(UserPoolError::invalid(format!(
+                "required custom attributes are not supported: `{bare}`"
+            )));
+        }
+        if !bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c))
+        {
+            return Err(UserPoolError::invalid(format!(
+                "attribute name `{bare}` may only contain letters, digits and `_-:.`"
+            )));
+        }
+        a.name = format!("custom:{bare}");
+        if schema.iter().any(|s| s.name == a.name) {
+            return Err(UserPoolError::invalid(format!(
+                "attribute `{}` is declared twice",
+                a.name
+            )));
+        }
+        if a.data_type == AttributeDataType::String && a.max_length.is_none() {
+            a.max_length = Some(MAX_ATTRIBUTE_VALUE_LEN);
+        }
+        schema.push(a);
+    }
+    Ok(schema)
+}
+
+fn check_pool_name(name: &str) -> Result<(), UserPoolError> {
+    let len = name.chars().count();
+    if !(1..=128).contains(&len)
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c.is_whitespace() || "+=,.@-".contains(c))
+    {
+        return Err(UserPoolError::invalid(format!(
+            "pool name `{name}` must be 1 to 128 letters, digits, spaces or `_+=,.@-`"
+        )));
+    }
+    Ok(())
+}
+
+impl UserPools {
+    pub(crate) fn pool_from_record(&self, r: UserPoolRecord) -> Result<UserPool, UserPoolError> {
+        let config: PoolConfig = serde_json::from_str(&r.config)
+            .map_err(|e| UserPoolError::internal("stored pool configuration", e))?;
+        Ok(UserPool {
+            arn: self.pool_arn(&r.id),
+            id: r.id,
+            name: r.name,
+            config,
+            created_at: from_unix_millis(r.created_at),
+            updated_at: from_unix_millis(r.updated_at),
+        })
+    }
+
+    /// The pool, or `ResourceNotFound`.
+    pub async fn user_pool(&self, pool_id: &str) -> Result<UserPool, UserPoolError> {
+        match self.store().user_pools().get(pool_id).await? {
+            Some(r) => self.pool_from_record(r),
+            None => Err(pool_not_found(pool_id)),
+        }
+    }
+
+    /// CreateUserPool: validates `config`, generates the pool's ID- and access-token signing
+    /// keys and stores all of it in one transaction.
+    pub async fn create_user_pool(
+        &self,
+        name: &str,
+        config: PoolConfig,
+    ) -> Result<UserPool, UserPoolError> {
+        check_pool_name(name)?;
+        config.validate()?;
+        let now = self.now();
+        let id = crate::ids::user_pool_id(&self.config().region);
+        let (id_key, access_key) = self.generate_key_pair().await?;
+        let records = vec![
+            self.key_record(&id, &id_key, now)?,
+            self.key_record(&id, &access_key, now)?,
+        ];
+        let json = serde_json::to_string(&config)
+            .map_err(|e| UserPoolError::internal("pool configuration", e))?;
+        let record = self
+            .store()
+            .user_pools()
+            .create(&NewUserPool {
+                id: id.clone(),
+                name: name.to_owned(),
+                config: json,
+                created_at: unix_millis(now),
+                signing_keys: records,
+            })
+            .await?;
+        self.cache_new_ring(&id, id_key, access_key, now);
+        self.pool_from_record(record)
+    }
+
+    /// DescribeUserPool: the pool and its estimated number of users.
+    pub async fn describe_user_pool(
+        &self,
+        pool_id: &str,
+    ) -> Result<(UserPool, u64), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let count = self.store().users().count(pool_id).await?;
+        Ok((pool, u64::try_from(count).unwrap_or(0)))
+    }
+
+    /// ListUserPools: `max_results` 1..=60 (required by Cognito), in id order.
+    pub async fn list_user_pools(
+        &self,
+        max_results: u32,
+        next_token: Option<&str>,
+    ) -> Result<Page<UserPool>, UserPoolError> {
+        if !(1..=MAX_PAGE).contains(&max_results) {
+            return Err(UserPoolError::invalid(format!(
+                "max results `{max_results}` must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let after = next_token.map(decode_token).transpose()?;
+        let page = self
+            .store()
+            .user_pools()
+            .list(max_results, after.as_deref())
+            .await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| self.pool_from_record(r))
+                .collect::<Result<_, _>>()?,
+            next: page.next.as_deref().map(encode_token),
+        })
+    }
+
+    /// UpdateUserPool. As in Cognito, members the request leaves out return to their defaults,
+    /// so `config` is the whole new configuration; the parts UpdateUserPool cannot change (the
+    /// schema, username and alias attributes, username case sensitivity) are kept from the
+    /// stored pool whatever `config` says.
+    pub async fn update_user_pool(
+        &self,
+        pool_id: &str,
+        mut config: PoolConfig,
+    ) -> Result<UserPool, UserPoolError> {
+        let current = self.user_pool(pool_id).await?;
+        config.schema = current.config.schema;
+        config.username_attributes = current.config.username_attributes;
+        config.alias_attributes = current.config.alias_attributes;
+        config.username_case_sensitive = current.config.username_case_sensitive;
+        config.validate()?;
+        let json = serde_json::to_string(&config)
+            .map_err(|e| UserPoolError::internal("pool configuration", e))?;
+        let now = unix_millis(self.now());
+        self.store()
+            .user_pools()
+            .update(pool_id, &current.name, &json, now)
+            .await
+            .map_err(|e| not_found_as(e, || pool_not_found(pool_id)))?;
+        self.user_pool(pool_id).await
+    }
+
+    /// DeleteUserPool: refused while deletion protection is on; deletes everything in the pool.
+    pub async fn delete_user_pool(&self, pool_id: &str) -> Result<(), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        if pool.config.deletion_protection {
+            return Err(UserPoolError::invalid(
+                "the user pool cannot be deleted because deletion protection is activated",
+            ));
+        }
+        self.store()
+            .user_pools()
+            .delete(pool_id)
+            .await
+            .map_err(|e| not_found_as(e, || pool_not_found(pool_id)))?;
+        self.forget_ring(pool_id);
+        Ok(())
+    }
+}
+
+/// `ResourceNotFound` for a pool id.
+pub(crate) fn pool_not_found(pool_id: &str) -> UserPoolError {
+    UserPoolError::ResourceNotFound(format!("User pool {pool_id} does not exist."))
+}
+
+/// Maps storage's `NotFound` to the caller's error, everything else as usual.
+pub(crate) fn not_found_as(
+    e: StorageError,
+    not_found: impl FnOnce() -> UserPoolError,
+) -> UserPoolError {
+    match e {
+        StorageError::NotFound { .. } => not_found(),
+        other => other.into(),
+    }
+}
