@@ -4,10 +4,13 @@
 //! `x-amazon-apigateway-*` extensions) and the compiled, immutable route table that maps a
 //! request's `(Host, method, path)` to what the request pipeline must do.
 //!
-//! Pure: this crate reads no files, opens no sockets, runs no async code and reads no clock —
-//! callers hand in text and the current time. It must not depend on `storage`, `identity`, an
-//! HTTP stack or an async runtime; the request pipeline that proxies, throttles, caches and
-//! authorizes is built on top of [`snapshot::Gateway`].
+//! Two layers. The definitions (every module but [`server`]) are pure: they read no files,
+//! open no sockets, run no async code and read no clock — callers hand in text and the current
+//! time. The data plane, [`server`], is the only part that knows hyper and tokio: the
+//! listener, the request pipeline (routing, request ids, CORS, validation, HTTP proxy and
+//! mock integrations, access logs, metrics, limits), its hook stages for keys, throttling,
+//! caching and authorizers, and hot reload of the snapshot. Neither layer depends on
+//! `storage` on the request path.
 //!
 //! The flow:
 //!
@@ -27,6 +30,7 @@ pub mod openapi;
 pub mod path;
 pub mod responses;
 pub mod routes;
+pub mod server;
 pub mod snapshot;
 pub mod stage;
 pub mod template;

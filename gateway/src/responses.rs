@@ -75,8 +75,9 @@ impl GatewayResponseType {
             Self::AuthorizerFailure
             | Self::AuthorizerConfigurationError
             | Self::ApiConfigurationError => 500,
-            Self::IntegrationFailure => 502,
-            Self::IntegrationTimeout => 504,
+            // Both 504 in API Gateway's table of gateway response types: an unreachable or
+            // failing HTTP endpoint is an `INTEGRATION_FAILURE` with status 504.
+            Self::IntegrationFailure | Self::IntegrationTimeout => 504,
         }
     }
 
@@ -135,6 +136,12 @@ mod tests {
                 504,
                 r#"{"message":"Endpoint request timed out"}"#,
             ),
+            (
+                G::IntegrationFailure,
+                504,
+                r#"{"message":"Internal server error"}"#,
+            ),
+            (G::RequestTooLarge, 413, r#"{"message":"Request Too Long"}"#),
         ] {
             assert_eq!(
                 (kind.status(), kind.body().as_str()),

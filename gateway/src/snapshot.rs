@@ -53,6 +53,8 @@ pub struct Gateway {
     any_domain: Mappings,
     usage_plans: Vec<UsagePlan>,
     api_keys: Vec<ApiKeyRef>,
+    /// Number of compiled stages; their [`CompiledStage::index`] values are `0..stage_count`.
+    stage_count: usize,
 }
 
 /// A stage compiled for serving.
@@ -63,6 +65,9 @@ pub struct CompiledStage {
     pub routes: Arc<RouteTable>,
     /// Effective settings per [`RouteId`].
     settings: Vec<RouteSettings>,
+    /// Dense position among the snapshot's stages (`0..Gateway::stage_count()`), so the
+    /// request pipeline keeps per-stage side tables in a `Vec` instead of hashing names.
+    index: usize,
 }
 
 /// The stage settings that apply to one route, resolved from the stage's `methodSettings`
@@ -181,6 +186,7 @@ impl Gateway {
 
         let mut tables: HashMap<&str, Arc<RouteTable>> = HashMap::new();
         let mut apis: FastMap<String, ApiStages> = FastMap::default();
+        let mut stage_count = 0usize;
         for stage in &definition.stages {
             let here = format!("stages.{}.{}", stage.api_id, stage.name);
             let Some(deployment) = deployments.get(stage.deployment_id.as_str()) else {
@@ -216,7 +222,9 @@ impl Gateway {
                 deployment: (*deployment).clone(),
                 routes: table,
                 settings,
+                index: stage_count,
             };
+            stage_count += 1;
             let entry = apis
                 .entry(stage.api_id.clone())
                 .or_insert_with(|| ApiStages {
@@ -336,6 +344,7 @@ impl Gateway {
             any_domain,
             usage_plans: definition.usage_plans.clone(),
             api_keys: definition.api_keys.clone(),
+            stage_count,
         };
         problems.into_result((gateway, warnings))
     }
@@ -433,6 +442,11 @@ impl Gateway {
     /// A stage by API id and name (for the operator API and cache flushes).
     pub fn stage(&self, api_id: &str, stage: &str) -> Option<&Arc<CompiledStage>> {
         self.apis.get(api_id)?.stages.get(stage)
+    }
+
+    /// Number of compiled stages (see [`CompiledStage::index`]).
+    pub fn stage_count(&self) -> usize {
+        self.stage_count
     }
 
     /// Every compiled stage.
@@ -561,6 +575,11 @@ impl RouteSettings {
 // === impl CompiledStage ===
 
 impl CompiledStage {
+    /// Dense index of this stage in its snapshot, `0..Gateway::stage_count()`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// Settings of a route of this stage.
     pub fn route_settings(&self, route: RouteId) -> Option<&RouteSettings> {
         self.settings.get(route.0 as usize)

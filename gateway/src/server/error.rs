@@ -1,0 +1,191 @@
+//! The one place that turns what went wrong with a request into API Gateway's wire shape:
+//! a status and `{"message": "…"}`. Internal causes (a connection error, a missing stage
+//! variable) go to logs and `$context.error.message`, never to the client.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::responses::GatewayResponseType;
+use crate::server::body::GatewayBody;
+use crate::server::hooks::Rejection;
+use crate::snapshot::MissReason;
+use crate::template::RenderError;
+
+/// Why the gateway answers a request itself.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no route ({0:?})")]
+    NoRoute(MissReason),
+    #[error("missing required request parameters: [{0}]")]
+    MissingParameters(String),
+    #[error("invalid request body: {0}")]
+    InvalidBody(&'static str),
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("a body was sent to a method whose passthrough behavior is NEVER")]
+    UnsupportedMediaType,
+    #[error("cannot build the endpoint uri: {0}")]
+    Render(#[from] RenderError),
+    #[error("the endpoint uri `{0}` is not a valid http uri")]
+    BadEndpoint(String),
+    #[error("no integration response matches status {0} and there is no default")]
+    NoIntegrationResponse(u16),
+    #[error("backend request failed: {0}")]
+    Backend(String),
+    #[error("backend did not answer within {0} ms")]
+    Timeout(u32),
+    #[error("the request body could not be read: {0}")]
+    ClientBody(String),
+    #[error("rejected by a pipeline stage: {}", .0.kind.name())]
+    Rejected(Rejection),
+}
+
+// === impl GatewayError ===
+
+impl GatewayError {
+    /// API Gateway's response type for this error.
+    pub fn response_type(&self) -> GatewayResponseType {
+        use GatewayResponseType as G;
+        match self {
+            Self::NoRoute(_) => G::MissingAuthenticationToken,
+            Self::MissingParameters(_) => G::BadRequestParameters,
+            Self::InvalidBody(_) | Self::ClientBody(_) => G::BadRequestBody,
+            Self::BodyTooLarge { .. } => G::RequestTooLarge,
+            Self::UnsupportedMediaType => G::UnsupportedMediaType,
+            Self::Render(_) | Self::BadEndpoint(_) | Self::NoIntegrationResponse(_) => {
+                G::ApiConfigurationError
+            }
+            Self::Backend(_) => G::IntegrationFailure,
+            Self::Timeout(_) => G::IntegrationTimeout,
+            Self::Rejected(rejection) => rejection.kind,
+        }
+    }
+
+    /// The client-facing message (API Gateway's words).
+    pub fn message(&self) -> String {
+        match self {
+            // API Gateway names the missing parameters: `Missing required request
+            // parameters: [x-tenant, page]`.
+            Self::MissingParameters(names) => {
+                format!("Missing required request parameters: [{names}]")
+            }
+            Self::NoRoute(_)
+            | Self::InvalidBody(_)
+            | Self::ClientBody(_)
+            | Self::BodyTooLarge { .. }
+            | Self::UnsupportedMediaType
+            | Self::Render(_)
+            | Self::BadEndpoint(_)
+            | Self::NoIntegrationResponse(_)
+            | Self::Backend(_)
+            | Self::Timeout(_)
+            | Self::Rejected(_) => self.response_type().message().to_owned(),
+        }
+    }
+
+    /// The response to send.
+    pub fn into_response(self) -> Response<GatewayBody> {
+        let kind = self.response_type();
+        let body = serde_json::json!({ "message": self.message() }).to_string();
+        let mut response = json_response(kind.status(), Bytes::from(body));
+        if let Self::Rejected(rejection) = self {
+            let headers = response.headers_mut();
+            for (name, value) in rejection.headers {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json_response(status: u16, body: Bytes) -> Response<GatewayBody> {
+    let mut response = Response::new(GatewayBody::full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn wire(err: GatewayError) -> (u16, String) {
+        let response = err.into_response();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn every_error_has_api_gateways_shape() {
+        let cases: Vec<(GatewayError, u16, &str)> = vec![
+            (
+                GatewayError::NoRoute(MissReason::NoResource),
+                403,
+                "Missing Authentication Token",
+            ),
+            (
+                GatewayError::MissingParameters("x-tenant, page".into()),
+                400,
+                "Missing required request parameters: [x-tenant, page]",
+            ),
+            (
+                GatewayError::InvalidBody("schema"),
+                400,
+                "Invalid request body",
+            ),
+            (
+                GatewayError::ClientBody("reset".into()),
+                400,
+                "Invalid request body",
+            ),
+            (
+                GatewayError::BodyTooLarge { limit: 10 },
+                413,
+                "Request Too Long",
+            ),
+            (
+                GatewayError::UnsupportedMediaType,
+                415,
+                "Unsupported Media Type",
+            ),
+            (
+                GatewayError::Render(RenderError::MissingStageVariable("h".into())),
+                500,
+                "Internal server error",
+            ),
+            (
+                GatewayError::BadEndpoint("x".into()),
+                500,
+                "Internal server error",
+            ),
+            (
+                GatewayError::NoIntegrationResponse(418),
+                500,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Backend("refused".into()),
+                504,
+                "Internal server error",
+            ),
+            (GatewayError::Timeout(50), 504, "Endpoint request timed out"),
+            (
+                GatewayError::Rejected(Rejection::new(GatewayResponseType::Throttled)),
+                429,
+                "Too Many Requests",
+            ),
+        ];
+        for (err, status, message) in cases {
+            let expected = serde_json::json!({ "message": message }).to_string();
+            assert_eq!(wire(err).await, (status, expected));
+        }
+    }
+}

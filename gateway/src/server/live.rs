@@ -1,0 +1,428 @@
+//! Hot reload: the live [`Snapshot`] behind an [`ArcSwap`], and the [`Reloader`] that
+//! re-reads the `--api` files on SIGHUP and when they change.
+//!
+//! A request loads the current snapshot once (one atomic reference-count increment) and
+//! keeps it to the end, so a swap never changes a request midway and in-flight requests
+//! finish on the definition they started with. A new definition goes live only if it loads,
+//! compiles and every stage prepared for it; otherwise the reason is logged and the old one
+//! keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use crate::error::{LoadError, Problems, Warning};
+use crate::limits::Limits;
+use crate::load::load_definition;
+use crate::mapping::{ParamLocation, RequestParam};
+use crate::server::Clock;
+use crate::server::access_log::AccessLogFormat;
+use crate::server::cors::Cors;
+use crate::server::hooks::{Prepared, Stages};
+use crate::server::metrics::{Metrics, RouteKey, RouteMetrics};
+use crate::server::schema::{Schema, SchemaError};
+use crate::snapshot::{Definition, Gateway};
+
+/// A gateway snapshot with everything the pipeline precomputes for it.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub gateway: Gateway,
+    /// Per [`crate::snapshot::CompiledStage::index`].
+    pub(crate) stages: Vec<StageRuntime>,
+    /// Per hook stage, in [`Stages`] order.
+    pub(crate) prepared: Vec<Prepared>,
+}
+
+/// What the pipeline needs for one stage, built once per snapshot.
+#[derive(Debug)]
+pub(crate) struct StageRuntime {
+    pub(crate) access_log: Option<AccessLogFormat>,
+    pub(crate) cors: Option<Cors>,
+    /// Per [`crate::routes::RouteId`].
+    pub(crate) routes: Vec<RouteRuntime>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RouteRuntime {
+    pub(crate) metrics: Arc<RouteMetrics>,
+    /// Required parameters, when the method's validator checks parameters.
+    pub(crate) required: Vec<RequestParam>,
+    /// Body models by content type, when the method's validator checks bodies.
+    pub(crate) bodies: Vec<(String, Arc<Schema>)>,
+}
+
+/// The live snapshot and what builds new ones.
+#[derive(Debug)]
+pub struct Live {
+    current: ArcSwap<Snapshot>,
+    stages: Stages,
+    metrics: Arc<Metrics>,
+    /// Serializes reloads so two of them never race to store.
+    reload: Mutex<()>,
+}
+
+/// Why a snapshot could not be built from a compiled gateway.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("api `{api}` model `{model}`: {source}")]
+    Model {
+        api: String,
+        model: String,
+        source: SchemaError,
+    },
+    #[error("pipeline stage `{stage}` refused the definition: {message}")]
+    Stage {
+        stage: &'static str,
+        message: String,
+    },
+}
+
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}`: {source}")]
+    Load { path: PathBuf, source: LoadError },
+    #[error("{0}")]
+    Build(Problems),
+    #[error("{0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("no definition files to load")]
+    NoFiles,
+}
+
+/// Re-reads definition files and swaps the result in.
+#[derive(Debug)]
+pub struct Reloader {
+    files: Vec<PathBuf>,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    live: Arc<Live>,
+    interval: Duration,
+}
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    fn build(gateway: Gateway, stages: &Stages, metrics: &Metrics) -> Result<Self, SnapshotError> {
+        let mut runtimes: Vec<Option<StageRuntime>> = Vec::new();
+        runtimes.resize_with(gateway.stage_count(), || None);
+        // Models compile once per deployment, whatever number of stages point at it.
+        let mut schemas: std::collections::HashMap<(String, String), Arc<Schema>> =
+            std::collections::HashMap::new();
+        for compiled in gateway.stages() {
+            let api = compiled.routes.api();
+            let mut routes = Vec::with_capacity(compiled.routes.route_count());
+            for (_id, resource, method) in compiled.routes.routes() {
+                let key = RouteKey {
+                    api: api.id.clone(),
+                    stage: compiled.stage.name.clone(),
+                    route: format!("{method} {}", resource.path),
+                };
+                let mut runtime = RouteRuntime {
+                    metrics: metrics.route(key),
+                    required: Vec::new(),
+                    bodies: Vec::new(),
+                };
+                if let Some(definition) = resource.methods.get(&method)
+                    && let Some(validator) = api.validator_for(&definition.settings)
+                {
+                    if validator.validate_parameters {
+                        runtime.required = definition
+                            .settings
+                            .request_parameters
+                            .iter()
+                            .filter(|(p, required)| **required && p.location != ParamLocation::Path)
+                            .map(|(p, _)| p.clone())
+                            .collect();
+                    }
+                    if validator.validate_body {
+                        for (content_type, model) in &definition.settings.request_models {
+                            let cache_key = (compiled.deployment.id().to_owned(), model.clone());
+                            let schema = match schemas.get(&cache_key) {
+                                Some(schema) => Arc::clone(schema),
+                                None => {
+                                    let Some(document) = api.schema_document(model) else {
+                                        continue;
+                                    };
+                                    let schema =
+                                        Arc::new(Schema::compile(&document).map_err(|source| {
+                                            SnapshotError::Model {
+                                                api: api.id.clone(),
+                                                model: model.clone(),
+                                                source,
+                                            }
+                                        })?);
+                                    schemas.insert(cache_key, Arc::clone(&schema));
+                                    schema
+                                }
+                            };
+                            runtime
+                                .bodies
+                                .push((content_type.to_ascii_lowercase(), schema));
+                        }
+                    }
+                }
+                routes.push(runtime);
+            }
+            if let Some(slot) = runtimes.get_mut(compiled.index()) {
+                *slot = Some(StageRuntime {
+                    access_log: compiled
+                        .stage
+                        .access_log_format
+                        .as_deref()
+                        .map(AccessLogFormat::compile),
+                    cors: api.cors.as_ref().map(Cors::new),
+                    routes,
+                });
+            }
+        }
+        let mut prepared = Vec::with_capacity(stages.len());
+        for stage in stages.iter() {
+            prepared.push(
+                stage
+                    .prepare(&gateway)
+                    .map_err(|message| SnapshotError::Stage {
+                        stage: stage.name(),
+                        message,
+                    })?,
+            );
+        }
+        Ok(Self {
+            gateway,
+            stages: runtimes
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or(StageRuntime {
+                        access_log: None,
+                        cors: None,
+                        routes: Vec::new(),
+                    })
+                })
+                .collect(),
+            prepared,
+        })
+    }
+
+    pub(crate) fn stage(&self, index: usize) -> Option<&StageRuntime> {
+        self.stages.get(index)
+    }
+}
+
+// === impl Live ===
+
+impl Live {
+    /// The first snapshot. `stages` are the pipeline's hook stages (empty for a plain
+    /// gateway); they prepare state for this and every later snapshot.
+    pub fn new(
+        gateway: Gateway,
+        stages: Stages,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, SnapshotError> {
+        let snapshot = Snapshot::build(gateway, &stages, &metrics)?;
+        Ok(Self {
+            current: ArcSwap::from_pointee(snapshot),
+            stages,
+            metrics,
+            reload: Mutex::new(()),
+        })
+    }
+
+    /// The current snapshot; hold it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Swaps in a new gateway if a snapshot can be built for it; otherwise the current one
+    /// stays.
+    pub fn replace(&self, gateway: Gateway) -> Result<(), SnapshotError> {
+        let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        self.metrics.reload(built.is_ok());
+        self.current.store(Arc::new(built?));
+        Ok(())
+    }
+
+    pub fn stages(&self) -> &Stages {
+        &self.stages
+    }
+
+    /// The metrics registry (render it at `/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// Loads and compiles definition files (several `--api` files form one gateway).
+pub fn load_gateway(
+    files: &[PathBuf],
+    now: SystemTime,
+    limits: &Limits,
+) -> Result<(Gateway, Vec<Warning>), ReloadError> {
+    if files.is_empty() {
+        return Err(ReloadError::NoFiles);
+    }
+    let mut definition = Definition::default();
+    let mut warnings = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|source| ReloadError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = move |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| format!("cannot read `{name}`: {e}"))
+        };
+        let name = path.to_string_lossy();
+        let loaded = load_definition(&name, &text, now, limits, &resolve).map_err(|source| {
+            ReloadError::Load {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        warnings.extend(loaded.warnings);
+        let d = loaded.definition;
+        definition.deployments.extend(d.deployments);
+        definition.stages.extend(d.stages);
+        definition.base_path_mappings.extend(d.base_path_mappings);
+        definition.usage_plans.extend(d.usage_plans);
+        definition.api_keys.extend(d.api_keys);
+    }
+    let (gateway, build_warnings) =
+        Gateway::build(&definition, limits).map_err(ReloadError::Build)?;
+    warnings.extend(build_warnings);
+    Ok((gateway, warnings))
+}
+
+// === impl Reloader ===
+
+impl Reloader {
+    /// Watches `files` (and the files beside them they import) and reloads `live`.
+    pub fn new(files: Vec<PathBuf>, live: Arc<Live>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            files,
+            limits: Limits::default(),
+            clock,
+            live,
+            interval: Duration::from_secs(1),
+        }
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How often modification times are polled (default 1 s).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Loads the files now and swaps the result in. The error says why it was refused; the
+    /// old definition keeps serving.
+    pub fn reload(&self) -> Result<Vec<Warning>, ReloadError> {
+        let loaded = load_gateway(&self.files, self.clock.now(), &self.limits);
+        let (gateway, warnings) = match loaded {
+            Ok(ok) => ok,
+            Err(err) => {
+                self.live.metrics.reload(false);
+                return Err(err);
+            }
+        };
+        self.live.replace(gateway)?;
+        Ok(warnings)
+    }
+
+    /// Reloads on SIGHUP and whenever a watched file's modification time or size changes,
+    /// until `shutdown` resolves. Results are logged.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let this = Arc::new(self);
+        let mut seen = this.fingerprint();
+        let mut ticker = tokio::time::interval(this.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::pin!(shutdown);
+        loop {
+            #[cfg(unix)]
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup = std::future::pending::<Option<()>>();
+            let reason = tokio::select! {
+                () = &mut shutdown => return,
+                _ = hup => "SIGHUP",
+                _ = ticker.tick() => {
+                    let now = this.fingerprint();
+                    if now == seen {
+                        continue;
+                    }
+                    seen = now;
+                    "file change"
+                }
+            };
+            let worker = Arc::clone(&this);
+            // Parsing and compiling is CPU work: keep it off the request threads' queue.
+            match tokio::task::spawn_blocking(move || worker.reload()).await {
+                Ok(Ok(warnings)) => {
+                    tracing::info!(reason, "gateway definition reloaded");
+                    for warning in warnings {
+                        tracing::warn!(%warning, "gateway definition");
+                    }
+                }
+                Ok(Err(err)) => {
+                    tracing::error!(reason, error = %err, "gateway definition refused; the previous one keeps serving");
+                }
+                Err(err) => tracing::error!(%err, "gateway reload task failed"),
+            }
+        }
+    }
+
+    /// Modification time and size of every watched file and of the directory entries beside
+    /// them that definitions may import.
+    fn fingerprint(&self) -> Vec<Option<(SystemTime, u64)>> {
+        let mut out = Vec::new();
+        for file in &self.files {
+            out.push(stat(file));
+            // Imported OpenAPI files live beside the declarative file.
+            if let Some(dir) = file.parent()
+                && let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                })
+            {
+                let mut beside: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "toml"))
+                    })
+                    .collect();
+                beside.sort();
+                out.extend(beside.iter().map(|p| stat(p)));
+            }
+        }
+        out
+    }
+}
+
+fn stat(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}

@@ -1,0 +1,63 @@
+//! The data plane: the listener, the request pipeline and hot reload, built on the pure
+//! definitions of the rest of this crate.
+//!
+//! This is the only part of the crate that does I/O and knows hyper and tokio. What the
+//! binary wires:
+//!
+//! ```text
+//! let (gateway, warnings) = load_gateway(&files, clock.now(), &Limits::default())?;
+//! let live = Arc::new(Live::new(gateway, Stages::new(hooks), Arc::new(Metrics::new()))?);
+//! tokio::spawn(Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
+//! let service = GatewayService::new(ServiceConfig::default(), live.clone(), AccessLogSink::stderr(), clock);
+//! serve(listener, service, shutdown).await?;          // and `live.metrics().render()` at /metrics
+//! ```
+//!
+//! Hot-path rules: no database and no file access per request; the route table, compiled
+//! validators, CORS headers and log formats are built once per snapshot; the request head's
+//! header map is handed to the backend rather than rebuilt.
+
+pub mod access_log;
+pub mod body;
+pub mod cors;
+pub mod error;
+pub mod hooks;
+pub mod listener;
+pub mod live;
+pub mod metrics;
+pub mod pipeline;
+pub mod proxy;
+pub mod request_id;
+pub mod schema;
+
+use std::time::SystemTime;
+
+pub use access_log::AccessLogSink;
+pub use body::GatewayBody;
+pub use error::GatewayError;
+pub use hooks::{
+    AuthorizerOutput, Decision, Identity, Phase, Prepared, Rejection, RequestContext, Stage,
+    StageFuture, Stages,
+};
+pub use listener::serve;
+pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
+pub use metrics::Metrics;
+pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
+
+/// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock: the one place the data plane reads it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the edge clock of the data plane; everything below gets `now` from it"
+    )]
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}

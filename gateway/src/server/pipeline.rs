@@ -1,0 +1,708 @@
+//! The request pipeline: [`GatewayService`] takes a request from the listener, resolves it on
+//! the live snapshot and runs it through the stages listed in [`crate::server::hooks`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
+use crate::responses::GatewayResponseType;
+use crate::server::Clock;
+use crate::server::access_log::{AccessLogSink, LogRecord};
+use crate::server::body::{BodyError, GatewayBody};
+use crate::server::cors::Cors;
+use crate::server::error::GatewayError;
+use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
+use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
+use crate::server::proxy::{self, Forwarding, HttpClient, Query};
+use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
+use crate::snapshot::Resolution;
+
+/// Listener and pipeline settings (limits are API Gateway's where it has one).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Request body limit (default 10 MiB, API Gateway's payload limit) → 413.
+    pub max_body_bytes: u64,
+    /// Per-API overrides of `max_body_bytes`, by API id.
+    pub api_max_body_bytes: BTreeMap<String, u64>,
+    /// Request line plus headers (default 16 KiB, at least 8 KiB) → 431.
+    pub max_header_bytes: usize,
+    /// Time a client gets to send a complete request head (default 10 s); past it the
+    /// connection is closed (slowloris).
+    pub header_read_timeout: Duration,
+    /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
+    pub forwarded_proto: String,
+    /// How long an idle pooled backend connection is kept (default 90 s).
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per backend host (default 512).
+    pub pool_max_idle_per_host: usize,
+    /// On shutdown, how long in-flight requests get to finish (default 30 s).
+    pub shutdown_grace: Duration,
+}
+
+/// The gateway as a service: cheap to clone, one per listener.
+#[derive(Debug, Clone)]
+pub struct GatewayService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ServiceConfig,
+    live: Arc<Live>,
+    client: HttpClient,
+    ids: RequestIds,
+    access_log: AccessLogSink,
+    clock: Arc<dyn Clock>,
+    forwarded_proto: HeaderValue,
+}
+
+/// The service bound to one client connection (it knows the peer address).
+#[derive(Debug, Clone)]
+pub struct ConnectionService {
+    inner: Arc<Inner>,
+    remote: SocketAddr,
+    /// The peer's IP as a header value, formatted once per connection.
+    remote_ip: HeaderValue,
+}
+
+/// What happened in the integration, for metrics and the access log.
+#[derive(Debug, Default)]
+struct Outcome {
+    integration_latency: Option<Duration>,
+    integration_status: Option<u16>,
+    error: Option<(GatewayResponseType, String)>,
+}
+
+/// The parts of the request head the end of the pipeline still needs after the headers went
+/// to the backend.
+#[derive(Debug)]
+struct Remembered {
+    origin: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+
+// === impl ServiceConfig ===
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            api_max_body_bytes: BTreeMap::new(),
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            forwarded_proto: "http".to_owned(),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 512,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServiceConfig {
+    fn body_limit(&self, api_id: &str) -> u64 {
+        self.api_max_body_bytes
+            .get(api_id)
+            .copied()
+            .unwrap_or(self.max_body_bytes)
+    }
+}
+
+// === impl GatewayService ===
+
+impl GatewayService {
+    /// A service serving `live`'s current snapshot, logging to `access_log`, reading the
+    /// time from `clock`.
+    pub fn new(
+        config: ServiceConfig,
+        live: Arc<Live>,
+        access_log: AccessLogSink,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let client = proxy::client(config.pool_idle_timeout, config.pool_max_idle_per_host);
+        let forwarded_proto = HeaderValue::from_str(&config.forwarded_proto)
+            .unwrap_or(HeaderValue::from_static("http"));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                live,
+                client,
+                ids: RequestIds::new(),
+                access_log,
+                clock,
+                forwarded_proto,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    pub fn live(&self) -> &Arc<Live> {
+        &self.inner.live
+    }
+
+    /// The service for one accepted connection.
+    pub fn for_connection(&self, remote: SocketAddr) -> ConnectionService {
+        let remote_ip = HeaderValue::from_str(&remote.ip().to_string())
+            .unwrap_or(HeaderValue::from_static("0.0.0.0"));
+        ConnectionService {
+            inner: Arc::clone(&self.inner),
+            remote,
+            remote_ip,
+        }
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for ConnectionService {
+    type Response = Response<GatewayBody>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<GatewayBody>, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(request).await) })
+    }
+}
+
+// === impl ConnectionService ===
+
+impl ConnectionService {
+    /// Serves one request; every failure becomes API Gateway's error response.
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
+        let inner = &*self.inner;
+        let started = Instant::now();
+        let now = inner.clock.now();
+        let snapshot = inner.live.snapshot();
+        let (head, body) = request.into_parts();
+        let request_id = head
+            .headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| RequestId::parse(v.as_bytes()))
+            .unwrap_or_else(|| inner.ids.next_id());
+        let host = head
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| head.uri.host());
+        let hit = match snapshot
+            .gateway
+            .resolve(host, head.method.as_str(), head.uri.path())
+        {
+            Resolution::Route(hit) => hit,
+            Resolution::Miss(miss) => {
+                // A preflight needs no route: the API's CORS configuration answers it.
+                let cors = Cors::is_preflight(&head.method, &head.headers)
+                    .then(|| {
+                        let stage = snapshot.gateway.stage(miss.api_id?, miss.stage?)?;
+                        snapshot.stage(stage.index())?.cors.as_ref()
+                    })
+                    .flatten();
+                let mut response = match cors {
+                    Some(cors) => preflight(cors, &head.headers),
+                    None => {
+                        inner.live.metrics().miss(miss.reason);
+                        GatewayError::NoRoute(miss.reason).into_response()
+                    }
+                };
+                set_request_id(response.headers_mut(), &request_id);
+                return response;
+            }
+        };
+        let stage_rt = snapshot.stage(hit.stage.index());
+        let route_rt = stage_rt.and_then(|s| s.routes.get(hit.route.0 as usize));
+        let remembered = Remembered {
+            origin: head.headers.get(header::ORIGIN).cloned(),
+            host: head.headers.get(header::HOST).cloned(),
+            user_agent: head.headers.get(header::USER_AGENT).cloned(),
+        };
+        let mut cx = RequestContext {
+            request_id,
+            now,
+            source_ip: self.remote.ip(),
+            hit,
+            head,
+            identity: Identity::default(),
+            authorizer: None,
+            response_headers: Vec::new(),
+            extensions: http::Extensions::new(),
+        };
+        let mut outcome = Outcome::default();
+        let cors = stage_rt.and_then(|s| s.cors.as_ref());
+        let mut response = match cors {
+            Some(cors) if Cors::is_preflight(&cx.head.method, &cx.head.headers) => {
+                preflight(cors, &cx.head.headers)
+            }
+            _ => {
+                self.run(&snapshot, &mut cx, body, route_rt, &mut outcome)
+                    .await
+            }
+        };
+        let headers = response.headers_mut();
+        set_request_id(headers, &cx.request_id);
+        for (name, value) in cx.response_headers.drain(..) {
+            headers.append(name, value);
+        }
+        if let (Some(cors), Some(origin)) = (cors, &remembered.origin) {
+            let mut request_headers = HeaderMap::new();
+            request_headers.insert(header::ORIGIN, origin.clone());
+            cors.response_headers(&request_headers, headers);
+        }
+        let latency = started.elapsed();
+        let status = response.status().as_u16();
+        if let Some(route) = route_rt {
+            route
+                .metrics
+                .record(status, latency, outcome.integration_latency);
+        }
+        if let Some(stage_rt) = stage_rt {
+            self.log(stage_rt, &cx, &remembered, &response, latency, &outcome);
+        }
+        response
+    }
+
+    /// Hook stages, validation and the integration; errors become responses here, and every
+    /// stage that ran sees the response.
+    async fn run(
+        &self,
+        snapshot: &Snapshot,
+        cx: &mut RequestContext<'_>,
+        body: Incoming,
+        route_rt: Option<&RouteRuntime>,
+        outcome: &mut Outcome,
+    ) -> Response<GatewayBody> {
+        let stages = self.inner.live.stages();
+        let mut ran = 0usize;
+        let result = self
+            .before_integration(snapshot, cx, body, route_rt, outcome, &mut ran)
+            .await;
+        let mut response = match result {
+            Ok(response) => response,
+            Err(err) => {
+                let kind = err.response_type();
+                if kind.status() >= 500 {
+                    tracing::warn!(request_id = %cx.request_id, error = %err, "gateway error");
+                }
+                outcome.error = Some((kind, err.to_string()));
+                err.into_response()
+            }
+        };
+        for i in (0..ran).rev() {
+            if let (Some(stage), Some(prepared)) = (stages.get(i), snapshot.prepared.get(i)) {
+                response = stage.on_response(cx, prepared, response);
+            }
+        }
+        response
+    }
+
+    async fn before_integration(
+        &self,
+        snapshot: &Snapshot,
+        cx: &mut RequestContext<'_>,
+        body: Incoming,
+        route_rt: Option<&RouteRuntime>,
+        outcome: &mut Outcome,
+        ran: &mut usize,
+    ) -> Result<Response<GatewayBody>, GatewayError> {
+        let inner = &*self.inner;
+        let limit = inner.config.body_limit(&cx.hit.api.id);
+        let hint = body.size_hint();
+        if hint.lower() > limit {
+            return Err(GatewayError::BodyTooLarge { limit });
+        }
+        let has_body = !body.is_end_stream();
+
+        // Hook stages before validation: authorizers, keys, throttling, quotas.
+        if let Some(response) = self
+            .run_stages(snapshot, cx, ran, |p| p < Phase::Cache)
+            .await?
+        {
+            return Ok(response);
+        }
+
+        // Request validation.
+        // A clone of the URI is a few reference counts; the parsed query borrows it while
+        // the stages below may change the request head.
+        let uri = cx.head.uri.clone();
+        let query = Query::parse(uri.query());
+        let mut body = if hint.exact().is_some() {
+            GatewayBody::Incoming(body)
+        } else {
+            GatewayBody::limited(body, limit)
+        };
+        if let Some(route) = route_rt {
+            if !route.required.is_empty() {
+                let missing: Vec<&str> = route
+                    .required
+                    .iter()
+                    .filter(|p| !proxy::has_param(p, &cx.head.headers, &query))
+                    .map(|p| p.name.as_str())
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(GatewayError::MissingParameters(missing.join(", ")));
+                }
+            }
+            if !route.bodies.is_empty() {
+                let media_type = media_type(&cx.head.headers);
+                let schema = route
+                    .bodies
+                    .iter()
+                    .find(|(ct, _)| *ct == media_type)
+                    .or_else(|| route.bodies.iter().find(|(ct, _)| ct == "$default"));
+                if let Some((_, schema)) = schema {
+                    let bytes = collect(body, limit).await?;
+                    let value: serde_json::Value = serde_json::from_slice(&bytes)
+                        .map_err(|_| GatewayError::InvalidBody("not JSON"))?;
+                    if !schema.is_valid(&value) {
+                        return Err(GatewayError::InvalidBody("does not match the model"));
+                    }
+                    body = GatewayBody::full(bytes);
+                }
+            }
+        }
+
+        // Hook stages after validation: the cache.
+        if let Some(response) = self
+            .run_stages(snapshot, cx, ran, |p| p >= Phase::Cache)
+            .await?
+        {
+            return Ok(response);
+        }
+
+        match &cx.hit.definition.integration {
+            Integration::Mock(mock) => mock_response(mock, &cx.head.headers),
+            Integration::HttpProxy(http) => {
+                self.http(cx, http, true, has_body, body, &query, outcome)
+                    .await
+            }
+            Integration::Http(http) => {
+                self.http(cx, http, false, has_body, body, &query, outcome)
+                    .await
+            }
+        }
+    }
+
+    /// Runs the hook stages whose phase passes `which`, from position `*ran` on.
+    async fn run_stages(
+        &self,
+        snapshot: &Snapshot,
+        cx: &mut RequestContext<'_>,
+        ran: &mut usize,
+        which: impl Fn(Phase) -> bool,
+    ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
+        let stages = self.inner.live.stages();
+        let metrics = self.inner.live.metrics();
+        while let (Some(stage), Some(prepared)) = (stages.get(*ran), snapshot.prepared.get(*ran)) {
+            if !which(stage.phase()) {
+                break;
+            }
+            *ran += 1;
+            match stage.on_request(cx, prepared).await {
+                Decision::Continue => metrics.stage_outcome(stage.name(), "continue"),
+                Decision::Reject(rejection) => {
+                    metrics.stage_outcome(stage.name(), "reject");
+                    return Err(GatewayError::Rejected(rejection));
+                }
+                Decision::Respond(response) => {
+                    metrics.stage_outcome(stage.name(), "respond");
+                    return Ok(Some(response));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `HTTP_PROXY` and `HTTP` integrations.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the pieces of one request"
+    )]
+    async fn http(
+        &self,
+        cx: &mut RequestContext<'_>,
+        http: &HttpIntegration,
+        proxy: bool,
+        has_body: bool,
+        body: GatewayBody,
+        query: &Query<'_>,
+        outcome: &mut Outcome,
+    ) -> Result<Response<GatewayBody>, GatewayError> {
+        let inner = &*self.inner;
+        if has_body && http.passthrough == PassthroughBehavior::Never {
+            return Err(GatewayError::UnsupportedMediaType);
+        }
+        let client_upgrade = if proxy::is_websocket_upgrade(&cx.head.headers) {
+            cx.head.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        } else {
+            None
+        };
+        // Hook stages may look at the request headers in `on_response`: give the backend a
+        // copy then; without stages, hand the map over as it is.
+        let headers = if inner.live.stages().is_empty() {
+            std::mem::take(&mut cx.head.headers)
+        } else {
+            cx.head.headers.clone()
+        };
+        let forwarding = Forwarding {
+            client_ip: &self.remote_ip,
+            proto: &inner.forwarded_proto,
+        };
+        let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
+        let sent = Instant::now();
+        let timeout = Duration::from_millis(u64::from(http.timeout_ms));
+        let answer = tokio::time::timeout(timeout, inner.client.request(request)).await;
+        outcome.integration_latency = Some(sent.elapsed());
+        let response = match answer {
+            Err(_) => return Err(GatewayError::Timeout(http.timeout_ms)),
+            Ok(Err(err)) => {
+                if let Some(limit) = body_too_large(&err) {
+                    return Err(GatewayError::BodyTooLarge { limit });
+                }
+                return Err(GatewayError::Backend(error_chain(&err)));
+            }
+            Ok(Ok(response)) => response,
+        };
+        outcome.integration_status = Some(response.status().as_u16());
+        let (mut parts, incoming) = response.into_parts();
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            let mut backend = Response::from_parts(parts, ());
+            let backend_upgrade = hyper::upgrade::on(&mut backend);
+            let (parts_back, ()) = backend.into_parts();
+            parts = parts_back;
+            match client_upgrade {
+                Some(client_upgrade) => {
+                    tokio::spawn(splice(client_upgrade, backend_upgrade));
+                    proxy::strip_hop_by_hop(&mut parts.headers, true);
+                    parts
+                        .headers
+                        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                    return Ok(Response::from_parts(parts, GatewayBody::Empty));
+                }
+                None => {
+                    return Err(GatewayError::Backend(
+                        "unexpected 101 from the backend".into(),
+                    ));
+                }
+            }
+        }
+        proxy::strip_hop_by_hop(&mut parts.headers, false);
+        let mut response = Response::from_parts(parts, GatewayBody::Incoming(incoming));
+        if !proxy {
+            proxy::apply_integration_response(&mut response, http)?;
+        }
+        Ok(response)
+    }
+
+    fn log(
+        &self,
+        stage_rt: &StageRuntime,
+        cx: &RequestContext<'_>,
+        remembered: &Remembered,
+        response: &Response<GatewayBody>,
+        latency: Duration,
+        outcome: &Outcome,
+    ) {
+        let inner = &*self.inner;
+        let Some(format) = &stage_rt.access_log else {
+            return;
+        };
+        if !inner.access_log.is_enabled() {
+            return;
+        }
+        fn text(v: &Option<HeaderValue>) -> Option<&str> {
+            v.as_ref().and_then(|v| v.to_str().ok())
+        }
+        let response_length = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .or_else(|| response.body().size_hint().exact());
+        let source_ip = cx.source_ip.to_string();
+        let record = LogRecord {
+            request_id: cx.request_id.as_str(),
+            api_id: &cx.hit.api.id,
+            stage: &cx.hit.stage.stage.name,
+            http_method: cx.head.method.as_str(),
+            resource_path: cx.hit.resource.path.as_str(),
+            path: cx.head.uri.path(),
+            protocol: version_name(cx.head.version),
+            status: response.status().as_u16(),
+            response_length,
+            response_latency: latency,
+            integration_latency: outcome.integration_latency,
+            integration_status: outcome.integration_status,
+            integration_error: outcome.error.as_ref().map(|(_, m)| m.as_str()),
+            request_time: cx.now,
+            domain_name: text(&remembered.host).unwrap_or("-"),
+            source_ip: &source_ip,
+            user_agent: text(&remembered.user_agent),
+            error_message: outcome.error.as_ref().map(|(k, _)| k.message()),
+            error_response_type: outcome.error.as_ref().map(|(k, _)| k.name()),
+            identity: &cx.identity,
+            authorizer: cx.authorizer.as_ref(),
+        };
+        inner
+            .access_log
+            .send(format.render(&record), inner.live.metrics());
+    }
+}
+
+/// Splices an upgraded client connection to the upgraded backend connection.
+async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    match tokio::try_join!(client, backend) {
+        Ok((client, backend)) => {
+            let mut client = hyper_util::rt::TokioIo::new(client);
+            let mut backend = hyper_util::rt::TokioIo::new(backend);
+            if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+                tracing::debug!(%err, "upgraded connection ended");
+            }
+        }
+        Err(err) => tracing::debug!(%err, "upgrade failed"),
+    }
+}
+
+/// A preflight answer: 204 with the API's CORS headers.
+fn preflight(cors: &Cors, request: &HeaderMap) -> Response<GatewayBody> {
+    let mut response = Response::new(GatewayBody::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    cors.preflight_headers(request, response.headers_mut());
+    response
+}
+
+/// A mock integration's answer.
+fn mock_response(
+    mock: &MockIntegration,
+    request: &HeaderMap,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    let content_type = request
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let status = mock.integration_status(content_type);
+    let selected = mock
+        .response_for(content_type)
+        .ok_or(GatewayError::NoIntegrationResponse(status))?;
+    let accept = request
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // The body for the type the client accepts, else JSON, else any.
+    let body = selected
+        .bodies
+        .iter()
+        .find(|(ct, _)| accept.split(',').any(|a| a.trim().starts_with(ct.as_str())))
+        .or_else(|| selected.bodies.get_key_value("application/json"))
+        .or_else(|| selected.bodies.iter().next());
+    let mut response = Response::new(match body {
+        Some((_, text)) => GatewayBody::full(Bytes::copy_from_slice(text.as_bytes())),
+        None => GatewayBody::Empty,
+    });
+    *response.status_mut() = StatusCode::from_u16(selected.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    if let Some((ct, _)) = body
+        && let Ok(value) = HeaderValue::from_str(ct)
+    {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    for (name, source) in &selected.headers {
+        if let (Ok(name), crate::model::HeaderValueSource::Literal(value)) =
+            (HeaderName::from_bytes(name.as_bytes()), source)
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            headers.insert(name, value);
+        }
+    }
+    if !headers.contains_key(header::CONTENT_TYPE) && body.is_some() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    Ok(response)
+}
+
+fn set_request_id(headers: &mut HeaderMap, id: &RequestId) {
+    if let Ok(value) = HeaderValue::from_bytes(id.as_bytes()) {
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+}
+
+/// The request's media type, lower case, without parameters (`application/json` when
+/// absent, as API Gateway assumes).
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "application/json".to_owned())
+}
+
+/// Buffers a body up to `limit` bytes (only for bodies that must be validated).
+async fn collect(body: GatewayBody, limit: u64) -> Result<Bytes, GatewayError> {
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => {
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+                || err
+                    .downcast_ref::<BodyError>()
+                    .is_some_and(|e| matches!(e, BodyError::TooLarge { .. }))
+            {
+                Err(GatewayError::BodyTooLarge { limit })
+            } else {
+                Err(GatewayError::ClientBody(err.to_string()))
+            }
+        }
+    }
+}
+
+/// Whether a client error was our request body hitting its limit.
+fn body_too_large(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(BodyError::TooLarge { limit }) = e.downcast_ref::<BodyError>() {
+            return Some(*limit);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        current = e.source();
+    }
+    text
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}

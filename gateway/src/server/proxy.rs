@@ -1,0 +1,454 @@
+//! HTTP integrations: the backend request (URI from the template with path parameters and
+//! stage variables, parameter mappings, forwarded headers, hop-by-hop headers removed), the
+//! pooled keep-alive client, and the backend response on its way back.
+//!
+//! Bodies stream both ways: the client's body goes to the backend as it arrives (limited to
+//! the API's maximum when its length is not announced) and the backend's body comes back
+//! frame by frame. A WebSocket upgrade is passed through: the `Upgrade`/`Connection` pair is
+//! kept, and after the backend's 101 both upgraded connections are spliced together.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::mapping::{MappingSource, ParamLocation, RequestParam};
+use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
+use crate::path::percent_decode;
+use crate::server::body::GatewayBody;
+use crate::server::error::GatewayError;
+use crate::server::hooks::RequestContext;
+use crate::template::encode_path_value;
+
+/// The pooled backend client.
+pub(crate) type HttpClient = Client<HttpConnector, GatewayBody>;
+
+/// Builds the client: keep-alive connections pooled per backend, Nagle off.
+pub(crate) fn client(idle_timeout: Duration, max_idle_per_host: usize) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(idle_timeout)
+        .pool_max_idle_per_host(max_idle_per_host)
+        .build(connector)
+}
+
+/// The decoded query string of a request, parsed once when a mapping needs it.
+#[derive(Debug, Default)]
+pub(crate) struct Query<'q> {
+    pairs: Vec<(Cow<'q, str>, Cow<'q, str>)>,
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn parse(raw: Option<&'q str>) -> Self {
+        let pairs = raw
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        Self { pairs }
+    }
+
+    pub(crate) fn first(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// Whether a request parameter is present (for required-parameter validation).
+pub(crate) fn has_param(param: &RequestParam, headers: &HeaderMap, query: &Query<'_>) -> bool {
+    match param.location {
+        ParamLocation::Header | ParamLocation::MultiValueHeader => {
+            headers.contains_key(param.name.as_str())
+        }
+        ParamLocation::QueryString | ParamLocation::MultiValueQueryString => {
+            query.first(&param.name).is_some()
+        }
+        // Path parameters are always present once a route matched.
+        ParamLocation::Path => true,
+    }
+}
+
+/// The value of a mapping source for this request.
+pub(crate) fn source_value<'c>(
+    source: &'c MappingSource,
+    cx: &'c RequestContext<'_>,
+    query: &'c Query<'_>,
+) -> Option<Cow<'c, str>> {
+    match source {
+        MappingSource::Literal(value) => Some(Cow::Borrowed(value)),
+        MappingSource::StageVariable(name) => cx
+            .hit
+            .stage
+            .stage
+            .variables
+            .get(name)
+            .map(|v| Cow::Borrowed(v.as_str())),
+        MappingSource::Request(param) => match param.location {
+            ParamLocation::Path => cx.hit.path_params.get(&param.name).map(Cow::Borrowed),
+            ParamLocation::QueryString => query.first(&param.name).map(Cow::Borrowed),
+            ParamLocation::MultiValueQueryString => {
+                let values: Vec<&str> = query.all(&param.name).collect();
+                (!values.is_empty()).then(|| Cow::Owned(values.join(",")))
+            }
+            ParamLocation::Header => cx
+                .head
+                .headers
+                .get(param.name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(Cow::Borrowed),
+            ParamLocation::MultiValueHeader => {
+                let values: Vec<&str> = cx
+                    .head
+                    .headers
+                    .get_all(param.name.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                (!values.is_empty()).then(|| Cow::Owned(values.join(",")))
+            }
+        },
+        MappingSource::Context(var) => context_value(var, cx),
+    }
+}
+
+/// `context.NAME` for mappings.
+fn context_value<'c>(var: &str, cx: &'c RequestContext<'_>) -> Option<Cow<'c, str>> {
+    let hit = &cx.hit;
+    Some(match var {
+        "requestId" | "extendedRequestId" => Cow::Owned(cx.request_id.as_str().to_owned()),
+        "apiId" => Cow::Borrowed(hit.api.id.as_str()),
+        "stage" => Cow::Borrowed(hit.stage.stage.name.as_str()),
+        "httpMethod" => Cow::Borrowed(cx.head.method.as_str()),
+        "resourcePath" | "resourceId" => Cow::Borrowed(hit.resource.path.as_str()),
+        "path" => Cow::Borrowed(cx.head.uri.path()),
+        "identity.sourceIp" => Cow::Owned(cx.source_ip.to_string()),
+        "identity.userAgent" => Cow::Borrowed(
+            cx.head
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())?,
+        ),
+        "requestTimeEpoch" => Cow::Owned(
+            cx.now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                .to_string(),
+        ),
+        "domainName" => Cow::Borrowed(
+            cx.head
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())?,
+        ),
+        other => {
+            if let Some(name) = other.strip_prefix("identity.") {
+                Cow::Borrowed(cx.identity.get(name)?)
+            } else if let Some(name) = other.strip_prefix("authorizer.") {
+                Cow::Borrowed(cx.authorizer.as_ref()?.get(name)?)
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+/// The backend URI: the template rendered with path parameters and stage variables, then
+/// the query string (the request's own for proxies) and mapped query parameters.
+pub(crate) fn backend_uri(
+    cx: &RequestContext<'_>,
+    http: &HttpIntegration,
+    proxy: bool,
+    query: &Query<'_>,
+) -> Result<Uri, GatewayError> {
+    let greedy = cx.hit.resource.path.greedy_param();
+    let mut uri = http.uri.render(
+        |name| {
+            let source = http.path_value_source(name);
+            let keep_slashes = matches!(&source, MappingSource::Request(p)
+                if p.location == ParamLocation::Path && Some(p.name.as_str()) == greedy);
+            let value = source_value(&source, cx, query)?;
+            Some(Cow::Owned(
+                encode_path_value(&value, keep_slashes).into_owned(),
+            ))
+        },
+        &cx.hit.stage.stage.variables,
+    )?;
+    let mut separator = if uri.contains('?') { '&' } else { '?' };
+    if proxy && let Some(raw) = cx.head.uri.query().filter(|q| !q.is_empty()) {
+        uri.push(separator);
+        uri.push_str(raw);
+        separator = '&';
+    }
+    for mapping in &http.request_parameters {
+        if mapping.target.location != ParamLocation::QueryString
+            && mapping.target.location != ParamLocation::MultiValueQueryString
+        {
+            continue;
+        }
+        let Some(value) = source_value(&mapping.source, cx, query) else {
+            continue;
+        };
+        uri.push(separator);
+        separator = '&';
+        push_query_component(&mut uri, &mapping.target.name);
+        uri.push('=');
+        push_query_component(&mut uri, &value);
+    }
+    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(uri))
+}
+
+fn push_query_component(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// What the proxy adds about the client.
+#[derive(Debug)]
+pub(crate) struct Forwarding<'a> {
+    /// The client's address, preformatted once per connection.
+    pub(crate) client_ip: &'a HeaderValue,
+    pub(crate) proto: &'a HeaderValue,
+}
+
+/// The backend request.
+pub(crate) fn backend_request(
+    cx: &RequestContext<'_>,
+    mut headers: HeaderMap,
+    http: &HttpIntegration,
+    proxy: bool,
+    query: &Query<'_>,
+    forwarding: &Forwarding<'_>,
+    body: GatewayBody,
+) -> Result<Request<GatewayBody>, GatewayError> {
+    let uri = backend_uri(cx, http, proxy, query)?;
+    let method = match http.method {
+        HttpMethod::Any => cx.head.method.clone(),
+        defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),
+    };
+    let websocket = is_websocket_upgrade(&cx.head.headers);
+    let original_host = headers.remove(header::HOST);
+    if !proxy {
+        // `HTTP` integrations send only what is mapped (plus the body's type).
+        let mut kept = HeaderMap::new();
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::ACCEPT,
+        ] {
+            if let Some(value) = headers.remove(&name) {
+                kept.insert(name, value);
+            }
+        }
+        headers = kept;
+    }
+    strip_hop_by_hop(&mut headers, false);
+    // The body's framing is decided again for the backend connection.
+    headers.remove(header::CONTENT_LENGTH);
+    // hyper answered any `Expect: 100-continue` already.
+    headers.remove(header::EXPECT);
+    if websocket {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let forwarded_for = match headers.get(&xff).map(HeaderValue::as_bytes) {
+        Some(existing) if !existing.is_empty() => {
+            let mut joined = Vec::with_capacity(existing.len() + 2 + forwarding.client_ip.len());
+            joined.extend_from_slice(existing);
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(forwarding.client_ip.as_bytes());
+            HeaderValue::from_bytes(&joined).unwrap_or_else(|_| forwarding.client_ip.clone())
+        }
+        _ => forwarding.client_ip.clone(),
+    };
+    headers.insert(xff, forwarded_for);
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        forwarding.proto.clone(),
+    );
+    if let Some(host) = original_host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    }
+    for mapping in &http.request_parameters {
+        if !matches!(
+            mapping.target.location,
+            ParamLocation::Header | ParamLocation::MultiValueHeader
+        ) {
+            continue;
+        }
+        let (Ok(name), Some(value)) = (
+            HeaderName::from_bytes(mapping.target.name.as_bytes()),
+            source_value(&mapping.source, cx, query),
+        ) else {
+            continue;
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// `Connection: upgrade` with `Upgrade: websocket`.
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+}
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
+/// `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`. With
+/// `keep_upgrade` (a 101 answer to a WebSocket upgrade) `Connection: upgrade` and `Upgrade`
+/// stay.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        if keep_upgrade && name == header::UPGRADE {
+            continue;
+        }
+        headers.remove(name);
+    }
+    let proxy_headers: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy_headers {
+        headers.remove(name);
+    }
+    for name in [header::TE, header::TRAILER, header::TRANSFER_ENCODING] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    if keep_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::CONNECTION);
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Applies a non-proxy integration response: its status and headers (literals or copies of
+/// the backend's headers).
+pub(crate) fn apply_integration_response(
+    response: &mut http::Response<GatewayBody>,
+    http: &HttpIntegration,
+) -> Result<(), GatewayError> {
+    if http.responses.is_empty() {
+        return Ok(());
+    }
+    let status = response.status().as_u16();
+    let selected = http
+        .select_response(status)
+        .ok_or(GatewayError::NoIntegrationResponse(status))?;
+    *response.status_mut() =
+        http::StatusCode::from_u16(selected.status).unwrap_or(http::StatusCode::OK);
+    for (name, source) in &selected.headers {
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        let value = match source {
+            HeaderValueSource::Literal(value) => HeaderValue::from_str(value).ok(),
+            HeaderValueSource::BackendHeader(backend) => {
+                response.headers().get(backend.as_str()).cloned()
+            }
+        };
+        if let Some(value) = value {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go_both_ways() {
+        let mut headers = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authorization", "Basic x"),
+            ("proxy-connection", "keep-alive"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("x-kept", "yes"),
+        ] {
+            headers.append(k, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut headers, false);
+        assert_eq!(
+            headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+    }
+
+    #[test]
+    fn websocket_upgrade_is_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        headers.insert(header::UPGRADE, HeaderValue::from_static("WebSocket"));
+        assert!(is_websocket_upgrade(&headers));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
+        assert!(!is_websocket_upgrade(&headers));
+    }
+
+    #[test]
+    fn queries_decode_and_encode() {
+        let q = Query::parse(Some("a=1&b=x%20y&a=2&flag"));
+        assert_eq!(q.first("a"), Some("1"));
+        assert_eq!(q.all("a").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(q.first("b"), Some("x y"));
+        assert_eq!(q.first("flag"), Some(""));
+        let mut out = String::new();
+        push_query_component(&mut out, "a b&c=é");
+        assert_eq!(out, "a%20b%26c%3D%C3%A9");
+    }
+}

@@ -1,0 +1,159 @@
+//! Request ids: `x-amzn-RequestId` values in UUID form. A client-supplied UUID is honoured
+//! (so a caller can correlate its own logs); otherwise a fresh one is made.
+//!
+//! Ids need to be unique, not secret: a process-wide random seed (from the standard library's
+//! randomly keyed hasher, so no RNG dependency) mixed with a counter through SplitMix64 gives
+//! distinct, well-spread version-4-shaped UUIDs without a lock or a syscall per request.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The header API Gateway uses for the request id.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// A request id: 36 ASCII characters, `8-4-4-4-12` lower-case hex.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId([u8; 36]);
+
+/// Makes request ids.
+#[derive(Debug)]
+pub struct RequestIds {
+    seed: u64,
+    counter: AtomicU64,
+}
+
+// === impl RequestId ===
+
+impl RequestId {
+    /// A client-supplied id, if it is a UUID (any version, any case; kept as sent but
+    /// lower-cased so logs group consistently).
+    pub fn parse(text: &[u8]) -> Option<Self> {
+        let bytes: &[u8; 36] = text.try_into().ok()?;
+        let mut out = [0u8; 36];
+        for (i, (&b, slot)) in bytes.iter().zip(out.iter_mut()).enumerate() {
+            let dash = matches!(i, 8 | 13 | 18 | 23);
+            *slot = match (dash, b) {
+                (true, b'-') => b'-',
+                (false, b'0'..=b'9' | b'a'..=b'f') => b,
+                (false, b'A'..=b'F') => b.to_ascii_lowercase(),
+                _ => return None,
+            };
+        }
+        Some(Self(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Every byte is ASCII by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// === impl RequestIds ===
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestIds {
+    /// A generator with a random seed.
+    pub fn new() -> Self {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x9e37_79b9_7f4a_7c15);
+        Self {
+            seed: hasher.finish(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The next id.
+    pub fn next_id(&self) -> RequestId {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let hi = splitmix64(self.seed ^ n);
+        let lo = splitmix64(hi ^ n.rotate_left(32) ^ 0x2545_f491_4f6c_dd1d);
+        let mut raw = [0u8; 16];
+        for (slot, byte) in raw
+            .iter_mut()
+            .zip(hi.to_be_bytes().into_iter().chain(lo.to_be_bytes()))
+        {
+            *slot = byte;
+        }
+        // Version 4, RFC 4122 variant, so tools that check the shape accept it.
+        if let Some(b) = raw.get_mut(6) {
+            *b = (*b & 0x0f) | 0x40;
+        }
+        if let Some(b) = raw.get_mut(8) {
+            *b = (*b & 0x3f) | 0x80;
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        let mut pos = 0usize;
+        for (i, byte) in raw.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                pos += 1;
+            }
+            if let Some(slot) = out.get_mut(pos) {
+                *slot = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+            }
+            if let Some(slot) = out.get_mut(pos + 1) {
+                *slot = HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0');
+            }
+            pos += 2;
+        }
+        RequestId(out)
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_uuids_and_distinct() {
+        let ids = RequestIds::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let id = ids.next_id();
+            assert_eq!(RequestId::parse(id.as_bytes()), Some(id), "{id}");
+            assert_eq!(id.as_bytes()[14], b'4');
+            assert!(seen.insert(id.0));
+        }
+    }
+
+    #[test]
+    fn client_ids_must_be_uuids() {
+        assert!(RequestId::parse(b"6F9619FF-8B86-D011-B42D-00C04FC964FF").is_some());
+        for bad in [
+            &b"not-a-uuid"[..],
+            b"6f9619ff8b86d011b42d00c04fc964ff0000",
+            b"6f9619ff-8b86-d011-b42d-00c04fc964fg",
+            b"6f9619ff-8b86-d011-b42d-00c04fc964f\n",
+        ] {
+            assert!(RequestId::parse(bad).is_none());
+        }
+    }
+}
