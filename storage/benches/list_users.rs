@@ -103,6 +103,16 @@ async fn run(backend: &str, store: &Store, users: u32, rounds: u32) {
             }),
         ),
         (
+            "family_name ^= (page in the middle)",
+            Box::new(move |_| {
+                let cursor = UserCursor {
+                    key: "Family50".to_owned(),
+                    username: format!("user{:06}", users / 2),
+                };
+                query(attr("family_name", prefix("Fam".to_owned())), Some(cursor))
+            }),
+        ),
+        (
             "cognito:user_status = (half)",
             Box::new(|_| query(Some(UserFilter::Status(eq("UNCONFIRMED".to_owned()))), None)),
         ),

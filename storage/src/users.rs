@@ -308,6 +308,41 @@ impl<'s> Users<'s> {
         })
     }
 
+    /// The query plan of [`Users::list`] for `query`, for tests that pin index use. On
+    /// PostgreSQL, sequential scans and sorts are disabled for the explanation, so a
+    /// `Seq Scan` or `Sort` in the plan means no index can serve the query.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub async fn explain_list(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+    ) -> Result<String, StorageError> {
+        let plan = ListPlan::new(pool_id, query)?;
+        // A transaction that is never committed: the settings vanish with it.
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let lines = match self.db.backend() {
+            crate::Backend::Sqlite => {
+                conn.fetch_all(
+                    format!("EXPLAIN QUERY PLAN {}", plan.sql),
+                    &plan.args,
+                    |row| row.text("detail"),
+                )
+                .await?
+            }
+            crate::Backend::Postgres => {
+                conn.execute("SET LOCAL enable_seqscan = off", &[]).await?;
+                conn.execute("SET LOCAL enable_sort = off", &[]).await?;
+                conn.fetch_all(format!("EXPLAIN {}", plan.sql), &plan.args, |row| {
+                    row.text("QUERY PLAN")
+                })
+                .await?
+            }
+        };
+        Ok(lines.join("\n"))
+    }
+
     /// Sets the status (`CONFIRMED`, `FORCE_CHANGE_PASSWORD`, …).
     pub async fn set_status(
         &self,
@@ -436,6 +471,11 @@ struct ListPlan<'q> {
     args: Vec<Arg<'q>>,
     /// Whether rows are ordered by (`sort_key`, username) rather than username alone.
     keyed: bool,
+    /// The cursor's sort key, while it can still replace a prefix's lower bound.
+    cursor_key: Option<&'q str>,
+    /// Set when a cursor's key lies before the filter's prefix (a forged or stale token):
+    /// the cursor is ignored rather than let rows outside the filter through.
+    ignore_cursor: bool,
 }
 
 impl<'q> ListPlan<'q> {
@@ -444,21 +484,29 @@ impl<'q> ListPlan<'q> {
             sql: String::with_capacity(512),
             args: vec![Arg::Text(pool_id)],
             keyed: false,
+            cursor_key: query.cursor.as_ref().map(|c| c.key.as_str()),
+            ignore_cursor: false,
         };
         // The column that holds the username in the table driving the scan: for attribute
         // filters it is the copy in `user_search`, so the index order serves ORDER BY.
         let mut username_col = "u.username";
         let mut key_col = "";
+        // A sort key that is unique in the pool (sub) needs no username to break ties,
+        // and PostgreSQL would sort to add one.
+        let mut unique_key = false;
         let mut conditions = String::new();
         match &query.filter {
             None => {}
             Some(UserFilter::Username(matches)) => {
+                // Ordered by username alone: the cursor's username is its sort key.
+                plan.cursor_key = query.cursor.as_ref().map(|c| c.username.as_str());
                 plan.text_condition(&mut conditions, "u.username", matches, &mut key_col)?;
                 // Ordering by username alone already is ordering by the key.
                 key_col = "";
             }
             Some(UserFilter::Sub(matches)) => {
                 plan.text_condition(&mut conditions, "u.sub", matches, &mut key_col)?;
+                unique_key = true;
             }
             Some(UserFilter::Status(matches)) => {
                 plan.text_condition(&mut conditions, "u.status", matches, &mut key_col)?;
@@ -483,10 +531,13 @@ impl<'q> ListPlan<'q> {
             "s.username" => "user_search s JOIN users u ON u.sub = s.sub WHERE s.pool_id = $1",
             _ => "users u WHERE u.pool_id = $1",
         };
-        if let Some(cursor) = &query.cursor {
+        if let Some(cursor) = query.cursor.as_ref().filter(|_| !plan.ignore_cursor) {
             if key_col.is_empty() {
                 let n = plan.push(Arg::Text(&cursor.username));
                 conditions.push_str(&format!(" AND {username_col} > ${n}"));
+            } else if unique_key {
+                let k = plan.push(Arg::Text(&cursor.key));
+                conditions.push_str(&format!(" AND {key_col} > ${k}"));
             } else {
                 // A row-value comparison: both backends turn it into one index range.
                 let k = plan.push(Arg::Text(&cursor.key));
@@ -499,7 +550,11 @@ impl<'q> ListPlan<'q> {
         let (select_key, order) = if plan.keyed {
             (
                 format!(", {key_col} AS sort_key"),
-                format!("{key_col}, {username_col}"),
+                if unique_key {
+                    key_col.to_owned()
+                } else {
+                    format!("{key_col}, {username_col}")
+                },
             )
         } else {
             (String::new(), username_col.to_owned())
@@ -535,8 +590,17 @@ impl<'q> ListPlan<'q> {
                 if prefix.is_empty() {
                     return Ok(());
                 }
-                let n = self.push(Arg::Text(prefix));
-                conditions.push_str(&format!(" AND {col} >= ${n}"));
+                // With a cursor at or past the prefix, the cursor comparison is the lower
+                // bound; writing both would make SQLite seek from the prefix (the simpler
+                // bound) and walk every earlier page again.
+                match self.cursor_key {
+                    Some(key) if key >= prefix.as_str() => {}
+                    cursor => {
+                        self.ignore_cursor = cursor.is_some();
+                        let n = self.push(Arg::Text(prefix));
+                        conditions.push_str(&format!(" AND {col} >= ${n}"));
+                    }
+                }
                 if let Some(upper) = prefix_upper_bound(prefix) {
                     let m = self.push(Arg::OwnedText(upper));
                     conditions.push_str(&format!(" AND {col} < ${m}"));

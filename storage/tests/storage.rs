@@ -947,6 +947,40 @@ async fn list_users_filters_and_pages() {
                 .await,
             Err(StorageError::Invalid { .. })
         ));
+        // A cursor before the prefix (a forged token) cannot widen the filter.
+        let forged = UserQuery {
+            filter: attr("family_name", prefix("Smi")),
+            limit: 60,
+            cursor: Some(UserCursor {
+                key: "A".to_owned(),
+                username: "x".to_owned(),
+            }),
+        };
+        let page = users.list("us-east-1_l", &forged).await.unwrap();
+        assert_eq!(
+            page.users
+                .into_iter()
+                .map(|u| u.username)
+                .collect::<Vec<_>>(),
+            list_all(s, attr("family_name", prefix("Smi")), 60).await
+        );
+        let username_page = UserQuery {
+            filter: Some(UserFilter::Username(prefix("user-"))),
+            limit: 60,
+            cursor: Some(UserCursor {
+                key: String::new(),
+                username: "user-x".to_owned(),
+            }),
+        };
+        let rest = users.list("us-east-1_l", &username_page).await.unwrap();
+        assert_eq!(
+            rest.users
+                .into_iter()
+                .map(|u| u.username)
+                .collect::<Vec<_>>(),
+            ["user-y", "user-z"]
+        );
+
         let other_pool = users
             .list(
                 "us-east-1_none",
@@ -1437,6 +1471,74 @@ async fn concurrent_writers_all_succeed() {
         seen.dedup();
         assert_eq!(seen.len(), 1, "{seen:?}");
         other.close().await;
+    })
+    .await;
+}
+
+// === query plans ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_users_shape_reads_one_index_in_order() {
+    each_backend(async |t: &TestStore| {
+        let s = &t.store;
+        seed_listing(s).await;
+        let cursor = Some(UserCursor {
+            key: "Smith".to_owned(),
+            username: "user-m".to_owned(),
+        });
+        let shapes: Vec<Option<UserFilter>> = vec![
+            None,
+            Some(UserFilter::Username(eq("user-c"))),
+            Some(UserFilter::Username(prefix("user-"))),
+            Some(UserFilter::Sub(eq("x"))),
+            Some(UserFilter::Sub(prefix("sub-"))),
+            Some(UserFilter::Status(eq("CONFIRMED"))),
+            Some(UserFilter::Status(prefix("CONF"))),
+            Some(UserFilter::Enabled(true)),
+            attr("email", eq("a@d0.example")),
+            attr("family_name", prefix("Smi")),
+        ];
+        for filter in shapes {
+            for cursor in [None, cursor.clone()] {
+                let query = UserQuery {
+                    filter: filter.clone(),
+                    limit: 60,
+                    cursor,
+                };
+                let plan = s.users().explain_list("us-east-1_l", &query).await.unwrap();
+                let context = format!("{filter:?}, cursor {}:\n{plan}", query.cursor.is_some());
+                match t.backend() {
+                    Backend::Sqlite => {
+                        // A prefix filter resumes by seeking to the cursor's row value, not
+                        // by walking from the prefix over every earlier page.
+                        let seeks_to_cursor = plan.contains("(status,username)>(?,?)")
+                            || plan.contains("(value,username)>(?,?)");
+                        let prefix_with_cursor = query.cursor.is_some()
+                            && matches!(
+                                &filter,
+                                Some(UserFilter::Status(TextMatch::StartsWith(_)))
+                                    | Some(UserFilter::Attribute {
+                                        matches: TextMatch::StartsWith(_),
+                                        ..
+                                    })
+                            );
+                        assert_eq!(
+                            seeks_to_cursor, prefix_with_cursor,
+                            "cursor seek: {context}"
+                        );
+                        assert!(!plan.contains("TEMP B-TREE"), "sorts: {context}");
+                        assert!(
+                            plan.lines().all(|l| l.starts_with("SEARCH")),
+                            "scans: {context}"
+                        );
+                    }
+                    Backend::Postgres => {
+                        assert!(!plan.contains("Sort"), "sorts: {context}");
+                        assert!(!plan.contains("Seq Scan"), "scans: {context}");
+                    }
+                }
+            }
+        }
     })
     .await;
 }
