@@ -270,7 +270,6 @@ pub(crate) fn user_from_record(r: UserRecord) -> Result<User, UserPoolError> {
 }
 
 /// The attributes as storage keeps them (without `sub`, which is a column).
-#[expect(dead_code, reason = "used by the user operations added next")]
 pub(crate) fn stored_attributes(attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     attributes
         .iter()

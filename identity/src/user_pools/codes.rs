@@ -170,3 +170,12 @@ impl UserPools {
         Ok(record.data)
     }
 }
+
+/// The code purpose of sign-up confirmation codes.
+pub const SIGN_UP_CODE: &str = "sign_up";
+/// The code purpose of password-reset codes.
+pub const FORGOT_PASSWORD_CODE: &str = "forgot_password";
+/// The code purpose verifying an attribute: `verify:email`, `verify:phone_number`.
+pub fn verify_code_purpose(attribute: &str) -> String {
+    format!("verify:{attribute}")
+}

@@ -21,23 +21,31 @@ mod error;
 mod groups;
 mod issue;
 mod keys;
+mod list_users;
 mod pools;
 mod types;
+mod users;
 
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use clients::NewClient;
 pub use clients::secret_hash;
-pub use codes::{CODE_ATTEMPTS, CODE_LIFETIME};
+pub use codes::{
+    CODE_ATTEMPTS, CODE_LIFETIME, FORGOT_PASSWORD_CODE, SIGN_UP_CODE, verify_code_purpose,
+};
 pub use config::{ClientConfig, PoolConfig};
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
 pub use issue::{ADMIN_SCOPE, refresh_token_hash};
 pub use keys::RING_TTL;
+pub use list_users::{
+    FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
+};
 pub use pools::{MAX_PAGE, schema_with};
 pub use types::{
     Client, CodeDeliveryDetails, Group, Page, RotatedKeys, TokenOrigin, Tokens, User, UserPool,
     UserStatus, mask_destination,
 };
+pub use users::{AdminCreateUser, MessageAction};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

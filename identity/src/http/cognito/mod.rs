@@ -23,7 +23,9 @@
 
 mod clients;
 pub mod error;
+mod groups;
 mod pools;
+mod users;
 mod wire;
 
 use std::future::Future;
@@ -94,6 +96,25 @@ operations! {
     ListUserPoolClients => Operator, clients::list_user_pool_clients;
     UpdateUserPoolClient => Operator, clients::update_user_pool_client;
     DeleteUserPoolClient => Operator, clients::delete_user_pool_client;
+    AdminCreateUser => Operator, users::admin_create_user;
+    AdminGetUser => Operator, users::admin_get_user;
+    AdminDeleteUser => Operator, users::admin_delete_user;
+    AdminDisableUser => Operator, users::admin_disable_user;
+    AdminEnableUser => Operator, users::admin_enable_user;
+    AdminSetUserPassword => Operator, users::admin_set_user_password;
+    AdminUpdateUserAttributes => Operator, users::admin_update_user_attributes;
+    AdminDeleteUserAttributes => Operator, users::admin_delete_user_attributes;
+    AdminConfirmSignUp => Operator, users::admin_confirm_sign_up;
+    ListUsers => Operator, users::list_users;
+    CreateGroup => Operator, groups::create_group;
+    GetGroup => Operator, groups::get_group;
+    ListGroups => Operator, groups::list_groups;
+    UpdateGroup => Operator, groups::update_group;
+    DeleteGroup => Operator, groups::delete_group;
+    AdminAddUserToGroup => Operator, groups::admin_add_user_to_group;
+    AdminRemoveUserFromGroup => Operator, groups::admin_remove_user_from_group;
+    AdminListGroupsForUser => Operator, groups::admin_list_groups_for_user;
+    ListUsersInGroup => Operator, groups::list_users_in_group;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

@@ -28,7 +28,6 @@ pub(crate) struct AttributeType {
 }
 
 /// A map as the `[{"Name", "Value"}]` list, in name order.
-#[expect(dead_code, reason = "used by the user operations added next")]
 pub(crate) fn attribute_list(map: &BTreeMap<String, String>) -> Vec<AttributeType> {
     map.iter()
         .map(|(k, v)| AttributeType {
@@ -39,7 +38,6 @@ pub(crate) fn attribute_list(map: &BTreeMap<String, String>) -> Vec<AttributeTyp
 }
 
 /// A `[{"Name", "Value"}]` list as pairs (a missing value is an empty string).
-#[expect(dead_code, reason = "used by the user operations added next")]
 pub(crate) fn attribute_pairs(list: Vec<AttributeType>) -> Vec<(String, String)> {
     list.into_iter()
         .map(|a| (a.name, a.value.unwrap_or_default()))
