@@ -155,3 +155,6 @@ impl UserPools {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;
