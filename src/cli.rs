@@ -15,9 +15,58 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run the service: the Cognito-compatible identity API and the operator API.
+    Serve(ServeArgs),
+    /// Manage token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Test, validate and simulate IAM JSON policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+/// Settings of a running service. Each flag can also come from its `GATEHOUSE_*` variable or
+/// from the `--config` file (flag > env > file > default).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// A TOML config file (see the README for its keys).
+    #[arg(long, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address of the identity and operator listener [default: 127.0.0.1:8000].
+    #[arg(long, env = "GATEHOUSE_LISTEN", value_name = "HOST:PORT")]
+    pub(crate) listen: Option<String>,
+    /// Folder for the SQLite database, generated credentials and keys, and the outbox
+    /// [default: ./gatehouse-data].
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://…` [default: sqlite://DATA_DIR/gatehouse.db].
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+    /// Base of the token issuer URLs [default: http://LISTEN as bound].
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
+    pub(crate) public_url: Option<String>,
+    /// The AWS region gatehouse answers as [default: us-east-1].
+    #[arg(long, env = "GATEHOUSE_REGION")]
+    pub(crate) region: Option<String>,
+    /// The account id in ARNs [default: 000000000000].
+    #[arg(long, env = "GATEHOUSE_ACCOUNT_ID")]
+    pub(crate) account_id: Option<String>,
+    /// Send codes by SMTP (`smtp://user:pass@host:587`, `smtps://…`) instead of the outbox folder.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", value_name = "URL")]
+    pub(crate) smtp_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Make new ID and access token signing keys for a user pool; old keys keep verifying the
+    /// tokens they signed until those expire.
+    Rotate {
+        /// The user pool id, e.g. `us-east-1_AbCdEfGhI`.
+        #[arg(long = "pool", value_name = "ID")]
+        pool: String,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

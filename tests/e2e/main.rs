@@ -10,3 +10,5 @@
 )]
 
 mod policy_cli;
+mod serve;
+mod support;

@@ -1,0 +1,463 @@
+//! Configuration of `gatehouse serve`: a documented TOML file, `GATEHOUSE_*` environment
+//! variables and command-line flags (flag > env > file > default), validated once into a
+//! [`Config`] that the rest of the program trusts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The default identity/admin listener.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+/// The default data folder, relative to the working directory.
+pub(crate) const DEFAULT_DATA_DIR: &str = "gatehouse-data";
+pub(crate) const DEFAULT_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// Config files are small; anything larger is a mistake (or not a config file).
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// Validated settings of a running service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// Where the identity and operator API listens.
+    pub(crate) listen: SocketAddr,
+    /// Holds the SQLite database (by default), the generated operator credentials and master
+    /// key, and the development outbox.
+    pub(crate) data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub(crate) database_url: String,
+    /// Base of every issuer URL (`{public_url}/{userPoolId}`), without a trailing slash;
+    /// `None` means `http://{the address as bound}` (known only once the listener is bound).
+    pub(crate) public_url: Option<String>,
+    pub(crate) region: String,
+    pub(crate) account_id: String,
+    /// How confirmation codes reach users.
+    pub(crate) delivery: Delivery,
+    pub(crate) argon2: Argon2Settings,
+    /// `GATEHOUSE_OPERATOR_ACCESS_KEY_ID` / `…_SECRET_ACCESS_KEY`; `None` means generate once
+    /// into the data folder.
+    pub(crate) operator: Option<OperatorKeys>,
+    /// `GATEHOUSE_MASTER_KEY` (`id:base64`, or several comma-separated, newest first); `None`
+    /// means generate once into the data folder.
+    pub(crate) master_key: Option<Secret>,
+}
+
+/// Operator credentials given in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OperatorKeys {
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: Secret,
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// One JSON file per message in this folder: the development default, read by tests.
+    Outbox(PathBuf),
+    /// An SMTP server, e.g. `smtp://user:pass@mail.example.com:587` or `smtps://…`.
+    Smtp(String),
+}
+
+/// argon2id cost parameters for password hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Argon2Settings {
+    pub(crate) memory_kib: u32,
+    pub(crate) iterations: u32,
+    pub(crate) parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    /// OWASP's recommended argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// The TOML file, as documented in the README. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    region: Option<String>,
+    account_id: Option<String>,
+    smtp_url: Option<String>,
+    argon2: Option<Argon2Settings>,
+}
+
+/// A configuration that cannot be used; the binary prints it on one line and exits 64.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file `{}` is larger than {MAX_CONFIG_BYTES} bytes", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("config file `{}`: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("listen address `{0}` is not HOST:PORT with an IP address")]
+    Listen(String),
+    #[error("database url `{0}` must start with sqlite:// or postgres://")]
+    DatabaseUrl(String),
+    #[error("public url `{0}` must be an http:// or https:// URL without query or fragment")]
+    PublicUrl(String),
+    #[error("region `{0}` does not look like an AWS region (e.g. us-east-1)")]
+    Region(String),
+    #[error("account id `{0}` must be 12 digits")]
+    AccountId(String),
+    #[error("smtp url `{0}` must start with smtp:// or smtps://")]
+    SmtpUrl(String),
+    #[error("argon2 settings out of range: {0}")]
+    Argon2(&'static str),
+    #[error(
+        "set both GATEHOUSE_OPERATOR_ACCESS_KEY_ID and GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY, or neither"
+    )]
+    OperatorHalf,
+    #[error("operator access key id must be 16 to 128 letters and digits")]
+    OperatorKeyId,
+    #[error("operator secret access key must be 16 to 128 printable characters")]
+    OperatorSecret,
+}
+
+impl Config {
+    /// Merges flags (which clap already merged with `GATEHOUSE_*` variables) over the file named
+    /// by `--config`, over the defaults, and validates the result.
+    pub(crate) fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("gatehouse.db").display()));
+        if !(database_url.starts_with("sqlite://")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::DatabaseUrl(redact_url(&database_url)));
+        }
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .map(|url| validate_public_url(&url))
+            .transpose()?;
+        let region = args
+            .region
+            .clone()
+            .or(file.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        if !is_region(&region) {
+            return Err(ConfigError::Region(region));
+        }
+        let account_id = args
+            .account_id
+            .clone()
+            .or(file.account_id)
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::AccountId(account_id));
+        }
+        let delivery = match args.smtp_url.clone().or(file.smtp_url) {
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Delivery::Smtp(url)
+            }
+            Some(url) => return Err(ConfigError::SmtpUrl(redact_url(&url))),
+            None => Delivery::Outbox(data_dir.join("outbox")),
+        };
+        let argon2 = file.argon2.unwrap_or_default();
+        validate_argon2(argon2)?;
+        let operator = operator_from_env(
+            env_var("GATEHOUSE_OPERATOR_ACCESS_KEY_ID"),
+            env_var("GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"),
+        )?;
+        let master_key = env_var("GATEHOUSE_MASTER_KEY").map(Secret);
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            region,
+            account_id,
+            delivery,
+            argon2,
+            operator,
+            master_key,
+        })
+    }
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+fn operator_from_env(
+    key_id: Option<String>,
+    secret: Option<String>,
+) -> Result<Option<OperatorKeys>, ConfigError> {
+    match (key_id, secret) {
+        (None, None) => Ok(None),
+        (Some(access_key_id), Some(secret)) => {
+            if !(16..=128).contains(&access_key_id.len())
+                || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(ConfigError::OperatorKeyId);
+            }
+            if !(16..=128).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(ConfigError::OperatorSecret);
+            }
+            Ok(Some(OperatorKeys {
+                access_key_id,
+                secret_access_key: Secret(secret),
+            }))
+        }
+        _ => Err(ConfigError::OperatorHalf),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let read_err = |source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse {
+        path: path.to_path_buf(),
+        // toml's messages span several lines (with a source excerpt); keep the config error
+        // on one line as the binary promises.
+        message: err.message().replace('\n', " "),
+    })
+}
+
+fn validate_public_url(url: &str) -> Result<String, ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::PublicUrl(url.to_owned())),
+    }
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-4`…: lowercase words and a number.
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn validate_argon2(settings: Argon2Settings) -> Result<(), ConfigError> {
+    if !(8..=4 * 1024 * 1024).contains(&settings.memory_kib) {
+        return Err(ConfigError::Argon2("memory_kib must be 8..=4194304"));
+    }
+    if !(1..=64).contains(&settings.iterations) {
+        return Err(ConfigError::Argon2("iterations must be 1..=64"));
+    }
+    if !(1..=64).contains(&settings.parallelism) {
+        return Err(ConfigError::Argon2("parallelism must be 1..=64"));
+    }
+    if settings.memory_kib < 8 * settings.parallelism {
+        return Err(ConfigError::Argon2(
+            "memory_kib must be at least 8 × parallelism",
+        ));
+    }
+    Ok(())
+}
+
+/// Drops the password of a URL before it goes into an error message or a log line.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> ServeArgs {
+        let mut full = vec!["gatehouse", "serve"];
+        full.extend_from_slice(argv);
+        match crate::cli::Cli::try_parse_from(full).unwrap().command {
+            crate::cli::Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config = Config::load(&args(&[])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("gatehouse-data"));
+        assert_eq!(config.database_url, "sqlite://gatehouse-data/gatehouse.db");
+        assert_eq!(
+            config.public_url, None,
+            "derived from the bound address later"
+        );
+        assert_eq!(config.region, "us-east-1");
+        assert_eq!(config.account_id, "000000000000");
+        assert_eq!(
+            config.delivery,
+            Delivery::Outbox(PathBuf::from("gatehouse-data/outbox"))
+        );
+        assert_eq!(config.argon2, Argon2Settings::default());
+    }
+
+    #[test]
+    fn flag_beats_file_and_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\npublic_url = \"https://id.example.com/\"\n[argon2]\nmemory_kib = 4096\niterations = 1\nparallelism = 1\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let config = Config::load(&args(&["--config", &path, "--region", "ap-south-1"])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.region, "ap-south-1");
+        assert_eq!(config.public_url.as_deref(), Some("https://id.example.com"));
+        assert_eq!(config.argon2.memory_kib, 4096);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        let path = file.display().to_string();
+        let err = Config::load(&args(&["--config", &path])).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("listne"), "{message}");
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_value_named() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--listen", "localhost"], "`localhost`"),
+            (&["--database-url", "mysql://x"], "`mysql://x`"),
+            (&["--public-url", "ftp://x"], "`ftp://x`"),
+            (&["--region", "Mars"], "`Mars`"),
+            (&["--account-id", "12345"], "`12345`"),
+            (&["--smtp-url", "http://mail"], "`http://mail`"),
+        ];
+        for (argv, needle) in cases {
+            let err = Config::load(&args(argv)).unwrap_err();
+            assert!(err.to_string().contains(needle), "{argv:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/gatehouse"),
+            "postgres://app:***@db:5432/gatehouse"
+        );
+        assert_eq!(
+            redact_url("smtp://mailer:pw@mail.example.com:587"),
+            "smtp://mailer:***@mail.example.com:587"
+        );
+        assert_eq!(redact_url("sqlite://data/g.db"), "sqlite://data/g.db");
+        let err =
+            Config::load(&args(&["--database-url", "mysql://root:hunter2@db/x"])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn operator_keys_come_in_pairs_and_are_checked() {
+        assert_eq!(operator_from_env(None, None).unwrap(), None);
+        assert!(matches!(
+            operator_from_env(Some("AKIAEXAMPLEEXAMPLE12".into()), None),
+            Err(ConfigError::OperatorHalf)
+        ));
+        assert!(matches!(
+            operator_from_env(Some("short".into()), Some("x".repeat(40))),
+            Err(ConfigError::OperatorKeyId)
+        ));
+        let keys = operator_from_env(Some("AKIAEXAMPLEEXAMPLE12".into()), Some("s".repeat(40)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(keys.access_key_id, "AKIAEXAMPLEEXAMPLE12");
+        assert!(
+            !format!("{keys:?}").contains("ssss"),
+            "Debug hides the secret"
+        );
+    }
+
+    #[test]
+    fn regions() {
+        for good in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-4",
+        ] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in ["", "us", "us-east", "US-EAST-1", "us-east-x", "us--1"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
+}
