@@ -10,10 +10,13 @@
 //! - `issue`: token issuance with Cognito's claims.
 //! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
+//! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
+//!   authentication and challenges, what a user does with an access token).
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
 mod attributes;
+mod auth;
 mod clients;
 mod codes;
 pub mod config;
@@ -23,10 +26,13 @@ mod issue;
 mod keys;
 mod list_users;
 mod pools;
+mod self_service;
+mod sign_up;
 mod types;
 mod users;
 
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
+pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
 pub use clients::NewClient;
 pub use clients::secret_hash;
 pub use codes::{
@@ -41,6 +47,8 @@ pub use list_users::{
     FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
 };
 pub use pools::{MAX_PAGE, schema_with};
+pub use self_service::SignedIn;
+pub use sign_up::{SignUp, SignUpOutput};
 pub use types::{
     Client, CodeDeliveryDetails, Group, Page, RotatedKeys, TokenOrigin, Tokens, User, UserPool,
     UserStatus, mask_destination,
@@ -157,4 +165,4 @@ impl UserPools {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,6 +19,7 @@ pub(super) struct ClientSettings {
     access_token_validity: Option<u32>,
     id_token_validity: Option<u32>,
     refresh_token_validity: Option<u32>,
+    #[serde(default, deserialize_with = "super::wire::object")]
     token_validity_units: Option<TokenValidityUnitsType>,
     read_attributes: Option<Vec<String>>,
     write_attributes: Option<Vec<String>>,

@@ -28,6 +28,9 @@ mod pools;
 mod users;
 mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::sync::Arc;
 

@@ -30,6 +30,7 @@ const STORED_ONLY: &[&str] = &[
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct PoolSettings {
+    #[serde(default, deserialize_with = "super::wire::object")]
     policies: Option<Policies>,
     deletion_protection: Option<String>,
     auto_verified_attributes: Option<Vec<String>>,
@@ -38,12 +39,15 @@ pub(super) struct PoolSettings {
     sms_verification_message: Option<String>,
     email_verification_message: Option<String>,
     email_verification_subject: Option<String>,
+    #[serde(default, deserialize_with = "super::wire::object")]
     verification_message_template: Option<VerificationMessageTemplate>,
     sms_authentication_message: Option<String>,
     mfa_configuration: Option<String>,
     user_pool_tags: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "super::wire::object")]
     admin_create_user_config: Option<AdminCreateUserConfig>,
     schema: Option<Vec<SchemaAttributeType>>,
+    #[serde(default, deserialize_with = "super::wire::object")]
     username_configuration: Option<UsernameConfiguration>,
     lambda_config: Option<serde_json::Value>,
     email_configuration: Option<serde_json::Value>,
@@ -58,7 +62,11 @@ pub(super) struct PoolSettings {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Policies {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::wire::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     password_policy: Option<PasswordPolicyType>,
 }
 
@@ -97,7 +105,11 @@ struct VerificationMessageTemplate {
 struct AdminCreateUserConfig {
     #[serde(default)]
     allow_admin_create_user_only: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::wire::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     invite_message_template: Option<InviteMessageTemplate>,
 }
 
@@ -141,9 +153,17 @@ struct SchemaAttributeType {
     mutable: Option<bool>,
     #[serde(default)]
     required: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::wire::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     number_attribute_constraints: Option<NumberConstraints>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::wire::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     string_attribute_constraints: Option<StringConstraints>,
 }
 

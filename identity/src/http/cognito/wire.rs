@@ -78,3 +78,18 @@ pub(crate) fn parse_enum<T>(
 /// An empty JSON object, the answer of operations without output.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Empty {}
+
+/// Deserialises an optional nested structure, refusing JSON arrays: serde's derived structs
+/// also accept the sequence form (`"Policies": []`), which the protocol never sends.
+pub(crate) fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}

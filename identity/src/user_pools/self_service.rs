@@ -1,0 +1,389 @@
+//! What a signed-in user does with an access token: GetUser, UpdateUserAttributes,
+//! GetUserAttributeVerificationCode, VerifyUserAttribute, ChangePassword, DeleteUser,
+//! GlobalSignOut, and RevokeToken (with a refresh token and the client's credentials), plus
+//! the operator's AdminUserGlobalSignOut.
+//!
+//! # Access tokens
+//! A token names its pool in `iss`; it must verify against that pool's key ring (RS256, a
+//! known access-token `kid`, not expired), carry the `aws.cognito.signin.user.admin` scope,
+//! belong to a user that still exists and is enabled, and not be revoked.
+//!
+//! # Revocation
+//! Refresh tokens are revoked in their own table. Access tokens cannot be recalled, so two
+//! records in the service-settings table refuse them until they expire:
+//! `revoked-session|{pool}|{origin_jti}` (RevokeToken: every token of that sign-in) and
+//! `signed-out|{pool}|{sub}` = Unix seconds (GlobalSignOut: every token issued before then).
+//! They are read from storage on each use, so a sign-out on one node holds on every node at
+//! once; a token issued in the same second as a global sign-out by another session survives
+//! it (tokens carry whole seconds).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
+use super::codes::verify_code_purpose;
+use super::issue::{ADMIN_SCOPE, refresh_token_hash};
+use super::{
+    Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
+use crate::crypto::constant_time_eq;
+use crate::delivery::{Channel, Purpose};
+use crate::time::{unix_millis, unix_seconds};
+use crate::tokens::{AccessTokenClaims, MAX_TOKEN_LEN, TokenError};
+
+/// A verified access token and what it stands for.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The token's pool.
+    pub pool: UserPool,
+    /// The client the token was issued to.
+    pub client: Client,
+    /// The user, as stored now.
+    pub user: User,
+    /// The verified claims.
+    pub claims: AccessTokenClaims,
+}
+
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    iss: String,
+}
+
+fn invalid_token() -> UserPoolError {
+    UserPoolError::NotAuthorized("Invalid Access Token".into())
+}
+
+fn revoked_session_key(pool_id: &str, origin_jti: &str) -> String {
+    format!("revoked-session|{pool_id}|{origin_jti}")
+}
+
+fn signed_out_key(pool_id: &str, sub: &str) -> String {
+    format!("signed-out|{pool_id}|{sub}")
+}
+
+impl UserPools {
+    /// The pool a token claims to come from, read from its (not yet verified) `iss`.
+    fn token_pool_id(&self, token: &str) -> Result<String, UserPoolError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(invalid_token());
+        }
+        let payload = token.split('.').nth(1).ok_or_else(invalid_token)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| invalid_token())?;
+        let claims: UnverifiedIssuer = serde_json::from_slice(&bytes).map_err(|_| invalid_token())?;
+        let prefix = format!("{}/", self.config().public_url.trim_end_matches('/'));
+        claims
+            .iss
+            .strip_prefix(&prefix)
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .map(str::to_owned)
+            .ok_or_else(invalid_token)
+    }
+
+    /// Verifies an access token for a self-service operation (see the module docs).
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<SignedIn, UserPoolError> {
+        let pool_id = self.token_pool_id(token)?;
+        let now = self.now();
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid_token())?
+            .kid
+            .ok_or_else(invalid_token)?;
+        let pool = match self.user_pool(&pool_id).await {
+            Ok(pool) => pool,
+            Err(UserPoolError::ResourceNotFound(_)) => return Err(invalid_token()),
+            Err(e) => return Err(e),
+        };
+        let ring = self.key_ring_for_kid(&pool_id, &kid).await?;
+        let claims = ring
+            .verify_access_token(token, unix_seconds(now), None)
+            .map_err(|e| match e {
+                TokenError::Expired => {
+                    UserPoolError::NotAuthorized("Access Token has expired".into())
+                }
+                _ => invalid_token(),
+            })?;
+        if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
+            return Err(UserPoolError::NotAuthorized(
+                "Access Token does not have required scopes".into(),
+            ));
+        }
+        let settings = self.store().settings();
+        if settings
+            .get(&revoked_session_key(&pool.id, &claims.origin_jti))
+            .await?
+            .is_some()
+        {
+            return Err(UserPoolError::NotAuthorized(
+                "Access Token has been revoked".into(),
+            ));
+        }
+        if let Some(at) = settings.get(&signed_out_key(&pool.id, &claims.sub)).await?
+            && at.parse::<i64>().is_ok_and(|at| claims.iat < at)
+        {
+            return Err(UserPoolError::NotAuthorized(
+                "Access Token has been revoked".into(),
+            ));
+        }
+        let user = match self.store().users().get_by_sub(&pool.id, &claims.sub).await? {
+            Some(r) => user_from_record(r)?,
+            None => return Err(UserPoolError::NotAuthorized("User does not exist.".into())),
+        };
+        if !user.enabled {
+            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
+        }
+        let client = match self.pool_client(&pool.id, &claims.client_id).await {
+            Ok(client) => client,
+            Err(UserPoolError::ResourceNotFound(_)) => return Err(invalid_token()),
+            Err(e) => return Err(e),
+        };
+        Ok(SignedIn {
+            pool,
+            client,
+            user,
+            claims,
+        })
+    }
+
+    /// GetUser: the username and the attributes the token's client may read.
+    pub async fn get_user(
+        &self,
+        access_token: &str,
+    ) -> Result<(String, BTreeMap<String, String>), UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        let attributes = self.readable_attributes(&s.client, &s.user);
+        Ok((s.user.username, attributes))
+    }
+
+    /// UpdateUserAttributes: writes limited by the schema and the client's
+    /// `WriteAttributes`; a changed email or phone number becomes unverified and, when the
+    /// pool auto-verifies it, gets a code (the returned deliveries).
+    pub async fn update_own_attributes(
+        &self,
+        access_token: &str,
+        changes: &[(String, String)],
+    ) -> Result<Vec<CodeDeliveryDetails>, UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        self.update_user_attributes(
+            &s.pool,
+            Some(&s.client),
+            &s.user,
+            changes,
+            AttributeWrite::UserUpdate,
+        )
+        .await
+    }
+
+    /// GetUserAttributeVerificationCode: a code for the user's `email` or `phone_number`.
+    pub async fn get_user_attribute_verification_code(
+        &self,
+        access_token: &str,
+        attribute: &str,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        let channel = match attribute {
+            "email" => Channel::Email,
+            "phone_number" => Channel::Sms,
+            other => {
+                return Err(UserPoolError::invalid(format!(
+                    "attribute `{other}` cannot be verified"
+                )));
+            }
+        };
+        let value = s
+            .user
+            .attribute(attribute)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| UserPoolError::invalid(format!("the user has no `{attribute}`")))?
+            .to_owned();
+        self.send_code(
+            &s.pool,
+            &s.user,
+            &verify_code_purpose(attribute),
+            channel,
+            Purpose::VerifyAttribute,
+            Some(value),
+            self.now(),
+        )
+        .await
+    }
+
+    /// VerifyUserAttribute: with the code sent for `email` or `phone_number`, marks the value
+    /// it was sent to as verified (which may make it a sign-in alias).
+    pub async fn verify_user_attribute(
+        &self,
+        access_token: &str,
+        attribute: &str,
+        code: &str,
+    ) -> Result<(), UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        if attribute != "email" && attribute != "phone_number" {
+            return Err(UserPoolError::invalid(format!(
+                "attribute `{attribute}` cannot be verified"
+            )));
+        }
+        let now = self.now();
+        let sent_to = self
+            .check_code(
+                &s.pool.id,
+                &s.user.sub,
+                &verify_code_purpose(attribute),
+                code,
+                now,
+            )
+            .await?;
+        // A code proves the value it was sent to, not one set afterwards.
+        if sent_to.is_some() && sent_to.as_deref() != s.user.attribute(attribute) {
+            return Err(UserPoolError::CodeMismatch(
+                "Invalid verification code provided, please try again.".into(),
+            ));
+        }
+        let mut attributes = s.user.attributes.clone();
+        attributes.insert(format!("{attribute}_verified"), "true".into());
+        self.claim_alias(&s.pool, &s.user, attribute, &attributes, false, now)
+            .await?;
+        let aliases = self.aliases_for(&s.pool, &attributes);
+        self.store()
+            .users()
+            .update_attributes(
+                &s.pool.id,
+                &s.user.sub,
+                &stored_attributes(&attributes),
+                &aliases,
+                unix_millis(now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// ChangePassword: the previous password must match; the new one meets the policy.
+    pub async fn change_password(
+        &self,
+        access_token: &str,
+        previous: &str,
+        proposed: &str,
+    ) -> Result<(), UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        self.check_password_policy(&s.pool, proposed)?;
+        let matched = self
+            .passwords()
+            .verify(previous, s.user.password_hash.as_deref())
+            .await?;
+        if !matched {
+            return Err(UserPoolError::NotAuthorized(
+                "Incorrect username or password.".into(),
+            ));
+        }
+        let hash = self.passwords().hash(proposed).await?;
+        let status = match s.user.status {
+            UserStatus::ForceChangePassword | UserStatus::ResetRequired => UserStatus::Confirmed,
+            other => other,
+        };
+        self.store()
+            .users()
+            .set_password(
+                &s.pool.id,
+                &s.user.sub,
+                Some(&hash),
+                status.as_str(),
+                unix_millis(self.now()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// DeleteUser: the user and, with it, its refresh tokens, codes and memberships.
+    pub async fn delete_own_user(&self, access_token: &str) -> Result<(), UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        self.store().users().delete(&s.pool.id, &s.user.sub).await?;
+        Ok(())
+    }
+
+    /// GlobalSignOut: every refresh token of the user is revoked and every access token
+    /// issued so far is refused.
+    pub async fn global_sign_out(&self, access_token: &str) -> Result<(), UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        self.sign_out_everywhere(&s.pool, &s.user).await?;
+        // The token used here is refused too, even if issued in this very second.
+        self.revoke_session(&s.pool.id, &s.claims.origin_jti).await
+    }
+
+    /// AdminUserGlobalSignOut.
+    pub async fn admin_user_global_sign_out(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<(), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let user = self.require_user(&pool, username).await?;
+        self.sign_out_everywhere(&pool, &user).await
+    }
+
+    async fn sign_out_everywhere(&self, pool: &UserPool, user: &User) -> Result<(), UserPoolError> {
+        let now = self.now();
+        self.store()
+            .refresh_tokens()
+            .revoke_for_user(&pool.id, &user.sub, unix_millis(now))
+            .await?;
+        self.store()
+            .settings()
+            .put(
+                &signed_out_key(&pool.id, &user.sub),
+                &unix_seconds(now).to_string(),
+                unix_millis(now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, pool_id: &str, origin_jti: &str) -> Result<(), UserPoolError> {
+        let now = unix_millis(self.now());
+        self.store()
+            .settings()
+            .put(&revoked_session_key(pool_id, origin_jti), &now.to_string(), now)
+            .await?;
+        Ok(())
+    }
+
+    /// RevokeToken: revokes a refresh token of `client_id` (whose secret must be given for
+    /// confidential clients) and every access token of the same sign-in. Unknown tokens are
+    /// accepted silently, as RFC 7009 asks.
+    pub async fn revoke_token(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        token: &str,
+    ) -> Result<(), UserPoolError> {
+        let (pool, client) = self.app_client(client_id).await?;
+        if let Some(secret) = &client.secret {
+            let given = client_secret.unwrap_or_default();
+            if !constant_time_eq(secret.as_bytes(), given.as_bytes()) {
+                return Err(UserPoolError::NotAuthorized(format!(
+                    "Client {client_id} is configured with secret but the secret was not received or is wrong"
+                )));
+            }
+        }
+        if !client.config.enable_token_revocation {
+            return Err(UserPoolError::NotAuthorized(
+                "Token revocation is not enabled for this client".into(),
+            ));
+        }
+        let hash = refresh_token_hash(token);
+        let Some(record) = self.store().refresh_tokens().get(&hash).await? else {
+            return Ok(());
+        };
+        if record.pool_id != pool.id || record.client_id != client.id {
+            return Err(UserPoolError::NotAuthorized(
+                "the token was not issued to this client".into(),
+            ));
+        }
+        self.store()
+            .refresh_tokens()
+            .revoke(&hash, unix_millis(self.now()))
+            .await?;
+        self.revoke_session(&pool.id, &record.origin_jti).await
+    }
+}

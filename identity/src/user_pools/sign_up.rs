@@ -1,0 +1,469 @@
+//! Public sign-up and recovery: SignUp, ConfirmSignUp, ResendConfirmationCode,
+//! ForgotPassword and ConfirmForgotPassword, with the user-existence rules of
+//! `PreventUserExistenceErrors` as Cognito documents them ("Managing user existence error
+//! responses"): SignUp always reports a taken username; with ENABLED, confirmation of an
+//! unknown user is a code mismatch and code requests for one get a simulated delivery.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use gatehouse_storage::{NewUser, StorageError};
+
+use super::attributes::{
+    AttributeWrite, alias_value, is_email, is_phone_number, stored_attributes, user_from_record,
+};
+use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE};
+use super::config::{AliasAttribute, UsernameAttribute, VerifiedAttribute};
+use super::types::mask_destination;
+use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
+use crate::delivery::{Channel, Purpose};
+use crate::time::unix_millis;
+
+/// What SignUp needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignUp {
+    /// `ClientId`.
+    pub client_id: String,
+    /// `SecretHash` (required for clients with a secret).
+    pub secret_hash: Option<String>,
+    /// `Username`: an email or phone number in pools with `UsernameAttributes`.
+    pub username: String,
+    /// `Password`.
+    pub password: String,
+    /// `UserAttributes`.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SignUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignUp")
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What SignUp answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpOutput {
+    /// `UserConfirmed` (always `false`: confirmation needs a code or an operator).
+    pub user_confirmed: bool,
+    /// `UserSub`.
+    pub user_sub: String,
+    /// Where the confirmation code went; `None` when the pool verifies nothing automatically.
+    pub code_delivery: Option<CodeDeliveryDetails>,
+}
+
+/// The error Cognito gives for a wrong or missing code.
+fn code_mismatch() -> UserPoolError {
+    UserPoolError::CodeMismatch("Invalid verification code provided, please try again.".into())
+}
+
+fn unknown_user() -> UserPoolError {
+    UserPoolError::UserNotFound("Username/client id combination not found.".into())
+}
+
+/// The channel a sign-up code goes to: SMS when the phone number is auto-verified and
+/// present (as Cognito prefers), else email when auto-verified and present.
+fn sign_up_channel(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Option<Channel> {
+    let has = |name: &str| attributes.get(name).is_some_and(|v| !v.is_empty());
+    if pool.config.auto_verifies(VerifiedAttribute::PhoneNumber) && has("phone_number") {
+        Some(Channel::Sms)
+    } else if pool.config.auto_verifies(VerifiedAttribute::Email) && has("email") {
+        Some(Channel::Email)
+    } else {
+        None
+    }
+}
+
+fn check_username(name: &str) -> Result<(), UserPoolError> {
+    let len = name.chars().count();
+    if !(1..=128).contains(&len) || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(UserPoolError::invalid(
+            "username must be 1 to 128 characters without whitespace",
+        ));
+    }
+    Ok(())
+}
+
+impl UserPools {
+    /// Delivery details that look like a real delivery, for code requests about users that
+    /// do not exist when the client prevents user-existence errors.
+    fn simulated_delivery(&self, pool: &UserPool, username: &str) -> CodeDeliveryDetails {
+        let channel = if is_phone_number(username)
+            || (!is_email(username) && pool.config.auto_verifies(VerifiedAttribute::PhoneNumber))
+        {
+            Channel::Sms
+        } else {
+            Channel::Email
+        };
+        let destination = match channel {
+            Channel::Email if is_email(username) => username.to_owned(),
+            Channel::Email => format!("{username}@example.com"),
+            Channel::Sms if is_phone_number(username) => username.to_owned(),
+            Channel::Sms => "+10000000000".to_owned(),
+        };
+        CodeDeliveryDetails {
+            destination: mask_destination(channel, &destination),
+            channel,
+            attribute_name: channel.attribute().to_owned(),
+        }
+    }
+
+    /// SignUp: an UNCONFIRMED user with a password, and a confirmation code sent to the
+    /// auto-verified email or phone number.
+    pub async fn sign_up(&self, request: SignUp) -> Result<SignUpOutput, UserPoolError> {
+        let (pool, client) = self.app_client(&request.client_id).await?;
+        let now = self.now();
+        if pool.config.admin_create_user.allow_admin_create_user_only {
+            return Err(UserPoolError::NotAuthorized(
+                "SignUp is not permitted for this user pool.".into(),
+            ));
+        }
+        self.check_secret_hash(&client, &request.username, request.secret_hash.as_deref())?;
+        self.check_password_policy(&pool, &request.password)?;
+        self.validate_attributes(&pool, None, &request.attributes, AttributeWrite::Create)?;
+        if let Some((name, _)) = request
+            .attributes
+            .iter()
+            .find(|(name, _)| !client.config.can_write(name))
+        {
+            return Err(UserPoolError::NotAuthorized(format!(
+                "a client attempted to write unauthorized attribute `{name}`"
+            )));
+        }
+        let mut attributes: BTreeMap<String, String> = request
+            .attributes
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
+        let sub = crate::ids::uuid_v4();
+        let username = if pool.config.uses_username_attributes() {
+            let cfg = &pool.config.username_attributes;
+            let name = request.username.trim();
+            if cfg.contains(&UsernameAttribute::Email) && is_email(name) {
+                attributes.insert("email".into(), name.to_owned());
+            } else if cfg.contains(&UsernameAttribute::PhoneNumber) && is_phone_number(name) {
+                attributes.insert("phone_number".into(), name.to_owned());
+            } else {
+                return Err(UserPoolError::invalid(
+                    "username should be an email or a phone number, as this pool's username attributes say",
+                ));
+            }
+            if self.find_user(&pool, name).await?.is_some() {
+                return Err(UserPoolError::UsernameExists(
+                    "An account with the given email already exists.".into(),
+                ));
+            }
+            // The username is an immutable id; the email or phone number is an alias.
+            sub.clone()
+        } else {
+            check_username(&request.username)?;
+            self.normalize_username(&pool, &request.username)
+        };
+        self.check_required_attributes(&pool, &attributes)?;
+        let hash = self.passwords().hash(&request.password).await?;
+        let aliases = self.aliases_for(&pool, &attributes);
+        let record = self
+            .store()
+            .users()
+            .create(&NewUser {
+                pool_id: pool.id.clone(),
+                sub: sub.clone(),
+                username,
+                status: UserStatus::Unconfirmed.as_str().into(),
+                enabled: true,
+                password_hash: Some(hash),
+                attributes: stored_attributes(&attributes),
+                aliases,
+                created_at: unix_millis(now),
+            })
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict { .. } => {
+                    UserPoolError::UsernameExists("User already exists".into())
+                }
+                StorageError::AliasTaken { name, .. } => UserPoolError::UsernameExists(format!(
+                    "An account with the given {name} already exists."
+                )),
+                other => other.into(),
+            })?;
+        let user = user_from_record(record)?;
+        let code_delivery = match sign_up_channel(&pool, &user.attributes) {
+            Some(channel) => Some(
+                self.send_code(
+                    &pool,
+                    &user,
+                    SIGN_UP_CODE,
+                    channel,
+                    Purpose::SignUp,
+                    Some(channel.attribute().to_owned()),
+                    now,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(SignUpOutput {
+            user_confirmed: false,
+            user_sub: sub,
+            code_delivery,
+        })
+    }
+
+    /// The client, its pool and the user a public code operation names, after the
+    /// `SECRET_HASH` check; `None` for an unknown user.
+    async fn public_user(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<(UserPool, Client, Option<User>), UserPoolError> {
+        let (pool, client) = self.app_client(client_id).await?;
+        self.check_secret_hash(&client, username, secret_hash)?;
+        let user = self.find_user(&pool, username).await?;
+        Ok((pool, client, user))
+    }
+
+    /// ConfirmSignUp: checks the code, confirms the user and marks the attribute the code
+    /// went to as verified. When that verified email or phone number is another user's
+    /// alias, `force_alias_creation` moves the alias to this user (the other user's value
+    /// becomes unverified); otherwise the call fails with `AliasExists`.
+    pub async fn confirm_sign_up(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        secret_hash: Option<&str>,
+        force_alias_creation: bool,
+    ) -> Result<(), UserPoolError> {
+        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        let now = self.now();
+        let Some(user) = user else {
+            return Err(if client.config.prevent_user_existence_errors {
+                code_mismatch()
+            } else {
+                unknown_user()
+            });
+        };
+        if user.status != UserStatus::Unconfirmed {
+            return Err(UserPoolError::NotAuthorized(format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            )));
+        }
+        let verified = self
+            .check_code(&pool.id, &user.sub, SIGN_UP_CODE, code, now)
+            .await
+            .map_err(|e| match e {
+                UserPoolError::LimitExceeded(_) => UserPoolError::TooManyFailedAttempts(
+                    "Too many failed attempts, please request a code again.".into(),
+                ),
+                other => other,
+            })?;
+        let mut attributes = user.attributes.clone();
+        if let Some(name) = verified.filter(|n| n == "email" || n == "phone_number")
+            && attributes.get(&name).is_some_and(|v| !v.is_empty())
+        {
+            attributes.insert(format!("{name}_verified"), "true".into());
+            self.claim_alias(&pool, &user, &name, &attributes, force_alias_creation, now)
+                .await?;
+        }
+        let aliases = self.aliases_for(&pool, &attributes);
+        self.store()
+            .users()
+            .update_attributes(
+                &pool.id,
+                &user.sub,
+                &stored_attributes(&attributes),
+                &aliases,
+                unix_millis(now),
+            )
+            .await?;
+        self.store()
+            .users()
+            .set_status(
+                &pool.id,
+                &user.sub,
+                UserStatus::Confirmed.as_str(),
+                unix_millis(now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Before `user` takes the alias `name` (now verified in `attributes`): when another
+    /// user holds it, either take it from them (`force`) or fail with `AliasExists`.
+    pub(crate) async fn claim_alias(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        force: bool,
+        now: SystemTime,
+    ) -> Result<(), UserPoolError> {
+        let is_alias = match name {
+            "email" => pool
+                .config
+                .alias_attributes
+                .contains(&AliasAttribute::Email),
+            "phone_number" => pool
+                .config
+                .alias_attributes
+                .contains(&AliasAttribute::PhoneNumber),
+            _ => false,
+        };
+        let Some(value) = attributes.get(name) else {
+            return Ok(());
+        };
+        if !is_alias {
+            return Ok(());
+        }
+        let Some(holder) = self
+            .store()
+            .users()
+            .find_by_alias(&pool.id, name, &alias_value(name, value))
+            .await?
+        else {
+            return Ok(());
+        };
+        if holder.sub == user.sub {
+            return Ok(());
+        }
+        if !force {
+            return Err(UserPoolError::AliasExists(format!(
+                "An account with the {name} already exists."
+            )));
+        }
+        let holder = user_from_record(holder)?;
+        let mut theirs = holder.attributes.clone();
+        theirs.insert(format!("{name}_verified"), "false".into());
+        let aliases = self.aliases_for(pool, &theirs);
+        self.store()
+            .users()
+            .update_attributes(
+                &pool.id,
+                &holder.sub,
+                &stored_attributes(&theirs),
+                &aliases,
+                unix_millis(now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// ResendConfirmationCode: a new sign-up code (the old one stops working).
+    pub async fn resend_confirmation_code(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        let now = self.now();
+        let Some(user) = user else {
+            return if client.config.prevent_user_existence_errors {
+                Ok(self.simulated_delivery(&pool, username))
+            } else {
+                Err(unknown_user())
+            };
+        };
+        if user.status != UserStatus::Unconfirmed {
+            return Err(UserPoolError::invalid("User is already confirmed."));
+        }
+        let Some(channel) = sign_up_channel(&pool, &user.attributes) else {
+            return Err(UserPoolError::invalid("Auto verification not turned on."));
+        };
+        self.send_code(
+            &pool,
+            &user,
+            SIGN_UP_CODE,
+            channel,
+            Purpose::ResendConfirmationCode,
+            Some(channel.attribute().to_owned()),
+            now,
+        )
+        .await
+    }
+
+    /// ForgotPassword: a password-reset code to the user's verified email (else verified
+    /// phone number).
+    pub async fn forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        let now = self.now();
+        let Some(user) = user else {
+            return if client.config.prevent_user_existence_errors {
+                Ok(self.simulated_delivery(&pool, username))
+            } else {
+                Err(unknown_user())
+            };
+        };
+        if !user.enabled {
+            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
+        }
+        let channel = [Channel::Email, Channel::Sms]
+            .into_iter()
+            .find(|c| {
+                user.is_verified(*c) && user.attribute(c.attribute()).is_some_and(|v| !v.is_empty())
+            })
+            .ok_or_else(|| {
+                UserPoolError::invalid(
+                    "Cannot reset password for the user as there is no registered/verified email or phone_number",
+                )
+            })?;
+        self.send_code(
+            &pool,
+            &user,
+            FORGOT_PASSWORD_CODE,
+            channel,
+            Purpose::ForgotPassword,
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// ConfirmForgotPassword: with the reset code, sets a new password (policy enforced);
+    /// the user ends CONFIRMED.
+    pub async fn confirm_forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        password: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<(), UserPoolError> {
+        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        let now = self.now();
+        let Some(user) = user else {
+            return Err(if client.config.prevent_user_existence_errors {
+                code_mismatch()
+            } else {
+                unknown_user()
+            });
+        };
+        self.check_password_policy(&pool, password)?;
+        self.check_code(&pool.id, &user.sub, FORGOT_PASSWORD_CODE, code, now)
+            .await?;
+        let hash = self.passwords().hash(password).await?;
+        self.store()
+            .users()
+            .set_password(
+                &pool.id,
+                &user.sub,
+                Some(&hash),
+                UserStatus::Confirmed.as_str(),
+                unix_millis(now),
+            )
+            .await?;
+        Ok(())
+    }
+}
