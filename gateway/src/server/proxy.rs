@@ -245,12 +245,13 @@ pub(crate) fn backend_request(
     forwarding: &Forwarding<'_>,
     body: GatewayBody,
 ) -> Result<Request<GatewayBody>, GatewayError> {
+    // `cx.head.headers` may already have been handed over as `headers`.
+    let websocket = is_websocket_upgrade(&headers);
     let uri = backend_uri(cx, http, proxy, query)?;
     let method = match http.method {
         HttpMethod::Any => cx.head.method.clone(),
         defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),
     };
-    let websocket = is_websocket_upgrade(&cx.head.headers);
     let original_host = headers.remove(header::HOST);
     if !proxy {
         // `HTTP` integrations send only what is mapped (plus the body's type).

@@ -11,6 +11,7 @@
     reason = "test helpers: a panic is a failing test"
 )]
 
+mod dataplane;
 mod declarative;
 mod import;
 mod properties;

@@ -1,0 +1,143 @@
+//! Routing to HTTP backends: path parameters and greedy paths in the backend URI, stage
+//! variables, parameter mappings, forwarded headers, timeouts, unreachable backends, mocks
+//! and non-proxy integration responses.
+
+use super::support::start;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_params_stage_variables_and_mappings_reach_the_backend() {
+    let gw = start().await;
+    let answer = gw
+        .request(
+            "GET",
+            "/prod/items/a%20b?color=red",
+            &[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("host", "api.example.com"),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let echo = answer.json();
+    assert_eq!(echo["path"], "/v2/items/a%20b", "path parameter re-encoded");
+    assert_eq!(
+        echo["query"], "color=red&source=gateway",
+        "query passed through + mapped"
+    );
+    let headers = &echo["headers"];
+    assert_eq!(
+        headers["x-item"], "a b",
+        "mapped from the decoded path parameter"
+    );
+    assert_eq!(headers["x-stage"], "prod-label", "stage variable mapping");
+    assert_eq!(
+        headers["x-request"].as_str(),
+        answer.header("x-amzn-requestid"),
+        "context.requestId mapping equals the response's request id"
+    );
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], "api.example.com");
+    assert_eq!(
+        headers["host"],
+        gw.backend.addr.to_string(),
+        "the backend sees its own host"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greedy_paths_keep_their_slashes() {
+    let gw = start().await;
+    for (path, backend_path) in [
+        ("/prod/files/a/b/c.txt", "/static/a/b/c.txt"),
+        ("/prod/files/dir/", "/static/dir/"),
+        ("/prod/files/x%2Fy", "/static/x/y"),
+    ] {
+        let answer = gw.request("DELETE", path, &[], "").await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.json()["path"], backend_path, "{path}");
+        assert_eq!(answer.json()["method"], "DELETE");
+    }
+    // `{proxy+}` needs at least one segment.
+    assert_eq!(gw.get("/prod/files").await.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_answer_missing_authentication_token() {
+    let gw = start().await;
+    for (method, path) in [
+        ("GET", "/prod/nope"),
+        ("GET", "/beta/echo"),
+        ("PUT", "/prod/mock"),
+        ("GET", "/"),
+    ] {
+        let answer = gw.request(method, path, &[], "").await;
+        assert_eq!(answer.status, 403, "{method} {path}");
+        assert_eq!(
+            answer.json(),
+            serde_json::json!({"message": "Missing Authentication Token"})
+        );
+        assert!(answer.header("x-amzn-requestid").is_some());
+    }
+    assert_eq!(
+        gw.backend
+            .seen
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_backends_time_out_with_504() {
+    let gw = start().await;
+    let started = std::time::Instant::now();
+    let answer = gw.get("/prod/slow").await;
+    assert_eq!(answer.status, 504);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"message": "Endpoint request timed out"})
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(450),
+        "the 100 ms integration timeout applies, not the backend's 500 ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_backends_are_integration_failures() {
+    let gw = start().await;
+    let answer = gw.get("/prod/down").await;
+    assert_eq!(answer.status, 504);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"message": "Internal server error"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_integrations_answer_from_the_definition() {
+    let gw = start().await;
+    let answer = gw.get("/prod/mock").await;
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.header("x-mock"), Some("yes"));
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.json(), serde_json::json!({"mock": true}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_integrations_select_the_method_response() {
+    let gw = start().await;
+    let answer = gw.get("/prod/legacy").await;
+    assert_eq!(
+        answer.status, 502,
+        "5xx from the backend selects the 502 response"
+    );
+    assert_eq!(answer.header("x-upstream"), Some("b1"));
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"down": true}),
+        "body passes through"
+    );
+}
