@@ -21,10 +21,12 @@
 //! in the module of its area (`pools.rs`, `clients.rs`, `users.rs`, `groups.rs`, or a new
 //! one), then add one line `OpName => Public|Operator, module::op;` to [`operations!`] below.
 
+mod auth;
 mod clients;
 pub mod error;
 mod groups;
 mod pools;
+mod self_service;
 mod users;
 mod wire;
 
@@ -118,6 +120,24 @@ operations! {
     AdminRemoveUserFromGroup => Operator, groups::admin_remove_user_from_group;
     AdminListGroupsForUser => Operator, groups::admin_list_groups_for_user;
     ListUsersInGroup => Operator, groups::list_users_in_group;
+    SignUp => Public, auth::sign_up;
+    ConfirmSignUp => Public, auth::confirm_sign_up;
+    ResendConfirmationCode => Public, auth::resend_confirmation_code;
+    ForgotPassword => Public, auth::forgot_password;
+    ConfirmForgotPassword => Public, auth::confirm_forgot_password;
+    InitiateAuth => Public, auth::initiate_auth;
+    RespondToAuthChallenge => Public, auth::respond_to_auth_challenge;
+    AdminInitiateAuth => Operator, auth::admin_initiate_auth;
+    AdminRespondToAuthChallenge => Operator, auth::admin_respond_to_auth_challenge;
+    GetUser => Public, self_service::get_user;
+    UpdateUserAttributes => Public, self_service::update_user_attributes;
+    GetUserAttributeVerificationCode => Public, self_service::get_user_attribute_verification_code;
+    VerifyUserAttribute => Public, self_service::verify_user_attribute;
+    ChangePassword => Public, self_service::change_password;
+    DeleteUser => Public, self_service::delete_user;
+    GlobalSignOut => Public, self_service::global_sign_out;
+    RevokeToken => Public, self_service::revoke_token;
+    AdminUserGlobalSignOut => Operator, self_service::admin_user_global_sign_out;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

@@ -1,0 +1,327 @@
+//! Wire types and handlers of the public sign-up and authentication operations (SignUp,
+//! ConfirmSignUp, ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword,
+//! InitiateAuth, RespondToAuthChallenge) and their operator twins (AdminInitiateAuth,
+//! AdminRespondToAuthChallenge). Members the service ignores (`ValidationData`,
+//! `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are accepted and dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::{AttributeType, Empty, attribute_pairs};
+use crate::http::HttpState;
+use crate::user_pools::{AuthOutcome, CodeDeliveryDetails, SignUp, UserPoolError};
+
+/// `CodeDeliveryDetailsType`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CodeDeliveryDetailsType {
+    destination: String,
+    delivery_medium: &'static str,
+    attribute_name: String,
+}
+
+pub(super) fn delivery_details(d: &CodeDeliveryDetails) -> CodeDeliveryDetailsType {
+    CodeDeliveryDetailsType {
+        destination: d.destination.clone(),
+        delivery_medium: d.channel.as_str(),
+        attribute_name: d.attribute_name.clone(),
+    }
+}
+
+// === SignUp ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SignUpRequest {
+    client_id: String,
+    #[serde(default)]
+    secret_hash: Option<String>,
+    username: String,
+    password: String,
+    #[serde(default)]
+    user_attributes: Option<Vec<AttributeType>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SignUpResponse {
+    user_confirmed: bool,
+    user_sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_delivery_details: Option<CodeDeliveryDetailsType>,
+}
+
+pub(super) async fn sign_up(
+    s: Arc<HttpState>,
+    r: SignUpRequest,
+) -> Result<SignUpResponse, UserPoolError> {
+    let out = s
+        .user_pools
+        .sign_up(SignUp {
+            client_id: r.client_id,
+            secret_hash: r.secret_hash,
+            username: r.username,
+            password: r.password,
+            attributes: attribute_pairs(r.user_attributes.unwrap_or_default()),
+        })
+        .await?;
+    Ok(SignUpResponse {
+        user_confirmed: out.user_confirmed,
+        user_sub: out.user_sub,
+        code_delivery_details: out.code_delivery.as_ref().map(delivery_details),
+    })
+}
+
+// === ConfirmSignUp ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ConfirmSignUpRequest {
+    client_id: String,
+    #[serde(default)]
+    secret_hash: Option<String>,
+    username: String,
+    confirmation_code: String,
+    #[serde(default)]
+    force_alias_creation: Option<bool>,
+}
+
+pub(super) async fn confirm_sign_up(
+    s: Arc<HttpState>,
+    r: ConfirmSignUpRequest,
+) -> Result<Empty, UserPoolError> {
+    s.user_pools
+        .confirm_sign_up(
+            &r.client_id,
+            &r.username,
+            &r.confirmation_code,
+            r.secret_hash.as_deref(),
+            r.force_alias_creation.unwrap_or(false),
+        )
+        .await?;
+    Ok(Empty {})
+}
+
+// === ResendConfirmationCode / ForgotPassword ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CodeRequest {
+    client_id: String,
+    #[serde(default)]
+    secret_hash: Option<String>,
+    username: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CodeResponse {
+    code_delivery_details: CodeDeliveryDetailsType,
+}
+
+pub(super) async fn resend_confirmation_code(
+    s: Arc<HttpState>,
+    r: CodeRequest,
+) -> Result<CodeResponse, UserPoolError> {
+    let d = s
+        .user_pools
+        .resend_confirmation_code(&r.client_id, &r.username, r.secret_hash.as_deref())
+        .await?;
+    Ok(CodeResponse {
+        code_delivery_details: delivery_details(&d),
+    })
+}
+
+pub(super) async fn forgot_password(
+    s: Arc<HttpState>,
+    r: CodeRequest,
+) -> Result<CodeResponse, UserPoolError> {
+    let d = s
+        .user_pools
+        .forgot_password(&r.client_id, &r.username, r.secret_hash.as_deref())
+        .await?;
+    Ok(CodeResponse {
+        code_delivery_details: delivery_details(&d),
+    })
+}
+
+// === ConfirmForgotPassword ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ConfirmForgotPasswordRequest {
+    client_id: String,
+    #[serde(default)]
+    secret_hash: Option<String>,
+    username: String,
+    confirmation_code: String,
+    password: String,
+}
+
+pub(super) async fn confirm_forgot_password(
+    s: Arc<HttpState>,
+    r: ConfirmForgotPasswordRequest,
+) -> Result<Empty, UserPoolError> {
+    s.user_pools
+        .confirm_forgot_password(
+            &r.client_id,
+            &r.username,
+            &r.confirmation_code,
+            &r.password,
+            r.secret_hash.as_deref(),
+        )
+        .await?;
+    Ok(Empty {})
+}
+
+// === InitiateAuth / AdminInitiateAuth ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct InitiateAuthRequest {
+    client_id: String,
+    auth_flow: String,
+    #[serde(default)]
+    auth_parameters: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AdminInitiateAuthRequest {
+    user_pool_id: String,
+    client_id: String,
+    auth_flow: String,
+    #[serde(default)]
+    auth_parameters: Option<BTreeMap<String, String>>,
+}
+
+/// `AuthenticationResultType`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AuthenticationResult {
+    access_token: String,
+    expires_in: u64,
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    id_token: String,
+}
+
+/// The answer of every authentication step: tokens, or the next challenge.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AuthResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
+    challenge_parameters: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authentication_result: Option<AuthenticationResult>,
+}
+
+fn auth_response(outcome: AuthOutcome) -> AuthResponse {
+    match outcome {
+        AuthOutcome::Tokens(t) => AuthResponse {
+            challenge_name: None,
+            session: None,
+            challenge_parameters: BTreeMap::new(),
+            authentication_result: Some(AuthenticationResult {
+                access_token: t.access_token,
+                expires_in: t.expires_in,
+                token_type: "Bearer",
+                refresh_token: t.refresh_token,
+                id_token: t.id_token,
+            }),
+        },
+        AuthOutcome::Challenge(c) => AuthResponse {
+            challenge_name: Some(c.name),
+            session: Some(c.session),
+            challenge_parameters: c.parameters,
+            authentication_result: None,
+        },
+    }
+}
+
+pub(super) async fn initiate_auth(
+    s: Arc<HttpState>,
+    r: InitiateAuthRequest,
+) -> Result<AuthResponse, UserPoolError> {
+    let parameters = r.auth_parameters.unwrap_or_default();
+    s.user_pools
+        .initiate_auth(&r.client_id, &r.auth_flow, &parameters)
+        .await
+        .map(auth_response)
+}
+
+pub(super) async fn admin_initiate_auth(
+    s: Arc<HttpState>,
+    r: AdminInitiateAuthRequest,
+) -> Result<AuthResponse, UserPoolError> {
+    let parameters = r.auth_parameters.unwrap_or_default();
+    s.user_pools
+        .admin_initiate_auth(&r.user_pool_id, &r.client_id, &r.auth_flow, &parameters)
+        .await
+        .map(auth_response)
+}
+
+// === RespondToAuthChallenge / AdminRespondToAuthChallenge ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RespondToAuthChallengeRequest {
+    client_id: String,
+    challenge_name: String,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    challenge_responses: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AdminRespondToAuthChallengeRequest {
+    user_pool_id: String,
+    client_id: String,
+    challenge_name: String,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    challenge_responses: Option<BTreeMap<String, String>>,
+}
+
+fn missing_session() -> UserPoolError {
+    UserPoolError::InvalidParameter("Missing required parameter Session".into())
+}
+
+pub(super) async fn respond_to_auth_challenge(
+    s: Arc<HttpState>,
+    r: RespondToAuthChallengeRequest,
+) -> Result<AuthResponse, UserPoolError> {
+    let session = r.session.ok_or_else(missing_session)?;
+    let responses = r.challenge_responses.unwrap_or_default();
+    s.user_pools
+        .respond_to_auth_challenge(&r.client_id, &r.challenge_name, &session, &responses)
+        .await
+        .map(auth_response)
+}
+
+pub(super) async fn admin_respond_to_auth_challenge(
+    s: Arc<HttpState>,
+    r: AdminRespondToAuthChallengeRequest,
+) -> Result<AuthResponse, UserPoolError> {
+    let session = r.session.ok_or_else(missing_session)?;
+    let responses = r.challenge_responses.unwrap_or_default();
+    s.user_pools
+        .admin_respond_to_auth_challenge(
+            &r.user_pool_id,
+            &r.client_id,
+            &r.challenge_name,
+            &session,
+            &responses,
+        )
+        .await
+        .map(auth_response)
+}
