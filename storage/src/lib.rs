@@ -15,6 +15,7 @@ mod clients;
 mod codes;
 mod db;
 mod error;
+mod gateway;
 mod groups;
 mod keys;
 mod migrate;
@@ -30,6 +31,7 @@ pub use clients::{ClientRecord, Clients};
 pub use codes::{CodeAttempt, CodeRecord, Codes};
 pub use db::{Backend, StoreOptions};
 pub use error::{BackendError, StorageError};
+pub use gateway::{ApiKeyRecord, DailyUsage, GatewayRecords, UsageDelta, UsagePlanRecord};
 pub use groups::{GroupRecord, Groups};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
@@ -127,6 +129,11 @@ impl Store {
 
     pub fn settings(&self) -> Settings<'_> {
         Settings::new(&self.db)
+    }
+
+    /// The gateway's API keys, usage plans and quota counters.
+    pub fn gateway(&self) -> GatewayRecords<'_> {
+        GatewayRecords::new(&self.db)
     }
 }
 

@@ -15,12 +15,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "user pools",
-    sqlite: include_str!("../migrations/sqlite/0001_user_pools.sql"),
-    postgres: include_str!("../migrations/postgres/0001_user_pools.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "user pools",
+        sqlite: include_str!("../migrations/sqlite/0001_user_pools.sql"),
+        postgres: include_str!("../migrations/postgres/0001_user_pools.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "gateway keys, usage plans and quotas",
+        sqlite: include_str!("../migrations/sqlite/0002_gateway.sql"),
+        postgres: include_str!("../migrations/postgres/0002_gateway.sql"),
+    },
+];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
 /// migration check, so two nodes starting together never both run a migration.

@@ -1,0 +1,426 @@
+//! The gateway's run-time records: API keys (hashed by the caller), usage plans created at run
+//! time (a JSON document storage does not interpret), plan–key bindings, quota counters and
+//! daily usage, and the generation counter that every change to keys, plans or bindings bumps
+//! in the same transaction, so nodes poll one row to learn that they must reload.
+
+use crate::db::{Conn, Db, DbRow, args};
+use crate::{EpochMillis, StorageError};
+
+/// A stored API key. The plaintext never reaches storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// SHA-256 of the key value.
+    pub key_hash: Vec<u8>,
+    /// The first characters of the value, shown in listings.
+    pub prefix: String,
+    pub enabled: bool,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// A usage plan created through the operator API; `document` is the caller's JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsagePlanRecord {
+    pub id: String,
+    pub name: String,
+    pub document: String,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// Requests to add to a key's counters: the quota period's and the day's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub plan_id: String,
+    pub key_id: String,
+    /// First instant of the quota period (epoch milliseconds, UTC).
+    pub period_start: EpochMillis,
+    /// UTC midnight of the day the requests were counted in.
+    pub day: EpochMillis,
+    pub count: i64,
+}
+
+/// One day of one key's usage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyUsage {
+    pub key_id: String,
+    pub day: EpochMillis,
+    pub used: i64,
+}
+
+/// Repository of the gateway's records.
+#[derive(Debug)]
+pub struct GatewayRecords<'s> {
+    db: &'s Db,
+}
+
+const KEY_COLUMNS: &str =
+    "id, name, description, key_hash, prefix, enabled, created_at, updated_at";
+const PLAN_COLUMNS: &str = "id, name, document, created_at, updated_at";
+
+// === impl GatewayRecords ===
+
+impl<'s> GatewayRecords<'s> {
+    pub(crate) fn new(db: &'s Db) -> Self {
+        Self { db }
+    }
+
+    /// The generation counter: it changes whenever keys, plans or bindings change.
+    pub async fn generation(&self) -> Result<i64, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                "SELECT generation FROM gateway_generation WHERE id = 1",
+                &[],
+                |row| row.int("generation"),
+            )
+            .await
+            .map(|g| g.unwrap_or(0))
+    }
+
+    /// Adds a key; [`StorageError::Conflict`] if the id or the value (its hash) is taken.
+    pub async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            format!("INSERT INTO gateway_api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            args![
+                &key.id,
+                &key.name,
+                &key.description,
+                &key.key_hash,
+                &key.prefix,
+                key.enabled,
+                key.created_at,
+                key.updated_at,
+            ],
+        )
+        .await
+        .map_err(|e| e.on_conflict("api key"))?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Every key, oldest first (the gateway keeps them all in memory).
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                format!("SELECT {KEY_COLUMNS} FROM gateway_api_keys ORDER BY created_at, id"),
+                &[],
+                decode_key,
+            )
+            .await
+    }
+
+    pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                format!("SELECT {KEY_COLUMNS} FROM gateway_api_keys WHERE id = $1"),
+                args![id],
+                decode_key,
+            )
+            .await
+    }
+
+    /// Replaces name, description and enabled flag; [`StorageError::NotFound`] if missing.
+    pub async fn update_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        description: Option<&str>,
+        enabled: bool,
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let changed = conn
+            .execute(
+                "UPDATE gateway_api_keys SET name = $2, description = $3, enabled = $4,
+                 updated_at = $5 WHERE id = $1",
+                args![id, name, description, enabled, now],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::not_found(format!("api key `{id}`")));
+        }
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Deletes a key and its plan bindings; returns whether it existed.
+    pub async fn delete_api_key(&self, id: &str) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            "DELETE FROM gateway_usage_plan_keys WHERE key_id = $1",
+            args![id],
+        )
+        .await?;
+        let deleted = conn
+            .execute("DELETE FROM gateway_api_keys WHERE id = $1", args![id])
+            .await?;
+        bump(&mut conn).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    pub async fn insert_usage_plan(&self, plan: &UsagePlanRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            format!("INSERT INTO gateway_usage_plans ({PLAN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+            args![
+                &plan.id,
+                &plan.name,
+                &plan.document,
+                plan.created_at,
+                plan.updated_at
+            ],
+        )
+        .await
+        .map_err(|e| e.on_conflict(format!("usage plan `{}`", plan.id)))?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    pub async fn list_usage_plans(&self) -> Result<Vec<UsagePlanRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                format!("SELECT {PLAN_COLUMNS} FROM gateway_usage_plans ORDER BY created_at, id"),
+                &[],
+                decode_plan,
+            )
+            .await
+    }
+
+    pub async fn get_usage_plan(&self, id: &str) -> Result<Option<UsagePlanRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                format!("SELECT {PLAN_COLUMNS} FROM gateway_usage_plans WHERE id = $1"),
+                args![id],
+                decode_plan,
+            )
+            .await
+    }
+
+    /// Replaces a plan's name and document; [`StorageError::NotFound`] if missing.
+    pub async fn update_usage_plan(
+        &self,
+        id: &str,
+        name: &str,
+        document: &str,
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let changed = conn
+            .execute(
+                "UPDATE gateway_usage_plans SET name = $2, document = $3, updated_at = $4
+                 WHERE id = $1",
+                args![id, name, document, now],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::not_found(format!("usage plan `{id}`")));
+        }
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Deletes a plan and its key bindings; returns whether it existed.
+    pub async fn delete_usage_plan(&self, id: &str) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            "DELETE FROM gateway_usage_plan_keys WHERE plan_id = $1",
+            args![id],
+        )
+        .await?;
+        let deleted = conn
+            .execute("DELETE FROM gateway_usage_plans WHERE id = $1", args![id])
+            .await?;
+        bump(&mut conn).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// Binds a key to a plan (stored or defined in a file); [`StorageError::NotFound`] if the
+    /// key is missing, [`StorageError::Conflict`] if already bound.
+    pub async fn add_plan_key(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            "INSERT INTO gateway_usage_plan_keys (plan_id, key_id, created_at) VALUES ($1, $2, $3)",
+            args![plan_id, key_id, now],
+        )
+        .await
+        .map_err(|e| {
+            e.on_conflict(format!("key `{key_id}` in usage plan `{plan_id}`"))
+                .on_missing(format!("api key `{key_id}`"))
+        })?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Unbinds a key from a plan; returns whether it was bound.
+    pub async fn remove_plan_key(&self, plan_id: &str, key_id: &str) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let deleted = conn
+            .execute(
+                "DELETE FROM gateway_usage_plan_keys WHERE plan_id = $1 AND key_id = $2",
+                args![plan_id, key_id],
+            )
+            .await?;
+        bump(&mut conn).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// Every `(plan_id, key_id)` binding.
+    pub async fn list_plan_keys(&self) -> Result<Vec<(String, String)>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                "SELECT plan_id, key_id FROM gateway_usage_plan_keys ORDER BY plan_id, key_id",
+                &[],
+                |row| Ok((row.text("plan_id")?, row.text("key_id")?)),
+            )
+            .await
+    }
+
+    /// Adds a batch of counts in one transaction (`used = used + n`, so concurrent nodes never
+    /// lose each other's counts) and returns each period counter's new total, in order.
+    pub async fn add_usage(&self, batch: &[UsageDelta]) -> Result<Vec<i64>, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let mut totals = Vec::with_capacity(batch.len());
+        for delta in batch {
+            let total = conn
+                .fetch_optional(
+                    "INSERT INTO gateway_quota_usage (plan_id, key_id, period_start, used)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (plan_id, key_id, period_start)
+                     DO UPDATE SET used = gateway_quota_usage.used + excluded.used
+                     RETURNING used",
+                    args![
+                        &delta.plan_id,
+                        &delta.key_id,
+                        delta.period_start,
+                        delta.count
+                    ],
+                    |row| row.int("used"),
+                )
+                .await?
+                .unwrap_or(delta.count);
+            conn.execute(
+                "INSERT INTO gateway_daily_usage (plan_id, key_id, day, used)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (plan_id, key_id, day)
+                 DO UPDATE SET used = gateway_daily_usage.used + excluded.used",
+                args![&delta.plan_id, &delta.key_id, delta.day, delta.count],
+            )
+            .await?;
+            totals.push(total);
+        }
+        tx.commit().await?;
+        Ok(totals)
+    }
+
+    /// A period counter's total (0 when nothing was counted yet).
+    pub async fn quota_used(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        period_start: EpochMillis,
+    ) -> Result<i64, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                "SELECT used FROM gateway_quota_usage
+                 WHERE plan_id = $1 AND key_id = $2 AND period_start = $3",
+                args![plan_id, key_id, period_start],
+                |row| row.int("used"),
+            )
+            .await
+            .map(|u| u.unwrap_or(0))
+    }
+
+    /// Daily usage of a plan's keys (or one key) for days in `from..=to`, by key then day.
+    pub async fn daily_usage(
+        &self,
+        plan_id: &str,
+        key_id: Option<&str>,
+        from: EpochMillis,
+        to: EpochMillis,
+    ) -> Result<Vec<DailyUsage>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                "SELECT key_id, day, used FROM gateway_daily_usage
+                 WHERE plan_id = $1 AND ($2 IS NULL OR key_id = $2) AND day >= $3 AND day <= $4
+                 ORDER BY key_id, day",
+                args![plan_id, key_id, from, to],
+                |row| {
+                    Ok(DailyUsage {
+                        key_id: row.text("key_id")?,
+                        day: row.int("day")?,
+                        used: row.int("used")?,
+                    })
+                },
+            )
+            .await
+    }
+}
+
+async fn bump(conn: &mut Conn<'_>) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE gateway_generation SET generation = generation + 1 WHERE id = 1",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+fn decode_key(row: &dyn DbRow) -> Result<ApiKeyRecord, StorageError> {
+    Ok(ApiKeyRecord {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        description: row.opt_text("description")?,
+        key_hash: row.bytes("key_hash")?,
+        prefix: row.text("prefix")?,
+        enabled: row.boolean("enabled")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+fn decode_plan(row: &dyn DbRow) -> Result<UsagePlanRecord, StorageError> {
+    Ok(UsagePlanRecord {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        document: row.text("document")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}

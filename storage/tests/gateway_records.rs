@@ -1,0 +1,148 @@
+//! Gateway records on both backends: API keys, usage plans, plan–key bindings, the
+//! generation counter and batched quota counters (also from two stores on one database).
+
+use gatehouse_storage::testkit::{TestStore, each_backend};
+use gatehouse_storage::{
+    ApiKeyRecord, StorageError, Store, StoreOptions, UsageDelta, UsagePlanRecord,
+};
+
+const T0: i64 = 1_700_000_000_000;
+const DAY: i64 = 86_400_000;
+
+fn key(id: &str, hash: u8) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: id.to_owned(),
+        name: format!("name-{id}"),
+        description: Some("for tests".to_owned()),
+        key_hash: vec![hash; 32],
+        prefix: "abcdefgh".to_owned(),
+        enabled: true,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn delta(key: &str, count: i64) -> UsageDelta {
+    UsageDelta {
+        plan_id: "plan1".to_owned(),
+        key_id: key.to_owned(),
+        period_start: T0,
+        day: T0,
+        count,
+    }
+}
+
+#[tokio::test]
+async fn api_keys_round_trip_and_bump_the_generation() {
+    each_backend(async |t: &TestStore| {
+        let g = t.store.gateway();
+        let g0 = g.generation().await.unwrap();
+        g.insert_api_key(&key("k1", 1)).await.unwrap();
+        assert!(g.generation().await.unwrap() > g0);
+        // The value (its hash) is unique; so is the id.
+        assert!(matches!(
+            g.insert_api_key(&key("k2", 1)).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert!(matches!(
+            g.insert_api_key(&key("k1", 2)).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        g.insert_api_key(&key("k2", 2)).await.unwrap();
+        assert_eq!(g.list_api_keys().await.unwrap().len(), 2);
+        g.update_api_key("k1", "renamed", None, false, T0 + 1)
+            .await
+            .unwrap();
+        let k1 = g.get_api_key("k1").await.unwrap().unwrap();
+        assert_eq!(
+            (k1.name.as_str(), k1.description, k1.enabled, k1.updated_at),
+            ("renamed", None, false, T0 + 1)
+        );
+        assert!(matches!(
+            g.update_api_key("nope", "x", None, true, T0).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert!(g.delete_api_key("k1").await.unwrap());
+        assert!(!g.delete_api_key("k1").await.unwrap());
+        assert!(g.get_api_key("k1").await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plans_and_bindings() {
+    each_backend(async |t: &TestStore| {
+        let g = t.store.gateway();
+        let plan = UsagePlanRecord {
+            id: "plan1".to_owned(),
+            name: "Basic".to_owned(),
+            document: r#"{"quota":{"limit":10,"period":"DAY"}}"#.to_owned(),
+            created_at: T0,
+            updated_at: T0,
+        };
+        g.insert_usage_plan(&plan).await.unwrap();
+        assert_eq!(g.list_usage_plans().await.unwrap(), vec![plan.clone()]);
+        g.update_usage_plan("plan1", "Basic 2", "{}", T0 + 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            g.get_usage_plan("plan1").await.unwrap().unwrap().name,
+            "Basic 2"
+        );
+        g.insert_api_key(&key("k1", 1)).await.unwrap();
+        g.add_plan_key("plan1", "k1", T0).await.unwrap();
+        // A plan from a definition file (not stored) can be bound too.
+        g.add_plan_key("file-plan", "k1", T0).await.unwrap();
+        assert!(matches!(
+            g.add_plan_key("plan1", "k1", T0).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert!(matches!(
+            g.add_plan_key("plan1", "missing", T0).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert_eq!(g.list_plan_keys().await.unwrap().len(), 2);
+        assert!(g.remove_plan_key("file-plan", "k1").await.unwrap());
+        // Deleting the plan drops its bindings; deleting a key drops its bindings.
+        assert!(g.delete_usage_plan("plan1").await.unwrap());
+        assert!(g.list_plan_keys().await.unwrap().is_empty());
+        g.add_plan_key("file-plan", "k1", T0).await.unwrap();
+        g.delete_api_key("k1").await.unwrap();
+        assert!(g.list_plan_keys().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn usage_counters_add_up_across_stores() {
+    each_backend(async |t: &TestStore| {
+        let other = Store::open(t.url(), StoreOptions::default()).await.unwrap();
+        let a = t.store.gateway();
+        let b = other.gateway();
+        assert_eq!(
+            a.add_usage(&[delta("k1", 3), delta("k2", 1)])
+                .await
+                .unwrap(),
+            vec![3, 1]
+        );
+        assert_eq!(b.add_usage(&[delta("k1", 4)]).await.unwrap(), vec![7]);
+        assert_eq!(a.quota_used("plan1", "k1", T0).await.unwrap(), 7);
+        assert_eq!(a.quota_used("plan1", "k1", T0 + DAY).await.unwrap(), 0);
+        let mut next_day = delta("k1", 2);
+        next_day.day = T0 + DAY;
+        b.add_usage(&[next_day]).await.unwrap();
+        let days = a
+            .daily_usage("plan1", Some("k1"), T0, T0 + DAY)
+            .await
+            .unwrap();
+        assert_eq!(
+            days.iter().map(|d| (d.day, d.used)).collect::<Vec<_>>(),
+            vec![(T0, 7), (T0 + DAY, 2)]
+        );
+        let all = a.daily_usage("plan1", None, T0, T0).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].key_id, "k2");
+        other.close().await;
+    })
+    .await;
+}
