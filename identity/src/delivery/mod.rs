@@ -3,8 +3,10 @@
 //! in `serve-contract.md`). The SMTP delivery lives beside it.
 
 mod outbox;
+mod smtp;
 
 pub use outbox::Outbox;
+pub use smtp::{SMTP_TIMEOUT, Smtp};
 
 use std::future::Future;
 use std::pin::Pin;

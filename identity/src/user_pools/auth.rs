@@ -109,7 +109,9 @@ impl UserPools {
                 )));
             }
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
-                return Err(UserPoolError::invalid("Initiate Auth method not supported."));
+                return Err(UserPoolError::invalid(
+                    "Initiate Auth method not supported.",
+                ));
             }
             other => return Err(unknown_flow(other)),
         };
@@ -130,7 +132,9 @@ impl UserPools {
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Flow::Password,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
             "USER_PASSWORD_AUTH" | "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
-                return Err(UserPoolError::invalid("Initiate Auth method not supported."));
+                return Err(UserPoolError::invalid(
+                    "Initiate Auth method not supported.",
+                ));
             }
             other => return Err(unknown_flow(other)),
         };
@@ -138,8 +142,13 @@ impl UserPools {
         let client = self.pool_client(pool_id, client_id).await?;
         let flow = match flow {
             Flow::Password => {
-                if !client.config.allows(ExplicitAuthFlow::AllowAdminUserPasswordAuth) {
-                    return Err(UserPoolError::invalid("Auth flow not enabled for this client"));
+                if !client
+                    .config
+                    .allows(ExplicitAuthFlow::AllowAdminUserPasswordAuth)
+                {
+                    return Err(UserPoolError::invalid(
+                        "Auth flow not enabled for this client",
+                    ));
                 }
                 return self.password_auth(&pool, &client, parameters).await;
             }
@@ -157,7 +166,10 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         match flow {
             Flow::Password => {
-                if !client.config.allows(ExplicitAuthFlow::AllowUserPasswordAuth) {
+                if !client
+                    .config
+                    .allows(ExplicitAuthFlow::AllowUserPasswordAuth)
+                {
                     return Err(UserPoolError::invalid(
                         "USER_PASSWORD_AUTH flow not enabled for this client",
                     ));
@@ -165,7 +177,10 @@ impl UserPools {
                 self.password_auth(pool, client, parameters).await
             }
             Flow::Refresh => {
-                if !client.config.allows(ExplicitAuthFlow::AllowRefreshTokenAuth) {
+                if !client
+                    .config
+                    .allows(ExplicitAuthFlow::AllowRefreshTokenAuth)
+                {
                     return Err(UserPoolError::invalid(
                         "Refresh Token flow not enabled for this client",
                     ));
@@ -186,7 +201,11 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         let username = required(parameters, "USERNAME")?;
         let password = required(parameters, "PASSWORD")?;
-        if password.chars().nth(crate::password::MAX_PASSWORD_CHARS).is_some() {
+        if password
+            .chars()
+            .nth(crate::password::MAX_PASSWORD_CHARS)
+            .is_some()
+        {
             return Err(UserPoolError::invalid(
                 "password must have length less than or equal to 256",
             ));
@@ -383,7 +402,12 @@ impl UserPools {
         )?;
         let claims = self.open_session(session, pool, client, challenge_name, now)?;
         let new_password = required(responses, "NEW_PASSWORD")?;
-        let user = match self.store().users().get_by_sub(&pool.id, &claims.sub).await? {
+        let user = match self
+            .store()
+            .users()
+            .get_by_sub(&pool.id, &claims.sub)
+            .await?
+        {
             Some(r) => user_from_record(r)?,
             None => return Err(invalid_session()),
         };
@@ -474,7 +498,12 @@ impl UserPools {
                 "Refresh Token has expired".into(),
             ));
         }
-        let user = match self.store().users().get_by_sub(&pool.id, &record.sub).await? {
+        let user = match self
+            .store()
+            .users()
+            .get_by_sub(&pool.id, &record.sub)
+            .await?
+        {
             Some(r) => user_from_record(r)?,
             None => return Err(invalid_refresh_token()),
         };

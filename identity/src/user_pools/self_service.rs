@@ -26,9 +26,7 @@ use serde::Deserialize;
 use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
 use super::codes::verify_code_purpose;
 use super::issue::{ADMIN_SCOPE, refresh_token_hash};
-use super::{
-    Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus,
-};
+use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::crypto::constant_time_eq;
 use crate::delivery::{Channel, Purpose};
 use crate::time::{unix_millis, unix_seconds};
@@ -74,7 +72,8 @@ impl UserPools {
         let bytes = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| invalid_token())?;
-        let claims: UnverifiedIssuer = serde_json::from_slice(&bytes).map_err(|_| invalid_token())?;
+        let claims: UnverifiedIssuer =
+            serde_json::from_slice(&bytes).map_err(|_| invalid_token())?;
         let prefix = format!("{}/", self.config().public_url.trim_end_matches('/'));
         claims
             .iss
@@ -128,7 +127,12 @@ impl UserPools {
                 "Access Token has been revoked".into(),
             ));
         }
-        let user = match self.store().users().get_by_sub(&pool.id, &claims.sub).await? {
+        let user = match self
+            .store()
+            .users()
+            .get_by_sub(&pool.id, &claims.sub)
+            .await?
+        {
             Some(r) => user_from_record(r)?,
             None => return Err(UserPoolError::NotAuthorized("User does not exist.".into())),
         };
@@ -343,7 +347,11 @@ impl UserPools {
         let now = unix_millis(self.now());
         self.store()
             .settings()
-            .put(&revoked_session_key(pool_id, origin_jti), &now.to_string(), now)
+            .put(
+                &revoked_session_key(pool_id, origin_jti),
+                &now.to_string(),
+                now,
+            )
             .await?;
         Ok(())
     }
