@@ -8,7 +8,7 @@
 //! unbounded memory (each argon2 run allocates `m_cost` KiB).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -59,6 +59,11 @@ struct Inner {
     /// A hash of a random password with the current parameters: verifying against it costs what
     /// a real verification costs, so an unknown user takes as long as a wrong password.
     dummy_hash: String,
+    /// Verifications started, and how many of them used the dummy hash: lets tests check
+    /// that the unknown-user path does the same work as a wrong password (timing is never
+    /// asserted directly).
+    verifications: AtomicU64,
+    dummy_verifications: AtomicU64,
 }
 
 /// Decrements a counter when dropped, so a cancelled caller leaves the counts right.
@@ -88,6 +93,8 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 running: Arc::new(AtomicUsize::new(0)),
                 dummy_hash,
+                verifications: AtomicU64::new(0),
+                dummy_verifications: AtomicU64::new(0),
             }),
         })
     }
@@ -103,6 +110,14 @@ impl PasswordHasher {
             running: self.inner.running.load(Ordering::SeqCst),
             waiting: self.inner.waiting.load(Ordering::SeqCst),
         }
+    }
+
+    /// How many verifications were started: `(all, against the dummy hash)`.
+    pub fn verification_counts(&self) -> (u64, u64) {
+        (
+            self.inner.verifications.load(Ordering::SeqCst),
+            self.inner.dummy_verifications.load(Ordering::SeqCst),
+        )
     }
 
     /// Hashes a new password with the configured parameters (PHC string).
@@ -121,6 +136,12 @@ impl PasswordHasher {
     ) -> Result<bool, PasswordError> {
         let password = password.to_owned();
         let known = stored.is_some();
+        self.inner.verifications.fetch_add(1, Ordering::SeqCst);
+        if !known {
+            self.inner
+                .dummy_verifications
+                .fetch_add(1, Ordering::SeqCst);
+        }
         let phc = stored.unwrap_or(&self.inner.dummy_hash).to_owned();
         let matched = self.run(move || verify_password(&password, &phc)).await?;
         Ok(known && matched)
@@ -190,6 +211,7 @@ mod tests {
             !h.verify("Passw0rd!", None).await.unwrap(),
             "unknown user never matches"
         );
+        assert_eq!(h.verification_counts(), (3, 1));
         assert_eq!(
             h.stats(),
             PoolStats {

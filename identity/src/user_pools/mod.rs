@@ -166,3 +166,6 @@ impl UserPools {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod public_tests;
