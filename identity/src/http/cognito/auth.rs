@@ -325,3 +325,248 @@ pub(super) async fn admin_respond_to_auth_challenge(
         .await
         .map(auth_response)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Handler tests of the public operations: the router called with `oneshot`, unsigned.
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use gatehouse_storage::StoreOptions;
+    use gatehouse_storage::testkit::TestStore;
+    use serde_json::{Value, json};
+    use tower::ServiceExt as _;
+
+    use crate::http::{HttpState, OperatorCredentials, router};
+    use crate::user_pools::config::ExplicitAuthFlow;
+    use crate::user_pools::tests::fixture;
+    use crate::user_pools::{ClientConfig, NewClient, PoolConfig};
+
+    async fn call(app: &axum::Router, op: &str, body: &[u8]) -> (StatusCode, Value, String) {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "x-amz-target",
+                format!("AWSCognitoIdentityProviderService.{op}"),
+            )
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), error_type)
+    }
+
+    async fn ok(app: &axum::Router, op: &str, body: Value) -> Value {
+        let (status, v, _) = call(app, op, &serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{op}: {v}");
+        v
+    }
+
+    async fn err(app: &axum::Router, op: &str, body: Value) -> String {
+        let (status, v, header) = call(app, op, &serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{op}: {v}");
+        let ty = v["__type"].as_str().unwrap().to_owned();
+        assert_eq!(header, ty, "x-amzn-ErrorType matches __type");
+        ty
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn public_operations_over_the_wire() {
+        let db = TestStore::sqlite(StoreOptions::default()).await;
+        let f = fixture(&db.store);
+        let app = router(HttpState {
+            user_pools: f.pools.clone(),
+            operator: OperatorCredentials {
+                access_key_id: "AKIAOPERATOR00000001".into(),
+                secret_access_key: "secret".into(),
+            },
+            region: "us-east-1".into(),
+            clock: f.clock.clone(),
+        });
+        let pool = f
+            .pools
+            .create_user_pool(
+                "wire",
+                PoolConfig {
+                    auto_verified_attributes: vec![
+                        crate::user_pools::config::VerifiedAttribute::Email,
+                    ],
+                    ..PoolConfig::default()
+                },
+            )
+            .await
+            .unwrap();
+        let client = f
+            .pools
+            .create_user_pool_client(
+                &pool.id,
+                NewClient {
+                    name: "app".into(),
+                    generate_secret: false,
+                    config: ClientConfig {
+                        explicit_auth_flows: vec![
+                            ExplicitAuthFlow::AllowUserPasswordAuth,
+                            ExplicitAuthFlow::AllowRefreshTokenAuth,
+                        ],
+                        ..ClientConfig::default()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        let cid = client.id.as_str();
+        let password = "Correct-Horse-1!";
+
+        let signed_up = ok(
+            &app,
+            "SignUp",
+            json!({"ClientId": cid, "Username": "lena", "Password": password,
+                   "UserAttributes": [{"Name": "email", "Value": "lena@example.com"}],
+                   "ValidationData": [{"Name": "ignored", "Value": "x"}]}),
+        )
+        .await;
+        assert_eq!(signed_up["UserConfirmed"], false);
+        assert_eq!(signed_up["CodeDeliveryDetails"]["DeliveryMedium"], "EMAIL");
+        assert_eq!(signed_up["CodeDeliveryDetails"]["AttributeName"], "email");
+        let sub = signed_up["UserSub"].as_str().unwrap().to_owned();
+        let code = f.messages()[0]["code"].as_str().unwrap().to_owned();
+        assert_eq!(
+            err(
+                &app,
+                "InitiateAuth",
+                json!({"ClientId": cid, "AuthFlow": "USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": "lena", "PASSWORD": password}})
+            )
+            .await,
+            "UserNotConfirmedException"
+        );
+        let confirmed = ok(
+            &app,
+            "ConfirmSignUp",
+            json!({"ClientId": cid, "Username": "lena", "ConfirmationCode": code}),
+        )
+        .await;
+        assert_eq!(confirmed, json!({}));
+
+        let login = ok(
+            &app,
+            "InitiateAuth",
+            json!({"ClientId": cid, "AuthFlow": "USER_PASSWORD_AUTH",
+                   "AuthParameters": {"USERNAME": "lena", "PASSWORD": password}}),
+        )
+        .await;
+        assert_eq!(login["ChallengeParameters"], json!({}));
+        assert!(login.get("ChallengeName").is_none() && login.get("Session").is_none());
+        let result = &login["AuthenticationResult"];
+        assert_eq!(result["TokenType"], "Bearer");
+        assert_eq!(result["ExpiresIn"], 3600);
+        let access = result["AccessToken"].as_str().unwrap().to_owned();
+        let refresh = result["RefreshToken"].as_str().unwrap().to_owned();
+
+        let refreshed = ok(
+            &app,
+            "InitiateAuth",
+            json!({"ClientId": cid, "AuthFlow": "REFRESH_TOKEN",
+                   "AuthParameters": {"REFRESH_TOKEN": refresh}}),
+        )
+        .await;
+        assert!(
+            refreshed["AuthenticationResult"]
+                .get("RefreshToken")
+                .is_none()
+        );
+
+        let me = ok(&app, "GetUser", json!({"AccessToken": access})).await;
+        assert_eq!(me["Username"], "lena");
+        assert!(me.get("MFAOptions").is_none());
+        let attrs = me["UserAttributes"].as_array().unwrap();
+        assert!(attrs.contains(&json!({"Name": "sub", "Value": sub})));
+        assert!(attrs.contains(&json!({"Name": "email_verified", "Value": "true"})));
+
+        let updated = ok(
+            &app,
+            "UpdateUserAttributes",
+            json!({"AccessToken": access,
+                   "UserAttributes": [{"Name": "email", "Value": "lena@new.example"}]}),
+        )
+        .await;
+        assert_eq!(
+            updated["CodeDeliveryDetailsList"][0]["AttributeName"],
+            "email"
+        );
+
+        // Error shapes of the public operations.
+        assert_eq!(
+            err(
+                &app,
+                "InitiateAuth",
+                json!({"ClientId": cid, "AuthFlow": "NOPE"})
+            )
+            .await,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            err(
+                &app,
+                "RespondToAuthChallenge",
+                json!({"ClientId": cid, "ChallengeName": "NEW_PASSWORD_REQUIRED"})
+            )
+            .await,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            err(&app, "GetUser", json!({"AccessToken": "not-a-token"})).await,
+            "NotAuthorizedException"
+        );
+        assert_eq!(
+            err(
+                &app,
+                "SignUp",
+                json!({"ClientId": "a".repeat(26), "Username": "x",
+                "Password": password})
+            )
+            .await,
+            "ResourceNotFoundException"
+        );
+        assert_eq!(
+            err(
+                &app,
+                "SignUp",
+                json!({"ClientId": cid, "Username": "x", "Password": password,
+                "UserAttributes": "email=x"})
+            )
+            .await,
+            "SerializationException"
+        );
+        // Operator twins need a signature.
+        assert_eq!(
+            err(
+                &app,
+                "AdminInitiateAuth",
+                json!({"UserPoolId": pool.id, "ClientId": cid,
+                "AuthFlow": "ADMIN_USER_PASSWORD_AUTH"})
+            )
+            .await,
+            "MissingAuthenticationTokenException"
+        );
+
+        assert_eq!(
+            ok(&app, "GlobalSignOut", json!({"AccessToken": access})).await,
+            json!({})
+        );
+        assert_eq!(
+            err(&app, "GetUser", json!({"AccessToken": access})).await,
+            "NotAuthorizedException"
+        );
+    }
+}
