@@ -20,20 +20,27 @@
 //!                                                                  (validated)     (Arc-swappable)
 //! ```
 
+pub mod authorizers;
+pub mod cache;
 pub mod declarative;
 pub mod error;
+pub mod keys;
 pub mod limits;
 pub mod load;
 pub mod mapping;
 pub mod model;
 pub mod openapi;
 pub mod path;
+pub mod plans;
+pub mod quota;
 pub mod responses;
 pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod stage;
 pub mod template;
+pub mod throttle;
+pub mod usage;
 mod validate;
 mod yaml;
 

@@ -1,0 +1,580 @@
+//! `COGNITO_USER_POOLS` and `jwt` authorizers: JWT verification with a per-token cache.
+//!
+//! - Gatehouse pools: the binary provides a [`PoolTokenVerifier`] (usually
+//!   [`KeyRingVerifier`] over the identity crate's per-pool [`KeyRing`]s), so tokens are
+//!   checked against in-memory keys: RS256 only, known `kid`, issuer, `token_use`, `exp`.
+//! - Remote OIDC issuers: `{issuer}/.well-known/openid-configuration` → `jwks_uri` → JWKS,
+//!   fetched over HTTP with hyper and cached per issuer; an unknown `kid` triggers a refetch at
+//!   most every [`AuthorizerConfig::jwks_refetch_interval`] (key rotation). RS256/384/512,
+//!   PS256/384/512 and ES256/384 only, and the key's family must match `alg` (no HS/RS
+//!   confusion, no `none`).
+//!
+//! Every token is refused above 16 KiB. A verified token is cached under the SHA-256 of its
+//! text until it expires; the per-method checks (which pools or issuers the authorizer
+//! accepts, `aud`/`client_id`, scopes, `exp`) run on every request against the cached claims.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use bytes::Bytes;
+use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
+use http::HeaderValue;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use crate::authorizers::{
+    AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, encoded_header, record, set_header,
+    unauthorized,
+};
+use crate::model::{JwtAuthorizer, JwtFlavor};
+use crate::server::hooks::{Decision, RequestContext, StageFuture};
+
+/// Verifies tokens of gatehouse user pools (provided by the binary).
+pub trait PoolTokenVerifier: Send + Sync + std::fmt::Debug + 'static {
+    /// Checks `token` against pool `pool_id`'s keys at `now` (Unix seconds): signature,
+    /// issuer, `token_use`, `exp`. Returns the claims.
+    fn verify(
+        &self,
+        pool_id: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, TokenRejection>;
+}
+
+/// Why a token was refused (logged; the client sees 401 `Unauthorized`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("token is longer than {MAX_TOKEN_LEN} bytes")]
+    TooLarge,
+    #[error("unknown user pool `{0}`")]
+    UnknownPool(String),
+    #[error("unsupported token algorithm `{0}`")]
+    Algorithm(String),
+    #[error("token header has no `kid`")]
+    MissingKid,
+    #[error("unknown signing key `{0}`")]
+    UnknownKid(String),
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("token issuer `{0}` is not accepted")]
+    Issuer(String),
+    #[error("token has expired or is not valid yet")]
+    Time,
+    #[error("cannot fetch the keys of `{0}`: {1}")]
+    Jwks(String, String),
+}
+
+/// A [`PoolTokenVerifier`] over identity's key rings: `rings(pool_id)` returns the pool's ring.
+pub struct KeyRingVerifier<F> {
+    rings: F,
+}
+
+/// A verified token, cached by the hash of its text.
+#[derive(Debug)]
+struct Verified {
+    /// The pool that verified it, for pool authorizers.
+    pool_id: Option<String>,
+    iss: String,
+    exp: i64,
+    nbf: Option<i64>,
+    token_use: Option<String>,
+    aud: Vec<String>,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    sub: String,
+    claims: BTreeMap<String, String>,
+    claims_header: Option<HeaderValue>,
+    /// Remote tokens get the leeway; gatehouse tokens are checked exactly.
+    remote: bool,
+}
+
+type TokenCache = quick_cache::sync::Cache<[u8; 32], Arc<Verified>>;
+
+/// JWT verification for the authorizer stage.
+#[derive(Debug)]
+pub(crate) struct JwtVerifier {
+    pools: Option<Arc<dyn PoolTokenVerifier>>,
+    remote: Arc<RemoteIssuers>,
+    cache: TokenCache,
+    leeway: i64,
+}
+
+/// JWKS per remote issuer.
+#[derive(Debug)]
+struct RemoteIssuers {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+    refetch_interval: Duration,
+    issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
+}
+
+#[derive(Debug, Default)]
+struct IssuerKeys {
+    keys: Mutex<HashMap<String, Arc<DecodingKey>>>,
+    /// Serializes fetches and remembers when the last one happened.
+    fetch: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+const REMOTE_ALGORITHMS: [Algorithm; 8] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+/// Largest discovery or JWKS document read.
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+// === impl KeyRingVerifier ===
+
+impl<F> KeyRingVerifier<F>
+where
+    F: Fn(&str) -> Option<Arc<KeyRing>> + Send + Sync + 'static,
+{
+    pub fn new(rings: F) -> Self {
+        Self { rings }
+    }
+}
+
+impl<F> std::fmt::Debug for KeyRingVerifier<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRingVerifier")
+    }
+}
+
+impl<F> PoolTokenVerifier for KeyRingVerifier<F>
+where
+    F: Fn(&str) -> Option<Arc<KeyRing>> + Send + Sync + 'static,
+{
+    fn verify(
+        &self,
+        pool_id: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, TokenRejection> {
+        let ring =
+            (self.rings)(pool_id).ok_or_else(|| TokenRejection::UnknownPool(pool_id.to_owned()))?;
+        // Which verification applies depends on `token_use`, read before the signature is
+        // checked; the verification itself checks it again.
+        let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
+        let value = match unverified.get("token_use").and_then(Value::as_str) {
+            Some("id") => serde_json::to_value(
+                ring.verify_id_token(token, now, None)
+                    .map_err(from_token_error)?,
+            ),
+            Some("access") => serde_json::to_value(
+                ring.verify_access_token(token, now, None)
+                    .map_err(from_token_error)?,
+            ),
+            _ => return Err(TokenRejection::Invalid("no `token_use`".into())),
+        }
+        .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
+        match value {
+            Value::Object(map) => Ok(map),
+            _ => Err(TokenRejection::Invalid("claims are not an object".into())),
+        }
+    }
+}
+
+fn from_token_error(err: gatehouse_identity::tokens::TokenError) -> TokenRejection {
+    use gatehouse_identity::tokens::TokenError as E;
+    match err {
+        E::TooLarge => TokenRejection::TooLarge,
+        E::UnsupportedAlgorithm(a) => TokenRejection::Algorithm(a),
+        E::MissingKid => TokenRejection::MissingKid,
+        E::UnknownKid(k) => TokenRejection::UnknownKid(k),
+        E::WrongIssuer(i) => TokenRejection::Issuer(i),
+        E::Expired => TokenRejection::Time,
+        other => TokenRejection::Invalid(other.to_string()),
+    }
+}
+
+// === impl JwtVerifier ===
+
+impl JwtVerifier {
+    pub(crate) fn new(
+        config: &AuthorizerConfig,
+        pools: Option<Arc<dyn PoolTokenVerifier>>,
+    ) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.call_timeout));
+        Self {
+            pools,
+            remote: Arc::new(RemoteIssuers {
+                client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
+                timeout: config.call_timeout,
+                refetch_interval: config.jwks_refetch_interval,
+                issuers: Mutex::new(HashMap::new()),
+            }),
+            cache: TokenCache::new(config.token_cache_entries.max(16)),
+            leeway: config.leeway_secs,
+        }
+    }
+
+    /// Authorizes the request in `cx` with the JWT authorizer `config`.
+    pub(crate) fn authorize<'a>(
+        &'a self,
+        cx: &'a mut RequestContext<'_>,
+        config: &'a JwtAuthorizer,
+        scopes: &'a [String],
+    ) -> StageFuture<'a> {
+        let Some(token) = token_of(cx, config) else {
+            return StageFuture::ready(unauthorized());
+        };
+        if token.len() > MAX_TOKEN_LEN {
+            return StageFuture::ready(unauthorized());
+        }
+        let now = unix_seconds(cx.now);
+        let hash = sha256(token.as_bytes());
+        if let Some(verified) = self.cache.get(&hash) {
+            return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
+        }
+        // Gatehouse pools: synchronous, in-memory keys.
+        if let Some(pools) = &self.pools {
+            for pool in &config.user_pools {
+                match pools.verify(&pool.pool_id, &token, now) {
+                    Ok(claims) => {
+                        let verified =
+                            Arc::new(verified_from(claims, Some(pool.pool_id.clone()), false));
+                        self.cache.insert(hash, Arc::clone(&verified));
+                        return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
+                    }
+                    Err(err) => {
+                        tracing::debug!(pool = %pool.pool_id, error = %err, "token refused")
+                    }
+                }
+            }
+        }
+        if config.issuers.is_empty() {
+            return StageFuture::ready(unauthorized());
+        }
+        StageFuture::boxed(async move {
+            match self.verify_remote(&token, config, now).await {
+                Ok(verified) => {
+                    let verified = Arc::new(verified);
+                    self.cache.insert(hash, Arc::clone(&verified));
+                    self.finish(cx, &verified, config, scopes, now)
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "remote token refused");
+                    unauthorized()
+                }
+            }
+        })
+    }
+
+    async fn verify_remote(
+        &self,
+        token: &str,
+        config: &JwtAuthorizer,
+        now: i64,
+    ) -> Result<Verified, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
+        if !REMOTE_ALGORITHMS.contains(&header.alg) {
+            return Err(TokenRejection::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.ok_or(TokenRejection::MissingKid)?;
+        let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
+        let iss = unverified
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if !config
+            .issuers
+            .iter()
+            .any(|i| i.trim_end_matches('/') == iss.trim_end_matches('/'))
+        {
+            return Err(TokenRejection::Issuer(iss));
+        }
+        let key = self
+            .remote
+            .key(&iss, &kid)
+            .await?
+            .ok_or_else(|| TokenRejection::UnknownKid(kid.clone()))?;
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                        TokenRejection::Algorithm(format!("{:?} with this key", header.alg))
+                    }
+                    _ => TokenRejection::Invalid(e.to_string()),
+                }
+            })?;
+        let verified = verified_from(data.claims, None, true);
+        if verified.iss != iss {
+            return Err(TokenRejection::Issuer(verified.iss));
+        }
+        if verified.exp == 0 {
+            return Err(TokenRejection::Invalid("no `exp`".into()));
+        }
+        if !time_ok(&verified, now, self.leeway) {
+            return Err(TokenRejection::Time);
+        }
+        Ok(verified)
+    }
+
+    /// The per-authorizer, per-request checks on verified claims.
+    fn finish(
+        &self,
+        cx: &mut RequestContext<'_>,
+        verified: &Verified,
+        config: &JwtAuthorizer,
+        scopes: &[String],
+        now: i64,
+    ) -> Decision {
+        let accepted_source = match &verified.pool_id {
+            Some(pool) => config.user_pools.iter().any(|p| &p.pool_id == pool),
+            None => config
+                .issuers
+                .iter()
+                .any(|i| i.trim_end_matches('/') == verified.iss.trim_end_matches('/')),
+        };
+        if !accepted_source || !time_ok(verified, now, self.leeway) {
+            return unauthorized();
+        }
+        let token_use = verified.token_use.as_deref();
+        if !config.audiences.is_empty() {
+            let audience_ok = match token_use {
+                Some("access") => verified
+                    .client_id
+                    .as_ref()
+                    .is_some_and(|c| config.audiences.contains(c)),
+                Some("id") => verified.aud.iter().any(|a| config.audiences.contains(a)),
+                _ => {
+                    verified.aud.iter().any(|a| config.audiences.contains(a))
+                        || verified
+                            .client_id
+                            .as_ref()
+                            .is_some_and(|c| config.audiences.contains(c))
+                }
+            };
+            if !audience_ok {
+                return unauthorized();
+            }
+        }
+        if !scopes.is_empty() {
+            // With scopes, only access tokens carrying one of them are accepted.
+            let scoped =
+                token_use != Some("id") && verified.scopes.iter().any(|s| scopes.contains(s));
+            if !scoped {
+                return match config.flavor {
+                    JwtFlavor::CognitoUserPools => unauthorized(),
+                    JwtFlavor::Jwt => forbidden(),
+                };
+            }
+        }
+        let sub = verified.sub.clone();
+        set_header(cx, CLAIM_SUB_HEADER, &sub);
+        if let Some(value) = &verified.claims_header {
+            cx.head
+                .headers
+                .insert(http::HeaderName::from_static(CLAIMS_HEADER), value.clone());
+        }
+        record(cx, &sub, verified.claims.clone(), BTreeMap::new(), None);
+        Decision::Continue
+    }
+}
+
+fn forbidden() -> Decision {
+    Decision::Reject(crate::server::hooks::Rejection::new(
+        crate::responses::GatewayResponseType::InvalidApiKey,
+    ))
+}
+
+fn time_ok(verified: &Verified, now: i64, leeway: i64) -> bool {
+    let leeway = if verified.remote { leeway } else { 0 };
+    now < verified.exp.saturating_add(leeway) && verified.nbf.is_none_or(|nbf| nbf <= now + leeway)
+}
+
+/// The token from the identity source: the header's value, without a `Bearer ` prefix.
+fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<String> {
+    let name = match &config.identity_source {
+        crate::mapping::IdentitySource::Header(name) => name.as_str(),
+        _ => "authorization",
+    };
+    let value = cx.head.headers.get(name)?.to_str().ok()?.trim();
+    let token = match value.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => value.get(7..)?.trim(),
+        _ => value,
+    };
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bool) -> Verified {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let int = |k: &str| claims.get(k).and_then(Value::as_i64);
+    let aud = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let scopes = text("scope")
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let strings = claims
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), s)
+        })
+        .collect();
+    let claims_header = encoded_header(&Value::Object(claims.clone()));
+    Verified {
+        pool_id,
+        iss: text("iss").unwrap_or_default(),
+        exp: int("exp").unwrap_or(0),
+        nbf: int("nbf"),
+        token_use: text("token_use"),
+        aud,
+        client_id: text("client_id"),
+        scopes,
+        sub: text("sub").unwrap_or_default(),
+        claims: strings,
+        claims_header,
+        remote,
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+pub(crate) fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+// === impl RemoteIssuers ===
+
+impl RemoteIssuers {
+    /// The key `kid` of `issuer`, fetching the JWKS when the kid is unknown (at most once per
+    /// refetch interval).
+    async fn key(
+        &self,
+        issuer: &str,
+        kid: &str,
+    ) -> Result<Option<Arc<DecodingKey>>, TokenRejection> {
+        let state = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(issuers.entry(issuer.to_owned()).or_default())
+        };
+        if let Some(key) = state.lookup(kid) {
+            return Ok(Some(key));
+        }
+        let mut last = state.fetch.lock().await;
+        // Another request may have fetched while this one waited.
+        if let Some(key) = state.lookup(kid) {
+            return Ok(Some(key));
+        }
+        if last.is_some_and(|t| t.elapsed() < self.refetch_interval) {
+            return Ok(None);
+        }
+        *last = Some(tokio::time::Instant::now());
+        let keys = self
+            .fetch_keys(issuer)
+            .await
+            .map_err(|e| TokenRejection::Jwks(issuer.to_owned(), e))?;
+        *state.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        Ok(state.lookup(kid))
+    }
+
+    async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let document: Value = self.get_json(&discovery).await?;
+        let jwks_uri = document
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or("the discovery document has no `jwks_uri`")?;
+        let set: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(self.get_json(jwks_uri).await?).map_err(|e| e.to_string())?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            match DecodingKey::from_jwk(jwk) {
+                // Symmetric keys in a JWKS would let anyone holding them sign: never used.
+                Ok(key) if key.family() != jsonwebtoken::AlgorithmFamily::Hmac => {
+                    keys.insert(kid, Arc::new(key));
+                }
+                Ok(_) => {}
+                Err(err) => tracing::debug!(%kid, error = %err, "jwk skipped"),
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| format!("`{url}` is not a valid url"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!("`{url}`: only http urls can be fetched"));
+        }
+        let request = http::Request::get(uri)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| format!("`{url}` did not answer in time"))?
+            .map_err(|e| format!("`{url}`: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("`{url}` answered {}", response.status()));
+        }
+        let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("`{url}`: {e}"))?
+            .to_bytes();
+        serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
+    }
+}
+
+impl IssuerKeys {
+    fn lookup(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kid)
+            .cloned()
+    }
+}
+
+/// Which kind of token the identity crate verified (for callers building claims by hand).
+pub fn token_use_name(u: TokenUse) -> &'static str {
+    match u {
+        TokenUse::Id => "id",
+        TokenUse::Access => "access",
+    }
+}

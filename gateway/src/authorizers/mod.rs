@@ -1,0 +1,275 @@
+//! Authorizers: the `Phase::Authorize` stage. A method's `authorization` picks one:
+//! `COGNITO_USER_POOLS`/`jwt` ([`jwt`]: gatehouse pools through a [`PoolTokenVerifier`] the
+//! binary provides, remote OIDC issuers through discovery and a cached JWKS), `TOKEN`/`REQUEST`
+//! endpoints ([`endpoint`]), or `AWS_IAM` (an [`IamAuthorizer`] slot that identity pools fill).
+//!
+//! What reaches the backend (any header of these names sent by the client is removed first,
+//! on every request, so a backend can trust them):
+//!
+//! | header | value |
+//! |---|---|
+//! | `x-gatehouse-principal-id` | the `sub` of a JWT, or a TOKEN/REQUEST authorizer's `principalId` |
+//! | `x-gatehouse-claim-sub` | the JWT's `sub` |
+//! | `x-gatehouse-claims` | every JWT claim as base64url (no padding) of the JSON object |
+//! | `x-gatehouse-authorizer-context` | a TOKEN/REQUEST authorizer's `context`, base64url JSON |
+//!
+//! Steady state costs a hash lookup: verified JWTs are cached by SHA-256 of the token until
+//! they expire; endpoint answers by identity source for the authorizer's TTL.
+
+pub mod endpoint;
+pub mod jwt;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::model::{Authorization, AuthorizerKind};
+use crate::responses::GatewayResponseType;
+use crate::server::body::GatewayBody;
+use crate::server::hooks::{
+    AuthorizerOutput, Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
+};
+
+pub use jwt::{KeyRingVerifier, PoolTokenVerifier, TokenRejection};
+
+/// Settings of the authorizer stage.
+#[derive(Debug, Clone)]
+pub struct AuthorizerConfig {
+    /// Region and account in method ARNs (`arn:aws:execute-api:{region}:{account}:…`).
+    pub region: String,
+    pub account_id: String,
+    /// Clock skew allowed on `exp`/`nbf` of remote tokens (local tokens are checked exactly).
+    pub leeway_secs: i64,
+    /// Least time between two JWKS fetches of one issuer caused by unknown `kid`s.
+    pub jwks_refetch_interval: Duration,
+    /// Verified tokens kept (entries).
+    pub token_cache_entries: usize,
+    /// Endpoint-authorizer answers kept (entries).
+    pub endpoint_cache_entries: usize,
+    /// Time limit of a call to an authorizer endpoint or an OIDC issuer.
+    pub call_timeout: Duration,
+}
+
+/// The `AWS_IAM` slot: verifies a SigV4-signed request and answers what the caller may do.
+/// Filled when identity pools arrive; without one, `AWS_IAM` methods answer 403 `Missing
+/// Authentication Token` as API Gateway does for unsigned requests.
+pub trait IamAuthorizer: Send + Sync + std::fmt::Debug + 'static {
+    /// Decides `execute-api:Invoke` on `method_arn` for the request in `cx`.
+    fn authorize<'a>(
+        &'a self,
+        cx: &'a RequestContext<'_>,
+        method_arn: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<IamGrant, Rejection>> + Send + 'a>>;
+}
+
+/// What an [`IamAuthorizer`] established.
+#[derive(Debug, Clone)]
+pub struct IamGrant {
+    pub identity: crate::server::hooks::Identity,
+    /// The caller's policies, kept for `execute-api:InvalidateCache` checks.
+    pub policies: Vec<Arc<gatehouse_policy::Policy>>,
+}
+
+/// Policies an authorizer established for the caller (a TOKEN/REQUEST answer's policy
+/// document or an IAM caller's policies); the cache stage evaluates
+/// `execute-api:InvalidateCache` with them.
+#[derive(Debug, Clone)]
+pub struct CallerPolicies(pub Vec<Arc<gatehouse_policy::Policy>>);
+
+/// The authorizer stage.
+#[derive(Debug)]
+pub struct AuthorizerStage {
+    config: AuthorizerConfig,
+    jwt: jwt::JwtVerifier,
+    endpoint: endpoint::EndpointCaller,
+    iam: Option<Arc<dyn IamAuthorizer>>,
+}
+
+const HEADER_PREFIX: &str = "x-gatehouse-";
+pub const PRINCIPAL_HEADER: &str = "x-gatehouse-principal-id";
+pub const CLAIM_SUB_HEADER: &str = "x-gatehouse-claim-sub";
+pub const CLAIMS_HEADER: &str = "x-gatehouse-claims";
+pub const CONTEXT_HEADER: &str = "x-gatehouse-authorizer-context";
+
+// === impl AuthorizerConfig ===
+
+impl Default for AuthorizerConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".to_owned(),
+            account_id: "000000000000".to_owned(),
+            leeway_secs: 30,
+            jwks_refetch_interval: Duration::from_secs(30),
+            token_cache_entries: 100_000,
+            endpoint_cache_entries: 100_000,
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+// === impl AuthorizerStage ===
+
+impl AuthorizerStage {
+    /// `pools` verifies tokens of gatehouse user pools (`None`: pool authorizers refuse every
+    /// token); `iam` fills the `AWS_IAM` slot.
+    pub fn new(
+        config: AuthorizerConfig,
+        pools: Option<Arc<dyn PoolTokenVerifier>>,
+        iam: Option<Arc<dyn IamAuthorizer>>,
+    ) -> Self {
+        Self {
+            jwt: jwt::JwtVerifier::new(&config, pools),
+            endpoint: endpoint::EndpointCaller::new(&config),
+            config,
+            iam,
+        }
+    }
+
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{VERB}/{path}`.
+    pub fn method_arn(&self, cx: &RequestContext<'_>) -> String {
+        method_arn(&self.config, cx)
+    }
+}
+
+pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> String {
+    format!(
+        "arn:aws:execute-api:{}:{}:{}/{}/{}/{}",
+        config.region,
+        config.account_id,
+        cx.hit.api.id,
+        cx.hit.stage.stage.name,
+        cx.head.method.as_str(),
+        cx.hit.resource_request_path.trim_start_matches('/')
+    )
+}
+
+impl Stage for AuthorizerStage {
+    fn name(&self) -> &'static str {
+        "authorizer"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Authorize
+    }
+
+    fn on_request<'a>(
+        &'a self,
+        cx: &'a mut RequestContext<'_>,
+        _prepared: &'a Prepared,
+    ) -> StageFuture<'a> {
+        strip_gatehouse_headers(&mut cx.head.headers);
+        match &cx.hit.definition.settings.authorization {
+            Authorization::None => StageFuture::ready(Decision::Continue),
+            Authorization::AwsIam => match &self.iam {
+                None => StageFuture::ready(Decision::Reject(Rejection::new(
+                    GatewayResponseType::MissingAuthenticationToken,
+                ))),
+                Some(iam) => StageFuture::boxed(async move {
+                    let arn = self.method_arn(cx);
+                    match iam.authorize(cx, &arn).await {
+                        Ok(grant) => {
+                            cx.identity = grant.identity;
+                            cx.extensions.insert(CallerPolicies(grant.policies));
+                            Decision::Continue
+                        }
+                        Err(rejection) => Decision::Reject(rejection),
+                    }
+                }),
+            },
+            Authorization::Authorizer { name, scopes } => {
+                let Some(authorizer) = cx.hit.api.authorizers.get(name) else {
+                    return StageFuture::ready(Decision::Reject(Rejection::new(
+                        GatewayResponseType::AuthorizerConfigurationError,
+                    )));
+                };
+                match &authorizer.kind {
+                    AuthorizerKind::Jwt(config) => self.jwt.authorize(cx, config, scopes),
+                    AuthorizerKind::Endpoint(config) => StageFuture::boxed(
+                        self.endpoint
+                            .authorize(&self.config, cx, &authorizer.name, config),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Removes every `x-gatehouse-*` request header: only the gateway sets them.
+fn strip_gatehouse_headers(headers: &mut http::HeaderMap) {
+    if !headers
+        .keys()
+        .any(|k| k.as_str().starts_with(HEADER_PREFIX))
+    {
+        return;
+    }
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(HEADER_PREFIX))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// base64url JSON of a map, as a header value.
+pub(crate) fn encoded_header(value: &serde_json::Value) -> Option<HeaderValue> {
+    let json = serde_json::to_vec(value).ok()?;
+    HeaderValue::from_str(&URL_SAFE_NO_PAD.encode(json)).ok()
+}
+
+pub(crate) fn set_header(cx: &mut RequestContext<'_>, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        cx.head.headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Records an authorizer's result in the context.
+pub(crate) fn record(
+    cx: &mut RequestContext<'_>,
+    principal_id: &str,
+    claims: BTreeMap<String, String>,
+    context: BTreeMap<String, String>,
+    usage_identifier_key: Option<String>,
+) {
+    set_header(cx, PRINCIPAL_HEADER, principal_id);
+    cx.authorizer = Some(AuthorizerOutput {
+        principal_id: principal_id.to_owned(),
+        claims,
+        context,
+        usage_identifier_key,
+    });
+}
+
+/// A 403 with API Gateway's authorizer-deny body (`Message`, capitalised, as API Gateway
+/// sends it for policy denials).
+pub(crate) fn denied(explicit: bool) -> Decision {
+    let message = if explicit {
+        "User is not authorized to access this resource with an explicit deny"
+    } else {
+        "User is not authorized to access this resource"
+    };
+    let body = serde_json::json!({ "Message": message }).to_string();
+    let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    Decision::Respond(response)
+}
+
+pub(crate) fn unauthorized() -> Decision {
+    Decision::Reject(Rejection::new(GatewayResponseType::Unauthorized))
+}
