@@ -30,6 +30,7 @@ pub mod load;
 pub mod mapping;
 pub mod model;
 pub mod openapi;
+pub mod operator;
 pub mod path;
 pub mod plans;
 pub mod quota;

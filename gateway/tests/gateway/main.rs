@@ -16,3 +16,4 @@ mod declarative;
 mod import;
 mod properties;
 mod resolve;
+mod usage;

@@ -1,0 +1,588 @@
+//! The operator HTTP API: API Gateway's REST paths and JSON shapes for API keys, usage plans,
+//! usage and cache flushes, so `boto3.client("apigateway", endpoint_url=…)` works for them.
+//! Every request must be SigV4-signed with the operator credentials (service `apigateway`).
+//! The binary mounts [`router`] on the identity listener; the Cognito API there uses only
+//! `POST /`, so these paths do not collide.
+//!
+//! Errors use API Gateway's shape: status plus `{"message": …}` and `x-amzn-ErrorType`
+//! (`NotFoundException`, `ConflictException`, `BadRequestException`, …).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use gatehouse_identity::sigv4::{self, Payload, SecretKey, VerifierConfig};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cache::CacheStage;
+use crate::plans::PlanDocument;
+use crate::server::Clock;
+use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
+
+/// What the operator API needs.
+#[derive(Debug, Clone)]
+pub struct OperatorState {
+    pub usage: Arc<Usage>,
+    pub cache: Option<Arc<CacheStage>>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The region signatures must be scoped to (`None`: any).
+    pub region: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// An operator API failure in API Gateway's words.
+#[derive(Debug)]
+pub struct OperatorError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+/// The operator API's routes (SigV4 checked on each).
+pub fn router(state: OperatorState) -> Router {
+    let state = Arc::new(state);
+    Router::new()
+        .route("/apikeys", post(create_key).get(list_keys))
+        .route(
+            "/apikeys/{id}",
+            get(get_key).patch(update_key).delete(delete_key),
+        )
+        .route("/usageplans", post(create_plan).get(list_plans))
+        .route(
+            "/usageplans/{id}",
+            get(get_plan).patch(update_plan).delete(delete_plan),
+        )
+        .route("/usageplans/{id}/keys", post(add_plan_key).get(plan_keys))
+        .route("/usageplans/{id}/keys/{key}", delete(remove_plan_key))
+        .route("/usageplans/{id}/usage", get(usage))
+        .route(
+            "/restapis/{api}/stages/{stage}/cache/data",
+            delete(flush_cache),
+        )
+        .with_state(state)
+}
+
+type Result<T> = std::result::Result<T, OperatorError>;
+type St = State<Arc<OperatorState>>;
+
+// === impl OperatorError ===
+
+impl OperatorError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequestException", message)
+    }
+}
+
+impl From<UsageError> for OperatorError {
+    fn from(err: UsageError) -> Self {
+        match &err {
+            UsageError::InvalidValue(_)
+            | UsageError::InvalidPlan(_)
+            | UsageError::Invalid(_)
+            | UsageError::ReadOnlyPlan(_) => Self::bad(err.to_string()),
+            UsageError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "NotFoundException", err.to_string())
+            }
+            UsageError::Conflict(_) => {
+                Self::new(StatusCode::CONFLICT, "ConflictException", err.to_string())
+            }
+            UsageError::Storage(_) => {
+                tracing::error!(error = %err, "operator api");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalFailure",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for OperatorError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [
+                ("content-type", "application/json"),
+                ("x-amzn-errortype", self.kind),
+            ],
+            json!({ "message": self.message }).to_string(),
+        )
+            .into_response()
+    }
+}
+
+fn verify(
+    state: &OperatorState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<()> {
+    let list: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let request = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &list,
+        payload: Payload::Bytes(body),
+    };
+    let mut config = VerifierConfig::new("apigateway");
+    config.region = state.region.clone();
+    let verified = sigv4::verify(&request, &config, state.clock.now(), |id| {
+        (id == state.access_key_id).then(|| SecretKey::new(state.secret_access_key.clone()))
+    })
+    .map_err(|e| match e {
+        sigv4::SigV4Error::MissingAuthentication => OperatorError::new(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        ),
+        sigv4::SigV4Error::UnknownAccessKey => OperatorError::new(
+            StatusCode::FORBIDDEN,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        other => OperatorError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+            other.to_string(),
+        ),
+    })?;
+    if verified.security_token.is_some() {
+        return Err(OperatorError::new(
+            StatusCode::FORBIDDEN,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ));
+    }
+    Ok(())
+}
+
+fn epoch(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn key_json(key: &ApiKeyInfo, value: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": key.id,
+        "name": key.name,
+        "enabled": key.enabled,
+        "createdDate": epoch(key.created_at),
+        "lastUpdatedDate": epoch(key.updated_at),
+        "stageKeys": [],
+        "tags": {},
+        "customerId": null,
+        "valuePrefix": key.prefix,
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(d) = &key.description {
+            obj.insert("description".into(), json!(d));
+        }
+        if let Some(value) = value {
+            obj.insert("value".into(), json!(value));
+        }
+        obj.remove("customerId");
+    }
+    v
+}
+
+fn plan_json(plan: &UsagePlanInfo) -> Value {
+    let mut v = serde_json::to_value(&plan.document).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("id".into(), json!(plan.id));
+        obj.insert("name".into(), json!(plan.name));
+    }
+    v
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| OperatorError::bad(format!("invalid request body: {e}")))
+}
+
+fn ok(status: StatusCode, value: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+// --- API keys ---
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateKeyRequest {
+    name: String,
+    description: Option<String>,
+    #[serde(default)]
+    enabled: bool,
+    value: Option<String>,
+}
+
+async fn create_key(
+    State(s): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: CreateKeyRequest = json_body(&body)?;
+    let created = s
+        .usage
+        .create_key(NewApiKey {
+            name: req.name,
+            description: req.description,
+            enabled: req.enabled,
+            value: req.value,
+        })
+        .await?;
+    Ok(ok(
+        StatusCode::CREATED,
+        key_json(&created.key, Some(&created.value)),
+    ))
+}
+
+async fn list_keys(
+    State(s): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let keys = s.usage.list_keys().await?;
+    let items: Vec<Value> = keys.iter().map(|k| key_json(k, None)).collect();
+    Ok(ok(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn get_key(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    Ok(ok(
+        StatusCode::OK,
+        key_json(&s.usage.get_key(&id).await?, None),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PatchRequest {
+    #[serde(default)]
+    patch_operations: Vec<PatchOperation>,
+}
+
+#[derive(Deserialize)]
+struct PatchOperation {
+    op: String,
+    path: String,
+    value: Option<String>,
+}
+
+async fn update_key(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: PatchRequest = json_body(&body)?;
+    let mut update = ApiKeyUpdate::default();
+    for op in req.patch_operations {
+        match (op.op.as_str(), op.path.as_str()) {
+            ("replace", "/name") => update.name = op.value,
+            ("replace", "/description") => update.description = Some(op.value),
+            ("replace", "/enabled") => {
+                update.enabled = Some(op.value.as_deref() == Some("true"));
+            }
+            (o, p) => {
+                return Err(OperatorError::bad(format!(
+                    "unsupported patch operation `{o} {p}`"
+                )));
+            }
+        }
+    }
+    Ok(ok(
+        StatusCode::OK,
+        key_json(&s.usage.update_key(&id, update).await?, None),
+    ))
+}
+
+async fn delete_key(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    s.usage.delete_key(&id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// --- usage plans ---
+
+#[derive(Deserialize)]
+struct CreatePlanRequest {
+    name: String,
+    #[serde(flatten)]
+    document: PlanDocument,
+}
+
+async fn create_plan(
+    State(s): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: CreatePlanRequest = json_body(&body)?;
+    let plan = s.usage.create_plan(&req.name, req.document).await?;
+    Ok(ok(StatusCode::CREATED, plan_json(&plan)))
+}
+
+async fn list_plans(
+    State(s): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let items: Vec<Value> = s.usage.list_plans().await?.iter().map(plan_json).collect();
+    Ok(ok(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn get_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    Ok(ok(StatusCode::OK, plan_json(&s.usage.get_plan(&id).await?)))
+}
+
+async fn update_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: PatchRequest = json_body(&body)?;
+    let current = s.usage.get_plan(&id).await?;
+    let mut name = current.name;
+    let mut doc = current.document;
+    for op in req.patch_operations {
+        let value = op.value.clone().unwrap_or_default();
+        let number = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| OperatorError::bad(format!("`{v}` is not a number")))
+        };
+        match (op.op.as_str(), op.path.as_str()) {
+            ("replace", "/name") => name = value,
+            ("replace", "/description") => doc.description = Some(value),
+            ("replace", "/throttle/rateLimit") => {
+                doc.throttle.get_or_insert_default().rate_limit = number(&value)?
+            }
+            ("replace", "/throttle/burstLimit") => {
+                doc.throttle.get_or_insert_default().burst_limit = number(&value)? as u32
+            }
+            ("replace", "/quota/limit") => {
+                if let Some(q) = doc.quota.as_mut() {
+                    q.limit = number(&value)? as u64;
+                }
+            }
+            ("replace", "/quota/period") => {
+                if let Some(q) = doc.quota.as_mut() {
+                    q.period = value;
+                }
+            }
+            (o, p) => {
+                return Err(OperatorError::bad(format!(
+                    "unsupported patch operation `{o} {p}`"
+                )));
+            }
+        }
+    }
+    Ok(ok(
+        StatusCode::OK,
+        plan_json(&s.usage.update_plan(&id, &name, doc).await?),
+    ))
+}
+
+async fn delete_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    s.usage.delete_plan(&id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanKeyRequest {
+    key_id: String,
+    key_type: Option<String>,
+}
+
+async fn add_plan_key(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: PlanKeyRequest = json_body(&body)?;
+    if req.key_type.as_deref().is_some_and(|t| t != "API_KEY") {
+        return Err(OperatorError::bad("keyType must be API_KEY"));
+    }
+    let key = s.usage.add_plan_key(&id, &req.key_id).await?;
+    Ok(ok(
+        StatusCode::CREATED,
+        json!({"id": key.id, "type": "API_KEY", "name": key.name}),
+    ))
+}
+
+async fn plan_keys(
+    State(s): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let items: Vec<Value> = s
+        .usage
+        .plan_keys(&id)
+        .await?
+        .iter()
+        .map(|k| json!({"id": k.id, "type": "API_KEY", "name": k.name}))
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn remove_plan_key(
+    State(s): St,
+    Path((id, key)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    s.usage.remove_plan_key(&id, &key).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsageQuery {
+    key_id: Option<String>,
+    start_date: String,
+    end_date: String,
+}
+
+async fn usage(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(q): Query<UsageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let report = s
+        .usage
+        .usage(&id, q.key_id.as_deref(), &q.start_date, &q.end_date)
+        .await?;
+    let items: serde_json::Map<String, Value> = report
+        .items
+        .iter()
+        .map(|(k, days)| {
+            (
+                k.clone(),
+                Value::Array(days.iter().map(|(u, r)| json!([u, r])).collect()),
+            )
+        })
+        .collect();
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "usagePlanId": report.plan_id,
+            "startDate": report.start_day,
+            "endDate": report.end_day,
+            "items": items,
+        }),
+    ))
+}
+
+async fn flush_cache(
+    State(s): St,
+    Path((api, stage)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let flushed = s.cache.as_ref().is_some_and(|c| c.flush(&api, &stage));
+    if !flushed {
+        return Err(OperatorError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            format!("stage `{stage}` of api `{api}` has no cache"),
+        ));
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}
