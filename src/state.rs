@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gatehouse_identity::clock::{Clock, SystemClock};
 use gatehouse_identity::crypto::{MasterKey, Sealer};
-use gatehouse_identity::delivery::{Delivery, Outbox};
+use gatehouse_identity::delivery::{Delivery, Outbox, Smtp};
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::ids;
 use gatehouse_identity::password::{Argon2Params, PasswordHasher, PasswordHasherConfig};
@@ -91,8 +91,8 @@ impl State {
         .map_err(|err| StartError::Password(err.to_string()))?;
         let delivery: Arc<dyn Delivery> = match &config.delivery {
             DeliveryConfig::Outbox(dir) => Arc::new(Outbox::new(dir.clone())),
-            DeliveryConfig::Smtp(_) => {
-                return Err(StartError::Delivery("SMTP-PENDING".to_owned()));
+            DeliveryConfig::Smtp(url) => {
+                Arc::new(Smtp::from_url(url).map_err(|err| StartError::Delivery(err.to_string()))?)
             }
         };
         let user_pools = UserPools::new(

@@ -41,7 +41,7 @@ fn generated_secrets_are_private_and_printed_only_at_first_start() {
     assert_eq!(mode(&credentials_path), 0o600);
     assert_eq!(mode(&data_dir.join("master.key")), 0o600);
     assert_eq!(mode(&data_dir), 0o700);
-    assert!(first.stderr().contains(&key_id), "printed at first start");
+    assert!(first.stderr_contains(&key_id), "printed at first start");
     assert!(first.terminate().success());
 
     let second = TestServer::spawn_with(options());
@@ -169,4 +169,24 @@ fn speaks_the_cognito_error_shape() {
         "MissingAuthenticationTokenException"
     );
     assert!(response.header("x-amzn-RequestId").is_some());
+}
+
+#[test]
+fn starts_with_smtp_delivery_configured() {
+    let server = TestServer::spawn_with(Options {
+        args: vec![
+            "--smtp-url".into(),
+            "smtp://mailer:pw@127.0.0.1:2525".into(),
+        ],
+        ..Options::default()
+    });
+    assert_eq!(server.get("/health").status, 200);
+    assert!(
+        !server.stderr().contains("pw@"),
+        "no SMTP password in the logs"
+    );
+    assert!(
+        !server.data_dir.join("outbox").exists(),
+        "codes go to SMTP, not the outbox"
+    );
 }

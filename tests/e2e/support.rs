@@ -129,6 +129,18 @@ impl TestServer {
         self.stderr.lock().expect("stderr lock").clone()
     }
 
+    /// Waits (up to 5 s) until the server has written `needle` to stderr; stderr is read by a
+    /// background thread, so a line written just before "listening" may still be in flight.
+    pub(crate) fn stderr_contains(&self, needle: &str) -> bool {
+        for _ in 0..100 {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server still running");
