@@ -5,6 +5,7 @@ and malformed bodies (sent as raw HTTP, since boto3 refuses to send them) — ne
 from __future__ import annotations
 
 import pytest
+import requests
 
 from gatehouse_harness import (
     PASSWORD,
@@ -325,6 +326,18 @@ def test_errors_carry_the_json_content_type_and_error_type_header(server):
     error_type, message = raw_error(response)
     assert error_type == "ResourceNotFoundException"
     assert message
+
+
+def test_oversized_body_is_refused_without_harming_the_server(server):
+    huge = b'{"ClientId": "' + b"a" * (8 * 1024 * 1024) + b'"}'
+    try:
+        response = server.raw("SignUp", huge)
+    except requests.ConnectionError:
+        # Closing the connection on an oversized body is an acceptable refusal.
+        response = None
+    if response is not None:
+        assert 400 <= response.status_code < 500, f"{response.status_code}: {response.text[:200]}"
+    assert server.get("/health").status_code == 200
 
 
 def test_successful_responses_are_amz_json(server):

@@ -155,3 +155,31 @@ def test_list_users_limit_above_60_is_invalid_parameter(population):
 def test_list_users_of_an_unknown_pool_is_resource_not_found(server):
     with raises_cognito("ResourceNotFoundException"):
         server.admin.list_users(UserPoolId="us-east-1_AAAAAAAAA")
+
+
+def test_list_users_prefix_filter_treats_like_wildcards_literally(population):
+    pool, tag, names = population
+    # `%` and `_` are SQL LIKE wildcards; in a Cognito filter they are plain characters.
+    assert list_usernames(pool, Filter='email ^= "%"') == set()
+    assert list_usernames(pool, Filter='email ^= "_"') == set()
+    assert list_usernames(pool, Filter='email ^= "a_n"') == set()
+    assert list_usernames(pool, Filter=f'username ^= "{tag}%"') == set()
+    assert list_usernames(pool, Filter='email ^= "\\\\"') == set()
+
+
+def test_list_users_filter_values_are_data_not_query_text(population):
+    pool, _, _ = population
+    assert list_usernames(pool, Filter="email = \"x' OR '1'='1\"") == set()
+    assert list_usernames(pool, Filter='email = "x\\" OR \\"1\\"=\\"1"') == set()
+
+
+def test_list_users_filter_matches_a_value_with_an_escaped_quote(pool):
+    username = unique("quote-")
+    pool.admin.admin_create_user(
+        UserPoolId=pool.pool_id,
+        Username=username,
+        UserAttributes=attr_list({"name": 'Dwayne "The Rock" J'}),
+        MessageAction="SUPPRESS",
+    )
+    assert list_usernames(pool, Filter='name = "Dwayne \\"The Rock\\" J"') == {username}
+    assert list_usernames(pool, Filter='name ^= "Dwayne \\"The"') == {username}
