@@ -146,6 +146,46 @@ impl UserPools {
         }
     }
 
+    /// The pool's cached ring without waiting, for synchronous verifiers such as the gateway's
+    /// authorizer, which must not touch the database per request. A missing or stale ring is
+    /// (re)loaded in the background on the current tokio runtime, so the first request for a
+    /// pool after start-up may get `None`.
+    pub fn key_ring_cached(&self, pool_id: &str) -> Option<Arc<KeyRing>> {
+        let now = self.now();
+        let cached = self.cached_ring(pool_id);
+        let stale = cached
+            .as_ref()
+            .is_none_or(|(_, loaded_at)| age(now, *loaded_at) >= RING_TTL);
+        if stale {
+            self.reload_in_background(pool_id);
+        }
+        cached.map(|(ring, _)| ring)
+    }
+
+    fn reload_in_background(&self, pool_id: &str) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let first = match self.inner.reloading.lock() {
+            Ok(mut reloading) => reloading.insert(pool_id.to_owned()),
+            Err(_) => false,
+        };
+        if !first {
+            return;
+        }
+        let this = self.clone();
+        let pool_id = pool_id.to_owned();
+        runtime.spawn(async move {
+            let now = this.now();
+            if let Err(err) = this.load_ring(&pool_id, now).await {
+                tracing::debug!(pool = %pool_id, error = %err, "key ring reload failed");
+            }
+            if let Ok(mut reloading) = this.inner.reloading.lock() {
+                reloading.remove(&pool_id);
+            }
+        });
+    }
+
     /// The ring for verifying a token signed with `kid`: reloaded when the cached ring lacks
     /// the kid (another node rotated), at most once per second per pool.
     pub async fn key_ring_for_kid(

@@ -98,6 +98,9 @@ struct Inner {
     /// Parsed key rings per pool: keys are parsed once, not per token. Refreshed when a `kid`
     /// is unknown or the entry is old, so nodes sharing a database see each other's rotations.
     rings: RwLock<HashMap<String, keys::CachedRing>>,
+    /// Pools whose ring is being reloaded in the background (see `key_ring_cached`), so a burst
+    /// of requests starts one reload, not one each.
+    reloading: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl UserPools {
@@ -121,6 +124,7 @@ impl UserPools {
                 clock,
                 config,
                 rings: RwLock::new(HashMap::new()),
+                reloading: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }

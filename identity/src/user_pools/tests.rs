@@ -891,3 +891,36 @@ async fn groups_tokens_and_key_rotation() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_key_rings_load_in_the_background_for_synchronous_verifiers() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let pool = f
+            .pools
+            .create_user_pool("sync", PoolConfig::default())
+            .await
+            .unwrap();
+        assert!(
+            f.pools.key_ring_cached(&pool.id).is_some(),
+            "the creating node caches the ring it made"
+        );
+
+        // Another node has nothing cached: the first call answers at once with nothing and
+        // starts a load; a later call finds the ring.
+        let other = fixture(&db.store);
+        assert!(other.pools.key_ring_cached(&pool.id).is_none());
+        let mut ring = None;
+        for _ in 0..200 {
+            ring = other.pools.key_ring_cached(&pool.id);
+            if ring.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let ring = ring.expect("loaded in the background");
+        assert_eq!(ring.jwks().keys.len(), 2);
+        assert!(other.pools.key_ring_cached("us-east-1_NoSuchPoo").is_none());
+    })
+    .await;
+}
