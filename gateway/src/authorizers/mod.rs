@@ -248,15 +248,17 @@ pub(crate) fn record(
     });
 }
 
-/// A 403 with API Gateway's authorizer-deny body (`Message`, capitalised, as API Gateway
-/// sends it for policy denials).
+/// A 403 with API Gateway's ACCESS_DENIED body. It falls back to DEFAULT_4XX, whose template
+/// is `{"message":$context.error.messageString}`: lower-case `message`, as AWS's
+/// troubleshooting guide for Lambda-authorizer 403s shows
+/// (`{"message": "User is not authorized to access this resource with an explicit deny"}`).
 pub(crate) fn denied(explicit: bool) -> Decision {
     let message = if explicit {
         "User is not authorized to access this resource with an explicit deny"
     } else {
         "User is not authorized to access this resource"
     };
-    let body = serde_json::json!({ "Message": message }).to_string();
+    let body = serde_json::json!({ "message": message }).to_string();
     let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
     *response.status_mut() = StatusCode::FORBIDDEN;
     response.headers_mut().insert(

@@ -33,7 +33,8 @@ pub struct ServiceConfig {
     pub max_body_bytes: u64,
     /// Per-API overrides of `max_body_bytes`, by API id.
     pub api_max_body_bytes: BTreeMap<String, u64>,
-    /// Request line plus headers (default 16 KiB, at least 8 KiB) → 431.
+    /// Request line plus headers (default 32 KiB, at least 8 KiB) → 431. Twice the 16 KiB
+    /// token limit, so an oversized bearer token reaches the authorizer and gets its 401.
     pub max_header_bytes: usize,
     /// Time a client gets to send a complete request head (default 10 s); past it the
     /// connection is closed (slowloris).
@@ -100,7 +101,7 @@ impl Default for ServiceConfig {
         Self {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             api_max_body_bytes: BTreeMap::new(),
-            max_header_bytes: 16 * 1024,
+            max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),
             forwarded_proto: "http".to_owned(),
             pool_idle_timeout: Duration::from_secs(90),

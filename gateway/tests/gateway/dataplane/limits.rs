@@ -9,7 +9,7 @@ use super::support::{raw, start};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431() {
     let gw = start().await;
-    let big = "x".repeat(20 * 1024);
+    let big = "x".repeat(100 * 1024);
     let request = format!("GET /prod/echo HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
     let answer = raw(gw.addr, request.as_bytes(), Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");

@@ -2,5 +2,6 @@
 //! database), the response cache and the authorizers, end to end: a real backend, a real
 //! gateway with the stages registered, a hyper client.
 
+mod operator;
 mod support;
 mod tests;
