@@ -96,6 +96,22 @@ def email_pool(server: GatehouseServer) -> PoolFixture:
     return PoolFixture.create(server, email_username=True)
 
 
+# CreateUserPool generates two RSA signing keys, which takes the debug build about half a
+# second. Modules whose tests only touch users they created themselves (unique names, unique
+# addresses) and never change the pool or its client share one pool per module instead; they
+# opt in with `pool, email_pool = shared_pool_fixtures()`.
+
+
+@pytest.fixture(scope="module")
+def shared_pool(server: GatehouseServer) -> PoolFixture:
+    return PoolFixture.create(server)
+
+
+@pytest.fixture(scope="module")
+def shared_email_pool(server: GatehouseServer) -> PoolFixture:
+    return PoolFixture.create(server, email_username=True)
+
+
 @pytest.fixture(autouse=True)
 def _server_stays_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails the test loudly (with the server's stderr) if the shared server died or panicked."""

@@ -149,6 +149,8 @@ class GatehouseServer:
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
             "--data-dir",
             str(self.data_dir),
             "--config",
@@ -667,6 +669,18 @@ class PoolFixture:
     def new_client(self, **overrides: Any) -> dict[str, Any]:
         return create_client(self.admin, self.pool_id, **overrides)
 
+    def with_client(self, **overrides: Any) -> "PoolFixture":
+        """The same pool seen through a new app client with these settings."""
+        client = self.new_client(**overrides)
+        return PoolFixture(
+            server=self.server,
+            pool_id=self.pool_id,
+            client_id=client["ClientId"],
+            client_secret=client.get("ClientSecret"),
+            email_username=self.email_username,
+            pool=self.pool,
+        )
+
     def _secret(self, username: str, client_id: str | None, client_secret: str | None) -> dict[str, str]:
         secret = client_secret if client_secret is not None else (
             self.client_secret if client_id in (None, self.client_id) else None
@@ -801,6 +815,21 @@ class User:
     email: str
     password: str
     sub: str
+
+
+def shared_pool_fixtures() -> tuple[Any, Any]:
+    """`pool` and `email_pool` fixtures that hand out the module's shared pools (see
+    conftest.py): for modules whose tests create their own users and leave the pool alone."""
+
+    @pytest.fixture
+    def pool(shared_pool: PoolFixture) -> PoolFixture:
+        return shared_pool
+
+    @pytest.fixture
+    def email_pool(shared_email_pool: PoolFixture) -> PoolFixture:
+        return shared_email_pool
+
+    return pool, email_pool
 
 
 # === tokens ===

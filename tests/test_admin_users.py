@@ -18,6 +18,11 @@ from gatehouse_harness import (
     unique,
     unique_email,
 )
+from gatehouse_harness import shared_pool_fixtures
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
+
 
 TEMPORARY = "Temp-Pass-123!"
 

@@ -9,6 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from gatehouse_harness import PASSWORD, attrs, error_of, unique_email
+from gatehouse_harness import shared_pool_fixtures
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
+
 
 THREADS = 8
 

@@ -15,6 +15,11 @@ from gatehouse_harness import (
     unique,
     unique_email,
 )
+from gatehouse_harness import shared_pool_fixtures
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
+
 
 UNKNOWN_POOL = "us-east-1_AAAAAAAAA"
 UNKNOWN_CLIENT = "a" * 26
@@ -35,8 +40,8 @@ def test_unknown_user_is_user_not_found_with_legacy_existence_errors(pool):
         pool.login(unique("nobody-"), PASSWORD)
 
 
-def test_unknown_user_and_wrong_password_look_identical_when_existence_errors_are_prevented(server):
-    fixture = PoolFixture.create(server, PreventUserExistenceErrors="ENABLED")
+def test_unknown_user_and_wrong_password_look_identical_when_existence_errors_are_prevented(pool):
+    fixture = pool.with_client(PreventUserExistenceErrors="ENABLED")
     user = fixture.admin_user()
     with raises_cognito("NotAuthorizedException") as wrong_password:
         fixture.login(user.username, "Wrong-Password-1!")
@@ -48,8 +53,8 @@ def test_unknown_user_and_wrong_password_look_identical_when_existence_errors_ar
     assert admin_unknown.message == wrong_password.message
 
 
-def test_unconfirmed_user_with_the_right_password_is_reported_even_when_existence_errors_are_prevented(server):
-    fixture = PoolFixture.create(server, PreventUserExistenceErrors="ENABLED")
+def test_unconfirmed_user_with_the_right_password_is_reported_even_when_existence_errors_are_prevented(pool):
+    fixture = pool.with_client(PreventUserExistenceErrors="ENABLED")
     username, email = fixture.new_username()
     fixture.sign_up(username, email)
     with raises_cognito("UserNotConfirmedException"):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from gatehouse_harness import PASSWORD, attr_list, attrs, raises_cognito, unique
+from gatehouse_harness import PASSWORD, PoolFixture, attr_list, attrs, raises_cognito, unique
 
 
-@pytest.fixture
-def population(pool):
-    """A pool with five users: three confirmed (two emails starting `an`), one unconfirmed, one
-    disabled. Returns (pool, tag, {short name: username})."""
+@pytest.fixture(scope="module")
+def population(server):
+    """A pool with five users: four confirmed (two emails starting `an`, one of them disabled)
+    and one unconfirmed. Returns (pool, tag, {short name: username}). The tests using it only
+    read, so the module shares it."""
+    pool = PoolFixture.create(server)
     tag = unique("lu")
     names = {}
     for short, email in (

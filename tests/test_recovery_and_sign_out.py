@@ -7,13 +7,17 @@ from __future__ import annotations
 from gatehouse_harness import (
     OTHER_PASSWORD,
     PASSWORD,
-    PoolFixture,
     attrs,
     raises_cognito,
     unique,
     unique_email,
     unverified_claims,
 )
+from gatehouse_harness import shared_pool_fixtures
+
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
 
 
 def test_forgot_password_code_from_the_outbox_sets_a_new_password(pool, server):
@@ -53,11 +57,11 @@ def test_confirm_forgot_password_enforces_the_password_policy(pool):
         )
 
 
-def test_forgot_password_for_an_unknown_user_depends_on_existence_error_prevention(server):
-    legacy = PoolFixture.create(server)
+def test_forgot_password_for_an_unknown_user_depends_on_existence_error_prevention(pool):
+    legacy = pool
     with raises_cognito("UserNotFoundException"):
         legacy.public.forgot_password(ClientId=legacy.client_id, Username=unique("nobody-"))
-    prevented = PoolFixture.create(server, PreventUserExistenceErrors="ENABLED")
+    prevented = pool.with_client(PreventUserExistenceErrors="ENABLED")
     # Documented: a simulated delivery instead of an error.
     response = prevented.public.forgot_password(ClientId=prevented.client_id, Username=unique("nobody-"))
     assert "CodeDeliveryDetails" in response

@@ -15,6 +15,11 @@ from gatehouse_harness import (
     unique_email,
     unverified_claims,
 )
+from gatehouse_harness import shared_pool_fixtures
+
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
 
 
 def test_sign_up_delivers_a_code_to_the_outbox_and_confirm_sign_up_confirms(pool, server):

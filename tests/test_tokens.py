@@ -9,10 +9,16 @@ from gatehouse_harness import (
     PoolFixture,
     TokenVerifier,
     UUID_RE,
+    unique,
     unverified_claims,
 )
+from gatehouse_harness import shared_pool_fixtures
 
 import jwt
+
+
+# Tests here create their own users and leave the pool and its client alone.
+pool, email_pool = shared_pool_fixtures()
 
 
 def test_discovery_document_names_the_issuer_and_jwks_uri(pool, server):
@@ -41,11 +47,12 @@ def test_unknown_pool_has_no_discovery_document(server):
     assert response.status_code == 404, response.status_code
 
 
-def test_id_token_verifies_and_carries_cognito_claims(server):
-    fixture = PoolFixture.create(server)
-    fixture.admin.create_group(UserPoolId=fixture.pool_id, GroupName="staff", Precedence=1)
+def test_id_token_verifies_and_carries_cognito_claims(pool, server):
+    fixture = pool
+    group = unique("staff-")
+    fixture.admin.create_group(UserPoolId=fixture.pool_id, GroupName=group, Precedence=1)
     user = fixture.signed_up_user(attributes={"custom:tier": "gold", "name": "Token Tester"})
-    fixture.admin.admin_add_user_to_group(UserPoolId=fixture.pool_id, Username=user.username, GroupName="staff")
+    fixture.admin.admin_add_user_to_group(UserPoolId=fixture.pool_id, Username=user.username, GroupName=group)
     before = int(time.time())
     tokens = fixture.tokens(user.username)
     verifier = TokenVerifier(server, fixture.pool_id)
@@ -59,7 +66,7 @@ def test_id_token_verifies_and_carries_cognito_claims(server):
     assert claims["email_verified"] is True
     assert claims["name"] == "Token Tester"
     assert claims["custom:tier"] == "gold"
-    assert claims["cognito:groups"] == ["staff"]
+    assert claims["cognito:groups"] == [group]
     assert claims["jti"] and claims["origin_jti"] and claims["event_id"]
     assert before - 5 <= claims["auth_time"] <= claims["iat"] <= int(time.time()) + 5
     assert claims["exp"] - claims["iat"] == 3600
@@ -67,8 +74,8 @@ def test_id_token_verifies_and_carries_cognito_claims(server):
     assert "password" not in str(claims).lower()
 
 
-def test_access_token_verifies_and_carries_cognito_claims(server):
-    fixture = PoolFixture.create(server)
+def test_access_token_verifies_and_carries_cognito_claims(pool, server):
+    fixture = pool
     user = fixture.signed_up_user(attributes={"custom:tier": "gold"})
     tokens = fixture.tokens(user.username)
     verifier = TokenVerifier(server, fixture.pool_id)
@@ -100,8 +107,8 @@ def test_id_and_access_tokens_are_signed_with_different_kids(pool, server):
     assert {id_kid, access_kid} <= kids
 
 
-def test_pools_sign_with_their_own_keys(server):
-    first = PoolFixture.create(server)
+def test_pools_sign_with_their_own_keys(pool, server):
+    first = pool
     second = PoolFixture.create(server)
     user = first.signed_up_user()
     tokens = first.tokens(user.username)
@@ -129,9 +136,8 @@ def test_admin_initiate_auth_tokens_verify_like_the_others(pool, server):
     assert verifier.access_token(tokens["AccessToken"])["username"] == user.username
 
 
-def test_client_token_validity_units_set_the_lifetimes(server):
-    fixture = PoolFixture.create(
-        server,
+def test_client_token_validity_units_set_the_lifetimes(pool, server):
+    fixture = pool.with_client(
         IdTokenValidity=2,
         AccessTokenValidity=30,
         RefreshTokenValidity=1,
@@ -151,17 +157,17 @@ def test_client_token_validity_units_set_the_lifetimes(server):
     assert refreshed_id["exp"] - refreshed_id["iat"] == 2 * 3600
 
 
-def test_token_validity_without_units_is_in_default_units(server):
+def test_token_validity_without_units_is_in_default_units(pool):
     # Without TokenValidityUnits, AccessTokenValidity and IdTokenValidity are in hours.
-    fixture = PoolFixture.create(server, AccessTokenValidity=2, IdTokenValidity=3)
+    fixture = pool.with_client(AccessTokenValidity=2, IdTokenValidity=3)
     user = fixture.signed_up_user()
     response = fixture.tokens(user.username)
     assert response["ExpiresIn"] == 2 * 3600
     assert unverified_claims(response["IdToken"])["exp"] - unverified_claims(response["IdToken"])["iat"] == 3 * 3600
 
 
-def test_read_attributes_limit_the_id_token_claims(server):
-    fixture = PoolFixture.create(server, ReadAttributes=["email", "email_verified"])
+def test_read_attributes_limit_the_id_token_claims(pool):
+    fixture = pool.with_client(ReadAttributes=["email", "email_verified"])
     user = fixture.signed_up_user(attributes={"custom:tier": "gold", "name": "Hidden"})
     claims = unverified_claims(fixture.tokens(user.username)["IdToken"])
     assert claims["email"] == user.email
