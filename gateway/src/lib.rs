@@ -23,6 +23,7 @@
 pub mod authorizers;
 pub mod cache;
 pub mod declarative;
+pub mod deployments;
 pub mod error;
 pub mod keys;
 pub mod limits;
@@ -38,6 +39,7 @@ pub mod responses;
 pub mod routes;
 pub mod server;
 pub mod snapshot;
+pub mod sources;
 pub mod stage;
 pub mod template;
 pub mod throttle;

@@ -1,6 +1,9 @@
 //! The operator HTTP API: API Gateway's REST paths and JSON shapes for API keys, usage plans,
 //! usage and cache flushes, so `boto3.client("apigateway", endpoint_url=…)` works for them.
 //! Every request must be SigV4-signed with the operator credentials (service `apigateway`).
+//! With a [`Deployments`] service ([`router_with_deployments`]) it also creates and lists
+//! deployments and points stages at them (`POST|GET /restapis/{api}/deployments`,
+//! `GET|PATCH /restapis/{api}/stages/{stage}` with `replace /deploymentId`).
 //! The binary mounts [`router`] on the identity listener; the Cognito API there uses only
 //! `POST /`, so these paths do not collide.
 //!
@@ -20,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cache::CacheStage;
+use crate::deployments::{DeploymentError, DeploymentInfo, Deployments, StageInfo};
 use crate::plans::PlanDocument;
 use crate::server::Clock;
 use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
@@ -44,9 +48,39 @@ pub struct OperatorError {
     message: String,
 }
 
-/// The operator API's routes (SigV4 checked on each).
+/// What the handlers share: the state and the optional deployments service.
+#[derive(Debug)]
+struct Shared {
+    state: OperatorState,
+    deployments: Option<Arc<Deployments>>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = OperatorState;
+
+    fn deref(&self) -> &OperatorState {
+        &self.state
+    }
+}
+
+/// The operator API's routes (SigV4 checked on each): keys, plans, usage, cache flushes.
 pub fn router(state: OperatorState) -> Router {
-    let state = Arc::new(state);
+    routes(Shared {
+        state,
+        deployments: None,
+    })
+}
+
+/// [`router`] plus deployments and stages.
+pub fn router_with_deployments(state: OperatorState, deployments: Arc<Deployments>) -> Router {
+    routes(Shared {
+        state,
+        deployments: Some(deployments),
+    })
+}
+
+fn routes(shared: Shared) -> Router {
+    let state = Arc::new(shared);
     Router::new()
         .route("/apikeys", post(create_key).get(list_keys))
         .route(
@@ -65,11 +99,19 @@ pub fn router(state: OperatorState) -> Router {
             "/restapis/{api}/stages/{stage}/cache/data",
             delete(flush_cache),
         )
+        .route(
+            "/restapis/{api}/deployments",
+            post(create_deployment).get(list_deployments),
+        )
+        .route(
+            "/restapis/{api}/stages/{stage}",
+            get(get_stage).patch(update_stage),
+        )
         .with_state(state)
 }
 
 type Result<T> = std::result::Result<T, OperatorError>;
-type St = State<Arc<OperatorState>>;
+type St = State<Arc<Shared>>;
 
 // === impl OperatorError ===
 
@@ -101,6 +143,25 @@ impl From<UsageError> for OperatorError {
                 Self::new(StatusCode::CONFLICT, "ConflictException", err.to_string())
             }
             UsageError::Storage(_) => {
+                tracing::error!(error = %err, "operator api");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalFailure",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<DeploymentError> for OperatorError {
+    fn from(err: DeploymentError) -> Self {
+        match &err {
+            DeploymentError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "NotFoundException", err.to_string())
+            }
+            DeploymentError::Invalid(_) | DeploymentError::Rebuild(_) => Self::bad(err.to_string()),
+            DeploymentError::Storage(_) => {
                 tracing::error!(error = %err, "operator api");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -585,4 +646,112 @@ async fn flush_cache(
         ));
     }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// --- deployments and stages ---
+
+fn deployments_of(s: &Shared) -> Result<&Arc<Deployments>> {
+    s.deployments.as_ref().ok_or_else(|| {
+        OperatorError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "deployments are not managed by this gateway",
+        )
+    })
+}
+
+fn deployment_json(d: &DeploymentInfo) -> Value {
+    let mut v = json!({"id": d.id, "createdDate": epoch(d.created_at)});
+    if let (Some(obj), Some(description)) = (v.as_object_mut(), &d.description) {
+        obj.insert("description".into(), json!(description));
+    }
+    v
+}
+
+fn stage_json(s: &StageInfo) -> Value {
+    json!({"stageName": s.stage, "deploymentId": s.deployment_id})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDeploymentRequest {
+    stage_name: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_deployment(
+    State(s): St,
+    Path(api): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: CreateDeploymentRequest = json_body(&body)?;
+    let created = deployments_of(&s)?
+        .create(&api, req.stage_name.as_deref(), req.description)
+        .await?;
+    Ok(ok(StatusCode::CREATED, deployment_json(&created)))
+}
+
+async fn list_deployments(
+    State(s): St,
+    Path(api): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let items: Vec<Value> = deployments_of(&s)?
+        .list(&api)?
+        .iter()
+        .map(deployment_json)
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "items": items })))
+}
+
+async fn get_stage(
+    State(s): St,
+    Path((api, stage)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    Ok(ok(
+        StatusCode::OK,
+        stage_json(&deployments_of(&s)?.stage(&api, &stage)?),
+    ))
+}
+
+async fn update_stage(
+    State(s): St,
+    Path((api, stage)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    verify(&s, &method, &uri, &headers, &body)?;
+    let req: PatchRequest = json_body(&body)?;
+    let deployments = deployments_of(&s)?;
+    let mut target = None;
+    for op in req.patch_operations {
+        match (op.op.as_str(), op.path.as_str(), op.value) {
+            ("replace", "/deploymentId", Some(value)) => target = Some(value),
+            (o, p, _) => {
+                return Err(OperatorError::bad(format!(
+                    "unsupported patch operation `{o} {p}`"
+                )));
+            }
+        }
+    }
+    let info = match target {
+        Some(id) => deployments.point_stage(&api, &stage, &id).await?,
+        None => deployments.stage(&api, &stage)?,
+    };
+    Ok(ok(StatusCode::OK, stage_json(&info)))
 }

@@ -51,6 +51,25 @@ pub struct DailyUsage {
     pub used: i64,
 }
 
+/// A deployment created at run time; `source` is the gateway's JSON, not interpreted here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    pub api_id: String,
+    pub id: String,
+    pub description: Option<String>,
+    pub source: String,
+    pub created_at: EpochMillis,
+}
+
+/// Which stored deployment a stage serves (set by a rollback or a deployment to the stage).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageDeploymentRecord {
+    pub api_id: String,
+    pub stage: String,
+    pub deployment_id: String,
+    pub updated_at: EpochMillis,
+}
+
 /// Repository of the gateway's records.
 #[derive(Debug)]
 pub struct GatewayRecords<'s> {
@@ -386,6 +405,109 @@ impl<'s> GatewayRecords<'s> {
                         key_id: row.text("key_id")?,
                         day: row.int("day")?,
                         used: row.int("used")?,
+                    })
+                },
+            )
+            .await
+    }
+}
+
+// === deployments ===
+
+const DEPLOYMENT_COLUMNS: &str = "api_id, id, description, source, created_at";
+
+impl GatewayRecords<'_> {
+    /// Adds a deployment; [`StorageError::Conflict`] if the API already has one with this id.
+    pub async fn insert_deployment(&self, d: &DeploymentRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            format!(
+                "INSERT INTO gateway_deployments ({DEPLOYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+            ),
+            args![&d.api_id, &d.id, &d.description, &d.source, d.created_at],
+        )
+        .await
+        .map_err(|e| e.on_conflict(format!("deployment `{}`", d.id)))?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Deployments of every API, oldest first.
+    pub async fn list_deployments(&self) -> Result<Vec<DeploymentRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM gateway_deployments ORDER BY created_at, api_id, id"
+                ),
+                &[],
+                |row| {
+                    Ok(DeploymentRecord {
+                        api_id: row.text("api_id")?,
+                        id: row.text("id")?,
+                        description: row.opt_text("description")?,
+                        source: row.text("source")?,
+                        created_at: row.int("created_at")?,
+                    })
+                },
+            )
+            .await
+    }
+
+    /// Points a stage at a stored deployment of its API (insert or replace);
+    /// [`StorageError::NotFound`] if that deployment is not stored.
+    pub async fn set_stage_deployment(
+        &self,
+        pointer: &StageDeploymentRecord,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let exists = conn
+            .fetch_optional(
+                "SELECT id FROM gateway_deployments WHERE api_id = $1 AND id = $2",
+                args![&pointer.api_id, &pointer.deployment_id],
+                |row| row.text("id"),
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(StorageError::NotFound {
+                what: format!("deployment `{}`", pointer.deployment_id).into(),
+            });
+        }
+        conn.execute(
+            "INSERT INTO gateway_stage_deployments (api_id, stage, deployment_id, updated_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (api_id, stage) DO UPDATE SET
+                 deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
+            args![
+                &pointer.api_id,
+                &pointer.stage,
+                &pointer.deployment_id,
+                pointer.updated_at
+            ],
+        )
+        .await?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Every stage pointer.
+    pub async fn list_stage_deployments(&self) -> Result<Vec<StageDeploymentRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                "SELECT api_id, stage, deployment_id, updated_at FROM gateway_stage_deployments
+                 ORDER BY api_id, stage",
+                &[],
+                |row| {
+                    Ok(StageDeploymentRecord {
+                        api_id: row.text("api_id")?,
+                        stage: row.text("stage")?,
+                        deployment_id: row.text("deployment_id")?,
+                        updated_at: row.int("updated_at")?,
                     })
                 },
             )

@@ -31,7 +31,10 @@ pub use clients::{ClientRecord, Clients};
 pub use codes::{CodeAttempt, CodeRecord, Codes};
 pub use db::{Backend, StoreOptions};
 pub use error::{BackendError, StorageError};
-pub use gateway::{ApiKeyRecord, DailyUsage, GatewayRecords, UsageDelta, UsagePlanRecord};
+pub use gateway::{
+    ApiKeyRecord, DailyUsage, DeploymentRecord, GatewayRecords, StageDeploymentRecord, UsageDelta,
+    UsagePlanRecord,
+};
 pub use groups::{GroupRecord, Groups};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};

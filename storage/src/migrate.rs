@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_gateway.sql"),
         postgres: include_str!("../migrations/postgres/0002_gateway.sql"),
     },
+    Migration {
+        version: 3,
+        name: "gateway deployments and stage pointers",
+        sqlite: include_str!("../migrations/sqlite/0003_gateway_deployments.sql"),
+        postgres: include_str!("../migrations/postgres/0003_gateway_deployments.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

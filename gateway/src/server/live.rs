@@ -24,6 +24,7 @@ use crate::server::hooks::{Prepared, Stages};
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics};
 use crate::server::schema::{Schema, SchemaError};
 use crate::snapshot::{Definition, Gateway};
+use crate::sources::{DefinitionOverlay, SourceDefinition};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
 #[derive(Debug)]
@@ -33,6 +34,10 @@ pub struct Snapshot {
     pub(crate) stages: Vec<StageRuntime>,
     /// Per hook stage, in [`Stages`] order.
     pub(crate) prepared: Vec<Prepared>,
+    /// The definition as loaded, before the overlay (run-time deployments and stage
+    /// pointers): what a new deployment snapshots and what a rollback recompiles. `None` when
+    /// the snapshot was built from a compiled [`Gateway`] alone.
+    pub source: Option<Arc<SourceDefinition>>,
 }
 
 /// What the pipeline needs for one stage, built once per snapshot.
@@ -61,6 +66,8 @@ pub struct Live {
     metrics: Arc<Metrics>,
     /// Serializes reloads so two of them never race to store.
     reload: Mutex<()>,
+    /// Applied to every source definition before it is compiled (see [`Live::set_overlay`]).
+    overlay: Mutex<Option<Arc<dyn DefinitionOverlay>>>,
 }
 
 /// Why a snapshot could not be built from a compiled gateway.
@@ -95,6 +102,8 @@ pub enum ReloadError {
     Snapshot(#[from] SnapshotError),
     #[error("no definition files to load")]
     NoFiles,
+    #[error("the live gateway was not built from a definition, so it cannot be rebuilt")]
+    NoSource,
 }
 
 /// Re-reads definition files and swaps the result in.
@@ -207,6 +216,7 @@ impl Snapshot {
                 })
                 .collect(),
             prepared,
+            source: None,
         })
     }
 
@@ -231,7 +241,87 @@ impl Live {
             stages,
             metrics,
             reload: Mutex::new(()),
+            overlay: Mutex::new(None),
         })
+    }
+
+    /// The first snapshot, from a loaded definition (kept as the snapshot's source, so
+    /// run-time deployments can snapshot it and rollbacks recompile it).
+    pub fn from_source(
+        source: SourceDefinition,
+        limits: &Limits,
+        stages: Stages,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, Vec<Warning>), ReloadError> {
+        let (gateway, _) =
+            Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
+        let live = Self::new(gateway, stages, metrics)?;
+        // Compiled once more with the source attached: start-up only, and it keeps one way
+        // of building a snapshot.
+        let warnings = live.replace_source(source, limits)?;
+        Ok((live, warnings))
+    }
+
+    /// Sets what adjusts every source definition before it is compiled; takes effect at the
+    /// next [`Live::replace_source`] or [`Live::rebuild`].
+    pub fn set_overlay(&self, overlay: Arc<dyn DefinitionOverlay>) {
+        *self.overlay.lock().unwrap_or_else(|e| e.into_inner()) = Some(overlay);
+    }
+
+    /// Compiles `source` with the overlay applied and swaps it in if it builds; otherwise the
+    /// current snapshot stays.
+    pub fn replace_source(
+        &self,
+        source: SourceDefinition,
+        limits: &Limits,
+    ) -> Result<Vec<Warning>, ReloadError> {
+        let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        self.swap_source(Arc::new(source), limits)
+    }
+
+    /// Recompiles the current source with the overlay as it is now (a stage was pointed at
+    /// another deployment).
+    pub fn rebuild(&self, limits: &Limits) -> Result<Vec<Warning>, ReloadError> {
+        let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        let source = self
+            .snapshot()
+            .source
+            .clone()
+            .ok_or(ReloadError::NoSource)?;
+        self.swap_source(source, limits)
+    }
+
+    fn swap_source(
+        &self,
+        source: Arc<SourceDefinition>,
+        limits: &Limits,
+    ) -> Result<Vec<Warning>, ReloadError> {
+        let overlay = self
+            .overlay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let built = match &overlay {
+            Some(overlay) => {
+                let mut definition = source.definition.clone();
+                overlay.apply(&mut definition);
+                Gateway::build(&definition, limits)
+            }
+            None => Gateway::build(&source.definition, limits),
+        };
+        let (gateway, warnings) = match built {
+            Ok(ok) => ok,
+            Err(problems) => {
+                self.metrics.reload(false);
+                return Err(ReloadError::Build(problems));
+            }
+        };
+        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        self.metrics.reload(built.is_ok());
+        let mut snapshot = built?;
+        snapshot.source = Some(source);
+        self.current.store(Arc::new(snapshot));
+        Ok(warnings)
     }
 
     /// The current snapshot; hold it for the whole request.
@@ -329,6 +419,19 @@ impl Reloader {
     /// Loads the files now and swaps the result in. The error says why it was refused; the
     /// old definition keeps serving.
     pub fn reload(&self) -> Result<Vec<Warning>, ReloadError> {
+        // A live gateway built from its sources keeps them (run-time deployments need them).
+        if self.live.snapshot().source.is_some() {
+            let loaded = crate::sources::load_sources(&self.files, self.clock.now(), &self.limits);
+            let (source, mut warnings) = match loaded {
+                Ok(ok) => ok,
+                Err(err) => {
+                    self.live.metrics.reload(false);
+                    return Err(err);
+                }
+            };
+            warnings.extend(self.live.replace_source(source, &self.limits)?);
+            return Ok(warnings);
+        }
         let loaded = load_gateway(&self.files, self.clock.now(), &self.limits);
         let (gateway, warnings) = match loaded {
             Ok(ok) => ok,

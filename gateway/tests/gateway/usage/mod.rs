@@ -2,6 +2,7 @@
 //! database), the response cache and the authorizers, end to end: a real backend, a real
 //! gateway with the stages registered, a hyper client.
 
+mod deployments;
 mod operator;
 mod support;
 mod tests;
