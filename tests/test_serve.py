@@ -8,8 +8,6 @@ import re
 import stat
 import subprocess
 
-import jwt
-
 from gatehouse_harness import (
     INVALID_SIGNATURE,
     OPERATOR_ACCESS_KEY_ID,
@@ -80,35 +78,6 @@ def test_users_pools_and_signing_keys_survive_a_restart(servers):
     assert server.public.get_user(AccessToken=tokens["AccessToken"])["Username"] == user.username
     assert fixture.refresh(tokens["RefreshToken"])["AuthenticationResult"]["AccessToken"]
     assert fixture.tokens(user.username, PASSWORD)["AccessToken"]
-
-
-def test_keys_rotate_signs_with_new_keys_and_keeps_old_ones_in_the_jwks(servers):
-    server = servers.new(public_url=FIXED_ISSUER_BASE)
-    fixture = PoolFixture.create(server)
-    user = fixture.signed_up_user()
-    old = fixture.tokens(user.username)
-    old_kids = {jwt.get_unverified_header(old[k])["kid"] for k in ("IdToken", "AccessToken")}
-    assert server.stop() == 0
-
-    command = [str(gatehouse_bin()), "keys", "rotate", "--pool", fixture.pool_id, "--data-dir", str(server.data_dir),
-               "--config", str(server.config_path)]
-    if server.database_url:
-        command += ["--database-url", server.database_url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=server.environment())
-    assert result.returncode == 0, f"keys rotate: status {result.returncode}\n{result.stderr}"
-
-    server.start()
-    new = fixture.tokens(user.username)
-    new_id_kid = jwt.get_unverified_header(new["IdToken"])["kid"]
-    new_access_kid = jwt.get_unverified_header(new["AccessToken"])["kid"]
-    assert new_id_kid not in old_kids and new_access_kid not in old_kids, "the new keys sign"
-    assert new_id_kid != new_access_kid
-    verifier = TokenVerifier(server, fixture.pool_id)
-    assert old_kids | {new_id_kid, new_access_kid} <= set(verifier.keys), "old keys stay until their tokens expire"
-    assert verifier.id_token(old["IdToken"], fixture.client_id)["sub"] == user.sub
-    assert verifier.id_token(new["IdToken"], fixture.client_id)["sub"] == user.sub
-    assert server.public.get_user(AccessToken=old["AccessToken"])["Username"] == user.username
-    assert server.public.get_user(AccessToken=new["AccessToken"])["Username"] == user.username
 
 
 def test_invalid_config_file_exits_with_usage_status_64(tmp_path):
