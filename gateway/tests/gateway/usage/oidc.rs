@@ -1,0 +1,251 @@
+//! The JWT authorizer against a remote OIDC issuer served by the test (an axum app on
+//! loopback publishing discovery and a JWKS): RS256 tokens verified through discovery, key
+//! rotation picked up by a rate-limited JWKS refetch, unknown kids refused, and the usual
+//! forgeries (wrong issuer or audience, expired, `alg: none`, HS256 keyed with public
+//! material) answered 401.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_gateway::server::{Clock as _, SystemClock};
+use gatehouse_identity::tokens::{IdTokenClaims, KeyRing, SigningKey, TokenUse};
+use gatehouse_storage::StoreOptions;
+use gatehouse_storage::testkit::TestStore;
+use serde_json::{Value, json};
+
+use super::support::{backend, gateway};
+
+/// The issuer: what it publishes and how often its JWKS was fetched.
+struct Issuer {
+    url: String,
+    jwks: Arc<Mutex<Vec<Value>>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+async fn issuer() -> Issuer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let jwks = Arc::new(Mutex::new(Vec::new()));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let discovery = json!({
+        "issuer": url,
+        "jwks_uri": format!("{url}/keys"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let (keys, count) = (Arc::clone(&jwks), Arc::clone(&fetches));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let d = discovery.clone();
+                async move { axum::Json(d) }
+            }),
+        )
+        .route(
+            "/keys",
+            axum::routing::get(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                let keys = keys.lock().unwrap().clone();
+                async move { axum::Json(json!({ "keys": keys })) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Issuer { url, jwks, fetches }
+}
+
+impl Issuer {
+    fn publish(&self, keys: &[&SigningKey]) {
+        *self.jwks.lock().unwrap() = keys
+            .iter()
+            .map(|k| serde_json::to_value(k.jwk()).unwrap())
+            .collect();
+    }
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+fn now() -> i64 {
+    // The gateway runs on the system clock, so tokens are minted against it.
+    SystemClock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An RS256 ID token signed by `key`, with `iss`, `aud` and expiry as given.
+fn token(key: &SigningKey, iss: &str, aud: &str, exp_in: i64) -> String {
+    let mut ring = KeyRing::new(iss);
+    ring.insert(
+        SigningKey::from_pkcs8(TokenUse::Id, &key.to_pkcs8().unwrap()).unwrap(),
+        None,
+    );
+    let now = now();
+    ring.sign_id_token(&IdTokenClaims {
+        sub: "remote-user".into(),
+        groups: Vec::new(),
+        iss: iss.into(),
+        username: "remote".into(),
+        origin_jti: "o".into(),
+        aud: aud.into(),
+        event_id: "e".into(),
+        token_use: TokenUse::Id,
+        auth_time: now,
+        exp: now + exp_in,
+        iat: now,
+        jti: "j".into(),
+        attributes: Default::default(),
+    })
+    .unwrap()
+}
+
+fn definition(backend: SocketAddr, issuer: &str) -> String {
+    format!(
+        r#"
+version: 1
+apis:
+  shop:
+    authorizers:
+      partners:
+        type: jwt
+        issuer: {issuer}
+        audiences: [client-1]
+    resources:
+      /remote:
+        GET:
+          authorizer: partners
+          integration: {{type: http_proxy, uri: "http://{backend}/remote"}}
+stages:
+  shop:
+    prod: {{}}
+"#
+    )
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[tokio::test]
+async fn remote_issuer_rotation_refetch_and_forgeries() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let b = backend().await;
+    let idp = issuer().await;
+    let k1 = SigningKey::generate(TokenUse::Id).unwrap();
+    idp.publish(&[&k1]);
+    // The harness sets a 200 ms JWKS refetch interval.
+    let gw = gateway(store.store.clone(), &definition(b.addr, &idp.url), None).await;
+    let status = |r: &super::support::Answer| (r.status, r.json());
+    let unauthorized = (401, json!({"message": "Unauthorized"}));
+
+    // A token from the published key: discovery, then the JWKS, then cached.
+    let t1 = token(&k1, &idp.url, "client-1", 3600);
+    let r = gw.get("/prod/remote", &[("authorization", &t1)]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["headers"]["x-gatehouse-claim-sub"], "remote-user");
+    assert_eq!(idp.fetches(), 1);
+    let r = gw
+        .get(
+            "/prod/remote",
+            &[("authorization", &format!("Bearer {t1}"))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(idp.fetches(), 1, "verified tokens are cached");
+
+    // Rotation: the issuer signs with a new kid. A token with an unknown kid refetches the
+    // JWKS, but at most once per interval.
+    let k2 = SigningKey::generate(TokenUse::Id).unwrap();
+    let t2 = token(&k2, &idp.url, "client-1", 3600);
+    // Not published yet: refused; the refetch it caused saw no such key.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        status(&gw.get("/prod/remote", &[("authorization", &t2)]).await),
+        unauthorized
+    );
+    assert_eq!(idp.fetches(), 2);
+    // Published now, but within the interval: no refetch, still refused.
+    idp.publish(&[&k1, &k2]);
+    assert_eq!(
+        gw.get("/prod/remote", &[("authorization", &t2)])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(idp.fetches(), 2, "refetches are rate limited");
+    // After the interval: refetched, accepted; the old key still verifies.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r = gw.get("/prod/remote", &[("authorization", &t2)]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(idp.fetches(), 3);
+    assert_eq!(
+        gw.get(
+            "/prod/remote",
+            &[("authorization", &token(&k1, &idp.url, "client-1", 3600))]
+        )
+        .await
+        .status,
+        200
+    );
+
+    // Forgeries and mismatches: all 401 with API Gateway's body.
+    let header = |v: Value| b64(&v);
+    let payload = t1.split('.').nth(1).unwrap().to_owned();
+    let none = format!(
+        "{}.{payload}.",
+        header(json!({"alg": "none", "kid": k1.kid()}))
+    );
+    // HS256 keyed with the issuer's public modulus, the classic RS/HS confusion.
+    let hs_input = format!(
+        "{}.{payload}",
+        header(json!({"alg": "HS256", "kid": k1.kid(), "typ": "JWT"}))
+    );
+    let modulus = serde_json::to_value(k1.jwk()).unwrap()["n"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mac = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, modulus.as_bytes()),
+        hs_input.as_bytes(),
+    );
+    let hs = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
+    let stranger = SigningKey::generate(TokenUse::Id).unwrap();
+    let cases = [
+        (
+            "issuer not accepted",
+            token(&k1, "http://127.0.0.1:1/other", "client-1", 3600),
+        ),
+        (
+            "audience not accepted",
+            token(&k1, &idp.url, "client-2", 3600),
+        ),
+        (
+            "expired beyond the leeway",
+            token(&k1, &idp.url, "client-1", -120),
+        ),
+        ("alg none", none),
+        ("HS256 with the public key", hs),
+        (
+            "kid the issuer never published",
+            token(&stranger, &idp.url, "client-1", 3600),
+        ),
+        ("tampered payload", {
+            let mut parts: Vec<String> = t1.split('.').map(str::to_owned).collect();
+            parts[1] =
+                b64(&json!({"sub": "root", "iss": idp.url, "aud": "client-1", "exp": now() + 60}));
+            parts.join(".")
+        }),
+    ];
+    for (rule, bad) in &cases {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let r = gw.get("/prod/remote", &[("authorization", bad)]).await;
+        assert_eq!(status(&r), unauthorized, "{rule}");
+    }
+    assert_eq!(gw.get("/prod/remote", &[]).await.status, 401);
+}
