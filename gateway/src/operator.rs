@@ -7,6 +7,9 @@
 //! The binary mounts [`router`] on the identity listener; the Cognito API there uses only
 //! `POST /`, so these paths do not collide.
 //!
+//! Lists answer API Gateway's wire member `item` and GetUsage's per-key days are under
+//! `values` (the `locationName`s botocore's model reads into `items`).
+//!
 //! Errors use API Gateway's shape: status plus `{"message": …}` and `x-amzn-ErrorType`
 //! (`NotFoundException`, `ConflictException`, `BadRequestException`, …).
 
@@ -340,7 +343,7 @@ async fn list_keys(
     verify(&s, &method, &uri, &headers, &body)?;
     let keys = s.usage.list_keys().await?;
     let items: Vec<Value> = keys.iter().map(|k| key_json(k, None)).collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items })))
+    Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
 async fn get_key(
@@ -447,7 +450,7 @@ async fn list_plans(
 ) -> Result<Response> {
     verify(&s, &method, &uri, &headers, &body)?;
     let items: Vec<Value> = s.usage.list_plans().await?.iter().map(plan_json).collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items })))
+    Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
 async fn get_plan(
@@ -569,7 +572,7 @@ async fn plan_keys(
         .iter()
         .map(|k| json!({"id": k.id, "type": "API_KEY", "name": k.name}))
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items })))
+    Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
 async fn remove_plan_key(
@@ -623,7 +626,7 @@ async fn usage(
             "usagePlanId": report.plan_id,
             "startDate": report.start_day,
             "endDate": report.end_day,
-            "items": items,
+            "values": items,
         }),
     ))
 }
@@ -709,7 +712,7 @@ async fn list_deployments(
         .iter()
         .map(deployment_json)
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items })))
+    Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
 async fn get_stage(

@@ -168,7 +168,7 @@ async fn deploy_reload_roll_back_and_restart() {
     // GetDeployments: the file's own deployment, then the two stored ones.
     let list = call(&a.app, op, "GET", "/restapis/shop/deployments", None).await;
     assert_eq!(list.status, 200);
-    let ids: Vec<&str> = list.body["items"]
+    let ids: Vec<&str> = list.body["item"]
         .as_array()
         .unwrap()
         .iter()

@@ -267,7 +267,7 @@ async fn unsigned_and_wrongly_signed_requests_are_refused_in_api_gateway_shape()
     assert!(gw.usage.list_keys().await.unwrap().is_empty());
     // Signed with the operator credentials: accepted.
     let r = call(&app, Signing::Operator, "GET", "/apikeys", None).await;
-    assert_eq!((r.status, r.body), (200, json!({"items": []})));
+    assert_eq!((r.status, r.body), (200, json!({"item": []})));
 }
 
 #[tokio::test]
@@ -327,7 +327,7 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
     // kept); the visible prefix identifies it.
     let listed = call(&app, op, "GET", "/apikeys", None).await;
     assert_eq!(listed.status, 200);
-    let items = listed.body["items"].as_array().unwrap();
+    let items = listed.body["item"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert!(items.iter().all(|k| k.get("value").is_none()));
     let got = call(
@@ -405,7 +405,7 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
     .await;
     assert_eq!(r.status, 400, "{r:?}");
     let plans = call(&app, op, "GET", "/usageplans", None).await;
-    assert_eq!(plans.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(plans.body["item"].as_array().unwrap().len(), 1);
     let patched = call(
         &app,
         op,
@@ -460,7 +460,7 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
     )
     .await;
     assert_eq!(
-        plan_keys.body["items"],
+        plan_keys.body["item"],
         json!([{"id": key_id, "type": "API_KEY", "name": "mobile"}])
     );
     for _ in 0..3 {
@@ -487,7 +487,7 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
             "usagePlanId": plan_id,
             "startDate": today,
             "endDate": today,
-            "items": {key_id.as_str(): [[3, 497]]},
+            "values": {key_id.as_str(): [[3, 497]]},
         })
     );
     let r = call(
@@ -559,5 +559,5 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
     let r = call(&app, op, "DELETE", &format!("/usageplans/{plan_id}"), None).await;
     assert_eq!(r.status, 202);
     let plans = call(&app, op, "GET", "/usageplans", None).await;
-    assert_eq!(plans.body, json!({"items": []}));
+    assert_eq!(plans.body, json!({"item": []}));
 }

@@ -1,0 +1,276 @@
+"""The gateway's operator API driven by boto3's `apigateway` client, as an operator would.
+
+API keys (the value shown once), usage plans, plan keys, GetUsage after real traffic through the
+data plane, stage cache flushes, deployments and a stage rollback, and API Gateway's error shapes
+for unsigned and wrongly signed calls. boto3 signs with service name `apigateway`, so this also
+pins that the server verifies exactly what botocore signs.
+
+The server is the crate's `operator_server` example (the operator router and the data plane over
+one store, the same wiring `gatehouse serve` uses), built here with cargo if needed and started
+on 127.0.0.1:0 with the suite's fixed operator credentials, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import botocore.config
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from gatehouse_harness import (
+    OPERATOR_ACCESS_KEY_ID,
+    OPERATOR_SECRET_ACCESS_KEY,
+    REGION,
+    REPO_ROOT,
+    PostgresDatabase,
+    postgres_server_url,
+    unique,
+)
+
+LINE = re.compile(r"^(operator|gateway) listening on (http://127\.0\.0\.1:\d+)\s*$")
+
+DEFINITION = """
+version: 1
+apis:
+  shop:
+    resources:
+      /keyed:
+        GET:
+          api_key_required: true
+          integration: {type: mock, status: 200, body: '{"keyed": true}'}
+      /hello:
+        GET:
+          integration: {type: mock, status: 200, body: 'BODY'}
+stages:
+  shop:
+    prod:
+      cache: {enabled: true, ttl_seconds: 300, size_mb: 1}
+      method_settings:
+        "*/*": {caching_enabled: false}
+    beta: {}
+"""
+
+
+def example_binary() -> Path:
+    """`$GATEHOUSE_OPERATOR_SERVER_BIN`, else the example built (or rebuilt) with cargo."""
+    configured = os.environ.get("GATEHOUSE_OPERATOR_SERVER_BIN")
+    if configured:
+        return Path(configured)
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "gatehouse-gateway", "--example", "operator_server"],
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=1800,
+    )
+    return REPO_ROOT / "target" / "debug" / "examples" / "operator_server"
+
+
+class OperatorNode:
+    """One `operator_server` process: its operator endpoint and its gateway endpoint."""
+
+    def __init__(self, binary: Path, database_url: str, api_file: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        env["GATEHOUSE_OPERATOR_ACCESS_KEY_ID"] = OPERATOR_ACCESS_KEY_ID
+        env["GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"] = OPERATOR_SECRET_ACCESS_KEY
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [str(binary), "--database-url", database_url, "--api", str(api_file)],
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        self.endpoints: dict[str, str] = {}
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 30
+        while len(self.endpoints) < 2:
+            line = self.process.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                self.close()
+                raise AssertionError(f"operator_server did not start:\n{self.stderr_text()}")
+            match = LINE.match(line.strip())
+            if match:
+                self.endpoints[match.group(1)] = match.group(2)
+
+    def stderr_text(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", errors="replace")[-8000:]
+
+    def client(self, secret: str = OPERATOR_SECRET_ACCESS_KEY, *, unsigned: bool = False) -> Any:
+        extra = {"signature_version": botocore.UNSIGNED} if unsigned else {}
+        config = botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=30, **extra)
+        session = boto3.session.Session(
+            aws_access_key_id=OPERATOR_ACCESS_KEY_ID,
+            aws_secret_access_key=secret,
+            region_name=REGION,
+        )
+        return session.client("apigateway", endpoint_url=self.endpoints["operator"], config=config)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.get(self.endpoints["gateway"] + path, headers=headers or {}, timeout=30)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorNode]:
+    binary = example_binary()
+    folder = tmp_path_factory.mktemp("operator")
+    api_file = folder / "api.yaml"
+    api_file.write_text(DEFINITION.replace("BODY", "v1"))
+    database = None
+    if backend == "sqlite":
+        url = f"sqlite://{folder}/gatehouse.db"
+    else:
+        database = PostgresDatabase(postgres_server_url())
+        url = database.url
+    server = OperatorNode(binary, url, api_file)
+    server.api_file = api_file  # type: ignore[attr-defined]
+    try:
+        yield server
+        assert server.process.poll() is None, f"operator_server died:\n{server.stderr_text()}"
+        assert "panicked" not in server.stderr_text()
+    finally:
+        server.close()
+        if database is not None:
+            database.drop()
+
+
+def error_code(info: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    response = info.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+
+
+def test_unsigned_and_wrongly_signed_calls_are_refused(node: OperatorNode) -> None:
+    with pytest.raises(ClientError) as refused:
+        node.client(secret="not-the-operator-secret").get_api_keys()
+    assert error_code(refused) == (403, "InvalidSignatureException")
+    with pytest.raises(ClientError) as refused:
+        node.client(unsigned=True).get_usage_plans()
+    assert error_code(refused) == (403, "MissingAuthenticationTokenException")
+    # API Gateway's shape on the wire: {"message": …} and x-amzn-ErrorType.
+    raw = requests.get(node.endpoints["operator"] + "/apikeys", timeout=30)
+    assert raw.status_code == 403
+    assert raw.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert raw.json() == {"message": "Missing Authentication Token"}
+
+
+def test_keys_plans_usage_and_cache_flush(node: OperatorNode) -> None:
+    api = node.client()
+    name = unique("mobile-")
+    created = api.create_api_key(name=name, description="the app", enabled=True)
+    key_id, value = created["id"], created["value"]
+    assert 30 <= len(value) <= 128
+    assert created["enabled"] is True
+    assert isinstance(created["createdDate"], datetime.datetime)
+
+    # The value is shown once: never again, even when asked for.
+    fetched = api.get_api_key(apiKey=key_id, includeValue=True)
+    assert fetched["name"] == name and "value" not in fetched
+    assert key_id in [k["id"] for k in api.get_api_keys()["items"]]
+    with pytest.raises(ClientError) as missing:
+        api.get_api_key(apiKey="nosuchkey0")
+    assert error_code(missing) == (404, "NotFoundException")
+
+    renamed = api.update_api_key(
+        apiKey=key_id, patchOperations=[{"op": "replace", "path": "/description", "value": "v2"}]
+    )
+    assert renamed["description"] == "v2"
+
+    plan = api.create_usage_plan(
+        name=unique("basic-"),
+        apiStages=[{"apiId": "shop", "stage": "prod"}],
+        throttle={"rateLimit": 100.0, "burstLimit": 50},
+        quota={"limit": 100, "period": "DAY"},
+    )
+    plan_id = plan["id"]
+    assert plan["quota"]["limit"] == 100
+    assert plan_id in [p["id"] for p in api.get_usage_plans()["items"]]
+
+    # The key opens the keyed route once it is in the plan.
+    assert node.get("/prod/keyed", {"x-api-key": value}).status_code == 403
+    bound = api.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+    assert (bound["id"], bound["type"], bound["name"]) == (key_id, "API_KEY", name)
+    assert [k["id"] for k in api.get_usage_plan_keys(usagePlanId=plan_id)["items"]] == [key_id]
+    for _ in range(3):
+        answer = node.get("/prod/keyed", {"x-api-key": value})
+        assert answer.status_code == 200, answer.text
+    assert node.get("/prod/keyed", {"x-api-key": "x" * 40}).json() == {"message": "Forbidden"}
+
+    # GetUsage: [used, remaining] per day.
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    usage = api.get_usage(usagePlanId=plan_id, keyId=key_id, startDate=today, endDate=today)
+    assert usage["usagePlanId"] == plan_id
+    assert (usage["startDate"], usage["endDate"]) == (today, today)
+    assert usage["items"] == {key_id: [[3, 97]]}
+
+    # Flushing a stage's cache answers 202; a stage without a cache is not found.
+    api.flush_stage_cache(restApiId="shop", stageName="prod")
+    with pytest.raises(ClientError) as no_cache:
+        api.flush_stage_cache(restApiId="shop", stageName="beta")
+    assert error_code(no_cache) == (404, "NotFoundException")
+
+    api.delete_usage_plan_key(usagePlanId=plan_id, keyId=key_id)
+    assert node.get("/prod/keyed", {"x-api-key": value}).status_code == 403
+    api.delete_api_key(apiKey=key_id)
+    api.delete_usage_plan(usagePlanId=plan_id)
+    assert plan_id not in [p["id"] for p in api.get_usage_plans()["items"]]
+
+
+def test_deploy_and_roll_back_a_stage(node: OperatorNode) -> None:
+    api = node.client()
+    assert node.get("/prod/hello").text == "v1"
+    first = api.create_deployment(restApiId="shop", stageName="prod", description="first")
+    assert first["description"] == "first"
+
+    # The file changes: the deployed stage keeps serving its deployment until the next one.
+    api_file: Path = node.api_file  # type: ignore[attr-defined]
+    api_file.write_text(DEFINITION.replace("BODY", "v2"))
+    deadline = time.monotonic() + 10
+    while node.get("/beta/hello").text != "v2" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert node.get("/beta/hello").text == "v2"
+    assert node.get("/prod/hello").text == "v1"
+
+    second = api.create_deployment(restApiId="shop", stageName="prod")
+    assert node.get("/prod/hello").text == "v2"
+    ids = [d["id"] for d in api.get_deployments(restApiId="shop")["items"]]
+    assert ids[-2:] == [first["id"], second["id"]]
+
+    rolled = api.update_stage(
+        restApiId="shop",
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/deploymentId", "value": first["id"]}],
+    )
+    assert rolled["deploymentId"] == first["id"]
+    assert api.get_stage(restApiId="shop", stageName="prod")["deploymentId"] == first["id"]
+    assert node.get("/prod/hello").text == "v1"
+
+    with pytest.raises(ClientError) as unknown:
+        api.update_stage(
+            restApiId="shop",
+            stageName="prod",
+            patchOperations=[{"op": "replace", "path": "/deploymentId", "value": "nosuchid"}],
+        )
+    assert error_code(unknown) == (404, "NotFoundException")
+    with pytest.raises(ClientError) as no_api:
+        api.create_deployment(restApiId="nope", stageName="prod")
+    assert error_code(no_api) == (404, "NotFoundException")
