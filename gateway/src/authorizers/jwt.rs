@@ -4,7 +4,8 @@
 //!   [`KeyRingVerifier`] over the identity crate's per-pool [`KeyRing`]s), so tokens are
 //!   checked against in-memory keys: RS256 only, known `kid`, issuer, `token_use`, `exp`.
 //! - Remote OIDC issuers: `{issuer}/.well-known/openid-configuration` → `jwks_uri` → JWKS,
-//!   fetched over HTTP with hyper and cached per issuer; an unknown `kid` triggers a refetch at
+//!   fetched over `http://` or `https://` (rustls on aws-lc-rs, the Mozilla roots plus
+//!   [`AuthorizerConfig::extra_root_certificates`]) and cached per issuer; an unknown `kid` triggers a refetch at
 //!   most every [`AuthorizerConfig::jwks_refetch_interval`] (key rotation). RS256/384/512,
 //!   PS256/384/512 and ES256/384 only, and the key's family must match `alg` (no HS/RS
 //!   confusion, no `none`).
@@ -104,10 +105,13 @@ pub(crate) struct JwtVerifier {
     leeway: i64,
 }
 
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// JWKS per remote issuer.
 #[derive(Debug)]
 struct RemoteIssuers {
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// `Err` (why TLS could not be set up) makes every fetch fail with that reason.
+    client: Result<HttpsClient, String>,
     timeout: Duration,
     refetch_interval: Duration,
     issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
@@ -205,12 +209,10 @@ impl JwtVerifier {
         config: &AuthorizerConfig,
         pools: Option<Arc<dyn PoolTokenVerifier>>,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.call_timeout));
         Self {
             pools,
             remote: Arc::new(RemoteIssuers {
-                client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
+                client: https_client(config),
                 timeout: config.call_timeout,
                 refetch_interval: config.jwks_refetch_interval,
                 issuers: Mutex::new(HashMap::new()),
@@ -538,14 +540,15 @@ impl RemoteIssuers {
         let uri: http::Uri = url
             .parse()
             .map_err(|_| format!("`{url}` is not a valid url"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(format!("`{url}`: only http urls can be fetched"));
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(format!("`{url}`: only http and https urls can be fetched"));
         }
+        let client = self.client.as_ref().map_err(Clone::clone)?;
         let request = http::Request::get(uri)
             .header(http::header::ACCEPT, "application/json")
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
-        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+        let response = tokio::time::timeout(self.timeout, client.request(request))
             .await
             .map_err(|_| format!("`{url}` did not answer in time"))?
             .map_err(|e| format!("`{url}`: {e}"))?;
@@ -559,6 +562,35 @@ impl RemoteIssuers {
             .to_bytes();
         serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
     }
+}
+
+/// The pooled client for issuers: plain HTTP, or TLS verified against the Mozilla roots and
+/// the configured extra roots.
+fn https_client(config: &AuthorizerConfig) -> Result<HttpsClient, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for der in &config.extra_root_certificates {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("extra root certificate refused: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(config.call_timeout));
+    // The TLS layer wraps it, so it must accept `https://` URIs too.
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
 }
 
 impl IssuerKeys {

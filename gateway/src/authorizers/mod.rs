@@ -55,6 +55,9 @@ pub struct AuthorizerConfig {
     pub endpoint_cache_entries: usize,
     /// Time limit of a call to an authorizer endpoint or an OIDC issuer.
     pub call_timeout: Duration,
+    /// Certificates (DER) trusted for `https://` OIDC issuers besides the Mozilla roots
+    /// compiled in: a private issuer's CA, or a test's self-signed certificate.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 /// The `AWS_IAM` slot: verifies a SigV4-signed request and answers what the caller may do.
@@ -110,6 +113,7 @@ impl Default for AuthorizerConfig {
             token_cache_entries: 100_000,
             endpoint_cache_entries: 100_000,
             call_timeout: Duration::from_secs(10),
+            extra_root_certificates: Vec::new(),
         }
     }
 }

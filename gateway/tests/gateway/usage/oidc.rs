@@ -249,3 +249,82 @@ async fn remote_issuer_rotation_refetch_and_forgeries() {
     }
     assert_eq!(gw.get("/prod/remote", &[]).await.status, 401);
 }
+
+/// The same issuer over TLS: a self-signed certificate for 127.0.0.1 made with rcgen.
+/// Returns the issuer URL and the certificate (DER).
+async fn tls_issuer(jwks: Value) -> (String, Vec<u8>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_der = certified.cert.der().to_vec();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone().into()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/keys")});
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, discovery, jwks) = (acceptor.clone(), discovery.clone(), jwks.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake here.
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let body = if req.uri().path() == "/keys" {
+                            jwks.to_string()
+                        } else {
+                            discovery.to_string()
+                        };
+                        async move {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from(body)),
+                            ))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (url, cert_der)
+}
+
+#[tokio::test]
+async fn https_issuer_is_trusted_only_through_its_certificate() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let b = backend().await;
+    let key = SigningKey::generate(TokenUse::Id).unwrap();
+    let (url, cert) = tls_issuer(json!({"keys": [serde_json::to_value(key.jwk()).unwrap()]})).await;
+    let t = token(&key, &url, "client-1", 3600);
+    // Trusted: the issuer's certificate is an extra root.
+    let trusting = super::support::gateway_with(
+        store.store.clone(),
+        &definition(b.addr, &url),
+        None,
+        gatehouse_gateway::authorizers::AuthorizerConfig {
+            extra_root_certificates: vec![cert],
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = trusting.get("/prod/remote", &[("authorization", &t)]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Not trusted (only the Mozilla roots): the keys cannot be fetched, the token is refused.
+    let other = TestStore::sqlite(StoreOptions::default()).await;
+    let strict = gateway(other.store.clone(), &definition(b.addr, &url), None).await;
+    let r = strict.get("/prod/remote", &[("authorization", &t)]).await;
+    assert_eq!(
+        (r.status, r.json()),
+        (401, json!({"message": "Unauthorized"}))
+    );
+}

@@ -155,6 +155,25 @@ pub(super) async fn gateway(
     definition: &str,
     pools: Option<Arc<dyn PoolTokenVerifier>>,
 ) -> Gateway {
+    gateway_with(
+        store,
+        definition,
+        pools,
+        AuthorizerConfig {
+            jwks_refetch_interval: Duration::from_millis(200),
+            ..AuthorizerConfig::default()
+        },
+    )
+    .await
+}
+
+/// [`gateway`] with the authorizer stage configured by `authorizer`.
+pub(super) async fn gateway_with(
+    store: Store,
+    definition: &str,
+    pools: Option<Arc<dyn PoolTokenVerifier>>,
+    authorizer: AuthorizerConfig,
+) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
     std::fs::write(&file, definition).unwrap();
@@ -169,14 +188,7 @@ pub(super) async fn gateway(
         .unwrap();
     let cache = Arc::new(CacheStage::new(CacheConfig::default()));
     let mut stages: Vec<Arc<dyn Stage>> = usage.stages();
-    stages.push(Arc::new(AuthorizerStage::new(
-        AuthorizerConfig {
-            jwks_refetch_interval: Duration::from_millis(200),
-            ..AuthorizerConfig::default()
-        },
-        pools,
-        None,
-    )));
+    stages.push(Arc::new(AuthorizerStage::new(authorizer, pools, None)));
     stages.push(Arc::clone(&cache) as Arc<dyn Stage>);
     let live =
         Arc::new(Live::new(compiled, Stages::new(stages), Arc::new(Metrics::new())).unwrap());
