@@ -20,6 +20,9 @@ pub(crate) enum Command {
     /// Manage token-signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage API keys of the gateway (the value is shown once, at creation).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
     /// Test, validate and simulate IAM JSON policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -54,6 +57,65 @@ pub(crate) struct ServeArgs {
     /// Send codes by SMTP (`smtp://user:pass@host:587`, `smtps://…`) instead of the outbox folder.
     #[arg(long, env = "GATEHOUSE_SMTP_URL", value_name = "URL")]
     pub(crate) smtp_url: Option<String>,
+    /// Address of the API gateway listener [default: 127.0.0.1:8080].
+    #[arg(long, env = "GATEHOUSE_GATEWAY_LISTEN", value_name = "HOST:PORT")]
+    pub(crate) gateway_listen: Option<String>,
+    /// An API definition for the gateway: the declarative YAML/TOML format, OpenAPI 3 or
+    /// Swagger 2, told apart by content (repeatable; reloaded on change and on SIGHUP).
+    #[arg(
+        long = "api",
+        env = "GATEHOUSE_APIS",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub(crate) apis: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApikeyCommand {
+    /// Create a key (generated unless `--value` is given) and print its value once.
+    Create {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Use this value (30 to 128 characters) instead of a generated one.
+        #[arg(long, value_name = "VALUE")]
+        value: Option<String>,
+        /// Bind the key to a usage plan (repeatable): a stored plan's id or a plan of the
+        /// definition files named by `--api`.
+        #[arg(long = "plan", value_name = "PLAN")]
+        plans: Vec<String>,
+        /// Create the key disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// List keys: id, name, value prefix, enabled, plans.
+    List {
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Stop a key from authorizing requests.
+    Disable {
+        id: String,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Let a disabled key authorize requests again.
+    Enable {
+        id: String,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Delete a key for good.
+    Delete {
+        id: String,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

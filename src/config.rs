@@ -11,6 +11,8 @@ use crate::cli::ServeArgs;
 
 /// The default identity/admin listener.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+/// The default API gateway listener.
+pub(crate) const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:8080";
 /// The default data folder, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "gatehouse-data";
 pub(crate) const DEFAULT_REGION: &str = "us-east-1";
@@ -23,6 +25,10 @@ const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 pub(crate) struct Config {
     /// Where the identity and operator API listens.
     pub(crate) listen: SocketAddr,
+    /// Where the API gateway (the data plane) listens.
+    pub(crate) gateway_listen: SocketAddr,
+    /// API definitions the gateway serves (empty: every request gets API Gateway's 403).
+    pub(crate) apis: Vec<PathBuf>,
     /// Holds the SQLite database (by default), the generated operator credentials and master
     /// key, and the development outbox.
     pub(crate) data_dir: PathBuf,
@@ -94,6 +100,9 @@ impl Default for Argon2Settings {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    gateway_listen: Option<String>,
+    #[serde(default)]
+    apis: Vec<PathBuf>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
@@ -117,6 +126,8 @@ pub(crate) enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address `{0}` is not HOST:PORT with an IP address")]
     Listen(String),
+    #[error("the identity and gateway listeners cannot share `{0}`")]
+    SameListener(SocketAddr),
     #[error("database url `{0}` must start with sqlite:// or postgres://")]
     DatabaseUrl(String),
     #[error("public url `{0}` must be an http:// or https:// URL without query or fragment")]
@@ -155,6 +166,28 @@ impl Config {
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let gateway_text = args
+            .gateway_listen
+            .clone()
+            .or(file.gateway_listen)
+            .unwrap_or_else(|| DEFAULT_GATEWAY_LISTEN.to_owned());
+        let gateway_listen: SocketAddr = gateway_text
+            .parse()
+            .map_err(|_| ConfigError::Listen(gateway_text.clone()))?;
+        if gateway_listen == listen && listen.port() != 0 {
+            return Err(ConfigError::SameListener(listen));
+        }
+        // Relative paths in the file are relative to the file, as a person reading it expects.
+        let file_dir = args
+            .config
+            .as_ref()
+            .and_then(|path| path.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let apis = if args.apis.is_empty() {
+            file.apis.iter().map(|api| file_dir.join(api)).collect()
+        } else {
+            args.apis.clone()
+        };
         let data_dir = args
             .data_dir
             .clone()
@@ -209,6 +242,8 @@ impl Config {
         let master_key = env_var("GATEHOUSE_MASTER_KEY").map(Secret);
         Ok(Self {
             listen,
+            gateway_listen,
+            apis,
             data_dir,
             database_url,
             public_url,
@@ -349,6 +384,8 @@ mod tests {
     fn defaults_follow_the_design() {
         let config = Config::load(&args(&[])).unwrap();
         assert_eq!(config.listen, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(config.gateway_listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(config.apis.is_empty());
         assert_eq!(config.data_dir, PathBuf::from("gatehouse-data"));
         assert_eq!(config.database_url, "sqlite://gatehouse-data/gatehouse.db");
         assert_eq!(
@@ -370,7 +407,7 @@ mod tests {
         let file = dir.path().join("gatehouse.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\npublic_url = \"https://id.example.com/\"\n[argon2]\nmemory_kib = 4096\niterations = 1\nparallelism = 1\n",
+            "listen = \"127.0.0.1:9000\"\napis = [\"shop.yaml\"]\nregion = \"eu-west-1\"\npublic_url = \"https://id.example.com/\"\n[argon2]\nmemory_kib = 4096\niterations = 1\nparallelism = 1\n",
         )
         .unwrap();
         let path = file.display().to_string();
@@ -379,6 +416,17 @@ mod tests {
         assert_eq!(config.region, "ap-south-1");
         assert_eq!(config.public_url.as_deref(), Some("https://id.example.com"));
         assert_eq!(config.argon2.memory_kib, 4096);
+        assert_eq!(
+            config.apis,
+            vec![dir.path().join("shop.yaml")],
+            "relative to the file"
+        );
+        let config = Config::load(&args(&["--config", &path, "--api", "other.json"])).unwrap();
+        assert_eq!(
+            config.apis,
+            vec![PathBuf::from("other.json")],
+            "the flag wins"
+        );
     }
 
     #[test]
@@ -397,6 +445,16 @@ mod tests {
     fn bad_values_are_refused_with_the_value_named() {
         let cases: &[(&[&str], &str)] = &[
             (&["--listen", "localhost"], "`localhost`"),
+            (&["--gateway-listen", "nowhere"], "`nowhere`"),
+            (
+                &[
+                    "--listen",
+                    "127.0.0.1:9000",
+                    "--gateway-listen",
+                    "127.0.0.1:9000",
+                ],
+                "`127.0.0.1:9000`",
+            ),
             (&["--database-url", "mysql://x"], "`mysql://x`"),
             (&["--public-url", "ftp://x"], "`ftp://x`"),
             (&["--region", "Mars"], "`Mars`"),

@@ -23,6 +23,6 @@ pub(crate) async fn rotate(config: Config, pool: String) -> Result<(), ServeErro
             }
             Ok(())
         }
-        Err(err) => Err(ServeError::Rotate(err.to_string())),
+        Err(err) => Err(ServeError::Command(err.to_string())),
     }
 }

@@ -3,8 +3,10 @@
 //! The binary only wires: `Config::load` → `State::open` → `router` → `serve(listener, shutdown)`.
 //! A bad config exits with a one-line error and status 64 (EX_USAGE).
 
+mod apikey_cmd;
 mod cli;
 mod config;
+mod gateway;
 mod keys_cmd;
 mod policy_cmd;
 mod serve;
@@ -28,6 +30,14 @@ fn main() -> ExitCode {
             };
             init_logging();
             run_async(serve::run(config))
+        }
+        cli::Command::Apikey(command) => {
+            let config = match config::Config::load(apikey_cmd::service_args(&command)) {
+                Ok(config) => config,
+                Err(err) => return usage_error(&err),
+            };
+            init_logging();
+            run_async(apikey_cmd::run(config, command))
         }
         cli::Command::Keys(cli::KeysCommand::Rotate { pool, service }) => {
             let config = match config::Config::load(&service) {

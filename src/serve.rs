@@ -1,10 +1,15 @@
 //! `gatehouse serve`: bind the listener, open the state, serve until SIGTERM/SIGINT, then stop
 //! accepting, let in-flight requests finish and close the store.
 
+use std::sync::Arc;
+
+use axum::routing::get;
 use gatehouse_identity::http::{HttpState, router};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::gateway::{GatewayParts, GatewayStartError};
 use crate::state::{StartError, State};
 
 /// Why serving stopped with an error.
@@ -17,20 +22,19 @@ pub(crate) enum ServeError {
     },
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayStartError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
-    Rotate(String),
+    Command(String),
 }
 
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = bind(config.listen).await?;
+    let gateway_listener = bind(config.gateway_listen).await?;
     let bound = listener.local_addr()?;
+    let gateway_bound = gateway_listener.local_addr()?;
     let public_url = config
         .public_url
         .clone()
@@ -44,22 +48,68 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             state.operator.secret_access_key,
         );
     }
+    let gateway = Arc::new(GatewayParts::open(&config, &state.store, &state.user_pools).await?);
+    let metrics = gateway.clone();
     let app = router(HttpState {
         user_pools: state.user_pools.clone(),
         operator: state.operator.clone(),
         region: config.region.clone(),
         clock: state.clock.clone(),
+    })
+    .merge(gateway.operator_router(&state.operator, &config.region))
+    .route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.metrics() }
+        }),
+    );
+
+    // One signal, many listeners: every task waits on the same watch channel.
+    let signal = shutdown_signal()?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop.send(true);
     });
-    let shutdown = shutdown_signal()?;
-    tracing::info!(%bound, %public_url, database = ?state.store.backend(), "serving");
-    // The one line harnesses wait for: the service accepts requests from here on.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(gateway.usage.clone().run(wait(stopped.clone())));
+    if let Some(reloader) = gateway.reloader(&config) {
+        tasks.spawn(reloader.run(wait(stopped.clone())));
+    }
+    let data_plane = tokio::spawn(gatehouse_gateway::server::serve(
+        gateway_listener,
+        gateway.service(),
+        wait(stopped.clone()),
+    ));
+
+    tracing::info!(%bound, %gateway_bound, %public_url, database = ?state.store.backend(), "serving");
+    // Harnesses wait for the identity line (printed last): both listeners accept from here on.
+    println!("gatehouse gateway listening on http://{gateway_bound}");
     println!("gatehouse listening on http://{bound}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(wait(stopped.clone()))
         .await?;
+    match data_plane.await {
+        Ok(result) => result?,
+        Err(err) => tracing::error!(%err, "gateway listener task failed"),
+    }
+    // Flushes quota counters one last time, then stops polling.
+    while tasks.join_next().await.is_some() {}
     tracing::info!("stopped accepting; in-flight requests finished");
     state.store.close().await;
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Resolves once the shutdown channel says so (or its sender is gone).
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Registers for SIGTERM and SIGINT now — before the "listening" line, so that a signal sent

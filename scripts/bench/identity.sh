@@ -30,10 +30,10 @@ export GATEHOUSE_OPERATOR_ACCESS_KEY_ID=AKIAGATEHOUSEBENCH01
 export GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY=bench/operator/secret/0123456789abcdefgh
 export GATEHOUSE_LOG=warn
 
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/stderr" &
+"$bin" serve --listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/stderr" &
 server_pid=$!
 for _ in $(seq 1 200); do
-  grep -q "listening on" "$work/stdout" 2>/dev/null && break
+  grep -q "^gatehouse listening on" "$work/stdout" 2>/dev/null && break
   sleep 0.05
 done
 endpoint=$(sed -n 's/^gatehouse listening on //p' "$work/stdout")

@@ -15,13 +15,15 @@ import urllib.request
 def one_start(binary: str, data_dir: str) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--data-dir", data_dir],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
         line = proc.stdout.readline()
+        while not line.startswith("gatehouse listening on "):
+            line = proc.stdout.readline()
         url = line.strip().removeprefix("gatehouse listening on ")
         with urllib.request.urlopen(url + "/health", timeout=5) as response:
             response.read()

@@ -96,24 +96,27 @@ impl<'s> RefreshTokens<'s> {
         Ok(revoked > 0)
     }
 
-    /// Revokes every live token of the user (global sign-out); returns how many.
+    /// Revokes every live token of the user (global sign-out); returns the `origin_jti` of
+    /// each, i.e. the sign-in sessions that just ended, so their access tokens can be refused.
     pub async fn revoke_for_user(
         &self,
         pool_id: &str,
         sub: &str,
         at: EpochMillis,
-    ) -> Result<u64, StorageError> {
+    ) -> Result<Vec<String>, StorageError> {
         let mut tx = self.db.write().await?;
-        let revoked = tx
+        let origins = tx
             .conn()
-            .execute(
+            .fetch_all(
                 "UPDATE refresh_tokens SET revoked_at = $3
-                 WHERE sub = $2 AND pool_id = $1 AND revoked_at IS NULL",
+                 WHERE sub = $2 AND pool_id = $1 AND revoked_at IS NULL
+                 RETURNING origin_jti",
                 args![pool_id, sub, at],
+                |row| row.text("origin_jti"),
             )
             .await?;
         tx.commit().await?;
-        Ok(revoked)
+        Ok(origins)
     }
 
     /// Deletes tokens that expired at or before `now`; returns how many.

@@ -9,6 +9,7 @@
     reason = "test code: a panic is a failing test"
 )]
 
+mod gateway;
 mod policy_cli;
 mod serve;
 mod support;

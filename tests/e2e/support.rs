@@ -16,6 +16,8 @@ pub(crate) const OPERATOR_SECRET: &str = "gatehouse/test/secret/0123456789abcdef
 pub(crate) struct TestServer {
     child: Option<Child>,
     pub(crate) addr: SocketAddr,
+    /// The API gateway listener.
+    pub(crate) gateway_addr: SocketAddr,
     pub(crate) data_dir: PathBuf,
     /// Keeps the data folder alive as long as the server.
     _dir: Option<tempfile::TempDir>,
@@ -59,6 +61,8 @@ impl TestServer {
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--gateway-listen")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--config")
@@ -97,15 +101,22 @@ impl TestServer {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut gateway = None;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("gatehouse gateway listening on http://") {
+                    gateway = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("gatehouse listening on http://") {
-                    let _ = tx.send(url.to_owned());
+                    let _ = tx.send((url.to_owned(), gateway.clone().unwrap_or_default()));
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr.parse().expect("socket address"),
+        let (addr, gateway_addr) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((addr, gateway)) => (
+                addr.parse().expect("socket address"),
+                gateway.parse().expect("gateway socket address"),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -118,6 +129,7 @@ impl TestServer {
         Self {
             child: Some(child),
             addr,
+            gateway_addr,
             data_dir,
             _dir: dir,
             stderr,

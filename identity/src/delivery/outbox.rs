@@ -1,10 +1,13 @@
 //! [`Outbox`]: the development delivery. Each message becomes one file
-//! `<unix-millis>-<id>.json` in a folder, written under a temporary name and renamed so a
-//! reader never sees half a file.
+//! `<unix-millis>-<sequence>-<id>.json` in a folder, written under a temporary name and renamed
+//! so a reader never sees half a file. Sorting the names gives the order of sending, also within
+//! one millisecond (the sequence counts this process's messages).
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -16,6 +19,9 @@ use crate::time::{format_rfc3339_millis, unix_millis};
 #[derive(Debug, Clone)]
 pub struct Outbox {
     dir: PathBuf,
+    /// Orders messages written in the same millisecond (a fixed test clock writes them all
+    /// in one).
+    sequence: Arc<AtomicU64>,
 }
 
 /// The file format (`serve-contract.md`).
@@ -39,7 +45,10 @@ struct OutboxFile<'a> {
 impl Outbox {
     /// An outbox writing into `dir`.
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            sequence: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// The folder messages land in.
@@ -49,6 +58,7 @@ impl Outbox {
 
     fn write(
         dir: &std::path::Path,
+        sequence: u64,
         message: &Message,
         now: SystemTime,
     ) -> Result<(), DeliveryError> {
@@ -73,8 +83,9 @@ impl Outbox {
         std::fs::create_dir_all(dir).map_err(io)?;
         // Readers list `*.json`: the temporary name has another extension, and the rename is
         // atomic on one file system.
-        let tmp = dir.join(format!(".{millis}-{id}.tmp"));
-        let target = dir.join(format!("{millis}-{id}.json"));
+        let stem = format!("{millis}-{sequence:010}-{id}");
+        let tmp = dir.join(format!(".{stem}.tmp"));
+        let target = dir.join(format!("{stem}.json"));
         std::fs::write(&tmp, &json).map_err(io)?;
         std::fs::rename(&tmp, &target).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -90,8 +101,10 @@ impl Delivery for Outbox {
         now: SystemTime,
     ) -> Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + '_>> {
         let dir = self.dir.clone();
+        // Taken before the blocking hop, so names follow the order of the `send` calls.
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || Self::write(&dir, &message, now))
+            tokio::task::spawn_blocking(move || Self::write(&dir, sequence, &message, now))
                 .await
                 .map_err(|e| DeliveryError::Io(e.to_string()))?
         })
@@ -144,9 +157,14 @@ mod tests {
                 &std::fs::read(dir.path().join("outbox").join(name)).unwrap(),
             )
             .unwrap();
+            let sequence = seen.len();
             assert_eq!(
                 name,
-                &format!("1800000000123-{}.json", v["id"].as_str().unwrap())
+                &format!(
+                    "1800000000123-{sequence:010}-{}.json",
+                    v["id"].as_str().unwrap()
+                ),
+                "sorted names follow the order of sending"
             );
             assert_eq!(v["pool_id"], "us-east-1_Abc123xyZ");
             assert_eq!(v["channel"], "EMAIL");

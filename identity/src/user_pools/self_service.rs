@@ -120,6 +120,9 @@ impl UserPools {
                 "Access Token has been revoked".into(),
             ));
         }
+        // Sessions live at the sign-out are revoked one by one (by `origin_jti`, above); this
+        // time rule catches the rest. `iat` has whole seconds, so it is strict: a sign-in right
+        // after the sign-out, in the same second, keeps working.
         if let Some(at) = settings.get(&signed_out_key(&pool.id, &claims.sub)).await?
             && at.parse::<i64>().is_ok_and(|at| claims.iat < at)
         {
@@ -328,10 +331,14 @@ impl UserPools {
 
     async fn sign_out_everywhere(&self, pool: &UserPool, user: &User) -> Result<(), UserPoolError> {
         let now = self.now();
-        self.store()
+        let sessions = self
+            .store()
             .refresh_tokens()
             .revoke_for_user(&pool.id, &user.sub, unix_millis(now))
             .await?;
+        for origin_jti in &sessions {
+            self.revoke_session(&pool.id, origin_jti).await?;
+        }
         self.store()
             .settings()
             .put(

@@ -1,0 +1,128 @@
+//! Wiring of the API gateway: the definition files, the pipeline stages (keys, plans,
+//! throttling, quotas, authorizers, cache) and the operator API, built once at start-up.
+
+use std::sync::Arc;
+
+use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
+use gatehouse_gateway::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::operator::{self, OperatorState};
+use gatehouse_gateway::server::{
+    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
+    SystemClock, load_gateway,
+};
+use gatehouse_gateway::usage::{Usage, UsageConfig};
+use gatehouse_gateway::{Definition, Gateway, Limits};
+use gatehouse_identity::http::OperatorCredentials;
+use gatehouse_identity::user_pools::UserPools;
+use gatehouse_storage::Store;
+
+use crate::config::Config;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GatewayStartError {
+    #[error("api definitions: {0}")]
+    Definitions(String),
+    #[error("api keys and usage plans: {0}")]
+    Usage(String),
+}
+
+/// The running gateway's shared parts.
+#[derive(Debug)]
+pub(crate) struct GatewayParts {
+    pub(crate) live: Arc<Live>,
+    pub(crate) usage: Arc<Usage>,
+    pub(crate) cache: Arc<CacheStage>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl GatewayParts {
+    /// Loads the definitions (refusing to start on a broken one) and opens the stages.
+    pub(crate) async fn open(
+        config: &Config,
+        store: &Store,
+        user_pools: &UserPools,
+    ) -> Result<Self, GatewayStartError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let limits = Limits::default();
+        let gateway = if config.apis.is_empty() {
+            Gateway::build(&Definition::default(), &limits)
+                .map(|(gateway, _)| gateway)
+                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
+        } else {
+            let (gateway, warnings) = load_gateway(&config.apis, clock.now(), &limits)
+                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
+            for warning in warnings {
+                tracing::warn!(%warning, "api definition");
+            }
+            gateway
+        };
+        let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())
+            .await
+            .map_err(|err| GatewayStartError::Usage(err.to_string()))?;
+        let arn = AuthorizerConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            ..AuthorizerConfig::default()
+        };
+        // Gatehouse's own pools verify from the identity service's in-memory key rings: no
+        // database access per request.
+        let pools = user_pools.clone();
+        let verifier = KeyRingVerifier::new(move |pool_id: &str| pools.key_ring_cached(pool_id));
+        let authorizer = AuthorizerStage::new(arn.clone(), Some(Arc::new(verifier)), None);
+        let cache = Arc::new(CacheStage::new(CacheConfig {
+            arn,
+            ..CacheConfig::default()
+        }));
+        let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(authorizer)];
+        stages.extend(usage.stages());
+        stages.push(cache.clone());
+        let live = Live::new(gateway, Stages::new(stages), Arc::new(Metrics::new()))
+            .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
+        Ok(Self {
+            live: Arc::new(live),
+            usage,
+            cache,
+            clock,
+        })
+    }
+
+    /// The data-plane service for the gateway listener.
+    pub(crate) fn service(&self) -> GatewayService {
+        GatewayService::new(
+            ServiceConfig::default(),
+            self.live.clone(),
+            AccessLogSink::stderr(),
+            self.clock.clone(),
+        )
+    }
+
+    /// Re-reads the definition files on change and on SIGHUP.
+    pub(crate) fn reloader(&self, config: &Config) -> Option<Reloader> {
+        (!config.apis.is_empty())
+            .then(|| Reloader::new(config.apis.clone(), self.live.clone(), self.clock.clone()))
+    }
+
+    /// The operator API (keys, usage plans, usage, cache flush), mounted on the identity listener.
+    pub(crate) fn operator_router(
+        &self,
+        credentials: &OperatorCredentials,
+        region: &str,
+    ) -> axum::Router {
+        operator::router(OperatorState {
+            usage: self.usage.clone(),
+            cache: Some(self.cache.clone()),
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key.clone(),
+            region: Some(region.to_owned()),
+            clock: self.clock.clone(),
+        })
+    }
+
+    /// Prometheus text for `/metrics`: the data plane's and the cache's series.
+    pub(crate) fn metrics(&self) -> String {
+        let mut text = self.live.metrics().render();
+        text.push_str(&self.cache.render_metrics());
+        text
+    }
+}
