@@ -1,9 +1,11 @@
 //! Gateway records on both backends: API keys, usage plans, plan–key bindings, the
-//! generation counter and batched quota counters (also from two stores on one database).
+//! generation counter, batched quota counters (also from two stores on one database), and
+//! run-time deployments with their stage pointers.
 
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{
-    ApiKeyRecord, StorageError, Store, StoreOptions, UsageDelta, UsagePlanRecord,
+    ApiKeyRecord, DeploymentRecord, StageDeploymentRecord, StorageError, Store, StoreOptions,
+    UsageDelta, UsagePlanRecord,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -143,6 +145,86 @@ async fn usage_counters_add_up_across_stores() {
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].key_id, "k2");
         other.close().await;
+    })
+    .await;
+}
+
+fn deployment(api: &str, id: &str, at: i64) -> DeploymentRecord {
+    DeploymentRecord {
+        api_id: api.to_owned(),
+        id: id.to_owned(),
+        description: (id == "d1").then(|| "first".to_owned()),
+        source: format!(r#"{{"name":"{api}.yaml","text":"…"}}"#),
+        created_at: at,
+    }
+}
+
+fn pointer(api: &str, stage: &str, deployment: &str, at: i64) -> StageDeploymentRecord {
+    StageDeploymentRecord {
+        api_id: api.to_owned(),
+        stage: stage.to_owned(),
+        deployment_id: deployment.to_owned(),
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn deployments_and_stage_pointers() {
+    each_backend(async |t: &TestStore| {
+        let g = t.store.gateway();
+        let g0 = g.generation().await.unwrap();
+        g.insert_deployment(&deployment("shop", "d1", T0))
+            .await
+            .unwrap();
+        assert!(
+            g.generation().await.unwrap() > g0,
+            "other nodes must notice"
+        );
+        g.insert_deployment(&deployment("shop", "d2", T0 + 1))
+            .await
+            .unwrap();
+        // The same id in another API is another deployment; twice in one API is a conflict.
+        g.insert_deployment(&deployment("pets", "d1", T0 + 2))
+            .await
+            .unwrap();
+        assert!(matches!(
+            g.insert_deployment(&deployment("shop", "d1", T0 + 3)).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        let listed = g.list_deployments().await.unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|d| (d.api_id.as_str(), d.id.as_str()))
+                .collect::<Vec<_>>(),
+            [("shop", "d1"), ("shop", "d2"), ("pets", "d1")]
+        );
+        assert_eq!(listed[0], deployment("shop", "d1", T0));
+
+        // Pointers: set, replaced (rollback), only to a stored deployment of the same API.
+        g.set_stage_deployment(&pointer("shop", "prod", "d2", T0))
+            .await
+            .unwrap();
+        let g1 = g.generation().await.unwrap();
+        g.set_stage_deployment(&pointer("shop", "prod", "d1", T0 + 5))
+            .await
+            .unwrap();
+        assert!(g.generation().await.unwrap() > g1);
+        g.set_stage_deployment(&pointer("pets", "prod", "d1", T0))
+            .await
+            .unwrap();
+        assert!(matches!(
+            g.set_stage_deployment(&pointer("pets", "prod", "d2", T0))
+                .await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert_eq!(
+            g.list_stage_deployments().await.unwrap(),
+            [
+                pointer("pets", "prod", "d1", T0),
+                pointer("shop", "prod", "d1", T0 + 5)
+            ]
+        );
     })
     .await;
 }
