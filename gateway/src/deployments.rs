@@ -180,18 +180,25 @@ impl Deployments {
                 }
             }
         }
-        {
+        let pointers: BTreeMap<(String, String), String> = pointers
+            .into_iter()
+            .map(|p| ((p.api_id, p.stage), p.deployment_id))
+            .collect();
+        let changed = {
             let mut state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = !fresh.is_empty() || state.pointers != pointers;
             state.deployments.extend(fresh);
-            state.pointers = pointers
-                .into_iter()
-                .map(|p| ((p.api_id, p.stage), p.deployment_id))
-                .collect();
+            state.pointers = pointers;
+            changed
+        };
+        let first = self.generation.swap(generation, Ordering::AcqRel) < 0;
+        // The generation also moves for key and plan changes: recompiling then would restart
+        // route limiters for nothing, so only a change of deployments or pointers does.
+        if first || changed {
+            self.live
+                .rebuild(&self.limits)
+                .map_err(DeploymentError::Rebuild)?;
         }
-        self.generation.store(generation, Ordering::Release);
-        self.live
-            .rebuild(&self.limits)
-            .map_err(DeploymentError::Rebuild)?;
         Ok(())
     }
 

@@ -257,4 +257,27 @@ async fn deploy_reload_roll_back_and_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(served, "v2");
+
+    // Key and plan changes move the same generation counter, but recompile nothing.
+    let reloads = |n: &Node| {
+        n.live
+            .metrics()
+            .render()
+            .lines()
+            .find(|l| l.starts_with("gatehouse_gateway_reloads_total{result=\"ok\"}"))
+            .unwrap()
+            .to_owned()
+    };
+    let before = reloads(&b);
+    let key = call(
+        &a.app,
+        op,
+        "POST",
+        "/apikeys",
+        Some(json!({"name": "k", "enabled": true})),
+    )
+    .await;
+    assert_eq!(key.status, 201);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(reloads(&b), before);
 }
