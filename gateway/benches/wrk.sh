@@ -2,17 +2,23 @@
 # Gateway throughput benchmark with wrk, everything on 127.0.0.1:
 #   (1) the trivial backend directly, (2) nginx as a reverse proxy to it,
 #   (3) the gatehouse gateway's plain HTTP_PROXY route to it,
-#   (4)-(6) slots for keys+plan+JWT and cached routes (see `cases` at the bottom).
+#   (4) gatehouse with API key + usage plan + Cognito JWT authorizer (a second gateway
+#   process started with `--stages`), (5) a backend that takes 2 ms per response directly and
+#   (6) through a gatehouse cached route (cache hits), then p99 of (1) and (3) at half of
+#   (3)'s peak rate (see `fixed_rate`).
+# nginx and gatehouse get the same number of workers (WORKERS, default 1: nginx
+# `worker_processes`, gatehouse single-threaded runtimes with SO_REUSEPORT listeners).
 # Installs wrk and nginx from Debian if missing, builds the release binaries once, runs each
-# case for DURATION seconds with 2 threads and 50 connections, prints req/s and p99, and stops
-# every process it started.
+# case for DURATION seconds with THREADS threads and CONNECTIONS connections, prints req/s and
+# p99, and stops every process it started. Everything binds 127.0.0.1 only.
 #
-#   gateway/benches/wrk.sh            # DURATION=10 THREADS=2 CONNECTIONS=50 by default
+#   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 by default
 set -euo pipefail
 
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-50}"
+WORKERS="${WORKERS:-1}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d)"
@@ -64,8 +70,15 @@ start() { # name port command...
 start backend 18081 "$BIN/bench_backend" --listen 127.0.0.1:18081
 start backend-2ms 18084 "$BIN/bench_backend" --listen 127.0.0.1:18084 --delay-ms 2
 mkdir -p "$WORK/nginx/tmp"
-start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$HERE/nginx.conf" -e stderr
-start gateway 18083 "$BIN/bench_gateway" --listen 127.0.0.1:18083 --api "$HERE/bench-api.yaml"
+sed "s/^worker_processes .*/worker_processes $WORKERS;/" "$HERE/nginx.conf" >"$WORK/nginx.conf"
+start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
+start gateway 18083 "$BIN/bench_gateway" --listen 127.0.0.1:18083 --workers "$WORKERS" \
+    --api "$HERE/bench-api.yaml"
+start gateway-stages 18085 "$BIN/bench_gateway" --listen 127.0.0.1:18085 --workers "$WORKERS" \
+    --api "$HERE/bench-api.yaml" --stages "$WORK/credentials"
+# The API key and token the gateway made (written before it listens).
+KEY="$(sed -n 's/^KEY=//p' "$WORK/credentials")"
+JWT="$(sed -n 's/^JWT=//p' "$WORK/credentials")"
 
 declare -A RPS P99
 ORDER=()
@@ -99,14 +112,37 @@ ratio() { # a b → a/b
     awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
 
+fixed_rate() { # label url rate [extra wrk args]: latency at a fixed request rate
+    # wrk has no rate option (wrk2 is not in Debian): every connection waits DELAY_MS after
+    # each response (the script's `delay()`), so CONNECTIONS_FR = rate × DELAY_MS / 1000
+    # connections offer about `rate` req/s; the achieved rate is reported next to p99.
+    local label="$1" url="$2" rate="$3"
+    shift 3
+    local delay_ms=5
+    local conns=$(((rate * delay_ms + 999) / 1000))
+    ((conns < THREADS)) && conns=$THREADS
+    printf 'function delay() return %d end\n' "$delay_ms" >"$WORK/delay.lua"
+    wrk -t"$THREADS" -c"$conns" -d2s -s "$WORK/delay.lua" "$@" "$url" >/dev/null
+    local out
+    out="$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s "$WORK/delay.lua" "$@" "$url")"
+    RPS[$label]="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+    P99[$label]="$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
+    ORDER+=("$label")
+    printf '%-36s %12s req/s   p99 %8s ms   (%d connections, %d ms between requests)\n' \
+        "$label" "${RPS[$label]}" "${P99[$label]}" "$conns" "$delay_ms" >&2
+}
+
 # --- cases -------------------------------------------------------------------------------
-# The next stages add one line each, e.g.
-#   run_case "(4) gatehouse keys+plan+JWT" http://127.0.0.1:18083/bench/secure -H "x-api-key: $KEY" -H "Authorization: $JWT"
-#   run_case "(5) backend 2 ms directly" http://127.0.0.1:18084/hello
-#   run_case "(6) gatehouse cached route" http://127.0.0.1:18083/bench/cached
 run_case "(1) backend directly" http://127.0.0.1:18081/hello
 run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
 run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
+run_case "(4) gatehouse key+plan+JWT" http://127.0.0.1:18085/bench/secure \
+    -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+run_case "(5) backend 2 ms directly" http://127.0.0.1:18084/hello
+run_case "(6) gatehouse cached route" http://127.0.0.1:18085/bench/cached
+HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
+fixed_rate "(1) backend at half peak" http://127.0.0.1:18081/hello "$HALF"
+fixed_rate "(3) gatehouse at half peak" http://127.0.0.1:18083/bench/hello "$HALF"
 
 echo
 echo "| case | req/s | p99 (ms) |"
@@ -116,3 +152,7 @@ for label in "${ORDER[@]}"; do
 done
 echo
 echo "(3)/(2) gatehouse / nginx: $(ratio "(3) gatehouse plain route" "(2) nginx proxy")"
+echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "(4) gatehouse key+plan+JWT" "(2) nginx proxy")"
+echo "(6)/(5) cached / 2 ms backend: $(ratio "(6) gatehouse cached route" "(5) backend 2 ms directly")"
+echo "p99 added by gatehouse at $HALF req/s: $(awk -v a="${P99["(3) gatehouse at half peak"]}" \
+    -v b="${P99["(1) backend at half peak"]}" 'BEGIN { printf "%.3f", a - b }') ms"

@@ -2,72 +2,240 @@
 //! and for trying definitions out until `gatehouse serve` hosts it. Reloads on SIGHUP and on
 //! file change; `--access-log` writes access logs to standard error.
 //!
+//! `--workers N` (default 1) runs N single-threaded runtimes, each with its own
+//! `SO_REUSEPORT` listener and backend pool (see `shared_listener`), as nginx runs N worker
+//! processes. `--stages CREDENTIALS_FILE` installs the key, throttle, quota, authorizer and
+//! cache stages over a SQLite store in a temporary folder, creates a usage plan with limits
+//! far above any benchmark rate, a key bound to it and a Cognito-style access token signed
+//! by a local key ring (pool `us-east-1_Bench`), and writes `KEY=…` and `JWT=…` lines to the
+//! file once the gateway is ready.
+//!
 //! `cargo run --release -p gatehouse-gateway --example bench_gateway -- --listen 127.0.0.1:18083 --api gateway/benches/bench-api.yaml`
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stages,
-    SystemClock, load_gateway, serve,
+use gatehouse_gateway::authorizers::{
+    AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
 };
+use gatehouse_gateway::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::model::Throttle;
+use gatehouse_gateway::plans::{PlanDocument, ThrottleDocument};
+use gatehouse_gateway::server::{
+    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
+    SystemClock, load_gateway, serve, shared_listener,
+};
+use gatehouse_gateway::usage::{NewApiKey, Usage, UsageConfig};
+use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
+use gatehouse_storage::{Store, StoreOptions};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const POOL_ID: &str = "us-east-1_Bench";
+const ISSUER: &str = "http://127.0.0.1:8000/us-east-1_Bench";
+/// The benchmark API and stage the usage plan covers (`benches/bench-api.yaml`).
+const API_ID: &str = "bench";
+const STAGE: &str = "bench";
+
+struct Args {
+    listen: SocketAddr,
+    files: Vec<PathBuf>,
+    access_log: bool,
+    workers: usize,
+    credentials: Option<PathBuf>,
+}
+
+fn main() -> Result<(), Error> {
+    let args = parse_args()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (gateway, warnings) = load_gateway(&args.files, clock.now(), &Limits::default())?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let sink = if args.access_log {
+        AccessLogSink::stderr()
+    } else {
+        AccessLogSink::disabled()
+    };
+    // Worker 0 also runs the setup and the background tasks (reloads, quota flushes).
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _dir;
+    let (stages, usage, credentials) = match &args.credentials {
+        None => (Stages::default(), None, None),
+        Some(_) => {
+            let dir = tempfile::tempdir()?;
+            let (stages, usage, credentials) = first.block_on(install_stages(&dir, &clock))?;
+            _dir = dir;
+            (stages, Some(usage), Some(credentials))
+        }
+    };
+    let live = Arc::new(Live::new(gateway, stages, Arc::new(Metrics::new()))?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for index in 1..args.workers {
+        let (live, sink, clock, mut stopped) = (
+            Arc::clone(&live),
+            sink.clone(),
+            Arc::clone(&clock),
+            stopped.clone(),
+        );
+        let listen = args.listen;
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("gateway-worker-{index}"))
+                .spawn(move || -> Result<(), Error> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = shared_listener(listen)?;
+                        let service =
+                            GatewayService::new(ServiceConfig::default(), live, sink, clock);
+                        serve(listener, service, async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        })
+                        .await
+                    })?;
+                    Ok(())
+                })?,
+        );
+    }
+    first.block_on(async move {
+        // Written before the port opens: the benchmark reads it once the port answers.
+        if let (Some(path), Some(text)) = (&args.credentials, &credentials) {
+            std::fs::write(path, text)?;
+        }
+        let listener = shared_listener(args.listen)?;
+        let reloader = Reloader::new(args.files, Arc::clone(&live), Arc::clone(&clock));
+        let mut watch_stop = stopped.clone();
+        tokio::spawn(reloader.run(async move {
+            let _ = watch_stop.wait_for(|s| *s).await;
+        }));
+        if let Some(usage) = usage {
+            let mut usage_stop = stopped.clone();
+            tokio::spawn(usage.run(async move {
+                let _ = usage_stop.wait_for(|s| *s).await;
+            }));
+        }
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop.send(true);
+        });
+        eprintln!(
+            "bench_gateway listening on http://{} ({} worker(s))",
+            args.listen, args.workers
+        );
+        let service = GatewayService::new(ServiceConfig::default(), live, sink, clock);
+        let mut serve_stop = stopped;
+        serve(listener, service, async move {
+            let _ = serve_stop.wait_for(|s| *s).await;
+        })
+        .await
+    })?;
+    for worker in workers {
+        worker.join().map_err(|_| "a worker thread panicked")??;
+    }
+    Ok(())
+}
+
+fn parse_args() -> Result<Args, Error> {
     let mut listen = "127.0.0.1:18083".to_owned();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut access_log = false;
+    let mut workers = 1usize;
+    let mut credentials = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().ok_or("--listen needs an address")?,
             "--api" => files.push(args.next().ok_or("--api needs a file")?.into()),
             "--access-log" => access_log = true,
+            "--workers" => workers = args.next().ok_or("--workers needs a number")?.parse()?,
+            "--stages" => credentials = Some(args.next().ok_or("--stages needs a file")?.into()),
             other => return Err(format!("unknown argument `{other}`").into()),
         }
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (gateway, warnings) = load_gateway(&files, clock.now(), &Limits::default())?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
-    let live = Arc::new(Live::new(
-        gateway,
-        Stages::default(),
-        Arc::new(Metrics::new()),
-    )?);
-    let sink = if access_log {
-        AccessLogSink::stderr()
-    } else {
-        AccessLogSink::disabled()
+    Ok(Args {
+        listen: listen.parse()?,
+        files,
+        access_log,
+        workers: workers.max(1),
+        credentials,
+    })
+}
+
+/// The key, throttle, quota, authorizer and cache stages; a plan, a key and a token.
+async fn install_stages(
+    dir: &tempfile::TempDir,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Stages, Arc<Usage>, String), Error> {
+    let url = format!("sqlite://{}/usage.db", dir.path().display());
+    let store = Store::open(&url, StoreOptions::default()).await?;
+    let config = UsageConfig {
+        // API Gateway's account default (10 000 rps) would be the benchmark's ceiling.
+        account_throttle: Throttle {
+            rate_per_second: 10_000_000.0,
+            burst: 1_000_000,
+        },
+        ..UsageConfig::default()
     };
-    let service = GatewayService::new(
-        ServiceConfig::default(),
-        Arc::clone(&live),
-        sink,
-        Arc::clone(&clock),
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&listen).await?;
-        eprintln!("bench_gateway listening on http://{listen}");
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let reloader = Reloader::new(files, live, clock);
-        let mut watch_stop = stopped.clone();
-        tokio::spawn(reloader.run(async move {
-            let _ = watch_stop.wait_for(|s| *s).await;
-        }));
-        let mut serve_stop = stopped;
-        let shutdown = async move {
-            let _ = serve_stop.wait_for(|s| *s).await;
-        };
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            let _ = stop.send(true);
-        });
-        serve(listener, service, shutdown).await
+    let usage = Usage::open(store, Arc::clone(clock), config).await?;
+    let mut plan: PlanDocument = serde_json::from_value(serde_json::json!({
+        "apiStages": [{"apiId": API_ID, "stage": STAGE}],
+    }))?;
+    plan.throttle = Some(ThrottleDocument {
+        rate_limit: 1_000_000.0,
+        burst_limit: 100_000,
+    });
+    let plan = usage.create_plan("bench", plan).await?;
+    let key = usage
+        .create_key(NewApiKey {
+            name: "bench".into(),
+            enabled: true,
+            ..NewApiKey::default()
+        })
+        .await?;
+    usage.add_plan_key(&plan.id, &key.key.id).await?;
+
+    let mut ring = KeyRing::new(ISSUER);
+    ring.insert(SigningKey::generate(TokenUse::Access)?, None);
+    let ring = Arc::new(ring);
+    let now = i64::try_from(clock.now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let token = ring.sign_access_token(&AccessTokenClaims {
+        sub: "bench-user".into(),
+        groups: Vec::new(),
+        iss: ISSUER.into(),
+        version: 2,
+        client_id: "bench-client".into(),
+        origin_jti: "bench".into(),
+        event_id: "bench".into(),
+        token_use: TokenUse::Access,
+        scope: "bench/read".into(),
+        auth_time: now,
+        exp: now + 24 * 3600,
+        iat: now,
+        jti: "bench".into(),
+        username: "bench".into(),
+        device_key: None,
     })?;
-    Ok(())
+    let verifier: Arc<dyn PoolTokenVerifier> = Arc::new(KeyRingVerifier::new(move |pool: &str| {
+        (pool == POOL_ID).then(|| Arc::clone(&ring))
+    }));
+    let mut stages: Vec<Arc<dyn Stage>> = usage.stages();
+    stages.push(Arc::new(AuthorizerStage::new(
+        AuthorizerConfig {
+            jwks_refetch_interval: Duration::from_secs(60),
+            ..AuthorizerConfig::default()
+        },
+        Some(verifier),
+        None,
+    )));
+    stages.push(Arc::new(CacheStage::new(CacheConfig::default())));
+    let credentials = format!("KEY={}\nJWT={token}\n", key.value);
+    Ok((Stages::new(stages), usage, credentials))
 }

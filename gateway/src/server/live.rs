@@ -21,7 +21,7 @@ use crate::server::Clock;
 use crate::server::access_log::AccessLogFormat;
 use crate::server::cors::Cors;
 use crate::server::hooks::{Prepared, Stages};
-use crate::server::metrics::{Metrics, RouteKey, RouteMetrics};
+use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
 use crate::server::schema::{Schema, SchemaError};
 use crate::snapshot::{Definition, Gateway};
 use crate::sources::{DefinitionOverlay, SourceDefinition};
@@ -63,6 +63,8 @@ pub(crate) struct RouteRuntime {
 pub struct Live {
     current: ArcSwap<Snapshot>,
     stages: Stages,
+    /// Outcome counters per hook stage, in [`Stages`] order, fetched once.
+    stage_counters: Vec<Arc<StageCounters>>,
     metrics: Arc<Metrics>,
     /// Serializes reloads so two of them never race to store.
     reload: Mutex<()>,
@@ -236,9 +238,14 @@ impl Live {
         metrics: Arc<Metrics>,
     ) -> Result<Self, SnapshotError> {
         let snapshot = Snapshot::build(gateway, &stages, &metrics)?;
+        let stage_counters = stages
+            .iter()
+            .map(|stage| metrics.stage_counters(stage.name()))
+            .collect();
         Ok(Self {
             current: ArcSwap::from_pointee(snapshot),
             stages,
+            stage_counters,
             metrics,
             reload: Mutex::new(()),
             overlay: Mutex::new(None),
@@ -341,6 +348,11 @@ impl Live {
 
     pub fn stages(&self) -> &Stages {
         &self.stages
+    }
+
+    /// The outcome counters of the hook stage at `index` (in [`Stages`] order).
+    pub(crate) fn stage_counters(&self, index: usize) -> Option<&StageCounters> {
+        self.stage_counters.get(index).map(Arc::as_ref)
     }
 
     /// The metrics registry (render it at `/metrics`).

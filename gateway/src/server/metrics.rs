@@ -23,9 +23,19 @@ pub struct Metrics {
     pub(crate) access_log_dropped: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
-    /// Outcomes of the hook stages, by stage name and outcome (`continue`, `reject`, `respond`).
-    stage_outcomes: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Outcomes of the hook stages, by stage name: counter blocks handed to the pipeline
+    /// once (see [`Metrics::stage_counters`]) so counting is a relaxed atomic add.
+    stage_outcomes: Mutex<BTreeMap<&'static str, Arc<StageCounters>>>,
 }
+
+/// One hook stage's outcome counters (`continue`, `reject`, `respond`).
+#[derive(Debug, Default)]
+pub struct StageCounters {
+    outcomes: [AtomicU64; 3],
+}
+
+/// The outcome labels, in [`StageCounters`] order.
+const STAGE_OUTCOMES: [&str; 3] = ["continue", "reject", "respond"];
 
 /// The labels of a route's series.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,14 +110,21 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a hook stage's outcome (`continue`, `reject`, `respond`); stage names are
-    /// `'static`, so the label set is bounded by the stages compiled in.
-    pub fn stage_outcome(&self, stage: &'static str, outcome: &'static str) {
+    /// The counter block of a hook stage, created on first use; stage names are `'static`,
+    /// so the label set is bounded by the stages compiled in. The pipeline fetches these
+    /// once, not per request.
+    pub fn stage_counters(&self, stage: &'static str) -> Arc<StageCounters> {
         let mut map = self
             .stage_outcomes
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        *map.entry((stage, outcome)).or_default() += 1;
+        Arc::clone(map.entry(stage).or_default())
+    }
+
+    /// Counts a hook stage's outcome (`continue`, `reject`, `respond`; anything else is
+    /// ignored). Off the hot path: the pipeline counts through [`Metrics::stage_counters`].
+    pub fn stage_outcome(&self, stage: &'static str, outcome: &'static str) {
+        self.stage_counters(stage).count(outcome);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -172,11 +189,17 @@ impl Metrics {
                 .stage_outcomes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            for ((stage, outcome), n) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "gatehouse_gateway_stage_outcomes_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} {n}"
-                );
+            for (stage, counters) in map.iter() {
+                for (outcome, counter) in STAGE_OUTCOMES.iter().zip(&counters.outcomes) {
+                    let n = counter.load(Ordering::Relaxed);
+                    // Outcomes a stage never had stay out of the exposition, as before.
+                    if n > 0 {
+                        let _ = writeln!(
+                            out,
+                            "gatehouse_gateway_stage_outcomes_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} {n}"
+                        );
+                    }
+                }
             }
         }
         let _ = writeln!(
@@ -191,6 +214,26 @@ impl Metrics {
             self.access_log_dropped.load(Ordering::Relaxed)
         );
         out
+    }
+}
+
+// === impl StageCounters ===
+
+impl StageCounters {
+    /// Counts `outcome` (`continue`, `reject`, `respond`; anything else is ignored).
+    pub fn count(&self, outcome: &str) {
+        if let Some(i) = STAGE_OUTCOMES.iter().position(|o| *o == outcome)
+            && let Some(counter) = self.outcomes.get(i)
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts by position in `STAGE_OUTCOMES` (what the pipeline calls per request).
+    pub(crate) fn add(&self, index: usize) {
+        if let Some(counter) = self.outcomes.get(index) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub use hooks::{
     AuthorizerOutput, Decision, Identity, Phase, Prepared, Rejection, RequestContext, Stage,
     StageFuture, Stages,
 };
-pub use listener::serve;
+pub use listener::{serve, shared_listener};
 pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};

@@ -406,22 +406,24 @@ impl ConnectionService {
         which: impl Fn(Phase) -> bool,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         let stages = self.inner.live.stages();
-        let metrics = self.inner.live.metrics();
+        let live = &*self.inner.live;
         while let (Some(stage), Some(prepared)) = (stages.get(*ran), snapshot.prepared.get(*ran)) {
             if !which(stage.phase()) {
                 break;
             }
+            let counters = live.stage_counters(*ran);
             *ran += 1;
-            match stage.on_request(cx, prepared).await {
-                Decision::Continue => metrics.stage_outcome(stage.name(), "continue"),
-                Decision::Reject(rejection) => {
-                    metrics.stage_outcome(stage.name(), "reject");
-                    return Err(GatewayError::Rejected(rejection));
-                }
-                Decision::Respond(response) => {
-                    metrics.stage_outcome(stage.name(), "respond");
-                    return Ok(Some(response));
-                }
+            // Outcome positions: continue, reject, respond (see `metrics::STAGE_OUTCOMES`).
+            let (outcome, result) = match stage.on_request(cx, prepared).await {
+                Decision::Continue => (0, None),
+                Decision::Reject(rejection) => (1, Some(Err(GatewayError::Rejected(rejection)))),
+                Decision::Respond(response) => (2, Some(Ok(Some(response)))),
+            };
+            if let Some(counters) = counters {
+                counters.add(outcome);
+            }
+            if let Some(result) = result {
+                return result;
             }
         }
         Ok(None)
