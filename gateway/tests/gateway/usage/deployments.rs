@@ -281,3 +281,49 @@ async fn deploy_reload_roll_back_and_restart() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(reloads(&b), before);
 }
+
+fn pets(body: &str) -> String {
+    format!(
+        r#"openapi: 3.0.1
+info: {{title: Pets, version: '1'}}
+servers:
+  - url: https://example.com/{{basePath}}
+    variables: {{basePath: {{default: live}}}}
+paths:
+  /pets:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses:
+          default:
+            statusCode: 200
+            responseTemplates: {{application/json: '{body}'}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn an_imported_openapi_api_is_restored_from_the_stored_text() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.yaml");
+    std::fs::write(&file, "version: 1\napis:\n  pets: {openapi: pets.yaml}\n").unwrap();
+    std::fs::write(dir.path().join("pets.yaml"), pets("cats")).unwrap();
+    let a = node(store.store.clone(), &file).await;
+    assert_eq!(a.body("/live/pets").await, "cats");
+    let d = call(
+        &a.app,
+        Signing::Operator,
+        "POST",
+        "/restapis/pets/deployments",
+        Some(json!({"stageName": "live"})),
+    )
+    .await;
+    assert_eq!(d.status, 201, "{d:?}");
+    // The imported file changes: a new node rebuilds the deployment
+    // from the text stored with it, imports included.
+    std::fs::write(dir.path().join("pets.yaml"), pets("dogs")).unwrap();
+    let b = node(store.store.clone(), &file).await;
+    assert_eq!(b.body("/live/pets").await, "cats");
+}
