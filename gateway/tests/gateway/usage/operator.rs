@@ -470,16 +470,19 @@ async fn keys_plans_plan_keys_usage_and_cache_flush_through_the_operator_api() {
         );
     }
 
-    // GetUsage: API Gateway's shape, one [used, remaining] pair per day.
+    // GetUsage: API Gateway's shape, one [used, remaining] pair per day. Like API Gateway's,
+    // it may lag by what a background flush is writing at that moment, so poll briefly.
     let today = gw.usage.today();
-    let usage = call(
-        &app,
-        op,
-        "GET",
-        &format!("/usageplans/{plan_id}/usage?keyId={key_id}&startDate={today}&endDate={today}"),
-        None,
-    )
-    .await;
+    let path =
+        format!("/usageplans/{plan_id}/usage?keyId={key_id}&startDate={today}&endDate={today}");
+    let mut usage = call(&app, op, "GET", &path, None).await;
+    for _ in 0..40 {
+        if usage.body["values"][key_id.as_str()] == json!([[3, 497]]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        usage = call(&app, op, "GET", &path, None).await;
+    }
     assert_eq!(usage.status, 200, "{usage:?}");
     assert_eq!(
         usage.body,
