@@ -132,6 +132,8 @@ fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
+const INTERVAL: Duration = Duration::from_millis(800);
+
 #[tokio::test]
 async fn remote_issuer_rotation_refetch_and_forgeries() {
     let store = TestStore::sqlite(StoreOptions::default()).await;
@@ -139,8 +141,17 @@ async fn remote_issuer_rotation_refetch_and_forgeries() {
     let idp = issuer().await;
     let k1 = SigningKey::generate(TokenUse::Id).unwrap();
     idp.publish(&[&k1]);
-    // The harness sets a 200 ms JWKS refetch interval.
-    let gw = gateway(store.store.clone(), &definition(b.addr, &idp.url), None).await;
+    // A refetch interval long enough that "within the interval" holds on a loaded machine.
+    let gw = super::support::gateway_with(
+        store.store.clone(),
+        &definition(b.addr, &idp.url),
+        None,
+        gatehouse_gateway::authorizers::AuthorizerConfig {
+            jwks_refetch_interval: INTERVAL,
+            ..Default::default()
+        },
+    )
+    .await;
     let status = |r: &super::support::Answer| (r.status, r.json());
     let unauthorized = (401, json!({"message": "Unauthorized"}));
 
@@ -164,7 +175,7 @@ async fn remote_issuer_rotation_refetch_and_forgeries() {
     let k2 = SigningKey::generate(TokenUse::Id).unwrap();
     let t2 = token(&k2, &idp.url, "client-1", 3600);
     // Not published yet: refused; the refetch it caused saw no such key.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(INTERVAL + Duration::from_millis(100)).await;
     assert_eq!(
         status(&gw.get("/prod/remote", &[("authorization", &t2)]).await),
         unauthorized
@@ -180,7 +191,7 @@ async fn remote_issuer_rotation_refetch_and_forgeries() {
     );
     assert_eq!(idp.fetches(), 2, "refetches are rate limited");
     // After the interval: refetched, accepted; the old key still verifies.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(INTERVAL + Duration::from_millis(100)).await;
     let r = gw.get("/prod/remote", &[("authorization", &t2)]).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(idp.fetches(), 3);
