@@ -5,13 +5,16 @@ data plane, stage cache flushes, deployments and a stage rollback, and API Gatew
 for unsigned and wrongly signed calls. boto3 signs with service name `apigateway`, so this also
 pins that the server verifies exactly what botocore signs.
 
-The server is the crate's `operator_server` example (the operator router and the data plane over
-one store, the same wiring `gatehouse serve` uses), built here with cargo if needed and started
-on 127.0.0.1:0 with the suite's fixed operator credentials, on SQLite and on PostgreSQL.
+Two servers, each on SQLite and on PostgreSQL, with the suite's fixed operator credentials:
+`gatehouse serve --api FILE` (the operator API on its identity listener, the data plane on its
+gateway listener) for keys, plans, usage and cache flushes, and the gateway crate's
+`operator_server` example (the same stages plus the deployments service, built here with cargo
+if needed) for those and for deployments, which `gatehouse serve` does not mount yet.
 """
 
 from __future__ import annotations
 
+import abc
 import datetime
 import os
 import re
@@ -29,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from gatehouse_harness import (
     OPERATOR_ACCESS_KEY_ID,
+    GatehouseServer,
     OPERATOR_SECRET_ACCESS_KEY,
     REGION,
     REPO_ROOT,
@@ -38,6 +42,7 @@ from gatehouse_harness import (
 )
 
 LINE = re.compile(r"^(operator|gateway) listening on (http://127\.0\.0\.1:\d+)\s*$")
+SERVE_GATEWAY_LINE = re.compile(r"^gatehouse gateway listening on (http://127\.0\.0\.1:\d+)\s*$")
 
 DEFINITION = """
 version: 1
@@ -75,10 +80,63 @@ def example_binary() -> Path:
     return REPO_ROOT / "target" / "debug" / "examples" / "operator_server"
 
 
-class OperatorNode:
+class Endpoints(abc.ABC):
+    """What the tests need from a server: boto3 clients for its operator endpoint, GETs on its
+    gateway endpoint, the definition file it serves, and whether it is still healthy."""
+
+    endpoints: dict[str, str]
+    api_file: Path
+
+    def client(self, secret: str = OPERATOR_SECRET_ACCESS_KEY, *, unsigned: bool = False) -> Any:
+        extra = {"signature_version": botocore.UNSIGNED} if unsigned else {}
+        config = botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=30, **extra)
+        session = boto3.session.Session(
+            aws_access_key_id=OPERATOR_ACCESS_KEY_ID,
+            aws_secret_access_key=secret,
+            region_name=REGION,
+        )
+        return session.client("apigateway", endpoint_url=self.endpoints["operator"], config=config)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.get(self.endpoints["gateway"] + path, headers=headers or {}, timeout=30)
+
+    @abc.abstractmethod
+    def check_healthy(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class ServedNode(Endpoints):
+    """`gatehouse serve --api FILE` through the suite's harness."""
+
+    def __init__(self, database_url: str | None, api_file: Path) -> None:
+        self.api_file = api_file
+        self.server = GatehouseServer(
+            database_url=database_url, extra_args=["--api", str(api_file)], name="gatehouse serve"
+        )
+        self.server.start()
+        gateway = [
+            m.group(1)
+            for m in (SERVE_GATEWAY_LINE.match(line.strip()) for line in self.server._stdout_lines)
+            if m
+        ]
+        assert gateway, f"no gateway listener line:\n{self.server.diagnostics()}"
+        self.endpoints = {"operator": self.server.endpoint, "gateway": gateway[0]}
+
+    def check_healthy(self) -> None:
+        self.server.check_alive()
+        assert "panicked" not in self.server.stderr_text(since_start=True)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class OperatorNode(Endpoints):
     """One `operator_server` process: its operator endpoint and its gateway endpoint."""
 
     def __init__(self, binary: Path, database_url: str, api_file: Path) -> None:
+        self.api_file = api_file
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
         env["GATEHOUSE_OPERATOR_ACCESS_KEY_ID"] = OPERATOR_ACCESS_KEY_ID
         env["GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"] = OPERATOR_SECRET_ACCESS_KEY
@@ -107,18 +165,9 @@ class OperatorNode:
         self.stderr.seek(0)
         return self.stderr.read().decode("utf-8", errors="replace")[-8000:]
 
-    def client(self, secret: str = OPERATOR_SECRET_ACCESS_KEY, *, unsigned: bool = False) -> Any:
-        extra = {"signature_version": botocore.UNSIGNED} if unsigned else {}
-        config = botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=30, **extra)
-        session = boto3.session.Session(
-            aws_access_key_id=OPERATOR_ACCESS_KEY_ID,
-            aws_secret_access_key=secret,
-            region_name=REGION,
-        )
-        return session.client("apigateway", endpoint_url=self.endpoints["operator"], config=config)
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
-        return requests.get(self.endpoints["gateway"] + path, headers=headers or {}, timeout=30)
+    def check_healthy(self) -> None:
+        assert self.process.poll() is None, f"operator_server died:\n{self.stderr_text()}"
+        assert "panicked" not in self.stderr_text()
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -130,28 +179,38 @@ class OperatorNode:
                 self.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorNode]:
-    binary = example_binary()
-    folder = tmp_path_factory.mktemp("operator")
+def start(kind: str, backend: str, folder: Path) -> Iterator[Endpoints]:
     api_file = folder / "api.yaml"
     api_file.write_text(DEFINITION.replace("BODY", "v1"))
-    database = None
-    if backend == "sqlite":
-        url = f"sqlite://{folder}/gatehouse.db"
-    else:
-        database = PostgresDatabase(postgres_server_url())
-        url = database.url
-    server = OperatorNode(binary, url, api_file)
-    server.api_file = api_file  # type: ignore[attr-defined]
+    database = None if backend == "sqlite" else PostgresDatabase(postgres_server_url())
+    server: Endpoints | None = None
     try:
+        if kind == "serve":
+            server = ServedNode(database.url if database else None, api_file)
+        else:
+            url = database.url if database else f"sqlite://{folder}/gatehouse.db"
+            server = OperatorNode(example_binary(), url, api_file)
         yield server
-        assert server.process.poll() is None, f"operator_server died:\n{server.stderr_text()}"
-        assert "panicked" not in server.stderr_text()
+        server.check_healthy()
     finally:
-        server.close()
+        if server is not None:
+            server.close()
         if database is not None:
             database.drop()
+
+
+@pytest.fixture(scope="module", params=["serve", "example"])
+def node(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoints]:
+    """Keys, plans, usage and flushes: on `gatehouse serve` and on the example."""
+    yield from start(request.param, backend, tmp_path_factory.mktemp("operator"))
+
+
+@pytest.fixture(scope="module")
+def example_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """Deployments: on the example (the deployments service is not in `gatehouse serve` yet)."""
+    yield from start("example", backend, tmp_path_factory.mktemp("deployments"))
 
 
 def error_code(info: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
@@ -159,7 +218,7 @@ def error_code(info: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
 
 
-def test_unsigned_and_wrongly_signed_calls_are_refused(node: OperatorNode) -> None:
+def test_unsigned_and_wrongly_signed_calls_are_refused(node: Endpoints) -> None:
     with pytest.raises(ClientError) as refused:
         node.client(secret="not-the-operator-secret").get_api_keys()
     assert error_code(refused) == (403, "InvalidSignatureException")
@@ -173,7 +232,7 @@ def test_unsigned_and_wrongly_signed_calls_are_refused(node: OperatorNode) -> No
     assert raw.json() == {"message": "Missing Authentication Token"}
 
 
-def test_keys_plans_usage_and_cache_flush(node: OperatorNode) -> None:
+def test_keys_plans_usage_and_cache_flush(node: Endpoints) -> None:
     api = node.client()
     name = unique("mobile-")
     created = api.create_api_key(name=name, description="the app", enabled=True)
@@ -241,15 +300,15 @@ def test_keys_plans_usage_and_cache_flush(node: OperatorNode) -> None:
     assert plan_id not in [p["id"] for p in api.get_usage_plans()["items"]]
 
 
-def test_deploy_and_roll_back_a_stage(node: OperatorNode) -> None:
+def test_deploy_and_roll_back_a_stage(example_node: Endpoints) -> None:
+    node = example_node
     api = node.client()
     assert node.get("/prod/hello").text == "v1"
     first = api.create_deployment(restApiId="shop", stageName="prod", description="first")
     assert first["description"] == "first"
 
     # The file changes: the deployed stage keeps serving its deployment until the next one.
-    api_file: Path = node.api_file  # type: ignore[attr-defined]
-    api_file.write_text(DEFINITION.replace("BODY", "v2"))
+    node.api_file.write_text(DEFINITION.replace("BODY", "v2"))
     deadline = time.monotonic() + 10
     while node.get("/beta/hello").text != "v2" and time.monotonic() < deadline:
         time.sleep(0.2)
