@@ -3,15 +3,19 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use gatehouse_gateway::Limits;
 use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
 use gatehouse_gateway::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::deployments::Deployments;
 use gatehouse_gateway::operator::{self, OperatorState};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
-    SystemClock, load_gateway,
+    SystemClock,
 };
+use gatehouse_gateway::sources::{SourceDefinition, load_sources};
 use gatehouse_gateway::usage::{Usage, UsageConfig};
-use gatehouse_gateway::{Definition, Gateway, Limits};
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::user_pools::UserPools;
 use gatehouse_storage::Store;
@@ -25,7 +29,12 @@ pub(crate) enum GatewayStartError {
     Definitions(String),
     #[error("api keys and usage plans: {0}")]
     Usage(String),
+    #[error("deployments: {0}")]
+    Deployments(String),
 }
+
+/// How often a node looks for keys, plans and deployments changed by another node.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The running gateway's shared parts.
 #[derive(Debug)]
@@ -33,6 +42,8 @@ pub(crate) struct GatewayParts {
     pub(crate) live: Arc<Live>,
     pub(crate) usage: Arc<Usage>,
     pub(crate) cache: Arc<CacheStage>,
+    /// Deployments made through the operator API, stored so restarts and other nodes serve them.
+    pub(crate) deployments: Arc<Deployments>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -45,17 +56,12 @@ impl GatewayParts {
     ) -> Result<Self, GatewayStartError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let limits = Limits::default();
-        let gateway = if config.apis.is_empty() {
-            Gateway::build(&Definition::default(), &limits)
-                .map(|(gateway, _)| gateway)
-                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
+        // The source text is kept beside the compiled routes: deployments freeze it.
+        let (source, mut warnings) = if config.apis.is_empty() {
+            (SourceDefinition::default(), Vec::new())
         } else {
-            let (gateway, warnings) = load_gateway(&config.apis, clock.now(), &limits)
-                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
-            for warning in warnings {
-                tracing::warn!(%warning, "api definition");
-            }
-            gateway
+            load_sources(&config.apis, clock.now(), &limits)
+                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
         };
         let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())
             .await
@@ -77,12 +83,32 @@ impl GatewayParts {
         let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(authorizer)];
         stages.extend(usage.stages());
         stages.push(cache.clone());
-        let live = Live::new(gateway, Stages::new(stages), Arc::new(Metrics::new()))
-            .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
+        let (live, more) = Live::from_source(
+            source,
+            &limits,
+            Stages::new(stages),
+            Arc::new(Metrics::new()),
+        )
+        .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
+        warnings.extend(more);
+        for warning in warnings {
+            tracing::warn!(%warning, "api definition");
+        }
+        let live = Arc::new(live);
+        let deployments = Deployments::open(
+            store.clone(),
+            live.clone(),
+            clock.clone(),
+            limits,
+            REFRESH_INTERVAL,
+        )
+        .await
+        .map_err(|err| GatewayStartError::Deployments(err.to_string()))?;
         Ok(Self {
-            live: Arc::new(live),
+            live,
             usage,
             cache,
+            deployments,
             clock,
         })
     }
@@ -103,20 +129,24 @@ impl GatewayParts {
             .then(|| Reloader::new(config.apis.clone(), self.live.clone(), self.clock.clone()))
     }
 
-    /// The operator API (keys, usage plans, usage, cache flush), mounted on the identity listener.
+    /// The operator API (keys, usage plans, usage, cache flush, deployments), mounted on the
+    /// identity listener.
     pub(crate) fn operator_router(
         &self,
         credentials: &OperatorCredentials,
         region: &str,
     ) -> axum::Router {
-        operator::router(OperatorState {
-            usage: self.usage.clone(),
-            cache: Some(self.cache.clone()),
-            access_key_id: credentials.access_key_id.clone(),
-            secret_access_key: credentials.secret_access_key.clone(),
-            region: Some(region.to_owned()),
-            clock: self.clock.clone(),
-        })
+        operator::router_with_deployments(
+            OperatorState {
+                usage: self.usage.clone(),
+                cache: Some(self.cache.clone()),
+                access_key_id: credentials.access_key_id.clone(),
+                secret_access_key: credentials.secret_access_key.clone(),
+                region: Some(region.to_owned()),
+                clock: self.clock.clone(),
+            },
+            self.deployments.clone(),
+        )
     }
 
     /// Prometheus text for `/metrics`: the data plane's and the cache's series.

@@ -74,6 +74,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(gateway.usage.clone().run(wait(stopped.clone())));
+    tasks.spawn(gateway.deployments.clone().run(wait(stopped.clone())));
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }

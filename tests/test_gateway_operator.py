@@ -5,21 +5,15 @@ data plane, stage cache flushes, deployments and a stage rollback, and API Gatew
 for unsigned and wrongly signed calls. boto3 signs with service name `apigateway`, so this also
 pins that the server verifies exactly what botocore signs.
 
-Two servers, each on SQLite and on PostgreSQL, with the suite's fixed operator credentials:
-`gatehouse serve --api FILE` (the operator API on its identity listener, the data plane on its
-gateway listener) for keys, plans, usage and cache flushes, and the gateway crate's
-`operator_server` example (the same stages plus the deployments service, built here with cargo
-if needed) for those and for deployments, which `gatehouse serve` does not mount yet.
+`gatehouse serve --api FILE` on SQLite and on PostgreSQL, with the suite's fixed operator
+credentials: the operator API on its identity listener, the data plane on its gateway listener.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime
-import os
 import re
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,13 +29,11 @@ from gatehouse_harness import (
     GatehouseServer,
     OPERATOR_SECRET_ACCESS_KEY,
     REGION,
-    REPO_ROOT,
     PostgresDatabase,
     postgres_server_url,
     unique,
 )
 
-LINE = re.compile(r"^(operator|gateway) listening on (http://127\.0\.0\.1:\d+)\s*$")
 SERVE_GATEWAY_LINE = re.compile(r"^gatehouse gateway listening on (http://127\.0\.0\.1:\d+)\s*$")
 
 DEFINITION = """
@@ -64,20 +56,6 @@ stages:
         "*/*": {caching_enabled: false}
     beta: {}
 """
-
-
-def example_binary() -> Path:
-    """`$GATEHOUSE_OPERATOR_SERVER_BIN`, else the example built (or rebuilt) with cargo."""
-    configured = os.environ.get("GATEHOUSE_OPERATOR_SERVER_BIN")
-    if configured:
-        return Path(configured)
-    subprocess.run(
-        ["cargo", "build", "--quiet", "-p", "gatehouse-gateway", "--example", "operator_server"],
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=1800,
-    )
-    return REPO_ROOT / "target" / "debug" / "examples" / "operator_server"
 
 
 class Endpoints(abc.ABC):
@@ -132,64 +110,13 @@ class ServedNode(Endpoints):
         self.server.close()
 
 
-class OperatorNode(Endpoints):
-    """One `operator_server` process: its operator endpoint and its gateway endpoint."""
-
-    def __init__(self, binary: Path, database_url: str, api_file: Path) -> None:
-        self.api_file = api_file
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-        env["GATEHOUSE_OPERATOR_ACCESS_KEY_ID"] = OPERATOR_ACCESS_KEY_ID
-        env["GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"] = OPERATOR_SECRET_ACCESS_KEY
-        self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [str(binary), "--database-url", database_url, "--api", str(api_file)],
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        self.endpoints: dict[str, str] = {}
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 30
-        while len(self.endpoints) < 2:
-            line = self.process.stdout.readline()
-            if not line or time.monotonic() > deadline:
-                self.close()
-                raise AssertionError(f"operator_server did not start:\n{self.stderr_text()}")
-            match = LINE.match(line.strip())
-            if match:
-                self.endpoints[match.group(1)] = match.group(2)
-
-    def stderr_text(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read().decode("utf-8", errors="replace")[-8000:]
-
-    def check_healthy(self) -> None:
-        assert self.process.poll() is None, f"operator_server died:\n{self.stderr_text()}"
-        assert "panicked" not in self.stderr_text()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def start(kind: str, backend: str, folder: Path) -> Iterator[Endpoints]:
+def start(backend: str, folder: Path) -> Iterator[Endpoints]:
     api_file = folder / "api.yaml"
     api_file.write_text(DEFINITION.replace("BODY", "v1"))
     database = None if backend == "sqlite" else PostgresDatabase(postgres_server_url())
     server: Endpoints | None = None
     try:
-        if kind == "serve":
-            server = ServedNode(database.url if database else None, api_file)
-        else:
-            url = database.url if database else f"sqlite://{folder}/gatehouse.db"
-            server = OperatorNode(example_binary(), url, api_file)
+        server = ServedNode(database.url if database else None, api_file)
         yield server
         server.check_healthy()
     finally:
@@ -199,18 +126,16 @@ def start(kind: str, backend: str, folder: Path) -> Iterator[Endpoints]:
             database.drop()
 
 
-@pytest.fixture(scope="module", params=["serve", "example"])
-def node(
-    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Endpoints]:
-    """Keys, plans, usage and flushes: on `gatehouse serve` and on the example."""
-    yield from start(request.param, backend, tmp_path_factory.mktemp("operator"))
+@pytest.fixture(scope="module")
+def node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """Keys, plans, usage and flushes."""
+    yield from start(backend, tmp_path_factory.mktemp("operator"))
 
 
 @pytest.fixture(scope="module")
-def example_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
-    """Deployments: on the example (the deployments service is not in `gatehouse serve` yet)."""
-    yield from start("example", backend, tmp_path_factory.mktemp("deployments"))
+def deploy_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """Deployments, on a server of their own (they change what a stage serves)."""
+    yield from start(backend, tmp_path_factory.mktemp("deployments"))
 
 
 def error_code(info: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
@@ -300,8 +225,8 @@ def test_keys_plans_usage_and_cache_flush(node: Endpoints) -> None:
     assert plan_id not in [p["id"] for p in api.get_usage_plans()["items"]]
 
 
-def test_deploy_and_roll_back_a_stage(example_node: Endpoints) -> None:
-    node = example_node
+def test_deploy_and_roll_back_a_stage(deploy_node: Endpoints) -> None:
+    node = deploy_node
     api = node.client()
     assert node.get("/prod/hello").text == "v1"
     first = api.create_deployment(restApiId="shop", stageName="prod", description="first")
