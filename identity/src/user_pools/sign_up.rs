@@ -13,7 +13,7 @@ use super::attributes::{
     AttributeWrite, alias_value, is_email, is_phone_number, stored_attributes, user_from_record,
 };
 use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE};
-use super::config::{AliasAttribute, UsernameAttribute, VerifiedAttribute};
+use super::config::{AliasAttribute, VerifiedAttribute};
 use super::types::mask_destination;
 use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::delivery::{Channel, Purpose};
@@ -77,16 +77,6 @@ fn sign_up_channel(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Op
     }
 }
 
-fn check_username(name: &str) -> Result<(), UserPoolError> {
-    let len = name.chars().count();
-    if !(1..=128).contains(&len) || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(UserPoolError::invalid(
-            "username must be 1 to 128 characters without whitespace",
-        ));
-    }
-    Ok(())
-}
-
 impl UserPools {
     /// Delivery details that look like a real delivery, for code requests about users that
     /// do not exist when the client prevents user-existence errors.
@@ -133,36 +123,13 @@ impl UserPools {
                 "a client attempted to write unauthorized attribute `{name}`"
             )));
         }
-        let mut attributes: BTreeMap<String, String> = request
-            .attributes
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .cloned()
-            .collect();
-        let sub = crate::ids::uuid_v4();
-        let username = if pool.config.uses_username_attributes() {
-            let cfg = &pool.config.username_attributes;
-            let name = request.username.trim();
-            if cfg.contains(&UsernameAttribute::Email) && is_email(name) {
-                attributes.insert("email".into(), name.to_owned());
-            } else if cfg.contains(&UsernameAttribute::PhoneNumber) && is_phone_number(name) {
-                attributes.insert("phone_number".into(), name.to_owned());
-            } else {
-                return Err(UserPoolError::invalid(
-                    "username should be an email or a phone number, as this pool's username attributes say",
-                ));
-            }
-            if self.find_user(&pool, name).await?.is_some() {
-                return Err(UserPoolError::UsernameExists(
-                    "An account with the given email already exists.".into(),
-                ));
-            }
-            // The username is an immutable id; the email or phone number is an alias.
-            sub.clone()
-        } else {
-            check_username(&request.username)?;
-            self.normalize_username(&pool, &request.username)
-        };
+        let super::users::NewIdentity {
+            sub,
+            username,
+            attributes,
+        } = self
+            .new_identity(&pool, &request.username, &request.attributes)
+            .await?;
         self.check_required_attributes(&pool, &attributes)?;
         let hash = self.passwords().hash(&request.password).await?;
         let aliases = self.aliases_for(&pool, &attributes);

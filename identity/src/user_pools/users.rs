@@ -180,37 +180,13 @@ impl UserPools {
         }
 
         self.validate_attributes(&pool, None, &request.attributes, AttributeWrite::Create)?;
-        let mut attributes: BTreeMap<String, String> = request
-            .attributes
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .cloned()
-            .collect();
-        let sub = crate::ids::uuid_v4();
-        let username = if pool.config.uses_username_attributes() {
-            let cfg = &pool.config.username_attributes;
-            let name = request.username.trim();
-            if cfg.contains(&UsernameAttribute::Email) && is_email(name) {
-                attributes.insert("email".into(), name.to_owned());
-            } else if cfg.contains(&UsernameAttribute::PhoneNumber) && is_phone_number(name) {
-                attributes.insert("phone_number".into(), name.to_owned());
-            } else {
-                return Err(UserPoolError::invalid(
-                    "username should be an email or a phone number, as this pool's username attributes say",
-                ));
-            }
-            if self.find_user(&pool, name).await?.is_some() {
-                return Err(UserPoolError::UsernameExists(
-                    "An account with the given email already exists.".into(),
-                ));
-            }
-            // In such pools the username is an immutable id and the email or phone number an
-            // alias, as in Cognito.
-            sub.clone()
-        } else {
-            check_username(&request.username)?;
-            self.normalize_username(&pool, &request.username)
-        };
+        let NewIdentity {
+            sub,
+            username,
+            attributes,
+        } = self
+            .new_identity(&pool, &request.username, &request.attributes)
+            .await?;
         self.check_required_attributes(&pool, &attributes)?;
         let hash = self.passwords().hash(&temporary).await?;
         let aliases = self.aliases_for(&pool, &attributes);
@@ -562,5 +538,59 @@ impl UserPools {
             .delete(&pool.id, &user.sub, super::codes::SIGN_UP_CODE)
             .await?;
         Ok(())
+    }
+}
+
+/// The identity of a user about to be created: its `sub`, its username and its attributes.
+pub(super) struct NewIdentity {
+    pub(super) sub: String,
+    pub(super) username: String,
+    pub(super) attributes: BTreeMap<String, String>,
+}
+
+impl UserPools {
+    /// Works out who a new user is (SignUp and AdminCreateUser alike): the non-empty attributes
+    /// given, a new `sub`, and the username. In pools whose usernames are an email or a phone
+    /// number, the given name must be one, becomes that attribute (an alias) and the username is
+    /// the immutable `sub`, as in Cognito; elsewhere the name is checked and normalised.
+    pub(super) async fn new_identity(
+        &self,
+        pool: &UserPool,
+        requested: &str,
+        given: &[(String, String)],
+    ) -> Result<NewIdentity, UserPoolError> {
+        let mut attributes: BTreeMap<String, String> = given
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
+        let sub = crate::ids::uuid_v4();
+        let username = if pool.config.uses_username_attributes() {
+            let cfg = &pool.config.username_attributes;
+            let name = requested.trim();
+            if cfg.contains(&UsernameAttribute::Email) && is_email(name) {
+                attributes.insert("email".into(), name.to_owned());
+            } else if cfg.contains(&UsernameAttribute::PhoneNumber) && is_phone_number(name) {
+                attributes.insert("phone_number".into(), name.to_owned());
+            } else {
+                return Err(UserPoolError::invalid(
+                    "username should be an email or a phone number, as this pool's username attributes say",
+                ));
+            }
+            if self.find_user(pool, name).await?.is_some() {
+                return Err(UserPoolError::UsernameExists(
+                    "An account with the given email already exists.".into(),
+                ));
+            }
+            sub.clone()
+        } else {
+            check_username(requested)?;
+            self.normalize_username(pool, requested)
+        };
+        Ok(NewIdentity {
+            sub,
+            username,
+            attributes,
+        })
     }
 }
