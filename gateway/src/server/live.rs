@@ -15,7 +15,6 @@ use arc_swap::ArcSwap;
 
 use crate::error::{LoadError, Problems, Warning};
 use crate::limits::Limits;
-use crate::load::load_definition;
 use crate::mapping::{ParamLocation, RequestParam};
 use crate::server::Clock;
 use crate::server::access_log::AccessLogFormat;
@@ -23,7 +22,7 @@ use crate::server::cors::Cors;
 use crate::server::hooks::{Prepared, Stages};
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
 use crate::server::schema::{Schema, SchemaError};
-use crate::snapshot::{Definition, Gateway};
+use crate::snapshot::Gateway;
 use crate::sources::{DefinitionOverlay, SourceDefinition};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
@@ -361,44 +360,16 @@ impl Live {
     }
 }
 
-/// Loads and compiles definition files (several `--api` files form one gateway).
+/// Loads and compiles definition files (several `--api` files form one gateway); the same
+/// loading as [`crate::sources::load_sources`], without keeping the source text.
 pub fn load_gateway(
     files: &[PathBuf],
     now: SystemTime,
     limits: &Limits,
 ) -> Result<(Gateway, Vec<Warning>), ReloadError> {
-    if files.is_empty() {
-        return Err(ReloadError::NoFiles);
-    }
-    let mut definition = Definition::default();
-    let mut warnings = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(path).map_err(|source| ReloadError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let resolve = move |name: &str| {
-            std::fs::read_to_string(dir.join(name))
-                .map_err(|e| format!("cannot read `{name}`: {e}"))
-        };
-        let name = path.to_string_lossy();
-        let loaded = load_definition(&name, &text, now, limits, &resolve).map_err(|source| {
-            ReloadError::Load {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        warnings.extend(loaded.warnings);
-        let d = loaded.definition;
-        definition.deployments.extend(d.deployments);
-        definition.stages.extend(d.stages);
-        definition.base_path_mappings.extend(d.base_path_mappings);
-        definition.usage_plans.extend(d.usage_plans);
-        definition.api_keys.extend(d.api_keys);
-    }
+    let (source, mut warnings) = crate::sources::load_sources(files, now, limits)?;
     let (gateway, build_warnings) =
-        Gateway::build(&definition, limits).map_err(ReloadError::Build)?;
+        Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
     warnings.extend(build_warnings);
     Ok((gateway, warnings))
 }
