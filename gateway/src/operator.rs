@@ -110,6 +110,11 @@ fn routes(shared: Shared) -> Router {
             "/restapis/{api}/stages/{stage}",
             get(get_stage).patch(update_stage),
         )
+        // Every operator route is signed; unknown paths stay unauthenticated 404s.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            signed,
+        ))
         .with_state(state)
 }
 
@@ -188,6 +193,31 @@ impl IntoResponse for OperatorError {
         )
             .into_response()
     }
+}
+
+/// Largest operator request body (API Gateway's requests are a few KiB).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Checks the SigV4 signature of every request before its handler runs; the body is read once
+/// here and handed on.
+async fn signed(
+    State(s): St,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            OperatorError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BadRequestException",
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    verify(&s, &parts.method, &parts.uri, &parts.headers, &bytes)?;
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    Ok(next.run(request).await)
 }
 
 fn verify(
@@ -309,14 +339,7 @@ struct CreateKeyRequest {
     value: Option<String>,
 }
 
-async fn create_key(
-    State(s): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn create_key(State(s): St, body: Bytes) -> Result<Response> {
     let req: CreateKeyRequest = json_body(&body)?;
     let created = s
         .usage
@@ -333,28 +356,13 @@ async fn create_key(
     ))
 }
 
-async fn list_keys(
-    State(s): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn list_keys(State(s): St) -> Result<Response> {
     let keys = s.usage.list_keys().await?;
     let items: Vec<Value> = keys.iter().map(|k| key_json(k, None)).collect();
     Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
-async fn get_key(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn get_key(State(s): St, Path(id): Path<String>) -> Result<Response> {
     Ok(ok(
         StatusCode::OK,
         key_json(&s.usage.get_key(&id).await?, None),
@@ -375,15 +383,7 @@ struct PatchOperation {
     value: Option<String>,
 }
 
-async fn update_key(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn update_key(State(s): St, Path(id): Path<String>, body: Bytes) -> Result<Response> {
     let req: PatchRequest = json_body(&body)?;
     let mut update = ApiKeyUpdate::default();
     for op in req.patch_operations {
@@ -406,15 +406,7 @@ async fn update_key(
     ))
 }
 
-async fn delete_key(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn delete_key(State(s): St, Path(id): Path<String>) -> Result<Response> {
     s.usage.delete_key(&id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -428,52 +420,22 @@ struct CreatePlanRequest {
     document: PlanDocument,
 }
 
-async fn create_plan(
-    State(s): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn create_plan(State(s): St, body: Bytes) -> Result<Response> {
     let req: CreatePlanRequest = json_body(&body)?;
     let plan = s.usage.create_plan(&req.name, req.document).await?;
     Ok(ok(StatusCode::CREATED, plan_json(&plan)))
 }
 
-async fn list_plans(
-    State(s): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn list_plans(State(s): St) -> Result<Response> {
     let items: Vec<Value> = s.usage.list_plans().await?.iter().map(plan_json).collect();
     Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
-async fn get_plan(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn get_plan(State(s): St, Path(id): Path<String>) -> Result<Response> {
     Ok(ok(StatusCode::OK, plan_json(&s.usage.get_plan(&id).await?)))
 }
 
-async fn update_plan(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn update_plan(State(s): St, Path(id): Path<String>, body: Bytes) -> Result<Response> {
     let req: PatchRequest = json_body(&body)?;
     let current = s.usage.get_plan(&id).await?;
     let mut name = current.name;
@@ -516,15 +478,7 @@ async fn update_plan(
     ))
 }
 
-async fn delete_plan(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn delete_plan(State(s): St, Path(id): Path<String>) -> Result<Response> {
     s.usage.delete_plan(&id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -536,15 +490,7 @@ struct PlanKeyRequest {
     key_type: Option<String>,
 }
 
-async fn add_plan_key(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn add_plan_key(State(s): St, Path(id): Path<String>, body: Bytes) -> Result<Response> {
     let req: PlanKeyRequest = json_body(&body)?;
     if req.key_type.as_deref().is_some_and(|t| t != "API_KEY") {
         return Err(OperatorError::bad("keyType must be API_KEY"));
@@ -556,15 +502,7 @@ async fn add_plan_key(
     ))
 }
 
-async fn plan_keys(
-    State(s): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn plan_keys(State(s): St, Path(id): Path<String>) -> Result<Response> {
     let items: Vec<Value> = s
         .usage
         .plan_keys(&id)
@@ -578,12 +516,7 @@ async fn plan_keys(
 async fn remove_plan_key(
     State(s): St,
     Path((id, key)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
 ) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
     s.usage.remove_plan_key(&id, &key).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -600,12 +533,7 @@ async fn usage(
     State(s): St,
     Path(id): Path<String>,
     Query(q): Query<UsageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
 ) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
     let report = s
         .usage
         .usage(&id, q.key_id.as_deref(), &q.start_date, &q.end_date)
@@ -631,15 +559,7 @@ async fn usage(
     ))
 }
 
-async fn flush_cache(
-    State(s): St,
-    Path((api, stage)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn flush_cache(State(s): St, Path((api, stage)): Path<(String, String)>) -> Result<Response> {
     let flushed = s.cache.as_ref().is_some_and(|c| c.flush(&api, &stage));
     if !flushed {
         return Err(OperatorError::new(
@@ -682,15 +602,7 @@ struct CreateDeploymentRequest {
     description: Option<String>,
 }
 
-async fn create_deployment(
-    State(s): St,
-    Path(api): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn create_deployment(State(s): St, Path(api): Path<String>, body: Bytes) -> Result<Response> {
     let req: CreateDeploymentRequest = json_body(&body)?;
     let created = deployments_of(&s)?
         .create(&api, req.stage_name.as_deref(), req.description)
@@ -698,15 +610,7 @@ async fn create_deployment(
     Ok(ok(StatusCode::CREATED, deployment_json(&created)))
 }
 
-async fn list_deployments(
-    State(s): St,
-    Path(api): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn list_deployments(State(s): St, Path(api): Path<String>) -> Result<Response> {
     let items: Vec<Value> = deployments_of(&s)?
         .list(&api)?
         .iter()
@@ -715,15 +619,7 @@ async fn list_deployments(
     Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
-async fn get_stage(
-    State(s): St,
-    Path((api, stage)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
+async fn get_stage(State(s): St, Path((api, stage)): Path<(String, String)>) -> Result<Response> {
     Ok(ok(
         StatusCode::OK,
         stage_json(&deployments_of(&s)?.stage(&api, &stage)?),
@@ -733,12 +629,8 @@ async fn get_stage(
 async fn update_stage(
     State(s): St,
     Path((api, stage)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    verify(&s, &method, &uri, &headers, &body)?;
     let req: PatchRequest = json_body(&body)?;
     let deployments = deployments_of(&s)?;
     let mut target = None;
