@@ -29,8 +29,6 @@ pub mod proxy;
 pub mod request_id;
 pub mod schema;
 
-use std::time::SystemTime;
-
 pub use access_log::AccessLogSink;
 pub use body::GatewayBody;
 pub use error::GatewayError;
@@ -43,21 +41,6 @@ pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gatewa
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
 
-/// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`).
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> SystemTime;
-}
-
-/// The system clock: the one place the data plane reads it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the edge clock of the data plane; everything below gets `now` from it"
-    )]
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
+/// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):
+/// the same clock abstraction as the identity services, so the binary has one clock.
+pub use gatehouse_identity::clock::{Clock, SystemClock};
