@@ -12,13 +12,18 @@
 # case for DURATION seconds with THREADS threads and CONNECTIONS connections, prints req/s and
 # p99, and stops every process it started. Everything binds 127.0.0.1 only.
 #
-#   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 by default
+# The machine is shared, so throughput drifts between runs: the throughput cases run ROUNDS
+# times, interleaved, and the table shows each case's median round (req/s and p99 are
+# medians taken separately).
+#
+#   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 ROUNDS=3 by default
 set -euo pipefail
 
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-50}"
 WORKERS="${WORKERS:-1}"
+ROUNDS="${ROUNDS:-3}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d)"
@@ -80,7 +85,7 @@ start gateway-stages 18085 "$BIN/bench_gateway" --listen 127.0.0.1:18085 --worke
 KEY="$(sed -n 's/^KEY=//p' "$WORK/credentials")"
 JWT="$(sed -n 's/^JWT=//p' "$WORK/credentials")"
 
-declare -A RPS P99
+declare -A RPS P99 RPS_ALL P99_ALL SEEN
 ORDER=()
 
 to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → milliseconds
@@ -102,10 +107,25 @@ run_case() { # label url [extra wrk args, e.g. -H "x-api-key: ..."]
         echo "warning: $label had non-2xx responses:" >&2
         echo "$out" | grep "Non-2xx" >&2
     fi
-    RPS[$label]="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
-    P99[$label]="$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
-    ORDER+=("$label")
-    printf '%-36s %12s req/s   p99 %8s ms\n' "$label" "${RPS[$label]}" "${P99[$label]}" >&2
+    local rps p99
+    rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+    p99="$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")"
+    RPS_ALL[$label]="${RPS_ALL[$label]:-} $rps"
+    P99_ALL[$label]="${P99_ALL[$label]:-} $p99"
+    RPS[$label]="$(median ${RPS_ALL[$label]})"
+    P99[$label]="$(median ${P99_ALL[$label]})"
+    [ -n "${SEEN[$label]:-}" ] || ORDER+=("$label")
+    SEEN[$label]=1
+    printf '%-36s %12s req/s   p99 %8s ms\n' "$label" "$rps" "$p99" >&2
+}
+
+median() { # numbers → the median (the lower middle one for an even count)
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+round_ratios() { # a b → a/b for each round, side by side
+    paste -d' ' <(printf '%s\n' ${RPS_ALL[$1]:-}) <(printf '%s\n' ${RPS_ALL[$2]:-}) |
+        awk '$2 > 0 { printf "%s%.2f", (NR > 1 ? " " : ""), $1 / $2 } END { print "" }'
 }
 
 ratio() { # a b → a/b
@@ -133,13 +153,16 @@ fixed_rate() { # label url rate [extra wrk args]: latency at a fixed request rat
 }
 
 # --- cases -------------------------------------------------------------------------------
-run_case "(1) backend directly" http://127.0.0.1:18081/hello
-run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
-run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
-run_case "(4) gatehouse key+plan+JWT" http://127.0.0.1:18085/bench/secure \
-    -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
-run_case "(5) backend 2 ms directly" http://127.0.0.1:18084/hello
-run_case "(6) gatehouse cached route" http://127.0.0.1:18085/bench/cached
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS" >&2
+    run_case "(1) backend directly" http://127.0.0.1:18081/hello
+    run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
+    run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
+    run_case "(4) gatehouse key+plan+JWT" http://127.0.0.1:18085/bench/secure \
+        -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    run_case "(5) backend 2 ms directly" http://127.0.0.1:18084/hello
+    run_case "(6) gatehouse cached route" http://127.0.0.1:18085/bench/cached
+done
 HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
 fixed_rate "(1) backend at half peak" http://127.0.0.1:18081/hello "$HALF"
 fixed_rate "(3) gatehouse at half peak" http://127.0.0.1:18083/bench/hello "$HALF"
@@ -151,8 +174,9 @@ for label in "${ORDER[@]}"; do
     echo "| $label | ${RPS[$label]} | ${P99[$label]} |"
 done
 echo
-echo "(3)/(2) gatehouse / nginx: $(ratio "(3) gatehouse plain route" "(2) nginx proxy")"
-echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "(4) gatehouse key+plan+JWT" "(2) nginx proxy")"
-echo "(6)/(5) cached / 2 ms backend: $(ratio "(6) gatehouse cached route" "(5) backend 2 ms directly")"
+P3="(3) gatehouse plain route" P4="(4) gatehouse key+plan+JWT" P6="(6) gatehouse cached route"
+echo "(3)/(2) gatehouse / nginx: $(ratio "$P3" "(2) nginx proxy") (rounds: $(round_ratios "$P3" "(2) nginx proxy"))"
+echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "$P4" "(2) nginx proxy") (rounds: $(round_ratios "$P4" "(2) nginx proxy"))"
+echo "(6)/(5) cached / 2 ms backend: $(ratio "$P6" "(5) backend 2 ms directly") (rounds: $(round_ratios "$P6" "(5) backend 2 ms directly"))"
 echo "p99 added by gatehouse at $HALF req/s: $(awk -v a="${P99["(3) gatehouse at half peak"]}" \
     -v b="${P99["(1) backend at half peak"]}" 'BEGIN { printf "%.3f", a - b }') ms"
