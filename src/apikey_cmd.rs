@@ -21,10 +21,7 @@ pub(crate) fn service_args(command: &ApikeyCommand) -> &crate::cli::ServeArgs {
 }
 
 pub(crate) async fn run(config: Config, command: ApikeyCommand) -> Result<(), ServeError> {
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let public_url = config.public_url_for(config.listen);
     let state = State::open(&config, &public_url).await?;
     let result = execute(&config, &state, command).await;
     state.store.close().await;
@@ -33,7 +30,7 @@ pub(crate) async fn run(config: Config, command: ApikeyCommand) -> Result<(), Se
 
 async fn execute(config: &Config, state: &State, command: ApikeyCommand) -> Result<(), ServeError> {
     // The gateway parts know the usage plans of the definition files as well as stored ones.
-    let gateway = GatewayParts::open(config, &state.store, &state.user_pools).await?;
+    let gateway = GatewayParts::open(config, state).await?;
     let usage = &gateway.usage;
     let failed = |err: gatehouse_gateway::usage::UsageError| ServeError::Command(err.to_string());
     match command {

@@ -257,6 +257,16 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The issuer base: the configured public URL, else `http://` and the listen address as
+    /// bound (a command that does not listen passes the configured one).
+    pub(crate) fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
 /// A non-empty environment variable.
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())

@@ -12,15 +12,13 @@ use gatehouse_gateway::deployments::Deployments;
 use gatehouse_gateway::operator::{self, OperatorState};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
-    SystemClock,
 };
 use gatehouse_gateway::sources::{SourceDefinition, load_sources};
 use gatehouse_gateway::usage::{Usage, UsageConfig};
 use gatehouse_identity::http::OperatorCredentials;
-use gatehouse_identity::user_pools::UserPools;
-use gatehouse_storage::Store;
 
 use crate::config::Config;
+use crate::state::State;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,13 +46,11 @@ pub(crate) struct GatewayParts {
 }
 
 impl GatewayParts {
-    /// Loads the definitions (refusing to start on a broken one) and opens the stages.
-    pub(crate) async fn open(
-        config: &Config,
-        store: &Store,
-        user_pools: &UserPools,
-    ) -> Result<Self, GatewayStartError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    /// Loads the definitions (refusing to start on a broken one) and opens the stages, on the
+    /// service's store, user pools and clock.
+    pub(crate) async fn open(config: &Config, state: &State) -> Result<Self, GatewayStartError> {
+        let (store, user_pools) = (&state.store, &state.user_pools);
+        let clock = state.clock.clone();
         let limits = Limits::default();
         // The source text is kept beside the compiled routes: deployments freeze it.
         let (source, mut warnings) = if config.apis.is_empty() {

@@ -6,10 +6,7 @@ use crate::serve::ServeError;
 use crate::state::State;
 
 pub(crate) async fn rotate(config: Config, pool: String) -> Result<(), ServeError> {
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let public_url = config.public_url_for(config.listen);
     let state = State::open(&config, &public_url).await?;
     let result = state.user_pools.rotate_signing_keys(&pool).await;
     state.store.close().await;

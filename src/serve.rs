@@ -35,10 +35,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     let gateway_listener = bind(config.gateway_listen).await?;
     let bound = listener.local_addr()?;
     let gateway_bound = gateway_listener.local_addr()?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = config.public_url_for(bound);
     let state = State::open(&config, &public_url).await?;
     if state.generated_operator {
         eprintln!(
@@ -48,7 +45,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             state.operator.secret_access_key,
         );
     }
-    let gateway = Arc::new(GatewayParts::open(&config, &state.store, &state.user_pools).await?);
+    let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
     let metrics = gateway.clone();
     let app = router(HttpState {
         user_pools: state.user_pools.clone(),

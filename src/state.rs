@@ -78,7 +78,7 @@ impl State {
                 url: redact_url(url),
                 message: err.to_string(),
             })?;
-        check_master_key(&store, &sealer).await?;
+        check_master_key(&store, &sealer, url).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let passwords = PasswordHasher::new(PasswordHasherConfig {
             params: Argon2Params {
@@ -175,11 +175,11 @@ fn open_sealer(config: &Config) -> Result<Sealer, StartError> {
 
 /// Seals a known text into the database the first time, and checks it opens on every later
 /// start: a node with the wrong master key refuses to start instead of failing on every token.
-async fn check_master_key(store: &Store, sealer: &Sealer) -> Result<(), StartError> {
+async fn check_master_key(store: &Store, sealer: &Sealer, url: &str) -> Result<(), StartError> {
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::STANDARD;
     let db_err = |err: gatehouse_storage::StorageError| StartError::Database {
-        url: String::from("(open)"),
+        url: redact_url(url),
         message: err.to_string(),
     };
     let sealed = sealer
