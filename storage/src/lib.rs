@@ -20,6 +20,7 @@ mod groups;
 mod keys;
 mod migrate;
 mod pools;
+mod revocations;
 mod settings;
 mod tokens;
 mod users;
@@ -38,6 +39,7 @@ pub use gateway::{
 pub use groups::{GroupRecord, Groups};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
+pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use settings::Settings;
 pub use tokens::{RefreshTokenRecord, RefreshTokens};
 pub use users::{
@@ -128,6 +130,11 @@ impl Store {
 
     pub fn signing_keys(&self) -> SigningKeys<'_> {
         SigningKeys::new(&self.db)
+    }
+
+    /// Revoked sign-ins and signed-out users, with a change feed for other nodes.
+    pub fn revocations(&self) -> Revocations<'_> {
+        Revocations::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

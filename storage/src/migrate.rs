@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_gateway_deployments.sql"),
         postgres: include_str!("../migrations/postgres/0003_gateway_deployments.sql"),
     },
+    Migration {
+        version: 4,
+        name: "token revocations (moved out of service settings)",
+        sqlite: include_str!("../migrations/sqlite/0004_token_revocations.sql"),
+        postgres: include_str!("../migrations/postgres/0004_token_revocations.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
