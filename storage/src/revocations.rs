@@ -141,6 +141,31 @@ impl<'s> Revocations<'s> {
         Ok(row)
     }
 
+    /// The revocations that could refuse one token: its sign-in's (`origin_jti`) and its
+    /// user's (`sub`), expired or not, in one query.
+    pub async fn for_token(
+        &self,
+        pool_id: &str,
+        origin_jti: &str,
+        sub: &str,
+    ) -> Result<Vec<RevocationRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                format!(
+                    "SELECT {COLUMNS} FROM token_revocations
+                     WHERE pool_id = $1 AND kind = 'session' AND subject = $2
+                     UNION ALL
+                     SELECT {COLUMNS} FROM token_revocations
+                     WHERE pool_id = $1 AND kind = 'user' AND subject = $3"
+                ),
+                args![pool_id, origin_jti, sub],
+                decode,
+            )
+            .await
+    }
+
     /// Every revocation that has not expired at `now`, in `seq` order: what a node loads at
     /// start. The highest `seq` returned is where its polling continues.
     pub async fn load_unexpired(

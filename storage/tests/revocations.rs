@@ -51,6 +51,19 @@ async fn recorded_revocations_come_back_in_seq_order() {
             vec![b.clone(), c.clone()]
         );
         assert_eq!(r.changes_after(c.seq, 100).await.unwrap(), vec![]);
+        // One token's revocations: its sign-in's and its user's, in that pool only.
+        assert_eq!(
+            keys(&r.for_token("p1", "jti-a", "sub-b").await.unwrap()),
+            vec![
+                ("p1", RevocationKind::Session, "jti-a"),
+                ("p1", RevocationKind::User, "sub-b")
+            ]
+        );
+        assert_eq!(r.for_token("p1", "sub-b", "jti-a").await.unwrap(), vec![]);
+        assert_eq!(
+            keys(&r.for_token("p2", "jti-a", "sub-b").await.unwrap()),
+            vec![("p2", RevocationKind::Session, "jti-a")]
+        );
         // Bounded batches: a poller reads the feed in pieces.
         assert_eq!(r.changes_after(0, 2).await.unwrap(), vec![a, b]);
     })

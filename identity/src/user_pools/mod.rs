@@ -12,6 +12,8 @@
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
+//! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
+//!   every request, kept in step with other nodes by a background refresh.
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
@@ -26,6 +28,7 @@ mod issue;
 mod keys;
 mod list_users;
 mod pools;
+mod revocations;
 mod self_service;
 mod sign_up;
 mod types;
@@ -47,6 +50,9 @@ pub use list_users::{
     FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
 };
 pub use pools::{MAX_PAGE, schema_with};
+pub use revocations::{
+    REVOCATION_LIFETIME, REVOCATION_PURGE_INTERVAL, REVOCATION_REFRESH_INTERVAL, Revocations,
+};
 pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
 pub use types::{
@@ -101,6 +107,8 @@ struct Inner {
     /// Pools whose ring is being reloaded in the background (see `key_ring_cached`), so a burst
     /// of requests starts one reload, not one each.
     reloading: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Revoked sign-ins and signed-out users, in memory for the gateway's per-request check.
+    revocations: Arc<Revocations>,
 }
 
 impl UserPools {
@@ -125,6 +133,7 @@ impl UserPools {
                 config,
                 rings: RwLock::new(HashMap::new()),
                 reloading: std::sync::Mutex::new(std::collections::HashSet::new()),
+                revocations: Arc::new(Revocations::default()),
             }),
         }
     }

@@ -848,3 +848,142 @@ async fn forgot_password_and_forced_alias_creation() {
     })
     .await;
 }
+
+/// `(sub, origin_jti, iat)` of a token, read without verifying it (the test minted it).
+fn revocation_claims(token: &str) -> (String, String, i64) {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    (
+        claims["sub"].as_str().unwrap().to_owned(),
+        claims["origin_jti"].as_str().unwrap().to_owned(),
+        claims["iat"].as_i64().unwrap(),
+    )
+}
+
+fn view_refuses(pools: &UserPools, pool_id: &str, token: &str) -> bool {
+    let (sub, origin_jti, iat) = revocation_claims(token);
+    pools
+        .revocations()
+        .is_revoked(pool_id, &sub, &origin_jti, iat)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocations_reach_this_nodes_view_at_once_and_another_nodes_after_a_refresh() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        // A second node on the same database, with its own view and clock.
+        let g = fixture(&db.store);
+        let (p, q) = (&f.pools, &g.pools);
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "uma", "uma@example.com").await;
+        let first = tokens(&f, &client, "uma", PASSWORD).await;
+        let second = tokens(&f, &client, "uma", PASSWORD).await;
+        // The id token carries its sign-in's `origin_jti` too, so both kinds are refused.
+        assert_eq!(
+            revocation_claims(&first.id_token).1,
+            revocation_claims(&first.access_token).1
+        );
+        p.refresh_revocations().await.unwrap();
+        q.refresh_revocations().await.unwrap();
+        let refused = |pools: &UserPools, t: &Tokens| {
+            (
+                view_refuses(pools, &pool.id, &t.access_token),
+                view_refuses(pools, &pool.id, &t.id_token),
+            )
+        };
+        assert_eq!(refused(p, &first), (false, false));
+
+        // RevokeToken: this node refuses the sign-in at once; the other after a refresh.
+        p.revoke_token(&client.id, None, first.refresh_token.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(refused(p, &first), (true, true));
+        assert_eq!(refused(p, &second), (false, false));
+        assert_eq!(refused(q, &first), (false, false));
+        assert_eq!(q.refresh_revocations().await.unwrap(), 1);
+        assert_eq!(refused(q, &first), (true, true));
+        assert_eq!(refused(q, &second), (false, false));
+        // Nothing new: a refresh reads nothing.
+        assert_eq!(q.refresh_revocations().await.unwrap(), 0);
+
+        // GlobalSignOut on the other node: every earlier token of the user.
+        g.clock.advance(Duration::from_secs(2));
+        f.clock.advance(Duration::from_secs(2));
+        q.global_sign_out(&second.access_token).await.unwrap();
+        assert_eq!(refused(q, &second), (true, true));
+        assert_eq!(refused(p, &second), (false, false));
+        p.refresh_revocations().await.unwrap();
+        assert_eq!(refused(p, &second), (true, true));
+        f.clock.advance(Duration::from_secs(1));
+        g.clock.advance(Duration::from_secs(1));
+        let third = tokens(&f, &client, "uma", PASSWORD).await;
+        assert_eq!(refused(p, &third), (false, false));
+        assert!(p.get_user(&third.access_token).await.is_ok());
+
+        // AdminUserGlobalSignOut a second later refuses the new sign-in too.
+        f.clock.advance(Duration::from_secs(1));
+        g.clock.advance(Duration::from_secs(1));
+        p.admin_user_global_sign_out(&pool.id, "uma").await.unwrap();
+        assert_eq!(refused(p, &third), (true, true));
+        // Storage agrees (self-service reads it, not the view).
+        assert_eq!(
+            message_of(&q.get_user(&third.access_token).await.unwrap_err()),
+            "Access Token has been revoked"
+        );
+        q.refresh_revocations().await.unwrap();
+        assert_eq!(refused(q, &third), (true, true));
+
+        // A node started now loads the same state.
+        let h = fixture(&db.store);
+        h.clock.advance(Duration::from_secs(4));
+        h.pools.refresh_revocations().await.unwrap();
+        for t in [&first, &second, &third] {
+            assert_eq!(refused(&h.pools, t), (true, true));
+        }
+
+        // A day later every revocation has expired: purged from storage and from the view.
+        f.clock
+            .advance(REVOCATION_LIFETIME + Duration::from_secs(60));
+        assert!(p.purge_revocations().await.unwrap() >= 3);
+        assert_eq!(refused(p, &first), (false, false));
+        assert_eq!(refused(p, &third), (false, false));
+        assert_eq!(p.purge_revocations().await.unwrap(), 0);
+        let late = fixture(&db.store);
+        late.clock
+            .advance(REVOCATION_LIFETIME + Duration::from_secs(60));
+        assert_eq!(late.pools.refresh_revocations().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_revocation_refresh_task_stops_on_shutdown() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let g = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "vic", "vic@example.com").await;
+        let t = tokens(&f, &client, "vic", PASSWORD).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(g.pools.clone().run_revocation_refresh(async move {
+            let _ = stopped.await;
+        }));
+        f.pools.global_sign_out(&t.access_token).await.unwrap();
+        // Within a refresh interval (plus slack for a loaded machine) the task has read it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !view_refuses(&g.pools, &pool.id, &t.access_token) {
+            assert!(tokio::time::Instant::now() < deadline, "never refreshed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    })
+    .await;
+}

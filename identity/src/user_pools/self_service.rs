@@ -9,18 +9,23 @@
 //! belong to a user that still exists and is enabled, and not be revoked.
 //!
 //! # Revocation
-//! Refresh tokens are revoked in their own table. Access tokens cannot be recalled, so two
-//! records in the service-settings table refuse them until they expire:
-//! `revoked-session|{pool}|{origin_jti}` (RevokeToken: every token of that sign-in) and
-//! `signed-out|{pool}|{sub}` = Unix seconds (GlobalSignOut: every token issued before then).
-//! They are read from storage on each use, so a sign-out on one node holds on every node at
-//! once; a token issued in the same second as a global sign-out by another session survives
-//! it (tokens carry whole seconds).
+//! Refresh tokens are revoked in their own table. Access and id tokens cannot be recalled,
+//! so rows of storage's `token_revocations` table refuse them until they expire: a sign-in
+//! (`origin_jti`; RevokeToken, and GlobalSignOut for the token it was called with: every
+//! token of that sign-in) and a user (`sub`; GlobalSignOut and AdminUserGlobalSignOut: every
+//! token issued before then). A row is kept for
+//! [`REVOCATION_LIFETIME`](super::REVOCATION_LIFETIME) (a day, the longest a token lives),
+//! then purged. The self-service checks here read storage on each use, so a sign-out on one
+//! node holds on every node at once; each revocation also updates this node's in-memory
+//! [`Revocations`](super::Revocations) view, which the gateway checks (other nodes' views
+//! follow within a refresh interval, see `revocations`). A token issued in the same second
+//! as a global sign-out by another session survives it (tokens carry whole seconds).
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_storage::RevocationKind;
 use serde::Deserialize;
 
 use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
@@ -52,14 +57,6 @@ struct UnverifiedIssuer {
 
 fn invalid_token() -> UserPoolError {
     UserPoolError::NotAuthorized("Invalid Access Token".into())
-}
-
-fn revoked_session_key(pool_id: &str, origin_jti: &str) -> String {
-    format!("revoked-session|{pool_id}|{origin_jti}")
-}
-
-fn signed_out_key(pool_id: &str, sub: &str) -> String {
-    format!("signed-out|{pool_id}|{sub}")
 }
 
 impl UserPools {
@@ -110,22 +107,19 @@ impl UserPools {
                 "Access Token does not have required scopes".into(),
             ));
         }
-        let settings = self.store().settings();
-        if settings
-            .get(&revoked_session_key(&pool.id, &claims.origin_jti))
-            .await?
-            .is_some()
-        {
-            return Err(UserPoolError::NotAuthorized(
-                "Access Token has been revoked".into(),
-            ));
-        }
-        // Sessions live at the sign-out are revoked one by one (by `origin_jti`, above); this
-        // time rule catches the rest. `iat` has whole seconds, so it is strict: a sign-in right
+        let revocations = self
+            .store()
+            .revocations()
+            .for_token(&pool.id, &claims.origin_jti, &claims.sub)
+            .await?;
+        // Sessions live at the sign-out are revoked one by one (by `origin_jti`); the time
+        // rule catches the rest. `iat` has whole seconds, so it is strict: a sign-in right
         // after the sign-out, in the same second, keeps working.
-        if let Some(at) = settings.get(&signed_out_key(&pool.id, &claims.sub)).await?
-            && at.parse::<i64>().is_ok_and(|at| claims.iat < at)
-        {
+        let revoked = revocations.iter().any(|r| match r.kind {
+            RevocationKind::Session => true,
+            RevocationKind::User => claims.iat < r.revoked_at.div_euclid(1000),
+        });
+        if revoked {
             return Err(UserPoolError::NotAuthorized(
                 "Access Token has been revoked".into(),
             ));
@@ -339,28 +333,14 @@ impl UserPools {
         for origin_jti in &sessions {
             self.revoke_session(&pool.id, origin_jti).await?;
         }
-        self.store()
-            .settings()
-            .put(
-                &signed_out_key(&pool.id, &user.sub),
-                &unix_seconds(now).to_string(),
-                unix_millis(now),
-            )
-            .await?;
-        Ok(())
+        self.record_revocation(&pool.id, RevocationKind::User, &user.sub, unix_millis(now))
+            .await
     }
 
     async fn revoke_session(&self, pool_id: &str, origin_jti: &str) -> Result<(), UserPoolError> {
         let now = unix_millis(self.now());
-        self.store()
-            .settings()
-            .put(
-                &revoked_session_key(pool_id, origin_jti),
-                &now.to_string(),
-                now,
-            )
-            .await?;
-        Ok(())
+        self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now)
+            .await
     }
 
     /// RevokeToken: revokes a refresh token of `client_id` (whose secret must be given for
