@@ -67,10 +67,14 @@ impl GatewayParts {
             account_id: config.account_id.clone(),
             ..AuthorizerConfig::default()
         };
-        // Gatehouse's own pools verify from the identity service's in-memory key rings: no
-        // database access per request.
+        // Gatehouse's own pools verify from the identity service's in-memory key rings and
+        // check sign-outs against its in-memory revocations: no database access per request.
         let pools = user_pools.clone();
-        let verifier = KeyRingVerifier::new(move |pool_id: &str| pools.key_ring_cached(pool_id));
+        let revocations = user_pools.revocations().clone();
+        let verifier = KeyRingVerifier::new(move |pool_id: &str| pools.key_ring_cached(pool_id))
+            .with_revocations(move |pool_id, sub, origin_jti, iat| {
+                revocations.is_revoked(pool_id, sub, origin_jti, iat)
+            });
         let authorizer = AuthorizerStage::new(arn.clone(), Some(Arc::new(verifier)), None);
         let cache = Arc::new(CacheStage::new(CacheConfig {
             arn,

@@ -28,6 +28,8 @@ pub(crate) enum ServeError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Command(String),
+    #[error("token revocations: {0}")]
+    Revocations(String),
 }
 
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
@@ -45,6 +47,13 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             state.operator.secret_access_key,
         );
     }
+    // Loaded before the gateway listens, so a token signed out before this start is refused
+    // from the first request on.
+    state
+        .user_pools
+        .refresh_revocations()
+        .await
+        .map_err(|err| ServeError::Revocations(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
     let metrics = gateway.clone();
     let app = router(HttpState {
@@ -72,6 +81,13 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(gateway.usage.clone().run(wait(stopped.clone())));
     tasks.spawn(gateway.deployments.clone().run(wait(stopped.clone())));
+    // Other nodes' sign-outs reach this node's gateway within a second; expired ones are purged.
+    tasks.spawn(
+        state
+            .user_pools
+            .clone()
+            .run_revocation_refresh(wait(stopped.clone())),
+    );
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }

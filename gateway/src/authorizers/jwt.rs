@@ -13,6 +13,15 @@
 //! Every token is refused above 16 KiB. A verified token is cached under the SHA-256 of its
 //! text until it expires; the per-method checks (which pools or issuers the authorizer
 //! accepts, `aud`/`client_id`, scopes, `exp`) run on every request against the cached claims.
+//!
+//! Signed-out tokens: for a gatehouse pool's token, every request — a cache hit too — asks
+//! [`PoolTokenVerifier::is_revoked`] whether its sign-in (`origin_jti`) was revoked or its
+//! user (`sub`) signed out after it was issued (`iat`), so the cache never lets a signed-out
+//! token through. [`KeyRingVerifier::with_revocations`] answers from the identity crate's
+//! in-memory view: a hash lookup under a read lock, no allocation, no database. A sign-out on
+//! this node is refused at once; one on another node once this node's view has refreshed
+//! (see the identity crate's `revocations` module for the bound). Remote issuers' tokens have
+//! no revocation check (OIDC has no push for it; their lifetime is the bound).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -45,7 +54,15 @@ pub trait PoolTokenVerifier: Send + Sync + std::fmt::Debug + 'static {
         token: &str,
         now: i64,
     ) -> Result<Map<String, Value>, TokenRejection>;
+
+    /// Whether a verified token of pool `pool_id` has been revoked since: its sign-in
+    /// (`origin_jti`) ended, or its user (`sub`) signed out after `iat` (Unix seconds). Runs
+    /// on every request, so it must be cheap and never wait on I/O.
+    fn is_revoked(&self, pool_id: &str, sub: &str, origin_jti: &str, iat: i64) -> bool;
 }
+
+/// The revocation check a [`KeyRingVerifier`] asks: `(pool_id, sub, origin_jti, iat)`.
+pub type RevocationCheck = dyn Fn(&str, &str, &str, i64) -> bool + Send + Sync;
 
 /// Why a token was refused (logged; the client sees 401 `Unauthorized`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,9 +87,12 @@ pub enum TokenRejection {
     Jwks(String, String),
 }
 
-/// A [`PoolTokenVerifier`] over identity's key rings: `rings(pool_id)` returns the pool's ring.
+/// A [`PoolTokenVerifier`] over identity's key rings: `rings(pool_id)` returns the pool's
+/// ring, and the check given to [`KeyRingVerifier::with_revocations`] (none: nothing is
+/// revoked) says which tokens were signed out.
 pub struct KeyRingVerifier<F> {
     rings: F,
+    revoked: Option<Arc<RevocationCheck>>,
 }
 
 /// A verified token, cached by the hash of its text.
@@ -82,6 +102,10 @@ struct Verified {
     pool_id: Option<String>,
     iss: String,
     exp: i64,
+    /// Issued at (Unix seconds; 0 if absent) and the sign-in it belongs to (empty if absent):
+    /// what the per-request revocation check of a pool token needs.
+    iat: i64,
+    origin_jti: String,
     nbf: Option<i64>,
     token_use: Option<String>,
     aud: Vec<String>,
@@ -144,7 +168,21 @@ where
     F: Fn(&str) -> Option<Arc<KeyRing>> + Send + Sync + 'static,
 {
     pub fn new(rings: F) -> Self {
-        Self { rings }
+        Self {
+            rings,
+            revoked: None,
+        }
+    }
+
+    /// Refuses the tokens `revoked(pool_id, sub, origin_jti, iat)` says were signed out,
+    /// e.g. from the identity crate's `Revocations::is_revoked`.
+    #[must_use]
+    pub fn with_revocations(
+        mut self,
+        revoked: impl Fn(&str, &str, &str, i64) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.revoked = Some(Arc::new(revoked));
+        self
     }
 }
 
@@ -186,6 +224,12 @@ where
             Value::Object(map) => Ok(map),
             _ => Err(TokenRejection::Invalid("claims are not an object".into())),
         }
+    }
+
+    fn is_revoked(&self, pool_id: &str, sub: &str, origin_jti: &str, iat: i64) -> bool {
+        self.revoked
+            .as_ref()
+            .is_some_and(|revoked| revoked(pool_id, sub, origin_jti, iat))
     }
 }
 
@@ -351,6 +395,13 @@ impl JwtVerifier {
         if !accepted_source || !time_ok(verified, now, self.leeway) {
             return unauthorized();
         }
+        // Checked on every request, cached or not: a sign-out must not wait for the cache.
+        if let (Some(pool), Some(pools)) = (&verified.pool_id, &self.pools)
+            && pools.is_revoked(pool, &verified.sub, &verified.origin_jti, verified.iat)
+        {
+            tracing::debug!(%pool, sub = %verified.sub, "token refused: revoked");
+            return unauthorized();
+        }
         let token_use = verified.token_use.as_deref();
         if !config.audiences.is_empty() {
             let audience_ok = match token_use {
@@ -449,6 +500,8 @@ fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bo
         pool_id,
         iss: text("iss").unwrap_or_default(),
         exp: int("exp").unwrap_or(0),
+        iat: int("iat").unwrap_or(0),
+        origin_jti: text("origin_jti").unwrap_or_default(),
         nbf: int("nbf"),
         token_use: text("token_use"),
         aud,

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use gatehouse_gateway::authorizers::{KeyRingVerifier, PoolTokenVerifier};
 use gatehouse_gateway::plans::{PlanDocument, QuotaDocument, ThrottleDocument};
 use gatehouse_gateway::usage::NewApiKey;
-use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
+use gatehouse_identity::tokens::{AccessTokenClaims, IdTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::testkit::TestStore;
 use gatehouse_storage::{Store, StoreOptions};
 
@@ -592,4 +592,115 @@ async fn cognito_authorizer_verifies_local_tokens() {
             .status,
         401
     );
+}
+
+/// What the revocation check of [`revoked_tokens_are_refused_even_when_cached`] refuses:
+/// sign-ins by `origin_jti`, and tokens issued before a sign-out second; it also records
+/// every question it was asked.
+#[derive(Default)]
+struct SignOuts {
+    sessions: std::sync::Mutex<Vec<String>>,
+    before: std::sync::atomic::AtomicI64,
+    asked: std::sync::Mutex<Vec<(String, String, String, i64)>>,
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_refused_even_when_cached() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let b = backend().await;
+    let (auth, _) = authorizer_endpoint().await;
+    let keys = ring();
+    let shared = Arc::clone(&keys);
+    let outs = Arc::new(SignOuts::default());
+    let check = Arc::clone(&outs);
+    let verifier: Arc<dyn PoolTokenVerifier> = Arc::new(
+        KeyRingVerifier::new(move |pool: &str| {
+            (pool == "us-east-1_Test").then(|| Arc::clone(&shared))
+        })
+        .with_revocations(move |pool, sub, origin_jti, iat| {
+            check.asked.lock().unwrap().push((
+                pool.to_owned(),
+                sub.to_owned(),
+                origin_jti.to_owned(),
+                iat,
+            ));
+            check
+                .sessions
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|s| s == origin_jti)
+                || iat < check.before.load(Ordering::SeqCst)
+        }),
+    );
+    let gw = gateway(
+        store.store.clone(),
+        &definition(b.addr, auth),
+        Some(verifier),
+    )
+    .await;
+    use gatehouse_gateway::server::Clock as _;
+    let now = gatehouse_gateway::server::SystemClock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let get = async |token: &str| {
+        let r = gw.get("/prod/jwt", &[("authorization", token)]).await;
+        (r.status, r.json())
+    };
+    let first = keys
+        .sign_access_token(&AccessTokenClaims {
+            origin_jti: "sign-in-1".into(),
+            iat: now - 10,
+            ..access(now, "orders/read", 3600)
+        })
+        .unwrap();
+    let id = keys
+        .sign_id_token(&IdTokenClaims {
+            sub: "user-1".into(),
+            groups: vec![],
+            iss: ISSUER.into(),
+            username: "alice".into(),
+            origin_jti: "sign-in-1".into(),
+            aud: "client-1".into(),
+            event_id: "e".into(),
+            token_use: TokenUse::Id,
+            auth_time: now - 10,
+            exp: now + 3600,
+            iat: now - 10,
+            jti: "id-1".into(),
+            attributes: Default::default(),
+        })
+        .unwrap();
+    let other_sign_in = keys
+        .sign_access_token(&AccessTokenClaims {
+            origin_jti: "sign-in-2".into(),
+            iat: now,
+            ..access(now, "orders/read", 3600)
+        })
+        .unwrap();
+    // Verified and cached; the check is asked with the token's claims.
+    for token in [&first, &id, &other_sign_in] {
+        assert_eq!(get(token).await.0, 200);
+        assert_eq!(get(token).await.0, 200);
+    }
+    assert!(outs.asked.lock().unwrap().contains(&(
+        "us-east-1_Test".into(),
+        "user-1".into(),
+        "sign-in-1".into(),
+        now - 10
+    )));
+    // The sign-in is revoked: the cached access and id tokens of it are refused from the
+    // next request on, the other sign-in is not.
+    outs.sessions.lock().unwrap().push("sign-in-1".into());
+    let refused = (401, serde_json::json!({"message": "Unauthorized"}));
+    assert_eq!(get(&first).await, refused);
+    assert_eq!(get(&id).await, refused);
+    assert_eq!(get(&other_sign_in).await.0, 200);
+    // A global sign-out after the other token was issued refuses it as well.
+    outs.before.store(now + 1, Ordering::SeqCst);
+    assert_eq!(get(&other_sign_in).await, refused);
+    // Asked on every request: the cache answered the repeats, the check still ran each time.
+    assert_eq!(outs.asked.lock().unwrap().len(), 10);
 }
