@@ -16,6 +16,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the gateway data plane allocates many small,
+/// short-lived blocks per request (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// EX_USAGE: the configuration or command line is wrong.
 const EXIT_USAGE: u8 = 64;
 

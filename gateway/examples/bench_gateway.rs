@@ -32,6 +32,10 @@ use gatehouse_gateway::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::{Store, StoreOptions};
 
+/// The allocator `gatehouse` itself uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const POOL_ID: &str = "us-east-1_Bench";
