@@ -45,7 +45,7 @@ pub(crate) struct EndpointCaller {
 struct Answer {
     principal_id: String,
     policy: Arc<Policy>,
-    context: BTreeMap<String, String>,
+    context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
     /// Unix seconds after which the cached answer is not used.
     expires_at: i64,
@@ -150,8 +150,8 @@ impl EndpointCaller {
         record(
             cx,
             &answer.principal_id,
-            BTreeMap::new(),
-            answer.context.clone(),
+            Arc::default(),
+            Arc::clone(&answer.context),
             answer.usage_identifier_key.clone(),
         );
         Decision::Continue
@@ -236,7 +236,7 @@ impl EndpointCaller {
         Ok(Answer {
             principal_id,
             policy: Arc::new(policy),
-            context,
+            context: Arc::new(context),
             usage_identifier_key: value
                 .get("usageIdentifierKey")
                 .and_then(Value::as_str)

@@ -10,8 +10,10 @@
 //!   PS256/384/512 and ES256/384 only, and the key's family must match `alg` (no HS/RS
 //!   confusion, no `none`).
 //!
-//! Every token is refused above 16 KiB. A verified token is cached under the SHA-256 of its
-//! text until it expires; the per-method checks (which pools or issuers the authorizer
+//! Every token is refused above 16 KiB. A verified token is cached under its own text until it
+//! expires (a hash-table lookup and one comparison per request: no digest, no copy of the
+//! token); the cache is bounded by weight, a token's length plus [`ENTRY_OVERHEAD`], so a
+//! few large tokens cannot hold much more memory than many small ones. The per-method checks (which pools or issuers the authorizer
 //! accepts, `aud`/`client_id`, scopes, `exp`) run on every request against the cached claims.
 //!
 //! Signed-out tokens: for a gatehouse pool's token, every request — a cache hit too — asks
@@ -27,7 +29,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::digest;
 use bytes::Bytes;
 use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
 use http::HeaderValue;
@@ -95,7 +96,7 @@ pub struct KeyRingVerifier<F> {
     revoked: Option<Arc<RevocationCheck>>,
 }
 
-/// A verified token, cached by the hash of its text.
+/// A verified token, cached under its text.
 #[derive(Debug)]
 struct Verified {
     /// The pool that verified it, for pool authorizers.
@@ -112,13 +113,36 @@ struct Verified {
     client_id: Option<String>,
     scopes: Vec<String>,
     sub: String,
-    claims: BTreeMap<String, String>,
+    claims: Arc<BTreeMap<String, String>>,
     claims_header: Option<HeaderValue>,
     /// Remote tokens get the leeway; gatehouse tokens are checked exactly.
     remote: bool,
 }
 
-type TokenCache = quick_cache::sync::Cache<[u8; 32], Arc<Verified>>;
+type TokenCache = quick_cache::sync::Cache<Box<str>, Arc<Verified>, TokenWeight>;
+
+/// Weight of a cached token besides its text: the claims and the entry's bookkeeping (a
+/// Cognito access token's claims take a few hundred bytes).
+pub(crate) const ENTRY_OVERHEAD: u64 = 1024;
+
+/// Weighs a cache entry by the token's length plus [`ENTRY_OVERHEAD`].
+#[derive(Debug, Clone, Copy)]
+struct TokenWeight;
+
+impl quick_cache::Weighter<Box<str>, Arc<Verified>> for TokenWeight {
+    fn weight(&self, token: &Box<str>, _: &Arc<Verified>) -> u64 {
+        token.len() as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// The bearer token of a request: the header value (a reference count, not a copy) and where
+/// the token sits in it.
+#[derive(Debug)]
+struct Token {
+    value: HeaderValue,
+    start: usize,
+    end: usize,
+}
 
 /// JWT verification for the authorizer stage.
 #[derive(Debug)]
@@ -261,7 +285,15 @@ impl JwtVerifier {
                 refetch_interval: config.jwks_refetch_interval,
                 issuers: Mutex::new(HashMap::new()),
             }),
-            cache: TokenCache::new(config.token_cache_entries.max(16)),
+            cache: {
+                // Sized for the configured number of typical (~1 KiB) tokens.
+                let entries = config.token_cache_entries.max(16);
+                TokenCache::with_weighter(
+                    entries,
+                    entries as u64 * (1024 + ENTRY_OVERHEAD),
+                    TokenWeight,
+                )
+            },
             leeway: config.leeway_secs,
         }
     }
@@ -273,17 +305,20 @@ impl JwtVerifier {
         config: &'a JwtAuthorizer,
         scopes: &'a [String],
     ) -> StageFuture<'a> {
-        let Some(token) = token_of(cx, config) else {
+        let Some(found) = token_of(cx, config) else {
+            return StageFuture::ready(unauthorized());
+        };
+        let Some(token) = found.as_str() else {
             return StageFuture::ready(unauthorized());
         };
         if token.len() > MAX_TOKEN_LEN {
             return StageFuture::ready(unauthorized());
         }
         let now = unix_seconds(cx.now);
-        let hash = sha256(token.as_bytes());
-        if let Some(verified) = self.cache.get(&hash) {
+        if let Some(verified) = self.cache.get(token) {
             return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
         }
+        let token: Box<str> = token.into();
         // Gatehouse pools: synchronous, in-memory keys.
         if let Some(pools) = &self.pools {
             for pool in &config.user_pools {
@@ -291,7 +326,7 @@ impl JwtVerifier {
                     Ok(claims) => {
                         let verified =
                             Arc::new(verified_from(claims, Some(pool.pool_id.clone()), false));
-                        self.cache.insert(hash, Arc::clone(&verified));
+                        self.cache.insert(token, Arc::clone(&verified));
                         return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
                     }
                     Err(err) => {
@@ -307,7 +342,7 @@ impl JwtVerifier {
             match self.verify_remote(&token, config, now).await {
                 Ok(verified) => {
                     let verified = Arc::new(verified);
-                    self.cache.insert(hash, Arc::clone(&verified));
+                    self.cache.insert(token, Arc::clone(&verified));
                     self.finish(cx, &verified, config, scopes, now)
                 }
                 Err(err) => {
@@ -440,7 +475,7 @@ impl JwtVerifier {
                 .headers
                 .insert(http::HeaderName::from_static(CLAIMS_HEADER), value.clone());
         }
-        record(cx, &sub, verified.claims.clone(), BTreeMap::new(), None);
+        record(cx, &sub, Arc::clone(&verified.claims), Arc::default(), None);
         Decision::Continue
     }
 }
@@ -457,17 +492,34 @@ fn time_ok(verified: &Verified, now: i64, leeway: i64) -> bool {
 }
 
 /// The token from the identity source: the header's value, without a `Bearer ` prefix.
-fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<String> {
+fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<Token> {
     let name = match &config.identity_source {
         crate::mapping::IdentitySource::Header(name) => name.as_str(),
         _ => "authorization",
     };
-    let value = cx.head.headers.get(name)?.to_str().ok()?.trim();
-    let token = match value.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("bearer ") => value.get(7..)?.trim(),
-        _ => value,
+    let value = cx.head.headers.get(name)?;
+    let text = value.to_str().ok()?;
+    let trimmed = text.trim();
+    let token = match trimmed.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => trimmed.get(7..)?.trim(),
+        _ => trimmed,
     };
-    (!token.is_empty()).then(|| token.to_owned())
+    if token.is_empty() {
+        return None;
+    }
+    // `token` is a sub-slice of `text`: its offsets locate it in the header value.
+    let start = token.as_ptr() as usize - text.as_ptr() as usize;
+    Some(Token {
+        value: value.clone(),
+        start,
+        end: start + token.len(),
+    })
+}
+
+impl Token {
+    fn as_str(&self) -> Option<&str> {
+        self.value.to_str().ok()?.get(self.start..self.end)
+    }
 }
 
 fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bool) -> Verified {
@@ -508,17 +560,10 @@ fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bo
         client_id: text("client_id"),
         scopes,
         sub: text("sub").unwrap_or_default(),
-        claims: strings,
+        claims: Arc::new(strings),
         claims_header,
         remote,
     }
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
 }
 
 pub(crate) fn unix_seconds(t: std::time::SystemTime) -> i64 {

@@ -239,8 +239,8 @@ pub(crate) fn set_header(cx: &mut RequestContext<'_>, name: &'static str, value:
 pub(crate) fn record(
     cx: &mut RequestContext<'_>,
     principal_id: &str,
-    claims: BTreeMap<String, String>,
-    context: BTreeMap<String, String>,
+    claims: Arc<BTreeMap<String, String>>,
+    context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
 ) {
     set_header(cx, PRINCIPAL_HEADER, principal_id);

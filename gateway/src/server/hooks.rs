@@ -122,6 +122,10 @@ pub trait Stage: Send + Sync + std::fmt::Debug + 'static {
 
     /// Sees (and may replace or wrap) the response of a request whose `on_request` ran,
     /// including gateway errors and other stages' `Respond`s. Default: unchanged.
+    ///
+    /// The request headers of an HTTP integration went to the backend without a copy, so
+    /// `cx.head.headers` may be empty here: what `on_response` needs from the request,
+    /// `on_request` keeps in `cx.extensions`.
     fn on_response(
         &self,
         cx: &RequestContext<'_>,
@@ -178,10 +182,11 @@ pub struct Identity {
 pub struct AuthorizerOutput {
     /// `principalId` (the `sub` of a JWT, or what a TOKEN/REQUEST authorizer answered).
     pub principal_id: String,
-    /// JWT claims, stringified (`claims.sub`, `claims.cognito:groups`).
-    pub claims: BTreeMap<String, String>,
+    /// JWT claims, stringified (`claims.sub`, `claims.cognito:groups`). Shared with the
+    /// authorizer's cache: a cached token costs a reference count, not a copy of the map.
+    pub claims: Arc<BTreeMap<String, String>>,
     /// A TOKEN/REQUEST authorizer's `context` map.
-    pub context: BTreeMap<String, String>,
+    pub context: Arc<BTreeMap<String, String>>,
     /// The API key to use when the API's key source is `AUTHORIZER`.
     pub usage_identifier_key: Option<String>,
 }

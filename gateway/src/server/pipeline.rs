@@ -461,13 +461,9 @@ impl ConnectionService {
         } else {
             None
         };
-        // Hook stages may look at the request headers in `on_response`: give the backend a
-        // copy then; without stages, hand the map over as it is.
-        let headers = if inner.live.stages().is_empty() {
-            std::mem::take(&mut cx.head.headers)
-        } else {
-            cx.head.headers.clone()
-        };
+        // The headers go to the backend as they are, not copied: a stage that needs a request
+        // header in `on_response` keeps it in `cx.extensions` (see `Stage::on_response`).
+        let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
             client_ip: &self.remote_ip,
             proto: &inner.forwarded_proto,

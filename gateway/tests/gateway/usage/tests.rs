@@ -568,7 +568,12 @@ async fn cognito_authorizer_verifies_local_tokens() {
         b64(&serde_json::json!({"sub": "root"})),
         parts[2]
     );
-    for bad in [&expired, &none, &hs, &unknown_kid, &tampered] {
+    // The valid token is cached by now: one character changed in its signature must miss
+    // the cache and fail verification, not borrow the cached claims.
+    let at = token.len() - 10;
+    let swapped = if &token[at..at + 1] == "A" { "B" } else { "A" };
+    let flipped = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+    for bad in [&expired, &none, &hs, &unknown_kid, &tampered, &flipped] {
         let r = gw.get("/prod/jwt", &[("authorization", bad)]).await;
         assert_eq!(
             (r.status, r.json()),
