@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -39,8 +39,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use crate::authorizers::{
-    AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, encoded_header, record, set_header,
-    unauthorized,
+    AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, PRINCIPAL_HEADER, encoded_header,
+    record_only, unauthorized,
 };
 use crate::model::{JwtAuthorizer, JwtFlavor};
 use crate::server::hooks::{Decision, RequestContext, StageFuture};
@@ -115,6 +115,8 @@ struct Verified {
     sub: String,
     claims: Arc<BTreeMap<String, String>>,
     claims_header: Option<HeaderValue>,
+    /// `sub` as a header value (`None` if it cannot be one: then no sub header is sent).
+    sub_header: Option<HeaderValue>,
     /// Remote tokens get the leeway; gatehouse tokens are checked exactly.
     remote: bool,
 }
@@ -468,14 +470,22 @@ impl JwtVerifier {
                 };
             }
         }
-        let sub = verified.sub.clone();
-        set_header(cx, CLAIM_SUB_HEADER, &sub);
-        if let Some(value) = &verified.claims_header {
-            cx.head
-                .headers
-                .insert(http::HeaderName::from_static(CLAIMS_HEADER), value.clone());
+        // The header values were made once, when the token was verified.
+        let headers = &mut cx.head.headers;
+        if let Some(value) = &verified.sub_header {
+            headers.insert(HeaderName::from_static(CLAIM_SUB_HEADER), value.clone());
+            headers.insert(HeaderName::from_static(PRINCIPAL_HEADER), value.clone());
         }
-        record(cx, &sub, Arc::clone(&verified.claims), Arc::default(), None);
+        if let Some(value) = &verified.claims_header {
+            headers.insert(HeaderName::from_static(CLAIMS_HEADER), value.clone());
+        }
+        record_only(
+            cx,
+            &verified.sub,
+            Arc::clone(&verified.claims),
+            Arc::default(),
+            None,
+        );
         Decision::Continue
     }
 }
@@ -548,7 +558,9 @@ fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bo
         })
         .collect();
     let claims_header = encoded_header(&Value::Object(claims.clone()));
+    let sub = text("sub").unwrap_or_default();
     Verified {
+        sub_header: HeaderValue::from_str(&sub).ok(),
         pool_id,
         iss: text("iss").unwrap_or_default(),
         exp: int("exp").unwrap_or(0),
@@ -559,7 +571,7 @@ fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bo
         aud,
         client_id: text("client_id"),
         scopes,
-        sub: text("sub").unwrap_or_default(),
+        sub,
         claims: Arc::new(strings),
         claims_header,
         remote,

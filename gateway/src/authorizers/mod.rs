@@ -244,6 +244,18 @@ pub(crate) fn record(
     usage_identifier_key: Option<String>,
 ) {
     set_header(cx, PRINCIPAL_HEADER, principal_id);
+    record_only(cx, principal_id, claims, context, usage_identifier_key);
+}
+
+/// [`record`] without setting the principal header (the caller set it from a header value
+/// it keeps).
+pub(crate) fn record_only(
+    cx: &mut RequestContext<'_>,
+    principal_id: &str,
+    claims: Arc<BTreeMap<String, String>>,
+    context: Arc<BTreeMap<String, String>>,
+    usage_identifier_key: Option<String>,
+) {
     cx.authorizer = Some(AuthorizerOutput {
         principal_id: principal_id.to_owned(),
         claims,
