@@ -4,8 +4,14 @@
 #   (3) the gatehouse gateway's plain HTTP_PROXY route to it,
 #   (4) gatehouse with API key + usage plan + Cognito JWT authorizer (a second gateway
 #   process started with `--stages`), (5) a backend that takes 2 ms per response directly and
-#   (6) through a gatehouse cached route (cache hits), then p99 of (1) and (3) at half of
-#   (3)'s peak rate (see `fixed_rate`).
+#   (6) through a gatehouse cached route (cache hits) — twice: a backend that waits 2 ms
+#   (its rate grows with the connections: 50 connections / ~3.5 ms) and (5c)/(6c) one that
+#   computes for 2 ms on each of its 2 threads (its rate is capped near 1 000 req/s, as a
+#   service doing real work per request is) — then p99 of (1), (2) and (3) at half of (3)'s
+#   peak rate (see `fixed_rate`).
+# For the proxies it also reports CPU time per request (user + system of the proxy process
+# over the measured run, from /proc/PID/stat, divided by the requests wrk counted): on a
+# shared machine this moves less than req/s does.
 # nginx and gatehouse get the same number of workers (WORKERS, default 1: nginx
 # `worker_processes`, gatehouse single-threaded runtimes with SO_REUSEPORT listeners).
 # Installs wrk and nginx from Debian if missing, builds the release binaries once, runs each
@@ -74,18 +80,23 @@ start() { # name port command...
 
 start backend 18081 "$BIN/bench_backend" --listen 127.0.0.1:18081
 start backend-2ms 18084 "$BIN/bench_backend" --listen 127.0.0.1:18084 --delay-ms 2
+start backend-cpu 18086 "$BIN/bench_backend" --listen 127.0.0.1:18086 --work-ms 2 --threads 2
 mkdir -p "$WORK/nginx/tmp"
 sed "s/^worker_processes .*/worker_processes $WORKERS;/" "$HERE/nginx.conf" >"$WORK/nginx.conf"
 start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
+NGINX_MASTER="${PIDS[-1]}"
 start gateway 18083 "$BIN/bench_gateway" --listen 127.0.0.1:18083 --workers "$WORKERS" \
     --api "$HERE/bench-api.yaml"
+GATEWAY_PID="${PIDS[-1]}"
 start gateway-stages 18085 "$BIN/bench_gateway" --listen 127.0.0.1:18085 --workers "$WORKERS" \
     --api "$HERE/bench-api.yaml" --stages "$WORK/credentials"
+STAGES_PID="${PIDS[-1]}"
+NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')"
 # The API key and token the gateway made (written before it listens).
 KEY="$(sed -n 's/^KEY=//p' "$WORK/credentials")"
 JWT="$(sed -n 's/^JWT=//p' "$WORK/credentials")"
 
-declare -A RPS P99 RPS_ALL P99_ALL SEEN
+declare -A RPS P99 RPS_ALL P99_ALL SEEN CPU CPU_ALL
 ORDER=()
 
 to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → milliseconds
@@ -95,13 +106,30 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → milliseconds
         printf "%.3f", n }'
 }
 
-run_case() { # label url [extra wrk args, e.g. -H "x-api-key: ..."]
+ticks() { # pids... → their user + system clock ticks, summed
+    local total=0 pid
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+
+run_case() { # label url [extra wrk args, e.g. -H "x-api-key: ..."]; CPU_PIDS: the proxy's
     local label="$1" url="$2"
     shift 2
     # Warm the connections and pools before measuring.
     wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$@" "$url" >/dev/null
-    local out
+    local out before after
+    before="$(ticks ${CPU_PIDS:-})"
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")"
+    after="$(ticks ${CPU_PIDS:-})"
+    if [ -n "${CPU_PIDS:-}" ]; then
+        local requests
+        requests="$(echo "$out" | awk '/requests in/ { print $1 }')"
+        CPU_ALL[$label]="${CPU_ALL[$label]:-} $(awk -v t=$((after - before)) -v n="$requests" \
+            -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+        CPU[$label]="$(median ${CPU_ALL[$label]})"
+    fi
     echo "$out" >"$WORK/wrk-$(echo "$label" | tr -c 'a-zA-Z0-9' '_').txt"
     if echo "$out" | grep -q "Non-2xx"; then
         echo "warning: $label had non-2xx responses:" >&2
@@ -116,7 +144,8 @@ run_case() { # label url [extra wrk args, e.g. -H "x-api-key: ..."]
     P99[$label]="$(median ${P99_ALL[$label]})"
     [ -n "${SEEN[$label]:-}" ] || ORDER+=("$label")
     SEEN[$label]=1
-    printf '%-36s %12s req/s   p99 %8s ms\n' "$label" "$rps" "$p99" >&2
+    printf '%-36s %12s req/s   p99 %8s ms   %s\n' "$label" "$rps" "$p99" \
+        "${CPU_PIDS:+CPU $(echo "${CPU_ALL[$label]}" | awk '{ print $NF }') µs/req}" >&2
 }
 
 median() { # numbers → the median (the lower middle one for an even count)
@@ -156,27 +185,35 @@ fixed_rate() { # label url rate [extra wrk args]: latency at a fixed request rat
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS" >&2
     run_case "(1) backend directly" http://127.0.0.1:18081/hello
-    run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
-    run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
-    run_case "(4) gatehouse key+plan+JWT" http://127.0.0.1:18085/bench/secure \
-        -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
-    run_case "(5) backend 2 ms directly" http://127.0.0.1:18084/hello
-    run_case "(6) gatehouse cached route" http://127.0.0.1:18085/bench/cached
+    CPU_PIDS="$NGINX_WORKERS" run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
+    CPU_PIDS="$GATEWAY_PID" run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
+    CPU_PIDS="$STAGES_PID" run_case "(4) gatehouse key+plan+JWT" \
+        http://127.0.0.1:18085/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    run_case "(5) backend waiting 2 ms, directly" http://127.0.0.1:18084/hello
+    run_case "(6) gatehouse cached route to (5)" http://127.0.0.1:18085/bench/cached
+    run_case "(5c) backend computing 2 ms, directly" http://127.0.0.1:18086/hello
+    run_case "(6c) gatehouse cached route to (5c)" http://127.0.0.1:18085/bench/cached-cpu
 done
 HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
 fixed_rate "(1) backend at half peak" http://127.0.0.1:18081/hello "$HALF"
+fixed_rate "(2) nginx at half peak" http://127.0.0.1:18082/hello "$HALF"
 fixed_rate "(3) gatehouse at half peak" http://127.0.0.1:18083/bench/hello "$HALF"
 
 echo
-echo "| case | req/s | p99 (ms) |"
-echo "|---|---:|---:|"
+echo "| case | req/s | p99 (ms) | proxy CPU per request (µs) |"
+echo "|---|---:|---:|---:|"
 for label in "${ORDER[@]}"; do
-    echo "| $label | ${RPS[$label]} | ${P99[$label]} |"
+    echo "| $label | ${RPS[$label]} | ${P99[$label]} | ${CPU[$label]:-} |"
 done
 echo
-P3="(3) gatehouse plain route" P4="(4) gatehouse key+plan+JWT" P6="(6) gatehouse cached route"
+P3="(3) gatehouse plain route" P4="(4) gatehouse key+plan+JWT"
 echo "(3)/(2) gatehouse / nginx: $(ratio "$P3" "(2) nginx proxy") (rounds: $(round_ratios "$P3" "(2) nginx proxy"))"
 echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "$P4" "(2) nginx proxy") (rounds: $(round_ratios "$P4" "(2) nginx proxy"))"
-echo "(6)/(5) cached / 2 ms backend: $(ratio "$P6" "(5) backend 2 ms directly") (rounds: $(round_ratios "$P6" "(5) backend 2 ms directly"))"
-echo "p99 added by gatehouse at $HALF req/s: $(awk -v a="${P99["(3) gatehouse at half peak"]}" \
-    -v b="${P99["(1) backend at half peak"]}" 'BEGIN { printf "%.3f", a - b }') ms"
+P5="(5) backend waiting 2 ms, directly" P6="(6) gatehouse cached route to (5)"
+P5C="(5c) backend computing 2 ms, directly" P6C="(6c) gatehouse cached route to (5c)"
+echo "(6)/(5) cached / waiting backend: $(ratio "$P6" "$P5") (rounds: $(round_ratios "$P6" "$P5"))"
+echo "(6c)/(5c) cached / computing backend: $(ratio "$P6C" "$P5C") (rounds: $(round_ratios "$P6C" "$P5C"))"
+added() { # label → its p99 minus the backend's, at half peak
+    awk -v a="${P99[$1]}" -v b="${P99["(1) backend at half peak"]}" 'BEGIN { printf "%.3f", a - b }'
+}
+echo "p99 added at $HALF req/s: gatehouse $(added "(3) gatehouse at half peak") ms, nginx $(added "(2) nginx at half peak") ms"
