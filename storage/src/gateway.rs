@@ -1,7 +1,8 @@
 //! The gateway's run-time records: API keys (hashed by the caller), usage plans created at run
 //! time (a JSON document storage does not interpret), plan–key bindings, quota counters and
-//! daily usage, and the generation counter that every change to keys, plans or bindings bumps
-//! in the same transaction, so nodes poll one row to learn that they must reload.
+//! daily usage, run-time deployments, stage pointers and run-time stages, and the generation
+//! counter that every change to those bumps in the same transaction, so nodes poll one row to
+//! learn that they must reload.
 
 use crate::db::{Conn, Db, DbRow, args};
 use crate::{EpochMillis, StorageError};
@@ -68,6 +69,40 @@ pub struct StageDeploymentRecord {
     pub stage: String,
     pub deployment_id: String,
     pub updated_at: EpochMillis,
+}
+
+/// A stage created at run time; `document` is the gateway's JSON of its settings, not
+/// interpreted here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageRecord {
+    pub api_id: String,
+    pub name: String,
+    pub deployment_id: String,
+    pub document: String,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// Which stage a new deployment goes to, in the transaction that stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployTo<'a> {
+    /// No stage: the deployment is only stored.
+    Nowhere,
+    /// A stage of the definition file: its pointer is set (inserted or replaced).
+    FileStage { stage: &'a str },
+    /// A run-time stage: moved to the deployment if it exists, else created with `document`.
+    RuntimeStage { stage: &'a str, document: &'a str },
+}
+
+/// What [`GatewayRecords::delete_deployment`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeploymentDeletion {
+    Deleted,
+    NotFound,
+    /// Nothing was deleted: these stages (run-time stages or stage pointers) still name it.
+    InUse {
+        stages: Vec<String>,
+    },
 }
 
 /// Repository of the gateway's records.
@@ -419,6 +454,13 @@ const DEPLOYMENT_COLUMNS: &str = "api_id, id, description, source, created_at";
 impl GatewayRecords<'_> {
     /// Adds a deployment; [`StorageError::Conflict`] if the API already has one with this id.
     pub async fn insert_deployment(&self, d: &DeploymentRecord) -> Result<(), StorageError> {
+        self.deploy(d, DeployTo::Nowhere).await
+    }
+
+    /// Adds a deployment and points `to` at it, in one transaction (CreateDeployment with a
+    /// stage name); [`StorageError::Conflict`] if the API already has a deployment with
+    /// this id.
+    pub async fn deploy(&self, d: &DeploymentRecord, to: DeployTo<'_>) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
         conn.execute(
@@ -429,8 +471,74 @@ impl GatewayRecords<'_> {
         )
         .await
         .map_err(|e| e.on_conflict(format!("deployment `{}`", d.id)))?;
+        match to {
+            DeployTo::Nowhere => {}
+            DeployTo::FileStage { stage } => {
+                upsert_pointer(&mut conn, &d.api_id, stage, &d.id, d.created_at).await?;
+            }
+            DeployTo::RuntimeStage { stage, document } => {
+                conn.execute(
+                    format!(
+                        "INSERT INTO gateway_stages ({STAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)
+                         ON CONFLICT (api_id, name) DO UPDATE SET
+                             deployment_id = excluded.deployment_id,
+                             updated_at = excluded.updated_at"
+                    ),
+                    args![&d.api_id, stage, &d.id, document, d.created_at],
+                )
+                .await?;
+            }
+        }
         bump(&mut conn).await?;
         tx.commit().await
+    }
+
+    /// Deletes a deployment unless a run-time stage or a stage pointer still names it.
+    /// Pointers of `stale_stages` (stages the definition no longer has) to it are deleted
+    /// with it, in the same transaction.
+    pub async fn delete_deployment(
+        &self,
+        api_id: &str,
+        id: &str,
+        stale_stages: &[String],
+    ) -> Result<DeploymentDeletion, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        for stage in stale_stages {
+            conn.execute(
+                "DELETE FROM gateway_stage_deployments
+                 WHERE api_id = $1 AND stage = $2 AND deployment_id = $3",
+                args![api_id, stage, id],
+            )
+            .await?;
+        }
+        let stages = conn
+            .fetch_all(
+                "SELECT name FROM gateway_stages WHERE api_id = $1 AND deployment_id = $2
+                 UNION
+                 SELECT stage AS name FROM gateway_stage_deployments
+                 WHERE api_id = $1 AND deployment_id = $2
+                 ORDER BY name",
+                args![api_id, id],
+                |row| row.text("name"),
+            )
+            .await?;
+        if !stages.is_empty() {
+            // Dropped uncommitted: the stale pointers stay too.
+            return Ok(DeploymentDeletion::InUse { stages });
+        }
+        let deleted = conn
+            .execute(
+                "DELETE FROM gateway_deployments WHERE api_id = $1 AND id = $2",
+                args![api_id, id],
+            )
+            .await?;
+        if deleted == 0 {
+            return Ok(DeploymentDeletion::NotFound);
+        }
+        bump(&mut conn).await?;
+        tx.commit().await?;
+        Ok(DeploymentDeletion::Deleted)
     }
 
     /// Deployments of every API, oldest first.
@@ -464,29 +572,13 @@ impl GatewayRecords<'_> {
     ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
-        let exists = conn
-            .fetch_optional(
-                "SELECT id FROM gateway_deployments WHERE api_id = $1 AND id = $2",
-                args![&pointer.api_id, &pointer.deployment_id],
-                |row| row.text("id"),
-            )
-            .await?;
-        if exists.is_none() {
-            return Err(StorageError::NotFound {
-                what: format!("deployment `{}`", pointer.deployment_id).into(),
-            });
-        }
-        conn.execute(
-            "INSERT INTO gateway_stage_deployments (api_id, stage, deployment_id, updated_at)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (api_id, stage) DO UPDATE SET
-                 deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
-            args![
-                &pointer.api_id,
-                &pointer.stage,
-                &pointer.deployment_id,
-                pointer.updated_at
-            ],
+        require_deployment(&mut conn, &pointer.api_id, &pointer.deployment_id).await?;
+        upsert_pointer(
+            &mut conn,
+            &pointer.api_id,
+            &pointer.stage,
+            &pointer.deployment_id,
+            pointer.updated_at,
         )
         .await?;
         bump(&mut conn).await?;
@@ -513,6 +605,138 @@ impl GatewayRecords<'_> {
             )
             .await
     }
+}
+
+// === run-time stages ===
+
+const STAGE_COLUMNS: &str = "api_id, name, deployment_id, document, created_at, updated_at";
+
+impl GatewayRecords<'_> {
+    /// Adds a run-time stage; [`StorageError::Conflict`] if the API has one of that name,
+    /// [`StorageError::NotFound`] if its deployment is not stored.
+    pub async fn insert_stage(&self, stage: &StageRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        require_deployment(&mut conn, &stage.api_id, &stage.deployment_id).await?;
+        conn.execute(
+            format!("INSERT INTO gateway_stages ({STAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+            args![
+                &stage.api_id,
+                &stage.name,
+                &stage.deployment_id,
+                &stage.document,
+                stage.created_at,
+                stage.updated_at
+            ],
+        )
+        .await
+        .map_err(|e| e.on_conflict(format!("stage `{}`", stage.name)))?;
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Replaces a run-time stage's deployment, document and update time (its creation time
+    /// stays); [`StorageError::NotFound`] if the stage or its deployment is missing.
+    pub async fn update_stage(&self, stage: &StageRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        require_deployment(&mut conn, &stage.api_id, &stage.deployment_id).await?;
+        let changed = conn
+            .execute(
+                "UPDATE gateway_stages SET deployment_id = $3, document = $4, updated_at = $5
+                 WHERE api_id = $1 AND name = $2",
+                args![
+                    &stage.api_id,
+                    &stage.name,
+                    &stage.deployment_id,
+                    &stage.document,
+                    stage.updated_at
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::not_found(format!("stage `{}`", stage.name)));
+        }
+        bump(&mut conn).await?;
+        tx.commit().await
+    }
+
+    /// Deletes a run-time stage; returns whether it existed.
+    pub async fn delete_stage(&self, api_id: &str, name: &str) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let deleted = conn
+            .execute(
+                "DELETE FROM gateway_stages WHERE api_id = $1 AND name = $2",
+                args![api_id, name],
+            )
+            .await?;
+        if deleted == 0 {
+            return Ok(false);
+        }
+        bump(&mut conn).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every run-time stage, by API then name.
+    pub async fn list_stages(&self) -> Result<Vec<StageRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                format!("SELECT {STAGE_COLUMNS} FROM gateway_stages ORDER BY api_id, name"),
+                &[],
+                |row| {
+                    Ok(StageRecord {
+                        api_id: row.text("api_id")?,
+                        name: row.text("name")?,
+                        deployment_id: row.text("deployment_id")?,
+                        document: row.text("document")?,
+                        created_at: row.int("created_at")?,
+                        updated_at: row.int("updated_at")?,
+                    })
+                },
+            )
+            .await
+    }
+}
+
+/// [`StorageError::NotFound`] unless API `api_id` has stored deployment `id`.
+async fn require_deployment(
+    conn: &mut Conn<'_>,
+    api_id: &str,
+    id: &str,
+) -> Result<(), StorageError> {
+    let exists = conn
+        .fetch_optional(
+            "SELECT id FROM gateway_deployments WHERE api_id = $1 AND id = $2",
+            args![api_id, id],
+            |row| row.text("id"),
+        )
+        .await?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StorageError::not_found(format!("deployment `{id}`"))),
+    }
+}
+
+async fn upsert_pointer(
+    conn: &mut Conn<'_>,
+    api_id: &str,
+    stage: &str,
+    deployment_id: &str,
+    at: EpochMillis,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO gateway_stage_deployments (api_id, stage, deployment_id, updated_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (api_id, stage) DO UPDATE SET
+             deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
+        args![api_id, stage, deployment_id, at],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn bump(conn: &mut Conn<'_>) -> Result<(), StorageError> {

@@ -33,8 +33,8 @@ pub use codes::{CodeAttempt, CodeRecord, Codes};
 pub use db::{Backend, StoreOptions};
 pub use error::{BackendError, StorageError};
 pub use gateway::{
-    ApiKeyRecord, DailyUsage, DeploymentRecord, GatewayRecords, StageDeploymentRecord, UsageDelta,
-    UsagePlanRecord,
+    ApiKeyRecord, DailyUsage, DeployTo, DeploymentDeletion, DeploymentRecord, GatewayRecords,
+    StageDeploymentRecord, StageRecord, UsageDelta, UsagePlanRecord,
 };
 pub use groups::{GroupRecord, Groups};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};

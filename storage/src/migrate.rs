@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_token_revocations.sql"),
         postgres: include_str!("../migrations/postgres/0004_token_revocations.sql"),
     },
+    Migration {
+        version: 5,
+        name: "gateway stages created at run time",
+        sqlite: include_str!("../migrations/sqlite/0005_gateway_stages.sql"),
+        postgres: include_str!("../migrations/postgres/0005_gateway_stages.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

@@ -1,11 +1,11 @@
 //! Gateway records on both backends: API keys, usage plans, plan–key bindings, the
 //! generation counter, batched quota counters (also from two stores on one database), and
-//! run-time deployments with their stage pointers.
+//! run-time deployments with their stage pointers and run-time stages.
 
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{
-    ApiKeyRecord, DeploymentRecord, StageDeploymentRecord, StorageError, Store, StoreOptions,
-    UsageDelta, UsagePlanRecord,
+    ApiKeyRecord, DeployTo, DeploymentDeletion, DeploymentRecord, StageDeploymentRecord,
+    StageRecord, StorageError, Store, StoreOptions, UsageDelta, UsagePlanRecord,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -224,6 +224,165 @@ async fn deployments_and_stage_pointers() {
                 pointer("pets", "prod", "d1", T0),
                 pointer("shop", "prod", "d1", T0 + 5)
             ]
+        );
+    })
+    .await;
+}
+
+fn stage(api: &str, name: &str, deployment: &str, at: i64) -> StageRecord {
+    StageRecord {
+        api_id: api.to_owned(),
+        name: name.to_owned(),
+        deployment_id: deployment.to_owned(),
+        document: format!(r#"{{"variables":{{"stage":"{name}"}}}}"#),
+        created_at: T0,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn run_time_stages_deploy_and_delete_deployments() {
+    each_backend(async |t: &TestStore| {
+        let g = t.store.gateway();
+        g.insert_deployment(&deployment("shop", "d1", T0))
+            .await
+            .unwrap();
+
+        // A stage names a stored deployment of its own API; a name is taken once per API.
+        let g0 = g.generation().await.unwrap();
+        g.insert_stage(&stage("shop", "dev", "d1", T0))
+            .await
+            .unwrap();
+        assert!(
+            g.generation().await.unwrap() > g0,
+            "other nodes must notice"
+        );
+        assert!(matches!(
+            g.insert_stage(&stage("shop", "dev", "d1", T0)).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert!(matches!(
+            g.insert_stage(&stage("shop", "qa", "nope", T0)).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert!(matches!(
+            g.insert_stage(&stage("pets", "qa", "d1", T0)).await,
+            Err(StorageError::NotFound { .. })
+        ));
+
+        // CreateDeployment to a run-time stage: the deployment and the move in one
+        // transaction, the stage's document kept; to a new name it creates the stage.
+        let g1 = g.generation().await.unwrap();
+        g.deploy(
+            &deployment("shop", "d2", T0 + 1),
+            DeployTo::RuntimeStage {
+                stage: "dev",
+                document: "{}",
+            },
+        )
+        .await
+        .unwrap();
+        assert!(g.generation().await.unwrap() > g1);
+        g.deploy(
+            &deployment("shop", "d3", T0 + 2),
+            DeployTo::RuntimeStage {
+                stage: "qa",
+                document: r#"{"new":true}"#,
+            },
+        )
+        .await
+        .unwrap();
+        g.deploy(
+            &deployment("shop", "d4", T0 + 3),
+            DeployTo::FileStage { stage: "prod" },
+        )
+        .await
+        .unwrap();
+        // A conflicting deployment id stores nothing, the stage included.
+        assert!(matches!(
+            g.deploy(
+                &deployment("shop", "d1", T0 + 4),
+                DeployTo::RuntimeStage {
+                    stage: "other",
+                    document: "{}",
+                },
+            )
+            .await,
+            Err(StorageError::Conflict { .. })
+        ));
+        let mut dev = stage("shop", "dev", "d2", T0 + 1);
+        let mut qa = stage("shop", "qa", "d3", T0 + 2);
+        qa.document = r#"{"new":true}"#.to_owned();
+        qa.created_at = T0 + 2;
+        assert_eq!(g.list_stages().await.unwrap(), [dev.clone(), qa.clone()]);
+        assert_eq!(
+            g.list_stage_deployments().await.unwrap(),
+            [pointer("shop", "prod", "d4", T0 + 3)]
+        );
+
+        // UpdateStage: deployment and document replaced, only to a stored deployment.
+        dev.deployment_id = "d1".to_owned();
+        dev.document = "{}".to_owned();
+        dev.updated_at = T0 + 9;
+        g.update_stage(&dev).await.unwrap();
+        assert!(matches!(
+            g.update_stage(&stage("shop", "dev", "nope", T0)).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert!(matches!(
+            g.update_stage(&stage("shop", "ghost", "d1", T0)).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert_eq!(g.list_stages().await.unwrap()[0], dev);
+
+        // DeleteDeployment: refused while a stage or a pointer names it.
+        assert_eq!(
+            g.delete_deployment("shop", "d1", &[]).await.unwrap(),
+            DeploymentDeletion::InUse {
+                stages: vec!["dev".to_owned()]
+            }
+        );
+        assert_eq!(
+            g.delete_deployment("shop", "d4", &[]).await.unwrap(),
+            DeploymentDeletion::InUse {
+                stages: vec!["prod".to_owned()]
+            }
+        );
+        // A pointer of a stage the definition dropped goes with the deployment.
+        let g2 = g.generation().await.unwrap();
+        assert_eq!(
+            g.delete_deployment("shop", "d4", &["prod".to_owned()])
+                .await
+                .unwrap(),
+            DeploymentDeletion::Deleted
+        );
+        assert!(g.generation().await.unwrap() > g2);
+        assert!(g.list_stage_deployments().await.unwrap().is_empty());
+        assert_eq!(
+            g.delete_deployment("shop", "d2", &[]).await.unwrap(),
+            DeploymentDeletion::Deleted
+        );
+        assert_eq!(
+            g.delete_deployment("shop", "d2", &[]).await.unwrap(),
+            DeploymentDeletion::NotFound
+        );
+
+        // DeleteStage, then its deployment can go.
+        assert!(g.delete_stage("shop", "dev").await.unwrap());
+        assert!(!g.delete_stage("shop", "dev").await.unwrap());
+        assert_eq!(
+            g.delete_deployment("shop", "d1", &[]).await.unwrap(),
+            DeploymentDeletion::Deleted
+        );
+        assert_eq!(g.list_stages().await.unwrap(), [qa]);
+        assert_eq!(
+            g.list_deployments()
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>(),
+            ["d3"]
         );
     })
     .await;

@@ -157,7 +157,7 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 4, "migrations 0001 to 0004");
+        assert_eq!(Store::schema_version(), 5, "migrations 0001 to 0005");
     })
     .await;
 }
