@@ -1,9 +1,11 @@
 //! The operator HTTP API: API Gateway's REST paths and JSON shapes for API keys, usage plans,
 //! usage and cache flushes, so `boto3.client("apigateway", endpoint_url=…)` works for them.
 //! Every request must be SigV4-signed with the operator credentials (service `apigateway`).
-//! With a [`Deployments`] service ([`router_with_deployments`]) it also creates and lists
-//! deployments and points stages at them (`POST|GET /restapis/{api}/deployments`,
-//! `GET|PATCH /restapis/{api}/stages/{stage}` with `replace /deploymentId`).
+//! With a [`Deployments`] service ([`router_with_deployments`]) it also manages deployments
+//! and stages: `POST|GET /restapis/{api}/deployments`, `GET|DELETE
+//! /restapis/{api}/deployments/{id}`, `POST|GET /restapis/{api}/stages` and `GET|PATCH|DELETE
+//! /restapis/{api}/stages/{stage}` (UpdateStage's `/deploymentId` for every stage; variables,
+//! description, cache and method settings for stages created at run time).
 //! The binary mounts [`router`] on the identity listener; the Cognito API there uses only
 //! `POST /`, so these paths do not collide.
 //!
@@ -26,7 +28,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cache::CacheStage;
-use crate::deployments::{DeploymentError, DeploymentInfo, Deployments, StageInfo};
+use crate::deployments::{
+    DeploymentError, DeploymentInfo, Deployments, NewStage, StageInfo, StagePatch, StageSettings,
+};
 use crate::plans::PlanDocument;
 use crate::server::Clock;
 use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
@@ -107,8 +111,16 @@ fn routes(shared: Shared) -> Router {
             post(create_deployment).get(list_deployments),
         )
         .route(
+            "/restapis/{api}/deployments/{id}",
+            get(get_deployment).delete(delete_deployment),
+        )
+        .route(
+            "/restapis/{api}/stages",
+            post(create_stage).get(list_stages),
+        )
+        .route(
             "/restapis/{api}/stages/{stage}",
-            get(get_stage).patch(update_stage),
+            get(get_stage).patch(update_stage).delete(delete_stage),
         )
         // Every operator route is signed; unknown paths stay unauthenticated 404s.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -169,6 +181,18 @@ impl From<DeploymentError> for OperatorError {
                 Self::new(StatusCode::NOT_FOUND, "NotFoundException", err.to_string())
             }
             DeploymentError::Invalid(_) | DeploymentError::Rebuild(_) => Self::bad(err.to_string()),
+            DeploymentError::Conflict(_) => {
+                Self::new(StatusCode::CONFLICT, "ConflictException", err.to_string())
+            }
+            // API Gateway's own words, then which stages.
+            DeploymentError::InUse { stages } => Self::bad(format!(
+                "Active stages pointing to this deployment must be moved or deleted (stages {})",
+                stages
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             DeploymentError::Storage(_) => {
                 tracing::error!(error = %err, "operator api");
                 Self::new(
@@ -591,8 +615,66 @@ fn deployment_json(d: &DeploymentInfo) -> Value {
     v
 }
 
+/// API Gateway's `Stage` shape.
 fn stage_json(s: &StageInfo) -> Value {
-    json!({"stageName": s.stage, "deploymentId": s.deployment_id})
+    let method_settings: serde_json::Map<String, Value> = s
+        .method_settings
+        .iter()
+        .map(|(key, m)| {
+            let mut v = serde_json::Map::new();
+            if let Some(t) = m.throttle {
+                v.insert("throttlingRateLimit".into(), json!(t.rate_per_second));
+                v.insert("throttlingBurstLimit".into(), json!(t.burst));
+            }
+            if let Some(on) = m.caching_enabled {
+                v.insert("cachingEnabled".into(), json!(on));
+            }
+            if let Some(ttl) = m.cache_ttl_seconds {
+                v.insert("cacheTtlInSeconds".into(), json!(ttl));
+            }
+            if let Some(required) = m.require_authorization_for_cache_control {
+                v.insert(
+                    "requireAuthorizationForCacheControl".into(),
+                    json!(required),
+                );
+            }
+            (settings_key(key), Value::Object(v))
+        })
+        .collect();
+    let mut v = json!({
+        "stageName": s.stage,
+        "deploymentId": s.deployment_id,
+        "variables": s.variables,
+        "cacheClusterEnabled": s.cache.enabled,
+        "cacheClusterStatus": if s.cache.enabled { "AVAILABLE" } else { "NOT_AVAILABLE" },
+        "methodSettings": method_settings,
+        "tracingEnabled": false,
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(d) = &s.description {
+            obj.insert("description".into(), json!(d));
+        }
+        if let Some(size) = &s.cache_cluster_size {
+            obj.insert("cacheClusterSize".into(), json!(size));
+        }
+        if let Some(format) = &s.access_log_format {
+            obj.insert("accessLogSettings".into(), json!({ "format": format }));
+        }
+        if let Some((created, updated)) = s.runtime {
+            obj.insert("createdDate".into(), json!(epoch(created)));
+            obj.insert("lastUpdatedDate".into(), json!(epoch(updated)));
+        }
+    }
+    v
+}
+
+/// A `methodSettings` key as API Gateway writes it: `*/*`, `~1pets~1{id}/GET`.
+fn settings_key(key: &crate::stage::MethodSettingsKey) -> String {
+    let method = key.method.map_or("*", |m| m.as_str());
+    match &key.resource_path {
+        None => format!("*/{method}"),
+        Some(path) => format!("{}/{method}", path.replace('/', "~1")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -600,12 +682,26 @@ fn stage_json(s: &StageInfo) -> Value {
 struct CreateDeploymentRequest {
     stage_name: Option<String>,
     description: Option<String>,
+    /// These four apply when `stage_name` names a stage that does not exist yet.
+    stage_description: Option<String>,
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    cache_cluster_enabled: bool,
+    cache_cluster_size: Option<String>,
 }
 
 async fn create_deployment(State(s): St, Path(api): Path<String>, body: Bytes) -> Result<Response> {
     let req: CreateDeploymentRequest = json_body(&body)?;
+    let new_stage = StageSettings {
+        description: req.stage_description,
+        variables: req.variables,
+        cache_cluster_enabled: req.cache_cluster_enabled,
+        cache_cluster_size: req.cache_cluster_size,
+        method_settings: std::collections::BTreeMap::new(),
+    };
     let created = deployments_of(&s)?
-        .create(&api, req.stage_name.as_deref(), req.description)
+        .create(&api, req.stage_name.as_deref(), req.description, new_stage)
         .await?;
     Ok(ok(StatusCode::CREATED, deployment_json(&created)))
 }
@@ -619,11 +715,134 @@ async fn list_deployments(State(s): St, Path(api): Path<String>) -> Result<Respo
     Ok(ok(StatusCode::OK, json!({ "item": items })))
 }
 
+async fn get_deployment(State(s): St, Path((api, id)): Path<(String, String)>) -> Result<Response> {
+    Ok(ok(
+        StatusCode::OK,
+        deployment_json(&deployments_of(&s)?.deployment(&api, &id)?),
+    ))
+}
+
+async fn delete_deployment(
+    State(s): St,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    deployments_of(&s)?.delete_deployment(&api, &id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateStageRequest {
+    stage_name: String,
+    deployment_id: String,
+    description: Option<String>,
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    cache_cluster_enabled: bool,
+    cache_cluster_size: Option<String>,
+}
+
+async fn create_stage(State(s): St, Path(api): Path<String>, body: Bytes) -> Result<Response> {
+    let req: CreateStageRequest = json_body(&body)?;
+    let created = deployments_of(&s)?
+        .create_stage(
+            &api,
+            NewStage {
+                name: req.stage_name,
+                deployment_id: req.deployment_id,
+                settings: StageSettings {
+                    description: req.description,
+                    variables: req.variables,
+                    cache_cluster_enabled: req.cache_cluster_enabled,
+                    cache_cluster_size: req.cache_cluster_size,
+                    method_settings: std::collections::BTreeMap::new(),
+                },
+            },
+        )
+        .await?;
+    Ok(ok(StatusCode::CREATED, stage_json(&created)))
+}
+
+async fn list_stages(State(s): St, Path(api): Path<String>) -> Result<Response> {
+    let items: Vec<Value> = deployments_of(&s)?
+        .stages(&api)?
+        .iter()
+        .map(stage_json)
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "item": items })))
+}
+
 async fn get_stage(State(s): St, Path((api, stage)): Path<(String, String)>) -> Result<Response> {
     Ok(ok(
         StatusCode::OK,
         stage_json(&deployments_of(&s)?.stage(&api, &stage)?),
     ))
+}
+
+async fn delete_stage(
+    State(s): St,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    deployments_of(&s)?.delete_stage(&api, &stage).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// UpdateStage's patch operations as service changes; anything else is refused by name.
+fn stage_patch(op: PatchOperation) -> Result<StagePatch> {
+    let unsupported = |op: &PatchOperation| {
+        OperatorError::bad(format!(
+            "unsupported patch operation `{} {}`",
+            op.op, op.path
+        ))
+    };
+    let flag = |v: Option<String>| match v.as_deref() {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        other => Err(OperatorError::bad(format!(
+            "`{}` is not `true` or `false`",
+            other.unwrap_or("")
+        ))),
+    };
+    let value = |op: &PatchOperation| {
+        op.value
+            .clone()
+            .ok_or_else(|| OperatorError::bad(format!("`{} {}` needs a value", op.op, op.path)))
+    };
+    let variable = op.path.strip_prefix("/variables/").map(str::to_owned);
+    Ok(match (op.op.as_str(), op.path.as_str()) {
+        ("replace", "/deploymentId") => StagePatch::Deployment(value(&op)?),
+        ("replace", "/description") => StagePatch::Description(op.value),
+        ("replace", "/cacheClusterEnabled") => StagePatch::CacheClusterEnabled(flag(op.value)?),
+        ("replace", "/cacheClusterSize") => StagePatch::CacheClusterSize(value(&op)?),
+        ("replace", _) if variable.is_some() => {
+            let v = value(&op)?;
+            StagePatch::SetVariable(variable.unwrap_or_default(), v)
+        }
+        ("remove", _) if variable.is_some() => {
+            StagePatch::RemoveVariable(variable.unwrap_or_default())
+        }
+        ("replace", path) => {
+            // `/{resource}/{method}/{group}/{name}`, e.g. `/*/*/throttling/rateLimit`.
+            let mut parts = path.rsplitn(3, '/');
+            let (Some(name), Some(group), Some(key)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(unsupported(&op));
+            };
+            let Some(key) = key.strip_prefix('/').filter(|k| k.contains('/')) else {
+                return Err(unsupported(&op));
+            };
+            if !matches!(group, "throttling" | "caching") {
+                return Err(unsupported(&op));
+            }
+            StagePatch::MethodSetting {
+                key: key.to_owned(),
+                setting: format!("{group}/{name}"),
+                value: value(&op)?,
+            }
+        }
+        _ => return Err(unsupported(&op)),
+    })
 }
 
 async fn update_stage(
@@ -633,20 +852,11 @@ async fn update_stage(
 ) -> Result<Response> {
     let req: PatchRequest = json_body(&body)?;
     let deployments = deployments_of(&s)?;
-    let mut target = None;
-    for op in req.patch_operations {
-        match (op.op.as_str(), op.path.as_str(), op.value) {
-            ("replace", "/deploymentId", Some(value)) => target = Some(value),
-            (o, p, _) => {
-                return Err(OperatorError::bad(format!(
-                    "unsupported patch operation `{o} {p}`"
-                )));
-            }
-        }
-    }
-    let info = match target {
-        Some(id) => deployments.point_stage(&api, &stage, &id).await?,
-        None => deployments.stage(&api, &stage)?,
-    };
+    let patches = req
+        .patch_operations
+        .into_iter()
+        .map(stage_patch)
+        .collect::<Result<Vec<_>>>()?;
+    let info = deployments.update_stage(&api, &stage, patches).await?;
     Ok(ok(StatusCode::OK, stage_json(&info)))
 }

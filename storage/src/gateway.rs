@@ -90,7 +90,8 @@ pub enum DeployTo<'a> {
     Nowhere,
     /// A stage of the definition file: its pointer is set (inserted or replaced).
     FileStage { stage: &'a str },
-    /// A run-time stage: moved to the deployment if it exists, else created with `document`.
+    /// A run-time stage: created, or moved to the deployment, with `document` as its settings
+    /// (its creation time stays).
     RuntimeStage { stage: &'a str, document: &'a str },
 }
 
@@ -482,6 +483,7 @@ impl GatewayRecords<'_> {
                         "INSERT INTO gateway_stages ({STAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)
                          ON CONFLICT (api_id, name) DO UPDATE SET
                              deployment_id = excluded.deployment_id,
+                             document = excluded.document,
                              updated_at = excluded.updated_at"
                     ),
                     args![&d.api_id, stage, &d.id, document, d.created_at],

@@ -271,7 +271,7 @@ async fn run_time_stages_deploy_and_delete_deployments() {
         ));
 
         // CreateDeployment to a run-time stage: the deployment and the move in one
-        // transaction, the stage's document kept; to a new name it creates the stage.
+        // transaction, the document replaced; to a new name it creates the stage.
         let g1 = g.generation().await.unwrap();
         g.deploy(
             &deployment("shop", "d2", T0 + 1),
@@ -311,6 +311,7 @@ async fn run_time_stages_deploy_and_delete_deployments() {
             Err(StorageError::Conflict { .. })
         ));
         let mut dev = stage("shop", "dev", "d2", T0 + 1);
+        dev.document = "{}".to_owned();
         let mut qa = stage("shop", "qa", "d3", T0 + 2);
         qa.document = r#"{"new":true}"#.to_owned();
         qa.created_at = T0 + 2;
@@ -322,7 +323,7 @@ async fn run_time_stages_deploy_and_delete_deployments() {
 
         // UpdateStage: deployment and document replaced, only to a stored deployment.
         dev.deployment_id = "d1".to_owned();
-        dev.document = "{}".to_owned();
+        dev.document = r#"{"x":1}"#.to_owned();
         dev.updated_at = T0 + 9;
         g.update_stage(&dev).await.unwrap();
         assert!(matches!(

@@ -187,10 +187,8 @@ async fn deploy_reload_roll_back_and_restart() {
     )
     .await;
     assert_eq!(rolled.status, 200, "{rolled:?}");
-    assert_eq!(
-        rolled.body,
-        json!({"stageName": "prod", "deploymentId": d1})
-    );
+    assert_eq!(rolled.body["stageName"], "prod");
+    assert_eq!(rolled.body["deploymentId"], d1.as_str());
     assert_eq!(a.body("/prod/hello").await, "v1");
     let stage = call(&a.app, op, "GET", "/restapis/shop/stages/prod", None).await;
     assert_eq!(stage.body["deploymentId"], d1.as_str());
@@ -201,8 +199,8 @@ async fn deploy_reload_roll_back_and_restart() {
         (
             "POST",
             "/restapis/shop/deployments",
-            json!({"stageName": "nostage"}),
-            404,
+            json!({"stageName": "no stage"}),
+            400,
         ),
         (
             "PATCH",
@@ -326,4 +324,411 @@ async fn an_imported_openapi_api_is_restored_from_the_stored_text() {
     std::fs::write(dir.path().join("pets.yaml"), pets("dogs")).unwrap();
     let b = node(store.store.clone(), &file).await;
     assert_eq!(b.body("/live/pets").await, "cats");
+}
+
+const PROXY: &str = r#"
+version: 1
+apis:
+  shop:
+    resources:
+      /hello:
+        GET:
+          integration: {type: mock, status: 200, body: 'v1'}
+      /echo:
+        GET:
+          integration: {type: http_proxy, uri: 'http://${stageVariables.host}/echo'}
+stages:
+  shop:
+    prod: {variables: {host: '127.0.0.1:9'}}
+"#;
+
+impl Node {
+    async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = send(&client(), self.addr, "GET", path, &[]).await;
+        let body = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&r.body).into_owned()));
+        (r.status, body)
+    }
+
+    /// The backend the stage's `host` variable sends `/echo` to, as its `Host` header says.
+    async fn echo_host(&self, stage: &str) -> String {
+        let (status, body) = self.get(&format!("/{stage}/echo")).await;
+        assert_eq!(status, 200, "{body}");
+        body["headers"]["host"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..60 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn run_time_stages_are_created_patched_deleted_and_shared() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("api.yaml");
+    std::fs::write(&file, PROXY).unwrap();
+    let (one, two) = (
+        super::support::backend().await,
+        super::support::backend().await,
+    );
+    let (host_one, host_two) = (one.addr.to_string(), two.addr.to_string());
+    let a = node(store.store.clone(), &file).await;
+    let b = node(store.store.clone(), &file).await;
+    let op = Signing::Operator;
+
+    // A deployment for no stage, then a stage created on it.
+    let d1 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(d1.status, 201, "{d1:?}");
+    let d1 = d1.body["id"].as_str().unwrap().to_owned();
+    let dev = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/stages",
+        Some(
+            json!({"stageName": "dev", "deploymentId": d1, "description": "the dev stage",
+                    "variables": {"host": host_one}}),
+        ),
+    )
+    .await;
+    assert_eq!(dev.status, 201, "{dev:?}");
+    assert_eq!(dev.body["stageName"], "dev");
+    assert_eq!(dev.body["deploymentId"], d1.as_str());
+    assert_eq!(dev.body["description"], "the dev stage");
+    assert_eq!(dev.body["variables"], json!({"host": host_one}));
+    assert_eq!(dev.body["cacheClusterEnabled"], false);
+    assert!(dev.body["createdDate"].is_u64());
+    assert_eq!(a.get("/dev/hello").await, (200, json!("v1")));
+    assert_eq!(a.echo_host("dev").await, host_one);
+    // The other node serves it after its next poll.
+    assert!(eventually(async || b.get("/dev/hello").await.0 == 200).await);
+    assert_eq!(b.echo_host("dev").await, host_one);
+
+    // GetStages: the file's stage and the run-time one, by name.
+    let stages = call(&a.app, op, "GET", "/restapis/shop/stages", None).await;
+    assert_eq!(stages.status, 200);
+    let names: Vec<&str> = stages.body["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stageName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dev", "prod"]);
+
+    // Refusals, each with API Gateway's error type.
+    let file_deployment = call(&a.app, op, "GET", "/restapis/shop/stages/prod", None).await;
+    let file_deployment = file_deployment.body["deploymentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases = [
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "prod", "deploymentId": d1}),
+            409,
+            "ConflictException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "dev", "deploymentId": d1}),
+            409,
+            "ConflictException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "qa", "deploymentId": "nosuchid"}),
+            404,
+            "NotFoundException",
+        ),
+        (
+            "POST",
+            "/restapis/nope/stages",
+            json!({"stageName": "qa", "deploymentId": d1}),
+            404,
+            "NotFoundException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "q a", "deploymentId": d1}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "x".repeat(129), "deploymentId": d1}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "qa", "deploymentId": file_deployment}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "qa", "deploymentId": d1, "variables": {"bad-name": "1"}}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
+            json!({"stageName": "qa", "deploymentId": d1, "cacheClusterSize": "2"}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "PATCH",
+            "/restapis/shop/stages/prod",
+            json!({"patchOperations": [{"op": "replace", "path": "/variables/host", "value": "x"}]}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "PATCH",
+            "/restapis/shop/stages/dev",
+            json!({"patchOperations": [{"op": "remove", "path": "/variables/nosuch"}]}),
+            404,
+            "NotFoundException",
+        ),
+        (
+            "PATCH",
+            "/restapis/shop/stages/dev",
+            json!({"patchOperations": [{"op": "replace", "path": "/tracingEnabled", "value": "true"}]}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "PATCH",
+            "/restapis/shop/stages/ghost",
+            json!({"patchOperations": [{"op": "replace", "path": "/variables/a", "value": "1"}]}),
+            404,
+            "NotFoundException",
+        ),
+        (
+            "DELETE",
+            "/restapis/shop/stages/prod",
+            json!({}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "DELETE",
+            "/restapis/shop/stages/ghost",
+            json!({}),
+            404,
+            "NotFoundException",
+        ),
+        (
+            "DELETE",
+            &format!("/restapis/shop/deployments/{d1}"),
+            json!({}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "DELETE",
+            &format!("/restapis/shop/deployments/{file_deployment}"),
+            json!({}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "GET",
+            "/restapis/shop/deployments/nosuchid",
+            json!({}),
+            404,
+            "NotFoundException",
+        ),
+    ];
+    for (method, path, body, status, kind) in cases {
+        let r = call(&a.app, op, method, path, Some(body.clone())).await;
+        assert_eq!(r.status, status, "{method} {path} {body}: {r:?}");
+        assert_eq!(
+            r.error_type.as_deref(),
+            Some(kind),
+            "{method} {path}: {r:?}"
+        );
+        assert!(r.body["message"].is_string());
+    }
+    let named = call(&a.app, op, "PATCH", "/restapis/shop/stages/prod",
+        Some(json!({"patchOperations": [{"op": "replace", "path": "/variables/host", "value": "x"}]}))).await;
+    let message = named.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("definition file") && message.contains("`host`"),
+        "{message}"
+    );
+    let in_use = call(
+        &a.app,
+        op,
+        "DELETE",
+        &format!("/restapis/shop/deployments/{d1}"),
+        None,
+    )
+    .await;
+    assert!(
+        in_use.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Active stages pointing to this deployment must be moved or deleted"),
+        "{in_use:?}"
+    );
+    // Nothing refused above changed what is served.
+    assert_eq!(a.echo_host("dev").await, host_one);
+
+    // UpdateStage on the run-time stage: variables replaced and removed, a method setting.
+    let patched = call(
+        &a.app,
+        op,
+        "PATCH",
+        "/restapis/shop/stages/dev",
+        Some(json!({"patchOperations": [
+            {"op": "replace", "path": "/variables/host", "value": host_two},
+            {"op": "replace", "path": "/variables/extra", "value": "1"},
+            {"op": "replace", "path": "/description", "value": "moved"},
+        ]})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(
+        patched.body["variables"],
+        json!({"host": host_two, "extra": "1"})
+    );
+    assert_eq!(patched.body["description"], "moved");
+    assert_eq!(a.echo_host("dev").await, host_two);
+    assert!(eventually(async || b.echo_host("dev").await == host_two).await);
+    let removed = call(
+        &a.app,
+        op,
+        "PATCH",
+        "/restapis/shop/stages/dev",
+        Some(json!({"patchOperations": [{"op": "remove", "path": "/variables/extra"}]})),
+    )
+    .await;
+    assert_eq!(removed.body["variables"], json!({"host": host_two}));
+    let throttled = call(
+        &a.app,
+        op,
+        "PATCH",
+        "/restapis/shop/stages/dev",
+        Some(json!({"patchOperations": [
+            {"op": "replace", "path": "/~1hello/GET/throttling/rateLimit", "value": "0"},
+            {"op": "replace", "path": "/~1hello/GET/throttling/burstLimit", "value": "0"},
+        ]})),
+    )
+    .await;
+    assert_eq!(throttled.status, 200, "{throttled:?}");
+    assert_eq!(
+        throttled.body["methodSettings"]["~1hello/GET"]["throttlingBurstLimit"],
+        0
+    );
+    // (This harness runs no throttle stage; the setting is checked as stored and compiled.)
+
+    // CreateDeployment to a new stage name creates a run-time stage on it; to an existing
+    // run-time stage it moves it and keeps its variables.
+    let d2 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "qa", "variables": {"host": host_one}})),
+    )
+    .await;
+    assert_eq!(d2.status, 201, "{d2:?}");
+    let d2 = d2.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.echo_host("qa").await, host_one);
+    let d3 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "dev"})),
+    )
+    .await;
+    let d3 = d3.body["id"].as_str().unwrap().to_owned();
+    let dev = call(&a.app, op, "GET", "/restapis/shop/stages/dev", None).await;
+    assert_eq!(dev.body["deploymentId"], d3.as_str());
+    assert_eq!(dev.body["variables"], json!({"host": host_two}));
+
+    // GetDeployment, then DeleteDeployment once nothing points at it.
+    let got = call(
+        &a.app,
+        op,
+        "GET",
+        &format!("/restapis/shop/deployments/{d1}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (got.status, got.body["id"].as_str()),
+        (200, Some(d1.as_str()))
+    );
+    let deleted = call(
+        &a.app,
+        op,
+        "DELETE",
+        &format!("/restapis/shop/deployments/{d1}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 202, "{deleted:?}");
+    let gone = call(
+        &a.app,
+        op,
+        "GET",
+        &format!("/restapis/shop/deployments/{d1}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 404);
+
+    // A restart on the same store serves the run-time stages as they are now.
+    let c = node(store.store.clone(), &file).await;
+    assert_eq!(c.echo_host("qa").await, host_one);
+    let dev = call(&c.app, op, "GET", "/restapis/shop/stages/dev", None).await;
+    assert_eq!(
+        dev.body["methodSettings"]["~1hello/GET"]["throttlingRateLimit"],
+        0.0
+    );
+    assert_eq!(dev.body["variables"], json!({"host": host_two}));
+
+    // DeleteStage: the stage answers like any unknown stage, here and on the other node.
+    let unknown = a.get("/nosuchstage/hello").await;
+    let deleted = call(&a.app, op, "DELETE", "/restapis/shop/stages/qa", None).await;
+    assert_eq!(deleted.status, 202, "{deleted:?}");
+    assert_eq!(a.get("/qa/hello").await, unknown);
+    assert!(eventually(async || b.get("/qa/hello").await == unknown).await);
+    let deleted = call(
+        &a.app,
+        op,
+        "DELETE",
+        &format!("/restapis/shop/deployments/{d2}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 202, "{deleted:?}");
+    let left = call(&a.app, op, "GET", "/restapis/shop/stages", None).await;
+    assert_eq!(left.body["item"].as_array().unwrap().len(), 2);
 }
