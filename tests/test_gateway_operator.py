@@ -1,7 +1,9 @@
 """The gateway's operator API driven by boto3's `apigateway` client, as an operator would.
 
 API keys (the value shown once), usage plans, plan keys, GetUsage after real traffic through the
-data plane, stage cache flushes, deployments and a stage rollback, and API Gateway's error shapes
+data plane, stage cache flushes, deployments and a stage rollback, stages created, patched and
+deleted at run time (kept across a restart, served by a second node on PostgreSQL), GetDeployment
+and DeleteDeployment, and API Gateway's error shapes
 for unsigned and wrongly signed calls. boto3 signs with service name `apigateway`, so this also
 pins that the server verifies exactly what botocore signs.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import abc
 import datetime
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -264,3 +267,117 @@ def test_deploy_and_roll_back_a_stage(deploy_node: Endpoints) -> None:
     with pytest.raises(ClientError) as no_api:
         api.create_deployment(restApiId="nope", stageName="prod")
     assert error_code(no_api) == (404, "NotFoundException")
+
+
+@pytest.fixture(scope="module")
+def stage_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """Run-time stages, on a server of their own (they add and remove stages)."""
+    yield from start(backend, tmp_path_factory.mktemp("stages"))
+
+
+def test_run_time_stages(stage_node: Endpoints, backend: str) -> None:
+    node = stage_node
+    api = node.client()
+    unknown_stage = node.get("/nosuchstage/hello")
+    deployment = api.create_deployment(restApiId="shop", description="for dev")
+    assert api.get_deployment(restApiId="shop", deploymentId=deployment["id"])["description"] == "for dev"
+
+    created = api.create_stage(
+        restApiId="shop",
+        stageName="dev",
+        deploymentId=deployment["id"],
+        description="the dev stage",
+        variables={"color": "blue"},
+    )
+    assert (created["stageName"], created["deploymentId"]) == ("dev", deployment["id"])
+    assert created["variables"] == {"color": "blue"}
+    assert isinstance(created["createdDate"], datetime.datetime)
+    assert node.get("/dev/hello").text == "v1"
+
+    stages = {s["stageName"]: s for s in api.get_stages(restApiId="shop")["item"]}
+    assert set(stages) == {"prod", "beta", "dev"}
+    assert stages["prod"]["cacheClusterEnabled"] is True
+    assert stages["dev"]["description"] == "the dev stage"
+
+    # API Gateway's errors: a name the file uses, an unknown deployment, a bad name.
+    for kwargs, expected in [
+        ({"stageName": "prod", "deploymentId": deployment["id"]}, (409, "ConflictException")),
+        ({"stageName": "qa", "deploymentId": "nosuchid"}, (404, "NotFoundException")),
+        ({"stageName": "q a", "deploymentId": deployment["id"]}, (400, "BadRequestException")),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            api.create_stage(restApiId="shop", **kwargs)
+        assert error_code(refused) == expected, kwargs
+
+    updated = api.update_stage(
+        restApiId="shop",
+        stageName="dev",
+        patchOperations=[
+            {"op": "replace", "path": "/variables/color", "value": "green"},
+            {"op": "replace", "path": "/variables/size", "value": "xl"},
+            {"op": "remove", "path": "/variables/color"},
+        ],
+    )
+    assert updated["variables"] == {"size": "xl"}
+    assert api.get_stage(restApiId="shop", stageName="dev")["variables"] == {"size": "xl"}
+    with pytest.raises(ClientError) as file_stage:
+        api.update_stage(
+            restApiId="shop",
+            stageName="prod",
+            patchOperations=[{"op": "replace", "path": "/variables/color", "value": "red"}],
+        )
+    assert error_code(file_stage) == (400, "BadRequestException")
+    assert "`color`" in file_stage.value.response["Error"]["Message"]
+
+    # The deployment stays while a stage serves it.
+    with pytest.raises(ClientError) as in_use:
+        api.delete_deployment(restApiId="shop", deploymentId=deployment["id"])
+    assert error_code(in_use) == (400, "BadRequestException")
+    assert "Active stages pointing to this deployment" in in_use.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as file_defined:
+        api.delete_stage(restApiId="shop", stageName="prod")
+    assert error_code(file_defined) == (400, "BadRequestException")
+
+    # A restart (same data folder or database) serves the run-time stage.
+    if isinstance(node, ServedNode):
+        node.server.stop()
+        node.server.start()
+        gateway = [
+            m.group(1)
+            for m in (SERVE_GATEWAY_LINE.match(line.strip()) for line in node.server._stdout_lines)
+            if m
+        ]
+        node.endpoints = {"operator": node.server.endpoint, "gateway": gateway[-1]}
+        api = node.client()
+    assert node.get("/dev/hello").text == "v1"
+    assert api.get_stage(restApiId="shop", stageName="dev")["variables"] == {"size": "xl"}
+
+    # On PostgreSQL a second node on the same database serves it too.
+    if backend == "postgres":
+        assert isinstance(node, ServedNode)
+        second = GatehouseServer(
+            database_url=node.server.database_url,
+            extra_args=["--api", str(node.api_file)],
+            name="gatehouse serve (second node)",
+        )
+        # One service: the second node shares the first one's master key.
+        shutil.copy2(node.server.data_dir / "master.key", second.data_dir / "master.key")
+        second.start()
+        try:
+            line = [
+                m.group(1)
+                for m in (SERVE_GATEWAY_LINE.match(l.strip()) for l in second._stdout_lines)
+                if m
+            ]
+            assert requests.get(line[0] + "/dev/hello", timeout=30).text == "v1"
+        finally:
+            second.close()
+
+    api.delete_stage(restApiId="shop", stageName="dev")
+    gone = node.get("/dev/hello")
+    assert (gone.status_code, gone.json()) == (unknown_stage.status_code, unknown_stage.json())
+    assert "dev" not in [s["stageName"] for s in api.get_stages(restApiId="shop")["item"]]
+    api.delete_deployment(restApiId="shop", deploymentId=deployment["id"])
+    with pytest.raises(ClientError) as deleted:
+        api.get_deployment(restApiId="shop", deploymentId=deployment["id"])
+    assert error_code(deleted) == (404, "NotFoundException")
