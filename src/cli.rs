@@ -60,6 +60,10 @@ pub(crate) struct ServeArgs {
     /// Address of the API gateway listener [default: 127.0.0.1:8080].
     #[arg(long, env = "GATEHOUSE_GATEWAY_LISTEN", value_name = "HOST:PORT")]
     pub(crate) gateway_listen: Option<String>,
+    /// Gateway worker threads, each a single-threaded runtime with its own listener on the
+    /// gateway port [default: the number of CPUs].
+    #[arg(long, env = "GATEHOUSE_GATEWAY_WORKERS", value_name = "N")]
+    pub(crate) gateway_workers: Option<String>,
     /// An API definition for the gateway: the declarative YAML/TOML format, OpenAPI 3 or
     /// Swagger 2, told apart by content (repeatable; reloaded on change and on SIGHUP).
     #[arg(

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use gatehouse_gateway::server::MAX_WORKERS;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -27,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     /// Where the API gateway (the data plane) listens.
     pub(crate) gateway_listen: SocketAddr,
+    /// Threads serving the gateway listener (1..=`MAX_WORKERS`).
+    pub(crate) gateway_workers: usize,
     /// API definitions the gateway serves (empty: every request gets API Gateway's 403).
     pub(crate) apis: Vec<PathBuf>,
     /// Holds the SQLite database (by default), the generated operator credentials and master
@@ -101,6 +104,7 @@ impl Default for Argon2Settings {
 struct FileConfig {
     listen: Option<String>,
     gateway_listen: Option<String>,
+    gateway_workers: Option<usize>,
     #[serde(default)]
     apis: Vec<PathBuf>,
     data_dir: Option<PathBuf>,
@@ -126,6 +130,8 @@ pub(crate) enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address `{0}` is not HOST:PORT with an IP address")]
     Listen(String),
+    #[error("gateway workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
+    GatewayWorkers(String),
     #[error("the identity and gateway listeners cannot share `{0}`")]
     SameListener(SocketAddr),
     #[error("database url `{0}` must start with sqlite:// or postgres://")]
@@ -176,6 +182,17 @@ impl Config {
             .map_err(|_| ConfigError::Listen(gateway_text.clone()))?;
         if gateway_listen == listen && listen.port() != 0 {
             return Err(ConfigError::SameListener(listen));
+        }
+        let gateway_workers = match (&args.gateway_workers, file.gateway_workers) {
+            (Some(text), _) => text
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| ConfigError::GatewayWorkers(text.clone()))?,
+            (None, Some(n)) => n,
+            (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if !(1..=MAX_WORKERS).contains(&gateway_workers) {
+            return Err(ConfigError::GatewayWorkers(gateway_workers.to_string()));
         }
         // Relative paths in the file are relative to the file, as a person reading it expects.
         let file_dir = args
@@ -243,6 +260,7 @@ impl Config {
         Ok(Self {
             listen,
             gateway_listen,
+            gateway_workers,
             apis,
             data_dir,
             database_url,
@@ -440,6 +458,26 @@ mod tests {
     }
 
     #[test]
+    fn gateway_workers_come_from_flag_file_or_the_cpu_count() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(Config::load(&args(&[])).unwrap().gateway_workers, cpus);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "gateway_workers = 3\n").unwrap();
+        let path = file.display().to_string();
+        assert_eq!(
+            Config::load(&args(&["--config", &path]))
+                .unwrap()
+                .gateway_workers,
+            3
+        );
+        let flag = args(&["--config", &path, "--gateway-workers", "5"]);
+        assert_eq!(Config::load(&flag).unwrap().gateway_workers, 5);
+        std::fs::write(&file, "gateway_workers = 0\n").unwrap();
+        assert!(Config::load(&args(&["--config", &path])).is_err());
+    }
+
+    #[test]
     fn unknown_file_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("gatehouse.toml");
@@ -470,6 +508,9 @@ mod tests {
             (&["--region", "Mars"], "`Mars`"),
             (&["--account-id", "12345"], "`12345`"),
             (&["--smtp-url", "http://mail"], "`http://mail`"),
+            (&["--gateway-workers", "0"], "`0`"),
+            (&["--gateway-workers", "257"], "`257`"),
+            (&["--gateway-workers", "many"], "`many`"),
         ];
         for (argv, needle) in cases {
             let err = Config::load(&args(argv)).unwrap_err();

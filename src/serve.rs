@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::routing::get;
+use gatehouse_gateway::server::WorkerListeners;
 use gatehouse_identity::http::{HttpState, router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -34,9 +35,13 @@ pub(crate) enum ServeError {
 
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     let listener = bind(config.listen).await?;
-    let gateway_listener = bind(config.gateway_listen).await?;
+    let gateway_listeners = WorkerListeners::bind(config.gateway_listen, config.gateway_workers)
+        .map_err(|source| ServeError::Bind {
+            addr: config.gateway_listen,
+            source,
+        })?;
     let bound = listener.local_addr()?;
-    let gateway_bound = gateway_listener.local_addr()?;
+    let gateway_bound = gateway_listeners.local_addr();
     let public_url = config.public_url_for(bound);
     let state = State::open(&config, &public_url).await?;
     if state.generated_operator {
@@ -91,23 +96,25 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }
-    let data_plane = tokio::spawn(gatehouse_gateway::server::serve(
-        gateway_listener,
-        gateway.service(),
-        wait(stopped.clone()),
-    ));
+    // One single-threaded runtime per worker, each with its own listener on the gateway port
+    // and its own backend pool (see `gatehouse_gateway::server::workers`).
+    let data_plane = gateway_listeners.spawn(|| gateway.service(), stopped.clone())?;
 
-    tracing::info!(%bound, %gateway_bound, %public_url, database = ?state.store.backend(), "serving");
+    tracing::info!(
+        %bound,
+        %gateway_bound,
+        gateway_workers = config.gateway_workers,
+        %public_url,
+        database = ?state.store.backend(),
+        "serving"
+    );
     // Harnesses wait for the identity line (printed last): both listeners accept from here on.
     println!("gatehouse gateway listening on http://{gateway_bound}");
     println!("gatehouse listening on http://{bound}");
     axum::serve(listener, app)
         .with_graceful_shutdown(wait(stopped.clone()))
         .await?;
-    match data_plane.await {
-        Ok(result) => result?,
-        Err(err) => tracing::error!(%err, "gateway listener task failed"),
-    }
+    data_plane.join().await?;
     // Flushes quota counters one last time, then stops polling.
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped accepting; in-flight requests finished");

@@ -3,8 +3,8 @@
 //! file change; `--access-log` writes access logs to standard error.
 //!
 //! `--workers N` (default 1) runs N single-threaded runtimes, each with its own
-//! `SO_REUSEPORT` listener and backend pool (see `shared_listener`), as nginx runs N worker
-//! processes. `--stages CREDENTIALS_FILE` installs the key, throttle, quota, authorizer and
+//! `SO_REUSEPORT` listener and backend pool (`server::WorkerListeners`, what `gatehouse serve
+//! --gateway-workers N` runs), as nginx runs N worker processes. `--stages CREDENTIALS_FILE` installs the key, throttle, quota, authorizer and
 //! cache stages over a SQLite store in a temporary folder, creates a usage plan with limits
 //! far above any benchmark rate, a key bound to it and a Cognito-style access token signed
 //! by a local key ring (pool `us-east-1_Bench`), and writes `KEY=…` and `JWT=…` lines to the
@@ -26,7 +26,7 @@ use gatehouse_gateway::model::Throttle;
 use gatehouse_gateway::plans::{PlanDocument, ThrottleDocument};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
-    SystemClock, load_gateway, serve, shared_listener,
+    SystemClock, WorkerListeners, load_gateway,
 };
 use gatehouse_gateway::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
@@ -64,8 +64,9 @@ fn main() -> Result<(), Error> {
     } else {
         AccessLogSink::disabled()
     };
-    // Worker 0 also runs the setup and the background tasks (reloads, quota flushes).
-    let first = tokio::runtime::Builder::new_current_thread()
+    // The setup and the background tasks (reloads, quota flushes) run on this runtime; the
+    // workers on their own threads, as `gatehouse serve` runs them.
+    let main = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let _dir;
@@ -73,48 +74,18 @@ fn main() -> Result<(), Error> {
         None => (Stages::default(), None, None),
         Some(_) => {
             let dir = tempfile::tempdir()?;
-            let (stages, usage, credentials) = first.block_on(install_stages(&dir, &clock))?;
+            let (stages, usage, credentials) = main.block_on(install_stages(&dir, &clock))?;
             _dir = dir;
             (stages, Some(usage), Some(credentials))
         }
     };
     let live = Arc::new(Live::new(gateway, stages, Arc::new(Metrics::new()))?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut workers = Vec::new();
-    for index in 1..args.workers {
-        let (live, sink, clock, mut stopped) = (
-            Arc::clone(&live),
-            sink.clone(),
-            Arc::clone(&clock),
-            stopped.clone(),
-        );
-        let listen = args.listen;
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("gateway-worker-{index}"))
-                .spawn(move || -> Result<(), Error> {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    runtime.block_on(async move {
-                        let listener = shared_listener(listen)?;
-                        let service =
-                            GatewayService::new(ServiceConfig::default(), live, sink, clock);
-                        serve(listener, service, async move {
-                            let _ = stopped.wait_for(|s| *s).await;
-                        })
-                        .await
-                    })?;
-                    Ok(())
-                })?,
-        );
-    }
-    first.block_on(async move {
+    main.block_on(async move {
         // Written before the port opens: the benchmark reads it once the port answers.
         if let (Some(path), Some(text)) = (&args.credentials, &credentials) {
             std::fs::write(path, text)?;
         }
-        let listener = shared_listener(args.listen)?;
         let reloader = Reloader::new(args.files, Arc::clone(&live), Arc::clone(&clock));
         let mut watch_stop = stopped.clone();
         tokio::spawn(reloader.run(async move {
@@ -130,20 +101,26 @@ fn main() -> Result<(), Error> {
             let _ = tokio::signal::ctrl_c().await;
             let _ = stop.send(true);
         });
+        let listeners = WorkerListeners::bind(args.listen, args.workers)?;
         eprintln!(
             "bench_gateway listening on http://{} ({} worker(s))",
-            args.listen, args.workers
+            listeners.local_addr(),
+            args.workers
         );
-        let service = GatewayService::new(ServiceConfig::default(), live, sink, clock);
-        let mut serve_stop = stopped;
-        serve(listener, service, async move {
-            let _ = serve_stop.wait_for(|s| *s).await;
-        })
-        .await
+        let workers = listeners.spawn(
+            || {
+                GatewayService::new(
+                    ServiceConfig::default(),
+                    Arc::clone(&live),
+                    sink.clone(),
+                    Arc::clone(&clock),
+                )
+            },
+            stopped,
+        )?;
+        workers.join().await?;
+        Ok::<(), Error>(())
     })?;
-    for worker in workers {
-        worker.join().map_err(|_| "a worker thread panicked")??;
-    }
     Ok(())
 }
 

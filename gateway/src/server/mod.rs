@@ -12,6 +12,9 @@
 //! serve(listener, service, shutdown).await?;          // and `live.metrics().render()` at /metrics
 //! ```
 //!
+//! or, one single-threaded runtime per core ([`workers`]):
+//! `WorkerListeners::bind(addr, n)?.spawn(|| GatewayService::new(…), stopped)?.join().await`.
+//!
 //! Hot-path rules: no database and no file access per request; the route table, compiled
 //! validators, CORS headers and log formats are built once per snapshot; the request head's
 //! header map is handed to the backend rather than rebuilt.
@@ -28,6 +31,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod request_id;
 pub mod schema;
+pub mod workers;
 
 pub use access_log::AccessLogSink;
 pub use body::GatewayBody;
@@ -40,6 +44,7 @@ pub use listener::{serve, shared_listener};
 pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
+pub use workers::{MAX_WORKERS, WorkerListeners, Workers};
 
 /// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):
 /// the same clock abstraction as the identity services, so the binary has one clock.

@@ -7,3 +7,4 @@ mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod workers;
