@@ -22,7 +22,7 @@ use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
 use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
-use crate::server::proxy::{self, Forwarding, HttpClient, Query};
+use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
 use crate::snapshot::Resolution;
 
@@ -59,7 +59,7 @@ pub struct GatewayService {
 struct Inner {
     config: ServiceConfig,
     live: Arc<Live>,
-    client: HttpClient,
+    client: BackendPool,
     ids: RequestIds,
     access_log: AccessLogSink,
     clock: Arc<dyn Clock>,
@@ -131,7 +131,7 @@ impl GatewayService {
         access_log: AccessLogSink,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let client = proxy::client(config.pool_idle_timeout, config.pool_max_idle_per_host);
+        let client = BackendPool::new(config.pool_idle_timeout, config.pool_max_idle_per_host);
         let forwarded_proto = HeaderValue::from_str(&config.forwarded_proto)
             .unwrap_or(HeaderValue::from_static("http"));
         Self {

@@ -8,14 +8,17 @@
 //! kept, and after the backend's 101 both upgraded connections are spliced together.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
@@ -25,18 +28,134 @@ use crate::server::error::GatewayError;
 use crate::server::hooks::RequestContext;
 use crate::template::encode_path_value;
 
-/// The pooled backend client.
-pub(crate) type HttpClient = Client<HttpConnector, GatewayBody>;
+/// Keep-alive HTTP/1.1 connections to backends, one pool per [`crate::server::GatewayService`]
+/// (so per worker runtime when each worker has its own service).
+///
+/// A pooled connection is hyper's bare `SendRequest` with its connection driven by a task on
+/// the runtime that opened it: no checkout future, no pool-key hashing of scheme and
+/// authority objects, no executor indirection — the pooled legacy client did all of that per
+/// request. A sender goes back to the pool when the response head arrives; it is handed out
+/// again only once hyper reports it ready (its previous response fully read), so a streaming
+/// response never blocks a new request. A request that could not be written on a pooled
+/// connection (the backend closed it while idle) is retried once on a new one.
+#[derive(Debug)]
+pub(crate) struct BackendPool {
+    idle: Mutex<HashMap<String, Vec<Idle>>>,
+    idle_timeout: Duration,
+    max_idle_per_host: usize,
+}
 
-/// Builds the client: keep-alive connections pooled per backend, Nagle off.
-pub(crate) fn client(idle_timeout: Duration, max_idle_per_host: usize) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(idle_timeout)
-        .pool_max_idle_per_host(max_idle_per_host)
-        .build(connector)
+#[derive(Debug)]
+struct Idle {
+    sender: SendRequest<GatewayBody>,
+    since: Instant,
+}
+
+/// Why a backend request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BackendError {
+    #[error("backend uri `{0}` needs an http scheme and a host")]
+    Uri(String),
+    #[error("cannot connect to `{authority}`: {source}")]
+    Connect {
+        authority: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+impl BackendPool {
+    pub(crate) fn new(idle_timeout: Duration, max_idle_per_host: usize) -> Self {
+        Self {
+            idle: Mutex::new(HashMap::new()),
+            idle_timeout,
+            max_idle_per_host,
+        }
+    }
+
+    /// Sends `request` (absolute URI) on a pooled connection to its authority.
+    pub(crate) async fn request(
+        &self,
+        mut request: Request<GatewayBody>,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        let uri = request.uri();
+        let (Some(authority), Some("http")) = (uri.authority(), uri.scheme_str()) else {
+            return Err(BackendError::Uri(uri.to_string()));
+        };
+        // A reference count, not a copy: the pool is searched with the borrowed text.
+        let authority = authority.clone();
+        let key = authority.as_str();
+        // HTTP/1.1 to an origin server: the request target is the path and query.
+        let target = uri
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+        *request.uri_mut() = target;
+        if !request.headers().contains_key(header::HOST)
+            && let Ok(host) = HeaderValue::from_str(key)
+        {
+            request.headers_mut().insert(header::HOST, host);
+        }
+        loop {
+            let (mut sender, pooled) = match self.checkout(key) {
+                Some(sender) => (sender, true),
+                None => (self.connect(key).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.checkin(key, sender);
+                    return Ok(response);
+                }
+                Err(mut err) => match err.take_message() {
+                    // Not written: a connection the backend closed while it was idle.
+                    Some(unsent) if pooled => request = unsent,
+                    _ => return Err(err.into_error().into()),
+                },
+            }
+        }
+    }
+
+    fn checkout(&self, key: &str) -> Option<SendRequest<GatewayBody>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(key)?;
+        let now = Instant::now();
+        list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        let ready = list.iter().rposition(|c| c.sender.is_ready())?;
+        Some(list.swap_remove(ready).sender)
+    }
+
+    fn checkin(&self, key: &str, sender: SendRequest<GatewayBody>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = Idle {
+            sender,
+            since: Instant::now(),
+        };
+        match idle.get_mut(key) {
+            Some(list) if list.len() < self.max_idle_per_host => list.push(entry),
+            Some(_) => {}
+            None => {
+                idle.insert(key.to_owned(), vec![entry]);
+            }
+        }
+    }
+
+    async fn connect(&self, authority: &str) -> Result<SendRequest<GatewayBody>, BackendError> {
+        let connect_error = |source| BackendError::Connect {
+            authority: authority.to_owned(),
+            source,
+        };
+        let stream = TcpStream::connect(authority).await.map_err(connect_error)?;
+        stream.set_nodelay(true).map_err(connect_error)?;
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(%err, "backend connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
 }
 
 /// The decoded query string of a request, parsed once when a mapping needs it.

@@ -1,8 +1,14 @@
 //! Request ids, CORS, request validation, access logs and metrics.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::support::start;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::support::{start, start_routed, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_are_generated_or_honoured() {
@@ -245,4 +251,58 @@ async fn metrics_count_per_route_with_bounded_labels() {
         r#"gatehouse_gateway_unmatched_requests_total{reason="no_resource"} 1"#
     ));
     assert!(!text.contains("/items/3"), "raw paths never become labels");
+}
+
+/// A backend that keeps a connection open for `idle` after each response and then closes it,
+/// as servers with a short keep-alive timeout do; counts the connections it accepted.
+async fn closing_backend(idle: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 16 * 1024];
+                let mut head = Vec::new();
+                loop {
+                    let read = tokio::time::timeout(idle, stream.read(&mut buffer)).await;
+                    let n = match read {
+                        Ok(Ok(n)) if n > 0 => n,
+                        // Idle past the keep-alive time, or the peer went away: close.
+                        _ => return,
+                    };
+                    head.extend_from_slice(&buffer[..n]);
+                    if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        head.clear();
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok";
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_connections_the_backend_closed_are_not_used_again() {
+    let (backend, accepted) = closing_backend(Duration::from_millis(100)).await;
+    let gw = start_routed(test_config(), Some(backend)).await;
+    // Back to back: one pooled connection serves them all.
+    for _ in 0..5 {
+        assert_eq!(gw.get("/prod/echo").await.status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    // Past the backend's keep-alive time each time: the closed connection is dropped from the
+    // pool (or the unsent request retried on a new one), never answered with a 502.
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = gw.get("/prod/echo").await;
+        assert_eq!(answer.status, 200, "round {round}: {answer:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 4);
 }

@@ -323,11 +323,17 @@ pub(super) fn definition(backend: SocketAddr, ws: SocketAddr, extra: &str) -> St
 
 /// Starts backend, WebSocket backend and gateway with `config`.
 pub(super) async fn start_with(config: ServiceConfig) -> Gateway {
+    start_routed(config, None).await
+}
+
+/// [`start_with`], with the `backend` stage variable pointing at `other` instead of the
+/// harness's echo backend when given.
+pub(super) async fn start_routed(config: ServiceConfig, other: Option<SocketAddr>) -> Gateway {
     let backend = backend().await;
     let ws = websocket_backend().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
-    std::fs::write(&file, definition(backend.addr, ws, "")).unwrap();
+    std::fs::write(&file, definition(other.unwrap_or(backend.addr), ws, "")).unwrap();
     let (gateway, _warnings) = load_gateway(
         std::slice::from_ref(&file),
         std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
