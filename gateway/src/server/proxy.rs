@@ -54,7 +54,7 @@ struct Idle {
 /// Why a backend request failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BackendError {
-    #[error("backend uri `{0}` needs an http scheme and a host")]
+    #[error("backend uri needs the http scheme and a host (scheme `{0}`)")]
     Uri(String),
     #[error("cannot connect to `{authority}`: {source}")]
     Connect {
@@ -81,7 +81,10 @@ impl BackendPool {
     ) -> Result<http::Response<Incoming>, BackendError> {
         let uri = request.uri();
         let (Some(authority), Some("http")) = (uri.authority(), uri.scheme_str()) else {
-            return Err(BackendError::Uri(uri.to_string()));
+            // Not the whole URI: its user info may hold a password.
+            return Err(BackendError::Uri(
+                uri.scheme_str().unwrap_or("none").to_owned(),
+            ));
         };
         // A reference count, not a copy: the pool is searched with the borrowed text.
         let authority = authority.clone();
@@ -91,8 +94,9 @@ impl BackendPool {
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
         *request.uri_mut() = target;
+        let host = key.rsplit_once('@').map_or(key, |(_, host)| host);
         if !request.headers().contains_key(header::HOST)
-            && let Ok(host) = HeaderValue::from_str(key)
+            && let Ok(host) = HeaderValue::from_str(host)
         {
             request.headers_mut().insert(header::HOST, host);
         }
@@ -140,11 +144,15 @@ impl BackendPool {
     }
 
     async fn connect(&self, authority: &str) -> Result<SendRequest<GatewayBody>, BackendError> {
+        // The error names host and port only: user info may hold a password.
+        let (host, port) = socket_target(authority);
         let connect_error = |source| BackendError::Connect {
-            authority: authority.to_owned(),
+            authority: format!("{host}:{port}"),
             source,
         };
-        let stream = TcpStream::connect(authority).await.map_err(connect_error)?;
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -156,6 +164,25 @@ impl BackendPool {
         });
         Ok(sender)
     }
+}
+
+/// Where to connect for an `http://` authority: its host (without user info, IPv6 literals
+/// without their brackets; names are resolved by the connect) and its port, 80 when it names
+/// none.
+fn socket_target(authority: &str) -> (&str, u16) {
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let (host, port) = match authority.rsplit_once(':') {
+        // A port follows the last colon unless that colon is inside an IPv6 literal.
+        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()),
+        _ => (authority, None),
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    (host, port.unwrap_or(80))
 }
 
 /// The decoded query string of a request, parsed once when a mapping needs it.
@@ -540,6 +567,19 @@ pub(crate) fn apply_integration_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backend_addresses_default_to_port_80_and_unwrap_ipv6() {
+        assert_eq!(socket_target("backend.internal"), ("backend.internal", 80));
+        assert_eq!(
+            socket_target("backend.internal:8080"),
+            ("backend.internal", 8080)
+        );
+        assert_eq!(socket_target("127.0.0.1:9000"), ("127.0.0.1", 9000));
+        assert_eq!(socket_target("[::1]:8443"), ("::1", 8443));
+        assert_eq!(socket_target("[::1]"), ("::1", 80));
+        assert_eq!(socket_target("user:secret@backend:81"), ("backend", 81));
+    }
 
     #[test]
     fn hop_by_hop_headers_go_both_ways() {
