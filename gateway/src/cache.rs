@@ -333,14 +333,14 @@ impl Stage for CacheStage {
                 headers.append(name.clone(), value.clone());
             }
             cx.response_headers.push((
-                HeaderName::from_static(CACHE_HEADER),
+                const { HeaderName::from_static(CACHE_HEADER) },
                 HeaderValue::from_static("Hit"),
             ));
             return StageFuture::ready(Decision::Respond(response));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         cx.response_headers.push((
-            HeaderName::from_static(CACHE_HEADER),
+            const { HeaderName::from_static(CACHE_HEADER) },
             HeaderValue::from_static("Miss"),
         ));
         cx.extensions.insert(PendingStore {

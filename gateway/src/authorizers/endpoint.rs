@@ -140,9 +140,10 @@ impl EndpointCaller {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect();
             if let Some(value) = encoded_header(&Value::Object(map)) {
-                cx.head
-                    .headers
-                    .insert(http::HeaderName::from_static(CONTEXT_HEADER), value);
+                cx.head.headers.insert(
+                    const { http::HeaderName::from_static(CONTEXT_HEADER) },
+                    value,
+                );
             }
         }
         cx.extensions

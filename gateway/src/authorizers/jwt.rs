@@ -473,11 +473,20 @@ impl JwtVerifier {
         // The header values were made once, when the token was verified.
         let headers = &mut cx.head.headers;
         if let Some(value) = &verified.sub_header {
-            headers.insert(HeaderName::from_static(CLAIM_SUB_HEADER), value.clone());
-            headers.insert(HeaderName::from_static(PRINCIPAL_HEADER), value.clone());
+            headers.insert(
+                const { HeaderName::from_static(CLAIM_SUB_HEADER) },
+                value.clone(),
+            );
+            headers.insert(
+                const { HeaderName::from_static(PRINCIPAL_HEADER) },
+                value.clone(),
+            );
         }
         if let Some(value) = &verified.claims_header {
-            headers.insert(HeaderName::from_static(CLAIMS_HEADER), value.clone());
+            headers.insert(
+                const { HeaderName::from_static(CLAIMS_HEADER) },
+                value.clone(),
+            );
         }
         record_only(
             cx,

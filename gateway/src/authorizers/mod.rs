@@ -282,7 +282,7 @@ pub(crate) fn denied(explicit: bool) -> Decision {
         HeaderValue::from_static("application/json"),
     );
     response.headers_mut().insert(
-        HeaderName::from_static("x-amzn-errortype"),
+        const { HeaderName::from_static("x-amzn-errortype") },
         HeaderValue::from_static("AccessDeniedException"),
     );
     Decision::Respond(response)

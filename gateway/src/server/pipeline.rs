@@ -644,7 +644,7 @@ fn mock_response(
 
 fn set_request_id(headers: &mut HeaderMap, id: &RequestId) {
     if let Ok(value) = HeaderValue::from_bytes(id.as_bytes()) {
-        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        headers.insert(const { HeaderName::from_static(REQUEST_ID_HEADER) }, value);
     }
 }
 

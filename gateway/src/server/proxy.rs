@@ -422,7 +422,7 @@ pub(crate) fn backend_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    let xff = HeaderName::from_static("x-forwarded-for");
+    let xff = const { HeaderName::from_static("x-forwarded-for") };
     let forwarded_for = match headers.get(&xff).map(HeaderValue::as_bytes) {
         Some(existing) if !existing.is_empty() => {
             let mut joined = Vec::with_capacity(existing.len() + 2 + forwarding.client_ip.len());
@@ -435,11 +435,11 @@ pub(crate) fn backend_request(
     };
     headers.insert(xff, forwarded_for);
     headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
+        const { HeaderName::from_static("x-forwarded-proto") },
         forwarding.proto.clone(),
     );
     if let Some(host) = original_host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        headers.insert(const { HeaderName::from_static("x-forwarded-host") }, host);
     }
     for mapping in &http.request_parameters {
         if !matches!(
