@@ -275,6 +275,45 @@ def stage_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield from start(backend, tmp_path_factory.mktemp("stages"))
 
 
+def test_run_time_stage_method_settings_take_effect(stage_node: Endpoints) -> None:
+    """Throttling and caching set on a run-time stage with UpdateStage apply to its requests."""
+    api = stage_node.client()
+    deployment = api.create_deployment(restApiId="shop", description="for settings")
+    api.create_stage(restApiId="shop", stageName="tuned", deploymentId=deployment["id"])
+    assert stage_node.get("/tuned/hello").headers.get("x-cache") is None
+
+    api.update_stage(
+        restApiId="shop",
+        stageName="tuned",
+        patchOperations=[
+            {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
+            {"op": "replace", "path": "/*/*/caching/enabled", "value": "true"},
+        ],
+    )
+    assert stage_node.get("/tuned/hello").headers["x-cache"] == "Miss"
+    assert stage_node.get("/tuned/hello").headers["x-cache"] == "Hit"
+
+    api.update_stage(
+        restApiId="shop",
+        stageName="tuned",
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/caching/enabled", "value": "false"},
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "1"},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1"},
+        ],
+    )
+    answers = [stage_node.get("/tuned/hello") for _ in range(5)]
+    assert answers[0].status_code == 200
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.status_code for a in answers]
+    assert limited[0].json() == {"message": "Too Many Requests"}
+    assert "retry-after" in {k.lower() for k in limited[0].headers}
+    # A stage without these settings is not throttled by them.
+    assert all(stage_node.get("/beta/hello").status_code == 200 for _ in range(5))
+    api.delete_stage(restApiId="shop", stageName="tuned")
+    api.delete_deployment(restApiId="shop", deploymentId=deployment["id"])
+
+
 def test_run_time_stages(stage_node: Endpoints, backend: str) -> None:
     node = stage_node
     api = node.client()
