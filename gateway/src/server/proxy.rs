@@ -38,17 +38,34 @@ use crate::template::encode_path_value;
 /// again only once hyper reports it ready (its previous response fully read), so a streaming
 /// response never blocks a new request. A request that could not be written on a pooled
 /// connection (the backend closed it while idle) is retried once on a new one.
+///
+/// Connections idle past the idle timeout are dropped (and so closed) by the next check-in
+/// after it, for every backend: those of a backend no route uses any more do not linger.
 #[derive(Debug)]
 pub(crate) struct BackendPool {
-    idle: Mutex<HashMap<String, Vec<Idle>>>,
+    idle: Mutex<IdleConnections>,
     idle_timeout: Duration,
     max_idle_per_host: usize,
+}
+
+#[derive(Debug)]
+struct IdleConnections {
+    by_authority: HashMap<String, Vec<Idle>>,
+    /// When every list was last cleared of expired and closed connections.
+    swept: Instant,
 }
 
 #[derive(Debug)]
 struct Idle {
     sender: SendRequest<GatewayBody>,
     since: Instant,
+}
+
+impl Idle {
+    /// Still open and not idle for `timeout` yet.
+    fn usable(&self, now: Instant, timeout: Duration) -> bool {
+        !self.sender.is_closed() && now.duration_since(self.since) < timeout
+    }
 }
 
 /// Why a backend request failed.
@@ -68,7 +85,10 @@ pub(crate) enum BackendError {
 impl BackendPool {
     pub(crate) fn new(idle_timeout: Duration, max_idle_per_host: usize) -> Self {
         Self {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(IdleConnections {
+                by_authority: HashMap::new(),
+                swept: Instant::now(),
+            }),
             idle_timeout,
             max_idle_per_host,
         }
@@ -121,24 +141,29 @@ impl BackendPool {
 
     fn checkout(&self, key: &str) -> Option<SendRequest<GatewayBody>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(key)?;
+        let list = idle.by_authority.get_mut(key)?;
         let now = Instant::now();
-        list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        list.retain(|c| c.usable(now, self.idle_timeout));
         let ready = list.iter().rposition(|c| c.sender.is_ready())?;
         Some(list.swap_remove(ready).sender)
     }
 
     fn checkin(&self, key: &str, sender: SendRequest<GatewayBody>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = Idle {
-            sender,
-            since: Instant::now(),
-        };
-        match idle.get_mut(key) {
+        let now = Instant::now();
+        if now.duration_since(idle.swept) >= self.idle_timeout {
+            idle.swept = now;
+            idle.by_authority.retain(|_, list| {
+                list.retain(|c| c.usable(now, self.idle_timeout));
+                !list.is_empty()
+            });
+        }
+        let entry = Idle { sender, since: now };
+        match idle.by_authority.get_mut(key) {
             Some(list) if list.len() < self.max_idle_per_host => list.push(entry),
             Some(_) => {}
             None => {
-                idle.insert(key.to_owned(), vec![entry]);
+                idle.by_authority.insert(key.to_owned(), vec![entry]);
             }
         }
     }
@@ -567,6 +592,78 @@ pub(crate) fn apply_integration_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A keep-alive backend answering `ok` to every request; counts the connections the
+    /// client closed.
+    async fn counting_backend() -> (
+        std::net::SocketAddr,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closed = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&closed);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = std::sync::Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 8192];
+                    loop {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => {
+                                counter.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                            Ok(_) => {
+                                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if stream.write_all(answer.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, closed)
+    }
+
+    async fn get(pool: &BackendPool, addr: std::net::SocketAddr) {
+        use http_body_util::BodyExt;
+        let request = Request::get(format!("http://{addr}/"))
+            .body(GatewayBody::Empty)
+            .unwrap();
+        let response = pool.request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.into_body().collect().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn idle_connections_to_a_backend_no_longer_used_are_closed() {
+        use std::sync::atomic::Ordering;
+        let (first, first_closed) = counting_backend().await;
+        let (second, _) = counting_backend().await;
+        let pool = BackendPool::new(Duration::from_millis(100), 8);
+        get(&pool, first).await;
+        get(&pool, first).await;
+        // One pooled connection served both, and it stays open while it is fresh.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(first_closed.load(Ordering::SeqCst), 0);
+        // Past the idle timeout, traffic to another backend sweeps the first one's connection.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        get(&pool, second).await;
+        for _ in 0..100 {
+            if first_closed.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(first_closed.load(Ordering::SeqCst), 1);
+        let idle = pool.idle.lock().unwrap();
+        assert!(!idle.by_authority.contains_key(&first.to_string()));
+    }
 
     #[test]
     fn backend_addresses_default_to_port_80_and_unwrap_ipv6() {
