@@ -251,13 +251,11 @@ async fn quota_is_shared_by_two_gateways_on_postgresql() {
         .await
         .unwrap();
     one.usage.add_plan_key(&plan.id, &key.key.id).await.unwrap();
-    // The second node learns about the key by polling the generation counter.
-    for _ in 0..50 {
-        if two.usage.key_count() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // The second node would pick the key and its plan binding up by polling the generation
+    // counter; waiting for the key alone raced with the binding (the key could arrive in one
+    // poll and the binding in the next, and a request in between got 403). Reload at once.
+    two.usage.reload().await.unwrap();
+    assert_eq!(two.usage.key_count(), 1);
     let value = Arc::new(key.value);
     let mut tasks = Vec::new();
     for addr in [one.addr, two.addr] {
