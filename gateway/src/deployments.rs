@@ -867,26 +867,8 @@ impl Deployments {
         self.swap(next)
     }
 
-    /// UpdateStage `replace /deploymentId`: points a stage at a stored deployment of its API
-    /// (a rollback when it is an older one).
-    pub async fn point_stage(
-        &self,
-        api_id: &str,
-        stage: &str,
-        deployment_id: &str,
-    ) -> Result<StageInfo, DeploymentError> {
-        if !self.is_file_stage(api_id, stage) {
-            return self
-                .update_stage(
-                    api_id,
-                    stage,
-                    vec![StagePatch::Deployment(deployment_id.to_owned())],
-                )
-                .await;
-        }
-        self.point_file_stage(api_id, stage, deployment_id).await
-    }
-
+    /// UpdateStage `replace /deploymentId` of a file stage: points it at a stored deployment
+    /// of its API (a rollback when it is an older one).
     async fn point_file_stage(
         &self,
         api_id: &str,

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
 use http::{Method, Request, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -123,7 +124,7 @@ impl BackendPool {
         loop {
             let (mut sender, pooled) = match self.checkout(key) {
                 Some(sender) => (sender, true),
-                None => (self.connect(key).await?, false),
+                None => (self.connect(&authority).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
@@ -168,7 +169,10 @@ impl BackendPool {
         }
     }
 
-    async fn connect(&self, authority: &str) -> Result<SendRequest<GatewayBody>, BackendError> {
+    async fn connect(
+        &self,
+        authority: &Authority,
+    ) -> Result<SendRequest<GatewayBody>, BackendError> {
         // The error names host and port only: user info may hold a password.
         let (host, port) = socket_target(authority);
         let connect_error = |source| BackendError::Connect {
@@ -194,20 +198,13 @@ impl BackendPool {
 /// Where to connect for an `http://` authority: its host (without user info, IPv6 literals
 /// without their brackets; names are resolved by the connect) and its port, 80 when it names
 /// none.
-fn socket_target(authority: &str) -> (&str, u16) {
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let (host, port) = match authority.rsplit_once(':') {
-        // A port follows the last colon unless that colon is inside an IPv6 literal.
-        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()),
-        _ => (authority, None),
-    };
+fn socket_target(authority: &Authority) -> (&str, u16) {
+    let host = authority.host();
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    (host, port.unwrap_or(80))
+    (host, authority.port_u16().unwrap_or(80))
 }
 
 /// The decoded query string of a request, parsed once when a mapping needs it.
@@ -667,15 +664,27 @@ mod tests {
 
     #[test]
     fn backend_addresses_default_to_port_80_and_unwrap_ipv6() {
-        assert_eq!(socket_target("backend.internal"), ("backend.internal", 80));
         assert_eq!(
-            socket_target("backend.internal:8080"),
+            socket_target(&Authority::from_static("backend.internal")),
+            ("backend.internal", 80)
+        );
+        assert_eq!(
+            socket_target(&Authority::from_static("backend.internal:8080")),
             ("backend.internal", 8080)
         );
-        assert_eq!(socket_target("127.0.0.1:9000"), ("127.0.0.1", 9000));
-        assert_eq!(socket_target("[::1]:8443"), ("::1", 8443));
-        assert_eq!(socket_target("[::1]"), ("::1", 80));
-        assert_eq!(socket_target("user:secret@backend:81"), ("backend", 81));
+        assert_eq!(
+            socket_target(&Authority::from_static("127.0.0.1:9000")),
+            ("127.0.0.1", 9000)
+        );
+        assert_eq!(
+            socket_target(&Authority::from_static("[::1]:8443")),
+            ("::1", 8443)
+        );
+        assert_eq!(socket_target(&Authority::from_static("[::1]")), ("::1", 80));
+        assert_eq!(
+            socket_target(&Authority::from_static("user:secret@backend:81")),
+            ("backend", 81)
+        );
     }
 
     #[test]
