@@ -73,6 +73,15 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) apis: Vec<PathBuf>,
+    /// A proxy (IP address or CIDR) whose `X-Forwarded-For`, `Forwarded` and `X-Real-IP`
+    /// headers name the client (repeatable) [default: none, the TCP peer is the client].
+    #[arg(
+        long = "trusted-proxy",
+        env = "GATEHOUSE_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub(crate) trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use gatehouse_gateway::server::MAX_WORKERS;
+use gatehouse_identity::net::TrustedProxies;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -51,6 +52,8 @@ pub(crate) struct Config {
     /// `GATEHOUSE_MASTER_KEY` (`id:base64`, or several comma-separated, newest first); `None`
     /// means generate once into the data folder.
     pub(crate) master_key: Option<Secret>,
+    /// Peers whose forwarding headers name the client; empty: the TCP peer is the client.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 /// Operator credentials given in the environment.
@@ -114,6 +117,8 @@ struct FileConfig {
     account_id: Option<String>,
     smtp_url: Option<String>,
     argon2: Option<Argon2Settings>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 /// A configuration that cannot be used; the binary prints it on one line and exits 64.
@@ -144,6 +149,8 @@ pub(crate) enum ConfigError {
     AccountId(String),
     #[error("smtp url `{0}` must start with smtp:// or smtps://")]
     SmtpUrl(String),
+    #[error(transparent)]
+    TrustedProxy(#[from] gatehouse_identity::net::CidrError),
     #[error("argon2 settings out of range: {0}")]
     Argon2(&'static str),
     #[error(
@@ -257,6 +264,11 @@ impl Config {
             env_var("GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"),
         )?;
         let master_key = env_var("GATEHOUSE_MASTER_KEY").map(Secret);
+        let trusted_proxies = if args.trusted_proxies.is_empty() {
+            TrustedProxies::parse(&file.trusted_proxies)?
+        } else {
+            TrustedProxies::parse(&args.trusted_proxies)?
+        };
         Ok(Self {
             listen,
             gateway_listen,
@@ -271,6 +283,7 @@ impl Config {
             argon2,
             operator,
             master_key,
+            trusted_proxies,
         })
     }
 }
@@ -427,6 +440,32 @@ mod tests {
             Delivery::Outbox(PathBuf::from("gatehouse-data/outbox"))
         );
         assert_eq!(config.argon2, Argon2Settings::default());
+        assert!(config.trusted_proxies.is_empty(), "no proxy is trusted");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_flag_or_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let path = file.display().to_string();
+        let from_file = Config::load(&args(&["--config", &path])).unwrap();
+        let shown: Vec<String> = from_file
+            .trusted_proxies
+            .networks()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "::1/128"]);
+        let flag = args(&["--config", &path, "--trusted-proxy", "192.168.0.0/16"]);
+        let from_flag = Config::load(&flag).unwrap();
+        assert_eq!(
+            from_flag.trusted_proxies.networks().len(),
+            1,
+            "the flag wins"
+        );
+        let err = Config::load(&args(&["--trusted-proxy", "proxy.local"])).unwrap_err();
+        assert!(err.to_string().contains("`proxy.local`"), "{err}");
     }
 
     #[test]

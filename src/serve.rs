@@ -66,6 +66,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         operator: state.operator.clone(),
         region: config.region.clone(),
         clock: state.clock.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
     })
     .merge(gateway.operator_router(&state.operator, &config.region))
     .route(
@@ -111,9 +112,14 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     // Harnesses wait for the identity line (printed last): both listeners accept from here on.
     println!("gatehouse gateway listening on http://{gateway_bound}");
     println!("gatehouse listening on http://{bound}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(wait(stopped.clone()))
-        .await?;
+    // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (rate limits resolve the
+    // client from it and the trusted proxies).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait(stopped.clone()))
+    .await?;
     data_plane.join().await?;
     // Flushes quota counters one last time, then stops polling.
     while tasks.join_next().await.is_some() {}

@@ -9,6 +9,7 @@
 //!   request view, with the secret looked up by the caller between parse and verify.
 //! - [`crypto`]: the master-key [`crypto::Sealer`] (AES-256-GCM, key ids for rotation), stored
 //!   hashes of tokens and codes, constant-time comparison.
+//! - [`net`]: the trusted proxies and the one client address both listeners resolve.
 //! - [`ids`]: pool ids, client ids and secrets, `sub` UUIDs, access keys, refresh tokens, codes.
 //! - [`password`]: argon2id hashing on a bounded blocking pool and the pool password policy.
 //! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
@@ -32,6 +33,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod http;
 pub mod ids;
+pub mod net;
 pub mod password;
 pub mod sigv4;
 mod time;

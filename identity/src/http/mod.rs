@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::clock::Clock;
+use crate::net::TrustedProxies;
 use crate::user_pools::{UserPoolError, UserPools};
 
 /// The operator's long-term credentials: operator operations must be SigV4-signed with them.
@@ -47,6 +48,8 @@ pub struct HttpState {
     pub region: String,
     /// The clock SigV4 time windows are checked against.
     pub clock: Arc<dyn Clock>,
+    /// Peers whose forwarding headers name the client (see [`crate::net`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The identity service's routes.

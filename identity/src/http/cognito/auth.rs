@@ -392,6 +392,7 @@ mod tests {
             },
             region: "us-east-1".into(),
             clock: f.clock.clone(),
+            trusted_proxies: crate::net::TrustedProxies::none(),
         });
         let pool = f
             .pools

@@ -37,6 +37,7 @@ async fn harness() -> Harness {
         },
         region: "us-east-1".into(),
         clock: fixture.clock.clone(),
+        trusted_proxies: crate::net::TrustedProxies::none(),
     });
     Harness {
         _db: db,
