@@ -1,4 +1,4 @@
-//! The public AWS SigV4 test suite (`shared/testdata/sigv4`, see its README) run against the
+//! The public AWS SigV4 test suite (`tests/data/sigv4`, see its README) run against the
 //! verifier: every case's header-signed and presigned request must verify at the case's
 //! timestamp, our canonical request and string to sign must equal AWS's byte for byte, and a
 //! one-byte change to the signature, body, a signed header value or the date must be refused.
@@ -24,7 +24,7 @@ use gatehouse_identity::sigv4::{
 };
 
 fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/sigv4")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigv4")
 }
 
 #[derive(serde::Deserialize)]
