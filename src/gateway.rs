@@ -15,7 +15,7 @@ use gatehouse_gateway::server::{
 };
 use gatehouse_gateway::sources::{SourceDefinition, load_sources};
 use gatehouse_gateway::usage::{Usage, UsageConfig};
-use gatehouse_identity::http::OperatorCredentials;
+use gatehouse_identity::http::operator::OperatorAuth;
 
 use crate::config::Config;
 use crate::state::State;
@@ -131,18 +131,12 @@ impl GatewayParts {
 
     /// The operator API (keys, usage plans, usage, cache flush, deployments), mounted on the
     /// identity listener.
-    pub(crate) fn operator_router(
-        &self,
-        credentials: &OperatorCredentials,
-        region: &str,
-    ) -> axum::Router {
+    pub(crate) fn operator_router(&self, auth: OperatorAuth) -> axum::Router {
         operator::router_with_deployments(
             OperatorState {
                 usage: self.usage.clone(),
                 cache: Some(self.cache.clone()),
-                access_key_id: credentials.access_key_id.clone(),
-                secret_access_key: credentials.secret_access_key.clone(),
-                region: Some(region.to_owned()),
+                auth: Arc::new(auth),
                 clock: self.clock.clone(),
             },
             self.deployments.clone(),

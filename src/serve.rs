@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use gatehouse_gateway::server::WorkerListeners;
+use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_identity::http::{HttpState, router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -61,14 +62,19 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(|err| ServeError::Revocations(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
     let metrics = gateway.clone();
+    // One signature check for every operator API on the identity listener.
+    let operator_auth = OperatorAuth::new(
+        state.operator.clone(),
+        Some(config.region.clone()),
+        state.clock.clone(),
+    );
     let app = router(HttpState {
         user_pools: state.user_pools.clone(),
-        operator: state.operator.clone(),
-        region: config.region.clone(),
+        operator: operator_auth.clone(),
         clock: state.clock.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
     })
-    .merge(gateway.operator_router(&state.operator, &config.region))
+    .merge(gateway.operator_router(operator_auth))
     .route(
         "/metrics",
         get(move || {

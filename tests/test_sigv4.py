@@ -5,6 +5,7 @@ operations need none and ignore one if present."""
 from __future__ import annotations
 
 import datetime
+import json
 
 from gatehouse_harness import (
     INVALID_SIGNATURE,
@@ -132,6 +133,57 @@ def test_target_changed_after_signing_is_rejected(server):
     response = requests.post(url, data=b'{"PoolName": "sneaky"}', headers=signed, timeout=30)
     assert response.status_code == 400, response.text
     assert raw_error(response)[0] == INVALID_SIGNATURE
+
+
+def test_a_signature_that_leaves_the_target_out_cannot_be_replayed_as_another_operation(pool, server):
+    """A request signed over everything but `X-Amz-Target` (what a captured log line, a
+    proxy or a lax client could leave) must not become DeleteUserPool."""
+    from gatehouse_harness import sigv4_headers
+    import requests
+
+    url = server.endpoint + "/"
+    body = json.dumps({"UserPoolId": pool.pool_id}).encode()
+    signed = sigv4_headers(
+        url,
+        body,
+        {"Content-Type": "application/x-amz-json-1.1"},
+        access_key_id=OPERATOR_ACCESS_KEY_ID,
+        secret_access_key=OPERATOR_SECRET_ACCESS_KEY,
+    )
+    assert "x-amz-target" not in signed["Authorization"]
+    signed["X-Amz-Target"] = "AWSCognitoIdentityProviderService.DeleteUserPool"
+    response = requests.post(url, data=body, headers=signed, timeout=30)
+    assert response.status_code == 400, response.text
+    assert raw_error(response) == (INVALID_SIGNATURE, "`x-amz-target` must be a signed header")
+    assert server.admin.describe_user_pool(UserPoolId=pool.pool_id)["UserPool"]["Id"] == pool.pool_id
+
+
+def test_a_presigned_url_without_the_target_is_refused(pool, server):
+    """botocore's query signer covers only `host`: a presigned DescribeUserPool URL, valid for
+    days, must not be usable with any `X-Amz-Target`."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    import requests
+
+    body = json.dumps({"UserPoolId": pool.pool_id}).encode()
+    request = botocore.awsrequest.AWSRequest(method="POST", url=server.endpoint + "/", data=body)
+    credentials = botocore.credentials.Credentials(OPERATOR_ACCESS_KEY_ID, OPERATOR_SECRET_ACCESS_KEY)
+    botocore.auth.SigV4QueryAuth(credentials, "cognito-idp", "us-east-1", expires=7 * 24 * 3600).add_auth(request)
+    assert "X-Amz-SignedHeaders=host" in request.url
+    for operation in ("DescribeUserPool", "DeleteUserPool"):
+        response = requests.post(
+            request.url,
+            data=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}",
+            },
+            timeout=30,
+        )
+        assert response.status_code == 400, response.text
+        assert raw_error(response) == (INVALID_SIGNATURE, "`x-amz-target` must be a signed header"), operation
+    assert server.admin.describe_user_pool(UserPoolId=pool.pool_id)["UserPool"]["Id"] == pool.pool_id
 
 
 def test_public_operation_with_an_operator_signature_is_accepted(server):

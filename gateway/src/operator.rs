@@ -1,6 +1,7 @@
 //! The operator HTTP API: API Gateway's REST paths and JSON shapes for API keys, usage plans,
 //! usage and cache flushes, so `boto3.client("apigateway", endpoint_url=…)` works for them.
-//! Every request must be SigV4-signed with the operator credentials (service `apigateway`).
+//! Every request must be SigV4-signed with the operator credentials (service `apigateway`),
+//! checked by the identity crate's operator middleware that every operator API shares.
 //! With a [`Deployments`] service ([`router_with_deployments`]) it also manages deployments
 //! and stages: `POST|GET /restapis/{api}/deployments`, `GET|DELETE
 //! /restapis/{api}/deployments/{id}`, `POST|GET /restapis/{api}/stages` and `GET|PATCH|DELETE
@@ -20,10 +21,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use gatehouse_identity::sigv4::{self, Payload, SecretKey, VerifierConfig};
+use gatehouse_identity::http::operator::{OperatorAuth, RestGuard, require_operator};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -40,10 +41,9 @@ use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, Usage
 pub struct OperatorState {
     pub usage: Arc<Usage>,
     pub cache: Option<Arc<CacheStage>>,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    /// The region signatures must be scoped to (`None`: any).
-    pub region: Option<String>,
+    /// The operator's signature check, shared with the other operator APIs of the identity
+    /// listener (service `apigateway`, API Gateway's REST error shape).
+    pub auth: Arc<OperatorAuth>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -87,6 +87,11 @@ pub fn router_with_deployments(state: OperatorState, deployments: Arc<Deployment
 }
 
 fn routes(shared: Shared) -> Router {
+    let guard = RestGuard {
+        auth: Arc::clone(&shared.state.auth),
+        service: SIGNING_SERVICE,
+        max_body_bytes: MAX_BODY_BYTES,
+    };
     let state = Arc::new(shared);
     Router::new()
         .route("/apikeys", post(create_key).get(list_keys))
@@ -124,8 +129,8 @@ fn routes(shared: Shared) -> Router {
         )
         // Every operator route is signed; unknown paths stay unauthenticated 404s.
         .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            signed,
+            guard,
+            require_operator,
         ))
         .with_state(state)
 }
@@ -221,78 +226,8 @@ impl IntoResponse for OperatorError {
 
 /// Largest operator request body (API Gateway's requests are a few KiB).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Checks the SigV4 signature of every request before its handler runs; the body is read once
-/// here and handed on.
-async fn signed(
-    State(s): St,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Result<Response> {
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            OperatorError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BadRequestException",
-                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
-    verify(&s, &parts.method, &parts.uri, &parts.headers, &bytes)?;
-    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    Ok(next.run(request).await)
-}
-
-fn verify(
-    state: &OperatorState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<()> {
-    let list: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_bytes()))
-        .collect();
-    let request = sigv4::Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &list,
-        payload: Payload::Bytes(body),
-    };
-    let mut config = VerifierConfig::new("apigateway");
-    config.region = state.region.clone();
-    let verified = sigv4::verify(&request, &config, state.clock.now(), |id| {
-        (id == state.access_key_id).then(|| SecretKey::new(state.secret_access_key.clone()))
-    })
-    .map_err(|e| match e {
-        sigv4::SigV4Error::MissingAuthentication => OperatorError::new(
-            StatusCode::FORBIDDEN,
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token",
-        ),
-        sigv4::SigV4Error::UnknownAccessKey => OperatorError::new(
-            StatusCode::FORBIDDEN,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ),
-        other => OperatorError::new(
-            StatusCode::FORBIDDEN,
-            "InvalidSignatureException",
-            other.to_string(),
-        ),
-    })?;
-    if verified.security_token.is_some() {
-        return Err(OperatorError::new(
-            StatusCode::FORBIDDEN,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ));
-    }
-    Ok(())
-}
+/// The SigV4 service name of API Gateway's management API.
+const SIGNING_SERVICE: &str = "apigateway";
 
 fn epoch(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)

@@ -5,6 +5,7 @@
 //! Cognito error shape too (`{"__type": …, "message": …}`), with 404 for an unknown pool.
 
 pub mod cognito;
+pub mod operator;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 use crate::clock::Clock;
 use crate::net::TrustedProxies;
 use crate::user_pools::{UserPoolError, UserPools};
+use operator::OperatorAuth;
 
 /// The operator's long-term credentials: operator operations must be SigV4-signed with them.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,11 +44,9 @@ impl fmt::Debug for OperatorCredentials {
 pub struct HttpState {
     /// The user-pool service.
     pub user_pools: UserPools,
-    /// Who may call operator operations.
-    pub operator: OperatorCredentials,
-    /// The region SigV4 credential scopes must name.
-    pub region: String,
-    /// The clock SigV4 time windows are checked against.
+    /// Who may call operator operations, and where their signatures are scoped.
+    pub operator: OperatorAuth,
+    /// The service's clock.
     pub clock: Arc<dyn Clock>,
     /// Peers whose forwarding headers name the client (see [`crate::net`]).
     pub trusted_proxies: TrustedProxies,

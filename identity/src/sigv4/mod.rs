@@ -34,7 +34,7 @@
 //! | `MissingAuthentication` | `MissingAuthenticationTokenException` | `MissingAuthenticationToken` | Missing Authentication Token |
 //! | `Incomplete` | `IncompleteSignatureException` | `IncompleteSignature` | (the detail) |
 //! | `TooLarge` | `IncompleteSignatureException` | `IncompleteSignature` | (the detail) |
-//! | `WrongService`, `WrongRegion`, `ScopeDateMismatch`, `HostNotSigned`, `SignedHeaderMissing` | `InvalidSignatureException` | `SignatureDoesNotMatch` | Credential should be scoped to … |
+//! | `WrongService`, `WrongRegion`, `ScopeDateMismatch`, `HeaderNotSigned`, `SignedHeaderMissing` | `InvalidSignatureException` | `SignatureDoesNotMatch` | Credential should be scoped to … |
 //! | `Expired`, `NotYetValid` | `InvalidSignatureException` | `SignatureDoesNotMatch` | Signature expired: … / Signature not yet current: … |
 //! | `PresignExpired` | `InvalidSignatureException` | `SignatureDoesNotMatch` | Signature expired: … |
 //! | `UnknownAccessKey` | `UnrecognizedClientException` | `InvalidClientTokenId` | The security token included in the request is invalid. |
@@ -122,6 +122,10 @@ pub struct VerifierConfig {
     /// APIs act on the body. When on, presigned URLs without `x-amz-content-sha256` are verified
     /// with `UNSIGNED-PAYLOAD` as S3 presigners do.
     pub allow_unsigned_payload: bool,
+    /// Headers the signature must cover (lower-case). Always `host`; the JSON protocols add
+    /// `x-amz-target`, which names the operation: were it unsigned, a captured request (or a
+    /// presigned URL valid for days) could be replayed as another operation.
+    pub required_signed_headers: Vec<&'static str>,
 }
 
 impl VerifierConfig {
@@ -133,7 +137,17 @@ impl VerifierConfig {
             max_clock_skew: Duration::from_secs(300),
             normalize_path: true,
             allow_unsigned_payload: false,
+            required_signed_headers: vec!["host"],
         }
+    }
+
+    /// Also requires `header` (lower-case) among the signed headers.
+    #[must_use]
+    pub fn require_signed(mut self, header: &'static str) -> Self {
+        if !self.required_signed_headers.contains(&header) {
+            self.required_signed_headers.push(header);
+        }
+        self
     }
 }
 
@@ -283,9 +297,10 @@ pub enum SigV4Error {
         /// When it expired.
         expired_at: String,
     },
-    /// `host` is not among the signed headers.
-    #[error("`host` must be a signed header")]
-    HostNotSigned,
+    /// A header the verifier requires (`host`, and `x-amz-target` on the JSON protocols) is not
+    /// among the signed headers.
+    #[error("`{0}` must be a signed header")]
+    HeaderNotSigned(&'static str),
     /// A header named in `SignedHeaders` is not in the request.
     #[error("signed header `{0}` is not present in the request")]
     SignedHeaderMissing(String),
@@ -368,8 +383,12 @@ pub fn parse(
     check_time_window(fields.request_time, fields.expires, config, now)?;
 
     let signed_headers = parse_signed_headers(&fields.signed_headers)?;
-    if !signed_headers.iter().any(|h| h == "host") {
-        return Err(SigV4Error::HostNotSigned);
+    if let Some(unsigned) = config
+        .required_signed_headers
+        .iter()
+        .find(|required| !signed_headers.iter().any(|h| h == *required))
+    {
+        return Err(SigV4Error::HeaderNotSigned(unsigned));
     }
 
     let security_token = match fields.location {

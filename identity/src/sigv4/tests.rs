@@ -265,7 +265,84 @@ fn header_presence_rules() {
         ("X-Amz-Date", b"20150830T123600Z"),
         ("Authorization", host_unsigned.as_bytes()),
     ];
-    assert_eq!(run(headers, "", T0), Err(SigV4Error::HostNotSigned));
+    assert_eq!(
+        run(headers, "", T0),
+        Err(SigV4Error::HeaderNotSigned("host"))
+    );
+}
+
+#[test]
+fn a_required_header_must_be_signed_even_when_sent() {
+    // A JSON protocol names the operation in `x-amz-target`: a valid signature over the other
+    // headers must not let the operation be swapped (DescribeUserPool replayed as DeleteUserPool).
+    let cfg = config().require_signed("x-amz-target");
+    let headers: &[(&str, &[u8])] = &[
+        ("Host", b"example.amazonaws.com"),
+        ("X-Amz-Date", b"20150830T123600Z"),
+        (
+            "X-Amz-Target",
+            b"AWSCognitoIdentityProviderService.DeleteUserPool",
+        ),
+        ("Authorization", VANILLA_AUTH.as_bytes()),
+    ];
+    let req = Request {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers,
+        payload: Payload::Bytes(b""),
+    };
+    assert_eq!(
+        verify(&req, &cfg, at(T0), lookup),
+        Err(SigV4Error::HeaderNotSigned("x-amz-target"))
+    );
+    // The same signature is fine where nothing more is required.
+    assert!(verify(&req, &config(), at(T0), lookup).is_ok());
+
+    // Presigned: `X-Amz-SignedHeaders=host` does not cover the target either.
+    let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=host&X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let presigned: &[(&str, &[u8])] = &[
+        ("Host", b"example.amazonaws.com"),
+        (
+            "X-Amz-Target",
+            b"AWSCognitoIdentityProviderService.DeleteUserPool",
+        ),
+    ];
+    let req = Request {
+        query,
+        headers: presigned,
+        ..req
+    };
+    assert_eq!(
+        parse(&req, &cfg, at(T0)).map(|_| ()),
+        Err(SigV4Error::HeaderNotSigned("x-amz-target"))
+    );
+
+    // Signed, it verifies.
+    let covered: &[(&str, &[u8])] = &[
+        ("Host", b"example.amazonaws.com"),
+        ("X-Amz-Date", b"20150830T123600Z"),
+        ("X-Amz-Target", b"AWSCognitoIdentityProviderService.DeleteUserPool"),
+        ("Authorization", b"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0"),
+    ];
+    let req = Request {
+        query: "",
+        headers: covered,
+        ..req
+    };
+    let signature = sign_with_parser(&req, &cfg, T0);
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature={signature}"
+    );
+    let mut signed: Vec<(&str, &[u8])> = covered.to_vec();
+    if let Some(last) = signed.last_mut() {
+        *last = ("Authorization", auth.as_bytes());
+    }
+    let req = Request {
+        headers: &signed,
+        ..req
+    };
+    assert!(verify(&req, &cfg, at(T0), lookup).is_ok());
 }
 
 #[test]

@@ -16,6 +16,8 @@ use gatehouse_gateway::server::{
 };
 use gatehouse_gateway::sources::load_sources;
 use gatehouse_gateway::usage::Usage;
+use gatehouse_identity::http::OperatorCredentials;
+use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_storage::testkit::TestStore;
 use gatehouse_storage::{Store, StoreOptions};
 use serde_json::json;
@@ -77,9 +79,14 @@ async fn node(store: Store, file: &PathBuf) -> Node {
         OperatorState {
             usage,
             cache: None,
-            access_key_id: ACCESS_KEY.into(),
-            secret_access_key: SECRET.into(),
-            region: None,
+            auth: Arc::new(OperatorAuth::new(
+                OperatorCredentials {
+                    access_key_id: ACCESS_KEY.into(),
+                    secret_access_key: SECRET.into(),
+                },
+                None,
+                clock.clone(),
+            )),
             clock: clock.clone(),
         },
         Arc::clone(&deployments),

@@ -9,6 +9,8 @@ use aws_lc_rs::{digest, hmac};
 use axum::body::Body;
 use gatehouse_gateway::operator::{OperatorState, router};
 use gatehouse_gateway::server::{Clock as _, SystemClock};
+use gatehouse_identity::http::OperatorCredentials;
+use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_storage::StoreOptions;
 use gatehouse_storage::testkit::TestStore;
 use http::Request;
@@ -36,9 +38,14 @@ pub(super) fn operator_state(gw: &Gateway) -> OperatorState {
     OperatorState {
         usage: Arc::clone(&gw.usage),
         cache: Some(Arc::clone(&gw.cache)),
-        access_key_id: ACCESS_KEY.into(),
-        secret_access_key: SECRET.into(),
-        region: Some(REGION.into()),
+        auth: Arc::new(OperatorAuth::new(
+            OperatorCredentials {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET.into(),
+            },
+            Some(REGION.into()),
+            Arc::new(SystemClock),
+        )),
         clock: Arc::new(SystemClock),
     }
 }
@@ -154,6 +161,8 @@ pub(super) enum Signing {
     Operator,
     WrongSecret,
     Unsigned,
+    /// An `Authorization` header that is not a complete SigV4 signature.
+    Malformed,
 }
 
 /// Sends one request to the operator router (no socket).
@@ -178,6 +187,10 @@ pub(super) async fn call(
         Signing::Operator => Some(SECRET),
         Signing::WrongSecret => Some("not-the-operator-secret-0123456789abcdef"),
         Signing::Unsigned => None,
+        Signing::Malformed => {
+            request = request.header("authorization", "AWS4-HMAC-SHA256 Credential=AKIA");
+            None
+        }
     };
     if let Some(secret) = secret {
         for (k, v) in sign(
@@ -252,6 +265,14 @@ async fn unsigned_and_wrongly_signed_requests_are_refused_in_api_gateway_shape()
             "DELETE",
             "/restapis/shop/stages/prod/cache/data",
             "InvalidSignatureException",
+        ),
+        // The same name the Cognito API gives it: one mapping for every operator API.
+        (
+            "malformed signature",
+            Signing::Malformed,
+            "GET",
+            "/apikeys",
+            "IncompleteSignatureException",
         ),
     ];
     for (rule, signing, method, path, kind) in cases {

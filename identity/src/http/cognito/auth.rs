@@ -386,11 +386,14 @@ mod tests {
         let f = fixture(&db.store);
         let app = router(HttpState {
             user_pools: f.pools.clone(),
-            operator: OperatorCredentials {
-                access_key_id: "AKIAOPERATOR00000001".into(),
-                secret_access_key: "secret".into(),
-            },
-            region: "us-east-1".into(),
+            operator: crate::http::operator::OperatorAuth::new(
+                OperatorCredentials {
+                    access_key_id: "AKIAOPERATOR00000001".into(),
+                    secret_access_key: "secret".into(),
+                },
+                Some("us-east-1".into()),
+                f.clock.clone(),
+            ),
             clock: f.clock.clone(),
             trusted_proxies: crate::net::TrustedProxies::none(),
         });

@@ -1,12 +1,13 @@
 //! The one place that turns errors into Cognito's wire shape: HTTP 400 (500 only for
 //! `InternalErrorException`) with `{"__type": "…Exception", "message": "…"}` and the
 //! `x-amzn-ErrorType` header. [`from_user_pool_error`] matches every [`UserPoolError`] variant
-//! by name; [`from_sigv4_error`] maps signature failures to the JSON-protocol names.
+//! by name; refused operator signatures arrive already named by
+//! [`crate::http::operator::rejection`], the mapping every operator API shares.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::sigv4::SigV4Error;
+use crate::http::operator::AuthRejection;
 use crate::user_pools::UserPoolError;
 
 /// An error as the Cognito JSON protocol sends it.
@@ -86,33 +87,15 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
     WireError::bad_request(error_type, message)
 }
 
-/// A SigV4 failure on the wire, with the JSON-protocol names (see the `sigv4` module docs).
-/// AWS's JSON services answer these with HTTP 400.
-pub fn from_sigv4_error(e: &SigV4Error) -> WireError {
-    use SigV4Error as E;
-    let error_type = match e {
-        E::MissingAuthentication => "MissingAuthenticationTokenException",
-        E::Incomplete(_) | E::TooLarge { .. } => "IncompleteSignatureException",
-        E::UnknownAccessKey => "UnrecognizedClientException",
-        E::WrongService { .. }
-        | E::WrongRegion { .. }
-        | E::ScopeDateMismatch { .. }
-        | E::HostNotSigned
-        | E::SignedHeaderMissing(_)
-        | E::Expired { .. }
-        | E::NotYetValid { .. }
-        | E::PresignExpired { .. }
-        | E::PayloadHashMismatch
-        | E::UnsupportedPayloadHash(_)
-        | E::SignatureMismatch => "InvalidSignatureException",
-    };
-    let message = match e {
-        E::MissingAuthentication => "Missing Authentication Token".to_owned(),
-        E::UnknownAccessKey => "The security token included in the request is invalid.".to_owned(),
-        E::SignatureMismatch => "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
-        other => other.to_string(),
-    };
-    WireError::bad_request(error_type, message)
+impl From<AuthRejection> for WireError {
+    /// A refused operator signature (see [`crate::http::operator::rejection`]).
+    fn from(rejected: AuthRejection) -> Self {
+        Self {
+            status: rejected.status,
+            error_type: rejected.error_type,
+            message: rejected.message,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -180,86 +163,6 @@ mod tests {
             } else {
                 assert_eq!(w.message, "msg");
             }
-        }
-    }
-
-    #[test]
-    fn sigv4_error_mapping_table() {
-        use SigV4Error as E;
-        let cases: Vec<(E, &str)> = vec![
-            (
-                E::MissingAuthentication,
-                "MissingAuthenticationTokenException",
-            ),
-            (E::Incomplete("x".into()), "IncompleteSignatureException"),
-            (
-                E::TooLarge {
-                    what: "x",
-                    limit: 1,
-                },
-                "IncompleteSignatureException",
-            ),
-            (
-                E::WrongService {
-                    expected: "a".into(),
-                    found: "b".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (
-                E::WrongRegion {
-                    expected: "a".into(),
-                    found: "b".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (
-                E::ScopeDateMismatch {
-                    scope_date: "a".into(),
-                    request_date: "b".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (
-                E::Expired {
-                    request_time: "a".into(),
-                    earliest: "b".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (
-                E::NotYetValid {
-                    request_time: "a".into(),
-                    latest: "b".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (
-                E::PresignExpired {
-                    expired_at: "a".into(),
-                },
-                "InvalidSignatureException",
-            ),
-            (E::HostNotSigned, "InvalidSignatureException"),
-            (
-                E::SignedHeaderMissing("x".into()),
-                "InvalidSignatureException",
-            ),
-            (E::UnknownAccessKey, "UnrecognizedClientException"),
-            (E::PayloadHashMismatch, "InvalidSignatureException"),
-            (
-                E::UnsupportedPayloadHash("x".into()),
-                "InvalidSignatureException",
-            ),
-            (E::SignatureMismatch, "InvalidSignatureException"),
-        ];
-        for (e, ty) in cases {
-            let w = from_sigv4_error(&e);
-            assert_eq!(
-                (w.error_type, w.status),
-                (ty, StatusCode::BAD_REQUEST),
-                "{e:?}"
-            );
         }
     }
 }

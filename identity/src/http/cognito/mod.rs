@@ -6,8 +6,9 @@
 //! 2. The body is read up to [`MAX_BODY_BYTES`] (larger: `SerializationException`).
 //! 3. Operator operations (pool, client, group and `Admin*` management) must be SigV4-signed
 //!    by the operator credentials for service `cognito-idp` in the server's region within ±5
-//!    minutes; failures get the JSON-protocol names of [`error::from_sigv4_error`]. Public
-//!    operations need no signature and ignore one.
+//!    minutes, with `x-amz-target` among the signed headers; failures get the names of
+//!    [`super::operator::rejection`], shared with every operator API. Public operations need
+//!    no signature and ignore one.
 //! 4. The body must be a JSON object; it is parsed into the operation's request struct.
 //!    Malformed JSON or a member of the wrong type is `SerializationException`; a missing
 //!    required member is `InvalidParameterException`. Unknown members are ignored, as AWS's
@@ -36,16 +37,16 @@ mod tests;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::error::{WireError, from_sigv4_error, from_user_pool_error};
+use self::error::{WireError, from_user_pool_error};
 use super::HttpState;
-use crate::sigv4::{self, Payload, SecretKey, VerifierConfig};
+use super::operator::Protocol;
 use crate::user_pools::UserPoolError;
 
 /// The response content type.
@@ -199,44 +200,16 @@ async fn process(
             )
         })?;
     if access == Access::Operator {
-        check_operator_signature(&state, method, uri, headers, &body)?;
+        state.operator.check(
+            SIGNING_SERVICE,
+            Protocol::AwsJson,
+            method,
+            uri,
+            headers,
+            &body,
+        )?;
     }
     run(operation, state, &body).await
-}
-
-/// Verifies the SigV4 signature of an operator request.
-fn check_operator_signature(
-    state: &HttpState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(), WireError> {
-    let header_list: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_bytes()))
-        .collect();
-    let request = sigv4::Request {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &header_list,
-        payload: Payload::Bytes(body),
-    };
-    let mut config = VerifierConfig::new(SIGNING_SERVICE);
-    config.region = Some(state.region.clone());
-    let operator = &state.operator;
-    let verified = sigv4::verify(&request, &config, state.clock.now(), |key_id| {
-        (key_id == operator.access_key_id)
-            .then(|| SecretKey::new(operator.secret_access_key.clone()))
-    })
-    .map_err(|e| from_sigv4_error(&e))?;
-    // Operator credentials are long-term: a session token means temporary credentials this
-    // endpoint did not issue.
-    if verified.security_token.is_some() {
-        return Err(from_sigv4_error(&sigv4::SigV4Error::UnknownAccessKey));
-    }
-    Ok(())
 }
 
 /// Parses the body into `Req`, runs the handler and serialises its answer.

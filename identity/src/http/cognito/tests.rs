@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use crate::crypto::hex_lower;
+use crate::http::operator::OperatorAuth;
 use crate::http::{HttpState, OperatorCredentials, router};
 use crate::time::format_amz_date;
 use crate::user_pools::tests::{Fixture, fixture};
@@ -31,11 +32,14 @@ async fn harness() -> Harness {
     let fixture = fixture(&db.store);
     let app = router(HttpState {
         user_pools: fixture.pools.clone(),
-        operator: OperatorCredentials {
-            access_key_id: KEY_ID.into(),
-            secret_access_key: SECRET.into(),
-        },
-        region: "us-east-1".into(),
+        operator: OperatorAuth::new(
+            OperatorCredentials {
+                access_key_id: KEY_ID.into(),
+                secret_access_key: SECRET.into(),
+            },
+            Some("us-east-1".into()),
+            fixture.clock.clone(),
+        ),
         clock: fixture.clock.clone(),
         trusted_proxies: crate::net::TrustedProxies::none(),
     });
@@ -62,6 +66,8 @@ struct Signing<'a> {
     secret: &'a str,
     region: &'a str,
     at: SystemTime,
+    /// Whether `x-amz-target` is among the signed headers (the SDKs always sign it).
+    sign_target: bool,
 }
 
 impl Default for Signing<'_> {
@@ -71,6 +77,7 @@ impl Default for Signing<'_> {
             secret: SECRET,
             region: "us-east-1",
             at: UNIX_EPOCH + Duration::from_secs(NOW),
+            sign_target: true,
         }
     }
 }
@@ -95,7 +102,7 @@ fn request(operation: Option<&str>, body: &[u8], signing: Option<Signing<'_>>) -
             ("host", "127.0.0.1:8000".to_owned()),
             ("x-amz-date", amz_date.clone()),
         ];
-        if let Some(t) = &target {
+        if let Some(t) = target.as_ref().filter(|_| s.sign_target) {
             headers.push(("x-amz-target", t.clone()));
         }
         let signed: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
@@ -250,6 +257,36 @@ async fn sigv4_gate_for_operator_operations() {
             assert_eq!(headers["x-amzn-errortype"], ty, "{rule}");
         }
     }
+    // The operation is part of what is signed: a request whose signature leaves `x-amz-target`
+    // out cannot be replayed as another operation, and a signed target cannot be swapped.
+    let unsigned_target = Signing {
+        sign_target: false,
+        ..Signing::default()
+    };
+    let (s, _, v) = send(
+        &h.app,
+        request(Some("ListUserPools"), body, Some(unsigned_target)),
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), error_type(&v)),
+        (400, "InvalidSignatureException"),
+        "{v}"
+    );
+    assert_eq!(v["message"], "`x-amz-target` must be a signed header");
+    let mut req = request(Some("ListUserPools"), body, Some(Signing::default()));
+    req.headers_mut().insert(
+        "x-amz-target",
+        "AWSCognitoIdentityProviderService.DescribeUserPool"
+            .parse()
+            .unwrap(),
+    );
+    let (s, _, v) = send(&h.app, req).await;
+    assert_eq!(
+        (s.as_u16(), error_type(&v)),
+        (400, "InvalidSignatureException"),
+        "{v}"
+    );
     // A body changed after signing is refused.
     let mut req = request(Some("ListUserPools"), body, Some(Signing::default()));
     *req.body_mut() = Body::from(&br#"{"MaxResults": 11}"#[..]);
