@@ -82,6 +82,13 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) trusted_proxies: Vec<String>,
+    /// Address of the Prometheus metrics listener, or `none` [default: 127.0.0.1:9464].
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "HOST:PORT|none")]
+    pub(crate) metrics_listen: Option<String>,
+    /// Client connections each public listener keeps open at once; one more is answered 503
+    /// and closed [default: 10000].
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
+    pub(crate) max_connections: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,10 @@ use crate::cli::ServeArgs;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
 /// The default API gateway listener.
 pub(crate) const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:8080";
+/// The default Prometheus metrics listener: loopback only, as exporters do.
+pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// The default cap on open client connections per public listener.
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default data folder, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "gatehouse-data";
 pub(crate) const DEFAULT_REGION: &str = "us-east-1";
@@ -29,6 +33,10 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     /// Where the API gateway (the data plane) listens.
     pub(crate) gateway_listen: SocketAddr,
+    /// Where `/metrics` is served; `None` turns it off. Never a public listener.
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    /// Client connections each public listener keeps open at once.
+    pub(crate) max_connections: usize,
     /// Threads serving the gateway listener (1..=`MAX_WORKERS`).
     pub(crate) gateway_workers: usize,
     /// API definitions the gateway serves (empty: every request gets API Gateway's 403).
@@ -107,6 +115,8 @@ impl Default for Argon2Settings {
 struct FileConfig {
     listen: Option<String>,
     gateway_listen: Option<String>,
+    metrics_listen: Option<String>,
+    max_connections: Option<usize>,
     gateway_workers: Option<usize>,
     #[serde(default)]
     apis: Vec<PathBuf>,
@@ -135,6 +145,12 @@ pub(crate) enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address `{0}` is not HOST:PORT with an IP address")]
     Listen(String),
+    #[error("metrics listen address `{0}` is not HOST:PORT with an IP address, or `none`")]
+    MetricsListen(String),
+    #[error("max connections `{0}` must be a number from 1 to 1000000")]
+    MaxConnections(String),
+    #[error("the metrics listener cannot share `{0}` with another listener")]
+    MetricsSameListener(SocketAddr),
     #[error("gateway workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
     GatewayWorkers(String),
     #[error("the identity and gateway listeners cannot share `{0}`")]
@@ -189,6 +205,33 @@ impl Config {
             .map_err(|_| ConfigError::Listen(gateway_text.clone()))?;
         if gateway_listen == listen && listen.port() != 0 {
             return Err(ConfigError::SameListener(listen));
+        }
+        let metrics_text = args
+            .metrics_listen
+            .clone()
+            .or(file.metrics_listen)
+            .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_owned());
+        let metrics_listen = if metrics_text.trim() == "none" {
+            None
+        } else {
+            let addr: SocketAddr = metrics_text
+                .parse()
+                .map_err(|_| ConfigError::MetricsListen(metrics_text.clone()))?;
+            if addr.port() != 0 && (addr == listen || addr == gateway_listen) {
+                return Err(ConfigError::MetricsSameListener(addr));
+            }
+            Some(addr)
+        };
+        let max_connections = match (&args.max_connections, file.max_connections) {
+            (Some(text), _) => text
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| ConfigError::MaxConnections(text.clone()))?,
+            (None, Some(n)) => n,
+            (None, None) => DEFAULT_MAX_CONNECTIONS,
+        };
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(ConfigError::MaxConnections(max_connections.to_string()));
         }
         let gateway_workers = match (&args.gateway_workers, file.gateway_workers) {
             (Some(text), _) => text
@@ -272,6 +315,8 @@ impl Config {
         Ok(Self {
             listen,
             gateway_listen,
+            metrics_listen,
+            max_connections,
             gateway_workers,
             apis,
             data_dir,
@@ -441,6 +486,52 @@ mod tests {
         );
         assert_eq!(config.argon2, Argon2Settings::default());
         assert!(config.trusted_proxies.is_empty(), "no proxy is trusted");
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert_eq!(config.max_connections, 10_000);
+    }
+
+    #[test]
+    fn the_metrics_listener_can_move_or_be_turned_off() {
+        let moved = Config::load(&args(&["--metrics-listen", "127.0.0.1:9999"])).unwrap();
+        assert_eq!(
+            moved.metrics_listen,
+            Some("127.0.0.1:9999".parse().unwrap())
+        );
+        let off = Config::load(&args(&["--metrics-listen", "none"])).unwrap();
+        assert_eq!(off.metrics_listen, None);
+        let clash = args(&[
+            "--listen",
+            "127.0.0.1:9000",
+            "--metrics-listen",
+            "127.0.0.1:9000",
+        ]);
+        let err = Config::load(&clash).unwrap_err();
+        assert!(err.to_string().contains("`127.0.0.1:9000`"), "{err}");
+        let err = Config::load(&args(&["--metrics-listen", "metrics.local"])).unwrap_err();
+        assert!(err.to_string().contains("`metrics.local`"), "{err}");
+    }
+
+    #[test]
+    fn max_connections_come_from_flag_or_file_and_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "max_connections = 64\n").unwrap();
+        let path = file.display().to_string();
+        assert_eq!(
+            Config::load(&args(&["--config", &path]))
+                .unwrap()
+                .max_connections,
+            64
+        );
+        let flag = args(&["--config", &path, "--max-connections", "8"]);
+        assert_eq!(Config::load(&flag).unwrap().max_connections, 8);
+        for bad in ["0", "many", "2000000"] {
+            let err = Config::load(&args(&["--max-connections", bad])).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
     }
 
     #[test]

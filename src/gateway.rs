@@ -43,6 +43,8 @@ pub(crate) struct GatewayParts {
     /// Deployments made through the operator API, stored so restarts and other nodes serve them.
     pub(crate) deployments: Arc<Deployments>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The listener and pipeline settings every worker's service gets.
+    service_config: ServiceConfig,
 }
 
 impl GatewayParts {
@@ -104,19 +106,24 @@ impl GatewayParts {
         )
         .await
         .map_err(|err| GatewayStartError::Deployments(err.to_string()))?;
+        let service_config = ServiceConfig {
+            max_connections: config.max_connections,
+            ..ServiceConfig::default()
+        };
         Ok(Self {
             live,
             usage,
             cache,
             deployments,
             clock,
+            service_config,
         })
     }
 
     /// The data-plane service for the gateway listener.
     pub(crate) fn service(&self) -> GatewayService {
         GatewayService::new(
-            ServiceConfig::default(),
+            self.service_config.clone(),
             self.live.clone(),
             AccessLogSink::stderr(),
             self.clock.clone(),

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::routing::get;
-use gatehouse_gateway::server::WorkerListeners;
+use gatehouse_gateway::server::{EdgeLimits, WorkerListeners, serve_router};
 use gatehouse_identity::http::operator::OperatorAuth;
-use gatehouse_identity::http::{HttpState, router};
+use gatehouse_identity::http::{HttpState, router_with};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -36,6 +36,10 @@ pub(crate) enum ServeError {
 
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     let listener = bind(config.listen).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let gateway_listeners = WorkerListeners::bind(config.gateway_listen, config.gateway_workers)
         .map_err(|source| ServeError::Bind {
             addr: config.gateway_listen,
@@ -61,27 +65,34 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|err| ServeError::Revocations(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
-    let metrics = gateway.clone();
     // One signature check for every operator API on the identity listener.
     let operator_auth = OperatorAuth::new(
         state.operator.clone(),
         Some(config.region.clone()),
         state.clock.clone(),
     );
-    let app = router(HttpState {
-        user_pools: state.user_pools.clone(),
-        operator: operator_auth.clone(),
-        clock: state.clock.clone(),
-        trusted_proxies: config.trusted_proxies.clone(),
-    })
-    .merge(gateway.operator_router(operator_auth))
-    .route(
+    let app = router_with(
+        HttpState {
+            user_pools: state.user_pools.clone(),
+            operator: operator_auth.clone(),
+            clock: state.clock.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
+        gateway.operator_router(operator_auth),
+    );
+    // Metrics never share a public listener: they tell an outsider too much.
+    let metrics = gateway.clone();
+    let metrics_app = axum::Router::new().route(
         "/metrics",
         get(move || {
             let metrics = metrics.clone();
             async move { metrics.metrics() }
         }),
     );
+    let limits = EdgeLimits {
+        max_connections: config.max_connections,
+        ..EdgeLimits::default()
+    };
 
     // One signal, many listeners: every task waits on the same watch channel.
     let signal = shutdown_signal()?;
@@ -103,6 +114,21 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }
+    let metrics_bound = match metrics_listener {
+        Some(listener) => {
+            let bound = listener.local_addr()?;
+            let (limits, stopped) = (limits.clone(), stopped.clone());
+            tasks.spawn(async move {
+                if let Err(err) =
+                    serve_router(listener, &limits, metrics_app, "metrics", wait(stopped)).await
+                {
+                    tracing::error!(%err, "metrics listener stopped");
+                }
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     // One single-threaded runtime per worker, each with its own listener on the gateway port
     // and its own backend pool (see `gatehouse_gateway::server::workers`).
     let data_plane = gateway_listeners.spawn(|| gateway.service(), stopped.clone())?;
@@ -110,22 +136,21 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(
         %bound,
         %gateway_bound,
+        metrics = ?metrics_bound,
         gateway_workers = config.gateway_workers,
         %public_url,
         database = ?state.store.backend(),
         "serving"
     );
-    // Harnesses wait for the identity line (printed last): both listeners accept from here on.
+    // Harnesses wait for the identity line (printed last): every listener accepts from here on.
     println!("gatehouse gateway listening on http://{gateway_bound}");
+    if let Some(metrics_bound) = metrics_bound {
+        println!("gatehouse metrics listening on http://{metrics_bound}");
+    }
     println!("gatehouse listening on http://{bound}");
-    // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (rate limits resolve the
-    // client from it and the trusted proxies).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(wait(stopped.clone()))
-    .await?;
+    // The identity listener meets the gateway's edge limits; handlers get the peer address as
+    // `ConnectInfo<SocketAddr>` (rate limits resolve the client from it and the trusted proxies).
+    serve_router(listener, &limits, app, "identity", wait(stopped.clone())).await?;
     data_plane.join().await?;
     // Flushes quota counters one last time, then stops polling.
     while tasks.join_next().await.is_some() {}

@@ -151,6 +151,8 @@ class GatehouseServer:
             "127.0.0.1:0",
             "--gateway-listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--data-dir",
             str(self.data_dir),
             "--config",

@@ -15,7 +15,7 @@ import urllib.request
 def one_start(binary: str, data_dir: str) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--data-dir", data_dir],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--data-dir", data_dir],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

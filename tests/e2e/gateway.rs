@@ -1,5 +1,5 @@
 //! The API gateway inside `gatehouse serve`: definitions from `--api`, hot reload on file change,
-//! API keys from the `gatehouse apikey` command, metrics on the identity listener.
+//! API keys from the `gatehouse apikey` command.
 
 use std::path::Path;
 use std::process::Command;
@@ -150,15 +150,4 @@ fn api_keys_from_the_command_line_open_keyed_methods() {
         .status,
         403
     );
-}
-
-#[test]
-fn metrics_are_served_on_the_identity_listener() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve_with_api(dir.path(), HELLO);
-    assert_eq!(get(&server, "/prod/", &[]).status, 200);
-    let response = server.get("/metrics");
-    assert_eq!(response.status, 200);
-    let text = String::from_utf8_lossy(&response.body);
-    assert!(text.contains("gatehouse_gateway_requests_total"), "{text}");
 }

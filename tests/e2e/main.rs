@@ -9,6 +9,7 @@
     reason = "test code: a panic is a failing test"
 )]
 
+mod edge;
 mod gateway;
 mod policy_cli;
 mod serve;

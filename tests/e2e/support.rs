@@ -18,6 +18,8 @@ pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     /// The API gateway listener.
     pub(crate) gateway_addr: SocketAddr,
+    /// The metrics listener (`None` when turned off).
+    pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) data_dir: PathBuf,
     /// Keeps the data folder alive as long as the server.
     _dir: Option<tempfile::TempDir>,
@@ -75,6 +77,10 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // A free port of its own, unless the test chooses (several servers run at once).
+        if !options.args.iter().any(|a| a == "--metrics-listen") {
+            command.arg("--metrics-listen").arg("127.0.0.1:0");
+        }
         if !options.no_operator_env {
             command
                 .env("GATEHOUSE_OPERATOR_ACCESS_KEY_ID", OPERATOR_KEY_ID)
@@ -101,21 +107,29 @@ impl TestServer {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut gateway = None;
+            let (mut gateway, mut metrics) = (None, None);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("gatehouse gateway listening on http://") {
                     gateway = Some(url.to_owned());
                 }
+                if let Some(url) = line.strip_prefix("gatehouse metrics listening on http://") {
+                    metrics = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("gatehouse listening on http://") {
-                    let _ = tx.send((url.to_owned(), gateway.clone().unwrap_or_default()));
+                    let _ = tx.send((
+                        url.to_owned(),
+                        gateway.clone().unwrap_or_default(),
+                        metrics.clone(),
+                    ));
                 }
             }
         });
-        let (addr, gateway_addr) = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok((addr, gateway)) => (
+        let (addr, gateway_addr, metrics_addr) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((addr, gateway, metrics)) => (
                 addr.parse().expect("socket address"),
                 gateway.parse().expect("gateway socket address"),
+                metrics.map(|m| m.parse().expect("metrics socket address")),
             ),
             Err(_) => {
                 let _ = child.kill();
@@ -130,6 +144,7 @@ impl TestServer {
             child: Some(child),
             addr,
             gateway_addr,
+            metrics_addr,
             data_dir,
             _dir: dir,
             stderr,

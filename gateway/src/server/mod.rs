@@ -40,7 +40,9 @@ pub use hooks::{
     AuthorizerOutput, Decision, Identity, Phase, Prepared, Rejection, RequestContext, Stage,
     StageFuture, Stages,
 };
-pub use listener::{serve, shared_listener};
+pub use listener::{
+    ConnectionCap, EdgeLimits, RouterService, serve, serve_capped, serve_router, shared_listener,
+};
 pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};

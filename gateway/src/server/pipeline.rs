@@ -36,6 +36,11 @@ pub struct ServiceConfig {
     /// Request line plus headers (default 32 KiB, at least 8 KiB) → 431. Twice the 16 KiB
     /// token limit, so an oversized bearer token reaches the authorizer and gets its 401.
     pub max_header_bytes: usize,
+    /// Header fields in one request (default 100) → 431.
+    pub max_headers: usize,
+    /// Client connections open at once on the gateway port, across workers (default 10 000);
+    /// one past it is answered 503 and closed.
+    pub max_connections: usize,
     /// Time a client gets to send a complete request head (default 10 s); past it the
     /// connection is closed (slowloris).
     pub header_read_timeout: Duration,
@@ -102,6 +107,8 @@ impl Default for ServiceConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             api_max_body_bytes: BTreeMap::new(),
             max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             forwarded_proto: "http".to_owned(),
             pool_idle_timeout: Duration::from_secs(90),

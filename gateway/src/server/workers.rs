@@ -1,8 +1,9 @@
 //! The data plane on several threads: one single-threaded tokio runtime per worker, each with
 //! its own listener on the shared port ([`shared_listener`]), its own [`GatewayService`] (so
-//! its own backend connection pool) and its own [`serve`] loop. The kernel spreads new
-//! connections between the listeners; a connection, its requests and the backend connections
-//! they use then stay on one thread, as in nginx's worker processes.
+//! its own backend connection pool) and its own [`serve_capped`] loop, under one connection
+//! cap for the port. The kernel spreads new connections between the listeners; a connection,
+//! its requests and the backend connections they use then stay on one thread, as in nginx's
+//! worker processes.
 //!
 //! What the workers share lives behind `Arc`s in the service ([`Live`](crate::server::Live):
 //! snapshot, stages, metrics); the background tasks (reloads, quota flushes) stay on the
@@ -17,7 +18,7 @@ use std::thread::JoinHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::server::listener::{serve, shared_listener};
+use crate::server::listener::{ConnectionCap, serve_capped, shared_listener};
 use crate::server::pipeline::GatewayService;
 
 /// Most worker threads a gateway runs.
@@ -74,8 +75,13 @@ impl WorkerListeners {
         stopped: watch::Receiver<bool>,
     ) -> io::Result<Workers> {
         let mut threads = Vec::with_capacity(self.listeners.len());
+        // One cap for the port, whichever worker the kernel hands a connection to.
+        let mut cap = None;
         for (index, listener) in self.listeners.into_iter().enumerate() {
             let service = make_service();
+            let cap = cap
+                .get_or_insert_with(|| ConnectionCap::new(service.config().max_connections))
+                .clone();
             let mut stopped = stopped.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("gateway-worker-{index}"))
@@ -85,7 +91,7 @@ impl WorkerListeners {
                         .build()?;
                     runtime.block_on(async move {
                         let listener = TcpListener::from_std(listener)?;
-                        serve(listener, service, async move {
+                        serve_capped(listener, service, &cap, async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         })
                         .await

@@ -13,6 +13,7 @@
 
 mod dataplane;
 mod declarative;
+mod edge;
 mod import;
 mod properties;
 mod resolve;

@@ -54,6 +54,12 @@ pub struct HttpState {
 
 /// The identity service's routes.
 pub fn router(state: HttpState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The identity service's routes and `others` (the operator APIs of other crates, mounted on
+/// the same listener), all behind the listener's body limit and request ids.
+pub fn router_with(state: HttpState, others: Router) -> Router {
     Router::new()
         .route("/", post(cognito::handle))
         .route("/health", get(health))
@@ -63,8 +69,41 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(add_request_id))
         .with_state(Arc::new(state))
+        .merge(others)
+        .layer(axum::middleware::map_response(add_request_id))
+        .layer(axum::middleware::from_fn(limit_body))
+}
+
+/// Largest request body on the identity listener, whatever the route: every API served here
+/// takes requests of a few KiB (the Cognito protocol and the operator APIs apply the same
+/// bound with their own error names).
+pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+
+/// Refuses a body announced larger than [`MAX_REQUEST_BODY_BYTES`] with 413 before any
+/// handler runs, and cuts off a body streamed without a length at the same size.
+async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
+        return json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({
+                "__type": "SerializationException",
+                "message": format!("request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
+            }),
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES);
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::new(limited),
+    ))
+    .await
 }
 
 /// A fresh request id (a UUID, as AWS sends).
