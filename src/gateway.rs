@@ -43,6 +43,10 @@ pub(crate) struct GatewayParts {
     /// Deployments made through the operator API, stored so restarts and other nodes serve them.
     pub(crate) deployments: Arc<Deployments>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The data plane's settings: the trusted proxies of the configuration, so the gateway
+    /// resolves clients (logs, `$context.identity.sourceIp`, `aws:SourceIp`,
+    /// `X-Forwarded-For`) by the same rule as the identity listener.
+    pub(crate) service_config: ServiceConfig,
 }
 
 impl GatewayParts {
@@ -110,13 +114,17 @@ impl GatewayParts {
             cache,
             deployments,
             clock,
+            service_config: ServiceConfig {
+                trusted_proxies: config.trusted_proxies.clone(),
+                ..ServiceConfig::default()
+            },
         })
     }
 
     /// The data-plane service for the gateway listener.
     pub(crate) fn service(&self) -> GatewayService {
         GatewayService::new(
-            ServiceConfig::default(),
+            self.service_config.clone(),
             self.live.clone(),
             AccessLogSink::stderr(),
             self.clock.clone(),
