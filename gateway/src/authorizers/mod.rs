@@ -249,12 +249,20 @@ pub(crate) fn set_header(cx: &mut RequestContext<'_>, name: &'static str, value:
 pub(crate) fn record(
     cx: &mut RequestContext<'_>,
     principal_id: &str,
+    principal_key: Arc<str>,
     claims: Arc<BTreeMap<String, String>>,
     context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
 ) {
     set_header(cx, PRINCIPAL_HEADER, principal_id);
-    record_only(cx, principal_id, claims, context, usage_identifier_key);
+    record_only(
+        cx,
+        principal_id,
+        principal_key,
+        claims,
+        context,
+        usage_identifier_key,
+    );
 }
 
 /// [`record`] without setting the principal header (the caller set it from a header value
@@ -262,12 +270,14 @@ pub(crate) fn record(
 pub(crate) fn record_only(
     cx: &mut RequestContext<'_>,
     principal_id: &str,
+    principal_key: Arc<str>,
     claims: Arc<BTreeMap<String, String>>,
     context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
 ) {
     cx.authorizer = Some(AuthorizerOutput {
         principal_id: principal_id.to_owned(),
+        principal_key,
         claims,
         context,
         usage_identifier_key,
