@@ -4,11 +4,14 @@
 //!   [`KeyRingVerifier`] over the identity crate's per-pool [`KeyRing`]s), so tokens are
 //!   checked against in-memory keys: RS256 only, known `kid`, issuer, `token_use`, `exp`.
 //! - Remote OIDC issuers: `{issuer}/.well-known/openid-configuration` → `jwks_uri` → JWKS,
-//!   fetched over `http://` or `https://` (rustls on aws-lc-rs, the Mozilla roots plus
-//!   [`AuthorizerConfig::extra_root_certificates`]) and cached per issuer; an unknown `kid` triggers a refetch at
-//!   most every [`AuthorizerConfig::jwks_refetch_interval`] (key rotation). RS256/384/512,
-//!   PS256/384/512 and ES256/384 only, and the key's family must match `alg` (no HS/RS
-//!   confusion, no `none`).
+//!   over `https://` (rustls on aws-lc-rs, the Mozilla roots plus
+//!   [`AuthorizerConfig::extra_root_certificates`]; `http://` only on loopback) and cached
+//!   per issuer. A token's `iss` must be one of the authorizer's issuers exactly; the
+//!   discovery document must name that issuer and an `https` `jwks_uri`. Discovery and JWKS
+//!   are fetched at most once per [`AuthorizerConfig::jwks_refetch_interval`] per issuer,
+//!   on the request's clock, whatever the tokens say (an unknown `kid` is how key rotation
+//!   is noticed). RS256/384/512, PS256/384/512 and ES256/384 only, and the key's family
+//!   must match `alg` (no HS/RS confusion, no `none`).
 //!
 //! Every token is refused above 16 KiB. A verified token is cached under its own text until it
 //! expires (a hash-table lookup and one comparison per request: no digest, no copy of the
