@@ -246,6 +246,27 @@ pub fn check_request_path(path: &str) -> Result<(), PathRejection> {
     path.split('/').try_for_each(check_segment)
 }
 
+/// Checks a decoded value about to be substituted into a backend URI's path (a `{param}`
+/// filled from a path parameter, a query string, a header or the context): the same rules
+/// as [`check_request_path`], without decoding again. A value that would make a `.` or `..`
+/// segment — `..`, or `x/../y` for a greedy parameter, or `..\\x` for a backend that splits
+/// at backslashes — is refused, whatever re-encoding would have made of it: `%2E%2E` is `..`
+/// to many servers.
+pub fn check_path_value(value: &str) -> Result<(), PathRejection> {
+    if !value.bytes().any(|b| matches!(b, b'.' | b'\\' | 0)) {
+        return Ok(());
+    }
+    let mut part = DotPart::default();
+    for byte in value.bytes() {
+        match byte {
+            0 => return Err(PathRejection::Nul),
+            b'/' | b'\\' => part.end()?,
+            _ => part.push(byte),
+        }
+    }
+    part.end()
+}
+
 /// One `/`-separated segment of a request path: see [`check_request_path`].
 fn check_segment(raw: &str) -> Result<(), PathRejection> {
     let mut part = DotPart::default();
@@ -510,6 +531,29 @@ mod tests {
             check(rule, path, expected);
         }
         check("no path at all", "", Ok(()));
+    }
+
+    #[test]
+    fn substituted_values_cannot_make_dot_segments() {
+        use PathRejection::{DotSegment, Nul};
+        for (rule, value, expected) in [
+            ("dot-dot", "..", Err(DotSegment)),
+            ("dot", ".", Err(DotSegment)),
+            ("dot-dot between slashes", "a/../b", Err(DotSegment)),
+            ("dot-dot before a backslash", "..\\admin", Err(DotSegment)),
+            ("servlet path parameter", "..;x", Err(DotSegment)),
+            ("nul", "a\0b", Err(Nul)),
+            (
+                "encoded dots are text here: decoded once already",
+                "%2e%2e",
+                Ok(()),
+            ),
+            ("three dots", "...", Ok(())),
+            ("a file name", "report.v2.pdf", Ok(())),
+            ("plain", "42", Ok(())),
+        ] {
+            assert_eq!(check_path_value(value), expected, "{rule}: {value}");
+        }
     }
 
     #[test]

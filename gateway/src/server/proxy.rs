@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 use crate::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
-use crate::path::percent_decode;
+use crate::path::{check_path_value, percent_decode};
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
 use crate::server::hooks::RequestContext;
@@ -349,18 +349,32 @@ pub(crate) fn backend_uri(
     query: &Query<'_>,
 ) -> Result<Uri, GatewayError> {
     let greedy = cx.hit.resource.path.greedy_param();
-    let mut uri = http.uri.render(
+    // A value that would make a dot segment stops the rendering and the request (400).
+    let refused = std::cell::Cell::new(None);
+    let rendered = http.uri.render(
         |name| {
             let source = http.path_value_source(name);
             let keep_slashes = matches!(&source, MappingSource::Request(p)
                 if p.location == ParamLocation::Path && Some(p.name.as_str()) == greedy);
             let value = source_value(&source, cx, query)?;
+            // Stage variables are the operator's and may hold a scheme and host; everything
+            // else may come from the client.
+            if !matches!(source, MappingSource::StageVariable(_))
+                && let Err(rejection) = check_path_value(&value)
+            {
+                refused.set(Some(rejection));
+                return None;
+            }
             Some(Cow::Owned(
                 encode_path_value(&value, keep_slashes).into_owned(),
             ))
         },
         &cx.hit.stage.stage.variables,
-    )?;
+    );
+    if let Some(rejection) = refused.get() {
+        return Err(GatewayError::InvalidPath(rejection));
+    }
+    let mut uri = rendered?;
     let mut separator = if uri.contains('?') { '&' } else { '?' };
     if proxy && let Some(raw) = cx.head.uri.query().filter(|q| !q.is_empty()) {
         uri.push(separator);

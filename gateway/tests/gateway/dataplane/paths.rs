@@ -122,3 +122,31 @@ async fn forwarded_paths_are_decoded_once_and_re_encoded() {
         "{seen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_mapped_into_the_backend_path_cannot_climb() {
+    // `/prod/download?name=X` → `/static/{file}` with `file` from the query string.
+    let gw = start().await;
+    for (rule, query) in [
+        ("dot-dot", "name=.."),
+        ("encoded dot-dot", "name=%2e%2e"),
+        ("encoded slashes around dot-dot", "name=a%2F..%2Fb"),
+        ("backslash", "name=..%5Cadmin"),
+    ] {
+        refused(&gw, rule, &format!("/prod/download?{query}")).await;
+    }
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 0);
+    for (rule, query, backend_path) in [
+        ("a file name", "name=report.v2.pdf", "/static/report.v2.pdf"),
+        ("a slash stays in the value", "name=a%2Fb", "/static/a%2Fb"),
+        (
+            "double-encoded dots are text",
+            "name=%252e%252e",
+            "/static/%252e%252e",
+        ),
+    ] {
+        let answer = gw.get(&format!("/prod/download?{query}")).await;
+        assert_eq!(answer.status, 200, "{rule}");
+        assert_eq!(answer.json()["path"], backend_path, "{rule}");
+    }
+}

@@ -268,6 +268,13 @@ apis:
       /files/{proxy+}:
         ANY:
           integration: {type: http_proxy, uri: "http://${stageVariables.backend}/static/{proxy}"}
+      /download:
+        GET:
+          integration:
+            type: http_proxy
+            uri: "http://${stageVariables.backend}/static/{file}"
+            request_parameters:
+              path.file: method.request.querystring.name
       /whoami:
         GET:
           integration:
