@@ -43,8 +43,11 @@ pub(crate) struct GatewayParts {
     /// Deployments made through the operator API, stored so restarts and other nodes serve them.
     pub(crate) deployments: Arc<Deployments>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// The listener and pipeline settings every worker's service gets.
-    service_config: ServiceConfig,
+    /// The listener and pipeline settings every worker's service gets: the connection cap,
+    /// and the trusted proxies of the configuration, so the gateway resolves clients (logs,
+    /// `$context.identity.sourceIp`, `aws:SourceIp`, `X-Forwarded-For`) by the same rule as
+    /// the identity listener.
+    pub(crate) service_config: ServiceConfig,
 }
 
 impl GatewayParts {
@@ -108,6 +111,7 @@ impl GatewayParts {
         .map_err(|err| GatewayStartError::Deployments(err.to_string()))?;
         let service_config = ServiceConfig {
             max_connections: config.max_connections,
+            trusted_proxies: config.trusted_proxies.clone(),
             ..ServiceConfig::default()
         };
         Ok(Self {

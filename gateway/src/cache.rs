@@ -3,7 +3,10 @@
 //! - On when the stage's cache is enabled with a TTL > 0; GET only unless a method setting
 //!   enables caching (see [`crate::snapshot::RouteSettings::caches`]).
 //! - Key: method, path, the values of the method's cache key parameters, and the authorizer's
-//!   principal when the method is authorized (one user never sees another's response).
+//!   principal when the method is authorized (one user never sees another's response): for
+//!   a JWT its issuer and `sub` (a `sub` alone could be anybody's at another issuer), for a
+//!   token without `sub` a digest of the token, for TOKEN/REQUEST authorizers their name and
+//!   `principalId` (see [`crate::server::AuthorizerOutput::principal_key`]).
 //! - Only 2xx responses of at most 1 MiB are stored (the body is copied while it streams to
 //!   the client; a larger one is passed on and not stored). Memory per stage is bounded by
 //!   the stage's `size_mb` (entries weighed by body and header bytes).
@@ -254,7 +257,7 @@ fn cache_key(cx: &RequestContext<'_>) -> String {
     }
     if let Some(authorizer) = &cx.authorizer {
         key.push_str("\0principal=");
-        key.push_str(&authorizer.principal_id);
+        key.push_str(&authorizer.principal_key);
     }
     if let Some(user) = &cx.identity.user_arn {
         key.push_str("\0user=");

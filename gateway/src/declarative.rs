@@ -380,6 +380,11 @@ pub(crate) fn from_value(
             continue;
         }
         let api = convert_api(&api_id, file_api, limits, &mut problems);
+        warnings.extend(crate::validate::api_warnings(
+            &api,
+            &crate::validate::DeclarativeLocator,
+            "authorization",
+        ));
         match Deployment::new(
             &deployment_id,
             api,

@@ -228,8 +228,10 @@ pub struct JwtAuthorizer {
     /// Accepted `iss` values (remote OIDC issuers). Gatehouse pools are named by
     /// `user_pools` instead, because their issuer depends on the public URL.
     pub issuers: Vec<String>,
-    /// Accepted `aud` (id tokens) / `client_id` (access tokens); empty accepts any client of
-    /// the pool, as REST API Cognito authorizers do.
+    /// Accepted `aud` (id tokens) / `client_id` (access tokens). Required (non-empty) for
+    /// `jwt` authorizers and whenever `issuers` names a remote issuer, which other
+    /// applications share; empty only for `cognito_user_pools` authorizers of gatehouse
+    /// pools, where it accepts any client of the pool, as REST API Cognito authorizers do.
     pub audiences: Vec<String>,
     /// User pools from `providerARNs`.
     pub user_pools: Vec<UserPoolRef>,
@@ -592,6 +594,32 @@ pub fn select_response(
         .iter()
         .find(|r| r.selection.as_ref().is_some_and(|p| p.is_match(&code)))
         .or_else(|| responses.iter().find(|r| r.selection.is_none()))
+}
+
+/// Whether `url` is an absolute URL whose host is this machine: `localhost`, `127.0.0.0/8`
+/// or `::1` (an IPv4-mapped `::ffff:127.x.y.z` too). Plain-HTTP OIDC issuers and JWKS are
+/// accepted only there.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 // === impl SelectionPattern ===

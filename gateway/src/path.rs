@@ -214,6 +214,169 @@ pub fn percent_decode(raw: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Why a request path is refused before it is routed or forwarded (400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathRejection {
+    /// A segment is `.` or `..` once percent-decoded, also when an encoded `/` or a `\`
+    /// splits one off (`..%2F`, `%2e%2e`, `..%5C`) or a `;` parameter follows it (`..;x`).
+    #[error("the path has a `.` or `..` segment once percent-decoded")]
+    DotSegment,
+    /// Percent-decoding gives bytes that are not UTF-8 (an overlong `%C0%AE` among them).
+    #[error("the path is not UTF-8 once percent-decoded")]
+    NotUtf8,
+    /// `%00`: a backend written in C would end the path there.
+    #[error("the path has an encoded NUL byte")]
+    Nul,
+}
+
+/// Checks a request path (without the query string) before routing: no segment may be `.`
+/// or `..` once percent-decoded, where a decoded `/` and a `\` (raw or decoded: some servers
+/// treat it as a separator) split segments and a `;` ends one (servlet containers read
+/// `..;x` as `..`); the decoded bytes must be UTF-8 and must not hold NUL.
+///
+/// Only the request's own encoding is decoded, once: `%252e` is the three characters `%2e`,
+/// which is neither a dot segment nor decoded again (the backend receives it re-encoded, as
+/// `%252e`). A malformed escape (`%zz`) is literal text. Allocation-free unless a segment
+/// has an escape above `%7F`.
+pub fn check_request_path(path: &str) -> Result<(), PathRejection> {
+    // A segment without `.`, `%` or `\` can be none of the refused shapes.
+    if !path.bytes().any(|b| matches!(b, b'.' | b'%' | b'\\')) {
+        return Ok(());
+    }
+    path.split('/').try_for_each(check_segment)
+}
+
+/// Checks a decoded value about to be substituted into a backend URI's path (a `{param}`
+/// filled from a path parameter, a query string, a header or the context): the same rules
+/// as [`check_request_path`], without decoding again. A value that would make a `.` or `..`
+/// segment — `..`, or `x/../y` for a greedy parameter, or `..\\x` for a backend that splits
+/// at backslashes — is refused, whatever re-encoding would have made of it: `%2E%2E` is `..`
+/// to many servers.
+pub fn check_path_value(value: &str) -> Result<(), PathRejection> {
+    if !value.bytes().any(|b| matches!(b, b'.' | b'\\' | 0)) {
+        return Ok(());
+    }
+    let mut part = DotPart::default();
+    for byte in value.bytes() {
+        match byte {
+            0 => return Err(PathRejection::Nul),
+            b'/' | b'\\' => part.end()?,
+            _ => part.push(byte),
+        }
+    }
+    part.end()
+}
+
+/// One `/`-separated segment of a request path: see [`check_request_path`].
+fn check_segment(raw: &str) -> Result<(), PathRejection> {
+    let mut part = DotPart::default();
+    let mut non_ascii = false;
+    for (byte, escaped) in DecodedBytes::new(raw) {
+        match byte {
+            0 => return Err(PathRejection::Nul),
+            b'/' | b'\\' => part.end()?,
+            _ => {
+                non_ascii |= escaped && byte >= 0x80;
+                part.push(byte);
+            }
+        }
+    }
+    part.end()?;
+    if non_ascii {
+        // Rare: only a segment with an escape above `%7F` gets here (raw text is UTF-8).
+        let decoded: Vec<u8> = DecodedBytes::new(raw).map(|(byte, _)| byte).collect();
+        std::str::from_utf8(&decoded).map_err(|_| PathRejection::NotUtf8)?;
+    }
+    Ok(())
+}
+
+/// The part of a decoded segment between separators, as far as dot segments care: how many
+/// dots it starts with, whether anything else came before a `;`.
+#[derive(Debug, Default)]
+struct DotPart {
+    dots: u8,
+    other: bool,
+    in_params: bool,
+}
+
+impl DotPart {
+    fn push(&mut self, byte: u8) {
+        if self.in_params {
+            return;
+        }
+        match byte {
+            b';' => self.in_params = true,
+            b'.' => self.dots = self.dots.saturating_add(1),
+            _ => self.other = true,
+        }
+    }
+
+    /// Ends the part at a separator (or the segment's end): refused if it was `.` or `..`.
+    fn end(&mut self) -> Result<(), PathRejection> {
+        let dot_segment = !self.other && matches!(self.dots, 1 | 2);
+        *self = Self::default();
+        if dot_segment {
+            Err(PathRejection::DotSegment)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The bytes of a segment with its well-formed escapes decoded (malformed ones literal),
+/// each with whether it came from an escape.
+struct DecodedBytes<'a> {
+    bytes: &'a [u8],
+    i: usize,
+}
+
+impl<'a> DecodedBytes<'a> {
+    fn new(raw: &'a str) -> Self {
+        Self {
+            bytes: raw.as_bytes(),
+            i: 0,
+        }
+    }
+}
+
+impl Iterator for DecodedBytes<'_> {
+    type Item = (u8, bool);
+
+    fn next(&mut self) -> Option<(u8, bool)> {
+        let b = *self.bytes.get(self.i)?;
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                self.bytes.get(self.i + 1).and_then(|h| hex_value(*h)),
+                self.bytes.get(self.i + 2).and_then(|l| hex_value(*l)),
+            )
+        {
+            self.i += 3;
+            return Some((hi * 16 + lo, true));
+        }
+        self.i += 1;
+        Some((b, false))
+    }
+}
+
+/// Appends the decoded, normalised form of a request path below the stage — what routing
+/// matched — to `out`: each segment percent-decoded (as [`percent_decode`] does for
+/// routing), joined by `/`, without the leading slash and without one trailing slash. API
+/// Gateway builds method ARNs (`…/GET/pets/42`) from this form, so a policy on
+/// `…/GET/admin*` also covers `/%61dmin` and `/admin/`.
+pub fn push_decoded_path(out: &mut String, path: &str) {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return;
+    }
+    for (i, segment) in rest.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(&percent_decode(segment));
+    }
+}
+
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -273,6 +436,142 @@ mod tests {
             ResourcePath::parse("/abcdef", 8, 4),
             Err(Problem::OutOfRange { .. })
         ));
+    }
+
+    /// `check(rule, path, expected)`: what [`check_request_path`] says about a request path.
+    fn check(rule: &str, path: &str, expected: Result<(), PathRejection>) {
+        assert_eq!(check_request_path(path), expected, "{rule}: {path}");
+    }
+
+    #[test]
+    fn dot_segments_are_refused_however_they_are_spelt() {
+        use PathRejection::{DotSegment, NotUtf8, Nul};
+        for (rule, path, expected) in [
+            ("raw dot-dot", "/prod/public/../admin", Err(DotSegment)),
+            ("raw dot", "/prod/public/./admin", Err(DotSegment)),
+            (
+                "encoded slash splits off dot-dot",
+                "/prod/public/..%2Fadmin",
+                Err(DotSegment),
+            ),
+            ("encoded dots", "/prod/public/%2e%2e/admin", Err(DotSegment)),
+            (
+                "upper and lower case escapes",
+                "/prod/public/%2E%2e",
+                Err(DotSegment),
+            ),
+            (
+                "one dot encoded",
+                "/prod/public/.%2e/admin",
+                Err(DotSegment),
+            ),
+            (
+                "twice up",
+                "/prod/public/a/..%2F..%2Fadmin",
+                Err(DotSegment),
+            ),
+            ("encoded dot alone", "/prod/x/%2e", Err(DotSegment)),
+            (
+                "encoded backslash",
+                "/prod/public/..%5Cadmin",
+                Err(DotSegment),
+            ),
+            (
+                "raw backslash",
+                "/prod/public/a\\..\\admin",
+                Err(DotSegment),
+            ),
+            (
+                "servlet path parameter",
+                "/prod/public/..;/admin",
+                Err(DotSegment),
+            ),
+            (
+                "encoded semicolon",
+                "/prod/public/..%3Bx/admin",
+                Err(DotSegment),
+            ),
+            (
+                "dot-dot in the stage position",
+                "/../prod/admin",
+                Err(DotSegment),
+            ),
+            (
+                "overlong two-byte dot",
+                "/prod/public/%C0%AE%C0%AE/admin",
+                Err(NotUtf8),
+            ),
+            (
+                "overlong three-byte dot",
+                "/prod/public/%E0%80%AE",
+                Err(NotUtf8),
+            ),
+            ("latin-1 byte", "/prod/public/caf%E9", Err(NotUtf8)),
+            ("nul after dot-dot", "/prod/public/..%00", Err(Nul)),
+            (
+                "double-encoded dots are literal text",
+                "/prod/public/%252e%252e/admin",
+                Ok(()),
+            ),
+            (
+                "double-encoded slash is literal text",
+                "/prod/public/..%252Fadmin",
+                Ok(()),
+            ),
+            ("three dots", "/prod/public/...", Ok(())),
+            ("hidden file", "/prod/public/.well-known/x", Ok(())),
+            ("dots inside a name", "/prod/public/v1..2/a.b", Ok(())),
+            ("utf-8 escape", "/prod/public/%E2%82%AC", Ok(())),
+            ("malformed escape is literal", "/prod/public/%zz..", Ok(())),
+            ("encoded slash without dots", "/prod/items/a%2Fb", Ok(())),
+            ("dots after a path parameter", "/prod/public/x;..", Ok(())),
+            ("empty segments", "/prod//x/", Ok(())),
+            ("root", "/", Ok(())),
+        ] {
+            check(rule, path, expected);
+        }
+        check("no path at all", "", Ok(()));
+    }
+
+    #[test]
+    fn substituted_values_cannot_make_dot_segments() {
+        use PathRejection::{DotSegment, Nul};
+        for (rule, value, expected) in [
+            ("dot-dot", "..", Err(DotSegment)),
+            ("dot", ".", Err(DotSegment)),
+            ("dot-dot between slashes", "a/../b", Err(DotSegment)),
+            ("dot-dot before a backslash", "..\\admin", Err(DotSegment)),
+            ("servlet path parameter", "..;x", Err(DotSegment)),
+            ("nul", "a\0b", Err(Nul)),
+            (
+                "encoded dots are text here: decoded once already",
+                "%2e%2e",
+                Ok(()),
+            ),
+            ("three dots", "...", Ok(())),
+            ("a file name", "report.v2.pdf", Ok(())),
+            ("plain", "42", Ok(())),
+        ] {
+            assert_eq!(check_path_value(value), expected, "{rule}: {value}");
+        }
+    }
+
+    #[test]
+    fn decoded_paths_are_what_routing_matched() {
+        for (path, expected) in [
+            ("/%61dmin", "admin"),
+            ("/admin/", "admin"),
+            ("/pets/a%20b", "pets/a b"),
+            ("/files/x/y/", "files/x/y"),
+            ("/items/a%2Fb", "items/a/b"),
+            ("/bad/%zz", "bad/%zz"),
+            ("/", ""),
+            ("", ""),
+        ] {
+            let mut out = String::from("GET/");
+            push_decoded_path(&mut out, path);
+            assert_eq!(out, format!("GET/{expected}"), "{path}");
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum GatewayResponseType {
     /// The definition cannot serve the request (an undefined stage variable, no integration
     /// response for a status): API Gateway's 500 "Internal server error".
     ApiConfigurationError,
+    /// A client error no other type covers: a request path gatehouse refuses to route
+    /// (`..` segments, see [`crate::path::check_request_path`]), answered 400.
+    Default4xx,
 }
 
 // === impl GatewayResponseType ===
@@ -56,13 +59,14 @@ impl GatewayResponseType {
             Self::IntegrationFailure => "INTEGRATION_FAILURE",
             Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             Self::ApiConfigurationError => "API_CONFIGURATION_ERROR",
+            Self::Default4xx => "DEFAULT_4XX",
         }
     }
 
     /// The status API Gateway sends by default.
     pub fn status(self) -> u16 {
         match self {
-            Self::BadRequestParameters | Self::BadRequestBody => 400,
+            Self::BadRequestParameters | Self::BadRequestBody | Self::Default4xx => 400,
             Self::Unauthorized => 401,
             Self::MissingAuthenticationToken
             | Self::InvalidApiKey
@@ -101,6 +105,7 @@ impl GatewayResponseType {
             Self::QuotaExceeded => "Limit Exceeded",
             Self::IntegrationFailure => "Internal server error",
             Self::IntegrationTimeout => "Endpoint request timed out",
+            Self::Default4xx => "Bad Request",
         }
     }
 
@@ -142,6 +147,7 @@ mod tests {
                 r#"{"message":"Internal server error"}"#,
             ),
             (G::RequestTooLarge, 413, r#"{"message":"Request Too Long"}"#),
+            (G::Default4xx, 400, r#"{"message":"Bad Request"}"#),
         ] {
             assert_eq!(
                 (kind.status(), kind.body().as_str()),

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Problem, Problems};
+use crate::error::{Problem, Problems, Warning};
 use crate::limits::Limits;
 use crate::mapping::{MappingSource, ParamLocation};
 use crate::model::{
     Api, Authorization, AuthorizerKind, EndpointAuthorizerKind, HeaderValueSource, HttpMethod,
     Integration, IntegrationResponse, JwtFlavor, MAX_AUTHORIZER_TTL_SECONDS, MAX_TIMEOUT_MS,
-    MIN_TIMEOUT_MS, MODEL_REF_PREFIX, Method, Resource,
+    MIN_TIMEOUT_MS, MODEL_REF_PREFIX, Method, Resource, is_loopback_url,
 };
 use crate::path::Segment;
 use crate::stage::is_identifier;
@@ -490,6 +490,34 @@ fn check_sibling_params(api: &Api, at: &dyn Locator, problems: &mut Problems) {
     }
 }
 
+/// What loads but is not served as written, one warning per method: a method requiring
+/// `AWS_IAM` (SigV4, `awsSigv4`) answers 403 `Missing Authentication Token` to every request
+/// until identity pools — which issue the credentials such requests are signed with — arrive.
+/// `field` is where the input sets a method's authorization (`authorization` in the
+/// declarative file, `security` in OpenAPI).
+pub(crate) fn api_warnings(api: &Api, at: &dyn Locator, field: &str) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for resource in api.resources.values() {
+        for (method, definition) in &resource.methods {
+            if definition.settings.authorization == Authorization::AwsIam {
+                warnings.push(Warning {
+                    location: at.locate(
+                        &api.id,
+                        Site::Method(resource.path.as_str(), *method),
+                        field,
+                    ),
+                    name: "AWS_IAM".to_owned(),
+                    message: format!(
+                        "`{method} {}` requires SigV4 (`AWS_IAM`), which arrives with identity pools: until then every request to it is answered 403",
+                        resource.path
+                    ),
+                });
+            }
+        }
+    }
+    warnings
+}
+
 fn validate_authorizer(
     api: &Api,
     name: &str,
@@ -531,12 +559,35 @@ fn validate_authorizer(
                 JwtFlavor::CognitoUserPools | JwtFlavor::Jwt => {}
             }
             for issuer in &jwt.issuers {
-                if !issuer.starts_with("https://") && !issuer.starts_with("http://") {
+                let https = issuer
+                    .strip_prefix("https://")
+                    .is_some_and(|rest| !rest.is_empty())
+                    && issuer.parse::<http::Uri>().is_ok();
+                let local_http = issuer.starts_with("http://") && is_loopback_url(issuer);
+                if !https && !local_http {
                     problems.push(
                         at.locate(id, here, "issuer"),
-                        Problem::invalid("issuer", issuer.as_str(), "expected an `https://` URL"),
+                        Problem::invalid(
+                            "issuer",
+                            issuer.as_str(),
+                            "expected an `https://` URL (`http://` only on loopback: localhost, 127.0.0.1, [::1])",
+                        ),
                     );
                 }
+            }
+            // Without an audience any token of the issuer would pass — a Google or Microsoft
+            // issuer signs tokens for every application that uses it. API Gateway requires one
+            // for `jwt` authorizers.
+            if jwt.audiences.is_empty() && (jwt.flavor == JwtFlavor::Jwt || !jwt.issuers.is_empty())
+            {
+                problems.push(
+                    at.locate(id, here, "audiences"),
+                    Problem::invalid(
+                        "authorizer",
+                        name,
+                        "a `jwt` authorizer (and any authorizer of a remote issuer) needs `audiences`: the client ids whose tokens it accepts",
+                    ),
+                );
             }
             if !matches!(
                 jwt.identity_source,

@@ -47,6 +47,8 @@ struct Answer {
     policy: Arc<Policy>,
     context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
+    /// The response cache's principal: the authorizer's name and `principalId`.
+    principal_key: Arc<str>,
     /// Unix seconds after which the cached answer is not used.
     expires_at: i64,
 }
@@ -97,7 +99,7 @@ impl EndpointCaller {
             .filter(|a| a.expires_at > now);
         let answer = match cached {
             Some(answer) => answer,
-            None => match self.call(cx, authorizer, &arn, &sources, now).await {
+            None => match self.call(cx, name, authorizer, &arn, &sources, now).await {
                 Ok(answer) => {
                     let answer = Arc::new(answer);
                     if authorizer.result_ttl_seconds > 0 {
@@ -151,6 +153,7 @@ impl EndpointCaller {
         record(
             cx,
             &answer.principal_id,
+            Arc::clone(&answer.principal_key),
             Arc::default(),
             Arc::clone(&answer.context),
             answer.usage_identifier_key.clone(),
@@ -161,6 +164,7 @@ impl EndpointCaller {
     async fn call(
         &self,
         cx: &RequestContext<'_>,
+        name: &str,
         authorizer: &EndpointAuthorizer,
         arn: &str,
         sources: &[String],
@@ -235,6 +239,7 @@ impl EndpointCaller {
             }
         }
         Ok(Answer {
+            principal_key: format!("authorizer\0{name}\0{principal_id}").into(),
             principal_id,
             policy: Arc::new(policy),
             context: Arc::new(context),

@@ -4,11 +4,14 @@
 //!   [`KeyRingVerifier`] over the identity crate's per-pool [`KeyRing`]s), so tokens are
 //!   checked against in-memory keys: RS256 only, known `kid`, issuer, `token_use`, `exp`.
 //! - Remote OIDC issuers: `{issuer}/.well-known/openid-configuration` → `jwks_uri` → JWKS,
-//!   fetched over `http://` or `https://` (rustls on aws-lc-rs, the Mozilla roots plus
-//!   [`AuthorizerConfig::extra_root_certificates`]) and cached per issuer; an unknown `kid` triggers a refetch at
-//!   most every [`AuthorizerConfig::jwks_refetch_interval`] (key rotation). RS256/384/512,
-//!   PS256/384/512 and ES256/384 only, and the key's family must match `alg` (no HS/RS
-//!   confusion, no `none`).
+//!   over `https://` (rustls on aws-lc-rs, the Mozilla roots plus
+//!   [`AuthorizerConfig::extra_root_certificates`]; `http://` only on loopback) and cached
+//!   per issuer. A token's `iss` must be one of the authorizer's issuers exactly; the
+//!   discovery document must name that issuer and an `https` `jwks_uri`. Discovery and JWKS
+//!   are fetched at most once per [`AuthorizerConfig::jwks_refetch_interval`] per issuer,
+//!   on the request's clock, whatever the tokens say (an unknown `kid` is how key rotation
+//!   is noticed). RS256/384/512, PS256/384/512 and ES256/384 only, and the key's family
+//!   must match `alg` (no HS/RS confusion, no `none`).
 //!
 //! Every token is refused above 16 KiB. A verified token is cached under its own text until it
 //! expires (a hash-table lookup and one comparison per request: no digest, no copy of the
@@ -27,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
@@ -42,7 +45,7 @@ use crate::authorizers::{
     AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, PRINCIPAL_HEADER, encoded_header,
     record_only, unauthorized,
 };
-use crate::model::{JwtAuthorizer, JwtFlavor};
+use crate::model::{JwtAuthorizer, JwtFlavor, is_loopback_url};
 use crate::server::hooks::{Decision, RequestContext, StageFuture};
 
 /// Verifies tokens of gatehouse user pools (provided by the binary).
@@ -119,6 +122,8 @@ struct Verified {
     sub_header: Option<HeaderValue>,
     /// Remote tokens get the leeway; gatehouse tokens are checked exactly.
     remote: bool,
+    /// The response cache's principal: see [`principal_key`].
+    principal_key: Arc<str>,
 }
 
 type TokenCache = quick_cache::sync::Cache<Box<str>, Arc<Verified>, TokenWeight>;
@@ -170,8 +175,9 @@ struct RemoteIssuers {
 #[derive(Debug, Default)]
 struct IssuerKeys {
     keys: Mutex<HashMap<String, Arc<DecodingKey>>>,
-    /// Serializes fetches and remembers when the last one happened.
-    fetch: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Serializes fetches and remembers when the last one started (the request time of the
+    /// request that made it; time is a parameter, so tests move it).
+    fetch: tokio::sync::Mutex<Option<SystemTime>>,
 }
 
 const REMOTE_ALGORITHMS: [Algorithm; 8] = [
@@ -326,8 +332,12 @@ impl JwtVerifier {
             for pool in &config.user_pools {
                 match pools.verify(&pool.pool_id, &token, now) {
                     Ok(claims) => {
-                        let verified =
-                            Arc::new(verified_from(claims, Some(pool.pool_id.clone()), false));
+                        let verified = Arc::new(verified_from(
+                            claims,
+                            Some(pool.pool_id.clone()),
+                            false,
+                            &token,
+                        ));
                         self.cache.insert(token, Arc::clone(&verified));
                         return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
                     }
@@ -340,8 +350,9 @@ impl JwtVerifier {
         if config.issuers.is_empty() {
             return StageFuture::ready(unauthorized());
         }
+        let at = cx.now;
         StageFuture::boxed(async move {
-            match self.verify_remote(&token, config, now).await {
+            match self.verify_remote(&token, config, at).await {
                 Ok(verified) => {
                     let verified = Arc::new(verified);
                     self.cache.insert(token, Arc::clone(&verified));
@@ -359,8 +370,9 @@ impl JwtVerifier {
         &self,
         token: &str,
         config: &JwtAuthorizer,
-        now: i64,
+        at: SystemTime,
     ) -> Result<Verified, TokenRejection> {
+        let now = unix_seconds(at);
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| TokenRejection::Invalid(e.to_string()))?;
         if !REMOTE_ALGORITHMS.contains(&header.alg) {
@@ -374,16 +386,14 @@ impl JwtVerifier {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if !config
-            .issuers
-            .iter()
-            .any(|i| i.trim_end_matches('/') == iss.trim_end_matches('/'))
-        {
+        // Exactly one of the configured strings: `https://idp/` is not `https://idp`, so a
+        // token cannot make the gateway fetch from (or cache keys under) a variant.
+        let Some(issuer) = config.issuers.iter().find(|i| **i == iss) else {
             return Err(TokenRejection::Issuer(iss));
-        }
+        };
         let key = self
             .remote
-            .key(&iss, &kid)
+            .key(issuer, &kid, at)
             .await?
             .ok_or_else(|| TokenRejection::UnknownKid(kid.clone()))?;
         let mut validation = Validation::new(header.alg);
@@ -400,7 +410,7 @@ impl JwtVerifier {
                     _ => TokenRejection::Invalid(e.to_string()),
                 }
             })?;
-        let verified = verified_from(data.claims, None, true);
+        let verified = verified_from(data.claims, None, true, token);
         if verified.iss != iss {
             return Err(TokenRejection::Issuer(verified.iss));
         }
@@ -424,10 +434,7 @@ impl JwtVerifier {
     ) -> Decision {
         let accepted_source = match &verified.pool_id {
             Some(pool) => config.user_pools.iter().any(|p| &p.pool_id == pool),
-            None => config
-                .issuers
-                .iter()
-                .any(|i| i.trim_end_matches('/') == verified.iss.trim_end_matches('/')),
+            None => config.issuers.contains(&verified.iss),
         };
         if !accepted_source || !time_ok(verified, now, self.leeway) {
             return unauthorized();
@@ -491,6 +498,7 @@ impl JwtVerifier {
         record_only(
             cx,
             &verified.sub,
+            Arc::clone(&verified.principal_key),
             Arc::clone(&verified.claims),
             Arc::default(),
             None,
@@ -541,7 +549,29 @@ impl Token {
     }
 }
 
-fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bool) -> Verified {
+/// The response cache's principal for a verified token: its issuer and `sub` (a `sub` is
+/// only unique within its issuer), or, for a token without `sub`, the SHA-256 of the token
+/// itself, so that it shares a cache entry with no other token.
+fn principal_key(iss: &str, sub: &str, token: &str) -> Arc<str> {
+    use std::fmt::Write as _;
+    if !sub.is_empty() {
+        return format!("jwt\0{iss}\0{sub}").into();
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut key = String::with_capacity(6 + 64);
+    key.push_str("token\0");
+    for byte in digest.as_ref() {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key.into()
+}
+
+fn verified_from(
+    claims: Map<String, Value>,
+    pool_id: Option<String>,
+    remote: bool,
+    token: &str,
+) -> Verified {
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
     let int = |k: &str| claims.get(k).and_then(Value::as_i64);
     let aud = match claims.get("aud") {
@@ -568,10 +598,12 @@ fn verified_from(claims: Map<String, Value>, pool_id: Option<String>, remote: bo
         .collect();
     let claims_header = encoded_header(&Value::Object(claims.clone()));
     let sub = text("sub").unwrap_or_default();
+    let iss = text("iss").unwrap_or_default();
     Verified {
+        principal_key: principal_key(&iss, &sub, token),
         sub_header: HeaderValue::from_str(&sub).ok(),
         pool_id,
-        iss: text("iss").unwrap_or_default(),
+        iss,
         exp: int("exp").unwrap_or(0),
         iat: int("iat").unwrap_or(0),
         origin_jti: text("origin_jti").unwrap_or_default(),
@@ -595,16 +627,23 @@ pub(crate) fn unix_seconds(t: std::time::SystemTime) -> i64 {
 // === impl RemoteIssuers ===
 
 impl RemoteIssuers {
-    /// The key `kid` of `issuer`, fetching the JWKS when the kid is unknown (at most once per
-    /// refetch interval).
+    /// The key `kid` of `issuer` (one of an authorizer's configured strings), fetching
+    /// discovery and the JWKS when the kid is unknown — at most once per refetch interval and
+    /// issuer, whatever kids, issuers and how many requests tokens bring: a fetch is skipped
+    /// while the last one started less than the interval from `at` (the request's time)
+    /// either way, so requests that waited for a fetch in progress do not repeat it.
     async fn key(
         &self,
         issuer: &str,
         kid: &str,
+        at: SystemTime,
     ) -> Result<Option<Arc<DecodingKey>>, TokenRejection> {
         let state = {
             let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(issuers.entry(issuer.to_owned()).or_default())
+            match issuers.get(issuer) {
+                Some(state) => Arc::clone(state),
+                None => Arc::clone(issuers.entry(issuer.to_owned()).or_default()),
+            }
         };
         if let Some(key) = state.lookup(kid) {
             return Ok(Some(key));
@@ -614,10 +653,10 @@ impl RemoteIssuers {
         if let Some(key) = state.lookup(kid) {
             return Ok(Some(key));
         }
-        if last.is_some_and(|t| t.elapsed() < self.refetch_interval) {
+        if last.is_some_and(|last| within(at, last, self.refetch_interval)) {
             return Ok(None);
         }
-        *last = Some(tokio::time::Instant::now());
+        *last = Some(at);
         let keys = self
             .fetch_keys(issuer)
             .await
@@ -632,10 +671,20 @@ impl RemoteIssuers {
             issuer.trim_end_matches('/')
         );
         let document: Value = self.get_json(&discovery).await?;
+        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was asked
+        // for, exactly.
+        let named = document.get("issuer").and_then(Value::as_str);
+        if named != Some(issuer) {
+            return Err(format!(
+                "the discovery document names issuer `{}`, not `{issuer}`",
+                named.unwrap_or_default()
+            ));
+        }
         let jwks_uri = document
             .get("jwks_uri")
             .and_then(Value::as_str)
             .ok_or("the discovery document has no `jwks_uri`")?;
+        check_jwks_uri(issuer, jwks_uri)?;
         let set: jsonwebtoken::jwk::JwkSet =
             serde_json::from_value(self.get_json(jwks_uri).await?).map_err(|e| e.to_string())?;
         let mut keys = HashMap::new();
@@ -712,6 +761,30 @@ fn https_client(config: &AuthorizerConfig) -> Result<HttpsClient, String> {
     Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
 }
 
+/// Whether `at` lies less than `interval` from `last`, before or after it.
+fn within(at: SystemTime, last: SystemTime, interval: Duration) -> bool {
+    let distance = at
+        .duration_since(last)
+        .unwrap_or_else(|earlier| earlier.duration());
+    distance < interval
+}
+
+/// Where keys may be fetched from: an `https` `jwks_uri`, or `http` only when both the
+/// issuer and the `jwks_uri` are on loopback (a development issuer on this machine). Plain
+/// HTTP anywhere else would let whoever sits on the path swap the keys.
+fn check_jwks_uri(issuer: &str, jwks_uri: &str) -> Result<(), String> {
+    let uri: http::Uri = jwks_uri
+        .parse()
+        .map_err(|_| format!("`jwks_uri` `{jwks_uri}` is not a valid url"))?;
+    match uri.scheme_str() {
+        Some("https") if uri.host().is_some() => Ok(()),
+        Some("http") if is_loopback_url(issuer) && is_loopback_url(jwks_uri) => Ok(()),
+        _ => Err(format!(
+            "`jwks_uri` `{jwks_uri}` must be an `https` url (`http` only for an issuer on loopback)"
+        )),
+    }
+}
+
 impl IssuerKeys {
     fn lookup(&self, kid: &str) -> Option<Arc<DecodingKey>> {
         self.keys
@@ -727,5 +800,125 @@ pub fn token_use_name(u: TokenUse) -> &'static str {
     match u {
         TokenUse::Id => "id",
         TokenUse::Access => "access",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fetched_over_https_or_on_loopback_only() {
+        // (rule, issuer, jwks_uri, allowed)
+        for (rule, issuer, jwks_uri, allowed) in [
+            (
+                "https",
+                "https://idp.example",
+                "https://idp.example/keys",
+                true,
+            ),
+            (
+                "https on another host",
+                "https://idp.example",
+                "https://keys.example/jwks",
+                true,
+            ),
+            (
+                "http from a remote issuer",
+                "https://idp.example",
+                "http://idp.example/keys",
+                false,
+            ),
+            (
+                "http on loopback",
+                "http://127.0.0.1:8080",
+                "http://127.0.0.1:8080/keys",
+                true,
+            ),
+            (
+                "http on localhost",
+                "http://localhost:8080",
+                "http://localhost:9000/keys",
+                true,
+            ),
+            (
+                "http on ipv6 loopback",
+                "http://[::1]:8080",
+                "http://[::1]:8080/keys",
+                true,
+            ),
+            (
+                "loopback issuer, remote keys",
+                "http://127.0.0.1",
+                "http://10.0.0.1/keys",
+                false,
+            ),
+            (
+                "remote issuer, loopback keys",
+                "http://idp.example",
+                "http://127.0.0.1/keys",
+                false,
+            ),
+            (
+                "a look-alike name",
+                "http://localhost.example",
+                "http://localhost.example/k",
+                false,
+            ),
+            ("no host", "https://idp.example", "https:///keys", false),
+            (
+                "not http",
+                "https://idp.example",
+                "file:///etc/passwd",
+                false,
+            ),
+            ("not a url", "https://idp.example", "keys", false),
+        ] {
+            assert_eq!(check_jwks_uri(issuer, jwks_uri).is_ok(), allowed, "{rule}");
+        }
+    }
+
+    #[test]
+    fn refetches_wait_an_interval_either_way() {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let interval = Duration::from_secs(30);
+        for (rule, at, skipped) in [
+            ("the same instant", t, true),
+            (
+                "just before the interval ends",
+                t + Duration::from_secs(29),
+                true,
+            ),
+            ("the interval has passed", t + interval, false),
+            (
+                "a request that started earlier and waited",
+                t - Duration::from_secs(5),
+                true,
+            ),
+            (
+                "the clock went back by more than an interval",
+                t - interval,
+                false,
+            ),
+        ] {
+            assert_eq!(within(at, t, interval), skipped, "{rule}");
+        }
+    }
+
+    #[test]
+    fn cache_principals_keep_issuers_apart() {
+        assert_eq!(
+            &*principal_key("https://a", "u1", "t1"),
+            "jwt\0https://a\0u1"
+        );
+        assert_ne!(
+            principal_key("https://a", "u1", "t1"),
+            principal_key("https://b", "u1", "t1")
+        );
+        // Without `sub`: the token itself.
+        let one = principal_key("https://a", "", "t1");
+        assert!(one.starts_with("token\0") && one.len() == 6 + 64, "{one}");
+        assert_ne!(one, principal_key("https://a", "", "t2"));
+        assert_eq!(one, principal_key("https://a", "", "t1"));
     }
 }

@@ -142,16 +142,26 @@ impl AuthorizerStage {
     }
 }
 
+/// The method ARN policies are evaluated on: `{path}` is the path below the stage as
+/// routing matched it — percent-decoded, without a trailing slash — as API Gateway builds
+/// it, so `GET /prod/%61dmin` and `GET /prod/admin/` are both `…/GET/admin` and a `Deny` on
+/// `…/GET/admin*` covers every spelling that reaches the `admin` route.
 pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> String {
-    format!(
-        "arn:aws:execute-api:{}:{}:{}/{}/{}/{}",
+    use std::fmt::Write as _;
+    let path = cx.hit.resource_request_path.as_str();
+    let mut arn =
+        String::with_capacity(48 + config.region.len() + cx.hit.api.id.len() + path.len());
+    let _ = write!(
+        arn,
+        "arn:aws:execute-api:{}:{}:{}/{}/{}/",
         config.region,
         config.account_id,
         cx.hit.api.id,
         cx.hit.stage.stage.name,
         cx.head.method.as_str(),
-        cx.hit.resource_request_path.trim_start_matches('/')
-    )
+    );
+    crate::path::push_decoded_path(&mut arn, path);
+    arn
 }
 
 impl Stage for AuthorizerStage {
@@ -239,12 +249,20 @@ pub(crate) fn set_header(cx: &mut RequestContext<'_>, name: &'static str, value:
 pub(crate) fn record(
     cx: &mut RequestContext<'_>,
     principal_id: &str,
+    principal_key: Arc<str>,
     claims: Arc<BTreeMap<String, String>>,
     context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
 ) {
     set_header(cx, PRINCIPAL_HEADER, principal_id);
-    record_only(cx, principal_id, claims, context, usage_identifier_key);
+    record_only(
+        cx,
+        principal_id,
+        principal_key,
+        claims,
+        context,
+        usage_identifier_key,
+    );
 }
 
 /// [`record`] without setting the principal header (the caller set it from a header value
@@ -252,12 +270,14 @@ pub(crate) fn record(
 pub(crate) fn record_only(
     cx: &mut RequestContext<'_>,
     principal_id: &str,
+    principal_key: Arc<str>,
     claims: Arc<BTreeMap<String, String>>,
     context: Arc<BTreeMap<String, String>>,
     usage_identifier_key: Option<String>,
 ) {
     cx.authorizer = Some(AuthorizerOutput {
         principal_id: principal_id.to_owned(),
+        principal_key,
         claims,
         context,
         usage_identifier_key,

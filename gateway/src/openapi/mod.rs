@@ -156,13 +156,15 @@ pub(crate) fn import_value(
     let stage_name = importer.stage_name();
     let Importer {
         mut problems,
-        warnings,
+        mut warnings,
         ..
     } = importer;
     if problems.is_empty() {
         // The whole-API rules (cross-references, timeouts, sibling parameters), located the
         // OpenAPI way, so an import that succeeds also deploys.
-        crate::validate::validate_api(&api, limits, &OpenApiLocator { version }, &mut problems);
+        let locator = OpenApiLocator { version };
+        crate::validate::validate_api(&api, limits, &locator, &mut problems);
+        warnings.extend(crate::validate::api_warnings(&api, &locator, "security"));
     }
     problems
         .into_result(Imported {
@@ -1474,7 +1476,9 @@ impl Locator for OpenApiLocator {
                 "identity_validation_expression",
                 "identityValidationExpression",
             )
-            .replace("user_pools", "providerARNs");
+            .replace("user_pools", "providerARNs")
+            .replace("audiences", "jwtConfiguration.audience")
+            .replace("issuer", "jwtConfiguration.issuer");
         let (schemes, schemas) = match self.version {
             SpecVersion::OpenApi3 => ("components.securitySchemes", "components.schemas"),
             SpecVersion::Swagger2 => ("securityDefinitions", "definitions"),

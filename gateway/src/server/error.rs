@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use crate::path::PathRejection;
 use crate::responses::GatewayResponseType;
 use crate::server::body::GatewayBody;
 use crate::server::hooks::Rejection;
@@ -16,6 +17,8 @@ use crate::template::RenderError;
 pub enum GatewayError {
     #[error("no route ({0:?})")]
     NoRoute(MissReason),
+    #[error("request path refused: {0}")]
+    InvalidPath(#[from] PathRejection),
     #[error("missing required request parameters: [{0}]")]
     MissingParameters(String),
     #[error("invalid request body: {0}")]
@@ -48,6 +51,7 @@ impl GatewayError {
         use GatewayResponseType as G;
         match self {
             Self::NoRoute(_) => G::MissingAuthenticationToken,
+            Self::InvalidPath(_) => G::Default4xx,
             Self::MissingParameters(_) => G::BadRequestParameters,
             Self::InvalidBody(_) | Self::ClientBody(_) => G::BadRequestBody,
             Self::BodyTooLarge { .. } => G::RequestTooLarge,
@@ -69,6 +73,8 @@ impl GatewayError {
             Self::MissingParameters(names) => {
                 format!("Missing required request parameters: [{names}]")
             }
+            // Which rule refused it stays in the logs.
+            Self::InvalidPath(_) => "Invalid request path".to_owned(),
             Self::NoRoute(_)
             | Self::InvalidBody(_)
             | Self::ClientBody(_)
@@ -130,6 +136,11 @@ mod tests {
                 GatewayError::NoRoute(MissReason::NoResource),
                 403,
                 "Missing Authentication Token",
+            ),
+            (
+                GatewayError::InvalidPath(PathRejection::DotSegment),
+                400,
+                "Invalid request path",
             ),
             (
                 GatewayError::MissingParameters("x-tenant, page".into()),

@@ -182,6 +182,11 @@ pub struct Identity {
 pub struct AuthorizerOutput {
     /// `principalId` (the `sub` of a JWT, or what a TOKEN/REQUEST authorizer answered).
     pub principal_id: String,
+    /// Who the caller is for state kept per caller (the response cache's key): the issuer
+    /// and `sub` of a JWT — a digest of the token itself when it has no `sub`, so such a
+    /// token never shares an entry with another — or the authorizer's name and
+    /// `principalId` for TOKEN/REQUEST. Made once per verified token or cached answer.
+    pub principal_key: Arc<str>,
     /// JWT claims, stringified (`claims.sub`, `claims.cognito:groups`). Shared with the
     /// authorizer's cache: a cached token costs a reference count, not a copy of the map.
     pub claims: Arc<BTreeMap<String, String>>,

@@ -19,6 +19,9 @@ pub struct Metrics {
     routes: Mutex<BTreeMap<RouteKey, Arc<RouteMetrics>>>,
     /// Requests that matched no route, by reason (`no_mapping`, `unknown_stage`, …).
     misses: [AtomicU64; 4],
+    /// Requests refused before routing for their path (`..` segments, see
+    /// [`crate::path::check_request_path`]).
+    refused_paths: AtomicU64,
     /// Access-log lines dropped because the writer fell behind (logging never blocks).
     pub(crate) access_log_dropped: AtomicU64,
     reloads_ok: AtomicU64,
@@ -99,6 +102,10 @@ impl Metrics {
         if let Some(c) = self.misses.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn refused_path(&self) {
+        self.refused_paths.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn reload(&self, ok: bool) {
@@ -183,6 +190,11 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_gateway_refused_paths_total Requests refused with 400 before routing for a `.` or `..` path segment (however encoded), a path that is not UTF-8 once decoded, or an encoded NUL.\n# TYPE gatehouse_gateway_refused_paths_total counter\ngatehouse_gateway_refused_paths_total {}",
+            self.refused_paths.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP gatehouse_gateway_stage_outcomes_total Outcomes of pipeline stages (keys, throttling, cache, authorizers).\n# TYPE gatehouse_gateway_stage_outcomes_total counter\n");
         {
             let map = self

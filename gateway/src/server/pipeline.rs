@@ -2,11 +2,12 @@
 //! the live snapshot and runs it through the stages listed in [`crate::server::hooks`].
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gatehouse_identity::net::TrustedProxies;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body::Body as _;
@@ -14,6 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
+use crate::path::check_request_path;
 use crate::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
@@ -46,6 +48,11 @@ pub struct ServiceConfig {
     pub header_read_timeout: Duration,
     /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
     pub forwarded_proto: String,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Real-IP` name the client (default
+    /// none: the TCP peer is the client). The one address resolved per request is
+    /// `$context.identity.sourceIp`, the access log's, `aws:SourceIp` and what the backend
+    /// gets in `X-Forwarded-For` (see [`ConnectionService::handle`]).
+    pub trusted_proxies: TrustedProxies,
     /// How long an idle pooled backend connection is kept (default 90 s).
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per backend host (default 512).
@@ -75,9 +82,14 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct ConnectionService {
     inner: Arc<Inner>,
-    remote: SocketAddr,
-    /// The peer's IP as a header value, formatted once per connection.
-    remote_ip: HeaderValue,
+    /// The TCP peer's address (an IPv4-mapped IPv6 address as IPv4).
+    peer: IpAddr,
+    /// Whether the peer is a trusted proxy, decided once per connection: when it is not, the
+    /// peer is the client of every request on the connection.
+    peer_trusted: bool,
+    /// The peer's address as a header value, formatted once per connection: the
+    /// `X-Forwarded-For` of every request from an untrusted peer.
+    peer_header: HeaderValue,
 }
 
 /// What happened in the integration, for metrics and the access log.
@@ -111,6 +123,7 @@ impl Default for ServiceConfig {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             forwarded_proto: "http".to_owned(),
+            trusted_proxies: TrustedProxies::none(),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
             shutdown_grace: Duration::from_secs(30),
@@ -164,12 +177,16 @@ impl GatewayService {
 
     /// The service for one accepted connection.
     pub fn for_connection(&self, remote: SocketAddr) -> ConnectionService {
-        let remote_ip = HeaderValue::from_str(&remote.ip().to_string())
-            .unwrap_or(HeaderValue::from_static("0.0.0.0"));
+        let proxies = &self.inner.config.trusted_proxies;
+        // With no forwarding header the resolver answers the peer itself, canonical.
+        let peer = proxies.client_ip(remote.ip(), &HeaderMap::new());
+        let peer_header =
+            HeaderValue::from_str(&peer.to_string()).unwrap_or(HeaderValue::from_static("0.0.0.0"));
         ConnectionService {
             inner: Arc::clone(&self.inner),
-            remote,
-            remote_ip,
+            peer,
+            peer_trusted: proxies.contains(peer),
+            peer_header,
         }
     }
 }
@@ -191,17 +208,28 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 
 impl ConnectionService {
     /// Serves one request; every failure becomes API Gateway's error response.
+    ///
+    /// Before anything else the path is checked ([`check_request_path`]: `.`/`..` segments
+    /// however encoded → 400); after routing, the client's headers are cleaned and the client
+    /// resolved once ([`Self::client`]).
     pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
         let inner = &*self.inner;
         let started = Instant::now();
         let now = inner.clock.now();
         let snapshot = inner.live.snapshot();
-        let (head, body) = request.into_parts();
+        let (mut head, body) = request.into_parts();
         let request_id = head
             .headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| RequestId::parse(v.as_bytes()))
             .unwrap_or_else(|| inner.ids.next_id());
+        if let Err(rejection) = check_request_path(head.uri.path()) {
+            inner.live.metrics().refused_path();
+            tracing::debug!(%request_id, %rejection, "request path refused");
+            let mut response = GatewayError::InvalidPath(rejection).into_response();
+            set_request_id(response.headers_mut(), &request_id);
+            return response;
+        }
         let host = head
             .headers
             .get(header::HOST)
@@ -231,6 +259,8 @@ impl ConnectionService {
                 return response;
             }
         };
+        let source_ip =
+            proxy::clean_client_headers(&mut head.headers, |headers| self.client(headers));
         let stage_rt = snapshot.stage(hit.stage.index());
         let route_rt = stage_rt.and_then(|s| s.routes.get(hit.route.0 as usize));
         // Only CORS and the access log look at these after the headers went to the backend:
@@ -249,7 +279,7 @@ impl ConnectionService {
         let mut cx = RequestContext {
             request_id,
             now,
-            source_ip: self.remote.ip(),
+            source_ip,
             hit,
             head,
             identity: Identity::default(),
@@ -289,6 +319,31 @@ impl ConnectionService {
             self.log(stage_rt, &cx, &remembered, &response, latency, &outcome);
         }
         response
+    }
+
+    /// The client of a request and the `X-Forwarded-For` its backend gets.
+    ///
+    /// From an untrusted peer (every peer by default): the peer, and `X-Forwarded-For: peer`
+    /// — whatever the client wrote is replaced. From a trusted proxy: the address the shared
+    /// resolver reads from the forwarding headers (from the right, past trusted hops), and
+    /// `X-Forwarded-For: client, proxy` (just `proxy` when the headers named nobody else),
+    /// so the leftmost address a backend reads is always the one gatehouse resolved and
+    /// nothing a client prepended survives. No allocation unless the peer is trusted.
+    fn client(&self, headers: &HeaderMap) -> (IpAddr, HeaderValue) {
+        if !self.peer_trusted {
+            return (self.peer, self.peer_header.clone());
+        }
+        let client = self
+            .inner
+            .config
+            .trusted_proxies
+            .client_ip(self.peer, headers);
+        if client == self.peer {
+            return (client, self.peer_header.clone());
+        }
+        let chain = format!("{client}, {}", self.peer);
+        let value = HeaderValue::from_str(&chain).unwrap_or_else(|_| self.peer_header.clone());
+        (client, value)
     }
 
     /// Hook stages, validation and the integration; errors become responses here, and every
@@ -472,7 +527,6 @@ impl ConnectionService {
         // header in `on_response` keeps it in `cx.extensions` (see `Stage::on_response`).
         let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
-            client_ip: &self.remote_ip,
             proto: &inner.forwarded_proto,
         };
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 use crate::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
-use crate::path::percent_decode;
+use crate::path::{check_path_value, percent_decode};
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
 use crate::server::hooks::RequestContext;
@@ -349,18 +349,32 @@ pub(crate) fn backend_uri(
     query: &Query<'_>,
 ) -> Result<Uri, GatewayError> {
     let greedy = cx.hit.resource.path.greedy_param();
-    let mut uri = http.uri.render(
+    // A value that would make a dot segment stops the rendering and the request (400).
+    let refused = std::cell::Cell::new(None);
+    let rendered = http.uri.render(
         |name| {
             let source = http.path_value_source(name);
             let keep_slashes = matches!(&source, MappingSource::Request(p)
                 if p.location == ParamLocation::Path && Some(p.name.as_str()) == greedy);
             let value = source_value(&source, cx, query)?;
+            // Stage variables are the operator's and may hold a scheme and host; everything
+            // else may come from the client.
+            if !matches!(source, MappingSource::StageVariable(_))
+                && let Err(rejection) = check_path_value(&value)
+            {
+                refused.set(Some(rejection));
+                return None;
+            }
             Some(Cow::Owned(
                 encode_path_value(&value, keep_slashes).into_owned(),
             ))
         },
         &cx.hit.stage.stage.variables,
-    )?;
+    );
+    if let Some(rejection) = refused.get() {
+        return Err(GatewayError::InvalidPath(rejection));
+    }
+    let mut uri = rendered?;
     let mut separator = if uri.contains('?') { '&' } else { '?' };
     if proxy && let Some(raw) = cx.head.uri.query().filter(|q| !q.is_empty()) {
         uri.push(separator);
@@ -395,15 +409,60 @@ fn push_query_component(out: &mut String, text: &str) {
     }
 }
 
-/// What the proxy adds about the client.
+/// What the proxy adds about the request's way in.
 #[derive(Debug)]
 pub(crate) struct Forwarding<'a> {
-    /// The client's address, preformatted once per connection.
-    pub(crate) client_ip: &'a HeaderValue,
     pub(crate) proto: &'a HeaderValue,
 }
 
-/// The backend request.
+/// `X-Forwarded-For`, set by the gateway on every request (see [`clean_client_headers`]).
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Real-IP`, nginx's one-address forwarding header: believed from trusted proxies only,
+/// then removed.
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Makes a client's request head safe for the stages and the backend, before any stage
+/// runs:
+///
+/// 1. Hop-by-hop headers (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`,
+///    `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed now, from the client's
+///    headers only, so a `Connection: x-gatehouse-claims` cannot remove what the gateway
+///    adds later. A WebSocket upgrade keeps `Connection: upgrade` and `Upgrade`.
+/// 2. `resolve` names the client from what is left (the trusted-proxy rules) and the
+///    `X-Forwarded-For` the backend gets.
+/// 3. The client's `X-Forwarded-For` is replaced by that value, never appended to, and its
+///    `Forwarded` and `X-Real-IP` are removed: what stages, mappings, authorizer events and
+///    backends read is the gateway's word.
+///
+/// The common request (no hop-by-hop or forwarding header) costs one pass over the header
+/// names and one insert.
+pub(crate) fn clean_client_headers(
+    headers: &mut HeaderMap,
+    resolve: impl FnOnce(&HeaderMap) -> (std::net::IpAddr, HeaderValue),
+) -> std::net::IpAddr {
+    let (mut hop_by_hop, mut forwarding) = (false, false);
+    for name in headers.keys() {
+        hop_by_hop |= is_hop_by_hop(name);
+        forwarding |= *name == header::FORWARDED || *name == X_REAL_IP;
+    }
+    if hop_by_hop {
+        let websocket = is_websocket_upgrade(headers);
+        remove_hop_by_hop(headers, websocket);
+        if websocket {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+    }
+    let (client, forwarded_for) = resolve(headers);
+    if forwarding {
+        headers.remove(header::FORWARDED);
+        headers.remove(X_REAL_IP);
+    }
+    headers.insert(X_FORWARDED_FOR, forwarded_for);
+    client
+}
+
+/// The backend request. `headers` went through [`clean_client_headers`] (no hop-by-hop
+/// header is left but a WebSocket upgrade's pair, `X-Forwarded-For` is the gateway's).
 pub(crate) fn backend_request(
     cx: &RequestContext<'_>,
     mut headers: HeaderMap,
@@ -422,12 +481,14 @@ pub(crate) fn backend_request(
     };
     let original_host = headers.remove(header::HOST);
     if !proxy {
-        // `HTTP` integrations send only what is mapped (plus the body's type).
+        // `HTTP` integrations send only what is mapped (plus the body's type and who the
+        // client is).
         let mut kept = HeaderMap::new();
         for name in [
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
             header::ACCEPT,
+            X_FORWARDED_FOR,
         ] {
             if let Some(value) = headers.remove(&name) {
                 kept.insert(name, value);
@@ -435,7 +496,6 @@ pub(crate) fn backend_request(
         }
         headers = kept;
     }
-    strip_hop_by_hop(&mut headers, false);
     // The body's framing is decided again for the backend connection.
     headers.remove(header::CONTENT_LENGTH);
     // hyper answered any `Expect: 100-continue` already.
@@ -444,18 +504,6 @@ pub(crate) fn backend_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    let xff = const { HeaderName::from_static("x-forwarded-for") };
-    let forwarded_for = match headers.get(&xff).map(HeaderValue::as_bytes) {
-        Some(existing) if !existing.is_empty() => {
-            let mut joined = Vec::with_capacity(existing.len() + 2 + forwarding.client_ip.len());
-            joined.extend_from_slice(existing);
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(forwarding.client_ip.as_bytes());
-            HeaderValue::from_bytes(&joined).unwrap_or_else(|_| forwarding.client_ip.clone())
-        }
-        _ => forwarding.client_ip.clone(),
-    };
-    headers.insert(xff, forwarded_for);
     headers.insert(
         const { HeaderName::from_static("x-forwarded-proto") },
         forwarding.proto.clone(),

@@ -285,6 +285,18 @@ fn errors_name_their_location() {
             "version: 2\n",
             "version: version `Some(2)` is out of range 1",
         ),
+        (
+            "apis:\n  a:\n    authorizers:\n      google: {type: jwt, issuer: 'https://accounts.google.com'}\n",
+            "apis.a.authorizers.google.audiences: invalid authorizer `google`: a `jwt` authorizer (and any authorizer of a remote issuer) needs `audiences`",
+        ),
+        (
+            "apis:\n  a:\n    authorizers:\n      remote: {type: cognito_user_pools, issuer: 'https://idp.example.com'}\n",
+            "apis.a.authorizers.remote.audiences: invalid authorizer `remote`",
+        ),
+        (
+            "apis:\n  a:\n    authorizers:\n      corp: {type: jwt, issuer: 'http://idp.corp.example', audiences: [app]}\n",
+            "apis.a.authorizers.corp.issuer: invalid issuer `http://idp.corp.example`: expected an `https://` URL (`http://` only on loopback",
+        ),
     ] {
         let text_result = load("t.yaml", text).and_then(|loaded| {
             Gateway::build(&loaded.definition, &Limits::default())
@@ -320,6 +332,41 @@ fn stage_variables_an_integration_needs_are_warned_about() {
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].name, "stageVariables.host");
     assert!(warnings[0].message.contains("GET /x"));
+}
+
+#[test]
+fn methods_requiring_aws_iam_load_with_a_warning_naming_them() {
+    let text = "apis:\n  a:\n    resources:\n      /reports/{id}:\n        DELETE:\n          authorization: AWS_IAM\n          integration: {type: mock, status: 204}\n        GET:\n          integration: {type: mock, status: 200}\n";
+    let loaded = load("t.yaml", text).unwrap();
+    let iam: Vec<_> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.name == "AWS_IAM")
+        .collect();
+    assert_eq!(iam.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(
+        iam[0].to_string(),
+        "apis.a.resources./reports/{id}.DELETE.authorization: `AWS_IAM`: `DELETE /reports/{id}` requires SigV4 (`AWS_IAM`), which arrives with identity pools: until then every request to it is answered 403"
+    );
+    // The annotated example has one such method, and says so when it loads.
+    assert!(
+        example()
+            .warnings
+            .iter()
+            .any(|w| w.name == "AWS_IAM" && w.message.contains("`DELETE /orders/{orderId}`"))
+    );
+}
+
+#[test]
+fn jwt_authorizers_of_the_example_name_their_audiences() {
+    // Every jwt authorizer the examples define passes the audience rule (it loads), and the
+    // rule is what makes a definition without one fail.
+    let example = read_example("gateway.yaml").unwrap();
+    assert!(example.contains("audiences: [shop-api]"));
+    let without = example.replace("        audiences: [shop-api]\n", "");
+    assert!(
+        problems("gateway.yaml", &without).contains("apis.shop.authorizers.partners.audiences"),
+    );
 }
 
 #[test]

@@ -20,6 +20,8 @@ const PROXY: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguid
 const VALIDATION: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html";
 const MODELS: &str =
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/models-mappings-models.html";
+const JWT_AUTHORIZER: &str =
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html";
 const AUTHORIZER: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authorizer.html";
 const CORS: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-cors-configuration.html";
 const KEY_SOURCE: &str = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-api-key-source.html";
@@ -891,6 +893,53 @@ fn cases() -> Vec<Case> {
             }),
         },
         Case {
+            name: "x-amazon-apigateway-authorizer jwt needs an audience",
+            doc: JWT_AUTHORIZER,
+            document: with(
+                oas3(json!({})),
+                "components",
+                json!({"securitySchemes": {"oidc": {"type": "oauth2", "flows": {},
+                "x-amazon-apigateway-authorizer": {"type": "jwt", "identitySource": "$request.header.Authorization",
+                    "jwtConfiguration": {"issuer": "https://accounts.google.com"}}}}}),
+            ),
+            expect: Expect::Error(
+                "components.securitySchemes.oidc.x-amazon-apigateway-authorizer.jwtConfiguration.audience",
+                "needs `audiences`",
+            ),
+        },
+        Case {
+            name: "x-amazon-apigateway-authorizer jwt issuer over plain http only on loopback",
+            doc: JWT_AUTHORIZER,
+            document: with(
+                oas3(json!({})),
+                "components",
+                json!({"securitySchemes": {"oidc": {"type": "oauth2", "flows": {},
+                "x-amazon-apigateway-authorizer": {"type": "jwt",
+                    "jwtConfiguration": {"issuer": "http://idp.example.com", "audience": ["app1"]}}}}}),
+            ),
+            expect: Expect::Error(
+                "components.securitySchemes.oidc.x-amazon-apigateway-authorizer.jwtConfiguration.issuer",
+                "only on loopback",
+            ),
+        },
+        Case {
+            name: "x-amazon-apigateway-authorizer jwt issuer on loopback over plain http",
+            doc: JWT_AUTHORIZER,
+            document: with(
+                oas3(json!({})),
+                "components",
+                json!({"securitySchemes": {"oidc": {"type": "oauth2", "flows": {},
+                "x-amazon-apigateway-authorizer": {"type": "jwt",
+                    "jwtConfiguration": {"issuer": "http://127.0.0.1:8080/realms/dev", "audience": ["app1"]}}}}}),
+            ),
+            expect: Expect::Check(|i| {
+                let AuthorizerKind::Jwt(jwt) = &i.api.authorizers.get("oidc").unwrap().kind else {
+                    panic!()
+                };
+                assert_eq!(jwt.issuers, ["http://127.0.0.1:8080/realms/dev"]);
+            }),
+        },
+        Case {
             name: "x-amazon-apigateway-authorizer token with an HTTP authorizerUri, TTL and identityValidationExpression",
             doc: AUTHORIZER,
             document: with(
@@ -979,7 +1028,20 @@ fn cases() -> Vec<Case> {
                 json!({"securitySchemes": {"sigv4": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}}}),
             ),
             expect: Expect::Check(|i| {
-                assert_eq!(only_method(i).settings.authorization, Authorization::AwsIam)
+                assert_eq!(only_method(i).settings.authorization, Authorization::AwsIam);
+                // It loads, but says plainly that it cannot be served yet, naming the method.
+                let warning = i
+                    .report
+                    .warnings
+                    .iter()
+                    .find(|w| w.name == "AWS_IAM")
+                    .expect("an AWS_IAM warning");
+                assert_eq!(warning.location, "paths./a.get.security");
+                assert!(
+                    warning.message.contains("`GET /a`")
+                        && warning.message.contains("identity pools"),
+                    "{warning}"
+                );
             }),
         },
         Case {

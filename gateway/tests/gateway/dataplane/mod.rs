@@ -1,8 +1,10 @@
 //! The data plane end to end: a real backend and a real gateway on loopback, driven with a
 //! hyper client, raw sockets and a WebSocket client.
 
+mod clients;
 mod edges;
 mod limits;
+mod paths;
 mod reload;
 mod routing;
 mod streaming;

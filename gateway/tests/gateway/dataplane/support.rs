@@ -268,6 +268,20 @@ apis:
       /files/{proxy+}:
         ANY:
           integration: {type: http_proxy, uri: "http://${stageVariables.backend}/static/{proxy}"}
+      /download:
+        GET:
+          integration:
+            type: http_proxy
+            uri: "http://${stageVariables.backend}/static/{file}"
+            request_parameters:
+              path.file: method.request.querystring.name
+      /whoami:
+        GET:
+          integration:
+            type: http_proxy
+            uri: "http://${stageVariables.backend}/echo"
+            request_parameters:
+              header.x-source-ip: context.identity.sourceIp
       /slow:
         GET:
           integration: {type: http_proxy, uri: "http://${stageVariables.backend}/slow", timeout_ms: 100}

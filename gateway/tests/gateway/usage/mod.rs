@@ -3,6 +3,7 @@
 //! gateway with the stages registered, a hyper client.
 
 mod deployments;
+mod hardening;
 mod oidc;
 mod operator;
 mod support;

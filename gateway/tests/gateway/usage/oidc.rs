@@ -2,7 +2,9 @@
 //! loopback publishing discovery and a JWKS): RS256 tokens verified through discovery, key
 //! rotation picked up by a rate-limited JWKS refetch, unknown kids refused, and the usual
 //! forgeries (wrong issuer or audience, expired, `alg: none`, HS256 keyed with public
-//! material) answered 401.
+//! material) answered 401. Fetches are bounded per issuer whatever tokens say (on a clock
+//! the test moves), the issuer is compared exactly, and keys come only from an `https`
+//! `jwks_uri` (or `http` on loopback) that a discovery document of the same issuer names.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_gateway::server::{Clock as _, SystemClock};
+use gatehouse_gateway::authorizers::AuthorizerConfig;
+use gatehouse_gateway::server::{Clock, ServiceConfig, SystemClock};
+use gatehouse_identity::clock::FixedClock;
 use gatehouse_identity::tokens::{IdTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::StoreOptions;
 use gatehouse_storage::testkit::TestStore;
@@ -19,11 +23,14 @@ use serde_json::{Value, json};
 
 use super::support::{backend, gateway};
 
-/// The issuer: what it publishes and how often its JWKS was fetched.
+/// The issuer: what it publishes and how often its discovery document and JWKS were
+/// fetched.
 struct Issuer {
     url: String,
     jwks: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
+    discovery: Arc<Mutex<Value>>,
+    discoveries: Arc<AtomicUsize>,
 }
 
 async fn issuer() -> Issuer {
@@ -32,17 +39,20 @@ async fn issuer() -> Issuer {
     let url = format!("http://{addr}");
     let jwks = Arc::new(Mutex::new(Vec::new()));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let discovery = json!({
+    let discoveries = Arc::new(AtomicUsize::new(0));
+    let discovery = Arc::new(Mutex::new(json!({
         "issuer": url,
         "jwks_uri": format!("{url}/keys"),
         "id_token_signing_alg_values_supported": ["RS256"],
-    });
+    })));
     let (keys, count) = (Arc::clone(&jwks), Arc::clone(&fetches));
+    let (document, asked) = (Arc::clone(&discovery), Arc::clone(&discoveries));
     let app = axum::Router::new()
         .route(
             "/.well-known/openid-configuration",
             axum::routing::get(move || {
-                let d = discovery.clone();
+                asked.fetch_add(1, Ordering::SeqCst);
+                let d = document.lock().unwrap().clone();
                 async move { axum::Json(d) }
             }),
         )
@@ -55,7 +65,13 @@ async fn issuer() -> Issuer {
             }),
         );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Issuer { url, jwks, fetches }
+    Issuer {
+        url,
+        jwks,
+        fetches,
+        discovery,
+        discoveries,
+    }
 }
 
 impl Issuer {
@@ -67,6 +83,14 @@ impl Issuer {
     }
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+    /// `(discovery documents, JWKS)` served so far.
+    fn served(&self) -> (usize, usize) {
+        (self.discoveries.load(Ordering::SeqCst), self.fetches())
+    }
+    /// Changes one field of the discovery document.
+    fn discover(&self, field: &str, value: &str) {
+        self.discovery.lock().unwrap()[field] = json!(value);
     }
 }
 
@@ -81,12 +105,16 @@ fn now() -> i64 {
 
 /// An RS256 ID token signed by `key`, with `iss`, `aud` and expiry as given.
 fn token(key: &SigningKey, iss: &str, aud: &str, exp_in: i64) -> String {
+    token_at(key, iss, aud, exp_in, now())
+}
+
+/// [`token`] issued at `now` (Unix seconds).
+fn token_at(key: &SigningKey, iss: &str, aud: &str, exp_in: i64, now: i64) -> String {
     let mut ring = KeyRing::new(iss);
     ring.insert(
         SigningKey::from_pkcs8(TokenUse::Id, &key.to_pkcs8().unwrap()).unwrap(),
         None,
     );
-    let now = now();
     ring.sign_id_token(&IdTokenClaims {
         sub: "remote-user".into(),
         groups: Vec::new(),
@@ -338,4 +366,164 @@ async fn https_issuer_is_trusted_only_through_its_certificate() {
         (r.status, r.json()),
         (401, json!({"message": "Unauthorized"}))
     );
+}
+
+/// A gateway on a clock the test moves, in front of `idp` with the given refetch interval.
+async fn on_fixed_clock(
+    idp: &Issuer,
+    interval: Duration,
+) -> (super::support::Gateway, Arc<FixedClock>, TestStore) {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let b = backend().await;
+    let clock = Arc::new(FixedClock::new(
+        std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let gw = super::support::gateway_on(
+        store.store.clone(),
+        &definition(b.addr, &idp.url),
+        None,
+        AuthorizerConfig {
+            jwks_refetch_interval: interval,
+            ..Default::default()
+        },
+        ServiceConfig::default(),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    )
+    .await;
+    (gw, clock, store)
+}
+
+fn unix(clock: &FixedClock) -> i64 {
+    clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn fetches_are_bounded_per_issuer_whatever_tokens_say() {
+    let idp = issuer().await;
+    let k1 = SigningKey::generate(TokenUse::Id).unwrap();
+    idp.publish(&[&k1]);
+    let interval = Duration::from_secs(30);
+    let (gw, clock, _store) = on_fixed_clock(&idp, interval).await;
+    let get = async |token: &str| {
+        gw.get("/prod/remote", &[("authorization", token)])
+            .await
+            .status
+    };
+
+    // First token: one discovery, one JWKS.
+    assert_eq!(
+        get(&token_at(&k1, &idp.url, "client-1", 3600, unix(&clock))).await,
+        200
+    );
+    assert_eq!(idp.served(), (1, 1));
+
+    // Within the interval, a flood of unknown kids and other spellings of the issuer: all
+    // refused, nothing fetched.
+    let strangers: Vec<SigningKey> = (0..3)
+        .map(|_| SigningKey::generate(TokenUse::Id).unwrap())
+        .collect();
+    let spellings = [
+        format!("{}/", idp.url),
+        format!("{}//", idp.url),
+        idp.url.replace("http://", "HTTP://"),
+        format!("{}/.", idp.url),
+        format!("{}?x=1", idp.url),
+    ];
+    for round in 0..4 {
+        clock.advance(Duration::from_secs(5) / 4);
+        let now = unix(&clock);
+        for key in &strangers {
+            let t = token_at(key, &idp.url, "client-1", 3600 + round, now);
+            assert_eq!(get(&t).await, 401, "unknown kid");
+        }
+        for iss in &spellings {
+            let t = token_at(&k1, iss, "client-1", 3600 + round, now);
+            assert_eq!(get(&t).await, 401, "issuer spelt `{iss}`");
+        }
+    }
+    assert_eq!(idp.served(), (1, 1), "no fetch within the interval");
+
+    // One interval after the first fetch: one refetch, whatever comes next.
+    clock.advance(interval);
+    let now = unix(&clock);
+    for key in &strangers {
+        assert_eq!(
+            get(&token_at(key, &idp.url, "client-1", 3600, now)).await,
+            401
+        );
+    }
+    assert_eq!(idp.served(), (2, 2), "one refetch per interval");
+
+    // Rotation: published now, picked up at the next interval, not before.
+    let k2 = SigningKey::generate(TokenUse::Id).unwrap();
+    idp.publish(&[&k1, &k2]);
+    let t2 = token_at(&k2, &idp.url, "client-1", 3600, now);
+    assert_eq!(get(&t2).await, 401);
+    assert_eq!(idp.served(), (2, 2));
+    clock.advance(interval);
+    assert_eq!(get(&t2).await, 200);
+    assert_eq!(idp.served(), (3, 3));
+
+    // Other spellings of the issuer still fetch nothing, even past the interval.
+    clock.advance(interval * 2);
+    let now = unix(&clock);
+    for iss in &spellings {
+        assert_eq!(get(&token_at(&k1, iss, "client-1", 3600, now)).await, 401);
+    }
+    assert_eq!(idp.served(), (3, 3));
+}
+
+#[tokio::test]
+async fn keys_come_only_from_what_the_issuers_discovery_allows() {
+    let interval = Duration::from_secs(30);
+    let key = SigningKey::generate(TokenUse::Id).unwrap();
+    // `(rule, the discovery field to change, its new value for this issuer)`.
+    type Change = fn(&Issuer) -> String;
+    let cases: [(&str, &str, Change); 4] = [
+        ("a jwks_uri that is not http(s)", "jwks_uri", |idp| {
+            idp.url.replace("http://", "ftp://") + "/keys"
+        }),
+        ("a jwks_uri without a host", "jwks_uri", |_| {
+            "https:///keys".to_owned()
+        }),
+        (
+            "plain http to a host that is not loopback",
+            "jwks_uri",
+            |idp| {
+                let port = idp.url.rsplit(':').next().unwrap().to_owned();
+                format!("http://192.0.2.1:{port}/keys")
+            },
+        ),
+        ("a discovery document of another issuer", "issuer", |_| {
+            "https://accounts.example.com".to_owned()
+        }),
+    ];
+    for (rule, field, value) in cases {
+        let idp = issuer().await;
+        idp.publish(&[&key]);
+        idp.discover(field, &value(&idp));
+        let (gw, clock, _store) = on_fixed_clock(&idp, interval).await;
+        let t = token_at(&key, &idp.url, "client-1", 3600, unix(&clock));
+        let r = gw.get("/prod/remote", &[("authorization", &t)]).await;
+        assert_eq!(r.status, 401, "{rule}");
+        assert_eq!(idp.served(), (1, 0), "{rule}: the keys are never fetched");
+    }
+    // Loopback on both sides, by name or address, over plain http: accepted.
+    let idp = issuer().await;
+    idp.publish(&[&key]);
+    let keys_by_name = format!("{}/keys", idp.url.replace("127.0.0.1", "localhost"));
+    idp.discover("jwks_uri", &keys_by_name);
+    let (gw, clock, _store) = on_fixed_clock(&idp, interval).await;
+    let t = token_at(&key, &idp.url, "client-1", 3600, unix(&clock));
+    assert_eq!(
+        gw.get("/prod/remote", &[("authorization", &t)])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(idp.served(), (1, 1));
 }

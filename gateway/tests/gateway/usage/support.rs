@@ -12,7 +12,7 @@ use gatehouse_gateway::Limits;
 use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, PoolTokenVerifier};
 use gatehouse_gateway::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::server::{
-    AccessLogSink, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
     load_gateway, serve,
 };
 use gatehouse_gateway::usage::{Usage, UsageConfig};
@@ -94,19 +94,7 @@ pub(super) async fn authorizer_endpoint() -> (SocketAddr, Arc<AtomicUsize>) {
                         let (status, answer) = match token.as_str() {
                             "bad" => (401, serde_json::json!({"message": "Unauthorized"})),
                             t => {
-                                let (effect, resource) = match t {
-                                    "deny" => ("Deny", "*".to_owned()),
-                                    "other" => {
-                                        ("Allow", "arn:aws:execute-api:*:*:otherapi/*".to_owned())
-                                    }
-                                    _ => ("Allow", "arn:aws:execute-api:*:*:*/*".to_owned()),
-                                };
-                                let mut statements = vec![
-                                    serde_json::json!({"Effect": effect, "Action": "execute-api:Invoke", "Resource": resource}),
-                                ];
-                                if t == "allow-admin" {
-                                    statements.push(serde_json::json!({"Effect": "Allow", "Action": "execute-api:InvalidateCache", "Resource": "*"}));
-                                }
+                                let statements = policy_for(t);
                                 (
                                     200,
                                     serde_json::json!({
@@ -130,6 +118,38 @@ pub(super) async fn authorizer_endpoint() -> (SocketAddr, Arc<AtomicUsize>) {
         }
     });
     (addr, calls)
+}
+
+/// The statements the authorizer endpoint answers for a token.
+fn policy_for(token: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let invoke = |effect: &str, resource: &str| json!({"Effect": effect, "Action": "execute-api:Invoke", "Resource": resource});
+    let everything = "arn:aws:execute-api:*:*:*/*";
+    match token {
+        "deny" => vec![invoke("Deny", "*")],
+        "other" => vec![invoke("Allow", "arn:aws:execute-api:*:*:otherapi/*")],
+        "allow-admin" => vec![
+            invoke("Allow", everything),
+            json!({"Effect": "Allow", "Action": "execute-api:InvalidateCache", "Resource": "*"}),
+        ],
+        // Everything but the admin routes, however the path is spelt.
+        "no-admin" => vec![
+            invoke("Allow", everything),
+            invoke("Deny", "arn:aws:execute-api:*:*:shop/prod/GET/admin*"),
+        ],
+        // May refresh one cached route only, named as its resource path.
+        "refresher" => vec![
+            invoke("Allow", everything),
+            json!({"Effect": "Allow", "Action": "execute-api:InvalidateCache",
+                   "Resource": "arn:aws:execute-api:*:*:shop/prod/GET/cached-auth"}),
+        ],
+        // Only from the documentation network 198.51.100.0/24.
+        "from-doc-net" => vec![json!({
+            "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": everything,
+            "Condition": {"IpAddress": {"aws:SourceIp": "198.51.100.0/24"}},
+        })],
+        _ => vec![invoke("Allow", everything)],
+    }
 }
 
 pub(super) struct Gateway {
@@ -174,6 +194,27 @@ pub(super) async fn gateway_with(
     pools: Option<Arc<dyn PoolTokenVerifier>>,
     authorizer: AuthorizerConfig,
 ) -> Gateway {
+    gateway_on(
+        store,
+        definition,
+        pools,
+        authorizer,
+        ServiceConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// [`gateway_with`] with the listener's `service` settings (trusted proxies) and the
+/// data plane's `clock` (the stages read the request time from it).
+pub(super) async fn gateway_on(
+    store: Store,
+    definition: &str,
+    pools: Option<Arc<dyn PoolTokenVerifier>>,
+    authorizer: AuthorizerConfig,
+    service: ServiceConfig,
+    clock: Arc<dyn Clock>,
+) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
     std::fs::write(&file, definition).unwrap();
@@ -192,12 +233,7 @@ pub(super) async fn gateway_with(
     stages.push(Arc::clone(&cache) as Arc<dyn Stage>);
     let live =
         Arc::new(Live::new(compiled, Stages::new(stages), Arc::new(Metrics::new())).unwrap());
-    let service = GatewayService::new(
-        ServiceConfig::default(),
-        live,
-        AccessLogSink::disabled(),
-        Arc::new(SystemClock),
-    );
+    let service = GatewayService::new(service, live, AccessLogSink::disabled(), clock);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -13,7 +13,9 @@ use gatehouse_storage::{Store, StoreOptions};
 use super::support::{authorizer_endpoint, backend, client, gateway, send};
 
 const POOL_ARN: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Test";
-const ISSUER: &str = "http://127.0.0.1:8000/us-east-1_Test";
+pub(super) const ISSUER: &str = "http://127.0.0.1:8000/us-east-1_Test";
+/// A second pool whose users may have the same `sub` as the first one's.
+const OTHER_POOL_ARN: &str = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Other";
 
 pub(super) fn definition(backend: std::net::SocketAddr, auth: std::net::SocketAddr) -> String {
     r#"
@@ -24,7 +26,7 @@ apis:
     authorizers:
       users:
         type: cognito_user_pools
-        user_pools: [POOL]
+        user_pools: [POOL, OTHER_POOL]
       gate:
         type: request
         endpoint: http://AUTH/authorize
@@ -61,16 +63,26 @@ apis:
         GET:
           authorizer: gate
           integration: {type: http_proxy, uri: "http://BACKEND/gated"}
+      /admin:
+        GET:
+          authorizer: gate
+          integration: {type: http_proxy, uri: "http://BACKEND/admin"}
+      /cached-jwt:
+        GET:
+          authorizer: users
+          integration: {type: http_proxy, uri: "http://BACKEND/cached-jwt"}
 stages:
   shop:
     prod:
       method_settings:
         "/cached/{id}/GET": {caching_enabled: true}
         "/cached-auth/GET": {caching_enabled: true}
+        "/cached-jwt/GET": {caching_enabled: true}
         "/big/GET": {caching_enabled: true}
         "*/*": {caching_enabled: false}
       cache: {enabled: true, ttl_seconds: 300, size_mb: 16}
 "#
+    .replace("OTHER_POOL", OTHER_POOL_ARN)
     .replace("POOL", POOL_ARN)
     .replace("BACKEND", &backend.to_string())
     .replace("AUTH", &auth.to_string())
@@ -473,14 +485,19 @@ async fn request_authorizer_allows_denies_and_passes_context() {
     assert!(r.json()["headers"].get("x-gatehouse-claims").is_none());
 }
 
-fn ring() -> Arc<KeyRing> {
-    let mut ring = KeyRing::new(ISSUER);
+pub(super) fn ring() -> Arc<KeyRing> {
+    ring_of(ISSUER)
+}
+
+/// A key ring (ID and access keys) of a pool with issuer `issuer`.
+pub(super) fn ring_of(issuer: &str) -> Arc<KeyRing> {
+    let mut ring = KeyRing::new(issuer);
     ring.insert(SigningKey::generate(TokenUse::Id).unwrap(), None);
     ring.insert(SigningKey::generate(TokenUse::Access).unwrap(), None);
     Arc::new(ring)
 }
 
-fn access(now: i64, scope: &str, exp_in: i64) -> AccessTokenClaims {
+pub(super) fn access(now: i64, scope: &str, exp_in: i64) -> AccessTokenClaims {
     AccessTokenClaims {
         sub: "user-1".into(),
         groups: vec!["admins".into()],
