@@ -458,6 +458,7 @@ impl UserPools {
                 Some(&hash),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
+                false,
             )
             .await?;
         let user = User {

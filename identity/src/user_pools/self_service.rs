@@ -291,16 +291,45 @@ impl UserPools {
                 Some(&hash),
                 status.as_str(),
                 unix_millis(self.now()),
+                false,
             )
             .await?;
         Ok(())
     }
 
-    /// DeleteUser: the user and, with it, its refresh tokens, codes and memberships.
+    /// DeleteUser: the user and, with it, its refresh tokens, codes and memberships; every
+    /// access and id token issued to it so far is refused from now on (as GlobalSignOut).
     pub async fn delete_own_user(&self, access_token: &str) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
-        self.store().users().delete(&s.pool.id, &s.user.sub).await?;
-        Ok(())
+        self.delete_and_sign_out(&s.pool.id, &s.user.sub).await
+    }
+
+    /// Deletes a user and signs it out everywhere: the sign-ins that were live (their
+    /// refresh tokens go with the user) and every token issued before now are refused.
+    pub(super) async fn delete_and_sign_out(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<(), UserPoolError> {
+        let sessions = self.store().users().delete(pool_id, sub).await?;
+        self.refuse_tokens(pool_id, sub, &sessions).await
+    }
+
+    /// Refuses the access and id tokens of `sessions` (sign-ins whose refresh tokens were
+    /// just revoked) and every token of the user issued before now, on every node.
+    pub(super) async fn refuse_tokens(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        sessions: &[String],
+    ) -> Result<(), UserPoolError> {
+        let now = unix_millis(self.now());
+        for origin_jti in sessions {
+            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now)
+                .await?;
+        }
+        self.record_revocation(pool_id, RevocationKind::User, sub, now)
+            .await
     }
 
     /// GlobalSignOut: every refresh token of the user is revoked and every access token
@@ -324,17 +353,12 @@ impl UserPools {
     }
 
     async fn sign_out_everywhere(&self, pool: &UserPool, user: &User) -> Result<(), UserPoolError> {
-        let now = self.now();
         let sessions = self
             .store()
             .refresh_tokens()
-            .revoke_for_user(&pool.id, &user.sub, unix_millis(now))
+            .revoke_for_user(&pool.id, &user.sub, unix_millis(self.now()))
             .await?;
-        for origin_jti in &sessions {
-            self.revoke_session(&pool.id, origin_jti).await?;
-        }
-        self.record_revocation(&pool.id, RevocationKind::User, &user.sub, unix_millis(now))
-            .await
+        self.refuse_tokens(&pool.id, &user.sub, &sessions).await
     }
 
     async fn revoke_session(&self, pool_id: &str, origin_jti: &str) -> Result<(), UserPoolError> {

@@ -429,6 +429,7 @@ impl UserPools {
                 Some(&hash),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
+                true,
             )
             .await?;
         Ok(())

@@ -172,6 +172,7 @@ impl UserPools {
                     Some(&hash),
                     UserStatus::ForceChangePassword.as_str(),
                     unix_millis(now),
+                    true,
                 )
                 .await?;
             self.send_invitation(&pool, &user, &temporary, &request.delivery_mediums, now)
@@ -305,7 +306,8 @@ impl UserPools {
         self.require_user(&pool, username).await
     }
 
-    /// AdminDeleteUser: the user, its memberships, codes and refresh tokens go.
+    /// AdminDeleteUser: the user, its memberships, codes and refresh tokens go, and every
+    /// access and id token issued to it is refused from now on, on every node.
     pub async fn admin_delete_user(
         &self,
         pool_id: &str,
@@ -313,11 +315,13 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        self.store().users().delete(&pool.id, &user.sub).await?;
-        Ok(())
+        self.delete_and_sign_out(&pool.id, &user.sub).await
     }
 
-    /// AdminDisableUser (revokes every refresh token) / AdminEnableUser.
+    /// AdminDisableUser / AdminEnableUser. Disabling signs the user out everywhere: its
+    /// refresh tokens are revoked (with the disable, in one transaction, so no sign-in can
+    /// slip in between) and every access and id token issued before is refused, on every
+    /// node and at the gateway.
     pub async fn admin_set_user_enabled(
         &self,
         pool_id: &str,
@@ -326,15 +330,21 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        self.store()
+        let sessions = self
+            .store()
             .users()
             .set_enabled(&pool.id, &user.sub, enabled, unix_millis(self.now()))
             .await?;
-        Ok(())
+        if enabled {
+            return Ok(());
+        }
+        self.refuse_tokens(&pool.id, &user.sub, &sessions).await
     }
 
     /// AdminSetUserPassword: `permanent` makes the user CONFIRMED, otherwise
-    /// FORCE_CHANGE_PASSWORD. The policy is enforced.
+    /// FORCE_CHANGE_PASSWORD. The policy is enforced. Every refresh token of the user is
+    /// revoked with the change (Cognito keeps them): whoever held the old password keeps no
+    /// session it could renew.
     pub async fn admin_set_user_password(
         &self,
         pool_id: &str,
@@ -359,6 +369,7 @@ impl UserPools {
                 Some(&hash),
                 status.as_str(),
                 unix_millis(self.now()),
+                true,
             )
             .await?;
         Ok(())
