@@ -1,6 +1,10 @@
 //! Attempt counters on both backends: what `update` reads and writes, deleting, purging, and
 //! concurrent updaters from two stores on one database counted one after the other; and the
 //! code operations that count a send or a guess in the same transaction.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions fail the test by panicking"
+)]
 
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{

@@ -9,6 +9,8 @@
 //! - `keys`: the per-pool key-ring cache and signing-key rotation.
 //! - `issue`: token issuance with Cognito's claims.
 //! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
+//! - `attempts`: the password lockout and the limits on code guesses and sends, counted in
+//!   storage for every node.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
@@ -17,6 +19,7 @@
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
+mod attempts;
 mod attributes;
 mod auth;
 mod clients;
@@ -34,6 +37,9 @@ mod sign_up;
 mod types;
 mod users;
 
+pub use attempts::{
+    CODE_GUESSES, CODE_SENDS, CODE_WINDOW, LOCKOUT_RESET_AFTER, LOCKOUT_THRESHOLD, MAX_LOCKOUT,
+};
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
 pub use clients::NewClient;
@@ -182,3 +188,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod public_tests;
+
+#[cfg(test)]
+mod hardening_tests;

@@ -28,6 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_storage::RevocationKind;
 use serde::Deserialize;
 
+use super::attempts::Subject;
 use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
 use super::codes::verify_code_purpose;
 use super::issue::{ADMIN_SCOPE, refresh_token_hash};
@@ -227,12 +228,15 @@ impl UserPools {
             )));
         }
         let now = self.now();
+        let purpose = verify_code_purpose(attribute);
         let sent_to = self
             .check_code(
                 &s.pool.id,
-                &s.user.sub,
-                &verify_code_purpose(attribute),
+                &Subject::user(&s.user),
+                Some(&s.user.sub),
+                &purpose,
                 code,
+                false,
                 now,
             )
             .await?;
@@ -257,10 +261,12 @@ impl UserPools {
                 unix_millis(now),
             )
             .await?;
-        Ok(())
+        self.finish_code(&s.pool.id, &s.user, &purpose).await
     }
 
-    /// ChangePassword: the previous password must match; the new one meets the policy.
+    /// ChangePassword: the previous password must match (a wrong one counts towards the
+    /// user's lockout, and a locked user is refused even with the right one); the new one
+    /// meets the policy.
     pub async fn change_password(
         &self,
         access_token: &str,
@@ -269,6 +275,10 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
         self.check_password_policy(&s.pool, proposed)?;
+        // The previous password is a password guess like a sign-in: it shares the lockout.
+        let subject = Subject::user(&s.user);
+        self.begin_password_attempt(&s.pool, &subject, self.now())
+            .await?;
         let matched = self
             .passwords()
             .verify(previous, s.user.password_hash.as_deref())
@@ -278,6 +288,7 @@ impl UserPools {
                 "Incorrect username or password.".into(),
             ));
         }
+        self.password_accepted(&s.pool, &subject).await?;
         let hash = self.passwords().hash(proposed).await?;
         let status = match s.user.status {
             UserStatus::ForceChangePassword | UserStatus::ResetRequired => UserStatus::Confirmed,

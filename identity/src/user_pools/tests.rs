@@ -406,9 +406,11 @@ async fn admin_user_lifecycle() {
         assert!(matches!(
             p.check_code(
                 &pool.id,
-                &sam.sub,
+                &attempts::Subject::user(&sam),
+                Some(&sam.sub),
                 &verify_code_purpose("email"),
                 wrong,
+                false,
                 p.now()
             )
             .await,
@@ -417,9 +419,11 @@ async fn admin_user_lifecycle() {
         let data = p
             .check_code(
                 &pool.id,
-                &sam.sub,
+                &attempts::Subject::user(&sam),
+                Some(&sam.sub),
                 &verify_code_purpose("email"),
                 code,
+                false,
                 p.now(),
             )
             .await
