@@ -82,6 +82,15 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) trusted_proxies: Vec<String>,
+    /// Requests per second one client address may send to the unauthenticated Cognito
+    /// operations (SignUp, InitiateAuth, codes, challenges); 0 turns the limit off
+    /// [default: 20].
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_PER_SECOND", value_name = "N")]
+    pub(crate) rate_limit_per_second: Option<String>,
+    /// Requests one client address may send at once before the per-second rate applies
+    /// [default: 40].
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_BURST", value_name = "N")]
+    pub(crate) rate_limit_burst: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
-//! HTTP adapters. [`router`] serves the Cognito JSON protocol on `POST /`, the per-pool OIDC
-//! discovery documents and `GET /health`. Only this module tree names axum.
+//! HTTP adapters. [`router`] serves the Cognito JSON protocol on `POST /` (its
+//! unauthenticated operations limited per source address), the per-pool OIDC discovery
+//! documents and `GET /health`. Only this module tree names axum.
 //!
 //! Every response carries `x-amzn-RequestId`. Errors from the well-known endpoints use the
 //! Cognito error shape too (`{"__type": …, "message": …}`), with 404 for an unknown pool.
@@ -48,14 +49,19 @@ pub struct HttpState {
     pub region: String,
     /// The clock SigV4 time windows are checked against.
     pub clock: Arc<dyn Clock>,
-    /// Peers whose forwarding headers name the client (see [`crate::net`]).
+    /// Peers whose forwarding headers name the client (see [`crate::net`]); the resolved
+    /// client is what the per-address limits count.
     pub trusted_proxies: TrustedProxies,
 }
 
 /// The identity service's routes.
 pub fn router(state: HttpState) -> Router {
+    let state = Arc::new(state);
+    // The unauthenticated operations are limited per source address before anything else.
+    let limited =
+        axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
     Router::new()
-        .route("/", post(cognito::handle))
+        .route("/", post(cognito::handle).layer(limited))
         .route("/health", get(health))
         .route(
             "/{pool_id}/.well-known/openid-configuration",
@@ -64,7 +70,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_request_id))
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 /// A fresh request id (a UUID, as AWS sends).

@@ -77,6 +77,7 @@ use crate::clock::Clock;
 use crate::crypto::{CodeHasher, Sealer};
 use crate::delivery::Delivery;
 use crate::password::PasswordHasher;
+use crate::rate_limit::{SourceLimiter, SourceRateLimit};
 
 /// Node-wide settings of the user-pool service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +88,8 @@ pub struct UserPoolsConfig {
     pub account_id: String,
     /// The base URL of issuers: `iss` = `{public_url}/{poolId}`.
     pub public_url: String,
+    /// The limit per source address on the unauthenticated operations.
+    pub source_rate_limit: SourceRateLimit,
 }
 
 /// The user-pool service. Cheap to clone (shared state).
@@ -115,6 +118,9 @@ struct Inner {
     reloading: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Revoked sign-ins and signed-out users, in memory for the gateway's per-request check.
     revocations: Arc<Revocations>,
+    /// The buckets per source address of the unauthenticated operations, shared by every
+    /// adapter that serves them.
+    source_limits: SourceLimiter,
 }
 
 impl UserPools {
@@ -128,6 +134,7 @@ impl UserPools {
         config: UserPoolsConfig,
     ) -> Self {
         let codes = CodeHasher::from_sealer(&sealer);
+        let source_limits = SourceLimiter::new(config.source_rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -140,6 +147,7 @@ impl UserPools {
                 rings: RwLock::new(HashMap::new()),
                 reloading: std::sync::Mutex::new(std::collections::HashSet::new()),
                 revocations: Arc::new(Revocations::default()),
+                source_limits,
             }),
         }
     }
@@ -147,6 +155,12 @@ impl UserPools {
     /// The node settings.
     pub fn config(&self) -> &UserPoolsConfig {
         &self.inner.config
+    }
+
+    /// The limits per source address of the unauthenticated operations (see
+    /// [`crate::rate_limit`]); adapters check them with the client address they resolved.
+    pub fn source_limits(&self) -> &SourceLimiter {
+        &self.inner.source_limits
     }
 
     /// The store (for operations added in other modules of this crate).

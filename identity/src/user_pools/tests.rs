@@ -24,6 +24,14 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) fn fixture(store: &gatehouse_storage::Store) -> Fixture {
+    fixture_with_limit(store, crate::rate_limit::SourceRateLimit::default())
+}
+
+/// [`fixture`] with another limit per source address.
+pub(crate) fn fixture_with_limit(
+    store: &gatehouse_storage::Store,
+    source_rate_limit: crate::rate_limit::SourceRateLimit,
+) -> Fixture {
     let clock = Arc::new(FixedClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
     let outbox = tempfile::tempdir().unwrap();
     // One fixed master key, so two services on one database (two nodes) open each other's keys.
@@ -49,6 +57,7 @@ pub(crate) fn fixture(store: &gatehouse_storage::Store) -> Fixture {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: "http://127.0.0.1:8000".into(),
+            source_rate_limit,
         },
     );
     Fixture {

@@ -26,6 +26,7 @@ mod clients;
 pub mod error;
 mod groups;
 mod pools;
+pub(crate) mod rate_limit;
 mod self_service;
 mod users;
 mod wire;
