@@ -11,9 +11,13 @@
 //! AdminInitiateAuth and ChangePassword's previous password share one counter per user
 //! (kind `password`); MFA codes will get a kind of their own and the same rules.
 //!
-//! Attempts are counted *before* the password is checked (and forgotten again on success),
-//! in a transaction that locks the counter: concurrent guesses on any number of nodes are
-//! counted one after the other, so none gets past the fifth failure.
+//! A locked account is refused before its password is checked (no argon2 run), and the
+//! outcome of every check is recorded in one transaction that locks the counter and looks at
+//! the lockout again: a guess checked while another node's guess locked the account is
+//! answered "Password attempts exceeded" whether it was right or not. So however many guesses
+//! run at once, on however many nodes, only the five recorded before the lockout are told
+//! apart; right passwords checked in parallel (one user signing in from many places) all
+//! succeed.
 //!
 //! # Codes
 //! Guesses at a code belong to the user and the code's purpose, not to one code:
@@ -83,13 +87,36 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// One password attempt at `now` against the stored counter: refused while locked,
-/// otherwise counted (and a lockout started from the fifth failure on).
-pub(crate) fn lockout_step(stored: Option<CounterState>, now: i64) -> (CounterWrite, bool) {
-    let live = stored.filter(|s| now < s.last_at.saturating_add(millis(LOCKOUT_RESET_AFTER)));
-    if live.is_some_and(|s| now < s.locked_until) {
+/// Whether the counter locks attempts at `now` (a lockout older than the idle reset is over).
+fn locked_at(stored: Option<CounterState>, now: i64) -> bool {
+    live_lockout(stored, now).is_some_and(|s| now < s.locked_until)
+}
+
+/// The counter while it still counts: [`LOCKOUT_RESET_AFTER`] without a failure forgets it.
+fn live_lockout(stored: Option<CounterState>, now: i64) -> Option<CounterState> {
+    stored.filter(|s| now < s.last_at.saturating_add(millis(LOCKOUT_RESET_AFTER)))
+}
+
+/// Records the outcome of one checked password at `now`: refused (`false`, nothing written)
+/// while locked; otherwise a right password forgets the failures and a wrong one is counted,
+/// locking for 2^(n−5) s from the fifth failure on.
+pub(crate) fn lockout_step(
+    stored: Option<CounterState>,
+    now: i64,
+    matched: bool,
+) -> (CounterWrite, bool) {
+    if locked_at(stored, now) {
         return (CounterWrite::Keep, false);
     }
+    if matched {
+        let write = if stored.is_some() {
+            CounterWrite::Delete
+        } else {
+            CounterWrite::Keep
+        };
+        return (write, true);
+    }
+    let live = live_lockout(stored, now);
     let count = live.map_or(0, |s| s.count).saturating_add(1);
     let locked_until = if count >= LOCKOUT_THRESHOLD {
         // 2^(n−5) seconds; 2^10 s is already past the cap, so larger shifts never happen.
@@ -168,13 +195,32 @@ pub(crate) fn send_step(
 // === impl UserPools ===
 
 impl UserPools {
-    /// Counts a password attempt for `subject` before the password is checked; refuses with
-    /// "Password attempts exceeded" while the account is locked. Call
-    /// [`UserPools::password_accepted`] when the password turns out right.
-    pub(crate) async fn begin_password_attempt(
+    /// Refuses with "Password attempts exceeded" while `subject` is locked out: call before
+    /// checking a password (a read; [`UserPools::record_password_check`] looks again).
+    pub(crate) async fn check_lockout(
         &self,
         pool: &UserPool,
         subject: &Subject,
+        now: SystemTime,
+    ) -> Result<(), UserPoolError> {
+        let stored = self
+            .store()
+            .counters()
+            .get(password_key(pool, subject))
+            .await?;
+        if locked_at(stored, unix_millis(now)) {
+            return Err(password_attempts_exceeded());
+        }
+        Ok(())
+    }
+
+    /// Records whether the password checked for `subject` `matched`; refuses with "Password
+    /// attempts exceeded" when the account got locked meanwhile (right password or not).
+    pub(crate) async fn record_password_check(
+        &self,
+        pool: &UserPool,
+        subject: &Subject,
+        matched: bool,
         now: SystemTime,
     ) -> Result<(), UserPoolError> {
         let now = unix_millis(now);
@@ -182,7 +228,7 @@ impl UserPools {
             .store()
             .counters()
             .update(password_key(pool, subject), |stored| {
-                lockout_step(stored, now)
+                lockout_step(stored, now, matched)
             })
             .await?;
         if allowed {
@@ -190,19 +236,6 @@ impl UserPools {
         } else {
             Err(password_attempts_exceeded())
         }
-    }
-
-    /// Forgets the failed passwords of `subject` after a right one.
-    pub(crate) async fn password_accepted(
-        &self,
-        pool: &UserPool,
-        subject: &Subject,
-    ) -> Result<(), UserPoolError> {
-        self.store()
-            .counters()
-            .delete(password_key(pool, subject))
-            .await?;
-        Ok(())
     }
 
     /// Forgets the guesses at `subject`'s codes of `purpose` after a right code.
@@ -266,16 +299,17 @@ mod tests {
         }
     }
 
-    /// (rule, stored counter, now, allowed, count after, locked until after).
+    /// (rule, stored counter, now, password right, allowed, count after, locked until after).
     fn check_lockout(
         rule: &str,
         stored: Option<CounterState>,
         now: i64,
+        matched: bool,
         allowed: bool,
         count: i64,
         locked_until: i64,
     ) {
-        let (write, ok) = lockout_step(stored, now);
+        let (write, ok) = lockout_step(stored, now, matched);
         assert_eq!(ok, allowed, "{rule}");
         let after = match write {
             CounterWrite::Put(s) => s,
@@ -295,27 +329,40 @@ mod tests {
 
     #[test]
     fn lockout_follows_cognito() {
-        check_lockout("a first failure is counted", None, T, true, 1, 0);
+        check_lockout("a first failure is counted", None, T, false, true, 1, 0);
+        check_lockout("a first success writes nothing", None, T, true, true, 0, 0);
         check_lockout(
             "four failures lock nothing",
             Some(counter(3, T, 0)),
             T + S,
+            false,
             true,
             4,
             0,
         );
         check_lockout(
-            "the fifth attempt locks for 1 s (forgotten if it is right)",
+            "a success forgets the failures",
             Some(counter(4, T, 0)),
             T + S,
+            true,
+            true,
+            0,
+            0,
+        );
+        check_lockout(
+            "the fifth failure locks for 1 s",
+            Some(counter(4, T, 0)),
+            T + S,
+            false,
             true,
             5,
             T + 2 * S,
         );
         check_lockout(
-            "while locked even the attempt is refused and not counted",
+            "while locked even the right password is refused, and nothing is counted",
             Some(counter(5, T, T + S)),
             T + S - 1,
+            true,
             false,
             5,
             T + S,
@@ -324,6 +371,7 @@ mod tests {
             "the sixth failure locks for 2 s",
             Some(counter(5, T, T + S)),
             T + S,
+            false,
             true,
             6,
             T + 3 * S,
@@ -332,6 +380,7 @@ mod tests {
             "the tenth failure locks for 32 s",
             Some(counter(9, T, T + S)),
             T + S,
+            false,
             true,
             10,
             T + 33 * S,
@@ -340,6 +389,7 @@ mod tests {
             "doubling stops at 15 minutes",
             Some(counter(14, T, T + S)),
             T + S,
+            false,
             true,
             15,
             T + S + 15 * MIN,
@@ -348,14 +398,16 @@ mod tests {
             "a huge count still locks for 15 minutes",
             Some(counter(90, T, T + S)),
             T + S,
+            false,
             true,
             91,
             T + S + 15 * MIN,
         );
         check_lockout(
             "15 idle minutes start the count again",
-            Some(counter(7, T, T + 8 * S)),
+            Some(counter(7, T, 0)),
             T + 15 * MIN,
+            false,
             true,
             1,
             0,
@@ -364,6 +416,7 @@ mod tests {
             "just under 15 idle minutes do not",
             Some(counter(7, T, 0)),
             T + 15 * MIN - 1,
+            false,
             true,
             8,
             T + 15 * MIN - 1 + 8 * S,

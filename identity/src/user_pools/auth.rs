@@ -223,17 +223,22 @@ impl UserPools {
         let now = self.now();
         let user = self.find_user(pool, username).await?;
         let uniform = client.config.prevent_user_existence_errors;
-        // Counted before the password is checked (see `attempts`): a locked account is
-        // refused without a check, and an unknown name locks like a real user when the
-        // client hides which users exist.
+        // The lockout (see `attempts`): a locked account is refused without a check, and an
+        // unknown name locks like a real user when the client hides which users exist.
         let subject = Subject::of(self, pool, user.as_ref(), username);
-        if user.is_some() || uniform {
-            self.begin_password_attempt(pool, &subject, now).await?;
+        let counted = user.is_some() || uniform;
+        if counted {
+            self.check_lockout(pool, &subject, now).await?;
         }
         // Unknown users (and users without a password) are checked against the dummy hash:
         // one argon2 run either way.
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let matched = self.passwords().verify(password, stored).await?;
+        let verified = self.passwords().verify(password, stored).await?;
+        let matched = verified && user.is_some();
+        if counted {
+            self.record_password_check(pool, &subject, matched, now)
+                .await?;
+        }
         let Some(user) = user else {
             return Err(if uniform {
                 incorrect_credentials()
@@ -244,7 +249,6 @@ impl UserPools {
         if !matched {
             return Err(incorrect_credentials());
         }
-        self.password_accepted(pool, &subject).await?;
         if !user.enabled {
             return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
         }

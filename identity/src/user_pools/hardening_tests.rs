@@ -655,3 +655,62 @@ async fn common_passwords_are_refused_wherever_a_password_is_set_unless_the_pool
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_right_passwords_never_lock_and_parallel_guesses_learn_five_answers() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let g = fixture(&db.store);
+        let (_, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "par", "par@example.com").await;
+        let run = |password: &'static str| {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..12 {
+                // Half on each node.
+                let pools = if i % 2 == 0 {
+                    f.pools.clone()
+                } else {
+                    g.pools.clone()
+                };
+                let client_id = client.id.clone();
+                tasks.spawn(async move {
+                    pools
+                        .initiate_auth(
+                            &client_id,
+                            "USER_PASSWORD_AUTH",
+                            &params(&[("USERNAME", "par"), ("PASSWORD", password)]),
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+            }
+            tasks
+        };
+        let mut right = run(PASSWORD);
+        while let Some(outcome) = right.join_next().await {
+            assert_eq!(
+                outcome.unwrap(),
+                Ok(()),
+                "one user signing in from many places"
+            );
+        }
+        let mut wrong = run(WRONG);
+        let mut answers = Vec::new();
+        while let Some(outcome) = wrong.join_next().await {
+            answers.push(outcome.unwrap().unwrap_err());
+        }
+        let incorrect = answers
+            .iter()
+            .filter(|a| *a == "Incorrect username or password.")
+            .count();
+        assert_eq!(incorrect, 5, "{answers:?}");
+        assert!(
+            answers.iter().all(
+                |a| a == "Incorrect username or password." || a == "Password attempts exceeded"
+            ),
+            "{answers:?}"
+        );
+    })
+    .await;
+}

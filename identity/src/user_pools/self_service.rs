@@ -277,18 +277,18 @@ impl UserPools {
         self.check_password_policy(&s.pool, proposed)?;
         // The previous password is a password guess like a sign-in: it shares the lockout.
         let subject = Subject::user(&s.user);
-        self.begin_password_attempt(&s.pool, &subject, self.now())
-            .await?;
+        self.check_lockout(&s.pool, &subject, self.now()).await?;
         let matched = self
             .passwords()
             .verify(previous, s.user.password_hash.as_deref())
+            .await?;
+        self.record_password_check(&s.pool, &subject, matched, self.now())
             .await?;
         if !matched {
             return Err(UserPoolError::NotAuthorized(
                 "Incorrect username or password.".into(),
             ));
         }
-        self.password_accepted(&s.pool, &subject).await?;
         let hash = self.passwords().hash(proposed).await?;
         let status = match s.user.status {
             UserStatus::ForceChangePassword | UserStatus::ResetRequired => UserStatus::Confirmed,
