@@ -21,6 +21,8 @@ pub(crate) struct Fixture {
     pub(crate) pools: UserPools,
     pub(crate) clock: Arc<FixedClock>,
     pub(crate) outbox: tempfile::TempDir,
+    /// The delivery, to wait for messages it has not written yet.
+    pub(crate) delivery: Arc<Outbox>,
 }
 
 pub(crate) fn fixture(store: &gatehouse_storage::Store) -> Fixture {
@@ -34,6 +36,7 @@ pub(crate) fn fixture_with_limit(
 ) -> Fixture {
     let clock = Arc::new(FixedClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
     let outbox = tempfile::tempdir().unwrap();
+    let delivery = Arc::new(Outbox::new(outbox.path().to_path_buf()));
     // One fixed master key, so two services on one database (two nodes) open each other's keys.
     let sealer =
         Arc::new(Sealer::new(&MasterKey::from_bytes("k1", [7; 32]).unwrap(), &[]).unwrap());
@@ -51,7 +54,7 @@ pub(crate) fn fixture_with_limit(
         store.clone(),
         sealer,
         passwords,
-        Arc::new(Outbox::new(outbox.path().to_path_buf())),
+        delivery.clone(),
         clock.clone(),
         UserPoolsConfig {
             region: "us-east-1".into(),
@@ -64,12 +67,17 @@ pub(crate) fn fixture_with_limit(
         pools,
         clock,
         outbox,
+        delivery,
     }
 }
 
 impl Fixture {
     /// Every outbox message, oldest first.
     pub(crate) fn messages(&self) -> Vec<serde_json::Value> {
+        assert!(
+            self.delivery.wait_written(Duration::from_secs(10)),
+            "outbox writes did not finish"
+        );
         let mut names: Vec<_> = std::fs::read_dir(self.outbox.path())
             .map(|d| {
                 d.map(|e| e.unwrap().path())
