@@ -35,7 +35,8 @@ use std::time::{Duration, SystemTime};
 
 use gatehouse_storage::{CounterKey, CounterState, CounterWrite};
 
-use super::{User, UserPool, UserPoolError, UserPools};
+use super::config::AliasAttribute;
+use super::{User, UserPool, UserPoolError, UserPools, is_email};
 use crate::time::unix_millis;
 
 /// Failed passwords before the first lockout.
@@ -59,11 +60,26 @@ const PASSWORD: &str = "password";
 pub(crate) struct Subject(String);
 
 impl Subject {
-    /// The subject of `user`, or of the name given when there is no such user.
+    /// The subject of `user`, or of the name given when there is no such user. A name is
+    /// folded to lower case wherever a real user would be found whatever its case (an email,
+    /// a case-insensitive pool, a preferred-username alias), so that spelling an unknown name
+    /// differently opens no new counter where a real user's would be shared.
     pub(crate) fn of(pools: &UserPools, pool: &UserPool, user: Option<&User>, name: &str) -> Self {
         match user {
             Some(user) => Self(user.sub.clone()),
-            None => Self(format!("name:{}", pools.normalize_username(pool, name))),
+            None => {
+                let folds = is_email(name)
+                    || pool
+                        .config
+                        .alias_attributes
+                        .contains(&AliasAttribute::PreferredUsername);
+                let name = if folds {
+                    name.to_lowercase()
+                } else {
+                    pools.normalize_username(pool, name)
+                };
+                Self(format!("name:{name}"))
+            }
         }
     }
 

@@ -175,6 +175,19 @@ async fn change_password_shares_the_lockout_and_unknown_users_lock_alike() {
         // With PreventUserExistenceErrors a name nobody holds locks exactly like a user.
         let (_, hidden) = setup(&f, pool_config(), prevent_existence_errors()).await;
         signed_up(&f, &hidden, "real", "real@example.com").await;
+        // An unknown email spelt in another case is the same unknown name (a real user's
+        // email finds the same user whatever its case).
+        for _ in 0..5 {
+            let e = login(&f, &hidden, "Ghost@Example.com", WRONG)
+                .await
+                .unwrap_err();
+            assert!(is_incorrect(&e), "{e:?}");
+        }
+        assert!(is_locked(
+            &login(&f, &hidden, "ghost@example.com", WRONG)
+                .await
+                .unwrap_err()
+        ));
         for name in ["real", "ghost"] {
             let answers: Vec<String> = {
                 let mut out = Vec::new();

@@ -12,8 +12,9 @@
 //! Refresh tokens are revoked in their own table. Access and id tokens cannot be recalled,
 //! so rows of storage's `token_revocations` table refuse them until they expire: a sign-in
 //! (`origin_jti`; RevokeToken, and GlobalSignOut for the token it was called with: every
-//! token of that sign-in) and a user (`sub`; GlobalSignOut and AdminUserGlobalSignOut: every
-//! token issued before then). A row is kept for
+//! token of that sign-in) and a user (`sub`; GlobalSignOut, AdminUserGlobalSignOut,
+//! AdminDisableUser, AdminDeleteUser and DeleteUser: every token issued before then, plus
+//! every sign-in whose refresh token they revoked). A row is kept for
 //! [`REVOCATION_LIFETIME`](super::REVOCATION_LIFETIME) (a day, the longest a token lives),
 //! then purged. The self-service checks here read storage on each use, so a sign-out on one
 //! node holds on every node at once; each revocation also updates this node's in-memory
