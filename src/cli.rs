@@ -89,6 +89,15 @@ pub(crate) struct ServeArgs {
     /// and closed [default: 10000].
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
     pub(crate) max_connections: Option<String>,
+    /// Requests per second one client address may send to the unauthenticated Cognito
+    /// operations (SignUp, InitiateAuth, codes, challenges); 0 turns the limit off
+    /// [default: 20].
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_PER_SECOND", value_name = "N")]
+    pub(crate) rate_limit_per_second: Option<String>,
+    /// Requests one client address may send at once before the per-second rate applies
+    /// [default: 40].
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_BURST", value_name = "N")]
+    pub(crate) rate_limit_burst: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_gateway::server::MAX_WORKERS;
 use gatehouse_identity::net::TrustedProxies;
+use gatehouse_identity::rate_limit::SourceRateLimit;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -62,6 +63,8 @@ pub(crate) struct Config {
     pub(crate) master_key: Option<Secret>,
     /// Peers whose forwarding headers name the client; empty: the TCP peer is the client.
     pub(crate) trusted_proxies: TrustedProxies,
+    /// The limit per client address on the unauthenticated Cognito operations.
+    pub(crate) source_rate_limit: SourceRateLimit,
 }
 
 /// Operator credentials given in the environment.
@@ -129,7 +132,19 @@ struct FileConfig {
     argon2: Option<Argon2Settings>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    rate_limit: Option<RateLimitFile>,
 }
+
+/// `[rate_limit]`: the limit per client address on the unauthenticated operations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    per_second: Option<u32>,
+    burst: Option<u32>,
+}
+
+/// Largest `per_second` and `burst` accepted (a larger number is surely a typo).
+const MAX_RATE_LIMIT: u32 = 1_000_000;
 
 /// A configuration that cannot be used; the binary prints it on one line and exits 64.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +182,12 @@ pub(crate) enum ConfigError {
     SmtpUrl(String),
     #[error(transparent)]
     TrustedProxy(#[from] gatehouse_identity::net::CidrError),
+    #[error("rate limit {what} `{value}` must be a number from {min} to {MAX_RATE_LIMIT}")]
+    RateLimit {
+        what: &'static str,
+        value: String,
+        min: u32,
+    },
     #[error("argon2 settings out of range: {0}")]
     Argon2(&'static str),
     #[error(
@@ -312,6 +333,22 @@ impl Config {
         } else {
             TrustedProxies::parse(&args.trusted_proxies)?
         };
+        let file_limit = file.rate_limit.unwrap_or_default();
+        let defaults = SourceRateLimit::default();
+        let per_second = rate_limit_value(
+            "per second",
+            args.rate_limit_per_second.as_deref(),
+            file_limit.per_second,
+            defaults.per_second,
+            0,
+        )?;
+        let burst = rate_limit_value(
+            "burst",
+            args.rate_limit_burst.as_deref(),
+            file_limit.burst,
+            defaults.burst,
+            1,
+        )?;
         Ok(Self {
             listen,
             gateway_listen,
@@ -329,8 +366,33 @@ impl Config {
             operator,
             master_key,
             trusted_proxies,
+            source_rate_limit: SourceRateLimit { per_second, burst },
         })
     }
+}
+
+/// One number of the rate limit: the flag (or its `GATEHOUSE_*` variable), else the file,
+/// else the default; `min..=MAX_RATE_LIMIT`.
+fn rate_limit_value(
+    what: &'static str,
+    flag: Option<&str>,
+    file: Option<u32>,
+    default: u32,
+    min: u32,
+) -> Result<u32, ConfigError> {
+    let bad = |value: String| ConfigError::RateLimit { what, value, min };
+    let value = match (flag, file) {
+        (Some(text), _) => text
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| bad(text.to_owned()))?,
+        (None, Some(n)) => n,
+        (None, None) => default,
+    };
+    if !(min..=MAX_RATE_LIMIT).contains(&value) {
+        return Err(bad(value.to_string()));
+    }
+    Ok(value)
 }
 
 impl Config {
@@ -491,6 +553,48 @@ mod tests {
             Some("127.0.0.1:9464".parse().unwrap())
         );
         assert_eq!(config.max_connections, 10_000);
+        assert_eq!(
+            config.source_rate_limit,
+            SourceRateLimit {
+                per_second: 20,
+                burst: 40
+            }
+        );
+    }
+
+    #[test]
+    fn rate_limits_come_from_flag_or_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "[rate_limit]\nper_second = 5\nburst = 9\n").unwrap();
+        let path = file.display().to_string();
+        let from_file = Config::load(&args(&["--config", &path])).unwrap();
+        assert_eq!(
+            from_file.source_rate_limit,
+            SourceRateLimit {
+                per_second: 5,
+                burst: 9
+            }
+        );
+        let flag = args(&["--config", &path, "--rate-limit-per-second", "0"]);
+        let off = Config::load(&flag).unwrap().source_rate_limit;
+        assert_eq!(
+            (off.per_second, off.burst),
+            (0, 9),
+            "the flag wins; 0 is off"
+        );
+        let cases: &[(&[&str], &str)] = &[
+            (&["--rate-limit-per-second", "fast"], "`fast`"),
+            (&["--rate-limit-burst", "0"], "burst `0`"),
+            (&["--rate-limit-burst", "2000000"], "`2000000`"),
+        ];
+        for (argv, needle) in cases {
+            let err = Config::load(&args(argv)).unwrap_err();
+            assert!(err.to_string().contains(needle), "{argv:?}: {err}");
+        }
+        std::fs::write(&file, "[rate_limit]\nper_sec = 5\n").unwrap();
+        let err = Config::load(&args(&["--config", &path])).unwrap_err();
+        assert!(err.to_string().contains("per_sec"), "{err}");
     }
 
     #[test]

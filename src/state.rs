@@ -105,6 +105,7 @@ impl State {
                 region: config.region.clone(),
                 account_id: config.account_id.clone(),
                 public_url: public_url.to_owned(),
+                source_rate_limit: config.source_rate_limit,
             },
         );
         Ok(Self {

@@ -1,7 +1,8 @@
 """Starts the real `gatehouse serve` binary and talks to it with the clients people use.
 
 `GatehouseServer` runs the binary on a free loopback port with a throw-away data folder, a config
-file that lowers the argon2 cost (so the suite stays fast) and fixed operator credentials. It
+file that lowers the argon2 cost (so the suite stays fast) and raises the per-address rate limit
+(every test calls from 127.0.0.1), and fixed operator credentials. It
 exposes boto3 clients (`admin`, signed with the operator credentials; `public`, unsigned), a raw
 HTTP helper for what boto3 refuses to send (malformed JSON, bogus targets), the development
 outbox and the served discovery documents. The process is stopped with SIGTERM (then SIGKILL);
@@ -60,6 +61,12 @@ OPERATOR_SECRET_ACCESS_KEY = "e2e/operator/secret/key/0123456789abcdefABCD"
 
 # Low argon2 cost: the suite measures behaviour, not hashing strength.
 FAST_ARGON2_CONFIG = "[argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
+# Every test talks to the server from 127.0.0.1, one client address for a whole module, so the
+# suite's servers raise the per-address limit of the unauthenticated operations. Tests of the
+# limits themselves (and of the lockout) start servers with `config=DEFAULT_LIMITS_CONFIG`.
+RAISED_RATE_LIMIT = "[rate_limit]\nper_second = 1000000\nburst = 1000000\n"
+SUITE_CONFIG = FAST_ARGON2_CONFIG + RAISED_RATE_LIMIT
+DEFAULT_LIMITS_CONFIG = FAST_ARGON2_CONFIG
 
 READY_LINE = re.compile(r"^gatehouse listening on (http://127\.0\.0\.1:(\d+))\s*$")
 START_TIMEOUT_S = 20.0
@@ -121,6 +128,7 @@ class GatehouseServer:
         extra_env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
         name: str = "gatehouse",
+        config: str = SUITE_CONFIG,
     ) -> None:
         self.name = name
         self.database_url = database_url
@@ -131,7 +139,7 @@ class GatehouseServer:
         self.extra_env = dict(extra_env or {})
         self.extra_args = list(extra_args or [])
         self.config_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
-        self.config_path.write_text(FAST_ARGON2_CONFIG)
+        self.config_path.write_text(config)
         self.process: subprocess.Popen[str] | None = None
         self.endpoint = ""
         self.exit_code: int | None = None

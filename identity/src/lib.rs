@@ -10,6 +10,7 @@
 //! - [`crypto`]: the master-key [`crypto::Sealer`] (AES-256-GCM, key ids for rotation), stored
 //!   hashes of tokens and codes, constant-time comparison.
 //! - [`net`]: the trusted proxies and the one client address both listeners resolve.
+//! - [`rate_limit`]: the per-source-address limits of the unauthenticated operations.
 //! - [`ids`]: pool ids, client ids and secrets, `sub` UUIDs, access keys, refresh tokens, codes.
 //! - [`password`]: argon2id hashing on a bounded blocking pool and the pool password policy.
 //! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
@@ -35,6 +36,7 @@ pub mod http;
 pub mod ids;
 pub mod net;
 pub mod password;
+pub mod rate_limit;
 pub mod sigv4;
 mod time;
 pub mod tokens;

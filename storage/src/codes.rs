@@ -1,6 +1,7 @@
 //! One-time codes (sign-up confirmation, attribute verification, password reset): stored
 //! as hashes, with an expiry and a budget of attempts spent atomically.
 
+use crate::counters::{CounterKey, CounterState, CounterWrite, update_in};
 use crate::db::{Conn, Db, DbRow, args};
 use crate::{EpochMillis, StorageError};
 
@@ -50,34 +51,7 @@ impl<'s> Codes<'s> {
     /// [`StorageError::NotFound`] if the user is missing.
     pub async fn put(&self, code: &CodeRecord) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
-        let mut conn = tx.conn();
-        // The join keeps a code from pointing at a user of another pool.
-        let inserted = conn
-            .execute(
-                format!(
-                    "INSERT INTO one_time_codes ({COLUMNS})
-                     SELECT $1, sub, $3, $4, $5, $6, $7, $8 FROM users
-                     WHERE pool_id = $1 AND sub = $2
-                     ON CONFLICT (sub, purpose) DO UPDATE SET
-                        code_hash = excluded.code_hash, data = excluded.data,
-                        expires_at = excluded.expires_at, attempts_left = excluded.attempts_left,
-                        created_at = excluded.created_at"
-                ),
-                args![
-                    &code.pool_id,
-                    &code.sub,
-                    &code.purpose,
-                    &code.code_hash,
-                    &code.data,
-                    code.expires_at,
-                    code.attempts_left,
-                    code.created_at,
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            return Err(StorageError::not_found(format!("user `{}`", code.sub)));
-        }
+        insert(&mut tx.conn(), code).await?;
         tx.commit().await
     }
 
@@ -99,24 +73,51 @@ impl<'s> Codes<'s> {
         purpose: &str,
     ) -> Result<CodeAttempt, StorageError> {
         let mut tx = self.db.write().await?;
+        let outcome = spend(&mut tx.conn(), pool_id, sub, purpose).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Stores `code` (replacing the user's earlier one of that purpose) if the send counter
+    /// `sends` allows it: in one transaction, `decide` sees the counter and says what to write
+    /// back and whether the send may happen. With `code` = `None` only the counter is
+    /// touched (a send to nobody, counted like a real one). Returns whether it was allowed.
+    pub async fn put_counted(
+        &self,
+        code: Option<&CodeRecord>,
+        sends: CounterKey<'_>,
+        decide: impl FnOnce(Option<CounterState>) -> (CounterWrite, bool),
+    ) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
-        let granted = conn
-            .fetch_optional(
-                format!(
-                    "UPDATE one_time_codes SET attempts_left = attempts_left - 1
-                     WHERE pool_id = $1 AND sub = $2 AND purpose = $3 AND attempts_left > 0
-                     RETURNING {COLUMNS}"
-                ),
-                args![pool_id, sub, purpose],
-                decode,
-            )
-            .await?;
-        let outcome = match granted {
-            Some(code) => CodeAttempt::Granted(code),
-            None => match select(&mut conn, pool_id, sub, purpose).await? {
-                Some(code) => CodeAttempt::Exhausted(code),
-                None => CodeAttempt::Missing,
-            },
+        let allowed = update_in(&mut conn, self.db.backend(), sends, decide).await?;
+        if allowed && let Some(code) = code {
+            insert(&mut conn, code).await?;
+        }
+        tx.commit().await?;
+        Ok(allowed)
+    }
+
+    /// One guess at a code, counted twice in one transaction: by the counter `guesses` (with
+    /// `decide`, which says what to write back and whether the guess may go ahead) and, when
+    /// it may and `sub` names a user, by the code's own attempts as [`Codes::take_attempt`]
+    /// does. `None` when the counter refused the guess; with `sub` = `None` (nobody to
+    /// guess for) an allowed guess finds [`CodeAttempt::Missing`].
+    pub async fn guess(
+        &self,
+        pool_id: &str,
+        sub: Option<&str>,
+        purpose: &str,
+        guesses: CounterKey<'_>,
+        decide: impl FnOnce(Option<CounterState>) -> (CounterWrite, bool),
+    ) -> Result<Option<CodeAttempt>, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let allowed = update_in(&mut conn, self.db.backend(), guesses, decide).await?;
+        let outcome = match (allowed, sub) {
+            (false, _) => None,
+            (true, None) => Some(CodeAttempt::Missing),
+            (true, Some(sub)) => Some(spend(&mut conn, pool_id, sub, purpose).await?),
         };
         tx.commit().await?;
         Ok(outcome)
@@ -154,6 +155,66 @@ impl<'s> Codes<'s> {
         tx.commit().await?;
         Ok(deleted)
     }
+}
+
+/// Inserts or replaces the code of its user and purpose; `NotFound` if the user is missing.
+async fn insert(conn: &mut Conn<'_>, code: &CodeRecord) -> Result<(), StorageError> {
+    // The join keeps a code from pointing at a user of another pool.
+    let inserted = conn
+        .execute(
+            format!(
+                "INSERT INTO one_time_codes ({COLUMNS})
+                 SELECT $1, sub, $3, $4, $5, $6, $7, $8 FROM users
+                 WHERE pool_id = $1 AND sub = $2
+                 ON CONFLICT (sub, purpose) DO UPDATE SET
+                    code_hash = excluded.code_hash, data = excluded.data,
+                    expires_at = excluded.expires_at, attempts_left = excluded.attempts_left,
+                    created_at = excluded.created_at"
+            ),
+            args![
+                &code.pool_id,
+                &code.sub,
+                &code.purpose,
+                &code.code_hash,
+                &code.data,
+                code.expires_at,
+                code.attempts_left,
+                code.created_at,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StorageError::not_found(format!("user `{}`", code.sub)));
+    }
+    Ok(())
+}
+
+/// Spends one of the code's attempts, atomically: two concurrent guesses cannot both use the
+/// last one.
+async fn spend(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    sub: &str,
+    purpose: &str,
+) -> Result<CodeAttempt, StorageError> {
+    let granted = conn
+        .fetch_optional(
+            format!(
+                "UPDATE one_time_codes SET attempts_left = attempts_left - 1
+                 WHERE pool_id = $1 AND sub = $2 AND purpose = $3 AND attempts_left > 0
+                 RETURNING {COLUMNS}"
+            ),
+            args![pool_id, sub, purpose],
+            decode,
+        )
+        .await?;
+    Ok(match granted {
+        Some(code) => CodeAttempt::Granted(code),
+        None => match select(conn, pool_id, sub, purpose).await? {
+            Some(code) => CodeAttempt::Exhausted(code),
+            None => CodeAttempt::Missing,
+        },
+    })
 }
 
 async fn select(

@@ -13,6 +13,7 @@
 
 mod clients;
 mod codes;
+mod counters;
 mod db;
 mod error;
 mod gateway;
@@ -30,6 +31,7 @@ pub mod testkit;
 
 pub use clients::{ClientRecord, Clients};
 pub use codes::{CodeAttempt, CodeRecord, Codes};
+pub use counters::{CounterKey, CounterState, CounterWrite, Counters};
 pub use db::{Backend, StoreOptions};
 pub use error::{BackendError, StorageError};
 pub use gateway::{
@@ -122,6 +124,11 @@ impl Store {
 
     pub fn codes(&self) -> Codes<'_> {
         Codes::new(&self.db)
+    }
+
+    /// Failed passwords, code guesses and code sends (lockouts and limits), for every node.
+    pub fn counters(&self) -> Counters<'_> {
+        Counters::new(&self.db)
     }
 
     pub fn refresh_tokens(&self) -> RefreshTokens<'_> {

@@ -46,6 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_gateway_stages.sql"),
         postgres: include_str!("../migrations/postgres/0005_gateway_stages.sql"),
     },
+    Migration {
+        version: 6,
+        name: "attempt counters (lockout, code guesses and sends)",
+        sqlite: include_str!("../migrations/sqlite/0006_attempt_counters.sql"),
+        postgres: include_str!("../migrations/postgres/0006_attempt_counters.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

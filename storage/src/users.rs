@@ -363,15 +363,16 @@ impl<'s> Users<'s> {
         tx.commit().await
     }
 
-    /// Enables or disables the user. Disabling also revokes every refresh token of the
-    /// user (at `updated_at`), in the same transaction.
+    /// Enables or disables the user. Disabling also revokes every live refresh token of the
+    /// user (at `updated_at`), in the same transaction, and returns their `origin_jti`s: the
+    /// sign-ins that just ended, whose access and id tokens the caller can now refuse.
     pub async fn set_enabled(
         &self,
         pool_id: &str,
         sub: &str,
         enabled: bool,
         updated_at: EpochMillis,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Vec<String>, StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
         let changed = conn
@@ -381,18 +382,20 @@ impl<'s> Users<'s> {
             )
             .await?;
         found(changed, sub)?;
-        if !enabled {
-            conn.execute(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE sub = $1 AND revoked_at IS NULL",
-                args![sub, updated_at],
-            )
-            .await?;
-        }
-        tx.commit().await
+        let sessions = if enabled {
+            Vec::new()
+        } else {
+            revoke_refresh_tokens(&mut conn, pool_id, sub, updated_at).await?
+        };
+        tx.commit().await?;
+        Ok(sessions)
     }
 
     /// Replaces the password hash and the status together (a password change often moves
-    /// the user out of `FORCE_CHANGE_PASSWORD` or `RESET_REQUIRED`).
+    /// the user out of `FORCE_CHANGE_PASSWORD` or `RESET_REQUIRED`). With
+    /// `revoke_refresh_tokens`, every live refresh token of the user is revoked in the same
+    /// transaction (a password reset ends the sessions it replaces); their `origin_jti`s
+    /// are returned.
     pub async fn set_password(
         &self,
         pool_id: &str,
@@ -400,10 +403,11 @@ impl<'s> Users<'s> {
         password_hash: Option<&str>,
         status: &str,
         updated_at: EpochMillis,
-    ) -> Result<(), StorageError> {
+        revoke_refresh_tokens_too: bool,
+    ) -> Result<Vec<String>, StorageError> {
         let mut tx = self.db.write().await?;
-        let changed = tx
-            .conn()
+        let mut conn = tx.conn();
+        let changed = conn
             .execute(
                 "UPDATE users SET password_hash = $3, status = $4, updated_at = $5
                  WHERE pool_id = $1 AND sub = $2",
@@ -411,7 +415,36 @@ impl<'s> Users<'s> {
             )
             .await?;
         found(changed, sub)?;
-        tx.commit().await
+        let sessions = if revoke_refresh_tokens_too {
+            revoke_refresh_tokens(&mut conn, pool_id, sub, updated_at).await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
+    /// Sets the status and revokes every live refresh token of the user, in one transaction
+    /// (AdminResetUserPassword); returns the revoked tokens' `origin_jti`s.
+    pub async fn set_status_and_revoke(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        status: &str,
+        updated_at: EpochMillis,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let changed = conn
+            .execute(
+                "UPDATE users SET status = $3, updated_at = $4 WHERE pool_id = $1 AND sub = $2",
+                args![pool_id, sub, status, updated_at],
+            )
+            .await?;
+        found(changed, sub)?;
+        let sessions = revoke_refresh_tokens(&mut conn, pool_id, sub, updated_at).await?;
+        tx.commit().await?;
+        Ok(sessions)
     }
 
     /// Replaces the whole attribute map and alias set, and rebuilds the search rows, in one
@@ -446,19 +479,46 @@ impl<'s> Users<'s> {
     }
 
     /// Deletes the user and, by cascade, its alias and search rows, group memberships,
-    /// codes and refresh tokens.
-    pub async fn delete(&self, pool_id: &str, sub: &str) -> Result<(), StorageError> {
+    /// codes and refresh tokens. Returns the `origin_jti`s of the refresh tokens that were
+    /// still live: the sign-ins that ended with the user.
+    pub async fn delete(&self, pool_id: &str, sub: &str) -> Result<Vec<String>, StorageError> {
         let mut tx = self.db.write().await?;
-        let changed = tx
-            .conn()
+        let mut conn = tx.conn();
+        let sessions = conn
+            .fetch_all(
+                "SELECT origin_jti FROM refresh_tokens
+                 WHERE pool_id = $1 AND sub = $2 AND revoked_at IS NULL",
+                args![pool_id, sub],
+                |row| row.text("origin_jti"),
+            )
+            .await?;
+        let changed = conn
             .execute(
                 "DELETE FROM users WHERE pool_id = $1 AND sub = $2",
                 args![pool_id, sub],
             )
             .await?;
         found(changed, sub)?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(sessions)
     }
+}
+
+/// Revokes every live refresh token of a user at `at`; returns their `origin_jti`s.
+async fn revoke_refresh_tokens(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    sub: &str,
+    at: EpochMillis,
+) -> Result<Vec<String>, StorageError> {
+    conn.fetch_all(
+        "UPDATE refresh_tokens SET revoked_at = $3
+         WHERE sub = $2 AND pool_id = $1 AND revoked_at IS NULL
+         RETURNING origin_jti",
+        args![pool_id, sub, at],
+        |row| row.text("origin_jti"),
+    )
+    .await
 }
 
 // === ListUsers plans ===

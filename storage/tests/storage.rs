@@ -157,7 +157,7 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 5, "migrations 0001 to 0005");
+        assert_eq!(Store::schema_version(), 6, "migrations 0001 to 0006");
     })
     .await;
 }
@@ -574,10 +574,24 @@ async fn status_password_and_enabled_changes() {
             .set_status("us-east-1_a", &sub, "UNCONFIRMED", T0 + 1)
             .await
             .unwrap();
-        users
-            .set_password("us-east-1_a", &sub, None, "RESET_REQUIRED", T0 + 2)
-            .await
-            .unwrap();
+        assert_eq!(
+            users
+                .set_password("us-east-1_a", &sub, None, "RESET_REQUIRED", T0 + 2, false)
+                .await
+                .unwrap(),
+            Vec::<String>::new(),
+            "a password change without revocation leaves the sessions alone"
+        );
+        assert_eq!(
+            t.store
+                .refresh_tokens()
+                .get(&[1; 32])
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            None
+        );
         let u = users
             .get_by_sub("us-east-1_a", &sub)
             .await
@@ -588,10 +602,14 @@ async fn status_password_and_enabled_changes() {
             ("RESET_REQUIRED", None, T0 + 2)
         );
 
-        users
-            .set_enabled("us-east-1_a", &sub, false, T0 + 3)
-            .await
-            .unwrap();
+        assert_eq!(
+            users
+                .set_enabled("us-east-1_a", &sub, false, T0 + 3)
+                .await
+                .unwrap(),
+            vec!["jti-1".to_owned()],
+            "disabling names the sign-ins it ended"
+        );
         assert!(
             !users
                 .get_by_sub("us-east-1_a", &sub)
@@ -612,10 +630,13 @@ async fn status_password_and_enabled_changes() {
             Some(T0 + 3),
             "disabling a user revokes its refresh tokens"
         );
-        users
-            .set_enabled("us-east-1_a", &sub, true, T0 + 4)
-            .await
-            .unwrap();
+        assert_eq!(
+            users
+                .set_enabled("us-east-1_a", &sub, true, T0 + 4)
+                .await
+                .unwrap(),
+            Vec::<String>::new()
+        );
         assert!(
             users
                 .get_by_sub("us-east-1_a", &sub)
@@ -625,8 +646,50 @@ async fn status_password_and_enabled_changes() {
                 .enabled
         );
 
+        // A password reset revokes the live refresh tokens in the same transaction.
+        t.store
+            .refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &sub, 2))
+            .await
+            .unwrap();
+        assert_eq!(
+            users
+                .set_password("us-east-1_a", &sub, Some("h"), "CONFIRMED", T0 + 5, true)
+                .await
+                .unwrap(),
+            vec!["jti-2".to_owned()]
+        );
+        t.store
+            .refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &sub, 3))
+            .await
+            .unwrap();
+        assert_eq!(
+            users
+                .set_status_and_revoke("us-east-1_a", &sub, "RESET_REQUIRED", T0 + 6)
+                .await
+                .unwrap(),
+            vec!["jti-3".to_owned()]
+        );
+        for (hash, at) in [(2, T0 + 5), (3, T0 + 6)] {
+            let token = t.store.refresh_tokens().get(&[hash; 32]).await.unwrap();
+            assert_eq!(token.unwrap().revoked_at, Some(at));
+        }
+        let u = users
+            .get_by_sub("us-east-1_a", &sub)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.status, "RESET_REQUIRED");
+
         assert_not_found(
             users.set_status("us-east-1_b", &sub, "CONFIRMED", T0).await,
+            &format!("user `{sub}`"),
+        );
+        assert_not_found(
+            users
+                .set_password("us-east-1_b", &sub, None, "CONFIRMED", T0, true)
+                .await,
             &format!("user `{sub}`"),
         );
     })
@@ -666,7 +729,16 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .await
             .unwrap();
 
-        s.users().delete("us-east-1_a", &alice).await.unwrap();
+        s.refresh_tokens()
+            .insert(&refresh("us-east-1_a", "c1", &alice, 3))
+            .await
+            .unwrap();
+        s.refresh_tokens().revoke(&[3; 32], T0).await.unwrap();
+        assert_eq!(
+            s.users().delete("us-east-1_a", &alice).await.unwrap(),
+            vec!["jti-1".to_owned()],
+            "the live sign-ins that ended with the user (not the revoked one)"
+        );
         assert_eq!(s.users().get("us-east-1_a", "alice").await.unwrap(), None);
         assert_eq!(s.refresh_tokens().get(&[1; 32]).await.unwrap(), None);
         assert!(s.refresh_tokens().get(&[2; 32]).await.unwrap().is_some());

@@ -2,6 +2,10 @@
 //! `<unix-millis>-<sequence>-<id>.json` in a folder, written under a temporary name and renamed
 //! so a reader never sees half a file. Sorting the names gives the order of sending, also within
 //! one millisecond (the sequence counts this process's messages).
+//!
+//! Like the SMTP delivery, `send` hands the message over and returns: the file is written on
+//! the blocking pool while the request goes on, so a real code request takes no longer than a
+//! simulated one. Readers poll the folder (or, in-process, call [`Outbox::wait_written`]).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -22,6 +26,8 @@ pub struct Outbox {
     /// Orders messages written in the same millisecond (a fixed test clock writes them all
     /// in one).
     sequence: Arc<AtomicU64>,
+    /// Messages handed over and not written yet.
+    pending: Arc<AtomicU64>,
 }
 
 /// The file format (`serve-contract.md`).
@@ -48,7 +54,21 @@ impl Outbox {
         Self {
             dir,
             sequence: Arc::new(AtomicU64::new(0)),
+            pending: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Blocks until every message handed over so far is written (or `limit` passed); returns
+    /// whether they all were.
+    pub fn wait_written(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
     }
 
     /// The folder messages land in.
@@ -103,10 +123,18 @@ impl Delivery for Outbox {
         let dir = self.dir.clone();
         // Taken before the blocking hop, so names follow the order of the `send` calls.
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let pending = self.pending.clone();
+        pending.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || Self::write(&dir, sequence, &message, now))
-                .await
-                .map_err(|e| DeliveryError::Io(e.to_string()))?
+            // Handed over, not awaited: a failure is logged (no secret in it: the path and
+            // the I/O error only).
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = Self::write(&dir, sequence, &message, now) {
+                    tracing::warn!(%error, "outbox message not written");
+                }
+                pending.fetch_sub(1, Ordering::SeqCst);
+            });
+            Ok(())
         })
     }
 }
@@ -140,6 +168,7 @@ mod tests {
         invite.code = None;
         invite.temporary_password = Some("Temp-1234!".into());
         outbox.send(invite, now).await.unwrap();
+        assert!(outbox.wait_written(std::time::Duration::from_secs(10)));
 
         let mut files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
             .unwrap()

@@ -9,10 +9,17 @@
 //! - `?from=no-reply@example.com` — the sender (default `no-reply@{host}`).
 //!
 //! SMS messages cannot go by email: [`DeliveryError::UnsupportedChannel`].
+//!
+//! [`Delivery::send`] checks and builds the email, then hands it to a background task and
+//! returns: an operation never waits for the mail server (that wait would tell a real user
+//! from an unknown one by timing, and a slow server would hold requests). At most
+//! [`MAX_QUEUED`] emails wait at once; failures are logged. [`Smtp::send_now`] waits.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lettre::message::Mailbox;
@@ -23,6 +30,9 @@ use super::{Channel, Delivery, DeliveryError, Message};
 
 /// How long one SMTP conversation may take before the delivery fails.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most emails handed over and not yet sent; beyond, `send` refuses (the server is down or
+/// far too slow, and memory must stay bounded).
+pub const MAX_QUEUED: usize = 10_000;
 
 /// Sends email through an SMTP server.
 #[derive(Clone)]
@@ -31,6 +41,8 @@ pub struct Smtp {
     from: Mailbox,
     /// `scheme://host:port` without credentials, for logs and `Debug`.
     display: String,
+    /// Emails handed to background tasks and not yet sent.
+    queued: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for Smtp {
@@ -107,10 +119,21 @@ impl Smtp {
             transport,
             from,
             display,
+            queued: Arc::new(AtomicUsize::new(0)),
         })
     }
 
-    async fn send_email(&self, message: Message) -> Result<(), DeliveryError> {
+    /// Sends one message and waits for the server's answer.
+    pub async fn send_now(&self, message: Message) -> Result<(), DeliveryError> {
+        let email = self.build(message)?;
+        self.transmit(email).await
+    }
+
+    /// The email for `message`; SMS and bad recipients are refused here, before any I/O.
+    fn build(&self, message: Message) -> Result<lettre::Message, DeliveryError> {
+        if message.channel == Channel::Sms {
+            return Err(DeliveryError::UnsupportedChannel("SMS"));
+        }
         let to: Mailbox = message.destination.parse().map_err(|e| {
             DeliveryError::Rejected(format!(
                 "recipient `{}` is not an email address: {e}",
@@ -124,6 +147,10 @@ impl Smtp {
             .header(ContentType::TEXT_PLAIN)
             .body(message.body)
             .map_err(|e| DeliveryError::Rejected(format!("cannot build the email: {e}")))?;
+        Ok(email)
+    }
+
+    async fn transmit(&self, email: lettre::Message) -> Result<(), DeliveryError> {
         self.transport.send(email).await.map_err(|e| {
             tracing::warn!(server = %self.display, error = %e, "SMTP delivery failed");
             DeliveryError::Rejected(format!("SMTP server {}: {e}", self.display))
@@ -139,10 +166,21 @@ impl Delivery for Smtp {
         _now: SystemTime,
     ) -> Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + '_>> {
         Box::pin(async move {
-            match message.channel {
-                Channel::Email => self.send_email(message).await,
-                Channel::Sms => Err(DeliveryError::UnsupportedChannel("SMS")),
+            let email = self.build(message)?;
+            if self.queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                return Err(DeliveryError::Rejected(format!(
+                    "SMTP server {}: {MAX_QUEUED} emails are already waiting",
+                    self.display
+                )));
             }
+            let smtp = self.clone();
+            tokio::spawn(async move {
+                // `transmit` logs a failure; nobody waits for the outcome.
+                let _ = smtp.transmit(email).await;
+                smtp.queued.fetch_sub(1, Ordering::SeqCst);
+            });
+            Ok(())
         })
     }
 }
@@ -254,6 +292,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn send_hands_the_email_over_without_waiting_for_the_server() {
+        // A server that accepts the connection but greets only when told to: `send` must
+        // return while the conversation has not even started.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            wait.await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+            let mut seen = Vec::new();
+            let mut in_data = false;
+            while let Some(line) = lines.next_line().await.unwrap() {
+                seen.push(line.clone());
+                let reply: &[u8] = match (in_data, line.as_str()) {
+                    (true, ".") => {
+                        in_data = false;
+                        b"250 queued\r\n"
+                    }
+                    (true, _) => continue,
+                    (false, l) if l.starts_with("DATA") => {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    }
+                    (false, l) if l.starts_with("QUIT") => {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                write.write_all(reply).await.unwrap();
+            }
+            seen
+        });
+        let smtp = Smtp::from_url(&format!("smtp://127.0.0.1:{port}")).unwrap();
+        smtp.send(message(Channel::Email), SystemTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        // Only now does the server speak; the email still arrives.
+        go.send(()).unwrap();
+        let transcript = server.await.unwrap();
+        assert!(
+            transcript.iter().any(|l| l.contains("482913")),
+            "{transcript:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn sms_is_refused_without_connecting() {
         let smtp = Smtp::from_url("smtp://127.0.0.1:1").unwrap();
         assert_eq!(
@@ -271,10 +359,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let smtp = Smtp::from_url(&format!("smtp://u:pw@127.0.0.1:{port}")).unwrap();
-        let err = smtp
-            .send(message(Channel::Email), SystemTime::UNIX_EPOCH)
-            .await
-            .unwrap_err();
+        let err = smtp.send_now(message(Channel::Email)).await.unwrap_err();
         assert!(matches!(err, DeliveryError::Rejected(_)), "{err:?}");
         assert!(!err.to_string().contains("pw"), "{err}");
     }

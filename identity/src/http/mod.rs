@@ -1,5 +1,6 @@
-//! HTTP adapters. [`router`] serves the Cognito JSON protocol on `POST /`, the per-pool OIDC
-//! discovery documents and `GET /health`. Only this module tree names axum.
+//! HTTP adapters. [`router`] serves the Cognito JSON protocol on `POST /` (its
+//! unauthenticated operations limited per source address), the per-pool OIDC discovery
+//! documents and `GET /health`. Only this module tree names axum.
 //!
 //! Every response carries `x-amzn-RequestId`. Errors from the well-known endpoints use the
 //! Cognito error shape too (`{"__type": …, "message": …}`), with 404 for an unknown pool.
@@ -48,7 +49,8 @@ pub struct HttpState {
     pub operator: OperatorAuth,
     /// The service's clock.
     pub clock: Arc<dyn Clock>,
-    /// Peers whose forwarding headers name the client (see [`crate::net`]).
+    /// Peers whose forwarding headers name the client (see [`crate::net`]); the resolved
+    /// client is what the per-address limits count.
     pub trusted_proxies: TrustedProxies,
 }
 
@@ -60,8 +62,12 @@ pub fn router(state: HttpState) -> Router {
 /// The identity service's routes and `others` (the operator APIs of other crates, mounted on
 /// the same listener), all behind the listener's body limit and request ids.
 pub fn router_with(state: HttpState, others: Router) -> Router {
+    let state = Arc::new(state);
+    // The unauthenticated operations are limited per source address before anything else.
+    let limited =
+        axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
     Router::new()
-        .route("/", post(cognito::handle))
+        .route("/", post(cognito::handle).layer(limited))
         .route("/health", get(health))
         .route(
             "/{pool_id}/.well-known/openid-configuration",
@@ -69,7 +75,7 @@ pub fn router_with(state: HttpState, others: Router) -> Router {
         )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
-        .with_state(Arc::new(state))
+        .with_state(state)
         .merge(others)
         .layer(axum::middleware::map_response(add_request_id))
         .layer(axum::middleware::from_fn(limit_body))

@@ -1,9 +1,12 @@
 //! Password hashing (argon2id, PHC strings), the bounded blocking pool that runs it off the async
-//! runtime ([`PasswordHasher`]), and the user-pool password policy ([`PasswordPolicy`]).
+//! runtime ([`PasswordHasher`]), the user-pool password policy ([`PasswordPolicy`]) and the
+//! list of commonly used passwords ([`is_common`]).
 
+mod common;
 mod hasher;
 mod policy;
 
+pub use common::{common_password_count, is_common};
 pub use hasher::{PasswordHasher, PasswordHasherConfig, PoolStats};
 pub use policy::{
     MAX_MINIMUM_LENGTH, MIN_MINIMUM_LENGTH, PasswordPolicy, PolicyError, PolicyViolation, SYMBOLS,

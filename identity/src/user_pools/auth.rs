@@ -11,6 +11,10 @@
 //! # Timing
 //! An unknown user is verified against the hasher's dummy hash, so it costs one argon2 run
 //! like a wrong password and the two cannot be told apart by timing.
+//!
+//! # Lockout
+//! Password attempts (both flows) count towards the user's lockout, as `attempts` describes:
+//! five failures lock the account for 1 s, doubling per further failure up to 15 minutes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -19,6 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::attempts::Subject;
 use super::attributes::{AttributeWrite, user_from_record};
 use super::config::ExplicitAuthFlow;
 use super::issue::refresh_token_hash;
@@ -217,12 +222,25 @@ impl UserPools {
         )?;
         let now = self.now();
         let user = self.find_user(pool, username).await?;
+        let uniform = client.config.prevent_user_existence_errors;
+        // The lockout (see `attempts`): a locked account is refused without a check, and an
+        // unknown name locks like a real user when the client hides which users exist.
+        let subject = Subject::of(self, pool, user.as_ref(), username);
+        let counted = user.is_some() || uniform;
+        if counted {
+            self.check_lockout(pool, &subject, now).await?;
+        }
         // Unknown users (and users without a password) are checked against the dummy hash:
         // one argon2 run either way.
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let matched = self.passwords().verify(password, stored).await?;
+        let verified = self.passwords().verify(password, stored).await?;
+        let matched = verified && user.is_some();
+        if counted {
+            self.record_password_check(pool, &subject, matched, now)
+                .await?;
+        }
         let Some(user) = user else {
-            return Err(if client.config.prevent_user_existence_errors {
+            return Err(if uniform {
                 incorrect_credentials()
             } else {
                 UserPoolError::UserNotFound("User does not exist.".into())
@@ -458,6 +476,7 @@ impl UserPools {
                 Some(&hash),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
+                false,
             )
             .await?;
         let user = User {

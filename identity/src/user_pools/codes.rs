@@ -1,11 +1,15 @@
 //! One-time codes (sign-up confirmation, attribute verification, password reset): generated,
-//! stored as an HMAC bound to pool, user and purpose, delivered, and checked with an expiry
-//! and an attempt budget spent atomically in storage.
+//! stored as an HMAC bound to pool, user and purpose, delivered, and checked with an expiry,
+//! the code's own attempts and the user's budget of guesses per purpose (see `attempts`),
+//! all spent atomically in storage.
 
 use std::time::{Duration, SystemTime};
 
 use gatehouse_storage::{CodeAttempt, CodeRecord};
 
+use super::attempts::{
+    Subject, attempt_limit_exceeded, guess_kind, guess_step, key, send_kind, send_step,
+};
 use super::types::mask_destination;
 use super::{CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools};
 use crate::delivery::{Channel, Message, Purpose};
@@ -13,7 +17,8 @@ use crate::time::unix_millis;
 
 /// How long a code is valid (Cognito: 24 hours).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Wrong guesses allowed per code before a new one must be requested.
+/// Guesses allowed per code (the user's budget per purpose, `CODE_GUESSES` per hour, is
+/// the tighter bound: a new code does not refill it).
 pub const CODE_ATTEMPTS: i64 = 5;
 
 fn context(pool_id: &str, sub: &str, purpose: &str) -> String {
@@ -52,7 +57,10 @@ impl UserPools {
 
     /// Creates a code for `user` and `code_purpose` (replacing any earlier one), stores its
     /// hash with `data` (what the code will confirm), and sends it on `channel` to the
-    /// user's `email` or `phone_number`.
+    /// user's `email` or `phone_number`. Codes sent by the unauthenticated operations
+    /// (sign-up, resend, password reset) count against the user's sends per hour
+    /// (`attempts`); past the limit nothing is stored or sent. The message is handed to
+    /// the delivery, which does not wait for a mail server.
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is a distinct fact of the code"
@@ -80,23 +88,38 @@ impl UserPools {
         let code = crate::ids::confirmation_code();
         let now_ms = unix_millis(now);
         let lifetime = i64::try_from(CODE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-        self.store()
-            .codes()
-            .put(&CodeRecord {
-                pool_id: pool.id.clone(),
-                sub: user.sub.clone(),
-                purpose: code_purpose.to_owned(),
-                code_hash: self
-                    .inner
-                    .codes
-                    .hash(&context(&pool.id, &user.sub, code_purpose), &code)
-                    .into_bytes(),
-                data,
-                expires_at: now_ms.saturating_add(lifetime),
-                attempts_left: CODE_ATTEMPTS,
-                created_at: now_ms,
-            })
-            .await?;
+        let record = CodeRecord {
+            pool_id: pool.id.clone(),
+            sub: user.sub.clone(),
+            purpose: code_purpose.to_owned(),
+            code_hash: self
+                .inner
+                .codes
+                .hash(&context(&pool.id, &user.sub, code_purpose), &code)
+                .into_bytes(),
+            data,
+            expires_at: now_ms.saturating_add(lifetime),
+            attempts_left: CODE_ATTEMPTS,
+            created_at: now_ms,
+        };
+        if is_limited(purpose) {
+            let kind = send_kind(code_purpose);
+            let subject = Subject::user(user);
+            let allowed = self
+                .store()
+                .codes()
+                .put_counted(
+                    Some(&record),
+                    key(&pool.id, &subject, &kind),
+                    send_step(now),
+                )
+                .await?;
+            if !allowed {
+                return Err(attempt_limit_exceeded());
+            }
+        } else {
+            self.store().codes().put(&record).await?;
+        }
         let (subject, body) = self.code_message(pool, channel, &code);
         self.deliver(
             Message {
@@ -120,55 +143,116 @@ impl UserPools {
         })
     }
 
-    /// Checks a code: spends one attempt, then compares in constant time and checks expiry.
-    /// On success the code is deleted and its `data` returned.
-    pub async fn check_code(
+    /// A send that goes nowhere (a code request the client must not tell from a real one):
+    /// counted against `subject`'s sends of `code_purpose` exactly as [`UserPools::send_code`]
+    /// counts a real one, in one transaction of the same shape, then answered with
+    /// `details`.
+    pub(crate) async fn simulate_send(
         &self,
         pool_id: &str,
-        sub: &str,
+        subject: &Subject,
         code_purpose: &str,
-        code: &str,
+        details: CodeDeliveryDetails,
         now: SystemTime,
-    ) -> Result<Option<String>, UserPoolError> {
-        let record = match self
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let kind = send_kind(code_purpose);
+        let allowed = self
             .store()
             .codes()
-            .take_attempt(pool_id, sub, code_purpose)
-            .await?
-        {
-            CodeAttempt::Missing => {
+            .put_counted(None, key(pool_id, subject, &kind), send_step(now))
+            .await?;
+        if !allowed {
+            return Err(attempt_limit_exceeded());
+        }
+        Ok(details)
+    }
+
+    /// Checks a guess at the code of `sub` (`None`: nobody, counted under `subject` all the
+    /// same) for `code_purpose`: counts it against the subject's guesses of that purpose
+    /// (refused with `LimitExceededException` when spent) and the code's own attempts, then
+    /// compares in constant time and checks expiry. Returns the code's `data`; the code stays
+    /// until [`UserPools::finish_code`]. `uniform`: a missing code answers as a wrong one
+    /// (clients that prevent user-existence errors).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct fact of the guess"
+    )]
+    pub(crate) async fn check_code(
+        &self,
+        pool_id: &str,
+        subject: &Subject,
+        sub: Option<&str>,
+        code_purpose: &str,
+        code: &str,
+        uniform: bool,
+        now: SystemTime,
+    ) -> Result<Option<String>, UserPoolError> {
+        let kind = guess_kind(code_purpose);
+        let attempt = self
+            .store()
+            .codes()
+            .guess(
+                pool_id,
+                sub,
+                code_purpose,
+                key(pool_id, subject, &kind),
+                guess_step(now),
+            )
+            .await?;
+        let record = match attempt {
+            None | Some(CodeAttempt::Exhausted(_)) => return Err(attempt_limit_exceeded()),
+            Some(CodeAttempt::Missing) if uniform => return Err(code_mismatch()),
+            Some(CodeAttempt::Missing) => {
                 return Err(UserPoolError::ExpiredCode(
                     "Invalid code provided, please request a code again.".into(),
                 ));
             }
-            CodeAttempt::Exhausted(_) => {
-                return Err(UserPoolError::LimitExceeded(
-                    "Attempt limit exceeded, please try after some time.".into(),
-                ));
-            }
-            CodeAttempt::Granted(record) => record,
+            Some(CodeAttempt::Granted(record)) => record,
         };
         let stored = String::from_utf8_lossy(&record.code_hash);
         if !self
             .inner
             .codes
-            .verify(&context(pool_id, sub, code_purpose), code, &stored)
+            .verify(&context(pool_id, &record.sub, code_purpose), code, &stored)
         {
-            return Err(UserPoolError::CodeMismatch(
-                "Invalid verification code provided, please try again.".into(),
-            ));
+            return Err(code_mismatch());
         }
         if record.expires_at <= unix_millis(now) {
             return Err(UserPoolError::ExpiredCode(
                 "Invalid code provided, please request a code again.".into(),
             ));
         }
-        self.store()
-            .codes()
-            .delete(pool_id, sub, code_purpose)
-            .await?;
         Ok(record.data)
     }
+
+    /// After a code was used: deletes it and forgets the guesses at that purpose's codes.
+    pub(crate) async fn finish_code(
+        &self,
+        pool_id: &str,
+        user: &User,
+        code_purpose: &str,
+    ) -> Result<(), UserPoolError> {
+        self.store()
+            .codes()
+            .delete(pool_id, &user.sub, code_purpose)
+            .await?;
+        self.code_accepted(pool_id, &Subject::user(user), code_purpose)
+            .await
+    }
+}
+
+/// Whether sends for this purpose count against the hourly limit: those an unauthenticated
+/// caller can trigger.
+fn is_limited(purpose: Purpose) -> bool {
+    match purpose {
+        Purpose::SignUp | Purpose::ResendConfirmationCode | Purpose::ForgotPassword => true,
+        Purpose::VerifyAttribute | Purpose::AdminCreateUser => false,
+    }
+}
+
+/// Cognito's answer to a wrong code.
+pub(crate) fn code_mismatch() -> UserPoolError {
+    UserPoolError::CodeMismatch("Invalid verification code provided, please try again.".into())
 }
 
 /// The code purpose of sign-up confirmation codes.

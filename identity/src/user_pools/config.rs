@@ -145,7 +145,15 @@ pub struct PasswordPolicyConfig {
     pub require_symbols: bool,
     /// How long a temporary password from AdminCreateUser is valid (days, 0..=365).
     pub temporary_password_validity_days: u32,
+    /// Refuse new passwords on the list of commonly used passwords (a gatehouse setting, on
+    /// unless the pool tag [`COMMON_PASSWORDS_TAG`] says `false`).
+    pub reject_common_passwords: bool,
 }
+
+/// The pool tag that switches the common-password check: `false` turns it off, `true` (or
+/// no tag) keeps it on. A tag, because every Cognito client can send tags (boto3 refuses
+/// members its CreateUserPool shape does not know).
+pub const COMMON_PASSWORDS_TAG: &str = "gatehouse:reject-common-passwords";
 
 impl Default for PasswordPolicyConfig {
     fn default() -> Self {
@@ -156,6 +164,7 @@ impl Default for PasswordPolicyConfig {
             require_numbers: true,
             require_symbols: true,
             temporary_password_validity_days: 7,
+            reject_common_passwords: true,
         }
     }
 }
@@ -369,6 +378,22 @@ impl PoolConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Reads the settings gatehouse keeps in pool tags ([`COMMON_PASSWORDS_TAG`]) into the
+    /// configuration; a value other than `true` or `false` is refused.
+    pub fn apply_setting_tags(&mut self) -> Result<(), UserPoolError> {
+        self.password_policy.reject_common_passwords =
+            match self.tags.get(COMMON_PASSWORDS_TAG).map(String::as_str) {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(UserPoolError::invalid(format!(
+                        "tag `{COMMON_PASSWORDS_TAG}` must be `true` or `false`, not `{other}`"
+                    )));
+                }
+            };
         Ok(())
     }
 

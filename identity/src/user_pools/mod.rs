@@ -9,6 +9,8 @@
 //! - `keys`: the per-pool key-ring cache and signing-key rotation.
 //! - `issue`: token issuance with Cognito's claims.
 //! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
+//! - `attempts`: the password lockout and the limits on code guesses and sends, counted in
+//!   storage for every node.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
@@ -17,6 +19,7 @@
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
+mod attempts;
 mod attributes;
 mod auth;
 mod clients;
@@ -34,6 +37,9 @@ mod sign_up;
 mod types;
 mod users;
 
+pub use attempts::{
+    CODE_GUESSES, CODE_SENDS, CODE_WINDOW, LOCKOUT_RESET_AFTER, LOCKOUT_THRESHOLD, MAX_LOCKOUT,
+};
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
 pub use clients::NewClient;
@@ -71,6 +77,7 @@ use crate::clock::Clock;
 use crate::crypto::{CodeHasher, Sealer};
 use crate::delivery::Delivery;
 use crate::password::PasswordHasher;
+use crate::rate_limit::{SourceLimiter, SourceRateLimit};
 
 /// Node-wide settings of the user-pool service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +88,8 @@ pub struct UserPoolsConfig {
     pub account_id: String,
     /// The base URL of issuers: `iss` = `{public_url}/{poolId}`.
     pub public_url: String,
+    /// The limit per source address on the unauthenticated operations.
+    pub source_rate_limit: SourceRateLimit,
 }
 
 /// The user-pool service. Cheap to clone (shared state).
@@ -109,6 +118,9 @@ struct Inner {
     reloading: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Revoked sign-ins and signed-out users, in memory for the gateway's per-request check.
     revocations: Arc<Revocations>,
+    /// The buckets per source address of the unauthenticated operations, shared by every
+    /// adapter that serves them.
+    source_limits: SourceLimiter,
 }
 
 impl UserPools {
@@ -122,6 +134,7 @@ impl UserPools {
         config: UserPoolsConfig,
     ) -> Self {
         let codes = CodeHasher::from_sealer(&sealer);
+        let source_limits = SourceLimiter::new(config.source_rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -134,6 +147,7 @@ impl UserPools {
                 rings: RwLock::new(HashMap::new()),
                 reloading: std::sync::Mutex::new(std::collections::HashSet::new()),
                 revocations: Arc::new(Revocations::default()),
+                source_limits,
             }),
         }
     }
@@ -141,6 +155,12 @@ impl UserPools {
     /// The node settings.
     pub fn config(&self) -> &UserPoolsConfig {
         &self.inner.config
+    }
+
+    /// The limits per source address of the unauthenticated operations (see
+    /// [`crate::rate_limit`]); adapters check them with the client address they resolved.
+    pub fn source_limits(&self) -> &SourceLimiter {
+        &self.inner.source_limits
     }
 
     /// The store (for operations added in other modules of this crate).
@@ -182,3 +202,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod public_tests;
+
+#[cfg(test)]
+mod hardening_tests;

@@ -16,10 +16,10 @@ use super::*;
 use crate::delivery::Channel;
 use crate::time::unix_seconds;
 
-const PASSWORD: &str = "Correct-Horse-1!";
-const OTHER_PASSWORD: &str = "Battery-Staple-2?";
+pub(super) const PASSWORD: &str = "Correct-Horse-1!";
+pub(super) const OTHER_PASSWORD: &str = "Battery-Staple-2?";
 
-fn pool_config() -> PoolConfig {
+pub(super) fn pool_config() -> PoolConfig {
     PoolConfig {
         schema: schema_with(vec![SchemaAttribute {
             name: "tier".into(),
@@ -38,7 +38,7 @@ fn pool_config() -> PoolConfig {
     }
 }
 
-fn client_config() -> ClientConfig {
+pub(super) fn client_config() -> ClientConfig {
     ClientConfig {
         explicit_auth_flows: vec![
             ExplicitAuthFlow::AllowUserPasswordAuth,
@@ -49,7 +49,11 @@ fn client_config() -> ClientConfig {
     }
 }
 
-async fn setup(f: &Fixture, pool: PoolConfig, client: ClientConfig) -> (UserPool, Client) {
+pub(super) async fn setup(
+    f: &Fixture,
+    pool: PoolConfig,
+    client: ClientConfig,
+) -> (UserPool, Client) {
     let pool = f.pools.create_user_pool("public", pool).await.unwrap();
     let client = f
         .pools
@@ -66,14 +70,14 @@ async fn setup(f: &Fixture, pool: PoolConfig, client: ClientConfig) -> (UserPool
     (pool, client)
 }
 
-fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(super) fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
-fn sign_up_request(client: &Client, username: &str, email: &str) -> SignUp {
+pub(super) fn sign_up_request(client: &Client, username: &str, email: &str) -> SignUp {
     SignUp {
         client_id: client.id.clone(),
         secret_hash: None,
@@ -87,7 +91,7 @@ fn sign_up_request(client: &Client, username: &str, email: &str) -> SignUp {
 }
 
 /// The code of the latest outbox message with this purpose and destination.
-fn last_code(f: &Fixture, purpose: &str, destination: &str) -> String {
+pub(super) fn last_code(f: &Fixture, purpose: &str, destination: &str) -> String {
     f.messages()
         .iter()
         .rev()
@@ -96,7 +100,7 @@ fn last_code(f: &Fixture, purpose: &str, destination: &str) -> String {
         .unwrap_or_else(|| panic!("no {purpose} code for {destination}: {:?}", f.messages()))
 }
 
-async fn login(
+pub(super) async fn login(
     f: &Fixture,
     client: &Client,
     username: &str,
@@ -111,14 +115,18 @@ async fn login(
         .await
 }
 
-async fn tokens(f: &Fixture, client: &Client, username: &str, password: &str) -> Tokens {
+pub(super) async fn tokens(f: &Fixture, client: &Client, username: &str, password: &str) -> Tokens {
     match login(f, client, username, password).await.unwrap() {
         AuthOutcome::Tokens(t) => t,
         AuthOutcome::Challenge(c) => panic!("unexpected challenge {c:?}"),
     }
 }
 
-async fn refresh(f: &Fixture, client: &Client, token: &str) -> Result<Tokens, UserPoolError> {
+pub(super) async fn refresh(
+    f: &Fixture,
+    client: &Client,
+    token: &str,
+) -> Result<Tokens, UserPoolError> {
     match f
         .pools
         .initiate_auth(
@@ -134,7 +142,7 @@ async fn refresh(f: &Fixture, client: &Client, token: &str) -> Result<Tokens, Us
 }
 
 /// A confirmed user made through SignUp and ConfirmSignUp.
-async fn signed_up(f: &Fixture, client: &Client, username: &str, email: &str) -> String {
+pub(super) async fn signed_up(f: &Fixture, client: &Client, username: &str, email: &str) -> String {
     let out = f
         .pools
         .sign_up(sign_up_request(client, username, email))
@@ -148,7 +156,7 @@ async fn signed_up(f: &Fixture, client: &Client, username: &str, email: &str) ->
     out.user_sub
 }
 
-fn message_of(e: &UserPoolError) -> String {
+pub(super) fn message_of(e: &UserPoolError) -> String {
     e.to_string()
 }
 
@@ -261,7 +269,7 @@ async fn sign_up_confirm_login_refresh_get_user() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn codes_expire_run_out_of_attempts_and_are_replaced_by_resend() {
+async fn codes_expire_and_guesses_run_out_per_user_not_per_code() {
     each_backend(async |db: &TestStore| {
         let f = fixture(&db.store);
         let p = &f.pools;
@@ -290,27 +298,39 @@ async fn codes_expire_run_out_of_attempts_and_are_replaced_by_resend() {
                 Err(UserPoolError::CodeMismatch(_))
             ));
         }
-        // The attempt budget runs out; the right code no longer helps.
+        // The guesses belong to bob and sign-up codes, not to one code: two were spent above
+        // (the expired code, the replaced one), the rest now, and then the right code is
+        // refused too.
         let wrong = if resent == "000000" {
             "111111"
         } else {
             "000000"
         };
-        for _ in 0..CODE_ATTEMPTS {
+        for _ in 0..CODE_GUESSES {
             let _ = p
                 .confirm_sign_up(&client.id, "bob", wrong, None, false)
                 .await;
         }
-        assert!(matches!(
-            p.confirm_sign_up(&client.id, "bob", &resent, None, false)
-                .await,
-            Err(UserPoolError::TooManyFailedAttempts(_))
-        ));
-        // A new code starts a new budget.
+        let spent = p
+            .confirm_sign_up(&client.id, "bob", &resent, None, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&spent, UserPoolError::LimitExceeded(m) if m == "Attempt limit exceeded, please try after some time."),
+            "{spent:?}"
+        );
+        // A new code does not refill the budget.
         p.resend_confirmation_code(&client.id, "bob", None)
             .await
             .unwrap();
         let fresh = last_code(&f, "ResendConfirmationCode", "bob@example.com");
+        assert!(matches!(
+            p.confirm_sign_up(&client.id, "bob", &fresh, None, false)
+                .await,
+            Err(UserPoolError::LimitExceeded(_))
+        ));
+        // An hour later it is full again, and the right code works.
+        f.clock.advance(CODE_WINDOW);
         p.confirm_sign_up(&client.id, "bob", &fresh, None, false)
             .await
             .unwrap();
@@ -850,7 +870,7 @@ async fn forgot_password_and_forced_alias_creation() {
 }
 
 /// `(sub, origin_jti, iat)` of a token, read without verifying it (the test minted it).
-fn revocation_claims(token: &str) -> (String, String, i64) {
+pub(super) fn revocation_claims(token: &str) -> (String, String, i64) {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -864,7 +884,7 @@ fn revocation_claims(token: &str) -> (String, String, i64) {
     )
 }
 
-fn view_refuses(pools: &UserPools, pool_id: &str, token: &str) -> bool {
+pub(super) fn view_refuses(pools: &UserPools, pool_id: &str, token: &str) -> bool {
     let (sub, origin_jti, iat) = revocation_claims(token);
     pools
         .revocations()

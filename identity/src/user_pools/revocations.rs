@@ -4,8 +4,10 @@
 //! # What is refused
 //! Two kinds of stored revocation (storage's `token_revocations` table): a sign-in
 //! (`origin_jti`, written by RevokeToken and GlobalSignOut: every access and id token of that
-//! sign-in) and a user (`sub`, written by GlobalSignOut and AdminUserGlobalSignOut: every
-//! token issued, by `iat`, strictly before the sign-out's second). A revocation is kept for
+//! sign-in) and a user (`sub`, written by GlobalSignOut, AdminUserGlobalSignOut,
+//! AdminDisableUser, AdminDeleteUser and DeleteUser: every token issued, by `iat`, strictly
+//! before the sign-out's second). The last three also revoke the sign-ins whose refresh
+//! tokens they ended, so tokens of the very same second are refused too. A revocation is kept for
 //! [`REVOCATION_LIFETIME`] after it was made: no token it could refuse lives longer.
 //!
 //! # Propagation
@@ -212,8 +214,8 @@ impl UserPools {
     }
 
     /// The background task that keeps the view in step with other nodes (every
-    /// [`REVOCATION_REFRESH_INTERVAL`]) and purges expired revocations (every
-    /// [`REVOCATION_PURGE_INTERVAL`]), until `shutdown` resolves. Errors are logged and
+    /// [`REVOCATION_REFRESH_INTERVAL`]) and purges expired revocations and attempt counters
+    /// (every [`REVOCATION_PURGE_INTERVAL`]), until `shutdown` resolves. Errors are logged and
     /// retried on the next tick.
     pub async fn run_revocation_refresh(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut refresh = tokio::time::interval(REVOCATION_REFRESH_INTERVAL);
@@ -234,6 +236,12 @@ impl UserPools {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(purged = n, "expired token revocations purged"),
                         Err(err) => tracing::warn!(error = %err, "token revocations not purged"),
+                    }
+                    // Expired attempt counters (lockouts, code budgets) go at the same pace.
+                    match self.purge_attempt_counters().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(purged = n, "expired attempt counters purged"),
+                        Err(err) => tracing::warn!(error = %err, "attempt counters not purged"),
                     }
                 }
             }

@@ -12,8 +12,9 @@
 //! Refresh tokens are revoked in their own table. Access and id tokens cannot be recalled,
 //! so rows of storage's `token_revocations` table refuse them until they expire: a sign-in
 //! (`origin_jti`; RevokeToken, and GlobalSignOut for the token it was called with: every
-//! token of that sign-in) and a user (`sub`; GlobalSignOut and AdminUserGlobalSignOut: every
-//! token issued before then). A row is kept for
+//! token of that sign-in) and a user (`sub`; GlobalSignOut, AdminUserGlobalSignOut,
+//! AdminDisableUser, AdminDeleteUser and DeleteUser: every token issued before then, plus
+//! every sign-in whose refresh token they revoked). A row is kept for
 //! [`REVOCATION_LIFETIME`](super::REVOCATION_LIFETIME) (a day, the longest a token lives),
 //! then purged. The self-service checks here read storage on each use, so a sign-out on one
 //! node holds on every node at once; each revocation also updates this node's in-memory
@@ -28,6 +29,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_storage::RevocationKind;
 use serde::Deserialize;
 
+use super::attempts::Subject;
 use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
 use super::codes::verify_code_purpose;
 use super::issue::{ADMIN_SCOPE, refresh_token_hash};
@@ -227,12 +229,15 @@ impl UserPools {
             )));
         }
         let now = self.now();
+        let purpose = verify_code_purpose(attribute);
         let sent_to = self
             .check_code(
                 &s.pool.id,
-                &s.user.sub,
-                &verify_code_purpose(attribute),
+                &Subject::user(&s.user),
+                Some(&s.user.sub),
+                &purpose,
                 code,
+                false,
                 now,
             )
             .await?;
@@ -257,10 +262,12 @@ impl UserPools {
                 unix_millis(now),
             )
             .await?;
-        Ok(())
+        self.finish_code(&s.pool.id, &s.user, &purpose).await
     }
 
-    /// ChangePassword: the previous password must match; the new one meets the policy.
+    /// ChangePassword: the previous password must match (a wrong one counts towards the
+    /// user's lockout, and a locked user is refused even with the right one); the new one
+    /// meets the policy.
     pub async fn change_password(
         &self,
         access_token: &str,
@@ -269,9 +276,14 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
         self.check_password_policy(&s.pool, proposed)?;
+        // The previous password is a password guess like a sign-in: it shares the lockout.
+        let subject = Subject::user(&s.user);
+        self.check_lockout(&s.pool, &subject, self.now()).await?;
         let matched = self
             .passwords()
             .verify(previous, s.user.password_hash.as_deref())
+            .await?;
+        self.record_password_check(&s.pool, &subject, matched, self.now())
             .await?;
         if !matched {
             return Err(UserPoolError::NotAuthorized(
@@ -291,16 +303,45 @@ impl UserPools {
                 Some(&hash),
                 status.as_str(),
                 unix_millis(self.now()),
+                false,
             )
             .await?;
         Ok(())
     }
 
-    /// DeleteUser: the user and, with it, its refresh tokens, codes and memberships.
+    /// DeleteUser: the user and, with it, its refresh tokens, codes and memberships; every
+    /// access and id token issued to it so far is refused from now on (as GlobalSignOut).
     pub async fn delete_own_user(&self, access_token: &str) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
-        self.store().users().delete(&s.pool.id, &s.user.sub).await?;
-        Ok(())
+        self.delete_and_sign_out(&s.pool.id, &s.user.sub).await
+    }
+
+    /// Deletes a user and signs it out everywhere: the sign-ins that were live (their
+    /// refresh tokens go with the user) and every token issued before now are refused.
+    pub(super) async fn delete_and_sign_out(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<(), UserPoolError> {
+        let sessions = self.store().users().delete(pool_id, sub).await?;
+        self.refuse_tokens(pool_id, sub, &sessions).await
+    }
+
+    /// Refuses the access and id tokens of `sessions` (sign-ins whose refresh tokens were
+    /// just revoked) and every token of the user issued before now, on every node.
+    pub(super) async fn refuse_tokens(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        sessions: &[String],
+    ) -> Result<(), UserPoolError> {
+        let now = unix_millis(self.now());
+        for origin_jti in sessions {
+            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now)
+                .await?;
+        }
+        self.record_revocation(pool_id, RevocationKind::User, sub, now)
+            .await
     }
 
     /// GlobalSignOut: every refresh token of the user is revoked and every access token
@@ -324,17 +365,12 @@ impl UserPools {
     }
 
     async fn sign_out_everywhere(&self, pool: &UserPool, user: &User) -> Result<(), UserPoolError> {
-        let now = self.now();
         let sessions = self
             .store()
             .refresh_tokens()
-            .revoke_for_user(&pool.id, &user.sub, unix_millis(now))
+            .revoke_for_user(&pool.id, &user.sub, unix_millis(self.now()))
             .await?;
-        for origin_jti in &sessions {
-            self.revoke_session(&pool.id, origin_jti).await?;
-        }
-        self.record_revocation(&pool.id, RevocationKind::User, &user.sub, unix_millis(now))
-            .await
+        self.refuse_tokens(&pool.id, &user.sub, &sessions).await
     }
 
     async fn revoke_session(&self, pool_id: &str, origin_jti: &str) -> Result<(), UserPoolError> {

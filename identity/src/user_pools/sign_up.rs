@@ -9,10 +9,11 @@ use std::time::SystemTime;
 
 use gatehouse_storage::{NewUser, StorageError};
 
+use super::attempts::Subject;
 use super::attributes::{
     AttributeWrite, alias_value, is_email, is_phone_number, stored_attributes, user_from_record,
 };
-use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE};
+use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE, code_mismatch};
 use super::config::{AliasAttribute, VerifiedAttribute};
 use super::types::mask_destination;
 use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
@@ -53,11 +54,6 @@ pub struct SignUpOutput {
     pub user_sub: String,
     /// Where the confirmation code went; `None` when the pool verifies nothing automatically.
     pub code_delivery: Option<CodeDeliveryDetails>,
-}
-
-/// The error Cognito gives for a wrong or missing code.
-fn code_mismatch() -> UserPoolError {
-    UserPoolError::CodeMismatch("Invalid verification code provided, please try again.".into())
 }
 
 fn unknown_user() -> UserPoolError {
@@ -114,14 +110,19 @@ impl UserPools {
         self.check_secret_hash(&client, &request.username, request.secret_hash.as_deref())?;
         self.check_password_policy(&pool, &request.password)?;
         self.validate_attributes(&pool, None, &request.attributes, AttributeWrite::Create)?;
-        if let Some((name, _)) = request
-            .attributes
-            .iter()
-            .find(|(name, _)| !client.config.can_write(name))
-        {
-            return Err(UserPoolError::NotAuthorized(format!(
-                "a client attempted to write unauthorized attribute `{name}`"
-            )));
+        // Developer-only attributes belong to the operator API (they end up in ID-token
+        // claims that backends trust), and a client writes only its `WriteAttributes`.
+        let unauthorized = request.attributes.iter().any(|(name, _)| {
+            !client.config.can_write(name)
+                || pool
+                    .config
+                    .attribute(name)
+                    .is_some_and(|a| a.developer_only)
+        });
+        if unauthorized {
+            return Err(UserPoolError::NotAuthorized(
+                "A client attempted to write unauthorized attribute".into(),
+            ));
         }
         let super::users::NewIdentity {
             sub,
@@ -198,6 +199,11 @@ impl UserPools {
     /// went to as verified. When that verified email or phone number is another user's
     /// alias, `force_alias_creation` moves the alias to this user (the other user's value
     /// becomes unverified); otherwise the call fails with `AliasExists`.
+    ///
+    /// With `PreventUserExistenceErrors`, every wrong code — an unknown user's, a confirmed
+    /// or disabled user's, a real one's — is counted and answered alike
+    /// (`CodeMismatchException`, or `LimitExceededException` once the guesses are spent);
+    /// what the user's state forbids is said only to someone who had the right code.
     pub async fn confirm_sign_up(
         &self,
         client_id: &str,
@@ -208,28 +214,31 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
-        let Some(user) = user else {
-            return Err(if client.config.prevent_user_existence_errors {
-                code_mismatch()
-            } else {
-                unknown_user()
-            });
-        };
-        if user.status != UserStatus::Unconfirmed {
-            return Err(UserPoolError::NotAuthorized(format!(
-                "User cannot be confirmed. Current status is {}",
-                user.status.as_str()
-            )));
+        let uniform = client.config.prevent_user_existence_errors;
+        if !uniform {
+            let Some(user) = &user else {
+                return Err(unknown_user());
+            };
+            check_confirmable(user)?;
         }
+        let subject = Subject::of(self, &pool, user.as_ref(), username);
+        let guessed_for = user.as_ref().map(|u| u.sub.as_str());
         let verified = self
-            .check_code(&pool.id, &user.sub, SIGN_UP_CODE, code, now)
-            .await
-            .map_err(|e| match e {
-                UserPoolError::LimitExceeded(_) => UserPoolError::TooManyFailedAttempts(
-                    "Too many failed attempts, please request a code again.".into(),
-                ),
-                other => other,
-            })?;
+            .check_code(
+                &pool.id,
+                &subject,
+                guessed_for,
+                SIGN_UP_CODE,
+                code,
+                uniform,
+                now,
+            )
+            .await?;
+        let Some(user) = user else {
+            // A code matched nobody's (no user, so no code): unreachable, answered as wrong.
+            return Err(code_mismatch());
+        };
+        check_confirmable(&user)?;
         let mut attributes = user.attributes.clone();
         if let Some(name) = verified.filter(|n| n == "email" || n == "phone_number")
             && attributes.get(&name).is_some_and(|v| !v.is_empty())
@@ -258,7 +267,7 @@ impl UserPools {
                 unix_millis(now),
             )
             .await?;
-        Ok(())
+        self.finish_code(&pool.id, &user, SIGN_UP_CODE).await
     }
 
     /// Before `user` takes the alias `name` (now verified in `attributes`): when another
@@ -322,7 +331,10 @@ impl UserPools {
         Ok(())
     }
 
-    /// ResendConfirmationCode: a new sign-up code (the old one stops working).
+    /// ResendConfirmationCode: a new sign-up code (the old one stops working; the guesses
+    /// already spent stay spent). With `PreventUserExistenceErrors`, anyone but an enabled
+    /// unconfirmed user — an unknown, confirmed or disabled one — gets a simulated delivery,
+    /// counted against the same sends per hour.
     pub async fn resend_confirmation_code(
         &self,
         client_id: &str,
@@ -331,33 +343,47 @@ impl UserPools {
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
-        let Some(user) = user else {
-            return if client.config.prevent_user_existence_errors {
-                Ok(self.simulated_delivery(&pool, username))
-            } else {
-                Err(unknown_user())
-            };
-        };
-        if user.status != UserStatus::Unconfirmed {
-            return Err(UserPoolError::invalid("User is already confirmed."));
+        let uniform = client.config.prevent_user_existence_errors;
+        let channel = user
+            .as_ref()
+            .filter(|u| u.status == UserStatus::Unconfirmed && u.enabled)
+            .and_then(|u| sign_up_channel(&pool, &u.attributes));
+        match (&user, channel) {
+            (Some(user), Some(channel)) => {
+                self.send_code(
+                    &pool,
+                    user,
+                    SIGN_UP_CODE,
+                    channel,
+                    Purpose::ResendConfirmationCode,
+                    Some(channel.attribute().to_owned()),
+                    now,
+                )
+                .await
+            }
+            _ if uniform => {
+                let subject = Subject::of(self, &pool, user.as_ref(), username);
+                let details = self.simulated_delivery(&pool, username);
+                self.simulate_send(&pool.id, &subject, SIGN_UP_CODE, details, now)
+                    .await
+            }
+            (None, _) => Err(unknown_user()),
+            (Some(user), None) if user.status != UserStatus::Unconfirmed => {
+                Err(UserPoolError::invalid("User is already confirmed."))
+            }
+            (Some(user), None) if !user.enabled => {
+                Err(UserPoolError::NotAuthorized("User is disabled.".into()))
+            }
+            (Some(_), None) => Err(UserPoolError::invalid("Auto verification not turned on.")),
         }
-        let Some(channel) = sign_up_channel(&pool, &user.attributes) else {
-            return Err(UserPoolError::invalid("Auto verification not turned on."));
-        };
-        self.send_code(
-            &pool,
-            &user,
-            SIGN_UP_CODE,
-            channel,
-            Purpose::ResendConfirmationCode,
-            Some(channel.attribute().to_owned()),
-            now,
-        )
-        .await
     }
 
     /// ForgotPassword: a password-reset code to the user's verified email (else verified
-    /// phone number).
+    /// phone number). With `PreventUserExistenceErrors`, anyone who cannot get a real code —
+    /// an unknown, disabled or unconfirmed user, or one without a verified address — gets a
+    /// simulated delivery, counted against the same sends per hour, so the answer (and its
+    /// time: the code is handed to the delivery without waiting for a mail server) is the
+    /// same for everyone.
     pub async fn forgot_password(
         &self,
         client_id: &str,
@@ -366,40 +392,39 @@ impl UserPools {
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
-        let Some(user) = user else {
-            return if client.config.prevent_user_existence_errors {
-                Ok(self.simulated_delivery(&pool, username))
-            } else {
-                Err(unknown_user())
-            };
-        };
-        if !user.enabled {
-            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
-        }
-        let channel = [Channel::Email, Channel::Sms]
-            .into_iter()
-            .find(|c| {
-                user.is_verified(*c) && user.attribute(c.attribute()).is_some_and(|v| !v.is_empty())
-            })
-            .ok_or_else(|| {
-                UserPoolError::invalid(
-                    "Cannot reset password for the user as there is no registered/verified email or phone_number",
+        let uniform = client.config.prevent_user_existence_errors;
+        let channel = user.as_ref().filter(|u| u.enabled).and_then(reset_channel);
+        match (&user, channel) {
+            (Some(user), Some(channel)) => {
+                self.send_code(
+                    &pool,
+                    user,
+                    FORGOT_PASSWORD_CODE,
+                    channel,
+                    Purpose::ForgotPassword,
+                    None,
+                    now,
                 )
-            })?;
-        self.send_code(
-            &pool,
-            &user,
-            FORGOT_PASSWORD_CODE,
-            channel,
-            Purpose::ForgotPassword,
-            None,
-            now,
-        )
-        .await
+                .await
+            }
+            _ if uniform => {
+                let subject = Subject::of(self, &pool, user.as_ref(), username);
+                let details = self.simulated_delivery(&pool, username);
+                self.simulate_send(&pool.id, &subject, FORGOT_PASSWORD_CODE, details, now)
+                    .await
+            }
+            (None, _) => Err(unknown_user()),
+            (Some(user), None) if !user.enabled => {
+                Err(UserPoolError::NotAuthorized("User is disabled.".into()))
+            }
+            (Some(_), None) => Err(no_reset_channel()),
+        }
     }
 
-    /// ConfirmForgotPassword: with the reset code, sets a new password (policy enforced);
-    /// the user ends CONFIRMED.
+    /// ConfirmForgotPassword: with the reset code, sets a new password (policy enforced,
+    /// once the code is accepted, so that a weak password tells nobody whether the user
+    /// exists); the user ends CONFIRMED and every refresh token it had is revoked (Cognito
+    /// keeps them). Wrong codes are counted and answered as in ConfirmSignUp.
     pub async fn confirm_forgot_password(
         &self,
         client_id: &str,
@@ -410,16 +435,32 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
+        let uniform = client.config.prevent_user_existence_errors;
+        if user.is_none() && !uniform {
+            return Err(unknown_user());
+        }
+        let subject = Subject::of(self, &pool, user.as_ref(), username);
+        self.check_code(
+            &pool.id,
+            &subject,
+            user.as_ref().map(|u| u.sub.as_str()),
+            FORGOT_PASSWORD_CODE,
+            code,
+            uniform,
+            now,
+        )
+        .await?;
         let Some(user) = user else {
-            return Err(if client.config.prevent_user_existence_errors {
-                code_mismatch()
-            } else {
-                unknown_user()
-            });
+            return Err(code_mismatch());
         };
-        self.check_password_policy(&pool, password)?;
-        self.check_code(&pool.id, &user.sub, FORGOT_PASSWORD_CODE, code, now)
+        // The code was right: its holder may learn the rest (the guesses are forgotten, and
+        // the code stays usable until a password is set).
+        self.code_accepted(&pool.id, &subject, FORGOT_PASSWORD_CODE)
             .await?;
+        self.check_password_policy(&pool, password)?;
+        if !user.enabled {
+            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
+        }
         let hash = self.passwords().hash(password).await?;
         self.store()
             .users()
@@ -429,8 +470,35 @@ impl UserPools {
                 Some(&hash),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
+                true,
             )
             .await?;
-        Ok(())
+        self.finish_code(&pool.id, &user, FORGOT_PASSWORD_CODE)
+            .await
     }
+}
+
+/// The channel a reset code goes to: the verified email, else the verified phone number.
+pub(crate) fn reset_channel(user: &User) -> Option<Channel> {
+    [Channel::Email, Channel::Sms].into_iter().find(|c| {
+        user.is_verified(*c) && user.attribute(c.attribute()).is_some_and(|v| !v.is_empty())
+    })
+}
+
+/// Cognito's answer when a user has nowhere to receive a reset code.
+pub(crate) fn no_reset_channel() -> UserPoolError {
+    UserPoolError::invalid(
+        "Cannot reset password for the user as there is no registered/verified email or phone_number",
+    )
+}
+
+/// Only an UNCONFIRMED user can be confirmed.
+fn check_confirmable(user: &User) -> Result<(), UserPoolError> {
+    if user.status == UserStatus::Unconfirmed {
+        return Ok(());
+    }
+    Err(UserPoolError::NotAuthorized(format!(
+        "User cannot be confirmed. Current status is {}",
+        user.status.as_str()
+    )))
 }

@@ -21,11 +21,22 @@ pub(crate) struct Fixture {
     pub(crate) pools: UserPools,
     pub(crate) clock: Arc<FixedClock>,
     pub(crate) outbox: tempfile::TempDir,
+    /// The delivery, to wait for messages it has not written yet.
+    pub(crate) delivery: Arc<Outbox>,
 }
 
 pub(crate) fn fixture(store: &gatehouse_storage::Store) -> Fixture {
+    fixture_with_limit(store, crate::rate_limit::SourceRateLimit::default())
+}
+
+/// [`fixture`] with another limit per source address.
+pub(crate) fn fixture_with_limit(
+    store: &gatehouse_storage::Store,
+    source_rate_limit: crate::rate_limit::SourceRateLimit,
+) -> Fixture {
     let clock = Arc::new(FixedClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
     let outbox = tempfile::tempdir().unwrap();
+    let delivery = Arc::new(Outbox::new(outbox.path().to_path_buf()));
     // One fixed master key, so two services on one database (two nodes) open each other's keys.
     let sealer =
         Arc::new(Sealer::new(&MasterKey::from_bytes("k1", [7; 32]).unwrap(), &[]).unwrap());
@@ -43,24 +54,30 @@ pub(crate) fn fixture(store: &gatehouse_storage::Store) -> Fixture {
         store.clone(),
         sealer,
         passwords,
-        Arc::new(Outbox::new(outbox.path().to_path_buf())),
+        delivery.clone(),
         clock.clone(),
         UserPoolsConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: "http://127.0.0.1:8000".into(),
+            source_rate_limit,
         },
     );
     Fixture {
         pools,
         clock,
         outbox,
+        delivery,
     }
 }
 
 impl Fixture {
     /// Every outbox message, oldest first.
     pub(crate) fn messages(&self) -> Vec<serde_json::Value> {
+        assert!(
+            self.delivery.wait_written(Duration::from_secs(10)),
+            "outbox writes did not finish"
+        );
         let mut names: Vec<_> = std::fs::read_dir(self.outbox.path())
             .map(|d| {
                 d.map(|e| e.unwrap().path())
@@ -406,9 +423,11 @@ async fn admin_user_lifecycle() {
         assert!(matches!(
             p.check_code(
                 &pool.id,
-                &sam.sub,
+                &attempts::Subject::user(&sam),
+                Some(&sam.sub),
                 &verify_code_purpose("email"),
                 wrong,
+                false,
                 p.now()
             )
             .await,
@@ -417,9 +436,11 @@ async fn admin_user_lifecycle() {
         let data = p
             .check_code(
                 &pool.id,
-                &sam.sub,
+                &attempts::Subject::user(&sam),
+                Some(&sam.sub),
                 &verify_code_purpose("email"),
                 code,
+                false,
                 p.now(),
             )
             .await

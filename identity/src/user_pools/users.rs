@@ -1,5 +1,5 @@
 //! Operator user operations: AdminCreateUser, AdminGetUser, AdminDeleteUser,
-//! AdminDisableUser, AdminEnableUser, AdminSetUserPassword, AdminUpdateUserAttributes,
+//! AdminDisableUser, AdminEnableUser, AdminSetUserPassword, AdminResetUserPassword, AdminUpdateUserAttributes,
 //! AdminDeleteUserAttributes, AdminConfirmSignUp, and the attribute-update logic the public
 //! UpdateUserAttributes shares.
 
@@ -12,6 +12,7 @@ use super::attributes::{
     AttributeWrite, is_email, is_phone_number, stored_attributes, user_from_record,
 };
 use super::config::{UsernameAttribute, VerifiedAttribute};
+use super::sign_up::{no_reset_channel, reset_channel};
 use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::delivery::{Channel, Message, Purpose};
 use crate::password::{PolicyViolation, SYMBOLS};
@@ -116,7 +117,9 @@ fn check_username(name: &str) -> Result<(), UserPoolError> {
 }
 
 impl UserPools {
-    /// Checks a new password against the pool policy and the 256-character ceiling.
+    /// Checks a new password against the pool policy, the 256-character ceiling and (unless
+    /// the pool turned it off) the list of commonly used passwords. Every operation that sets
+    /// a password calls this.
     pub fn check_password_policy(
         &self,
         pool: &UserPool,
@@ -131,11 +134,14 @@ impl UserPools {
                 "password must have length less than or equal to 256",
             ));
         }
-        pool.config
-            .password_policy
-            .policy()?
-            .check(password)
-            .map_err(policy_message)
+        let settings = &pool.config.password_policy;
+        settings.policy()?.check(password).map_err(policy_message)?;
+        if settings.reject_common_passwords && crate::password::is_common(password) {
+            return Err(UserPoolError::InvalidPassword(
+                "Password did not conform with policy: Password is too common".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// AdminCreateUser: a FORCE_CHANGE_PASSWORD user with a temporary password, invited by
@@ -172,6 +178,7 @@ impl UserPools {
                     Some(&hash),
                     UserStatus::ForceChangePassword.as_str(),
                     unix_millis(now),
+                    true,
                 )
                 .await?;
             self.send_invitation(&pool, &user, &temporary, &request.delivery_mediums, now)
@@ -305,7 +312,8 @@ impl UserPools {
         self.require_user(&pool, username).await
     }
 
-    /// AdminDeleteUser: the user, its memberships, codes and refresh tokens go.
+    /// AdminDeleteUser: the user, its memberships, codes and refresh tokens go, and every
+    /// access and id token issued to it is refused from now on, on every node.
     pub async fn admin_delete_user(
         &self,
         pool_id: &str,
@@ -313,11 +321,13 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        self.store().users().delete(&pool.id, &user.sub).await?;
-        Ok(())
+        self.delete_and_sign_out(&pool.id, &user.sub).await
     }
 
-    /// AdminDisableUser (revokes every refresh token) / AdminEnableUser.
+    /// AdminDisableUser / AdminEnableUser. Disabling signs the user out everywhere: its
+    /// refresh tokens are revoked (with the disable, in one transaction, so no sign-in can
+    /// slip in between) and every access and id token issued before is refused, on every
+    /// node and at the gateway.
     pub async fn admin_set_user_enabled(
         &self,
         pool_id: &str,
@@ -326,15 +336,21 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        self.store()
+        let sessions = self
+            .store()
             .users()
             .set_enabled(&pool.id, &user.sub, enabled, unix_millis(self.now()))
             .await?;
-        Ok(())
+        if enabled {
+            return Ok(());
+        }
+        self.refuse_tokens(&pool.id, &user.sub, &sessions).await
     }
 
     /// AdminSetUserPassword: `permanent` makes the user CONFIRMED, otherwise
-    /// FORCE_CHANGE_PASSWORD. The policy is enforced.
+    /// FORCE_CHANGE_PASSWORD. The policy is enforced. Every refresh token of the user is
+    /// revoked with the change (Cognito keeps them): whoever held the old password keeps no
+    /// session it could renew.
     pub async fn admin_set_user_password(
         &self,
         pool_id: &str,
@@ -359,6 +375,46 @@ impl UserPools {
                 Some(&hash),
                 status.as_str(),
                 unix_millis(self.now()),
+                true,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// AdminResetUserPassword: sends the user a password-reset code (as ForgotPassword does,
+    /// to the verified email, else the verified phone number) and moves it to
+    /// RESET_REQUIRED: signing in with the old password then answers
+    /// `PasswordResetRequiredException` until ConfirmForgotPassword sets a new one. Every
+    /// refresh token of the user is revoked (Cognito keeps them). A user with no verified
+    /// address is refused with `InvalidParameterException`, and nothing changes.
+    pub async fn admin_reset_user_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<(), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let user = self.require_user(&pool, username).await?;
+        let channel = reset_channel(&user).ok_or_else(no_reset_channel)?;
+        let now = self.now();
+        self.send_code(
+            &pool,
+            &user,
+            super::codes::FORGOT_PASSWORD_CODE,
+            channel,
+            Purpose::ForgotPassword,
+            None,
+            now,
+        )
+        .await?;
+        // The revoked sign-ins' access tokens live on until they expire, as after any
+        // password reset; only a sign-out refuses them.
+        self.store()
+            .users()
+            .set_status_and_revoke(
+                &pool.id,
+                &user.sub,
+                UserStatus::ResetRequired.as_str(),
+                unix_millis(now),
             )
             .await?;
         Ok(())

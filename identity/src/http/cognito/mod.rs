@@ -27,6 +27,7 @@ mod clients;
 pub mod error;
 mod groups;
 mod pools;
+pub(crate) mod rate_limit;
 mod self_service;
 mod users;
 mod wire;
@@ -108,6 +109,7 @@ operations! {
     AdminDisableUser => Operator, users::admin_disable_user;
     AdminEnableUser => Operator, users::admin_enable_user;
     AdminSetUserPassword => Operator, users::admin_set_user_password;
+    AdminResetUserPassword => Operator, users::admin_reset_user_password;
     AdminUpdateUserAttributes => Operator, users::admin_update_user_attributes;
     AdminDeleteUserAttributes => Operator, users::admin_delete_user_attributes;
     AdminConfirmSignUp => Operator, users::admin_confirm_sign_up;

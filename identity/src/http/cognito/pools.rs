@@ -242,6 +242,7 @@ impl PoolSettings {
                 require_numbers: p.require_numbers.unwrap_or(false),
                 require_symbols: p.require_symbols.unwrap_or(false),
                 temporary_password_validity_days: p.temporary_password_validity_days.unwrap_or(7),
+                reject_common_passwords: true,
             };
         }
         if let Some(d) = self.deletion_protection {
@@ -282,6 +283,7 @@ impl PoolSettings {
             c.mfa_configuration = parse_enum("MfaConfiguration", &m, MfaConfiguration::parse)?;
         }
         c.tags = self.user_pool_tags.unwrap_or_default();
+        c.apply_setting_tags()?;
         if let Some(a) = self.admin_create_user_config {
             let invite = a.invite_message_template.unwrap_or_default();
             c.admin_create_user = AdminCreateUserSettings {

@@ -171,6 +171,17 @@ pub(super) async fn admin_enable_user(
     Ok(Empty {})
 }
 
+/// AdminResetUserPassword (`ClientMetadata` is accepted and dropped).
+pub(super) async fn admin_reset_user_password(
+    s: Arc<HttpState>,
+    r: UserRequest,
+) -> Result<Empty, UserPoolError> {
+    s.user_pools
+        .admin_reset_user_password(&r.user_pool_id, &r.username)
+        .await?;
+    Ok(Empty {})
+}
+
 pub(super) async fn admin_confirm_sign_up(
     s: Arc<HttpState>,
     r: UserRequest,

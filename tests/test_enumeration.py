@@ -1,0 +1,175 @@
+"""Sign-up and user enumeration, through the wire:
+
+- SignUp refuses developer-only attributes with Cognito's `NotAuthorizedException` "A client
+  attempted to write unauthorized attribute" (only the operator API writes them);
+- with `PreventUserExistenceErrors=ENABLED`, ForgotPassword, ResendConfirmationCode,
+  ConfirmSignUp and ConfirmForgotPassword answer a confirmed, an unconfirmed, a disabled and
+  an unknown user alike: the same error type and message, or `CodeDeliveryDetails` of the
+  same shape (masking the address asked about), and the same time. The one timing comparison
+  the issue asks for: many samples of each kind of user, interleaved in a shuffled order so
+  that drift and noise hit every kind alike, compared by their medians (within 20 %).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from typing import Any
+
+import requests
+
+from gatehouse_harness import (
+    JSON_CONTENT_TYPE,
+    PASSWORD,
+    TARGET_PREFIX,
+    GatehouseServer,
+    PoolFixture,
+    attr_list,
+    raises_cognito,
+    unique,
+)
+
+# Users of each kind; every one is asked at most ROUNDS times per operation, which stays
+# within the code sends (5) and guesses (5) a user gets per hour and purpose.
+USERS_PER_KIND = 10
+ROUNDS = 4
+KINDS = ["confirmed", "unconfirmed", "disabled", "unknown"]
+OPERATIONS = ["ForgotPassword", "ResendConfirmationCode", "ConfirmSignUp", "ConfirmForgotPassword"]
+
+
+def mask(email: str) -> str:
+    """Cognito's masked email: first letter, `***@`, first letter of the domain, `***`."""
+    local, domain = email.split("@", 1)
+    return f"{local[0]}***@{domain[0]}***"
+
+
+def test_sign_up_refuses_developer_only_attributes(server: GatehouseServer) -> None:
+    schema = [{"Name": "role", "AttributeDataType": "String", "DeveloperOnlyAttribute": True, "Mutable": True}]
+    pool = PoolFixture.create(server, pool_overrides={"Schema": schema})
+    username, email = pool.new_username("dev")
+    with raises_cognito("NotAuthorizedException") as refused:
+        pool.sign_up(username, email, attributes={"custom:role": "admin"})
+    assert refused.message == "A client attempted to write unauthorized attribute"
+    assert pool.admin.list_users(UserPoolId=pool.pool_id, Filter=f'username = "{username}"')["Users"] == []
+    # The operator API may write it.
+    created = pool.admin.admin_create_user(
+        UserPoolId=pool.pool_id,
+        Username=username,
+        UserAttributes=attr_list({"email": email, "custom:role": "admin"}),
+        MessageAction="SUPPRESS",
+    )["User"]
+    assert {"Name": "custom:role", "Value": "admin"} in created["Attributes"]
+
+
+class Caller:
+    """Posts Cognito JSON requests over one keep-alive connection and times each."""
+
+    def __init__(self, server: GatehouseServer, client_id: str) -> None:
+        self.server = server
+        self.client_id = client_id
+        self.session = requests.Session()
+
+    def call(self, operation: str, username: str) -> tuple[float, tuple[Any, ...]]:
+        body: dict[str, Any] = {"ClientId": self.client_id, "Username": username}
+        if operation in ("ConfirmSignUp", "ConfirmForgotPassword"):
+            # Codes are digits: this one is wrong for everybody. With a weak password the
+            # policy would tell a real user apart if it were checked before the code.
+            body["ConfirmationCode"] = "abcdef"
+        if operation == "ConfirmForgotPassword":
+            body["Password"] = "weak"
+        started = time.perf_counter()
+        response = self.session.post(
+            self.server.endpoint,
+            json=body,
+            headers={"Content-Type": JSON_CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + operation},
+            timeout=30,
+        )
+        elapsed = time.perf_counter() - started
+        return elapsed, answer(response, username)
+
+
+def answer(response: requests.Response, username: str) -> tuple[Any, ...]:
+    """What a client learns from a response, with the masked address checked against the
+    name that was asked about."""
+    body = response.json()
+    if response.status_code != 200:
+        return ("error", response.status_code, body.get("__type"), body.get("message"))
+    details = body.get("CodeDeliveryDetails")
+    if details is None:
+        return ("ok", tuple(sorted(body)))
+    return (
+        "ok",
+        tuple(sorted(body)),
+        tuple(sorted(details)),
+        details.get("DeliveryMedium"),
+        details.get("AttributeName"),
+        details.get("Destination") == mask(username),
+    )
+
+
+def make_users(pool: PoolFixture) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for _ in range(USERS_PER_KIND):
+        users["confirmed"].append(pool.signed_up_user("real").username)
+        username, email = pool.new_username("pending")
+        pool.sign_up(username, email)
+        users["unconfirmed"].append(username)
+        disabled = pool.signed_up_user("off").username
+        pool.admin.admin_disable_user(UserPoolId=pool.pool_id, Username=disabled)
+        users["disabled"].append(disabled)
+        users["unknown"].append(f"{unique('ghost')}@example.com")
+    return users
+
+
+def test_unknown_users_get_the_answers_and_the_time_of_real_ones(server: GatehouseServer) -> None:
+    # Email is the username, so a simulated delivery masks the address a real one would.
+    pool = PoolFixture.create(server, email_username=True, PreventUserExistenceErrors="ENABLED")
+    users = make_users(pool)
+    caller = Caller(server, pool.client_id)
+    shuffle = random.Random(20261202)
+    # Warm-up (connection, caches, the pool's first queries) with names used nowhere else.
+    for _ in range(20):
+        caller.call("ConfirmSignUp", f"{unique('warm')}@example.com")
+
+    timings: dict[tuple[str, str], list[float]] = {}
+    answers: dict[str, set[tuple[Any, ...]]] = {op: set() for op in OPERATIONS}
+    for operation in OPERATIONS:
+        for _ in range(ROUNDS):
+            for i in range(USERS_PER_KIND):
+                order = list(KINDS)
+                shuffle.shuffle(order)
+                for kind in order:
+                    elapsed, seen = caller.call(operation, users[kind][i])
+                    timings.setdefault((operation, kind), []).append(elapsed)
+                    answers[operation].add(seen)
+
+    for operation in OPERATIONS:
+        assert len(answers[operation]) == 1, f"{operation} told users apart: {answers[operation]}"
+    (forgot,) = answers["ForgotPassword"]
+    assert forgot[0] == "ok" and forgot[-1] is True, forgot
+    (confirm,) = answers["ConfirmSignUp"]
+    assert confirm[2] == "CodeMismatchException", confirm
+    (reset,) = answers["ConfirmForgotPassword"]
+    assert reset[2] == "CodeMismatchException", "the code is judged before the password"
+
+    report = []
+    for operation in OPERATIONS:
+        medians = {kind: statistics.median(timings[(operation, kind)]) for kind in KINDS}
+        report.append(f"{operation}: " + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in medians.items()))
+        slowest, fastest = max(medians.values()), min(medians.values())
+        assert slowest <= fastest * 1.2, f"{operation} medians differ by more than 20 %: {medians}"
+    print("\n".join(report))
+    # Only the real users got codes: the confirmed one a reset code, the unconfirmed one
+    # sign-up codes; nobody else was sent anything.
+    # (Written in the background: wait for the last of them first.)
+    server.wait_for_message(pool_id=pool.pool_id, purpose="ForgotPassword", count=USERS_PER_KIND * ROUNDS)
+    server.wait_for_message(
+        pool_id=pool.pool_id, purpose="ResendConfirmationCode", count=USERS_PER_KIND * ROUNDS
+    )
+    destinations = {m["destination"] for m in server.messages(pool_id=pool.pool_id, purpose="ForgotPassword")}
+    assert destinations == set(users["confirmed"])
+    resent = {m["destination"] for m in server.messages(pool_id=pool.pool_id, purpose="ResendConfirmationCode")}
+    assert resent == set(users["unconfirmed"])
+    server.check_alive()
+    assert PASSWORD not in server.stderr_text()
