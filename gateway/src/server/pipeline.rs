@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
-use crate::path::check_request_path;
+use crate::path::{PathRejection, check_request_path, merge_slashes, split_encoded_slashes};
 use crate::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
@@ -26,7 +26,7 @@ use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
-use crate::snapshot::Resolution;
+use crate::snapshot::{Resolution, RouteHit};
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -210,7 +210,9 @@ impl ConnectionService {
     /// Serves one request; every failure becomes API Gateway's error response.
     ///
     /// Before anything else the path is checked ([`check_request_path`]: `.`/`..` segments
-    /// however encoded → 400); after routing, the client's headers are cleaned and the client
+    /// however encoded → 400) and its runs of slashes merged ([`merge_slashes`]); after
+    /// routing, an encoded slash may not take a greedy route around another resource
+    /// ([`check_greedy_slashes`]), then the client's headers are cleaned and the client
     /// resolved once ([`Self::client`]).
     pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
         let inner = &*self.inner;
@@ -224,11 +226,16 @@ impl ConnectionService {
             .and_then(|v| RequestId::parse(v.as_bytes()))
             .unwrap_or_else(|| inner.ids.next_id());
         if let Err(rejection) = check_request_path(head.uri.path()) {
-            inner.live.metrics().refused_path();
-            tracing::debug!(%request_id, %rejection, "request path refused");
-            let mut response = GatewayError::InvalidPath(rejection).into_response();
-            set_request_id(response.headers_mut(), &request_id);
-            return response;
+            return refuse_path(inner, rejection, &request_id);
+        }
+        // Routing, method ARNs, the cache key and the backend all see the merged path.
+        if let Some(merged) = merge_slashes(head.uri.path()) {
+            match with_path(&head.uri, &merged) {
+                Some(uri) => head.uri = uri,
+                // Removing `/`s from a valid path leaves a valid one; were it ever refused,
+                // the request is refused rather than routed unmerged.
+                None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
+            }
         }
         let host = head
             .headers
@@ -259,6 +266,11 @@ impl ConnectionService {
                 return response;
             }
         };
+        if let Err(rejection) =
+            check_greedy_slashes(&snapshot, host, head.method.as_str(), head.uri.path(), &hit)
+        {
+            return refuse_path(inner, rejection, &request_id);
+        }
         let source_ip =
             proxy::clean_client_headers(&mut head.headers, |headers| self.client(headers));
         let stage_rt = snapshot.stage(hit.stage.index());
@@ -627,6 +639,61 @@ impl ConnectionService {
         inner
             .access_log
             .send(format.render(&record), inner.live.metrics());
+    }
+}
+
+/// `uri` with its path replaced by `path` (scheme, authority and query kept).
+fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
+}
+
+/// The 400 for a refused request path (see [`crate::path`]).
+fn refuse_path(
+    inner: &Inner,
+    rejection: PathRejection,
+    request_id: &RequestId,
+) -> Response<GatewayBody> {
+    inner.live.metrics().refused_path();
+    tracing::debug!(%request_id, %rejection, "request path refused");
+    let mut response = GatewayError::InvalidPath(rejection).into_response();
+    set_request_id(response.headers_mut(), request_id);
+    response
+}
+
+/// A request that reached a greedy resource through an encoded slash must reach the same
+/// route with the slash written out, since the greedy parameter hands the backend a real
+/// separator (see [`split_encoded_slashes`]); a run of slashes it would write is refused too
+/// (runs in the raw path were merged before routing). Costs nothing unless the route is
+/// greedy and the path has `%2F`.
+fn check_greedy_slashes(
+    snapshot: &Snapshot,
+    host: Option<&str>,
+    method: &str,
+    path: &str,
+    hit: &RouteHit<'_>,
+) -> Result<(), PathRejection> {
+    if hit.resource.path.greedy_param().is_none() {
+        return Ok(());
+    }
+    let Some(split) = split_encoded_slashes(path) else {
+        return Ok(());
+    };
+    if split.contains("//") {
+        return Err(PathRejection::EncodedSlash);
+    }
+    match snapshot.gateway.resolve(host, method, &split) {
+        Resolution::Route(other)
+            if other.route == hit.route && other.stage.index() == hit.stage.index() =>
+        {
+            Ok(())
+        }
+        Resolution::Route(_) | Resolution::Miss(_) => Err(PathRejection::EncodedSlash),
     }
 }
 

@@ -45,6 +45,8 @@ async fn the_method_arn_is_the_path_routing_matched() {
         "/prod/admin",
         "/prod/admin/",
         "/prod/%61%64%6d%69%6e",
+        "/prod//admin",
+        "//prod/admin//",
     ] {
         let r = gw.get(path, &[("authorization", "no-admin")]).await;
         assert_eq!(status(&r), explicit_deny, "{path}");
