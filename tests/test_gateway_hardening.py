@@ -237,6 +237,17 @@ def proxied(backend: str, recorder: Backend, tmp_path_factory: pytest.TempPathFa
     )
 
 
+@pytest.fixture(scope="module")
+def forwarded_proxy(backend: str, recorder: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """Loopback is a trusted proxy that writes `Forwarded` (RFC 7239), not `X-Forwarded-For`."""
+    yield from gateway_fixture(
+        backend,
+        recorder,
+        tmp_path_factory.mktemp("forwarded"),
+        ["--trusted-proxy", "127.0.0.0/8", "--trusted-proxy-header", "forwarded"],
+    )
+
+
 # === paths ===
 
 TRAVERSALS = [
@@ -314,15 +325,25 @@ def test_a_trusted_proxy_names_the_client(proxied: Gateway, recorder: Backend) -
     assert received["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
     assert "x-real-ip" not in received
     assert logged["sourceIp"] == "198.51.100.7"
-    # Forwarded wins, and goes no further.
-    received, logged = whoami(proxied, recorder, {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'})
+    # The proxy writes X-Forwarded-For: a Forwarded it passed on is the client's, not read.
+    received, logged = whoami(
+        proxied, recorder, {"Forwarded": "for=10.9.9.9", "X-Forwarded-For": "198.51.100.7"}
+    )
+    assert received["x-source-ip"] == "198.51.100.7"
+    assert "forwarded" not in received
+    assert logged["sourceIp"] == "198.51.100.7"
+    # Nothing forwarded: the proxy is the client.
+    received, _ = whoami(proxied, recorder, {})
+    assert (received["x-source-ip"], received["x-forwarded-for"]) == ("127.0.0.1", "127.0.0.1")
+
+
+def test_a_proxy_writing_forwarded_is_read_there_only(forwarded_proxy: Gateway, recorder: Backend) -> None:
+    headers = {"X-Forwarded-For": "10.9.9.9", "Forwarded": 'for="[2001:db8::7]:4711";proto=https'}
+    received, logged = whoami(forwarded_proxy, recorder, headers)
     assert received["x-source-ip"] == "2001:db8::7"
     assert received["x-forwarded-for"] == "2001:db8::7, 127.0.0.1"
     assert "forwarded" not in received
     assert logged["sourceIp"] == "2001:db8::7"
-    # Nothing forwarded: the proxy is the client.
-    received, _ = whoami(proxied, recorder, {})
-    assert (received["x-source-ip"], received["x-forwarded-for"]) == ("127.0.0.1", "127.0.0.1")
 
 
 # === what loads, and what does not ===
