@@ -189,3 +189,61 @@ async fn connection_names_only_the_clients_own_headers() {
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(headers["x-forwarded-proto"], "http");
 }
+
+/// Headers a backend reads as the gateway's word cannot come from the client under another
+/// spelling: `X-Forwarded-Host` when the request carries no `Host` to replace it with (or
+/// names `host` in `Connection`), and underscore spellings that CGI and WSGI servers
+/// (`HTTP_X_FORWARDED_FOR`) and some frameworks read as the dashed name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_headers_cannot_be_spelt_by_the_client() {
+    let gw = start_with(test_config()).await;
+    let answer = gw
+        .request(
+            "GET",
+            "/prod/whoami",
+            &[
+                ("connection", "host"),
+                ("x-forwarded-host", "evil.example"),
+                ("x_forwarded_host", "evil.example"),
+                ("x_forwarded_for", "10.9.9.9"),
+                ("X_Real_IP", "10.9.9.9"),
+                ("x-forwarded_proto", "https"),
+                ("x_gatehouse_claims", "forged"),
+                ("x-gatehouse_principal-id", "admin"),
+                ("x_kept", "an underscore header of the client's own"),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let headers = answer.json()["headers"].as_object().unwrap().clone();
+    let names: Vec<&str> = headers.keys().map(String::as_str).collect();
+    for forged in [
+        "x_forwarded_host",
+        "x_forwarded_for",
+        "x_real_ip",
+        "x-forwarded_proto",
+        "x_gatehouse_claims",
+        "x-gatehouse_principal-id",
+    ] {
+        assert!(
+            !names.contains(&forged),
+            "{forged} reached the backend: {names:?}"
+        );
+    }
+    assert_ne!(
+        headers.get("x-forwarded-host").and_then(|v| v.as_str()),
+        Some("evil.example"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        headers["x-forwarded-host"],
+        gw.addr.to_string(),
+        "the Host routing used"
+    );
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        headers["x_kept"],
+        "an underscore header of the client's own"
+    );
+}
