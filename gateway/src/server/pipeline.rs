@@ -23,6 +23,7 @@ use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
 use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
+use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
@@ -90,6 +91,9 @@ pub struct ConnectionService {
     /// The peer's address as a header value, formatted once per connection: the
     /// `X-Forwarded-For` of every request from an untrusted peer.
     peer_header: HeaderValue,
+    /// The connection's place under the listener's cap, for a WebSocket upgrade's splice to
+    /// hold (`None` outside a listener).
+    permit: Option<ConnectionPermit>,
 }
 
 /// What happened in the integration, for metrics and the access log.
@@ -175,8 +179,12 @@ impl GatewayService {
         &self.inner.live
     }
 
-    /// The service for one accepted connection.
-    pub fn for_connection(&self, remote: SocketAddr) -> ConnectionService {
+    /// The service for one accepted connection, holding its place under the connection cap.
+    pub fn for_connection(
+        &self,
+        remote: SocketAddr,
+        permit: Option<ConnectionPermit>,
+    ) -> ConnectionService {
         let proxies = &self.inner.config.trusted_proxies;
         // With no forwarding header the resolver answers the peer itself, canonical.
         let peer = proxies.client_ip(remote.ip(), &HeaderMap::new());
@@ -187,6 +195,7 @@ impl GatewayService {
             peer,
             peer_trusted: proxies.contains(peer),
             peer_header,
+            permit,
         }
     }
 }
@@ -565,7 +574,7 @@ impl ConnectionService {
             parts = parts_back;
             match client_upgrade {
                 Some(client_upgrade) => {
-                    tokio::spawn(splice(client_upgrade, backend_upgrade));
+                    tokio::spawn(splice(client_upgrade, backend_upgrade, self.permit.clone()));
                     proxy::strip_hop_by_hop(&mut parts.headers, true);
                     parts
                         .headers
@@ -697,8 +706,13 @@ fn check_greedy_slashes(
     }
 }
 
-/// Splices an upgraded client connection to the upgraded backend connection.
-async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+/// Splices an upgraded client connection to the upgraded backend connection, holding the
+/// client connection's place under the connection cap until both ends are closed.
+async fn splice(
+    client: hyper::upgrade::OnUpgrade,
+    backend: hyper::upgrade::OnUpgrade,
+    permit: Option<ConnectionPermit>,
+) {
     match tokio::try_join!(client, backend) {
         Ok((client, backend)) => {
             let mut client = hyper_util::rt::TokioIo::new(client);
@@ -709,6 +723,7 @@ async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUp
         }
         Err(err) => tracing::debug!(%err, "upgrade failed"),
     }
+    drop(permit);
 }
 
 /// A preflight answer: 204 with the API's CORS headers.

@@ -1,10 +1,11 @@
 //! Limits a hostile client meets: header size (431), body size (413, announced or streamed),
-//! slowloris (header read deadline), and request smuggling attempts (RFC 9112 framing).
+//! slowloris (header read deadline), request smuggling attempts (RFC 9112 framing), and the
+//! connection cap, which upgraded (WebSocket) connections count against too.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::support::{raw, start};
+use super::support::{raw, start, start_with, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431() {
@@ -139,4 +140,42 @@ async fn smuggling_attempts_are_refused() {
     let answer = raw(gw.addr, ok.as_bytes(), Duration::from_secs(3)).await;
     assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
     assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_keeps_its_place_under_the_cap() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let gw = start_with(gatehouse_gateway::server::ServiceConfig {
+        max_connections: 1,
+        ..test_config()
+    })
+    .await;
+    let url = format!("ws://{}/prod/ws", gw.addr);
+    let (mut ws, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::Text("up".into())).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(3), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply, Message::Text("UP".into()));
+    // The spliced WebSocket is still open: a second connection is over the cap.
+    let request = b"GET /prod/mock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw(gw.addr, request, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Once it closes, its place is given back.
+    ws.close(None).await.unwrap();
+    drop(ws);
+    let mut freed = false;
+    for _ in 0..200 {
+        let answer = raw(gw.addr, request, Duration::from_secs(3)).await;
+        if answer.starts_with("HTTP/1.1 201") {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(freed, "the WebSocket's place was never given back");
 }
