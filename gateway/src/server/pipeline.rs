@@ -47,6 +47,10 @@ pub struct ServiceConfig {
     /// Time a client gets to send a complete request head (default 10 s); past it the
     /// connection is closed (slowloris).
     pub header_read_timeout: Duration,
+    /// Time a client gets to send a body the gateway reads whole itself, to validate it
+    /// against the method's model (default 30 s) → 400 `Invalid request body`. A body
+    /// streamed to the backend is bounded by the integration's timeout instead.
+    pub body_read_timeout: Duration,
     /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
     pub forwarded_proto: String,
     /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Real-IP` name the client (default
@@ -126,6 +130,7 @@ impl Default for ServiceConfig {
             max_headers: 100,
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             forwarded_proto: "http".to_owned(),
             trusted_proxies: TrustedProxies::none(),
             pool_idle_timeout: Duration::from_secs(90),
@@ -456,7 +461,15 @@ impl ConnectionService {
                     .find(|(ct, _)| *ct == media_type)
                     .or_else(|| route.bodies.iter().find(|(ct, _)| ct == "$default"));
                 if let Some((_, schema)) = schema {
-                    let bytes = collect(body, limit).await?;
+                    let deadline = inner.config.body_read_timeout;
+                    let bytes = tokio::time::timeout(deadline, collect(body, limit))
+                        .await
+                        .map_err(|_| {
+                            GatewayError::ClientBody(format!(
+                                "the body did not arrive within {} ms",
+                                deadline.as_millis()
+                            ))
+                        })??;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|_| GatewayError::InvalidBody("not JSON"))?;
                     if !schema.is_valid(&value) {

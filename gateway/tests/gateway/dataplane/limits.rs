@@ -179,3 +179,30 @@ async fn an_upgraded_connection_keeps_its_place_under_the_cap() {
     }
     assert!(freed, "the WebSocket's place was never given back");
 }
+
+/// A body the gateway must read itself (to validate it against the method's model) is
+/// given a deadline, like the request head: a client that announces a body and trickles it
+/// does not keep its connection and its place under the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validated_body_that_does_not_arrive_is_refused() {
+    let gw = start_with(gatehouse_gateway::server::ServiceConfig {
+        body_read_timeout: Duration::from_millis(200),
+        ..test_config()
+    })
+    .await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /prod/orders?region=eu HTTP/1.1\r\nHost: x\r\nx-tenant: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sku\"")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"message":"Invalid request body"}"#),
+        "{answer}"
+    );
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 0);
+}
