@@ -166,6 +166,19 @@ pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> 
     arn
 }
 
+/// The request context every policy decision about a request is evaluated in —
+/// `execute-api:Invoke` on an authorizer's policy and `execute-api:InvalidateCache` alike, so
+/// a condition on the caller's address or the time means the same in both: `aws:SourceIp`
+/// (the one resolved client address), `aws:CurrentTime` and `aws:EpochTime` (the request's
+/// time).
+pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Context {
+    let now = jwt::unix_seconds(cx.now);
+    gatehouse_policy::Context::new()
+        .with("aws:CurrentTime", endpoint::iso8601(now))
+        .with("aws:EpochTime", now.to_string())
+        .with("aws:SourceIp", cx.source_ip.to_string())
+}
+
 impl Stage for AuthorizerStage {
     fn name(&self) -> &'static str {
         "authorizer"
