@@ -27,7 +27,7 @@ use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
-use crate::snapshot::{Resolution, RouteHit};
+use crate::snapshot::{Resolution, RouteHit, normalize_host};
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -251,11 +251,15 @@ impl ConnectionService {
                 None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
             }
         }
-        let host = head
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| head.uri.host());
+        let host = match request_host(&head) {
+            Ok(host) => host,
+            Err(err) => {
+                tracing::debug!(%request_id, %err, "request refused");
+                let mut response = err.into_response();
+                set_request_id(response.headers_mut(), &request_id);
+                return response;
+            }
+        };
         let hit = match snapshot
             .gateway
             .resolve(host, head.method.as_str(), head.uri.path())
@@ -661,6 +665,29 @@ impl ConnectionService {
         inner
             .access_log
             .send(format.render(&record), inner.live.metrics());
+    }
+}
+
+/// The host a request is for: its `Host` field, or without one (HTTP/1.0) the authority of an
+/// absolute-form target. Refused ([`GatewayError::AmbiguousHost`]) when that is ambiguous — two `Host` fields, a `Host`
+/// that is not text, or an absolute-form target naming another host than `Host` — since a
+/// proxy in front could route by the other one (RFC 9112 §3.2 answers such requests 400).
+fn request_host(head: &http::request::Parts) -> Result<Option<&str>, GatewayError> {
+    let mut fields = head.headers.get_all(header::HOST).iter();
+    let field = fields.next();
+    if fields.next().is_some() {
+        return Err(GatewayError::AmbiguousHost);
+    }
+    let Some(field) = field else {
+        return Ok(head.uri.host());
+    };
+    let host = field.to_str().map_err(|_| GatewayError::AmbiguousHost)?;
+    // Compared without port and case: `http://A.example:80/` is for `a.example`.
+    match head.uri.host() {
+        Some(target) if normalize_host(target) != normalize_host(host) => {
+            Err(GatewayError::AmbiguousHost)
+        }
+        _ => Ok(Some(host)),
     }
 }
 
