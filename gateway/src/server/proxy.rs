@@ -396,7 +396,28 @@ pub(crate) fn backend_uri(
         uri.push('=');
         push_query_component(&mut uri, &value);
     }
-    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(uri))
+    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(loggable_uri(&uri)))
+}
+
+/// A backend URI as logs and `$context.integration.error` may show it: without the user info
+/// (it may hold a password) and without the query string (mappings may have put a client's
+/// token or key there).
+fn loggable_uri(uri: &str) -> String {
+    let before_query = uri.split(['?', '#']).next().unwrap_or_default();
+    let cut = if before_query.len() < uri.len() {
+        "?…"
+    } else {
+        ""
+    };
+    let Some((scheme, rest)) = before_query.split_once("://") else {
+        return format!("{before_query}{cut}");
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}{cut}")
 }
 
 fn push_query_component(out: &mut String, text: &str) {
@@ -793,6 +814,21 @@ mod tests {
             headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["x-kept"]
         );
+    }
+
+    #[test]
+    fn endpoint_uris_are_logged_without_secrets() {
+        for (uri, logged) in [
+            (
+                "http://user:s3cret@bad host:81/items/1?token=abc",
+                "http://bad host:81/items/1?…",
+            ),
+            ("http://bad host/x", "http://bad host/x"),
+            ("http://a@b@host/x#frag", "http://host/x?…"),
+            ("not a uri?key=1", "not a uri?…"),
+        ] {
+            assert_eq!(loggable_uri(uri), logged, "{uri}");
+        }
     }
 
     #[test]
