@@ -7,9 +7,12 @@ and headers it receives.
   the backend; what does reach it was decoded once and re-encoded (`%252e` arrives as `%252e`).
 - The method ARN a REQUEST authorizer's policy is evaluated on is the decoded path routing
   matched: `GET /prod/%61dmin` meets a `Deny …/GET/admin*`.
-- `X-Forwarded-For`, `Forwarded` and `X-Real-IP` are believed only from a trusted proxy
-  (`--trusted-proxy`); the backend, `context.identity.sourceIp` and the access log see the one
-  resolved address, and the client's forwarding headers are replaced, never appended to.
+- Runs of slashes are one separator (`/prod//admin` is `/prod/admin`, for routing, the method
+  ARN and the backend alike).
+- The forwarding header a trusted proxy writes (`--trusted-proxy`, `--trusted-proxy-header`,
+  `X-Forwarded-For` by default) is believed from it only, and no other forwarding header is
+  read; the backend, `context.identity.sourceIp` and the access log see the one resolved
+  address, and the client's forwarding headers are replaced, never appended to.
 - A method requiring `AWS_IAM` loads with a warning naming it (identity pools bring it) and
   answers 403; a `jwt` authorizer without audiences stops the server with its location.
 
@@ -260,6 +263,7 @@ TRAVERSALS = [
     ("overlong utf-8 dots", "/prod/public/%C0%AE%C0%AE/admin"),
     ("servlet path parameter", "/prod/public/..;/admin"),
     ("dot-dot in a {param}", "/prod/items/..%2Fadmin"),
+    ("an encoded slash making an empty segment in a greedy value", "/prod/public/a%2F%2Fb"),
 ]
 
 
@@ -278,6 +282,7 @@ def test_forwarded_paths_are_decoded_once_and_re_encoded(gateway: Gateway, recor
         ("a {param}'s decoded slash is no separator", "/prod/items/a%2Fb", "/items/a%2Fb"),
         ("a {proxy+}'s decoded slash is one", "/prod/public/a%2Fb", "/public/a/b"),
         ("names with dots pass", "/prod/public/.well-known/v1..2", "/public/.well-known/v1..2"),
+        ("runs of slashes are one", "/prod/public//a//b", "/public/a/b"),
     ]:
         status, body, _ = gateway.request("GET", target)
         assert (status, body) == (200, {"path": received}), rule
@@ -285,7 +290,7 @@ def test_forwarded_paths_are_decoded_once_and_re_encoded(gateway: Gateway, recor
 
 
 def test_the_method_arn_is_the_path_routing_matched(gateway: Gateway, recorder: Backend) -> None:
-    for target in ["/prod/%61dmin", "/prod/admin", "/prod/admin/"]:
+    for target in ["/prod/%61dmin", "/prod/admin", "/prod/admin/", "/prod//admin", "//prod/admin//"]:
         before = len(recorder.arns)
         status, body, _ = gateway.request("GET", target, {"Authorization": "no-admin"})
         assert (status, body) == EXPLICIT_DENY, target
