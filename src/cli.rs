@@ -73,8 +73,8 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) apis: Vec<PathBuf>,
-    /// A proxy (IP address or CIDR) whose `X-Forwarded-For`, `Forwarded` and `X-Real-IP`
-    /// headers name the client (repeatable) [default: none, the TCP peer is the client].
+    /// A proxy (IP address or CIDR) whose forwarding header (`--trusted-proxy-header`) names
+    /// the client (repeatable) [default: none, the TCP peer is the client].
     #[arg(
         long = "trusted-proxy",
         env = "GATEHOUSE_TRUSTED_PROXIES",
@@ -82,6 +82,14 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) trusted_proxies: Vec<String>,
+    /// The one header trusted proxies write the client's address into: `x-forwarded-for`,
+    /// `forwarded` or `x-real-ip`; the others are never read [default: x-forwarded-for].
+    #[arg(
+        long = "trusted-proxy-header",
+        env = "GATEHOUSE_TRUSTED_PROXY_HEADER",
+        value_name = "HEADER"
+    )]
+    pub(crate) trusted_proxy_header: Option<String>,
     /// Address of the Prometheus metrics listener, or `none` [default: 127.0.0.1:9464].
     #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "HOST:PORT|none")]
     pub(crate) metrics_listen: Option<String>,

@@ -133,6 +133,7 @@ struct FileConfig {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     rate_limit: Option<RateLimitFile>,
+    trusted_proxy_header: Option<String>,
 }
 
 /// `[rate_limit]`: the limit per client address on the unauthenticated operations.
@@ -188,6 +189,8 @@ pub(crate) enum ConfigError {
         value: String,
         min: u32,
     },
+    #[error(transparent)]
+    TrustedProxyHeader(#[from] gatehouse_identity::net::ForwardingHeaderError),
     #[error("argon2 settings out of range: {0}")]
     Argon2(&'static str),
     #[error(
@@ -349,6 +352,14 @@ impl Config {
             defaults.burst,
             1,
         )?;
+        let trusted_proxies = match args
+            .trusted_proxy_header
+            .as_deref()
+            .or(file.trusted_proxy_header.as_deref())
+        {
+            Some(name) => trusted_proxies.with_header(name.parse()?),
+            None => trusted_proxies,
+        };
         Ok(Self {
             listen,
             gateway_listen,
@@ -661,6 +672,33 @@ mod tests {
         );
         let err = Config::load(&args(&["--trusted-proxy", "proxy.local"])).unwrap_err();
         assert!(err.to_string().contains("`proxy.local`"), "{err}");
+    }
+
+    #[test]
+    fn the_trusted_proxy_header_comes_from_flag_or_file_and_is_checked() {
+        use gatehouse_identity::net::ForwardingHeader;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "trusted_proxy_header = \"forwarded\"\n").unwrap();
+        let path = file.display().to_string();
+        for (rule, argv, expected) in [
+            ("default", &[][..], ForwardingHeader::XForwardedFor),
+            (
+                "file",
+                &["--config", &path][..],
+                ForwardingHeader::Forwarded,
+            ),
+            (
+                "the flag wins",
+                &["--config", &path, "--trusted-proxy-header", "X-Real-IP"][..],
+                ForwardingHeader::XRealIp,
+            ),
+        ] {
+            let config = Config::load(&args(argv)).unwrap();
+            assert_eq!(config.trusted_proxies.header(), expected, "{rule}");
+        }
+        let err = Config::load(&args(&["--trusted-proxy-header", "x-client-ip"])).unwrap_err();
+        assert!(err.to_string().contains("`x-client-ip`"), "{err}");
     }
 
     #[test]

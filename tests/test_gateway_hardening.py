@@ -7,9 +7,12 @@ and headers it receives.
   the backend; what does reach it was decoded once and re-encoded (`%252e` arrives as `%252e`).
 - The method ARN a REQUEST authorizer's policy is evaluated on is the decoded path routing
   matched: `GET /prod/%61dmin` meets a `Deny …/GET/admin*`.
-- `X-Forwarded-For`, `Forwarded` and `X-Real-IP` are believed only from a trusted proxy
-  (`--trusted-proxy`); the backend, `context.identity.sourceIp` and the access log see the one
-  resolved address, and the client's forwarding headers are replaced, never appended to.
+- Runs of slashes are one separator (`/prod//admin` is `/prod/admin`, for routing, the method
+  ARN and the backend alike).
+- The forwarding header a trusted proxy writes (`--trusted-proxy`, `--trusted-proxy-header`,
+  `X-Forwarded-For` by default) is believed from it only, and no other forwarding header is
+  read; the backend, `context.identity.sourceIp` and the access log see the one resolved
+  address, and the client's forwarding headers are replaced, never appended to.
 - A method requiring `AWS_IAM` loads with a warning naming it (identity pools bring it) and
   answers 403; a `jwt` authorizer without audiences stops the server with its location.
 
@@ -237,6 +240,17 @@ def proxied(backend: str, recorder: Backend, tmp_path_factory: pytest.TempPathFa
     )
 
 
+@pytest.fixture(scope="module")
+def forwarded_proxy(backend: str, recorder: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """Loopback is a trusted proxy that writes `Forwarded` (RFC 7239), not `X-Forwarded-For`."""
+    yield from gateway_fixture(
+        backend,
+        recorder,
+        tmp_path_factory.mktemp("forwarded"),
+        ["--trusted-proxy", "127.0.0.0/8", "--trusted-proxy-header", "forwarded"],
+    )
+
+
 # === paths ===
 
 TRAVERSALS = [
@@ -249,6 +263,7 @@ TRAVERSALS = [
     ("overlong utf-8 dots", "/prod/public/%C0%AE%C0%AE/admin"),
     ("servlet path parameter", "/prod/public/..;/admin"),
     ("dot-dot in a {param}", "/prod/items/..%2Fadmin"),
+    ("an encoded slash making an empty segment in a greedy value", "/prod/public/a%2F%2Fb"),
 ]
 
 
@@ -267,6 +282,7 @@ def test_forwarded_paths_are_decoded_once_and_re_encoded(gateway: Gateway, recor
         ("a {param}'s decoded slash is no separator", "/prod/items/a%2Fb", "/items/a%2Fb"),
         ("a {proxy+}'s decoded slash is one", "/prod/public/a%2Fb", "/public/a/b"),
         ("names with dots pass", "/prod/public/.well-known/v1..2", "/public/.well-known/v1..2"),
+        ("runs of slashes are one", "/prod/public//a//b", "/public/a/b"),
     ]:
         status, body, _ = gateway.request("GET", target)
         assert (status, body) == (200, {"path": received}), rule
@@ -274,7 +290,7 @@ def test_forwarded_paths_are_decoded_once_and_re_encoded(gateway: Gateway, recor
 
 
 def test_the_method_arn_is_the_path_routing_matched(gateway: Gateway, recorder: Backend) -> None:
-    for target in ["/prod/%61dmin", "/prod/admin", "/prod/admin/"]:
+    for target in ["/prod/%61dmin", "/prod/admin", "/prod/admin/", "/prod//admin", "//prod/admin//"]:
         before = len(recorder.arns)
         status, body, _ = gateway.request("GET", target, {"Authorization": "no-admin"})
         assert (status, body) == EXPLICIT_DENY, target
@@ -314,15 +330,25 @@ def test_a_trusted_proxy_names_the_client(proxied: Gateway, recorder: Backend) -
     assert received["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
     assert "x-real-ip" not in received
     assert logged["sourceIp"] == "198.51.100.7"
-    # Forwarded wins, and goes no further.
-    received, logged = whoami(proxied, recorder, {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'})
+    # The proxy writes X-Forwarded-For: a Forwarded it passed on is the client's, not read.
+    received, logged = whoami(
+        proxied, recorder, {"Forwarded": "for=10.9.9.9", "X-Forwarded-For": "198.51.100.7"}
+    )
+    assert received["x-source-ip"] == "198.51.100.7"
+    assert "forwarded" not in received
+    assert logged["sourceIp"] == "198.51.100.7"
+    # Nothing forwarded: the proxy is the client.
+    received, _ = whoami(proxied, recorder, {})
+    assert (received["x-source-ip"], received["x-forwarded-for"]) == ("127.0.0.1", "127.0.0.1")
+
+
+def test_a_proxy_writing_forwarded_is_read_there_only(forwarded_proxy: Gateway, recorder: Backend) -> None:
+    headers = {"X-Forwarded-For": "10.9.9.9", "Forwarded": 'for="[2001:db8::7]:4711";proto=https'}
+    received, logged = whoami(forwarded_proxy, recorder, headers)
     assert received["x-source-ip"] == "2001:db8::7"
     assert received["x-forwarded-for"] == "2001:db8::7, 127.0.0.1"
     assert "forwarded" not in received
     assert logged["sourceIp"] == "2001:db8::7"
-    # Nothing forwarded: the proxy is the client.
-    received, _ = whoami(proxied, recorder, {})
-    assert (received["x-source-ip"], received["x-forwarded-for"]) == ("127.0.0.1", "127.0.0.1")
 
 
 # === what loads, and what does not ===

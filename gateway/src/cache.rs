@@ -30,7 +30,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 
-use crate::authorizers::{AuthorizerConfig, CallerPolicies, method_arn};
+use crate::authorizers::{AuthorizerConfig, CallerPolicies, method_arn, policy_context};
 use crate::mapping::ParamLocation;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::hooks::{Decision, Phase, Prepared, RequestContext, Stage, StageFuture};
@@ -201,7 +201,7 @@ impl CacheStage {
                     return false;
                 };
                 let arn = method_arn(&self.config.arn, cx);
-                let context = gatehouse_policy::Context::new();
+                let context = policy_context(cx);
                 let set = gatehouse_policy::PolicySet {
                     identity: policies.iter().map(|p| &**p).collect(),
                     ..Default::default()

@@ -227,6 +227,15 @@ pub enum PathRejection {
     /// `%00`: a backend written in C would end the path there.
     #[error("the path has an encoded NUL byte")]
     Nul,
+    /// A greedy parameter's value turns an encoded `/` into a separator for the backend; here
+    /// the separator would have made an empty segment, or the path, written with it, routes
+    /// to another resource (see [`split_encoded_slashes`]).
+    #[error("an encoded `/` in a greedy parameter would reach another resource")]
+    EncodedSlash,
+    /// A run of slashes that could not be merged into one (see [`merge_slashes`]; not
+    /// expected, since merging only removes `/`s).
+    #[error("the path's runs of slashes cannot be merged")]
+    SlashRun,
 }
 
 /// Checks a request path (without the query string) before routing: no segment may be `.`
@@ -265,6 +274,60 @@ pub fn check_path_value(value: &str) -> Result<(), PathRejection> {
         }
     }
     part.end()
+}
+
+/// The path with each encoded slash (`%2F`, `%2f`) written as `/`, or `None` when it has
+/// none.
+///
+/// A greedy parameter (`{proxy+}`) decodes its value and passes a decoded `/` to the backend
+/// as a separator, while routing saw it inside one segment: `/admin%2Fsecret` matches a root
+/// `/{proxy+}`, not `/admin/{id}`, yet the backend receives `/admin/secret`. So a request
+/// routed to a greedy resource through an encoded slash must route the same with the slash
+/// written out, or it is refused ([`PathRejection::EncodedSlash`]) — otherwise it would
+/// reach a backend path whose own resource's authorizer, keys and limits never ran.
+pub fn split_encoded_slashes(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out: Option<String> = None;
+    // Bytes of `path` before `copied` are already in `out`.
+    let (mut i, mut copied) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        let escape = b == b'%'
+            && bytes.get(i + 1) == Some(&b'2')
+            && matches!(bytes.get(i + 2), Some(b'F' | b'f'));
+        if escape {
+            let out = out.get_or_insert_with(|| String::with_capacity(path.len()));
+            out.push_str(path.get(copied..i).unwrap_or_default());
+            out.push('/');
+            i += 3;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = out?;
+    out.push_str(path.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
+/// `path` with every run of `/` made one, or `None` when it has no run.
+///
+/// An empty segment matches no literal and no `{param}`, only a greedy parameter, so
+/// without this `/prod//admin/x` would reach a root `/{proxy+}` instead of `/admin/{id}` —
+/// and a backend that merges slashes, as nginx and most servers do, would then serve
+/// `/admin/x` under the greedy resource's rules, with a method ARN (`…/GET//admin/x`) that
+/// no policy written for `…/GET/admin/*` matches. API Gateway routes `/prod//orders` as
+/// `/prod/orders`; so does gatehouse, and the backend receives the merged path.
+pub fn merge_slashes(path: &str) -> Option<String> {
+    if !path.contains("//") {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// One `/`-separated segment of a request path: see [`check_request_path`].
@@ -553,6 +616,34 @@ mod tests {
             ("plain", "42", Ok(())),
         ] {
             assert_eq!(check_path_value(value), expected, "{rule}: {value}");
+        }
+    }
+
+    #[test]
+    fn encoded_slashes_are_written_out() {
+        for (path, expected) in [
+            ("/prod/admin%2Fsecret", Some("/prod/admin/secret")),
+            ("/prod/a%2fb%2Fc", Some("/prod/a/b/c")),
+            ("/prod/%2F%2Fx", Some("/prod///x")),
+            ("/prod/a%252Fb", None),
+            ("/prod/a%2", None),
+            ("/prod/plain", None),
+            ("", None),
+        ] {
+            assert_eq!(split_encoded_slashes(path).as_deref(), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn runs_of_slashes_are_merged() {
+        for (path, expected) in [
+            ("/prod//admin", Some("/prod/admin")),
+            ("//prod/a///b//", Some("/prod/a/b/")),
+            ("/prod/%2F%2Fx", None),
+            ("/prod/admin/", None),
+            ("/", None),
+        ] {
+            assert_eq!(merge_slashes(path).as_deref(), expected, "{path}");
         }
     }
 

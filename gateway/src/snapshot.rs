@@ -464,7 +464,7 @@ impl Gateway {
 }
 
 /// Lower-case, without a port (`[::1]:8080` → `[::1]`).
-fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
     let host = host.trim();
     let without_port = if host.starts_with('[') {
         host.find(']')

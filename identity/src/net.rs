@@ -3,10 +3,14 @@
 //!
 //! A request's `X-Forwarded-For`, `Forwarded` and `X-Real-IP` headers are written by whoever
 //! sent it, so they are believed only when the TCP peer is a proxy the operator trusts
-//! ([`TrustedProxies`], CIDRs; none by default). Behind trusted proxies the address chain is
-//! read from the right — the hop nearest to us first — and the first address that is not itself
-//! a trusted proxy is the client, as nginx's `real_ip_recursive` does: a client can prepend
-//! whatever it likes, but it cannot change what the trusted proxies appended after it.
+//! ([`TrustedProxies`], CIDRs; none by default), and only the one header those proxies write
+//! ([`ForwardingHeader`], `X-Forwarded-For` by default), as nginx's `real_ip_header` and
+//! Kong's do: a proxy appends to its own header and passes the others on as the client wrote
+//! them, so reading whichever header is present would let a client name itself. Behind
+//! trusted proxies the address chain is read from the right — the hop nearest to us first —
+//! and the first address that is not itself a trusted proxy is the client, as nginx's
+//! `real_ip_recursive` does: a client can prepend whatever it likes, but it cannot change
+//! what the trusted proxies appended after it.
 //!
 //! This module only reads header values (the `http` crate's types, which every listener
 //! shares); it knows no framework.
@@ -21,10 +25,26 @@ use axum::http::HeaderMap;
 /// (the client is then the farthest trusted hop reached).
 const MAX_HOPS: usize = 32;
 
-/// A set of networks whose peers may tell us the client's address.
+/// A set of networks whose peers may tell us the client's address, and the header they
+/// tell it in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     networks: Vec<Cidr>,
+    header: ForwardingHeader,
+}
+
+/// The forwarding header trusted proxies write the client's address into. Only this one is
+/// read: the others reach us as the client sent them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, …` — what nginx (`$proxy_add_x_forwarded_for`),
+    /// HAProxy, Envoy, Traefik and cloud load balancers append to.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+    /// `X-Real-IP: client` — one address, set (not appended) by the proxy.
+    XRealIp,
 }
 
 /// One network: an address and a prefix length (`10.0.0.0/8`, `::1/128`).
@@ -39,6 +59,42 @@ pub struct Cidr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("trusted proxy `{0}` is not an IP address or CIDR (e.g. 10.0.0.0/8)")]
 pub struct CidrError(pub String);
+
+/// A `trusted_proxy_header` that is not one of the forwarding headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trusted proxy header `{0}` must be x-forwarded-for, forwarded or x-real-ip")]
+pub struct ForwardingHeaderError(pub String);
+
+// === impl ForwardingHeader ===
+
+impl ForwardingHeader {
+    /// The header's name, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+            Self::XRealIp => "x-real-ip",
+        }
+    }
+}
+
+impl FromStr for ForwardingHeader {
+    type Err = ForwardingHeaderError;
+
+    fn from_str(text: &str) -> Result<Self, ForwardingHeaderError> {
+        let name = text.trim();
+        [Self::XForwardedFor, Self::Forwarded, Self::XRealIp]
+            .into_iter()
+            .find(|header| header.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| ForwardingHeaderError(text.to_owned()))
+    }
+}
+
+impl fmt::Display for ForwardingHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 // === impl Cidr ===
 
@@ -100,13 +156,29 @@ impl TrustedProxies {
         Self::default()
     }
 
-    /// Parses each entry as an address or CIDR.
+    /// Parses each entry as an address or CIDR; their header is `X-Forwarded-For` unless
+    /// [`Self::with_header`] says otherwise.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, CidrError> {
         let networks = entries
             .iter()
             .map(|entry| entry.as_ref().parse())
             .collect::<Result<_, _>>()?;
-        Ok(Self { networks })
+        Ok(Self {
+            networks,
+            header: ForwardingHeader::default(),
+        })
+    }
+
+    /// The same proxies, writing the client into `header`.
+    #[must_use]
+    pub fn with_header(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// The header the proxies write the client into.
+    pub fn header(&self) -> ForwardingHeader {
+        self.header
     }
 
     /// Whether no proxy is trusted.
@@ -127,16 +199,16 @@ impl TrustedProxies {
     /// The client's address for a request from `peer` with these `headers`.
     ///
     /// When `peer` is not trusted, it is the client, whatever the headers say. Otherwise the
-    /// chain of one forwarding header — `Forwarded` (RFC 7239) if present, else
-    /// `X-Forwarded-For`, else `X-Real-IP` — is walked from the right past trusted hops; the
-    /// first untrusted address is the client. An entry that is not an address (`unknown`, an
-    /// obfuscated identifier, garbage) ends the walk at the trusted hop that passed it on.
+    /// chain of the proxies' header ([`Self::header`]; every line of it, in order) is walked
+    /// from the right past trusted hops; the first untrusted address is the client. An entry
+    /// that is not an address (`unknown`, an obfuscated identifier, garbage) ends the walk at
+    /// the trusted hop that passed it on, and so does a missing header.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
         if !self.contains(peer) {
             return peer;
         }
-        let chain = forwarded_chain(headers);
+        let chain = forwarded_chain(self.header, headers);
         let mut client = peer;
         for hop in chain.iter().rev().take(MAX_HOPS) {
             let Some(addr) = hop else { break };
@@ -149,30 +221,19 @@ impl TrustedProxies {
     }
 }
 
-/// The addresses a forwarding header lists, left (farthest) to right (nearest); `None` for an
-/// entry that is not an address.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<_> = headers.get_all("forwarded").iter().collect();
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|value| split_list(value.as_bytes()))
-            .map(forwarded_for)
-            .collect();
+/// The addresses `header` lists over all its lines, left (farthest) to right (nearest);
+/// `None` for an entry that is not an address.
+fn forwarded_chain(header: ForwardingHeader, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let elements = headers
+        .get_all(header.name())
+        .iter()
+        .flat_map(|value| split_list(value.as_bytes()));
+    match header {
+        ForwardingHeader::Forwarded => elements.map(forwarded_for).collect(),
+        ForwardingHeader::XForwardedFor | ForwardingHeader::XRealIp => {
+            elements.map(parse_node).collect()
+        }
     }
-    let xff: Vec<_> = headers.get_all("x-forwarded-for").iter().collect();
-    if !xff.is_empty() {
-        return xff
-            .iter()
-            .flat_map(|value| split_list(value.as_bytes()))
-            .map(parse_node)
-            .collect();
-    }
-    headers
-        .get("x-real-ip")
-        .map(|value| parse_node(value.as_bytes()))
-        .into_iter()
-        .collect()
 }
 
 /// The comma-separated elements of a header value, trimmed. A `Forwarded` element's quoted
@@ -265,9 +326,14 @@ mod tests {
         map
     }
 
-    /// `check(trusted, peer, headers, expected client)`.
+    /// `check(trusted, peer, headers, expected client)`, the proxies writing the header the
+    /// first pair names.
     fn check(trusted: &[&str], peer: &str, pairs: &[(&'static str, &str)], expected: &str) {
-        let proxies = TrustedProxies::parse(trusted).unwrap();
+        let header = pairs
+            .first()
+            .and_then(|(name, _)| name.parse().ok())
+            .unwrap_or_default();
+        let proxies = TrustedProxies::parse(trusted).unwrap().with_header(header);
         assert_eq!(
             proxies.client_ip(ip(peer), &headers(pairs)),
             ip(expected),
@@ -353,16 +419,82 @@ mod tests {
         );
     }
 
+    /// The proxy appends to one header; every other forwarding header arrives as the client
+    /// wrote it, so only the configured one is read, whatever else the request carries.
     #[test]
-    fn forwarded_wins_over_x_forwarded_for() {
-        check(
-            &["10.0.0.0/8"],
-            "10.0.0.2",
-            &[
-                ("x-forwarded-for", "1.1.1.1"),
-                ("forwarded", "for=198.51.100.7, for=10.0.0.3"),
-            ],
-            "198.51.100.7",
+    fn only_the_configured_header_is_read() {
+        use ForwardingHeader::{Forwarded, XForwardedFor, XRealIp};
+        for (rule, header, pairs, expected) in [
+            (
+                "a forged Forwarded beside the proxy's X-Forwarded-For",
+                XForwardedFor,
+                &[
+                    ("forwarded", "for=10.9.9.9"),
+                    ("x-forwarded-for", "198.51.100.7"),
+                ][..],
+                "198.51.100.7",
+            ),
+            (
+                "a forged X-Real-IP beside the proxy's X-Forwarded-For",
+                XForwardedFor,
+                &[
+                    ("x-real-ip", "10.9.9.9"),
+                    ("x-forwarded-for", "198.51.100.7"),
+                ][..],
+                "198.51.100.7",
+            ),
+            (
+                "a forged X-Forwarded-For beside the proxy's Forwarded",
+                Forwarded,
+                &[
+                    ("x-forwarded-for", "10.9.9.9"),
+                    ("forwarded", "for=198.51.100.7, for=10.0.0.3"),
+                ][..],
+                "198.51.100.7",
+            ),
+            (
+                "a forged X-Forwarded-For beside the proxy's X-Real-IP",
+                XRealIp,
+                &[
+                    ("x-forwarded-for", "10.9.9.9"),
+                    ("x-real-ip", "198.51.100.7"),
+                ][..],
+                "198.51.100.7",
+            ),
+            (
+                "the configured header missing: the proxy is the client",
+                Forwarded,
+                &[("x-forwarded-for", "198.51.100.7")][..],
+                "10.0.0.2",
+            ),
+        ] {
+            let proxies = TrustedProxies::parse(&["10.0.0.0/8"])
+                .unwrap()
+                .with_header(header);
+            assert_eq!(
+                proxies.client_ip(ip("10.0.0.2"), &headers(pairs)),
+                ip(expected),
+                "{rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarding_header_names() {
+        for (text, expected) in [
+            ("x-forwarded-for", Some(ForwardingHeader::XForwardedFor)),
+            ("X-Forwarded-For", Some(ForwardingHeader::XForwardedFor)),
+            ("forwarded", Some(ForwardingHeader::Forwarded)),
+            (" x-real-ip ", Some(ForwardingHeader::XRealIp)),
+            ("x-client-ip", None),
+            ("", None),
+        ] {
+            assert_eq!(text.parse::<ForwardingHeader>().ok(), expected, "{text}");
+        }
+        assert_eq!(
+            TrustedProxies::none().header(),
+            ForwardingHeader::XForwardedFor,
+            "X-Forwarded-For by default"
         );
     }
 

@@ -96,8 +96,9 @@ fn the_identity_listener_refuses_oversized_heads_and_bodies() {
     }
     request.extend_from_slice(b"0\r\n\r\n");
     let answer = exchange(server.addr, &request);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("SerializationException"), "{answer}");
+    assert!(answer.contains("larger than 1048576 bytes"), "{answer}");
     assert_eq!(server.get("/health").status, 200, "still serving");
 }
 

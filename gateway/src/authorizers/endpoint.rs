@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_policy::{Context, Outcome, Policy, PolicySet, Request};
+use gatehouse_policy::{Outcome, Policy, PolicySet, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -110,13 +110,7 @@ impl EndpointCaller {
                 Err(decision) => return decision,
             },
         };
-        let context = Context::new()
-            .with(
-                "aws:CurrentTime",
-                crate::authorizers::endpoint::iso8601(now),
-            )
-            .with("aws:EpochTime", now.to_string())
-            .with("aws:SourceIp", cx.source_ip.to_string());
+        let context = crate::authorizers::policy_context(cx);
         let set = PolicySet {
             identity: vec![&answer.policy],
             ..PolicySet::default()

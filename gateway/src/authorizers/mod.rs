@@ -3,8 +3,9 @@
 //! binary provides, remote OIDC issuers through discovery and a cached JWKS), `TOKEN`/`REQUEST`
 //! endpoints ([`endpoint`]), or `AWS_IAM` (an [`IamAuthorizer`] slot that identity pools fill).
 //!
-//! What reaches the backend (any header of these names sent by the client is removed first,
-//! on every request, so a backend can trust them):
+//! What reaches the backend (any header of these names sent by the client — also spelt with
+//! `_` for `-` — is removed first, on every request, by
+//! [`crate::server::proxy::clean_client_headers`], so a backend can trust them):
 //!
 //! | header | value |
 //! |---|---|
@@ -95,7 +96,8 @@ pub struct AuthorizerStage {
     iam: Option<Arc<dyn IamAuthorizer>>,
 }
 
-const HEADER_PREFIX: &str = "x-gatehouse-";
+/// The prefix of every header the authorizers add; a client's are removed before any stage.
+pub(crate) const HEADER_PREFIX: &str = "x-gatehouse-";
 pub const PRINCIPAL_HEADER: &str = "x-gatehouse-principal-id";
 pub const CLAIM_SUB_HEADER: &str = "x-gatehouse-claim-sub";
 pub const CLAIMS_HEADER: &str = "x-gatehouse-claims";
@@ -164,6 +166,19 @@ pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> 
     arn
 }
 
+/// The request context every policy decision about a request is evaluated in —
+/// `execute-api:Invoke` on an authorizer's policy and `execute-api:InvalidateCache` alike, so
+/// a condition on the caller's address or the time means the same in both: `aws:SourceIp`
+/// (the one resolved client address), `aws:CurrentTime` and `aws:EpochTime` (the request's
+/// time).
+pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Context {
+    let now = jwt::unix_seconds(cx.now);
+    gatehouse_policy::Context::new()
+        .with("aws:CurrentTime", endpoint::iso8601(now))
+        .with("aws:EpochTime", now.to_string())
+        .with("aws:SourceIp", cx.source_ip.to_string())
+}
+
 impl Stage for AuthorizerStage {
     fn name(&self) -> &'static str {
         "authorizer"
@@ -178,7 +193,6 @@ impl Stage for AuthorizerStage {
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
     ) -> StageFuture<'a> {
-        strip_gatehouse_headers(&mut cx.head.headers);
         match &cx.hit.definition.settings.authorization {
             Authorization::None => StageFuture::ready(Decision::Continue),
             Authorization::AwsIam => match &self.iam {
@@ -212,24 +226,6 @@ impl Stage for AuthorizerStage {
                 }
             }
         }
-    }
-}
-
-/// Removes every `x-gatehouse-*` request header: only the gateway sets them.
-fn strip_gatehouse_headers(headers: &mut http::HeaderMap) {
-    if !headers
-        .keys()
-        .any(|k| k.as_str().starts_with(HEADER_PREFIX))
-    {
-        return;
-    }
-    let names: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| k.as_str().starts_with(HEADER_PREFIX))
-        .cloned()
-        .collect();
-    for name in names {
-        headers.remove(name);
     }
 }
 

@@ -19,6 +19,10 @@ pub enum GatewayError {
     NoRoute(MissReason),
     #[error("request path refused: {0}")]
     InvalidPath(#[from] PathRejection),
+    #[error(
+        "the request names its host ambiguously (two `Host` fields, or a target naming another host)"
+    )]
+    AmbiguousHost,
     #[error("missing required request parameters: [{0}]")]
     MissingParameters(String),
     #[error("invalid request body: {0}")]
@@ -51,7 +55,7 @@ impl GatewayError {
         use GatewayResponseType as G;
         match self {
             Self::NoRoute(_) => G::MissingAuthenticationToken,
-            Self::InvalidPath(_) => G::Default4xx,
+            Self::InvalidPath(_) | Self::AmbiguousHost => G::Default4xx,
             Self::MissingParameters(_) => G::BadRequestParameters,
             Self::InvalidBody(_) | Self::ClientBody(_) => G::BadRequestBody,
             Self::BodyTooLarge { .. } => G::RequestTooLarge,
@@ -75,6 +79,7 @@ impl GatewayError {
             }
             // Which rule refused it stays in the logs.
             Self::InvalidPath(_) => "Invalid request path".to_owned(),
+            Self::AmbiguousHost => "Invalid Host header".to_owned(),
             Self::NoRoute(_)
             | Self::InvalidBody(_)
             | Self::ClientBody(_)
@@ -142,6 +147,7 @@ mod tests {
                 400,
                 "Invalid request path",
             ),
+            (GatewayError::AmbiguousHost, 400, "Invalid Host header"),
             (
                 GatewayError::MissingParameters("x-tenant, page".into()),
                 400,

@@ -60,6 +60,17 @@ pub struct ConnectionCap {
     permits: Arc<Semaphore>,
 }
 
+/// A connection's place under its [`ConnectionCap`], given back when the last clone is dropped.
+/// The accept loop holds one until the connection's future ends; a WebSocket upgrade ends that
+/// future while the socket stays open, so the gateway's connection service hands a clone to
+/// the task that splices the upgraded connections (see `pipeline::splice`), and an upgraded
+/// connection counts against the cap for as long as it is open.
+#[derive(Debug, Clone)]
+pub struct ConnectionPermit {
+    /// Held, never read: dropping the last clone gives the place back.
+    _place: Arc<OwnedSemaphorePermit>,
+}
+
 /// An axum router as a per-connection hyper service: each request carries the peer address as
 /// axum's `ConnectInfo<SocketAddr>`.
 #[derive(Debug, Clone)]
@@ -180,7 +191,7 @@ pub async fn serve_capped(
         listener,
         &limits,
         cap,
-        |remote| service.for_connection(remote),
+        |remote, permit| service.for_connection(remote, Some(permit)),
         "gateway",
         shutdown,
     )
@@ -202,19 +213,22 @@ pub async fn serve_router(
         listener,
         limits,
         &cap,
-        |remote| RouterService::new(router.clone(), remote),
+        // The identity and metrics routers do not upgrade connections: the accept loop's
+        // permit covers the whole connection.
+        |remote, _| RouterService::new(router.clone(), remote),
         name,
         shutdown,
     )
     .await
 }
 
-/// The accept loop every listener shares. `name` is for log lines.
+/// The accept loop every listener shares. `make_service` gets each connection's peer and its
+/// place under the cap; `name` is for log lines.
 async fn serve_connections<S, B>(
     listener: TcpListener,
     limits: &EdgeLimits,
     cap: &ConnectionCap,
-    make_service: impl Fn(SocketAddr) -> S,
+    make_service: impl Fn(SocketAddr, ConnectionPermit) -> S,
     name: &'static str,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
@@ -257,8 +271,11 @@ where
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let permit = ConnectionPermit {
+                    _place: Arc::new(permit),
+                };
                 let connection = builder
-                    .serve_connection(TokioIo::new(stream), make_service(remote))
+                    .serve_connection(TokioIo::new(stream), make_service(remote, permit.clone()))
                     .with_upgrades();
                 let mut stopped = stopped.clone();
                 let alive = alive.clone();

@@ -19,8 +19,9 @@ pub struct Metrics {
     routes: Mutex<BTreeMap<RouteKey, Arc<RouteMetrics>>>,
     /// Requests that matched no route, by reason (`no_mapping`, `unknown_stage`, …).
     misses: [AtomicU64; 4],
-    /// Requests refused before routing for their path (`..` segments, see
-    /// [`crate::path::check_request_path`]).
+    /// Requests refused for their path (`..` segments, see
+    /// [`crate::path::check_request_path`]; encoded slashes that would reroute a greedy
+    /// route, see [`crate::path::split_encoded_slashes`]).
     refused_paths: AtomicU64,
     /// Access-log lines dropped because the writer fell behind (logging never blocks).
     pub(crate) access_log_dropped: AtomicU64,
@@ -192,7 +193,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP gatehouse_gateway_refused_paths_total Requests refused with 400 before routing for a `.` or `..` path segment (however encoded), a path that is not UTF-8 once decoded, or an encoded NUL.\n# TYPE gatehouse_gateway_refused_paths_total counter\ngatehouse_gateway_refused_paths_total {}",
+            "# HELP gatehouse_gateway_refused_paths_total Requests refused with 400 for their path: a `.` or `..` segment (however encoded), a path that is not UTF-8 once decoded, an encoded NUL, or an encoded slash that would take a greedy resource around another.\n# TYPE gatehouse_gateway_refused_paths_total counter\ngatehouse_gateway_refused_paths_total {}",
             self.refused_paths.load(Ordering::Relaxed)
         );
         out.push_str("# HELP gatehouse_gateway_stage_outcomes_total Outcomes of pipeline stages (keys, throttling, cache, authorizers).\n# TYPE gatehouse_gateway_stage_outcomes_total counter\n");

@@ -41,7 +41,8 @@ pub use hooks::{
     StageFuture, Stages,
 };
 pub use listener::{
-    ConnectionCap, EdgeLimits, RouterService, serve, serve_capped, serve_router, shared_listener,
+    ConnectionCap, ConnectionPermit, EdgeLimits, RouterService, serve, serve_capped, serve_router,
+    shared_listener,
 };
 pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
 pub use metrics::Metrics;

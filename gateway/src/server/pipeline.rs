@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
-use crate::path::check_request_path;
+use crate::path::{PathRejection, check_request_path, merge_slashes, split_encoded_slashes};
 use crate::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
@@ -23,10 +23,11 @@ use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
 use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
+use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
-use crate::snapshot::Resolution;
+use crate::snapshot::{Resolution, RouteHit, normalize_host};
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -46,6 +47,10 @@ pub struct ServiceConfig {
     /// Time a client gets to send a complete request head (default 10 s); past it the
     /// connection is closed (slowloris).
     pub header_read_timeout: Duration,
+    /// Time a client gets to send a body the gateway reads whole itself, to validate it
+    /// against the method's model (default 30 s) → 400 `Invalid request body`. A body
+    /// streamed to the backend is bounded by the integration's timeout instead.
+    pub body_read_timeout: Duration,
     /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
     pub forwarded_proto: String,
     /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Real-IP` name the client (default
@@ -90,6 +95,9 @@ pub struct ConnectionService {
     /// The peer's address as a header value, formatted once per connection: the
     /// `X-Forwarded-For` of every request from an untrusted peer.
     peer_header: HeaderValue,
+    /// The connection's place under the listener's cap, for a WebSocket upgrade's splice to
+    /// hold (`None` outside a listener).
+    permit: Option<ConnectionPermit>,
 }
 
 /// What happened in the integration, for metrics and the access log.
@@ -122,6 +130,7 @@ impl Default for ServiceConfig {
             max_headers: 100,
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             forwarded_proto: "http".to_owned(),
             trusted_proxies: TrustedProxies::none(),
             pool_idle_timeout: Duration::from_secs(90),
@@ -175,8 +184,12 @@ impl GatewayService {
         &self.inner.live
     }
 
-    /// The service for one accepted connection.
-    pub fn for_connection(&self, remote: SocketAddr) -> ConnectionService {
+    /// The service for one accepted connection, holding its place under the connection cap.
+    pub fn for_connection(
+        &self,
+        remote: SocketAddr,
+        permit: Option<ConnectionPermit>,
+    ) -> ConnectionService {
         let proxies = &self.inner.config.trusted_proxies;
         // With no forwarding header the resolver answers the peer itself, canonical.
         let peer = proxies.client_ip(remote.ip(), &HeaderMap::new());
@@ -187,6 +200,7 @@ impl GatewayService {
             peer,
             peer_trusted: proxies.contains(peer),
             peer_header,
+            permit,
         }
     }
 }
@@ -210,7 +224,9 @@ impl ConnectionService {
     /// Serves one request; every failure becomes API Gateway's error response.
     ///
     /// Before anything else the path is checked ([`check_request_path`]: `.`/`..` segments
-    /// however encoded → 400); after routing, the client's headers are cleaned and the client
+    /// however encoded → 400) and its runs of slashes merged ([`merge_slashes`]); after
+    /// routing, an encoded slash may not take a greedy route around another resource
+    /// ([`check_greedy_slashes`]), then the client's headers are cleaned and the client
     /// resolved once ([`Self::client`]).
     pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
         let inner = &*self.inner;
@@ -224,17 +240,26 @@ impl ConnectionService {
             .and_then(|v| RequestId::parse(v.as_bytes()))
             .unwrap_or_else(|| inner.ids.next_id());
         if let Err(rejection) = check_request_path(head.uri.path()) {
-            inner.live.metrics().refused_path();
-            tracing::debug!(%request_id, %rejection, "request path refused");
-            let mut response = GatewayError::InvalidPath(rejection).into_response();
-            set_request_id(response.headers_mut(), &request_id);
-            return response;
+            return refuse_path(inner, rejection, &request_id);
         }
-        let host = head
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| head.uri.host());
+        // Routing, method ARNs, the cache key and the backend all see the merged path.
+        if let Some(merged) = merge_slashes(head.uri.path()) {
+            match with_path(&head.uri, &merged) {
+                Some(uri) => head.uri = uri,
+                // Removing `/`s from a valid path leaves a valid one; were it ever refused,
+                // the request is refused rather than routed unmerged.
+                None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
+            }
+        }
+        let host = match request_host(&head) {
+            Ok(host) => host,
+            Err(err) => {
+                tracing::debug!(%request_id, %err, "request refused");
+                let mut response = err.into_response();
+                set_request_id(response.headers_mut(), &request_id);
+                return response;
+            }
+        };
         let hit = match snapshot
             .gateway
             .resolve(host, head.method.as_str(), head.uri.path())
@@ -259,6 +284,11 @@ impl ConnectionService {
                 return response;
             }
         };
+        if let Err(rejection) =
+            check_greedy_slashes(&snapshot, host, head.method.as_str(), head.uri.path(), &hit)
+        {
+            return refuse_path(inner, rejection, &request_id);
+        }
         let source_ip =
             proxy::clean_client_headers(&mut head.headers, |headers| self.client(headers));
         let stage_rt = snapshot.stage(hit.stage.index());
@@ -435,7 +465,15 @@ impl ConnectionService {
                     .find(|(ct, _)| *ct == media_type)
                     .or_else(|| route.bodies.iter().find(|(ct, _)| ct == "$default"));
                 if let Some((_, schema)) = schema {
-                    let bytes = collect(body, limit).await?;
+                    let deadline = inner.config.body_read_timeout;
+                    let bytes = tokio::time::timeout(deadline, collect(body, limit))
+                        .await
+                        .map_err(|_| {
+                            GatewayError::ClientBody(format!(
+                                "the body did not arrive within {} ms",
+                                deadline.as_millis()
+                            ))
+                        })??;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|_| GatewayError::InvalidBody("not JSON"))?;
                     if !schema.is_valid(&value) {
@@ -553,7 +591,7 @@ impl ConnectionService {
             parts = parts_back;
             match client_upgrade {
                 Some(client_upgrade) => {
-                    tokio::spawn(splice(client_upgrade, backend_upgrade));
+                    tokio::spawn(splice(client_upgrade, backend_upgrade, self.permit.clone()));
                     proxy::strip_hop_by_hop(&mut parts.headers, true);
                     parts
                         .headers
@@ -630,8 +668,91 @@ impl ConnectionService {
     }
 }
 
-/// Splices an upgraded client connection to the upgraded backend connection.
-async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+/// The host a request is for: its `Host` field, or without one (HTTP/1.0) the authority of an
+/// absolute-form target. Refused ([`GatewayError::AmbiguousHost`]) when that is ambiguous — two `Host` fields, a `Host`
+/// that is not text, or an absolute-form target naming another host than `Host` — since a
+/// proxy in front could route by the other one (RFC 9112 §3.2 answers such requests 400).
+fn request_host(head: &http::request::Parts) -> Result<Option<&str>, GatewayError> {
+    let mut fields = head.headers.get_all(header::HOST).iter();
+    let field = fields.next();
+    if fields.next().is_some() {
+        return Err(GatewayError::AmbiguousHost);
+    }
+    let Some(field) = field else {
+        return Ok(head.uri.host());
+    };
+    let host = field.to_str().map_err(|_| GatewayError::AmbiguousHost)?;
+    // Compared without port and case: `http://A.example:80/` is for `a.example`.
+    match head.uri.host() {
+        Some(target) if normalize_host(target) != normalize_host(host) => {
+            Err(GatewayError::AmbiguousHost)
+        }
+        _ => Ok(Some(host)),
+    }
+}
+
+/// `uri` with its path replaced by `path` (scheme, authority and query kept).
+fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
+}
+
+/// The 400 for a refused request path (see [`crate::path`]).
+fn refuse_path(
+    inner: &Inner,
+    rejection: PathRejection,
+    request_id: &RequestId,
+) -> Response<GatewayBody> {
+    inner.live.metrics().refused_path();
+    tracing::debug!(%request_id, %rejection, "request path refused");
+    let mut response = GatewayError::InvalidPath(rejection).into_response();
+    set_request_id(response.headers_mut(), request_id);
+    response
+}
+
+/// A request that reached a greedy resource through an encoded slash must reach the same
+/// route with the slash written out, since the greedy parameter hands the backend a real
+/// separator (see [`split_encoded_slashes`]); a run of slashes it would write is refused too
+/// (runs in the raw path were merged before routing). Costs nothing unless the route is
+/// greedy and the path has `%2F`.
+fn check_greedy_slashes(
+    snapshot: &Snapshot,
+    host: Option<&str>,
+    method: &str,
+    path: &str,
+    hit: &RouteHit<'_>,
+) -> Result<(), PathRejection> {
+    if hit.resource.path.greedy_param().is_none() {
+        return Ok(());
+    }
+    let Some(split) = split_encoded_slashes(path) else {
+        return Ok(());
+    };
+    if split.contains("//") {
+        return Err(PathRejection::EncodedSlash);
+    }
+    match snapshot.gateway.resolve(host, method, &split) {
+        Resolution::Route(other)
+            if other.route == hit.route && other.stage.index() == hit.stage.index() =>
+        {
+            Ok(())
+        }
+        Resolution::Route(_) | Resolution::Miss(_) => Err(PathRejection::EncodedSlash),
+    }
+}
+
+/// Splices an upgraded client connection to the upgraded backend connection, holding the
+/// client connection's place under the connection cap until both ends are closed.
+async fn splice(
+    client: hyper::upgrade::OnUpgrade,
+    backend: hyper::upgrade::OnUpgrade,
+    permit: Option<ConnectionPermit>,
+) {
     match tokio::try_join!(client, backend) {
         Ok((client, backend)) => {
             let mut client = hyper_util::rt::TokioIo::new(client);
@@ -642,6 +763,7 @@ async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUp
         }
         Err(err) => tracing::debug!(%err, "upgrade failed"),
     }
+    drop(permit);
 }
 
 /// A preflight answer: 204 with the API's CORS headers.

@@ -396,7 +396,28 @@ pub(crate) fn backend_uri(
         uri.push('=');
         push_query_component(&mut uri, &value);
     }
-    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(uri))
+    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(loggable_uri(&uri)))
+}
+
+/// A backend URI as logs and `$context.integration.error` may show it: without the user info
+/// (it may hold a password) and without the query string (mappings may have put a client's
+/// token or key there).
+fn loggable_uri(uri: &str) -> String {
+    let before_query = uri.split(['?', '#']).next().unwrap_or_default();
+    let cut = if before_query.len() < uri.len() {
+        "?…"
+    } else {
+        ""
+    };
+    let Some((scheme, rest)) = before_query.split_once("://") else {
+        return format!("{before_query}{cut}");
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}{cut}")
 }
 
 fn push_query_component(out: &mut String, text: &str) {
@@ -417,33 +438,45 @@ pub(crate) struct Forwarding<'a> {
 
 /// `X-Forwarded-For`, set by the gateway on every request (see [`clean_client_headers`]).
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-/// `X-Real-IP`, nginx's one-address forwarding header: believed from trusted proxies only,
-/// then removed.
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// `X-Forwarded-Host`: the gateway's, from the request's `Host` (see [`backend_request`]).
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Headers only the gateway writes for the backend; a client's header of one of these names,
+/// or of a name that differs only by `_` for `-`, is removed before any stage runs. The
+/// underscore spellings matter because CGI and WSGI servers (and the frameworks on them) read
+/// `X_Forwarded_For` and `X-Forwarded-For` alike, as `HTTP_X_FORWARDED_FOR`.
+const GATEWAY_HEADERS: [&str; 5] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
 
 /// Makes a client's request head safe for the stages and the backend, before any stage
 /// runs:
 ///
-/// 1. Hop-by-hop headers (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`,
-///    `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed now, from the client's
-///    headers only, so a `Connection: x-gatehouse-claims` cannot remove what the gateway
-///    adds later. A WebSocket upgrade keeps `Connection: upgrade` and `Upgrade`.
+/// 1. Hop-by-hop headers (`Connection` and every header it names but `Host`, `Keep-Alive`,
+///    `Proxy-*`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`) are removed now, from the
+///    client's headers only, so a `Connection: x-gatehouse-claims` cannot remove what the
+///    gateway adds later. A WebSocket upgrade keeps `Connection: upgrade` and `Upgrade`.
 /// 2. `resolve` names the client from what is left (the trusted-proxy rules) and the
 ///    `X-Forwarded-For` the backend gets.
-/// 3. The client's `X-Forwarded-For` is replaced by that value, never appended to, and its
-///    `Forwarded` and `X-Real-IP` are removed: what stages, mappings, authorizer events and
-///    backends read is the gateway's word.
+/// 3. The client's `X-Forwarded-For` is replaced by that value, never appended to, and the
+///    other headers only the gateway writes ([`GATEWAY_HEADERS`] and `x-gatehouse-*`, also
+///    spelt with `_`) are removed: what stages, mappings, authorizer events and backends read
+///    is the gateway's word.
 ///
-/// The common request (no hop-by-hop or forwarding header) costs one pass over the header
-/// names and one insert.
+/// The common request (no hop-by-hop header, none of the gateway's) costs one pass over the
+/// header names and one insert.
 pub(crate) fn clean_client_headers(
     headers: &mut HeaderMap,
     resolve: impl FnOnce(&HeaderMap) -> (std::net::IpAddr, HeaderValue),
 ) -> std::net::IpAddr {
-    let (mut hop_by_hop, mut forwarding) = (false, false);
+    let (mut hop_by_hop, mut gateways) = (false, false);
     for name in headers.keys() {
         hop_by_hop |= is_hop_by_hop(name);
-        forwarding |= *name == header::FORWARDED || *name == X_REAL_IP;
+        gateways |= is_gateways(name.as_str());
     }
     if hop_by_hop {
         let websocket = is_websocket_upgrade(headers);
@@ -453,12 +486,32 @@ pub(crate) fn clean_client_headers(
         }
     }
     let (client, forwarded_for) = resolve(headers);
-    if forwarding {
-        headers.remove(header::FORWARDED);
-        headers.remove(X_REAL_IP);
+    if gateways {
+        let forged: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_gateways(name.as_str()))
+            .cloned()
+            .collect();
+        for name in forged {
+            headers.remove(name);
+        }
     }
     headers.insert(X_FORWARDED_FOR, forwarded_for);
     client
+}
+
+/// Whether a header name is one only the gateway writes, `_` standing for `-` (see
+/// [`GATEWAY_HEADERS`]).
+fn is_gateways(name: &str) -> bool {
+    // Byte by byte, `_` in `name` matching `-`: `x_forwarded_for` is `x-forwarded-for`.
+    let alike = |a: u8, b: u8| a == b || (a == b'_' && b == b'-');
+    let same = |owned: &str| {
+        name.len() == owned.len() && name.bytes().zip(owned.bytes()).all(|(a, b)| alike(a, b))
+    };
+    let prefix = crate::authorizers::HEADER_PREFIX;
+    let gatehouse =
+        name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| alike(a, b));
+    gatehouse || GATEWAY_HEADERS.iter().any(|owned| same(owned))
 }
 
 /// The backend request. `headers` went through [`clean_client_headers`] (no hop-by-hop
@@ -479,6 +532,8 @@ pub(crate) fn backend_request(
         HttpMethod::Any => cx.head.method.clone(),
         defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),
     };
+    // The client's own `X-Forwarded-Host` went in `clean_client_headers`; without a `Host`
+    // (HTTP/1.0) the backend gets none.
     let original_host = headers.remove(header::HOST);
     if !proxy {
         // `HTTP` integrations send only what is mapped (plus the body's type and who the
@@ -509,7 +564,7 @@ pub(crate) fn backend_request(
         forwarding.proto.clone(),
     );
     if let Some(host) = original_host {
-        headers.insert(const { HeaderName::from_static("x-forwarded-host") }, host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     for mapping in &http.request_parameters {
         if !matches!(
@@ -579,7 +634,9 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
         .collect();
     for name in named {
-        if keep_upgrade && name == header::UPGRADE {
+        // `Host` is end to end: routing used it, and it becomes the backend's
+        // `X-Forwarded-Host`, which a client could otherwise leave to its own spelling.
+        if (keep_upgrade && name == header::UPGRADE) || name == header::HOST {
             continue;
         }
         headers.remove(name);
@@ -757,6 +814,40 @@ mod tests {
             headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["x-kept"]
         );
+    }
+
+    #[test]
+    fn endpoint_uris_are_logged_without_secrets() {
+        for (uri, logged) in [
+            (
+                "http://user:s3cret@bad host:81/items/1?token=abc",
+                "http://bad host:81/items/1?…",
+            ),
+            ("http://bad host/x", "http://bad host/x"),
+            ("http://a@b@host/x#frag", "http://host/x?…"),
+            ("not a uri?key=1", "not a uri?…"),
+        ] {
+            assert_eq!(loggable_uri(uri), logged, "{uri}");
+        }
+    }
+
+    #[test]
+    fn the_gateways_header_names_in_any_spelling() {
+        for (name, gateways) in [
+            ("x-forwarded-for", true),
+            ("x_forwarded_for", true),
+            ("x-forwarded_host", true),
+            ("forwarded", true),
+            ("x_real_ip", true),
+            ("x-gatehouse-claims", true),
+            ("x_gatehouse_anything", true),
+            ("x-gatehouse", false),
+            ("x-forwarded-for-me", false),
+            ("x_custom", false),
+            ("x-api-key", false),
+        ] {
+            assert_eq!(is_gateways(name), gateways, "{name}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt as _;
 
 use crate::clock::Clock;
 use crate::net::TrustedProxies;
@@ -86,30 +87,75 @@ pub fn router_with(state: HttpState, others: Router) -> Router {
 /// bound with their own error names).
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
 
-/// Refuses a body announced larger than [`MAX_REQUEST_BODY_BYTES`] with 413 before any
-/// handler runs, and cuts off a body streamed without a length at the same size.
+/// Time a client gets to send a request's whole body once its head has arrived. The
+/// listener's header deadline stops a client that trickles its head; without this one, a
+/// client could announce a body and then trickle it, holding a place under the connection
+/// cap for as long as it liked (a megabyte arrives in seconds on any working link).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The body rules of every route on the identity listener, before any handler runs: a body
+/// announced larger than [`MAX_REQUEST_BODY_BYTES`] is refused with 413, and the body is read
+/// here, whole — every API served here reads it whole anyway — so one streamed past that size
+/// gets 413 too, one not received within [`BODY_READ_TIMEOUT`] 408, and one that breaks off
+/// 400. Errors have the Cognito shape (`{"__type", "message"}`).
 async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
-        return json(
+    let too_large = || {
+        body_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &serde_json::json!({
-                "__type": "SerializationException",
-                "message": format!("request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
-            }),
-        );
+            "SerializationException",
+            format!("request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
+        )
+    };
+    if announced.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
+        return too_large();
     }
     let (parts, body) = request.into_parts();
     let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES);
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect()).await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => {
+            return body_error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                "the request body could not be read".to_owned(),
+            );
+        }
+        Err(_) => {
+            return body_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            );
+        }
+    };
     next.run(axum::extract::Request::from_parts(
         parts,
-        axum::body::Body::new(limited),
+        axum::body::Body::from(bytes),
     ))
     .await
+}
+
+/// A refused request body, in the Cognito shape every API of this listener understands
+/// (`__type` also as `x-amzn-ErrorType`, as the Cognito adapter sends it).
+fn body_error(status: StatusCode, error_type: &'static str, message: String) -> Response {
+    let mut response = json(
+        status,
+        &serde_json::json!({ "__type": error_type, "message": message }),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    response
 }
 
 /// A fresh request id (a UUID, as AWS sends).
@@ -178,5 +224,84 @@ async fn jwks(State(state): State<Arc<HttpState>>, Path(pool_id): Path<String>) 
     match state.user_pools.jwks(&pool_id).await {
         Ok(doc) => json(StatusCode::OK, &doc),
         Err(e) => well_known_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, Bytes};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+    use tower::ServiceExt as _;
+
+    /// A route that answers its body's length, behind the listener's body rules.
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/",
+                post(|body: Bytes| async move { body.len().to_string() }),
+            )
+            .layer(axum::middleware::from_fn(limit_body))
+    }
+
+    /// A client that sends the start of its body and then nothing, never finishing it.
+    struct Stalled(Option<Bytes>);
+
+    impl http_body::Body for Stalled {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+            match self.0.take() {
+                Some(first) => Poll::Ready(Some(Ok(http_body::Frame::data(first)))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    async fn answer(body: Body, length: usize) -> (StatusCode, String) {
+        let request = axum::extract::Request::post("/")
+            .header(header::CONTENT_LENGTH, length)
+            .body(body)
+            .unwrap();
+        let response = app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_does_not_arrive_in_time_is_refused() {
+        let stalled = Body::new(Stalled(Some(Bytes::from_static(b"{\"Us"))));
+        // Paused time jumps to the next timer: the body deadline, else this guard.
+        let (status, text) = tokio::time::timeout(Duration::from_secs(3600), answer(stalled, 100))
+            .await
+            .expect("the handler still waits for the body");
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["__type"], "RequestTimeoutException", "{body}");
+        // A body that arrives is handed on whole.
+        let (status, text) = answer(Body::from("{}"), 2).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "2"));
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_announced_or_not() {
+        let big = vec![b' '; MAX_REQUEST_BODY_BYTES + 1];
+        let request = axum::extract::Request::post("/")
+            .body(Body::from(big))
+            .unwrap();
+        // No `Content-Length` here: the size shows only while reading.
+        let response = app().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, _) = answer(Body::from("x"), MAX_REQUEST_BODY_BYTES + 1).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "announced");
     }
 }

@@ -1,10 +1,11 @@
-//! Who the client is: `X-Forwarded-For`, `Forwarded` and `X-Real-IP` are believed only from
-//! a trusted proxy, and the one address resolved per request is what the backend, the
+//! Who the client is: the forwarding header trusted proxies write (`X-Forwarded-For` unless
+//! configured otherwise) is believed only from a trusted proxy, the others never, and the one
+//! address resolved per request is what the backend, the
 //! `context.identity.sourceIp` mapping and the access log see. Hop-by-hop headers a client
 //! names in `Connection` are removed from its own headers only.
 
 use gatehouse_gateway::server::ServiceConfig;
-use gatehouse_identity::net::TrustedProxies;
+use gatehouse_identity::net::{ForwardingHeader, TrustedProxies};
 
 use super::support::{Gateway, start_with, test_config};
 
@@ -19,8 +20,12 @@ struct Seen {
 }
 
 async fn trusting(networks: &[&str]) -> Gateway {
+    trusting_header(networks, ForwardingHeader::XForwardedFor).await
+}
+
+async fn trusting_header(networks: &[&str], header: ForwardingHeader) -> Gateway {
     start_with(ServiceConfig {
-        trusted_proxies: TrustedProxies::parse(networks).unwrap(),
+        trusted_proxies: TrustedProxies::parse(networks).unwrap().with_header(header),
         ..test_config()
     })
     .await
@@ -93,19 +98,19 @@ async fn behind_a_trusted_proxy_the_chain_names_the_client() {
             "198.51.100.7, 127.0.0.1",
         ),
         (
-            "Forwarded wins over X-Forwarded-For and is removed",
+            "a Forwarded the proxy did not write is not read, and is removed",
             &[
-                ("x-forwarded-for", "1.1.1.1"),
                 ("forwarded", "for=192.0.2.60;proto=https"),
+                ("x-forwarded-for", "198.51.100.7"),
             ],
-            "192.0.2.60",
-            "192.0.2.60, 127.0.0.1",
+            "198.51.100.7",
+            "198.51.100.7, 127.0.0.1",
         ),
         (
-            "X-Real-IP alone, removed",
+            "an X-Real-IP the proxy did not write is not read, and is removed",
             &[("x-real-ip", "198.51.100.9")],
-            "198.51.100.9",
-            "198.51.100.9, 127.0.0.1",
+            "127.0.0.1",
+            "127.0.0.1",
         ),
         (
             "no forwarding header: the proxy itself",
@@ -123,6 +128,37 @@ async fn behind_a_trusted_proxy_the_chain_names_the_client() {
     for (rule, headers, client, xff) in cases {
         check(&gw, rule, headers, client, xff).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_writing_forwarded_or_x_real_ip_are_read_there_only() {
+    let gw = trusting_header(&["127.0.0.0/8"], ForwardingHeader::Forwarded).await;
+    check(
+        &gw,
+        "Forwarded, read from the right",
+        &[
+            ("x-forwarded-for", "10.9.9.9"),
+            (
+                "forwarded",
+                "for=1.1.1.1, for=\"[2001:db8::7]:4711\";proto=https",
+            ),
+        ],
+        "2001:db8::7",
+        "2001:db8::7, 127.0.0.1",
+    )
+    .await;
+    let gw = trusting_header(&["127.0.0.0/8"], ForwardingHeader::XRealIp).await;
+    check(
+        &gw,
+        "X-Real-IP",
+        &[
+            ("x-forwarded-for", "10.9.9.9"),
+            ("x-real-ip", "198.51.100.9"),
+        ],
+        "198.51.100.9",
+        "198.51.100.9, 127.0.0.1",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,4 +188,62 @@ async fn connection_names_only_the_clients_own_headers() {
     assert_eq!(headers["x-item"], "42", "a mapped header");
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(headers["x-forwarded-proto"], "http");
+}
+
+/// Headers a backend reads as the gateway's word cannot come from the client under another
+/// spelling: `X-Forwarded-Host` when the request carries no `Host` to replace it with (or
+/// names `host` in `Connection`), and underscore spellings that CGI and WSGI servers
+/// (`HTTP_X_FORWARDED_FOR`) and some frameworks read as the dashed name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_headers_cannot_be_spelt_by_the_client() {
+    let gw = start_with(test_config()).await;
+    let answer = gw
+        .request(
+            "GET",
+            "/prod/whoami",
+            &[
+                ("connection", "host"),
+                ("x-forwarded-host", "evil.example"),
+                ("x_forwarded_host", "evil.example"),
+                ("x_forwarded_for", "10.9.9.9"),
+                ("X_Real_IP", "10.9.9.9"),
+                ("x-forwarded_proto", "https"),
+                ("x_gatehouse_claims", "forged"),
+                ("x-gatehouse_principal-id", "admin"),
+                ("x_kept", "an underscore header of the client's own"),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let headers = answer.json()["headers"].as_object().unwrap().clone();
+    let names: Vec<&str> = headers.keys().map(String::as_str).collect();
+    for forged in [
+        "x_forwarded_host",
+        "x_forwarded_for",
+        "x_real_ip",
+        "x-forwarded_proto",
+        "x_gatehouse_claims",
+        "x-gatehouse_principal-id",
+    ] {
+        assert!(
+            !names.contains(&forged),
+            "{forged} reached the backend: {names:?}"
+        );
+    }
+    assert_ne!(
+        headers.get("x-forwarded-host").and_then(|v| v.as_str()),
+        Some("evil.example"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        headers["x-forwarded-host"],
+        gw.addr.to_string(),
+        "the Host routing used"
+    );
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        headers["x_kept"],
+        "an underscore header of the client's own"
+    );
 }

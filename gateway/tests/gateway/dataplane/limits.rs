@@ -1,10 +1,11 @@
 //! Limits a hostile client meets: header size (431), body size (413, announced or streamed),
-//! slowloris (header read deadline), and request smuggling attempts (RFC 9112 framing).
+//! slowloris (header read deadline), request smuggling attempts (RFC 9112 framing), and the
+//! connection cap, which upgraded (WebSocket) connections count against too.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::support::{raw, start};
+use super::support::{raw, start, start_with, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431() {
@@ -139,4 +140,69 @@ async fn smuggling_attempts_are_refused() {
     let answer = raw(gw.addr, ok.as_bytes(), Duration::from_secs(3)).await;
     assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
     assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_keeps_its_place_under_the_cap() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let gw = start_with(gatehouse_gateway::server::ServiceConfig {
+        max_connections: 1,
+        ..test_config()
+    })
+    .await;
+    let url = format!("ws://{}/prod/ws", gw.addr);
+    let (mut ws, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::Text("up".into())).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(3), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply, Message::Text("UP".into()));
+    // The spliced WebSocket is still open: a second connection is over the cap.
+    let request = b"GET /prod/mock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw(gw.addr, request, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Once it closes, its place is given back.
+    ws.close(None).await.unwrap();
+    drop(ws);
+    let mut freed = false;
+    for _ in 0..200 {
+        let answer = raw(gw.addr, request, Duration::from_secs(3)).await;
+        if answer.starts_with("HTTP/1.1 201") {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(freed, "the WebSocket's place was never given back");
+}
+
+/// A body the gateway must read itself (to validate it against the method's model) is
+/// given a deadline, like the request head: a client that announces a body and trickles it
+/// does not keep its connection and its place under the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validated_body_that_does_not_arrive_is_refused() {
+    let gw = start_with(gatehouse_gateway::server::ServiceConfig {
+        body_read_timeout: Duration::from_millis(200),
+        ..test_config()
+    })
+    .await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /prod/orders?region=eu HTTP/1.1\r\nHost: x\r\nx-tenant: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sku\"")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"message":"Invalid request body"}"#),
+        "{answer}"
+    );
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 0);
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::support::{Gateway, raw, start};
+use super::support::{Gateway, raw, start, start_extended};
 
 /// `/prod/files/{proxy+}` → `/static/{proxy}`, `/prod/items/{id}` → `/v2/items/{id}`.
 const REFUSED: &[(&str, &str)] = &[
@@ -149,4 +149,70 @@ async fn values_mapped_into_the_backend_path_cannot_climb() {
         assert_eq!(answer.status, 200, "{rule}");
         assert_eq!(answer.json()["path"], backend_path, "{rule}");
     }
+}
+
+/// A root greedy resource beside a more specific one: what the specific one's rules guard
+/// must not be reachable through the greedy one under another spelling.
+const ROOT_GREEDY: &str = "      /{proxy+}:
+        ANY:
+          integration: {type: http_proxy, uri: \"http://${stageVariables.backend}/{proxy}\"}
+      /admin/{id}:
+        GET:
+          integration: {type: mock, status: 201, body: '{\"guarded\": true}'}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoded_slash_cannot_take_a_greedy_route_around_a_resource() {
+    let gw = start_extended(ROOT_GREEDY).await;
+    for (rule, path) in [
+        (
+            "the slash would route to /admin/{id}",
+            "/prod/admin%2Fsecret",
+        ),
+        ("lower-case escape", "/prod/admin%2fsecret"),
+        (
+            "inside the files greedy, an encoded slash making an empty segment",
+            "/prod/files/a%2F%2Fb",
+        ),
+        (
+            "an encoded slash right after a separator",
+            "/prod/files/%2Fadmin",
+        ),
+        ("a root greedy value starting with one", "/prod/%2Fadmin/x"),
+    ] {
+        refused(&gw, rule, path).await;
+    }
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 0);
+    // An encoded slash that routes the same either way is a separator, as before.
+    for (rule, path, backend_path) in [
+        ("same greedy route", "/prod/files/a%2Fb", "/static/a/b"),
+        ("root greedy, no other resource", "/prod/x%2Fy", "/x/y"),
+    ] {
+        let answer = gw.get(path).await;
+        assert_eq!(answer.status, 200, "{rule}: {path}");
+        assert_eq!(answer.json()["path"], backend_path, "{rule}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_slashes_are_one_separator() {
+    let gw = start_extended(ROOT_GREEDY).await;
+    // Routed as `/prod/admin/secret`, not absorbed by the root greedy resource.
+    for path in [
+        "/prod//admin/secret",
+        "/prod/admin//secret",
+        "//prod/admin///secret",
+    ] {
+        let answer = gw.get(path).await;
+        assert_eq!(answer.status, 201, "{path}");
+        assert_eq!(
+            answer.json(),
+            serde_json::json!({"guarded": true}),
+            "{path}"
+        );
+    }
+    let answer = gw.get("/prod/files//a//b").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["path"], "/static/a/b");
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 1);
 }

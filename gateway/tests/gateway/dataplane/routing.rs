@@ -2,7 +2,10 @@
 //! variables, parameter mappings, forwarded headers, timeouts, unreachable backends, mocks
 //! and non-proxy integration responses.
 
-use super::support::start;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::support::{raw, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_params_stage_variables_and_mappings_reach_the_backend() {
@@ -141,4 +144,46 @@ async fn http_integrations_select_the_method_response() {
         serde_json::json!({"down": true}),
         "body passes through"
     );
+}
+
+/// Which host a request names must not depend on who reads it: a proxy in front may take the
+/// last `Host` where the gateway took the first, or the target's authority where the gateway
+/// took `Host` (RFC 9112 §3.2: 400 for more than one `Host`; an absolute-form target's
+/// authority is the host). Such requests are refused, never routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_hosts_are_refused() {
+    let gw = start().await;
+    for (rule, head) in [
+        (
+            "two Host fields",
+            "GET /prod/echo HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n",
+        ),
+        (
+            "an absolute-form target naming another host",
+            "GET http://b.example/prod/echo HTTP/1.1\r\nHost: a.example\r\n",
+        ),
+    ] {
+        let request = format!("{head}Connection: close\r\n\r\n");
+        let answer = raw(gw.addr, request.as_bytes(), Duration::from_secs(3)).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{rule}: {answer}");
+        assert!(
+            answer.ends_with(r#"{"message":"Invalid Host header"}"#),
+            "{rule}: {answer}"
+        );
+    }
+    assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 0);
+    for (rule, head) in [
+        (
+            "an absolute-form target naming the same host",
+            "GET http://A.example:80/prod/echo HTTP/1.1\r\nHost: a.example\r\n",
+        ),
+        ("HTTP/1.0 without Host", "GET /prod/echo HTTP/1.0\r\n"),
+    ] {
+        let request = format!("{head}Connection: close\r\n\r\n");
+        let answer = raw(gw.addr, request.as_bytes(), Duration::from_secs(3)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "{rule}: {answer}"
+        );
+    }
 }

@@ -343,11 +343,21 @@ pub(super) async fn start_with(config: ServiceConfig) -> Gateway {
 /// [`start_with`], with the `backend` stage variable pointing at `other` instead of the
 /// harness's echo backend when given.
 pub(super) async fn start_routed(config: ServiceConfig, other: Option<SocketAddr>) -> Gateway {
+    start_full(config, other, "").await
+}
+
+/// [`start`] with `extra` resources (YAML, indented as the definition's resources) added to
+/// the test API.
+pub(super) async fn start_extended(extra: &str) -> Gateway {
+    start_full(test_config(), None, extra).await
+}
+
+async fn start_full(config: ServiceConfig, other: Option<SocketAddr>, extra: &str) -> Gateway {
     let backend = backend().await;
     let ws = websocket_backend().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
-    std::fs::write(&file, definition(other.unwrap_or(backend.addr), ws, "")).unwrap();
+    std::fs::write(&file, definition(other.unwrap_or(backend.addr), ws, extra)).unwrap();
     let (gateway, _warnings) = load_gateway(
         std::slice::from_ref(&file),
         std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),

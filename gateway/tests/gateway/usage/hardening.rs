@@ -45,6 +45,8 @@ async fn the_method_arn_is_the_path_routing_matched() {
         "/prod/admin",
         "/prod/admin/",
         "/prod/%61%64%6d%69%6e",
+        "/prod//admin",
+        "//prod/admin//",
     ] {
         let r = gw.get(path, &[("authorization", "no-admin")]).await;
         assert_eq!(status(&r), explicit_deny, "{path}");
@@ -265,4 +267,34 @@ async fn aws_source_ip_is_the_resolved_client() {
     );
     let r = proxied.get("/prod/gated", &[caller]).await;
     assert_eq!(status(&r), denied, "the proxy itself is not in the network");
+}
+
+/// `execute-api:InvalidateCache` is evaluated with the same request context as
+/// `execute-api:Invoke` (`aws:SourceIp`, `aws:CurrentTime`, `aws:EpochTime`): a `Deny` on the
+/// caller's address applies to cache refreshes too.
+#[tokio::test]
+async fn cache_invalidation_sees_the_source_address() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let b = backend().await;
+    let (auth, _) = authorizer_endpoint().await;
+    let gw = gateway(store.store.clone(), &definition(b.addr, auth), None).await;
+    let caller = ("authorization", "refresher-not-on-loopback");
+    assert_eq!(
+        gw.get("/prod/cached-auth", &[caller])
+            .await
+            .header("x-cache"),
+        Some("Miss")
+    );
+    let refresh = gw
+        .get(
+            "/prod/cached-auth",
+            &[caller, ("cache-control", "max-age=0")],
+        )
+        .await;
+    assert_eq!(refresh.status, 200);
+    assert_eq!(
+        refresh.header("x-cache"),
+        Some("Hit"),
+        "denied from 127.0.0.1: served from the cache"
+    );
 }

@@ -143,6 +143,13 @@ fn policy_for(token: &str) -> Vec<serde_json::Value> {
             json!({"Effect": "Allow", "Action": "execute-api:InvalidateCache",
                    "Resource": "arn:aws:execute-api:*:*:shop/prod/GET/cached-auth"}),
         ],
+        // May refresh anything, but not from loopback (where the tests' client is).
+        "refresher-not-on-loopback" => vec![
+            invoke("Allow", everything),
+            json!({"Effect": "Allow", "Action": "execute-api:InvalidateCache", "Resource": "*"}),
+            json!({"Effect": "Deny", "Action": "execute-api:InvalidateCache", "Resource": "*",
+                   "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}),
+        ],
         // Only from the documentation network 198.51.100.0/24.
         "from-doc-net" => vec![json!({
             "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": everything,
