@@ -494,7 +494,7 @@ fn convert_api(api_id: &str, file: FileApi, limits: &Limits, problems: &mut Prob
     api.default_request_validator = file.request_validator;
     if let Some(source) = file.api_key_source {
         api.api_key_source = record(
-            parse_key_source(&source),
+            ApiKeySource::parse(&source),
             format!("{here}.api_key_source"),
             problems,
         )
@@ -595,18 +595,6 @@ fn convert_api(api_id: &str, file: FileApi, limits: &Limits, problems: &mut Prob
         }
     }
     api
-}
-
-pub(crate) fn parse_key_source(text: &str) -> Result<ApiKeySource, Problem> {
-    match text.to_ascii_uppercase().as_str() {
-        "HEADER" => Ok(ApiKeySource::Header),
-        "AUTHORIZER" => Ok(ApiKeySource::Authorizer),
-        _ => Err(Problem::invalid(
-            "api key source",
-            text,
-            "expected HEADER or AUTHORIZER",
-        )),
-    }
 }
 
 fn convert_authorizer(
@@ -848,9 +836,12 @@ fn convert_integration(
             }
             http.timeout_ms = file.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
             if let Some(p) = file.passthrough {
-                http.passthrough =
-                    record(parse_passthrough(&p), format!("{at}.passthrough"), problems)
-                        .unwrap_or_default();
+                http.passthrough = record(
+                    PassthroughBehavior::parse(&p),
+                    format!("{at}.passthrough"),
+                    problems,
+                )
+                .unwrap_or_default();
             }
             for (target, source) in file.request_parameters {
                 let target = record(
@@ -932,19 +923,6 @@ fn convert_integration(
             );
             None
         }
-    }
-}
-
-pub(crate) fn parse_passthrough(text: &str) -> Result<PassthroughBehavior, Problem> {
-    match text.to_ascii_lowercase().as_str() {
-        "when_no_match" => Ok(PassthroughBehavior::WhenNoMatch),
-        "when_no_templates" => Ok(PassthroughBehavior::WhenNoTemplates),
-        "never" => Ok(PassthroughBehavior::Never),
-        _ => Err(Problem::invalid(
-            "passthrough behavior",
-            text,
-            "expected when_no_match, when_no_templates or never",
-        )),
     }
 }
 

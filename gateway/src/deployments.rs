@@ -36,9 +36,10 @@ use crate::snapshot::{Definition, Gateway};
 use crate::sources::{DefinitionOverlay, SourceFile};
 use crate::stage::{
     CacheSettings, DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Stage,
-    StageMethodSettings, is_identifier,
+    StageMethodSettings,
 };
 use crate::usage::{epoch_ms, from_epoch_ms};
+use crate::validate::is_identifier;
 
 /// The service.
 #[derive(Debug)]

@@ -709,6 +709,41 @@ impl UserPoolRef {
     }
 }
 
+// === impl PassthroughBehavior ===
+
+impl PassthroughBehavior {
+    /// `when_no_match`, `when_no_templates` or `never`, in any case (both definition formats).
+    pub(crate) fn parse(text: &str) -> Result<Self, Problem> {
+        match text.to_ascii_lowercase().as_str() {
+            "when_no_match" => Ok(Self::WhenNoMatch),
+            "when_no_templates" => Ok(Self::WhenNoTemplates),
+            "never" => Ok(Self::Never),
+            _ => Err(Problem::invalid(
+                "passthrough behavior",
+                text,
+                "expected when_no_match, when_no_templates or never",
+            )),
+        }
+    }
+}
+
+// === impl ApiKeySource ===
+
+impl ApiKeySource {
+    /// `HEADER` or `AUTHORIZER`, in any case (both definition formats).
+    pub(crate) fn parse(text: &str) -> Result<Self, Problem> {
+        match text.to_ascii_uppercase().as_str() {
+            "HEADER" => Ok(Self::Header),
+            "AUTHORIZER" => Ok(Self::Authorizer),
+            _ => Err(Problem::invalid(
+                "api key source",
+                text,
+                "expected HEADER or AUTHORIZER",
+            )),
+        }
+    }
+}
+
 // === impl Throttle ===
 
 impl Throttle {

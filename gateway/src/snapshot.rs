@@ -27,9 +27,10 @@ use crate::responses::GatewayResponseType;
 use crate::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
 use crate::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
-    MethodSettingsKey, Stage, StageMethodSettings, UsagePlan, is_identifier,
+    MethodSettingsKey, Stage, StageMethodSettings, UsagePlan,
 };
 use crate::template::is_stage_variable_name;
+use crate::validate::is_identifier;
 
 /// Everything a gateway serves, before compilation: the output of the loaders.
 #[derive(Debug, Clone, Default, PartialEq)]

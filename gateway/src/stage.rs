@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use crate::error::{Problem, Problems};
 use crate::limits::Limits;
 use crate::model::{Api, HttpMethod, Throttle};
+use crate::validate::is_identifier;
 
 /// An immutable, validated snapshot of an API. A stage points at one by id, so rolling a stage
 /// back is pointing it at an older deployment.
@@ -342,15 +343,6 @@ impl QuotaPeriod {
             )),
         }
     }
-}
-
-/// `[A-Za-z0-9_-]{1,max}`.
-pub(crate) fn is_identifier(text: &str, max: usize) -> bool {
-    !text.is_empty()
-        && text.len() <= max
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use crate::model::{
     MIN_TIMEOUT_MS, MODEL_REF_PREFIX, Method, Resource, is_loopback_url,
 };
 use crate::path::Segment;
-use crate::stage::is_identifier;
 
 /// A place in an API, for error locations.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +54,15 @@ pub(crate) fn join(base: String, field: &str) -> String {
     } else {
         format!("{base}.{field}")
     }
+}
+
+/// `[A-Za-z0-9_-]{1,max}`.
+pub(crate) fn is_identifier(text: &str, max: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// Validates everything about `api`, recording each problem.

@@ -26,23 +26,22 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::declarative::{parse_key_source, parse_passthrough};
 use crate::error::{LoadError, Problem, Problems, Warning};
 use crate::limits::Limits;
 use crate::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
 use crate::model::{
-    Api, Authorization, Authorizer, AuthorizerKind, CorsConfig, DEFAULT_AUTHORIZER_TTL_SECONDS,
-    DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind, HeaderValueSource,
-    HttpIntegration, HttpMethod, Integration, IntegrationResponse, JwtAuthorizer, JwtFlavor,
-    MODEL_REF_PREFIX, Method, MethodSettings, MockIntegration, Model, RequestValidator, Resource,
-    SelectionPattern, UserPoolRef,
+    Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, CorsConfig,
+    DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind,
+    HeaderValueSource, HttpIntegration, HttpMethod, Integration, IntegrationResponse,
+    JwtAuthorizer, JwtFlavor, MODEL_REF_PREFIX, Method, MethodSettings, MockIntegration, Model,
+    PassthroughBehavior, RequestValidator, Resource, SelectionPattern, UserPoolRef,
 };
 use crate::path::ResourcePath;
-use crate::stage::{Deployment, is_identifier};
+use crate::stage::Deployment;
 use crate::template::UriTemplate;
-use crate::validate::{Locator, Site, join};
+use crate::validate::{Locator, Site, is_identifier, join};
 
 /// The result of an import.
 #[derive(Debug, Clone, PartialEq)]
@@ -304,7 +303,7 @@ impl<'a> Importer<'a> {
                 .ok_or_else(|| {
                     Problem::invalid("api key source", source.to_string(), "expected a string")
                 })
-                .and_then(parse_key_source);
+                .and_then(ApiKeySource::parse);
             if let Some(s) = self.record(parsed, at) {
                 api.api_key_source = s;
             }
@@ -1236,7 +1235,10 @@ impl<'a> Importer<'a> {
         };
         if let Some(p) = obj.get("passthroughBehavior").and_then(Value::as_str) {
             http.passthrough = self
-                .record(parse_passthrough(p), format!("{at}.passthroughBehavior"))
+                .record(
+                    PassthroughBehavior::parse(p),
+                    format!("{at}.passthroughBehavior"),
+                )
                 .unwrap_or_default();
         }
         if let Some(mappings) = obj.get("requestParameters").and_then(Value::as_object) {
