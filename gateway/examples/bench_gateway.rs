@@ -22,8 +22,8 @@ use gatehouse_gateway::authorizers::{
     AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
 };
 use gatehouse_gateway::cache::{CacheConfig, CacheStage};
-use gatehouse_gateway::model::Throttle;
-use gatehouse_gateway::plans::{PlanDocument, ThrottleDocument};
+use gatehouse_gateway::definition::model::Throttle;
+use gatehouse_gateway::definition::plans::{PlanDocument, ThrottleDocument};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
     SystemClock, WorkerListeners, load_gateway,

@@ -1,7 +1,7 @@
 //! The response cache (`Phase::Cache`): per stage, opt-in, bounded by bytes.
 //!
 //! - On when the stage's cache is enabled with a TTL > 0; GET only unless a method setting
-//!   enables caching (see [`crate::snapshot::RouteSettings::caches`]).
+//!   enables caching (see [`crate::definition::snapshot::RouteSettings::caches`]).
 //! - Key: method, path, the values of the method's cache key parameters, and the authorizer's
 //!   principal when the method is authorized (one user never sees another's response): for
 //!   a JWT its issuer and `sub` (a `sub` alone could be anybody's at another issuer), for a
@@ -31,10 +31,10 @@ use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 
 use crate::authorizers::{AuthorizerConfig, CallerPolicies, method_arn, policy_context};
-use crate::mapping::ParamLocation;
+use crate::definition::mapping::ParamLocation;
+use crate::definition::snapshot::Gateway;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::hooks::{Decision, Phase, Prepared, RequestContext, Stage, StageFuture};
-use crate::snapshot::Gateway;
 
 /// What `Cache-Control: max-age=0` may do on a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,18 +28,18 @@ use gatehouse_storage::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::keys::generate_id;
-use crate::limits::Limits;
-use crate::model::Throttle;
-use crate::server::{Clock, Live, ReloadError};
-use crate::snapshot::{Definition, Gateway};
-use crate::sources::{DefinitionOverlay, SourceFile};
-use crate::stage::{
+use crate::definition::limits::Limits;
+use crate::definition::model::Throttle;
+use crate::definition::snapshot::{Definition, Gateway};
+use crate::definition::stage::{
     CacheSettings, DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Stage,
     StageMethodSettings,
 };
+use crate::definition::validate::is_identifier;
+use crate::keys::generate_id;
+use crate::server::{Clock, Live, ReloadError};
+use crate::sources::{DefinitionOverlay, SourceFile};
 use crate::usage::{epoch_ms, from_epoch_ms};
-use crate::validate::is_identifier;
 
 /// The service.
 #[derive(Debug)]
@@ -369,7 +369,7 @@ impl StageSettings {
 
 fn cache_bytes(size: Option<&str>) -> u64 {
     size.and_then(|s| s.parse::<f64>().ok()).map_or(
-        crate::stage::DEFAULT_CACHE_CAPACITY_BYTES,
+        crate::definition::stage::DEFAULT_CACHE_CAPACITY_BYTES,
         |gb| {
             // Finite and at most 237 by `check`, so the cast neither wraps nor saturates.
             let bytes = (gb * 1024.0 * 1024.0 * 1024.0) as u64;

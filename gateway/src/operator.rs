@@ -29,10 +29,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cache::CacheStage;
+use crate::definition::plans::PlanDocument;
 use crate::deployments::{
     DeploymentError, DeploymentInfo, Deployments, NewStage, StageInfo, StagePatch, StageSettings,
 };
-use crate::plans::PlanDocument;
 use crate::server::Clock;
 use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
 
@@ -604,7 +604,7 @@ fn stage_json(s: &StageInfo) -> Value {
 }
 
 /// A `methodSettings` key as API Gateway writes it: `*/*`, `~1pets~1{id}/GET`.
-fn settings_key(key: &crate::stage::MethodSettingsKey) -> String {
+fn settings_key(key: &crate::definition::stage::MethodSettingsKey) -> String {
     let method = key.method.map_or("*", |m| m.as_str());
     match &key.resource_path {
         None => format!("*/{method}"),

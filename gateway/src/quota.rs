@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use gatehouse_storage::{Store, UsageDelta};
 
-use crate::plans::{day_start, period_bounds};
-use crate::stage::Quota;
+use crate::definition::plans::{day_start, period_bounds};
+use crate::definition::stage::Quota;
 
 /// Per-node counters and the flusher's work list.
 #[derive(Debug)]
@@ -230,7 +230,7 @@ fn delta(slot: &QuotaSlot, period_start: i64, day: i64, n: u64) -> UsageDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::QuotaPeriod;
+    use crate::definition::stage::QuotaPeriod;
 
     #[test]
     fn admits_until_limit_and_batch() {

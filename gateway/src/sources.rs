@@ -14,12 +14,12 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Warning;
-use crate::limits::Limits;
-use crate::load::load_definition;
+use crate::definition::error::Warning;
+use crate::definition::limits::Limits;
+use crate::definition::load::load_definition;
+use crate::definition::snapshot::Definition;
+use crate::definition::stage::Deployment;
 use crate::server::ReloadError;
-use crate::snapshot::Definition;
-use crate::stage::Deployment;
 
 /// A definition and the files it came from.
 #[derive(Debug, Clone, Default)]

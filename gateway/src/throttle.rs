@@ -11,7 +11,7 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::model::Throttle;
+use crate::definition::model::Throttle;
 
 /// A limiter for one throttle setting.
 #[derive(Debug)]

@@ -22,17 +22,17 @@ use arc_swap::ArcSwap;
 use gatehouse_storage::{ApiKeyRecord, StorageError, Store, UsagePlanRecord};
 use http::{HeaderName, HeaderValue};
 
+use crate::definition::model::{ApiKeySource, HttpMethod, Throttle};
+use crate::definition::plans::{PlanDocument, PlanError, day_start, format_day, period_bounds};
+use crate::definition::responses::GatewayResponseType;
+use crate::definition::snapshot::Gateway;
+use crate::definition::stage::{ApiKeyRef, MethodSettingsKey, UsagePlan};
 use crate::keys::{self, KeyHash, KeyValueError};
-use crate::model::{ApiKeySource, HttpMethod, Throttle};
-use crate::plans::{PlanDocument, PlanError, day_start, format_day, period_bounds};
 use crate::quota::{QuotaCheck, QuotaCounters, QuotaSlot};
-use crate::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::hooks::{
     Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
 };
-use crate::snapshot::Gateway;
-use crate::stage::{ApiKeyRef, MethodSettingsKey, UsagePlan};
 use crate::throttle::Gcra;
 
 /// Settings of the key, throttle and quota stages.
@@ -696,7 +696,7 @@ impl Usage {
         let plan = self.get_plan(plan_id).await?;
         let model = plan.document.to_plan(&plan.name)?;
         let parse = |d: &str| {
-            crate::plans::parse_day(d)
+            crate::definition::plans::parse_day(d)
                 .ok_or_else(|| UsageError::Invalid(format!("date `{d}` is not YYYY-MM-DD")))
         };
         let (from, to) = (parse(start)?, parse(end)?);

@@ -27,9 +27,9 @@ use crate::authorizers::{
     AuthorizerConfig, CONTEXT_HEADER, CallerPolicies, denied, encoded_header, method_arn, record,
     unauthorized,
 };
-use crate::mapping::IdentitySource;
-use crate::model::{EndpointAuthorizer, EndpointAuthorizerKind};
-use crate::responses::GatewayResponseType;
+use crate::definition::mapping::IdentitySource;
+use crate::definition::model::{EndpointAuthorizer, EndpointAuthorizerKind};
+use crate::definition::responses::GatewayResponseType;
 use crate::server::hooks::{Decision, Rejection, RequestContext};
 
 /// Calls authorizer endpoints and caches their answers.
@@ -372,7 +372,7 @@ pub(crate) fn iso8601(secs: i64) -> String {
     let rest = secs.rem_euclid(86_400);
     format!(
         "{}T{:02}:{:02}:{:02}Z",
-        crate::plans::format_day(day_ms),
+        crate::definition::plans::format_day(day_ms),
         rest / 3600,
         rest % 3600 / 60,
         rest % 60

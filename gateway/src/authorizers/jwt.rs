@@ -45,7 +45,7 @@ use crate::authorizers::{
     AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, PRINCIPAL_HEADER, encoded_header,
     record_only, unauthorized,
 };
-use crate::model::{JwtAuthorizer, JwtFlavor, is_loopback_url};
+use crate::definition::model::{JwtAuthorizer, JwtFlavor, is_loopback_url};
 use crate::server::hooks::{Decision, RequestContext, StageFuture};
 
 /// Verifies tokens of gatehouse user pools (provided by the binary).
@@ -509,7 +509,7 @@ impl JwtVerifier {
 
 fn forbidden() -> Decision {
     Decision::Reject(crate::server::hooks::Rejection::new(
-        crate::responses::GatewayResponseType::InvalidApiKey,
+        crate::definition::responses::GatewayResponseType::InvalidApiKey,
     ))
 }
 
@@ -521,7 +521,7 @@ fn time_ok(verified: &Verified, now: i64, leeway: i64) -> bool {
 /// The token from the identity source: the header's value, without a `Bearer ` prefix.
 fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<Token> {
     let name = match &config.identity_source {
-        crate::mapping::IdentitySource::Header(name) => name.as_str(),
+        crate::definition::mapping::IdentitySource::Header(name) => name.as_str(),
         _ => "authorization",
     };
     let value = cx.head.headers.get(name)?;

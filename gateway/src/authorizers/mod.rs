@@ -31,8 +31,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 
-use crate::model::{Authorization, AuthorizerKind};
-use crate::responses::GatewayResponseType;
+use crate::definition::model::{Authorization, AuthorizerKind};
+use crate::definition::responses::GatewayResponseType;
 use crate::server::body::GatewayBody;
 use crate::server::hooks::{
     AuthorizerOutput, Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
@@ -162,7 +162,7 @@ pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> 
         cx.hit.stage.stage.name,
         cx.head.method.as_str(),
     );
-    crate::path::push_decoded_path(&mut arn, path);
+    crate::definition::path::push_decoded_path(&mut arn, path);
     arn
 }
 

@@ -38,10 +38,10 @@ use std::time::SystemTime;
 
 use http::{HeaderName, HeaderValue, Response};
 
-use crate::responses::GatewayResponseType;
+use crate::definition::responses::GatewayResponseType;
+use crate::definition::snapshot::{Gateway, RouteHit};
 use crate::server::body::GatewayBody;
 use crate::server::request_id::RequestId;
-use crate::snapshot::{Gateway, RouteHit};
 
 /// Where a stage runs. Stages of one phase run in the order they were registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

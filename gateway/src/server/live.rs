@@ -13,23 +13,23 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::error::{LoadError, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::{ParamLocation, RequestParam};
+use crate::definition::error::{LoadError, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::{ParamLocation, RequestParam};
+use crate::definition::snapshot::Gateway;
 use crate::server::Clock;
 use crate::server::access_log::AccessLogFormat;
 use crate::server::cors::Cors;
 use crate::server::hooks::{Prepared, Stages};
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
 use crate::server::schema::{Schema, SchemaError};
-use crate::snapshot::Gateway;
 use crate::sources::{DefinitionOverlay, SourceDefinition};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
 #[derive(Debug)]
 pub struct Snapshot {
     pub gateway: Gateway,
-    /// Per [`crate::snapshot::CompiledStage::index`].
+    /// Per [`crate::definition::snapshot::CompiledStage::index`].
     pub(crate) stages: Vec<StageRuntime>,
     /// Per hook stage, in [`Stages`] order.
     pub(crate) prepared: Vec<Prepared>,
@@ -44,7 +44,7 @@ pub struct Snapshot {
 pub(crate) struct StageRuntime {
     pub(crate) access_log: Option<AccessLogFormat>,
     pub(crate) cors: Option<Cors>,
-    /// Per [`crate::routes::RouteId`].
+    /// Per [`crate::definition::routes::RouteId`].
     pub(crate) routes: Vec<RouteRuntime>,
 }
 

@@ -20,8 +20,8 @@ pub struct Metrics {
     /// Requests that matched no route, by reason (`no_mapping`, `unknown_stage`, …).
     misses: [AtomicU64; 4],
     /// Requests refused for their path (`..` segments, see
-    /// [`crate::path::check_request_path`]; encoded slashes that would reroute a greedy
-    /// route, see [`crate::path::split_encoded_slashes`]).
+    /// [`crate::definition::path::check_request_path`]; encoded slashes that would reroute a greedy
+    /// route, see [`crate::definition::path::split_encoded_slashes`]).
     refused_paths: AtomicU64,
     /// Access-log lines dropped because the writer fell behind (logging never blocks).
     pub(crate) access_log_dropped: AtomicU64,
@@ -92,8 +92,8 @@ impl Metrics {
         Arc::clone(routes.entry(key).or_default())
     }
 
-    pub(crate) fn miss(&self, reason: crate::snapshot::MissReason) {
-        use crate::snapshot::MissReason as R;
+    pub(crate) fn miss(&self, reason: crate::definition::snapshot::MissReason) {
+        use crate::definition::snapshot::MissReason as R;
         let i = match reason {
             R::NoMapping => 0,
             R::UnknownStage => 1,

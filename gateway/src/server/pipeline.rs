@@ -14,9 +14,14 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
-use crate::path::{PathRejection, check_request_path, merge_slashes, split_encoded_slashes};
-use crate::responses::GatewayResponseType;
+use crate::definition::model::{
+    HttpIntegration, Integration, MockIntegration, PassthroughBehavior,
+};
+use crate::definition::path::{
+    PathRejection, check_request_path, merge_slashes, split_encoded_slashes,
+};
+use crate::definition::responses::GatewayResponseType;
+use crate::definition::snapshot::{Resolution, RouteHit, normalize_host};
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
 use crate::server::body::{BodyError, GatewayBody};
@@ -27,7 +32,6 @@ use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
-use crate::snapshot::{Resolution, RouteHit, normalize_host};
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -702,7 +706,7 @@ fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
     http::Uri::from_parts(parts).ok()
 }
 
-/// The 400 for a refused request path (see [`crate::path`]).
+/// The 400 for a refused request path (see [`crate::definition::path`]).
 fn refuse_path(
     inner: &Inner,
     rejection: PathRejection,
@@ -809,7 +813,7 @@ fn mock_response(
         headers.insert(header::CONTENT_TYPE, value);
     }
     for (name, source) in &selected.headers {
-        if let (Ok(name), crate::model::HeaderValueSource::Literal(value)) =
+        if let (Ok(name), crate::definition::model::HeaderValueSource::Literal(value)) =
             (HeaderName::from_bytes(name.as_bytes()), source)
             && let Ok(value) = HeaderValue::from_str(value)
         {

@@ -21,13 +21,13 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::mapping::{MappingSource, ParamLocation, RequestParam};
-use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
-use crate::path::{check_path_value, percent_decode};
+use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
+use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
+use crate::definition::path::{check_path_value, percent_decode};
+use crate::definition::template::encode_path_value;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
 use crate::server::hooks::RequestContext;
-use crate::template::encode_path_value;
 
 /// Keep-alive HTTP/1.1 connections to backends, one pool per [`crate::server::GatewayService`]
 /// (so per worker runtime when each worker has its own service).

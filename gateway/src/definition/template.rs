@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::Problem;
-use crate::path::is_param_name;
+use crate::definition::error::Problem;
+use crate::definition::path::is_param_name;
 
 /// A parsed URI template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct UriTemplate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     Literal(String),
-    /// `{name}`: an integration path parameter (see [`crate::model::HttpIntegration::path_value_source`]).
+    /// `{name}`: an integration path parameter (see [`crate::definition::model::HttpIntegration::path_value_source`]).
     PathParam(String),
     /// `${stageVariables.name}`.
     StageVariable(String),

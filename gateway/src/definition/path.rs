@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::Problem;
+use crate::definition::error::Problem;
 
 /// A parsed resource path: `/`, or `/`-separated segments that are each a literal, a
 /// `{param}` or — last only — a greedy `{param+}`.

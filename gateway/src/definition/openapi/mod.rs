@@ -26,22 +26,22 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::error::{LoadError, Problem, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::{
+use crate::definition::error::{LoadError, Problem, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
-use crate::model::{
+use crate::definition::model::{
     Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, CorsConfig,
     DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind,
     HeaderValueSource, HttpIntegration, HttpMethod, Integration, IntegrationResponse,
     JwtAuthorizer, JwtFlavor, MODEL_REF_PREFIX, Method, MethodSettings, MockIntegration, Model,
     PassthroughBehavior, RequestValidator, Resource, SelectionPattern, UserPoolRef,
 };
-use crate::path::ResourcePath;
-use crate::stage::Deployment;
-use crate::template::UriTemplate;
-use crate::validate::{Locator, Site, is_identifier, join};
+use crate::definition::path::ResourcePath;
+use crate::definition::stage::Deployment;
+use crate::definition::template::UriTemplate;
+use crate::definition::validate::{Locator, Site, is_identifier, join};
 
 /// The result of an import.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,10 +78,10 @@ pub(crate) fn import_named(
     api_id: &str,
     limits: &Limits,
 ) -> Result<Imported, LoadError> {
-    let value = crate::yaml::parse(
+    let value = crate::definition::yaml::parse(
         name,
         text,
-        crate::yaml::Syntax::Yaml,
+        crate::definition::yaml::Syntax::Yaml,
         limits.max_definition_bytes,
     )?;
     import_value(value, api_id, limits)
@@ -162,8 +162,10 @@ pub(crate) fn import_value(
         // The whole-API rules (cross-references, timeouts, sibling parameters), located the
         // OpenAPI way, so an import that succeeds also deploys.
         let locator = OpenApiLocator { version };
-        crate::validate::validate_api(&api, limits, &locator, &mut problems);
-        warnings.extend(crate::validate::api_warnings(&api, &locator, "security"));
+        crate::definition::validate::validate_api(&api, limits, &locator, &mut problems);
+        warnings.extend(crate::definition::validate::api_warnings(
+            &api, &locator, "security",
+        ));
     }
     problems
         .into_result(Imported {

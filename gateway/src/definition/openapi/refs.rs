@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::error::Problem;
+use crate::definition::error::Problem;
 
 /// Longest `$ref` → `$ref` chain followed before giving up.
 const MAX_CHAIN: usize = 64;
@@ -39,7 +39,7 @@ pub(crate) fn lookup<'v>(root: &'v Value, reference: &str) -> Result<&'v Value, 
         ));
     };
     // JSON pointers in URI fragments may be percent-encoded (`{` as `%7B`).
-    let pointer = crate::path::percent_decode(pointer);
+    let pointer = crate::definition::path::percent_decode(pointer);
     if pointer.is_empty() {
         return Err(Problem::RefCycle {
             reference: reference.to_owned(),

@@ -13,26 +13,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{LoadError, Problem, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::{
+use crate::definition::error::{LoadError, Problem, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
-use crate::model::{
+use crate::definition::model::{
     Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, CorsConfig,
     DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind,
     HeaderValueSource, HttpIntegration, HttpMethod, Integration, IntegrationResponse,
     JwtAuthorizer, JwtFlavor, Method, MethodSettings, MockIntegration, Model, PassthroughBehavior,
     RequestValidator, Resource, SelectionPattern, Throttle, UserPoolRef,
 };
-use crate::path::ResourcePath;
-use crate::snapshot::Definition;
-use crate::stage::{
+use crate::definition::path::ResourcePath;
+use crate::definition::snapshot::Definition;
+use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, DEFAULT_CACHE_CAPACITY_BYTES,
     DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Quota, QuotaPeriod, Stage,
     StageMethodSettings, UsagePlan, UsagePlanStage,
 };
-use crate::template::UriTemplate;
+use crate::definition::template::UriTemplate;
 
 /// Reads a file another file refers to (`openapi: orders.yaml`); the caller decides where
 /// files live. Returns the text or a message.
@@ -283,7 +283,7 @@ fn json_content_type() -> String {
 }
 
 /// Reads a declarative document already parsed into a JSON value (see
-/// [`crate::load::load_definition`], which also tells the format apart).
+/// [`crate::definition::load::load_definition`], which also tells the format apart).
 pub(crate) fn from_value(
     value: serde_json::Value,
     now: SystemTime,
@@ -343,7 +343,7 @@ pub(crate) fn from_value(
                     continue;
                 }
             };
-            match crate::openapi::import_named(reference, &text, &api_id, limits) {
+            match crate::definition::openapi::import_named(reference, &text, &api_id, limits) {
                 Ok(imported) => {
                     for warning in imported.report.warnings {
                         warnings.push(Warning {
@@ -351,7 +351,12 @@ pub(crate) fn from_value(
                             ..warning
                         });
                     }
-                    match crate::openapi::deploy(imported.api, &deployment_id, now, limits) {
+                    match crate::definition::openapi::deploy(
+                        imported.api,
+                        &deployment_id,
+                        now,
+                        limits,
+                    ) {
                         Ok(deployment) => {
                             imported_stages.push(Stage::new(
                                 &api_id,
@@ -380,9 +385,9 @@ pub(crate) fn from_value(
             continue;
         }
         let api = convert_api(&api_id, file_api, limits, &mut problems);
-        warnings.extend(crate::validate::api_warnings(
+        warnings.extend(crate::definition::validate::api_warnings(
             &api,
-            &crate::validate::DeclarativeLocator,
+            &crate::definition::validate::DeclarativeLocator,
             "authorization",
         ));
         match Deployment::new(

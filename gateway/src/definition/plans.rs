@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Throttle;
-use crate::stage::{MethodSettingsKey, Quota, QuotaPeriod, UsagePlan, UsagePlanStage};
+use crate::definition::model::Throttle;
+use crate::definition::stage::{MethodSettingsKey, Quota, QuotaPeriod, UsagePlan, UsagePlanStage};
 
 /// A usage plan as the operator API receives and returns it (API Gateway's JSON members).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

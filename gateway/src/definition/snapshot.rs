@@ -19,18 +19,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::error::{Problem, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::check_context_variable;
-use crate::model::{Api, HttpMethod, Integration, Method, Resource, Throttle};
-use crate::responses::GatewayResponseType;
-use crate::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
-use crate::stage::{
+use crate::definition::error::{Problem, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::check_context_variable;
+use crate::definition::model::{Api, HttpMethod, Integration, Method, Resource, Throttle};
+use crate::definition::responses::GatewayResponseType;
+use crate::definition::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
+use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
     MethodSettingsKey, Stage, StageMethodSettings, UsagePlan,
 };
-use crate::template::is_stage_variable_name;
-use crate::validate::is_identifier;
+use crate::definition::template::is_stage_variable_name;
+use crate::definition::validate::is_identifier;
 
 /// Everything a gateway serves, before compilation: the output of the loaders.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -671,7 +671,7 @@ fn check_stage(
         }
     }
     for (name, authorizer) in &api.authorizers {
-        if let crate::model::AuthorizerKind::Endpoint(endpoint) = &authorizer.kind {
+        if let crate::definition::model::AuthorizerKind::Endpoint(endpoint) = &authorizer.kind {
             for var in endpoint.endpoint.stage_variables() {
                 needed
                     .entry(var)
@@ -782,9 +782,9 @@ fn check_usage_plans(
         }
         if let Some(quota) = &plan.quota {
             let max_offset = match quota.period {
-                crate::stage::QuotaPeriod::Day => 0,
-                crate::stage::QuotaPeriod::Week => 6,
-                crate::stage::QuotaPeriod::Month => 27,
+                crate::definition::stage::QuotaPeriod::Day => 0,
+                crate::definition::stage::QuotaPeriod::Week => 6,
+                crate::definition::stage::QuotaPeriod::Month => 27,
             };
             if quota.limit == 0 || quota.offset > max_offset {
                 problems.push(

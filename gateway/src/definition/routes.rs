@@ -23,8 +23,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::model::{Api, HttpMethod, Method, Resource};
-use crate::path::{Segment, percent_decode};
+use crate::definition::model::{Api, HttpMethod, Method, Resource};
+use crate::definition::path::{Segment, percent_decode};
 
 /// The compiled routes of one API deployment. Immutable, `Send + Sync`, shared by every
 /// stage that points at the deployment.
@@ -346,8 +346,8 @@ impl<'t> PathParams<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Integration, MethodSettings, MockIntegration};
-    use crate::path::ResourcePath;
+    use crate::definition::model::{Integration, MethodSettings, MockIntegration};
+    use crate::definition::path::ResourcePath;
     use std::collections::BTreeMap;
 
     pub(crate) fn api_with(routes: &[(&str, &[HttpMethod])]) -> Arc<Api> {

@@ -32,7 +32,7 @@ pub enum GatewayResponseType {
     /// response for a status): API Gateway's 500 "Internal server error".
     ApiConfigurationError,
     /// A client error no other type covers: a request path gatehouse refuses to route
-    /// (`..` segments, see [`crate::path::check_request_path`]), answered 400.
+    /// (`..` segments, see [`crate::definition::path::check_request_path`]), answered 400.
     Default4xx,
 }
 

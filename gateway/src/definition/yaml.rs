@@ -2,7 +2,7 @@
 //! first. YAML mapping keys that are numbers or booleans (`200:` under `responses`) become
 //! strings, as OpenAPI means them.
 
-use crate::error::LoadError;
+use crate::definition::error::LoadError;
 
 /// The syntaxes a definition may be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::error::{Problem, Problems};
-use crate::limits::Limits;
-use crate::model::{Api, HttpMethod, Throttle};
-use crate::validate::is_identifier;
+use crate::definition::error::{Problem, Problems};
+use crate::definition::limits::Limits;
+use crate::definition::model::{Api, HttpMethod, Throttle};
+use crate::definition::validate::is_identifier;
 
 /// An immutable, validated snapshot of an API. A stage points at one by id, so rolling a stage
 /// back is pointing it at an older deployment.
@@ -158,10 +158,10 @@ impl Deployment {
                 ),
             );
         }
-        crate::validate::validate_api(
+        crate::definition::validate::validate_api(
             &api,
             limits,
-            &crate::validate::DeclarativeLocator,
+            &crate::definition::validate::DeclarativeLocator,
             &mut problems,
         );
         problems.into_result(Self {
@@ -178,10 +178,10 @@ impl Deployment {
         api: Api,
         created_at: SystemTime,
         limits: &Limits,
-        locator: &dyn crate::validate::Locator,
+        locator: &dyn crate::definition::validate::Locator,
     ) -> Result<Self, Problems> {
         let mut problems = Problems::default();
-        crate::validate::validate_api(&api, limits, locator, &mut problems);
+        crate::definition::validate::validate_api(&api, limits, locator, &mut problems);
         problems.into_result(Self {
             id: id.to_owned(),
             api: Arc::new(api),

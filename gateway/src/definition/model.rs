@@ -1,6 +1,6 @@
 //! The API definition model: what an API *is*, independent of how it was written down.
 //!
-//! Both the declarative file and OpenAPI import produce an [`Api`]; a [`crate::stage::Deployment`]
+//! Both the declarative file and OpenAPI import produce an [`Api`]; a [`crate::definition::stage::Deployment`]
 //! validates it and freezes it; the route table and the request pipeline only ever see
 //! validated, frozen APIs. Types that have a syntax of their own (paths, URI templates,
 //! parameter expressions, regular expressions) are parsed when the model is built, so the
@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::Problem;
-use crate::mapping::{IdentitySource, ParameterMapping, RequestParam};
-use crate::path::ResourcePath;
-use crate::template::UriTemplate;
+use crate::definition::error::Problem;
+use crate::definition::mapping::{IdentitySource, ParameterMapping, RequestParam};
+use crate::definition::path::ResourcePath;
+use crate::definition::template::UriTemplate;
 
 /// An API: a tree of resources with their methods, plus what those methods refer to by name.
 #[derive(Debug, Clone, PartialEq)]
@@ -539,14 +539,17 @@ impl HttpIntegration {
 
     /// Where the value of the URI's `{name}` comes from: its explicit
     /// `integration.request.path.name` mapping, else the method path parameter `name`.
-    pub fn path_value_source(&self, name: &str) -> crate::mapping::MappingSource {
+    pub fn path_value_source(&self, name: &str) -> crate::definition::mapping::MappingSource {
         self.request_parameters
             .iter()
             .find(|m| {
-                m.target.location == crate::mapping::ParamLocation::Path && m.target.name == name
+                m.target.location == crate::definition::mapping::ParamLocation::Path
+                    && m.target.name == name
             })
             .map(|m| m.source.clone())
-            .unwrap_or_else(|| crate::mapping::MappingSource::Request(RequestParam::path(name)))
+            .unwrap_or_else(|| {
+                crate::definition::mapping::MappingSource::Request(RequestParam::path(name))
+            })
     }
 
     /// Non-proxy: the response for the backend's `status` (see [`select_response`]).

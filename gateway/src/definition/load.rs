@@ -4,12 +4,12 @@
 
 use std::time::SystemTime;
 
-use crate::declarative::Resolver;
-use crate::error::{LoadError, Warning};
-use crate::limits::Limits;
-use crate::snapshot::Definition;
-use crate::stage::Stage;
-use crate::yaml::{Syntax, detect, parse};
+use crate::definition::declarative::Resolver;
+use crate::definition::error::{LoadError, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::snapshot::Definition;
+use crate::definition::stage::Stage;
+use crate::definition::yaml::{Syntax, detect, parse};
 
 /// A loaded definition and what the loader wants the operator to know.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,19 +33,20 @@ pub fn load_definition(
     let is_openapi = syntax == Syntax::Yaml
         && (value.get("openapi").is_some() || value.get("swagger").is_some());
     if !is_openapi {
-        let (definition, warnings) = crate::declarative::from_value(value, now, limits, resolve)?;
+        let (definition, warnings) =
+            crate::definition::declarative::from_value(value, now, limits, resolve)?;
         return Ok(Loaded {
             definition,
             warnings,
         });
     }
     let api_id = api_id_from_name(name);
-    let imported = crate::openapi::import_value(value, &api_id, limits)?;
+    let imported = crate::definition::openapi::import_value(value, &api_id, limits)?;
     let stamp = now
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let deployment_id = format!("{api_id}-{stamp}");
-    let deployment = crate::openapi::deploy(imported.api, &deployment_id, now, limits)?;
+    let deployment = crate::definition::openapi::deploy(imported.api, &deployment_id, now, limits)?;
     let stage = Stage::new(&api_id, &imported.stage_name, &deployment_id);
     Ok(Loaded {
         definition: Definition {

@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use crate::error::Problem;
-use crate::template::is_stage_variable_name;
+use crate::definition::error::Problem;
+use crate::definition::template::is_stage_variable_name;
 
 /// Where a request parameter lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

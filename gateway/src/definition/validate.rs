@@ -1,18 +1,18 @@
 //! Whole-API validation: the cross-references and rules no single field can check (an
 //! authorizer a method names exists, a URI's `{param}` has a value, sibling path parameters
-//! agree, …). Runs when an API is frozen into a [`crate::stage::Deployment`].
+//! agree, …). Runs when an API is frozen into a [`crate::definition::stage::Deployment`].
 
 use std::collections::BTreeMap;
 
-use crate::error::{Problem, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::{MappingSource, ParamLocation};
-use crate::model::{
+use crate::definition::error::{Problem, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::{MappingSource, ParamLocation};
+use crate::definition::model::{
     Api, Authorization, AuthorizerKind, EndpointAuthorizerKind, HeaderValueSource, HttpMethod,
     Integration, IntegrationResponse, JwtFlavor, MAX_AUTHORIZER_TTL_SECONDS, MAX_TIMEOUT_MS,
     MIN_TIMEOUT_MS, MODEL_REF_PREFIX, Method, Resource, is_loopback_url,
 };
-use crate::path::Segment;
+use crate::definition::path::Segment;
 
 /// A place in an API, for error locations.
 #[derive(Debug, Clone, Copy)]
@@ -529,7 +529,7 @@ pub(crate) fn api_warnings(api: &Api, at: &dyn Locator, field: &str) -> Vec<Warn
 fn validate_authorizer(
     api: &Api,
     name: &str,
-    authorizer: &crate::model::Authorizer,
+    authorizer: &crate::definition::model::Authorizer,
     at: &dyn Locator,
     problems: &mut Problems,
 ) {
@@ -599,7 +599,7 @@ fn validate_authorizer(
             }
             if !matches!(
                 jwt.identity_source,
-                crate::mapping::IdentitySource::Header(_)
+                crate::definition::mapping::IdentitySource::Header(_)
             ) {
                 problems.push(
                     at.locate(id, here, "identity_source"),
@@ -626,7 +626,7 @@ fn validate_authorizer(
                 EndpointAuthorizerKind::Token => {
                     if !matches!(
                         endpoint.identity_sources.as_slice(),
-                        [crate::mapping::IdentitySource::Header(_)]
+                        [crate::definition::mapping::IdentitySource::Header(_)]
                     ) {
                         problems.push(
                             at.locate(id, here, "identity_source"),
@@ -660,7 +660,7 @@ fn validate_authorizer(
     }
 }
 
-fn join_sources(sources: &[crate::mapping::IdentitySource]) -> String {
+fn join_sources(sources: &[crate::definition::mapping::IdentitySource]) -> String {
     sources
         .iter()
         .map(ToString::to_string)
