@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::deployments::Deployments;
 use gatehouse_gateway::operator::{self, OperatorState};
+use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
 };
 use gatehouse_gateway::sources::{SourceDefinition, load_sources};
-use gatehouse_gateway::usage::{Usage, UsageConfig};
 use gatehouse_identity::http::operator::OperatorAuth;
 
 use crate::config::Config;

@@ -18,17 +18,17 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{
-    AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
-};
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::definition::model::Throttle;
 use gatehouse_gateway::definition::plans::{PlanDocument, ThrottleDocument};
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
+};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::server::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
     SystemClock, WorkerListeners, load_gateway,
 };
-use gatehouse_gateway::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::{Store, StoreOptions};
 

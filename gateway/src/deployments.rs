@@ -36,10 +36,10 @@ use crate::definition::stage::{
     StageMethodSettings,
 };
 use crate::definition::validate::is_identifier;
-use crate::keys::generate_id;
+use crate::server::usage::keys::generate_id;
+use crate::server::usage::{epoch_ms, from_epoch_ms};
 use crate::server::{Clock, Live, ReloadError};
 use crate::sources::{DefinitionOverlay, SourceFile};
-use crate::usage::{epoch_ms, from_epoch_ms};
 
 /// The service.
 #[derive(Debug)]

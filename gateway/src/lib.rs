@@ -20,17 +20,11 @@
 //!                                                                  (validated)     (Arc-swappable)
 //! ```
 
-pub mod authorizers;
-pub mod cache;
 pub mod definition;
 pub mod deployments;
-pub mod keys;
 pub mod operator;
-pub mod quota;
 pub mod server;
 pub mod sources;
-pub mod throttle;
-pub mod usage;
 
 pub use definition::error::{DefinitionError, LoadError, Problem, Problems, Warning};
 pub use definition::limits::Limits;

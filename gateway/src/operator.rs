@@ -28,13 +28,13 @@ use gatehouse_identity::http::operator::{OperatorAuth, RestGuard, require_operat
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cache::CacheStage;
 use crate::definition::plans::PlanDocument;
 use crate::deployments::{
     DeploymentError, DeploymentInfo, Deployments, NewStage, StageInfo, StagePatch, StageSettings,
 };
 use crate::server::Clock;
-use crate::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
+use crate::server::cache::CacheStage;
+use crate::server::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
 
 /// What the operator API needs.
 #[derive(Debug, Clone)]

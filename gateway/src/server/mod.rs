@@ -20,7 +20,9 @@
 //! header map is handed to the backend rather than rebuilt.
 
 pub mod access_log;
+pub mod authorizers;
 pub mod body;
+pub mod cache;
 pub mod cors;
 pub mod error;
 pub mod hooks;
@@ -31,6 +33,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod request_id;
 pub mod schema;
+pub mod usage;
 pub mod workers;
 
 pub use access_log::AccessLogSink;

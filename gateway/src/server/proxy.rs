@@ -508,7 +508,7 @@ fn is_gateways(name: &str) -> bool {
     let same = |owned: &str| {
         name.len() == owned.len() && name.bytes().zip(owned.bytes()).all(|(a, b)| alike(a, b))
     };
-    let prefix = crate::authorizers::HEADER_PREFIX;
+    let prefix = crate::server::authorizers::HEADER_PREFIX;
     let gatehouse =
         name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| alike(a, b));
     gatehouse || GATEWAY_HEADERS.iter().any(|owned| same(owned))

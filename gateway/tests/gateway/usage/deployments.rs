@@ -10,12 +10,12 @@ use std::time::Duration;
 use gatehouse_gateway::Limits;
 use gatehouse_gateway::deployments::Deployments;
 use gatehouse_gateway::operator::{OperatorState, router_with_deployments};
+use gatehouse_gateway::server::usage::Usage;
 use gatehouse_gateway::server::{
     AccessLogSink, Clock as _, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stages,
     SystemClock, serve,
 };
 use gatehouse_gateway::sources::load_sources;
-use gatehouse_gateway::usage::Usage;
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_storage::testkit::TestStore;

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, PoolTokenVerifier};
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, AuthorizerStage, PoolTokenVerifier,
+};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
     load_gateway, serve,
 };
-use gatehouse_gateway::usage::{Usage, UsageConfig};
 use gatehouse_storage::Store;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};

@@ -13,6 +13,10 @@
 //! route, then the account-wide limit (default 10 000 rps, burst 5 000). Unkeyed requests
 //! pass the last two. Limiters are per node.
 
+pub mod keys;
+pub mod quota;
+pub mod throttle;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,13 +31,13 @@ use crate::definition::plans::{PlanDocument, PlanError, day_start, format_day, p
 use crate::definition::responses::GatewayResponseType;
 use crate::definition::snapshot::Gateway;
 use crate::definition::stage::{ApiKeyRef, MethodSettingsKey, UsagePlan};
-use crate::keys::{self, KeyHash, KeyValueError};
-use crate::quota::{QuotaCheck, QuotaCounters, QuotaSlot};
 use crate::server::Clock;
 use crate::server::hooks::{
     Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
 };
-use crate::throttle::Gcra;
+use keys::{KeyHash, KeyValueError};
+use quota::{QuotaCheck, QuotaCounters, QuotaSlot};
+use throttle::Gcra;
 
 /// Settings of the key, throttle and quota stages.
 #[derive(Debug, Clone)]

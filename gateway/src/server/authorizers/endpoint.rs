@@ -23,13 +23,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Map, Value, json};
 
-use crate::authorizers::{
-    AuthorizerConfig, CONTEXT_HEADER, CallerPolicies, denied, encoded_header, method_arn, record,
-    unauthorized,
-};
 use crate::definition::mapping::IdentitySource;
 use crate::definition::model::{EndpointAuthorizer, EndpointAuthorizerKind};
 use crate::definition::responses::GatewayResponseType;
+use crate::server::authorizers::{
+    AuthorizerConfig, CONTEXT_HEADER, CallerPolicies, denied, encoded_header, method_arn, record,
+    unauthorized,
+};
 use crate::server::hooks::{Decision, Rejection, RequestContext};
 
 /// Calls authorizer endpoints and caches their answers.
@@ -110,7 +110,7 @@ impl EndpointCaller {
                 Err(decision) => return decision,
             },
         };
-        let context = crate::authorizers::policy_context(cx);
+        let context = crate::server::authorizers::policy_context(cx);
         let set = PolicySet {
             identity: vec![&answer.policy],
             ..PolicySet::default()

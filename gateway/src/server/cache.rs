@@ -30,9 +30,9 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 
-use crate::authorizers::{AuthorizerConfig, CallerPolicies, method_arn, policy_context};
 use crate::definition::mapping::ParamLocation;
 use crate::definition::snapshot::Gateway;
+use crate::server::authorizers::{AuthorizerConfig, CallerPolicies, method_arn, policy_context};
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::hooks::{Decision, Phase, Prepared, RequestContext, Stage, StageFuture};
 
@@ -323,7 +323,7 @@ impl Stage for CacheStage {
             return StageFuture::ready(Decision::Continue);
         };
         let key = cache_key(cx);
-        let now_ms = crate::usage::epoch_ms(cx.now);
+        let now_ms = crate::server::usage::epoch_ms(cx.now);
         if !self.refresh_requested(cx)
             && let Some(entry) = cache.entries.get(&key)
             && entry.expires_at_ms > now_ms

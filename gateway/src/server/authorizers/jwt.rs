@@ -41,11 +41,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::authorizers::{
+use crate::definition::model::{JwtAuthorizer, JwtFlavor, is_loopback_url};
+use crate::server::authorizers::{
     AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, PRINCIPAL_HEADER, encoded_header,
     record_only, unauthorized,
 };
-use crate::definition::model::{JwtAuthorizer, JwtFlavor, is_loopback_url};
 use crate::server::hooks::{Decision, RequestContext, StageFuture};
 
 /// Verifies tokens of gatehouse user pools (provided by the binary).
