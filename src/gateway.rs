@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::deployments::Deployments;
-use gatehouse_gateway::operator::{self, OperatorState};
+use gatehouse_gateway::control::deployments::Deployments;
+use gatehouse_gateway::control::files::read_sources;
+use gatehouse_gateway::control::operator::{self, OperatorState};
+use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::sources::SourceDefinition;
 use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages,
 };
-use gatehouse_gateway::sources::{SourceDefinition, load_sources};
 use gatehouse_identity::http::operator::OperatorAuth;
 
 use crate::config::Config;
@@ -61,7 +63,7 @@ impl GatewayParts {
         let (source, mut warnings) = if config.apis.is_empty() {
             (SourceDefinition::default(), Vec::new())
         } else {
-            load_sources(&config.apis, clock.now(), &limits)
+            read_sources(&config.apis, clock.now(), &limits)
                 .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
         };
         let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gatehouse_gateway::Limits;
+use gatehouse_gateway::control::files::load_gateway;
+use gatehouse_gateway::control::reload::Reloader;
 use gatehouse_gateway::definition::model::Throttle;
 use gatehouse_gateway::definition::plans::{PlanDocument, ThrottleDocument};
 use gatehouse_gateway::server::authorizers::{
@@ -26,8 +28,8 @@ use gatehouse_gateway::server::authorizers::{
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::server::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
-    SystemClock, WorkerListeners, load_gateway,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
+    WorkerListeners,
 };
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::{Store, StoreOptions};

@@ -20,11 +20,9 @@
 //!                                                                  (validated)     (Arc-swappable)
 //! ```
 
+pub mod control;
 pub mod definition;
-pub mod deployments;
-pub mod operator;
 pub mod server;
-pub mod sources;
 
 pub use definition::error::{DefinitionError, LoadError, Problem, Problems, Warning};
 pub use definition::limits::Limits;

@@ -18,6 +18,7 @@ pub mod plans;
 pub mod responses;
 pub mod routes;
 pub mod snapshot;
+pub mod sources;
 pub mod stage;
 pub mod template;
 pub(crate) mod validate;

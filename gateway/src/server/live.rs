@@ -1,5 +1,5 @@
-//! Hot reload: the live [`Snapshot`] behind an [`ArcSwap`], and the [`Reloader`] that
-//! re-reads the `--api` files on SIGHUP and when they change.
+//! The live [`Snapshot`] behind an [`ArcSwap`]: what every request reads, and what the control
+//! plane (hot reload, deployments) replaces.
 //!
 //! A request loads the current snapshot once (one atomic reference-count increment) and
 //! keeps it to the end, so a swap never changes a request midway and in-flight requests
@@ -7,9 +7,8 @@
 //! compiles and every stage prepared for it; otherwise the reason is logged and the old one
 //! keeps serving.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -17,13 +16,12 @@ use crate::definition::error::{LoadError, Problems, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::{ParamLocation, RequestParam};
 use crate::definition::snapshot::Gateway;
-use crate::server::Clock;
+use crate::definition::sources::{DefinitionOverlay, SourceDefinition};
 use crate::server::access_log::AccessLogFormat;
 use crate::server::cors::Cors;
 use crate::server::hooks::{Prepared, Stages};
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
 use crate::server::schema::{Schema, SchemaError};
-use crate::sources::{DefinitionOverlay, SourceDefinition};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
 #[derive(Debug)]
@@ -105,16 +103,6 @@ pub enum ReloadError {
     NoFiles,
     #[error("the live gateway was not built from a definition, so it cannot be rebuilt")]
     NoSource,
-}
-
-/// Re-reads definition files and swaps the result in.
-#[derive(Debug)]
-pub struct Reloader {
-    files: Vec<PathBuf>,
-    limits: Limits,
-    clock: Arc<dyn Clock>,
-    live: Arc<Live>,
-    interval: Duration,
 }
 
 // === impl Snapshot ===
@@ -358,157 +346,4 @@ impl Live {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
-}
-
-/// Loads and compiles definition files (several `--api` files form one gateway); the same
-/// loading as [`crate::sources::load_sources`], without keeping the source text.
-pub fn load_gateway(
-    files: &[PathBuf],
-    now: SystemTime,
-    limits: &Limits,
-) -> Result<(Gateway, Vec<Warning>), ReloadError> {
-    let (source, mut warnings) = crate::sources::load_sources(files, now, limits)?;
-    let (gateway, build_warnings) =
-        Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
-    warnings.extend(build_warnings);
-    Ok((gateway, warnings))
-}
-
-// === impl Reloader ===
-
-impl Reloader {
-    /// Watches `files` (and the files beside them they import) and reloads `live`.
-    pub fn new(files: Vec<PathBuf>, live: Arc<Live>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            files,
-            limits: Limits::default(),
-            clock,
-            live,
-            interval: Duration::from_secs(1),
-        }
-    }
-
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// How often modification times are polled (default 1 s).
-    pub fn with_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
-    }
-
-    /// Loads the files now and swaps the result in. The error says why it was refused; the
-    /// old definition keeps serving.
-    pub fn reload(&self) -> Result<Vec<Warning>, ReloadError> {
-        // A live gateway built from its sources keeps them (run-time deployments need them).
-        if self.live.snapshot().source.is_some() {
-            let loaded = crate::sources::load_sources(&self.files, self.clock.now(), &self.limits);
-            let (source, mut warnings) = match loaded {
-                Ok(ok) => ok,
-                Err(err) => {
-                    self.live.metrics.reload(false);
-                    return Err(err);
-                }
-            };
-            warnings.extend(self.live.replace_source(source, &self.limits)?);
-            return Ok(warnings);
-        }
-        let loaded = load_gateway(&self.files, self.clock.now(), &self.limits);
-        let (gateway, warnings) = match loaded {
-            Ok(ok) => ok,
-            Err(err) => {
-                self.live.metrics.reload(false);
-                return Err(err);
-            }
-        };
-        self.live.replace(gateway)?;
-        Ok(warnings)
-    }
-
-    /// Reloads on SIGHUP and whenever a watched file's modification time or size changes,
-    /// until `shutdown` resolves. Results are logged.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let this = Arc::new(self);
-        let mut seen = this.fingerprint();
-        let mut ticker = tokio::time::interval(this.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        #[cfg(unix)]
-        let mut hangup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        tokio::pin!(shutdown);
-        loop {
-            #[cfg(unix)]
-            let hup = async {
-                match hangup.as_mut() {
-                    Some(signal) => signal.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hup = std::future::pending::<Option<()>>();
-            let reason = tokio::select! {
-                () = &mut shutdown => return,
-                _ = hup => "SIGHUP",
-                _ = ticker.tick() => {
-                    let now = this.fingerprint();
-                    if now == seen {
-                        continue;
-                    }
-                    seen = now;
-                    "file change"
-                }
-            };
-            let worker = Arc::clone(&this);
-            // Parsing and compiling is CPU work: keep it off the request threads' queue.
-            match tokio::task::spawn_blocking(move || worker.reload()).await {
-                Ok(Ok(warnings)) => {
-                    tracing::info!(reason, "gateway definition reloaded");
-                    for warning in warnings {
-                        tracing::warn!(%warning, "gateway definition");
-                    }
-                }
-                Ok(Err(err)) => {
-                    tracing::error!(reason, error = %err, "gateway definition refused; the previous one keeps serving");
-                }
-                Err(err) => tracing::error!(%err, "gateway reload task failed"),
-            }
-        }
-    }
-
-    /// Modification time and size of every watched file and of the directory entries beside
-    /// them that definitions may import.
-    fn fingerprint(&self) -> Vec<Option<(SystemTime, u64)>> {
-        let mut out = Vec::new();
-        for file in &self.files {
-            out.push(stat(file));
-            // Imported OpenAPI files live beside the declarative file.
-            if let Some(dir) = file.parent()
-                && let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                })
-            {
-                let mut beside: Vec<PathBuf> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.extension()
-                            .and_then(|e| e.to_str())
-                            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "toml"))
-                    })
-                    .collect();
-                beside.sort();
-                out.extend(beside.iter().map(|p| stat(p)));
-            }
-        }
-        out
-    }
-}
-
-fn stat(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }

@@ -47,7 +47,7 @@ pub use listener::{
     ConnectionCap, ConnectionPermit, EdgeLimits, RouterService, serve, serve_capped, serve_router,
     shared_listener,
 };
-pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
+pub use live::{Live, ReloadError, Snapshot, SnapshotError};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
 pub use workers::{MAX_WORKERS, WorkerListeners, Workers};

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_gateway::Limits;
+use gatehouse_gateway::control::files::load_gateway;
 use gatehouse_gateway::server::authorizers::{
     AuthorizerConfig, AuthorizerStage, PoolTokenVerifier,
 };
@@ -16,7 +17,7 @@ use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
 use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
-    load_gateway, serve,
+    serve,
 };
 use gatehouse_storage::Store;
 use http::{Request, Response};

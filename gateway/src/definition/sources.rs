@@ -3,23 +3,23 @@
 //! text that defines it, since the model itself is not serialised) and a rollback can
 //! recompile the definition with a stage pointed at another deployment.
 //!
-//! [`load_sources`] reads the `--api` files (this module does file I/O, like the reloader
-//! that calls it); [`SourceFile::load_api`] re-creates a deployment from stored text on a
-//! restart or on another node.
+//! [`SourceDefinition::add_file`] loads one file from its text, recording the text of the
+//! files it imports (reading them is the caller's: the control plane reads the `--api` files);
+//! [`SourceFile::load_api`] re-creates a deployment from stored text on a restart or on
+//! another node.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::definition::error::Warning;
+use crate::definition::declarative::Resolver;
+use crate::definition::error::{LoadError, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::load::load_definition;
 use crate::definition::snapshot::Definition;
 use crate::definition::stage::Deployment;
-use crate::server::ReloadError;
 
 /// A definition and the files it came from.
 #[derive(Debug, Clone, Default)]
@@ -46,61 +46,45 @@ pub trait DefinitionOverlay: Send + Sync + std::fmt::Debug + 'static {
     fn apply(&self, definition: &mut Definition);
 }
 
-/// Reads and loads definition files (several `--api` files form one definition), keeping
-/// their text. The result is not compiled yet.
-pub fn load_sources(
-    files: &[PathBuf],
-    now: SystemTime,
-    limits: &Limits,
-) -> Result<(SourceDefinition, Vec<Warning>), ReloadError> {
-    if files.is_empty() {
-        return Err(ReloadError::NoFiles);
-    }
-    let mut source = SourceDefinition::default();
-    let mut warnings = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(path).map_err(|source| ReloadError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+// === impl SourceDefinition ===
+
+impl SourceDefinition {
+    /// Loads one definition file (`name` as given, `text` as read) into this definition;
+    /// `resolve` reads the files it imports, whose text is kept beside it. Several files form
+    /// one definition.
+    pub fn add_file(
+        &mut self,
+        name: &str,
+        text: String,
+        now: SystemTime,
+        limits: &Limits,
+        resolve: Resolver<'_>,
+    ) -> Result<Vec<Warning>, LoadError> {
         let imports = RefCell::new(BTreeMap::new());
-        let resolve = |name: &str| {
-            let text = std::fs::read_to_string(dir.join(name))
-                .map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            imports.borrow_mut().insert(name.to_owned(), text.clone());
+        let recording = |import: &str| {
+            let text = resolve(import)?;
+            imports.borrow_mut().insert(import.to_owned(), text.clone());
             Ok(text)
         };
-        let name = path.to_string_lossy().into_owned();
-        let loaded = load_definition(&name, &text, now, limits, &resolve).map_err(|source| {
-            ReloadError::Load {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        warnings.extend(loaded.warnings);
+        let loaded = load_definition(name, &text, now, limits, &recording)?;
         let d = loaded.definition;
         let mut api_ids: Vec<String> = d.deployments.iter().map(|d| d.api().id.clone()).collect();
         api_ids.dedup();
-        source.files.push(SourceFile {
-            name,
+        self.files.push(SourceFile {
+            name: name.to_owned(),
             text,
             imports: imports.into_inner(),
             api_ids,
         });
-        let definition = &mut source.definition;
+        let definition = &mut self.definition;
         definition.deployments.extend(d.deployments);
         definition.stages.extend(d.stages);
         definition.base_path_mappings.extend(d.base_path_mappings);
         definition.usage_plans.extend(d.usage_plans);
         definition.api_keys.extend(d.api_keys);
+        Ok(loaded.warnings)
     }
-    Ok((source, warnings))
-}
 
-// === impl SourceDefinition ===
-
-impl SourceDefinition {
     /// The deployment the definition serves API `api_id` with: the one its stages point at,
     /// else the first one of that API.
     pub fn api_deployment(&self, api_id: &str) -> Option<&Deployment> {

@@ -28,10 +28,10 @@ use gatehouse_identity::http::operator::{OperatorAuth, RestGuard, require_operat
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::definition::plans::PlanDocument;
-use crate::deployments::{
+use crate::control::deployments::{
     DeploymentError, DeploymentInfo, Deployments, NewStage, StageInfo, StagePatch, StageSettings,
 };
+use crate::definition::plans::PlanDocument;
 use crate::server::Clock;
 use crate::server::cache::CacheStage;
 use crate::server::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};

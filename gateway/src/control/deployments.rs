@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::definition::limits::Limits;
 use crate::definition::model::Throttle;
 use crate::definition::snapshot::{Definition, Gateway};
+use crate::definition::sources::{DefinitionOverlay, SourceFile};
 use crate::definition::stage::{
     CacheSettings, DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Stage,
     StageMethodSettings,
@@ -39,7 +40,6 @@ use crate::definition::validate::is_identifier;
 use crate::server::usage::keys::generate_id;
 use crate::server::usage::{epoch_ms, from_epoch_ms};
 use crate::server::{Clock, Live, ReloadError};
-use crate::sources::{DefinitionOverlay, SourceFile};
 
 /// The service.
 #[derive(Debug)]
