@@ -1,7 +1,7 @@
 //! `gatehouse apikey …`: API keys of the gateway, through the same service the operator API
 //! uses (running nodes pick changes up within a second or two).
 
-use gatehouse_gateway::server::usage::NewApiKey;
+use gatehouse_gateway::server::usage::manage::NewApiKey;
 
 use crate::cli::ApikeyCommand;
 use crate::config::Config;

@@ -26,7 +26,8 @@ use gatehouse_gateway::server::authorizers::{
     AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
 };
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStage};
-use gatehouse_gateway::server::usage::{NewApiKey, Usage, UsageConfig};
+use gatehouse_gateway::server::usage::manage::NewApiKey;
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
     WorkerListeners,

@@ -34,7 +34,8 @@ use crate::control::deployments::{
 use crate::definition::plans::PlanDocument;
 use crate::server::Clock;
 use crate::server::cache::CacheStage;
-use crate::server::usage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, Usage, UsageError, UsagePlanInfo};
+use crate::server::usage::manage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, UsagePlanInfo};
+use crate::server::usage::{Usage, UsageError};
 
 /// What the operator API needs.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use gatehouse_gateway::definition::plans::{PlanDocument, QuotaDocument, ThrottleDocument};
 use gatehouse_gateway::server::authorizers::{KeyRingVerifier, PoolTokenVerifier};
-use gatehouse_gateway::server::usage::NewApiKey;
+use gatehouse_gateway::server::usage::manage::NewApiKey;
 use gatehouse_identity::tokens::{AccessTokenClaims, IdTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::testkit::TestStore;
 use gatehouse_storage::{Store, StoreOptions};
