@@ -79,7 +79,7 @@ pub const MAX_STATEMENTS: usize = 1000;
 /// Text that is not JSON, too large or too deep gives one error at the document root.
 pub fn validate(text: &str) -> Vec<Finding> {
     match json::parse_text(text) {
-        Ok(node) => policy::analyze(&node).1,
+        Ok(node) => policy::compile::analyze(&node).1,
         Err(e) => e.findings(),
     }
 }
@@ -87,7 +87,7 @@ pub fn validate(text: &str) -> Vec<Finding> {
 /// [`validate`] for an already parsed JSON value.
 pub fn validate_value(value: &serde_json::Value) -> Vec<Finding> {
     match json::from_value(value) {
-        Ok(node) => policy::analyze(&node).1,
+        Ok(node) => policy::compile::analyze(&node).1,
         Err(e) => e.findings(),
     }
 }
