@@ -8,7 +8,7 @@
 //! open no sockets, run no async code and read no clock — callers hand in text and the current
 //! time. The data plane, [`server`], is the only part that knows hyper and tokio: the
 //! listener, the request pipeline (routing, request ids, CORS, validation, HTTP proxy and
-//! mock integrations, access logs, metrics, limits), its hook stages for keys, throttling,
+//! mock integrations, access logs, metrics, limits), its pipeline steps for keys, throttling,
 //! caching and authorizers, and hot reload of the snapshot. Neither layer depends on
 //! `storage` on the request path.
 //!
@@ -24,11 +24,11 @@ pub mod control;
 pub mod definition;
 pub mod server;
 
+pub use definition::compiled::{Definition, Gateway, Resolution, RouteHit};
 pub use definition::error::{DefinitionError, LoadError, Problem, Problems, Warning};
 pub use definition::limits::Limits;
 pub use definition::load::{Loaded, load_definition};
 pub use definition::model::{Api, HttpMethod, Integration, Method, MethodSettings, Resource};
 pub use definition::responses::GatewayResponseType;
 pub use definition::routes::{PathParams, RouteTable};
-pub use definition::snapshot::{Definition, Gateway, Resolution, RouteHit};
 pub use definition::stage::{BasePathMapping, Deployment, Stage};

@@ -28,9 +28,9 @@ use gatehouse_storage::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::definition::compiled::{Definition, Gateway};
 use crate::definition::limits::Limits;
 use crate::definition::model::Throttle;
-use crate::definition::snapshot::{Definition, Gateway};
 use crate::definition::sources::{DefinitionOverlay, SourceFile};
 use crate::definition::stage::{
     CacheSettings, DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Stage,

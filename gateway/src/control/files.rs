@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::definition::compiled::Gateway;
 use crate::definition::error::Warning;
 use crate::definition::limits::Limits;
-use crate::definition::snapshot::Gateway;
 use crate::definition::sources::SourceDefinition;
 use crate::server::ReloadError;
 

@@ -33,7 +33,7 @@ use crate::control::deployments::{
 };
 use crate::definition::plans::PlanDocument;
 use crate::server::Clock;
-use crate::server::cache::CacheStage;
+use crate::server::cache::CacheStep;
 use crate::server::usage::manage::{ApiKeyInfo, ApiKeyUpdate, NewApiKey, UsagePlanInfo};
 use crate::server::usage::{Usage, UsageError};
 
@@ -41,7 +41,7 @@ use crate::server::usage::{Usage, UsageError};
 #[derive(Debug, Clone)]
 pub struct OperatorState {
     pub usage: Arc<Usage>,
-    pub cache: Option<Arc<CacheStage>>,
+    pub cache: Option<Arc<CacheStep>>,
     /// The operator's signature check, shared with the other operator APIs of the identity
     /// listener (service `apigateway`, API Gateway's REST error shape).
     pub auth: Arc<OperatorAuth>,

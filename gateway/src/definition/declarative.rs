@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::definition::compiled::Definition;
 use crate::definition::error::{LoadError, Problem, Problems, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::{
@@ -26,7 +27,6 @@ use crate::definition::model::{
     RequestValidator, Resource, SelectionPattern, Throttle, UserPoolRef,
 };
 use crate::definition::path::ResourcePath;
-use crate::definition::snapshot::Definition;
 use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, DEFAULT_CACHE_CAPACITY_BYTES,
     DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Quota, QuotaPeriod, Stage,

@@ -4,10 +4,10 @@
 
 use std::time::SystemTime;
 
+use crate::definition::compiled::Definition;
 use crate::definition::declarative::Resolver;
 use crate::definition::error::{LoadError, Warning};
 use crate::definition::limits::Limits;
-use crate::definition::snapshot::Definition;
 use crate::definition::stage::Stage;
 use crate::definition::yaml::{Syntax, detect, parse};
 

@@ -6,6 +6,7 @@
 //! callers hand in text and the current time. The data plane ([`crate::server`]) and the
 //! control plane (operator API, deployments, hot reload) depend on this module, never the other way.
 
+pub mod compiled;
 pub mod declarative;
 pub mod error;
 pub mod limits;
@@ -17,7 +18,6 @@ pub mod path;
 pub mod plans;
 pub mod responses;
 pub mod routes;
-pub mod snapshot;
 pub mod sources;
 pub mod stage;
 pub mod template;

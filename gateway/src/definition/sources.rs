@@ -14,11 +14,11 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::definition::compiled::Definition;
 use crate::definition::declarative::Resolver;
 use crate::definition::error::{LoadError, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::load::load_definition;
-use crate::definition::snapshot::Definition;
 use crate::definition::stage::Deployment;
 
 /// A definition and the files it came from.

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::server::hooks::{AuthorizerOutput, Identity};
 use crate::server::metrics::Metrics;
+use crate::server::steps::{AuthorizerOutput, Identity};
 
 /// A compiled access-log format.
 #[derive(Debug, Clone, PartialEq, Eq)]

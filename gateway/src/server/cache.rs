@@ -1,7 +1,7 @@
 //! The response cache (`Phase::Cache`): per stage, opt-in, bounded by bytes.
 //!
 //! - On when the stage's cache is enabled with a TTL > 0; GET only unless a method setting
-//!   enables caching (see [`crate::definition::snapshot::RouteSettings::caches`]).
+//!   enables caching (see [`crate::definition::compiled::RouteSettings::caches`]).
 //! - Key: method, path, the values of the method's cache key parameters, and the authorizer's
 //!   principal when the method is authorized (one user never sees another's response): for
 //!   a JWT its issuer and `sub` (a `sub` alone could be anybody's at another issuer), for a
@@ -16,8 +16,8 @@
 //!   `execute-api:InvalidateCache` on the method ARN — JWT callers have none, so it is
 //!   ignored for them; `Ignore` never.
 //! - Every cacheable response carries `X-Cache: Hit` or `X-Cache: Miss`;
-//!   [`CacheStage::render_metrics`] gives hit/miss counters for `/metrics`.
-//! - [`CacheStage::flush`] empties a stage's cache (the operator API's
+//!   [`CacheStep::render_metrics`] gives hit/miss counters for `/metrics`.
+//! - [`CacheStep::flush`] empties a stage's cache (the operator API's
 //!   `DELETE /restapis/{api}/stages/{stage}/cache/data`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,11 +30,11 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 
+use crate::definition::compiled::Gateway;
 use crate::definition::mapping::ParamLocation;
-use crate::definition::snapshot::Gateway;
 use crate::server::authorizers::{AuthorizerConfig, CallerPolicies, method_arn, policy_context};
 use crate::server::body::{BodyError, GatewayBody};
-use crate::server::hooks::{Decision, Phase, Prepared, RequestContext, Stage, StageFuture};
+use crate::server::steps::{Phase, Prepared, RequestContext, Step, StepFuture, Verdict};
 
 /// What `Cache-Control: max-age=0` may do on a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub const CACHE_HEADER: &str = "x-cache";
 
 /// The cache stage; keep an `Arc` to flush stages and render metrics.
 #[derive(Debug)]
-pub struct CacheStage {
+pub struct CacheStep {
     config: CacheConfig,
     caches: Mutex<HashMap<(String, String), Arc<StageCache>>>,
     hits: AtomicU64,
@@ -119,9 +119,9 @@ impl quick_cache::Weighter<String, Arc<Entry>> for Weight {
     }
 }
 
-// === impl CacheStage ===
+// === impl CacheStep ===
 
-impl CacheStage {
+impl CacheStep {
     pub fn new(config: CacheConfig) -> Self {
         Self {
             config,
@@ -266,7 +266,7 @@ fn cache_key(cx: &RequestContext<'_>) -> String {
     key
 }
 
-impl Stage for CacheStage {
+impl Step for CacheStep {
     fn name(&self) -> &'static str {
         "cache"
     }
@@ -311,16 +311,16 @@ impl Stage for CacheStage {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         prepared: &'a Prepared,
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         if !cx.hit.settings.caches(cx.head.method.as_str()) {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         }
         let Some(cache) = prepared
             .downcast_ref::<Caches>()
             .and_then(|c| c.0.get(cx.hit.stage.index()))
             .and_then(Option::as_ref)
         else {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         };
         let key = cache_key(cx);
         let now_ms = crate::server::usage::epoch_ms(cx.now);
@@ -339,7 +339,7 @@ impl Stage for CacheStage {
                 const { HeaderName::from_static(CACHE_HEADER) },
                 HeaderValue::from_static("Hit"),
             ));
-            return StageFuture::ready(Decision::Respond(response));
+            return StepFuture::ready(Verdict::Respond(response));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         cx.response_headers.push((
@@ -351,7 +351,7 @@ impl Stage for CacheStage {
             key,
             expires_at_ms: now_ms + i64::from(cx.hit.settings.cache_ttl_seconds) * 1000,
         });
-        StageFuture::ready(Decision::Continue)
+        StepFuture::ready(Verdict::Continue)
     }
 
     fn on_response(

@@ -4,7 +4,7 @@
 //! A request loads the current snapshot once (one atomic reference-count increment) and
 //! keeps it to the end, so a swap never changes a request midway and in-flight requests
 //! finish on the definition they started with. A new definition goes live only if it loads,
-//! compiles and every stage prepared for it; otherwise the reason is logged and the old one
+//! compiles and every pipeline step prepared for it; otherwise the reason is logged and the old one
 //! keeps serving.
 
 use std::path::PathBuf;
@@ -12,24 +12,24 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::definition::compiled::Gateway;
 use crate::definition::error::{LoadError, Problems, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::{ParamLocation, RequestParam};
-use crate::definition::snapshot::Gateway;
 use crate::definition::sources::{DefinitionOverlay, SourceDefinition};
 use crate::server::access_log::AccessLogFormat;
 use crate::server::cors::Cors;
-use crate::server::hooks::{Prepared, Stages};
-use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
+use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StepCounters};
 use crate::server::schema::{Schema, SchemaError};
+use crate::server::steps::{Prepared, Steps};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
 #[derive(Debug)]
 pub struct Snapshot {
     pub gateway: Gateway,
-    /// Per [`crate::definition::snapshot::CompiledStage::index`].
+    /// Per [`crate::definition::compiled::CompiledStage::index`].
     pub(crate) stages: Vec<StageRuntime>,
-    /// Per hook stage, in [`Stages`] order.
+    /// Per pipeline step, in [`Steps`] order.
     pub(crate) prepared: Vec<Prepared>,
     /// The definition as loaded, before the overlay (run-time deployments and stage
     /// pointers): what a new deployment snapshots and what a rollback recompiles. `None` when
@@ -59,9 +59,9 @@ pub(crate) struct RouteRuntime {
 #[derive(Debug)]
 pub struct Live {
     current: ArcSwap<Snapshot>,
-    stages: Stages,
-    /// Outcome counters per hook stage, in [`Stages`] order, fetched once.
-    stage_counters: Vec<Arc<StageCounters>>,
+    steps: Steps,
+    /// Outcome counters per pipeline step, in [`Steps`] order, fetched once.
+    step_counters: Vec<Arc<StepCounters>>,
     metrics: Arc<Metrics>,
     /// Serializes reloads so two of them never race to store.
     reload: Mutex<()>,
@@ -78,11 +78,8 @@ pub enum SnapshotError {
         model: String,
         source: SchemaError,
     },
-    #[error("pipeline stage `{stage}` refused the definition: {message}")]
-    Stage {
-        stage: &'static str,
-        message: String,
-    },
+    #[error("pipeline stage `{step}` refused the definition: {message}")]
+    Step { step: &'static str, message: String },
 }
 
 /// Why a reload was refused.
@@ -108,7 +105,7 @@ pub enum ReloadError {
 // === impl Snapshot ===
 
 impl Snapshot {
-    fn build(gateway: Gateway, stages: &Stages, metrics: &Metrics) -> Result<Self, SnapshotError> {
+    fn build(gateway: Gateway, steps: &Steps, metrics: &Metrics) -> Result<Self, SnapshotError> {
         let mut runtimes: Vec<Option<StageRuntime>> = Vec::new();
         runtimes.resize_with(gateway.stage_count(), || None);
         // Models compile once per deployment, whatever number of stages point at it.
@@ -181,13 +178,12 @@ impl Snapshot {
                 });
             }
         }
-        let mut prepared = Vec::with_capacity(stages.len());
-        for stage in stages.iter() {
+        let mut prepared = Vec::with_capacity(steps.len());
+        for step in steps.iter() {
             prepared.push(
-                stage
-                    .prepare(&gateway)
-                    .map_err(|message| SnapshotError::Stage {
-                        stage: stage.name(),
+                step.prepare(&gateway)
+                    .map_err(|message| SnapshotError::Step {
+                        step: step.name(),
                         message,
                     })?,
             );
@@ -217,22 +213,22 @@ impl Snapshot {
 // === impl Live ===
 
 impl Live {
-    /// The first snapshot. `stages` are the pipeline's hook stages (empty for a plain
+    /// The first snapshot. `steps` are the pipeline's steps (empty for a plain
     /// gateway); they prepare state for this and every later snapshot.
     pub fn new(
         gateway: Gateway,
-        stages: Stages,
+        steps: Steps,
         metrics: Arc<Metrics>,
     ) -> Result<Self, SnapshotError> {
-        let snapshot = Snapshot::build(gateway, &stages, &metrics)?;
-        let stage_counters = stages
+        let snapshot = Snapshot::build(gateway, &steps, &metrics)?;
+        let step_counters = steps
             .iter()
-            .map(|stage| metrics.stage_counters(stage.name()))
+            .map(|stage| metrics.step_counters(stage.name()))
             .collect();
         Ok(Self {
             current: ArcSwap::from_pointee(snapshot),
-            stages,
-            stage_counters,
+            steps,
+            step_counters,
             metrics,
             reload: Mutex::new(()),
             overlay: Mutex::new(None),
@@ -244,12 +240,12 @@ impl Live {
     pub fn from_source(
         source: SourceDefinition,
         limits: &Limits,
-        stages: Stages,
+        steps: Steps,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, Vec<Warning>), ReloadError> {
         let (gateway, _) =
             Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
-        let live = Self::new(gateway, stages, metrics)?;
+        let live = Self::new(gateway, steps, metrics)?;
         // Compiled once more with the source attached: start-up only, and it keeps one way
         // of building a snapshot.
         let warnings = live.replace_source(source, limits)?;
@@ -310,7 +306,7 @@ impl Live {
                 return Err(ReloadError::Build(problems));
             }
         };
-        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        let built = Snapshot::build(gateway, &self.steps, &self.metrics);
         self.metrics.reload(built.is_ok());
         let mut snapshot = built?;
         snapshot.source = Some(source);
@@ -327,19 +323,19 @@ impl Live {
     /// stays.
     pub fn replace(&self, gateway: Gateway) -> Result<(), SnapshotError> {
         let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
-        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        let built = Snapshot::build(gateway, &self.steps, &self.metrics);
         self.metrics.reload(built.is_ok());
         self.current.store(Arc::new(built?));
         Ok(())
     }
 
-    pub fn stages(&self) -> &Stages {
-        &self.stages
+    pub fn steps(&self) -> &Steps {
+        &self.steps
     }
 
-    /// The outcome counters of the hook stage at `index` (in [`Stages`] order).
-    pub(crate) fn stage_counters(&self, index: usize) -> Option<&StageCounters> {
-        self.stage_counters.get(index).map(Arc::as_ref)
+    /// The outcome counters of the pipeline step at `index` (in [`Steps`] order).
+    pub(crate) fn step_counters(&self, index: usize) -> Option<&StepCounters> {
+        self.step_counters.get(index).map(Arc::as_ref)
     }
 
     /// The metrics registry (render it at `/metrics`).

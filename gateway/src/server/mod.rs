@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! let (gateway, warnings) = load_gateway(&files, clock.now(), &Limits::default())?;
-//! let live = Arc::new(Live::new(gateway, Stages::new(hooks), Arc::new(Metrics::new()))?);
+//! let live = Arc::new(Live::new(gateway, Steps::new(steps), Arc::new(Metrics::new()))?);
 //! tokio::spawn(Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
 //! let service = GatewayService::new(ServiceConfig::default(), live.clone(), AccessLogSink::stderr(), clock);
 //! serve(listener, service, shutdown).await?;          // and `live.metrics().render()` at /metrics
@@ -25,7 +25,6 @@ pub mod body;
 pub mod cache;
 pub mod cors;
 pub mod error;
-pub mod hooks;
 pub mod listener;
 pub mod live;
 pub mod metrics;
@@ -33,16 +32,13 @@ pub mod pipeline;
 pub mod proxy;
 pub mod request_id;
 pub mod schema;
+pub mod steps;
 pub mod usage;
 pub mod workers;
 
 pub use access_log::AccessLogSink;
 pub use body::GatewayBody;
 pub use error::GatewayError;
-pub use hooks::{
-    AuthorizerOutput, Decision, Identity, Phase, Prepared, Rejection, RequestContext, Stage,
-    StageFuture, Stages,
-};
 pub use listener::{
     ConnectionCap, ConnectionPermit, EdgeLimits, RouterService, serve, serve_capped, serve_router,
     shared_listener,
@@ -50,6 +46,10 @@ pub use listener::{
 pub use live::{Live, ReloadError, Snapshot, SnapshotError};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
+pub use steps::{
+    AuthorizerOutput, Identity, Phase, Prepared, Rejection, RequestContext, Step, StepFuture,
+    Steps, Verdict,
+};
 pub use workers::{MAX_WORKERS, WorkerListeners, Workers};
 
 /// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):

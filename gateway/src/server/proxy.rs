@@ -27,7 +27,7 @@ use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
-use crate::server::hooks::RequestContext;
+use crate::server::steps::RequestContext;
 
 /// Keep-alive HTTP/1.1 connections to backends, one pool per [`crate::server::GatewayService`]
 /// (so per worker runtime when each worker has its own service).

@@ -30,7 +30,7 @@ use crate::server::authorizers::{
     AuthorizerConfig, CONTEXT_HEADER, CallerPolicies, denied, encoded_header, method_arn, record,
     unauthorized,
 };
-use crate::server::hooks::{Decision, Rejection, RequestContext};
+use crate::server::steps::{Rejection, RequestContext, Verdict};
 
 /// Calls authorizer endpoints and caches their answers.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ impl EndpointCaller {
         cx: &mut RequestContext<'_>,
         name: &str,
         authorizer: &EndpointAuthorizer,
-    ) -> Decision {
+    ) -> Verdict {
         let now = super::jwt::unix_seconds(cx.now);
         let mut sources = Vec::with_capacity(authorizer.identity_sources.len());
         for source in &authorizer.identity_sources {
@@ -152,7 +152,7 @@ impl EndpointCaller {
             Arc::clone(&answer.context),
             answer.usage_identifier_key.clone(),
         );
-        Decision::Continue
+        Verdict::Continue
     }
 
     async fn call(
@@ -163,10 +163,10 @@ impl EndpointCaller {
         arn: &str,
         sources: &[String],
         now: i64,
-    ) -> Result<Answer, Decision> {
+    ) -> Result<Answer, Verdict> {
         let failure = |what: &str| {
             tracing::warn!(api = %cx.hit.api.id, "authorizer endpoint: {what}");
-            Decision::Reject(Rejection::new(GatewayResponseType::AuthorizerFailure))
+            Verdict::Reject(Rejection::new(GatewayResponseType::AuthorizerFailure))
         };
         let event = match authorizer.kind {
             EndpointAuthorizerKind::Token => json!({
@@ -211,7 +211,7 @@ impl EndpointCaller {
             .ok_or_else(|| failure("no `policyDocument`"))?;
         let policy = Policy::from_value(document).map_err(|e| {
             tracing::warn!(error = %e, "authorizer policy document refused");
-            Decision::Reject(Rejection::new(
+            Verdict::Reject(Rejection::new(
                 GatewayResponseType::AuthorizerConfigurationError,
             ))
         })?;

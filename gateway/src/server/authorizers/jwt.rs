@@ -46,7 +46,7 @@ use crate::server::authorizers::{
     AuthorizerConfig, CLAIM_SUB_HEADER, CLAIMS_HEADER, PRINCIPAL_HEADER, encoded_header,
     record_only, unauthorized,
 };
-use crate::server::hooks::{Decision, RequestContext, StageFuture};
+use crate::server::steps::{RequestContext, StepFuture, Verdict};
 
 /// Verifies tokens of gatehouse user pools (provided by the binary).
 pub trait PoolTokenVerifier: Send + Sync + std::fmt::Debug + 'static {
@@ -312,19 +312,19 @@ impl JwtVerifier {
         cx: &'a mut RequestContext<'_>,
         config: &'a JwtAuthorizer,
         scopes: &'a [String],
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         let Some(found) = token_of(cx, config) else {
-            return StageFuture::ready(unauthorized());
+            return StepFuture::ready(unauthorized());
         };
         let Some(token) = found.as_str() else {
-            return StageFuture::ready(unauthorized());
+            return StepFuture::ready(unauthorized());
         };
         if token.len() > MAX_TOKEN_LEN {
-            return StageFuture::ready(unauthorized());
+            return StepFuture::ready(unauthorized());
         }
         let now = unix_seconds(cx.now);
         if let Some(verified) = self.cache.get(token) {
-            return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
+            return StepFuture::ready(self.finish(cx, &verified, config, scopes, now));
         }
         let token: Box<str> = token.into();
         // Gatehouse pools: synchronous, in-memory keys.
@@ -339,7 +339,7 @@ impl JwtVerifier {
                             &token,
                         ));
                         self.cache.insert(token, Arc::clone(&verified));
-                        return StageFuture::ready(self.finish(cx, &verified, config, scopes, now));
+                        return StepFuture::ready(self.finish(cx, &verified, config, scopes, now));
                     }
                     Err(err) => {
                         tracing::debug!(pool = %pool.pool_id, error = %err, "token refused")
@@ -348,10 +348,10 @@ impl JwtVerifier {
             }
         }
         if config.issuers.is_empty() {
-            return StageFuture::ready(unauthorized());
+            return StepFuture::ready(unauthorized());
         }
         let at = cx.now;
-        StageFuture::boxed(async move {
+        StepFuture::boxed(async move {
             match self.verify_remote(&token, config, at).await {
                 Ok(verified) => {
                     let verified = Arc::new(verified);
@@ -431,7 +431,7 @@ impl JwtVerifier {
         config: &JwtAuthorizer,
         scopes: &[String],
         now: i64,
-    ) -> Decision {
+    ) -> Verdict {
         let accepted_source = match &verified.pool_id {
             Some(pool) => config.user_pools.iter().any(|p| &p.pool_id == pool),
             None => config.issuers.contains(&verified.iss),
@@ -503,12 +503,12 @@ impl JwtVerifier {
             Arc::default(),
             None,
         );
-        Decision::Continue
+        Verdict::Continue
     }
 }
 
-fn forbidden() -> Decision {
-    Decision::Reject(crate::server::hooks::Rejection::new(
+fn forbidden() -> Verdict {
+    Verdict::Reject(crate::server::steps::Rejection::new(
         crate::definition::responses::GatewayResponseType::InvalidApiKey,
     ))
 }

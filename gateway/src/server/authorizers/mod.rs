@@ -34,8 +34,8 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use crate::definition::model::{Authorization, AuthorizerKind};
 use crate::definition::responses::GatewayResponseType;
 use crate::server::body::GatewayBody;
-use crate::server::hooks::{
-    AuthorizerOutput, Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
+use crate::server::steps::{
+    AuthorizerOutput, Phase, Prepared, Rejection, RequestContext, Step, StepFuture, Verdict,
 };
 
 pub use jwt::{KeyRingVerifier, PoolTokenVerifier, TokenRejection};
@@ -76,7 +76,7 @@ pub trait IamAuthorizer: Send + Sync + std::fmt::Debug + 'static {
 /// What an [`IamAuthorizer`] established.
 #[derive(Debug, Clone)]
 pub struct IamGrant {
-    pub identity: crate::server::hooks::Identity,
+    pub identity: crate::server::steps::Identity,
     /// The caller's policies, kept for `execute-api:InvalidateCache` checks.
     pub policies: Vec<Arc<gatehouse_policy::Policy>>,
 }
@@ -89,7 +89,7 @@ pub struct CallerPolicies(pub Vec<Arc<gatehouse_policy::Policy>>);
 
 /// The authorizer stage.
 #[derive(Debug)]
-pub struct AuthorizerStage {
+pub struct AuthorizerStep {
     config: AuthorizerConfig,
     jwt: jwt::JwtVerifier,
     endpoint: endpoint::EndpointCaller,
@@ -120,9 +120,9 @@ impl Default for AuthorizerConfig {
     }
 }
 
-// === impl AuthorizerStage ===
+// === impl AuthorizerStep ===
 
-impl AuthorizerStage {
+impl AuthorizerStep {
     /// `pools` verifies tokens of gatehouse user pools (`None`: pool authorizers refuse every
     /// token); `iam` fills the `AWS_IAM` slot.
     pub fn new(
@@ -179,7 +179,7 @@ pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Conte
         .with("aws:SourceIp", cx.source_ip.to_string())
 }
 
-impl Stage for AuthorizerStage {
+impl Step for AuthorizerStep {
     fn name(&self) -> &'static str {
         "authorizer"
     }
@@ -192,37 +192,39 @@ impl Stage for AuthorizerStage {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         match &cx.hit.definition.settings.authorization {
-            Authorization::None => StageFuture::ready(Decision::Continue),
+            Authorization::None => StepFuture::ready(Verdict::Continue),
             Authorization::AwsIam => match &self.iam {
-                None => StageFuture::ready(Decision::Reject(Rejection::new(
+                None => StepFuture::ready(Verdict::Reject(Rejection::new(
                     GatewayResponseType::MissingAuthenticationToken,
                 ))),
-                Some(iam) => StageFuture::boxed(async move {
+                Some(iam) => StepFuture::boxed(async move {
                     let arn = self.method_arn(cx);
                     match iam.authorize(cx, &arn).await {
                         Ok(grant) => {
                             cx.identity = grant.identity;
                             cx.extensions.insert(CallerPolicies(grant.policies));
-                            Decision::Continue
+                            Verdict::Continue
                         }
-                        Err(rejection) => Decision::Reject(rejection),
+                        Err(rejection) => Verdict::Reject(rejection),
                     }
                 }),
             },
             Authorization::Authorizer { name, scopes } => {
                 let Some(authorizer) = cx.hit.api.authorizers.get(name) else {
-                    return StageFuture::ready(Decision::Reject(Rejection::new(
+                    return StepFuture::ready(Verdict::Reject(Rejection::new(
                         GatewayResponseType::AuthorizerConfigurationError,
                     )));
                 };
                 match &authorizer.kind {
                     AuthorizerKind::Jwt(config) => self.jwt.authorize(cx, config, scopes),
-                    AuthorizerKind::Endpoint(config) => StageFuture::boxed(
-                        self.endpoint
-                            .authorize(&self.config, cx, &authorizer.name, config),
-                    ),
+                    AuthorizerKind::Endpoint(config) => StepFuture::boxed(self.endpoint.authorize(
+                        &self.config,
+                        cx,
+                        &authorizer.name,
+                        config,
+                    )),
                 }
             }
         }
@@ -284,7 +286,7 @@ pub(crate) fn record_only(
 /// is `{"message":$context.error.messageString}`: lower-case `message`, as AWS's
 /// troubleshooting guide for Lambda-authorizer 403s shows
 /// (`{"message": "User is not authorized to access this resource with an explicit deny"}`).
-pub(crate) fn denied(explicit: bool) -> Decision {
+pub(crate) fn denied(explicit: bool) -> Verdict {
     let message = if explicit {
         "User is not authorized to access this resource with an explicit deny"
     } else {
@@ -301,9 +303,9 @@ pub(crate) fn denied(explicit: bool) -> Decision {
         const { HeaderName::from_static("x-amzn-errortype") },
         HeaderValue::from_static("AccessDeniedException"),
     );
-    Decision::Respond(response)
+    Verdict::Respond(response)
 }
 
-pub(crate) fn unauthorized() -> Decision {
-    Decision::Reject(Rejection::new(GatewayResponseType::Unauthorized))
+pub(crate) fn unauthorized() -> Verdict {
+    Verdict::Reject(Rejection::new(GatewayResponseType::Unauthorized))
 }

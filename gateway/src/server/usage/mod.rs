@@ -21,10 +21,10 @@
 pub mod keys;
 pub mod manage;
 pub mod quota;
-pub mod stages;
+pub mod steps;
 pub mod throttle;
 
-use stages::{ApiKeyStage, QuotaStage, ThrottleStage};
+use steps::{ApiKeyStep, QuotaStep, ThrottleStep};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -34,12 +34,12 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use gatehouse_storage::{ApiKeyRecord, StorageError, Store, UsagePlanRecord};
 
+use crate::definition::compiled::Gateway;
 use crate::definition::model::Throttle;
 use crate::definition::plans::{PlanDocument, PlanError, day_start, format_day};
-use crate::definition::snapshot::Gateway;
 use crate::definition::stage::{ApiKeyRef, MethodSettingsKey, UsagePlan};
 use crate::server::Clock;
-use crate::server::hooks::Stage;
+use crate::server::steps::Step;
 use keys::{KeyHash, KeyValueError};
 use quota::{QuotaCounters, QuotaSlot};
 use throttle::Gcra;
@@ -185,11 +185,11 @@ impl Usage {
     }
 
     /// The key, throttle and quota stages (register them with the pipeline).
-    pub fn stages(self: &Arc<Self>) -> Vec<Arc<dyn Stage>> {
+    pub fn steps(self: &Arc<Self>) -> Vec<Arc<dyn Step>> {
         vec![
-            Arc::new(ApiKeyStage(Arc::clone(self))),
-            Arc::new(ThrottleStage(Arc::clone(self))),
-            Arc::new(QuotaStage(Arc::clone(self))),
+            Arc::new(ApiKeyStep(Arc::clone(self))),
+            Arc::new(ThrottleStep(Arc::clone(self))),
+            Arc::new(QuotaStep(Arc::clone(self))),
         ]
     }
 

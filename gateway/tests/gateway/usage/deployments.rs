@@ -14,7 +14,7 @@ use gatehouse_gateway::control::operator::{OperatorState, router_with_deployment
 use gatehouse_gateway::control::reload::Reloader;
 use gatehouse_gateway::server::usage::Usage;
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock as _, GatewayService, Live, Metrics, ServiceConfig, Stages, SystemClock,
+    AccessLogSink, Clock as _, GatewayService, Live, Metrics, ServiceConfig, Steps, SystemClock,
     serve,
 };
 use gatehouse_identity::http::OperatorCredentials;
@@ -59,7 +59,7 @@ async fn node(store: Store, file: &PathBuf) -> Node {
     let (live, _) = Live::from_source(
         source,
         &Limits::default(),
-        Stages::default(),
+        Steps::default(),
         Arc::new(Metrics::new()),
     )
     .unwrap();

@@ -1,6 +1,6 @@
 //! The three pipeline stages on the key table, in API Gateway's order: the API key
-//! ([`ApiKeyStage`]), throttling ([`ThrottleStage`]: the plan's per-method and per-key limits,
-//! the route's, then the account-wide one) and quotas ([`QuotaStage`]).
+//! ([`ApiKeyStep`]), throttling ([`ThrottleStep`]: the plan's per-method and per-key limits,
+//! the route's, then the account-wide one) and quotas ([`QuotaStep`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,22 +11,20 @@ use super::keys;
 use super::quota::QuotaCheck;
 use super::throttle::Gcra;
 use super::{KeyEntry, Usage, epoch_ms};
+use crate::definition::compiled::Gateway;
 use crate::definition::model::{ApiKeySource, HttpMethod};
 use crate::definition::responses::GatewayResponseType;
-use crate::definition::snapshot::Gateway;
-use crate::server::hooks::{
-    Decision, Phase, Prepared, Rejection, RequestContext, Stage, StageFuture,
-};
+use crate::server::steps::{Phase, Prepared, Rejection, RequestContext, Step, StepFuture, Verdict};
 
 /// The stage that checks API keys.
 #[derive(Debug)]
-pub struct ApiKeyStage(pub Arc<Usage>);
+pub struct ApiKeyStep(pub Arc<Usage>);
 /// The stage that applies throttles.
 #[derive(Debug)]
-pub struct ThrottleStage(pub Arc<Usage>);
+pub struct ThrottleStep(pub Arc<Usage>);
 /// The stage that counts quotas.
 #[derive(Debug)]
-pub struct QuotaStage(pub Arc<Usage>);
+pub struct QuotaStep(pub Arc<Usage>);
 
 const API_KEY_HEADER: &str = "x-api-key";
 /// How long a request waits for its node's quota batch to be written before giving up.
@@ -44,13 +42,13 @@ fn retry_after(seconds: u64) -> (HeaderName, HeaderValue) {
     (http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
 }
 
-fn reject(kind: GatewayResponseType) -> StageFuture<'static> {
-    StageFuture::ready(Decision::Reject(Rejection::new(kind)))
+fn reject(kind: GatewayResponseType) -> StepFuture<'static> {
+    StepFuture::ready(Verdict::Reject(Rejection::new(kind)))
 }
 
-// === impl ApiKeyStage ===
+// === impl ApiKeyStep ===
 
-impl Stage for ApiKeyStage {
+impl Step for ApiKeyStep {
     fn name(&self) -> &'static str {
         "api_key"
     }
@@ -68,9 +66,9 @@ impl Stage for ApiKeyStage {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         if !cx.hit.definition.settings.api_key_required {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         }
         let value: Option<String> = match cx.hit.api.api_key_source {
             ApiKeySource::Header => cx
@@ -115,17 +113,17 @@ impl Stage for ApiKeyStage {
             plan,
             stage,
         });
-        StageFuture::ready(Decision::Continue)
+        StepFuture::ready(Verdict::Continue)
     }
 }
 
-// === impl ThrottleStage ===
+// === impl ThrottleStep ===
 
 /// Per stage index, per route: the route's stage/method limiter.
 #[derive(Debug)]
 struct RouteLimiters(Vec<Vec<Option<Gcra>>>);
 
-impl Stage for ThrottleStage {
+impl Step for ThrottleStep {
     fn name(&self) -> &'static str {
         "throttle"
     }
@@ -159,7 +157,7 @@ impl Stage for ThrottleStage {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         prepared: &'a Prepared,
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         let mut checks: [Option<&Gcra>; 4] = [None; 4];
         let key = cx.extensions.get::<KeyContext>();
         if let Some(kc) = key
@@ -187,18 +185,18 @@ impl Stage for ThrottleStage {
         for gcra in checks.into_iter().flatten() {
             if let Err(wait) = gcra.check() {
                 let (name, value) = retry_after(wait);
-                return StageFuture::ready(Decision::Reject(
+                return StepFuture::ready(Verdict::Reject(
                     Rejection::new(GatewayResponseType::Throttled).with_header(name, value),
                 ));
             }
         }
-        StageFuture::ready(Decision::Continue)
+        StepFuture::ready(Verdict::Continue)
     }
 }
 
-// === impl QuotaStage ===
+// === impl QuotaStep ===
 
-impl Stage for QuotaStage {
+impl Step for QuotaStep {
     fn name(&self) -> &'static str {
         "quota"
     }
@@ -211,22 +209,22 @@ impl Stage for QuotaStage {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
-    ) -> StageFuture<'a> {
+    ) -> StepFuture<'a> {
         let Some(kc) = cx.extensions.get::<KeyContext>().cloned() else {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         };
         let Some(kp) = kc.entry.plans.get(kc.plan) else {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         };
         let (Some(slot), Some(quota)) = (kp.quota.clone(), kp.plan.plan.quota) else {
-            return StageFuture::ready(Decision::Continue);
+            return StepFuture::ready(Verdict::Continue);
         };
         let usage = &self.0;
         let now_ms = epoch_ms(cx.now);
         match usage.quota.check(&slot, &quota, now_ms) {
-            QuotaCheck::Admitted => StageFuture::ready(Decision::Continue),
-            QuotaCheck::Exceeded { retry_after: s } => StageFuture::ready(exceeded(s)),
-            QuotaCheck::Flush => StageFuture::boxed(async move {
+            QuotaCheck::Admitted => StepFuture::ready(Verdict::Continue),
+            QuotaCheck::Exceeded { retry_after: s } => StepFuture::ready(exceeded(s)),
+            QuotaCheck::Flush => StepFuture::boxed(async move {
                 for _ in 0..3 {
                     let notified = usage.quota.flushed.notified();
                     tokio::pin!(notified);
@@ -234,7 +232,7 @@ impl Stage for QuotaStage {
                     usage.quota.wake.notify_one();
                     let _ = tokio::time::timeout(FLUSH_WAIT, notified).await;
                     match usage.quota.check(&slot, &quota, now_ms) {
-                        QuotaCheck::Admitted => return Decision::Continue,
+                        QuotaCheck::Admitted => return Verdict::Continue,
                         QuotaCheck::Exceeded { retry_after: s } => return exceeded(s),
                         QuotaCheck::Flush => {}
                     }
@@ -245,7 +243,7 @@ impl Stage for QuotaStage {
     }
 }
 
-fn exceeded(seconds: u64) -> Decision {
+fn exceeded(seconds: u64) -> Verdict {
     let (name, value) = retry_after(seconds);
-    Decision::Reject(Rejection::new(GatewayResponseType::QuotaExceeded).with_header(name, value))
+    Verdict::Reject(Rejection::new(GatewayResponseType::QuotaExceeded).with_header(name, value))
 }

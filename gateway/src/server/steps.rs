@@ -1,30 +1,31 @@
-//! The pipeline's extension points: [`Stage`]s that run between route resolution and the
-//! integration — API keys, usage plans, throttling, quotas, caching and authorizers plug in
-//! here without touching the pipeline.
+//! The pipeline's extension points: [`Step`]s (the API keys, throttle, quota, cache and
+//! authorizer stages of API Gateway's request flow, named steps here so that a stage always
+//! means an API stage) that run between route resolution and the
+//! integration, plugged in without touching the pipeline.
 //!
 //! A request goes through, in this order (API Gateway's):
 //!
 //! ```text
 //! resolve ─► request id ─► CORS preflight ─► body size limit
-//!    ─► Phase::Authorize ─► Phase::ApiKey ─► Phase::Throttle ─► Phase::Quota   (hooks)
+//!    ─► Phase::Authorize ─► Phase::ApiKey ─► Phase::Throttle ─► Phase::Quota   (steps)
 //!    ─► request validation (parameters, JSON body)                            (built in)
-//!    ─► Phase::Cache                                                          (hooks)
+//!    ─► Phase::Cache                                                          (steps)
 //!    ─► integration (HTTP proxy / HTTP / mock)                                (built in)
-//!    ◄─ on_response of every stage that ran, in reverse order                 (hooks)
+//!    ◄─ on_response of every step that ran, in reverse order                  (steps)
 //!    ◄─ x-amzn-RequestId, CORS headers, metrics, access log                   (built in)
 //! ```
 //!
-//! A stage sees the resolved route (API, stage, method settings such as `api_key_required`
+//! A step sees the resolved route (API, stage, method settings such as `api_key_required`
 //! and `authorization`, the stage's throttle and cache settings for this route), the request
 //! head (it may add headers for the backend, e.g. verified claims), and writes what it learnt
 //! into [`RequestContext::identity`] and [`RequestContext::authorizer`], which feed parameter
 //! mappings (`context.authorizer.claims.sub`) and access logs (`$context.identity.apiKey`).
 //!
 //! Per-snapshot state (a limiter per route, a key table, compiled JWKS settings) is built by
-//! [`Stage::prepare`] whenever a new definition is swapped in and handed back with every
+//! [`Step::prepare`] whenever a new definition is swapped in and handed back with every
 //! request of that snapshot, so a request never mixes an old route table with new state.
-//! Synchronous stages (key lookup, GCRA throttling, cache hits) return
-//! [`StageFuture::ready`] and cost no allocation; only stages that wait (a remote authorizer,
+//! Synchronous steps (key lookup, GCRA throttling, cache hits) return
+//! [`StepFuture::ready`] and cost no allocation; only steps that wait (a remote authorizer,
 //! a JWKS fetch) box a future.
 
 use std::any::Any;
@@ -38,12 +39,12 @@ use std::time::SystemTime;
 
 use http::{HeaderName, HeaderValue, Response};
 
+use crate::definition::compiled::{Gateway, RouteHit};
 use crate::definition::responses::GatewayResponseType;
-use crate::definition::snapshot::{Gateway, RouteHit};
 use crate::server::body::GatewayBody;
 use crate::server::request_id::RequestId;
 
-/// Where a stage runs. Stages of one phase run in the order they were registered.
+/// Where a step runs. Steps of one phase run in the order they were registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
     /// Authorizers: `COGNITO_USER_POOLS`/JWT, `AWS_IAM`, `TOKEN`/`REQUEST` endpoints. Sets
@@ -59,20 +60,20 @@ pub enum Phase {
     Throttle,
     /// Quotas per usage plan; rejects with `QuotaExceeded` (429) plus `Retry-After`.
     Quota,
-    /// Response cache, after request validation: answers a hit with [`Decision::Respond`];
-    /// stores misses from [`Stage::on_response`].
+    /// Response cache, after request validation: answers a hit with [`Verdict::Respond`];
+    /// stores misses from [`Step::on_response`].
     Cache,
 }
 
-/// What a stage decided about a request.
+/// What a step decided about a request.
 #[derive(Debug)]
-pub enum Decision {
-    /// Go on with the next stage.
+pub enum Verdict {
+    /// Go on with the next step.
     Continue,
     /// Answer with a gateway response (`{"message": …}` in API Gateway's words).
     Reject(Rejection),
     /// Answer with this response (a cache hit); the integration is skipped, the remaining
-    /// stages' `on_request` too, but `on_response` of the stages that ran still applies.
+    /// steps' `on_request` too, but `on_response` of the steps that ran still applies.
     Respond(Response<GatewayBody>),
 }
 
@@ -83,30 +84,30 @@ pub struct Rejection {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// The future a stage returns: ready at once (no allocation) or boxed.
+/// The future a step returns: ready at once (no allocation) or boxed.
 #[derive(Debug)]
-pub enum StageFuture<'a> {
-    Ready(Option<Decision>),
-    Pending(PendingDecision<'a>),
+pub enum StepFuture<'a> {
+    Ready(Option<Verdict>),
+    Pending(PendingVerdict<'a>),
 }
 
-/// A boxed stage future (a wrapper so `StageFuture` can implement `Debug`).
-pub struct PendingDecision<'a>(Pin<Box<dyn Future<Output = Decision> + Send + 'a>>);
+/// A boxed step future (a wrapper so `StepFuture` can implement `Debug`).
+pub struct PendingVerdict<'a>(Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>);
 
-/// State a stage prepared for one snapshot (see [`Stage::prepare`]); downcast it with
+/// State a step prepared for one snapshot (see [`Step::prepare`]); downcast it with
 /// `prepared.downcast_ref::<MyState>()`.
 pub type Prepared = Arc<dyn Any + Send + Sync>;
 
-/// A pipeline stage. See the module docs for the order and what each phase is for.
-pub trait Stage: Send + Sync + std::fmt::Debug + 'static {
+/// A pipeline step. See the module docs for the order and what each phase is for.
+pub trait Step: Send + Sync + std::fmt::Debug + 'static {
     /// A short, fixed name (`api_key`, `throttle`, `cache`): the `stage` label of
     /// `gatehouse_gateway_stage_outcomes_total` and what logs say.
     fn name(&self) -> &'static str;
 
     fn phase(&self) -> Phase;
 
-    /// Builds this stage's state for a new snapshot, before it is swapped in. An error
-    /// refuses the whole reload (the old snapshot keeps serving), so a definition the stage
+    /// Builds this step's state for a new snapshot, before it is swapped in. An error
+    /// refuses the whole reload (the old snapshot keeps serving), so a definition the step
     /// cannot serve never goes live.
     fn prepare(&self, gateway: &Gateway) -> Result<Prepared, String> {
         let _ = gateway;
@@ -118,10 +119,10 @@ pub trait Stage: Send + Sync + std::fmt::Debug + 'static {
         &'a self,
         cx: &'a mut RequestContext<'_>,
         prepared: &'a Prepared,
-    ) -> StageFuture<'a>;
+    ) -> StepFuture<'a>;
 
     /// Sees (and may replace or wrap) the response of a request whose `on_request` ran,
-    /// including gateway errors and other stages' `Respond`s. Default: unchanged.
+    /// including gateway errors and other steps' `Respond`s. Default: unchanged.
     ///
     /// The request headers of an HTTP integration went to the backend without a copy, so
     /// `cx.head.headers` may be empty here: what `on_response` needs from the request,
@@ -137,7 +138,7 @@ pub trait Stage: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
-/// What the pipeline knows about a request while the stages run.
+/// What the pipeline knows about a request while the steps run.
 #[derive(Debug)]
 pub struct RequestContext<'g> {
     pub request_id: RequestId,
@@ -151,14 +152,14 @@ pub struct RequestContext<'g> {
     /// The request head. Headers added here reach an `HTTP_PROXY` backend (mapped ones
     /// override them); `HTTP` backends only get mapped headers.
     pub head: http::request::Parts,
-    /// Who the caller is, as far as the stages found out.
+    /// Who the caller is, as far as the steps found out.
     pub identity: Identity,
     /// What the authorizer returned, if the method has one.
     pub authorizer: Option<AuthorizerOutput>,
     /// Headers to add to the final response (`X-Cache: Hit`).
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
-    /// Per-request data a stage passes from its `on_request` to its `on_response` (a cache
-    /// key); empty, and unallocated, unless a stage uses it.
+    /// Per-request data a step passes from its `on_request` to its `on_response` (a cache
+    /// key); empty, and unallocated, unless a step uses it.
     pub extensions: http::Extensions,
 }
 
@@ -212,35 +213,35 @@ impl Rejection {
     }
 }
 
-// === impl StageFuture ===
+// === impl StepFuture ===
 
-impl<'a> StageFuture<'a> {
+impl<'a> StepFuture<'a> {
     /// A decision made without waiting.
-    pub fn ready(decision: Decision) -> Self {
+    pub fn ready(decision: Verdict) -> Self {
         Self::Ready(Some(decision))
     }
 
     /// A decision that needs to wait (a network call).
-    pub fn boxed(future: impl Future<Output = Decision> + Send + 'a) -> Self {
-        Self::Pending(PendingDecision(Box::pin(future)))
+    pub fn boxed(future: impl Future<Output = Verdict> + Send + 'a) -> Self {
+        Self::Pending(PendingVerdict(Box::pin(future)))
     }
 }
 
-impl Future for StageFuture<'_> {
-    type Output = Decision;
+impl Future for StepFuture<'_> {
+    type Output = Verdict;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Verdict> {
         match self.get_mut() {
             // Polled again after completion: continue rather than panic.
-            Self::Ready(decision) => Poll::Ready(decision.take().unwrap_or(Decision::Continue)),
-            Self::Pending(PendingDecision(future)) => future.as_mut().poll(cx),
+            Self::Ready(decision) => Poll::Ready(decision.take().unwrap_or(Verdict::Continue)),
+            Self::Pending(PendingVerdict(future)) => future.as_mut().poll(cx),
         }
     }
 }
 
-impl std::fmt::Debug for PendingDecision<'_> {
+impl std::fmt::Debug for PendingVerdict<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PendingDecision")
+        f.write_str("PendingVerdict")
     }
 }
 
@@ -278,20 +279,20 @@ impl AuthorizerOutput {
     }
 }
 
-/// The stages of a service, ordered by phase (stable within a phase).
+/// The steps of a service, ordered by phase (stable within a phase).
 #[derive(Debug, Clone, Default)]
-pub struct Stages {
-    list: Vec<Arc<dyn Stage>>,
+pub struct Steps {
+    list: Vec<Arc<dyn Step>>,
 }
 
-impl Stages {
-    pub fn new(stages: impl IntoIterator<Item = Arc<dyn Stage>>) -> Self {
-        let mut list: Vec<Arc<dyn Stage>> = stages.into_iter().collect();
+impl Steps {
+    pub fn new(steps: impl IntoIterator<Item = Arc<dyn Step>>) -> Self {
+        let mut list: Vec<Arc<dyn Step>> = steps.into_iter().collect();
         list.sort_by_key(|s| s.phase());
         Self { list }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Stage>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Step>> {
         self.list.iter()
     }
 
@@ -303,7 +304,7 @@ impl Stages {
         self.list.is_empty()
     }
 
-    pub(crate) fn get(&self, i: usize) -> Option<&Arc<dyn Stage>> {
+    pub(crate) fn get(&self, i: usize) -> Option<&Arc<dyn Step>> {
         self.list.get(i)
     }
 }

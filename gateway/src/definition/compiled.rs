@@ -1,9 +1,9 @@
-//! The gateway snapshot: every API, stage and base-path mapping compiled together, so a
+//! The compiled gateway: every API, stage and base-path mapping compiled together, so a
 //! request's `(Host, method, path)` resolves to `(api, stage, route)` in a few hash lookups.
 //!
-//! A [`Gateway`] is immutable once built and `Send + Sync`; the server holds it in an
-//! `Arc<Gateway>` and swaps the `Arc` to apply a new definition, so in-flight requests finish
-//! on the snapshot they started with.
+//! A [`Gateway`] is immutable once built and `Send + Sync`; the data plane holds it in its live
+//! snapshot (`server::live::Snapshot`) and swaps the snapshot whole to apply a new definition,
+//! so in-flight requests finish on the gateway they started with.
 //!
 //! Resolution order for a request:
 //! 1. `Host` `{apiId}.execute-api.{anything}`: that API, stage from the first path segment
@@ -43,7 +43,8 @@ pub struct Definition {
     pub api_keys: Vec<ApiKeyRef>,
 }
 
-/// The compiled, immutable snapshot.
+/// The compiled, immutable gateway: the route tables of every API and stage, and the mappings
+/// that lead to them.
 #[derive(Debug)]
 pub struct Gateway {
     /// API id → its stages.
@@ -66,7 +67,7 @@ pub struct CompiledStage {
     pub routes: Arc<RouteTable>,
     /// Effective settings per [`RouteId`].
     settings: Vec<RouteSettings>,
-    /// Dense position among the snapshot's stages (`0..Gateway::stage_count()`), so the
+    /// Dense position among the gateway's stages (`0..Gateway::stage_count()`), so the
     /// request pipeline keeps per-stage side tables in a `Vec` instead of hashing names.
     index: usize,
 }
@@ -576,7 +577,7 @@ impl RouteSettings {
 // === impl CompiledStage ===
 
 impl CompiledStage {
-    /// Dense index of this stage in its snapshot, `0..Gateway::stage_count()`.
+    /// Dense index of this stage in its gateway, `0..Gateway::stage_count()`.
     pub fn index(&self) -> usize {
         self.index
     }
@@ -858,7 +859,7 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_is_send_and_sync() {
+    fn gateway_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Gateway>();
         assert_send_sync::<Arc<Gateway>>();
