@@ -16,6 +16,8 @@
 //! - `arn`: segment-wise ARN patterns for `Resource` and the `Arn…` operators.
 //! - `condition`: every condition operator, `IfExists`, `ForAllValues:` / `ForAnyValue:`.
 //! - `date`, `ip`, `base64`: value parsers for the `Date…`, `IpAddress` and `BinaryEquals` operators.
+//! - [`calendar`]: calendar and epoch arithmetic and timestamp formats, for the whole workspace
+//!   (this is the lowest crate; it stays pure: time comes in as a value).
 //! - `context`: [`Context`], the request's condition keys.
 //! - `evaluate`: [`evaluate`], [`Decision`] and the deny/allow/boundary/session rules.
 //! - `error`: [`PolicyError`], [`Finding`], [`Severity`] and the stable finding [`codes`].
@@ -48,6 +50,7 @@
 
 mod arn;
 mod base64;
+pub mod calendar;
 mod condition;
 mod context;
 mod date;

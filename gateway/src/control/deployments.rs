@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use gatehouse_policy::calendar::{from_unix_millis, unix_millis};
 use gatehouse_storage::{
     DeployTo, DeploymentDeletion, DeploymentRecord, StageDeploymentRecord, StageRecord,
     StorageError, Store,
@@ -38,7 +39,6 @@ use crate::definition::stage::{
 };
 use crate::definition::validate::is_identifier;
 use crate::server::usage::keys::generate_id;
-use crate::server::usage::{epoch_ms, from_epoch_ms};
 use crate::server::{Clock, Live, ReloadError};
 
 /// The service.
@@ -457,8 +457,8 @@ impl Deployments {
                         RuntimeStage {
                             deployment_id: record.deployment_id,
                             settings,
-                            created_at: from_epoch_ms(record.created_at),
-                            updated_at: from_epoch_ms(record.updated_at),
+                            created_at: from_unix_millis(record.created_at),
+                            updated_at: from_unix_millis(record.updated_at),
                         },
                     );
                 }
@@ -493,7 +493,7 @@ impl Deployments {
         file.load_api(
             &record.api_id,
             &record.id,
-            from_epoch_ms(record.created_at),
+            from_unix_millis(record.created_at),
             record.description.clone(),
             &self.limits,
         )
@@ -602,7 +602,7 @@ impl Deployments {
                     description: description.clone(),
                     source: serde_json::to_string(file)
                         .map_err(|e| DeploymentError::Invalid(e.to_string()))?,
-                    created_at: epoch_ms(now),
+                    created_at: unix_millis(now),
                 },
                 to,
             )
@@ -767,8 +767,8 @@ impl Deployments {
                 name: new.name.clone(),
                 deployment_id: new.deployment_id.clone(),
                 document: to_document(&new.settings)?,
-                created_at: epoch_ms(now),
-                updated_at: epoch_ms(now),
+                created_at: unix_millis(now),
+                updated_at: unix_millis(now),
             };
             next.stages.insert(
                 key,
@@ -833,8 +833,8 @@ impl Deployments {
                 name: stage.to_owned(),
                 deployment_id: runtime.deployment_id.clone(),
                 document: to_document(&runtime.settings)?,
-                created_at: epoch_ms(runtime.created_at),
-                updated_at: epoch_ms(now),
+                created_at: unix_millis(runtime.created_at),
+                updated_at: unix_millis(now),
             };
             next.stages.insert(key, runtime);
             self.compiles(&next)?;
@@ -891,7 +891,7 @@ impl Deployments {
                     api_id: api_id.to_owned(),
                     stage: stage.to_owned(),
                     deployment_id: deployment_id.to_owned(),
-                    updated_at: epoch_ms(self.clock.now()),
+                    updated_at: unix_millis(self.clock.now()),
                 })
                 .await?;
             self.swap(next)?;

@@ -25,6 +25,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use gatehouse_identity::http::operator::{OperatorAuth, RestGuard, require_operator};
+use gatehouse_policy::calendar::unix_seconds;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -230,18 +231,13 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The SigV4 service name of API Gateway's management API.
 const SIGNING_SERVICE: &str = "apigateway";
 
-fn epoch(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn key_json(key: &ApiKeyInfo, value: Option<&str>) -> Value {
     let mut v = json!({
         "id": key.id,
         "name": key.name,
         "enabled": key.enabled,
-        "createdDate": epoch(key.created_at),
-        "lastUpdatedDate": epoch(key.updated_at),
+        "createdDate": unix_seconds(key.created_at),
+        "lastUpdatedDate": unix_seconds(key.updated_at),
         "stageKeys": [],
         "tags": {},
         "customerId": null,
@@ -544,7 +540,7 @@ fn deployments_of(s: &Shared) -> Result<&Arc<Deployments>> {
 }
 
 fn deployment_json(d: &DeploymentInfo) -> Value {
-    let mut v = json!({"id": d.id, "createdDate": epoch(d.created_at)});
+    let mut v = json!({"id": d.id, "createdDate": unix_seconds(d.created_at)});
     if let (Some(obj), Some(description)) = (v.as_object_mut(), &d.description) {
         obj.insert("description".into(), json!(description));
     }
@@ -597,8 +593,8 @@ fn stage_json(s: &StageInfo) -> Value {
             obj.insert("accessLogSettings".into(), json!({ "format": format }));
         }
         if let Some((created, updated)) = s.runtime {
-            obj.insert("createdDate".into(), json!(epoch(created)));
-            obj.insert("lastUpdatedDate".into(), json!(epoch(updated)));
+            obj.insert("createdDate".into(), json!(unix_seconds(created)));
+            obj.insert("lastUpdatedDate".into(), json!(unix_seconds(updated)));
         }
     }
     v

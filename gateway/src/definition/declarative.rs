@@ -8,7 +8,7 @@
 //! silently ignored setting.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -316,7 +316,7 @@ pub(crate) fn from_value(
         );
         return Err(problems.into());
     }
-    let stamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let stamp = gatehouse_policy::calendar::unix_seconds(now);
     let mut definition = Definition::default();
     let mut imported_stages: Vec<Stage> = Vec::new();
     for (api_id, value) in doc.apis {

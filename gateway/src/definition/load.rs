@@ -42,9 +42,7 @@ pub fn load_definition(
     }
     let api_id = api_id_from_name(name);
     let imported = crate::definition::openapi::import_value(value, &api_id, limits)?;
-    let stamp = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let stamp = gatehouse_policy::calendar::unix_seconds(now);
     let deployment_id = format!("{api_id}-{stamp}");
     let deployment = crate::definition::openapi::deploy(imported.api, &deployment_id, now, limits)?;
     let stage = Stage::new(&api_id, &imported.stage_name, &deployment_id);

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use gatehouse_policy::calendar::{MILLIS_PER_DAY, civil_from_days, days_from_civil};
+
 use crate::definition::model::Throttle;
 use crate::definition::stage::{MethodSettingsKey, Quota, QuotaPeriod, UsagePlan, UsagePlanStage};
 
@@ -59,8 +61,6 @@ pub enum PlanError {
     #[error("invalid usage plan: {0}")]
     Invalid(String),
 }
-
-const DAY_MS: i64 = 86_400_000;
 
 // === impl PlanDocument ===
 
@@ -175,9 +175,9 @@ impl ThrottleDocument {
 /// milliseconds, UTC. DAY starts at midnight; WEEK on Sunday plus `offset` days; MONTH on the
 /// first of the month plus `offset` days (API Gateway's `offset`).
 pub fn period_bounds(quota: &Quota, now_ms: i64) -> (i64, i64) {
-    let day = now_ms.div_euclid(DAY_MS);
+    let day = now_ms.div_euclid(MILLIS_PER_DAY);
     match quota.period {
-        QuotaPeriod::Day => (day * DAY_MS, (day + 1) * DAY_MS),
+        QuotaPeriod::Day => (day * MILLIS_PER_DAY, (day + 1) * MILLIS_PER_DAY),
         QuotaPeriod::Week => {
             // 1970-01-01 was a Thursday: day 0 is weekday 4 (Sunday = 0).
             let weekday = (day + 4).rem_euclid(7);
@@ -186,7 +186,7 @@ pub fn period_bounds(quota: &Quota, now_ms: i64) -> (i64, i64) {
             if start > day {
                 start -= 7;
             }
-            (start * DAY_MS, (start + 7) * DAY_MS)
+            (start * MILLIS_PER_DAY, (start + 7) * MILLIS_PER_DAY)
         }
         QuotaPeriod::Month => {
             let offset = i64::from(quota.offset.min(27));
@@ -198,20 +198,14 @@ pub fn period_bounds(quota: &Quota, now_ms: i64) -> (i64, i64) {
             let start = days_from_civil(y0, m0, 1) + offset;
             let (y1, m1) = next_month(y0, m0);
             let end = days_from_civil(y1, m1, 1) + offset;
-            (start * DAY_MS, end * DAY_MS)
+            (start * MILLIS_PER_DAY, end * MILLIS_PER_DAY)
         }
     }
 }
 
 /// UTC midnight of the day containing `now_ms`.
 pub fn day_start(now_ms: i64) -> i64 {
-    now_ms.div_euclid(DAY_MS) * DAY_MS
-}
-
-/// `YYYY-MM-DD` of a day start.
-pub fn format_day(day_ms: i64) -> String {
-    let (y, m, d) = civil_from_days(day_ms.div_euclid(DAY_MS));
-    format!("{y:04}-{m:02}-{d:02}")
+    now_ms.div_euclid(MILLIS_PER_DAY) * MILLIS_PER_DAY
 }
 
 /// Parses `YYYY-MM-DD` into the day's start (epoch milliseconds).
@@ -223,7 +217,7 @@ pub fn parse_day(text: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
         return None;
     }
-    Some(days_from_civil(y, m, d) * DAY_MS)
+    Some(days_from_civil(y, m, d) * MILLIS_PER_DAY)
 }
 
 fn previous_month(y: i64, m: u32) -> (i64, u32) {
@@ -234,34 +228,10 @@ fn next_month(y: i64, m: u32) -> (i64, u32) {
     if m == 12 { (y + 1, 1) } else { (y, m + 1) }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
+    use gatehouse_policy::calendar;
+
     use super::*;
 
     fn at(text: &str) -> i64 {
@@ -276,7 +246,7 @@ mod tests {
         };
         let (s, e) = period_bounds(&quota, at(now) + 3_600_000);
         assert_eq!(
-            (format_day(s), format_day(e)),
+            (calendar::format_day(s), calendar::format_day(e)),
             (start.to_owned(), end.to_owned()),
             "{period:?} +{offset} at {now}"
         );
@@ -343,7 +313,7 @@ mod tests {
     #[test]
     fn days_round_trip() {
         for text in ["1970-01-01", "2000-02-29", "2024-12-31", "2100-03-01"] {
-            assert_eq!(format_day(at(text)), text);
+            assert_eq!(calendar::format_day(at(text)), text);
         }
         for bad in ["2024-13-01", "x", "2024-1", "1969-12-31"] {
             assert!(parse_day(bad).is_none(), "{bad}");

@@ -323,7 +323,7 @@ impl Step for CacheStep {
             return StepFuture::ready(Verdict::Continue);
         };
         let key = cache_key(cx);
-        let now_ms = crate::server::usage::epoch_ms(cx.now);
+        let now_ms = gatehouse_policy::calendar::unix_millis(cx.now);
         if !self.refresh_requested(cx)
             && let Some(entry) = cache.entries.get(&key)
             && entry.expires_at_ms > now_ms

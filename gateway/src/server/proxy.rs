@@ -316,12 +316,9 @@ fn context_value<'c>(var: &str, cx: &'c RequestContext<'_>) -> Option<Cow<'c, st
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())?,
         ),
-        "requestTimeEpoch" => Cow::Owned(
-            cx.now
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-                .to_string(),
-        ),
+        "requestTimeEpoch" => {
+            Cow::Owned(gatehouse_policy::calendar::unix_millis(cx.now).to_string())
+        }
         "domainName" => Cow::Borrowed(
             cx.head
                 .headers

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gatehouse_policy::calendar::unix_seconds;
 use gatehouse_policy::{Outcome, Policy, PolicySet, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -76,7 +77,7 @@ impl EndpointCaller {
         name: &str,
         authorizer: &EndpointAuthorizer,
     ) -> Verdict {
-        let now = super::jwt::unix_seconds(cx.now);
+        let now = unix_seconds(cx.now);
         let mut sources = Vec::with_capacity(authorizer.identity_sources.len());
         for source in &authorizer.identity_sources {
             match source_value(cx, source) {
@@ -364,17 +365,4 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `aws:CurrentTime` for a Unix time.
-pub(crate) fn iso8601(secs: i64) -> String {
-    let day_ms = secs.div_euclid(86_400) * 86_400_000;
-    let rest = secs.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        crate::definition::plans::format_day(day_ms),
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
 }

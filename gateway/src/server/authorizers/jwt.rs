@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
+use gatehouse_policy::calendar::unix_seconds;
 use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -617,11 +618,6 @@ fn verified_from(
         claims_header,
         remote,
     }
-}
-
-pub(crate) fn unix_seconds(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 // === impl RemoteIssuers ===

@@ -172,9 +172,12 @@ pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> 
 /// (the one resolved client address), `aws:CurrentTime` and `aws:EpochTime` (the request's
 /// time).
 pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Context {
-    let now = jwt::unix_seconds(cx.now);
+    let now = gatehouse_policy::calendar::unix_seconds(cx.now);
     gatehouse_policy::Context::new()
-        .with("aws:CurrentTime", endpoint::iso8601(now))
+        .with(
+            "aws:CurrentTime",
+            gatehouse_policy::calendar::format_rfc3339(now),
+        )
         .with("aws:EpochTime", now.to_string())
         .with("aws:SourceIp", cx.source_ip.to_string())
 }

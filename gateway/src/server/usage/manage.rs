@@ -7,8 +7,10 @@ use std::time::SystemTime;
 use gatehouse_storage::{ApiKeyRecord, UsagePlanRecord};
 
 use super::keys;
-use super::{Usage, UsageError, from_epoch_ms};
-use crate::definition::plans::{PlanDocument, format_day, period_bounds};
+use gatehouse_policy::calendar::{MILLIS_PER_DAY, format_day, from_unix_millis};
+
+use super::{Usage, UsageError};
+use crate::definition::plans::{PlanDocument, period_bounds};
 
 /// A key as listings show it (never the value).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +95,8 @@ impl Usage {
             description: record.description.clone(),
             prefix: record.prefix.clone(),
             enabled: record.enabled,
-            created_at: from_epoch_ms(record.created_at),
-            updated_at: from_epoch_ms(record.updated_at),
+            created_at: from_unix_millis(record.created_at),
+            updated_at: from_unix_millis(record.updated_at),
             usage_plan_ids,
         }
     }
@@ -336,7 +338,7 @@ impl Usage {
                 .ok_or_else(|| UsageError::Invalid(format!("date `{d}` is not YYYY-MM-DD")))
         };
         let (from, to) = (parse(start)?, parse(end)?);
-        if to < from || (to - from) / 86_400_000 > 366 {
+        if to < from || (to - from) / MILLIS_PER_DAY > 366 {
             return Err(UsageError::Invalid(
                 "the date range must be 1 to 367 days".into(),
             ));
@@ -393,7 +395,7 @@ impl Usage {
                     None => 0,
                 };
                 days.push((used, remaining));
-                day += 86_400_000;
+                day += MILLIS_PER_DAY;
             }
             items.insert(key, days);
         }

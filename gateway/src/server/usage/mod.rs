@@ -29,14 +29,15 @@ use steps::{ApiKeyStep, QuotaStep, ThrottleStep};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use gatehouse_policy::calendar;
 use gatehouse_storage::{ApiKeyRecord, StorageError, Store, UsagePlanRecord};
 
 use crate::definition::compiled::Gateway;
 use crate::definition::model::Throttle;
-use crate::definition::plans::{PlanDocument, PlanError, day_start, format_day};
+use crate::definition::plans::{PlanDocument, PlanError, day_start};
 use crate::definition::stage::{ApiKeyRef, MethodSettingsKey, UsagePlan};
 use crate::server::Clock;
 use crate::server::steps::Step;
@@ -361,7 +362,7 @@ impl Usage {
     }
 
     fn now_ms(&self) -> i64 {
-        epoch_ms(self.clock.now())
+        calendar::unix_millis(self.clock.now())
     }
 
     /// The current key table (tests and diagnostics).
@@ -376,15 +377,6 @@ impl Usage {
 
     /// Today's start in epoch ms (UTC) by the service clock.
     pub fn today(&self) -> String {
-        format_day(day_start(self.now_ms()))
+        calendar::format_day(day_start(self.now_ms()))
     }
-}
-
-pub(crate) fn epoch_ms(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-pub(crate) fn from_epoch_ms(ms: i64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

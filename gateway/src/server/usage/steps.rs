@@ -10,7 +10,9 @@ use http::{HeaderName, HeaderValue};
 use super::keys;
 use super::quota::QuotaCheck;
 use super::throttle::Gcra;
-use super::{KeyEntry, Usage, epoch_ms};
+use gatehouse_policy::calendar::unix_millis;
+
+use super::{KeyEntry, Usage};
 use crate::definition::compiled::Gateway;
 use crate::definition::model::{ApiKeySource, HttpMethod};
 use crate::definition::responses::GatewayResponseType;
@@ -220,7 +222,7 @@ impl Step for QuotaStep {
             return StepFuture::ready(Verdict::Continue);
         };
         let usage = &self.0;
-        let now_ms = epoch_ms(cx.now);
+        let now_ms = unix_millis(cx.now);
         match usage.quota.check(&slot, &quota, now_ms) {
             QuotaCheck::Admitted => StepFuture::ready(Verdict::Continue),
             QuotaCheck::Exceeded { retry_after: s } => StepFuture::ready(exceeded(s)),
