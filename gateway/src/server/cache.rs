@@ -47,7 +47,7 @@ pub enum CacheControlMode {
     AllowAll,
 }
 
-/// Settings of the cache stage.
+/// Settings of the cache step.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
     /// Per `(api, stage)`: overrides the stage's `require_authorization_for_cache_control`.
@@ -61,7 +61,7 @@ pub struct CacheConfig {
 /// The response header that says whether the cache answered.
 pub const CACHE_HEADER: &str = "x-cache";
 
-/// The cache stage; keep an `Arc` to flush stages and render metrics.
+/// The cache step; keep an `Arc` to flush stages and render metrics.
 #[derive(Debug)]
 pub struct CacheStep {
     config: CacheConfig,

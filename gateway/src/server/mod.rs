@@ -1,13 +1,14 @@
-//! The data plane: the listener, the request pipeline and hot reload, built on the pure
-//! definitions of the rest of this crate.
+//! The data plane: the listener, the request pipeline, the HTTP proxy and mock integrations,
+//! the steps a request passes (authorizers, API keys and usage plans, throttle, quota, cache)
+//! and the live snapshot they all read. It depends on [`crate::definition`] and receives new
+//! definitions from the control plane ([`crate::control`]), never the other way.
 //!
-//! This is the only part of the crate that does I/O and knows hyper and tokio. What the
-//! binary wires:
+//! What the binary wires:
 //!
 //! ```text
-//! let (gateway, warnings) = load_gateway(&files, clock.now(), &Limits::default())?;
+//! let (gateway, warnings) = control::files::load_gateway(&files, clock.now(), &Limits::default())?;
 //! let live = Arc::new(Live::new(gateway, Steps::new(steps), Arc::new(Metrics::new()))?);
-//! tokio::spawn(Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
+//! tokio::spawn(control::reload::Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
 //! let service = GatewayService::new(ServiceConfig::default(), live.clone(), AccessLogSink::stderr(), clock);
 //! serve(listener, service, shutdown).await?;          // and `live.metrics().render()` at /metrics
 //! ```

@@ -15,6 +15,7 @@ mod dataplane;
 mod declarative;
 mod edge;
 mod import;
+mod layout;
 mod properties;
 mod resolve;
 mod usage;

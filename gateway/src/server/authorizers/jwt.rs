@@ -152,7 +152,7 @@ struct Token {
     end: usize,
 }
 
-/// JWT verification for the authorizer stage.
+/// JWT verification for the authorizer step.
 #[derive(Debug)]
 pub(crate) struct JwtVerifier {
     pools: Option<Arc<dyn PoolTokenVerifier>>,

@@ -40,7 +40,7 @@ use crate::server::steps::{
 
 pub use jwt::{KeyRingVerifier, PoolTokenVerifier, TokenRejection};
 
-/// Settings of the authorizer stage.
+/// Settings of the authorizer step.
 #[derive(Debug, Clone)]
 pub struct AuthorizerConfig {
     /// Region and account in method ARNs (`arn:aws:execute-api:{region}:{account}:…`).
@@ -82,12 +82,12 @@ pub struct IamGrant {
 }
 
 /// Policies an authorizer established for the caller (a TOKEN/REQUEST answer's policy
-/// document or an IAM caller's policies); the cache stage evaluates
+/// document or an IAM caller's policies); the cache step evaluates
 /// `execute-api:InvalidateCache` with them.
 #[derive(Debug, Clone)]
 pub struct CallerPolicies(pub Vec<Arc<gatehouse_policy::Policy>>);
 
-/// The authorizer stage.
+/// The authorizer step.
 #[derive(Debug)]
 pub struct AuthorizerStep {
     config: AuthorizerConfig,

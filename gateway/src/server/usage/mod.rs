@@ -3,7 +3,7 @@
 //!
 //! - [`manage`]: the operations the CLI and the operator API call ([`Usage::create_key`],
 //!   [`Usage::create_plan`], GetUsage, …);
-//! - [`stages`]: the three pipeline stages built on the table: API keys, throttling, quotas;
+//! - [`steps`]: the three pipeline steps built on the table: API keys, throttling, quotas;
 //! - [`keys`] (key values: generation, hashing), [`throttle`] (one GCRA limiter) and
 //!   [`quota`] (counters batched to storage).
 //!

@@ -1,4 +1,4 @@
-//! The three pipeline stages on the key table, in API Gateway's order: the API key
+//! The three pipeline steps on the key table, in API Gateway's order: the API key
 //! ([`ApiKeyStep`]), throttling ([`ThrottleStep`]: the plan's per-method and per-key limits,
 //! the route's, then the account-wide one) and quotas ([`QuotaStep`]).
 
@@ -18,13 +18,13 @@ use crate::definition::model::{ApiKeySource, HttpMethod};
 use crate::definition::responses::GatewayResponseType;
 use crate::server::steps::{Phase, Prepared, Rejection, RequestContext, Step, StepFuture, Verdict};
 
-/// The stage that checks API keys.
+/// The step that checks API keys.
 #[derive(Debug)]
 pub struct ApiKeyStep(pub Arc<Usage>);
-/// The stage that applies throttles.
+/// The step that applies throttles.
 #[derive(Debug)]
 pub struct ThrottleStep(pub Arc<Usage>);
-/// The stage that counts quotas.
+/// The step that counts quotas.
 #[derive(Debug)]
 pub struct QuotaStep(pub Arc<Usage>);
 
@@ -32,7 +32,7 @@ const API_KEY_HEADER: &str = "x-api-key";
 /// How long a request waits for its node's quota batch to be written before giving up.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
-/// Set by the key stage for the throttle and quota stages.
+/// Set by the key step for the throttle and quota steps.
 #[derive(Debug, Clone)]
 struct KeyContext {
     entry: Arc<KeyEntry>,
