@@ -59,6 +59,16 @@ pub enum Problem {
     },
     #[error("{what} `{name}` is defined more than once")]
     Duplicate { what: &'static str, name: String },
+    /// Defined by two definition files (or twice through one file and a file it imports);
+    /// `first` and `second` name the files, `advice` says how to load them together.
+    #[error("{what} `{name}` is defined twice: in {first} and in {second}; {advice}")]
+    DefinedTwice {
+        what: &'static str,
+        name: String,
+        first: String,
+        second: String,
+        advice: String,
+    },
     #[error("unknown {what} `{name}`")]
     Unknown { what: &'static str, name: String },
     #[error("`{name}` is not supported: {reason}")]

@@ -56,10 +56,14 @@ pub fn load_definition(
     })
 }
 
-/// `examples/gateway/petstore.yaml` → `petstore`; characters an API id cannot hold become `-`.
+/// The file stem: `examples/gateway/petstore.yaml` → `petstore`, `openapi.spec.json` →
+/// `openapi-spec`; characters an API id cannot hold become `-`.
 pub fn api_id_from_name(name: &str) -> String {
     let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
+    let stem = match file.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => file,
+    };
     let id: String = stem
         .chars()
         .take(64)
@@ -79,12 +83,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_ids_from_file_names() {
-        assert_eq!(
-            api_id_from_name("examples/gateway/petstore.yaml"),
-            "petstore"
-        );
-        assert_eq!(api_id_from_name("my api.v2.json"), "my-api");
-        assert_eq!(api_id_from_name(""), "api");
+    fn api_ids_are_file_stems() {
+        for (case, name, expected) in [
+            ("a path", "examples/gateway/petstore.yaml", "petstore"),
+            (
+                "dots before the extension",
+                "openapi.spec.json",
+                "openapi-spec",
+            ),
+            (
+                "a dotted stem",
+                "openapi.cognito-auth.json",
+                "openapi-cognito-auth",
+            ),
+            ("a space and a version", "my api.v2.json", "my-api-v2"),
+            ("a Windows path", "C:\\apis\\shop.yaml", "shop"),
+            ("a dotted folder", "v1.0/orders.yaml", "orders"),
+            ("no extension", "orders", "orders"),
+            ("a hidden file", ".orders", "-orders"),
+            ("nothing", "", "api"),
+        ] {
+            assert_eq!(api_id_from_name(name), expected, "{case}");
+        }
     }
 }

@@ -10,13 +10,14 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::definition::compiled::Definition;
 use crate::definition::declarative::Resolver;
-use crate::definition::error::{LoadError, Warning};
+use crate::definition::error::{LoadError, Problem, Problems, Warning};
 use crate::definition::limits::Limits;
 use crate::definition::load::load_definition;
 use crate::definition::stage::Deployment;
@@ -26,6 +27,20 @@ use crate::definition::stage::Deployment;
 pub struct SourceDefinition {
     pub definition: Definition,
     pub files: Vec<SourceFile>,
+    /// What each file defined, so that a later file defining it again is refused with the
+    /// names of both files.
+    defined: Vec<Defined>,
+}
+
+/// Something a file defines that no other file may define too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Defined {
+    what: &'static str,
+    name: String,
+    /// Where it is in the file that defines it (`apis.petstore`, `stages.shop.prod`).
+    location: String,
+    /// Index in [`SourceDefinition::files`].
+    file: usize,
 }
 
 /// One definition file as read: its name, text, the files it imported (by the name it used)
@@ -68,6 +83,9 @@ impl SourceDefinition {
         };
         let loaded = load_definition(name, &text, now, limits, &recording)?;
         let d = loaded.definition;
+        let defined = defined_by(&d, self.files.len());
+        self.check_defined_once(name, &defined)?;
+        self.defined.extend(defined);
         let mut api_ids: Vec<String> = d.deployments.iter().map(|d| d.api().id.clone()).collect();
         api_ids.dedup();
         self.files.push(SourceFile {
@@ -83,6 +101,72 @@ impl SourceDefinition {
         definition.usage_plans.extend(d.usage_plans);
         definition.api_keys.extend(d.api_keys);
         Ok(loaded.warnings)
+    }
+
+    /// Refuses what `name` defines that an earlier file defined already, naming both files
+    /// and how to load them together.
+    fn check_defined_once(&self, name: &str, defined: &[Defined]) -> Result<(), LoadError> {
+        let mut problems = Problems::default();
+        let mut twice_apis: Vec<&str> = Vec::new();
+        for item in defined {
+            let Some(earlier) = self
+                .defined
+                .iter()
+                .find(|d| d.what == item.what && d.name == item.name)
+            else {
+                continue;
+            };
+            // A stage of an api defined twice is the same mistake; say it once.
+            if item.what == "stage"
+                && twice_apis
+                    .iter()
+                    .any(|api| item.name.split_once('/').is_some_and(|(a, _)| a == *api))
+            {
+                continue;
+            }
+            if item.what == "api" {
+                twice_apis.push(&item.name);
+            }
+            let Some(file) = self.files.get(earlier.file) else {
+                continue;
+            };
+            let imported = file
+                .imports
+                .keys()
+                .find(|import| same_file(&beside(&file.name, import), Path::new(name)));
+            let (first, advice) = match imported {
+                Some(import) => (
+                    format!("`{}` (which imports `{import}`)", file.name),
+                    format!("pass only `{}`", file.name),
+                ),
+                None if same_file(Path::new(&file.name), Path::new(name)) => (
+                    format!("`{}`", file.name),
+                    "the file is passed twice; pass it once".to_owned(),
+                ),
+                None if item.what == "api" => (
+                    format!("`{}`", file.name),
+                    "an OpenAPI file's api id is its file name without the extension: rename \
+                     one of the files, or give each api an id of its own in a declarative file \
+                     (`apis: {ID: {openapi: FILE}}`)"
+                        .to_owned(),
+                ),
+                None => (
+                    format!("`{}` at `{}`", file.name, earlier.location),
+                    "keep one of them".to_owned(),
+                ),
+            };
+            problems.push(
+                item.location.clone(),
+                Problem::DefinedTwice {
+                    what: item.what,
+                    name: item.name.clone(),
+                    first,
+                    second: format!("`{name}`"),
+                    advice,
+                },
+            );
+        }
+        problems.into_result(()).map_err(LoadError::from)
     }
 
     /// The deployment the definition serves API `api_id` with: the one its stages point at,
@@ -102,6 +186,77 @@ impl SourceDefinition {
             .iter()
             .find(|f| f.api_ids.iter().any(|a| a == api_id))
     }
+}
+
+/// What a file's definition defines that must be defined once across files: its apis, stages,
+/// usage plans, api keys and base-path mappings. `file` is the file's index.
+fn defined_by(d: &Definition, file: usize) -> Vec<Defined> {
+    let mut out: Vec<Defined> = Vec::new();
+    let mut push = |what: &'static str, name: String, location: String| {
+        if !out.iter().any(|x| x.what == what && x.name == name) {
+            out.push(Defined {
+                what,
+                name,
+                location,
+                file,
+            });
+        }
+    };
+    for deployment in &d.deployments {
+        let id = &deployment.api().id;
+        push("api", id.clone(), format!("apis.{id}"));
+    }
+    for stage in &d.stages {
+        push(
+            "stage",
+            format!("{}/{}", stage.api_id, stage.name),
+            format!("stages.{}.{}", stage.api_id, stage.name),
+        );
+    }
+    for plan in &d.usage_plans {
+        push(
+            "usage plan",
+            plan.name.clone(),
+            format!("usage_plans.{}", plan.name),
+        );
+    }
+    for key in &d.api_keys {
+        push(
+            "api key",
+            key.name.clone(),
+            format!("api_keys.{}", key.name),
+        );
+    }
+    for (i, mapping) in d.base_path_mappings.iter().enumerate() {
+        push(
+            "base path mapping",
+            format!(
+                "{}/{}",
+                mapping.domain.as_deref().unwrap_or("*"),
+                mapping.base_path
+            ),
+            format!("base_path_mappings.{i}"),
+        );
+    }
+    out
+}
+
+/// The file `import` names, relative to the folder of `file` (the way the reader resolves it).
+fn beside(file: &str, import: &str) -> PathBuf {
+    Path::new(file)
+        .parent()
+        .map_or_else(|| PathBuf::from(import), |dir| dir.join(import))
+}
+
+/// Whether two names are one file as written (`./a.yaml` is `a.yaml`); no file is read.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let parts = |p: &Path| {
+        p.components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .map(|c| c.as_os_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    parts(a) == parts(b)
 }
 
 // === impl SourceFile ===

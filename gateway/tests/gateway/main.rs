@@ -14,6 +14,7 @@
 mod dataplane;
 mod declarative;
 mod edge;
+mod fidelity;
 mod import;
 mod layout;
 mod properties;

@@ -1,0 +1,170 @@
+//! Import fidelity, learnt from loading public OpenAPI files with API Gateway extensions (SAM
+//! and Terraform templates, LocalStack's test files, AWS serverless patterns) the way a new user
+//! does: real files on disk, read by the control plane, compiled into one gateway.
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use gatehouse_gateway::control::files::read_sources;
+use gatehouse_gateway::{Gateway, Limits};
+
+/// A folder of definition files written by the test.
+struct Files(tempfile::TempDir);
+
+impl Files {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    /// Reads and compiles `names` as `gatehouse serve --api …` does: the api ids and every
+    /// warning, or the error as the operator sees it.
+    fn serve(&self, names: &[&str]) -> Result<(Vec<String>, Vec<String>), String> {
+        let paths: Vec<PathBuf> = names.iter().map(|n| self.path(n)).collect();
+        let (source, mut warnings) =
+            read_sources(&paths, UNIX_EPOCH, &Limits::default()).map_err(|e| e.to_string())?;
+        let (gateway, more) =
+            Gateway::build(&source.definition, &Limits::default()).map_err(|e| e.to_string())?;
+        warnings.extend(more);
+        let mut ids: Vec<String> = gateway.stages().map(|s| s.stage.api_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        Ok((ids, warnings.iter().map(ToString::to_string).collect()))
+    }
+}
+
+/// A bare OpenAPI 3 file with one mock method, served at stage `prod`.
+fn openapi(title: &str) -> String {
+    format!(
+        r#"openapi: 3.0.1
+info: {{title: {title}, version: "1"}}
+servers: [{{url: "https://example.com/{{basePath}}", variables: {{basePath: {{default: /prod}}}}}}]
+paths:
+  /ping:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200"}}}}
+"#
+    )
+}
+
+fn shown(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+// === the API id is the file stem ===
+
+#[test]
+fn files_named_alike_up_to_their_first_dot_are_distinct_apis() {
+    let files = Files::new(&[
+        ("openapi.spec.json", &openapi("Spec")),
+        ("openapi.cognito-auth.json", &openapi("Auth")),
+    ]);
+    let (ids, _) = files
+        .serve(&["openapi.spec.json", "openapi.cognito-auth.json"])
+        .unwrap();
+    assert_eq!(ids, ["openapi-cognito-auth", "openapi-spec"]);
+}
+
+// === duplicates name both places ===
+
+/// A definition error that must name both files, and what it must say besides.
+struct Duplicate {
+    name: &'static str,
+    files: Vec<(&'static str, String)>,
+    passed: &'static [&'static str],
+    says: &'static [&'static str],
+}
+
+fn check_duplicate(case: &Duplicate) {
+    let written: Vec<(&str, &str)> = case.files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let files = Files::new(&written);
+    let err = files.serve(case.passed).expect_err(case.name);
+    for name in case.passed {
+        assert!(
+            err.contains(&format!("`{}`", shown(&files.path(name)))),
+            "{}: `{name}` not named in: {err}",
+            case.name
+        );
+    }
+    for words in case.says {
+        assert!(
+            err.contains(words),
+            "{}: `{words}` not in: {err}",
+            case.name
+        );
+    }
+}
+
+const WRAPPER: &str = "version: 1\napis:\n  petstore:\n    openapi: petstore.yaml\n";
+const PLAN: &str = "version: 1\napis:\n  shop:\n    resources:\n      /ping:\n        GET:\n          integration: {type: mock}\nstages:\n  shop:\n    prod: {}\nusage_plans:\n  basic:\n    stages: [{api: shop, stage: prod}]\n";
+const SECOND_PLAN: &str =
+    "version: 1\nusage_plans:\n  basic:\n    stages: [{api: shop, stage: prod}]\n";
+const SECOND_STAGE: &str = "version: 1\nstages:\n  shop:\n    prod: {}\n";
+
+#[test]
+fn definitions_found_twice_name_both_files() {
+    let petstore = openapi("PetStore");
+    let cases = [
+        Duplicate {
+            name: "two OpenAPI files with one stem in two folders",
+            files: vec![
+                ("a/orders.yaml", petstore.clone()),
+                ("b/orders.yaml", petstore.clone()),
+            ],
+            passed: &["a/orders.yaml", "b/orders.yaml"],
+            says: &["api `orders` is defined twice"],
+        },
+        Duplicate {
+            name: "a file passed beside the declarative file that imports it",
+            files: vec![
+                ("gateway.yaml", WRAPPER.into()),
+                ("petstore.yaml", petstore.clone()),
+            ],
+            passed: &["gateway.yaml", "petstore.yaml"],
+            says: &[
+                "api `petstore` is defined twice",
+                "imports `petstore.yaml`",
+                "pass only",
+            ],
+        },
+        Duplicate {
+            name: "the same file passed twice",
+            files: vec![("petstore.yaml", petstore.clone())],
+            passed: &["petstore.yaml", "petstore.yaml"],
+            says: &["api `petstore` is defined twice"],
+        },
+        Duplicate {
+            name: "a usage plan of one name in two files",
+            files: vec![
+                ("shop.yaml", PLAN.into()),
+                ("plans.yaml", SECOND_PLAN.into()),
+            ],
+            passed: &["shop.yaml", "plans.yaml"],
+            says: &["usage plan `basic` is defined twice"],
+        },
+        Duplicate {
+            name: "a stage of one name in two files",
+            files: vec![
+                ("shop.yaml", PLAN.into()),
+                ("stages.yaml", SECOND_STAGE.into()),
+            ],
+            passed: &["shop.yaml", "stages.yaml"],
+            says: &["stage `shop/prod` is defined twice"],
+        },
+    ];
+    for case in &cases {
+        check_duplicate(case);
+    }
+}
