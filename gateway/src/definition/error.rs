@@ -69,6 +69,10 @@ pub enum Problem {
         second: String,
         advice: String,
     },
+    /// A value of another type where a string belongs (a CloudFormation intrinsic such as
+    /// `{"Fn::Sub": …}` left in a document taken from a SAM or CloudFormation template).
+    #[error("expected a string, found {found}")]
+    NotAString { found: &'static str },
     #[error("unknown {what} `{name}`")]
     Unknown { what: &'static str, name: String },
     #[error("`{name}` is not supported: {reason}")]

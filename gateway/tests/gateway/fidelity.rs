@@ -168,3 +168,147 @@ fn definitions_found_twice_name_both_files() {
         check_duplicate(case);
     }
 }
+
+// === values that are not strings ===
+
+/// An OpenAPI 3 document with one `GET /a` whose integration is `integration`, and a
+/// security scheme `auth` with `authorizer` when one is given.
+fn document(integration: serde_json::Value, authorizer: Option<serde_json::Value>) -> String {
+    let mut doc = serde_json::json!({
+        "openapi": "3.0.1",
+        "info": {"title": "T", "version": "1"},
+        "paths": {"/a": {"get": {"x-amazon-apigateway-integration": integration}}},
+    });
+    if let Some(authorizer) = authorizer {
+        doc["components"] = serde_json::json!({"securitySchemes": {"auth": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authorizer": authorizer,
+        }}});
+        doc["paths"]["/a"]["get"]["security"] = serde_json::json!([{"auth": []}]);
+    }
+    serde_json::to_string_pretty(&doc).unwrap()
+}
+
+/// Imports `text` and expects an error at `location` saying `message`.
+fn check_error(case: &str, text: &str, location: &str, message: &str) {
+    match gatehouse_gateway::definition::openapi::import(text, "t", &Limits::default()) {
+        Err(gatehouse_gateway::LoadError::Invalid(problems)) => assert!(
+            problems
+                .iter()
+                .any(|p| p.location == location && p.problem.to_string().contains(message)),
+            "{case}: no `{message}` at `{location}` in: {problems}"
+        ),
+        other => panic!("{case}: {other:?}"),
+    }
+}
+
+#[test]
+fn values_that_are_not_strings_say_what_was_found() {
+    use serde_json::json;
+    const INTRINSIC: &str = "expected a string, found a mapping (a CloudFormation intrinsic?)";
+    let integration = "paths./a.get.x-amazon-apigateway-integration";
+    let authorizer = "components.securitySchemes.auth.x-amazon-apigateway-authorizer";
+    let proxy = |key: &str, value: serde_json::Value| {
+        let mut i =
+            json!({"type": "http_proxy", "httpMethod": "GET", "uri": "https://b.example.com/a"});
+        i[key] = value;
+        i
+    };
+    let request = |key: &str, value: serde_json::Value| {
+        let mut a = json!({"type": "request", "identitySource": "method.request.header.Authorization",
+                           "x-gatehouse-endpoint": "https://auth.example.com/check"});
+        a[key] = value;
+        a
+    };
+    let cases = [
+        (
+            "a SAM uri",
+            document(
+                proxy("uri", json!({"Fn::Sub": "https://${Backend}/a"})),
+                None,
+            ),
+            format!("{integration}.uri"),
+            INTRINSIC,
+        ),
+        (
+            "a Ref as the integration type",
+            document(proxy("type", json!({"Ref": "IntegrationType"})), None),
+            format!("{integration}.type"),
+            INTRINSIC,
+        ),
+        (
+            "a list of methods",
+            document(proxy("httpMethod", json!(["GET", "POST"])), None),
+            format!("{integration}.httpMethod"),
+            "expected a string, found a list",
+        ),
+        (
+            "a number as passthrough behaviour",
+            document(proxy("passthroughBehavior", json!(1)), None),
+            format!("{integration}.passthroughBehavior"),
+            "expected a string, found a number",
+        ),
+        (
+            "a joined request parameter",
+            document(
+                proxy(
+                    "requestParameters",
+                    json!({"integration.request.header.x-tenant": {"Fn::Join": ["", ["'", "a", "'"]]}}),
+                ),
+                None,
+            ),
+            format!("{integration}.requestParameters.integration.request.header.x-tenant"),
+            INTRINSIC,
+        ),
+        (
+            "a SAM authorizer uri",
+            document(
+                proxy("uri", json!("https://b.example.com/a")),
+                Some(
+                    json!({"type": "token", "authorizerUri": {"Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/x"}}),
+                ),
+            ),
+            format!("{authorizer}.authorizerUri"),
+            INTRINSIC,
+        ),
+        (
+            "a non-string endpoint",
+            document(
+                proxy("uri", json!("https://b.example.com/a")),
+                Some(request(
+                    "x-gatehouse-endpoint",
+                    json!({"Fn::GetAtt": ["Auth", "Url"]}),
+                )),
+            ),
+            format!("{authorizer}.x-gatehouse-endpoint"),
+            INTRINSIC,
+        ),
+        (
+            "a boolean validation expression",
+            document(
+                proxy("uri", json!("https://b.example.com/a")),
+                Some(request("identityValidationExpression", json!(true))),
+            ),
+            format!("{authorizer}.identityValidationExpression"),
+            "expected a string, found a boolean",
+        ),
+        (
+            "a Ref as the authorizer type",
+            document(
+                proxy("uri", json!("https://b.example.com/a")),
+                Some(request("type", json!({"Ref": "Kind"}))),
+            ),
+            format!("{authorizer}.type"),
+            INTRINSIC,
+        ),
+        (
+            "a mapping that is no intrinsic",
+            document(proxy("uri", json!({"host": "b", "path": "/a"})), None),
+            format!("{integration}.uri"),
+            "expected a string, found a mapping",
+        ),
+    ];
+    for (case, text, location, message) in &cases {
+        check_error(case, text, location, message);
+    }
+}

@@ -31,11 +31,12 @@ impl Importer<'_> {
             );
             return None;
         };
-        let kind = obj
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let kind = match obj.get("type") {
+            None => String::new(),
+            Some(value) => self
+                .as_text(value, &format!("{at}.type"))?
+                .to_ascii_lowercase(),
+        };
         match kind.as_str() {
             "http" | "http_proxy" | "mock" => {}
             "aws_proxy" => {
@@ -62,10 +63,10 @@ impl Importer<'_> {
                 return None;
             }
         }
-        let connection = obj
-            .get("connectionType")
-            .and_then(Value::as_str)
-            .unwrap_or("INTERNET");
+        let connection = match obj.get("connectionType") {
+            None => "INTERNET",
+            Some(value) => self.as_text(value, &format!("{at}.connectionType"))?,
+        };
         if connection != "INTERNET" || obj.contains_key("connectionId") {
             self.warn(
                 format!("{at}.connectionType"),
@@ -134,10 +135,13 @@ impl Importer<'_> {
                 responses,
             }));
         }
-        let uri_text = obj.get("uri").and_then(Value::as_str).unwrap_or_default();
+        let uri_text = match obj.get("uri") {
+            None => "",
+            Some(value) => self.as_text(value, &format!("{at}.uri"))?,
+        };
         let uri = self.record(UriTemplate::parse(uri_text), format!("{at}.uri"))?;
         let mut http = HttpIntegration::new(uri);
-        if let Some(method) = obj.get("httpMethod").and_then(Value::as_str) {
+        if let Some(method) = self.text(obj, "httpMethod", at) {
             http.method = self
                 .record(HttpMethod::parse(method), format!("{at}.httpMethod"))
                 .unwrap_or(HttpMethod::Any);
@@ -149,7 +153,7 @@ impl Importer<'_> {
                 .and_then(|t| u32::try_from(t).ok())
                 .unwrap_or(u32::MAX),
         };
-        if let Some(p) = obj.get("passthroughBehavior").and_then(Value::as_str) {
+        if let Some(p) = self.text(obj, "passthroughBehavior", at) {
             http.passthrough = self
                 .record(
                     PassthroughBehavior::parse(p),
@@ -164,10 +168,9 @@ impl Importer<'_> {
                     MappingTarget::parse(target).and_then(require_long_target(target)),
                     &m_at,
                 );
-                let source = self.record(
-                    MappingSource::parse(source.as_str().unwrap_or_default()),
-                    &m_at,
-                );
+                let source = self
+                    .as_text(source, &m_at)
+                    .and_then(|source| self.record(MappingSource::parse(source), &m_at));
                 if let (Some(target), Some(source)) = (target, source) {
                     http.request_parameters
                         .push(ParameterMapping { target, source });
@@ -250,7 +253,9 @@ impl Importer<'_> {
                         );
                         continue;
                     };
-                    let source = source.as_str().unwrap_or_default();
+                    let Some(source) = self.as_text(source, &p_at) else {
+                        continue;
+                    };
                     if let Some(literal) =
                         source.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
                     {
@@ -274,10 +279,13 @@ impl Importer<'_> {
             if let Some(templates) = response.get("responseTemplates").and_then(Value::as_object) {
                 if mock {
                     for (content_type, template) in templates {
-                        let text = template.as_str().unwrap_or_default();
+                        let t_at = format!("{r_at}.responseTemplates.{content_type}");
+                        let Some(text) = self.as_text(template, &t_at) else {
+                            continue;
+                        };
                         if looks_like_vtl(text) {
                             self.warn(
-                                format!("{r_at}.responseTemplates.{content_type}"),
+                                t_at,
                                 "responseTemplates",
                                 "VTL is not evaluated; the template is served verbatim",
                             );

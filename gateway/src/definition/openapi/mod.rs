@@ -28,7 +28,7 @@ mod security;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::definition::error::{LoadError, Problem, Problems, Warning};
 use crate::definition::limits::Limits;
@@ -215,6 +215,27 @@ impl<'a> Importer<'a> {
         result.map_err(|p| self.problems.push(location, p)).ok()
     }
 
+    /// `obj[key]` as text: `None` when absent, and when it is not a string, which is recorded
+    /// at `{at}.{key}` (`{key}` at the top level) saying what was found instead.
+    fn text<'v>(&mut self, obj: &'v Map<String, Value>, key: &str, at: &str) -> Option<&'v str> {
+        let value = obj.get(key)?;
+        let location = if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        };
+        self.as_text(value, &location)
+    }
+
+    /// `value` as text, or `None` with a problem at `location` saying what it is instead.
+    fn as_text<'v>(&mut self, value: &'v Value, location: &str) -> Option<&'v str> {
+        if let Some(text) = value.as_str() {
+            return Some(text);
+        }
+        self.problems.push(location, not_a_string(value));
+        None
+    }
+
     fn resolve<'v>(&mut self, value: &'v Value, location: &str) -> Option<&'v Value>
     where
         'a: 'v,
@@ -301,9 +322,7 @@ impl<'a> Importer<'a> {
             let at = "x-amazon-apigateway-api-key-source";
             let parsed = source
                 .as_str()
-                .ok_or_else(|| {
-                    Problem::invalid("api key source", source.to_string(), "expected a string")
-                })
+                .ok_or_else(|| not_a_string(source))
                 .and_then(ApiKeySource::parse);
             if let Some(s) = self.record(parsed, at) {
                 api.api_key_source = s;
@@ -327,10 +346,7 @@ impl<'a> Importer<'a> {
                 );
             }
         }
-        if let Some(name) = top
-            .get("x-amazon-apigateway-request-validator")
-            .and_then(Value::as_str)
-        {
+        if let Some(name) = self.text(top, "x-amazon-apigateway-request-validator", "") {
             api.default_request_validator = Some(name.to_owned());
         }
         if let Some(cors) = top.get("x-amazon-apigateway-cors") {
@@ -472,6 +488,27 @@ impl<'a> Importer<'a> {
                 .unwrap_or(false),
         }
     }
+}
+
+/// The problem of a value found where a string belongs. Templates written for CloudFormation
+/// (SAM's `AWS::Include`, an API's `Body`) carry intrinsics there (`{"Fn::Sub": …}`,
+/// `{"Ref": …}`), which CloudFormation resolves before API Gateway sees the document; gatehouse
+/// reads the document as it is.
+fn not_a_string(value: &Value) -> Problem {
+    let found = match value {
+        Value::Object(map)
+            if map.len() == 1 && map.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) =>
+        {
+            "a mapping (a CloudFormation intrinsic?)"
+        }
+        Value::Object(_) => "a mapping",
+        Value::Array(_) => "a list",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "nothing (null)",
+        Value::String(_) => "a string",
+    };
+    Problem::NotAString { found }
 }
 
 /// A string or a list of strings.

@@ -42,10 +42,7 @@ impl Importer<'_> {
         let mut settings = MethodSettings::default();
         let body_parameter = self.parameters(op, at, ctx, &mut settings);
         settings.request_models = self.request_models(api, op, at, method, ctx, body_parameter);
-        if let Some(name) = op
-            .get("x-amazon-apigateway-request-validator")
-            .and_then(Value::as_str)
-        {
+        if let Some(name) = self.text(op, "x-amazon-apigateway-request-validator", at) {
             settings.request_validator = Some(name.to_owned());
         }
         self.security(op, at, ctx, &mut settings);

@@ -119,19 +119,24 @@ impl Importer<'_> {
                 ),
             }
         }
-        let kind = obj
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let sources_text = obj.get("identitySource").map(|v| match v {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-            other => other.as_str().unwrap_or_default().to_owned(),
-        });
+        let kind = match obj.get("type") {
+            None => String::new(),
+            Some(value) => self
+                .as_text(value, &format!("{at}.type"))?
+                .to_ascii_lowercase(),
+        };
+        let sources_at = format!("{at}.identitySource");
+        let sources_text = match obj.get("identitySource") {
+            None => None,
+            Some(Value::Array(items)) => {
+                let mut texts = Vec::with_capacity(items.len());
+                for item in items {
+                    texts.push(self.as_text(item, &sources_at)?);
+                }
+                Some(texts.join(","))
+            }
+            Some(other) => Some(self.as_text(other, &sources_at)?.to_owned()),
+        };
         let mut identity_sources = Vec::new();
         for source in sources_text
             .as_deref()
@@ -240,11 +245,14 @@ impl Importer<'_> {
         scheme_header: Option<&str>,
         at: &str,
     ) -> Option<AuthorizerKind> {
-        let endpoint_text = obj
-            .get("x-gatehouse-endpoint")
-            .or_else(|| obj.get("authorizerUri"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let (key, value) = match obj.get("x-gatehouse-endpoint") {
+            Some(value) => ("x-gatehouse-endpoint", Some(value)),
+            None => ("authorizerUri", obj.get("authorizerUri")),
+        };
+        let endpoint_text = match value {
+            None => "",
+            Some(value) => self.as_text(value, &format!("{at}.{key}"))?,
+        };
         if endpoint_text.starts_with("arn:") {
             self.problems.push(
                 format!("{at}.authorizerUri"),
@@ -266,10 +274,7 @@ impl Importer<'_> {
                 scheme_header.unwrap_or("Authorization"),
             ));
         }
-        let expression = match obj
-            .get("identityValidationExpression")
-            .and_then(Value::as_str)
-        {
+        let expression = match self.text(obj, "identityValidationExpression", at) {
             Some(e) => Some(self.record(
                 SelectionPattern::new(e),
                 format!("{at}.identityValidationExpression"),
