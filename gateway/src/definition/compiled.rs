@@ -27,7 +27,7 @@ use crate::definition::responses::GatewayResponseType;
 use crate::definition::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
 use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
-    MethodSettingsKey, Stage, StageMethodSettings, UsagePlan,
+    MethodSettingsKey, Stage, StageMethodSettings, StageSource, UsagePlan,
 };
 use crate::definition::template::is_stage_variable_name;
 use crate::definition::validate::is_identifier;
@@ -681,15 +681,29 @@ fn check_stage(
         }
     }
     for (var, user) in needed {
-        if !stage.variables.contains_key(var) {
-            warnings.push(Warning {
+        if stage.variables.contains_key(var) {
+            continue;
+        }
+        let problem = format!("not defined, but {user} uses it: requests there will fail with 500");
+        warnings.push(match &stage.source {
+            StageSource::Stages => Warning {
                 location: format!("{here}.variables"),
                 name: format!("stageVariables.{var}"),
-                message: format!(
-                    "not defined, but {user} uses it: requests there will fail with 500"
-                ),
-            });
-        }
+                message: problem,
+            },
+            // `stages.…` is a place in no file here: say how to make one.
+            StageSource::OpenApiFile(file) => {
+                let file_name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+                let (api, name) = (&stage.api_id, &stage.name);
+                Warning {
+                    location: file.clone(),
+                    name: format!("stageVariables.{var}"),
+                    message: format!(
+                        "{problem}; an OpenAPI file has no stage variables of its own: load it from a declarative file, `apis: {{{api}: {{openapi: {file_name}}}}}`, and set them in its `stages: {{{api}: {{{name}: {{variables: {{{var}: VALUE}}}}}}}}`"
+                    ),
+                }
+            }
+        });
     }
 }
 

@@ -8,7 +8,7 @@ use crate::definition::compiled::Definition;
 use crate::definition::declarative::Resolver;
 use crate::definition::error::{LoadError, Warning};
 use crate::definition::limits::Limits;
-use crate::definition::stage::Stage;
+use crate::definition::stage::{Stage, StageSource};
 use crate::definition::yaml::{Syntax, detect, parse};
 
 /// A loaded definition and what the loader wants the operator to know.
@@ -45,7 +45,8 @@ pub fn load_definition(
     let stamp = gatehouse_policy::calendar::unix_seconds(now);
     let deployment_id = format!("{api_id}-{stamp}");
     let deployment = crate::definition::openapi::deploy(imported.api, &deployment_id, now, limits)?;
-    let stage = Stage::new(&api_id, &imported.stage_name, &deployment_id);
+    let mut stage = Stage::new(&api_id, &imported.stage_name, &deployment_id);
+    stage.source = StageSource::OpenApiFile(name.to_owned());
     Ok(Loaded {
         definition: Definition {
             deployments: vec![deployment],

@@ -40,6 +40,19 @@ pub struct Stage {
     pub cache: CacheSettings,
     /// Access log line format with `$context.…` variables; `None` disables access logs.
     pub access_log_format: Option<String>,
+    /// Where the stage was defined, so that messages say where to change it.
+    pub source: StageSource,
+}
+
+/// Where a stage was defined.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StageSource {
+    /// A declarative file's `stages:` (or the operator API): its settings are written there.
+    #[default]
+    Stages,
+    /// The stage an OpenAPI file names (its `basePath`), loaded on its own: the file (as given)
+    /// has no place for stage settings until a declarative file imports it.
+    OpenApiFile(String),
 }
 
 /// A `methodSettings` key: `RESOURCE_PATH/METHOD` where either side may be `*`
@@ -222,6 +235,7 @@ impl Stage {
             method_settings: BTreeMap::new(),
             cache: CacheSettings::default(),
             access_log_format: None,
+            source: StageSource::Stages,
         }
     }
 }

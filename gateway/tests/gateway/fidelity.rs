@@ -312,3 +312,56 @@ fn values_that_are_not_strings_say_what_was_found() {
         check_error(case, text, location, message);
     }
 }
+
+// === stage variables of an OpenAPI file ===
+
+const USES_A_VARIABLE: &str = r#"openapi: 3.0.1
+info: {title: Svc, version: "1"}
+paths:
+  /a:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://${stageVariables.backend}/a"
+"#;
+
+#[test]
+fn stage_variables_of_a_bare_openapi_file_say_how_to_set_them() {
+    let files = Files::new(&[
+        ("svc.yaml", USES_A_VARIABLE),
+        (
+            "wrapped.yaml",
+            "version: 1\napis:\n  svc:\n    openapi: svc.yaml\n",
+        ),
+    ]);
+    let warning = |names: &[&str]| -> String {
+        let (_, warnings) = files.serve(names).unwrap();
+        let found: Vec<&String> = warnings
+            .iter()
+            .filter(|w| w.contains("stageVariables.backend"))
+            .collect();
+        assert_eq!(found.len(), 1, "{warnings:?}");
+        found[0].clone()
+    };
+    // On its own, the file has no place for variables: the warning names the file and the
+    // declarative wrapper that gives it one.
+    let bare = warning(&["svc.yaml"]);
+    assert!(
+        bare.starts_with(&format!("{}: ", shown(&files.path("svc.yaml")))),
+        "{bare}"
+    );
+    for words in [
+        "`apis: {svc: {openapi: svc.yaml}}`",
+        "`stages: {svc: {prod: {variables: {backend: VALUE}}}}`",
+    ] {
+        assert!(bare.contains(words), "`{words}` not in: {bare}");
+    }
+    assert!(!bare.contains("stages.svc.prod.variables"), "{bare}");
+    // Imported by a declarative file, the place is that file's `stages:`.
+    let wrapped = warning(&["wrapped.yaml"]);
+    assert!(
+        wrapped.starts_with("stages.svc.prod.variables: "),
+        "{wrapped}"
+    );
+}
