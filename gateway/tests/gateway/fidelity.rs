@@ -365,3 +365,76 @@ fn stage_variables_of_a_bare_openapi_file_say_how_to_set_them() {
         "{wrapped}"
     );
 }
+
+// === authorizer endpoints ===
+
+#[test]
+fn authorizer_endpoints_are_reported_at_their_key_with_the_way_out() {
+    use serde_json::json;
+    let authorizer = "components.securitySchemes.auth.x-amazon-apigateway-authorizer";
+    let backend =
+        json!({"type": "http_proxy", "httpMethod": "GET", "uri": "https://b.example.com/a"});
+    let token = |fields: serde_json::Value| {
+        let mut a =
+            json!({"type": "token", "identitySource": "method.request.header.Authorization"});
+        for (k, v) in fields.as_object().unwrap() {
+            a[k] = v.clone();
+        }
+        document(backend.clone(), Some(a))
+    };
+    let lambda = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations";
+    let cases = [
+        (
+            "a Terraform placeholder",
+            token(json!({"authorizerUri": "${authorizer_uri}"})),
+            format!("{authorizer}.authorizerUri"),
+            "set `x-gatehouse-endpoint`",
+        ),
+        (
+            "a SAM placeholder",
+            token(json!({"authorizerUri": "${AuthorizerFunction.Arn}"})),
+            format!("{authorizer}.authorizerUri"),
+            "set `x-gatehouse-endpoint`",
+        ),
+        (
+            "text that is no URL",
+            token(json!({"authorizerUri": "auth-service"})),
+            format!("{authorizer}.authorizerUri"),
+            "set `x-gatehouse-endpoint`",
+        ),
+        (
+            "a Lambda function",
+            token(json!({"authorizerUri": lambda})),
+            format!("{authorizer}.authorizerUri"),
+            "set `x-gatehouse-endpoint`",
+        ),
+        (
+            "no endpoint at all",
+            token(json!({})),
+            authorizer.to_owned(),
+            "missing required field `x-gatehouse-endpoint`",
+        ),
+        (
+            "an endpoint that is no URL, beside a Lambda function",
+            token(json!({"authorizerUri": lambda, "x-gatehouse-endpoint": "auth-service"})),
+            format!("{authorizer}.x-gatehouse-endpoint"),
+            "invalid endpoint uri `auth-service`",
+        ),
+        (
+            "an endpoint of another scheme",
+            token(json!({"x-gatehouse-endpoint": "ftp://auth.example.com/check"})),
+            format!("{authorizer}.x-gatehouse-endpoint"),
+            "invalid endpoint uri `ftp://auth.example.com/check`",
+        ),
+    ];
+    for (case, text, location, message) in &cases {
+        check_error(case, text, location, message);
+    }
+    // A valid endpoint beside a Lambda function is what the authorizer calls.
+    let text = token(
+        json!({"authorizerUri": lambda, "x-gatehouse-endpoint": "https://auth.example.com/check"}),
+    );
+    let imported =
+        gatehouse_gateway::definition::openapi::import(&text, "t", &Limits::default()).unwrap();
+    assert!(imported.api.authorizers.contains_key("auth"));
+}

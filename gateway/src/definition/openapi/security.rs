@@ -245,25 +245,39 @@ impl Importer<'_> {
         scheme_header: Option<&str>,
         at: &str,
     ) -> Option<AuthorizerKind> {
-        let (key, value) = match obj.get("x-gatehouse-endpoint") {
-            Some(value) => ("x-gatehouse-endpoint", Some(value)),
-            None => ("authorizerUri", obj.get("authorizerUri")),
+        // `x-gatehouse-endpoint` wins over `authorizerUri` (usually a Lambda function, which
+        // API Gateway calls and gatehouse cannot); each is reported at its own key.
+        let endpoint = match (obj.get("x-gatehouse-endpoint"), obj.get("authorizerUri")) {
+            (Some(value), _) => {
+                let location = format!("{at}.x-gatehouse-endpoint");
+                let text = self.as_text(value, &location)?;
+                self.record(UriTemplate::parse(text), location)?
+            }
+            (None, Some(value)) => {
+                let location = format!("{at}.authorizerUri");
+                let text = self.as_text(value, &location)?;
+                if text.starts_with("arn:") {
+                    self.problems.push(
+                        location,
+                        Problem::unsupported(text, "a Lambda authorizer has no gatehouse equivalent; set `x-gatehouse-endpoint` to an HTTP endpoint that answers the authorizer event"),
+                    );
+                    return None;
+                }
+                self.record(
+                    UriTemplate::parse(text).map_err(with_endpoint_advice),
+                    location,
+                )?
+            }
+            (None, None) => {
+                self.problems.push(
+                    at,
+                    Problem::Missing {
+                        field: "x-gatehouse-endpoint",
+                    },
+                );
+                return None;
+            }
         };
-        let endpoint_text = match value {
-            None => "",
-            Some(value) => self.as_text(value, &format!("{at}.{key}"))?,
-        };
-        if endpoint_text.starts_with("arn:") {
-            self.problems.push(
-                format!("{at}.authorizerUri"),
-                Problem::unsupported(endpoint_text, "a Lambda authorizer has no gatehouse equivalent; set `x-gatehouse-endpoint` to an HTTP endpoint that answers the authorizer event"),
-            );
-            return None;
-        }
-        let endpoint = self.record(
-            UriTemplate::parse(endpoint_text),
-            format!("{at}.authorizerUri"),
-        )?;
         let kind = if kind == "token" {
             EndpointAuthorizerKind::Token
         } else {
@@ -288,5 +302,24 @@ impl Importer<'_> {
             result_ttl_seconds: ttl,
             identity_validation_expression: expression,
         }))
+    }
+}
+
+/// An `authorizerUri` gatehouse cannot call (a template placeholder, text that is no URL): the
+/// way out is an endpoint of its own beside it.
+fn with_endpoint_advice(problem: Problem) -> Problem {
+    match problem {
+        Problem::Invalid {
+            what,
+            value,
+            reason,
+        } => Problem::Invalid {
+            what,
+            value,
+            reason: format!(
+                "{reason}; to call an HTTP endpoint that answers the authorizer event, set `x-gatehouse-endpoint` beside `authorizerUri`"
+            ),
+        },
+        other => other,
     }
 }
