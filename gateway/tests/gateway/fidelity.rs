@@ -438,3 +438,33 @@ fn authorizer_endpoints_are_reported_at_their_key_with_the_way_out() {
         gatehouse_gateway::definition::openapi::import(&text, "t", &Limits::default()).unwrap();
     assert!(imported.api.authorizers.contains_key("auth"));
 }
+
+// === format markers ===
+
+#[test]
+fn format_markers_load_without_a_word() {
+    use serde_json::json;
+    let with_marker = |version: serde_json::Value| {
+        let mut doc: serde_json::Value = serde_json::from_str(&document(
+            json!({"type": "http_proxy", "httpMethod": "GET", "uri": "https://b.example.com/a"}),
+            None,
+        ))
+        .unwrap();
+        doc["x-amazon-apigateway-importexport-version"] = version;
+        let text = serde_json::to_string(&doc).unwrap();
+        gatehouse_gateway::definition::openapi::import(&text, "t", &Limits::default())
+            .unwrap()
+            .report
+            .warnings
+    };
+    // What API Gateway writes in its exports says how the document is written, not what the
+    // API does: nothing to warn about.
+    assert_eq!(with_marker(json!("1.0")), []);
+    // A version API Gateway does not know is worth a word.
+    let warnings = with_marker(json!("2.0"));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].location,
+        "x-amazon-apigateway-importexport-version"
+    );
+}

@@ -110,7 +110,12 @@ const TOP_LEVEL_SUPPORTED: &[&str] = &[
     "x-amazon-apigateway-request-validator",
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-binary-media-types",
+    IMPORT_EXPORT_VERSION,
 ];
+
+/// API Gateway's format marker in its exports (`"1.0"`, the only version there is): it says how
+/// the document is written, not what the API does, so it loads without a word.
+const IMPORT_EXPORT_VERSION: &str = "x-amazon-apigateway-importexport-version";
 
 pub(crate) fn import_value(
     root: Value,
@@ -317,6 +322,15 @@ impl<'a> Importer<'a> {
                 );
             }
             let _ = value;
+        }
+        if let Some(version) = top.get(IMPORT_EXPORT_VERSION)
+            && version.as_str() != Some("1.0")
+        {
+            self.warn(
+                IMPORT_EXPORT_VERSION,
+                format!("{IMPORT_EXPORT_VERSION}: {version}"),
+                "API Gateway knows version 1.0 only; the document is read as such",
+            );
         }
         if let Some(source) = top.get("x-amazon-apigateway-api-key-source") {
             let at = "x-amazon-apigateway-api-key-source";
