@@ -1554,6 +1554,170 @@ async fn concurrent_writers_all_succeed() {
     .await;
 }
 
+/// A transaction held open on a connection of its own, outside the store: it plays the other
+/// node's half of a race while the store's call waits for it.
+enum Held {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+/// A value bound into a [`Held`] statement.
+enum Bind<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl Held {
+    /// Opens a connection to the test's database and begins a write transaction there.
+    async fn begin(t: &TestStore) -> Self {
+        use sqlx::Connection as _;
+        match t.backend() {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(t.url()).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                Self::Sqlite(c)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(t.url()).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                Self::Postgres(c)
+            }
+        }
+    }
+
+    /// Runs one statement inside the held transaction.
+    async fn execute(&mut self, sql: &'static str, binds: &[Bind<'_>]) {
+        match self {
+            Self::Sqlite(c) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        Bind::Text(v) => q.bind(*v),
+                        Bind::Bytes(v) => q.bind(*v),
+                    };
+                }
+                q.execute(c).await.unwrap();
+            }
+            Self::Postgres(c) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        Bind::Text(v) => q.bind(*v),
+                        Bind::Bytes(v) => q.bind(*v),
+                    };
+                }
+                q.execute(c).await.unwrap();
+            }
+        }
+    }
+
+    async fn commit(self) {
+        use sqlx::Connection as _;
+        match self {
+            Self::Sqlite(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            Self::Postgres(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Waits until `task` is finished or (on PostgreSQL) some session of the test's database
+/// waits for a row lock: the store's call either went past the held transaction or stopped
+/// at it. On SQLite the held `BEGIN IMMEDIATE` stops every other writer, so there is nothing
+/// to wait for.
+async fn finished_or_waiting<T>(t: &TestStore, task: &tokio::task::JoinHandle<T>) {
+    use sqlx::Connection as _;
+    if t.backend() == Backend::Sqlite {
+        return;
+    }
+    let mut watcher = sqlx::PgConnection::connect(t.url()).await.unwrap();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 || task.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    watcher.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_stored_while_its_user_is_disabled_is_refused() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_r").await;
+        client(&t.store, "us-east-1_r", "c1").await;
+        let sub = user(&t.store, "us-east-1_r", "ann", None).await;
+        // Another node disables the user and has not committed yet …
+        let mut disable = Held::begin(t).await;
+        disable
+            .execute(
+                "UPDATE users SET enabled = false WHERE pool_id = $1 AND sub = $2",
+                &[Bind::Text("us-east-1_r"), Bind::Text(&sub)],
+            )
+            .await;
+        // … while a sign-in stores its refresh token: it waits for the disable and then
+        // finds the user disabled (otherwise its token would be live and no revocation
+        // would name its sign-in).
+        let store = t.store.clone();
+        let token = refresh("us-east-1_r", "c1", &sub, 1);
+        let insert = tokio::spawn(async move { store.refresh_tokens().insert(&token).await });
+        finished_or_waiting(t, &insert).await;
+        disable.commit().await;
+        assert_not_found(
+            insert.await.unwrap(),
+            &format!("enabled user `{sub}` or client `c1`"),
+        );
+        assert_eq!(t.store.refresh_tokens().get(&[1; 32]).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_names_a_sign_in_stored_while_it_waited() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_d").await;
+        client(&t.store, "us-east-1_d", "c1").await;
+        let sub = user(&t.store, "us-east-1_d", "bo", None).await;
+        // Another node stores a sign-in's refresh token and has not committed yet …
+        let mut sign_in = Held::begin(t).await;
+        sign_in
+            .execute(
+                "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, sub, origin_jti,
+                     auth_time, created_at, expires_at)
+                 VALUES ($1, $2, 'c1', $3, 'jti-late', 0, 0, 1)",
+                &[
+                    Bind::Bytes(&[9; 32]),
+                    Bind::Text("us-east-1_d"),
+                    Bind::Text(&sub),
+                ],
+            )
+            .await;
+        // … while the user is deleted: the delete waits for it and names that sign-in too,
+        // so its access tokens can be refused.
+        let store = t.store.clone();
+        let gone = sub.clone();
+        let delete = tokio::spawn(async move { store.users().delete("us-east-1_d", &gone).await });
+        finished_or_waiting(t, &delete).await;
+        sign_in.commit().await;
+        assert_eq!(delete.await.unwrap().unwrap(), vec!["jti-late".to_owned()]);
+    })
+    .await;
+}
+
 // === query plans ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

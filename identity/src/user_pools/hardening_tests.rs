@@ -727,3 +727,48 @@ async fn parallel_right_passwords_never_lock_and_parallel_guesses_learn_five_ans
     })
     .await;
 }
+
+/// A sign-in checks the password of an enabled user, then issues its tokens; an operator
+/// disabling or deleting the user in between must not leave it with a refresh token nobody
+/// revoked or an access token no revocation refuses (the gateway does not look at the user,
+/// only at revocations). Here the race in its worst order: the tokens are issued after the
+/// disable or delete committed, a second later (past the user revocation's second).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_racing_a_disable_or_a_delete_gets_no_tokens() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        for name in ["kim", "kit"] {
+            signed_up(&f, &client, name, &format!("{name}@example.com")).await;
+        }
+        // The sign-ins have found their users and checked their passwords…
+        let kim = p.find_user(&pool, "kim").await.unwrap().unwrap();
+        let kit = p.find_user(&pool, "kit").await.unwrap().unwrap();
+        // … when the operator disables one and deletes the other.
+        p.admin_set_user_enabled(&pool.id, "kim", false)
+            .await
+            .unwrap();
+        p.admin_delete_user(&pool.id, "kit").await.unwrap();
+        f.clock.advance(Duration::from_secs(1));
+        let cases = [
+            ("disabled meanwhile", &kim, "User is disabled."),
+            ("deleted meanwhile", &kit, "User does not exist."),
+        ];
+        for (rule, user, message) in cases {
+            let issued = p
+                .issue_tokens(&pool, &client, user, p.now(), TokenOrigin::NewSession)
+                .await;
+            assert!(
+                matches!(&issued, Err(UserPoolError::NotAuthorized(m)) if m == message),
+                "{rule}: {issued:?}"
+            );
+        }
+        // Enabled again, the user signs in afresh.
+        p.admin_set_user_enabled(&pool.id, "kim", true)
+            .await
+            .unwrap();
+        tokens(&f, &client, "kim", PASSWORD).await;
+    })
+    .await;
+}

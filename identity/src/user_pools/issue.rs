@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use gatehouse_storage::RefreshTokenRecord;
+use gatehouse_storage::{RefreshTokenRecord, StorageError};
 
 use super::{Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
 use crate::time::{unix_millis, unix_seconds};
@@ -138,10 +138,10 @@ impl UserPools {
             username: user.username.clone(),
             device_key: None,
         };
-        let ring = self.key_ring(&pool.id).await?;
-        let id_token = ring.sign_id_token(&id_claims)?;
-        let access_token = ring.sign_access_token(&access_claims)?;
-
+        // A new sign-in's refresh token is stored before anything is signed: storage refuses
+        // it when the user was disabled or deleted since the caller read it, so a sign-in
+        // racing AdminDisableUser or AdminDeleteUser gets nothing, and one that got in first
+        // is named by their revocations (see `Users::set_enabled`, `Users::delete`).
         let refresh_token = match origin {
             TokenOrigin::Refresh { .. } => None,
             TokenOrigin::NewSession => {
@@ -149,7 +149,8 @@ impl UserPools {
                 let now_ms = unix_millis(now);
                 let lifetime_ms = i64::try_from(client.config.refresh_token_lifetime().as_millis())
                     .unwrap_or(i64::MAX);
-                self.store()
+                let stored = self
+                    .store()
                     .refresh_tokens()
                     .insert(&RefreshTokenRecord {
                         token_hash: refresh_token_hash(&token),
@@ -162,15 +163,42 @@ impl UserPools {
                         expires_at: now_ms.saturating_add(lifetime_ms),
                         revoked_at: None,
                     })
-                    .await?;
-                Some(token)
+                    .await;
+                match stored {
+                    Ok(()) => Some(token),
+                    Err(StorageError::NotFound { .. }) => {
+                        return Err(self.sign_in_refused(pool, client, user).await);
+                    }
+                    Err(other) => return Err(other.into()),
+                }
             }
         };
+        let ring = self.key_ring(&pool.id).await?;
+        let id_token = ring.sign_id_token(&id_claims)?;
+        let access_token = ring.sign_access_token(&access_claims)?;
         Ok(Tokens {
             id_token,
             access_token,
             refresh_token,
             expires_in: access_lifetime,
         })
+    }
+
+    /// Why storage refused a new sign-in's refresh token: the user was disabled or deleted
+    /// (or the client deleted) after the caller read them.
+    async fn sign_in_refused(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: &User,
+    ) -> UserPoolError {
+        match self.store().users().get_by_sub(&pool.id, &user.sub).await {
+            Ok(Some(now)) if !now.enabled => {
+                UserPoolError::NotAuthorized("User is disabled.".into())
+            }
+            Ok(Some(_)) => super::clients::client_not_found(&client.id),
+            Ok(None) => UserPoolError::NotAuthorized("User does not exist.".into()),
+            Err(e) => e.into(),
+        }
     }
 }
