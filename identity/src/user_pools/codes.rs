@@ -171,8 +171,8 @@ impl UserPools {
     /// same) for `code_purpose`: counts it against the subject's guesses of that purpose
     /// (refused with `LimitExceededException` when spent) and the code's own attempts, then
     /// compares in constant time and checks expiry. Returns the code's `data`; the code stays
-    /// until [`UserPools::finish_code`]. `uniform`: a missing code answers as a wrong one
-    /// (clients that prevent user-existence errors).
+    /// until [`UserPools::finish_code`]. `uniform`: a missing or spent code answers as a
+    /// wrong one (clients that prevent user-existence errors).
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is a distinct fact of the guess"
@@ -200,8 +200,14 @@ impl UserPools {
             )
             .await?;
         let record = match attempt {
-            None | Some(CodeAttempt::Exhausted(_)) => return Err(attempt_limit_exceeded()),
-            Some(CodeAttempt::Missing) if uniform => return Err(code_mismatch()),
+            None => return Err(attempt_limit_exceeded()),
+            // A code outlives the hour of guesses, so its own attempts can be spent while the
+            // subject's budget is full again; a name nobody holds has no code to spend. When
+            // the client hides which users exist, a spent code answers as no code does.
+            Some(CodeAttempt::Missing | CodeAttempt::Exhausted(_)) if uniform => {
+                return Err(code_mismatch());
+            }
+            Some(CodeAttempt::Exhausted(_)) => return Err(attempt_limit_exceeded()),
             Some(CodeAttempt::Missing) => {
                 return Err(UserPoolError::ExpiredCode(
                     "Invalid code provided, please request a code again.".into(),

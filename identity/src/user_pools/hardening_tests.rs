@@ -772,3 +772,47 @@ async fn a_sign_in_racing_a_disable_or_a_delete_gets_no_tokens() {
     })
     .await;
 }
+
+/// A real user's code outlives the hour of guesses: when its own attempts are spent, a guess
+/// an hour later must not answer otherwise than a guess for a name nobody holds (which has
+/// no code whose attempts could run out).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_code_an_hour_later_answers_as_an_unknown_users() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let config = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::Email],
+            ..pool_config()
+        };
+        let (_, client) = setup(&f, config, prevent_existence_errors()).await;
+        let real = "real@example.com";
+        let unknown = "ghost@example.com";
+        signed_up(&f, &client, real, real).await;
+        let mut answers = Vec::new();
+        for user in [real, unknown] {
+            p.forgot_password(&client.id, user, None).await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..=CODE_GUESSES {
+                seen.push(answer(
+                    &p.confirm_forgot_password(&client.id, user, "abcdef", PASSWORD, None)
+                        .await,
+                ));
+            }
+            answers.push(seen);
+        }
+        f.clock.advance(CODE_WINDOW);
+        for (user, seen) in [real, unknown].into_iter().zip(&mut answers) {
+            seen.push(answer(
+                &p.confirm_forgot_password(&client.id, user, "abcdef", PASSWORD, None)
+                    .await,
+            ));
+        }
+        assert_eq!(answers[0], answers[1], "the real user stood out");
+        assert!(
+            answers[0][CODE_GUESSES as usize].starts_with("LimitExceeded"),
+            "{answers:?}"
+        );
+    })
+    .await;
+}
