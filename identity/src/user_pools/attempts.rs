@@ -28,8 +28,10 @@
 //!
 //! # Unknown users
 //! When a client prevents user-existence errors, attempts for a name no user holds are
-//! counted under that name (`name:<normalized name>`), so an unknown user locks and runs out
-//! of sends exactly as a real one does.
+//! counted under that name, so an unknown user locks and runs out of sends exactly as a real
+//! one does. The counter is keyed by a keyed digest of the name (`name:<HMAC>`), not the name:
+//! anyone can send any name, of any length, and people often type their password into the
+//! username box, so the name itself is never stored.
 
 use std::time::{Duration, SystemTime};
 
@@ -63,7 +65,8 @@ impl Subject {
     /// The subject of `user`, or of the name given when there is no such user. A name is
     /// folded to lower case wherever a real user would be found whatever its case (an email,
     /// a case-insensitive pool, a preferred-username alias), so that spelling an unknown name
-    /// differently opens no new counter where a real user's would be shared.
+    /// differently opens no new counter where a real user's would be shared; then it is
+    /// digested under the server's code key (see the module docs).
     pub(crate) fn of(pools: &UserPools, pool: &UserPool, user: Option<&User>, name: &str) -> Self {
         match user {
             Some(user) => Self(user.sub.clone()),
@@ -78,7 +81,11 @@ impl Subject {
                 } else {
                     pools.normalize_username(pool, name)
                 };
-                Self(format!("name:{name}"))
+                let digest = pools
+                    .inner
+                    .codes
+                    .hash(&format!("attempt subject|{}", pool.id), &name);
+                Self(format!("name:{digest}"))
             }
         }
     }
@@ -86,6 +93,12 @@ impl Subject {
     /// The subject of a known user.
     pub(crate) fn user(user: &User) -> Self {
         Self(user.sub.clone())
+    }
+
+    /// The subject as storage keys it.
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -816,3 +816,41 @@ async fn a_spent_code_an_hour_later_answers_as_an_unknown_users() {
     })
     .await;
 }
+
+/// The counters of names nobody holds are keyed by a digest of the name: a name of any length
+/// costs one small row (and never an error of the database's index limits), and what people
+/// type into the username box — often their password — is not kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_names_of_any_length_are_counted_by_digest() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config(), prevent_existence_errors()).await;
+        // Random text, so that no compression shrinks it below an index's limits.
+        let long: String = (0..2000).map(|_| crate::ids::uuid_v4()).collect();
+        let cases: [(&str, &str); 3] = [
+            ("a long name", &long),
+            ("a password typed as the name", "Correct-Horse-1!"),
+            ("an email in another case", "Ghost@Example.COM"),
+        ];
+        for (rule, name) in cases {
+            for _ in 0..LOCKOUT_THRESHOLD {
+                let e = login(&f, &client, name, WRONG).await.unwrap_err();
+                assert!(is_incorrect(&e), "{rule}: {e:?}");
+            }
+            let e = login(&f, &client, name, WRONG).await.unwrap_err();
+            assert!(is_locked(&e), "{rule}: {e:?}");
+            let subject = attempts::Subject::of(&f.pools, &pool, None, name);
+            assert!(
+                subject.as_str().len() <= 80 && !subject.as_str().contains(&name.to_lowercase()),
+                "{rule}: a subject of {} bytes",
+                subject.as_str().len()
+            );
+        }
+        // Spellings that find the same user find the same counter.
+        assert_eq!(
+            attempts::Subject::of(&f.pools, &pool, None, "Ghost@Example.COM"),
+            attempts::Subject::of(&f.pools, &pool, None, "ghost@example.com"),
+        );
+    })
+    .await;
+}
