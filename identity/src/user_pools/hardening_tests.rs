@@ -854,3 +854,99 @@ async fn unknown_names_of_any_length_are_counted_by_digest() {
     })
     .await;
 }
+
+/// A delivery that refuses a message at once (SMS through the SMTP delivery, a full queue)
+/// must not tell a real user from a name nobody holds, whose simulated delivery cannot fail:
+/// the refusal is logged and the request answered as sent, as a failure of the mail server
+/// later on is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_refusing_a_real_users_code_is_not_told_to_the_client() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        // A second node whose delivery is SMTP only: it refuses SMS before any I/O.
+        let smtp = crate::delivery::Smtp::from_url("smtp://127.0.0.1:1").unwrap();
+        let g = super::tests::service(
+            &db.store,
+            f.clock.clone(),
+            std::sync::Arc::new(smtp),
+            crate::rate_limit::SourceRateLimit::default(),
+        );
+        let config = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::PhoneNumber],
+            auto_verified_attributes: vec![super::config::VerifiedAttribute::PhoneNumber],
+            ..pool_config()
+        };
+        let (pool, client) = setup(&f, config, prevent_existence_errors()).await;
+        let verified = "+15550100001";
+        let pending = "+15550100002";
+        let unknown = "+15550100003";
+        f.pools
+            .admin_create_user(
+                &pool.id,
+                AdminCreateUser {
+                    username: verified.into(),
+                    attributes: vec![("phone_number_verified".into(), "true".into())],
+                    temporary_password: None,
+                    message_action: Some(MessageAction::Suppress),
+                    delivery_mediums: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        let mut request = sign_up_request(&client, pending, "unused@example.com");
+        request.attributes.clear();
+        f.pools.sign_up(request).await.unwrap();
+
+        let shape = |user: &str, r: Result<CodeDeliveryDetails, UserPoolError>| match r {
+            Ok(d) => format!(
+                "ok {:?} {} masks the number asked about: {}",
+                d.channel,
+                d.attribute_name,
+                d.destination == mask_destination(crate::delivery::Channel::Sms, user)
+            ),
+            Err(e) => format!("{e:?}"),
+        };
+        let forgot = [
+            shape(
+                verified,
+                g.forgot_password(&client.id, verified, None).await,
+            ),
+            shape(unknown, g.forgot_password(&client.id, unknown, None).await),
+        ];
+        let resend = [
+            shape(
+                pending,
+                g.resend_confirmation_code(&client.id, pending, None).await,
+            ),
+            shape(
+                unknown,
+                g.resend_confirmation_code(&client.id, unknown, None).await,
+            ),
+        ];
+        for (op, answers) in [
+            ("ForgotPassword", forgot),
+            ("ResendConfirmationCode", resend),
+        ] {
+            assert_eq!(answers[0], answers[1], "{op} told the users apart");
+            assert!(answers[0].ends_with("true"), "{op}: {answers:?}");
+        }
+        // A client that does not hide users is told.
+        let open_client = f
+            .pools
+            .create_user_pool_client(
+                &pool.id,
+                NewClient {
+                    name: "open".into(),
+                    generate_secret: false,
+                    config: client_config(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            g.forgot_password(&open_client.id, verified, None).await,
+            Err(UserPoolError::CodeDeliveryFailure(_))
+        ));
+    })
+    .await;
+}
