@@ -90,9 +90,10 @@ impl UserPools {
     }
 
     /// The first half of [`UserPools::send_code`]: a new code stored (with `data`) and, for
-    /// the sends an unauthenticated caller can trigger (sign-up, resend, password reset),
-    /// counted against the user's sends per hour (`attempts`) in the same transaction; past
-    /// the limit nothing is stored. Returns the message to hand over.
+    /// the sends a caller without operator credentials can trigger (sign-up, resend,
+    /// password reset, attribute verification), counted against the user's sends per hour
+    /// (`attempts`) in the same transaction; past the limit nothing is stored
+    /// (`LimitExceeded`). Returns the message to hand over.
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is a distinct fact of the code"
@@ -299,11 +300,15 @@ impl UserPools {
 }
 
 /// Whether sends for this purpose count against the hourly limit: those an unauthenticated
-/// caller can trigger.
+/// caller or a signed-in user can trigger (anyone who can sign up can have verification codes
+/// sent to addresses of its choosing). Invitations are the operator's alone.
 fn is_limited(purpose: Purpose) -> bool {
     match purpose {
-        Purpose::SignUp | Purpose::ResendConfirmationCode | Purpose::ForgotPassword => true,
-        Purpose::VerifyAttribute | Purpose::AdminCreateUser => false,
+        Purpose::SignUp
+        | Purpose::ResendConfirmationCode
+        | Purpose::ForgotPassword
+        | Purpose::VerifyAttribute => true,
+        Purpose::AdminCreateUser => false,
     }
 }
 

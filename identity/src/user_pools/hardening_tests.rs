@@ -950,3 +950,69 @@ async fn a_delivery_refusing_a_real_users_code_is_not_told_to_the_client() {
     })
     .await;
 }
+
+/// Verification codes for a changed email or phone number count against the sends per hour
+/// too: a signed-in user (anyone who can sign up) could otherwise have codes sent without
+/// limit, to addresses of its choosing. Beyond the limit GetUserAttributeVerificationCode is
+/// refused, and an attribute update still applies but sends no code.
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_codes_are_limited_like_the_others() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "vic", "vic@example.com").await;
+        let access = tokens(&f, &client, "vic", PASSWORD).await.access_token;
+        let sent = |f: &Fixture| {
+            f.messages()
+                .iter()
+                .filter(|m| m["purpose"] == "VerifyAttribute")
+                .count()
+        };
+        // Updates to new addresses and requests for a code share the budget.
+        for n in 0..CODE_SENDS {
+            if n % 2 == 0 {
+                let details = p
+                    .update_own_attributes(
+                        &access,
+                        &[("email".into(), format!("vic{n}@example.com"))],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(details.len(), 1, "send {n}");
+            } else {
+                p.get_user_attribute_verification_code(&access, "email")
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(sent(&f), CODE_SENDS as usize);
+        let e = p
+            .get_user_attribute_verification_code(&access, "email")
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, UserPoolError::LimitExceeded(_)), "{e:?}");
+        let details = p
+            .update_own_attributes(&access, &[("email".into(), "victim@example.org".into())])
+            .await
+            .unwrap();
+        assert_eq!(details, Vec::new(), "no code beyond the limit");
+        assert_eq!(
+            p.admin_get_user(&pool.id, "vic")
+                .await
+                .unwrap()
+                .attribute("email"),
+            Some("victim@example.org"),
+            "the update itself applies"
+        );
+        assert_eq!(sent(&f), CODE_SENDS as usize, "nothing more was sent");
+        // An hour later codes flow again.
+        f.clock.advance(CODE_WINDOW);
+        let access = tokens(&f, &client, "vic", PASSWORD).await.access_token;
+        p.get_user_attribute_verification_code(&access, "email")
+            .await
+            .unwrap();
+        assert_eq!(sent(&f), CODE_SENDS as usize + 1);
+    })
+    .await;
+}
