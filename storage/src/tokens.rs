@@ -33,15 +33,22 @@ impl<'s> RefreshTokens<'s> {
         Self { db }
     }
 
-    /// Stores a new sign-in's token. [`StorageError::NotFound`] if the user is missing or
-    /// disabled, or the client is missing, or either is not in the pool.
+    /// Stores a new sign-in's token, for a user still as the sign-in found it: enabled, and
+    /// with the password hash `password_hash` it checked. [`StorageError::NotFound`] if the
+    /// user is missing, disabled or has another password now, or the client is missing, or
+    /// either is not in the pool.
     ///
-    /// A disable or a delete running at the same time on another node either commits first
-    /// (and the token is refused here) or waits for this insert and then revokes or deletes
-    /// the token and names its sign-in: no sign-in outlives a disable unnoticed. SQLite's write
-    /// lock orders the two; on PostgreSQL the user's row is locked (shared) first, since the
-    /// insert's own read would not wait for a disable that has not committed yet.
-    pub async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StorageError> {
+    /// A disable, a delete or a password reset running at the same time on another node
+    /// either commits first (and the token is refused here) or waits for this insert and
+    /// then revokes or deletes the token (and names its sign-in): no sign-in outlives them
+    /// unnoticed. SQLite's write lock orders the two; on PostgreSQL the user's row is locked
+    /// (shared) first, since the insert's own read would not wait for a change that has not
+    /// committed yet.
+    pub async fn insert(
+        &self,
+        token: &RefreshTokenRecord,
+        password_hash: Option<&str>,
+    ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
         if self.db.backend() == Backend::Postgres {
@@ -58,7 +65,8 @@ impl<'s> RefreshTokens<'s> {
                     "INSERT INTO refresh_tokens ({COLUMNS})
                      SELECT $1, u.pool_id, c.id, u.sub, $5, $6, $7, $8, $9
                      FROM users u JOIN user_pool_clients c ON c.pool_id = u.pool_id
-                     WHERE u.pool_id = $2 AND c.id = $3 AND u.sub = $4 AND u.enabled = $10"
+                     WHERE u.pool_id = $2 AND c.id = $3 AND u.sub = $4 AND u.enabled = $10
+                       AND (u.password_hash = $11 OR (u.password_hash IS NULL AND $11 IS NULL))"
                 ),
                 args![
                     &token.token_hash,
@@ -71,13 +79,14 @@ impl<'s> RefreshTokens<'s> {
                     token.expires_at,
                     token.revoked_at,
                     true,
+                    password_hash,
                 ],
             )
             .await
             .map_err(|e| e.on_conflict("refresh token"))?;
         if inserted == 0 {
             return Err(StorageError::not_found(format!(
-                "enabled user `{}` or client `{}`",
+                "user `{}` as signed in, or client `{}`",
                 token.sub, token.client_id
             )));
         }

@@ -17,6 +17,8 @@ use gatehouse_storage::{
 };
 
 const T0: i64 = 1_700_000_000_000;
+/// The password hash of every user [`new_user`] makes: what a sign-in checked.
+const PASSWORD_HASH: &str = "$argon2id$v=19$hash";
 
 // === fixtures ===
 
@@ -76,7 +78,7 @@ fn new_user(pool: &str, username: &str, email: Option<&str>) -> NewUser {
         username: username.to_owned(),
         status: "CONFIRMED".to_owned(),
         enabled: true,
-        password_hash: Some("$argon2id$v=19$hash".to_owned()),
+        password_hash: Some(PASSWORD_HASH.to_owned()),
         attributes,
         aliases: email
             .map(|e| {
@@ -566,7 +568,7 @@ async fn status_password_and_enabled_changes() {
         let sub = user(&t.store, "us-east-1_a", "alice", None).await;
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 1))
+            .insert(&refresh("us-east-1_a", "c1", &sub, 1), Some(PASSWORD_HASH))
             .await
             .unwrap();
 
@@ -649,7 +651,7 @@ async fn status_password_and_enabled_changes() {
         // A password reset revokes the live refresh tokens in the same transaction.
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 2))
+            .insert(&refresh("us-east-1_a", "c1", &sub, 2), None)
             .await
             .unwrap();
         assert_eq!(
@@ -661,7 +663,7 @@ async fn status_password_and_enabled_changes() {
         );
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 3))
+            .insert(&refresh("us-east-1_a", "c1", &sub, 3), Some("h"))
             .await
             .unwrap();
         assert_eq!(
@@ -717,11 +719,14 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &alice, 1))
+            .insert(
+                &refresh("us-east-1_a", "c1", &alice, 1),
+                Some(PASSWORD_HASH),
+            )
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &bob, 2))
+            .insert(&refresh("us-east-1_a", "c1", &bob, 2), Some(PASSWORD_HASH))
             .await
             .unwrap();
         s.codes()
@@ -730,7 +735,10 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .unwrap();
 
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &alice, 3))
+            .insert(
+                &refresh("us-east-1_a", "c1", &alice, 3),
+                Some(PASSWORD_HASH),
+            )
             .await
             .unwrap();
         s.refresh_tokens().revoke(&[3; 32], T0).await.unwrap();
@@ -804,7 +812,10 @@ async fn deleting_a_pool_removes_everything_in_it() {
             let sub = format!("sub-{p}-alice");
             let hash = if p.ends_with('a') { 11 } else { 12 };
             s.refresh_tokens()
-                .insert(&refresh(p, &format!("{p}-client"), &sub, hash))
+                .insert(
+                    &refresh(p, &format!("{p}-client"), &sub, hash),
+                    Some(PASSWORD_HASH),
+                )
                 .await
                 .unwrap();
         }
@@ -1354,20 +1365,29 @@ async fn refresh_tokens_lifecycle() {
         let tokens = s.refresh_tokens();
         for h in 1..=3 {
             tokens
-                .insert(&refresh("us-east-1_a", "ca", &alice, h))
+                .insert(
+                    &refresh("us-east-1_a", "ca", &alice, h),
+                    Some(PASSWORD_HASH),
+                )
                 .await
                 .unwrap();
         }
         assert_conflict(
             tokens
-                .insert(&refresh("us-east-1_a", "ca", &alice, 1))
+                .insert(
+                    &refresh("us-east-1_a", "ca", &alice, 1),
+                    Some(PASSWORD_HASH),
+                )
                 .await,
             "refresh token",
         );
         // A token must tie a user and a client of the same pool.
         assert!(matches!(
             tokens
-                .insert(&refresh("us-east-1_a", "cb", &alice, 9))
+                .insert(
+                    &refresh("us-east-1_a", "cb", &alice, 9),
+                    Some(PASSWORD_HASH)
+                )
                 .await,
             Err(StorageError::NotFound { .. })
         ));
@@ -1400,7 +1420,10 @@ async fn refresh_tokens_lifecycle() {
         assert_eq!(tokens.purge_expired(T0 + 1_000).await.unwrap(), 3);
 
         tokens
-            .insert(&refresh("us-east-1_a", "ca", &alice, 4))
+            .insert(
+                &refresh("us-east-1_a", "ca", &alice, 4),
+                Some(PASSWORD_HASH),
+            )
             .await
             .unwrap();
         s.clients().delete("us-east-1_a", "ca").await.unwrap();
@@ -1656,32 +1679,69 @@ async fn finished_or_waiting<T>(t: &TestStore, task: &tokio::task::JoinHandle<T>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_token_stored_while_its_user_is_disabled_is_refused() {
+async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_changed() {
     each_backend(async |t: &TestStore| {
         pool(&t.store, "us-east-1_r").await;
         client(&t.store, "us-east-1_r", "c1").await;
         let sub = user(&t.store, "us-east-1_r", "ann", None).await;
-        // Another node disables the user and has not committed yet …
-        let mut disable = Held::begin(t).await;
-        disable
-            .execute(
+        // What another node does meanwhile, not committed yet when the sign-in stores its
+        // refresh token.
+        let cases: [(&str, &'static str); 2] = [
+            (
+                "AdminDisableUser",
                 "UPDATE users SET enabled = false WHERE pool_id = $1 AND sub = $2",
-                &[Bind::Text("us-east-1_r"), Bind::Text(&sub)],
+            ),
+            (
+                "a password reset",
+                "UPDATE users SET password_hash = 'new' WHERE pool_id = $1 AND sub = $2",
+            ),
+        ];
+        for (n, (rule, change)) in (1_u8..).zip(cases) {
+            let mut other = Held::begin(t).await;
+            other
+                .execute(change, &[Bind::Text("us-east-1_r"), Bind::Text(&sub)])
+                .await;
+            // The sign-in waits for the other node and then finds the user changed: its
+            // password no longer the one it checked, or disabled (otherwise its token would
+            // be live and no revocation would name its sign-in).
+            let store = t.store.clone();
+            let token = refresh("us-east-1_r", "c1", &sub, n);
+            let insert = tokio::spawn(async move {
+                store
+                    .refresh_tokens()
+                    .insert(&token, Some(PASSWORD_HASH))
+                    .await
+            });
+            finished_or_waiting(t, &insert).await;
+            other.commit().await;
+            assert!(
+                matches!(insert.await.unwrap(), Err(StorageError::NotFound { .. })),
+                "{rule}"
+            );
+            assert_eq!(
+                t.store.refresh_tokens().get(&[n; 32]).await.unwrap(),
+                None,
+                "{rule}"
+            );
+            // Undo, for the next case.
+            let mut undo = Held::begin(t).await;
+            undo.execute(
+                "UPDATE users SET enabled = true, password_hash = $3 WHERE pool_id = $1 AND sub = $2",
+                &[
+                    Bind::Text("us-east-1_r"),
+                    Bind::Text(&sub),
+                    Bind::Text(PASSWORD_HASH),
+                ],
             )
             .await;
-        // … while a sign-in stores its refresh token: it waits for the disable and then
-        // finds the user disabled (otherwise its token would be live and no revocation
-        // would name its sign-in).
-        let store = t.store.clone();
-        let token = refresh("us-east-1_r", "c1", &sub, 1);
-        let insert = tokio::spawn(async move { store.refresh_tokens().insert(&token).await });
-        finished_or_waiting(t, &insert).await;
-        disable.commit().await;
-        assert_not_found(
-            insert.await.unwrap(),
-            &format!("enabled user `{sub}` or client `c1`"),
-        );
-        assert_eq!(t.store.refresh_tokens().get(&[1; 32]).await.unwrap(), None);
+            undo.commit().await;
+        }
+        // A sign-in that checked what is stored gets its token.
+        t.store
+            .refresh_tokens()
+            .insert(&refresh("us-east-1_r", "c1", &sub, 9), Some(PASSWORD_HASH))
+            .await
+            .unwrap();
     })
     .await;
 }

@@ -479,8 +479,10 @@ impl UserPools {
                 false,
             )
             .await?;
+        // The session is stored for the password just set (see `issue_tokens`).
         let user = User {
             status: UserStatus::Confirmed,
+            password_hash: Some(hash),
             ..user
         };
         self.issue_tokens(pool, client, &user, now, TokenOrigin::NewSession)

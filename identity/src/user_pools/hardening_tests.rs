@@ -1016,3 +1016,53 @@ async fn verification_codes_are_limited_like_the_others() {
     })
     .await;
 }
+
+/// A password reset revokes the user's refresh tokens; a sign-in with the old password that
+/// was checked just before the reset must not store a refresh token after it (whoever held
+/// the old password, signing in again and again, would keep a session through the reset).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_with_the_old_password_racing_a_reset_gets_no_tokens() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "ron", "ron@example.com").await;
+        let resets: [(&str, bool); 2] = [
+            ("AdminSetUserPassword", true),
+            ("ConfirmForgotPassword", false),
+        ];
+        for (rule, admin) in resets {
+            let (old, new) = if admin {
+                (PASSWORD, OTHER_PASSWORD)
+            } else {
+                (OTHER_PASSWORD, PASSWORD)
+            };
+            // The sign-in has checked the old password …
+            let checked = p.find_user(&pool, "ron").await.unwrap().unwrap();
+            // … when the password is reset.
+            if admin {
+                p.admin_set_user_password(&pool.id, "ron", new, true)
+                    .await
+                    .unwrap();
+            } else {
+                p.forgot_password(&client.id, "ron", None).await.unwrap();
+                let code = last_code(&f, "ForgotPassword", "ron@example.com");
+                p.confirm_forgot_password(&client.id, "ron", &code, new, None)
+                    .await
+                    .unwrap();
+            }
+            let issued = p
+                .issue_tokens(&pool, &client, &checked, p.now(), TokenOrigin::NewSession)
+                .await;
+            assert!(
+                matches!(&issued, Err(e) if is_incorrect(e)),
+                "{rule}: {issued:?}"
+            );
+            assert!(is_incorrect(
+                &login(&f, &client, "ron", old).await.unwrap_err()
+            ));
+            tokens(&f, &client, "ron", new).await;
+        }
+    })
+    .await;
+}

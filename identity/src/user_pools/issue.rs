@@ -139,9 +139,10 @@ impl UserPools {
             device_key: None,
         };
         // A new sign-in's refresh token is stored before anything is signed: storage refuses
-        // it when the user was disabled or deleted since the caller read it, so a sign-in
-        // racing AdminDisableUser or AdminDeleteUser gets nothing, and one that got in first
-        // is named by their revocations (see `Users::set_enabled`, `Users::delete`).
+        // it when the user was disabled, deleted or given another password since the caller
+        // read it (and checked that password), so a sign-in racing AdminDisableUser,
+        // AdminDeleteUser or a password reset gets nothing, and one that got in first is
+        // revoked by them (see `Users::set_enabled`, `Users::delete`, `Users::set_password`).
         let refresh_token = match origin {
             TokenOrigin::Refresh { .. } => None,
             TokenOrigin::NewSession => {
@@ -152,17 +153,20 @@ impl UserPools {
                 let stored = self
                     .store()
                     .refresh_tokens()
-                    .insert(&RefreshTokenRecord {
-                        token_hash: refresh_token_hash(&token),
-                        pool_id: pool.id.clone(),
-                        client_id: client.id.clone(),
-                        sub: user.sub.clone(),
-                        origin_jti,
-                        auth_time: unix_millis(auth_time),
-                        created_at: now_ms,
-                        expires_at: now_ms.saturating_add(lifetime_ms),
-                        revoked_at: None,
-                    })
+                    .insert(
+                        &RefreshTokenRecord {
+                            token_hash: refresh_token_hash(&token),
+                            pool_id: pool.id.clone(),
+                            client_id: client.id.clone(),
+                            sub: user.sub.clone(),
+                            origin_jti,
+                            auth_time: unix_millis(auth_time),
+                            created_at: now_ms,
+                            expires_at: now_ms.saturating_add(lifetime_ms),
+                            revoked_at: None,
+                        },
+                        user.password_hash.as_deref(),
+                    )
                     .await;
                 match stored {
                     Ok(()) => Some(token),
@@ -184,8 +188,8 @@ impl UserPools {
         })
     }
 
-    /// Why storage refused a new sign-in's refresh token: the user was disabled or deleted
-    /// (or the client deleted) after the caller read them.
+    /// Why storage refused a new sign-in's refresh token: the user was disabled, deleted or
+    /// given another password (or the client deleted) after the caller read them.
     async fn sign_in_refused(
         &self,
         pool: &UserPool,
@@ -195,6 +199,9 @@ impl UserPools {
         match self.store().users().get_by_sub(&pool.id, &user.sub).await {
             Ok(Some(now)) if !now.enabled => {
                 UserPoolError::NotAuthorized("User is disabled.".into())
+            }
+            Ok(Some(now)) if now.password_hash != user.password_hash => {
+                UserPoolError::NotAuthorized("Incorrect username or password.".into())
             }
             Ok(Some(_)) => super::clients::client_not_found(&client.id),
             Ok(None) => UserPoolError::NotAuthorized("User does not exist.".into()),
