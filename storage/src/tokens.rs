@@ -20,6 +20,16 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<EpochMillis>,
 }
 
+/// What a sign-in checked of its user before storing its refresh token
+/// ([`RefreshTokens::insert`]): the token is stored only while the user still has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedInAs<'a> {
+    /// The status the sign-in found (`CONFIRMED`).
+    pub status: &'a str,
+    /// The password hash the sign-in's password was checked against.
+    pub password_hash: Option<&'a str>,
+}
+
 /// Repository of refresh tokens.
 #[derive(Debug)]
 pub struct RefreshTokens<'s> {
@@ -33,21 +43,20 @@ impl<'s> RefreshTokens<'s> {
         Self { db }
     }
 
-    /// Stores a new sign-in's token, for a user still as the sign-in found it: enabled, and
-    /// with the password hash `password_hash` it checked. [`StorageError::NotFound`] if the
-    /// user is missing, disabled or has another password now, or the client is missing, or
-    /// either is not in the pool.
+    /// Stores a new sign-in's token, for a user still as the sign-in `checked` it: enabled,
+    /// with that status and that password hash. [`StorageError::NotFound`] if the user is
+    /// missing or has changed so, or the client is missing, or either is not in the pool.
     ///
-    /// A disable, a delete or a password reset running at the same time on another node
-    /// either commits first (and the token is refused here) or waits for this insert and
-    /// then revokes or deletes the token (and names its sign-in): no sign-in outlives them
-    /// unnoticed. SQLite's write lock orders the two; on PostgreSQL the user's row is locked
-    /// (shared) first, since the insert's own read would not wait for a change that has not
-    /// committed yet.
+    /// A disable, a delete, a password reset or a demand for one running at the same time on
+    /// another node either commits first (and the token is refused here) or waits for this
+    /// insert and then revokes or deletes the token (and names its sign-in): no sign-in
+    /// outlives them unnoticed. SQLite's write lock orders the two; on PostgreSQL the user's
+    /// row is locked (shared) first, since the insert's own read would not wait for a change
+    /// that has not committed yet.
     pub async fn insert(
         &self,
         token: &RefreshTokenRecord,
-        password_hash: Option<&str>,
+        checked: SignedInAs<'_>,
     ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
@@ -66,7 +75,8 @@ impl<'s> RefreshTokens<'s> {
                      SELECT $1, u.pool_id, c.id, u.sub, $5, $6, $7, $8, $9
                      FROM users u JOIN user_pool_clients c ON c.pool_id = u.pool_id
                      WHERE u.pool_id = $2 AND c.id = $3 AND u.sub = $4 AND u.enabled = $10
-                       AND (u.password_hash = $11 OR (u.password_hash IS NULL AND $11 IS NULL))"
+                       AND u.status = $11
+                       AND (u.password_hash = $12 OR (u.password_hash IS NULL AND $12 IS NULL))"
                 ),
                 args![
                     &token.token_hash,
@@ -79,7 +89,8 @@ impl<'s> RefreshTokens<'s> {
                     token.expires_at,
                     token.revoked_at,
                     true,
-                    password_hash,
+                    checked.status,
+                    checked.password_hash,
                 ],
             )
             .await

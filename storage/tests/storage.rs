@@ -12,13 +12,18 @@ use std::collections::BTreeMap;
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{
     Alias, Backend, ClientRecord, CodeAttempt, CodeRecord, GroupRecord, KeyPurpose, NewUser,
-    NewUserPool, RefreshTokenRecord, SigningKeyRecord, StorageError, Store, StoreOptions,
-    TextMatch, UserCursor, UserFilter, UserQuery,
+    NewUserPool, RefreshTokenRecord, SignedInAs, SigningKeyRecord, StorageError, Store,
+    StoreOptions, TextMatch, UserCursor, UserFilter, UserQuery,
 };
 
 const T0: i64 = 1_700_000_000_000;
-/// The password hash of every user [`new_user`] makes: what a sign-in checked.
+/// The password hash of every user [`new_user`] makes.
 const PASSWORD_HASH: &str = "$argon2id$v=19$hash";
+/// What a sign-in checked of a user [`new_user`] made.
+const SIGNED_IN: SignedInAs<'static> = SignedInAs {
+    status: "CONFIRMED",
+    password_hash: Some(PASSWORD_HASH),
+};
 
 // === fixtures ===
 
@@ -568,7 +573,7 @@ async fn status_password_and_enabled_changes() {
         let sub = user(&t.store, "us-east-1_a", "alice", None).await;
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 1), Some(PASSWORD_HASH))
+            .insert(&refresh("us-east-1_a", "c1", &sub, 1), SIGNED_IN)
             .await
             .unwrap();
 
@@ -651,7 +656,13 @@ async fn status_password_and_enabled_changes() {
         // A password reset revokes the live refresh tokens in the same transaction.
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 2), None)
+            .insert(
+                &refresh("us-east-1_a", "c1", &sub, 2),
+                SignedInAs {
+                    status: "RESET_REQUIRED",
+                    password_hash: None,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -663,7 +674,13 @@ async fn status_password_and_enabled_changes() {
         );
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 3), Some("h"))
+            .insert(
+                &refresh("us-east-1_a", "c1", &sub, 3),
+                SignedInAs {
+                    status: "CONFIRMED",
+                    password_hash: Some("h"),
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -719,14 +736,11 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(
-                &refresh("us-east-1_a", "c1", &alice, 1),
-                Some(PASSWORD_HASH),
-            )
+            .insert(&refresh("us-east-1_a", "c1", &alice, 1), SIGNED_IN)
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &bob, 2), Some(PASSWORD_HASH))
+            .insert(&refresh("us-east-1_a", "c1", &bob, 2), SIGNED_IN)
             .await
             .unwrap();
         s.codes()
@@ -735,10 +749,7 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .unwrap();
 
         s.refresh_tokens()
-            .insert(
-                &refresh("us-east-1_a", "c1", &alice, 3),
-                Some(PASSWORD_HASH),
-            )
+            .insert(&refresh("us-east-1_a", "c1", &alice, 3), SIGNED_IN)
             .await
             .unwrap();
         s.refresh_tokens().revoke(&[3; 32], T0).await.unwrap();
@@ -812,10 +823,7 @@ async fn deleting_a_pool_removes_everything_in_it() {
             let sub = format!("sub-{p}-alice");
             let hash = if p.ends_with('a') { 11 } else { 12 };
             s.refresh_tokens()
-                .insert(
-                    &refresh(p, &format!("{p}-client"), &sub, hash),
-                    Some(PASSWORD_HASH),
-                )
+                .insert(&refresh(p, &format!("{p}-client"), &sub, hash), SIGNED_IN)
                 .await
                 .unwrap();
         }
@@ -1365,29 +1373,20 @@ async fn refresh_tokens_lifecycle() {
         let tokens = s.refresh_tokens();
         for h in 1..=3 {
             tokens
-                .insert(
-                    &refresh("us-east-1_a", "ca", &alice, h),
-                    Some(PASSWORD_HASH),
-                )
+                .insert(&refresh("us-east-1_a", "ca", &alice, h), SIGNED_IN)
                 .await
                 .unwrap();
         }
         assert_conflict(
             tokens
-                .insert(
-                    &refresh("us-east-1_a", "ca", &alice, 1),
-                    Some(PASSWORD_HASH),
-                )
+                .insert(&refresh("us-east-1_a", "ca", &alice, 1), SIGNED_IN)
                 .await,
             "refresh token",
         );
         // A token must tie a user and a client of the same pool.
         assert!(matches!(
             tokens
-                .insert(
-                    &refresh("us-east-1_a", "cb", &alice, 9),
-                    Some(PASSWORD_HASH)
-                )
+                .insert(&refresh("us-east-1_a", "cb", &alice, 9), SIGNED_IN)
                 .await,
             Err(StorageError::NotFound { .. })
         ));
@@ -1420,10 +1419,7 @@ async fn refresh_tokens_lifecycle() {
         assert_eq!(tokens.purge_expired(T0 + 1_000).await.unwrap(), 3);
 
         tokens
-            .insert(
-                &refresh("us-east-1_a", "ca", &alice, 4),
-                Some(PASSWORD_HASH),
-            )
+            .insert(&refresh("us-east-1_a", "ca", &alice, 4), SIGNED_IN)
             .await
             .unwrap();
         s.clients().delete("us-east-1_a", "ca").await.unwrap();
@@ -1686,7 +1682,7 @@ async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_ch
         let sub = user(&t.store, "us-east-1_r", "ann", None).await;
         // What another node does meanwhile, not committed yet when the sign-in stores its
         // refresh token.
-        let cases: [(&str, &'static str); 2] = [
+        let cases: [(&str, &'static str); 3] = [
             (
                 "AdminDisableUser",
                 "UPDATE users SET enabled = false WHERE pool_id = $1 AND sub = $2",
@@ -1694,6 +1690,10 @@ async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_ch
             (
                 "a password reset",
                 "UPDATE users SET password_hash = 'new' WHERE pool_id = $1 AND sub = $2",
+            ),
+            (
+                "AdminResetUserPassword",
+                "UPDATE users SET status = 'RESET_REQUIRED' WHERE pool_id = $1 AND sub = $2",
             ),
         ];
         for (n, (rule, change)) in (1_u8..).zip(cases) {
@@ -1706,12 +1706,8 @@ async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_ch
             // be live and no revocation would name its sign-in).
             let store = t.store.clone();
             let token = refresh("us-east-1_r", "c1", &sub, n);
-            let insert = tokio::spawn(async move {
-                store
-                    .refresh_tokens()
-                    .insert(&token, Some(PASSWORD_HASH))
-                    .await
-            });
+            let insert =
+                tokio::spawn(async move { store.refresh_tokens().insert(&token, SIGNED_IN).await });
             finished_or_waiting(t, &insert).await;
             other.commit().await;
             assert!(
@@ -1726,7 +1722,8 @@ async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_ch
             // Undo, for the next case.
             let mut undo = Held::begin(t).await;
             undo.execute(
-                "UPDATE users SET enabled = true, password_hash = $3 WHERE pool_id = $1 AND sub = $2",
+                "UPDATE users SET enabled = true, status = 'CONFIRMED', password_hash = $3
+                 WHERE pool_id = $1 AND sub = $2",
                 &[
                     Bind::Text("us-east-1_r"),
                     Bind::Text(&sub),
@@ -1739,7 +1736,7 @@ async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_ch
         // A sign-in that checked what is stored gets its token.
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_r", "c1", &sub, 9), Some(PASSWORD_HASH))
+            .insert(&refresh("us-east-1_r", "c1", &sub, 9), SIGNED_IN)
             .await
             .unwrap();
     })

@@ -1063,6 +1063,17 @@ async fn a_sign_in_with_the_old_password_racing_a_reset_gets_no_tokens() {
             ));
             tokens(&f, &client, "ron", new).await;
         }
+        // AdminResetUserPassword keeps the password but demands a new one: a sign-in that
+        // checked the (right) password before it gets nothing after it either.
+        let checked = p.find_user(&pool, "ron").await.unwrap().unwrap();
+        p.admin_reset_user_password(&pool.id, "ron").await.unwrap();
+        let issued = p
+            .issue_tokens(&pool, &client, &checked, p.now(), TokenOrigin::NewSession)
+            .await;
+        assert!(
+            matches!(&issued, Err(UserPoolError::PasswordResetRequired(_))),
+            "AdminResetUserPassword: {issued:?}"
+        );
     })
     .await;
 }

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use gatehouse_storage::{RefreshTokenRecord, StorageError};
+use gatehouse_storage::{RefreshTokenRecord, SignedInAs, StorageError};
 
-use super::{Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
+use super::{
+    Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::time::{unix_millis, unix_seconds};
 use crate::tokens::{AccessTokenClaims, IdTokenClaims, TokenUse};
 
@@ -139,10 +141,11 @@ impl UserPools {
             device_key: None,
         };
         // A new sign-in's refresh token is stored before anything is signed: storage refuses
-        // it when the user was disabled, deleted or given another password since the caller
-        // read it (and checked that password), so a sign-in racing AdminDisableUser,
-        // AdminDeleteUser or a password reset gets nothing, and one that got in first is
-        // revoked by them (see `Users::set_enabled`, `Users::delete`, `Users::set_password`).
+        // it when the user was disabled, deleted, given another password or told to reset it
+        // since the caller read it (and checked that password), so a sign-in racing
+        // AdminDisableUser, AdminDeleteUser, a password reset or AdminResetUserPassword gets
+        // nothing, and one that got in first is revoked by them (see `Users::set_enabled`,
+        // `Users::delete`, `Users::set_password`, `Users::set_status_and_revoke`).
         let refresh_token = match origin {
             TokenOrigin::Refresh { .. } => None,
             TokenOrigin::NewSession => {
@@ -165,7 +168,10 @@ impl UserPools {
                             expires_at: now_ms.saturating_add(lifetime_ms),
                             revoked_at: None,
                         },
-                        user.password_hash.as_deref(),
+                        SignedInAs {
+                            status: user.status.as_str(),
+                            password_hash: user.password_hash.as_deref(),
+                        },
                     )
                     .await;
                 match stored {
@@ -188,8 +194,9 @@ impl UserPools {
         })
     }
 
-    /// Why storage refused a new sign-in's refresh token: the user was disabled, deleted or
-    /// given another password (or the client deleted) after the caller read them.
+    /// Why storage refused a new sign-in's refresh token: the user was disabled, deleted,
+    /// given another password or told to reset it (or the client deleted) after the caller
+    /// read them.
     async fn sign_in_refused(
         &self,
         pool: &UserPool,
@@ -200,7 +207,13 @@ impl UserPools {
             Ok(Some(now)) if !now.enabled => {
                 UserPoolError::NotAuthorized("User is disabled.".into())
             }
-            Ok(Some(now)) if now.password_hash != user.password_hash => {
+            Ok(Some(now)) if now.status == UserStatus::ResetRequired.as_str() => {
+                UserPoolError::PasswordResetRequired("Password reset required for the user".into())
+            }
+            Ok(Some(now))
+                if now.password_hash != user.password_hash
+                    || now.status != user.status.as_str() =>
+            {
                 UserPoolError::NotAuthorized("Incorrect username or password.".into())
             }
             Ok(Some(_)) => super::clients::client_not_found(&client.id),
