@@ -1077,3 +1077,42 @@ async fn a_sign_in_with_the_old_password_racing_a_reset_gets_no_tokens() {
     })
     .await;
 }
+
+/// Deleting a user signs it out first: when the database then fails, the user is still
+/// there, signed out, and the operator's retry deletes it. (Deleted first, a failing
+/// sign-out left a user nobody could delete or sign out again, whose tokens the gateway
+/// accepted until they expired.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_that_cannot_sign_the_user_out_deletes_nothing() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "zoe", "zoe@example.com").await;
+        let zoe = tokens(&f, &client, "zoe", PASSWORD).await;
+        // Revocations cannot be written for now.
+        db.execute_raw(
+            "CREATE TRIGGER refuse_revocations BEFORE INSERT ON token_revocations
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            "CREATE FUNCTION refuse_revocation() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+             CREATE TRIGGER refuse_revocations BEFORE INSERT ON token_revocations
+                 FOR EACH ROW EXECUTE FUNCTION refuse_revocation();",
+        )
+        .await;
+        assert!(p.admin_delete_user(&pool.id, "zoe").await.is_err());
+        assert!(
+            p.find_user(&pool, "zoe").await.unwrap().is_some(),
+            "nothing was deleted"
+        );
+        db.execute_raw(
+            "DROP TRIGGER refuse_revocations;",
+            "DROP TRIGGER refuse_revocations ON token_revocations;",
+        )
+        .await;
+        f.clock.advance(Duration::from_secs(1));
+        p.admin_delete_user(&pool.id, "zoe").await.unwrap();
+        assert!(view_refuses(p, &pool.id, &zoe.access_token));
+    })
+    .await;
+}

@@ -318,13 +318,21 @@ impl UserPools {
 
     /// Deletes a user and signs it out everywhere: the sign-ins that were live (their
     /// refresh tokens go with the user) and every token issued before now are refused.
+    ///
+    /// Signed out first, deleted second: when the delete then fails, the user is still
+    /// there, signed out, for the retry. The other way round, a sign-out failing after the
+    /// delete would leave a user nobody can delete or sign out again, whose tokens the
+    /// gateway accepts until they expire.
     pub(super) async fn delete_and_sign_out(
         &self,
         pool_id: &str,
         sub: &str,
     ) -> Result<(), UserPoolError> {
+        let now = unix_millis(self.now());
+        self.record_revocation(pool_id, RevocationKind::User, sub, now)
+            .await?;
         let sessions = self.store().users().delete(pool_id, sub).await?;
-        self.refuse_tokens(pool_id, sub, &sessions).await
+        self.refuse_sessions(pool_id, &sessions, now).await
     }
 
     /// Refuses the access and id tokens of `sessions` (sign-ins whose refresh tokens were
@@ -336,12 +344,24 @@ impl UserPools {
         sessions: &[String],
     ) -> Result<(), UserPoolError> {
         let now = unix_millis(self.now());
-        for origin_jti in sessions {
-            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now)
-                .await?;
-        }
+        self.refuse_sessions(pool_id, sessions, now).await?;
         self.record_revocation(pool_id, RevocationKind::User, sub, now)
             .await
+    }
+
+    /// Refuses every access and id token of `sessions` (their `origin_jti`s): the tokens of
+    /// the very second of a sign-out, which the user's revocation (by `iat`) lets through.
+    async fn refuse_sessions(
+        &self,
+        pool_id: &str,
+        sessions: &[String],
+        now_ms: i64,
+    ) -> Result<(), UserPoolError> {
+        for origin_jti in sessions {
+            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now_ms)
+                .await?;
+        }
+        Ok(())
     }
 
     /// GlobalSignOut: every refresh token of the user is revoked and every access token
