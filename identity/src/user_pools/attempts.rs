@@ -224,9 +224,29 @@ pub(crate) fn send_step(
 // === impl UserPools ===
 
 impl UserPools {
-    /// Refuses with "Password attempts exceeded" while `subject` is locked out: call before
-    /// checking a password (a read; [`UserPools::record_password_check`] looks again).
-    pub(crate) async fn check_lockout(
+    /// Checks `password` against `stored` within `subject`'s lockout: refused unchecked while
+    /// locked, then checked (against the dummy hash when `stored` is `None`, which never
+    /// matches, so the time is the same) and the outcome recorded. Every password guess goes
+    /// through here (sign-ins and ChangePassword's previous password). Returns whether the
+    /// password matched.
+    pub(crate) async fn check_password(
+        &self,
+        pool: &UserPool,
+        subject: &Subject,
+        password: &str,
+        stored: Option<&str>,
+        now: SystemTime,
+    ) -> Result<bool, UserPoolError> {
+        self.check_lockout(pool, subject, now).await?;
+        let matched = self.passwords().verify(password, stored).await?;
+        self.record_password_check(pool, subject, matched, now)
+            .await?;
+        Ok(matched)
+    }
+
+    /// Refuses with "Password attempts exceeded" while `subject` is locked out: a read
+    /// before the (costly) check; [`UserPools::record_password_check`] looks again.
+    async fn check_lockout(
         &self,
         pool: &UserPool,
         subject: &Subject,
@@ -245,7 +265,7 @@ impl UserPools {
 
     /// Records whether the password checked for `subject` `matched`; refuses with "Password
     /// attempts exceeded" when the account got locked meanwhile (right password or not).
-    pub(crate) async fn record_password_check(
+    async fn record_password_check(
         &self,
         pool: &UserPool,
         subject: &Subject,

@@ -275,15 +275,17 @@ impl UserPools {
         proposed: &str,
     ) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
+        let now = self.now();
         self.check_password_policy(&s.pool, proposed)?;
         // The previous password is a password guess like a sign-in: it shares the lockout.
-        let subject = Subject::user(&s.user);
-        self.check_lockout(&s.pool, &subject, self.now()).await?;
         let matched = self
-            .passwords()
-            .verify(previous, s.user.password_hash.as_deref())
-            .await?;
-        self.record_password_check(&s.pool, &subject, matched, self.now())
+            .check_password(
+                &s.pool,
+                &Subject::user(&s.user),
+                previous,
+                s.user.password_hash.as_deref(),
+                now,
+            )
             .await?;
         if !matched {
             return Err(UserPoolError::NotAuthorized(
@@ -302,7 +304,7 @@ impl UserPools {
                 &s.user.sub,
                 Some(&hash),
                 status.as_str(),
-                unix_millis(self.now()),
+                unix_millis(now),
                 false,
             )
             .await?;
