@@ -17,8 +17,9 @@ use crate::time::unix_millis;
 
 /// How long a code is valid (Cognito: 24 hours).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Guesses allowed per code (the user's budget per purpose, `CODE_GUESSES` per hour, is
-/// the tighter bound: a new code does not refill it).
+/// Guesses allowed at one code over its whole life (24 hours). The user's budget,
+/// `CODE_GUESSES` per hour and purpose, bounds the guesses across codes: a new code does not
+/// refill it.
 pub const CODE_ATTEMPTS: i64 = 5;
 
 /// A code stored and counted, its message not yet handed to the delivery (see

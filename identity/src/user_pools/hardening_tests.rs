@@ -1,8 +1,9 @@
 //! Service-layer tests of what stops guessing and signs users out, each on SQLite and on
 //! PostgreSQL with a fixed clock: the password lockout (shared by two nodes), the budgets of
 //! code guesses and sends, answers that do not tell an unknown user from a real one,
-//! developer-only attributes in SignUp, sign-out of disabled and deleted users, password
-//! resets that revoke refresh tokens, AdminResetUserPassword and common passwords.
+//! developer-only attributes in SignUp, sign-out of disabled and deleted users (sign-ins
+//! racing them included), password resets that revoke refresh tokens (and sign-ins racing
+//! them), AdminResetUserPassword and common passwords.
 
 use std::time::Duration;
 
