@@ -70,6 +70,10 @@ impl UserPools {
     /// Issues ID and access tokens (and, for a new session, a stored refresh token) for `user`
     /// signing in through `client`. `auth_time` is when the user authenticated (kept across
     /// refreshes). Lifetimes come from the client.
+    ///
+    /// For a new session `user` is the user as the caller read it before checking its
+    /// password: nothing is issued when it has since been disabled, deleted, given another
+    /// password or told to reset it (`NotAuthorized`, `PasswordResetRequired`).
     pub async fn issue_tokens(
         &self,
         pool: &UserPool,
