@@ -6,16 +6,17 @@
 //! a whole /64, so per-address buckets would be free to multiply).
 //!
 //! Time is a parameter: each check passes `now`, which feeds the limiter's clock (kept
-//! monotonic: a clock stepping back never refills a bucket). Buckets that are full again
-//! are dropped now and then, so memory follows the addresses seen in the last few seconds.
+//! monotonic: a clock stepping back neither refills a bucket nor stops buckets refilling
+//! until it catches up). Buckets that are full again are dropped now and then, so memory
+//! follows the addresses seen in the last few seconds.
 //!
 //! Limits are per node: with N nodes behind a load balancer an address gets up to N times
 //! the rate.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use governor::clock::Clock as GovernorClock;
@@ -59,19 +60,40 @@ pub struct SourceLimiter {
 /// Checks between two sweeps of the buckets that are full again.
 const SWEEP_EVERY: u64 = 4096;
 
-/// governor's clock, fed with the callers' `now` (nanoseconds since the Unix epoch); it only
-/// moves forward.
+/// governor's clock, fed with the callers' `now`: it moves forward by as much as the wall
+/// clock does between two calls and never back. A wall clock set back (by more than
+/// [`CLOCK_STEP`]) is taken as the new starting point rather than waited for: otherwise no
+/// bucket would refill until the wall clock caught up again, and every address would get
+/// one burst for as long as the step.
 #[derive(Debug, Clone, Default)]
-struct FedClock(Arc<AtomicU64>);
+struct FedClock(Arc<std::sync::Mutex<Fed>>);
+
+#[derive(Debug, Default)]
+struct Fed {
+    /// The latest wall-clock time seen (nanoseconds since the Unix epoch).
+    wall: u64,
+    /// governor's time: the wall clock's forward moves added up.
+    elapsed: u64,
+}
+
+/// A wall clock going back by less than this is two callers' `now`s arriving out of order
+/// (ignored); by more, the clock was set back.
+const CLOCK_STEP: u64 = 1_000_000_000;
 
 impl FedClock {
     fn advance_to(&self, now: SystemTime) {
-        let nanos = now
+        let wall = now
             .duration_since(UNIX_EPOCH)
             .ok()
             .and_then(|d| u64::try_from(d.as_nanos()).ok())
             .unwrap_or(0);
-        self.0.fetch_max(nanos, Ordering::SeqCst);
+        let mut fed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if wall >= fed.wall {
+            fed.elapsed = fed.elapsed.saturating_add(wall - fed.wall);
+            fed.wall = wall;
+        } else if fed.wall - wall > CLOCK_STEP {
+            fed.wall = wall;
+        }
     }
 }
 
@@ -79,7 +101,12 @@ impl GovernorClock for FedClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        Nanos::from(self.0.load(Ordering::SeqCst))
+        Nanos::from(
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .elapsed,
+        )
     }
 }
 
@@ -183,6 +210,19 @@ mod tests {
         assert_eq!(passed(&limiter, "192.0.2.1", 100, at(1000)), 20);
         // A clock stepping back refills nothing.
         assert_eq!(passed(&limiter, "192.0.2.1", 100, at(0)), 0);
+    }
+
+    #[test]
+    fn a_clock_stepping_back_neither_refills_nor_freezes_the_buckets() {
+        let limiter = SourceLimiter::new(SourceRateLimit::default());
+        let hour = 3_600_000;
+        assert_eq!(passed(&limiter, "192.0.2.1", 100, at(hour)), 40);
+        // The wall clock is set back an hour: nothing refills at the step …
+        assert_eq!(passed(&limiter, "192.0.2.1", 100, at(0)), 0);
+        // … and time goes on from there: a second later 20 more requests pass, as they
+        // would have without the step (not only once the clock is back where it was).
+        assert_eq!(passed(&limiter, "192.0.2.1", 100, at(1000)), 20);
+        assert_eq!(passed(&limiter, "192.0.2.1", 100, at(2000)), 20);
     }
 
     #[test]

@@ -119,6 +119,43 @@ impl TestStore {
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }
+
+    /// Runs `sqlite` or `postgres` (whichever is this test's backend; several statements
+    /// allowed) on this test's database, outside the store: for what a test must change
+    /// behind the store's back, such as a trigger that makes a write fail for real.
+    ///
+    /// # Panics
+    /// When the database cannot be reached or the text fails.
+    #[expect(clippy::panic, reason = "a test helper reports failure by panicking")]
+    pub async fn execute_raw(&self, sqlite: &str, postgres: &str) {
+        let outcome = match self.backend() {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot open `{}`: {e}", self.url));
+                let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                    .execute(&mut c)
+                    .await
+                    .map(|_| ());
+                let _ = c.close().await;
+                done
+            }
+            Backend::Postgres => {
+                let mut c = PgConnection::connect(&self.url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot open `{}`: {e}", self.url));
+                let done = sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
+                    .execute(&mut c)
+                    .await
+                    .map(|_| ());
+                let _ = c.close().await;
+                done
+            }
+        };
+        if let Err(e) = outcome {
+            panic!("raw statement failed: {e}");
+        }
+    }
 }
 
 impl Drop for Cleanup {

@@ -1,7 +1,7 @@
 //! Refresh tokens: stored by hash only, revocable one by one or per user.
 
 use crate::db::{Db, DbRow, args};
-use crate::{EpochMillis, StorageError};
+use crate::{Backend, EpochMillis, StorageError};
 
 /// A stored refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +20,16 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<EpochMillis>,
 }
 
+/// What a sign-in checked of its user before storing its refresh token
+/// ([`RefreshTokens::insert`]): the token is stored only while the user still has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedInAs<'a> {
+    /// The status the sign-in found (`CONFIRMED`).
+    pub status: &'a str,
+    /// The password hash the sign-in's password was checked against.
+    pub password_hash: Option<&'a str>,
+}
+
 /// Repository of refresh tokens.
 #[derive(Debug)]
 pub struct RefreshTokens<'s> {
@@ -33,18 +43,40 @@ impl<'s> RefreshTokens<'s> {
         Self { db }
     }
 
-    /// [`StorageError::NotFound`] if the user or the client is missing or not in the pool.
-    pub async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StorageError> {
+    /// Stores a new sign-in's token, for a user still as the sign-in `checked` it: enabled,
+    /// with that status and that password hash. [`StorageError::NotFound`] if the user is
+    /// missing or has changed so, or the client is missing, or either is not in the pool.
+    ///
+    /// A disable, a delete, a password reset or a demand for one running at the same time on
+    /// another node either commits first (and the token is refused here) or waits for this
+    /// insert and then revokes or deletes the token (and names its sign-in): no sign-in
+    /// outlives them unnoticed. SQLite's write lock orders the two; on PostgreSQL the user's
+    /// row is locked (shared) first, since the insert's own read would not wait for a change
+    /// that has not committed yet.
+    pub async fn insert(
+        &self,
+        token: &RefreshTokenRecord,
+        checked: SignedInAs<'_>,
+    ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        if self.db.backend() == Backend::Postgres {
+            conn.execute(
+                "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2 FOR SHARE",
+                args![&token.pool_id, &token.sub],
+            )
+            .await?;
+        }
         // Selecting through users and clients keeps all three in the same pool.
-        let inserted = tx
-            .conn()
+        let inserted = conn
             .execute(
                 format!(
                     "INSERT INTO refresh_tokens ({COLUMNS})
                      SELECT $1, u.pool_id, c.id, u.sub, $5, $6, $7, $8, $9
                      FROM users u JOIN user_pool_clients c ON c.pool_id = u.pool_id
-                     WHERE u.pool_id = $2 AND c.id = $3 AND u.sub = $4"
+                     WHERE u.pool_id = $2 AND c.id = $3 AND u.sub = $4 AND u.enabled = $10
+                       AND u.status = $11
+                       AND (u.password_hash = $12 OR (u.password_hash IS NULL AND $12 IS NULL))"
                 ),
                 args![
                     &token.token_hash,
@@ -56,13 +88,16 @@ impl<'s> RefreshTokens<'s> {
                     token.created_at,
                     token.expires_at,
                     token.revoked_at,
+                    true,
+                    checked.status,
+                    checked.password_hash,
                 ],
             )
             .await
             .map_err(|e| e.on_conflict("refresh token"))?;
         if inserted == 0 {
             return Err(StorageError::not_found(format!(
-                "user `{}` or client `{}`",
+                "user `{}` as signed in, or client `{}`",
                 token.sub, token.client_id
             )));
         }

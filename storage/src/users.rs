@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::db::{Arg, Conn, Db, DbRow, args};
-use crate::{EpochMillis, StorageError, fetch_limit};
+use crate::{Backend, EpochMillis, StorageError, fetch_limit};
 
 /// The standard attributes that ListUsers can filter on besides username, sub, status and
 /// enabled (Cognito's list). Storage keeps a search row for each one a user has, unless
@@ -484,6 +484,16 @@ impl<'s> Users<'s> {
     pub async fn delete(&self, pool_id: &str, sub: &str) -> Result<Vec<String>, StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
+        if self.db.backend() == Backend::Postgres {
+            // A sign-in storing its refresh token holds the user's row (see
+            // `RefreshTokens::insert`): wait for it here, so that its token is among the
+            // sessions read next instead of vanishing unnamed with the user.
+            conn.execute(
+                "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2 FOR UPDATE",
+                args![pool_id, sub],
+            )
+            .await?;
+        }
         let sessions = conn
             .fetch_all(
                 "SELECT origin_jti FROM refresh_tokens

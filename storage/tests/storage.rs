@@ -12,11 +12,18 @@ use std::collections::BTreeMap;
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{
     Alias, Backend, ClientRecord, CodeAttempt, CodeRecord, GroupRecord, KeyPurpose, NewUser,
-    NewUserPool, RefreshTokenRecord, SigningKeyRecord, StorageError, Store, StoreOptions,
-    TextMatch, UserCursor, UserFilter, UserQuery,
+    NewUserPool, RefreshTokenRecord, SignedInAs, SigningKeyRecord, StorageError, Store,
+    StoreOptions, TextMatch, UserCursor, UserFilter, UserQuery,
 };
 
 const T0: i64 = 1_700_000_000_000;
+/// The password hash of every user [`new_user`] makes.
+const PASSWORD_HASH: &str = "$argon2id$v=19$hash";
+/// What a sign-in checked of a user [`new_user`] made.
+const SIGNED_IN: SignedInAs<'static> = SignedInAs {
+    status: "CONFIRMED",
+    password_hash: Some(PASSWORD_HASH),
+};
 
 // === fixtures ===
 
@@ -76,7 +83,7 @@ fn new_user(pool: &str, username: &str, email: Option<&str>) -> NewUser {
         username: username.to_owned(),
         status: "CONFIRMED".to_owned(),
         enabled: true,
-        password_hash: Some("$argon2id$v=19$hash".to_owned()),
+        password_hash: Some(PASSWORD_HASH.to_owned()),
         attributes,
         aliases: email
             .map(|e| {
@@ -566,7 +573,7 @@ async fn status_password_and_enabled_changes() {
         let sub = user(&t.store, "us-east-1_a", "alice", None).await;
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 1))
+            .insert(&refresh("us-east-1_a", "c1", &sub, 1), SIGNED_IN)
             .await
             .unwrap();
 
@@ -649,7 +656,13 @@ async fn status_password_and_enabled_changes() {
         // A password reset revokes the live refresh tokens in the same transaction.
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 2))
+            .insert(
+                &refresh("us-east-1_a", "c1", &sub, 2),
+                SignedInAs {
+                    status: "RESET_REQUIRED",
+                    password_hash: None,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -661,7 +674,13 @@ async fn status_password_and_enabled_changes() {
         );
         t.store
             .refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &sub, 3))
+            .insert(
+                &refresh("us-east-1_a", "c1", &sub, 3),
+                SignedInAs {
+                    status: "CONFIRMED",
+                    password_hash: Some("h"),
+                },
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -717,11 +736,11 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &alice, 1))
+            .insert(&refresh("us-east-1_a", "c1", &alice, 1), SIGNED_IN)
             .await
             .unwrap();
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &bob, 2))
+            .insert(&refresh("us-east-1_a", "c1", &bob, 2), SIGNED_IN)
             .await
             .unwrap();
         s.codes()
@@ -730,7 +749,7 @@ async fn deleting_a_user_removes_its_tokens_codes_memberships_and_aliases() {
             .unwrap();
 
         s.refresh_tokens()
-            .insert(&refresh("us-east-1_a", "c1", &alice, 3))
+            .insert(&refresh("us-east-1_a", "c1", &alice, 3), SIGNED_IN)
             .await
             .unwrap();
         s.refresh_tokens().revoke(&[3; 32], T0).await.unwrap();
@@ -804,7 +823,7 @@ async fn deleting_a_pool_removes_everything_in_it() {
             let sub = format!("sub-{p}-alice");
             let hash = if p.ends_with('a') { 11 } else { 12 };
             s.refresh_tokens()
-                .insert(&refresh(p, &format!("{p}-client"), &sub, hash))
+                .insert(&refresh(p, &format!("{p}-client"), &sub, hash), SIGNED_IN)
                 .await
                 .unwrap();
         }
@@ -1354,20 +1373,20 @@ async fn refresh_tokens_lifecycle() {
         let tokens = s.refresh_tokens();
         for h in 1..=3 {
             tokens
-                .insert(&refresh("us-east-1_a", "ca", &alice, h))
+                .insert(&refresh("us-east-1_a", "ca", &alice, h), SIGNED_IN)
                 .await
                 .unwrap();
         }
         assert_conflict(
             tokens
-                .insert(&refresh("us-east-1_a", "ca", &alice, 1))
+                .insert(&refresh("us-east-1_a", "ca", &alice, 1), SIGNED_IN)
                 .await,
             "refresh token",
         );
         // A token must tie a user and a client of the same pool.
         assert!(matches!(
             tokens
-                .insert(&refresh("us-east-1_a", "cb", &alice, 9))
+                .insert(&refresh("us-east-1_a", "cb", &alice, 9), SIGNED_IN)
                 .await,
             Err(StorageError::NotFound { .. })
         ));
@@ -1400,7 +1419,7 @@ async fn refresh_tokens_lifecycle() {
         assert_eq!(tokens.purge_expired(T0 + 1_000).await.unwrap(), 3);
 
         tokens
-            .insert(&refresh("us-east-1_a", "ca", &alice, 4))
+            .insert(&refresh("us-east-1_a", "ca", &alice, 4), SIGNED_IN)
             .await
             .unwrap();
         s.clients().delete("us-east-1_a", "ca").await.unwrap();
@@ -1550,6 +1569,208 @@ async fn concurrent_writers_all_succeed() {
         seen.dedup();
         assert_eq!(seen.len(), 1, "{seen:?}");
         other.close().await;
+    })
+    .await;
+}
+
+/// A transaction held open on a connection of its own, outside the store: it plays the other
+/// node's half of a race while the store's call waits for it.
+enum Held {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+/// A value bound into a [`Held`] statement.
+enum Bind<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl Held {
+    /// Opens a connection to the test's database and begins a write transaction there.
+    async fn begin(t: &TestStore) -> Self {
+        use sqlx::Connection as _;
+        match t.backend() {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(t.url()).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                Self::Sqlite(c)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(t.url()).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                Self::Postgres(c)
+            }
+        }
+    }
+
+    /// Runs one statement inside the held transaction.
+    async fn execute(&mut self, sql: &'static str, binds: &[Bind<'_>]) {
+        match self {
+            Self::Sqlite(c) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        Bind::Text(v) => q.bind(*v),
+                        Bind::Bytes(v) => q.bind(*v),
+                    };
+                }
+                q.execute(c).await.unwrap();
+            }
+            Self::Postgres(c) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        Bind::Text(v) => q.bind(*v),
+                        Bind::Bytes(v) => q.bind(*v),
+                    };
+                }
+                q.execute(c).await.unwrap();
+            }
+        }
+    }
+
+    async fn commit(self) {
+        use sqlx::Connection as _;
+        match self {
+            Self::Sqlite(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            Self::Postgres(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Waits until `task` is finished or (on PostgreSQL) some session of the test's database
+/// waits for a row lock: the store's call either went past the held transaction or stopped
+/// at it. On SQLite the held `BEGIN IMMEDIATE` stops every other writer, so there is nothing
+/// to wait for.
+async fn finished_or_waiting<T>(t: &TestStore, task: &tokio::task::JoinHandle<T>) {
+    use sqlx::Connection as _;
+    if t.backend() == Backend::Sqlite {
+        return;
+    }
+    let mut watcher = sqlx::PgConnection::connect(t.url()).await.unwrap();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 || task.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    watcher.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_is_refused_once_its_user_is_disabled_or_its_password_changed() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_r").await;
+        client(&t.store, "us-east-1_r", "c1").await;
+        let sub = user(&t.store, "us-east-1_r", "ann", None).await;
+        // What another node does meanwhile, not committed yet when the sign-in stores its
+        // refresh token.
+        let cases: [(&str, &'static str); 3] = [
+            (
+                "AdminDisableUser",
+                "UPDATE users SET enabled = false WHERE pool_id = $1 AND sub = $2",
+            ),
+            (
+                "a password reset",
+                "UPDATE users SET password_hash = 'new' WHERE pool_id = $1 AND sub = $2",
+            ),
+            (
+                "AdminResetUserPassword",
+                "UPDATE users SET status = 'RESET_REQUIRED' WHERE pool_id = $1 AND sub = $2",
+            ),
+        ];
+        for (n, (rule, change)) in (1_u8..).zip(cases) {
+            let mut other = Held::begin(t).await;
+            other
+                .execute(change, &[Bind::Text("us-east-1_r"), Bind::Text(&sub)])
+                .await;
+            // The sign-in waits for the other node and then finds the user changed: its
+            // password no longer the one it checked, or disabled (otherwise its token would
+            // be live and no revocation would name its sign-in).
+            let store = t.store.clone();
+            let token = refresh("us-east-1_r", "c1", &sub, n);
+            let insert =
+                tokio::spawn(async move { store.refresh_tokens().insert(&token, SIGNED_IN).await });
+            finished_or_waiting(t, &insert).await;
+            other.commit().await;
+            assert!(
+                matches!(insert.await.unwrap(), Err(StorageError::NotFound { .. })),
+                "{rule}"
+            );
+            assert_eq!(
+                t.store.refresh_tokens().get(&[n; 32]).await.unwrap(),
+                None,
+                "{rule}"
+            );
+            // Undo, for the next case.
+            let mut undo = Held::begin(t).await;
+            undo.execute(
+                "UPDATE users SET enabled = true, status = 'CONFIRMED', password_hash = $3
+                 WHERE pool_id = $1 AND sub = $2",
+                &[
+                    Bind::Text("us-east-1_r"),
+                    Bind::Text(&sub),
+                    Bind::Text(PASSWORD_HASH),
+                ],
+            )
+            .await;
+            undo.commit().await;
+        }
+        // A sign-in that checked what is stored gets its token.
+        t.store
+            .refresh_tokens()
+            .insert(&refresh("us-east-1_r", "c1", &sub, 9), SIGNED_IN)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_names_a_sign_in_stored_while_it_waited() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_d").await;
+        client(&t.store, "us-east-1_d", "c1").await;
+        let sub = user(&t.store, "us-east-1_d", "bo", None).await;
+        // Another node stores a sign-in's refresh token and has not committed yet …
+        let mut sign_in = Held::begin(t).await;
+        sign_in
+            .execute(
+                "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, sub, origin_jti,
+                     auth_time, created_at, expires_at)
+                 VALUES ($1, $2, 'c1', $3, 'jti-late', 0, 0, 1)",
+                &[
+                    Bind::Bytes(&[9; 32]),
+                    Bind::Text("us-east-1_d"),
+                    Bind::Text(&sub),
+                ],
+            )
+            .await;
+        // … while the user is deleted: the delete waits for it and names that sign-in too,
+        // so its access tokens can be refused.
+        let store = t.store.clone();
+        let gone = sub.clone();
+        let delete = tokio::spawn(async move { store.users().delete("us-east-1_d", &gone).await });
+        finished_or_waiting(t, &delete).await;
+        sign_in.commit().await;
+        assert_eq!(delete.await.unwrap().unwrap(), vec!["jti-late".to_owned()]);
     })
     .await;
 }

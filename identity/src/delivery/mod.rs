@@ -6,7 +6,7 @@ mod outbox;
 mod smtp;
 
 pub use outbox::Outbox;
-pub use smtp::{MAX_QUEUED, SMTP_TIMEOUT, Smtp};
+pub use smtp::{MAX_CONVERSATIONS, MAX_QUEUED, SMTP_TIMEOUT, Smtp};
 
 use std::future::Future;
 use std::pin::Pin;

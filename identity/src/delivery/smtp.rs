@@ -13,7 +13,8 @@
 //! [`Delivery::send`] checks and builds the email, then hands it to a background task and
 //! returns: an operation never waits for the mail server (that wait would tell a real user
 //! from an unknown one by timing, and a slow server would hold requests). At most
-//! [`MAX_QUEUED`] emails wait at once; failures are logged. [`Smtp::send_now`] waits.
+//! [`MAX_QUEUED`] emails wait at once, [`MAX_CONVERSATIONS`] of them talking to the server;
+//! failures are logged. [`Smtp::send_now`] waits.
 
 use std::fmt;
 use std::future::Future;
@@ -33,6 +34,11 @@ pub const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Most emails handed over and not yet sent; beyond, `send` refuses (the server is down or
 /// far too slow, and memory must stay bounded).
 pub const MAX_QUEUED: usize = 10_000;
+/// Most SMTP conversations at once. Each is a connection to the mail server (and a file
+/// descriptor here) held for up to [`SMTP_TIMEOUT`]: without a bound, a slow server and a
+/// burst of sign-ups would open one per waiting email, up to [`MAX_QUEUED`]. The others wait
+/// their turn in memory.
+pub const MAX_CONVERSATIONS: usize = 16;
 
 /// Sends email through an SMTP server.
 #[derive(Clone)]
@@ -43,6 +49,8 @@ pub struct Smtp {
     display: String,
     /// Emails handed to background tasks and not yet sent.
     queued: Arc<AtomicUsize>,
+    /// Turns to talk to the server: [`MAX_CONVERSATIONS`] of them.
+    conversations: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for Smtp {
@@ -120,6 +128,7 @@ impl Smtp {
             from,
             display,
             queued: Arc::new(AtomicUsize::new(0)),
+            conversations: Arc::new(tokio::sync::Semaphore::new(MAX_CONVERSATIONS)),
         })
     }
 
@@ -176,8 +185,11 @@ impl Delivery for Smtp {
             }
             let smtp = self.clone();
             tokio::spawn(async move {
+                // The semaphore is never closed, so a turn always comes.
+                let turn = smtp.conversations.acquire().await;
                 // `transmit` logs a failure; nobody waits for the outcome.
                 let _ = smtp.transmit(email).await;
+                drop(turn);
                 smtp.queued.fetch_sub(1, Ordering::SeqCst);
             });
             Ok(())
@@ -339,6 +351,86 @@ mod tests {
             transcript.iter().any(|l| l.contains("482913")),
             "{transcript:?}"
         );
+    }
+
+    /// An SMTP server on 127.0.0.1 that greets nobody until `go` fires, then serves every
+    /// connection; returns the port and a task with (messages received, most connections
+    /// open at once).
+    async fn held_server(
+        go: tokio::sync::watch::Receiver<bool>,
+        expected: usize,
+    ) -> (u16, tokio::task::JoinHandle<(usize, usize)>) {
+        use std::sync::atomic::AtomicUsize;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let open = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            let mut conversations = tokio::task::JoinSet::new();
+            for _ in 0..expected {
+                let (socket, _) = listener.accept().await.unwrap();
+                let now_open = open.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now_open, Ordering::SeqCst);
+                let (open, mut go) = (open.clone(), go.clone());
+                conversations.spawn(async move {
+                    go.wait_for(|go| *go).await.unwrap();
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                    let mut in_data = false;
+                    let mut delivered = 0;
+                    while let Some(line) = lines.next_line().await.unwrap() {
+                        let reply: &[u8] = match (in_data, line.as_str()) {
+                            (true, ".") => {
+                                in_data = false;
+                                delivered += 1;
+                                b"250 queued\r\n"
+                            }
+                            (true, _) => continue,
+                            (false, l) if l.starts_with("DATA") => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            (false, l) if l.starts_with("QUIT") => {
+                                // Counted closed before the client hears it is: its next
+                                // conversation may open at once.
+                                open.fetch_sub(1, Ordering::SeqCst);
+                                write.write_all(b"221 bye\r\n").await.unwrap();
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        write.write_all(reply).await.unwrap();
+                    }
+                    delivered
+                });
+            }
+            let mut delivered = 0;
+            while let Some(n) = conversations.join_next().await {
+                delivered += n.unwrap();
+            }
+            (delivered, peak.load(Ordering::SeqCst))
+        });
+        (port, task)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_a_few_conversations_run_at_once_however_many_emails_wait() {
+        let emails = MAX_CONVERSATIONS + 5;
+        let (go, held) = tokio::sync::watch::channel(false);
+        let (port, server) = held_server(held, emails).await;
+        let smtp = Smtp::from_url(&format!("smtp://127.0.0.1:{port}")).unwrap();
+        for _ in 0..emails {
+            smtp.send(message(Channel::Email), SystemTime::UNIX_EPOCH)
+                .await
+                .unwrap();
+        }
+        // The server holds the first conversations; the others wait their turn here, not
+        // in connections of their own. Then all are delivered.
+        go.send(true).unwrap();
+        let (delivered, peak) = server.await.unwrap();
+        assert_eq!(delivered, emails);
+        assert!(peak <= MAX_CONVERSATIONS, "{peak} connections at once");
     }
 
     #[tokio::test]

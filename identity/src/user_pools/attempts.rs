@@ -28,8 +28,10 @@
 //!
 //! # Unknown users
 //! When a client prevents user-existence errors, attempts for a name no user holds are
-//! counted under that name (`name:<normalized name>`), so an unknown user locks and runs out
-//! of sends exactly as a real one does.
+//! counted under that name, so an unknown user locks and runs out of sends exactly as a real
+//! one does. The counter is keyed by a keyed digest of the name (`name:<HMAC>`), not the name:
+//! anyone can send any name, of any length, and people often type their password into the
+//! username box, so the name itself is never stored.
 
 use std::time::{Duration, SystemTime};
 
@@ -63,7 +65,8 @@ impl Subject {
     /// The subject of `user`, or of the name given when there is no such user. A name is
     /// folded to lower case wherever a real user would be found whatever its case (an email,
     /// a case-insensitive pool, a preferred-username alias), so that spelling an unknown name
-    /// differently opens no new counter where a real user's would be shared.
+    /// differently opens no new counter where a real user's would be shared; then it is
+    /// digested under the server's code key (see the module docs).
     pub(crate) fn of(pools: &UserPools, pool: &UserPool, user: Option<&User>, name: &str) -> Self {
         match user {
             Some(user) => Self(user.sub.clone()),
@@ -78,7 +81,11 @@ impl Subject {
                 } else {
                     pools.normalize_username(pool, name)
                 };
-                Self(format!("name:{name}"))
+                let digest = pools
+                    .inner
+                    .codes
+                    .hash(&format!("attempt subject|{}", pool.id), &name);
+                Self(format!("name:{digest}"))
             }
         }
     }
@@ -86,6 +93,12 @@ impl Subject {
     /// The subject of a known user.
     pub(crate) fn user(user: &User) -> Self {
         Self(user.sub.clone())
+    }
+
+    /// The subject as storage keys it.
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -211,9 +224,29 @@ pub(crate) fn send_step(
 // === impl UserPools ===
 
 impl UserPools {
-    /// Refuses with "Password attempts exceeded" while `subject` is locked out: call before
-    /// checking a password (a read; [`UserPools::record_password_check`] looks again).
-    pub(crate) async fn check_lockout(
+    /// Checks `password` against `stored` within `subject`'s lockout: refused unchecked while
+    /// locked, then checked (against the dummy hash when `stored` is `None`, which never
+    /// matches, so the time is the same) and the outcome recorded. Every password guess goes
+    /// through here (sign-ins and ChangePassword's previous password). Returns whether the
+    /// password matched.
+    pub(crate) async fn check_password(
+        &self,
+        pool: &UserPool,
+        subject: &Subject,
+        password: &str,
+        stored: Option<&str>,
+        now: SystemTime,
+    ) -> Result<bool, UserPoolError> {
+        self.check_lockout(pool, subject, now).await?;
+        let matched = self.passwords().verify(password, stored).await?;
+        self.record_password_check(pool, subject, matched, now)
+            .await?;
+        Ok(matched)
+    }
+
+    /// Refuses with "Password attempts exceeded" while `subject` is locked out: a read
+    /// before the (costly) check; [`UserPools::record_password_check`] looks again.
+    async fn check_lockout(
         &self,
         pool: &UserPool,
         subject: &Subject,
@@ -232,7 +265,7 @@ impl UserPools {
 
     /// Records whether the password checked for `subject` `matched`; refuses with "Password
     /// attempts exceeded" when the account got locked meanwhile (right password or not).
-    pub(crate) async fn record_password_check(
+    async fn record_password_check(
         &self,
         pool: &UserPool,
         subject: &Subject,

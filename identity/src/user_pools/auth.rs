@@ -223,22 +223,18 @@ impl UserPools {
         let now = self.now();
         let user = self.find_user(pool, username).await?;
         let uniform = client.config.prevent_user_existence_errors;
-        // The lockout (see `attempts`): a locked account is refused without a check, and an
-        // unknown name locks like a real user when the client hides which users exist.
-        let subject = Subject::of(self, pool, user.as_ref(), username);
-        let counted = user.is_some() || uniform;
-        if counted {
-            self.check_lockout(pool, &subject, now).await?;
-        }
         // Unknown users (and users without a password) are checked against the dummy hash:
-        // one argon2 run either way.
+        // one argon2 run either way. The lockout (see `attempts`) counts the checks of a
+        // user's password, and of a name nobody holds when the client hides which users
+        // exist (so an unknown name locks like a real user).
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verified = self.passwords().verify(password, stored).await?;
-        let matched = verified && user.is_some();
-        if counted {
-            self.record_password_check(pool, &subject, matched, now)
-                .await?;
-        }
+        let matched = if user.is_some() || uniform {
+            let subject = Subject::of(self, pool, user.as_ref(), username);
+            self.check_password(pool, &subject, password, stored, now)
+                .await?
+        } else {
+            self.passwords().verify(password, stored).await?
+        };
         let Some(user) = user else {
             return Err(if uniform {
                 incorrect_credentials()
@@ -479,8 +475,10 @@ impl UserPools {
                 false,
             )
             .await?;
+        // The session is stored for the password just set (see `issue_tokens`).
         let user = User {
             status: UserStatus::Confirmed,
+            password_hash: Some(hash),
             ..user
         };
         self.issue_tokens(pool, client, &user, now, TokenOrigin::NewSession)

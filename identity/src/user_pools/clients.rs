@@ -49,7 +49,7 @@ fn check_client_name(name: &str) -> Result<(), UserPoolError> {
     Ok(())
 }
 
-fn client_not_found(client_id: &str) -> UserPoolError {
+pub(super) fn client_not_found(client_id: &str) -> UserPoolError {
     UserPoolError::ResourceNotFound(format!("User pool client {client_id} does not exist."))
 }
 

@@ -17,9 +17,19 @@ use crate::time::unix_millis;
 
 /// How long a code is valid (Cognito: 24 hours).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Guesses allowed per code (the user's budget per purpose, `CODE_GUESSES` per hour, is
-/// the tighter bound: a new code does not refill it).
+/// Guesses allowed at one code over its whole life (24 hours). The user's budget,
+/// `CODE_GUESSES` per hour and purpose, bounds the guesses across codes: a new code does not
+/// refill it.
 pub const CODE_ATTEMPTS: i64 = 5;
+
+/// A code stored and counted, its message not yet handed to the delivery (see
+/// [`UserPools::store_code`]).
+pub(crate) struct StoredCode {
+    /// What the client is told: where the code goes, masked.
+    details: CodeDeliveryDetails,
+    /// The message with the code, for the delivery.
+    message: Message,
+}
 
 fn context(pool_id: &str, sub: &str, purpose: &str) -> String {
     format!("{pool_id}|{sub}|{purpose}")
@@ -57,10 +67,9 @@ impl UserPools {
 
     /// Creates a code for `user` and `code_purpose` (replacing any earlier one), stores its
     /// hash with `data` (what the code will confirm), and sends it on `channel` to the
-    /// user's `email` or `phone_number`. Codes sent by the unauthenticated operations
-    /// (sign-up, resend, password reset) count against the user's sends per hour
-    /// (`attempts`); past the limit nothing is stored or sent. The message is handed to
-    /// the delivery, which does not wait for a mail server.
+    /// user's `email` or `phone_number` ([`UserPools::store_code`], then
+    /// [`UserPools::hand_over`]). The message is handed to the delivery, which does not wait
+    /// for a mail server; a delivery that refuses it at once is `CodeDeliveryFailure`.
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is a distinct fact of the code"
@@ -75,6 +84,31 @@ impl UserPools {
         data: Option<String>,
         now: SystemTime,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let stored = self
+            .store_code(pool, user, code_purpose, channel, purpose, data, now)
+            .await?;
+        self.hand_over(stored, false, now).await
+    }
+
+    /// The first half of [`UserPools::send_code`]: a new code stored (with `data`) and, for
+    /// the sends a caller without operator credentials can trigger (sign-up, resend,
+    /// password reset, attribute verification), counted against the user's sends per hour
+    /// (`attempts`) in the same transaction; past the limit nothing is stored
+    /// (`LimitExceeded`). Returns the message to hand over.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct fact of the code"
+    )]
+    pub(crate) async fn store_code(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        code_purpose: &str,
+        channel: Channel,
+        purpose: Purpose,
+        data: Option<String>,
+        now: SystemTime,
+    ) -> Result<StoredCode, UserPoolError> {
         let destination = user
             .attribute(channel.attribute())
             .filter(|d| !d.is_empty())
@@ -121,26 +155,45 @@ impl UserPools {
             self.store().codes().put(&record).await?;
         }
         let (subject, body) = self.code_message(pool, channel, &code);
-        self.deliver(
-            Message {
+        Ok(StoredCode {
+            details: CodeDeliveryDetails {
+                destination: mask_destination(channel, &destination),
+                channel,
+                attribute_name: channel.attribute().to_owned(),
+            },
+            message: Message {
                 pool_id: pool.id.clone(),
                 username: user.username.clone(),
                 channel,
-                destination: destination.clone(),
+                destination,
                 purpose,
                 subject,
                 body,
                 code: Some(code),
                 temporary_password: None,
             },
-            now,
-        )
-        .await?;
-        Ok(CodeDeliveryDetails {
-            destination: mask_destination(channel, &destination),
-            channel,
-            attribute_name: channel.attribute().to_owned(),
         })
+    }
+
+    /// The second half of [`UserPools::send_code`]: hands a stored code's message to the
+    /// delivery. A delivery that refuses it at once (SMS without an SMS delivery, a full
+    /// queue) is `CodeDeliveryFailure` — unless `uniform` (the client hides which users
+    /// exist): a name nobody holds gets a simulated delivery that cannot fail, so the refusal
+    /// is only logged and the request answered as sent, as a mail server failing later is.
+    pub(crate) async fn hand_over(
+        &self,
+        stored: StoredCode,
+        uniform: bool,
+        now: SystemTime,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        match self.inner.delivery.send(stored.message, now).await {
+            Ok(()) => Ok(stored.details),
+            Err(error) if uniform => {
+                tracing::warn!(%error, "code not delivered (answered as sent to hide the user)");
+                Ok(stored.details)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// A send that goes nowhere (a code request the client must not tell from a real one):
@@ -171,8 +224,8 @@ impl UserPools {
     /// same) for `code_purpose`: counts it against the subject's guesses of that purpose
     /// (refused with `LimitExceededException` when spent) and the code's own attempts, then
     /// compares in constant time and checks expiry. Returns the code's `data`; the code stays
-    /// until [`UserPools::finish_code`]. `uniform`: a missing code answers as a wrong one
-    /// (clients that prevent user-existence errors).
+    /// until [`UserPools::finish_code`]. `uniform`: a missing or spent code answers as a
+    /// wrong one (clients that prevent user-existence errors).
     #[expect(
         clippy::too_many_arguments,
         reason = "each argument is a distinct fact of the guess"
@@ -200,8 +253,14 @@ impl UserPools {
             )
             .await?;
         let record = match attempt {
-            None | Some(CodeAttempt::Exhausted(_)) => return Err(attempt_limit_exceeded()),
-            Some(CodeAttempt::Missing) if uniform => return Err(code_mismatch()),
+            None => return Err(attempt_limit_exceeded()),
+            // A code outlives the hour of guesses, so its own attempts can be spent while the
+            // subject's budget is full again; a name nobody holds has no code to spend. When
+            // the client hides which users exist, a spent code answers as no code does.
+            Some(CodeAttempt::Missing | CodeAttempt::Exhausted(_)) if uniform => {
+                return Err(code_mismatch());
+            }
+            Some(CodeAttempt::Exhausted(_)) => return Err(attempt_limit_exceeded()),
             Some(CodeAttempt::Missing) => {
                 return Err(UserPoolError::ExpiredCode(
                     "Invalid code provided, please request a code again.".into(),
@@ -242,11 +301,15 @@ impl UserPools {
 }
 
 /// Whether sends for this purpose count against the hourly limit: those an unauthenticated
-/// caller can trigger.
+/// caller or a signed-in user can trigger (anyone who can sign up can have verification codes
+/// sent to addresses of its choosing). Invitations are the operator's alone.
 fn is_limited(purpose: Purpose) -> bool {
     match purpose {
-        Purpose::SignUp | Purpose::ResendConfirmationCode | Purpose::ForgotPassword => true,
-        Purpose::VerifyAttribute | Purpose::AdminCreateUser => false,
+        Purpose::SignUp
+        | Purpose::ResendConfirmationCode
+        | Purpose::ForgotPassword
+        | Purpose::VerifyAttribute => true,
+        Purpose::AdminCreateUser => false,
     }
 }
 

@@ -1,8 +1,9 @@
 //! Service-layer tests of what stops guessing and signs users out, each on SQLite and on
 //! PostgreSQL with a fixed clock: the password lockout (shared by two nodes), the budgets of
 //! code guesses and sends, answers that do not tell an unknown user from a real one,
-//! developer-only attributes in SignUp, sign-out of disabled and deleted users, password
-//! resets that revoke refresh tokens, AdminResetUserPassword and common passwords.
+//! developer-only attributes in SignUp, sign-out of disabled and deleted users (sign-ins
+//! racing them included), password resets that revoke refresh tokens (and sign-ins racing
+//! them), AdminResetUserPassword and common passwords.
 
 use std::time::Duration;
 
@@ -724,6 +725,395 @@ async fn parallel_right_passwords_never_lock_and_parallel_guesses_learn_five_ans
             ),
             "{answers:?}"
         );
+    })
+    .await;
+}
+
+/// A sign-in checks the password of an enabled user, then issues its tokens; an operator
+/// disabling or deleting the user in between must not leave it with a refresh token nobody
+/// revoked or an access token no revocation refuses (the gateway does not look at the user,
+/// only at revocations). Here the race in its worst order: the tokens are issued after the
+/// disable or delete committed, a second later (past the user revocation's second).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_racing_a_disable_or_a_delete_gets_no_tokens() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        for name in ["kim", "kit"] {
+            signed_up(&f, &client, name, &format!("{name}@example.com")).await;
+        }
+        // The sign-ins have found their users and checked their passwords…
+        let kim = p.find_user(&pool, "kim").await.unwrap().unwrap();
+        let kit = p.find_user(&pool, "kit").await.unwrap().unwrap();
+        // … when the operator disables one and deletes the other.
+        p.admin_set_user_enabled(&pool.id, "kim", false)
+            .await
+            .unwrap();
+        p.admin_delete_user(&pool.id, "kit").await.unwrap();
+        f.clock.advance(Duration::from_secs(1));
+        let cases = [
+            ("disabled meanwhile", &kim, "User is disabled."),
+            ("deleted meanwhile", &kit, "User does not exist."),
+        ];
+        for (rule, user, message) in cases {
+            let issued = p
+                .issue_tokens(&pool, &client, user, p.now(), TokenOrigin::NewSession)
+                .await;
+            assert!(
+                matches!(&issued, Err(UserPoolError::NotAuthorized(m)) if m == message),
+                "{rule}: {issued:?}"
+            );
+        }
+        // Enabled again, the user signs in afresh.
+        p.admin_set_user_enabled(&pool.id, "kim", true)
+            .await
+            .unwrap();
+        tokens(&f, &client, "kim", PASSWORD).await;
+    })
+    .await;
+}
+
+/// A real user's code outlives the hour of guesses: when its own attempts are spent, a guess
+/// an hour later must not answer otherwise than a guess for a name nobody holds (which has
+/// no code whose attempts could run out).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_code_an_hour_later_answers_as_an_unknown_users() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let config = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::Email],
+            ..pool_config()
+        };
+        let (_, client) = setup(&f, config, prevent_existence_errors()).await;
+        let real = "real@example.com";
+        let unknown = "ghost@example.com";
+        signed_up(&f, &client, real, real).await;
+        let mut answers = Vec::new();
+        for user in [real, unknown] {
+            p.forgot_password(&client.id, user, None).await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..=CODE_GUESSES {
+                seen.push(answer(
+                    &p.confirm_forgot_password(&client.id, user, "abcdef", PASSWORD, None)
+                        .await,
+                ));
+            }
+            answers.push(seen);
+        }
+        f.clock.advance(CODE_WINDOW);
+        for (user, seen) in [real, unknown].into_iter().zip(&mut answers) {
+            seen.push(answer(
+                &p.confirm_forgot_password(&client.id, user, "abcdef", PASSWORD, None)
+                    .await,
+            ));
+        }
+        assert_eq!(answers[0], answers[1], "the real user stood out");
+        assert!(
+            answers[0][CODE_GUESSES as usize].starts_with("LimitExceeded"),
+            "{answers:?}"
+        );
+    })
+    .await;
+}
+
+/// The counters of names nobody holds are keyed by a digest of the name: a name of any length
+/// costs one small row (and never an error of the database's index limits), and what people
+/// type into the username box — often their password — is not kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_names_of_any_length_are_counted_by_digest() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config(), prevent_existence_errors()).await;
+        // Random text, so that no compression shrinks it below an index's limits.
+        let long: String = (0..2000).map(|_| crate::ids::uuid_v4()).collect();
+        let cases: [(&str, &str); 3] = [
+            ("a long name", &long),
+            ("a password typed as the name", "Correct-Horse-1!"),
+            ("an email in another case", "Ghost@Example.COM"),
+        ];
+        for (rule, name) in cases {
+            for _ in 0..LOCKOUT_THRESHOLD {
+                let e = login(&f, &client, name, WRONG).await.unwrap_err();
+                assert!(is_incorrect(&e), "{rule}: {e:?}");
+            }
+            let e = login(&f, &client, name, WRONG).await.unwrap_err();
+            assert!(is_locked(&e), "{rule}: {e:?}");
+            let subject = attempts::Subject::of(&f.pools, &pool, None, name);
+            assert!(
+                subject.as_str().len() <= 80 && !subject.as_str().contains(&name.to_lowercase()),
+                "{rule}: a subject of {} bytes",
+                subject.as_str().len()
+            );
+        }
+        // Spellings that find the same user find the same counter.
+        assert_eq!(
+            attempts::Subject::of(&f.pools, &pool, None, "Ghost@Example.COM"),
+            attempts::Subject::of(&f.pools, &pool, None, "ghost@example.com"),
+        );
+    })
+    .await;
+}
+
+/// A delivery that refuses a message at once (SMS through the SMTP delivery, a full queue)
+/// must not tell a real user from a name nobody holds, whose simulated delivery cannot fail:
+/// the refusal is logged and the request answered as sent, as a failure of the mail server
+/// later on is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_refusing_a_real_users_code_is_not_told_to_the_client() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        // A second node whose delivery is SMTP only: it refuses SMS before any I/O.
+        let smtp = crate::delivery::Smtp::from_url("smtp://127.0.0.1:1").unwrap();
+        let g = super::tests::service(
+            &db.store,
+            f.clock.clone(),
+            std::sync::Arc::new(smtp),
+            crate::rate_limit::SourceRateLimit::default(),
+        );
+        let config = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::PhoneNumber],
+            auto_verified_attributes: vec![super::config::VerifiedAttribute::PhoneNumber],
+            ..pool_config()
+        };
+        let (pool, client) = setup(&f, config, prevent_existence_errors()).await;
+        let verified = "+15550100001";
+        let pending = "+15550100002";
+        let unknown = "+15550100003";
+        f.pools
+            .admin_create_user(
+                &pool.id,
+                AdminCreateUser {
+                    username: verified.into(),
+                    attributes: vec![("phone_number_verified".into(), "true".into())],
+                    temporary_password: None,
+                    message_action: Some(MessageAction::Suppress),
+                    delivery_mediums: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        let mut request = sign_up_request(&client, pending, "unused@example.com");
+        request.attributes.clear();
+        f.pools.sign_up(request).await.unwrap();
+
+        let shape = |user: &str, r: Result<CodeDeliveryDetails, UserPoolError>| match r {
+            Ok(d) => format!(
+                "ok {:?} {} masks the number asked about: {}",
+                d.channel,
+                d.attribute_name,
+                d.destination == mask_destination(crate::delivery::Channel::Sms, user)
+            ),
+            Err(e) => format!("{e:?}"),
+        };
+        let forgot = [
+            shape(
+                verified,
+                g.forgot_password(&client.id, verified, None).await,
+            ),
+            shape(unknown, g.forgot_password(&client.id, unknown, None).await),
+        ];
+        let resend = [
+            shape(
+                pending,
+                g.resend_confirmation_code(&client.id, pending, None).await,
+            ),
+            shape(
+                unknown,
+                g.resend_confirmation_code(&client.id, unknown, None).await,
+            ),
+        ];
+        for (op, answers) in [
+            ("ForgotPassword", forgot),
+            ("ResendConfirmationCode", resend),
+        ] {
+            assert_eq!(answers[0], answers[1], "{op} told the users apart");
+            assert!(answers[0].ends_with("true"), "{op}: {answers:?}");
+        }
+        // A client that does not hide users is told.
+        let open_client = f
+            .pools
+            .create_user_pool_client(
+                &pool.id,
+                NewClient {
+                    name: "open".into(),
+                    generate_secret: false,
+                    config: client_config(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            g.forgot_password(&open_client.id, verified, None).await,
+            Err(UserPoolError::CodeDeliveryFailure(_))
+        ));
+    })
+    .await;
+}
+
+/// Verification codes for a changed email or phone number count against the sends per hour
+/// too: a signed-in user (anyone who can sign up) could otherwise have codes sent without
+/// limit, to addresses of its choosing. Beyond the limit GetUserAttributeVerificationCode is
+/// refused, and an attribute update still applies but sends no code.
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_codes_are_limited_like_the_others() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "vic", "vic@example.com").await;
+        let access = tokens(&f, &client, "vic", PASSWORD).await.access_token;
+        let sent = |f: &Fixture| {
+            f.messages()
+                .iter()
+                .filter(|m| m["purpose"] == "VerifyAttribute")
+                .count()
+        };
+        // Updates to new addresses and requests for a code share the budget.
+        for n in 0..CODE_SENDS {
+            if n % 2 == 0 {
+                let details = p
+                    .update_own_attributes(
+                        &access,
+                        &[("email".into(), format!("vic{n}@example.com"))],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(details.len(), 1, "send {n}");
+            } else {
+                p.get_user_attribute_verification_code(&access, "email")
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(sent(&f), CODE_SENDS as usize);
+        let e = p
+            .get_user_attribute_verification_code(&access, "email")
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, UserPoolError::LimitExceeded(_)), "{e:?}");
+        let details = p
+            .update_own_attributes(&access, &[("email".into(), "victim@example.org".into())])
+            .await
+            .unwrap();
+        assert_eq!(details, Vec::new(), "no code beyond the limit");
+        assert_eq!(
+            p.admin_get_user(&pool.id, "vic")
+                .await
+                .unwrap()
+                .attribute("email"),
+            Some("victim@example.org"),
+            "the update itself applies"
+        );
+        assert_eq!(sent(&f), CODE_SENDS as usize, "nothing more was sent");
+        // An hour later codes flow again.
+        f.clock.advance(CODE_WINDOW);
+        let access = tokens(&f, &client, "vic", PASSWORD).await.access_token;
+        p.get_user_attribute_verification_code(&access, "email")
+            .await
+            .unwrap();
+        assert_eq!(sent(&f), CODE_SENDS as usize + 1);
+    })
+    .await;
+}
+
+/// A password reset revokes the user's refresh tokens; a sign-in with the old password that
+/// was checked just before the reset must not store a refresh token after it (whoever held
+/// the old password, signing in again and again, would keep a session through the reset).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_with_the_old_password_racing_a_reset_gets_no_tokens() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "ron", "ron@example.com").await;
+        let resets: [(&str, bool); 2] = [
+            ("AdminSetUserPassword", true),
+            ("ConfirmForgotPassword", false),
+        ];
+        for (rule, admin) in resets {
+            let (old, new) = if admin {
+                (PASSWORD, OTHER_PASSWORD)
+            } else {
+                (OTHER_PASSWORD, PASSWORD)
+            };
+            // The sign-in has checked the old password …
+            let checked = p.find_user(&pool, "ron").await.unwrap().unwrap();
+            // … when the password is reset.
+            if admin {
+                p.admin_set_user_password(&pool.id, "ron", new, true)
+                    .await
+                    .unwrap();
+            } else {
+                p.forgot_password(&client.id, "ron", None).await.unwrap();
+                let code = last_code(&f, "ForgotPassword", "ron@example.com");
+                p.confirm_forgot_password(&client.id, "ron", &code, new, None)
+                    .await
+                    .unwrap();
+            }
+            let issued = p
+                .issue_tokens(&pool, &client, &checked, p.now(), TokenOrigin::NewSession)
+                .await;
+            assert!(
+                matches!(&issued, Err(e) if is_incorrect(e)),
+                "{rule}: {issued:?}"
+            );
+            assert!(is_incorrect(
+                &login(&f, &client, "ron", old).await.unwrap_err()
+            ));
+            tokens(&f, &client, "ron", new).await;
+        }
+        // AdminResetUserPassword keeps the password but demands a new one: a sign-in that
+        // checked the (right) password before it gets nothing after it either.
+        let checked = p.find_user(&pool, "ron").await.unwrap().unwrap();
+        p.admin_reset_user_password(&pool.id, "ron").await.unwrap();
+        let issued = p
+            .issue_tokens(&pool, &client, &checked, p.now(), TokenOrigin::NewSession)
+            .await;
+        assert!(
+            matches!(&issued, Err(UserPoolError::PasswordResetRequired(_))),
+            "AdminResetUserPassword: {issued:?}"
+        );
+    })
+    .await;
+}
+
+/// Deleting a user signs it out first: when the database then fails, the user is still
+/// there, signed out, and the operator's retry deletes it. (Deleted first, a failing
+/// sign-out left a user nobody could delete or sign out again, whose tokens the gateway
+/// accepted until they expired.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_that_cannot_sign_the_user_out_deletes_nothing() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let p = &f.pools;
+        let (pool, client) = setup(&f, pool_config(), client_config()).await;
+        signed_up(&f, &client, "zoe", "zoe@example.com").await;
+        let zoe = tokens(&f, &client, "zoe", PASSWORD).await;
+        // Revocations cannot be written for now.
+        db.execute_raw(
+            "CREATE TRIGGER refuse_revocations BEFORE INSERT ON token_revocations
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            "CREATE FUNCTION refuse_revocation() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+             CREATE TRIGGER refuse_revocations BEFORE INSERT ON token_revocations
+                 FOR EACH ROW EXECUTE FUNCTION refuse_revocation();",
+        )
+        .await;
+        assert!(p.admin_delete_user(&pool.id, "zoe").await.is_err());
+        assert!(
+            p.find_user(&pool, "zoe").await.unwrap().is_some(),
+            "nothing was deleted"
+        );
+        db.execute_raw(
+            "DROP TRIGGER refuse_revocations;",
+            "DROP TRIGGER refuse_revocations ON token_revocations;",
+        )
+        .await;
+        f.clock.advance(Duration::from_secs(1));
+        p.admin_delete_user(&pool.id, "zoe").await.unwrap();
+        assert!(view_refuses(p, &pool.id, &zoe.access_token));
     })
     .await;
 }

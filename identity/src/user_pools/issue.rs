@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use gatehouse_storage::RefreshTokenRecord;
+use gatehouse_storage::{RefreshTokenRecord, SignedInAs, StorageError};
 
-use super::{Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
+use super::{
+    Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::time::{unix_millis, unix_seconds};
 use crate::tokens::{AccessTokenClaims, IdTokenClaims, TokenUse};
 
@@ -68,6 +70,10 @@ impl UserPools {
     /// Issues ID and access tokens (and, for a new session, a stored refresh token) for `user`
     /// signing in through `client`. `auth_time` is when the user authenticated (kept across
     /// refreshes). Lifetimes come from the client.
+    ///
+    /// For a new session `user` is the user as the caller read it before checking its
+    /// password: nothing is issued when it has since been disabled, deleted, given another
+    /// password or told to reset it (`NotAuthorized`, `PasswordResetRequired`).
     pub async fn issue_tokens(
         &self,
         pool: &UserPool,
@@ -138,10 +144,12 @@ impl UserPools {
             username: user.username.clone(),
             device_key: None,
         };
-        let ring = self.key_ring(&pool.id).await?;
-        let id_token = ring.sign_id_token(&id_claims)?;
-        let access_token = ring.sign_access_token(&access_claims)?;
-
+        // A new sign-in's refresh token is stored before anything is signed: storage refuses
+        // it when the user was disabled, deleted, given another password or told to reset it
+        // since the caller read it (and checked that password), so a sign-in racing
+        // AdminDisableUser, AdminDeleteUser, a password reset or AdminResetUserPassword gets
+        // nothing, and one that got in first is revoked by them (see `Users::set_enabled`,
+        // `Users::delete`, `Users::set_password`, `Users::set_status_and_revoke`).
         let refresh_token = match origin {
             TokenOrigin::Refresh { .. } => None,
             TokenOrigin::NewSession => {
@@ -149,28 +157,72 @@ impl UserPools {
                 let now_ms = unix_millis(now);
                 let lifetime_ms = i64::try_from(client.config.refresh_token_lifetime().as_millis())
                     .unwrap_or(i64::MAX);
-                self.store()
+                let stored = self
+                    .store()
                     .refresh_tokens()
-                    .insert(&RefreshTokenRecord {
-                        token_hash: refresh_token_hash(&token),
-                        pool_id: pool.id.clone(),
-                        client_id: client.id.clone(),
-                        sub: user.sub.clone(),
-                        origin_jti,
-                        auth_time: unix_millis(auth_time),
-                        created_at: now_ms,
-                        expires_at: now_ms.saturating_add(lifetime_ms),
-                        revoked_at: None,
-                    })
-                    .await?;
-                Some(token)
+                    .insert(
+                        &RefreshTokenRecord {
+                            token_hash: refresh_token_hash(&token),
+                            pool_id: pool.id.clone(),
+                            client_id: client.id.clone(),
+                            sub: user.sub.clone(),
+                            origin_jti,
+                            auth_time: unix_millis(auth_time),
+                            created_at: now_ms,
+                            expires_at: now_ms.saturating_add(lifetime_ms),
+                            revoked_at: None,
+                        },
+                        SignedInAs {
+                            status: user.status.as_str(),
+                            password_hash: user.password_hash.as_deref(),
+                        },
+                    )
+                    .await;
+                match stored {
+                    Ok(()) => Some(token),
+                    Err(StorageError::NotFound { .. }) => {
+                        return Err(self.sign_in_refused(pool, client, user).await);
+                    }
+                    Err(other) => return Err(other.into()),
+                }
             }
         };
+        let ring = self.key_ring(&pool.id).await?;
+        let id_token = ring.sign_id_token(&id_claims)?;
+        let access_token = ring.sign_access_token(&access_claims)?;
         Ok(Tokens {
             id_token,
             access_token,
             refresh_token,
             expires_in: access_lifetime,
         })
+    }
+
+    /// Why storage refused a new sign-in's refresh token: the user was disabled, deleted,
+    /// given another password or told to reset it (or the client deleted) after the caller
+    /// read them.
+    async fn sign_in_refused(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: &User,
+    ) -> UserPoolError {
+        match self.store().users().get_by_sub(&pool.id, &user.sub).await {
+            Ok(Some(now)) if !now.enabled => {
+                UserPoolError::NotAuthorized("User is disabled.".into())
+            }
+            Ok(Some(now)) if now.status == UserStatus::ResetRequired.as_str() => {
+                UserPoolError::PasswordResetRequired("Password reset required for the user".into())
+            }
+            Ok(Some(now))
+                if now.password_hash != user.password_hash
+                    || now.status != user.status.as_str() =>
+            {
+                UserPoolError::NotAuthorized("Incorrect username or password.".into())
+            }
+            Ok(Some(_)) => super::clients::client_not_found(&client.id),
+            Ok(None) => UserPoolError::NotAuthorized("User does not exist.".into()),
+            Err(e) => e.into(),
+        }
     }
 }

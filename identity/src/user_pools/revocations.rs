@@ -7,7 +7,9 @@
 //! sign-in) and a user (`sub`, written by GlobalSignOut, AdminUserGlobalSignOut,
 //! AdminDisableUser, AdminDeleteUser and DeleteUser: every token issued, by `iat`, strictly
 //! before the sign-out's second). The last three also revoke the sign-ins whose refresh
-//! tokens they ended, so tokens of the very same second are refused too. A revocation is kept for
+//! tokens they ended, so tokens of the very same second are refused too, and a sign-in still
+//! in flight when they commit gets no tokens at all (storage refuses its refresh token, see
+//! `issue`). A revocation is kept for
 //! [`REVOCATION_LIFETIME`] after it was made: no token it could refuse lives longer.
 //!
 //! # Propagation

@@ -275,15 +275,17 @@ impl UserPools {
         proposed: &str,
     ) -> Result<(), UserPoolError> {
         let s = self.authenticate_access_token(access_token).await?;
+        let now = self.now();
         self.check_password_policy(&s.pool, proposed)?;
         // The previous password is a password guess like a sign-in: it shares the lockout.
-        let subject = Subject::user(&s.user);
-        self.check_lockout(&s.pool, &subject, self.now()).await?;
         let matched = self
-            .passwords()
-            .verify(previous, s.user.password_hash.as_deref())
-            .await?;
-        self.record_password_check(&s.pool, &subject, matched, self.now())
+            .check_password(
+                &s.pool,
+                &Subject::user(&s.user),
+                previous,
+                s.user.password_hash.as_deref(),
+                now,
+            )
             .await?;
         if !matched {
             return Err(UserPoolError::NotAuthorized(
@@ -302,7 +304,7 @@ impl UserPools {
                 &s.user.sub,
                 Some(&hash),
                 status.as_str(),
-                unix_millis(self.now()),
+                unix_millis(now),
                 false,
             )
             .await?;
@@ -318,13 +320,21 @@ impl UserPools {
 
     /// Deletes a user and signs it out everywhere: the sign-ins that were live (their
     /// refresh tokens go with the user) and every token issued before now are refused.
+    ///
+    /// Signed out first, deleted second: when the delete then fails, the user is still
+    /// there, signed out, for the retry. The other way round, a sign-out failing after the
+    /// delete would leave a user nobody can delete or sign out again, whose tokens the
+    /// gateway accepts until they expire.
     pub(super) async fn delete_and_sign_out(
         &self,
         pool_id: &str,
         sub: &str,
     ) -> Result<(), UserPoolError> {
+        let now = unix_millis(self.now());
+        self.record_revocation(pool_id, RevocationKind::User, sub, now)
+            .await?;
         let sessions = self.store().users().delete(pool_id, sub).await?;
-        self.refuse_tokens(pool_id, sub, &sessions).await
+        self.refuse_sessions(pool_id, &sessions, now).await
     }
 
     /// Refuses the access and id tokens of `sessions` (sign-ins whose refresh tokens were
@@ -336,12 +346,24 @@ impl UserPools {
         sessions: &[String],
     ) -> Result<(), UserPoolError> {
         let now = unix_millis(self.now());
-        for origin_jti in sessions {
-            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now)
-                .await?;
-        }
+        self.refuse_sessions(pool_id, sessions, now).await?;
         self.record_revocation(pool_id, RevocationKind::User, sub, now)
             .await
+    }
+
+    /// Refuses every access and id token of `sessions` (their `origin_jti`s): the tokens of
+    /// the very second of a sign-out, which the user's revocation (by `iat`) lets through.
+    async fn refuse_sessions(
+        &self,
+        pool_id: &str,
+        sessions: &[String],
+        now_ms: i64,
+    ) -> Result<(), UserPoolError> {
+        for origin_jti in sessions {
+            self.record_revocation(pool_id, RevocationKind::Session, origin_jti, now_ms)
+                .await?;
+        }
+        Ok(())
     }
 
     /// GlobalSignOut: every refresh token of the user is revoked and every access token

@@ -334,7 +334,8 @@ impl UserPools {
     /// ResendConfirmationCode: a new sign-up code (the old one stops working; the guesses
     /// already spent stay spent). With `PreventUserExistenceErrors`, anyone but an enabled
     /// unconfirmed user — an unknown, confirmed or disabled one — gets a simulated delivery,
-    /// counted against the same sends per hour.
+    /// counted against the same sends per hour, and a delivery refusing a real code is
+    /// logged, not answered.
     pub async fn resend_confirmation_code(
         &self,
         client_id: &str,
@@ -350,16 +351,18 @@ impl UserPools {
             .and_then(|u| sign_up_channel(&pool, &u.attributes));
         match (&user, channel) {
             (Some(user), Some(channel)) => {
-                self.send_code(
-                    &pool,
-                    user,
-                    SIGN_UP_CODE,
-                    channel,
-                    Purpose::ResendConfirmationCode,
-                    Some(channel.attribute().to_owned()),
-                    now,
-                )
-                .await
+                let stored = self
+                    .store_code(
+                        &pool,
+                        user,
+                        SIGN_UP_CODE,
+                        channel,
+                        Purpose::ResendConfirmationCode,
+                        Some(channel.attribute().to_owned()),
+                        now,
+                    )
+                    .await?;
+                self.hand_over(stored, uniform, now).await
             }
             _ if uniform => {
                 let subject = Subject::of(self, &pool, user.as_ref(), username);
@@ -383,7 +386,8 @@ impl UserPools {
     /// an unknown, disabled or unconfirmed user, or one without a verified address — gets a
     /// simulated delivery, counted against the same sends per hour, so the answer (and its
     /// time: the code is handed to the delivery without waiting for a mail server) is the
-    /// same for everyone.
+    /// same for everyone; a delivery that refuses a real user's code at once is logged, not
+    /// answered (see [`UserPools::hand_over`]).
     pub async fn forgot_password(
         &self,
         client_id: &str,
@@ -396,16 +400,18 @@ impl UserPools {
         let channel = user.as_ref().filter(|u| u.enabled).and_then(reset_channel);
         match (&user, channel) {
             (Some(user), Some(channel)) => {
-                self.send_code(
-                    &pool,
-                    user,
-                    FORGOT_PASSWORD_CODE,
-                    channel,
-                    Purpose::ForgotPassword,
-                    None,
-                    now,
-                )
-                .await
+                let stored = self
+                    .store_code(
+                        &pool,
+                        user,
+                        FORGOT_PASSWORD_CODE,
+                        channel,
+                        Purpose::ForgotPassword,
+                        None,
+                        now,
+                    )
+                    .await?;
+                self.hand_over(stored, uniform, now).await
             }
             _ if uniform => {
                 let subject = Subject::of(self, &pool, user.as_ref(), username);

@@ -37,6 +37,23 @@ pub(crate) fn fixture_with_limit(
     let clock = Arc::new(FixedClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
     let outbox = tempfile::tempdir().unwrap();
     let delivery = Arc::new(Outbox::new(outbox.path().to_path_buf()));
+    let pools = service(store, clock.clone(), delivery.clone(), source_rate_limit);
+    Fixture {
+        pools,
+        clock,
+        outbox,
+        delivery,
+    }
+}
+
+/// A user-pool service on `store` as the fixture builds it (its master key, cheap argon2
+/// parameters, its settings), delivering through `delivery`.
+pub(crate) fn service(
+    store: &gatehouse_storage::Store,
+    clock: Arc<FixedClock>,
+    delivery: Arc<dyn crate::delivery::Delivery>,
+    source_rate_limit: crate::rate_limit::SourceRateLimit,
+) -> UserPools {
     // One fixed master key, so two services on one database (two nodes) open each other's keys.
     let sealer =
         Arc::new(Sealer::new(&MasterKey::from_bytes("k1", [7; 32]).unwrap(), &[]).unwrap());
@@ -50,25 +67,19 @@ pub(crate) fn fixture_with_limit(
         max_waiting: 64,
     })
     .unwrap();
-    let pools = UserPools::new(
+    UserPools::new(
         store.clone(),
         sealer,
         passwords,
-        delivery.clone(),
-        clock.clone(),
+        delivery,
+        clock,
         UserPoolsConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             public_url: "http://127.0.0.1:8000".into(),
             source_rate_limit,
         },
-    );
-    Fixture {
-        pools,
-        clock,
-        outbox,
-        delivery,
-    }
+    )
 }
 
 impl Fixture {

@@ -436,7 +436,8 @@ impl UserPools {
     /// Applies attribute writes to `user` (operator or, with `client`, the user itself):
     /// schema-checked; an empty value removes the attribute; a changed email or phone number
     /// becomes unverified unless the same request sets its `*_verified` flag, and when the
-    /// pool auto-verifies it a verification code is sent (the returned delivery details).
+    /// pool auto-verifies it a verification code is sent (the returned delivery details),
+    /// unless the user's sends per hour are spent (the update applies all the same).
     /// Aliases follow the new values.
     pub async fn update_user_attributes(
         &self,
@@ -503,8 +504,8 @@ impl UserPools {
                 ..user.clone()
             };
             for channel in to_verify {
-                details.push(
-                    self.send_code(
+                let sent = self
+                    .send_code(
                         pool,
                         &updated,
                         &super::codes::verify_code_purpose(channel.attribute()),
@@ -513,8 +514,15 @@ impl UserPools {
                         updated.attribute(channel.attribute()).map(str::to_owned),
                         now,
                     )
-                    .await?,
-                );
+                    .await;
+                match sent {
+                    Ok(delivery) => details.push(delivery),
+                    // The update is written and stands; past the sends per hour it only
+                    // goes without a code (GetUserAttributeVerificationCode asks for one
+                    // later).
+                    Err(UserPoolError::LimitExceeded(_)) => {}
+                    Err(other) => return Err(other),
+                }
             }
         }
         Ok(details)
