@@ -43,7 +43,7 @@ pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use settings::Settings;
-pub use tokens::{RefreshTokenRecord, RefreshTokens, SignedInAs};
+pub use tokens::{RefreshTokenRecord, RefreshTokens, Rotation, SignedInAs};
 pub use users::{
     Alias, MAX_INDEXED_VALUE_BYTES, NewUser, SEARCHABLE_ATTRIBUTES, TextMatch, UserCursor,
     UserFilter, UserPage, UserQuery, UserRecord, Users,

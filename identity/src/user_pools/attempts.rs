@@ -79,7 +79,7 @@ impl Subject {
                 let name = if folds {
                     name.to_lowercase()
                 } else {
-                    pools.normalize_username(pool, name)
+                    pools.username_key(pool, name)
                 };
                 let digest = pools
                     .inner

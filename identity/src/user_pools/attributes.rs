@@ -186,8 +186,11 @@ impl UserPools {
         out
     }
 
-    /// The stored form of a username in this pool (lower-cased when case-insensitive).
-    pub fn normalize_username(&self, pool: &UserPool, username: &str) -> String {
+    /// The key that names a user in this pool (storage's `username_key`): the username
+    /// folded to lower case where `UsernameConfiguration.CaseSensitive` is false, so that
+    /// any spelling finds it (and no two users differ only in case), else the username
+    /// itself. The username keeps the case it was created with.
+    pub fn username_key(&self, pool: &UserPool, username: &str) -> String {
         if pool.config.case_insensitive_usernames() {
             username.to_lowercase()
         } else {
@@ -203,8 +206,10 @@ impl UserPools {
         name: &str,
     ) -> Result<Option<User>, UserPoolError> {
         let users = self.store().users();
-        let username = self.normalize_username(pool, name);
-        if let Some(r) = users.get(&pool.id, &username).await? {
+        if let Some(r) = users
+            .get_by_key(&pool.id, &self.username_key(pool, name))
+            .await?
+        {
             return Ok(Some(user_from_record(r)?));
         }
         let candidates: &[&str] = if is_email(name) {

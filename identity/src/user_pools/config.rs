@@ -462,7 +462,23 @@ pub struct ClientConfig {
     pub enable_propagate_additional_user_context_data: bool,
     /// `AuthSessionValidity` in minutes (3..=15, default 3): how long a challenge session lives.
     pub auth_session_validity: u32,
+    /// `RefreshTokenRotation` as given; `None` (never given) is rotation off.
+    pub refresh_token_rotation: Option<RefreshTokenRotation>,
 }
+
+/// `RefreshTokenRotation`: whether GetTokensFromRefreshToken hands out a new refresh token
+/// each time (and takes the old one out), and how long a rotated token still works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenRotation {
+    /// `Feature` ENABLED.
+    pub enabled: bool,
+    /// `RetryGracePeriodSeconds` (0..=60): how long a rotated token may still be used, so a
+    /// client that lost the answer can retry. 0: never.
+    pub retry_grace_period_seconds: u32,
+}
+
+/// The longest `RetryGracePeriodSeconds` Cognito accepts.
+pub const MAX_RETRY_GRACE_PERIOD_SECONDS: u32 = 60;
 
 /// `TokenValidityUnits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -507,6 +523,7 @@ impl Default for ClientConfig {
             enable_token_revocation: true,
             enable_propagate_additional_user_context_data: false,
             auth_session_validity: 3,
+            refresh_token_rotation: None,
         }
     }
 }
@@ -547,6 +564,14 @@ impl ClientConfig {
             return Err(UserPoolError::invalid(
                 "refresh token validity must be between 60 minutes and 10 years",
             ));
+        }
+        if self
+            .refresh_token_rotation
+            .is_some_and(|r| r.retry_grace_period_seconds > MAX_RETRY_GRACE_PERIOD_SECONDS)
+        {
+            return Err(UserPoolError::invalid(format!(
+                "retry grace period seconds must be between 0 and {MAX_RETRY_GRACE_PERIOD_SECONDS}"
+            )));
         }
         if !(3..=15).contains(&self.auth_session_validity) {
             return Err(UserPoolError::invalid(
@@ -624,6 +649,20 @@ impl ClientConfig {
             F::AllowCustomAuth => self.explicit_auth_flows.contains(&F::CustomAuthFlowOnly),
             F::AllowRefreshTokenAuth | F::AllowUserSrpAuth => legacy_only,
             _ => false,
+        }
+    }
+
+    /// Whether GetTokensFromRefreshToken rotates refresh tokens.
+    pub fn rotates_refresh_tokens(&self) -> bool {
+        self.refresh_token_rotation.is_some_and(|r| r.enabled)
+    }
+
+    /// How long a rotated refresh token may still be used (zero when rotation is off: then
+    /// a token that was rotated while it was on is spent).
+    pub fn refresh_retry_grace(&self) -> Duration {
+        match self.refresh_token_rotation {
+            Some(r) if r.enabled => Duration::from_secs(u64::from(r.retry_grace_period_seconds)),
+            _ => Duration::ZERO,
         }
     }
 

@@ -123,11 +123,12 @@ fn storage_filter(pool: &UserPool, f: &ListUsersFilter) -> Result<UserFilter, Us
         }
     };
     Ok(match f.attribute.as_str() {
-        "username" => UserFilter::Username(matches(if pool.config.case_insensitive_usernames() {
-            f.value.to_lowercase()
-        } else {
-            f.value.clone()
-        })),
+        // In a pool that ignores case, names are matched by their folded key, so a filter
+        // finds `Alice` as `alice` and `ALICE` alike.
+        "username" if pool.config.case_insensitive_usernames() => {
+            UserFilter::UsernameKey(matches(f.value.to_lowercase()))
+        }
+        "username" => UserFilter::Username(matches(f.value.clone())),
         "sub" => UserFilter::Sub(matches(f.value.clone())),
         // Documented as case-insensitive; statuses are stored upper-case.
         "cognito:user_status" => UserFilter::Status(matches(f.value.to_uppercase())),

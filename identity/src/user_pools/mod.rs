@@ -14,6 +14,8 @@
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
+//! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
+//!   revocation of a token family on reuse.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
@@ -31,6 +33,7 @@ mod issue;
 mod keys;
 mod list_users;
 mod pools;
+mod refresh;
 mod revocations;
 mod self_service;
 mod sign_up;
@@ -205,3 +208,6 @@ mod public_tests;
 
 #[cfg(test)]
 mod hardening_tests;
+
+#[cfg(test)]
+mod rotation_tests;

@@ -402,7 +402,8 @@ impl UserPools {
     }
 
     /// RevokeToken: revokes a refresh token of `client_id` (whose secret must be given for
-    /// confidential clients) and every access token of the same sign-in. Unknown tokens are
+    /// confidential clients), every refresh token rotation handed down from the same sign-in,
+    /// and every access token of that sign-in. Unknown tokens are
     /// accepted silently, as RFC 7009 asks.
     pub async fn revoke_token(
         &self,
@@ -433,9 +434,11 @@ impl UserPools {
                 "the token was not issued to this client".into(),
             ));
         }
+        // The whole family: tokens that rotation handed down from this sign-in would
+        // otherwise keep minting access tokens the session revocation refuses.
         self.store()
             .refresh_tokens()
-            .revoke(&hash, unix_millis(self.now()))
+            .revoke_family(&pool.id, &record.origin_jti, unix_millis(self.now()))
             .await?;
         self.revoke_session(&pool.id, &record.origin_jti).await
     }

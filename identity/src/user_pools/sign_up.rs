@@ -140,6 +140,7 @@ impl UserPools {
             .create(&NewUser {
                 pool_id: pool.id.clone(),
                 sub: sub.clone(),
+                username_key: self.username_key(&pool, &username),
                 username,
                 status: UserStatus::Unconfirmed.as_str().into(),
                 enabled: true,

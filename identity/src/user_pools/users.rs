@@ -203,6 +203,7 @@ impl UserPools {
             .create(&NewUser {
                 pool_id: pool.id.clone(),
                 sub: sub.clone(),
+                username_key: self.username_key(&pool, &username),
                 username: username.clone(),
                 status: UserStatus::ForceChangePassword.as_str().into(),
                 enabled: true,
@@ -649,7 +650,8 @@ impl UserPools {
             sub.clone()
         } else {
             check_username(requested)?;
-            self.normalize_username(pool, requested)
+            // The name keeps its case; its key (`username_key`) makes it unique and found.
+            requested.to_owned()
         };
         Ok(NewIdentity {
             sub,

@@ -130,6 +130,7 @@ operations! {
     ConfirmForgotPassword => Public, auth::confirm_forgot_password;
     InitiateAuth => Public, auth::initiate_auth;
     RespondToAuthChallenge => Public, auth::respond_to_auth_challenge;
+    GetTokensFromRefreshToken => Public, auth::get_tokens_from_refresh_token;
     AdminInitiateAuth => Operator, auth::admin_initiate_auth;
     AdminRespondToAuthChallenge => Operator, auth::admin_respond_to_auth_challenge;
     GetUser => Public, self_service::get_user;
