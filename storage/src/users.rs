@@ -483,23 +483,48 @@ impl<'s> Users<'s> {
         aliases: &[Alias],
         updated_at: EpochMillis,
     ) -> Result<(), StorageError> {
-        let encoded = encode_attributes(attributes)?;
+        let mut tx = self.db.write().await?;
+        write_attributes(
+            &mut tx.conn(),
+            pool_id,
+            sub,
+            attributes,
+            aliases,
+            updated_at,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// [`Users::update_attributes`] and a status change from `from` to `to`, in one
+    /// transaction (ConfirmSignUp: the verified address and the confirmation together).
+    /// [`StorageError::NotFound`], and nothing changed, when the user is missing or its
+    /// status is no longer `from` (another confirmation got in first).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct fact of the change"
+    )]
+    pub async fn update_attributes_and_status(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        attributes: &BTreeMap<String, String>,
+        aliases: &[Alias],
+        from: &str,
+        to: &str,
+        updated_at: EpochMillis,
+    ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
-        let username = conn
-            .fetch_optional(
-                "UPDATE users SET attributes = $3, updated_at = $4 WHERE pool_id = $1 AND sub = $2
-                 RETURNING username",
-                args![pool_id, sub, &encoded, updated_at],
-                |row| row.text("username"),
+        let changed = conn
+            .execute(
+                "UPDATE users SET status = $4, updated_at = $5
+                 WHERE pool_id = $1 AND sub = $2 AND status = $3",
+                args![pool_id, sub, from, to, updated_at],
             )
-            .await?
-            .ok_or_else(|| user_not_found(sub))?;
-        conn.execute("DELETE FROM user_aliases WHERE sub = $1", args![sub])
             .await?;
-        conn.execute("DELETE FROM user_search WHERE sub = $1", args![sub])
-            .await?;
-        insert_index_rows(&mut conn, pool_id, sub, &username, attributes, aliases).await?;
+        found(changed, sub)?;
+        write_attributes(&mut conn, pool_id, sub, attributes, aliases, updated_at).await?;
         tx.commit().await
     }
 
@@ -537,6 +562,32 @@ impl<'s> Users<'s> {
         tx.commit().await?;
         Ok(sessions)
     }
+}
+
+/// Writes a user's attribute map, its alias rows and its search rows.
+async fn write_attributes(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    sub: &str,
+    attributes: &BTreeMap<String, String>,
+    aliases: &[Alias],
+    updated_at: EpochMillis,
+) -> Result<(), StorageError> {
+    let encoded = encode_attributes(attributes)?;
+    let username = conn
+        .fetch_optional(
+            "UPDATE users SET attributes = $3, updated_at = $4 WHERE pool_id = $1 AND sub = $2
+             RETURNING username",
+            args![pool_id, sub, &encoded, updated_at],
+            |row| row.text("username"),
+        )
+        .await?
+        .ok_or_else(|| user_not_found(sub))?;
+    conn.execute("DELETE FROM user_aliases WHERE sub = $1", args![sub])
+        .await?;
+    conn.execute("DELETE FROM user_search WHERE sub = $1", args![sub])
+        .await?;
+    insert_index_rows(conn, pool_id, sub, &username, attributes, aliases).await
 }
 
 /// Revokes every live refresh token of a user at `at`; returns their `origin_jti`s.

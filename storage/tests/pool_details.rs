@@ -314,3 +314,133 @@ async fn username_keys_are_unique_and_find_their_user() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_writes_attributes_and_status_together_or_not_at_all() {
+    each_backend(async |t: &TestStore| {
+        setup(&t.store).await;
+        let users = t.store.users();
+        let mut pending = new_user("cy", "cy");
+        pending.status = "UNCONFIRMED".to_owned();
+        let sub = users.create(&pending).await.unwrap().sub;
+        let verified: BTreeMap<String, String> = [
+            ("email".to_owned(), "cy@example.com".to_owned()),
+            ("email_verified".to_owned(), "true".to_owned()),
+        ]
+        .into();
+        let alias = [gatehouse_storage::Alias {
+            name: "email".to_owned(),
+            value: "cy@example.com".to_owned(),
+        }];
+        users
+            .update_attributes_and_status(
+                POOL,
+                &sub,
+                &verified,
+                &alias,
+                "UNCONFIRMED",
+                "CONFIRMED",
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        let after = users.get_by_sub(POOL, &sub).await.unwrap().unwrap();
+        assert_eq!(
+            (after.status.as_str(), &after.attributes, after.updated_at),
+            ("CONFIRMED", &verified, T0 + 1)
+        );
+        assert!(
+            users
+                .find_by_alias(POOL, "email", "cy@example.com")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // A second confirmation finds the status changed: nothing is written.
+        let other: BTreeMap<String, String> = [("name".to_owned(), "C".to_owned())].into();
+        assert!(matches!(
+            users
+                .update_attributes_and_status(
+                    POOL,
+                    &sub,
+                    &other,
+                    &[],
+                    "UNCONFIRMED",
+                    "CONFIRMED",
+                    T0 + 2
+                )
+                .await,
+            Err(StorageError::NotFound { .. })
+        ));
+        let unchanged = users.get_by_sub(POOL, &sub).await.unwrap().unwrap();
+        assert_eq!(
+            (&unchanged.attributes, unchanged.updated_at),
+            (&verified, T0 + 1)
+        );
+        // An alias another user holds rolls the status change back too.
+        let mut second = new_user("di", "di");
+        second.status = "UNCONFIRMED".to_owned();
+        let di = users.create(&second).await.unwrap().sub;
+        assert!(matches!(
+            users
+                .update_attributes_and_status(
+                    POOL,
+                    &di,
+                    &verified,
+                    &alias,
+                    "UNCONFIRMED",
+                    "CONFIRMED",
+                    T0 + 3
+                )
+                .await,
+            Err(StorageError::AliasTaken { .. })
+        ));
+        assert_eq!(
+            users.get_by_sub(POOL, &di).await.unwrap().unwrap().status,
+            "UNCONFIRMED"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_are_listed_by_region_prefix() {
+    each_backend(async |t: &TestStore| {
+        for id in [
+            "eu-west-1_a",
+            "us-east-1_a",
+            "us-east-1_b",
+            "us-east-10_a",
+            "us-west-2_a",
+        ] {
+            t.store
+                .user_pools()
+                .create(&NewUserPool {
+                    id: id.to_owned(),
+                    name: id.to_owned(),
+                    config: "{}".to_owned(),
+                    created_at: T0,
+                    signing_keys: vec![],
+                })
+                .await
+                .unwrap();
+        }
+        let pools = t.store.user_pools();
+        let first = pools.list_with_prefix("us-east-1_", 1, None).await.unwrap();
+        let ids = |p: &gatehouse_storage::Page<gatehouse_storage::UserPoolRecord>| {
+            p.items.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&first), ["us-east-1_a"]);
+        let rest = pools
+            .list_with_prefix("us-east-1_", 10, first.next.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&rest),
+            ["us-east-1_b"],
+            "`us-east-10_` is another region"
+        );
+        assert!(rest.next.is_none());
+    })
+    .await;
+}

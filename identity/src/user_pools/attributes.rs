@@ -105,7 +105,8 @@ impl UserPools {
                     }
                 }
                 AttributeDataType::Boolean => {
-                    if value != "true" && value != "false" {
+                    // Any case, as AWS accepts (`True`); stored lower-case (`canonical`).
+                    if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
                         return Err(UserPoolError::invalid(format!(
                             "attribute `{name}` must be `true` or `false`"
                         )));
@@ -121,6 +122,34 @@ impl UserPools {
             }
         }
         Ok(())
+    }
+
+    /// Attribute writes with their values as stored: booleans (`email_verified`,
+    /// `phone_number_verified`, Boolean custom attributes) lower-case, whatever case they
+    /// were sent in (AWS accepts `True` and `FALSE`). Unknown names pass unchanged, for
+    /// [`UserPools::validate_attributes`] to refuse.
+    pub fn canonical_attributes(
+        &self,
+        pool: &UserPool,
+        attributes: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        attributes
+            .iter()
+            .map(|(name, value)| {
+                let boolean = pool
+                    .config
+                    .attribute(name)
+                    .is_some_and(|a| a.data_type == AttributeDataType::Boolean);
+                let value = if boolean
+                    && (value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"))
+                {
+                    value.to_ascii_lowercase()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect()
     }
 
     /// Fails unless every required schema attribute has a value.

@@ -93,6 +93,15 @@ impl TimeUnit {
     }
 }
 
+named_enum!(
+    /// A `RecoveryMechanisms` entry's `Name` (`AccountRecoverySetting`).
+    RecoveryMechanism {
+        VerifiedEmail = "verified_email",
+        VerifiedPhoneNumber = "verified_phone_number",
+        AdminOnly = "admin_only",
+    }
+);
+
 // === PoolConfig ===
 
 /// Everything about a pool except its id and name (storage columns).
@@ -304,12 +313,16 @@ pub fn standard_schema() -> Vec<SchemaAttribute> {
             developer_only: false,
             mutable,
             required: name == "sub",
-            min_length: (data_type == AttributeDataType::String).then_some(if name == "sub" {
-                1
-            } else {
-                0
+            min_length: (data_type == AttributeDataType::String).then_some(match name {
+                "sub" => 1,
+                // `YYYY-MM-DD`, as Cognito's default schema says.
+                "birthdate" => 10,
+                _ => 0,
             }),
-            max_length: (data_type == AttributeDataType::String).then_some(MAX_ATTRIBUTE_VALUE_LEN),
+            max_length: (data_type == AttributeDataType::String).then_some(match name {
+                "birthdate" => 10,
+                _ => MAX_ATTRIBUTE_VALUE_LEN,
+            }),
             min_value: (data_type == AttributeDataType::Number).then_some(0),
             max_value: None,
         })
@@ -365,6 +378,12 @@ impl PoolConfig {
                 )));
             }
         }
+        let recovery = self.recovery_mechanisms()?;
+        if recovery.contains(&RecoveryMechanism::AdminOnly) && recovery.len() > 1 {
+            return Err(UserPoolError::invalid(
+                "admin_only cannot be combined with other recovery mechanisms",
+            ));
+        }
         for template in [
             &self.verification_message.email_message,
             &self.verification_message.sms_message,
@@ -410,6 +429,44 @@ impl PoolConfig {
     /// Whether email or phone numbers are the username (`UsernameAttributes`).
     pub fn uses_username_attributes(&self) -> bool {
         !self.username_attributes.is_empty()
+    }
+
+    /// The schema attribute a name refers to: `custom:x`, or `dev:custom:x` (how Cognito
+    /// shows a developer-only custom attribute).
+    pub fn attribute_named(&self, name: &str) -> Option<&SchemaAttribute> {
+        let name = name.strip_prefix("dev:").unwrap_or(name);
+        self.attribute(name)
+    }
+
+    /// `AccountRecoverySetting.RecoveryMechanisms` by priority (lowest first); empty when
+    /// the pool has none. The setting is kept as given (`stored_only`) and checked by
+    /// [`PoolConfig::validate`].
+    pub fn recovery_mechanisms(&self) -> Result<Vec<RecoveryMechanism>, UserPoolError> {
+        let Some(setting) = self.stored_only.get("AccountRecoverySetting") else {
+            return Ok(Vec::new());
+        };
+        let invalid = || UserPoolError::invalid("invalid account recovery setting");
+        let entries = match setting.get("RecoveryMechanisms") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(entries)) => entries,
+            Some(_) => return Err(invalid()),
+        };
+        let mut ranked = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let name = entry.get("Name").and_then(serde_json::Value::as_str);
+            let priority = entry.get("Priority").and_then(serde_json::Value::as_i64);
+            let (Some(name), Some(priority)) = (name, priority) else {
+                return Err(invalid());
+            };
+            let mechanism = RecoveryMechanism::parse(name).ok_or_else(|| {
+                UserPoolError::invalid(format!(
+                    "value `{name}` at `RecoveryMechanisms.Name` failed to satisfy constraint: member must satisfy enum value set"
+                ))
+            })?;
+            ranked.push((priority, mechanism));
+        }
+        ranked.sort();
+        Ok(ranked.into_iter().map(|(_, m)| m).collect())
     }
 
     /// Whether `attribute` is auto-verified.

@@ -85,8 +85,11 @@ use crate::rate_limit::{SourceLimiter, SourceRateLimit};
 /// Node-wide settings of the user-pool service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPoolsConfig {
-    /// The region in pool ids and ARNs (`us-east-1`).
+    /// The region of pools made without one (`us-east-1`): the first the node serves.
     pub region: String,
+    /// Further regions the node serves: an operator request signed for one of them makes
+    /// its pools there (their ids, ARNs and issuers carry it).
+    pub other_regions: Vec<String>,
     /// The account id in ARNs (`000000000000`).
     pub account_id: String,
     /// The base URL of issuers: `iss` = `{public_url}/{poolId}`.
@@ -191,11 +194,20 @@ impl UserPools {
         crate::tokens::issuer(&self.inner.config.public_url, pool_id)
     }
 
-    /// The ARN of a pool.
+    /// Whether this node serves `region`.
+    pub fn serves_region(&self, region: &str) -> bool {
+        let config = &self.inner.config;
+        config.region == region || config.other_regions.iter().any(|r| r == region)
+    }
+
+    /// The ARN of a pool, in the region its id carries.
     pub fn pool_arn(&self, pool_id: &str) -> String {
+        let region = pool_id
+            .split_once('_')
+            .map_or(self.inner.config.region.as_str(), |(region, _)| region);
         format!(
-            "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
-            self.inner.config.region, self.inner.config.account_id
+            "arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}",
+            self.inner.config.account_id
         )
     }
 }

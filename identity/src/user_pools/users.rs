@@ -395,7 +395,8 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        let channel = reset_channel(&user).ok_or_else(no_reset_channel)?;
+        let recovery = pool.config.recovery_mechanisms()?;
+        let channel = reset_channel(&recovery, &user).ok_or_else(no_reset_channel)?;
         let now = self.now();
         self.send_code(
             &pool,
@@ -448,6 +449,7 @@ impl UserPools {
         changes: &[(String, String)],
         mode: AttributeWrite,
     ) -> Result<Vec<CodeDeliveryDetails>, UserPoolError> {
+        let changes = &self.canonical_attributes(pool, changes);
         self.validate_attributes(pool, client, changes, mode)?;
         let now = self.now();
         let mut attributes = user.attributes.clone();
@@ -624,10 +626,10 @@ impl UserPools {
         requested: &str,
         given: &[(String, String)],
     ) -> Result<NewIdentity, UserPoolError> {
-        let mut attributes: BTreeMap<String, String> = given
-            .iter()
+        let mut attributes: BTreeMap<String, String> = self
+            .canonical_attributes(pool, given)
+            .into_iter()
             .filter(|(_, v)| !v.is_empty())
-            .cloned()
             .collect();
         let sub = crate::ids::uuid_v4();
         let username = if pool.config.uses_username_attributes() {
