@@ -378,6 +378,14 @@ impl PoolConfig {
                 )));
             }
         }
+        for attribute in self.verify_before_update()? {
+            if !self.auto_verifies(attribute) {
+                return Err(UserPoolError::invalid(format!(
+                    "`{}` in AttributesRequireVerificationBeforeUpdate must be an auto-verified attribute",
+                    attribute.as_str()
+                )));
+            }
+        }
         let recovery = self.recovery_mechanisms()?;
         if recovery.contains(&RecoveryMechanism::AdminOnly) && recovery.len() > 1 {
             return Err(UserPoolError::invalid(
@@ -467,6 +475,42 @@ impl PoolConfig {
         }
         ranked.sort();
         Ok(ranked.into_iter().map(|(_, m)| m).collect())
+    }
+
+    /// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`: the
+    /// attributes (email, phone number) whose new value takes effect only once verified.
+    /// Kept as given (`stored_only`), checked by [`PoolConfig::validate`].
+    pub fn verify_before_update(&self) -> Result<Vec<VerifiedAttribute>, UserPoolError> {
+        let Some(setting) = self.stored_only.get("UserAttributeUpdateSettings") else {
+            return Ok(Vec::new());
+        };
+        let names = match setting.get("AttributesRequireVerificationBeforeUpdate") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(names)) => names,
+            Some(_) => {
+                return Err(UserPoolError::invalid(
+                    "invalid user attribute update settings",
+                ));
+            }
+        };
+        names
+            .iter()
+            .map(|name| {
+                name.as_str()
+                    .and_then(VerifiedAttribute::parse)
+                    .ok_or_else(|| {
+                        UserPoolError::invalid(format!(
+                            "value `{name}` at `AttributesRequireVerificationBeforeUpdate` failed to satisfy constraint: member must satisfy enum value set"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether a new value of `attribute` waits for its verification.
+    pub fn verifies_before_update(&self, attribute: VerifiedAttribute) -> bool {
+        self.verify_before_update()
+            .is_ok_and(|attributes| attributes.contains(&attribute))
     }
 
     /// Whether `attribute` is auto-verified.

@@ -11,6 +11,8 @@
 //! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
 //! - `attempts`: the password lockout and the limits on code guesses and sends, counted in
 //!   storage for every node.
+//! - `auth_events`: each user's sign-in events (passwords checked, lockouts), for
+//!   AdminListUserAuthEvents.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
@@ -24,6 +26,7 @@
 mod attempts;
 mod attributes;
 mod auth;
+mod auth_events;
 mod clients;
 mod codes;
 pub mod config;
@@ -45,6 +48,7 @@ pub use attempts::{
 };
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
+pub use auth_events::{AUTH_EVENT_LIFETIME, AuthEvent, AuthEventKind, PasswordOutcome};
 pub use clients::NewClient;
 pub use clients::secret_hash;
 pub use codes::{
@@ -223,3 +227,6 @@ mod hardening_tests;
 
 #[cfg(test)]
 mod rotation_tests;
+
+#[cfg(test)]
+mod details_tests;

@@ -440,7 +440,10 @@ impl UserPools {
     /// becomes unverified unless the same request sets its `*_verified` flag, and when the
     /// pool auto-verifies it a verification code is sent (the returned delivery details),
     /// unless the user's sends per hour are spent (the update applies all the same).
-    /// Aliases follow the new values.
+    /// Aliases follow the new values. Where the pool's `AttributesRequireVerificationBeforeUpdate`
+    /// names the attribute, a new value (without `*_verified` = `true` in the same request)
+    /// is not written: it gets a code, and VerifyUserAttribute with that code makes it the
+    /// attribute's value; past the sends per hour the whole request is refused.
     pub async fn update_user_attributes(
         &self,
         pool: &UserPool,
@@ -454,6 +457,7 @@ impl UserPools {
         let now = self.now();
         let mut attributes = user.attributes.clone();
         let mut to_verify = Vec::new();
+        let mut pending: Vec<(Channel, String)> = Vec::new();
         for (channel, verified) in [
             (Channel::Email, VerifiedAttribute::Email),
             (Channel::Sms, VerifiedAttribute::PhoneNumber),
@@ -474,6 +478,13 @@ impl UserPools {
                     "An account with the given {name} already exists."
                 )));
             }
+            let verified_now = changes.iter().any(|(k, v)| *k == flag && v == "true");
+            if pool.config.verifies_before_update(verified) && !verified_now {
+                // The new value waits for its code; the old one stays (for sign-in and
+                // delivery) until VerifyUserAttribute confirms the new one.
+                pending.push((channel, new.clone()));
+                continue;
+            }
             if !changes.iter().any(|(k, _)| *k == flag) {
                 attributes.insert(flag, "false".into());
                 if pool.config.auto_verifies(verified) {
@@ -481,7 +492,32 @@ impl UserPools {
                 }
             }
         }
+        // Pending values are sent their codes first: past the sends per hour nothing of
+        // the request is written.
+        let mut details = Vec::new();
+        for (channel, value) in &pending {
+            let mut waiting = user.clone();
+            waiting
+                .attributes
+                .insert(channel.attribute().to_owned(), value.clone());
+            details.push(
+                self.send_code(
+                    pool,
+                    &waiting,
+                    &super::codes::verify_code_purpose(channel.attribute()),
+                    *channel,
+                    Purpose::VerifyAttribute,
+                    Some(value.clone()),
+                    now,
+                )
+                .await?,
+            );
+        }
+        let held = |name: &str| pending.iter().any(|(c, _)| c.attribute() == name);
         for (k, v) in changes {
+            if held(k) {
+                continue;
+            }
             if v.is_empty() {
                 attributes.remove(k);
             } else {
@@ -500,7 +536,6 @@ impl UserPools {
                 unix_millis(now),
             )
             .await?;
-        let mut details = Vec::new();
         if !to_verify.is_empty() {
             let updated = User {
                 attributes,

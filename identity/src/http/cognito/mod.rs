@@ -120,6 +120,7 @@ operations! {
     AdminDeleteUserAttributes => Operator, users::admin_delete_user_attributes;
     AdminConfirmSignUp => Operator, users::admin_confirm_sign_up;
     ListUsers => Operator, users::list_users;
+    AdminListUserAuthEvents => Operator, users::admin_list_user_auth_events;
     CreateGroup => Operator, groups::create_group;
     GetGroup => Operator, groups::get_group;
     ListGroups => Operator, groups::list_groups;
