@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_attempt_counters.sql"),
         postgres: include_str!("../migrations/postgres/0006_attempt_counters.sql"),
     },
+    Migration {
+        version: 7,
+        name: "refresh-token rotation, username keys, user auth events",
+        sqlite: include_str!("../migrations/sqlite/0007_pool_details.sql"),
+        postgres: include_str!("../migrations/postgres/0007_pool_details.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
