@@ -119,8 +119,15 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             let bound = listener.local_addr()?;
             let (limits, stopped) = (limits.clone(), stopped.clone());
             tasks.spawn(async move {
-                if let Err(err) =
-                    serve_router(listener, &limits, metrics_app, "metrics", wait(stopped)).await
+                if let Err(err) = serve_router(
+                    listener,
+                    &limits,
+                    None,
+                    metrics_app,
+                    "metrics",
+                    wait(stopped),
+                )
+                .await
                 {
                     tracing::error!(%err, "metrics listener stopped");
                 }
@@ -150,7 +157,15 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     println!("gatehouse listening on http://{bound}");
     // The identity listener meets the gateway's edge limits; handlers get the peer address as
     // `ConnectInfo<SocketAddr>` (rate limits resolve the client from it and the trusted proxies).
-    serve_router(listener, &limits, app, "identity", wait(stopped.clone())).await?;
+    serve_router(
+        listener,
+        &limits,
+        None,
+        app,
+        "identity",
+        wait(stopped.clone()),
+    )
+    .await?;
     data_plane.join().await?;
     // Flushes quota counters one last time, then stops polling.
     while tasks.join_next().await.is_some() {}

@@ -34,6 +34,7 @@ pub mod proxy;
 pub mod request_id;
 pub mod schema;
 pub mod steps;
+pub mod tls;
 pub mod usage;
 pub mod workers;
 
@@ -51,6 +52,7 @@ pub use steps::{
     AuthorizerOutput, Identity, Phase, Prepared, Rejection, RequestContext, Step, StepFuture,
     Steps, Verdict,
 };
+pub use tls::{ServerTls, TlsError, TlsFiles};
 pub use workers::{MAX_WORKERS, WorkerListeners, Workers};
 
 /// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):

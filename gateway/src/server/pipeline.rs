@@ -32,6 +32,7 @@ use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
 use crate::server::steps::{Identity, Phase, RequestContext, Verdict};
+use crate::server::tls::ServerTls;
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -55,8 +56,11 @@ pub struct ServiceConfig {
     /// against the method's model (default 30 s) → 400 `Invalid request body`. A body
     /// streamed to the backend is bounded by the integration's timeout instead.
     pub body_read_timeout: Duration,
-    /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
-    pub forwarded_proto: String,
+    /// TLS on the gateway listener (`None`: plain HTTP). A request's `X-Forwarded-Proto`,
+    /// `aws:SecureTransport` and `$context.protocol` follow the connection it came on.
+    pub tls: Option<ServerTls>,
+    /// HTTP/2 streams one client connection may have open at once (default 100).
+    pub max_concurrent_streams: u32,
     /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Real-IP` name the client (default
     /// none: the TCP peer is the client). The one address resolved per request is
     /// `$context.identity.sourceIp`, the access log's, `aws:SourceIp` and what the backend
@@ -84,7 +88,6 @@ struct Inner {
     ids: RequestIds,
     access_log: AccessLogSink,
     clock: Arc<dyn Clock>,
-    forwarded_proto: HeaderValue,
 }
 
 /// The service bound to one client connection (it knows the peer address).
@@ -102,6 +105,9 @@ pub struct ConnectionService {
     /// The connection's place under the listener's cap, for a WebSocket upgrade's splice to
     /// hold (`None` outside a listener).
     permit: Option<ConnectionPermit>,
+    /// Whether the connection is TLS: the backend's `X-Forwarded-Proto` and the policy
+    /// context's `aws:SecureTransport`.
+    secure: bool,
 }
 
 /// What happened in the integration, for metrics and the access log.
@@ -135,7 +141,8 @@ impl Default for ServiceConfig {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
-            forwarded_proto: "http".to_owned(),
+            tls: None,
+            max_concurrent_streams: 100,
             trusted_proxies: TrustedProxies::none(),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
@@ -165,8 +172,6 @@ impl GatewayService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let client = BackendPool::new(config.pool_idle_timeout, config.pool_max_idle_per_host);
-        let forwarded_proto = HeaderValue::from_str(&config.forwarded_proto)
-            .unwrap_or(HeaderValue::from_static("http"));
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -175,7 +180,6 @@ impl GatewayService {
                 ids: RequestIds::new(),
                 access_log,
                 clock,
-                forwarded_proto,
             }),
         }
     }
@@ -188,11 +192,13 @@ impl GatewayService {
         &self.inner.live
     }
 
-    /// The service for one accepted connection, holding its place under the connection cap.
+    /// The service for one accepted connection, holding its place under the connection cap;
+    /// `secure` when the connection is TLS.
     pub fn for_connection(
         &self,
         remote: SocketAddr,
         permit: Option<ConnectionPermit>,
+        secure: bool,
     ) -> ConnectionService {
         let proxies = &self.inner.config.trusted_proxies;
         // With no forwarding header the resolver answers the peer itself, canonical.
@@ -205,6 +211,7 @@ impl GatewayService {
             peer_trusted: proxies.contains(peer),
             peer_header,
             permit,
+            secure,
         }
     }
 }
@@ -314,6 +321,7 @@ impl ConnectionService {
             request_id,
             now,
             source_ip,
+            secure: self.secure,
             hit,
             head,
             identity: Identity::default(),
@@ -569,7 +577,7 @@ impl ConnectionService {
         // header in `on_response` keeps it in `cx.extensions` (see `Stage::on_response`).
         let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
-            proto: &inner.forwarded_proto,
+            secure: self.secure,
         };
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
         let sent = Instant::now();
@@ -650,7 +658,7 @@ impl ConnectionService {
             http_method: cx.head.method.as_str(),
             resource_path: cx.hit.resource.path.as_str(),
             path: cx.head.uri.path(),
-            protocol: version_name(cx.head.version),
+            protocol: cx.protocol(),
             status: response.status().as_u16(),
             response_length,
             response_latency: latency,
@@ -889,14 +897,4 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     text
-}
-
-fn version_name(version: http::Version) -> &'static str {
-    match version {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
 }

@@ -309,6 +309,7 @@ fn context_value<'c>(var: &str, cx: &'c RequestContext<'_>) -> Option<Cow<'c, st
         "httpMethod" => Cow::Borrowed(cx.head.method.as_str()),
         "resourcePath" | "resourceId" => Cow::Borrowed(hit.resource.path.as_str()),
         "path" => Cow::Borrowed(cx.head.uri.path()),
+        "protocol" => Cow::Borrowed(cx.protocol()),
         "identity.sourceIp" => Cow::Owned(cx.source_ip.to_string()),
         "identity.userAgent" => Cow::Borrowed(
             cx.head
@@ -429,8 +430,9 @@ fn push_query_component(out: &mut String, text: &str) {
 
 /// What the proxy adds about the request's way in.
 #[derive(Debug)]
-pub(crate) struct Forwarding<'a> {
-    pub(crate) proto: &'a HeaderValue,
+pub(crate) struct Forwarding {
+    /// The client's connection is TLS: `X-Forwarded-Proto: https`.
+    pub(crate) secure: bool,
 }
 
 /// `X-Forwarded-For`, set by the gateway on every request (see [`clean_client_headers`]).
@@ -519,7 +521,7 @@ pub(crate) fn backend_request(
     http: &HttpIntegration,
     proxy: bool,
     query: &Query<'_>,
-    forwarding: &Forwarding<'_>,
+    forwarding: &Forwarding,
     body: GatewayBody,
 ) -> Result<Request<GatewayBody>, GatewayError> {
     // `cx.head.headers` may already have been handed over as `headers`.
@@ -558,7 +560,7 @@ pub(crate) fn backend_request(
     }
     headers.insert(
         const { HeaderName::from_static("x-forwarded-proto") },
-        forwarding.proto.clone(),
+        HeaderValue::from_static(if forwarding.secure { "https" } else { "http" }),
     );
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST, host);
