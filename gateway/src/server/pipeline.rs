@@ -262,6 +262,15 @@ impl ConnectionService {
                 None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
             }
         }
+        // An HTTP/2 request names its host in `:authority` (the URI), not in `Host`; the
+        // pipeline (routing, `X-Forwarded-Host`, `$context.domainName`) reads `Host`.
+        if head.version == http::Version::HTTP_2
+            && !head.headers.contains_key(header::HOST)
+            && let Some(authority) = head.uri.authority()
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            head.headers.insert(header::HOST, host);
+        }
         let host = match request_host(&head) {
             Ok(host) => host,
             Err(err) => {

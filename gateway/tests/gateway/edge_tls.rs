@@ -86,7 +86,10 @@ fn server_tls(ca: &TestCa, dir: &std::path::Path) -> (ServerTls, TlsFiles) {
     (ServerTls::load(files.clone()).unwrap(), files)
 }
 
-async fn tls_connect(addr: SocketAddr, config: rustls::ClientConfig) -> TlsStream<TcpStream> {
+pub(crate) async fn tls_connect(
+    addr: SocketAddr,
+    config: rustls::ClientConfig,
+) -> TlsStream<TcpStream> {
     let connector = TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -103,7 +106,7 @@ fn presented(stream: &TlsStream<TcpStream>) -> Vec<u8> {
 }
 
 /// GET `path` over HTTP/1.1 on `io`: status and body.
-async fn h1_get<IO>(io: IO, path: &str) -> (StatusCode, String)
+pub(crate) async fn h1_get<IO>(io: IO, path: &str) -> (StatusCode, String)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -123,7 +126,7 @@ where
 
 /// An HTTP/2 client on `io`, its connection driven by a task whose outcome is returned by the
 /// handle (the error a GOAWAY ends it with).
-async fn h2_client<IO>(
+pub(crate) async fn h2_client<IO>(
     io: IO,
 ) -> (
     h2::client::SendRequest<Bytes>,
@@ -136,7 +139,7 @@ where
     (sender, tokio::spawn(connection))
 }
 
-async fn h2_request(
+pub(crate) async fn h2_request(
     sender: &mut h2::client::SendRequest<Bytes>,
     request: Request<()>,
 ) -> (StatusCode, String) {
@@ -158,7 +161,7 @@ async fn h2_request(
     (status, String::from_utf8_lossy(&text).into_owned())
 }
 
-fn get_request(scheme: &str, addr: SocketAddr, path: &str) -> Request<()> {
+pub(crate) fn get_request(scheme: &str, addr: SocketAddr, path: &str) -> Request<()> {
     Request::get(format!("{scheme}://{addr}{path}"))
         .body(())
         .unwrap()

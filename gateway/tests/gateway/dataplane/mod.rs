@@ -9,4 +9,5 @@ mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod tls;
 mod workers;

@@ -353,7 +353,11 @@ pub(super) async fn start_extended(extra: &str) -> Gateway {
     start_full(test_config(), None, extra).await
 }
 
-async fn start_full(config: ServiceConfig, other: Option<SocketAddr>, extra: &str) -> Gateway {
+pub(super) async fn start_full(
+    config: ServiceConfig,
+    other: Option<SocketAddr>,
+    extra: &str,
+) -> Gateway {
     let backend = backend().await;
     let ws = websocket_backend().await;
     let dir = tempfile::tempdir().unwrap();
