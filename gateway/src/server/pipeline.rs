@@ -24,6 +24,7 @@ use crate::definition::path::{
 use crate::definition::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
+use crate::server::backend_tls::BackendTls;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
@@ -516,11 +517,13 @@ impl ConnectionService {
         match &cx.hit.definition.integration {
             Integration::Mock(mock) => mock_response(mock, &cx.head.headers),
             Integration::HttpProxy(http) => {
-                self.http(cx, http, true, has_body, body, &query, outcome)
+                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
+                self.http(cx, http, true, has_body, body, &query, tls, outcome)
                     .await
             }
             Integration::Http(http) => {
-                self.http(cx, http, false, has_body, body, &query, outcome)
+                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
+                self.http(cx, http, false, has_body, body, &query, tls, outcome)
                     .await
             }
         }
@@ -571,6 +574,7 @@ impl ConnectionService {
         has_body: bool,
         body: GatewayBody,
         query: &Query<'_>,
+        tls: Option<&Arc<BackendTls>>,
         outcome: &mut Outcome,
     ) -> Result<Response<GatewayBody>, GatewayError> {
         let inner = &*self.inner;
@@ -591,13 +595,16 @@ impl ConnectionService {
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
         let sent = Instant::now();
         let timeout = Duration::from_millis(u64::from(http.timeout_ms));
-        let answer = tokio::time::timeout(timeout, inner.client.request(request)).await;
+        let answer = tokio::time::timeout(timeout, inner.client.request(request, tls)).await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
             Err(_) => return Err(GatewayError::Timeout(http.timeout_ms)),
             Ok(Err(err)) => {
                 if let Some(limit) = body_too_large(&err) {
                     return Err(GatewayError::BodyTooLarge { limit });
+                }
+                if matches!(err, proxy::BackendError::Tls { .. }) || tls_failure(&err) {
+                    return Err(GatewayError::BackendTls(error_chain(&err)));
                 }
                 return Err(GatewayError::Backend(error_chain(&err)));
             }
@@ -895,6 +902,24 @@ fn body_too_large(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
         current = e.source();
     }
     None
+}
+
+/// Whether a backend error came from TLS: a certificate refused or an alert received —
+/// also after the handshake, as TLS 1.3 servers check a client certificate only then.
+fn tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        // `io::Error::source` skips the error it wraps; look at it directly.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        if wrapped || e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
