@@ -180,7 +180,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     serve_router(
         listener,
         &limits,
-        None,
+        tls,
         app,
         "identity",
         wait(stopped.clone()),
