@@ -6,6 +6,8 @@
 - requests (`verify=` the test CA) calls the gateway over https: a mock route, and a proxy to an
   `https://` backend (Python's HTTP server under TLS, trusted through the API's
   `tls_config.trusted_ca`) that sees `X-Forwarded-Proto: https`.
+- A REQUEST authorizer's policy conditioned on `aws:SecureTransport` sees `true` over https
+  and `false` on a plain gateway.
 - A client that does not trust the CA is refused by its own TLS stack; plain HTTP to a TLS
   listener gets no answer.
 - A renewed certificate written over the files is served to new connections without a restart.
@@ -154,12 +156,61 @@ class HttpsBackend:
         self.server.server_close()
 
 
+class SecureTransportAuthorizer:
+    """A REQUEST authorizer on plain HTTP loopback: allows `…/secure-only` when
+    `aws:SecureTransport` is true and `…/plain-only` when it is false, so the policy the
+    gateway evaluates tells which one the gateway set."""
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                event = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+                secure = "true" if event["methodArn"].endswith("/secure-only") else "false"
+                allow = {
+                    "Effect": "Allow",
+                    "Action": "execute-api:Invoke",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": secure}},
+                }
+                body = json.dumps(
+                    {"principalId": "caller", "policyDocument": {"Version": "2012-10-17", "Statement": [allow]}}
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 DEFINITION = """
 version: 1
 apis:
   shop:
     tls_config: {trusted_ca: ca.pem}
+    authorizers:
+      gate:
+        type: request
+        endpoint: http://127.0.0.1:AUTHORIZER_PORT/authorize
+        identity_source: [method.request.header.Authorization]
+        result_ttl_seconds: 0
     resources:
+      /secure-only:
+        GET: {authorizer: gate, integration: {type: mock, status: 200}}
+      /plain-only:
+        GET: {authorizer: gate, integration: {type: mock, status: 200}}
       /hello:
         GET:
           integration: {type: mock, status: 200, body: '{"hello": "tls"}'}
@@ -184,8 +235,14 @@ class TlsServer:
         self.gateway_cert, self.gateway_key, _ = self.ca.server(folder, "gateway")
         backend_cert, backend_key, _ = self.ca.server(folder, "backend")
         self.backend = HttpsBackend(backend_cert, backend_key)
-        api_file = folder / "api.yaml"
-        api_file.write_text(DEFINITION.replace("BACKEND_PORT", str(self.backend.port)))
+        self.authorizer = SecureTransportAuthorizer()
+        self.api_file = folder / "api.yaml"
+        self.api_file.write_text(
+            DEFINITION.replace("BACKEND_PORT", str(self.backend.port)).replace(
+                "AUTHORIZER_PORT", str(self.authorizer.port)
+            )
+        )
+        api_file = self.api_file
         self.server: GatehouseServer = servers.new(
             ca_bundle=str(self.ca_file),
             extra_args=[
@@ -207,6 +264,7 @@ class TlsServer:
 
     def close(self) -> None:
         self.backend.close()
+        self.authorizer.close()
 
 
 @pytest.fixture
@@ -278,3 +336,24 @@ def test_a_renewed_certificate_is_served_without_a_restart(tls: TlsServer) -> No
     assert served_serial(port, tls.ca_file) == new_serial
     assert session.get(f"{tls.server.endpoint}/health", verify=str(tls.ca_file), timeout=30).status_code in (200, 404)
     tls.server.check_alive()
+
+
+def test_aws_secure_transport_follows_the_connection(tls: TlsServer, servers: Any) -> None:
+    plain = servers.new(extra_args=["--api", str(tls.api_file)])
+    found = [
+        m
+        for m in (
+            re.match(r"^gatehouse gateway listening on (http://127\.0\.0\.1:\d+)\s*$", line.strip())
+            for line in plain._stdout_lines
+        )
+        if m
+    ]
+    assert found, plain.diagnostics()
+    token = {"Authorization": "caller"}
+    for (base, verify), expected in [
+        ((tls.gateway, str(tls.ca_file)), {"secure-only": 200, "plain-only": 403}),
+        ((found[0].group(1), True), {"secure-only": 403, "plain-only": 200}),
+    ]:
+        for route, status in expected.items():
+            answer = requests.get(f"{base}/prod/{route}", headers=token, verify=verify, timeout=30)
+            assert answer.status_code == status, (base, route, answer.text)
