@@ -600,7 +600,9 @@ mod tests {
     #[tokio::test]
     async fn the_first_bytes_tell_http2_from_http11_and_are_read_again() {
         let preface: &'static [u8] = H2_PREFACE;
-        let cases: &[(&str, &[&'static [u8]], Option<Version>)] = &[
+        /// The rule, the reads the client's bytes arrive in, the protocol they name.
+        type Case<'a> = (&'a str, &'a [&'static [u8]], Option<Version>);
+        let cases: &[Case] = &[
             (
                 "an HTTP/1.1 request",
                 &[b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"],
