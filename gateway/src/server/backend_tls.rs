@@ -5,7 +5,8 @@
 //! backend's name from the URI host (SNI and the name checked); the one exception is a method
 //! whose OpenAPI integration says `tlsConfig.insecureSkipVerification`, as API Gateway
 //! honours it (warned about at load time). An API may present a client certificate (mTLS).
-//! ALPN offers `h2` and `http/1.1`: a backend that picks HTTP/2 gets it.
+//! ALPN offers `h2` and `http/1.1`: a backend that picks HTTP/2 gets it; a WebSocket upgrade
+//! offers `http/1.1` only, since the upgrade is HTTP/1.1's.
 //!
 //! The settings are built when a snapshot is built (the files are read then, never per
 //! request) and each gets an id of its own: pooled connections are keyed by it, so a
@@ -29,7 +30,10 @@ const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 #[derive(Debug)]
 pub struct BackendTls {
     id: u64,
+    /// ALPN `h2`, `http/1.1`.
     config: Arc<rustls::ClientConfig>,
+    /// The same settings with ALPN `http/1.1` alone, for WebSocket upgrades.
+    http1: Arc<rustls::ClientConfig>,
 }
 
 /// Accepts any certificate (signatures of the handshake are still checked): only for a
@@ -91,21 +95,30 @@ impl BackendTls {
             }
             None => builder.with_no_client_auth(),
         };
+        let mut http1 = config.clone();
+        http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config: Arc::new(config),
+            http1: Arc::new(http1),
         })
     }
 
-    /// The key pooled connections made with these settings are kept under.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+    /// The key pooled connections made with these settings are kept under (`http1_only`:
+    /// those made for WebSocket upgrades).
+    pub(crate) fn pool_id(&self, http1_only: bool) -> u64 {
+        (self.id << 1) | u64::from(http1_only)
     }
 
-    pub(crate) fn connector(&self) -> tokio_rustls::TlsConnector {
-        tokio_rustls::TlsConnector::from(Arc::clone(&self.config))
+    pub(crate) fn connector(&self, http1_only: bool) -> tokio_rustls::TlsConnector {
+        let config = if http1_only {
+            &self.http1
+        } else {
+            &self.config
+        };
+        tokio_rustls::TlsConnector::from(Arc::clone(config))
     }
 }
 

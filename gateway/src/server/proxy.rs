@@ -268,11 +268,20 @@ impl BackendPool {
         let origin_form = uri
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-        let key = (tls.id(), authority);
+        // A WebSocket upgrade is HTTP/1.1's: such requests get connections of their own.
+        let upgrade = is_websocket_upgrade(request.headers());
+        let key = (tls.pool_id(upgrade), authority);
         loop {
             let (sender, pooled) = match self.checkout_secure(&key) {
                 Some(sender) => (sender, true),
-                None => (self.connect_secure(&key.1, &tls).await?, false),
+                None => {
+                    let sender = self.connect_secure(&key.1, &tls, upgrade).await?;
+                    // A new HTTP/2 connection is shared from now on, not once it answered.
+                    if let SecureSender::Http2(shared) = &sender {
+                        self.checkin_secure(&key, SecureSender::Http2(shared.clone()));
+                    }
+                    (sender, false)
+                }
             };
             let (attempt, sender) = match sender {
                 SecureSender::Http1(mut sender) => {
@@ -366,6 +375,7 @@ impl BackendPool {
         &self,
         authority: &Authority,
         tls: &BackendTls,
+        http1_only: bool,
     ) -> Result<SecureSender, BackendError> {
         // The errors name host and port only: user info may hold a password.
         let (host, port) = socket_target(authority, 443);
@@ -382,7 +392,7 @@ impl BackendPool {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
             .map_err(|_| BackendError::Uri(format!("https with host `{host}`")))?;
         let stream = tls
-            .connector()
+            .connector(http1_only)
             .connect(name, stream)
             .await
             .map_err(|source| BackendError::Tls {

@@ -74,6 +74,43 @@ async fn tls_backend(
     (addr, connections)
 }
 
+/// A WebSocket backend under TLS offering `h2` and `http/1.1` (as a server that speaks both
+/// does): echoes text upper-cased; refuses a client that agreed on `h2`, where no upgrade is.
+async fn wss_backend(leaf: &Leaf) -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(Arc::new(leaf.server_config(&[b"h2", b"http/1.1"], None)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    return;
+                }
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else {
+                    return;
+                };
+                while let Some(Ok(Message::Text(text))) = ws.next().await {
+                    if ws
+                        .send(Message::Text(text.to_uppercase().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 const DEFINITION: &str = r#"
 version: 1
 apis:
@@ -102,6 +139,8 @@ apis:
         GET: {integration: {type: http_proxy, uri: "https://127.0.0.1:{h2}/h2"}}
       /no-client-certificate:
         GET: {integration: {type: http_proxy, uri: "https://127.0.0.1:{mtls}/m"}}
+      /ws:
+        GET: {integration: {type: http_proxy, uri: "https://127.0.0.1:{wss}/"}}
   mtls:
     tls_config: {trusted_ca: "{ca}", client_certificate: "{client_crt}", client_key: "{client_key}"}
     resources:
@@ -132,12 +171,14 @@ async fn https_backends_are_verified_and_refused_with_the_reason() {
     let (expired, _) = tls_backend(&ca.expired_server(&names), &[b"http/1.1"], None).await;
     let (h2, h2_connections) = tls_backend(&ca.server(&names), &[b"h2"], None).await;
     let (mtls, _) = tls_backend(&ca.server(&names), &[b"http/1.1"], Some(&ca)).await;
+    let wss = wss_backend(&ca.server(&names)).await;
     let text = DEFINITION
         .replace("{good}", &good.port().to_string())
         .replace("{wrong}", &wrong.port().to_string())
         .replace("{expired}", &expired.port().to_string())
         .replace("{h2}", &h2.port().to_string())
         .replace("{mtls}", &mtls.port().to_string())
+        .replace("{wss}", &wss.port().to_string())
         .replace("{ca}", &ca_file.display().to_string())
         .replace("{client_crt}", &client_crt.display().to_string())
         .replace("{client_key}", &client_key.display().to_string())
@@ -230,6 +271,19 @@ async fn https_backends_are_verified_and_refused_with_the_reason() {
                 .unwrap_or_else(|| panic!("{}: no log line in {lines:?}", case.rule));
             assert!(line.contains(case.seen), "{}: {line}", case.rule);
         }
+    }
+
+    // A WebSocket to a backend that also speaks HTTP/2 is upgraded over HTTP/1.1.
+    {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let url = format!("ws://{}/private/ws", gateway.addr);
+        let (mut ws, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(response.status(), 101);
+        ws.send(Message::Text("secure".into())).await.unwrap();
+        let reply = ws.next().await.unwrap().unwrap();
+        assert_eq!(reply, Message::Text("SECURE".into()));
+        ws.close(None).await.unwrap();
     }
 
     // Pooled per backend: more requests, no more connections.
