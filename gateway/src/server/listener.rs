@@ -333,7 +333,11 @@ where
                 };
                 let Some(permit) = cap.admit() else {
                     tracing::warn!(%remote, listener = name, "connection cap reached; refusing a connection");
-                    tokio::spawn(refuse(stream));
+                    // A TLS client could not read a plain-text 503 (and a handshake is the
+                    // work the cap saves): it is closed without a word.
+                    if tls.is_none() {
+                        tokio::spawn(refuse(stream));
+                    }
                     continue;
                 };
                 let _ = stream.set_nodelay(true);

@@ -563,3 +563,43 @@ async fn a_client_that_never_finishes_the_handshake_is_cut_off() {
     }
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn a_tls_connection_past_the_cap_is_closed_until_one_closes() {
+    let ca = TestCa::new("edge test ca");
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = server_tls(&ca, dir.path());
+    let edge = Edge::start(
+        EdgeLimits {
+            max_connections: 1,
+            ..limits()
+        },
+        Some(tls),
+    )
+    .await;
+    let held = tls_connect(edge.addr, ca.client_config(&[b"http/1.1"])).await;
+    // Past the cap: closed before the handshake, no plain-text answer a TLS client cannot read.
+    let connector = TlsConnector::from(Arc::new(ca.client_config(&[b"http/1.1"])));
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tcp = TcpStream::connect(edge.addr).await.unwrap();
+    let refused = tokio::time::timeout(HANG_GUARD, connector.connect(name.clone(), tcp))
+        .await
+        .unwrap();
+    assert!(refused.is_err(), "a connection past the cap was served");
+    drop(held);
+    // The closed connection's place is given back as soon as the server sees the close.
+    tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            let tcp = TcpStream::connect(edge.addr).await.unwrap();
+            if let Ok(stream) = connector.connect(name.clone(), tcp).await {
+                let (status, _) = h1_get(stream, "/").await;
+                assert_eq!(status, StatusCode::OK);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the place was never given back");
+    edge.stop().await;
+}
