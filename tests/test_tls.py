@@ -10,7 +10,8 @@
   and `false` on a plain gateway.
 - A client that does not trust the CA is refused by its own TLS stack; plain HTTP to a TLS
   listener gets no answer.
-- A renewed certificate written over the files is served to new connections without a restart.
+- A renewed certificate written over the files is served to new connections without a restart,
+  and SIGHUP reloads it even when the files look unchanged.
 
 Every server runs on SQLite and on PostgreSQL (the `backend` fixture).
 """
@@ -21,7 +22,9 @@ import datetime
 import http.server
 import ipaddress
 import json
+import os
 import re
+import signal
 import socket
 import ssl
 import threading
@@ -357,3 +360,27 @@ def test_aws_secure_transport_follows_the_connection(tls: TlsServer, servers: An
         for route, status in expected.items():
             answer = requests.get(f"{base}/prod/{route}", headers=token, verify=verify, timeout=30)
             assert answer.status_code == status, (base, route, answer.text)
+
+
+def test_sighup_reloads_the_certificate_even_when_the_files_look_unchanged(tls: TlsServer) -> None:
+    port = int(tls.server.endpoint.rsplit(":", 1)[1])
+    assert served_serial(port, tls.ca_file) == tls.serial
+    # A renewed pair of exactly the old sizes, written back with the old modification times:
+    # the watcher's look at the files sees nothing new, only SIGHUP reloads it.
+    old_cert, old_key = tls.cert.read_bytes(), tls.key.read_bytes()
+    old_times = [(path.stat().st_atime_ns, path.stat().st_mtime_ns) for path in (tls.cert, tls.key)]
+    for attempt in range(200):
+        new_cert, new_key, new_serial = tls.ca.server(tls.folder, f"same-size-{attempt}")
+        if len(new_cert.read_bytes()) == len(old_cert) and len(new_key.read_bytes()) == len(old_key):
+            break
+    else:
+        pytest.fail("no renewed certificate of the old size")
+    for path, source, times in zip((tls.cert, tls.key), (new_cert, new_key), old_times):
+        path.write_bytes(source.read_bytes())
+        os.utime(path, ns=times)
+    # The watcher compares modification times and sizes, so only SIGHUP can reload it now.
+    before = tls.server.stderr_text(since_start=True).count("tls certificate reloaded")
+    tls.server.process.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: served_serial(port, tls.ca_file) == new_serial, timeout=15), tls.server.diagnostics()
+    assert tls.server.stderr_text(since_start=True).count("tls certificate reloaded") > before
+    tls.server.check_alive()
