@@ -45,7 +45,8 @@ pub(crate) struct ServeArgs {
     /// `sqlite://PATH` or `postgres://…` [default: sqlite://DATA_DIR/gatehouse.db].
     #[arg(long, env = "GATEHOUSE_DATABASE_URL", value_name = "URL")]
     pub(crate) database_url: Option<String>,
-    /// Base of the token issuer URLs [default: http://LISTEN as bound].
+    /// Base of the token issuer URLs [default: http://LISTEN as bound, https:// with
+    /// `--tls-cert`].
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub(crate) public_url: Option<String>,
     /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
@@ -58,6 +59,20 @@ pub(crate) struct ServeArgs {
     /// Send codes by SMTP (`smtp://user:pass@host:587`, `smtps://…`) instead of the outbox folder.
     #[arg(long, env = "GATEHOUSE_SMTP_URL", value_name = "URL")]
     pub(crate) smtp_url: Option<String>,
+    /// A PEM certificate chain: the identity listener serves HTTPS (and HTTP/2 through
+    /// ALPN) with it; reloaded on change and on SIGHUP. Needs `--tls-key`.
+    #[arg(long, env = "GATEHOUSE_TLS_CERT", value_name = "FILE")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "GATEHOUSE_TLS_KEY", value_name = "FILE")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// A PEM certificate chain for the gateway listener (HTTPS and HTTP/2 through ALPN);
+    /// reloaded on change and on SIGHUP. Needs `--gateway-tls-key`.
+    #[arg(long, env = "GATEHOUSE_GATEWAY_TLS_CERT", value_name = "FILE")]
+    pub(crate) gateway_tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--gateway-tls-cert`.
+    #[arg(long, env = "GATEHOUSE_GATEWAY_TLS_KEY", value_name = "FILE")]
+    pub(crate) gateway_tls_key: Option<PathBuf>,
     /// Address of the API gateway listener [default: 127.0.0.1:8080].
     #[arg(long, env = "GATEHOUSE_GATEWAY_LISTEN", value_name = "HOST:PORT")]
     pub(crate) gateway_listen: Option<String>,

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use gatehouse_gateway::server::MAX_WORKERS;
+use gatehouse_gateway::server::{MAX_WORKERS, TlsFiles};
 use gatehouse_identity::net::TrustedProxies;
 use gatehouse_identity::rate_limit::SourceRateLimit;
 use serde::Deserialize;
@@ -34,6 +34,10 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     /// Where the API gateway (the data plane) listens.
     pub(crate) gateway_listen: SocketAddr,
+    /// The identity listener's certificate and key; `None`: plain HTTP.
+    pub(crate) tls: Option<TlsFiles>,
+    /// The gateway listener's certificate and key; `None`: plain HTTP.
+    pub(crate) gateway_tls: Option<TlsFiles>,
     /// Where `/metrics` is served; `None` turns it off. Never a public listener.
     pub(crate) metrics_listen: Option<SocketAddr>,
     /// Client connections each public listener keeps open at once.
@@ -48,7 +52,8 @@ pub(crate) struct Config {
     /// `sqlite://…` or `postgres://…`.
     pub(crate) database_url: String,
     /// Base of every issuer URL (`{public_url}/{userPoolId}`), without a trailing slash;
-    /// `None` means `http://{the address as bound}` (known only once the listener is bound).
+    /// `None` means `http://{the address as bound}` (`https://` when the identity listener has
+    /// TLS; known only once the listener is bound).
     pub(crate) public_url: Option<String>,
     /// The first region of `--region`: where pools are made without a signed region.
     pub(crate) region: String,
@@ -122,6 +127,10 @@ impl Default for Argon2Settings {
 struct FileConfig {
     listen: Option<String>,
     gateway_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    gateway_tls_cert: Option<PathBuf>,
+    gateway_tls_key: Option<PathBuf>,
     metrics_listen: Option<String>,
     max_connections: Option<usize>,
     gateway_workers: Option<usize>,
@@ -173,6 +182,8 @@ pub(crate) enum ConfigError {
     MetricsSameListener(SocketAddr),
     #[error("gateway workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
     GatewayWorkers(String),
+    #[error("set both {0}, or neither")]
+    TlsHalf(&'static str),
     #[error("the identity and gateway listeners cannot share `{0}`")]
     SameListener(SocketAddr),
     #[error("database url `{0}` must start with sqlite:// or postgres://")]
@@ -278,6 +289,24 @@ impl Config {
             .as_ref()
             .and_then(|path| path.parent().map(Path::to_path_buf))
             .unwrap_or_default();
+        let tls = tls_files(
+            "--tls-cert and --tls-key",
+            args.tls_cert
+                .clone()
+                .or(file.tls_cert.map(|p| file_dir.join(p))),
+            args.tls_key
+                .clone()
+                .or(file.tls_key.map(|p| file_dir.join(p))),
+        )?;
+        let gateway_tls = tls_files(
+            "--gateway-tls-cert and --gateway-tls-key",
+            args.gateway_tls_cert
+                .clone()
+                .or(file.gateway_tls_cert.map(|p| file_dir.join(p))),
+            args.gateway_tls_key
+                .clone()
+                .or(file.gateway_tls_key.map(|p| file_dir.join(p))),
+        )?;
         let apis = if args.apis.is_empty() {
             file.apis.iter().map(|api| file_dir.join(api)).collect()
         } else {
@@ -374,6 +403,8 @@ impl Config {
         Ok(Self {
             listen,
             gateway_listen,
+            tls,
+            gateway_tls,
             metrics_listen,
             max_connections,
             gateway_workers,
@@ -422,9 +453,23 @@ impl Config {
     /// The issuer base: the configured public URL, else `http://` and the listen address as
     /// bound (a command that does not listen passes the configured one).
     pub(crate) fn public_url_for(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
+            .unwrap_or_else(|| format!("{scheme}://{bound}"))
+    }
+}
+
+/// A listener's certificate and key: both or neither.
+fn tls_files(
+    which: &'static str,
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    match (certificate, key) {
+        (Some(certificate), Some(key)) => Ok(Some(TlsFiles { certificate, key })),
+        (None, None) => Ok(None),
+        _ => Err(ConfigError::TlsHalf(which)),
     }
 }
 
@@ -739,6 +784,65 @@ mod tests {
             vec![PathBuf::from("other.json")],
             "the flag wins"
         );
+    }
+
+    #[test]
+    fn tls_pairs_come_from_flags_or_file_and_make_the_public_url_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            "tls_cert = \"id.crt\"\ntls_key = \"id.key\"\ngateway_tls_cert = \"gw.crt\"\ngateway_tls_key = \"gw.key\"\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let bound: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let from_file = Config::load(&args(&["--config", &path])).unwrap();
+        let pair = |cert: &str, key: &str| {
+            Some(TlsFiles {
+                certificate: dir.path().join(cert),
+                key: dir.path().join(key),
+            })
+        };
+        assert_eq!(
+            from_file.tls,
+            pair("id.crt", "id.key"),
+            "relative to the file"
+        );
+        assert_eq!(from_file.gateway_tls, pair("gw.crt", "gw.key"));
+        assert_eq!(from_file.public_url_for(bound), "https://127.0.0.1:8000");
+        let flags = args(&[
+            "--config",
+            &path,
+            "--tls-cert",
+            "/etc/a.crt",
+            "--tls-key",
+            "/etc/a.key",
+        ]);
+        let from_flags = Config::load(&flags).unwrap();
+        assert_eq!(
+            from_flags.tls,
+            Some(TlsFiles {
+                certificate: PathBuf::from("/etc/a.crt"),
+                key: PathBuf::from("/etc/a.key"),
+            }),
+            "the flags win"
+        );
+        let plain = Config::load(&args(&[])).unwrap();
+        assert_eq!((&plain.tls, &plain.gateway_tls), (&None, &None));
+        assert_eq!(plain.public_url_for(bound), "http://127.0.0.1:8000");
+        let cases: &[(&[&str], &str)] = &[
+            (&["--tls-cert", "a.crt"], "--tls-cert and --tls-key"),
+            (&["--tls-key", "a.key"], "--tls-cert and --tls-key"),
+            (
+                &["--gateway-tls-cert", "a.crt"],
+                "--gateway-tls-cert and --gateway-tls-key",
+            ),
+        ];
+        for (argv, needle) in cases {
+            let err = Config::load(&args(argv)).unwrap_err();
+            assert!(err.to_string().contains(needle), "{argv:?}: {err}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, K
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
 use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Step, Steps,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServerTls, ServiceConfig, Step, Steps,
 };
 use gatehouse_identity::http::operator::OperatorAuth;
 
@@ -54,8 +54,13 @@ pub(crate) struct GatewayParts {
 
 impl GatewayParts {
     /// Loads the definitions (refusing to start on a broken one) and opens the stages, on the
-    /// service's store, user pools and clock.
-    pub(crate) async fn open(config: &Config, state: &State) -> Result<Self, GatewayStartError> {
+    /// service's store, user pools and clock; the gateway listener serves over `tls` when
+    /// given.
+    pub(crate) async fn open(
+        config: &Config,
+        state: &State,
+        tls: Option<ServerTls>,
+    ) -> Result<Self, GatewayStartError> {
         let (store, user_pools) = (&state.store, &state.user_pools);
         let clock = state.clock.clone();
         let limits = Limits::default();
@@ -110,6 +115,7 @@ impl GatewayParts {
         let service_config = ServiceConfig {
             max_connections: config.max_connections,
             trusted_proxies: config.trusted_proxies.clone(),
+            tls,
             ..ServiceConfig::default()
         };
         Ok(Self {

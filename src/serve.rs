@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::routing::get;
-use gatehouse_gateway::server::{EdgeLimits, WorkerListeners, serve_router};
+use gatehouse_gateway::server::{EdgeLimits, ServerTls, TlsError, WorkerListeners, serve_router};
 use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_identity::http::{HttpState, router_with};
 use tokio::net::TcpListener;
@@ -32,9 +32,21 @@ pub(crate) enum ServeError {
     Command(String),
     #[error("token revocations: {0}")]
     Revocations(String),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
 }
 
+/// How often the certificate files are looked at for a change.
+const TLS_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
+    // Certificates first: a pair that cannot be used stops the start before anything binds.
+    let tls = config.tls.clone().map(ServerTls::load).transpose()?;
+    let gateway_tls = config
+        .gateway_tls
+        .clone()
+        .map(ServerTls::load)
+        .transpose()?;
     let listener = bind(config.listen).await?;
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -64,7 +76,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .refresh_revocations()
         .await
         .map_err(|err| ServeError::Revocations(err.to_string()))?;
-    let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
+    let gateway = Arc::new(GatewayParts::open(&config, &state, gateway_tls.clone()).await?);
     // One signature check for every operator API on the identity listener.
     let operator_auth = OperatorAuth::for_regions(
         state.operator.clone(),
@@ -117,13 +129,24 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }
+    // Renewed certificates are picked up on change and on SIGHUP, connections kept.
+    for tls in [&tls, &gateway_tls].into_iter().flatten() {
+        tasks.spawn(tls.clone().watch(TLS_WATCH_INTERVAL, wait(stopped.clone())));
+    }
     let metrics_bound = match metrics_listener {
         Some(listener) => {
             let bound = listener.local_addr()?;
             let (limits, stopped) = (limits.clone(), stopped.clone());
             tasks.spawn(async move {
-                if let Err(err) =
-                    serve_router(listener, &limits, metrics_app, "metrics", wait(stopped)).await
+                if let Err(err) = serve_router(
+                    listener,
+                    &limits,
+                    None,
+                    metrics_app,
+                    "metrics",
+                    wait(stopped),
+                )
+                .await
                 {
                     tracing::error!(%err, "metrics listener stopped");
                 }
@@ -146,14 +169,26 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         "serving"
     );
     // Harnesses wait for the identity line (printed last): every listener accepts from here on.
-    println!("gatehouse gateway listening on http://{gateway_bound}");
+    let scheme = |tls: &Option<ServerTls>| if tls.is_some() { "https" } else { "http" };
+    println!(
+        "gatehouse gateway listening on {}://{gateway_bound}",
+        scheme(&gateway_tls)
+    );
     if let Some(metrics_bound) = metrics_bound {
         println!("gatehouse metrics listening on http://{metrics_bound}");
     }
-    println!("gatehouse listening on http://{bound}");
+    println!("gatehouse listening on {}://{bound}", scheme(&tls));
     // The identity listener meets the gateway's edge limits; handlers get the peer address as
     // `ConnectInfo<SocketAddr>` (rate limits resolve the client from it and the trusted proxies).
-    serve_router(listener, &limits, app, "identity", wait(stopped.clone())).await?;
+    serve_router(
+        listener,
+        &limits,
+        tls,
+        app,
+        "identity",
+        wait(stopped.clone()),
+    )
+    .await?;
     data_plane.join().await?;
     // Flushes quota counters one last time, then stops polling.
     while tasks.join_next().await.is_some() {}

@@ -68,7 +68,7 @@ RAISED_RATE_LIMIT = "[rate_limit]\nper_second = 1000000\nburst = 1000000\n"
 SUITE_CONFIG = FAST_ARGON2_CONFIG + RAISED_RATE_LIMIT
 DEFAULT_LIMITS_CONFIG = FAST_ARGON2_CONFIG
 
-READY_LINE = re.compile(r"^gatehouse listening on (http://127\.0\.0\.1:(\d+))\s*$")
+READY_LINE = re.compile(r"^gatehouse listening on (https?://127\.0\.0\.1:(\d+))\s*$")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
@@ -129,8 +129,12 @@ class GatehouseServer:
         extra_args: list[str] | None = None,
         name: str = "gatehouse",
         config: str = SUITE_CONFIG,
+        ca_bundle: str | None = None,
     ) -> None:
         self.name = name
+        # The CA the clients verify the server's certificate with, when it serves TLS
+        # (`--tls-cert`); None: the system's roots.
+        self.ca_bundle = ca_bundle
         self.database_url = database_url
         self._own_data_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="gatehouse-e2e-"))
@@ -344,7 +348,12 @@ class GatehouseServer:
             aws_session_token=None if unsigned else session_token,
             region_name=region,
         )
-        return session.client("cognito-idp", endpoint_url=self.endpoint, config=config)
+        return session.client(
+            "cognito-idp",
+            endpoint_url=self.endpoint,
+            config=config,
+            **({"verify": self.ca_bundle} if self.ca_bundle else {}),
+        )
 
     @property
     def admin(self) -> Any:
@@ -403,10 +412,15 @@ class GatehouseServer:
                 region=region,
                 signing_time=signing_time,
             )
-        return requests.post(url, data=data, headers=all_headers, timeout=30)
+        return requests.post(url, data=data, headers=all_headers, timeout=30, verify=self.verify)
 
     def get(self, path: str) -> requests.Response:
-        return requests.get(self.endpoint + path, timeout=30)
+        return requests.get(self.endpoint + path, timeout=30, verify=self.verify)
+
+    @property
+    def verify(self) -> str | bool:
+        """What `requests` verifies the server with: the test CA when it serves TLS."""
+        return self.ca_bundle or True
 
     # --- OIDC discovery ---
 

@@ -8,6 +8,7 @@
 //! silently ignored setting.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::SystemTime;
 
 use serde::Deserialize;
@@ -20,11 +21,12 @@ use crate::definition::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
 use crate::definition::model::{
-    Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, CorsConfig,
-    DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind,
-    HeaderValueSource, HttpIntegration, HttpMethod, Integration, IntegrationResponse,
-    JwtAuthorizer, JwtFlavor, Method, MethodSettings, MockIntegration, Model, PassthroughBehavior,
-    RequestValidator, Resource, SelectionPattern, Throttle, UserPoolRef,
+    Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, BackendTlsSettings,
+    ClientCertificate, CorsConfig, DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS,
+    EndpointAuthorizer, EndpointAuthorizerKind, HeaderValueSource, HttpIntegration, HttpMethod,
+    Integration, IntegrationResponse, JwtAuthorizer, JwtFlavor, Method, MethodSettings,
+    MockIntegration, Model, PassthroughBehavior, RequestValidator, Resource, SelectionPattern,
+    Throttle, UserPoolRef,
 };
 use crate::definition::path::ResourcePath;
 use crate::definition::stage::{
@@ -77,6 +79,25 @@ struct FileApi {
     /// path → method → definition.
     #[serde(default)]
     resources: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// TLS to the API's `https://` backends.
+    tls_config: Option<FileApiTls>,
+}
+
+/// `tls_config` of an API: file names, relative to the definition file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApiTls {
+    trusted_ca: Option<String>,
+    client_certificate: Option<String>,
+    client_key: Option<String>,
+}
+
+/// `tls_config` of an integration (OpenAPI's `tlsConfig`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIntegrationTls {
+    #[serde(default)]
+    insecure_skip_verification: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +208,7 @@ struct FileIntegration {
     request_templates: BTreeMap<String, u16>,
     #[serde(default)]
     responses: Vec<FileResponse>,
+    tls_config: Option<FileIntegrationTls>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +308,7 @@ fn json_content_type() -> String {
 /// [`crate::definition::load::load_definition`], which also tells the format apart).
 pub(crate) fn from_value(
     value: serde_json::Value,
+    base: &Path,
     now: SystemTime,
     limits: &Limits,
     resolve: Resolver<'_>,
@@ -321,10 +344,15 @@ pub(crate) fn from_value(
     let mut imported_stages: Vec<Stage> = Vec::new();
     for (api_id, value) in doc.apis {
         let here = format!("apis.{api_id}");
-        let Some(file_api) = section::<FileApi>(value, &here, &mut problems) else {
+        let Some(mut file_api) = section::<FileApi>(value, &here, &mut problems) else {
             continue;
         };
         let deployment_id = format!("{api_id}-{stamp}");
+        let backend_tls = file_api
+            .tls_config
+            .take()
+            .map(|tls| convert_backend_tls(tls, base, &format!("{here}.tls_config"), &mut problems))
+            .unwrap_or_default();
         if let Some(reference) = &file_api.openapi {
             if !file_api.resources.is_empty()
                 || !file_api.authorizers.is_empty()
@@ -351,12 +379,9 @@ pub(crate) fn from_value(
                             ..warning
                         });
                     }
-                    match crate::definition::openapi::deploy(
-                        imported.api,
-                        &deployment_id,
-                        now,
-                        limits,
-                    ) {
+                    let mut api = imported.api;
+                    api.backend_tls = backend_tls;
+                    match crate::definition::openapi::deploy(api, &deployment_id, now, limits) {
                         Ok(deployment) => {
                             imported_stages.push(Stage::new(
                                 &api_id,
@@ -384,7 +409,9 @@ pub(crate) fn from_value(
             }
             continue;
         }
-        let api = convert_api(&api_id, file_api, limits, &mut problems);
+        let mut api = convert_api(&api_id, file_api, limits, &mut problems);
+        api.backend_tls = backend_tls;
+        warnings.extend(insecure_backends(&api, &here));
         warnings.extend(crate::definition::validate::api_warnings(
             &api,
             &crate::definition::validate::DeclarativeLocator,
@@ -458,6 +485,70 @@ pub(crate) fn from_value(
     problems
         .into_result((definition, warnings))
         .map_err(LoadError::from)
+}
+
+/// An API's `tls_config`: the files relative to the definition file's folder `base`; a
+/// client certificate needs its key and the other way round.
+fn convert_backend_tls(
+    file: FileApiTls,
+    base: &Path,
+    at: &str,
+    problems: &mut Problems,
+) -> BackendTlsSettings {
+    let client_certificate = match (file.client_certificate, file.client_key) {
+        (Some(certificate), Some(key)) => Some(ClientCertificate {
+            certificate: base.join(certificate),
+            key: base.join(key),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            problems.push(
+                at,
+                Problem::Missing {
+                    field: "client_key",
+                },
+            );
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(
+                at,
+                Problem::Missing {
+                    field: "client_certificate",
+                },
+            );
+            None
+        }
+    };
+    BackendTlsSettings {
+        trusted_ca: file.trusted_ca.map(|ca| base.join(ca)),
+        client_certificate,
+    }
+}
+
+/// A warning for every method whose backend certificate is not verified.
+fn insecure_backends(api: &Api, here: &str) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (path, resource) in &api.resources {
+        for (method, definition) in &resource.methods {
+            if definition
+                .integration
+                .http()
+                .is_some_and(|http| http.insecure_skip_verification)
+            {
+                warnings.push(Warning {
+                    location: format!(
+                        "{here}.resources.{path}.{method}.integration.tls_config.insecure_skip_verification"
+                    ),
+                    name: "insecure_skip_verification".to_owned(),
+                    message: "the backend's certificate is not verified for this method: anyone \
+                              on the path can read and change its traffic"
+                        .to_owned(),
+                });
+            }
+        }
+    }
+    warnings
 }
 
 /// Deserializes one section, recording a failure at `location`.
@@ -840,6 +931,9 @@ fn convert_integration(
                     .unwrap_or(HttpMethod::Any);
             }
             http.timeout_ms = file.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+            http.insecure_skip_verification = file
+                .tls_config
+                .is_some_and(|tls| tls.insecure_skip_verification);
             if let Some(p) = file.passthrough {
                 http.passthrough = record(
                     PassthroughBehavior::parse(&p),

@@ -28,13 +28,17 @@ pub fn load_definition(
     limits: &Limits,
     resolve: Resolver<'_>,
 ) -> Result<Loaded, LoadError> {
+    // Files a declarative definition names (TLS material) are relative to its folder.
+    let base = std::path::Path::new(name)
+        .parent()
+        .unwrap_or(std::path::Path::new(""));
     let syntax = detect(name, text);
     let value = parse(name, text, syntax, limits.max_definition_bytes)?;
     let is_openapi = syntax == Syntax::Yaml
         && (value.get("openapi").is_some() || value.get("swagger").is_some());
     if !is_openapi {
         let (definition, warnings) =
-            crate::definition::declarative::from_value(value, now, limits, resolve)?;
+            crate::definition::declarative::from_value(value, base, now, limits, resolve)?;
         return Ok(Loaded {
             definition,
             warnings,

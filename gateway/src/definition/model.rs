@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::definition::error::Problem;
 use crate::definition::mapping::{IdentitySource, ParameterMapping, RequestParam};
@@ -40,6 +41,27 @@ pub struct Api {
     /// Media types (`image/png`, `*/*`) whose bodies are binary (the pipeline never treats them
     /// as text, e.g. for mock templates or logging).
     pub binary_media_types: Vec<String>,
+    /// How the API's `https://` backends are verified and what the gateway presents to them.
+    pub backend_tls: BackendTlsSettings,
+}
+
+/// TLS to an API's `https://` backends (`tls_config` of an API in the declarative format).
+/// The files are named, not read: the data plane reads them when it builds a snapshot, so a
+/// private key never enters a definition or a stored deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendTlsSettings {
+    /// A PEM bundle of CA certificates the API's backends are verified against, instead of
+    /// the Mozilla roots (a private CA).
+    pub trusted_ca: Option<PathBuf>,
+    /// A certificate the gateway presents to backends that ask for one (mTLS).
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+/// A client certificate chain and its private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A resource: a path template and the methods defined on it.
@@ -134,6 +156,9 @@ pub struct HttpIntegration {
     /// Non-proxy only: responses selected by the backend's status code. Empty means the
     /// backend's status and headers pass through.
     pub responses: Vec<IntegrationResponse>,
+    /// OpenAPI's `tlsConfig.insecureSkipVerification`: an `https://` backend's certificate is
+    /// not verified (the connection is still encrypted). Warned about at load time.
+    pub insecure_skip_verification: bool,
 }
 
 /// API Gateway's `passthroughBehavior`. gatehouse evaluates no mapping templates, so
@@ -334,6 +359,7 @@ impl Api {
             cors: None,
             api_key_source: ApiKeySource::Header,
             binary_media_types: Vec::new(),
+            backend_tls: BackendTlsSettings::default(),
         }
     }
 
@@ -534,6 +560,7 @@ impl HttpIntegration {
             request_parameters: Vec::new(),
             passthrough: PassthroughBehavior::WhenNoMatch,
             responses: Vec::new(),
+            insecure_skip_verification: false,
         }
     }
 

@@ -39,6 +39,10 @@ pub enum GatewayError {
     NoIntegrationResponse(u16),
     #[error("backend request failed: {0}")]
     Backend(String),
+    /// The `https://` backend's certificate was refused (wrong name, expired, unknown
+    /// issuer) or the handshake failed: 502, the backend is not who it should be.
+    #[error("backend refused: {0}")]
+    BackendTls(String),
     #[error("backend did not answer within {0} ms")]
     Timeout(u32),
     #[error("the request body could not be read: {0}")]
@@ -63,7 +67,7 @@ impl GatewayError {
             Self::Render(_) | Self::BadEndpoint(_) | Self::NoIntegrationResponse(_) => {
                 G::ApiConfigurationError
             }
-            Self::Backend(_) => G::IntegrationFailure,
+            Self::Backend(_) | Self::BackendTls(_) => G::IntegrationFailure,
             Self::Timeout(_) => G::IntegrationTimeout,
             Self::Rejected(rejection) => rejection.kind,
         }
@@ -89,16 +93,38 @@ impl GatewayError {
             | Self::BadEndpoint(_)
             | Self::NoIntegrationResponse(_)
             | Self::Backend(_)
+            | Self::BackendTls(_)
             | Self::Timeout(_)
             | Self::Rejected(_) => self.response_type().message().to_owned(),
         }
     }
 
+    /// The status to send: the response type's, but 502 Bad Gateway for a backend whose TLS
+    /// handshake failed (an answer from the wrong party, not a missing one).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BackendTls(_) => 502,
+            Self::NoRoute(_)
+            | Self::InvalidPath(_)
+            | Self::AmbiguousHost
+            | Self::MissingParameters(_)
+            | Self::InvalidBody(_)
+            | Self::ClientBody(_)
+            | Self::BodyTooLarge { .. }
+            | Self::UnsupportedMediaType
+            | Self::Render(_)
+            | Self::BadEndpoint(_)
+            | Self::NoIntegrationResponse(_)
+            | Self::Backend(_)
+            | Self::Timeout(_)
+            | Self::Rejected(_) => self.response_type().status(),
+        }
+    }
+
     /// The response to send.
     pub fn into_response(self) -> Response<GatewayBody> {
-        let kind = self.response_type();
         let body = serde_json::json!({ "message": self.message() }).to_string();
-        let mut response = json_response(kind.status(), Bytes::from(body));
+        let mut response = json_response(self.status(), Bytes::from(body));
         if let Self::Rejected(rejection) = self {
             let headers = response.headers_mut();
             for (name, value) in rejection.headers {
@@ -191,6 +217,11 @@ mod tests {
             (
                 GatewayError::Backend("refused".into()),
                 504,
+                "Internal server error",
+            ),
+            (
+                GatewayError::BackendTls("certificate not valid for name".into()),
+                502,
                 "Internal server error",
             ),
             (GatewayError::Timeout(50), 504, "Endpoint request timed out"),

@@ -18,6 +18,7 @@ use crate::definition::limits::Limits;
 use crate::definition::mapping::{ParamLocation, RequestParam};
 use crate::definition::sources::{DefinitionOverlay, SourceDefinition};
 use crate::server::access_log::AccessLogFormat;
+use crate::server::backend_tls::BackendTls;
 use crate::server::cors::Cors;
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StepCounters};
 use crate::server::schema::{Schema, SchemaError};
@@ -53,6 +54,9 @@ pub(crate) struct RouteRuntime {
     pub(crate) required: Vec<RequestParam>,
     /// Body models by content type, when the method's validator checks bodies.
     pub(crate) bodies: Vec<(String, Arc<Schema>)>,
+    /// TLS settings for an `https://` backend, when the API has `tls_config` or the method
+    /// skips verification; `None`: the Mozilla roots.
+    pub(crate) backend_tls: Option<Arc<BackendTls>>,
 }
 
 /// The live snapshot and what builds new ones.
@@ -80,6 +84,8 @@ pub enum SnapshotError {
     },
     #[error("pipeline stage `{step}` refused the definition: {message}")]
     Step { step: &'static str, message: String },
+    #[error("api `{api}` backend tls: {message}")]
+    BackendTls { api: String, message: String },
 }
 
 /// Why a reload was refused.
@@ -111,6 +117,10 @@ impl Snapshot {
         // Models compile once per deployment, whatever number of stages point at it.
         let mut schemas: std::collections::HashMap<(String, String), Arc<Schema>> =
             std::collections::HashMap::new();
+        // Backend TLS settings once per deployment and verification mode: the files are read
+        // here, never per request.
+        let mut tls_settings: std::collections::HashMap<(String, bool), Arc<BackendTls>> =
+            std::collections::HashMap::new();
         for compiled in gateway.stages() {
             let api = compiled.routes.api();
             let mut routes = Vec::with_capacity(compiled.routes.route_count());
@@ -124,7 +134,31 @@ impl Snapshot {
                     metrics: metrics.route(key),
                     required: Vec::new(),
                     bodies: Vec::new(),
+                    backend_tls: None,
                 };
+                let insecure = resource
+                    .methods
+                    .get(&method)
+                    .and_then(|m| m.integration.http())
+                    .is_some_and(|http| http.insecure_skip_verification);
+                if insecure || api.backend_tls != Default::default() {
+                    let cache_key = (compiled.deployment.id().to_owned(), insecure);
+                    let tls = match tls_settings.get(&cache_key) {
+                        Some(tls) => Arc::clone(tls),
+                        None => {
+                            let tls =
+                                Arc::new(BackendTls::build(&api.backend_tls, insecure).map_err(
+                                    |err| SnapshotError::BackendTls {
+                                        api: api.id.clone(),
+                                        message: err.to_string(),
+                                    },
+                                )?);
+                            tls_settings.insert(cache_key, Arc::clone(&tls));
+                            tls
+                        }
+                    };
+                    runtime.backend_tls = Some(tls);
+                }
                 if let Some(definition) = resource.methods.get(&method)
                     && let Some(validator) = api.validator_for(&definition.settings)
                 {

@@ -22,6 +22,7 @@
 
 pub mod access_log;
 pub mod authorizers;
+pub mod backend_tls;
 pub mod body;
 pub mod cache;
 pub mod cors;
@@ -34,6 +35,7 @@ pub mod proxy;
 pub mod request_id;
 pub mod schema;
 pub mod steps;
+pub mod tls;
 pub mod usage;
 pub mod workers;
 
@@ -51,6 +53,7 @@ pub use steps::{
     AuthorizerOutput, Identity, Phase, Prepared, Rejection, RequestContext, Step, StepFuture,
     Steps, Verdict,
 };
+pub use tls::{ServerTls, TlsError, TlsFiles};
 pub use workers::{MAX_WORKERS, WorkerListeners, Workers};
 
 /// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):

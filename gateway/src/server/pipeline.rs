@@ -24,6 +24,7 @@ use crate::definition::path::{
 use crate::definition::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
+use crate::server::backend_tls::BackendTls;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
@@ -32,6 +33,7 @@ use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
 use crate::server::steps::{Identity, Phase, RequestContext, Verdict};
+use crate::server::tls::ServerTls;
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -55,8 +57,11 @@ pub struct ServiceConfig {
     /// against the method's model (default 30 s) → 400 `Invalid request body`. A body
     /// streamed to the backend is bounded by the integration's timeout instead.
     pub body_read_timeout: Duration,
-    /// `X-Forwarded-Proto` sent to backends (`http`, or `https` behind a TLS terminator).
-    pub forwarded_proto: String,
+    /// TLS on the gateway listener (`None`: plain HTTP). A request's `X-Forwarded-Proto`,
+    /// `aws:SecureTransport` and `$context.protocol` follow the connection it came on.
+    pub tls: Option<ServerTls>,
+    /// HTTP/2 streams one client connection may have open at once (default 100).
+    pub max_concurrent_streams: u32,
     /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Real-IP` name the client (default
     /// none: the TCP peer is the client). The one address resolved per request is
     /// `$context.identity.sourceIp`, the access log's, `aws:SourceIp` and what the backend
@@ -84,7 +89,6 @@ struct Inner {
     ids: RequestIds,
     access_log: AccessLogSink,
     clock: Arc<dyn Clock>,
-    forwarded_proto: HeaderValue,
 }
 
 /// The service bound to one client connection (it knows the peer address).
@@ -102,6 +106,9 @@ pub struct ConnectionService {
     /// The connection's place under the listener's cap, for a WebSocket upgrade's splice to
     /// hold (`None` outside a listener).
     permit: Option<ConnectionPermit>,
+    /// Whether the connection is TLS: the backend's `X-Forwarded-Proto` and the policy
+    /// context's `aws:SecureTransport`.
+    secure: bool,
 }
 
 /// What happened in the integration, for metrics and the access log.
@@ -135,7 +142,8 @@ impl Default for ServiceConfig {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
-            forwarded_proto: "http".to_owned(),
+            tls: None,
+            max_concurrent_streams: 100,
             trusted_proxies: TrustedProxies::none(),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
@@ -165,8 +173,6 @@ impl GatewayService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let client = BackendPool::new(config.pool_idle_timeout, config.pool_max_idle_per_host);
-        let forwarded_proto = HeaderValue::from_str(&config.forwarded_proto)
-            .unwrap_or(HeaderValue::from_static("http"));
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -175,7 +181,6 @@ impl GatewayService {
                 ids: RequestIds::new(),
                 access_log,
                 clock,
-                forwarded_proto,
             }),
         }
     }
@@ -188,11 +193,13 @@ impl GatewayService {
         &self.inner.live
     }
 
-    /// The service for one accepted connection, holding its place under the connection cap.
+    /// The service for one accepted connection, holding its place under the connection cap;
+    /// `secure` when the connection is TLS.
     pub fn for_connection(
         &self,
         remote: SocketAddr,
         permit: Option<ConnectionPermit>,
+        secure: bool,
     ) -> ConnectionService {
         let proxies = &self.inner.config.trusted_proxies;
         // With no forwarding header the resolver answers the peer itself, canonical.
@@ -205,6 +212,7 @@ impl GatewayService {
             peer_trusted: proxies.contains(peer),
             peer_header,
             permit,
+            secure,
         }
     }
 }
@@ -254,6 +262,15 @@ impl ConnectionService {
                 // the request is refused rather than routed unmerged.
                 None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
             }
+        }
+        // An HTTP/2 request names its host in `:authority` (the URI), not in `Host`; the
+        // pipeline (routing, `X-Forwarded-Host`, `$context.domainName`) reads `Host`.
+        if head.version == http::Version::HTTP_2
+            && !head.headers.contains_key(header::HOST)
+            && let Some(authority) = head.uri.authority()
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            head.headers.insert(header::HOST, host);
         }
         let host = match request_host(&head) {
             Ok(host) => host,
@@ -314,6 +331,7 @@ impl ConnectionService {
             request_id,
             now,
             source_ip,
+            secure: self.secure,
             hit,
             head,
             identity: Identity::default(),
@@ -499,11 +517,13 @@ impl ConnectionService {
         match &cx.hit.definition.integration {
             Integration::Mock(mock) => mock_response(mock, &cx.head.headers),
             Integration::HttpProxy(http) => {
-                self.http(cx, http, true, has_body, body, &query, outcome)
+                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
+                self.http(cx, http, true, has_body, body, &query, tls, outcome)
                     .await
             }
             Integration::Http(http) => {
-                self.http(cx, http, false, has_body, body, &query, outcome)
+                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
+                self.http(cx, http, false, has_body, body, &query, tls, outcome)
                     .await
             }
         }
@@ -554,6 +574,7 @@ impl ConnectionService {
         has_body: bool,
         body: GatewayBody,
         query: &Query<'_>,
+        tls: Option<&Arc<BackendTls>>,
         outcome: &mut Outcome,
     ) -> Result<Response<GatewayBody>, GatewayError> {
         let inner = &*self.inner;
@@ -569,18 +590,21 @@ impl ConnectionService {
         // header in `on_response` keeps it in `cx.extensions` (see `Stage::on_response`).
         let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
-            proto: &inner.forwarded_proto,
+            secure: self.secure,
         };
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
         let sent = Instant::now();
         let timeout = Duration::from_millis(u64::from(http.timeout_ms));
-        let answer = tokio::time::timeout(timeout, inner.client.request(request)).await;
+        let answer = tokio::time::timeout(timeout, inner.client.request(request, tls)).await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
             Err(_) => return Err(GatewayError::Timeout(http.timeout_ms)),
             Ok(Err(err)) => {
                 if let Some(limit) = body_too_large(&err) {
                     return Err(GatewayError::BodyTooLarge { limit });
+                }
+                if matches!(err, proxy::BackendError::Tls { .. }) || tls_failure(&err) {
+                    return Err(GatewayError::BackendTls(error_chain(&err)));
                 }
                 return Err(GatewayError::Backend(error_chain(&err)));
             }
@@ -650,7 +674,7 @@ impl ConnectionService {
             http_method: cx.head.method.as_str(),
             resource_path: cx.hit.resource.path.as_str(),
             path: cx.head.uri.path(),
-            protocol: version_name(cx.head.version),
+            protocol: cx.protocol(),
             status: response.status().as_u16(),
             response_length,
             response_latency: latency,
@@ -880,6 +904,24 @@ fn body_too_large(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
     None
 }
 
+/// Whether a backend error came from TLS: a certificate refused or an alert received —
+/// also after the handshake, as TLS 1.3 servers check a client certificate only then.
+fn tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        // `io::Error::source` skips the error it wraps; look at it directly.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        if wrapped || e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut current = err.source();
@@ -889,14 +931,4 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     text
-}
-
-fn version_name(version: http::Version) -> &'static str {
-    match version {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
 }

@@ -1,6 +1,7 @@
 //! HTTP integrations: the backend request (URI from the template with path parameters and
 //! stage variables, parameter mappings, forwarded headers, hop-by-hop headers removed), the
-//! pooled keep-alive client, and the backend response on its way back.
+//! pooled keep-alive client (`http://`, and `https://` over TLS with HTTP/2 when the backend
+//! offers it, see [`crate::server::backend_tls`]), and the backend response on its way back.
 //!
 //! Bodies stream both ways: the client's body goes to the backend as it arrives (limited to
 //! the API's maximum when its length is not announced) and the backend's body comes back
@@ -10,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -18,13 +19,15 @@ use http::uri::Authority;
 use http::{Method, Request, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
+use crate::server::backend_tls::BackendTls;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
 use crate::server::steps::RequestContext;
@@ -42,11 +45,45 @@ use crate::server::steps::RequestContext;
 ///
 /// Connections idle past the idle timeout are dropped (and so closed) by the next check-in
 /// after it, for every backend: those of a backend no route uses any more do not linger.
+///
+/// `https://` backends have a pool of their own, keyed by the TLS settings' id and the
+/// authority (so a connection is only lent to requests made under the same trust settings):
+/// an HTTP/1.1 connection is lent to one request at a time as above, an HTTP/2 connection
+/// (when the backend chose `h2` through ALPN) to every request at once.
 #[derive(Debug)]
 pub(crate) struct BackendPool {
     idle: Mutex<IdleConnections>,
+    secure: Mutex<SecureConnections>,
     idle_timeout: Duration,
     max_idle_per_host: usize,
+}
+
+#[derive(Debug)]
+struct SecureConnections {
+    by_backend: HashMap<(u64, Authority), Vec<SecureIdle>>,
+    swept: Instant,
+}
+
+#[derive(Debug)]
+struct SecureIdle {
+    sender: SecureSender,
+    since: Instant,
+}
+
+/// A connection to an `https://` backend, in the protocol ALPN agreed on.
+#[derive(Debug)]
+enum SecureSender {
+    Http1(SendRequest<GatewayBody>),
+    Http2(http2::SendRequest<GatewayBody>),
+}
+
+impl SecureSender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Http1(sender) => sender.is_closed(),
+            Self::Http2(sender) => sender.is_closed(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -79,6 +116,13 @@ pub(crate) enum BackendError {
         authority: String,
         source: std::io::Error,
     },
+    #[error("tls with `{authority}` failed: {source}")]
+    Tls {
+        authority: String,
+        source: std::io::Error,
+    },
+    #[error("backend tls settings: {0}")]
+    TlsSettings(#[from] crate::server::tls::TlsError),
     #[error(transparent)]
     Http(#[from] hyper::Error),
 }
@@ -90,17 +134,26 @@ impl BackendPool {
                 by_authority: HashMap::new(),
                 swept: Instant::now(),
             }),
+            secure: Mutex::new(SecureConnections {
+                by_backend: HashMap::new(),
+                swept: Instant::now(),
+            }),
             idle_timeout,
             max_idle_per_host,
         }
     }
 
-    /// Sends `request` (absolute URI) on a pooled connection to its authority.
+    /// Sends `request` (absolute URI) on a pooled connection to its authority; an `https://`
+    /// one with `tls` (the Mozilla roots when `None`).
     pub(crate) async fn request(
         &self,
         mut request: Request<GatewayBody>,
+        tls: Option<&Arc<BackendTls>>,
     ) -> Result<http::Response<Incoming>, BackendError> {
         let uri = request.uri();
+        if uri.scheme_str() == Some("https") {
+            return self.request_secure(request, tls).await;
+        }
         let (Some(authority), Some("http")) = (uri.authority(), uri.scheme_str()) else {
             // Not the whole URI: its user info may hold a password.
             return Err(BackendError::Uri(
@@ -174,7 +227,7 @@ impl BackendPool {
         authority: &Authority,
     ) -> Result<SendRequest<GatewayBody>, BackendError> {
         // The error names host and port only: user info may hold a password.
-        let (host, port) = socket_target(authority);
+        let (host, port) = socket_target(authority, 80);
         let connect_error = |source| BackendError::Connect {
             authority: format!("{host}:{port}"),
             source,
@@ -195,16 +248,194 @@ impl BackendPool {
     }
 }
 
-/// Where to connect for an `http://` authority: its host (without user info, IPv6 literals
-/// without their brackets; names are resolved by the connect) and its port, 80 when it names
-/// none.
-fn socket_target(authority: &Authority) -> (&str, u16) {
+// === https:// backends ===
+
+impl BackendPool {
+    /// [`Self::request`] to an `https://` backend.
+    async fn request_secure(
+        &self,
+        mut request: Request<GatewayBody>,
+        tls: Option<&Arc<BackendTls>>,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        let tls = match tls {
+            Some(tls) => Arc::clone(tls),
+            None => BackendTls::mozilla()?,
+        };
+        let uri = request.uri().clone();
+        let Some(authority) = uri.authority().cloned() else {
+            return Err(BackendError::Uri("https".to_owned()));
+        };
+        let origin_form = uri
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+        // A WebSocket upgrade is HTTP/1.1's: such requests get connections of their own.
+        let upgrade = is_websocket_upgrade(request.headers());
+        let key = (tls.pool_id(upgrade), authority);
+        loop {
+            let (sender, pooled) = match self.checkout_secure(&key) {
+                Some(sender) => (sender, true),
+                None => {
+                    let sender = self.connect_secure(&key.1, &tls, upgrade).await?;
+                    // A new HTTP/2 connection is shared from now on, not once it answered.
+                    if let SecureSender::Http2(shared) = &sender {
+                        self.checkin_secure(&key, SecureSender::Http2(shared.clone()));
+                    }
+                    (sender, false)
+                }
+            };
+            let (attempt, sender) = match sender {
+                SecureSender::Http1(mut sender) => {
+                    // HTTP/1.1 to an origin server: the request target is the path and query.
+                    *request.uri_mut() = origin_form.clone();
+                    *request.version_mut() = http::Version::HTTP_11;
+                    let host = key.1.as_str();
+                    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+                    if !request.headers().contains_key(header::HOST)
+                        && let Ok(host) = HeaderValue::from_str(host)
+                    {
+                        request.headers_mut().insert(header::HOST, host);
+                    }
+                    let attempt = sender.try_send_request(request).await;
+                    (attempt, SecureSender::Http1(sender))
+                }
+                SecureSender::Http2(mut sender) => {
+                    // HTTP/2 names scheme and authority in the request itself; `Host` would
+                    // be a second, possibly different, name for it.
+                    *request.uri_mut() = uri.clone();
+                    *request.version_mut() = http::Version::HTTP_2;
+                    request.headers_mut().remove(header::HOST);
+                    let attempt = sender.try_send_request(request).await;
+                    (attempt, SecureSender::Http2(sender))
+                }
+            };
+            match attempt {
+                Ok(response) => {
+                    self.checkin_secure(&key, sender);
+                    return Ok(response);
+                }
+                Err(mut err) => match err.take_message() {
+                    // Not written: a connection the backend closed while it was idle.
+                    Some(unsent) if pooled => request = unsent,
+                    _ => return Err(err.into_error().into()),
+                },
+            }
+        }
+    }
+
+    /// An idle HTTP/1.1 connection (taken out of the pool) or a shared HTTP/2 one (a handle
+    /// to it; the connection stays in the pool for other requests).
+    fn checkout_secure(&self, key: &(u64, Authority)) -> Option<SecureSender> {
+        let mut secure = self.secure.lock().unwrap_or_else(|e| e.into_inner());
+        let list = secure.by_backend.get_mut(key)?;
+        let now = Instant::now();
+        list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        let at = list.iter().rposition(|c| match &c.sender {
+            SecureSender::Http1(sender) => sender.is_ready(),
+            SecureSender::Http2(sender) => sender.is_ready(),
+        })?;
+        match list.get_mut(at) {
+            Some(SecureIdle {
+                sender: SecureSender::Http2(sender),
+                since,
+            }) => {
+                *since = now;
+                Some(SecureSender::Http2(sender.clone()))
+            }
+            _ => Some(list.swap_remove(at).sender),
+        }
+    }
+
+    fn checkin_secure(&self, key: &(u64, Authority), sender: SecureSender) {
+        let mut secure = self.secure.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if now.duration_since(secure.swept) >= self.idle_timeout {
+            secure.swept = now;
+            secure.by_backend.retain(|_, list| {
+                list.retain(|c| {
+                    !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout
+                });
+                !list.is_empty()
+            });
+        }
+        let list = secure.by_backend.entry(key.clone()).or_default();
+        // A shared HTTP/2 connection is pooled once, when it is made.
+        if matches!(sender, SecureSender::Http2(_))
+            && list
+                .iter()
+                .any(|c| matches!(c.sender, SecureSender::Http2(_)))
+        {
+            return;
+        }
+        if list.len() < self.max_idle_per_host {
+            list.push(SecureIdle { sender, since: now });
+        }
+    }
+
+    async fn connect_secure(
+        &self,
+        authority: &Authority,
+        tls: &BackendTls,
+        http1_only: bool,
+    ) -> Result<SecureSender, BackendError> {
+        // The errors name host and port only: user info may hold a password.
+        let (host, port) = socket_target(authority, 443);
+        let where_to = || format!("{host}:{port}");
+        let connect_error = |source| BackendError::Connect {
+            authority: where_to(),
+            source,
+        };
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(connect_error)?;
+        stream.set_nodelay(true).map_err(connect_error)?;
+        // The name verified, and sent as SNI unless it is an address.
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| BackendError::Uri(format!("https with host `{host}`")))?;
+        let stream = tls
+            .connector(http1_only)
+            .connect(name, stream)
+            .await
+            .map_err(|source| BackendError::Tls {
+                authority: where_to(),
+                source,
+            })?;
+        let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(stream);
+        if http2 {
+            let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await?;
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(%err, "backend connection ended with an error");
+                }
+            });
+            let sender = SecureSender::Http2(sender);
+            return Ok(sender);
+        }
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(%err, "backend connection ended with an error");
+            }
+        });
+        Ok(SecureSender::Http1(sender))
+    }
+}
+
+/// Where to connect for an authority: its host (without user info, IPv6 literals without
+/// their brackets; names are resolved by the connect) and its port, `default_port` when it
+/// names none.
+fn socket_target(authority: &Authority, default_port: u16) -> (&str, u16) {
     let host = authority.host();
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    (host, authority.port_u16().unwrap_or(80))
+    (host, authority.port_u16().unwrap_or(default_port))
 }
 
 /// The decoded query string of a request, parsed once when a mapping needs it.
@@ -309,6 +540,7 @@ fn context_value<'c>(var: &str, cx: &'c RequestContext<'_>) -> Option<Cow<'c, st
         "httpMethod" => Cow::Borrowed(cx.head.method.as_str()),
         "resourcePath" | "resourceId" => Cow::Borrowed(hit.resource.path.as_str()),
         "path" => Cow::Borrowed(cx.head.uri.path()),
+        "protocol" => Cow::Borrowed(cx.protocol()),
         "identity.sourceIp" => Cow::Owned(cx.source_ip.to_string()),
         "identity.userAgent" => Cow::Borrowed(
             cx.head
@@ -429,8 +661,9 @@ fn push_query_component(out: &mut String, text: &str) {
 
 /// What the proxy adds about the request's way in.
 #[derive(Debug)]
-pub(crate) struct Forwarding<'a> {
-    pub(crate) proto: &'a HeaderValue,
+pub(crate) struct Forwarding {
+    /// The client's connection is TLS: `X-Forwarded-Proto: https`.
+    pub(crate) secure: bool,
 }
 
 /// `X-Forwarded-For`, set by the gateway on every request (see [`clean_client_headers`]).
@@ -519,7 +752,7 @@ pub(crate) fn backend_request(
     http: &HttpIntegration,
     proxy: bool,
     query: &Query<'_>,
-    forwarding: &Forwarding<'_>,
+    forwarding: &Forwarding,
     body: GatewayBody,
 ) -> Result<Request<GatewayBody>, GatewayError> {
     // `cx.head.headers` may already have been handed over as `headers`.
@@ -558,7 +791,7 @@ pub(crate) fn backend_request(
     }
     headers.insert(
         const { HeaderName::from_static("x-forwarded-proto") },
-        forwarding.proto.clone(),
+        HeaderValue::from_static(if forwarding.secure { "https" } else { "http" }),
     );
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST, host);
@@ -734,7 +967,7 @@ mod tests {
         let request = Request::get(format!("http://{addr}/"))
             .body(GatewayBody::Empty)
             .unwrap();
-        let response = pool.request(request).await.unwrap();
+        let response = pool.request(request, None).await.unwrap();
         assert_eq!(response.status(), 200);
         response.into_body().collect().await.unwrap();
     }
@@ -764,27 +997,34 @@ mod tests {
         assert!(!idle.by_authority.contains_key(&first.to_string()));
     }
 
+    fn socket_target80(authority: &Authority) -> (&str, u16) {
+        socket_target(authority, 80)
+    }
+
     #[test]
     fn backend_addresses_default_to_port_80_and_unwrap_ipv6() {
         assert_eq!(
-            socket_target(&Authority::from_static("backend.internal")),
+            socket_target80(&Authority::from_static("backend.internal")),
             ("backend.internal", 80)
         );
         assert_eq!(
-            socket_target(&Authority::from_static("backend.internal:8080")),
+            socket_target80(&Authority::from_static("backend.internal:8080")),
             ("backend.internal", 8080)
         );
         assert_eq!(
-            socket_target(&Authority::from_static("127.0.0.1:9000")),
+            socket_target80(&Authority::from_static("127.0.0.1:9000")),
             ("127.0.0.1", 9000)
         );
         assert_eq!(
-            socket_target(&Authority::from_static("[::1]:8443")),
+            socket_target80(&Authority::from_static("[::1]:8443")),
             ("::1", 8443)
         );
-        assert_eq!(socket_target(&Authority::from_static("[::1]")), ("::1", 80));
         assert_eq!(
-            socket_target(&Authority::from_static("user:secret@backend:81")),
+            socket_target80(&Authority::from_static("[::1]")),
+            ("::1", 80)
+        );
+        assert_eq!(
+            socket_target80(&Authority::from_static("user:secret@backend:81")),
             ("backend", 81)
         );
     }

@@ -145,6 +145,8 @@ pub struct RequestContext<'g> {
     /// The time the request arrived (from the service's clock).
     pub now: SystemTime,
     pub source_ip: IpAddr,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure: bool,
     /// The resolved route: `hit.api`, `hit.stage` (variables, settings), `hit.definition`
     /// (method settings and integration), `hit.settings` (throttle and cache for this route),
     /// `hit.route` (dense id for per-route tables), `hit.path_params`.
@@ -195,6 +197,26 @@ pub struct AuthorizerOutput {
     pub context: Arc<BTreeMap<String, String>>,
     /// The API key to use when the API's key source is `AUTHORIZER`.
     pub usage_identifier_key: Option<String>,
+}
+
+// === impl RequestContext ===
+
+impl RequestContext<'_> {
+    /// `$context.protocol`: the HTTP version the client spoke (`HTTP/1.1`, `HTTP/2.0`).
+    pub fn protocol(&self) -> &'static str {
+        version_name(self.head.version)
+    }
+}
+
+/// API Gateway's name of an HTTP version.
+pub(crate) fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 // === impl Rejection ===

@@ -394,3 +394,43 @@ fn size_and_route_limits() {
     );
     assert!(problems("t.yaml", &deep).contains("too many path segments: 40, the limit is 32"));
 }
+
+#[test]
+fn an_apis_tls_config_names_files_beside_the_definition() {
+    let text = "version: 1\napis:\n  a:\n    tls_config: {trusted_ca: certs/ca.pem, client_certificate: /etc/gw.crt, client_key: /etc/gw.key}\n    resources:\n      /x:\n        GET:\n          integration: {type: http_proxy, uri: \"https://b/x\", tls_config: {insecure_skip_verification: true}}\n";
+    let loaded = load("conf/api.yaml", text).unwrap();
+    let api = loaded.definition.deployments[0].api();
+    assert_eq!(
+        api.backend_tls.trusted_ca.as_deref(),
+        Some(std::path::Path::new("conf/certs/ca.pem")),
+        "relative to the definition file"
+    );
+    let client = api.backend_tls.client_certificate.as_ref().unwrap();
+    assert_eq!(client.certificate, std::path::Path::new("/etc/gw.crt"));
+    assert_eq!(client.key, std::path::Path::new("/etc/gw.key"));
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.name == "insecure_skip_verification")
+        .expect("a warning naming the method");
+    assert!(warning.location.contains("/x.GET"), "{}", warning.location);
+    for (rule, tls, needle) in [
+        (
+            "a client certificate needs its key",
+            "{client_certificate: gw.crt}",
+            "client_key",
+        ),
+        (
+            "a key needs its certificate",
+            "{client_key: gw.key}",
+            "client_certificate",
+        ),
+        ("a misspelt field", "{trusted_cas: ca.pem}", "trusted_cas"),
+    ] {
+        let text = format!(
+            "version: 1\napis:\n  a:\n    tls_config: {tls}\n    resources:\n      /x:\n        GET:\n          integration: {{type: http_proxy, uri: \"https://b/x\"}}\n"
+        );
+        let message = problems("api.yaml", &text);
+        assert!(message.contains(needle), "{rule}: {message}");
+    }
+}

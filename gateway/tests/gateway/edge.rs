@@ -37,7 +37,7 @@ impl Edge {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
-            serve_router(listener, &limits, router, "test", async {
+            serve_router(listener, &limits, None, router, "test", async {
                 let _ = stopped.await;
             })
             .await

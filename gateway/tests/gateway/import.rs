@@ -394,6 +394,46 @@ fn check(case: &Case) {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "x-amazon-apigateway-integration.tlsConfig.insecureSkipVerification is honoured and warned about at its method",
+            doc: INTEGRATION,
+            document: oas3(
+                json!({"/a": get(json!({"type": "http_proxy", "uri": "https://b/a", "tlsConfig": {"insecureSkipVerification": true}}))}),
+            ),
+            expect: Expect::Check(|i| {
+                assert!(http(i).insecure_skip_verification);
+                let warning = i
+                    .report
+                    .warnings
+                    .iter()
+                    .find(|w| w.name == "insecureSkipVerification")
+                    .expect("a warning");
+                assert!(
+                    warning.location.contains("paths./a.get"),
+                    "{}",
+                    warning.location
+                );
+            }),
+        },
+        Case {
+            name: "x-amazon-apigateway-integration.tlsConfig verifies by default",
+            doc: INTEGRATION,
+            document: oas3(
+                json!({"/a": get(json!({"type": "http_proxy", "uri": "https://b/a", "tlsConfig": {"insecureSkipVerification": false}}))}),
+            ),
+            expect: Expect::Check(|i| {
+                assert!(!http(i).insecure_skip_verification);
+                assert!(i.report.warnings.is_empty(), "{:?}", i.report.warnings);
+            }),
+        },
+        Case {
+            name: "x-amazon-apigateway-integration.tlsConfig.insecureSkipVerification must be a boolean",
+            doc: INTEGRATION,
+            document: oas3(
+                json!({"/a": get(json!({"type": "http_proxy", "uri": "https://b/a", "tlsConfig": {"insecureSkipVerification": "yes"}}))}),
+            ),
+            expect: Expect::Error("tlsConfig.insecureSkipVerification", "true or false"),
+        },
+        Case {
             name: "x-amazon-apigateway-integration.uri with ${stageVariables.x}",
             doc: INTEGRATION,
             document: oas3(json!({"/a": get(proxy("https://${stageVariables.host}/a"))})),

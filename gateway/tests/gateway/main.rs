@@ -11,9 +11,11 @@
     reason = "test helpers: a panic is a failing test"
 )]
 
+mod certs;
 mod dataplane;
 mod declarative;
 mod edge;
+mod edge_tls;
 mod fidelity;
 mod import;
 mod layout;

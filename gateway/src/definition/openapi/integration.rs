@@ -87,6 +87,7 @@ impl Importer<'_> {
                     | "responses"
                     | "requestTemplates"
                     | "passthroughBehavior"
+                    | "tlsConfig"
             );
             match key.as_str() {
                 _ if known => {}
@@ -177,6 +178,9 @@ impl Importer<'_> {
                 }
             }
         }
+        if let Some(tls) = obj.get("tlsConfig") {
+            self.tls_config(tls, &format!("{at}.tlsConfig"), &mut http);
+        }
         if obj.contains_key("requestTemplates") {
             self.warn(
                 format!("{at}.requestTemplates"),
@@ -189,6 +193,48 @@ impl Importer<'_> {
             Some(Integration::Http(http))
         } else {
             Some(Integration::HttpProxy(http))
+        }
+    }
+
+    /// `tlsConfig`: `insecureSkipVerification` is honoured as API Gateway does, with a
+    /// warning naming the method (its location), since it turns certificate verification off.
+    fn tls_config(&mut self, value: &Value, at: &str, http: &mut HttpIntegration) {
+        let Some(obj) = value.as_object() else {
+            self.problems.push(
+                at,
+                Problem::invalid("tlsConfig", value.to_string(), "expected a mapping"),
+            );
+            return;
+        };
+        for (key, value) in obj {
+            match key.as_str() {
+                "insecureSkipVerification" => match value.as_bool() {
+                    Some(skip) => {
+                        http.insecure_skip_verification = skip;
+                        if skip {
+                            self.warn(
+                                format!("{at}.insecureSkipVerification"),
+                                "insecureSkipVerification",
+                                "the backend's certificate is not verified for this method: \
+                                 anyone on the path can read and change its traffic",
+                            );
+                        }
+                    }
+                    None => self.problems.push(
+                        format!("{at}.insecureSkipVerification"),
+                        Problem::invalid(
+                            "insecureSkipVerification",
+                            value.to_string(),
+                            "expected true or false",
+                        ),
+                    ),
+                },
+                other => self.warn(
+                    format!("{at}.{other}"),
+                    other,
+                    "not supported in tlsConfig; ignored",
+                ),
+            }
         }
     }
 

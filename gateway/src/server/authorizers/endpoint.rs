@@ -266,6 +266,7 @@ fn source_value(cx: &RequestContext<'_>, source: &IdentitySource) -> Option<Stri
             "requestId" => Some(cx.request_id.as_str().to_owned()),
             "stage" => Some(cx.hit.stage.stage.name.clone()),
             "apiId" => Some(cx.hit.api.id.clone()),
+            "protocol" => Some(cx.protocol().to_owned()),
             _ => None,
         },
     }
@@ -321,6 +322,7 @@ fn request_event(cx: &RequestContext<'_>, arn: &str) -> Value {
             "stage": cx.hit.stage.stage.name,
             "apiId": cx.hit.api.id,
             "requestId": cx.request_id.as_str(),
+            "protocol": cx.protocol(),
             "identity": {"sourceIp": cx.source_ip.to_string(), "apiKey": cx.identity.api_key},
         },
     })

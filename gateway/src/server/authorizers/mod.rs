@@ -170,7 +170,7 @@ pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> 
 /// `execute-api:Invoke` on an authorizer's policy and `execute-api:InvalidateCache` alike, so
 /// a condition on the caller's address or the time means the same in both: `aws:SourceIp`
 /// (the one resolved client address), `aws:CurrentTime` and `aws:EpochTime` (the request's
-/// time).
+/// time), and `aws:SecureTransport` (whether the client's connection to the gateway is TLS).
 pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Context {
     let now = gatehouse_policy::calendar::unix_seconds(cx.now);
     gatehouse_policy::Context::new()
@@ -180,6 +180,10 @@ pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Conte
         )
         .with("aws:EpochTime", now.to_string())
         .with("aws:SourceIp", cx.source_ip.to_string())
+        .with(
+            "aws:SecureTransport",
+            if cx.secure { "true" } else { "false" },
+        )
 }
 
 impl Step for AuthorizerStep {

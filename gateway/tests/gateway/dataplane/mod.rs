@@ -1,6 +1,7 @@
 //! The data plane end to end: a real backend and a real gateway on loopback, driven with a
 //! hyper client, raw sockets and a WebSocket client.
 
+mod backend_tls;
 mod clients;
 mod edges;
 mod limits;
@@ -9,4 +10,5 @@ mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod tls;
 mod workers;

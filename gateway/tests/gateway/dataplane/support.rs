@@ -353,12 +353,22 @@ pub(super) async fn start_extended(extra: &str) -> Gateway {
     start_full(test_config(), None, extra).await
 }
 
-async fn start_full(config: ServiceConfig, other: Option<SocketAddr>, extra: &str) -> Gateway {
+pub(super) async fn start_full(
+    config: ServiceConfig,
+    other: Option<SocketAddr>,
+    extra: &str,
+) -> Gateway {
     let backend = backend().await;
     let ws = websocket_backend().await;
+    let text = definition(other.unwrap_or(backend.addr), ws, extra);
+    start_defined(config, backend, &text).await
+}
+
+/// A gateway serving the definition `text` (the harness's echo `backend` kept beside it).
+pub(super) async fn start_defined(config: ServiceConfig, backend: Backend, text: &str) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
-    std::fs::write(&file, definition(other.unwrap_or(backend.addr), ws, extra)).unwrap();
+    std::fs::write(&file, text).unwrap();
     let (gateway, _warnings) = load_gateway(
         std::slice::from_ref(&file),
         std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
