@@ -109,6 +109,63 @@ fn digits(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// The weekday (0 = Monday) of a day count since 1970-01-01 (a Thursday).
+fn weekday(days: i64) -> usize {
+    usize::try_from((days + 3).rem_euclid(7)).unwrap_or(0)
+}
+
+/// The SRP `TIMESTAMP` as the Cognito SDKs format it: `Wed Dec 2 05:22:58 UTC 2026` (the day
+/// of the month not padded, the time padded).
+pub(crate) fn format_srp_timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let month_name = usize::try_from(month)
+        .ok()
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .copied()
+        .unwrap_or("Jan");
+    let weekday_name = WEEKDAYS.get(weekday(days)).copied().unwrap_or("Mon");
+    format!(
+        "{weekday_name} {month_name} {day} {:02}:{:02}:{:02} UTC {year}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Parses an SRP `TIMESTAMP` in exactly the SDKs' format (see [`format_srp_timestamp`]): a
+/// zero-padded day, another zone, a weekday that does not match the date or any other
+/// spelling is `None`, as Cognito refuses them.
+pub(crate) fn parse_srp_timestamp(s: &str) -> Option<i64> {
+    let mut fields = s.split(' ');
+    let weekday_name = fields.next()?;
+    let month_name = fields.next()?;
+    let day_text = fields.next()?;
+    let time = fields.next()?;
+    let zone = fields.next()?;
+    let year_text = fields.next()?;
+    if fields.next().is_some() || zone != "UTC" || day_text.starts_with('0') {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| *m == month_name)?;
+    let month = u32::try_from(month).ok()? + 1;
+    let day = digits(day_text)?;
+    if year_text.len() != 4 {
+        return None;
+    }
+    let year = i64::from(digits(year_text)?);
+    let mut hms = time.split(':');
+    let (h, m, sec) = (hms.next()?, hms.next()?, hms.next()?);
+    if hms.next().is_some() || [h, m, sec].iter().any(|f| f.len() != 2) {
+        return None;
+    }
+    let secs = to_unix(year, month, day, digits(h)?, digits(m)?, digits(sec)?)?;
+    (WEEKDAYS.get(weekday(secs.div_euclid(86_400))) == Some(&weekday_name)).then_some(secs)
+}
+
 /// Parses SigV4's `YYYYMMDD'T'HHMMSS'Z'` (e.g. `20150830T123600Z`) into Unix seconds.
 pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     if s.len() != 16 || !s.is_ascii() {
@@ -216,6 +273,47 @@ mod tests {
         );
         let t = from_unix_millis(1_440_938_160_123);
         assert_eq!(unix_millis(t), 1_440_938_160_123);
+    }
+
+    #[test]
+    fn srp_timestamps_follow_the_sdks() {
+        #[derive(serde::Deserialize)]
+        struct Stamp {
+            unix: i64,
+            text: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Vectors {
+            timestamps: Vec<Stamp>,
+        }
+        let vectors: Vectors =
+            serde_json::from_str(include_str!("../tests/data/srp/vectors.json")).unwrap();
+        for stamp in vectors.timestamps {
+            assert_eq!(format_srp_timestamp(stamp.unix), stamp.text);
+            assert_eq!(
+                parse_srp_timestamp(&stamp.text),
+                Some(stamp.unix),
+                "{}",
+                stamp.text
+            );
+        }
+        let refused: &[(&str, &str)] = &[
+            ("a zero-padded day", "Wed Dec 02 05:22:58 UTC 2026"),
+            (
+                "a weekday that is not the date's",
+                "Thu Dec 2 05:22:58 UTC 2026",
+            ),
+            ("another zone", "Wed Dec 2 05:22:58 GMT 2026"),
+            ("an unpadded hour", "Wed Dec 2 5:22:58 UTC 2026"),
+            ("a day the month lacks", "Tue Feb 30 05:22:58 UTC 2027"),
+            ("two spaces", "Wed Dec  2 05:22:58 UTC 2026"),
+            ("a trailing field", "Wed Dec 2 05:22:58 UTC 2026 x"),
+            ("a lower-case month", "Wed dec 2 05:22:58 UTC 2026"),
+            ("empty", ""),
+        ];
+        for (rule, text) in refused {
+            assert_eq!(parse_srp_timestamp(text), None, "{rule}");
+        }
     }
 
     #[test]
