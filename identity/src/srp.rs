@@ -245,6 +245,63 @@ pub fn claim_signature(
     out
 }
 
+/// `TIMESTAMP` as the SDKs format it (`Wed Dec 2 05:22:58 UTC 2026`) for Unix seconds.
+pub fn timestamp(unix_seconds: i64) -> String {
+    crate::time::format_srp_timestamp(unix_seconds)
+}
+
+// === the client's half ===
+
+/// The client's half of the exchange, as the SDKs compute it: for tests, benchmarks and
+/// tools that sign in the way amazon-cognito-identity-js does. `a` is the client's secret.
+#[derive(Clone)]
+pub struct ClientExchange {
+    a: U256,
+    /// `A = g^a`, to send as `SRP_A`.
+    pub public_a: [u8; GROUP_BYTES],
+}
+
+impl std::fmt::Debug for ClientExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientExchange").finish_non_exhaustive()
+    }
+}
+
+impl ClientExchange {
+    /// A client with the secret `a`.
+    pub fn new(secret_a: &[u8; EXPONENT_BYTES]) -> Self {
+        let a = U256::from_be_slice(secret_a);
+        let public_a = group_bytes(&generator().pow_bounded_exp(&a, 256).retrieve());
+        Self { a, public_a }
+    }
+
+    /// The derived key from the server's `B` and `SALT` and the password:
+    /// `S = (B − k·g^x)^(a + u·x)`.
+    pub fn key(
+        &self,
+        pool_name: &str,
+        user_id: &str,
+        password: &str,
+        salt: &[u8],
+        public_b: &[u8],
+    ) -> Result<[u8; KEY_BYTES], SrpError> {
+        let b = below_modulus(public_b).ok_or(SrpError::InvalidPublicValue)?;
+        let u = sha256(&[&pad(&self.public_a), &pad(&group_bytes(&b))]);
+        let x = password_exponent(pool_name, user_id, password, salt);
+        let x_uint = U256::from_be_slice(&x);
+        let g_x = generator().pow_bounded_exp(&x_uint, 256);
+        let base = Mod::new(&b) - Mod::new(&K) * g_x;
+        // a + u·x < 2^513: exact in 3072 bits.
+        let widen = |bytes: &[u8]| group_uint(bytes).ok_or(SrpError::Degenerate);
+        let a_bytes = self.a.to_be_bytes();
+        let exponent = widen(&u)?
+            .wrapping_mul(&widen(&x)?)
+            .wrapping_add(&widen(a_bytes.as_ref())?);
+        let s = base.pow_bounded_exp(&exponent, 520).retrieve();
+        Ok(derive_key(&group_bytes(&s), &u))
+    }
+}
+
 // === hex ===
 
 /// Lower-case hex without leading zeros, as the SDKs print big numbers (`SRP_B`, `SALT`);
@@ -417,6 +474,42 @@ mod tests {
                 case.signature,
                 "{name}: signature"
             );
+        }
+    }
+
+    #[test]
+    fn the_client_half_derives_the_servers_key() {
+        for case in vectors().users {
+            let pool_name = case.pool_id.split_once('_').unwrap().1;
+            let salt = hex(&case.salt);
+            let v = verifier(&password_exponent(
+                pool_name,
+                &case.user_id,
+                &case.password,
+                &salt,
+            ));
+            let client = ClientExchange::new(&[7; 32]);
+            let server = server_exchange(&v, &client.public_a, &exponent(&case.small_b)).unwrap();
+            let key = client
+                .key(
+                    pool_name,
+                    &case.user_id,
+                    &case.password,
+                    &salt,
+                    &server.public_b,
+                )
+                .unwrap();
+            assert_eq!(key, server.key, "{}", case.name);
+            let wrong = client
+                .key(
+                    pool_name,
+                    &case.user_id,
+                    "not the password",
+                    &salt,
+                    &server.public_b,
+                )
+                .unwrap();
+            assert_ne!(wrong, server.key, "{}: a wrong password", case.name);
         }
     }
 

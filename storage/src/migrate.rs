@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_attempt_counters.sql"),
         postgres: include_str!("../migrations/postgres/0006_attempt_counters.sql"),
     },
+    Migration {
+        version: 7,
+        name: "SRP verifiers, MFA settings, remembered devices, spent challenge sessions",
+        sqlite: include_str!("../migrations/sqlite/0007_srp_mfa_devices.sql"),
+        postgres: include_str!("../migrations/postgres/0007_srp_mfa_devices.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
