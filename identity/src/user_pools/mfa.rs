@@ -498,6 +498,23 @@ impl UserPools {
         })
     }
 
+    /// GetUser's MFA fields (access token).
+    pub async fn own_mfa_settings(&self, access_token: &str) -> Result<MfaSettings, UserPoolError> {
+        let s = self.authenticate_access_token(access_token).await?;
+        self.mfa_settings(&s.pool, &s.user).await
+    }
+
+    /// AdminGetUser's MFA fields.
+    pub async fn admin_mfa_settings(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<MfaSettings, UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let user = self.require_user(&pool, username).await?;
+        self.mfa_settings(&pool, &user).await
+    }
+
     // === software tokens ===
 
     /// AssociateSoftwareToken with an access token: a new secret (base32) waiting for its
