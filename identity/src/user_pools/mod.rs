@@ -224,3 +224,6 @@ mod public_tests;
 
 #[cfg(test)]
 mod hardening_tests;
+
+#[cfg(test)]
+mod mfa_tests;
