@@ -204,6 +204,12 @@ impl UserPools {
         self.open_claims(&blob, pool, client, challenge, now)
     }
 
+    /// Deletes the ids of spent sessions that expired at the clock's now; returns how many.
+    pub async fn purge_spent_sessions(&self) -> Result<u64, UserPoolError> {
+        let now = unix_millis(self.now());
+        Ok(self.store().spent_sessions().purge_expired(now).await?)
+    }
+
     /// Spends the session: a second answer, on any node, is refused.
     pub(crate) async fn spend(&self, claims: &SessionClaims) -> Result<(), UserPoolError> {
         if claims.id.is_empty()
