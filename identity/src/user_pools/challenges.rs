@@ -210,6 +210,25 @@ impl UserPools {
         Ok(self.store().spent_sessions().purge_expired(now).await?)
     }
 
+    /// The client a `Session` names, for operations that name no client
+    /// (AssociateSoftwareToken, VerifySoftwareToken); [`UserPools::open_session`] still
+    /// checks everything.
+    pub(crate) fn session_client(&self, session: &str) -> Result<String, UserPoolError> {
+        if session.len() > MAX_SESSION_LEN {
+            return Err(invalid_session());
+        }
+        let blob = URL_SAFE_NO_PAD
+            .decode(session.trim_end_matches('='))
+            .map_err(|_| invalid_session())?;
+        let plain = self
+            .sealer()
+            .open(&blob, SESSION_AAD)
+            .map_err(|_| invalid_session())?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&plain).map_err(|_| invalid_session())?;
+        Ok(claims.client)
+    }
+
     /// Spends the session: a second answer, on any node, is refused.
     pub(crate) async fn spend(&self, claims: &SessionClaims) -> Result<(), UserPoolError> {
         if claims.id.is_empty()

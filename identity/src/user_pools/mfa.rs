@@ -252,20 +252,20 @@ impl UserPools {
         let record = self.store().mfa().get(&pool.id, &user.sub).await?;
         let mut factors = self.enabled_factors(pool, user, record.as_ref());
         if factors.is_empty() && pool.config.mfa_configuration == MfaConfiguration::On {
-            // MFA is required: a verified token counts even if not switched on yet.
+            // MFA is required: a verified token counts even if not switched on yet, and so
+            // does the user's email when the pool sends codes by email.
             if pool.config.software_token_mfa_enabled()
                 && record.as_ref().is_some_and(|r| r.totp_secret.is_some())
             {
                 factors.push(Factor::SoftwareToken);
+            } else if pool.config.email_mfa.is_some() && has_email(user) {
+                factors.push(Factor::Email);
+            } else if pool.config.software_token_mfa_enabled() {
+                return Ok(MfaPlan::Setup(vec![Factor::SoftwareToken]));
             } else {
-                let mut can_set_up = Vec::new();
-                if pool.config.software_token_mfa_enabled() {
-                    can_set_up.push(Factor::SoftwareToken);
-                }
-                if pool.config.email_mfa.is_some() {
-                    can_set_up.push(Factor::Email);
-                }
-                return Ok(MfaPlan::Setup(can_set_up));
+                return Err(UserPoolError::InvalidUserPoolConfiguration(
+                    "the user pool requires MFA, but the user has no email to receive codes".into(),
+                ));
             }
         }
         let flags = flags_of(record.as_ref());
@@ -546,26 +546,15 @@ impl UserPools {
         &self,
         session: &str,
     ) -> Result<(UserPool, Client, SessionClaims, User), UserPoolError> {
-        use base64::Engine as _;
         let now = self.now();
-        if session.len() > super::MAX_SESSION_LEN {
-            return Err(invalid_session());
-        }
-        let blob = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(session.trim_end_matches('='))
-            .map_err(|_| invalid_session())?;
-        // The pool and client are inside the sealed claims; read them, then open for real.
-        let plain = self
-            .sealer()
-            .open(&blob, b"gatehouse auth session v2")
-            .map_err(|_| invalid_session())?;
-        let peek: SessionClaims = serde_json::from_slice(&plain).map_err(|_| invalid_session())?;
-        let (pool, client) = match self.app_client(&peek.client).await {
+        // The pool and client are inside the sealed claims: read them, then open for real.
+        let client_id = self.session_client(session)?;
+        let (pool, client) = match self.app_client(&client_id).await {
             Ok(found) => found,
             Err(UserPoolError::ResourceNotFound(_)) => return Err(invalid_session()),
             Err(e) => return Err(e),
         };
-        let claims = self.open_claims(&blob, &pool, &client, MFA_SETUP, now)?;
+        let claims = self.open_session(session, &pool, &client, MFA_SETUP, now)?;
         self.spend(&claims).await?;
         let user = self.session_user(&pool, &claims).await?;
         Ok((pool, client, claims, user))
