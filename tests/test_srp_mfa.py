@@ -428,9 +428,17 @@ def test_a_remembered_device_signs_in_with_device_srp_and_skips_mfa(server):
     responses = password_verifier(pool, srp(pool, user.username, device_key=device["DeviceKey"], device_group_key=device["DeviceGroupKey"], device_password=device_password))
     assert answer(pool, "PASSWORD_VERIFIER", responses)["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
     pool.public.forget_device(AccessToken=tokens["AccessToken"], DeviceKey=device["DeviceKey"])
+    forgotten = password_verifier(
+        pool,
+        srp(pool, user.username, device_key=device["DeviceKey"], device_group_key=device["DeviceGroupKey"],
+            device_password=device_password),
+    )
     with raises_cognito("ResourceNotFoundException") as gone:
-        answer(pool, "PASSWORD_VERIFIER", password_verifier(pool, srp(pool, user.username, device_key=device["DeviceKey"], device_group_key=device["DeviceGroupKey"], device_password=device_password)))
+        answer(pool, "PASSWORD_VERIFIER", forgotten)
     assert gone.message == "Device does not exist."
+    # As amazon-cognito-identity-js does then: the same answer again, without the device.
+    del forgotten["DEVICE_KEY"]
+    assert answer(pool, "PASSWORD_VERIFIER", forgotten)["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
     with raises_cognito("ResourceNotFoundException"):
         server.admin.admin_get_device(UserPoolId=pool.pool_id, Username=user.username, DeviceKey=device["DeviceKey"])
 

@@ -103,6 +103,16 @@ impl UserPools {
         user: &User,
         device_key: Option<&String>,
     ) -> Result<Option<String>, UserPoolError> {
+        self.device_of_sub(pool, &user.sub, device_key).await
+    }
+
+    /// [`UserPools::presented_device`] for the user with this `sub`.
+    pub(crate) async fn device_of_sub(
+        &self,
+        pool: &UserPool,
+        sub: &str,
+        device_key: Option<&String>,
+    ) -> Result<Option<String>, UserPoolError> {
         let Some(key) = device_key.filter(|k| !k.is_empty()) else {
             return Ok(None);
         };
@@ -111,7 +121,7 @@ impl UserPools {
         }
         self.store()
             .devices()
-            .get(&pool.id, &user.sub, key)
+            .get(&pool.id, sub, key)
             .await?
             .ok_or_else(device_not_found)?;
         Ok(Some(key.clone()))

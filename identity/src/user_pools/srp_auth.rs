@@ -261,9 +261,8 @@ impl UserPools {
                 .inner
                 .codes
                 .hash(&format!("srp salt|{}", pool.id), username);
-            let salt = srp::parse_hex(digest.get(..32).unwrap_or("01"), SALT_BYTES)
+            let mut salt = srp::parse_hex(digest.get(..32).unwrap_or("01"), SALT_BYTES)
                 .unwrap_or_else(|| vec![1]);
-            let mut salt = salt;
             if let Some(first) = salt.first_mut()
                 && *first == 0
             {
@@ -343,6 +342,14 @@ impl UserPools {
             return Err(incorrect_credentials());
         }
         check_timestamp(timestamp, now)?;
+        // An unknown device is refused before the block is spent: amazon-cognito-identity-js
+        // then forgets its device key and sends the same answer again without it.
+        let device = if claims.sub.is_empty() {
+            None
+        } else {
+            self.device_of_sub(pool, &claims.sub, responses.get("DEVICE_KEY"))
+                .await?
+        };
         self.spend(&claims).await?;
         let user = if claims.sub.is_empty() {
             None
@@ -387,9 +394,6 @@ impl UserPools {
         }
         match user.status {
             UserStatus::Confirmed | UserStatus::ForceChangePassword => {
-                let device = self
-                    .presented_device(pool, &user, responses.get("DEVICE_KEY"))
-                    .await?;
                 let sign_in = SignIn {
                     device,
                     ..claims.sign_in
