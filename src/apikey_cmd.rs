@@ -1,7 +1,7 @@
 //! `gatehouse apikey …`: API keys of the gateway, through the same service the operator API
 //! uses (running nodes pick changes up within a second or two).
 
-use gatehouse_gateway::usage::NewApiKey;
+use gatehouse_gateway::server::usage::manage::NewApiKey;
 
 use crate::cli::ApikeyCommand;
 use crate::config::Config;
@@ -32,7 +32,8 @@ async fn execute(config: &Config, state: &State, command: ApikeyCommand) -> Resu
     // The gateway parts know the usage plans of the definition files as well as stored ones.
     let gateway = GatewayParts::open(config, state).await?;
     let usage = &gateway.usage;
-    let failed = |err: gatehouse_gateway::usage::UsageError| ServeError::Command(err.to_string());
+    let failed =
+        |err: gatehouse_gateway::server::usage::UsageError| ServeError::Command(err.to_string());
     match command {
         ApikeyCommand::Create {
             name,

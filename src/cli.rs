@@ -48,7 +48,8 @@ pub(crate) struct ServeArgs {
     /// Base of the token issuer URLs [default: http://LISTEN as bound].
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub(crate) public_url: Option<String>,
-    /// The AWS region gatehouse answers as [default: us-east-1].
+    /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
+    /// made without a signed region [default: us-east-1].
     #[arg(long, env = "GATEHOUSE_REGION")]
     pub(crate) region: Option<String>,
     /// The account id in ARNs [default: 000000000000].

@@ -50,7 +50,11 @@ pub(crate) struct Config {
     /// Base of every issuer URL (`{public_url}/{userPoolId}`), without a trailing slash;
     /// `None` means `http://{the address as bound}` (known only once the listener is bound).
     pub(crate) public_url: Option<String>,
+    /// The first region of `--region`: where pools are made without a signed region.
     pub(crate) region: String,
+    /// The other regions of `--region` (`us-east-1,eu-west-1`): operator requests signed
+    /// for any of them act there, so one gatehouse stands in for several AWS regions.
+    pub(crate) other_regions: Vec<String>,
     pub(crate) account_id: String,
     /// How confirmation codes reach users.
     pub(crate) delivery: Delivery,
@@ -301,14 +305,21 @@ impl Config {
             .or(file.public_url)
             .map(|url| validate_public_url(&url))
             .transpose()?;
-        let region = args
+        let regions = args
             .region
             .clone()
             .or(file.region)
             .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        if !is_region(&region) {
-            return Err(ConfigError::Region(region));
+        let mut other_regions: Vec<String> = Vec::new();
+        for region in regions.split(',').map(str::trim) {
+            if !is_region(region) {
+                return Err(ConfigError::Region(region.to_owned()));
+            }
+            if !other_regions.iter().any(|r| r == region) {
+                other_regions.push(region.to_owned());
+            }
         }
+        let region = other_regions.remove(0);
         let account_id = args
             .account_id
             .clone()
@@ -371,6 +382,7 @@ impl Config {
             database_url,
             public_url,
             region,
+            other_regions,
             account_id,
             delivery,
             argon2,
@@ -825,6 +837,29 @@ mod tests {
             !format!("{keys:?}").contains("ssss"),
             "Debug hides the secret"
         );
+    }
+
+    #[test]
+    fn several_regions_the_first_the_default() {
+        let check = |arg: &str, expected: Result<(&str, &[&str]), &str>| {
+            let got = Config::load(&args(&["--region", arg]));
+            match (got, expected) {
+                (Ok(c), Ok((first, others))) => {
+                    assert_eq!(c.region, first, "{arg}");
+                    assert_eq!(c.other_regions, others, "{arg}");
+                }
+                (Err(e), Err(named)) => assert!(e.to_string().contains(named), "{arg}: {e}"),
+                (got, expected) => panic!("{arg}: got {got:?}, expected {expected:?}"),
+            }
+        };
+        check("eu-west-1", Ok(("eu-west-1", &[])));
+        check(
+            "us-east-1, us-west-2,eu-west-1",
+            Ok(("us-east-1", &["us-west-2", "eu-west-1"])),
+        );
+        check("us-east-1,us-east-1", Ok(("us-east-1", &[])));
+        check("us-east-1,Mars", Err("`Mars`"));
+        check("us-east-1,", Err("``"));
     }
 
     #[test]

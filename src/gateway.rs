@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, KeyRingVerifier};
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
-use gatehouse_gateway::deployments::Deployments;
-use gatehouse_gateway::operator::{self, OperatorState};
+use gatehouse_gateway::control::deployments::Deployments;
+use gatehouse_gateway::control::files::read_sources;
+use gatehouse_gateway::control::operator::{self, OperatorState};
+use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::sources::SourceDefinition;
+use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, KeyRingVerifier};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Step, Steps,
 };
-use gatehouse_gateway::sources::{SourceDefinition, load_sources};
-use gatehouse_gateway::usage::{Usage, UsageConfig};
 use gatehouse_identity::http::operator::OperatorAuth;
 
 use crate::config::Config;
@@ -39,7 +41,7 @@ const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) struct GatewayParts {
     pub(crate) live: Arc<Live>,
     pub(crate) usage: Arc<Usage>,
-    pub(crate) cache: Arc<CacheStage>,
+    pub(crate) cache: Arc<CacheStep>,
     /// Deployments made through the operator API, stored so restarts and other nodes serve them.
     pub(crate) deployments: Arc<Deployments>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -61,7 +63,7 @@ impl GatewayParts {
         let (source, mut warnings) = if config.apis.is_empty() {
             (SourceDefinition::default(), Vec::new())
         } else {
-            load_sources(&config.apis, clock.now(), &limits)
+            read_sources(&config.apis, clock.now(), &limits)
                 .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
         };
         let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())
@@ -80,21 +82,17 @@ impl GatewayParts {
             .with_revocations(move |pool_id, sub, origin_jti, iat| {
                 revocations.is_revoked(pool_id, sub, origin_jti, iat)
             });
-        let authorizer = AuthorizerStage::new(arn.clone(), Some(Arc::new(verifier)), None);
-        let cache = Arc::new(CacheStage::new(CacheConfig {
+        let authorizer = AuthorizerStep::new(arn.clone(), Some(Arc::new(verifier)), None);
+        let cache = Arc::new(CacheStep::new(CacheConfig {
             arn,
             ..CacheConfig::default()
         }));
-        let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(authorizer)];
-        stages.extend(usage.stages());
-        stages.push(cache.clone());
-        let (live, more) = Live::from_source(
-            source,
-            &limits,
-            Stages::new(stages),
-            Arc::new(Metrics::new()),
-        )
-        .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
+        let mut steps: Vec<Arc<dyn Step>> = vec![Arc::new(authorizer)];
+        steps.extend(usage.steps());
+        steps.push(cache.clone());
+        let (live, more) =
+            Live::from_source(source, &limits, Steps::new(steps), Arc::new(Metrics::new()))
+                .map_err(|err| GatewayStartError::Definitions(err.to_string()))?;
         warnings.extend(more);
         for warning in warnings {
             tracing::warn!(%warning, "api definition");

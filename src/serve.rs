@@ -66,9 +66,12 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .map_err(|err| ServeError::Revocations(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state).await?);
     // One signature check for every operator API on the identity listener.
-    let operator_auth = OperatorAuth::new(
+    let operator_auth = OperatorAuth::for_regions(
         state.operator.clone(),
-        Some(config.region.clone()),
+        std::iter::once(&config.region)
+            .chain(&config.other_regions)
+            .cloned()
+            .collect(),
         state.clock.clone(),
     );
     let app = router_with(

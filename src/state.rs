@@ -103,6 +103,7 @@ impl State {
             clock.clone(),
             UserPoolsConfig {
                 region: config.region.clone(),
+                other_regions: config.other_regions.clone(),
                 account_id: config.account_id.clone(),
                 public_url: public_url.to_owned(),
                 source_rate_limit: config.source_rate_limit,

@@ -508,7 +508,16 @@ def sigv4_headers(
         fake = types.SimpleNamespace(
             datetime=FixedDatetime, timedelta=datetime.timedelta, timezone=datetime.timezone
         )
-        with unittest.mock.patch.object(botocore.auth, "datetime", fake):
+        # botocore reads the clock through `get_current_datetime` (newer releases) or
+        # `datetime.datetime.utcnow` (older ones): fix both.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(unittest.mock.patch.object(botocore.auth, "datetime", fake))
+            if hasattr(botocore.auth, "get_current_datetime"):
+                stack.enter_context(
+                    unittest.mock.patch.object(
+                        botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: fixed
+                    )
+                )
             signer.add_auth(request)
     return dict(request.headers.items())
 

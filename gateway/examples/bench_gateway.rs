@@ -18,17 +18,20 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{
-    AuthorizerConfig, AuthorizerStage, KeyRingVerifier, PoolTokenVerifier,
+use gatehouse_gateway::control::files::load_gateway;
+use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::model::Throttle;
+use gatehouse_gateway::definition::plans::{PlanDocument, ThrottleDocument};
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, AuthorizerStep, KeyRingVerifier, PoolTokenVerifier,
 };
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
-use gatehouse_gateway::model::Throttle;
-use gatehouse_gateway::plans::{PlanDocument, ThrottleDocument};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
+use gatehouse_gateway::server::usage::manage::NewApiKey;
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stage, Stages,
-    SystemClock, WorkerListeners, load_gateway,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Step, Steps, SystemClock,
+    WorkerListeners,
 };
-use gatehouse_gateway::usage::{NewApiKey, Usage, UsageConfig};
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::{Store, StoreOptions};
 
@@ -71,7 +74,7 @@ fn main() -> Result<(), Error> {
         .build()?;
     let _dir;
     let (stages, usage, credentials) = match &args.credentials {
-        None => (Stages::default(), None, None),
+        None => (Steps::default(), None, None),
         Some(_) => {
             let dir = tempfile::tempdir()?;
             let (stages, usage, credentials) = main.block_on(install_stages(&dir, &clock))?;
@@ -154,7 +157,7 @@ fn parse_args() -> Result<Args, Error> {
 async fn install_stages(
     dir: &tempfile::TempDir,
     clock: &Arc<dyn Clock>,
-) -> Result<(Stages, Arc<Usage>, String), Error> {
+) -> Result<(Steps, Arc<Usage>, String), Error> {
     let url = format!("sqlite://{}/usage.db", dir.path().display());
     let store = Store::open(&url, StoreOptions::default()).await?;
     let config = UsageConfig {
@@ -207,8 +210,8 @@ async fn install_stages(
     let verifier: Arc<dyn PoolTokenVerifier> = Arc::new(KeyRingVerifier::new(move |pool: &str| {
         (pool == POOL_ID).then(|| Arc::clone(&ring))
     }));
-    let mut stages: Vec<Arc<dyn Stage>> = usage.stages();
-    stages.push(Arc::new(AuthorizerStage::new(
+    let mut steps: Vec<Arc<dyn Step>> = usage.steps();
+    steps.push(Arc::new(AuthorizerStep::new(
         AuthorizerConfig {
             jwks_refetch_interval: Duration::from_secs(60),
             ..AuthorizerConfig::default()
@@ -216,7 +219,7 @@ async fn install_stages(
         Some(verifier),
         None,
     )));
-    stages.push(Arc::new(CacheStage::new(CacheConfig::default())));
+    steps.push(Arc::new(CacheStep::new(CacheConfig::default())));
     let credentials = format!("KEY={}\nJWT={token}\n", key.value);
-    Ok((Stages::new(stages), usage, credentials))
+    Ok((Steps::new(steps), usage, credentials))
 }

@@ -1,57 +1,50 @@
-//! The API gateway's definitions: the model of an API (resources, methods, integrations,
-//! authorizers, models, validators), its deployments and stages, the two ways definitions get
-//! in (the declarative YAML/TOML file and OpenAPI 3 / Swagger 2 import with API Gateway's
-//! `x-amazon-apigateway-*` extensions) and the compiled, immutable route table that maps a
-//! request's `(Host, method, path)` to what the request pipeline must do.
-//!
-//! Two layers. The definitions (every module but [`server`]) are pure: they read no files,
-//! open no sockets, run no async code and read no clock — callers hand in text and the current
-//! time. The data plane, [`server`], is the only part that knows hyper and tokio: the
-//! listener, the request pipeline (routing, request ids, CORS, validation, HTTP proxy and
-//! mock integrations, access logs, metrics, limits), its hook stages for keys, throttling,
-//! caching and authorizers, and hot reload of the snapshot. Neither layer depends on
-//! `storage` on the request path.
-//!
-//! The flow:
+//! The API gateway: API definitions, the data plane that serves them and the control plane that
+//! changes them. Three parts, one-way imports, one folder each:
 //!
 //! ```text
-//! text ──► load::load_definition ─┬─ declarative (YAML/TOML) ─┐
-//!                                 └─ openapi::import ─────────┴─► Definition ──► Gateway::build
-//!                                                                  (validated)     (Arc-swappable)
+//! control/     operator API, deployments and stages changed at run time, reading the --api
+//!    |         files, hot reload: the only part that writes definitions
+//!    v
+//! server/      the data plane: listener, pipeline, HTTP proxy and mock integrations, and the
+//!    |         steps a request passes (authorizers, API keys and usage plans, throttle, quota,
+//!    |         cache); it receives a compiled definition and swaps it in whole
+//!    v
+//! definition/  pure: the model of an API, paths, templates, mappings, validation, the
+//!              declarative and OpenAPI loaders, usage plans as documents, the compiled
+//!              route table
+//! ```
+//!
+//! # Architecture invariants
+//!
+//! - [`definition`] is pure: it reads no files, opens no sockets, runs no async code, keeps no
+//!   live state and reads no clock; callers hand in text and the current time. It names
+//!   neither plane, nor tokio, hyper or storage.
+//! - [`server`] (the data plane) depends on [`definition`] and never on [`control`]: it serves
+//!   the snapshot it is given. No database access per request: keys, plans, routes and
+//!   policies are in memory; counters are batched to storage.
+//! - [`control`] (the control plane) is the only part that writes definitions: it reads
+//!   files and storage, builds a definition, and hands it to the data plane's
+//!   [`server::Live`], which swaps it in only if it compiles and every step prepared for it.
+//!
+//! `tests/gateway/layout.rs` checks the first two by reading the source of each part.
+//!
+//! The flow of a definition:
+//!
+//! ```text
+//! control::files ──► text ──► definition::load ─┬─ declarative (YAML/TOML) ─┐
+//!                                               └─ openapi::import ─────────┴─► Definition
+//!        ──► Gateway::build (definition::compiled) ──► server::Live (swapped whole) ──► requests
 //! ```
 
-pub mod authorizers;
-pub mod cache;
-pub mod declarative;
-pub mod deployments;
-pub mod error;
-pub mod keys;
-pub mod limits;
-pub mod load;
-pub mod mapping;
-pub mod model;
-pub mod openapi;
-pub mod operator;
-pub mod path;
-pub mod plans;
-pub mod quota;
-pub mod responses;
-pub mod routes;
+pub mod control;
+pub mod definition;
 pub mod server;
-pub mod snapshot;
-pub mod sources;
-pub mod stage;
-pub mod template;
-pub mod throttle;
-pub mod usage;
-mod validate;
-mod yaml;
 
-pub use error::{DefinitionError, LoadError, Problem, Problems, Warning};
-pub use limits::Limits;
-pub use load::{Loaded, load_definition};
-pub use model::{Api, HttpMethod, Integration, Method, MethodSettings, Resource};
-pub use responses::GatewayResponseType;
-pub use routes::{PathParams, RouteTable};
-pub use snapshot::{Definition, Gateway, Resolution, RouteHit};
-pub use stage::{BasePathMapping, Deployment, Stage};
+pub use definition::compiled::{Definition, Gateway, Resolution, RouteHit};
+pub use definition::error::{DefinitionError, LoadError, Problem, Problems, Warning};
+pub use definition::limits::Limits;
+pub use definition::load::{Loaded, load_definition};
+pub use definition::model::{Api, HttpMethod, Integration, Method, MethodSettings, Resource};
+pub use definition::responses::GatewayResponseType;
+pub use definition::routes::{PathParams, RouteTable};
+pub use definition::stage::{BasePathMapping, Deployment, Stage};

@@ -165,6 +165,7 @@ fn main() {
             Arc::new(SystemClock),
             UserPoolsConfig {
                 region: "us-east-1".into(),
+                other_regions: Vec::new(),
                 account_id: "000000000000".into(),
                 public_url: "http://127.0.0.1:8000".into(),
                 source_rate_limit: Default::default(),

@@ -1,5 +1,6 @@
 //! Policy evaluation speed: (a) the canonical Cognito row-level policy among ~20 typical
-//! statements, (b) a 100-statement policy, (c) the same question as (a) asked of Cedar.
+//! statements, (b) a 100-statement policy. The same question as (a) asked of Cedar is
+//! `benches/cedar.rs` (behind the `cedar-comparison` feature, so tests never compile Cedar).
 //!
 //! Run: `cargo bench -p gatehouse-policy --bench evaluate`. Results: `docs/benchmarks.md`.
 #![expect(
@@ -7,72 +8,14 @@
     reason = "a benchmark whose fixture is broken should stop at once"
 )]
 
+mod fixtures;
+
 use std::hint::black_box;
-use std::str::FromStr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_policy::{Context, Outcome, Policy, PolicySet, Request, evaluate};
 
-const ACCOUNT: &str = "123456789012";
-const SUB: &str = "us-east-1:5a3c1e2f-0000-4000-8000-000000000001";
-
-/// The row-level statement Cognito's documentation gives for per-user DynamoDB items, followed
-/// by twenty statements of the kind an app's authenticated role carries.
-fn cognito_policy_json() -> String {
-    let mut statements = vec![format!(
-        r#"{{"Sid":"OwnRows","Effect":"Allow",
-            "Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem"],
-            "Resource":["arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Notes","arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Notes/index/*"],
-            "Condition":{{"ForAllValues:StringEquals":{{"dynamodb:LeadingKeys":["${{cognito-identity.amazonaws.com:sub}}"]}}}}}}"#
-    )];
-    statements.extend(typical_statements(20));
-    format!(
-        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
-        statements.join(",")
-    )
-}
-
-/// Statements on other services and tables, so that evaluation has to look past them.
-fn typical_statements(count: usize) -> Vec<String> {
-    (0..count)
-        .map(|i| match i % 5 {
-            0 => format!(
-                r#"{{"Sid":"Objects{i}","Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],
-                    "Resource":"arn:aws:s3:::app-bucket-{i}/private/${{cognito-identity.amazonaws.com:sub}}/*"}}"#
-            ),
-            1 => format!(
-                r#"{{"Sid":"Api{i}","Effect":"Allow","Action":"execute-api:Invoke",
-                    "Resource":"arn:aws:execute-api:us-east-1:{ACCOUNT}:api{i}/prod/GET/items/*"}}"#
-            ),
-            2 => format!(
-                r#"{{"Sid":"Table{i}","Effect":"Allow","Action":["dynamodb:Query","dynamodb:GetItem"],
-                    "Resource":"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Catalog{i}",
-                    "Condition":{{"StringEquals":{{"dynamodb:Select":"SPECIFIC_ATTRIBUTES"}}}}}}"#
-            ),
-            3 => format!(
-                r#"{{"Sid":"Office{i}","Effect":"Deny","Action":"dynamodb:DeleteTable","Resource":"*",
-                    "Condition":{{"NotIpAddress":{{"aws:SourceIp":["192.0.2.0/24","2001:db8::/32"]}}}}}}"#
-            ),
-            _ => format!(
-                r#"{{"Sid":"Logs{i}","Effect":"Allow","Action":["logs:PutLogEvents","logs:CreateLogStream"],
-                    "Resource":"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/{i}:*"}}"#
-            ),
-        })
-        .collect()
-}
-
-fn hundred_statement_policy_json() -> String {
-    let mut statements = typical_statements(99);
-    statements.push(format!(
-        r#"{{"Sid":"Last","Effect":"Allow","Action":"dynamodb:GetItem",
-            "Resource":"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Notes",
-            "Condition":{{"StringEquals":{{"aws:PrincipalTag/team":"notes"}}}}}}"#
-    ));
-    format!(
-        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
-        statements.join(",")
-    )
-}
+use fixtures::{ACCOUNT, SUB, cognito_policy_json, hundred_statement_policy_json};
 
 fn bench_gatehouse(c: &mut Criterion) {
     let table = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Notes");
@@ -117,83 +60,5 @@ fn bench_gatehouse(c: &mut Criterion) {
     });
 }
 
-/// The same question as (a) in Cedar: the row-level permit plus twenty permits/forbids of the
-/// same shapes, the caller's `sub` and the request's leading keys in the context.
-fn cedar_policies() -> String {
-    let mut text = String::from(
-        r#"permit(principal, action in [Action::"dynamodb:GetItem", Action::"dynamodb:BatchGetItem", Action::"dynamodb:Query", Action::"dynamodb:PutItem", Action::"dynamodb:UpdateItem", Action::"dynamodb:DeleteItem"], resource)
-           when { (resource == Table::"Notes" || resource.parent == Table::"Notes") && [context.sub].containsAll(context.leadingKeys) };
-"#,
-    );
-    for i in 0..20 {
-        let statement = match i % 5 {
-            0 => format!(
-                r#"permit(principal, action in [Action::"s3:GetObject", Action::"s3:PutObject"], resource is Object) when {{ resource.bucket == "app-bucket-{i}" && resource.key like "private/*" }};"#
-            ),
-            1 => format!(
-                r#"permit(principal, action == Action::"execute-api:Invoke", resource is ApiRoute) when {{ resource.api == "api{i}" && resource.stage == "prod" && resource.verb == "GET" }};"#
-            ),
-            2 => format!(
-                r#"permit(principal, action in [Action::"dynamodb:Query", Action::"dynamodb:GetItem"], resource == Table::"Catalog{i}") when {{ context.select == "SPECIFIC_ATTRIBUTES" }};"#
-            ),
-            3 => r#"forbid(principal, action == Action::"dynamodb:DeleteTable", resource) unless { context.sourceIp.isInRange(ip("192.0.2.0/24")) || context.sourceIp.isInRange(ip("2001:db8::/32")) };"#.to_owned(),
-            _ => format!(
-                r#"permit(principal, action in [Action::"logs:PutLogEvents", Action::"logs:CreateLogStream"], resource is LogGroup) when {{ resource.group == "/app/{i}" }};"#
-            ),
-        };
-        text.push_str(&statement);
-        text.push('\n');
-    }
-    text
-}
-
-fn bench_cedar(c: &mut Criterion) {
-    let policies = cedar_policy::PolicySet::from_str(&cedar_policies()).expect("valid Cedar");
-    let entities = cedar_policy::Entities::from_json_value(
-        serde_json::json!([
-            { "uid": { "type": "Table", "id": "Notes" }, "attrs": { "parent": { "__entity": { "type": "Table", "id": "Notes" } } }, "parents": [] },
-            { "uid": { "type": "Identity", "id": SUB }, "attrs": {}, "parents": [] }
-        ]),
-        None,
-    )
-    .expect("valid entities");
-    let context = cedar_policy::Context::from_json_value(
-        serde_json::json!({
-            "sub": SUB,
-            "leadingKeys": [SUB],
-            "sourceIp": { "__extn": { "fn": "ip", "arg": "198.51.100.7" } },
-            "select": "ALL_ATTRIBUTES"
-        }),
-        None,
-    )
-    .expect("valid context");
-    let request = cedar_policy::Request::new(
-        cedar_policy::EntityUid::from_str(&format!(r#"Identity::"{SUB}""#)).expect("uid"),
-        cedar_policy::EntityUid::from_str(r#"Action::"dynamodb:GetItem""#).expect("uid"),
-        cedar_policy::EntityUid::from_str(r#"Table::"Notes""#).expect("uid"),
-        context,
-        None,
-    )
-    .expect("valid request");
-    let authorizer = cedar_policy::Authorizer::new();
-    assert_eq!(
-        authorizer
-            .is_authorized(&request, &policies, &entities)
-            .decision(),
-        cedar_policy::Decision::Allow
-    );
-    c.bench_function("c_cedar_same_question_as_a", |b| {
-        b.iter(|| {
-            authorizer
-                .is_authorized(
-                    black_box(&request),
-                    black_box(&policies),
-                    black_box(&entities),
-                )
-                .decision()
-        })
-    });
-}
-
-criterion_group!(benches, bench_gatehouse, bench_cedar);
+criterion_group!(benches, bench_gatehouse);
 criterion_main!(benches);

@@ -1,6 +1,8 @@
 //! Dates for the `Date…` condition operators: ISO 8601 (date only, with time, with `Z` or an
 //! offset, with fractions of a second) and epoch seconds. No clock: the request supplies the time.
 
+use crate::calendar::{SECONDS_PER_DAY, days_from_civil, days_in_month};
+
 /// Nanoseconds since 1970-01-01T00:00:00Z.
 pub(crate) type Instant = i128;
 
@@ -29,7 +31,7 @@ pub(crate) fn parse(text: &str) -> Option<Instant> {
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
-    let mut seconds = i128::from(days_from_civil(year, month, day)) * 86_400;
+    let mut seconds = i128::from(days_from_civil(year, month, day) * SECONDS_PER_DAY);
     let mut nanos: i128 = 0;
     if r.done() {
         return Some(seconds * NANOS);
@@ -152,31 +154,6 @@ impl Reader<'_> {
         }
         Some(v)
     }
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //! - `arn`: segment-wise ARN patterns for `Resource` and the `Arn…` operators.
 //! - `condition`: every condition operator, `IfExists`, `ForAllValues:` / `ForAnyValue:`.
 //! - `date`, `ip`, `base64`: value parsers for the `Date…`, `IpAddress` and `BinaryEquals` operators.
+//! - [`calendar`]: calendar and epoch arithmetic and timestamp formats, for the whole workspace
+//!   (this is the lowest crate; it stays pure: time comes in as a value).
 //! - `context`: [`Context`], the request's condition keys.
 //! - `evaluate`: [`evaluate`], [`Decision`] and the deny/allow/boundary/session rules.
 //! - `error`: [`PolicyError`], [`Finding`], [`Severity`] and the stable finding [`codes`].
@@ -48,6 +50,7 @@
 
 mod arn;
 mod base64;
+pub mod calendar;
 mod condition;
 mod context;
 mod date;
@@ -79,7 +82,7 @@ pub const MAX_STATEMENTS: usize = 1000;
 /// Text that is not JSON, too large or too deep gives one error at the document root.
 pub fn validate(text: &str) -> Vec<Finding> {
     match json::parse_text(text) {
-        Ok(node) => policy::analyze(&node).1,
+        Ok(node) => policy::compile::analyze(&node).1,
         Err(e) => e.findings(),
     }
 }
@@ -87,7 +90,7 @@ pub fn validate(text: &str) -> Vec<Finding> {
 /// [`validate`] for an already parsed JSON value.
 pub fn validate_value(value: &serde_json::Value) -> Vec<Finding> {
     match json::from_value(value) {
-        Ok(node) => policy::analyze(&node).1,
+        Ok(node) => policy::compile::analyze(&node).1,
         Err(e) => e.findings(),
     }
 }

@@ -175,6 +175,7 @@ async fn seed(store: &Store, users: u32) {
         batch.push(NewUser {
             pool_id: POOL.to_owned(),
             sub: format!("{:08x}-0000-4000-8000-{:012x}", i, u64::from(i) * 7919),
+            username_key: username.clone(),
             username,
             status: if i % 2 == 0 {
                 "CONFIRMED"

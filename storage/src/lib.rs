@@ -11,6 +11,7 @@
 //! `RETURNING`); the two migration folders differ only in type names. Each multi-row change
 //! runs in one transaction.
 
+mod auth_events;
 mod clients;
 mod codes;
 mod counters;
@@ -32,6 +33,7 @@ mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use auth_events::{AuthEventRecord, AuthEvents};
 pub use clients::{ClientRecord, Clients};
 pub use codes::{CodeAttempt, CodeRecord, Codes};
 pub use counters::{CounterKey, CounterState, CounterWrite, Counters};
@@ -49,7 +51,7 @@ pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use sessions::SpentSessions;
 pub use settings::Settings;
-pub use tokens::{RefreshTokenRecord, RefreshTokens, SignedInAs};
+pub use tokens::{RefreshTokenRecord, RefreshTokens, Rotation, SignedInAs};
 pub use users::{
     Alias, MAX_INDEXED_VALUE_BYTES, NewUser, SEARCHABLE_ATTRIBUTES, TextMatch, UserCursor,
     UserFilter, UserPage, UserQuery, UserRecord, Users,
@@ -135,6 +137,11 @@ impl Store {
     /// Failed passwords, code guesses and code sends (lockouts and limits), for every node.
     pub fn counters(&self) -> Counters<'_> {
         Counters::new(&self.db)
+    }
+
+    /// Users' authentication events (AdminListUserAuthEvents).
+    pub fn auth_events(&self) -> AuthEvents<'_> {
+        AuthEvents::new(&self.db)
     }
 
     pub fn refresh_tokens(&self) -> RefreshTokens<'_> {

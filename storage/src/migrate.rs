@@ -54,9 +54,15 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
+        name: "refresh-token rotation, username keys, user auth events",
+        sqlite: include_str!("../migrations/sqlite/0007_pool_details.sql"),
+        postgres: include_str!("../migrations/postgres/0007_pool_details.sql"),
+    },
+    Migration {
+        version: 8,
         name: "SRP verifiers, MFA settings, remembered devices, spent challenge sessions",
-        sqlite: include_str!("../migrations/sqlite/0007_srp_mfa_devices.sql"),
-        postgres: include_str!("../migrations/postgres/0007_srp_mfa_devices.sql"),
+        sqlite: include_str!("../migrations/sqlite/0008_srp_mfa_devices.sql"),
+        postgres: include_str!("../migrations/postgres/0008_srp_mfa_devices.sql"),
     },
 ];
 

@@ -101,6 +101,42 @@ impl<'s> UserPools<'s> {
         Ok(into_page(rows, limit, |pool| pool.id.clone()))
     }
 
+    /// Pools whose id starts with `prefix` (a region's `us-west-2_`), in id order, `limit` at
+    /// a time, starting after the id `after`: one index range.
+    pub async fn list_with_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<UserPoolRecord>, StorageError> {
+        let start = match after {
+            Some(after) if after > prefix => after,
+            _ => prefix,
+        };
+        // The first string past every id with the prefix: the prefix with its last
+        // character's successor (region prefixes are ASCII and end in `_`).
+        let mut upper: Vec<char> = prefix.chars().collect();
+        let last = upper
+            .pop()
+            .and_then(|c| char::from_u32(u32::from(c) + 1))
+            .ok_or_else(|| StorageError::invalid("pool id prefix"))?;
+        upper.push(last);
+        let upper: String = upper.into_iter().collect();
+        let mut lease = self.db.read().await?;
+        let rows = lease
+            .conn()
+            .fetch_all(
+                format!(
+                    "SELECT {COLUMNS} FROM user_pools WHERE id > $1 AND id < $2
+                     ORDER BY id LIMIT $3"
+                ),
+                args![start, &upper, fetch_limit(limit)],
+                decode,
+            )
+            .await?;
+        Ok(into_page(rows, limit, |pool| pool.id.clone()))
+    }
+
     /// Replaces the name and configuration; [`StorageError::NotFound`] if there is no
     /// such pool.
     pub async fn update(

@@ -39,6 +39,10 @@ pub struct NewUser {
     /// The user's key: a UUID chosen by the caller, unique across pools.
     pub sub: String,
     pub username: String,
+    /// The form of the username that names the user, unique in the pool: the username
+    /// folded to lower case where the pool ignores case, else the username itself. The
+    /// caller decides; [`Users::get_by_key`] finds the user by it.
+    pub username_key: String,
     /// The Cognito user status (`UNCONFIRMED`, `CONFIRMED`, …), not interpreted here.
     pub status: String,
     pub enabled: bool,
@@ -79,6 +83,8 @@ pub enum TextMatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserFilter {
     Username(TextMatch),
+    /// The username key ([`NewUser::username_key`]): usernames of a pool that ignores case.
+    UsernameKey(TextMatch),
     Sub(TextMatch),
     /// `cognito:user_status`.
     Status(TextMatch),
@@ -191,6 +197,25 @@ impl<'s> Users<'s> {
             insert_user(&mut conn, user, &attributes).await?;
         }
         tx.commit().await
+    }
+
+    /// The user whose username key ([`NewUser::username_key`]) is `key`.
+    pub async fn get_by_key(
+        &self,
+        pool_id: &str,
+        key: &str,
+    ) -> Result<Option<UserRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                format!(
+                    "SELECT {COLUMNS} FROM users u WHERE u.pool_id = $1 AND u.username_key = $2"
+                ),
+                args![pool_id, key],
+                decode,
+            )
+            .await
     }
 
     /// The user with this username (exact, case-sensitive).
@@ -501,23 +526,48 @@ impl<'s> Users<'s> {
         aliases: &[Alias],
         updated_at: EpochMillis,
     ) -> Result<(), StorageError> {
-        let encoded = encode_attributes(attributes)?;
+        let mut tx = self.db.write().await?;
+        write_attributes(
+            &mut tx.conn(),
+            pool_id,
+            sub,
+            attributes,
+            aliases,
+            updated_at,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// [`Users::update_attributes`] and a status change from `from` to `to`, in one
+    /// transaction (ConfirmSignUp: the verified address and the confirmation together).
+    /// [`StorageError::NotFound`], and nothing changed, when the user is missing or its
+    /// status is no longer `from` (another confirmation got in first).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct fact of the change"
+    )]
+    pub async fn update_attributes_and_status(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        attributes: &BTreeMap<String, String>,
+        aliases: &[Alias],
+        from: &str,
+        to: &str,
+        updated_at: EpochMillis,
+    ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
-        let username = conn
-            .fetch_optional(
-                "UPDATE users SET attributes = $3, updated_at = $4 WHERE pool_id = $1 AND sub = $2
-                 RETURNING username",
-                args![pool_id, sub, &encoded, updated_at],
-                |row| row.text("username"),
+        let changed = conn
+            .execute(
+                "UPDATE users SET status = $4, updated_at = $5
+                 WHERE pool_id = $1 AND sub = $2 AND status = $3",
+                args![pool_id, sub, from, to, updated_at],
             )
-            .await?
-            .ok_or_else(|| user_not_found(sub))?;
-        conn.execute("DELETE FROM user_aliases WHERE sub = $1", args![sub])
             .await?;
-        conn.execute("DELETE FROM user_search WHERE sub = $1", args![sub])
-            .await?;
-        insert_index_rows(&mut conn, pool_id, sub, &username, attributes, aliases).await?;
+        found(changed, sub)?;
+        write_attributes(&mut conn, pool_id, sub, attributes, aliases, updated_at).await?;
         tx.commit().await
     }
 
@@ -557,6 +607,32 @@ impl<'s> Users<'s> {
     }
 }
 
+/// Writes a user's attribute map, its alias rows and its search rows.
+async fn write_attributes(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    sub: &str,
+    attributes: &BTreeMap<String, String>,
+    aliases: &[Alias],
+    updated_at: EpochMillis,
+) -> Result<(), StorageError> {
+    let encoded = encode_attributes(attributes)?;
+    let username = conn
+        .fetch_optional(
+            "UPDATE users SET attributes = $3, updated_at = $4 WHERE pool_id = $1 AND sub = $2
+             RETURNING username",
+            args![pool_id, sub, &encoded, updated_at],
+            |row| row.text("username"),
+        )
+        .await?
+        .ok_or_else(|| user_not_found(sub))?;
+    conn.execute("DELETE FROM user_aliases WHERE sub = $1", args![sub])
+        .await?;
+    conn.execute("DELETE FROM user_search WHERE sub = $1", args![sub])
+        .await?;
+    insert_index_rows(conn, pool_id, sub, &username, attributes, aliases).await
+}
+
 /// Revokes every live refresh token of a user at `at`; returns their `origin_jti`s.
 async fn revoke_refresh_tokens(
     conn: &mut Conn<'_>,
@@ -577,8 +653,8 @@ async fn revoke_refresh_tokens(
 // === ListUsers plans ===
 
 /// The SQL and binds of one ListUsers page. Every shape reads one index in order:
-/// `users_by_username`, `users_by_sub`, `users_by_status`, `users_by_enabled`, or the
-/// primary key of `user_search`.
+/// `users_by_username`, `users_by_sub`, `users_by_username_key`, `users_by_status`,
+/// `users_by_enabled`, or the primary key of `user_search`.
 struct ListPlan<'q> {
     sql: String,
     args: Vec<Arg<'q>>,
@@ -619,6 +695,13 @@ impl<'q> ListPlan<'q> {
             }
             Some(UserFilter::Sub(matches)) => {
                 plan.text_condition(&mut conditions, "u.sub", matches, &mut key_col)?;
+                unique_key = true;
+            }
+            Some(UserFilter::UsernameKey(matches)) => {
+                plan.text_condition(&mut conditions, "u.username_key", matches, &mut key_col)?;
+                // Ordered by the key even for `=`: the key's own index then serves the one
+                // row, instead of a walk of the pool in username order.
+                key_col = "u.username_key";
                 unique_key = true;
             }
             Some(UserFilter::Status(matches)) => {
@@ -733,8 +816,8 @@ async fn insert_user(
 ) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO users (sub, pool_id, username, status, enabled, password_hash, attributes,
-                            created_at, updated_at, srp_verifier)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+                            created_at, updated_at, username_key, srp_verifier)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
         args![
             &user.sub,
             &user.pool_id,
@@ -744,6 +827,7 @@ async fn insert_user(
             &user.password_hash,
             attributes,
             user.created_at,
+            &user.username_key,
             &user.srp_verifier,
         ],
     )

@@ -61,6 +61,7 @@ async fn user(store: &Store) -> String {
             pool_id: "us-east-1_a".into(),
             sub: "sub-alice".into(),
             username: "alice".into(),
+            username_key: "alice".into(),
             status: "CONFIRMED".into(),
             enabled: true,
             password_hash: None,

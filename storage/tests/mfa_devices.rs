@@ -33,6 +33,7 @@ async fn user(store: &Store, username: &str) -> String {
             pool_id: POOL.into(),
             sub: format!("sub-{username}"),
             username: username.into(),
+            username_key: username.into(),
             status: "CONFIRMED".into(),
             enabled: true,
             password_hash: Some("hash-1".into()),

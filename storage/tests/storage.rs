@@ -81,6 +81,7 @@ fn new_user(pool: &str, username: &str, email: Option<&str>) -> NewUser {
         pool_id: pool.to_owned(),
         sub: format!("sub-{pool}-{username}"),
         username: username.to_owned(),
+        username_key: username.to_owned(),
         status: "CONFIRMED".to_owned(),
         enabled: true,
         password_hash: Some(PASSWORD_HASH.to_owned()),
@@ -118,6 +119,7 @@ fn refresh(pool: &str, client: &str, sub: &str, hash: u8) -> RefreshTokenRecord 
         created_at: T0,
         expires_at: T0 + 1_000,
         revoked_at: None,
+        rotated_at: None,
     }
 }
 
@@ -165,7 +167,7 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 7, "migrations 0001 to 0007");
+        assert_eq!(Store::schema_version(), 8, "migrations 0001 to 0008");
     })
     .await;
 }

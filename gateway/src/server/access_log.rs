@@ -9,12 +9,13 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use gatehouse_policy::calendar;
 use tokio::sync::mpsc;
 
-use crate::server::hooks::{AuthorizerOutput, Identity};
 use crate::server::metrics::Metrics;
+use crate::server::steps::{AuthorizerOutput, Identity};
 
 /// A compiled access-log format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +131,9 @@ impl AccessLogFormat {
     /// Renders one line (without the newline).
     pub fn render(&self, record: &LogRecord<'_>) -> String {
         let mut out = String::with_capacity(256);
-        let time = self.needs_time.then(|| clf_time(record.request_time));
+        let time = self
+            .needs_time
+            .then(|| calendar::format_clf(calendar::unix_seconds(record.request_time)));
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
@@ -218,11 +221,7 @@ impl Var {
             Self::IntegrationError => opt(r.integration_error, out),
             Self::RequestTime => opt(time, out),
             Self::RequestTimeEpoch => {
-                let epoch = r
-                    .request_time
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                let _ = write!(out, "{epoch}");
+                let _ = write!(out, "{}", calendar::unix_millis(r.request_time));
             }
             Self::DomainName => escape_into(r.domain_name, out),
             Self::DomainPrefix => {
@@ -261,41 +260,6 @@ fn escape_into(value: &str, out: &mut String) {
             c => out.push(c),
         }
     }
-}
-
-/// `dd/MMM/yyyy:HH:mm:ss +0000`, as `$context.requestTime` is written.
-pub fn clf_time(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month_name = MONTHS
-        .get(usize::try_from(month.saturating_sub(1)).unwrap_or(0))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31) (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 // === impl AccessLogSink ===
@@ -367,6 +331,8 @@ impl AccessLogSink {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -402,11 +368,5 @@ mod tests {
             format.render(&record),
             r#"{"id":"r-1","st":200,"ua":"evil\"agent\n","k":"-","sub":"-"}. t=14/Nov/2023:22:13:20 +0000."#
         );
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 }

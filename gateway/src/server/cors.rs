@@ -10,7 +10,7 @@ use http::header::{
     VARY,
 };
 
-use crate::model::CorsConfig;
+use crate::definition::model::CorsConfig;
 
 /// An API's CORS configuration, ready to write into responses.
 #[derive(Debug, Clone)]

@@ -5,12 +5,12 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::path::PathRejection;
-use crate::responses::GatewayResponseType;
+use crate::definition::compiled::MissReason;
+use crate::definition::path::PathRejection;
+use crate::definition::responses::GatewayResponseType;
+use crate::definition::template::RenderError;
 use crate::server::body::GatewayBody;
-use crate::server::hooks::Rejection;
-use crate::snapshot::MissReason;
-use crate::template::RenderError;
+use crate::server::steps::Rejection;
 
 /// Why the gateway answers a request itself.
 #[derive(Debug, thiserror::Error)]

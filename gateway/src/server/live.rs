@@ -1,37 +1,35 @@
-//! Hot reload: the live [`Snapshot`] behind an [`ArcSwap`], and the [`Reloader`] that
-//! re-reads the `--api` files on SIGHUP and when they change.
+//! The live [`Snapshot`] behind an [`ArcSwap`]: what every request reads, and what the control
+//! plane (hot reload, deployments) replaces.
 //!
 //! A request loads the current snapshot once (one atomic reference-count increment) and
 //! keeps it to the end, so a swap never changes a request midway and in-flight requests
 //! finish on the definition they started with. A new definition goes live only if it loads,
-//! compiles and every stage prepared for it; otherwise the reason is logged and the old one
+//! compiles and every pipeline step prepared for it; otherwise the reason is logged and the old one
 //! keeps serving.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::error::{LoadError, Problems, Warning};
-use crate::limits::Limits;
-use crate::mapping::{ParamLocation, RequestParam};
-use crate::server::Clock;
+use crate::definition::compiled::Gateway;
+use crate::definition::error::{LoadError, Problems, Warning};
+use crate::definition::limits::Limits;
+use crate::definition::mapping::{ParamLocation, RequestParam};
+use crate::definition::sources::{DefinitionOverlay, SourceDefinition};
 use crate::server::access_log::AccessLogFormat;
 use crate::server::cors::Cors;
-use crate::server::hooks::{Prepared, Stages};
-use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StageCounters};
+use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StepCounters};
 use crate::server::schema::{Schema, SchemaError};
-use crate::snapshot::Gateway;
-use crate::sources::{DefinitionOverlay, SourceDefinition};
+use crate::server::steps::{Prepared, Steps};
 
 /// A gateway snapshot with everything the pipeline precomputes for it.
 #[derive(Debug)]
 pub struct Snapshot {
     pub gateway: Gateway,
-    /// Per [`crate::snapshot::CompiledStage::index`].
+    /// Per [`crate::definition::compiled::CompiledStage::index`].
     pub(crate) stages: Vec<StageRuntime>,
-    /// Per hook stage, in [`Stages`] order.
+    /// Per pipeline step, in [`Steps`] order.
     pub(crate) prepared: Vec<Prepared>,
     /// The definition as loaded, before the overlay (run-time deployments and stage
     /// pointers): what a new deployment snapshots and what a rollback recompiles. `None` when
@@ -44,7 +42,7 @@ pub struct Snapshot {
 pub(crate) struct StageRuntime {
     pub(crate) access_log: Option<AccessLogFormat>,
     pub(crate) cors: Option<Cors>,
-    /// Per [`crate::routes::RouteId`].
+    /// Per [`crate::definition::routes::RouteId`].
     pub(crate) routes: Vec<RouteRuntime>,
 }
 
@@ -61,9 +59,9 @@ pub(crate) struct RouteRuntime {
 #[derive(Debug)]
 pub struct Live {
     current: ArcSwap<Snapshot>,
-    stages: Stages,
-    /// Outcome counters per hook stage, in [`Stages`] order, fetched once.
-    stage_counters: Vec<Arc<StageCounters>>,
+    steps: Steps,
+    /// Outcome counters per pipeline step, in [`Steps`] order, fetched once.
+    step_counters: Vec<Arc<StepCounters>>,
     metrics: Arc<Metrics>,
     /// Serializes reloads so two of them never race to store.
     reload: Mutex<()>,
@@ -80,11 +78,8 @@ pub enum SnapshotError {
         model: String,
         source: SchemaError,
     },
-    #[error("pipeline stage `{stage}` refused the definition: {message}")]
-    Stage {
-        stage: &'static str,
-        message: String,
-    },
+    #[error("pipeline stage `{step}` refused the definition: {message}")]
+    Step { step: &'static str, message: String },
 }
 
 /// Why a reload was refused.
@@ -107,20 +102,10 @@ pub enum ReloadError {
     NoSource,
 }
 
-/// Re-reads definition files and swaps the result in.
-#[derive(Debug)]
-pub struct Reloader {
-    files: Vec<PathBuf>,
-    limits: Limits,
-    clock: Arc<dyn Clock>,
-    live: Arc<Live>,
-    interval: Duration,
-}
-
 // === impl Snapshot ===
 
 impl Snapshot {
-    fn build(gateway: Gateway, stages: &Stages, metrics: &Metrics) -> Result<Self, SnapshotError> {
+    fn build(gateway: Gateway, steps: &Steps, metrics: &Metrics) -> Result<Self, SnapshotError> {
         let mut runtimes: Vec<Option<StageRuntime>> = Vec::new();
         runtimes.resize_with(gateway.stage_count(), || None);
         // Models compile once per deployment, whatever number of stages point at it.
@@ -193,13 +178,12 @@ impl Snapshot {
                 });
             }
         }
-        let mut prepared = Vec::with_capacity(stages.len());
-        for stage in stages.iter() {
+        let mut prepared = Vec::with_capacity(steps.len());
+        for step in steps.iter() {
             prepared.push(
-                stage
-                    .prepare(&gateway)
-                    .map_err(|message| SnapshotError::Stage {
-                        stage: stage.name(),
+                step.prepare(&gateway)
+                    .map_err(|message| SnapshotError::Step {
+                        step: step.name(),
                         message,
                     })?,
             );
@@ -229,22 +213,22 @@ impl Snapshot {
 // === impl Live ===
 
 impl Live {
-    /// The first snapshot. `stages` are the pipeline's hook stages (empty for a plain
+    /// The first snapshot. `steps` are the pipeline's steps (empty for a plain
     /// gateway); they prepare state for this and every later snapshot.
     pub fn new(
         gateway: Gateway,
-        stages: Stages,
+        steps: Steps,
         metrics: Arc<Metrics>,
     ) -> Result<Self, SnapshotError> {
-        let snapshot = Snapshot::build(gateway, &stages, &metrics)?;
-        let stage_counters = stages
+        let snapshot = Snapshot::build(gateway, &steps, &metrics)?;
+        let step_counters = steps
             .iter()
-            .map(|stage| metrics.stage_counters(stage.name()))
+            .map(|stage| metrics.step_counters(stage.name()))
             .collect();
         Ok(Self {
             current: ArcSwap::from_pointee(snapshot),
-            stages,
-            stage_counters,
+            steps,
+            step_counters,
             metrics,
             reload: Mutex::new(()),
             overlay: Mutex::new(None),
@@ -256,12 +240,12 @@ impl Live {
     pub fn from_source(
         source: SourceDefinition,
         limits: &Limits,
-        stages: Stages,
+        steps: Steps,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, Vec<Warning>), ReloadError> {
         let (gateway, _) =
             Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
-        let live = Self::new(gateway, stages, metrics)?;
+        let live = Self::new(gateway, steps, metrics)?;
         // Compiled once more with the source attached: start-up only, and it keeps one way
         // of building a snapshot.
         let warnings = live.replace_source(source, limits)?;
@@ -322,7 +306,7 @@ impl Live {
                 return Err(ReloadError::Build(problems));
             }
         };
-        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        let built = Snapshot::build(gateway, &self.steps, &self.metrics);
         self.metrics.reload(built.is_ok());
         let mut snapshot = built?;
         snapshot.source = Some(source);
@@ -339,176 +323,23 @@ impl Live {
     /// stays.
     pub fn replace(&self, gateway: Gateway) -> Result<(), SnapshotError> {
         let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
-        let built = Snapshot::build(gateway, &self.stages, &self.metrics);
+        let built = Snapshot::build(gateway, &self.steps, &self.metrics);
         self.metrics.reload(built.is_ok());
         self.current.store(Arc::new(built?));
         Ok(())
     }
 
-    pub fn stages(&self) -> &Stages {
-        &self.stages
+    pub fn steps(&self) -> &Steps {
+        &self.steps
     }
 
-    /// The outcome counters of the hook stage at `index` (in [`Stages`] order).
-    pub(crate) fn stage_counters(&self, index: usize) -> Option<&StageCounters> {
-        self.stage_counters.get(index).map(Arc::as_ref)
+    /// The outcome counters of the pipeline step at `index` (in [`Steps`] order).
+    pub(crate) fn step_counters(&self, index: usize) -> Option<&StepCounters> {
+        self.step_counters.get(index).map(Arc::as_ref)
     }
 
     /// The metrics registry (render it at `/metrics`).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
-}
-
-/// Loads and compiles definition files (several `--api` files form one gateway); the same
-/// loading as [`crate::sources::load_sources`], without keeping the source text.
-pub fn load_gateway(
-    files: &[PathBuf],
-    now: SystemTime,
-    limits: &Limits,
-) -> Result<(Gateway, Vec<Warning>), ReloadError> {
-    let (source, mut warnings) = crate::sources::load_sources(files, now, limits)?;
-    let (gateway, build_warnings) =
-        Gateway::build(&source.definition, limits).map_err(ReloadError::Build)?;
-    warnings.extend(build_warnings);
-    Ok((gateway, warnings))
-}
-
-// === impl Reloader ===
-
-impl Reloader {
-    /// Watches `files` (and the files beside them they import) and reloads `live`.
-    pub fn new(files: Vec<PathBuf>, live: Arc<Live>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            files,
-            limits: Limits::default(),
-            clock,
-            live,
-            interval: Duration::from_secs(1),
-        }
-    }
-
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// How often modification times are polled (default 1 s).
-    pub fn with_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
-    }
-
-    /// Loads the files now and swaps the result in. The error says why it was refused; the
-    /// old definition keeps serving.
-    pub fn reload(&self) -> Result<Vec<Warning>, ReloadError> {
-        // A live gateway built from its sources keeps them (run-time deployments need them).
-        if self.live.snapshot().source.is_some() {
-            let loaded = crate::sources::load_sources(&self.files, self.clock.now(), &self.limits);
-            let (source, mut warnings) = match loaded {
-                Ok(ok) => ok,
-                Err(err) => {
-                    self.live.metrics.reload(false);
-                    return Err(err);
-                }
-            };
-            warnings.extend(self.live.replace_source(source, &self.limits)?);
-            return Ok(warnings);
-        }
-        let loaded = load_gateway(&self.files, self.clock.now(), &self.limits);
-        let (gateway, warnings) = match loaded {
-            Ok(ok) => ok,
-            Err(err) => {
-                self.live.metrics.reload(false);
-                return Err(err);
-            }
-        };
-        self.live.replace(gateway)?;
-        Ok(warnings)
-    }
-
-    /// Reloads on SIGHUP and whenever a watched file's modification time or size changes,
-    /// until `shutdown` resolves. Results are logged.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let this = Arc::new(self);
-        let mut seen = this.fingerprint();
-        let mut ticker = tokio::time::interval(this.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        #[cfg(unix)]
-        let mut hangup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        tokio::pin!(shutdown);
-        loop {
-            #[cfg(unix)]
-            let hup = async {
-                match hangup.as_mut() {
-                    Some(signal) => signal.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hup = std::future::pending::<Option<()>>();
-            let reason = tokio::select! {
-                () = &mut shutdown => return,
-                _ = hup => "SIGHUP",
-                _ = ticker.tick() => {
-                    let now = this.fingerprint();
-                    if now == seen {
-                        continue;
-                    }
-                    seen = now;
-                    "file change"
-                }
-            };
-            let worker = Arc::clone(&this);
-            // Parsing and compiling is CPU work: keep it off the request threads' queue.
-            match tokio::task::spawn_blocking(move || worker.reload()).await {
-                Ok(Ok(warnings)) => {
-                    tracing::info!(reason, "gateway definition reloaded");
-                    for warning in warnings {
-                        tracing::warn!(%warning, "gateway definition");
-                    }
-                }
-                Ok(Err(err)) => {
-                    tracing::error!(reason, error = %err, "gateway definition refused; the previous one keeps serving");
-                }
-                Err(err) => tracing::error!(%err, "gateway reload task failed"),
-            }
-        }
-    }
-
-    /// Modification time and size of every watched file and of the directory entries beside
-    /// them that definitions may import.
-    fn fingerprint(&self) -> Vec<Option<(SystemTime, u64)>> {
-        let mut out = Vec::new();
-        for file in &self.files {
-            out.push(stat(file));
-            // Imported OpenAPI files live beside the declarative file.
-            if let Some(dir) = file.parent()
-                && let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                })
-            {
-                let mut beside: Vec<PathBuf> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.extension()
-                            .and_then(|e| e.to_str())
-                            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "toml"))
-                    })
-                    .collect();
-                beside.sort();
-                out.extend(beside.iter().map(|p| stat(p)));
-            }
-        }
-        out
-    }
-}
-
-fn stat(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }

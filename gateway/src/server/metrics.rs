@@ -20,25 +20,25 @@ pub struct Metrics {
     /// Requests that matched no route, by reason (`no_mapping`, `unknown_stage`, …).
     misses: [AtomicU64; 4],
     /// Requests refused for their path (`..` segments, see
-    /// [`crate::path::check_request_path`]; encoded slashes that would reroute a greedy
-    /// route, see [`crate::path::split_encoded_slashes`]).
+    /// [`crate::definition::path::check_request_path`]; encoded slashes that would reroute a greedy
+    /// route, see [`crate::definition::path::split_encoded_slashes`]).
     refused_paths: AtomicU64,
     /// Access-log lines dropped because the writer fell behind (logging never blocks).
     pub(crate) access_log_dropped: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
-    /// Outcomes of the hook stages, by stage name: counter blocks handed to the pipeline
-    /// once (see [`Metrics::stage_counters`]) so counting is a relaxed atomic add.
-    stage_outcomes: Mutex<BTreeMap<&'static str, Arc<StageCounters>>>,
+    /// Outcomes of the pipeline steps, by stage name: counter blocks handed to the pipeline
+    /// once (see [`Metrics::step_counters`]) so counting is a relaxed atomic add.
+    stage_outcomes: Mutex<BTreeMap<&'static str, Arc<StepCounters>>>,
 }
 
-/// One hook stage's outcome counters (`continue`, `reject`, `respond`).
+/// One pipeline step's outcome counters (`continue`, `reject`, `respond`).
 #[derive(Debug, Default)]
-pub struct StageCounters {
+pub struct StepCounters {
     outcomes: [AtomicU64; 3],
 }
 
-/// The outcome labels, in [`StageCounters`] order.
+/// The outcome labels, in [`StepCounters`] order.
 const STAGE_OUTCOMES: [&str; 3] = ["continue", "reject", "respond"];
 
 /// The labels of a route's series.
@@ -92,8 +92,8 @@ impl Metrics {
         Arc::clone(routes.entry(key).or_default())
     }
 
-    pub(crate) fn miss(&self, reason: crate::snapshot::MissReason) {
-        use crate::snapshot::MissReason as R;
+    pub(crate) fn miss(&self, reason: crate::definition::compiled::MissReason) {
+        use crate::definition::compiled::MissReason as R;
         let i = match reason {
             R::NoMapping => 0,
             R::UnknownStage => 1,
@@ -118,10 +118,10 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counter block of a hook stage, created on first use; stage names are `'static`,
+    /// The counter block of a pipeline step, created on first use; stage names are `'static`,
     /// so the label set is bounded by the stages compiled in. The pipeline fetches these
     /// once, not per request.
-    pub fn stage_counters(&self, stage: &'static str) -> Arc<StageCounters> {
+    pub fn step_counters(&self, stage: &'static str) -> Arc<StepCounters> {
         let mut map = self
             .stage_outcomes
             .lock()
@@ -129,10 +129,10 @@ impl Metrics {
         Arc::clone(map.entry(stage).or_default())
     }
 
-    /// Counts a hook stage's outcome (`continue`, `reject`, `respond`; anything else is
-    /// ignored). Off the hot path: the pipeline counts through [`Metrics::stage_counters`].
+    /// Counts a pipeline step's outcome (`continue`, `reject`, `respond`; anything else is
+    /// ignored). Off the hot path: the pipeline counts through [`Metrics::step_counters`].
     pub fn stage_outcome(&self, stage: &'static str, outcome: &'static str) {
-        self.stage_counters(stage).count(outcome);
+        self.step_counters(stage).count(outcome);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -230,9 +230,9 @@ impl Metrics {
     }
 }
 
-// === impl StageCounters ===
+// === impl StepCounters ===
 
-impl StageCounters {
+impl StepCounters {
     /// Counts `outcome` (`continue`, `reject`, `respond`; anything else is ignored).
     pub fn count(&self, outcome: &str) {
         if let Some(i) = STAGE_OUTCOMES.iter().position(|o| *o == outcome)

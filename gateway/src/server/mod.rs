@@ -1,13 +1,14 @@
-//! The data plane: the listener, the request pipeline and hot reload, built on the pure
-//! definitions of the rest of this crate.
+//! The data plane: the listener, the request pipeline, the HTTP proxy and mock integrations,
+//! the steps a request passes (authorizers, API keys and usage plans, throttle, quota, cache)
+//! and the live snapshot they all read. It depends on [`crate::definition`] and receives new
+//! definitions from the control plane ([`crate::control`]), never the other way.
 //!
-//! This is the only part of the crate that does I/O and knows hyper and tokio. What the
-//! binary wires:
+//! What the binary wires:
 //!
 //! ```text
-//! let (gateway, warnings) = load_gateway(&files, clock.now(), &Limits::default())?;
-//! let live = Arc::new(Live::new(gateway, Stages::new(hooks), Arc::new(Metrics::new()))?);
-//! tokio::spawn(Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
+//! let (gateway, warnings) = control::files::load_gateway(&files, clock.now(), &Limits::default())?;
+//! let live = Arc::new(Live::new(gateway, Steps::new(steps), Arc::new(Metrics::new()))?);
+//! tokio::spawn(control::reload::Reloader::new(files, live.clone(), clock.clone()).run(shutdown.clone()));
 //! let service = GatewayService::new(ServiceConfig::default(), live.clone(), AccessLogSink::stderr(), clock);
 //! serve(listener, service, shutdown).await?;          // and `live.metrics().render()` at /metrics
 //! ```
@@ -20,10 +21,11 @@
 //! header map is handed to the backend rather than rebuilt.
 
 pub mod access_log;
+pub mod authorizers;
 pub mod body;
+pub mod cache;
 pub mod cors;
 pub mod error;
-pub mod hooks;
 pub mod listener;
 pub mod live;
 pub mod metrics;
@@ -31,22 +33,24 @@ pub mod pipeline;
 pub mod proxy;
 pub mod request_id;
 pub mod schema;
+pub mod steps;
+pub mod usage;
 pub mod workers;
 
 pub use access_log::AccessLogSink;
 pub use body::GatewayBody;
 pub use error::GatewayError;
-pub use hooks::{
-    AuthorizerOutput, Decision, Identity, Phase, Prepared, Rejection, RequestContext, Stage,
-    StageFuture, Stages,
-};
 pub use listener::{
     ConnectionCap, ConnectionPermit, EdgeLimits, RouterService, serve, serve_capped, serve_router,
     shared_listener,
 };
-pub use live::{Live, ReloadError, Reloader, Snapshot, SnapshotError, load_gateway};
+pub use live::{Live, ReloadError, Snapshot, SnapshotError};
 pub use metrics::Metrics;
 pub use pipeline::{ConnectionService, GatewayService, ServiceConfig};
+pub use steps::{
+    AuthorizerOutput, Identity, Phase, Prepared, Rejection, RequestContext, Step, StepFuture,
+    Steps, Verdict,
+};
 pub use workers::{MAX_WORKERS, WorkerListeners, Workers};
 
 /// Where the data plane reads the time (`$context.requestTime`, what stages get as `now`):

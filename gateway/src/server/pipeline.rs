@@ -1,5 +1,5 @@
 //! The request pipeline: [`GatewayService`] takes a request from the listener, resolves it on
-//! the live snapshot and runs it through the stages listed in [`crate::server::hooks`].
+//! the live snapshot and runs it through the stages listed in [`crate::server::steps`].
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,20 +14,24 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::model::{HttpIntegration, Integration, MockIntegration, PassthroughBehavior};
-use crate::path::{PathRejection, check_request_path, merge_slashes, split_encoded_slashes};
-use crate::responses::GatewayResponseType;
+use crate::definition::compiled::{Resolution, RouteHit, normalize_host};
+use crate::definition::model::{
+    HttpIntegration, Integration, MockIntegration, PassthroughBehavior,
+};
+use crate::definition::path::{
+    PathRejection, check_request_path, merge_slashes, split_encoded_slashes,
+};
+use crate::definition::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
-use crate::server::hooks::{Decision, Identity, Phase, RequestContext};
 use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
 use crate::server::request_id::{REQUEST_ID_HEADER, RequestId, RequestIds};
-use crate::snapshot::{Resolution, RouteHit, normalize_host};
+use crate::server::steps::{Identity, Phase, RequestContext, Verdict};
 
 /// Listener and pipeline settings (limits are API Gateway's where it has one).
 #[derive(Debug, Clone)]
@@ -376,7 +380,7 @@ impl ConnectionService {
         (client, value)
     }
 
-    /// Hook stages, validation and the integration; errors become responses here, and every
+    /// Pipeline steps, validation and the integration; errors become responses here, and every
     /// stage that ran sees the response.
     async fn run(
         &self,
@@ -386,7 +390,7 @@ impl ConnectionService {
         route_rt: Option<&RouteRuntime>,
         outcome: &mut Outcome,
     ) -> Response<GatewayBody> {
-        let stages = self.inner.live.stages();
+        let steps = self.inner.live.steps();
         let mut ran = 0usize;
         let result = self
             .before_integration(snapshot, cx, body, route_rt, outcome, &mut ran)
@@ -403,7 +407,7 @@ impl ConnectionService {
             }
         };
         for i in (0..ran).rev() {
-            if let (Some(stage), Some(prepared)) = (stages.get(i), snapshot.prepared.get(i)) {
+            if let (Some(stage), Some(prepared)) = (steps.get(i), snapshot.prepared.get(i)) {
                 response = stage.on_response(cx, prepared, response);
             }
         }
@@ -427,9 +431,9 @@ impl ConnectionService {
         }
         let has_body = !body.is_end_stream();
 
-        // Hook stages before validation: authorizers, keys, throttling, quotas.
+        // Pipeline steps before validation: authorizers, keys, throttling, quotas.
         if let Some(response) = self
-            .run_stages(snapshot, cx, ran, |p| p < Phase::Cache)
+            .run_steps(snapshot, cx, ran, |p| p < Phase::Cache)
             .await?
         {
             return Ok(response);
@@ -484,9 +488,9 @@ impl ConnectionService {
             }
         }
 
-        // Hook stages after validation: the cache.
+        // Pipeline steps after validation: the cache.
         if let Some(response) = self
-            .run_stages(snapshot, cx, ran, |p| p >= Phase::Cache)
+            .run_steps(snapshot, cx, ran, |p| p >= Phase::Cache)
             .await?
         {
             return Ok(response);
@@ -505,27 +509,27 @@ impl ConnectionService {
         }
     }
 
-    /// Runs the hook stages whose phase passes `which`, from position `*ran` on.
-    async fn run_stages(
+    /// Runs the pipeline steps whose phase passes `which`, from position `*ran` on.
+    async fn run_steps(
         &self,
         snapshot: &Snapshot,
         cx: &mut RequestContext<'_>,
         ran: &mut usize,
         which: impl Fn(Phase) -> bool,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
-        let stages = self.inner.live.stages();
+        let steps = self.inner.live.steps();
         let live = &*self.inner.live;
-        while let (Some(stage), Some(prepared)) = (stages.get(*ran), snapshot.prepared.get(*ran)) {
+        while let (Some(stage), Some(prepared)) = (steps.get(*ran), snapshot.prepared.get(*ran)) {
             if !which(stage.phase()) {
                 break;
             }
-            let counters = live.stage_counters(*ran);
+            let counters = live.step_counters(*ran);
             *ran += 1;
             // Outcome positions: continue, reject, respond (see `metrics::STAGE_OUTCOMES`).
             let (outcome, result) = match stage.on_request(cx, prepared).await {
-                Decision::Continue => (0, None),
-                Decision::Reject(rejection) => (1, Some(Err(GatewayError::Rejected(rejection)))),
-                Decision::Respond(response) => (2, Some(Ok(Some(response)))),
+                Verdict::Continue => (0, None),
+                Verdict::Reject(rejection) => (1, Some(Err(GatewayError::Rejected(rejection)))),
+                Verdict::Respond(response) => (2, Some(Ok(Some(response)))),
             };
             if let Some(counters) = counters {
                 counters.add(outcome);
@@ -702,7 +706,7 @@ fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
     http::Uri::from_parts(parts).ok()
 }
 
-/// The 400 for a refused request path (see [`crate::path`]).
+/// The 400 for a refused request path (see [`crate::definition::path`]).
 fn refuse_path(
     inner: &Inner,
     rejection: PathRejection,
@@ -809,7 +813,7 @@ fn mock_response(
         headers.insert(header::CONTENT_TYPE, value);
     }
     for (name, source) in &selected.headers {
-        if let (Ok(name), crate::model::HeaderValueSource::Literal(value)) =
+        if let (Ok(name), crate::definition::model::HeaderValueSource::Literal(value)) =
             (HeaderName::from_bytes(name.as_bytes()), source)
             && let Ok(value) = HeaderValue::from_str(value)
         {

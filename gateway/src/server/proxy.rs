@@ -21,13 +21,13 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::mapping::{MappingSource, ParamLocation, RequestParam};
-use crate::model::{HeaderValueSource, HttpIntegration, HttpMethod};
-use crate::path::{check_path_value, percent_decode};
+use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
+use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
+use crate::definition::path::{check_path_value, percent_decode};
+use crate::definition::template::encode_path_value;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
-use crate::server::hooks::RequestContext;
-use crate::template::encode_path_value;
+use crate::server::steps::RequestContext;
 
 /// Keep-alive HTTP/1.1 connections to backends, one pool per [`crate::server::GatewayService`]
 /// (so per worker runtime when each worker has its own service).
@@ -316,12 +316,9 @@ fn context_value<'c>(var: &str, cx: &'c RequestContext<'_>) -> Option<Cow<'c, st
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())?,
         ),
-        "requestTimeEpoch" => Cow::Owned(
-            cx.now
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-                .to_string(),
-        ),
+        "requestTimeEpoch" => {
+            Cow::Owned(gatehouse_policy::calendar::unix_millis(cx.now).to_string())
+        }
         "domainName" => Cow::Borrowed(
             cx.head
                 .headers
@@ -508,7 +505,7 @@ fn is_gateways(name: &str) -> bool {
     let same = |owned: &str| {
         name.len() == owned.len() && name.bytes().zip(owned.bytes()).all(|(a, b)| alike(a, b))
     };
-    let prefix = crate::authorizers::HEADER_PREFIX;
+    let prefix = crate::server::authorizers::HEADER_PREFIX;
     let gatehouse =
         name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| alike(a, b));
     gatehouse || GATEWAY_HEADERS.iter().any(|owned| same(owned))

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use gatehouse_gateway::mapping::{MappingSource, RequestParam};
-use gatehouse_gateway::model::{
+use gatehouse_gateway::definition::compiled::Definition;
+use gatehouse_gateway::definition::mapping::{MappingSource, RequestParam};
+use gatehouse_gateway::definition::model::{
     Authorization, AuthorizerKind, EndpointAuthorizerKind, HttpMethod, Integration,
 };
-use gatehouse_gateway::snapshot::Definition;
-use gatehouse_gateway::stage::{MethodSettingsKey, QuotaPeriod};
+use gatehouse_gateway::definition::stage::{MethodSettingsKey, QuotaPeriod};
 use gatehouse_gateway::{Gateway, Limits, LoadError, Loaded, Resolution, load_definition};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway/");

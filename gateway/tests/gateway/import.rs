@@ -1,14 +1,14 @@
 //! OpenAPI / Swagger import: the PetStore sample in detail, then a table of cases, each named
 //! after the extension or rule it pins and citing the AWS documentation page that defines it.
 
-use gatehouse_gateway::mapping::{
+use gatehouse_gateway::definition::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParamLocation, RequestParam,
 };
-use gatehouse_gateway::model::{
+use gatehouse_gateway::definition::model::{
     ApiKeySource, Authorization, AuthorizerKind, EndpointAuthorizerKind, HeaderValueSource,
     HttpMethod, Integration, JwtFlavor, PassthroughBehavior,
 };
-use gatehouse_gateway::openapi::{Imported, SpecVersion, import};
+use gatehouse_gateway::definition::openapi::{Imported, SpecVersion, import};
 use gatehouse_gateway::{Api, Limits, LoadError, Method};
 use serde_json::{Value, json};
 
@@ -359,7 +359,7 @@ fn only_method(imported: &Imported) -> &Method {
         .expect("one method")
 }
 
-fn http(imported: &Imported) -> &gatehouse_gateway::model::HttpIntegration {
+fn http(imported: &Imported) -> &gatehouse_gateway::definition::model::HttpIntegration {
     only_method(imported)
         .integration
         .http()

@@ -14,7 +14,9 @@
 mod dataplane;
 mod declarative;
 mod edge;
+mod fidelity;
 mod import;
+mod layout;
 mod properties;
 mod resolve;
 mod usage;

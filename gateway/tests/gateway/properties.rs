@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use gatehouse_gateway::model::{Integration, MockIntegration};
-use gatehouse_gateway::openapi::import;
-use gatehouse_gateway::path::{ResourcePath, Segment, percent_decode};
-use gatehouse_gateway::routes::Lookup;
+use gatehouse_gateway::definition::model::{Integration, MockIntegration};
+use gatehouse_gateway::definition::openapi::import;
+use gatehouse_gateway::definition::path::{ResourcePath, Segment, percent_decode};
+use gatehouse_gateway::definition::routes::Lookup;
 use gatehouse_gateway::{
     Api, Gateway, HttpMethod, Limits, Method, MethodSettings, Resource, RouteTable, load_definition,
 };

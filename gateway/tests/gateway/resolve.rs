@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use gatehouse_gateway::snapshot::MissReason;
+use gatehouse_gateway::definition::compiled::MissReason;
 use gatehouse_gateway::{
     Gateway, GatewayResponseType, HttpMethod, Limits, Resolution, load_definition,
 };

@@ -39,8 +39,9 @@ pub enum Protocol {
 #[derive(Debug, Clone)]
 pub struct OperatorAuth {
     credentials: OperatorCredentials,
-    /// The region credential scopes must name (`None`: any; the region is signed either way).
-    region: Option<String>,
+    /// The regions credential scopes may name (empty: any; the region is signed either way).
+    /// The region a request was signed for is the region it acts in.
+    regions: Vec<String>,
     clock: Arc<dyn Clock>,
 }
 
@@ -65,9 +66,18 @@ impl OperatorAuth {
         region: Option<String>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::for_regions(credentials, region.into_iter().collect(), clock)
+    }
+
+    /// Requests must be signed by `credentials`, scoped to one of `regions` (any when empty).
+    pub fn for_regions(
+        credentials: OperatorCredentials,
+        regions: Vec<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             credentials,
-            region,
+            regions,
             clock,
         }
     }
@@ -79,7 +89,7 @@ impl OperatorAuth {
 
     /// Verifies a request to `service` (the SigV4 service name) of `protocol`: the signature,
     /// its scope and time, the body against the signed payload hash, and the headers the
-    /// protocol requires signed.
+    /// protocol requires signed. Returns the region the request was signed for.
     pub fn check(
         &self,
         service: &str,
@@ -88,7 +98,7 @@ impl OperatorAuth {
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(), AuthRejection> {
+    ) -> Result<String, AuthRejection> {
         let header_list: Vec<(&str, &[u8])> = headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes()))
@@ -101,7 +111,11 @@ impl OperatorAuth {
             payload: Payload::Bytes(body),
         };
         let mut config = VerifierConfig::new(service);
-        config.region.clone_from(&self.region);
+        // One region: the verifier checks it. Several: any is verified, then the scope's
+        // region must be one of them.
+        if let [only] = self.regions.as_slice() {
+            config.region = Some(only.clone());
+        }
         if protocol == Protocol::AwsJson {
             config = config.require_signed("x-amz-target");
         }
@@ -114,7 +128,15 @@ impl OperatorAuth {
         if verified.security_token.is_some() {
             return Err(rejection(&SigV4Error::UnknownAccessKey, protocol));
         }
-        Ok(())
+        let region = verified.scope.region;
+        if self.regions.len() > 1 && !self.regions.contains(&region) {
+            let wrong = SigV4Error::WrongRegion {
+                expected: self.regions.join(", "),
+                found: region,
+            };
+            return Err(rejection(&wrong, protocol));
+        }
+        Ok(region)
     }
 }
 

@@ -39,6 +39,7 @@ use std::time::{Duration, SystemTime};
 
 use gatehouse_storage::{CounterKey, CounterState, CounterWrite};
 
+use super::auth_events::{AuthEventKind, PasswordOutcome};
 use super::config::AliasAttribute;
 use super::{User, UserPool, UserPoolError, UserPools, is_email};
 use crate::time::unix_millis;
@@ -83,7 +84,7 @@ impl Subject {
                 let name = if folds {
                     name.to_lowercase()
                 } else {
-                    pools.normalize_username(pool, name)
+                    pools.username_key(pool, name)
                 };
                 let digest = pools
                     .inner
@@ -97,6 +98,11 @@ impl Subject {
     /// The subject of a known user.
     pub(crate) fn user(user: &User) -> Self {
         Self(user.sub.clone())
+    }
+
+    /// The user's `sub`, when the subject is a user (not a name nobody holds).
+    pub(crate) fn sub(&self) -> Option<&str> {
+        (!self.0.starts_with("name:")).then_some(self.0.as_str())
     }
 
     /// The subject as storage keys it.
@@ -241,11 +247,67 @@ impl UserPools {
         stored: Option<&str>,
         now: SystemTime,
     ) -> Result<bool, UserPoolError> {
-        self.check_lockout(pool, subject, PASSWORD, now).await?;
+        self.check_password_as(AuthEventKind::SignIn, pool, subject, password, stored, now)
+            .await
+    }
+
+    /// [`UserPools::check_password`] for an event of `kind` (see `auth_events`): a user's
+    /// checks and lockout refusals are recorded for AdminListUserAuthEvents.
+    pub(crate) async fn check_password_as(
+        &self,
+        kind: AuthEventKind,
+        pool: &UserPool,
+        subject: &Subject,
+        password: &str,
+        stored: Option<&str>,
+        now: SystemTime,
+    ) -> Result<bool, UserPoolError> {
+        let event = |outcome| async move {
+            if let Some(sub) = subject.sub() {
+                self.record_auth_event(&pool.id, sub, kind, outcome, now)
+                    .await;
+            }
+        };
+        if let Err(locked) = self.check_lockout(pool, subject, PASSWORD, now).await {
+            event(PasswordOutcome::RefusedWhileLocked).await;
+            return Err(locked);
+        }
         let matched = self.passwords().verify(password, stored).await?;
-        self.record_check(pool, subject, PASSWORD, matched, now)
-            .await?;
+        if let Err(locked) = self
+            .record_check(pool, subject, PASSWORD, matched, now)
+            .await
+        {
+            event(PasswordOutcome::RefusedWhileLocked).await;
+            return Err(locked);
+        }
+        let outcome = if matched {
+            PasswordOutcome::Right
+        } else if self.is_locked(pool, subject, PASSWORD, now).await {
+            PasswordOutcome::WrongAndLocked
+        } else {
+            PasswordOutcome::Wrong
+        };
+        event(outcome).await;
         Ok(matched)
+    }
+
+    /// Whether `subject` is locked out for `kind` at `now` (after a failure, to tell the one
+    /// that locked); a storage failure reads as not locked (the event is only a report).
+    pub(crate) async fn is_locked(
+        &self,
+        pool: &UserPool,
+        subject: &Subject,
+        kind: &str,
+        now: SystemTime,
+    ) -> bool {
+        let stored = self
+            .store()
+            .counters()
+            .get(lockout_key(pool, subject, kind))
+            .await
+            .ok()
+            .flatten();
+        locked_at(stored, unix_millis(now))
     }
 
     /// Refuses with "Password attempts exceeded" while `subject` is locked out for `kind`
@@ -314,9 +376,11 @@ impl UserPools {
         Ok(())
     }
 
-    /// Deletes the counters that expired at the clock's now; returns how many.
+    /// Deletes the counters (and the users' auth events) that expired at the clock's now;
+    /// returns how many counters.
     pub async fn purge_attempt_counters(&self) -> Result<u64, UserPoolError> {
         let now = unix_millis(self.now());
+        self.store().auth_events().purge_expired(now).await?;
         Ok(self.store().counters().purge_expired(now).await?)
     }
 }

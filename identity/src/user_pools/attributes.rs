@@ -105,7 +105,8 @@ impl UserPools {
                     }
                 }
                 AttributeDataType::Boolean => {
-                    if value != "true" && value != "false" {
+                    // Any case, as AWS accepts (`True`); stored lower-case (`canonical`).
+                    if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
                         return Err(UserPoolError::invalid(format!(
                             "attribute `{name}` must be `true` or `false`"
                         )));
@@ -121,6 +122,34 @@ impl UserPools {
             }
         }
         Ok(())
+    }
+
+    /// Attribute writes with their values as stored: booleans (`email_verified`,
+    /// `phone_number_verified`, Boolean custom attributes) lower-case, whatever case they
+    /// were sent in (AWS accepts `True` and `FALSE`). Unknown names pass unchanged, for
+    /// [`UserPools::validate_attributes`] to refuse.
+    pub fn canonical_attributes(
+        &self,
+        pool: &UserPool,
+        attributes: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        attributes
+            .iter()
+            .map(|(name, value)| {
+                let boolean = pool
+                    .config
+                    .attribute(name)
+                    .is_some_and(|a| a.data_type == AttributeDataType::Boolean);
+                let value = if boolean
+                    && (value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"))
+                {
+                    value.to_ascii_lowercase()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect()
     }
 
     /// Fails unless every required schema attribute has a value.
@@ -186,8 +215,11 @@ impl UserPools {
         out
     }
 
-    /// The stored form of a username in this pool (lower-cased when case-insensitive).
-    pub fn normalize_username(&self, pool: &UserPool, username: &str) -> String {
+    /// The key that names a user in this pool (storage's `username_key`): the username
+    /// folded to lower case where `UsernameConfiguration.CaseSensitive` is false, so that
+    /// any spelling finds it (and no two users differ only in case), else the username
+    /// itself. The username keeps the case it was created with.
+    pub fn username_key(&self, pool: &UserPool, username: &str) -> String {
         if pool.config.case_insensitive_usernames() {
             username.to_lowercase()
         } else {
@@ -203,8 +235,10 @@ impl UserPools {
         name: &str,
     ) -> Result<Option<User>, UserPoolError> {
         let users = self.store().users();
-        let username = self.normalize_username(pool, name);
-        if let Some(r) = users.get(&pool.id, &username).await? {
+        if let Some(r) = users
+            .get_by_key(&pool.id, &self.username_key(pool, name))
+            .await?
+        {
             return Ok(Some(user_from_record(r)?));
         }
         let candidates: &[&str] = if is_email(name) {

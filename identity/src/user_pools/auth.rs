@@ -17,13 +17,9 @@
 use std::collections::BTreeMap;
 
 use super::attempts::Subject;
-use super::attributes::user_from_record;
 use super::challenges::{SignIn, password_digest};
 use super::config::ExplicitAuthFlow;
-use super::issue::refresh_token_hash;
-use super::{Client, TokenOrigin, Tokens, UserPool, UserPoolError, UserPools, UserStatus};
-use crate::crypto::constant_time_eq;
-use crate::time::{from_unix_millis, unix_millis};
+use super::{Client, Tokens, UserPool, UserPoolError, UserPools, UserStatus};
 
 /// The challenge of users whose password an operator set (FORCE_CHANGE_PASSWORD).
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
@@ -57,10 +53,6 @@ pub(crate) fn invalid_session() -> UserPoolError {
 
 pub(crate) fn incorrect_credentials() -> UserPoolError {
     UserPoolError::NotAuthorized("Incorrect username or password.".into())
-}
-
-fn invalid_refresh_token() -> UserPoolError {
-    UserPoolError::NotAuthorized("Invalid Refresh Token".into())
 }
 
 pub(crate) fn required<'a>(
@@ -324,80 +316,16 @@ impl UserPools {
     }
 
     /// `REFRESH_TOKEN_AUTH`: new ID and access tokens for a live refresh token issued to
-    /// this client, with the session's `auth_time` and `origin_jti`; no new refresh token.
+    /// this client, with the session's `auth_time` and `origin_jti`; no new refresh token
+    /// (see `refresh`, which also serves GetTokensFromRefreshToken).
     async fn refresh_auth(
         &self,
         pool: &UserPool,
         client: &Client,
         parameters: &BTreeMap<String, String>,
     ) -> Result<Tokens, UserPoolError> {
-        let token = required(parameters, "REFRESH_TOKEN")?;
-        let now = self.now();
-        let record = self
-            .store()
-            .refresh_tokens()
-            .get(&refresh_token_hash(token))
-            .await?
-            .ok_or_else(invalid_refresh_token)?;
-        if record.pool_id != pool.id || record.client_id != client.id {
-            return Err(invalid_refresh_token());
-        }
-        if record.revoked_at.is_some() {
-            return Err(UserPoolError::NotAuthorized(
-                "Refresh Token has been revoked".into(),
-            ));
-        }
-        if record.expires_at <= unix_millis(now) {
-            return Err(UserPoolError::NotAuthorized(
-                "Refresh Token has expired".into(),
-            ));
-        }
-        let user = match self
-            .store()
-            .users()
-            .get_by_sub(&pool.id, &record.sub)
-            .await?
-        {
-            Some(r) => user_from_record(r)?,
-            None => return Err(invalid_refresh_token()),
-        };
-        if let Some(secret) = &client.secret {
-            // Cognito computes the refresh SECRET_HASH over the username, and also accepts
-            // the sub (what email-username pools' SDKs send).
-            let provided = parameters.get("SECRET_HASH").ok_or_else(|| {
-                UserPoolError::NotAuthorized(format!(
-                    "Client {} is configured for secret but secret was not received",
-                    client.id
-                ))
-            })?;
-            let ok = [&user.username, &user.sub].iter().any(|name| {
-                let expected = super::clients::secret_hash(secret, name, &client.id);
-                constant_time_eq(expected.as_bytes(), provided.as_bytes())
-            });
-            if !ok {
-                return Err(UserPoolError::NotAuthorized(format!(
-                    "Unable to verify secret hash for client {}",
-                    client.id
-                )));
-            }
-        }
-        if !user.enabled {
-            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
-        }
-        let device = self
-            .refresh_device(pool, &user, parameters.get("DEVICE_KEY"))
-            .await?;
-        self.issue_device_tokens(
-            pool,
-            client,
-            &user,
-            from_unix_millis(record.auth_time),
-            TokenOrigin::Refresh {
-                origin_jti: record.origin_jti,
-            },
-            device,
-        )
-        .await
+        self.refresh_without_rotation(pool, client, parameters)
+            .await
     }
 }
 

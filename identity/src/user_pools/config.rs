@@ -93,6 +93,15 @@ impl TimeUnit {
     }
 }
 
+named_enum!(
+    /// A `RecoveryMechanisms` entry's `Name` (`AccountRecoverySetting`).
+    RecoveryMechanism {
+        VerifiedEmail = "verified_email",
+        VerifiedPhoneNumber = "verified_phone_number",
+        AdminOnly = "admin_only",
+    }
+);
+
 // === PoolConfig ===
 
 /// Everything about a pool except its id and name (storage columns).
@@ -331,12 +340,16 @@ pub fn standard_schema() -> Vec<SchemaAttribute> {
             developer_only: false,
             mutable,
             required: name == "sub",
-            min_length: (data_type == AttributeDataType::String).then_some(if name == "sub" {
-                1
-            } else {
-                0
+            min_length: (data_type == AttributeDataType::String).then_some(match name {
+                "sub" => 1,
+                // `YYYY-MM-DD`, as Cognito's default schema says.
+                "birthdate" => 10,
+                _ => 0,
             }),
-            max_length: (data_type == AttributeDataType::String).then_some(MAX_ATTRIBUTE_VALUE_LEN),
+            max_length: (data_type == AttributeDataType::String).then_some(match name {
+                "birthdate" => 10,
+                _ => MAX_ATTRIBUTE_VALUE_LEN,
+            }),
             min_value: (data_type == AttributeDataType::Number).then_some(0),
             max_value: None,
         })
@@ -392,6 +405,20 @@ impl PoolConfig {
                 )));
             }
         }
+        for attribute in self.verify_before_update()? {
+            if !self.auto_verifies(attribute) {
+                return Err(UserPoolError::invalid(format!(
+                    "`{}` in AttributesRequireVerificationBeforeUpdate must be an auto-verified attribute",
+                    attribute.as_str()
+                )));
+            }
+        }
+        let recovery = self.recovery_mechanisms()?;
+        if recovery.contains(&RecoveryMechanism::AdminOnly) && recovery.len() > 1 {
+            return Err(UserPoolError::invalid(
+                "admin_only cannot be combined with other recovery mechanisms",
+            ));
+        }
         for template in [
             &self.verification_message.email_message,
             &self.verification_message.sms_message,
@@ -437,6 +464,80 @@ impl PoolConfig {
     /// Whether email or phone numbers are the username (`UsernameAttributes`).
     pub fn uses_username_attributes(&self) -> bool {
         !self.username_attributes.is_empty()
+    }
+
+    /// The schema attribute a name refers to: `custom:x`, or `dev:custom:x` (how Cognito
+    /// shows a developer-only custom attribute).
+    pub fn attribute_named(&self, name: &str) -> Option<&SchemaAttribute> {
+        let name = name.strip_prefix("dev:").unwrap_or(name);
+        self.attribute(name)
+    }
+
+    /// `AccountRecoverySetting.RecoveryMechanisms` by priority (lowest first); empty when
+    /// the pool has none. The setting is kept as given (`stored_only`) and checked by
+    /// [`PoolConfig::validate`].
+    pub fn recovery_mechanisms(&self) -> Result<Vec<RecoveryMechanism>, UserPoolError> {
+        let Some(setting) = self.stored_only.get("AccountRecoverySetting") else {
+            return Ok(Vec::new());
+        };
+        let invalid = || UserPoolError::invalid("invalid account recovery setting");
+        let entries = match setting.get("RecoveryMechanisms") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(entries)) => entries,
+            Some(_) => return Err(invalid()),
+        };
+        let mut ranked = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let name = entry.get("Name").and_then(serde_json::Value::as_str);
+            let priority = entry.get("Priority").and_then(serde_json::Value::as_i64);
+            let (Some(name), Some(priority)) = (name, priority) else {
+                return Err(invalid());
+            };
+            let mechanism = RecoveryMechanism::parse(name).ok_or_else(|| {
+                UserPoolError::invalid(format!(
+                    "value `{name}` at `RecoveryMechanisms.Name` failed to satisfy constraint: member must satisfy enum value set"
+                ))
+            })?;
+            ranked.push((priority, mechanism));
+        }
+        ranked.sort();
+        Ok(ranked.into_iter().map(|(_, m)| m).collect())
+    }
+
+    /// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`: the
+    /// attributes (email, phone number) whose new value takes effect only once verified.
+    /// Kept as given (`stored_only`), checked by [`PoolConfig::validate`].
+    pub fn verify_before_update(&self) -> Result<Vec<VerifiedAttribute>, UserPoolError> {
+        let Some(setting) = self.stored_only.get("UserAttributeUpdateSettings") else {
+            return Ok(Vec::new());
+        };
+        let names = match setting.get("AttributesRequireVerificationBeforeUpdate") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(names)) => names,
+            Some(_) => {
+                return Err(UserPoolError::invalid(
+                    "invalid user attribute update settings",
+                ));
+            }
+        };
+        names
+            .iter()
+            .map(|name| {
+                name.as_str()
+                    .and_then(VerifiedAttribute::parse)
+                    .ok_or_else(|| {
+                        UserPoolError::invalid(format!(
+                            "value `{name}` at `AttributesRequireVerificationBeforeUpdate` failed to satisfy constraint: member must satisfy enum value set"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether a new value of `attribute` waits for its verification.
+    pub fn verifies_before_update(&self, attribute: VerifiedAttribute) -> bool {
+        self.verify_before_update()
+            .is_ok_and(|attributes| attributes.contains(&attribute))
     }
 
     /// Whether `attribute` is auto-verified.
@@ -510,7 +611,23 @@ pub struct ClientConfig {
     pub enable_propagate_additional_user_context_data: bool,
     /// `AuthSessionValidity` in minutes (3..=15, default 3): how long a challenge session lives.
     pub auth_session_validity: u32,
+    /// `RefreshTokenRotation` as given; `None` (never given) is rotation off.
+    pub refresh_token_rotation: Option<RefreshTokenRotation>,
 }
+
+/// `RefreshTokenRotation`: whether GetTokensFromRefreshToken hands out a new refresh token
+/// each time (and takes the old one out), and how long a rotated token still works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenRotation {
+    /// `Feature` ENABLED.
+    pub enabled: bool,
+    /// `RetryGracePeriodSeconds` (0..=60): how long a rotated token may still be used, so a
+    /// client that lost the answer can retry. 0: never.
+    pub retry_grace_period_seconds: u32,
+}
+
+/// The longest `RetryGracePeriodSeconds` Cognito accepts.
+pub const MAX_RETRY_GRACE_PERIOD_SECONDS: u32 = 60;
 
 /// `TokenValidityUnits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,6 +672,7 @@ impl Default for ClientConfig {
             enable_token_revocation: true,
             enable_propagate_additional_user_context_data: false,
             auth_session_validity: 3,
+            refresh_token_rotation: None,
         }
     }
 }
@@ -595,6 +713,14 @@ impl ClientConfig {
             return Err(UserPoolError::invalid(
                 "refresh token validity must be between 60 minutes and 10 years",
             ));
+        }
+        if self
+            .refresh_token_rotation
+            .is_some_and(|r| r.retry_grace_period_seconds > MAX_RETRY_GRACE_PERIOD_SECONDS)
+        {
+            return Err(UserPoolError::invalid(format!(
+                "retry grace period seconds must be between 0 and {MAX_RETRY_GRACE_PERIOD_SECONDS}"
+            )));
         }
         if !(3..=15).contains(&self.auth_session_validity) {
             return Err(UserPoolError::invalid(
@@ -672,6 +798,20 @@ impl ClientConfig {
             F::AllowCustomAuth => self.explicit_auth_flows.contains(&F::CustomAuthFlowOnly),
             F::AllowRefreshTokenAuth | F::AllowUserSrpAuth => legacy_only,
             _ => false,
+        }
+    }
+
+    /// Whether GetTokensFromRefreshToken rotates refresh tokens.
+    pub fn rotates_refresh_tokens(&self) -> bool {
+        self.refresh_token_rotation.is_some_and(|r| r.enabled)
+    }
+
+    /// How long a rotated refresh token may still be used (zero when rotation is off: then
+    /// a token that was rotated while it was on is spent).
+    pub fn refresh_retry_grace(&self) -> Duration {
+        match self.refresh_token_rotation {
+            Some(r) if r.enabled => Duration::from_secs(u64::from(r.retry_grace_period_seconds)),
+            _ => Duration::ZERO,
         }
     }
 

@@ -63,6 +63,9 @@ pub enum UserPoolError {
     /// The pool's configuration does not allow the operation (e.g. no way to deliver a code).
     #[error("{0}")]
     InvalidUserPoolConfiguration(String),
+    /// A refresh token taken out of use by rotation was used again: its sign-in is revoked.
+    #[error("{0}")]
+    RefreshTokenReuse(String),
     /// The operation is not allowed in the user's current state (e.g. RESEND for a confirmed
     /// user).
     #[error("{0}")]

@@ -186,6 +186,7 @@ impl UserPools {
                             created_at: now_ms,
                             expires_at: now_ms.saturating_add(lifetime_ms),
                             revoked_at: None,
+                            rotated_at: None,
                         },
                         SignedInAs {
                             status: user.status.as_str(),

@@ -51,8 +51,11 @@ pub const FILTERABLE: &[&str] = &[
     "sub",
 ];
 
+/// A filter that does not parse: Cognito's one message whatever the fault (the detail is
+/// logged at debug level for whoever runs the service).
 fn bad_filter(detail: &str) -> UserPoolError {
-    UserPoolError::invalid(format!("invalid search filter: {detail}"))
+    tracing::debug!(detail, "ListUsers filter does not parse");
+    UserPoolError::invalid("Error while parsing filter")
 }
 
 /// Parses `attr = "value"` / `attr ^= "value"` (spaces around the operator optional; `\"` and
@@ -102,8 +105,8 @@ pub fn parse_filter(text: &str) -> Result<Option<ListUsersFilter>, UserPoolError
         return Err(bad_filter("unexpected text after the value"));
     }
     if !FILTERABLE.contains(&attribute) {
-        return Err(bad_filter(&format!(
-            "attribute `{attribute}` cannot be filtered on"
+        return Err(UserPoolError::invalid(format!(
+            "Invalid search attribute: {attribute}"
         )));
     }
     Ok(Some(ListUsersFilter {
@@ -123,11 +126,12 @@ fn storage_filter(pool: &UserPool, f: &ListUsersFilter) -> Result<UserFilter, Us
         }
     };
     Ok(match f.attribute.as_str() {
-        "username" => UserFilter::Username(matches(if pool.config.case_insensitive_usernames() {
-            f.value.to_lowercase()
-        } else {
-            f.value.clone()
-        })),
+        // In a pool that ignores case, names are matched by their folded key, so a filter
+        // finds `Alice` as `alice` and `ALICE` alike.
+        "username" if pool.config.case_insensitive_usernames() => {
+            UserFilter::UsernameKey(matches(f.value.to_lowercase()))
+        }
+        "username" => UserFilter::Username(matches(f.value.clone())),
         "sub" => UserFilter::Sub(matches(f.value.clone())),
         // Documented as case-insensitive; statuses are stored upper-case.
         "cognito:user_status" => UserFilter::Status(matches(f.value.to_uppercase())),

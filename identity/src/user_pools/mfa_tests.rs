@@ -214,6 +214,7 @@ async fn a_password_set_before_srp_gets_its_verifier_at_the_next_password_sign_i
                 pool_id: pool.id.clone(),
                 sub: crate::ids::uuid_v4(),
                 username: "old".into(),
+                username_key: "old".into(),
                 status: "CONFIRMED".into(),
                 enabled: true,
                 password_hash: Some(hash),

@@ -11,6 +11,8 @@
 //! - `codes`: one-time codes (hashed, expiring, attempt-limited) and their delivery.
 //! - `attempts`: the password lockout and the limits on code guesses and sends, counted in
 //!   storage for every node.
+//! - `auth_events`: each user's sign-in events (passwords checked, lockouts), for
+//!   AdminListUserAuthEvents.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
@@ -19,6 +21,8 @@
 //!   and its sealed, single-use sessions.
 //! - `mfa`: software tokens, email codes, the pool's and the users' MFA settings.
 //! - `devices`: remembered devices.
+//! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
+//!   revocation of a token family on reuse.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
@@ -27,6 +31,7 @@
 mod attempts;
 mod attributes;
 mod auth;
+mod auth_events;
 mod challenges;
 mod clients;
 mod codes;
@@ -39,6 +44,7 @@ mod keys;
 mod list_users;
 mod mfa;
 mod pools;
+mod refresh;
 mod revocations;
 mod self_service;
 mod sign_up;
@@ -51,6 +57,7 @@ pub use attempts::{
 };
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
+pub use auth_events::{AUTH_EVENT_LIFETIME, AuthEvent, AuthEventKind, PasswordOutcome};
 pub use challenges::{
     DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, MFA_SETUP, SELECT_MFA_TYPE,
     SOFTWARE_TOKEN_MFA,
@@ -101,8 +108,11 @@ use crate::rate_limit::{SourceLimiter, SourceRateLimit};
 /// Node-wide settings of the user-pool service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPoolsConfig {
-    /// The region in pool ids and ARNs (`us-east-1`).
+    /// The region of pools made without one (`us-east-1`): the first the node serves.
     pub region: String,
+    /// Further regions the node serves: an operator request signed for one of them makes
+    /// its pools there (their ids, ARNs and issuers carry it).
+    pub other_regions: Vec<String>,
     /// The account id in ARNs (`000000000000`).
     pub account_id: String,
     /// The base URL of issuers: `iss` = `{public_url}/{poolId}`.
@@ -207,11 +217,20 @@ impl UserPools {
         crate::tokens::issuer(&self.inner.config.public_url, pool_id)
     }
 
-    /// The ARN of a pool.
+    /// Whether this node serves `region`.
+    pub fn serves_region(&self, region: &str) -> bool {
+        let config = &self.inner.config;
+        config.region == region || config.other_regions.iter().any(|r| r == region)
+    }
+
+    /// The ARN of a pool, in the region its id carries.
     pub fn pool_arn(&self, pool_id: &str) -> String {
+        let region = pool_id
+            .split_once('_')
+            .map_or(self.inner.config.region.as_str(), |(region, _)| region);
         format!(
-            "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
-            self.inner.config.region, self.inner.config.account_id
+            "arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}",
+            self.inner.config.account_id
         )
     }
 }
@@ -227,3 +246,9 @@ mod hardening_tests;
 
 #[cfg(test)]
 mod mfa_tests;
+
+#[cfg(test)]
+mod rotation_tests;
+
+#[cfg(test)]
+mod details_tests;

@@ -1,5 +1,5 @@
 //! Pool operations: CreateUserPool, DescribeUserPool, ListUserPools, UpdateUserPool,
-//! DeleteUserPool, and the loaders every other operation starts with.
+//! AddCustomAttributes, DeleteUserPool, and the loaders every other operation starts with.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,25 +41,13 @@ pub(crate) fn page_size(limit: Option<u32>, max: u32, what: &str) -> Result<u32,
 }
 
 /// The full schema of a new pool: the standard attributes, with `requested` entries applied.
-/// A requested standard attribute changes its `required`/`mutable`/constraints; any other name
-/// becomes `custom:{name}`. Custom attributes cannot be required, as in Cognito.
+/// A requested standard attribute changes its `required`/`mutable`/constraints (never its type,
+/// nor to developer-only); any other name becomes `custom:{name}` ([`custom_attribute`]).
+/// Messages are Cognito's.
 pub fn schema_with(requested: Vec<SchemaAttribute>) -> Result<Vec<SchemaAttribute>, UserPoolError> {
     let mut schema = standard_schema();
-    for mut a in requested {
+    for a in requested {
         let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name).to_owned();
-        if bare.is_empty() || bare.chars().count() > 20 {
-            return Err(UserPoolError::invalid(format!(
-                "attribute name `{}` must be 1 to 20 characters",
-                a.name
-            )));
-        }
-        if a.min_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
-            || a.max_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
-        {
-            return Err(UserPoolError::invalid(format!(
-                "attribute `{bare}`: string lengths must be at most {MAX_ATTRIBUTE_VALUE_LEN}"
-            )));
-        }
         if !a.name.starts_with("custom:") && is_standard_attribute(&bare) {
             let Some(existing) = schema.iter_mut().find(|s| s.name == bare) else {
                 continue;
@@ -67,48 +55,108 @@ pub fn schema_with(requested: Vec<SchemaAttribute>) -> Result<Vec<SchemaAttribut
             if bare == "sub" {
                 continue;
             }
-            if a.data_type != existing.data_type {
+            if a.data_type != existing.data_type || a.developer_only {
                 return Err(UserPoolError::invalid(format!(
-                    "attribute `{bare}` has type {}, not {}",
-                    existing.data_type.as_str(),
-                    a.data_type.as_str()
+                    "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {bare}"
                 )));
             }
             existing.required = a.required;
             existing.mutable = a.mutable;
-            existing.developer_only = a.developer_only;
-            if a.data_type == AttributeDataType::String {
-                existing.min_length = a.min_length.or(existing.min_length);
-                existing.max_length = a.max_length.or(existing.max_length);
+            match a.data_type {
+                AttributeDataType::String => {
+                    existing.min_length = a.min_length.or(existing.min_length);
+                    existing.max_length = a.max_length.or(existing.max_length);
+                }
+                AttributeDataType::Number => {
+                    existing.min_value = a.min_value.or(existing.min_value);
+                    existing.max_value = a.max_value.or(existing.max_value);
+                }
+                AttributeDataType::Boolean | AttributeDataType::DateTime => {}
             }
+            check_constraints(&bare, existing)?;
             continue;
         }
-        if a.required {
-            return Err(UserPoolError::invalid(format!(
-                "required custom attributes are not supported: `{bare}`"
-            )));
+        let custom = custom_attribute(a)?;
+        if let Some(taken) = schema.iter().find(|s| s.name == custom.name) {
+            return Err(existing_attribute(&custom, taken));
         }
-        if !bare
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c))
-        {
-            return Err(UserPoolError::invalid(format!(
-                "attribute name `{bare}` may only contain letters, digits and `_-:.`"
-            )));
-        }
-        a.name = format!("custom:{bare}");
-        if schema.iter().any(|s| s.name == a.name) {
-            return Err(UserPoolError::invalid(format!(
-                "attribute `{}` is declared twice",
-                a.name
-            )));
-        }
-        if a.data_type == AttributeDataType::String && a.max_length.is_none() {
-            a.max_length = Some(MAX_ATTRIBUTE_VALUE_LEN);
-        }
-        schema.push(a);
+        schema.push(custom);
     }
     Ok(schema)
+}
+
+/// A custom attribute as declared (CreateUserPool's `Schema`, AddCustomAttributes): named
+/// `custom:{name}`, never required, with only the constraints of its type.
+pub(super) fn custom_attribute(mut a: SchemaAttribute) -> Result<SchemaAttribute, UserPoolError> {
+    let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name).to_owned();
+    if bare.is_empty() || bare.chars().count() > 20 {
+        return Err(UserPoolError::invalid(format!(
+            "attribute name `{}` must be 1 to 20 characters",
+            a.name
+        )));
+    }
+    if a.required {
+        return Err(UserPoolError::invalid(
+            "Required custom attributes are not supported currently.",
+        ));
+    }
+    if !bare
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c))
+    {
+        return Err(UserPoolError::invalid(format!(
+            "attribute name `{bare}` may only contain letters, digits and `_-:.`"
+        )));
+    }
+    a.name = format!("custom:{bare}");
+    // Constraints of another type than the attribute's are ignored, as Cognito does.
+    if a.data_type != AttributeDataType::String {
+        (a.min_length, a.max_length) = (None, None);
+    }
+    if a.data_type != AttributeDataType::Number {
+        (a.min_value, a.max_value) = (None, None);
+    }
+    check_constraints(&a.name, &a)?;
+    Ok(a)
+}
+
+/// Cognito's refusal of a custom attribute whose name the schema holds already.
+fn existing_attribute(new: &SchemaAttribute, taken: &SchemaAttribute) -> UserPoolError {
+    let shown = if taken.developer_only {
+        format!("dev:{}", taken.name)
+    } else {
+        taken.name.clone()
+    };
+    UserPoolError::invalid(format!(
+        "{}: Existing attribute already has name {shown}.",
+        new.name
+    ))
+}
+
+/// The bounds of an attribute: string lengths at most 2048, and no minimum above its maximum.
+fn check_constraints(name: &str, a: &SchemaAttribute) -> Result<(), UserPoolError> {
+    if a.min_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
+        || a.max_length.is_some_and(|n| n > MAX_ATTRIBUTE_VALUE_LEN)
+    {
+        return Err(UserPoolError::invalid(format!(
+            "user.{name}: String attributes cannot have a length of more than {MAX_ATTRIBUTE_VALUE_LEN}"
+        )));
+    }
+    if let (Some(lo), Some(hi)) = (a.min_length, a.max_length)
+        && lo > hi
+    {
+        return Err(UserPoolError::invalid(format!(
+            "user.{name}: Max length cannot be less than min length."
+        )));
+    }
+    if let (Some(lo), Some(hi)) = (a.min_value, a.max_value)
+        && lo > hi
+    {
+        return Err(UserPoolError::invalid(format!(
+            "user.{name}: Max value cannot be less than min value."
+        )));
+    }
+    Ok(())
 }
 
 fn check_pool_name(name: &str) -> Result<(), UserPoolError> {
@@ -154,10 +202,30 @@ impl UserPools {
         name: &str,
         config: PoolConfig,
     ) -> Result<UserPool, UserPoolError> {
+        self.create_user_pool_in(None, name, config).await
+    }
+
+    /// CreateUserPool in `region` (one this node serves; `None`: its first): the pool id,
+    /// and so its ARN and issuer, carry the region.
+    pub async fn create_user_pool_in(
+        &self,
+        region: Option<&str>,
+        name: &str,
+        config: PoolConfig,
+    ) -> Result<UserPool, UserPoolError> {
         check_pool_name(name)?;
         config.validate()?;
+        let region = match region {
+            Some(region) if self.serves_region(region) => region,
+            Some(region) => {
+                return Err(UserPoolError::invalid(format!(
+                    "region `{region}` is not served here"
+                )));
+            }
+            None => &self.config().region,
+        };
         let now = self.now();
-        let id = crate::ids::user_pool_id(&self.config().region);
+        let id = crate::ids::user_pool_id(region);
         let (id_key, access_key) = self.generate_key_pair().await?;
         let records = vec![
             self.key_record(&id, &id_key, now)?,
@@ -196,17 +264,31 @@ impl UserPools {
         max_results: u32,
         next_token: Option<&str>,
     ) -> Result<Page<UserPool>, UserPoolError> {
+        self.list_user_pools_in(None, max_results, next_token).await
+    }
+
+    /// ListUserPools of one `region` (the pools whose id carries it), or of every region.
+    pub async fn list_user_pools_in(
+        &self,
+        region: Option<&str>,
+        max_results: u32,
+        next_token: Option<&str>,
+    ) -> Result<Page<UserPool>, UserPoolError> {
         if !(1..=MAX_PAGE).contains(&max_results) {
             return Err(UserPoolError::invalid(format!(
                 "max results `{max_results}` must be between 1 and {MAX_PAGE}"
             )));
         }
         let after = next_token.map(decode_token).transpose()?;
-        let page = self
-            .store()
-            .user_pools()
-            .list(max_results, after.as_deref())
-            .await?;
+        let pools = self.store().user_pools();
+        let page = match region {
+            Some(region) => {
+                pools
+                    .list_with_prefix(&format!("{region}_"), max_results, after.as_deref())
+                    .await?
+            }
+            None => pools.list(max_results, after.as_deref()).await?,
+        };
         Ok(Page {
             items: page
                 .items
@@ -234,6 +316,39 @@ impl UserPools {
         // Set only by SetUserPoolMfaConfig, which UpdateUserPool does not reset.
         config.software_token_mfa = current.config.software_token_mfa;
         config.email_mfa = current.config.email_mfa;
+        config.validate()?;
+        let json = serde_json::to_string(&config)
+            .map_err(|e| UserPoolError::internal("pool configuration", e))?;
+        let now = unix_millis(self.now());
+        self.store()
+            .user_pools()
+            .update(pool_id, &current.name, &json, now)
+            .await
+            .map_err(|e| not_found_as(e, || pool_not_found(pool_id)))?;
+        self.user_pool(pool_id).await
+    }
+
+    /// AddCustomAttributes: appends custom attributes to the pool's schema (1 to 25 at once,
+    /// at most 50 in all); a name the schema holds already is refused, and nothing changes.
+    pub async fn add_custom_attributes(
+        &self,
+        pool_id: &str,
+        attributes: Vec<SchemaAttribute>,
+    ) -> Result<UserPool, UserPoolError> {
+        if !(1..=25).contains(&attributes.len()) {
+            return Err(UserPoolError::invalid(
+                "custom attributes must list 1 to 25 attributes",
+            ));
+        }
+        let current = self.user_pool(pool_id).await?;
+        let mut config = current.config.clone();
+        for a in attributes {
+            let custom = custom_attribute(a)?;
+            if let Some(taken) = config.schema.iter().find(|s| s.name == custom.name) {
+                return Err(existing_attribute(&custom, taken));
+            }
+            config.schema.push(custom);
+        }
         config.validate()?;
         let json = serde_json::to_string(&config)
             .map_err(|e| UserPoolError::internal("pool configuration", e))?;

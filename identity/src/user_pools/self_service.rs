@@ -32,6 +32,7 @@ use serde::Deserialize;
 use super::attempts::Subject;
 use super::attributes::{AttributeWrite, stored_attributes, user_from_record};
 use super::codes::verify_code_purpose;
+use super::config::VerifiedAttribute;
 use super::issue::{ADMIN_SCOPE, refresh_token_hash};
 use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::crypto::constant_time_eq;
@@ -196,16 +197,35 @@ impl UserPools {
                 )));
             }
         };
-        let value = s
-            .user
+        let purpose = verify_code_purpose(attribute);
+        // A value waiting for verification (AttributesRequireVerificationBeforeUpdate) gets
+        // the new code, as the one the update sent.
+        let waits = VerifiedAttribute::parse(attribute)
+            .is_some_and(|a| s.pool.config.verifies_before_update(a));
+        let pending = if waits {
+            self.store()
+                .codes()
+                .get(&s.pool.id, &s.user.sub, &purpose)
+                .await?
+                .and_then(|code| code.data)
+                .filter(|v| !v.is_empty() && Some(v.as_str()) != s.user.attribute(attribute))
+        } else {
+            None
+        };
+        let mut user = s.user.clone();
+        if let Some(pending) = &pending {
+            user.attributes
+                .insert(attribute.to_owned(), pending.clone());
+        }
+        let value = user
             .attribute(attribute)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| UserPoolError::invalid(format!("the user has no `{attribute}`")))?
             .to_owned();
         self.send_code(
             &s.pool,
-            &s.user,
-            &verify_code_purpose(attribute),
+            &user,
+            &purpose,
             channel,
             Purpose::VerifyAttribute,
             Some(value),
@@ -241,13 +261,27 @@ impl UserPools {
                 now,
             )
             .await?;
-        // A code proves the value it was sent to, not one set afterwards.
-        if sent_to.is_some() && sent_to.as_deref() != s.user.attribute(attribute) {
-            return Err(UserPoolError::CodeMismatch(
-                "Invalid verification code provided, please try again.".into(),
-            ));
-        }
         let mut attributes = s.user.attributes.clone();
+        // A code proves the value it was sent to, not one set afterwards; where the pool
+        // verifies before updating, a code sent to a pending value makes it the value.
+        if let Some(sent_to) = sent_to.filter(|v| Some(v.as_str()) != s.user.attribute(attribute)) {
+            let waits = VerifiedAttribute::parse(attribute)
+                .is_some_and(|a| s.pool.config.verifies_before_update(a));
+            if !waits {
+                return Err(UserPoolError::CodeMismatch(
+                    "Invalid verification code provided, please try again.".into(),
+                ));
+            }
+            if s.pool.config.uses_username_attributes()
+                && let Some(other) = self.find_user(&s.pool, &sent_to).await?
+                && other.sub != s.user.sub
+            {
+                return Err(UserPoolError::AliasExists(format!(
+                    "An account with the given {attribute} already exists."
+                )));
+            }
+            attributes.insert(attribute.to_owned(), sent_to);
+        }
         attributes.insert(format!("{attribute}_verified"), "true".into());
         self.claim_alias(&s.pool, &s.user, attribute, &attributes, false, now)
             .await?;
@@ -279,7 +313,8 @@ impl UserPools {
         self.check_password_policy(&s.pool, proposed)?;
         // The previous password is a password guess like a sign-in: it shares the lockout.
         let matched = self
-            .check_password(
+            .check_password_as(
+                super::auth_events::AuthEventKind::PasswordChange,
                 &s.pool,
                 &Subject::user(&s.user),
                 previous,
@@ -405,7 +440,8 @@ impl UserPools {
     }
 
     /// RevokeToken: revokes a refresh token of `client_id` (whose secret must be given for
-    /// confidential clients) and every access token of the same sign-in. Unknown tokens are
+    /// confidential clients), every refresh token rotation handed down from the same sign-in,
+    /// and every access token of that sign-in. Unknown tokens are
     /// accepted silently, as RFC 7009 asks.
     pub async fn revoke_token(
         &self,
@@ -436,9 +472,11 @@ impl UserPools {
                 "the token was not issued to this client".into(),
             ));
         }
+        // The whole family: tokens that rotation handed down from this sign-in would
+        // otherwise keep minting access tokens the session revocation refuses.
         self.store()
             .refresh_tokens()
-            .revoke(&hash, unix_millis(self.now()))
+            .revoke_family(&pool.id, &record.origin_jti, unix_millis(self.now()))
             .await?;
         self.revoke_session(&pool.id, &record.origin_jti).await
     }

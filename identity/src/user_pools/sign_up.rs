@@ -14,7 +14,7 @@ use super::attributes::{
     AttributeWrite, alias_value, is_email, is_phone_number, stored_attributes, user_from_record,
 };
 use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE, code_mismatch};
-use super::config::{AliasAttribute, VerifiedAttribute};
+use super::config::{AliasAttribute, RecoveryMechanism, VerifiedAttribute};
 use super::types::mask_destination;
 use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::delivery::{Channel, Purpose};
@@ -142,6 +142,7 @@ impl UserPools {
             .create(&NewUser {
                 pool_id: pool.id.clone(),
                 sub: sub.clone(),
+                username_key: self.username_key(&pool, &username),
                 username,
                 status: UserStatus::Unconfirmed.as_str().into(),
                 enabled: true,
@@ -251,25 +252,27 @@ impl UserPools {
                 .await?;
         }
         let aliases = self.aliases_for(&pool, &attributes);
+        // The verified address and the confirmation in one transaction: a user is never
+        // confirmed without it, nor verified while still unconfirmed.
         self.store()
             .users()
-            .update_attributes(
+            .update_attributes_and_status(
                 &pool.id,
                 &user.sub,
                 &stored_attributes(&attributes),
                 &aliases,
-                unix_millis(now),
-            )
-            .await?;
-        self.store()
-            .users()
-            .set_status(
-                &pool.id,
-                &user.sub,
+                UserStatus::Unconfirmed.as_str(),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // Confirmed (or deleted) by someone else since it was read.
+                StorageError::NotFound { .. } => UserPoolError::NotAuthorized(
+                    "User cannot be confirmed. Current status is CONFIRMED".into(),
+                ),
+                other => other.into(),
+            })?;
         self.finish_code(&pool.id, &user, SIGN_UP_CODE).await
     }
 
@@ -399,8 +402,18 @@ impl UserPools {
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
+        let recovery = pool.config.recovery_mechanisms()?;
+        if recovery.contains(&RecoveryMechanism::AdminOnly) {
+            // Whoever asks, user or not: the pool lets only its operators reset passwords.
+            return Err(UserPoolError::NotAuthorized(
+                "Contact administrator to reset password.".into(),
+            ));
+        }
         let uniform = client.config.prevent_user_existence_errors;
-        let channel = user.as_ref().filter(|u| u.enabled).and_then(reset_channel);
+        let channel = user
+            .as_ref()
+            .filter(|u| u.enabled)
+            .and_then(|u| reset_channel(&recovery, u));
         match (&user, channel) {
             (Some(user), Some(channel)) => {
                 let stored = self
@@ -490,9 +503,23 @@ impl UserPools {
     }
 }
 
-/// The channel a reset code goes to: the verified email, else the verified phone number.
-pub(crate) fn reset_channel(user: &User) -> Option<Channel> {
-    [Channel::Email, Channel::Sms].into_iter().find(|c| {
+/// The channel a reset code goes to: the first verified one in the pool's recovery
+/// mechanisms (`AccountRecoverySetting`, by priority), or without any the verified email,
+/// else the verified phone number.
+pub(crate) fn reset_channel(recovery: &[RecoveryMechanism], user: &User) -> Option<Channel> {
+    let mut order: Vec<Channel> = recovery
+        .iter()
+        .filter_map(|m| match m {
+            RecoveryMechanism::VerifiedEmail => Some(Channel::Email),
+            RecoveryMechanism::VerifiedPhoneNumber => Some(Channel::Sms),
+            RecoveryMechanism::AdminOnly => None,
+        })
+        .collect();
+    if order.is_empty() {
+        // No setting, or `admin_only` (AdminResetUserPassword, the operator's own reset).
+        order = vec![Channel::Email, Channel::Sms];
+    }
+    order.into_iter().find(|c| {
         user.is_verified(*c) && user.attribute(c.attribute()).is_some_and(|v| !v.is_empty())
     })
 }

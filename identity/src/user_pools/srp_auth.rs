@@ -33,7 +33,9 @@ use super::auth::{AuthOutcome, Challenge, incorrect_credentials, invalid_session
 use super::challenges::{
     DEVICE_PASSWORD_VERIFIER, SessionClaims, SignIn, SrpState, password_digest,
 };
-use super::{Client, User, UserPool, UserPoolError, UserPools, UserStatus};
+use super::{
+    AuthEventKind, Client, PasswordOutcome, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::crypto::{constant_time_eq, hex_lower};
 use crate::srp;
 use crate::time::{parse_srp_timestamp, unix_seconds};
@@ -365,7 +367,18 @@ impl UserPools {
             }
         };
         let subject = Subject::of(self, pool, user.as_ref(), &claims.sign_in.name);
-        self.check_lockout(pool, &subject, PASSWORD, now).await?;
+        // The proof is reported to AdminListUserAuthEvents as a sign-in's password is.
+        let subject_ref = &subject;
+        let event = |outcome| async move {
+            if let Some(sub) = subject_ref.sub() {
+                self.record_auth_event(&pool.id, sub, AuthEventKind::SignIn, outcome, now)
+                    .await;
+            }
+        };
+        if let Err(locked) = self.check_lockout(pool, &subject, PASSWORD, now).await {
+            event(PasswordOutcome::RefusedWhileLocked).await;
+            return Err(locked);
+        }
         let proven = !state.key.is_empty()
             && srp::parse_hex(&state.key, srp::KEY_BYTES).is_some_and(|key| {
                 let mut k = [0u8; srp::KEY_BYTES];
@@ -379,8 +392,21 @@ impl UserPools {
             });
         // A user without a verifier could not have proven anything: nothing to count.
         if user.is_none() || !state.key.is_empty() {
-            self.record_check(pool, &subject, PASSWORD, proven, now)
-                .await?;
+            if let Err(locked) = self
+                .record_check(pool, &subject, PASSWORD, proven, now)
+                .await
+            {
+                event(PasswordOutcome::RefusedWhileLocked).await;
+                return Err(locked);
+            }
+            let outcome = if proven {
+                PasswordOutcome::Right
+            } else if self.is_locked(pool, &subject, PASSWORD, now).await {
+                PasswordOutcome::WrongAndLocked
+            } else {
+                PasswordOutcome::Wrong
+            };
+            event(outcome).await;
         }
         let Some(user) = user else {
             return Err(incorrect_credentials());

@@ -75,6 +75,7 @@ pub(crate) fn service(
         clock,
         UserPoolsConfig {
             region: "us-east-1".into(),
+            other_regions: vec!["us-west-2".into()],
             account_id: "000000000000".into(),
             public_url: "http://127.0.0.1:8000".into(),
             source_rate_limit,

@@ -208,6 +208,7 @@ impl UserPools {
             .create(&NewUser {
                 pool_id: pool.id.clone(),
                 sub: sub.clone(),
+                username_key: self.username_key(&pool, &username),
                 username: username.clone(),
                 status: UserStatus::ForceChangePassword.as_str().into(),
                 enabled: true,
@@ -403,7 +404,8 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
-        let channel = reset_channel(&user).ok_or_else(no_reset_channel)?;
+        let recovery = pool.config.recovery_mechanisms()?;
+        let channel = reset_channel(&recovery, &user).ok_or_else(no_reset_channel)?;
         let now = self.now();
         self.send_code(
             &pool,
@@ -447,7 +449,10 @@ impl UserPools {
     /// becomes unverified unless the same request sets its `*_verified` flag, and when the
     /// pool auto-verifies it a verification code is sent (the returned delivery details),
     /// unless the user's sends per hour are spent (the update applies all the same).
-    /// Aliases follow the new values.
+    /// Aliases follow the new values. Where the pool's `AttributesRequireVerificationBeforeUpdate`
+    /// names the attribute, a new value (without `*_verified` = `true` in the same request)
+    /// is not written: it gets a code, and VerifyUserAttribute with that code makes it the
+    /// attribute's value; past the sends per hour the whole request is refused.
     pub async fn update_user_attributes(
         &self,
         pool: &UserPool,
@@ -456,10 +461,12 @@ impl UserPools {
         changes: &[(String, String)],
         mode: AttributeWrite,
     ) -> Result<Vec<CodeDeliveryDetails>, UserPoolError> {
+        let changes = &self.canonical_attributes(pool, changes);
         self.validate_attributes(pool, client, changes, mode)?;
         let now = self.now();
         let mut attributes = user.attributes.clone();
         let mut to_verify = Vec::new();
+        let mut pending: Vec<(Channel, String)> = Vec::new();
         for (channel, verified) in [
             (Channel::Email, VerifiedAttribute::Email),
             (Channel::Sms, VerifiedAttribute::PhoneNumber),
@@ -480,6 +487,13 @@ impl UserPools {
                     "An account with the given {name} already exists."
                 )));
             }
+            let verified_now = changes.iter().any(|(k, v)| *k == flag && v == "true");
+            if pool.config.verifies_before_update(verified) && !verified_now {
+                // The new value waits for its code; the old one stays (for sign-in and
+                // delivery) until VerifyUserAttribute confirms the new one.
+                pending.push((channel, new.clone()));
+                continue;
+            }
             if !changes.iter().any(|(k, _)| *k == flag) {
                 attributes.insert(flag, "false".into());
                 if pool.config.auto_verifies(verified) {
@@ -487,7 +501,32 @@ impl UserPools {
                 }
             }
         }
+        // Pending values are sent their codes first: past the sends per hour nothing of
+        // the request is written.
+        let mut details = Vec::new();
+        for (channel, value) in &pending {
+            let mut waiting = user.clone();
+            waiting
+                .attributes
+                .insert(channel.attribute().to_owned(), value.clone());
+            details.push(
+                self.send_code(
+                    pool,
+                    &waiting,
+                    &super::codes::verify_code_purpose(channel.attribute()),
+                    *channel,
+                    Purpose::VerifyAttribute,
+                    Some(value.clone()),
+                    now,
+                )
+                .await?,
+            );
+        }
+        let held = |name: &str| pending.iter().any(|(c, _)| c.attribute() == name);
         for (k, v) in changes {
+            if held(k) {
+                continue;
+            }
             if v.is_empty() {
                 attributes.remove(k);
             } else {
@@ -506,7 +545,6 @@ impl UserPools {
                 unix_millis(now),
             )
             .await?;
-        let mut details = Vec::new();
         if !to_verify.is_empty() {
             let updated = User {
                 attributes,
@@ -632,10 +670,10 @@ impl UserPools {
         requested: &str,
         given: &[(String, String)],
     ) -> Result<NewIdentity, UserPoolError> {
-        let mut attributes: BTreeMap<String, String> = given
-            .iter()
+        let mut attributes: BTreeMap<String, String> = self
+            .canonical_attributes(pool, given)
+            .into_iter()
             .filter(|(_, v)| !v.is_empty())
-            .cloned()
             .collect();
         let sub = crate::ids::uuid_v4();
         let username = if pool.config.uses_username_attributes() {
@@ -658,7 +696,8 @@ impl UserPools {
             sub.clone()
         } else {
             check_username(requested)?;
-            self.normalize_username(pool, requested)
+            // The name keeps its case; its key (`username_key`) makes it unique and found.
+            requested.to_owned()
         };
         Ok(NewIdentity {
             sub,

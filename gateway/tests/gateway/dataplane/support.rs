@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gatehouse_gateway::Limits;
+use gatehouse_gateway::control::files::load_gateway;
+use gatehouse_gateway::control::reload::Reloader;
 use gatehouse_gateway::server::{
-    AccessLogSink, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stages, SystemClock,
-    load_gateway, serve,
+    AccessLogSink, GatewayService, Live, Metrics, ServiceConfig, Steps, SystemClock, serve,
 };
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -364,7 +365,7 @@ async fn start_full(config: ServiceConfig, other: Option<SocketAddr>, extra: &st
         &Limits::default(),
     )
     .unwrap();
-    let live = Arc::new(Live::new(gateway, Stages::default(), Arc::new(Metrics::new())).unwrap());
+    let live = Arc::new(Live::new(gateway, Steps::default(), Arc::new(Metrics::new())).unwrap());
     let log = SharedLog::default();
     let service = GatewayService::new(
         config,

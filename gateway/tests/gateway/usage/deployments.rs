@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::deployments::Deployments;
-use gatehouse_gateway::operator::{OperatorState, router_with_deployments};
+use gatehouse_gateway::control::deployments::Deployments;
+use gatehouse_gateway::control::files::read_sources;
+use gatehouse_gateway::control::operator::{OperatorState, router_with_deployments};
+use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::server::usage::Usage;
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock as _, GatewayService, Live, Metrics, Reloader, ServiceConfig, Stages,
-    SystemClock, serve,
+    AccessLogSink, Clock as _, GatewayService, Live, Metrics, ServiceConfig, Steps, SystemClock,
+    serve,
 };
-use gatehouse_gateway::sources::load_sources;
-use gatehouse_gateway::usage::Usage;
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_storage::testkit::TestStore;
@@ -54,11 +55,11 @@ struct Node {
 async fn node(store: Store, file: &PathBuf) -> Node {
     let clock = Arc::new(SystemClock);
     let (source, _) =
-        load_sources(std::slice::from_ref(file), clock.now(), &Limits::default()).unwrap();
+        read_sources(std::slice::from_ref(file), clock.now(), &Limits::default()).unwrap();
     let (live, _) = Live::from_source(
         source,
         &Limits::default(),
-        Stages::default(),
+        Steps::default(),
         Arc::new(Metrics::new()),
     )
     .unwrap();

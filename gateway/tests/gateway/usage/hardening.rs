@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use gatehouse_gateway::authorizers::{AuthorizerConfig, KeyRingVerifier, PoolTokenVerifier};
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, KeyRingVerifier, PoolTokenVerifier,
+};
 use gatehouse_gateway::server::{Clock as _, ServiceConfig, SystemClock};
 use gatehouse_identity::net::TrustedProxies;
 use gatehouse_identity::tokens::{AccessTokenClaims, KeyRing};

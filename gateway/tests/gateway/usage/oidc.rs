@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_gateway::authorizers::AuthorizerConfig;
+use gatehouse_gateway::server::authorizers::AuthorizerConfig;
 use gatehouse_gateway::server::{Clock, ServiceConfig, SystemClock};
 use gatehouse_identity::clock::FixedClock;
 use gatehouse_identity::tokens::{IdTokenClaims, KeyRing, SigningKey, TokenUse};
@@ -174,7 +174,7 @@ async fn remote_issuer_rotation_refetch_and_forgeries() {
         store.store.clone(),
         &definition(b.addr, &idp.url),
         None,
-        gatehouse_gateway::authorizers::AuthorizerConfig {
+        gatehouse_gateway::server::authorizers::AuthorizerConfig {
             jwks_refetch_interval: INTERVAL,
             ..Default::default()
         },
@@ -350,7 +350,7 @@ async fn https_issuer_is_trusted_only_through_its_certificate() {
         store.store.clone(),
         &definition(b.addr, &url),
         None,
-        gatehouse_gateway::authorizers::AuthorizerConfig {
+        gatehouse_gateway::server::authorizers::AuthorizerConfig {
             extra_root_certificates: vec![cert],
             ..Default::default()
         },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::{digest, hmac};
 use axum::body::Body;
-use gatehouse_gateway::operator::{OperatorState, router};
+use gatehouse_gateway::control::operator::{OperatorState, router};
 use gatehouse_gateway::server::{Clock as _, SystemClock};
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::http::operator::OperatorAuth;

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_gateway::Limits;
-use gatehouse_gateway::authorizers::{AuthorizerConfig, AuthorizerStage, PoolTokenVerifier};
-use gatehouse_gateway::cache::{CacheConfig, CacheStage};
+use gatehouse_gateway::control::files::load_gateway;
+use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, PoolTokenVerifier};
+use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
+use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Stage, Stages, SystemClock,
-    load_gateway, serve,
+    AccessLogSink, Clock, GatewayService, Live, Metrics, ServiceConfig, Step, Steps, SystemClock,
+    serve,
 };
-use gatehouse_gateway::usage::{Usage, UsageConfig};
 use gatehouse_storage::Store;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -162,7 +163,7 @@ fn policy_for(token: &str) -> Vec<serde_json::Value> {
 pub(super) struct Gateway {
     pub(super) addr: SocketAddr,
     pub(super) usage: Arc<Usage>,
-    pub(super) cache: Arc<CacheStage>,
+    pub(super) cache: Arc<CacheStep>,
     _dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -234,12 +235,11 @@ pub(super) async fn gateway_on(
     let usage = Usage::open(store, Arc::new(SystemClock), usage_config())
         .await
         .unwrap();
-    let cache = Arc::new(CacheStage::new(CacheConfig::default()));
-    let mut stages: Vec<Arc<dyn Stage>> = usage.stages();
-    stages.push(Arc::new(AuthorizerStage::new(authorizer, pools, None)));
-    stages.push(Arc::clone(&cache) as Arc<dyn Stage>);
-    let live =
-        Arc::new(Live::new(compiled, Stages::new(stages), Arc::new(Metrics::new())).unwrap());
+    let cache = Arc::new(CacheStep::new(CacheConfig::default()));
+    let mut steps: Vec<Arc<dyn Step>> = usage.steps();
+    steps.push(Arc::new(AuthorizerStep::new(authorizer, pools, None)));
+    steps.push(Arc::clone(&cache) as Arc<dyn Step>);
+    let live = Arc::new(Live::new(compiled, Steps::new(steps), Arc::new(Metrics::new())).unwrap());
     let service = GatewayService::new(service, live, AccessLogSink::disabled(), clock);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

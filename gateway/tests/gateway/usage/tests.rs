@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use gatehouse_gateway::authorizers::{KeyRingVerifier, PoolTokenVerifier};
-use gatehouse_gateway::plans::{PlanDocument, QuotaDocument, ThrottleDocument};
-use gatehouse_gateway::usage::NewApiKey;
+use gatehouse_gateway::definition::plans::{PlanDocument, QuotaDocument, ThrottleDocument};
+use gatehouse_gateway::server::authorizers::{KeyRingVerifier, PoolTokenVerifier};
+use gatehouse_gateway::server::usage::manage::NewApiKey;
 use gatehouse_identity::tokens::{AccessTokenClaims, IdTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::testkit::TestStore;
 use gatehouse_storage::{Store, StoreOptions};

@@ -340,6 +340,44 @@ pub(super) async fn admin_respond_to_auth_challenge(
         .map(auth_response)
 }
 
+// === GetTokensFromRefreshToken ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GetTokensFromRefreshTokenRequest {
+    refresh_token: String,
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GetTokensFromRefreshTokenResponse {
+    authentication_result: AuthenticationResult,
+}
+
+/// GetTokensFromRefreshToken (`DeviceKey` and `ClientMetadata` are accepted and dropped).
+pub(super) async fn get_tokens_from_refresh_token(
+    s: Arc<HttpState>,
+    r: GetTokensFromRefreshTokenRequest,
+) -> Result<GetTokensFromRefreshTokenResponse, UserPoolError> {
+    let t = s
+        .user_pools
+        .get_tokens_from_refresh_token(&r.client_id, &r.refresh_token, r.client_secret.as_deref())
+        .await?;
+    Ok(GetTokensFromRefreshTokenResponse {
+        authentication_result: AuthenticationResult {
+            access_token: t.access_token,
+            expires_in: t.expires_in,
+            token_type: "Bearer",
+            refresh_token: t.refresh_token,
+            id_token: t.id_token,
+            new_device_metadata: None,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     //! Handler tests of the public operations: the router called with `oneshot`, unsigned.

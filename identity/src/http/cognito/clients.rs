@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::wire::{Empty, epoch, parse_enum, parse_enums};
 use crate::http::HttpState;
-use crate::user_pools::config::{ExplicitAuthFlow, OAuthFlow, TimeUnit, TokenValidityUnits};
+use crate::user_pools::config::{
+    ExplicitAuthFlow, OAuthFlow, RefreshTokenRotation, TimeUnit, TokenValidityUnits,
+};
 use crate::user_pools::{Client, ClientConfig, NewClient, UserPoolError};
 
 /// The members of CreateUserPoolClient and UpdateUserPoolClient that make up the
@@ -39,6 +41,17 @@ pub(super) struct ClientSettings {
     enable_token_revocation: Option<bool>,
     enable_propagate_additional_user_context_data: Option<bool>,
     auth_session_validity: Option<u32>,
+    #[serde(default, deserialize_with = "super::wire::object")]
+    refresh_token_rotation: Option<RefreshTokenRotationType>,
+}
+
+/// `RefreshTokenRotationType`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RefreshTokenRotationType {
+    feature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_grace_period_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -112,6 +125,20 @@ impl ClientSettings {
             auth_session_validity: self
                 .auth_session_validity
                 .unwrap_or(d.auth_session_validity),
+            refresh_token_rotation: self
+                .refresh_token_rotation
+                .map(|r| {
+                    let enabled = parse_enum("Feature", &r.feature, |f| match f {
+                        "ENABLED" => Some(true),
+                        "DISABLED" => Some(false),
+                        _ => None,
+                    })?;
+                    Ok::<_, UserPoolError>(RefreshTokenRotation {
+                        enabled,
+                        retry_grace_period_seconds: r.retry_grace_period_seconds.unwrap_or(0),
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -158,6 +185,8 @@ pub(super) struct UserPoolClientType {
     enable_token_revocation: bool,
     enable_propagate_additional_user_context_data: bool,
     auth_session_validity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_rotation: Option<RefreshTokenRotationType>,
 }
 
 pub(super) fn client_type(c: &Client) -> UserPoolClientType {
@@ -202,6 +231,12 @@ pub(super) fn client_type(c: &Client) -> UserPoolClientType {
         enable_propagate_additional_user_context_data: cfg
             .enable_propagate_additional_user_context_data,
         auth_session_validity: cfg.auth_session_validity,
+        refresh_token_rotation: cfg
+            .refresh_token_rotation
+            .map(|r| RefreshTokenRotationType {
+                feature: if r.enabled { "ENABLED" } else { "DISABLED" }.to_owned(),
+                retry_grace_period_seconds: Some(r.retry_grace_period_seconds),
+            }),
     }
 }
 

@@ -76,6 +76,7 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         E::CodeDeliveryFailure(m) => ("CodeDeliveryFailureException", m.as_str()),
         E::InvalidUserPoolConfiguration(m) => ("InvalidUserPoolConfigurationException", m.as_str()),
         E::UnsupportedUserState(m) => ("UnsupportedUserStateException", m.as_str()),
+        E::RefreshTokenReuse(m) => ("RefreshTokenReuseException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,6 +147,7 @@ mod tests {
                 "UnsupportedUserStateException",
                 400,
             ),
+            (E::RefreshTokenReuse(m()), "RefreshTokenReuseException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",

@@ -5,10 +5,12 @@
 //!    header, another service or an unknown operation is `UnknownOperationException`.
 //! 2. The body is read up to [`MAX_BODY_BYTES`] (larger: `SerializationException`).
 //! 3. Operator operations (pool, client, group and `Admin*` management) must be SigV4-signed
-//!    by the operator credentials for service `cognito-idp` in the server's region within ±5
-//!    minutes, with `x-amz-target` among the signed headers; failures get the names of
-//!    [`super::operator::rejection`], shared with every operator API. Public operations need
-//!    no signature and ignore one.
+//!    by the operator credentials for service `cognito-idp` in one of the server's regions
+//!    within ±5 minutes, with `x-amz-target` among the signed headers; failures get the
+//!    names of [`super::operator::rejection`], shared with every operator API. The region
+//!    signed for is the region the request acts in: new pools are made there, listings show
+//!    its pools, and a pool of another region is not found. Public operations need no
+//!    signature and ignore one (their client id names the pool, and so its region).
 //! 4. The body must be a JSON object; it is parsed into the operation's request struct.
 //!    Malformed JSON or a member of the wrong type is `SerializationException`; a missing
 //!    required member is `InvalidParameterException`. Unknown members are ignored, as AWS's
@@ -35,6 +37,9 @@ mod wire;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod details_tests;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -99,6 +104,7 @@ operations! {
     ListUserPools => Operator, pools::list_user_pools;
     UpdateUserPool => Operator, pools::update_user_pool;
     DeleteUserPool => Operator, pools::delete_user_pool;
+    AddCustomAttributes => Operator, pools::add_custom_attributes;
     CreateUserPoolClient => Operator, clients::create_user_pool_client;
     DescribeUserPoolClient => Operator, clients::describe_user_pool_client;
     ListUserPoolClients => Operator, clients::list_user_pool_clients;
@@ -115,6 +121,7 @@ operations! {
     AdminDeleteUserAttributes => Operator, users::admin_delete_user_attributes;
     AdminConfirmSignUp => Operator, users::admin_confirm_sign_up;
     ListUsers => Operator, users::list_users;
+    AdminListUserAuthEvents => Operator, users::admin_list_user_auth_events;
     CreateGroup => Operator, groups::create_group;
     GetGroup => Operator, groups::get_group;
     ListGroups => Operator, groups::list_groups;
@@ -131,6 +138,7 @@ operations! {
     ConfirmForgotPassword => Public, auth::confirm_forgot_password;
     InitiateAuth => Public, auth::initiate_auth;
     RespondToAuthChallenge => Public, auth::respond_to_auth_challenge;
+    GetTokensFromRefreshToken => Public, auth::get_tokens_from_refresh_token;
     AdminInitiateAuth => Operator, auth::admin_initiate_auth;
     AdminRespondToAuthChallenge => Operator, auth::admin_respond_to_auth_challenge;
     GetUser => Public, self_service::get_user;
@@ -218,7 +226,7 @@ async fn process(
             )
         })?;
     if access == Access::Operator {
-        state.operator.check(
+        let region = state.operator.check(
             SIGNING_SERVICE,
             Protocol::AwsJson,
             method,
@@ -226,8 +234,49 @@ async fn process(
             headers,
             &body,
         )?;
+        check_pool_region(&state, &region, &body)?;
+        return SIGNED_REGION
+            .scope(region, run(operation, state, &body))
+            .await;
     }
     run(operation, state, &body).await
+}
+
+tokio::task_local! {
+    /// The region an operator request was signed for, while its handler runs: the region
+    /// CreateUserPool makes a pool in and ListUserPools lists (see [`signed_region`]).
+    static SIGNED_REGION: String;
+}
+
+/// The region the operator request being handled was signed for (`None` outside one).
+pub(crate) fn signed_region() -> Option<String> {
+    SIGNED_REGION.try_with(Clone::clone).ok()
+}
+
+/// An operator request names a pool of the region it was signed for: a pool id carries its
+/// region (`us-west-2_…`), and a pool of another region this node serves is not found
+/// there, as in AWS. Pools whose region the node no longer serves stay reachable.
+fn check_pool_region(state: &HttpState, region: &str, body: &[u8]) -> Result<(), WireError> {
+    #[derive(serde::Deserialize)]
+    struct PoolOf {
+        #[serde(rename = "UserPoolId")]
+        user_pool_id: Option<String>,
+    }
+    let Ok(PoolOf {
+        user_pool_id: Some(pool_id),
+    }) = serde_json::from_slice::<PoolOf>(body)
+    else {
+        return Ok(());
+    };
+    let Some((pool_region, _)) = pool_id.split_once('_') else {
+        return Ok(());
+    };
+    if pool_region != region && state.user_pools.serves_region(pool_region) {
+        return Err(from_user_pool_error(&UserPoolError::ResourceNotFound(
+            format!("User pool {pool_id} does not exist."),
+        )));
+    }
+    Ok(())
 }
 
 /// Parses the body into `Req`, runs the handler and serialises its answer.

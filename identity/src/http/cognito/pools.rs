@@ -1,5 +1,5 @@
 //! Wire types and handlers of CreateUserPool, DescribeUserPool, ListUserPools,
-//! UpdateUserPool and DeleteUserPool.
+//! UpdateUserPool, AddCustomAttributes and DeleteUserPool.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,43 +185,71 @@ struct StringConstraints {
     max_length: Option<String>,
 }
 
+/// A constraint's number; anything else is Cognito's "Invalid …Constraints for schema
+/// attribute" (`constraints` names the member).
 fn parse_number<T: std::str::FromStr>(
-    member: &str,
+    constraints: &str,
+    attribute: &str,
     v: Option<String>,
 ) -> Result<Option<T>, UserPoolError> {
     v.map(|s| {
         s.trim().parse().map_err(|_| {
-            UserPoolError::InvalidParameter(format!("`{member}` value `{s}` is not a number"))
+            UserPoolError::InvalidParameter(format!(
+                "Invalid {constraints} for schema attribute {attribute}"
+            ))
         })
     })
     .transpose()
 }
 
-fn schema_attribute(a: SchemaAttributeType) -> Result<SchemaAttribute, UserPoolError> {
-    let data_type = match a.attribute_data_type.as_deref() {
-        None => AttributeDataType::String,
-        Some(t) => parse_enum("AttributeDataType", t, AttributeDataType::parse)?,
+/// A `SchemaAttributeType` as the service's attribute. A standard attribute may leave out
+/// its type (it has one); a custom one (`custom` set, or a name that is no standard
+/// attribute) must give it.
+fn schema_attribute(
+    a: SchemaAttributeType,
+    custom: bool,
+) -> Result<SchemaAttribute, UserPoolError> {
+    let standard = (!custom && !a.name.starts_with("custom:"))
+        .then(crate::user_pools::config::standard_schema)
+        .and_then(|schema| schema.into_iter().find(|s| s.name == a.name));
+    let data_type = match (a.attribute_data_type.as_deref(), &standard) {
+        (Some(t), _) => AttributeDataType::parse(t).ok_or_else(|| {
+            UserPoolError::InvalidParameter(format!(
+                "Validation error detected: Value '{t}' failed to satisfy constraint: Member must satisfy enum value set: [Boolean, Number, String, DateTime]"
+            ))
+        })?,
+        (None, Some(standard)) => standard.data_type,
+        (None, None) => {
+            return Err(UserPoolError::InvalidParameter(
+                "Invalid AttributeDataType input, consider using the provided AttributeDataType enum."
+                    .into(),
+            ));
+        }
     };
     let (min_value, max_value) = match a.number_attribute_constraints {
         Some(c) => (
-            parse_number("MinValue", c.min_value)?,
-            parse_number("MaxValue", c.max_value)?,
+            parse_number("NumberAttributeConstraints", &a.name, c.min_value)?,
+            parse_number("NumberAttributeConstraints", &a.name, c.max_value)?,
         ),
         None => (None, None),
     };
     let (min_length, max_length) = match a.string_attribute_constraints {
         Some(c) => (
-            parse_number("MinLength", c.min_length)?,
-            parse_number("MaxLength", c.max_length)?,
+            parse_number("StringAttributeConstraints", &a.name, c.min_length)?,
+            parse_number("StringAttributeConstraints", &a.name, c.max_length)?,
         ),
         None => (None, None),
     };
     Ok(SchemaAttribute {
+        mutable: a
+            .mutable
+            .unwrap_or_else(|| standard.as_ref().is_none_or(|s| s.mutable)),
+        required: a
+            .required
+            .unwrap_or_else(|| standard.as_ref().is_some_and(|s| s.required)),
         name: a.name,
         data_type,
         developer_only: a.developer_only_attribute.unwrap_or(false),
-        mutable: a.mutable.unwrap_or(true),
-        required: a.required.unwrap_or(false),
         min_length,
         max_length,
         min_value,
@@ -297,7 +325,7 @@ impl PoolSettings {
             c.schema = schema_with(
                 schema
                     .into_iter()
-                    .map(schema_attribute)
+                    .map(|a| schema_attribute(a, false))
                     .collect::<Result<_, _>>()?,
             )?;
         }
@@ -359,25 +387,34 @@ pub(super) struct UserPoolType {
     stored_only: BTreeMap<String, serde_json::Value>,
 }
 
+/// An attribute as DescribeUserPool shows it: a developer-only custom attribute as
+/// `dev:custom:NAME`, and only the constraints its type has and that are set.
 fn schema_type(a: &SchemaAttribute) -> SchemaAttributeType {
+    let name = if a.developer_only && a.name.starts_with("custom:") {
+        format!("dev:{}", a.name)
+    } else {
+        a.name.clone()
+    };
+    let numbers = a.min_value.is_some() || a.max_value.is_some();
+    let lengths = a.min_length.is_some() || a.max_length.is_some();
     SchemaAttributeType {
-        name: a.name.clone(),
+        name,
         attribute_data_type: Some(a.data_type.as_str().to_owned()),
         developer_only_attribute: Some(a.developer_only),
         mutable: Some(a.mutable),
         required: Some(a.required),
-        number_attribute_constraints: (a.data_type == AttributeDataType::Number).then(|| {
-            NumberConstraints {
+        number_attribute_constraints: (a.data_type == AttributeDataType::Number && numbers).then(
+            || NumberConstraints {
                 min_value: a.min_value.map(|v| v.to_string()),
                 max_value: a.max_value.map(|v| v.to_string()),
-            }
-        }),
-        string_attribute_constraints: (a.data_type == AttributeDataType::String).then(|| {
-            StringConstraints {
+            },
+        ),
+        string_attribute_constraints: (a.data_type == AttributeDataType::String && lengths).then(
+            || StringConstraints {
                 min_length: a.min_length.map(|v| v.to_string()),
                 max_length: a.max_length.map(|v| v.to_string()),
-            }
-        }),
+            },
+        ),
     }
 }
 
@@ -468,7 +505,11 @@ pub(super) async fn create_user_pool(
     r: CreateUserPoolRequest,
 ) -> Result<UserPoolResponse, UserPoolError> {
     let config = r.settings.into_config()?;
-    let pool = s.user_pools.create_user_pool(&r.pool_name, config).await?;
+    let region = super::signed_region();
+    let pool = s
+        .user_pools
+        .create_user_pool_in(region.as_deref(), &r.pool_name, config)
+        .await?;
     Ok(UserPoolResponse {
         user_pool: user_pool_type(&pool, Some(0)),
     })
@@ -533,9 +574,10 @@ pub(super) async fn list_user_pools(
     s: Arc<HttpState>,
     r: ListUserPoolsRequest,
 ) -> Result<ListUserPoolsResponse, UserPoolError> {
+    let region = super::signed_region();
     let page = s
         .user_pools
-        .list_user_pools(r.max_results, r.next_token.as_deref())
+        .list_user_pools_in(region.as_deref(), r.max_results, r.next_token.as_deref())
         .await?;
     Ok(ListUserPoolsResponse {
         user_pools: page
@@ -557,6 +599,30 @@ pub(super) async fn list_user_pools(
             .collect(),
         next_token: page.next,
     })
+}
+
+// === AddCustomAttributes ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AddCustomAttributesRequest {
+    user_pool_id: String,
+    custom_attributes: Vec<SchemaAttributeType>,
+}
+
+pub(super) async fn add_custom_attributes(
+    s: Arc<HttpState>,
+    r: AddCustomAttributesRequest,
+) -> Result<Empty, UserPoolError> {
+    let attributes = r
+        .custom_attributes
+        .into_iter()
+        .map(|a| schema_attribute(a, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    s.user_pools
+        .add_custom_attributes(&r.user_pool_id, attributes)
+        .await?;
+    Ok(Empty {})
 }
 
 // === UpdateUserPool ===

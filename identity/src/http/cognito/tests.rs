@@ -21,23 +21,23 @@ const KEY_ID: &str = "AKIAOPERATOR00000001";
 const SECRET: &str = "operator/secret/key/0000000000000000000";
 const NOW: u64 = 1_800_000_000;
 
-struct Harness {
+pub(super) struct Harness {
     _db: TestStore,
-    fixture: Fixture,
-    app: axum::Router,
+    pub(super) fixture: Fixture,
+    pub(super) app: axum::Router,
 }
 
-async fn harness() -> Harness {
+pub(super) async fn harness() -> Harness {
     let db = TestStore::sqlite(StoreOptions::default()).await;
     let fixture = fixture(&db.store);
     let app = router(HttpState {
         user_pools: fixture.pools.clone(),
-        operator: OperatorAuth::new(
+        operator: OperatorAuth::for_regions(
             OperatorCredentials {
                 access_key_id: KEY_ID.into(),
                 secret_access_key: SECRET.into(),
             },
-            Some("us-east-1".into()),
+            vec!["us-east-1".into(), "us-west-2".into()],
             fixture.clock.clone(),
         ),
         clock: fixture.clock.clone(),
@@ -61,13 +61,13 @@ fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
 }
 
 /// How to sign a test request.
-struct Signing<'a> {
-    key_id: &'a str,
-    secret: &'a str,
-    region: &'a str,
-    at: SystemTime,
+pub(super) struct Signing<'a> {
+    pub(super) key_id: &'a str,
+    pub(super) secret: &'a str,
+    pub(super) region: &'a str,
+    pub(super) at: SystemTime,
     /// Whether `x-amz-target` is among the signed headers (the SDKs always sign it).
-    sign_target: bool,
+    pub(super) sign_target: bool,
 }
 
 impl Default for Signing<'_> {
@@ -83,7 +83,11 @@ impl Default for Signing<'_> {
 }
 
 /// A `POST /` request for `operation`, SigV4-signed over host, content type, date and target.
-fn request(operation: Option<&str>, body: &[u8], signing: Option<Signing<'_>>) -> Request<Body> {
+pub(super) fn request(
+    operation: Option<&str>,
+    body: &[u8],
+    signing: Option<Signing<'_>>,
+) -> Request<Body> {
     let target = operation.map(|o| format!("AWSCognitoIdentityProviderService.{o}"));
     let mut b = Request::builder()
         .method("POST")
@@ -134,7 +138,7 @@ fn request(operation: Option<&str>, body: &[u8], signing: Option<Signing<'_>>) -
     b.body(Body::from(body.to_vec())).unwrap()
 }
 
-async fn send(
+pub(super) async fn send(
     app: &axum::Router,
     req: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
@@ -149,7 +153,7 @@ async fn send(
 }
 
 impl Harness {
-    async fn admin(&self, op: &str, body: Value) -> (StatusCode, Value) {
+    pub(super) async fn admin(&self, op: &str, body: Value) -> (StatusCode, Value) {
         let bytes = serde_json::to_vec(&body).unwrap();
         let (s, _, v) = send(
             &self.app,
@@ -159,13 +163,13 @@ impl Harness {
         (s, v)
     }
 
-    async fn ok(&self, op: &str, body: Value) -> Value {
+    pub(super) async fn ok(&self, op: &str, body: Value) -> Value {
         let (s, v) = self.admin(op, body).await;
         assert_eq!(s, StatusCode::OK, "{op}: {v}");
         v
     }
 
-    async fn err(&self, op: &str, body: Value) -> String {
+    pub(super) async fn err(&self, op: &str, body: Value) -> String {
         let (s, v) = self.admin(op, body).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{op}: {v}");
         v["__type"].as_str().unwrap().to_owned()

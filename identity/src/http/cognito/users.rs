@@ -1,4 +1,5 @@
-//! Wire types and handlers of the operator user operations and ListUsers.
+//! Wire types and handlers of the operator user operations, ListUsers and
+//! AdminListUserAuthEvents.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use super::wire::{
 use crate::delivery::Channel;
 use crate::http::HttpState;
 use crate::user_pools::{
-    AdminCreateUser, ListUsersRequest as ServiceListUsers, MessageAction, User, UserPoolError,
+    AdminCreateUser, AuthEvent, AuthEventKind, ListUsersRequest as ServiceListUsers, MessageAction,
+    PasswordOutcome, User, UserPoolError,
 };
 
 /// `UserType` (AdminCreateUser, ListUsers, ListUsersInGroup).
@@ -314,5 +316,107 @@ pub(super) async fn list_users(
     Ok(ListUsersResponse {
         users: page.items.iter().map(user_type).collect(),
         pagination_token: page.next,
+    })
+}
+
+// === AdminListUserAuthEvents ===
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AdminListUserAuthEventsRequest {
+    user_pool_id: String,
+    username: String,
+    #[serde(default)]
+    max_results: Option<u32>,
+    #[serde(default)]
+    next_token: Option<String>,
+}
+
+/// `ChallengeResponseType`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ChallengeResponseType {
+    challenge_name: &'static str,
+    challenge_response: &'static str,
+}
+
+/// `EventRiskType`: gatehouse has no risk scoring; an attempt the lockout refused is shown
+/// blocked.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct EventRiskType {
+    risk_decision: &'static str,
+    compromised_credentials_detected: bool,
+}
+
+/// `AuthEventType`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AuthEventType {
+    event_id: String,
+    event_type: &'static str,
+    creation_date: f64,
+    event_response: &'static str,
+    event_risk: EventRiskType,
+    challenge_responses: Vec<ChallengeResponseType>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AdminListUserAuthEventsResponse {
+    auth_events: Vec<AuthEventType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+fn auth_event_type(e: &AuthEvent) -> AuthEventType {
+    let checked = match e.outcome {
+        PasswordOutcome::Right => Some("Success"),
+        PasswordOutcome::Wrong | PasswordOutcome::WrongAndLocked => Some("Failure"),
+        PasswordOutcome::RefusedWhileLocked => None,
+    };
+    AuthEventType {
+        event_id: e.id.clone(),
+        event_type: match e.kind {
+            AuthEventKind::SignIn => "SignIn",
+            AuthEventKind::PasswordChange => "PasswordChange",
+        },
+        creation_date: epoch(e.at),
+        event_response: if e.passed() { "Pass" } else { "Fail" },
+        event_risk: EventRiskType {
+            risk_decision: match e.outcome {
+                PasswordOutcome::RefusedWhileLocked => "Block",
+                PasswordOutcome::Right
+                | PasswordOutcome::Wrong
+                | PasswordOutcome::WrongAndLocked => "NoRisk",
+            },
+            compromised_credentials_detected: false,
+        },
+        challenge_responses: checked
+            .map(|response| ChallengeResponseType {
+                challenge_name: "Password",
+                challenge_response: response,
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+pub(super) async fn admin_list_user_auth_events(
+    s: Arc<HttpState>,
+    r: AdminListUserAuthEventsRequest,
+) -> Result<AdminListUserAuthEventsResponse, UserPoolError> {
+    let page = s
+        .user_pools
+        .admin_list_user_auth_events(
+            &r.user_pool_id,
+            &r.username,
+            r.max_results,
+            r.next_token.as_deref(),
+        )
+        .await?;
+    Ok(AdminListUserAuthEventsResponse {
+        auth_events: page.items.iter().map(auth_event_type).collect(),
+        next_token: page.next,
     })
 }

@@ -1,0 +1,314 @@
+//! Authorizers: the `Phase::Authorize` stage. A method's `authorization` picks one:
+//! `COGNITO_USER_POOLS`/`jwt` ([`jwt`]: gatehouse pools through a [`PoolTokenVerifier`] the
+//! binary provides, remote OIDC issuers through discovery and a cached JWKS), `TOKEN`/`REQUEST`
+//! endpoints ([`endpoint`]), or `AWS_IAM` (an [`IamAuthorizer`] slot that identity pools fill).
+//!
+//! What reaches the backend (any header of these names sent by the client — also spelt with
+//! `_` for `-` — is removed first, on every request, by
+//! [`crate::server::proxy::clean_client_headers`], so a backend can trust them):
+//!
+//! | header | value |
+//! |---|---|
+//! | `x-gatehouse-principal-id` | the `sub` of a JWT, or a TOKEN/REQUEST authorizer's `principalId` |
+//! | `x-gatehouse-claim-sub` | the JWT's `sub` |
+//! | `x-gatehouse-claims` | every JWT claim as base64url (no padding) of the JSON object |
+//! | `x-gatehouse-authorizer-context` | a TOKEN/REQUEST authorizer's `context`, base64url JSON |
+//!
+//! Steady state costs a hash lookup: verified JWTs are cached by SHA-256 of the token until
+//! they expire; endpoint answers by identity source for the authorizer's TTL.
+
+pub mod endpoint;
+pub mod jwt;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::definition::model::{Authorization, AuthorizerKind};
+use crate::definition::responses::GatewayResponseType;
+use crate::server::body::GatewayBody;
+use crate::server::steps::{
+    AuthorizerOutput, Phase, Prepared, Rejection, RequestContext, Step, StepFuture, Verdict,
+};
+
+pub use jwt::{KeyRingVerifier, PoolTokenVerifier, TokenRejection};
+
+/// Settings of the authorizer step.
+#[derive(Debug, Clone)]
+pub struct AuthorizerConfig {
+    /// Region and account in method ARNs (`arn:aws:execute-api:{region}:{account}:…`).
+    pub region: String,
+    pub account_id: String,
+    /// Clock skew allowed on `exp`/`nbf` of remote tokens (local tokens are checked exactly).
+    pub leeway_secs: i64,
+    /// Least time between two JWKS fetches of one issuer caused by unknown `kid`s.
+    pub jwks_refetch_interval: Duration,
+    /// Verified tokens kept (entries).
+    pub token_cache_entries: usize,
+    /// Endpoint-authorizer answers kept (entries).
+    pub endpoint_cache_entries: usize,
+    /// Time limit of a call to an authorizer endpoint or an OIDC issuer.
+    pub call_timeout: Duration,
+    /// Certificates (DER) trusted for `https://` OIDC issuers besides the Mozilla roots
+    /// compiled in: a private issuer's CA, or a test's self-signed certificate.
+    pub extra_root_certificates: Vec<Vec<u8>>,
+}
+
+/// The `AWS_IAM` slot: verifies a SigV4-signed request and answers what the caller may do.
+/// Filled when identity pools arrive; without one, `AWS_IAM` methods answer 403 `Missing
+/// Authentication Token` as API Gateway does for unsigned requests.
+pub trait IamAuthorizer: Send + Sync + std::fmt::Debug + 'static {
+    /// Decides `execute-api:Invoke` on `method_arn` for the request in `cx`.
+    fn authorize<'a>(
+        &'a self,
+        cx: &'a RequestContext<'_>,
+        method_arn: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<IamGrant, Rejection>> + Send + 'a>>;
+}
+
+/// What an [`IamAuthorizer`] established.
+#[derive(Debug, Clone)]
+pub struct IamGrant {
+    pub identity: crate::server::steps::Identity,
+    /// The caller's policies, kept for `execute-api:InvalidateCache` checks.
+    pub policies: Vec<Arc<gatehouse_policy::Policy>>,
+}
+
+/// Policies an authorizer established for the caller (a TOKEN/REQUEST answer's policy
+/// document or an IAM caller's policies); the cache step evaluates
+/// `execute-api:InvalidateCache` with them.
+#[derive(Debug, Clone)]
+pub struct CallerPolicies(pub Vec<Arc<gatehouse_policy::Policy>>);
+
+/// The authorizer step.
+#[derive(Debug)]
+pub struct AuthorizerStep {
+    config: AuthorizerConfig,
+    jwt: jwt::JwtVerifier,
+    endpoint: endpoint::EndpointCaller,
+    iam: Option<Arc<dyn IamAuthorizer>>,
+}
+
+/// The prefix of every header the authorizers add; a client's are removed before any stage.
+pub(crate) const HEADER_PREFIX: &str = "x-gatehouse-";
+pub const PRINCIPAL_HEADER: &str = "x-gatehouse-principal-id";
+pub const CLAIM_SUB_HEADER: &str = "x-gatehouse-claim-sub";
+pub const CLAIMS_HEADER: &str = "x-gatehouse-claims";
+pub const CONTEXT_HEADER: &str = "x-gatehouse-authorizer-context";
+
+// === impl AuthorizerConfig ===
+
+impl Default for AuthorizerConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".to_owned(),
+            account_id: "000000000000".to_owned(),
+            leeway_secs: 30,
+            jwks_refetch_interval: Duration::from_secs(30),
+            token_cache_entries: 100_000,
+            endpoint_cache_entries: 100_000,
+            call_timeout: Duration::from_secs(10),
+            extra_root_certificates: Vec::new(),
+        }
+    }
+}
+
+// === impl AuthorizerStep ===
+
+impl AuthorizerStep {
+    /// `pools` verifies tokens of gatehouse user pools (`None`: pool authorizers refuse every
+    /// token); `iam` fills the `AWS_IAM` slot.
+    pub fn new(
+        config: AuthorizerConfig,
+        pools: Option<Arc<dyn PoolTokenVerifier>>,
+        iam: Option<Arc<dyn IamAuthorizer>>,
+    ) -> Self {
+        Self {
+            jwt: jwt::JwtVerifier::new(&config, pools),
+            endpoint: endpoint::EndpointCaller::new(&config),
+            config,
+            iam,
+        }
+    }
+
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{VERB}/{path}`.
+    pub fn method_arn(&self, cx: &RequestContext<'_>) -> String {
+        method_arn(&self.config, cx)
+    }
+}
+
+/// The method ARN policies are evaluated on: `{path}` is the path below the stage as
+/// routing matched it — percent-decoded, without a trailing slash — as API Gateway builds
+/// it, so `GET /prod/%61dmin` and `GET /prod/admin/` are both `…/GET/admin` and a `Deny` on
+/// `…/GET/admin*` covers every spelling that reaches the `admin` route.
+pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> String {
+    use std::fmt::Write as _;
+    let path = cx.hit.resource_request_path.as_str();
+    let mut arn =
+        String::with_capacity(48 + config.region.len() + cx.hit.api.id.len() + path.len());
+    let _ = write!(
+        arn,
+        "arn:aws:execute-api:{}:{}:{}/{}/{}/",
+        config.region,
+        config.account_id,
+        cx.hit.api.id,
+        cx.hit.stage.stage.name,
+        cx.head.method.as_str(),
+    );
+    crate::definition::path::push_decoded_path(&mut arn, path);
+    arn
+}
+
+/// The request context every policy decision about a request is evaluated in —
+/// `execute-api:Invoke` on an authorizer's policy and `execute-api:InvalidateCache` alike, so
+/// a condition on the caller's address or the time means the same in both: `aws:SourceIp`
+/// (the one resolved client address), `aws:CurrentTime` and `aws:EpochTime` (the request's
+/// time).
+pub(crate) fn policy_context(cx: &RequestContext<'_>) -> gatehouse_policy::Context {
+    let now = gatehouse_policy::calendar::unix_seconds(cx.now);
+    gatehouse_policy::Context::new()
+        .with(
+            "aws:CurrentTime",
+            gatehouse_policy::calendar::format_rfc3339(now),
+        )
+        .with("aws:EpochTime", now.to_string())
+        .with("aws:SourceIp", cx.source_ip.to_string())
+}
+
+impl Step for AuthorizerStep {
+    fn name(&self) -> &'static str {
+        "authorizer"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Authorize
+    }
+
+    fn on_request<'a>(
+        &'a self,
+        cx: &'a mut RequestContext<'_>,
+        _prepared: &'a Prepared,
+    ) -> StepFuture<'a> {
+        match &cx.hit.definition.settings.authorization {
+            Authorization::None => StepFuture::ready(Verdict::Continue),
+            Authorization::AwsIam => match &self.iam {
+                None => StepFuture::ready(Verdict::Reject(Rejection::new(
+                    GatewayResponseType::MissingAuthenticationToken,
+                ))),
+                Some(iam) => StepFuture::boxed(async move {
+                    let arn = self.method_arn(cx);
+                    match iam.authorize(cx, &arn).await {
+                        Ok(grant) => {
+                            cx.identity = grant.identity;
+                            cx.extensions.insert(CallerPolicies(grant.policies));
+                            Verdict::Continue
+                        }
+                        Err(rejection) => Verdict::Reject(rejection),
+                    }
+                }),
+            },
+            Authorization::Authorizer { name, scopes } => {
+                let Some(authorizer) = cx.hit.api.authorizers.get(name) else {
+                    return StepFuture::ready(Verdict::Reject(Rejection::new(
+                        GatewayResponseType::AuthorizerConfigurationError,
+                    )));
+                };
+                match &authorizer.kind {
+                    AuthorizerKind::Jwt(config) => self.jwt.authorize(cx, config, scopes),
+                    AuthorizerKind::Endpoint(config) => StepFuture::boxed(self.endpoint.authorize(
+                        &self.config,
+                        cx,
+                        &authorizer.name,
+                        config,
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// base64url JSON of a map, as a header value.
+pub(crate) fn encoded_header(value: &serde_json::Value) -> Option<HeaderValue> {
+    let json = serde_json::to_vec(value).ok()?;
+    HeaderValue::from_str(&URL_SAFE_NO_PAD.encode(json)).ok()
+}
+
+pub(crate) fn set_header(cx: &mut RequestContext<'_>, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        cx.head.headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Records an authorizer's result in the context.
+pub(crate) fn record(
+    cx: &mut RequestContext<'_>,
+    principal_id: &str,
+    principal_key: Arc<str>,
+    claims: Arc<BTreeMap<String, String>>,
+    context: Arc<BTreeMap<String, String>>,
+    usage_identifier_key: Option<String>,
+) {
+    set_header(cx, PRINCIPAL_HEADER, principal_id);
+    record_only(
+        cx,
+        principal_id,
+        principal_key,
+        claims,
+        context,
+        usage_identifier_key,
+    );
+}
+
+/// [`record`] without setting the principal header (the caller set it from a header value
+/// it keeps).
+pub(crate) fn record_only(
+    cx: &mut RequestContext<'_>,
+    principal_id: &str,
+    principal_key: Arc<str>,
+    claims: Arc<BTreeMap<String, String>>,
+    context: Arc<BTreeMap<String, String>>,
+    usage_identifier_key: Option<String>,
+) {
+    cx.authorizer = Some(AuthorizerOutput {
+        principal_id: principal_id.to_owned(),
+        principal_key,
+        claims,
+        context,
+        usage_identifier_key,
+    });
+}
+
+/// A 403 with API Gateway's ACCESS_DENIED body. It falls back to DEFAULT_4XX, whose template
+/// is `{"message":$context.error.messageString}`: lower-case `message`, as AWS's
+/// troubleshooting guide for Lambda-authorizer 403s shows
+/// (`{"message": "User is not authorized to access this resource with an explicit deny"}`).
+pub(crate) fn denied(explicit: bool) -> Verdict {
+    let message = if explicit {
+        "User is not authorized to access this resource with an explicit deny"
+    } else {
+        "User is not authorized to access this resource"
+    };
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        const { HeaderName::from_static("x-amzn-errortype") },
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    Verdict::Respond(response)
+}
+
+pub(crate) fn unauthorized() -> Verdict {
+    Verdict::Reject(Rejection::new(GatewayResponseType::Unauthorized))
+}
