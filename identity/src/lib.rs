@@ -13,6 +13,7 @@
 //! - [`rate_limit`]: the per-source-address limits of the unauthenticated operations.
 //! - [`ids`]: pool ids, client ids and secrets, `sub` UUIDs, access keys, refresh tokens, codes.
 //! - [`password`]: argon2id hashing on a bounded blocking pool and the pool password policy.
+//! - [`srp`]: the server's half of Cognito's SRP-6a (`USER_SRP_AUTH`, device SRP).
 //! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
 //!   discovery documents.
 //!
@@ -38,6 +39,7 @@ pub mod net;
 pub mod password;
 pub mod rate_limit;
 pub mod sigv4;
+pub mod srp;
 mod time;
 pub mod tokens;
 pub mod user_pools;

@@ -187,6 +187,7 @@ async fn seed(store: &Store, users: u32) {
             password_hash: Some(
                 "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
             ),
+            srp_verifier: None,
             attributes,
             aliases: vec![gatehouse_storage::Alias {
                 name: "email".to_owned(),

@@ -423,3 +423,9 @@ impl<'a> From<&'a Option<Vec<u8>>> for Arg<'a> {
         Self::OptBytes(v.as_deref())
     }
 }
+
+impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Self::OptBytes(v)
+    }
+}

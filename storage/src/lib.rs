@@ -16,13 +16,16 @@ mod clients;
 mod codes;
 mod counters;
 mod db;
+mod devices;
 mod error;
 mod gateway;
 mod groups;
 mod keys;
+mod mfa;
 mod migrate;
 mod pools;
 mod revocations;
+mod sessions;
 mod settings;
 mod tokens;
 mod users;
@@ -35,6 +38,7 @@ pub use clients::{ClientRecord, Clients};
 pub use codes::{CodeAttempt, CodeRecord, Codes};
 pub use counters::{CounterKey, CounterState, CounterWrite, Counters};
 pub use db::{Backend, StoreOptions};
+pub use devices::{DeviceRecord, Devices};
 pub use error::{BackendError, StorageError};
 pub use gateway::{
     ApiKeyRecord, DailyUsage, DeployTo, DeploymentDeletion, DeploymentRecord, GatewayRecords,
@@ -42,8 +46,10 @@ pub use gateway::{
 };
 pub use groups::{GroupRecord, Groups};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
+pub use mfa::{Mfa, MfaFlags, MfaRecord};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
+pub use sessions::SpentSessions;
 pub use settings::Settings;
 pub use tokens::{RefreshTokenRecord, RefreshTokens, Rotation, SignedInAs};
 pub use users::{
@@ -149,6 +155,21 @@ impl Store {
     /// Revoked sign-ins and signed-out users, with a change feed for other nodes.
     pub fn revocations(&self) -> Revocations<'_> {
         Revocations::new(&self.db)
+    }
+
+    /// Users' software tokens and MFA preferences.
+    pub fn mfa(&self) -> Mfa<'_> {
+        Mfa::new(&self.db)
+    }
+
+    /// Devices users signed in from (device tracking).
+    pub fn devices(&self) -> Devices<'_> {
+        Devices::new(&self.db)
+    }
+
+    /// Challenge sessions already answered.
+    pub fn spent_sessions(&self) -> SpentSessions<'_> {
+        SpentSessions::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

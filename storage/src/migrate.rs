@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_pool_details.sql"),
         postgres: include_str!("../migrations/postgres/0007_pool_details.sql"),
     },
+    Migration {
+        version: 8,
+        name: "SRP verifiers, MFA settings, remembered devices, spent challenge sessions",
+        sqlite: include_str!("../migrations/sqlite/0008_srp_mfa_devices.sql"),
+        postgres: include_str!("../migrations/postgres/0008_srp_mfa_devices.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

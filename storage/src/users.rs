@@ -48,6 +48,8 @@ pub struct NewUser {
     pub enabled: bool,
     /// A PHC-format password hash; `None` for users without a password (federated).
     pub password_hash: Option<String>,
+    /// The SRP verifier of the same password, sealed by the caller.
+    pub srp_verifier: Option<Vec<u8>>,
     pub attributes: BTreeMap<String, String>,
     pub aliases: Vec<Alias>,
     pub created_at: EpochMillis,
@@ -62,6 +64,8 @@ pub struct UserRecord {
     pub status: String,
     pub enabled: bool,
     pub password_hash: Option<String>,
+    /// The sealed SRP verifier of the password; `None` when the password predates SRP.
+    pub srp_verifier: Option<Vec<u8>>,
     pub attributes: BTreeMap<String, String>,
     pub created_at: EpochMillis,
     pub updated_at: EpochMillis,
@@ -126,7 +130,7 @@ pub struct Users<'s> {
 }
 
 pub(crate) const COLUMNS: &str = "u.sub, u.pool_id, u.username, u.status, u.enabled, u.password_hash, \
-                       u.attributes, u.created_at, u.updated_at";
+                       u.srp_verifier, u.attributes, u.created_at, u.updated_at";
 
 // === impl UserCursor ===
 
@@ -177,6 +181,7 @@ impl<'s> Users<'s> {
             status: user.status.clone(),
             enabled: user.enabled,
             password_hash: user.password_hash.clone(),
+            srp_verifier: user.srp_verifier.clone(),
             attributes: user.attributes.clone(),
             created_at: user.created_at,
             updated_at: user.created_at,
@@ -416,16 +421,22 @@ impl<'s> Users<'s> {
         Ok(sessions)
     }
 
-    /// Replaces the password hash and the status together (a password change often moves
-    /// the user out of `FORCE_CHANGE_PASSWORD` or `RESET_REQUIRED`). With
+    /// Replaces the password hash, its sealed SRP verifier and the status together (a
+    /// password change often moves the user out of `FORCE_CHANGE_PASSWORD` or
+    /// `RESET_REQUIRED`). With
     /// `revoke_refresh_tokens`, every live refresh token of the user is revoked in the same
     /// transaction (a password reset ends the sessions it replaces); their `origin_jti`s
     /// are returned.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the hash and its verifier are written together with the status"
+    )]
     pub async fn set_password(
         &self,
         pool_id: &str,
         sub: &str,
         password_hash: Option<&str>,
+        srp_verifier: Option<&[u8]>,
         status: &str,
         updated_at: EpochMillis,
         revoke_refresh_tokens_too: bool,
@@ -434,9 +445,17 @@ impl<'s> Users<'s> {
         let mut conn = tx.conn();
         let changed = conn
             .execute(
-                "UPDATE users SET password_hash = $3, status = $4, updated_at = $5
+                "UPDATE users SET password_hash = $3, status = $4, updated_at = $5,
+                                  srp_verifier = $6
                  WHERE pool_id = $1 AND sub = $2",
-                args![pool_id, sub, password_hash, status, updated_at],
+                args![
+                    pool_id,
+                    sub,
+                    password_hash,
+                    status,
+                    updated_at,
+                    srp_verifier
+                ],
             )
             .await?;
         found(changed, sub)?;
@@ -447,6 +466,30 @@ impl<'s> Users<'s> {
         };
         tx.commit().await?;
         Ok(sessions)
+    }
+
+    /// Stores the sealed SRP verifier of a user whose password predates SRP, computed from
+    /// the password that just matched `password_hash`: written only while the user still has
+    /// that hash and no verifier (a password set meanwhile brought its own). Returns whether
+    /// it was written.
+    pub async fn set_srp_verifier(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        password_hash: &str,
+        srp_verifier: &[u8],
+    ) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let changed = tx
+            .conn()
+            .execute(
+                "UPDATE users SET srp_verifier = $4
+                 WHERE pool_id = $1 AND sub = $2 AND password_hash = $3 AND srp_verifier IS NULL",
+                args![pool_id, sub, password_hash, srp_verifier],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed > 0)
     }
 
     /// Sets the status and revokes every live refresh token of the user, in one transaction
@@ -773,8 +816,8 @@ async fn insert_user(
 ) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO users (sub, pool_id, username, status, enabled, password_hash, attributes,
-                            created_at, updated_at, username_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+                            created_at, updated_at, username_key, srp_verifier)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
         args![
             &user.sub,
             &user.pool_id,
@@ -785,6 +828,7 @@ async fn insert_user(
             attributes,
             user.created_at,
             &user.username_key,
+            &user.srp_verifier,
         ],
     )
     .await
@@ -864,6 +908,7 @@ pub(crate) fn decode(row: &dyn DbRow) -> Result<UserRecord, StorageError> {
         status: row.text("status")?,
         enabled: row.boolean("enabled")?,
         password_hash: row.opt_text("password_hash")?,
+        srp_verifier: row.opt_bytes("srp_verifier")?,
         attributes,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,

@@ -65,6 +65,7 @@ async fn user(store: &Store) -> String {
             status: "CONFIRMED".into(),
             enabled: true,
             password_hash: None,
+            srp_verifier: None,
             attributes: Default::default(),
             aliases: Vec::new(),
             created_at: T0,

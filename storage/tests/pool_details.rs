@@ -52,6 +52,7 @@ fn new_user(username: &str, key: &str) -> NewUser {
         status: "CONFIRMED".to_owned(),
         enabled: true,
         password_hash: None,
+        srp_verifier: None,
         attributes: BTreeMap::new(),
         aliases: vec![],
         created_at: T0,

@@ -85,6 +85,7 @@ fn new_user(pool: &str, username: &str, email: Option<&str>) -> NewUser {
         status: "CONFIRMED".to_owned(),
         enabled: true,
         password_hash: Some(PASSWORD_HASH.to_owned()),
+        srp_verifier: None,
         attributes,
         aliases: email
             .map(|e| {
@@ -166,7 +167,7 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 7, "migrations 0001 to 0007");
+        assert_eq!(Store::schema_version(), 8, "migrations 0001 to 0008");
     })
     .await;
 }
@@ -585,7 +586,15 @@ async fn status_password_and_enabled_changes() {
             .unwrap();
         assert_eq!(
             users
-                .set_password("us-east-1_a", &sub, None, "RESET_REQUIRED", T0 + 2, false)
+                .set_password(
+                    "us-east-1_a",
+                    &sub,
+                    None,
+                    None,
+                    "RESET_REQUIRED",
+                    T0 + 2,
+                    false
+                )
                 .await
                 .unwrap(),
             Vec::<String>::new(),
@@ -669,7 +678,15 @@ async fn status_password_and_enabled_changes() {
             .unwrap();
         assert_eq!(
             users
-                .set_password("us-east-1_a", &sub, Some("h"), "CONFIRMED", T0 + 5, true)
+                .set_password(
+                    "us-east-1_a",
+                    &sub,
+                    Some("h"),
+                    None,
+                    "CONFIRMED",
+                    T0 + 5,
+                    true
+                )
                 .await
                 .unwrap(),
             vec!["jti-2".to_owned()]
@@ -709,7 +726,7 @@ async fn status_password_and_enabled_changes() {
         );
         assert_not_found(
             users
-                .set_password("us-east-1_b", &sub, None, "CONFIRMED", T0, true)
+                .set_password("us-east-1_b", &sub, None, None, "CONFIRMED", T0, true)
                 .await,
             &format!("user `{sub}`"),
         );

@@ -56,6 +56,8 @@ pub enum Purpose {
     AdminCreateUser,
     /// A password-reset code.
     ForgotPassword,
+    /// A sign-in code, the second factor of an `EMAIL_OTP` challenge.
+    MfaSignIn,
 }
 
 /// One message to one destination.

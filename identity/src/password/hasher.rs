@@ -147,6 +147,16 @@ impl PasswordHasher {
         Ok(known && matched)
     }
 
+    /// Runs other CPU-heavy password work (SRP's 3072-bit exponentiations) on the same
+    /// bounded pool, so that a storm of SRP sign-ins queues with the argon2 runs instead of
+    /// stalling the async runtime.
+    pub async fn compute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        self.run(move || Ok(work())).await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,

@@ -9,7 +9,9 @@
 //! (it is not even checked), so a locked account teaches nothing. A success resets the
 //! count, and so do [`LOCKOUT_RESET_AFTER`] without a failure. InitiateAuth,
 //! AdminInitiateAuth and ChangePassword's previous password share one counter per user
-//! (kind `password`); MFA codes will get a kind of their own and the same rules.
+//! (kind `password`). Wrong MFA codes (TOTP and email sign-in codes) lock the same way on a
+//! counter of their own (kind `mfa`): a right password must not forget them, or whoever
+//! knows the password could guess codes for ever.
 //!
 //! A locked account is refused before its password is checked (no argon2 run), and the
 //! outcome of every check is recorded in one transaction that locks the counter and looks at
@@ -55,8 +57,10 @@ pub const CODE_SENDS: i64 = 5;
 /// The window of [`CODE_GUESSES`] and [`CODE_SENDS`].
 pub const CODE_WINDOW: Duration = Duration::from_secs(3600);
 
-/// The counter kind of failed passwords.
-const PASSWORD: &str = "password";
+/// The counter kind of failed passwords (and SRP password proofs).
+pub(crate) const PASSWORD: &str = "password";
+/// The counter kind of wrong MFA codes.
+pub(crate) const MFA: &str = "mfa";
 
 /// Who an attempt is counted for: a user's `sub`, or a name no user holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,13 +268,13 @@ impl UserPools {
                     .await;
             }
         };
-        if let Err(locked) = self.check_lockout(pool, subject, now).await {
+        if let Err(locked) = self.check_lockout(pool, subject, PASSWORD, now).await {
             event(PasswordOutcome::RefusedWhileLocked).await;
             return Err(locked);
         }
         let matched = self.passwords().verify(password, stored).await?;
         if let Err(locked) = self
-            .record_password_check(pool, subject, matched, now)
+            .record_check(pool, subject, PASSWORD, matched, now)
             .await
         {
             event(PasswordOutcome::RefusedWhileLocked).await;
@@ -278,7 +282,7 @@ impl UserPools {
         }
         let outcome = if matched {
             PasswordOutcome::Right
-        } else if self.is_locked(pool, subject, now).await {
+        } else if self.is_locked(pool, subject, PASSWORD, now).await {
             PasswordOutcome::WrongAndLocked
         } else {
             PasswordOutcome::Wrong
@@ -287,31 +291,39 @@ impl UserPools {
         Ok(matched)
     }
 
-    /// Whether `subject` is locked out at `now` (after a failure, to tell the one that
-    /// locked); a storage failure reads as not locked (the event is only a report).
-    async fn is_locked(&self, pool: &UserPool, subject: &Subject, now: SystemTime) -> bool {
+    /// Whether `subject` is locked out for `kind` at `now` (after a failure, to tell the one
+    /// that locked); a storage failure reads as not locked (the event is only a report).
+    pub(crate) async fn is_locked(
+        &self,
+        pool: &UserPool,
+        subject: &Subject,
+        kind: &str,
+        now: SystemTime,
+    ) -> bool {
         let stored = self
             .store()
             .counters()
-            .get(password_key(pool, subject))
+            .get(lockout_key(pool, subject, kind))
             .await
             .ok()
             .flatten();
         locked_at(stored, unix_millis(now))
     }
 
-    /// Refuses with "Password attempts exceeded" while `subject` is locked out: a read
-    /// before the (costly) check; [`UserPools::record_password_check`] looks again.
-    async fn check_lockout(
+    /// Refuses with "Password attempts exceeded" while `subject` is locked out for `kind`
+    /// ([`PASSWORD`] or [`MFA`]): a read before the (costly) check;
+    /// [`UserPools::record_check`] looks again.
+    pub(crate) async fn check_lockout(
         &self,
         pool: &UserPool,
         subject: &Subject,
+        kind: &str,
         now: SystemTime,
     ) -> Result<(), UserPoolError> {
         let stored = self
             .store()
             .counters()
-            .get(password_key(pool, subject))
+            .get(lockout_key(pool, subject, kind))
             .await?;
         if locked_at(stored, unix_millis(now)) {
             return Err(password_attempts_exceeded());
@@ -319,12 +331,14 @@ impl UserPools {
         Ok(())
     }
 
-    /// Records whether the password checked for `subject` `matched`; refuses with "Password
-    /// attempts exceeded" when the account got locked meanwhile (right password or not).
-    async fn record_password_check(
+    /// Records whether the password (or code, for [`MFA`]) checked for `subject` `matched`;
+    /// refuses with "Password attempts exceeded" when the account got locked meanwhile
+    /// (right or not).
+    pub(crate) async fn record_check(
         &self,
         pool: &UserPool,
         subject: &Subject,
+        kind: &str,
         matched: bool,
         now: SystemTime,
     ) -> Result<(), UserPoolError> {
@@ -332,7 +346,7 @@ impl UserPools {
         let allowed = self
             .store()
             .counters()
-            .update(password_key(pool, subject), |stored| {
+            .update(lockout_key(pool, subject, kind), |stored| {
                 lockout_step(stored, now, matched)
             })
             .await?;
@@ -371,11 +385,11 @@ impl UserPools {
     }
 }
 
-fn password_key<'a>(pool: &'a UserPool, subject: &'a Subject) -> CounterKey<'a> {
+fn lockout_key<'a>(pool: &'a UserPool, subject: &'a Subject, kind: &'a str) -> CounterKey<'a> {
     CounterKey {
         pool_id: &pool.id,
         subject: &subject.0,
-        kind: PASSWORD,
+        kind,
     }
 }
 

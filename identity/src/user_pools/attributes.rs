@@ -298,6 +298,7 @@ pub(crate) fn user_from_record(r: UserRecord) -> Result<User, UserPoolError> {
         enabled: r.enabled,
         attributes,
         password_hash: r.password_hash,
+        srp_verifier: r.srp_verifier,
         created_at: from_unix_millis(r.created_at),
         updated_at: from_unix_millis(r.updated_at),
     })

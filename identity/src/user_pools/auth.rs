@@ -1,47 +1,38 @@
-//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `REFRESH_TOKEN_AUTH`/`REFRESH_TOKEN`),
-//! AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/`ADMIN_NO_SRP_AUTH`, refresh), and the
-//! `NEW_PASSWORD_REQUIRED` challenge of RespondToAuthChallenge / AdminRespondToAuthChallenge.
-//!
-//! # Sessions
-//! A challenge `Session` is a blob sealed with the master key (AES-256-GCM) holding the pool,
-//! client, user, challenge and expiry, so any node sharing the master key can check it without
-//! a database row. It expires after the client's `AuthSessionValidity` (3 minutes by default)
-//! and only works while the user is still in the state that raised the challenge.
+//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`/
+//! `REFRESH_TOKEN`), AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/`ADMIN_NO_SRP_AUTH`,
+//! `USER_SRP_AUTH`, refresh), and RespondToAuthChallenge / AdminRespondToAuthChallenge, which
+//! hand each challenge to `challenges` (the chain after the first factor: new password,
+//! device SRP, MFA) or `srp_auth` (the SRP password proof).
 //!
 //! # Timing
 //! An unknown user is verified against the hasher's dummy hash, so it costs one argon2 run
-//! like a wrong password and the two cannot be told apart by timing.
+//! like a wrong password and the two cannot be told apart by timing; the SRP flow uses a
+//! dummy verifier the same way (`srp_auth`).
 //!
 //! # Lockout
-//! Password attempts (both flows) count towards the user's lockout, as `attempts` describes:
-//! five failures lock the account for 1 s, doubling per further failure up to 15 minutes.
+//! Password attempts (both password flows and SRP proofs) count towards the user's lockout,
+//! as `attempts` describes: five failures lock the account for 1 s, doubling per further
+//! failure up to 15 minutes.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 
 use super::attempts::Subject;
-use super::attributes::{AttributeWrite, user_from_record};
+use super::challenges::{SignIn, password_digest};
 use super::config::ExplicitAuthFlow;
-use super::{Client, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools, UserStatus};
-use crate::time::unix_millis;
+use super::{Client, Tokens, UserPool, UserPoolError, UserPools, UserStatus};
 
-/// The one challenge gatehouse raises so far.
+/// The challenge of users whose password an operator set (FORCE_CHANGE_PASSWORD).
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 /// Longest `Session` accepted (Cognito's limit).
 pub const MAX_SESSION_LEN: usize = 2048;
-
-const SESSION_AAD: &[u8] = b"gatehouse auth session v1";
 
 /// A challenge the user must answer before tokens are issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     /// `ChallengeName`.
     pub name: String,
-    /// `Session`, to send back with the answer.
+    /// `Session`, to send back with the answer; empty for `PASSWORD_VERIFIER`, whose state
+    /// travels in its `SECRET_BLOCK` (as on Cognito, where the SDKs send no session).
     pub session: String,
     /// `ChallengeParameters`.
     pub parameters: BTreeMap<String, String>,
@@ -56,26 +47,15 @@ pub enum AuthOutcome {
     Challenge(Challenge),
 }
 
-/// What a sealed session holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct SessionClaims {
-    pool: String,
-    client: String,
-    sub: String,
-    challenge: String,
-    /// Expiry, Unix milliseconds.
-    exp: i64,
-}
-
-fn invalid_session() -> UserPoolError {
+pub(crate) fn invalid_session() -> UserPoolError {
     UserPoolError::NotAuthorized("Invalid session for the user.".into())
 }
 
-fn incorrect_credentials() -> UserPoolError {
+pub(crate) fn incorrect_credentials() -> UserPoolError {
     UserPoolError::NotAuthorized("Incorrect username or password.".into())
 }
 
-fn required<'a>(
+pub(crate) fn required<'a>(
     parameters: &'a BTreeMap<String, String>,
     name: &str,
 ) -> Result<&'a str, UserPoolError> {
@@ -88,11 +68,13 @@ fn required<'a>(
 
 enum Flow {
     Password,
+    Srp,
     Refresh,
 }
 
 impl UserPools {
-    /// InitiateAuth (public): `USER_PASSWORD_AUTH`, `REFRESH_TOKEN_AUTH` or `REFRESH_TOKEN`.
+    /// InitiateAuth (public): `USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH` or
+    /// `REFRESH_TOKEN`.
     pub async fn initiate_auth(
         &self,
         client_id: &str,
@@ -101,8 +83,9 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         let flow = match auth_flow {
             "USER_PASSWORD_AUTH" => Flow::Password,
+            "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            "CUSTOM_AUTH" | "USER_AUTH" => {
                 return Err(UserPoolError::invalid(format!(
                     "auth flow `{auth_flow}` is not supported"
                 )));
@@ -119,7 +102,7 @@ impl UserPools {
     }
 
     /// AdminInitiateAuth (operator): `ADMIN_USER_PASSWORD_AUTH` (legacy name
-    /// `ADMIN_NO_SRP_AUTH`), `REFRESH_TOKEN_AUTH` or `REFRESH_TOKEN`.
+    /// `ADMIN_NO_SRP_AUTH`), `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH` or `REFRESH_TOKEN`.
     pub async fn admin_initiate_auth(
         &self,
         pool_id: &str,
@@ -129,8 +112,9 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         let flow = match auth_flow {
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Flow::Password,
+            "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "USER_PASSWORD_AUTH" | "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            "USER_PASSWORD_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
                 return Err(UserPoolError::invalid(
                     "Initiate Auth method not supported.",
                 ));
@@ -151,7 +135,7 @@ impl UserPools {
                 }
                 return self.password_auth(&pool, &client, parameters).await;
             }
-            Flow::Refresh => Flow::Refresh,
+            other => other,
         };
         self.run_flow(&pool, &client, flow, parameters).await
     }
@@ -174,6 +158,14 @@ impl UserPools {
                     ));
                 }
                 self.password_auth(pool, client, parameters).await
+            }
+            Flow::Srp => {
+                if !client.config.allows(ExplicitAuthFlow::AllowUserSrpAuth) {
+                    return Err(UserPoolError::invalid(
+                        "USER_SRP_AUTH is not enabled for the client.",
+                    ));
+                }
+                self.srp_initiate(pool, client, parameters).await
             }
             Flow::Refresh => {
                 if !client
@@ -243,13 +235,19 @@ impl UserPools {
             return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
         }
         match user.status {
-            UserStatus::Confirmed => self
-                .issue_tokens(pool, client, &user, now, TokenOrigin::NewSession)
-                .await
-                .map(AuthOutcome::Tokens),
-            UserStatus::ForceChangePassword => Ok(AuthOutcome::Challenge(
-                self.new_password_challenge(pool, client, &user, now)?,
-            )),
+            UserStatus::Confirmed | UserStatus::ForceChangePassword => {
+                let user = self.backfill_srp_verifier(pool, user, password).await;
+                let device = self
+                    .presented_device(pool, &user, parameters.get("DEVICE_KEY"))
+                    .await?;
+                let sign_in = SignIn {
+                    name: username.to_owned(),
+                    password: password_digest(&user),
+                    device,
+                    device_proven: false,
+                };
+                self.next_step(pool, client, user, sign_in, now).await
+            }
             UserStatus::Unconfirmed => Err(UserPoolError::UserNotConfirmed(
                 "User is not confirmed.".into(),
             )),
@@ -263,106 +261,13 @@ impl UserPools {
         }
     }
 
-    /// The `NEW_PASSWORD_REQUIRED` challenge with its sealed session and Cognito's
-    /// parameters: `USER_ID_FOR_SRP`, `requiredAttributes` (required attributes the user
-    /// lacks, as `userAttributes.<name>`) and `userAttributes` (JSON, without `sub`).
-    fn new_password_challenge(
-        &self,
-        pool: &UserPool,
-        client: &Client,
-        user: &User,
-        now: SystemTime,
-    ) -> Result<Challenge, UserPoolError> {
-        let missing: Vec<String> = pool
-            .config
-            .schema
-            .iter()
-            .filter(|a| a.required && a.name != "sub")
-            .filter(|a| user.attribute(&a.name).is_none_or(str::is_empty))
-            .map(|a| format!("userAttributes.{}", a.name))
-            .collect();
-        let shown: BTreeMap<&str, &str> = user
-            .attributes
-            .iter()
-            .filter(|(k, _)| *k != "sub")
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut parameters = BTreeMap::new();
-        parameters.insert("USER_ID_FOR_SRP".to_owned(), user.username.clone());
-        parameters.insert("requiredAttributes".to_owned(), to_json(&missing)?);
-        parameters.insert("userAttributes".to_owned(), to_json(&shown)?);
-        Ok(Challenge {
-            name: NEW_PASSWORD_REQUIRED.into(),
-            session: self.seal_session(pool, client, user, NEW_PASSWORD_REQUIRED, now)?,
-            parameters,
-        })
-    }
-
-    /// Seals a challenge session valid for the client's `AuthSessionValidity`.
-    fn seal_session(
-        &self,
-        pool: &UserPool,
-        client: &Client,
-        user: &User,
-        challenge: &str,
-        now: SystemTime,
-    ) -> Result<String, UserPoolError> {
-        let lifetime = Duration::from_secs(u64::from(client.config.auth_session_validity) * 60);
-        let claims = SessionClaims {
-            pool: pool.id.clone(),
-            client: client.id.clone(),
-            sub: user.sub.clone(),
-            challenge: challenge.to_owned(),
-            exp: unix_millis(now + lifetime),
-        };
-        let plain =
-            serde_json::to_vec(&claims).map_err(|e| UserPoolError::internal("session", e))?;
-        let sealed = self
-            .sealer()
-            .seal(&plain, SESSION_AAD)
-            .map_err(|e| UserPoolError::internal("session", e))?;
-        Ok(URL_SAFE_NO_PAD.encode(sealed))
-    }
-
-    /// Opens a session for `pool`/`client`/`challenge`; anything else (forged, expired,
-    /// another client's) is "Invalid session for the user.".
-    fn open_session(
-        &self,
-        session: &str,
-        pool: &UserPool,
-        client: &Client,
-        challenge: &str,
-        now: SystemTime,
-    ) -> Result<SessionClaims, UserPoolError> {
-        if session.len() > MAX_SESSION_LEN {
-            return Err(invalid_session());
-        }
-        let blob = URL_SAFE_NO_PAD
-            .decode(session.trim_end_matches('='))
-            .map_err(|_| invalid_session())?;
-        let plain = self
-            .sealer()
-            .open(&blob, SESSION_AAD)
-            .map_err(|_| invalid_session())?;
-        let claims: SessionClaims =
-            serde_json::from_slice(&plain).map_err(|_| invalid_session())?;
-        if claims.pool != pool.id || claims.client != client.id || claims.challenge != challenge {
-            return Err(invalid_session());
-        }
-        if claims.exp <= unix_millis(now) {
-            return Err(UserPoolError::NotAuthorized(
-                "Invalid session for the user, session is expired.".into(),
-            ));
-        }
-        Ok(claims)
-    }
-
-    /// RespondToAuthChallenge (public).
+    /// RespondToAuthChallenge (public). `session` is `None` only for `PASSWORD_VERIFIER`,
+    /// whose state is in its secret block.
     pub async fn respond_to_auth_challenge(
         &self,
         client_id: &str,
         challenge_name: &str,
-        session: &str,
+        session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let (pool, client) = self.app_client(client_id).await?;
@@ -376,7 +281,7 @@ impl UserPools {
         pool_id: &str,
         client_id: &str,
         challenge_name: &str,
-        session: &str,
+        session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
@@ -385,99 +290,29 @@ impl UserPools {
             .await
     }
 
-    /// Answers `NEW_PASSWORD_REQUIRED`: `NEW_PASSWORD` (policy enforced) and any
-    /// `userAttributes.<name>` the client may write (required ones must be there in the end);
-    /// the user becomes CONFIRMED and gets tokens.
+    /// Routes an answer to its challenge.
     async fn answer_challenge(
         &self,
         pool: &UserPool,
         client: &Client,
         challenge_name: &str,
-        session: &str,
+        session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
-        if challenge_name != NEW_PASSWORD_REQUIRED {
+        if challenge_name == super::srp_auth::PASSWORD_VERIFIER {
+            return self.srp_answer(pool, client, responses).await;
+        }
+        let known = super::challenges::CHALLENGES.contains(&challenge_name);
+        if !known {
             return Err(UserPoolError::invalid(format!(
                 "challenge `{challenge_name}` is not supported"
             )));
         }
-        let now = self.now();
-        let username = required(responses, "USERNAME")?;
-        self.check_secret_hash(
-            client,
-            username,
-            responses.get("SECRET_HASH").map(String::as_str),
-        )?;
-        let claims = self.open_session(session, pool, client, challenge_name, now)?;
-        let new_password = required(responses, "NEW_PASSWORD")?;
-        let user = match self
-            .store()
-            .users()
-            .get_by_sub(&pool.id, &claims.sub)
-            .await?
-        {
-            Some(r) => user_from_record(r)?,
-            None => return Err(invalid_session()),
-        };
-        let named = self.find_user(pool, username).await?;
-        if named.as_ref().is_none_or(|u| u.sub != user.sub)
-            || !user.enabled
-            || user.status != UserStatus::ForceChangePassword
-        {
-            return Err(invalid_session());
-        }
-        let changes: Vec<(String, String)> = responses
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("userAttributes.")
-                    .map(|name| (name.to_owned(), v.clone()))
-            })
-            .collect();
-        self.check_password_policy(pool, new_password)?;
-        self.validate_attributes(pool, Some(client), &changes, AttributeWrite::UserUpdate)?;
-        let mut merged = user.attributes.clone();
-        for (k, v) in &changes {
-            merged.insert(k.clone(), v.clone());
-        }
-        self.check_required_attributes(pool, &merged)
-            .map_err(|_| UserPoolError::invalid("Missing required attributes"))?;
-        let hash = self.passwords().hash(new_password).await?;
-        let user = if changes.is_empty() {
-            user
-        } else {
-            self.update_user_attributes(
-                pool,
-                Some(client),
-                &user,
-                &changes,
-                AttributeWrite::UserUpdate,
-            )
-            .await?;
-            match self.store().users().get_by_sub(&pool.id, &user.sub).await? {
-                Some(r) => user_from_record(r)?,
-                None => return Err(invalid_session()),
-            }
-        };
-        self.store()
-            .users()
-            .set_password(
-                &pool.id,
-                &user.sub,
-                Some(&hash),
-                UserStatus::Confirmed.as_str(),
-                unix_millis(now),
-                false,
-            )
-            .await?;
-        // The session is stored for the password just set (see `issue_tokens`).
-        let user = User {
-            status: UserStatus::Confirmed,
-            password_hash: Some(hash),
-            ..user
-        };
-        self.issue_tokens(pool, client, &user, now, TokenOrigin::NewSession)
+        let session = session
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| UserPoolError::invalid("Missing required parameter Session"))?;
+        self.answer_chain_challenge(pool, client, challenge_name, session, responses)
             .await
-            .map(AuthOutcome::Tokens)
     }
 
     /// `REFRESH_TOKEN_AUTH`: new ID and access tokens for a live refresh token issued to
@@ -501,6 +336,6 @@ fn unknown_flow(flow: &str) -> UserPoolError {
 }
 
 /// JSON text of a challenge parameter (Cognito sends nested JSON as strings).
-fn to_json(value: &impl Serialize) -> Result<String, UserPoolError> {
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, UserPoolError> {
     serde_json::to_string(value).map_err(|e| UserPoolError::internal("challenge", e))
 }

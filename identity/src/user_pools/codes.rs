@@ -308,7 +308,8 @@ fn is_limited(purpose: Purpose) -> bool {
         Purpose::SignUp
         | Purpose::ResendConfirmationCode
         | Purpose::ForgotPassword
-        | Purpose::VerifyAttribute => true,
+        | Purpose::VerifyAttribute
+        | Purpose::MfaSignIn => true,
         Purpose::AdminCreateUser => false,
     }
 }

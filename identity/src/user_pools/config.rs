@@ -48,7 +48,7 @@ named_enum!(
     VerifiedAttribute { Email = "email", PhoneNumber = "phone_number" }
 );
 named_enum!(
-    /// `MfaConfiguration`: stored now, enforced when MFA arrives.
+    /// `MfaConfiguration`: no second factor, one the user may enable, one every user must have.
     MfaConfiguration { Off = "OFF", On = "ON", Optional = "OPTIONAL" }
 );
 named_enum!(
@@ -132,10 +132,35 @@ pub struct PoolConfig {
     pub admin_create_user: AdminCreateUserSettings,
     /// `SmsAuthenticationMessage`.
     pub sms_authentication_message: Option<String>,
+    /// `SoftwareTokenMfaConfiguration.Enabled` of SetUserPoolMfaConfig; `None` when never
+    /// set, which leaves software tokens available (gatehouse has no SMS, so a pool with MFA
+    /// on needs them).
+    pub software_token_mfa: Option<bool>,
+    /// `EmailMfaConfiguration`: email sign-in codes are a second factor when set.
+    pub email_mfa: Option<EmailMfaSettings>,
     /// Settings stored and returned as given but not acted on yet (`LambdaConfig`,
     /// `EmailConfiguration`, `SmsConfiguration`, `DeviceConfiguration`, `UserPoolAddOns`,
     /// `AccountRecoverySetting`, `UserAttributeUpdateSettings`, …), keyed by member name.
     pub stored_only: BTreeMap<String, serde_json::Value>,
+}
+
+/// `EmailMfaConfiguration`: the message of email sign-in codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailMfaSettings {
+    /// Body; contains `{####}`.
+    pub message: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+}
+
+/// `DeviceConfiguration`: device tracking is on when the pool has one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceSettings {
+    /// A remembered device signs in with device SRP instead of an MFA code.
+    pub challenge_required_on_new_device: bool,
+    /// A confirmed device is remembered only when the user says so (UpdateDeviceStatus).
+    pub device_only_remembered_on_user_prompt: bool,
 }
 
 /// `Policies.PasswordPolicy`.
@@ -298,6 +323,8 @@ impl Default for PoolConfig {
             verification_message: MessageTemplate::default(),
             admin_create_user: AdminCreateUserSettings::default(),
             sms_authentication_message: None,
+            software_token_mfa: None,
+            email_mfa: None,
             stored_only: BTreeMap::new(),
         }
     }
@@ -516,6 +543,27 @@ impl PoolConfig {
     /// Whether `attribute` is auto-verified.
     pub fn auto_verifies(&self, attribute: VerifiedAttribute) -> bool {
         self.auto_verified_attributes.contains(&attribute)
+    }
+
+    /// Whether users may use software tokens as a second factor.
+    pub fn software_token_mfa_enabled(&self) -> bool {
+        self.software_token_mfa != Some(false)
+    }
+
+    /// The pool's `DeviceConfiguration` (kept as given among the stored-only members), or
+    /// `None` when devices are not tracked. A member that is not a boolean reads as `false`.
+    pub fn device_settings(&self) -> Option<DeviceSettings> {
+        let config = self.stored_only.get("DeviceConfiguration")?.as_object()?;
+        let flag = |name: &str| {
+            config
+                .get(name)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        Some(DeviceSettings {
+            challenge_required_on_new_device: flag("ChallengeRequiredOnNewDevice"),
+            device_only_remembered_on_user_prompt: flag("DeviceOnlyRememberedOnUserPrompt"),
+        })
     }
 }
 

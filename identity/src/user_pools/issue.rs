@@ -82,6 +82,21 @@ impl UserPools {
         auth_time: SystemTime,
         origin: TokenOrigin,
     ) -> Result<Tokens, UserPoolError> {
+        self.issue_device_tokens(pool, client, user, auth_time, origin, None)
+            .await
+    }
+
+    /// [`UserPools::issue_tokens`] for a sign-in from a tracked device: the access token
+    /// names it in `device_key`.
+    pub(crate) async fn issue_device_tokens(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: &User,
+        auth_time: SystemTime,
+        origin: TokenOrigin,
+        device_key: Option<String>,
+    ) -> Result<Tokens, UserPoolError> {
         let now = self.now();
         let iat = unix_seconds(now);
         let groups = self.user_groups(&pool.id, &user.sub).await?;
@@ -142,7 +157,7 @@ impl UserPools {
             iat,
             jti: crate::ids::uuid_v4(),
             username: user.username.clone(),
-            device_key: None,
+            device_key,
         };
         // A new sign-in's refresh token is stored before anything is signed: storage refuses
         // it when the user was disabled, deleted, given another password or told to reset it
@@ -196,6 +211,7 @@ impl UserPools {
             access_token,
             refresh_token,
             expires_in: access_lifetime,
+            new_device: None,
         })
     }
 

@@ -16,6 +16,11 @@
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
+//! - `srp_auth`: SRP sign-in and device SRP, and the sealed SRP verifiers of passwords.
+//! - `challenges`: the sign-in chain after the password (new password, device SRP, MFA)
+//!   and its sealed, single-use sessions.
+//! - `mfa`: software tokens, email codes, the pool's and the users' MFA settings.
+//! - `devices`: remembered devices.
 //! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
 //!   revocation of a token family on reuse.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
@@ -27,19 +32,23 @@ mod attempts;
 mod attributes;
 mod auth;
 mod auth_events;
+mod challenges;
 mod clients;
 mod codes;
 pub mod config;
+mod devices;
 mod error;
 mod groups;
 mod issue;
 mod keys;
 mod list_users;
+mod mfa;
 mod pools;
 mod refresh;
 mod revocations;
 mod self_service;
 mod sign_up;
+mod srp_auth;
 mod types;
 mod users;
 
@@ -49,12 +58,17 @@ pub use attempts::{
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
 pub use auth_events::{AUTH_EVENT_LIFETIME, AuthEvent, AuthEventKind, PasswordOutcome};
+pub use challenges::{
+    DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, MFA_SETUP, SELECT_MFA_TYPE,
+    SOFTWARE_TOKEN_MFA,
+};
 pub use clients::NewClient;
 pub use clients::secret_hash;
 pub use codes::{
     CODE_ATTEMPTS, CODE_LIFETIME, FORGOT_PASSWORD_CODE, SIGN_UP_CODE, verify_code_purpose,
 };
-pub use config::{ClientConfig, PoolConfig};
+pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
+pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
 pub use issue::{ADMIN_SCOPE, refresh_token_hash};
@@ -62,15 +76,20 @@ pub use keys::RING_TTL;
 pub use list_users::{
     FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
 };
+pub use mfa::{
+    Factor, FactorPreference, MfaPreference, MfaSettings, PoolMfaConfig, PoolMfaUpdate,
+    TOTP_SECRET_BYTES, TOTP_SKEW_STEPS, TOTP_STEP_SECS, TotpRefusal, check_totp, totp_code,
+};
 pub use pools::{MAX_PAGE, schema_with};
 pub use revocations::{
     REVOCATION_LIFETIME, REVOCATION_PURGE_INTERVAL, REVOCATION_REFRESH_INTERVAL, Revocations,
 };
 pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
+pub use srp_auth::{PASSWORD_VERIFIER, SRP_TIMESTAMP_SKEW_SECS};
 pub use types::{
-    Client, CodeDeliveryDetails, Group, Page, RotatedKeys, TokenOrigin, Tokens, User, UserPool,
-    UserStatus, mask_destination,
+    Client, CodeDeliveryDetails, Group, NewDeviceMetadata, Page, RotatedKeys, TokenOrigin, Tokens,
+    User, UserPool, UserStatus, mask_destination,
 };
 pub use users::{AdminCreateUser, MessageAction};
 
@@ -224,6 +243,9 @@ mod public_tests;
 
 #[cfg(test)]
 mod hardening_tests;
+
+#[cfg(test)]
+mod mfa_tests;
 
 #[cfg(test)]
 mod rotation_tests;

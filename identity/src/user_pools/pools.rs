@@ -313,6 +313,9 @@ impl UserPools {
         config.username_attributes = current.config.username_attributes;
         config.alias_attributes = current.config.alias_attributes;
         config.username_case_sensitive = current.config.username_case_sensitive;
+        // Set only by SetUserPoolMfaConfig, which UpdateUserPool does not reset.
+        config.software_token_mfa = current.config.software_token_mfa;
+        config.email_mfa = current.config.email_mfa;
         config.validate()?;
         let json = serde_json::to_string(&config)
             .map_err(|e| UserPoolError::internal("pool configuration", e))?;

@@ -594,8 +594,13 @@ async fn new_password_required_challenge_and_its_session() {
             let (client_id, session, responses) =
                 (client.id.clone(), session.to_owned(), answer(password));
             async move {
-                p.respond_to_auth_challenge(&client_id, NEW_PASSWORD_REQUIRED, &session, &responses)
-                    .await
+                p.respond_to_auth_challenge(
+                    &client_id,
+                    NEW_PASSWORD_REQUIRED,
+                    Some(&session),
+                    &responses,
+                )
+                .await
             }
         };
         assert!(matches!(
@@ -631,7 +636,7 @@ async fn new_password_required_challenge_and_its_session() {
                 &pool.id,
                 &client.id,
                 NEW_PASSWORD_REQUIRED,
-                &c.session,
+                Some(&c.session),
                 &answer(PASSWORD),
             )
             .await

@@ -91,6 +91,7 @@ impl UserPools {
             refresh_token,
             ClientProof::Secret(client_secret),
             rotate,
+            None,
         )
         .await
     }
@@ -113,13 +114,22 @@ impl UserPools {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| UserPoolError::invalid("Missing required parameter REFRESH_TOKEN"))?;
         let proof = ClientProof::SecretHash(parameters.get("SECRET_HASH").map(String::as_str));
-        self.refresh_session(pool, client, token, proof, false)
-            .await
+        self.refresh_session(
+            pool,
+            client,
+            token,
+            proof,
+            false,
+            parameters.get("DEVICE_KEY"),
+        )
+        .await
     }
 
     /// Checks `token` (issued to this client, live, its user enabled, the client's proof)
     /// and issues tokens of its sign-in; with `rotate`, a successor refresh token too. A
     /// rotated token past its grace period revokes its family ([`Rotation::Reused`]).
+    /// `device_key` (`DEVICE_KEY`), checked to be one of the user's devices, goes into the
+    /// access token (see `devices`).
     async fn refresh_session(
         &self,
         pool: &UserPool,
@@ -127,6 +137,7 @@ impl UserPools {
         token: &str,
         proof: ClientProof<'_>,
         rotate: bool,
+        device_key: Option<&String>,
     ) -> Result<Tokens, UserPoolError> {
         let now = self.now();
         let hash = refresh_token_hash(token);
@@ -158,6 +169,7 @@ impl UserPools {
         if !user.enabled {
             return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
         }
+        let device = self.refresh_device(pool, &user, device_key).await?;
         let grace = millis(client.config.refresh_retry_grace());
         let now_ms = unix_millis(now);
         if !rotate {
@@ -171,7 +183,7 @@ impl UserPools {
                 return Err(self.family_reused(&pool.id, &record).await);
             }
             return self
-                .issue_tokens(
+                .issue_device_tokens(
                     pool,
                     client,
                     &user,
@@ -179,6 +191,7 @@ impl UserPools {
                     TokenOrigin::Refresh {
                         origin_jti: record.origin_jti,
                     },
+                    device,
                 )
                 .await;
         }
@@ -199,7 +212,7 @@ impl UserPools {
             }
         };
         let mut tokens = self
-            .issue_tokens(
+            .issue_device_tokens(
                 pool,
                 client,
                 &user,
@@ -207,6 +220,7 @@ impl UserPools {
                 TokenOrigin::Refresh {
                     origin_jti: stored.origin_jti,
                 },
+                device,
             )
             .await?;
         tokens.refresh_token = Some(successor);

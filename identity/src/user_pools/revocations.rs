@@ -245,6 +245,11 @@ impl UserPools {
                         Ok(n) => tracing::debug!(purged = n, "expired attempt counters purged"),
                         Err(err) => tracing::warn!(error = %err, "attempt counters not purged"),
                     }
+                    match self.purge_spent_sessions().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(purged = n, "expired spent sessions purged"),
+                        Err(err) => tracing::warn!(error = %err, "spent sessions not purged"),
+                    }
                 }
             }
         }

@@ -327,7 +327,9 @@ impl UserPools {
                 "Incorrect username or password.".into(),
             ));
         }
-        let hash = self.passwords().hash(proposed).await?;
+        let secrets = self
+            .password_secrets(&s.pool, &s.user.sub, &s.user.username, proposed)
+            .await?;
         let status = match s.user.status {
             UserStatus::ForceChangePassword | UserStatus::ResetRequired => UserStatus::Confirmed,
             other => other,
@@ -337,7 +339,8 @@ impl UserPools {
             .set_password(
                 &s.pool.id,
                 &s.user.sub,
-                Some(&hash),
+                Some(&secrets.hash),
+                Some(&secrets.srp_verifier),
                 status.as_str(),
                 unix_millis(now),
                 false,

@@ -132,7 +132,9 @@ impl UserPools {
             .new_identity(&pool, &request.username, &request.attributes)
             .await?;
         self.check_required_attributes(&pool, &attributes)?;
-        let hash = self.passwords().hash(&request.password).await?;
+        let secrets = self
+            .password_secrets(&pool, &sub, &username, &request.password)
+            .await?;
         let aliases = self.aliases_for(&pool, &attributes);
         let record = self
             .store()
@@ -144,7 +146,8 @@ impl UserPools {
                 username,
                 status: UserStatus::Unconfirmed.as_str().into(),
                 enabled: true,
-                password_hash: Some(hash),
+                password_hash: Some(secrets.hash),
+                srp_verifier: Some(secrets.srp_verifier),
                 attributes: stored_attributes(&attributes),
                 aliases,
                 created_at: unix_millis(now),
@@ -480,13 +483,16 @@ impl UserPools {
         if !user.enabled {
             return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
         }
-        let hash = self.passwords().hash(password).await?;
+        let secrets = self
+            .password_secrets(&pool, &user.sub, &user.username, password)
+            .await?;
         self.store()
             .users()
             .set_password(
                 &pool.id,
                 &user.sub,
-                Some(&hash),
+                Some(&secrets.hash),
+                Some(&secrets.srp_verifier),
                 UserStatus::Confirmed.as_str(),
                 unix_millis(now),
                 true,

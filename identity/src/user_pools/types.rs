@@ -87,6 +87,9 @@ pub struct User {
     pub attributes: BTreeMap<String, String>,
     /// The argon2id PHC string; `None` for users without a password.
     pub password_hash: Option<String>,
+    /// The SRP verifier of the same password, sealed with the master key; `None` for a
+    /// password set before SRP existed.
+    pub srp_verifier: Option<Vec<u8>>,
     /// Creation time.
     pub created_at: SystemTime,
     /// Last change.
@@ -161,6 +164,18 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
     /// Lifetime of the access token, in seconds (`ExpiresIn`).
     pub expires_in: u64,
+    /// The device this sign-in came from, new to the pool (`NewDeviceMetadata`): the client
+    /// confirms it with ConfirmDevice.
+    pub new_device: Option<NewDeviceMetadata>,
+}
+
+/// `NewDeviceMetadata` of a sign-in with device tracking on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceMetadata {
+    /// `DeviceKey`: `{region}_{uuid}`.
+    pub device_key: String,
+    /// `DeviceGroupKey`.
+    pub device_group_key: String,
 }
 
 impl fmt::Debug for Tokens {

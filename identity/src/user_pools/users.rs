@@ -169,13 +169,16 @@ impl UserPools {
                     user.username
                 )));
             }
-            let hash = self.passwords().hash(&temporary).await?;
+            let secrets = self
+                .password_secrets(&pool, &user.sub, &user.username, &temporary)
+                .await?;
             self.store()
                 .users()
                 .set_password(
                     &pool.id,
                     &user.sub,
-                    Some(&hash),
+                    Some(&secrets.hash),
+                    Some(&secrets.srp_verifier),
                     UserStatus::ForceChangePassword.as_str(),
                     unix_millis(now),
                     true,
@@ -195,7 +198,9 @@ impl UserPools {
             .new_identity(&pool, &request.username, &request.attributes)
             .await?;
         self.check_required_attributes(&pool, &attributes)?;
-        let hash = self.passwords().hash(&temporary).await?;
+        let secrets = self
+            .password_secrets(&pool, &sub, &username, &temporary)
+            .await?;
         let aliases = self.aliases_for(&pool, &attributes);
         let record = self
             .store()
@@ -207,7 +212,8 @@ impl UserPools {
                 username: username.clone(),
                 status: UserStatus::ForceChangePassword.as_str().into(),
                 enabled: true,
-                password_hash: Some(hash),
+                password_hash: Some(secrets.hash),
+                srp_verifier: Some(secrets.srp_verifier),
                 attributes: stored_attributes(&attributes),
                 aliases,
                 created_at: unix_millis(now),
@@ -362,7 +368,9 @@ impl UserPools {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
         self.check_password_policy(&pool, password)?;
-        let hash = self.passwords().hash(password).await?;
+        let secrets = self
+            .password_secrets(&pool, &user.sub, &user.username, password)
+            .await?;
         let status = if permanent {
             UserStatus::Confirmed
         } else {
@@ -373,7 +381,8 @@ impl UserPools {
             .set_password(
                 &pool.id,
                 &user.sub,
-                Some(&hash),
+                Some(&secrets.hash),
+                Some(&secrets.srp_verifier),
                 status.as_str(),
                 unix_millis(self.now()),
                 true,

@@ -207,6 +207,16 @@ pub(super) struct AuthenticationResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_device_metadata: Option<NewDeviceMetadataType>,
+}
+
+/// `NewDeviceMetadataType`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct NewDeviceMetadataType {
+    device_key: String,
+    device_group_key: String,
 }
 
 /// The answer of every authentication step: tokens, or the next challenge.
@@ -234,11 +244,16 @@ fn auth_response(outcome: AuthOutcome) -> AuthResponse {
                 token_type: "Bearer",
                 refresh_token: t.refresh_token,
                 id_token: t.id_token,
+                new_device_metadata: t.new_device.map(|d| NewDeviceMetadataType {
+                    device_key: d.device_key,
+                    device_group_key: d.device_group_key,
+                }),
             }),
         },
         AuthOutcome::Challenge(c) => AuthResponse {
             challenge_name: Some(c.name),
-            session: Some(c.session),
+            // PASSWORD_VERIFIER carries its state in SECRET_BLOCK and has no session.
+            session: (!c.session.is_empty()).then_some(c.session),
             challenge_parameters: c.parameters,
             authentication_result: None,
         },
@@ -292,18 +307,18 @@ pub(super) struct AdminRespondToAuthChallengeRequest {
     challenge_responses: Option<BTreeMap<String, String>>,
 }
 
-fn missing_session() -> UserPoolError {
-    UserPoolError::InvalidParameter("Missing required parameter Session".into())
-}
-
 pub(super) async fn respond_to_auth_challenge(
     s: Arc<HttpState>,
     r: RespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
-    let session = r.session.ok_or_else(missing_session)?;
     let responses = r.challenge_responses.unwrap_or_default();
     s.user_pools
-        .respond_to_auth_challenge(&r.client_id, &r.challenge_name, &session, &responses)
+        .respond_to_auth_challenge(
+            &r.client_id,
+            &r.challenge_name,
+            r.session.as_deref(),
+            &responses,
+        )
         .await
         .map(auth_response)
 }
@@ -312,14 +327,13 @@ pub(super) async fn admin_respond_to_auth_challenge(
     s: Arc<HttpState>,
     r: AdminRespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
-    let session = r.session.ok_or_else(missing_session)?;
     let responses = r.challenge_responses.unwrap_or_default();
     s.user_pools
         .admin_respond_to_auth_challenge(
             &r.user_pool_id,
             &r.client_id,
             &r.challenge_name,
-            &session,
+            r.session.as_deref(),
             &responses,
         )
         .await
@@ -359,6 +373,7 @@ pub(super) async fn get_tokens_from_refresh_token(
             token_type: "Bearer",
             refresh_token: t.refresh_token,
             id_token: t.id_token,
+            new_device_metadata: None,
         },
     })
 }

@@ -28,6 +28,7 @@ mod auth;
 mod clients;
 pub mod error;
 mod groups;
+mod mfa;
 mod pools;
 pub(crate) mod rate_limit;
 mod self_service;
@@ -149,6 +150,21 @@ operations! {
     GlobalSignOut => Public, self_service::global_sign_out;
     RevokeToken => Public, self_service::revoke_token;
     AdminUserGlobalSignOut => Operator, self_service::admin_user_global_sign_out;
+    AssociateSoftwareToken => Public, mfa::associate_software_token;
+    VerifySoftwareToken => Public, mfa::verify_software_token;
+    SetUserMFAPreference => Public, mfa::set_user_mfa_preference;
+    AdminSetUserMFAPreference => Operator, mfa::admin_set_user_mfa_preference;
+    SetUserPoolMfaConfig => Operator, mfa::set_user_pool_mfa_config;
+    GetUserPoolMfaConfig => Operator, mfa::get_user_pool_mfa_config;
+    ConfirmDevice => Public, mfa::confirm_device;
+    GetDevice => Public, mfa::get_device;
+    ListDevices => Public, mfa::list_devices;
+    UpdateDeviceStatus => Public, mfa::update_device_status;
+    ForgetDevice => Public, mfa::forget_device;
+    AdminGetDevice => Operator, mfa::admin_get_device;
+    AdminListDevices => Operator, mfa::admin_list_devices;
+    AdminUpdateDeviceStatus => Operator, mfa::admin_update_device_status;
+    AdminForgetDevice => Operator, mfa::admin_forget_device;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

@@ -29,6 +29,9 @@ pub(crate) const LIMITED_OPERATIONS: &[&str] = &[
     "ConfirmSignUp",
     "ResendConfirmationCode",
     "RespondToAuthChallenge",
+    // With a sign-in's session instead of an access token, these guess codes too.
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
 ];
 
 /// Middleware on `POST /`: refuses a limited operation when its client's bucket is empty.

@@ -25,6 +25,10 @@ pub(super) struct AccessTokenRequest {
 pub(super) struct GetUserResponse {
     username: String,
     user_attributes: Vec<AttributeType>,
+    #[serde(rename = "UserMFASettingList", skip_serializing_if = "Vec::is_empty")]
+    user_mfa_setting_list: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_mfa_setting: Option<String>,
 }
 
 pub(super) async fn get_user(
@@ -32,9 +36,12 @@ pub(super) async fn get_user(
     r: AccessTokenRequest,
 ) -> Result<GetUserResponse, UserPoolError> {
     let (username, attributes) = s.user_pools.get_user(&r.access_token).await?;
+    let mfa = s.user_pools.own_mfa_settings(&r.access_token).await?;
     Ok(GetUserResponse {
         username,
         user_attributes: attribute_list(&attributes),
+        user_mfa_setting_list: mfa.enabled,
+        preferred_mfa_setting: mfa.preferred,
     })
 }
 

@@ -801,3 +801,104 @@ async fn pools_clients_users_and_groups_over_the_wire() {
     let (s, _, _) = send(&h.app, Request::get("/").body(Body::empty()).unwrap()).await;
     assert!(s.is_client_error(), "{s}");
 }
+
+/// The MFA and device operations over the wire: their access rules, the pool MFA settings
+/// round trip, and the refusals of malformed requests, each in Cognito's error shape.
+#[tokio::test]
+async fn mfa_and_device_operations_over_the_wire() {
+    let h = harness().await;
+    for (op, expected) in [
+        ("AssociateSoftwareToken", Some(super::Access::Public)),
+        ("VerifySoftwareToken", Some(super::Access::Public)),
+        ("SetUserMFAPreference", Some(super::Access::Public)),
+        ("AdminSetUserMFAPreference", Some(super::Access::Operator)),
+        ("SetUserPoolMfaConfig", Some(super::Access::Operator)),
+        ("GetUserPoolMfaConfig", Some(super::Access::Operator)),
+        ("ConfirmDevice", Some(super::Access::Public)),
+        ("ListDevices", Some(super::Access::Public)),
+        ("AdminListDevices", Some(super::Access::Operator)),
+        ("AdminForgetDevice", Some(super::Access::Operator)),
+    ] {
+        assert_eq!(super::access(op), expected, "{op}");
+    }
+    let pool = h.ok("CreateUserPool", json!({"PoolName": "mfa"})).await["UserPool"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = h
+        .ok(
+            "SetUserPoolMfaConfig",
+            json!({
+                "UserPoolId": pool,
+                "MfaConfiguration": "OPTIONAL",
+                "SoftwareTokenMfaConfiguration": {"Enabled": true},
+                "EmailMfaConfiguration": {"Message": "code {####}", "Subject": "s"},
+            }),
+        )
+        .await;
+    assert_eq!(config["MfaConfiguration"], "OPTIONAL");
+    assert_eq!(config["EmailMfaConfiguration"]["Message"], "code {####}");
+    let read = h
+        .ok("GetUserPoolMfaConfig", json!({"UserPoolId": pool}))
+        .await;
+    assert_eq!(read, config);
+    let bare = h.ok("CreateUserPool", json!({"PoolName": "bare"})).await["UserPool"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: &[(&str, &str, Value, &str)] = &[
+        (
+            "an unknown MFA mode",
+            "SetUserPoolMfaConfig",
+            json!({"UserPoolId": pool, "MfaConfiguration": "SOMETIMES"}),
+            "InvalidParameterException",
+        ),
+        (
+            "an email message without the code",
+            "SetUserPoolMfaConfig",
+            json!({"UserPoolId": pool, "EmailMfaConfiguration": {"Message": "no code"}}),
+            "InvalidParameterException",
+        ),
+        (
+            "MFA on with every factor off",
+            "SetUserPoolMfaConfig",
+            json!({"UserPoolId": bare, "MfaConfiguration": "ON",
+                   "SoftwareTokenMfaConfiguration": {"Enabled": false}}),
+            "InvalidParameterException",
+        ),
+        (
+            "neither an access token nor a session",
+            "AssociateSoftwareToken",
+            json!({}),
+            "InvalidParameterException",
+        ),
+        (
+            "a forged session",
+            "VerifySoftwareToken",
+            json!({"Session": "AAAA", "UserCode": "123456"}),
+            "NotAuthorizedException",
+        ),
+        (
+            "a forged access token",
+            "ListDevices",
+            json!({"AccessToken": "a.b.c"}),
+            "NotAuthorizedException",
+        ),
+        (
+            "a device of a user nobody holds",
+            "AdminGetDevice",
+            json!({"UserPoolId": pool, "Username": "nobody", "DeviceKey": "us-east-1_x"}),
+            "UserNotFoundException",
+        ),
+        (
+            "PASSWORD_VERIFIER without its secret block",
+            "RespondToAuthChallenge",
+            json!({"ClientId": "x", "ChallengeName": "PASSWORD_VERIFIER",
+                   "ChallengeResponses": {"USERNAME": "a"}}),
+            "ResourceNotFoundException",
+        ),
+    ];
+    for (rule, op, body, expected) in cases {
+        assert_eq!(h.err(op, body.clone()).await, *expected, "{rule}");
+    }
+}

@@ -121,6 +121,10 @@ pub(super) struct AdminGetUserResponse {
     user_last_modified_date: f64,
     enabled: bool,
     user_status: &'static str,
+    #[serde(rename = "UserMFASettingList", skip_serializing_if = "Vec::is_empty")]
+    user_mfa_setting_list: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_mfa_setting: Option<String>,
 }
 
 pub(super) async fn admin_get_user(
@@ -131,7 +135,13 @@ pub(super) async fn admin_get_user(
         .user_pools
         .admin_get_user(&r.user_pool_id, &r.username)
         .await?;
+    let mfa = s
+        .user_pools
+        .admin_mfa_settings(&r.user_pool_id, &u.username)
+        .await?;
     Ok(AdminGetUserResponse {
+        user_mfa_setting_list: mfa.enabled,
+        preferred_mfa_setting: mfa.preferred,
         username: u.username.clone(),
         user_attributes: attribute_list(&u.attributes),
         user_create_date: epoch(u.created_at),

@@ -1,0 +1,398 @@
+//! Service-layer tests of SRP sign-in, TOTP and the MFA chain with a fixed clock, each on
+//! SQLite and PostgreSQL: the SRP proof computed by the client half of `crate::srp`, the
+//! TOTP window (±1 step, each step once) as the clock moves, wrong codes on the `mfa`
+//! lockout, single-use and expiring sessions, and verifiers for passwords set before SRP.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_storage::NewUser;
+use gatehouse_storage::testkit::{TestStore, each_backend};
+
+use super::config::{ExplicitAuthFlow, MfaConfiguration, PoolConfig};
+use super::public_tests::{PASSWORD, params, pool_config};
+use super::tests::{Fixture, fixture};
+use super::*;
+use crate::srp;
+use crate::time::unix_seconds;
+
+/// The fixture's clock starts at a step boundary: 1 800 000 000 = 60 000 000 × 30.
+const T0: u64 = 1_800_000_000;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn srp_client() -> ClientConfig {
+    ClientConfig {
+        explicit_auth_flows: vec![
+            ExplicitAuthFlow::AllowUserSrpAuth,
+            ExplicitAuthFlow::AllowUserPasswordAuth,
+            ExplicitAuthFlow::AllowRefreshTokenAuth,
+        ],
+        ..ClientConfig::default()
+    }
+}
+
+async fn setup(f: &Fixture, config: PoolConfig) -> (UserPool, Client) {
+    super::public_tests::setup(f, config, srp_client()).await
+}
+
+/// A confirmed user with [`PASSWORD`].
+async fn user(f: &Fixture, pool: &UserPool, name: &str) {
+    f.pools
+        .admin_create_user(
+            &pool.id,
+            AdminCreateUser {
+                username: name.into(),
+                attributes: vec![
+                    ("email".into(), format!("{name}@example.com")),
+                    ("email_verified".into(), "true".into()),
+                ],
+                temporary_password: None,
+                message_action: Some(MessageAction::Suppress),
+                delivery_mediums: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    f.pools
+        .admin_set_user_password(&pool.id, name, PASSWORD, true)
+        .await
+        .unwrap();
+}
+
+/// InitiateAuth `USER_SRP_AUTH`, then the `PASSWORD_VERIFIER` answer the SDKs would send for
+/// `password` at the clock's time.
+async fn srp_answer(
+    f: &Fixture,
+    client: &Client,
+    pool: &UserPool,
+    name: &str,
+    password: &str,
+) -> BTreeMap<String, String> {
+    let me = srp::ClientExchange::new(&[9; 32]);
+    let challenge = match f
+        .pools
+        .initiate_auth(
+            &client.id,
+            "USER_SRP_AUTH",
+            &params(&[("USERNAME", name), ("SRP_A", &srp::to_hex(&me.public_a))]),
+        )
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Challenge(c) => c,
+        other => panic!("expected PASSWORD_VERIFIER, got {other:?}"),
+    };
+    assert_eq!(challenge.name, PASSWORD_VERIFIER);
+    assert!(
+        challenge.session.is_empty(),
+        "the state is in the secret block"
+    );
+    let p = &challenge.parameters;
+    let user_id = &p["USER_ID_FOR_SRP"];
+    let pool_name = pool.id.split_once('_').unwrap().1;
+    let key = me
+        .key(
+            pool_name,
+            user_id,
+            password,
+            &srp::parse_hex(&p["SALT"], 64).unwrap(),
+            &srp::parse_hex(&p["SRP_B"], 400).unwrap(),
+        )
+        .unwrap();
+    let timestamp = srp::timestamp(unix_seconds(f.pools.now()));
+    let block = STANDARD.decode(&p["SECRET_BLOCK"]).unwrap();
+    let signature = srp::claim_signature(&key, pool_name, user_id, &block, &timestamp);
+    params(&[
+        ("USERNAME", user_id),
+        ("PASSWORD_CLAIM_SECRET_BLOCK", &p["SECRET_BLOCK"]),
+        ("PASSWORD_CLAIM_SIGNATURE", &STANDARD.encode(signature)),
+        ("TIMESTAMP", &timestamp),
+    ])
+}
+
+async fn verify(
+    f: &Fixture,
+    client: &Client,
+    responses: &BTreeMap<String, String>,
+) -> Result<AuthOutcome, UserPoolError> {
+    f.pools
+        .respond_to_auth_challenge(&client.id, PASSWORD_VERIFIER, None, responses)
+        .await
+}
+
+fn message(e: Result<AuthOutcome, UserPoolError>) -> String {
+    match e {
+        Err(e) => format!("{e:?}"),
+        Ok(o) => panic!("expected an error, got {o:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn srp_proofs_tokens_lockout_and_replays() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config()).await;
+        user(&f, &pool, "alice").await;
+
+        let answer = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        assert!(matches!(
+            verify(&f, &client, &answer).await.unwrap(),
+            AuthOutcome::Tokens(ref t) if t.refresh_token.is_some()
+        ));
+        assert!(
+            message(verify(&f, &client, &answer).await).contains("only be used once"),
+            "a secret block is answered once"
+        );
+
+        let mut skewed = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        let long_ago = srp::timestamp(unix_seconds(f.pools.now()) - 301);
+        skewed.insert("TIMESTAMP".into(), long_ago);
+        assert!(
+            matches!(
+                verify(&f, &client, &skewed).await,
+                Err(UserPoolError::InvalidParameter(_))
+            ),
+            "a timestamp more than 5 minutes off"
+        );
+        let late = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        f.clock.advance(Duration::from_secs(181));
+        assert!(
+            message(verify(&f, &client, &late).await).contains("session is expired"),
+            "a secret block lives as long as a session"
+        );
+
+        // Initiated before the lockout, answered after it.
+        let right = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        for _ in 0..5 {
+            let wrong = srp_answer(&f, &client, &pool, "alice", "Not-The-Password-1").await;
+            assert!(
+                message(verify(&f, &client, &wrong).await)
+                    .contains("Incorrect username or password")
+            );
+        }
+        assert!(
+            message(verify(&f, &client, &right).await).contains("Password attempts exceeded"),
+            "five wrong proofs lock like five wrong passwords"
+        );
+        let me = srp::ClientExchange::new(&[9; 32]);
+        let refused = f
+            .pools
+            .initiate_auth(
+                &client.id,
+                "USER_SRP_AUTH",
+                &params(&[("USERNAME", "alice"), ("SRP_A", &srp::to_hex(&me.public_a))]),
+            )
+            .await;
+        assert!(
+            message(refused).contains("Password attempts exceeded"),
+            "and so is a new exchange"
+        );
+        f.clock.advance(Duration::from_secs(2));
+        let right = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        assert!(matches!(
+            verify(&f, &client, &right).await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_set_before_srp_gets_its_verifier_at_the_next_password_sign_in() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config()).await;
+        let hash = f.pools.passwords().hash(PASSWORD).await.unwrap();
+        db.store
+            .users()
+            .create(&NewUser {
+                pool_id: pool.id.clone(),
+                sub: crate::ids::uuid_v4(),
+                username: "old".into(),
+                username_key: "old".into(),
+                status: "CONFIRMED".into(),
+                enabled: true,
+                password_hash: Some(hash),
+                srp_verifier: None,
+                attributes: BTreeMap::new(),
+                aliases: Vec::new(),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        for _ in 0..6 {
+            let answer = srp_answer(&f, &client, &pool, "old", PASSWORD).await;
+            assert!(
+                message(verify(&f, &client, &answer).await)
+                    .contains("Incorrect username or password")
+            );
+        }
+        // No verifier, nothing to guess: the failures above were not counted.
+        super::public_tests::tokens(&f, &client, "old", PASSWORD).await;
+        let answer = srp_answer(&f, &client, &pool, "old", PASSWORD).await;
+        assert!(matches!(
+            verify(&f, &client, &answer).await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+    })
+    .await;
+}
+
+/// (rule, the time the code is for, the clock, the last accepted step, the outcome).
+type TotpCase = (&'static str, u64, u64, i64, Result<i64, TotpRefusal>);
+
+#[test]
+fn totp_window_and_replays_with_a_fixed_clock() {
+    let secret = [0x42_u8; 20];
+    let s = i64::try_from(T0 / 30).unwrap();
+    let cases: &[TotpCase] = &[
+        ("the current step", T0, T0, -1, Ok(s)),
+        ("one step behind", T0 - 30, T0 + 5, -1, Ok(s - 1)),
+        ("one step ahead", T0 + 30, T0 + 29, -1, Ok(s + 1)),
+        ("two steps behind", T0 - 60, T0, -1, Err(TotpRefusal::Wrong)),
+        ("two steps ahead", T0 + 60, T0, -1, Err(TotpRefusal::Wrong)),
+        (
+            "the step already accepted",
+            T0,
+            T0 + 10,
+            s,
+            Err(TotpRefusal::Replayed),
+        ),
+        (
+            "a step before the one accepted",
+            T0 - 30,
+            T0,
+            s,
+            Err(TotpRefusal::Replayed),
+        ),
+        (
+            "the step after the one accepted",
+            T0 + 30,
+            T0 + 30,
+            s,
+            Ok(s + 1),
+        ),
+    ];
+    for (rule, code_at, now, last, expected) in cases {
+        let code = totp_code(&secret, at(*code_at)).unwrap();
+        assert_eq!(
+            check_totp(&secret, &code, at(*now), *last).unwrap(),
+            *expected,
+            "{rule}"
+        );
+    }
+    assert_eq!(
+        check_totp(&secret, "12345", at(T0), -1).unwrap(),
+        Err(TotpRefusal::Wrong),
+        "five digits"
+    );
+}
+
+/// Signs in with the password and answers the TOTP challenge with the code for `code_at`.
+async fn totp_sign_in(
+    f: &Fixture,
+    client: &Client,
+    secret: &[u8],
+    code_at: u64,
+) -> Result<AuthOutcome, UserPoolError> {
+    let challenge = match super::public_tests::login(f, client, "alice", PASSWORD)
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Challenge(c) if c.name == SOFTWARE_TOKEN_MFA => c,
+        other => panic!("expected SOFTWARE_TOKEN_MFA, got {other:?}"),
+    };
+    let code = totp_code(secret, at(code_at)).unwrap();
+    f.pools
+        .respond_to_auth_challenge(
+            &client.id,
+            SOFTWARE_TOKEN_MFA,
+            Some(&challenge.session),
+            &params(&[("USERNAME", "alice"), ("SOFTWARE_TOKEN_MFA_CODE", &code)]),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_codes_are_accepted_once_within_one_step_of_drift() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let config = PoolConfig {
+            mfa_configuration: MfaConfiguration::Optional,
+            ..pool_config()
+        };
+        let (pool, client) = setup(&f, config).await;
+        user(&f, &pool, "alice").await;
+        let tokens = super::public_tests::tokens(&f, &client, "alice", PASSWORD).await;
+        let base32 = f.pools.associate_software_token(&tokens.access_token).await.unwrap();
+        let secret = totp_rs::Secret::try_from_base32(&base32).unwrap().as_ref().to_vec();
+        assert!(secret.len() >= 20, "160 bits or more");
+        let code = totp_code(&secret, at(T0)).unwrap();
+        f.pools
+            .verify_software_token(&tokens.access_token, &code, Some("phone"))
+            .await
+            .unwrap();
+        f.pools
+            .set_user_mfa_preference(
+                &tokens.access_token,
+                MfaPreference {
+                    software_token: Some(FactorPreference {
+                        enabled: Some(true),
+                        preferred: Some(true),
+                    }),
+                    ..MfaPreference::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ok = |r: Result<AuthOutcome, UserPoolError>| matches!(r, Ok(AuthOutcome::Tokens(_)));
+        let mismatch = |r: Result<AuthOutcome, UserPoolError>| matches!(r, Err(UserPoolError::CodeMismatch(_)));
+        assert!(mismatch(totp_sign_in(&f, &client, &secret, T0).await), "the verification spent its step");
+        assert!(ok(totp_sign_in(&f, &client, &secret, T0 + 30).await), "one step ahead");
+        assert!(mismatch(totp_sign_in(&f, &client, &secret, T0 + 30).await), "replayed");
+        f.clock.set(at(T0 + 60));
+        assert!(ok(totp_sign_in(&f, &client, &secret, T0 + 90).await), "one step ahead again");
+        assert!(mismatch(totp_sign_in(&f, &client, &secret, T0 + 60).await), "an earlier step than accepted");
+        assert!(mismatch(totp_sign_in(&f, &client, &secret, T0 + 150).await), "three steps ahead");
+
+        // Wrong codes lock like wrong passwords: two since the last right code, three more
+        // make five, and then even a right code is refused until the lock ends.
+        for _ in 0..3 {
+            assert!(mismatch(totp_sign_in(&f, &client, &secret, T0).await));
+        }
+        let locked = totp_sign_in(&f, &client, &secret, T0 + 60).await;
+        assert!(
+            matches!(locked, Err(UserPoolError::NotAuthorized(ref m)) if m == "Password attempts exceeded"),
+            "{locked:?}"
+        );
+        f.clock.set(at(T0 + 120));
+        assert!(ok(totp_sign_in(&f, &client, &secret, T0 + 120).await), "the lock is over");
+
+        // A challenge session expires with the client's AuthSessionValidity.
+        let challenge = match super::public_tests::login(&f, &client, "alice", PASSWORD).await.unwrap() {
+            AuthOutcome::Challenge(c) => c,
+            other => panic!("{other:?}"),
+        };
+        f.clock.advance(Duration::from_secs(181));
+        let code = totp_code(&secret, f.pools.now()).unwrap();
+        let expired = f
+            .pools
+            .respond_to_auth_challenge(
+                &client.id,
+                SOFTWARE_TOKEN_MFA,
+                Some(&challenge.session),
+                &params(&[("USERNAME", "alice"), ("SOFTWARE_TOKEN_MFA_CODE", &code)]),
+            )
+            .await;
+        assert!(message(expired).contains("session is expired"));
+        let settings = f.pools.admin_mfa_settings(&pool.id, "alice").await.unwrap();
+        assert_eq!(settings.enabled, vec!["SOFTWARE_TOKEN_MFA".to_owned()]);
+        assert_eq!(settings.preferred.as_deref(), Some("SOFTWARE_TOKEN_MFA"));
+    })
+    .await;
+}

@@ -1,0 +1,570 @@
+//! SRP sign-in (`USER_SRP_AUTH` → `PASSWORD_VERIFIER`), device SRP (`DEVICE_SRP_AUTH` →
+//! `DEVICE_PASSWORD_VERIFIER`) and the SRP verifiers they rest on. The arithmetic is
+//! [`crate::srp`]; this module stores, seals and checks.
+//!
+//! # Verifiers
+//! SRP's verifier `v = g^x` rests on `x`, one SHA-256 of the password that the protocol
+//! fixes: anyone holding `v` and its salt can test password guesses at the speed of SHA-256,
+//! far faster than against the argon2id hash kept for the password flows. So the verifier
+//! (with its salt) is sealed with the master key (AES-256-GCM, bound to the pool and user):
+//! a copy of the database alone does not let anyone test guesses. It is written with every
+//! password (sign-up, AdminCreateUser, AdminSetUserPassword, ChangePassword,
+//! ConfirmForgotPassword, NEW_PASSWORD_REQUIRED); a password set before SRP existed gets one
+//! at the user's next successful password sign-in.
+//!
+//! # The exchange
+//! InitiateAuth computes `B` and the derived key right away (three 3072-bit exponentiations
+//! on the bounded password pool) and seals the key, the user and the client into the
+//! `SECRET_BLOCK`, which expires with the client's session validity and is answered once.
+//! The answer's signature is checked within the password lockout, as a password is: a wrong
+//! proof is a wrong password. A name nobody holds (when the client hides which users exist)
+//! and a user without a verifier get the same challenge, computed with a dummy verifier and
+//! a salt derived from the name, and their proof never matches.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::attempts::{PASSWORD, Subject};
+use super::auth::{AuthOutcome, Challenge, incorrect_credentials, invalid_session, required};
+use super::challenges::{
+    DEVICE_PASSWORD_VERIFIER, SessionClaims, SignIn, SrpState, password_digest,
+};
+use super::{
+    AuthEventKind, Client, PasswordOutcome, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
+use crate::crypto::{constant_time_eq, hex_lower};
+use crate::srp;
+use crate::time::{parse_srp_timestamp, unix_seconds};
+
+/// The challenge that carries the SRP password proof.
+pub const PASSWORD_VERIFIER: &str = "PASSWORD_VERIFIER";
+/// How far the client's `TIMESTAMP` may be from the server's clock.
+pub const SRP_TIMESTAMP_SKEW_SECS: i64 = 300;
+/// Bytes of a new verifier's salt.
+const SALT_BYTES: usize = 16;
+/// Longest `PASSWORD_CLAIM_SECRET_BLOCK` accepted (base64 of a sealed exchange).
+const MAX_SECRET_BLOCK_LEN: usize = 4096;
+
+/// A new password's stored forms: the argon2id hash (password flows) and the sealed SRP
+/// verifier (SRP).
+#[derive(Clone)]
+pub(crate) struct PasswordSecrets {
+    pub(crate) hash: String,
+    pub(crate) srp_verifier: Vec<u8>,
+}
+
+/// A verifier that belongs to nobody, for exchanges that cannot succeed (its exponent is
+/// random and forgotten).
+static DUMMY_VERIFIER: LazyLock<[u8; srp::GROUP_BYTES]> =
+    LazyLock::new(|| srp::verifier(&crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>()));
+
+/// The part of a pool id after `_`: the "pool name" of Cognito's SRP.
+pub(crate) fn pool_name(pool_id: &str) -> &str {
+    pool_id.split_once('_').map_or(pool_id, |(_, name)| name)
+}
+
+fn verifier_aad(pool_id: &str, sub: &str) -> String {
+    format!("gatehouse srp verifier v1|{pool_id}|{sub}")
+}
+
+fn device_verifier_aad(pool_id: &str, device_key: &str) -> String {
+    format!("gatehouse device verifier v1|{pool_id}|{device_key}")
+}
+
+/// A verifier's salt and `v`, opened.
+type SaltAndVerifier = (Vec<u8>, Vec<u8>);
+
+/// `salt length | salt | v`.
+fn encode_verifier(salt: &[u8], verifier: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(1 + salt.len() + verifier.len());
+    plain.push(u8::try_from(salt.len()).unwrap_or(0));
+    plain.extend_from_slice(salt);
+    plain.extend_from_slice(verifier);
+    plain
+}
+
+fn decode_verifier(plain: &[u8]) -> Option<SaltAndVerifier> {
+    let (&len, rest) = plain.split_first()?;
+    let salt = rest.get(..usize::from(len))?;
+    let verifier = rest.get(usize::from(len)..)?;
+    Some((salt.to_vec(), verifier.to_vec()))
+}
+
+/// A fresh salt whose first byte is not zero: the SDKs read `SALT` as a number, and a
+/// leading zero byte would be lost on the way (pycognito keeps it, amazon-cognito-identity-js
+/// drops it), so the two would compute different verifiers.
+fn new_salt() -> [u8; SALT_BYTES] {
+    let mut salt = crate::crypto::random_bytes::<SALT_BYTES>();
+    if let Some(first) = salt.first_mut()
+        && *first == 0
+    {
+        *first = 1;
+    }
+    salt
+}
+
+fn srp_error(e: srp::SrpError) -> UserPoolError {
+    match e {
+        srp::SrpError::InvalidPublicValue => UserPoolError::invalid("SRP_A is not a valid value"),
+        srp::SrpError::InvalidVerifier | srp::SrpError::Degenerate => {
+            UserPoolError::internal("srp exchange", e)
+        }
+    }
+}
+
+/// Checks a proof's `TIMESTAMP`: the SDKs' format, within [`SRP_TIMESTAMP_SKEW_SECS`].
+fn check_timestamp(text: &str, now: SystemTime) -> Result<(), UserPoolError> {
+    let at = parse_srp_timestamp(text).ok_or_else(|| {
+        UserPoolError::invalid(format!(
+            "TIMESTAMP `{text}` is not of the form `Wed Dec 2 05:22:58 UTC 2026`"
+        ))
+    })?;
+    if (at - unix_seconds(now)).abs() > SRP_TIMESTAMP_SKEW_SECS {
+        return Err(UserPoolError::invalid(
+            "TIMESTAMP is more than 5 minutes away from the server's clock",
+        ));
+    }
+    Ok(())
+}
+
+impl UserPools {
+    /// Hashes a new password (argon2id) and computes its sealed SRP verifier, both on the
+    /// bounded password pool.
+    pub(crate) async fn password_secrets(
+        &self,
+        pool: &UserPool,
+        sub: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<PasswordSecrets, UserPoolError> {
+        let hash = self.passwords().hash(password).await?;
+        let srp_verifier = self
+            .seal_new_verifier(pool, sub, username, password)
+            .await?;
+        Ok(PasswordSecrets { hash, srp_verifier })
+    }
+
+    /// A new salt and the verifier of `password` for `username`, sealed for the user.
+    async fn seal_new_verifier(
+        &self,
+        pool: &UserPool,
+        sub: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Vec<u8>, UserPoolError> {
+        let salt = new_salt();
+        let x = srp::password_exponent(pool_name(&pool.id), username, password, &salt);
+        let verifier = self.passwords().compute(move || srp::verifier(&x)).await?;
+        self.sealer()
+            .seal(
+                &encode_verifier(&salt, &verifier),
+                verifier_aad(&pool.id, sub).as_bytes(),
+            )
+            .map_err(|e| UserPoolError::internal("sealing a verifier", e))
+    }
+
+    /// After a successful password sign-in of a user whose password predates SRP: computes
+    /// and stores its verifier, so that SRP works from now on. A failure is logged; the
+    /// sign-in goes on.
+    pub(crate) async fn backfill_srp_verifier(
+        &self,
+        pool: &UserPool,
+        user: User,
+        password: &str,
+    ) -> User {
+        let Some(hash) = user.password_hash.clone() else {
+            return user;
+        };
+        if user.srp_verifier.is_some() {
+            return user;
+        }
+        let sealed = match self
+            .seal_new_verifier(pool, &user.sub, &user.username, password)
+            .await
+        {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                tracing::warn!(%error, "no SRP verifier for a password that predates SRP");
+                return user;
+            }
+        };
+        match self
+            .store()
+            .users()
+            .set_srp_verifier(&pool.id, &user.sub, &hash, &sealed)
+            .await
+        {
+            Ok(true) => User {
+                srp_verifier: Some(sealed),
+                ..user
+            },
+            Ok(false) => user,
+            Err(error) => {
+                tracing::warn!(%error, "storing an SRP verifier failed");
+                user
+            }
+        }
+    }
+
+    /// The salt and verifier of a user, opened; `None` when it has none.
+    fn user_verifier(
+        &self,
+        pool: &UserPool,
+        user: &User,
+    ) -> Result<Option<SaltAndVerifier>, UserPoolError> {
+        let Some(sealed) = &user.srp_verifier else {
+            return Ok(None);
+        };
+        let plain = self
+            .sealer()
+            .open(sealed, verifier_aad(&pool.id, &user.sub).as_bytes())
+            .map_err(|e| UserPoolError::internal("opening a verifier", e))?;
+        decode_verifier(&plain)
+            .map(Some)
+            .ok_or_else(|| UserPoolError::internal("opening a verifier", "malformed"))
+    }
+
+    /// `USER_SRP_AUTH`: `USERNAME`, `SRP_A` (and `SECRET_HASH`) → `PASSWORD_VERIFIER` with
+    /// `SALT`, `SRP_B`, `SECRET_BLOCK`, `USER_ID_FOR_SRP` and `USERNAME`.
+    pub(crate) async fn srp_initiate(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        let username = required(parameters, "USERNAME")?;
+        let public_a = srp::parse_hex(required(parameters, "SRP_A")?, srp::GROUP_BYTES + 1)
+            .ok_or_else(|| UserPoolError::invalid("SRP_A is not a valid value"))?;
+        self.check_secret_hash(
+            client,
+            username,
+            parameters.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let now = self.now();
+        let user = self.find_user(pool, username).await?;
+        let uniform = client.config.prevent_user_existence_errors;
+        if user.is_none() && !uniform {
+            return Err(UserPoolError::UserNotFound("User does not exist.".into()));
+        }
+        let subject = Subject::of(self, pool, user.as_ref(), username);
+        self.check_lockout(pool, &subject, PASSWORD, now).await?;
+        let opened = match &user {
+            Some(u) => self.user_verifier(pool, u)?,
+            None => None,
+        };
+        let real = opened.is_some();
+        let (salt, verifier) = opened.unwrap_or_else(|| {
+            // A salt that stays the same for the name, as a real user's does.
+            let digest = self
+                .inner
+                .codes
+                .hash(&format!("srp salt|{}", pool.id), username);
+            let mut salt = srp::parse_hex(digest.get(..32).unwrap_or("01"), SALT_BYTES)
+                .unwrap_or_else(|| vec![1]);
+            if let Some(first) = salt.first_mut()
+                && *first == 0
+            {
+                *first = 1;
+            }
+            (salt, DUMMY_VERIFIER.to_vec())
+        });
+        let secret_b = crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>();
+        let exchange = self
+            .passwords()
+            .compute(move || srp::server_exchange(&verifier, &public_a, &secret_b))
+            .await?
+            .map_err(srp_error)?;
+        let user_id = user
+            .as_ref()
+            .map_or_else(|| username.to_owned(), |u| u.username.clone());
+        let sign_in = SignIn {
+            name: username.to_owned(),
+            password: user.as_ref().map(password_digest).unwrap_or_default(),
+            device: None,
+            device_proven: false,
+        };
+        let sub = user.as_ref().map(|u| u.sub.clone()).unwrap_or_default();
+        let mut claims = self.new_claims(pool, client, &sub, PASSWORD_VERIFIER, sign_in, now);
+        claims.srp = Some(SrpState {
+            key: if real {
+                hex_lower(&exchange.key)
+            } else {
+                String::new()
+            },
+            user_id: user_id.clone(),
+            group: pool_name(&pool.id).to_owned(),
+            block: None,
+        });
+        let block = STANDARD.encode(self.seal_claims(&claims)?);
+        let mut parameters = BTreeMap::new();
+        parameters.insert("SALT".to_owned(), srp::to_hex(&salt));
+        parameters.insert("SRP_B".to_owned(), srp::to_hex(&exchange.public_b));
+        parameters.insert("SECRET_BLOCK".to_owned(), block);
+        parameters.insert("USER_ID_FOR_SRP".to_owned(), user_id.clone());
+        parameters.insert("USERNAME".to_owned(), user_id);
+        Ok(AuthOutcome::Challenge(Challenge {
+            name: PASSWORD_VERIFIER.into(),
+            session: String::new(),
+            parameters,
+        }))
+    }
+
+    /// `PASSWORD_VERIFIER`: checks the proof (`PASSWORD_CLAIM_SIGNATURE` over the secret
+    /// block and `TIMESTAMP`) within the lockout; then the sign-in goes on as after a
+    /// password (new password, device SRP, MFA, tokens).
+    pub(crate) async fn srp_answer(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        responses: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        let username = required(responses, "USERNAME")?;
+        let block_text = required(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+        let signature = required(responses, "PASSWORD_CLAIM_SIGNATURE")?;
+        let timestamp = required(responses, "TIMESTAMP")?;
+        let now = self.now();
+        if block_text.len() > MAX_SECRET_BLOCK_LEN {
+            return Err(invalid_session());
+        }
+        let block = STANDARD.decode(block_text).map_err(|_| invalid_session())?;
+        let claims = self.open_claims(&block, pool, client, PASSWORD_VERIFIER, now)?;
+        let Some(state) = &claims.srp else {
+            return Err(invalid_session());
+        };
+        self.check_answer_secret_hash(
+            client,
+            &[username, &claims.sign_in.name, &state.user_id],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        if username != state.user_id && !self.names_user(pool, username, &claims).await? {
+            return Err(incorrect_credentials());
+        }
+        check_timestamp(timestamp, now)?;
+        // An unknown device is refused before the block is spent: amazon-cognito-identity-js
+        // then forgets its device key and sends the same answer again without it.
+        let device = if claims.sub.is_empty() {
+            None
+        } else {
+            self.device_of_sub(pool, &claims.sub, responses.get("DEVICE_KEY"))
+                .await?
+        };
+        self.spend(&claims).await?;
+        let user = if claims.sub.is_empty() {
+            None
+        } else {
+            match self
+                .store()
+                .users()
+                .get_by_sub(&pool.id, &claims.sub)
+                .await?
+            {
+                Some(r) => Some(super::attributes::user_from_record(r)?),
+                None => return Err(incorrect_credentials()),
+            }
+        };
+        let subject = Subject::of(self, pool, user.as_ref(), &claims.sign_in.name);
+        // The proof is reported to AdminListUserAuthEvents as a sign-in's password is.
+        let subject_ref = &subject;
+        let event = |outcome| async move {
+            if let Some(sub) = subject_ref.sub() {
+                self.record_auth_event(&pool.id, sub, AuthEventKind::SignIn, outcome, now)
+                    .await;
+            }
+        };
+        if let Err(locked) = self.check_lockout(pool, &subject, PASSWORD, now).await {
+            event(PasswordOutcome::RefusedWhileLocked).await;
+            return Err(locked);
+        }
+        let proven = !state.key.is_empty()
+            && srp::parse_hex(&state.key, srp::KEY_BYTES).is_some_and(|key| {
+                let mut k = [0u8; srp::KEY_BYTES];
+                if key.len() != srp::KEY_BYTES {
+                    return false;
+                }
+                k.copy_from_slice(&key);
+                let expected =
+                    srp::claim_signature(&k, &state.group, &state.user_id, &block, timestamp);
+                constant_time_eq(STANDARD.encode(expected).as_bytes(), signature.as_bytes())
+            });
+        // A user without a verifier could not have proven anything: nothing to count.
+        if user.is_none() || !state.key.is_empty() {
+            if let Err(locked) = self
+                .record_check(pool, &subject, PASSWORD, proven, now)
+                .await
+            {
+                event(PasswordOutcome::RefusedWhileLocked).await;
+                return Err(locked);
+            }
+            let outcome = if proven {
+                PasswordOutcome::Right
+            } else if self.is_locked(pool, &subject, PASSWORD, now).await {
+                PasswordOutcome::WrongAndLocked
+            } else {
+                PasswordOutcome::Wrong
+            };
+            event(outcome).await;
+        }
+        let Some(user) = user else {
+            return Err(incorrect_credentials());
+        };
+        // The password changed since InitiateAuth: the proof was for the old one.
+        if !proven || password_digest(&user) != claims.sign_in.password {
+            return Err(incorrect_credentials());
+        }
+        if !user.enabled {
+            return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
+        }
+        match user.status {
+            UserStatus::Confirmed | UserStatus::ForceChangePassword => {
+                let sign_in = SignIn {
+                    device,
+                    ..claims.sign_in
+                };
+                self.next_step(pool, client, user, sign_in, now).await
+            }
+            UserStatus::Unconfirmed => Err(UserPoolError::UserNotConfirmed(
+                "User is not confirmed.".into(),
+            )),
+            UserStatus::ResetRequired => Err(UserPoolError::PasswordResetRequired(
+                "Password reset required for the user".into(),
+            )),
+            UserStatus::Archived
+            | UserStatus::Compromised
+            | UserStatus::Unknown
+            | UserStatus::ExternalProvider => Err(incorrect_credentials()),
+        }
+    }
+
+    /// Seals a device verifier from ConfirmDevice (`salt`, `v`) for the device.
+    pub(crate) fn seal_device_verifier(
+        &self,
+        pool: &UserPool,
+        device_key: &str,
+        salt: &[u8],
+        verifier: &[u8],
+    ) -> Result<Vec<u8>, UserPoolError> {
+        if salt.is_empty() || salt.len() > 255 {
+            return Err(UserPoolError::invalid(
+                "DeviceSecretVerifierConfig.Salt must be 1 to 255 bytes",
+            ));
+        }
+        let verifier = srp::check_verifier(verifier).map_err(|_| {
+            UserPoolError::invalid("DeviceSecretVerifierConfig.PasswordVerifier is not valid")
+        })?;
+        self.sealer()
+            .seal(
+                &encode_verifier(salt, &verifier),
+                device_verifier_aad(&pool.id, device_key).as_bytes(),
+            )
+            .map_err(|e| UserPoolError::internal("sealing a device verifier", e))
+    }
+
+    /// `DEVICE_SRP_AUTH`: `DEVICE_KEY` and `SRP_A` → `DEVICE_PASSWORD_VERIFIER` with `SALT`,
+    /// `SRP_B`, `SECRET_BLOCK`, `USERNAME` and `DEVICE_KEY`.
+    pub(crate) async fn device_srp_start(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: User,
+        claims: SessionClaims,
+        responses: &BTreeMap<String, String>,
+        now: SystemTime,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        let device_key = required(responses, "DEVICE_KEY")?;
+        let public_a = srp::parse_hex(required(responses, "SRP_A")?, srp::GROUP_BYTES + 1)
+            .ok_or_else(|| UserPoolError::invalid("SRP_A is not a valid value"))?;
+        if claims.sign_in.device.as_deref() != Some(device_key) {
+            return Err(invalid_session());
+        }
+        let device = self
+            .store()
+            .devices()
+            .get(&pool.id, &user.sub, device_key)
+            .await?
+            .ok_or_else(super::devices::device_not_found)?;
+        let sealed = device
+            .verifier
+            .as_ref()
+            .ok_or_else(super::devices::device_not_found)?;
+        let plain = self
+            .sealer()
+            .open(sealed, device_verifier_aad(&pool.id, device_key).as_bytes())
+            .map_err(|e| UserPoolError::internal("opening a device verifier", e))?;
+        let (salt, verifier) = decode_verifier(&plain)
+            .ok_or_else(|| UserPoolError::internal("opening a device verifier", "malformed"))?;
+        let secret_b = crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>();
+        let exchange = self
+            .passwords()
+            .compute(move || srp::server_exchange(&verifier, &public_a, &secret_b))
+            .await?
+            .map_err(srp_error)?;
+        let block = STANDARD.encode(crate::crypto::random_bytes::<32>());
+        let mut next = self.new_claims(
+            pool,
+            client,
+            &user.sub,
+            DEVICE_PASSWORD_VERIFIER,
+            claims.sign_in,
+            now,
+        );
+        next.srp = Some(SrpState {
+            key: hex_lower(&exchange.key),
+            user_id: device_key.to_owned(),
+            group: device.group_key.clone(),
+            block: Some(block.clone()),
+        });
+        let mut parameters = BTreeMap::new();
+        parameters.insert("USERNAME".to_owned(), user.username.clone());
+        parameters.insert("DEVICE_KEY".to_owned(), device_key.to_owned());
+        parameters.insert("SALT".to_owned(), srp::to_hex(&salt));
+        parameters.insert("SRP_B".to_owned(), srp::to_hex(&exchange.public_b));
+        parameters.insert("SECRET_BLOCK".to_owned(), block);
+        Ok(AuthOutcome::Challenge(Challenge {
+            name: DEVICE_PASSWORD_VERIFIER.into(),
+            session: self.session_text(&next)?,
+            parameters,
+        }))
+    }
+
+    /// `DEVICE_PASSWORD_VERIFIER`: the device's proof; a proven remembered device skips MFA.
+    pub(crate) async fn device_srp_answer(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: User,
+        claims: SessionClaims,
+        responses: &BTreeMap<String, String>,
+        now: SystemTime,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        let block = required(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+        let signature = required(responses, "PASSWORD_CLAIM_SIGNATURE")?;
+        let timestamp = required(responses, "TIMESTAMP")?;
+        check_timestamp(timestamp, now)?;
+        let Some(state) = &claims.srp else {
+            return Err(invalid_session());
+        };
+        if state.block.as_deref() != Some(block) {
+            return Err(invalid_session());
+        }
+        let key = srp::parse_hex(&state.key, srp::KEY_BYTES)
+            .filter(|k| k.len() == srp::KEY_BYTES)
+            .ok_or_else(invalid_session)?;
+        let mut k = [0u8; srp::KEY_BYTES];
+        k.copy_from_slice(&key);
+        let block_bytes = STANDARD.decode(block).map_err(|_| invalid_session())?;
+        let expected =
+            srp::claim_signature(&k, &state.group, &state.user_id, &block_bytes, timestamp);
+        if !constant_time_eq(STANDARD.encode(expected).as_bytes(), signature.as_bytes()) {
+            return Err(incorrect_credentials());
+        }
+        let sign_in = SignIn {
+            device_proven: true,
+            ..claims.sign_in
+        };
+        self.next_step(pool, client, user, sign_in, now).await
+    }
+}
