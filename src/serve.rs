@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::routing::get;
 use gatehouse_gateway::server::{EdgeLimits, ServerTls, TlsError, WorkerListeners, serve_router};
 use gatehouse_identity::http::operator::OperatorAuth;
-use gatehouse_identity::http::{HttpState, router_with};
+use gatehouse_identity::http::{FederationState, HttpState, router_with_federation};
+use gatehouse_identity::sts::CredentialVerifier;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -32,6 +33,8 @@ pub(crate) enum ServeError {
     Command(String),
     #[error("token revocations: {0}")]
     Revocations(String),
+    #[error("IAM: {0}")]
+    Iam(String),
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
 }
@@ -76,6 +79,12 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .refresh_revocations()
         .await
         .map_err(|err| ServeError::Revocations(err.to_string()))?;
+    // Roles and policies compiled before the first request signed with temporary credentials.
+    state
+        .iam
+        .refresh()
+        .await
+        .map_err(|err| ServeError::Iam(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state, gateway_tls.clone()).await?);
     // One signature check for every operator API on the identity listener.
     let operator_auth = OperatorAuth::for_regions(
@@ -86,13 +95,30 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             .collect(),
         state.clock.clone(),
     );
-    let app = router_with(
+    let regions: Vec<String> = std::iter::once(&config.region)
+        .chain(&config.other_regions)
+        .cloned()
+        .collect();
+    let federation = FederationState {
+        identity_pools: state.identity_pools.clone(),
+        iam: state.iam.clone(),
+        sts: state.sts.clone(),
+        verifier: CredentialVerifier::new(
+            state.sealer.clone(),
+            state.operator.clone(),
+            state.iam.clone(),
+            regions,
+        ),
+        secure_transport: tls.is_some(),
+    };
+    let app = router_with_federation(
         HttpState {
             user_pools: state.user_pools.clone(),
             operator: operator_auth.clone(),
             clock: state.clock.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
         },
+        Some(federation),
         gateway.operator_router(operator_auth),
     );
     // Metrics never share a public listener: they tell an outsider too much.
@@ -126,6 +152,8 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             .clone()
             .run_revocation_refresh(wait(stopped.clone())),
     );
+    // Other nodes' IAM changes reach this node's compiled policies within a second.
+    tasks.spawn(state.iam.clone().run_refresh(wait(stopped.clone())));
     if let Some(reloader) = gateway.reloader(&config) {
         tasks.spawn(reloader.run(wait(stopped.clone())));
     }

@@ -94,6 +94,12 @@ pub fn secret_access_key() -> String {
     random_string(SECRET_ALPHABET, 40)
 }
 
+/// An IAM unique id: a four-letter `prefix` (`AROA` roles, `ANPA` managed policies) and 17
+/// upper-case letters or digits, 21 characters as IAM's.
+pub fn iam_unique_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_string(UPPER_ALNUM, 17))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,11 @@
 //! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
 //!   discovery documents.
 //!
+//! The services: [`user_pools`]; [`identity_pools`] (Cognito Identity: identities and their
+//! credentials); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
+//! view requests are decided against); [`sts`] (sealed temporary credentials, the verifier of
+//! requests signed with them, GetCallerIdentity, AssumeRole).
+//!
 //! # Layers
 //! As `DESIGN.md` describes, the crate keeps two layers apart:
 //! - a **service layer**: plain async Rust (`UserPools::sign_up(…) -> Result<SignUpOutput,
@@ -34,12 +39,15 @@ pub mod clock;
 pub mod crypto;
 pub mod delivery;
 pub mod http;
+pub mod iam;
+pub mod identity_pools;
 pub mod ids;
 pub mod net;
 pub mod password;
 pub mod rate_limit;
 pub mod sigv4;
 pub mod srp;
+pub mod sts;
 mod time;
 pub mod tokens;
 pub mod user_pools;

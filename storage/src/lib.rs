@@ -20,6 +20,8 @@ mod devices;
 mod error;
 mod gateway;
 mod groups;
+mod iam;
+mod identity_pools;
 mod keys;
 mod mfa;
 mod migrate;
@@ -45,6 +47,10 @@ pub use gateway::{
     StageDeploymentRecord, StageRecord, UsageDelta, UsagePlanRecord,
 };
 pub use groups::{GroupRecord, Groups};
+pub use iam::{
+    Iam, IamSnapshot, ManagedPolicyRecord, OidcProviderRecord, PolicyVersionRecord, RoleRecord,
+};
+pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
@@ -170,6 +176,16 @@ impl Store {
     /// Challenge sessions already answered.
     pub fn spent_sessions(&self) -> SpentSessions<'_> {
         SpentSessions::new(&self.db)
+    }
+
+    /// Identity pools, their identities and the logins linked to them.
+    pub fn identity_pools(&self) -> IdentityPools<'_> {
+        IdentityPools::new(&self.db)
+    }
+
+    /// IAM roles, managed policies and OpenID Connect providers, with their change counter.
+    pub fn iam(&self) -> Iam<'_> {
+        Iam::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

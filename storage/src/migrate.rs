@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_srp_mfa_devices.sql"),
         postgres: include_str!("../migrations/postgres/0008_srp_mfa_devices.sql"),
     },
+    Migration {
+        version: 9,
+        name: "identity pools, identities and logins; IAM roles, policies and OIDC providers",
+        sqlite: include_str!("../migrations/sqlite/0009_identity_pools_iam.sql"),
+        postgres: include_str!("../migrations/postgres/0009_identity_pools_iam.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

@@ -6,7 +6,9 @@
 //! Cognito error shape too (`{"__type": …, "message": …}`), with 404 for an unknown pool.
 
 pub mod cognito;
+pub mod cognito_identity;
 pub mod operator;
+pub mod query;
 
 use std::fmt;
 use std::sync::Arc;
@@ -55,6 +57,18 @@ pub struct HttpState {
     pub trusted_proxies: TrustedProxies,
 }
 
+/// What the identity-pool, IAM and STS adapters need, beside [`HttpState`].
+#[derive(Debug, Clone)]
+pub struct FederationState {
+    pub identity_pools: crate::identity_pools::IdentityPools,
+    pub iam: crate::iam::Iam,
+    pub sts: crate::sts::Sts,
+    /// Verifies requests signed with operator or temporary credentials.
+    pub verifier: crate::sts::CredentialVerifier,
+    /// Whether the listener serves TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+}
+
 /// The identity service's routes.
 pub fn router(state: HttpState) -> Router {
     router_with(state, Router::new())
@@ -63,12 +77,44 @@ pub fn router(state: HttpState) -> Router {
 /// The identity service's routes and `others` (the operator APIs of other crates, mounted on
 /// the same listener), all behind the listener's body limit and request ids.
 pub fn router_with(state: HttpState, others: Router) -> Router {
+    router_with_federation(state, None, others)
+}
+
+/// [`router_with`], plus — with `federation` — Cognito Identity
+/// (`AWSCognitoIdentityService.*` targets) and the IAM and STS query protocol (form bodies)
+/// on the same `POST /`.
+pub fn router_with_federation(
+    state: HttpState,
+    federation: Option<FederationState>,
+    others: Router,
+) -> Router {
     let state = Arc::new(state);
+    let federation = federation.map(Arc::new);
     // The unauthenticated operations are limited per source address before anything else.
     let limited =
         axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
+    let root = move |State(state): State<Arc<HttpState>>, request: axum::extract::Request| {
+        let federation = federation.clone();
+        async move {
+            if let Some(federation) = federation {
+                let target = request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if target.starts_with(cognito_identity::TARGET_PREFIX) {
+                    return cognito_identity::handle(state, federation, request).await;
+                }
+                if target.is_empty() && query::is_query_request(request.headers()) {
+                    return query::handle(state, federation, request).await;
+                }
+            }
+            let (parts, body) = request.into_parts();
+            cognito::handle(State(state), parts.method, parts.uri, parts.headers, body).await
+        }
+    };
     Router::new()
-        .route("/", post(cognito::handle).layer(limited))
+        .route("/", post(root).layer(limited))
         .route("/health", get(health))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

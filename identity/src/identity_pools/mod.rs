@@ -1,0 +1,106 @@
+//! Identity pools (Cognito Identity): pools and their roles and role mappings, identities
+//! made from logins or for guests, and temporary credentials for them.
+//!
+//! # Layout
+//! - `error`: [`IdentityPoolError`], one variant per Cognito Identity exception.
+//! - `pools`: the operator operations on pools, roles and identities.
+//! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
+//!   audience, `token_use`, expiry, sign-outs).
+//! - `credentials`: GetId and GetCredentialsForIdentity (the enhanced flow), role choice
+//!   (default roles, role mappings by token or rules), the trust policy check.
+//!
+//! Every operation reads the clock once at its start and passes that `now` down.
+
+mod credentials;
+mod error;
+mod logins;
+mod pools;
+
+pub use credentials::IdentityCredentials;
+pub use error::IdentityPoolError;
+pub use logins::{MAX_LOGINS, VerifiedLogin};
+pub use pools::{
+    AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
+    IdentityPoolConfig, MappingRule, MatchType, RoleMapping, RoleMappingType,
+};
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use gatehouse_storage::Store;
+
+use crate::clock::Clock;
+use crate::iam::Iam;
+use crate::sts::Sts;
+use crate::user_pools::UserPools;
+
+/// Node-wide settings of the identity-pool service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPoolsConfig {
+    /// The region of pools made without a signed region.
+    pub region: String,
+    /// The base URL of this service (the user pools' issuers live under it).
+    pub public_url: String,
+}
+
+/// The identity-pool service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct IdentityPools {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    user_pools: UserPools,
+    iam: Iam,
+    sts: Sts,
+    clock: Arc<dyn Clock>,
+    config: IdentityPoolsConfig,
+}
+
+impl IdentityPools {
+    /// The service over `store`, verifying logins against `user_pools`, roles from `iam`,
+    /// credentials from `sts`.
+    pub fn new(
+        store: Store,
+        user_pools: UserPools,
+        iam: Iam,
+        sts: Sts,
+        clock: Arc<dyn Clock>,
+        config: IdentityPoolsConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                user_pools,
+                iam,
+                sts,
+                clock,
+                config,
+            }),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// The user-pool service logins are verified against.
+    pub fn user_pools(&self) -> &UserPools {
+        &self.inner.user_pools
+    }
+
+    /// The ARN of an identity pool.
+    pub fn pool_arn(&self, pool_id: &str) -> String {
+        let region = pool_id.split_once(':').map_or("", |(r, _)| r);
+        format!(
+            "arn:aws:cognito-identity:{region}:{}:identitypool/{pool_id}",
+            self.inner.iam.account_id()
+        )
+    }
+}

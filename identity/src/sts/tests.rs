@@ -1,0 +1,206 @@
+//! The verifier with a fixed clock: credentials verify until they expire and are refused
+//! with `Expired` after, whatever the signature; a wrong secret is a signature mismatch; the
+//! operator's key verifies without a token.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_lc_rs::hmac;
+use gatehouse_storage::StoreOptions;
+use gatehouse_storage::testkit::TestStore;
+
+use super::*;
+use crate::clock::FixedClock;
+use crate::crypto::{MasterKey, hex_lower};
+use crate::http::OperatorCredentials;
+use crate::sigv4::{self, Payload, SigV4Error, VerifierConfig};
+use crate::time::format_amz_date;
+
+const T0: u64 = 1_800_000_000;
+
+fn role() -> CompiledRole {
+    CompiledRole {
+        name: "Auth".into(),
+        arn: "arn:aws:iam::000000000000:role/Auth".into(),
+        role_id: "AROAEXAMPLE".into(),
+        max_session_duration: 3600,
+        trust: None,
+        identity: Vec::new(),
+        boundary: None,
+        tags: Vec::new(),
+    }
+}
+
+/// Signs a GetCallerIdentity POST at `at` (Unix seconds) with `key`/`secret`/`token`, by
+/// asking the parser for the string to sign.
+fn check(
+    verifier: &CredentialVerifier,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+    at: u64,
+    now: u64,
+) -> Result<Authenticated, CredentialError> {
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let date = format_amz_date(i64::try_from(at).unwrap());
+    let day = &date[..8];
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), "127.0.0.1:8000".into()),
+        ("x-amz-date".into(), date.clone()),
+    ];
+    if let Some(token) = token {
+        headers.push(("x-amz-security-token".into(), token.into()));
+    }
+    let signed_names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+    let signed_list = signed_names.join(";");
+    let sign = |signature: &str| {
+        let mut all = headers.clone();
+        all.push((
+            "authorization".into(),
+            format!("AWS4-HMAC-SHA256 Credential={key}/{day}/us-east-1/sts/aws4_request, SignedHeaders={signed_list}, Signature={signature}"),
+        ));
+        all
+    };
+    let with = |all: &[(String, String)]| -> Vec<(String, Vec<u8>)> {
+        all.iter()
+            .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+            .collect()
+    };
+    let config = VerifierConfig::new("sts");
+    let placeholder = with(&sign(&"0".repeat(64)));
+    let refs: Vec<(&str, &[u8])> = placeholder
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    let request = sigv4::Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &refs,
+        payload: Payload::Bytes(body),
+    };
+    let string_to_sign = sigv4::parse(&request, &config, UNIX_EPOCH + Duration::from_secs(at))
+        .unwrap()
+        .string_to_sign()
+        .to_owned();
+    let mut k = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, format!("AWS4{secret}").as_bytes()),
+        day.as_bytes(),
+    );
+    for part in ["us-east-1", "sts", "aws4_request"] {
+        k = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
+            part.as_bytes(),
+        );
+    }
+    let signature = hex_lower(
+        hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
+            string_to_sign.as_bytes(),
+        )
+        .as_ref(),
+    );
+    let real = with(&sign(&signature));
+    let refs: Vec<(&str, &[u8])> = real
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    let request = sigv4::Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &refs,
+        payload: Payload::Bytes(body),
+    };
+    verifier.authenticate(&request, &config, UNIX_EPOCH + Duration::from_secs(now))
+}
+
+#[tokio::test]
+async fn credentials_verify_until_they_expire() {
+    let db = TestStore::sqlite(StoreOptions::default()).await;
+    let clock = Arc::new(FixedClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
+    let sealer = Arc::new(
+        crate::crypto::Sealer::new(&MasterKey::from_bytes("k1", [9; 32]).unwrap(), &[]).unwrap(),
+    );
+    let iam = Iam::new(db.store.clone(), clock.clone(), "000000000000".into());
+    let sts = Sts::new(sealer.clone(), iam.clone(), clock.clone());
+    let operator = OperatorCredentials {
+        access_key_id: "AKIAOPERATOR00000000".into(),
+        secret_access_key: "operator-secret".into(),
+    };
+    let verifier = CredentialVerifier::new(sealer, operator, iam, vec!["us-east-1".into()]);
+    let role = role();
+    let issued = sts
+        .issue(
+            SessionRequest {
+                role: &role,
+                source: SessionSource::CognitoIdentity,
+                session_name: COGNITO_SESSION_NAME.into(),
+                duration_secs: 3600,
+                identity_id: Some("us-east-1:id".into()),
+                identity_pool_id: Some("us-east-1:pool".into()),
+                amr: vec!["authenticated".into()],
+                web_identity_keys: Vec::new(),
+                session_policy: None,
+                policy_arns: Vec::new(),
+                tags: Vec::new(),
+            },
+            UNIX_EPOCH + Duration::from_secs(T0),
+        )
+        .unwrap();
+    let (key, secret, token) = (
+        issued.access_key_id.as_str(),
+        issued.secret_access_key.as_str(),
+        Some(issued.session_token.as_str()),
+    );
+    // (rule, signed at, verified at, expected)
+    let cases: &[(&str, u64, u64, Result<(), CredentialError>)] = &[
+        ("fresh credentials verify", T0, T0, Ok(())),
+        ("a second before expiry", T0 + 3599, T0 + 3599, Ok(())),
+        (
+            "at expiry they are refused",
+            T0 + 3600,
+            T0 + 3600,
+            Err(CredentialError::Expired),
+        ),
+        (
+            "long after too",
+            T0 + 90_000,
+            T0 + 90_000,
+            Err(CredentialError::Expired),
+        ),
+    ];
+    for (rule, at, now, expected) in cases {
+        let got = check(&verifier, key, secret, token, *at, *now).map(|_| ());
+        assert_eq!(&got, expected, "{rule}");
+    }
+    let got = check(&verifier, key, "wrong-secret", token, T0, T0).map(|_| ());
+    assert_eq!(
+        got,
+        Err(CredentialError::Signature(SigV4Error::SignatureMismatch))
+    );
+    let got = check(&verifier, key, secret, None, T0, T0).map(|_| ());
+    assert_eq!(
+        got,
+        Err(CredentialError::InvalidToken),
+        "an ASIA key without its token"
+    );
+    let operator = check(
+        &verifier,
+        "AKIAOPERATOR00000000",
+        "operator-secret",
+        None,
+        T0,
+        T0,
+    )
+    .unwrap();
+    assert!(matches!(operator.principal, Principal::Operator { .. }));
+    let session = check(&verifier, key, secret, token, T0, T0).unwrap();
+    let claims = session.principal.session().unwrap();
+    assert_eq!(claims.identity_id.as_deref(), Some("us-east-1:id"));
+    // The role is not in IAM: the session authenticates but may do nothing.
+    assert!(matches!(
+        verifier.permissions(&session.principal),
+        Permissions::Nothing
+    ));
+}

@@ -1,0 +1,452 @@
+//! Identity pools, their identities and the logins linked to them.
+//!
+//! A pool's configuration is JSON the identity crate owns. An identity is an id in one pool;
+//! a login (`provider`, `subject`) names at most one identity per pool, so looking a login
+//! up and linking it are one index probe each. Linking several logins at once (GetId with
+//! more than one login, MergeDeveloperIdentities) runs in one transaction, moving the logins
+//! of the identities it merges and deleting those identities.
+
+use crate::db::{Conn, Db, DbRow, args};
+use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
+
+/// A stored identity pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityPoolRecord {
+    pub id: String,
+    pub name: String,
+    /// JSON owned by the identity crate.
+    pub config: String,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// A stored identity and the logins linked to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityRecord {
+    pub id: String,
+    pub pool_id: String,
+    /// `(provider, subject)` pairs, in provider order.
+    pub logins: Vec<(String, String)>,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// What [`IdentityPools::resolve`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The identity the logins now belong to.
+    pub identity_id: String,
+    /// Whether it was made by this call.
+    pub created: bool,
+    /// Identities merged into it (their logins moved, the identities deleted).
+    pub merged: Vec<String>,
+}
+
+/// Repository of identity pools and identities.
+#[derive(Debug)]
+pub struct IdentityPools<'s> {
+    db: &'s Db,
+}
+
+const POOL_COLUMNS: &str = "id, name, config, created_at, updated_at";
+
+// === impl IdentityPools ===
+
+impl<'s> IdentityPools<'s> {
+    pub(crate) fn new(db: &'s Db) -> Self {
+        Self { db }
+    }
+
+    /// Creates a pool; [`StorageError::Conflict`] if the id is taken.
+    pub async fn create(&self, pool: &IdentityPoolRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        tx.conn()
+            .execute(
+                "INSERT INTO identity_pools (id, name, config, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                args![
+                    &pool.id,
+                    &pool.name,
+                    &pool.config,
+                    pool.created_at,
+                    pool.updated_at
+                ],
+            )
+            .await
+            .map_err(|e| e.on_conflict(format!("identity pool `{}`", pool.id)))?;
+        tx.commit().await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<IdentityPoolRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                format!("SELECT {POOL_COLUMNS} FROM identity_pools WHERE id = $1"),
+                args![id],
+                decode_pool,
+            )
+            .await
+    }
+
+    /// Pools in id order, `limit` at a time, starting after the id `after`.
+    pub async fn list(
+        &self,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<IdentityPoolRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        let rows = lease
+            .conn()
+            .fetch_all(
+                format!(
+                    "SELECT {POOL_COLUMNS} FROM identity_pools WHERE id > $1 ORDER BY id LIMIT $2"
+                ),
+                args![after.unwrap_or(""), fetch_limit(limit)],
+                decode_pool,
+            )
+            .await?;
+        Ok(into_page(rows, limit, |pool| pool.id.clone()))
+    }
+
+    /// Replaces the name and configuration; [`StorageError::NotFound`] without such a pool.
+    pub async fn update(
+        &self,
+        id: &str,
+        name: &str,
+        config: &str,
+        updated_at: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let changed = tx
+            .conn()
+            .execute(
+                "UPDATE identity_pools SET name = $2, config = $3, updated_at = $4 WHERE id = $1",
+                args![id, name, config, updated_at],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::not_found(format!("identity pool `{id}`")));
+        }
+        tx.commit().await
+    }
+
+    /// Deletes the pool and, by cascade, its identities and their logins.
+    pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        // Logins reference identities, not the pool: remove them with their identities.
+        conn.execute("DELETE FROM identity_logins WHERE pool_id = $1", args![id])
+            .await?;
+        let changed = conn
+            .execute("DELETE FROM identity_pools WHERE id = $1", args![id])
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::not_found(format!("identity pool `{id}`")));
+        }
+        tx.commit().await
+    }
+
+    // --- identities ---
+
+    /// Creates an identity with no logins (a guest).
+    pub async fn create_identity(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        tx.conn()
+            .execute(
+                "INSERT INTO identities (id, pool_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $3)",
+                args![identity_id, pool_id, now],
+            )
+            .await
+            .map_err(|e| {
+                e.on_conflict(format!("identity `{identity_id}`"))
+                    .on_missing(format!("identity pool `{pool_id}`"))
+            })?;
+        tx.commit().await
+    }
+
+    /// The identity linked to a login, if any.
+    pub async fn find_login(
+        &self,
+        pool_id: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                "SELECT identity_id FROM identity_logins
+                 WHERE pool_id = $1 AND provider = $2 AND subject = $3",
+                args![pool_id, provider, subject],
+                |row| row.text("identity_id"),
+            )
+            .await
+    }
+
+    /// Links every login in `logins` to one identity of `pool_id`: the identity some of them
+    /// already belong to (the one of the first login that has one), or `new_identity_id`
+    /// when none does. Identities the other logins belonged to are merged into it: their
+    /// logins move over and they are deleted. All in one transaction.
+    pub async fn resolve(
+        &self,
+        pool_id: &str,
+        logins: &[(String, String)],
+        new_identity_id: &str,
+        now: EpochMillis,
+    ) -> Result<Resolved, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let mut owners: Vec<String> = Vec::new();
+        for (provider, subject) in logins {
+            let owner = conn
+                .fetch_optional(
+                    "SELECT identity_id FROM identity_logins
+                     WHERE pool_id = $1 AND provider = $2 AND subject = $3",
+                    args![pool_id, provider, subject],
+                    |row| row.text("identity_id"),
+                )
+                .await?;
+            if let Some(owner) = owner
+                && !owners.contains(&owner)
+            {
+                owners.push(owner);
+            }
+        }
+        let (identity_id, created) = match owners.first() {
+            Some(first) => (first.clone(), false),
+            None => {
+                conn.execute(
+                    "INSERT INTO identities (id, pool_id, created_at, updated_at)
+                     VALUES ($1, $2, $3, $3)",
+                    args![new_identity_id, pool_id, now],
+                )
+                .await
+                .map_err(|e| e.on_missing(format!("identity pool `{pool_id}`")))?;
+                (new_identity_id.to_owned(), true)
+            }
+        };
+        let merged: Vec<String> = owners.iter().skip(1).cloned().collect();
+        for other in &merged {
+            merge_into(&mut conn, &identity_id, other).await?;
+        }
+        for (provider, subject) in logins {
+            conn.execute(
+                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
+                args![pool_id, provider, subject, &identity_id, now],
+            )
+            .await?;
+        }
+        // Two first sign-ins with the same login racing on PostgreSQL: both saw no owner and
+        // made an identity; the login went to whichever inserted it first. The loser's new
+        // identity is dropped and the winner's answered.
+        let mut identity_id = identity_id;
+        let mut created = created;
+        if created && let Some((provider, subject)) = logins.first() {
+            let owner = conn
+                .fetch_optional(
+                    "SELECT identity_id FROM identity_logins
+                     WHERE pool_id = $1 AND provider = $2 AND subject = $3",
+                    args![pool_id, provider, subject],
+                    |row| row.text("identity_id"),
+                )
+                .await?;
+            if let Some(owner) = owner
+                && owner != identity_id
+            {
+                conn.execute("DELETE FROM identities WHERE id = $1", args![&identity_id])
+                    .await?;
+                identity_id = owner;
+                created = false;
+            }
+        }
+        conn.execute(
+            "UPDATE identities SET updated_at = $2 WHERE id = $1",
+            args![&identity_id, now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Resolved {
+            identity_id,
+            created,
+            merged,
+        })
+    }
+
+    /// Moves every login of `source` to `destination` (both of `pool_id`) and deletes
+    /// `source`; [`StorageError::NotFound`] when either is missing.
+    pub async fn merge(
+        &self,
+        pool_id: &str,
+        destination: &str,
+        source: &str,
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        for id in [destination, source] {
+            let found = conn
+                .fetch_optional(
+                    "SELECT id FROM identities WHERE id = $1 AND pool_id = $2",
+                    args![id, pool_id],
+                    |row| row.text("id"),
+                )
+                .await?;
+            if found.is_none() {
+                return Err(StorageError::not_found(format!("identity `{id}`")));
+            }
+        }
+        if destination != source {
+            merge_into(&mut conn, destination, source).await?;
+        }
+        conn.execute(
+            "UPDATE identities SET updated_at = $2 WHERE id = $1",
+            args![destination, now],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Unlinks logins from an identity; returns how many were linked to it.
+    pub async fn unlink(
+        &self,
+        identity_id: &str,
+        logins: &[(String, String)],
+        now: EpochMillis,
+    ) -> Result<u64, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let mut removed = 0;
+        for (provider, subject) in logins {
+            removed += conn
+                .execute(
+                    "DELETE FROM identity_logins
+                     WHERE identity_id = $1 AND provider = $2 AND subject = $3",
+                    args![identity_id, provider, subject],
+                )
+                .await?;
+        }
+        conn.execute(
+            "UPDATE identities SET updated_at = $2 WHERE id = $1",
+            args![identity_id, now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// An identity and its logins.
+    pub async fn get_identity(&self, id: &str) -> Result<Option<IdentityRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        let mut conn = lease.conn();
+        let Some(mut identity) = conn
+            .fetch_optional(
+                "SELECT id, pool_id, created_at, updated_at FROM identities WHERE id = $1",
+                args![id],
+                decode_identity,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        identity.logins = logins_of(&mut conn, id).await?;
+        Ok(Some(identity))
+    }
+
+    /// A pool's identities in id order with their logins, `limit` at a time.
+    pub async fn list_identities(
+        &self,
+        pool_id: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<IdentityRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        let mut conn = lease.conn();
+        let rows = conn
+            .fetch_all(
+                "SELECT id, pool_id, created_at, updated_at FROM identities
+                 WHERE pool_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                args![pool_id, after.unwrap_or(""), fetch_limit(limit)],
+                decode_identity,
+            )
+            .await?;
+        let mut page = into_page(rows, limit, |identity| identity.id.clone());
+        for identity in &mut page.items {
+            identity.logins = logins_of(&mut conn, &identity.id).await?;
+        }
+        Ok(page)
+    }
+
+    /// Deletes identities (and their logins); returns the ids that did not exist.
+    pub async fn delete_identities(&self, ids: &[String]) -> Result<Vec<String>, StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let mut missing = Vec::new();
+        for id in ids {
+            let changed = conn
+                .execute("DELETE FROM identities WHERE id = $1", args![id])
+                .await?;
+            if changed == 0 {
+                missing.push(id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(missing)
+    }
+}
+
+async fn merge_into(
+    conn: &mut Conn<'_>,
+    destination: &str,
+    source: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE identity_logins SET identity_id = $1 WHERE identity_id = $2",
+        args![destination, source],
+    )
+    .await?;
+    conn.execute("DELETE FROM identities WHERE id = $1", args![source])
+        .await?;
+    Ok(())
+}
+
+async fn logins_of(
+    conn: &mut Conn<'_>,
+    identity_id: &str,
+) -> Result<Vec<(String, String)>, StorageError> {
+    conn.fetch_all(
+        "SELECT provider, subject FROM identity_logins WHERE identity_id = $1
+         ORDER BY provider, subject",
+        args![identity_id],
+        |row| Ok((row.text("provider")?, row.text("subject")?)),
+    )
+    .await
+}
+
+fn decode_pool(row: &dyn DbRow) -> Result<IdentityPoolRecord, StorageError> {
+    Ok(IdentityPoolRecord {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        config: row.text("config")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+fn decode_identity(row: &dyn DbRow) -> Result<IdentityRecord, StorageError> {
+    Ok(IdentityRecord {
+        id: row.text("id")?,
+        pool_id: row.text("pool_id")?,
+        logins: Vec::new(),
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}

@@ -1,0 +1,297 @@
+//! Identity pools, identities and logins, and the IAM subset on both backends: logins
+//! resolve to one identity per pool (created once, merged when several identities meet),
+//! deleting a pool takes its identities and logins, role names ignore case, a role with
+//! policies and a policy in use cannot be deleted, policy versions are capped, and every IAM
+//! write moves the change counter that the policy caches poll.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions fail the test by panicking"
+)]
+
+use gatehouse_storage::testkit::{TestStore, each_backend};
+use gatehouse_storage::{
+    IdentityPoolRecord, ManagedPolicyRecord, OidcProviderRecord, RoleRecord, StorageError,
+};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn pool(id: &str) -> IdentityPoolRecord {
+    IdentityPoolRecord {
+        id: id.into(),
+        name: format!("name of {id}"),
+        config: "{}".into(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn login(provider: &str, subject: &str) -> (String, String) {
+    (provider.to_owned(), subject.to_owned())
+}
+
+fn role(name: &str) -> RoleRecord {
+    RoleRecord {
+        name: name.into(),
+        role_id: format!("AROA{}", name.to_uppercase()),
+        path: "/".into(),
+        trust_policy: "{\"trust\":1}".into(),
+        description: None,
+        max_session_duration: 3600,
+        boundary_arn: None,
+        tags: "[]".into(),
+        created_at: T0,
+    }
+}
+
+fn policy(arn: &str) -> ManagedPolicyRecord {
+    ManagedPolicyRecord {
+        arn: arn.into(),
+        name: arn.rsplit('/').next().unwrap().into(),
+        policy_id: format!("ANPA{}", arn.len()),
+        path: "/".into(),
+        description: None,
+        default_version: "v1".into(),
+        next_version: 2,
+        tags: "[]".into(),
+        created_at: T0,
+        updated_at: T0,
+        attachments: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_pools_crud_and_listing() {
+    each_backend(async |t: &TestStore| {
+        let pools = t.store.identity_pools();
+        for i in 0..3 {
+            pools
+                .create(&pool(&format!("us-east-1:p{i}")))
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            pools.create(&pool("us-east-1:p0")).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        let page = pools.list(2, None).await.unwrap();
+        assert_eq!(page.items.len(), 2);
+        let rest = pools.list(2, page.next.as_deref()).await.unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!(rest.next, None);
+        pools
+            .update("us-east-1:p1", "renamed", "{\"a\":1}", T0 + 1)
+            .await
+            .unwrap();
+        let read = pools.get("us-east-1:p1").await.unwrap().unwrap();
+        assert_eq!(
+            (read.name.as_str(), read.config.as_str()),
+            ("renamed", "{\"a\":1}")
+        );
+        assert!(matches!(
+            pools.update("us-east-1:nope", "x", "{}", T0).await,
+            Err(StorageError::NotFound { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_resolve_to_one_identity_and_merge() {
+    each_backend(async |t: &TestStore| {
+        let pools = t.store.identity_pools();
+        let p = "us-east-1:pool";
+        pools.create(&pool(p)).await.unwrap();
+        let alice = login(
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_a",
+            "sub-alice",
+        );
+        let first = pools
+            .resolve(p, std::slice::from_ref(&alice), "us-east-1:id-1", T0)
+            .await
+            .unwrap();
+        assert!(first.created);
+        assert_eq!(first.identity_id, "us-east-1:id-1");
+        // The same login again: the same identity, the new id unused.
+        let again = pools
+            .resolve(p, std::slice::from_ref(&alice), "us-east-1:id-2", T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.identity_id.as_str(), again.created),
+            ("us-east-1:id-1", false)
+        );
+        assert_eq!(pools.get_identity("us-east-1:id-2").await.unwrap(), None);
+        // A second login with its own identity, then both together: merged into the first.
+        let dev = login("login.example", "dev-alice");
+        let second = pools
+            .resolve(p, std::slice::from_ref(&dev), "us-east-1:id-3", T0 + 2)
+            .await
+            .unwrap();
+        assert_eq!(second.identity_id, "us-east-1:id-3");
+        let merged = pools
+            .resolve(p, &[alice.clone(), dev.clone()], "us-east-1:id-4", T0 + 3)
+            .await
+            .unwrap();
+        assert_eq!(merged.identity_id, "us-east-1:id-1");
+        assert_eq!(merged.merged, vec!["us-east-1:id-3".to_owned()]);
+        assert_eq!(pools.get_identity("us-east-1:id-3").await.unwrap(), None);
+        let identity = pools.get_identity("us-east-1:id-1").await.unwrap().unwrap();
+        assert_eq!(identity.logins, vec![alice.clone(), dev.clone()]);
+        assert_eq!(
+            pools
+                .find_login(p, &dev.0, &dev.1)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("us-east-1:id-1")
+        );
+        // Unlinking one login leaves the other.
+        assert_eq!(
+            pools
+                .unlink("us-east-1:id-1", std::slice::from_ref(&dev), T0 + 4)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(pools.find_login(p, &dev.0, &dev.1).await.unwrap(), None);
+        // Guests, listing, deleting.
+        pools
+            .create_identity(p, "us-east-1:guest", T0)
+            .await
+            .unwrap();
+        let listed = pools.list_identities(p, 10, None).await.unwrap();
+        assert_eq!(listed.items.len(), 2);
+        let missing = pools
+            .delete_identities(&["us-east-1:guest".into(), "us-east-1:ghost".into()])
+            .await
+            .unwrap();
+        assert_eq!(missing, vec!["us-east-1:ghost".to_owned()]);
+        // Deleting the pool takes the identities and their logins.
+        pools.delete(p).await.unwrap();
+        assert_eq!(pools.get_identity("us-east-1:id-1").await.unwrap(), None);
+        assert_eq!(pools.find_login(p, &alice.0, &alice.1).await.unwrap(), None);
+        assert!(matches!(
+            pools.create_identity(p, "us-east-1:late", T0).await,
+            Err(StorageError::NotFound { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_roles_policies_and_the_change_counter() {
+    each_backend(async |t: &TestStore| {
+        let iam = t.store.iam();
+        let v0 = iam.version().await.unwrap();
+        iam.create_role(&role("Reader")).await.unwrap();
+        assert!(
+            iam.version().await.unwrap() > v0,
+            "a write moves the counter"
+        );
+        assert!(matches!(
+            iam.create_role(&role("READER")).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert_eq!(
+            iam.get_role("reader").await.unwrap().unwrap().name,
+            "Reader"
+        );
+
+        iam.put_role_policy("Reader", "inline", "{\"v\":1}")
+            .await
+            .unwrap();
+        iam.put_role_policy("Reader", "inline", "{\"v\":2}")
+            .await
+            .unwrap();
+        assert_eq!(
+            iam.get_role_policy("Reader", "inline")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("{\"v\":2}")
+        );
+        assert!(matches!(
+            iam.put_role_policy("Ghost", "inline", "{}").await,
+            Err(StorageError::NotFound { .. })
+        ));
+
+        let arn = "arn:aws:iam::000000000000:policy/Managed";
+        iam.create_policy(&policy(arn), "{\"d\":1}").await.unwrap();
+        let v2 = iam
+            .create_policy_version(arn, "{\"d\":2}", true, 2, T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(v2, "v2");
+        assert!(matches!(
+            iam.create_policy_version(arn, "{\"d\":3}", false, 2, T0 + 2)
+                .await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert_eq!(
+            iam.get_policy(arn).await.unwrap().unwrap().default_version,
+            "v2"
+        );
+        iam.attach_role_policy("Reader", arn).await.unwrap();
+        iam.attach_role_policy("Reader", arn).await.unwrap();
+        assert_eq!(iam.get_policy(arn).await.unwrap().unwrap().attachments, 1);
+        assert!(matches!(
+            iam.attach_role_policy("Reader", "arn:aws:iam::000000000000:policy/None")
+                .await,
+            Err(StorageError::NotFound { .. })
+        ));
+
+        let snapshot = iam.snapshot().await.unwrap();
+        assert_eq!(snapshot.version, iam.version().await.unwrap());
+        assert_eq!(snapshot.roles.len(), 1);
+        assert_eq!(
+            snapshot.role_policies,
+            vec![("Reader".into(), "inline".into(), "{\"v\":2}".into())]
+        );
+        assert_eq!(snapshot.attachments, vec![("Reader".into(), arn.into())]);
+        assert_eq!(snapshot.policies.len(), 1);
+        assert_eq!(
+            snapshot.policies[0].1, "{\"d\":2}",
+            "the default version's document"
+        );
+
+        // In use: neither the role nor the policy can go.
+        assert!(matches!(
+            iam.delete_policy(arn).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert!(matches!(
+            iam.delete_role("Reader").await,
+            Err(StorageError::Conflict { .. })
+        ));
+        iam.detach_role_policy("Reader", arn).await.unwrap();
+        iam.delete_role_policy("Reader", "inline").await.unwrap();
+        assert!(matches!(
+            iam.delete_role_policy("Reader", "inline").await,
+            Err(StorageError::NotFound { .. })
+        ));
+        iam.delete_role("reader").await.unwrap();
+        iam.delete_policy(arn).await.unwrap();
+        assert_eq!(iam.list_policy_versions(arn).await.unwrap(), vec![]);
+
+        let provider = OidcProviderRecord {
+            arn: "arn:aws:iam::000000000000:oidc-provider/issuer.example".into(),
+            url: "issuer.example".into(),
+            client_ids: "[\"app\"]".into(),
+            thumbprints: "[]".into(),
+            tags: "[]".into(),
+            created_at: T0,
+        };
+        iam.create_oidc_provider(&provider).await.unwrap();
+        assert!(matches!(
+            iam.create_oidc_provider(&provider).await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert_eq!(
+            iam.list_oidc_providers().await.unwrap(),
+            vec![provider.clone()]
+        );
+        iam.delete_oidc_provider(&provider.arn).await.unwrap();
+        assert_eq!(iam.get_oidc_provider(&provider.arn).await.unwrap(), None);
+    })
+    .await;
+}
