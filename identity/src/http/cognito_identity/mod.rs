@@ -13,10 +13,9 @@ mod wire;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -97,20 +96,12 @@ pub(crate) async fn handle(
     request: axum::extract::Request,
 ) -> Response {
     let request_id = super::request_id();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, super::MAX_REQUEST_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return WireError::bad_request(
-                "SerializationException",
-                "the request body could not be read",
-            )
-            .into_response_with(&request_id);
-        }
+    let Some((peer, parts, body)) = super::query::read_whole(request).await else {
+        return WireError::bad_request(
+            "SerializationException",
+            "the request body could not be read",
+        )
+        .into_response_with(&request_id);
     };
     match process(
         &state,

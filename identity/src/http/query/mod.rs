@@ -194,6 +194,26 @@ fn scoped_service(headers: &HeaderMap) -> Option<String> {
     scope.split('/').nth(3).map(str::to_owned)
 }
 
+/// The client's TCP peer, the request head and the whole body (already bounded by the
+/// listener's body rules); `None` when the body cannot be read.
+pub(crate) async fn read_whole(
+    request: axum::extract::Request,
+) -> Option<(
+    Option<std::net::IpAddr>,
+    axum::http::request::Parts,
+    axum::body::Bytes,
+)> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, super::MAX_REQUEST_BODY_BYTES)
+        .await
+        .ok()?;
+    Some((peer, parts, bytes))
+}
+
 /// Whether `POST /` with these headers is a query-protocol request.
 pub(crate) fn is_query_request(headers: &HeaderMap) -> bool {
     headers
@@ -209,21 +229,13 @@ pub(crate) async fn handle(
     request: axum::extract::Request,
 ) -> Response {
     let request_id = super::request_id();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, super::MAX_REQUEST_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return QueryError::sender(
-                StatusCode::BAD_REQUEST,
-                "MalformedQueryString",
-                "the request body could not be read",
-            )
-            .into_response(&request_id);
-        }
+    let Some((peer, parts, body)) = read_whole(request).await else {
+        return QueryError::sender(
+            StatusCode::BAD_REQUEST,
+            "MalformedQueryString",
+            "the request body could not be read",
+        )
+        .into_response(&request_id);
     };
     let source_ip = peer.map(|ip| state.trusted_proxies.client_ip(ip, &parts.headers));
     let facts = RequestFacts {
