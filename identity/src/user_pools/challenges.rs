@@ -61,7 +61,8 @@ pub(crate) struct SessionClaims {
     pub(crate) id: String,
     pub(crate) pool: String,
     pub(crate) client: String,
-    /// The user; empty for a name nobody holds (an SRP exchange that cannot succeed).
+    /// The user; for an SRP exchange with a name nobody holds, a stand-in's `sub` that no
+    /// user has (see `srp_auth`).
     pub(crate) sub: String,
     pub(crate) challenge: String,
     /// Expiry, Unix milliseconds.
@@ -96,8 +97,8 @@ pub(crate) struct SignIn {
 /// An SRP exchange in flight.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SrpState {
-    /// The derived key (hex); empty when nothing can match (a name nobody holds, a user
-    /// whose password predates SRP).
+    /// The derived key (hex). For a stand-in (a name nobody holds, a user whose password
+    /// predates SRP) a key no proof can match, of the same length as any other.
     pub(crate) key: String,
     /// What the proof signs as the user: `USER_ID_FOR_SRP`, or the device key.
     pub(crate) user_id: String,

@@ -243,6 +243,176 @@ async fn a_password_set_before_srp_gets_its_verifier_at_the_next_password_sign_i
     .await;
 }
 
+/// What a caller sees of a `PASSWORD_VERIFIER` challenge that could tell users apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    names: Vec<String>,
+    block_len: usize,
+    user_id_is_uuid: bool,
+    username_is_user_id: bool,
+}
+
+fn shape(c: &Challenge) -> Shape {
+    let p = &c.parameters;
+    let id = &p["USER_ID_FOR_SRP"];
+    Shape {
+        names: p.keys().cloned().collect(),
+        block_len: p["SECRET_BLOCK"].len(),
+        user_id_is_uuid: id.len() == 36 && id.chars().nth(14) == Some('4'),
+        username_is_user_id: p["USERNAME"] == *id,
+    }
+}
+
+async fn srp_challenge(f: &Fixture, client: &Client, name: &str) -> Challenge {
+    let me = srp::ClientExchange::new(&[9; 32]);
+    match f
+        .pools
+        .initiate_auth(
+            &client.id,
+            "USER_SRP_AUTH",
+            &params(&[("USERNAME", name), ("SRP_A", &srp::to_hex(&me.public_a))]),
+        )
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Challenge(c) => c,
+        other => panic!("{name}: expected PASSWORD_VERIFIER, got {other:?}"),
+    }
+}
+
+/// With PreventUserExistenceErrors, `USER_SRP_AUTH` answers a name nobody holds as it
+/// answers a confirmed, an unconfirmed, a disabled user and one without a verifier: the same
+/// parameters, a salt and `USER_ID_FOR_SRP` that stay the same from one call to the next
+/// (UUIDs where usernames are `sub`s), a secret block of the same length, one exchange on
+/// the password pool each, and "Incorrect username or password." for a wrong proof.
+#[tokio::test(flavor = "multi_thread")]
+async fn srp_answers_a_name_nobody_holds_as_it_answers_users() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let hidden = ClientConfig {
+            prevent_user_existence_errors: true,
+            ..srp_client()
+        };
+        // (rule, pool, the five names: confirmed, unconfirmed, disabled, no verifier, nobody)
+        let plain = PoolConfig {
+            username_case_sensitive: Some(false),
+            ..pool_config()
+        };
+        let emails = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::Email],
+            ..pool_config()
+        };
+        let cases = [
+            ("usernames", plain, ["conf1", "unco1", "disa1", "olds1", "ghost"]),
+            (
+                "email as username",
+                emails,
+                [
+                    "conf1@example.com",
+                    "unco1@example.com",
+                    "disa1@example.com",
+                    "olds1@example.com",
+                    "ghost@example.com",
+                ],
+            ),
+        ];
+        for (rule, config, names) in cases {
+            let (pool, client) = super::public_tests::setup(&f, config, hidden.clone()).await;
+            let [confirmed, unconfirmed, disabled, old, nobody] = names;
+            for name in [confirmed, disabled, old] {
+                f.pools
+                    .admin_create_user(
+                        &pool.id,
+                        AdminCreateUser {
+                            username: name.into(),
+                            attributes: Vec::new(),
+                            temporary_password: None,
+                            message_action: Some(MessageAction::Suppress),
+                            delivery_mediums: Vec::new(),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                f.pools
+                    .admin_set_user_password(&pool.id, name, PASSWORD, true)
+                    .await
+                    .unwrap();
+            }
+            f.pools
+                .sign_up(SignUp {
+                    client_id: client.id.clone(),
+                    secret_hash: None,
+                    username: unconfirmed.into(),
+                    password: PASSWORD.into(),
+                    attributes: Vec::new(),
+                })
+                .await
+                .unwrap();
+            f.pools
+                .admin_set_user_enabled(&pool.id, disabled, false)
+                .await
+                .unwrap();
+            // A password from before SRP: the verifier goes.
+            let sub = f.pools.find_user(&pool, old).await.unwrap().unwrap().sub;
+            let clear = format!("UPDATE users SET srp_verifier = NULL WHERE sub = '{sub}'");
+            db.execute_raw(&clear, &clear).await;
+
+            let mut shapes = Vec::new();
+            for name in names {
+                let computed = f.pools.passwords().computation_count();
+                let first = srp_challenge(&f, &client, name).await;
+                assert_eq!(
+                    f.pools.passwords().computation_count(),
+                    computed + 1,
+                    "{rule}, {name}: one exchange on the password pool"
+                );
+                let again = srp_challenge(&f, &client, name).await;
+                for stays in ["SALT", "USER_ID_FOR_SRP"] {
+                    assert_eq!(
+                        first.parameters[stays], again.parameters[stays],
+                        "{rule}, {name}: {stays} stays the same"
+                    );
+                }
+                assert_ne!(
+                    first.parameters["SRP_B"], again.parameters["SRP_B"],
+                    "{rule}, {name}: B is new each time"
+                );
+                shapes.push(shape(&first));
+                let wrong = srp_answer(&f, &client, &pool, name, "Not-The-Password-1").await;
+                assert!(
+                    matches!(
+                        verify(&f, &client, &wrong).await,
+                        Err(UserPoolError::NotAuthorized(ref m)) if m == "Incorrect username or password."
+                    ),
+                    "{rule}, {name}: a wrong proof"
+                );
+            }
+            let real = &shapes[0];
+            for (name, seen) in names.iter().zip(&shapes) {
+                assert_eq!(seen, real, "{rule}: {name} looks like a confirmed user");
+            }
+            assert_eq!(
+                real.user_id_is_uuid,
+                rule == "email as username",
+                "{rule}: USER_ID_FOR_SRP"
+            );
+            // A name spelt in another case is found where a user would be: same salt.
+            let upper = nobody.to_uppercase();
+            assert_eq!(
+                srp_challenge(&f, &client, nobody).await.parameters["SALT"],
+                srp_challenge(&f, &client, &upper).await.parameters["SALT"],
+                "{rule}: {upper} gets {nobody}'s salt, as a user would"
+            );
+            // Nobody's salt is somebody else's.
+            assert_ne!(
+                srp_challenge(&f, &client, nobody).await.parameters["SALT"],
+                srp_challenge(&f, &client, confirmed).await.parameters["SALT"],
+            );
+        }
+    })
+    .await;
+}
+
 /// (rule, the time the code is for, the clock, the last accepted step, the outcome).
 type TotpCase = (&'static str, u64, u64, i64, Result<i64, TotpRefusal>);
 
