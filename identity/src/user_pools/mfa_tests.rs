@@ -243,6 +243,46 @@ async fn a_password_set_before_srp_gets_its_verifier_at_the_next_password_sign_i
     .await;
 }
 
+/// A spent secret block stays spent for a node whose clock is behind the node that purges
+/// expired ids: ids are kept `SPENT_KEPT_PAST_EXPIRY` past their session's expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_block_stays_spent_for_a_node_whose_clock_is_behind() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config()).await;
+        user(&f, &pool, "alice").await;
+        // A second node, its clock two minutes behind.
+        let behind = std::sync::Arc::new(crate::clock::FixedClock::new(
+            f.pools.now() - Duration::from_secs(120),
+        ));
+        let g = super::tests::service(
+            &db.store,
+            behind.clone(),
+            f.delivery.clone(),
+            crate::rate_limit::SourceRateLimit::default(),
+        );
+        let answer = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        assert!(matches!(
+            verify(&f, &client, &answer).await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+        // Past the block's expiry (3 minutes) on the first node, not yet on the second.
+        f.clock.advance(Duration::from_secs(241));
+        behind.advance(Duration::from_secs(181));
+        f.pools.purge_spent_sessions().await.unwrap();
+        let again = g
+            .respond_to_auth_challenge(&client.id, PASSWORD_VERIFIER, None, &answer)
+            .await;
+        assert!(
+            message(again).contains("only be used once"),
+            "the id is still there"
+        );
+        f.clock.advance(super::challenges::SPENT_KEPT_PAST_EXPIRY);
+        assert_eq!(f.pools.purge_spent_sessions().await.unwrap(), 1, "and goes later");
+    })
+    .await;
+}
+
 /// What a caller sees of a `PASSWORD_VERIFIER` challenge that could tell users apart.
 #[derive(Debug, PartialEq, Eq)]
 struct Shape {

@@ -623,6 +623,11 @@ impl UserPools {
         if !constant_time_eq(STANDARD.encode(expected).as_bytes(), signature.as_bytes()) {
             return Err(incorrect_credentials());
         }
+        // The device may have been forgotten (or set not remembered) since DEVICE_SRP_AUTH:
+        // from then on it stands in for MFA no more, whatever exchange is in flight.
+        if !self.device_skips_mfa(pool, &user, &claims.sign_in).await? {
+            return Err(super::devices::device_not_found());
+        }
         let sign_in = SignIn {
             device_proven: true,
             ..claims.sign_in
