@@ -58,7 +58,7 @@ const SESSION_AAD: &[u8] = b"gatehouse auth session v2";
 /// their own clocks: were the id purged as soon as the purging node's clock passed the
 /// expiry, a node whose clock is behind would still take the session as live and unspent,
 /// and it could be answered again. Kept this long, clocks up to this far apart are safe.
-pub const SPENT_KEPT_PAST_EXPIRY: Duration = Duration::from_secs(5 * 60);
+pub(crate) const SPENT_KEPT_PAST_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 /// What a sealed session (or SRP secret block) holds.
 #[derive(Debug, Serialize, Deserialize)]

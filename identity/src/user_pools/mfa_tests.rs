@@ -503,6 +503,97 @@ fn totp_window_and_replays_with_a_fixed_clock() {
     );
 }
 
+/// An `MFA_SETUP` session lets whoever has the password set up the user's first factor.
+/// Once a factor is set up (here by another sign-in), a session handed out before cannot
+/// associate or verify a token of its own in its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mfa_setup_session_cannot_replace_a_factor_set_up_since() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let config = PoolConfig {
+            mfa_configuration: MfaConfiguration::On,
+            software_token_mfa: Some(true),
+            ..pool_config()
+        };
+        let (pool, client) = setup(&f, config).await;
+        user(&f, &pool, "alice").await;
+        let setup_session = async || match super::public_tests::login(&f, &client, "alice", PASSWORD)
+            .await
+            .unwrap()
+        {
+            AuthOutcome::Challenge(c) if c.name == MFA_SETUP => c.session,
+            other => panic!("expected MFA_SETUP, got {other:?}"),
+        };
+        let stale = setup_session().await;
+        let stale_verify = setup_session().await;
+        let (_, stale_verify) = f
+            .pools
+            .associate_software_token_in_sign_in(&stale_verify)
+            .await
+            .unwrap();
+        // The user sets a token up in another sign-in.
+        let (base32, session) = f
+            .pools
+            .associate_software_token_in_sign_in(&setup_session().await)
+            .await
+            .unwrap();
+        let secret = totp_rs::Secret::try_from_base32(&base32).unwrap().as_ref().to_vec();
+        let code = totp_code(&secret, f.pools.now()).unwrap();
+        let session = f
+            .pools
+            .verify_software_token_in_sign_in(&session, &code, Some("phone"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            f.pools
+                .respond_to_auth_challenge(
+                    &client.id,
+                    MFA_SETUP,
+                    Some(&session),
+                    &params(&[("USERNAME", "alice")]),
+                )
+                .await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+        let refused = f.pools.associate_software_token_in_sign_in(&stale).await;
+        assert!(
+            matches!(refused, Err(UserPoolError::NotAuthorized(ref m)) if m == "Invalid session for the user."),
+            "associate: {refused:?}"
+        );
+        f.clock.advance(Duration::from_secs(30));
+        let refused = f
+            .pools
+            .verify_software_token_in_sign_in(&stale_verify, "000000", None)
+            .await;
+        assert!(
+            matches!(refused, Err(UserPoolError::NotAuthorized(ref m)) if m == "Invalid session for the user."),
+            "verify: {refused:?}"
+        );
+        // The user's own token is still the one that signs in.
+        f.clock.advance(Duration::from_secs(30));
+        let challenge = match super::public_tests::login(&f, &client, "alice", PASSWORD)
+            .await
+            .unwrap()
+        {
+            AuthOutcome::Challenge(c) if c.name == SOFTWARE_TOKEN_MFA => c,
+            other => panic!("expected SOFTWARE_TOKEN_MFA, got {other:?}"),
+        };
+        let code = totp_code(&secret, f.pools.now()).unwrap();
+        assert!(matches!(
+            f.pools
+                .respond_to_auth_challenge(
+                    &client.id,
+                    SOFTWARE_TOKEN_MFA,
+                    Some(&challenge.session),
+                    &params(&[("USERNAME", "alice"), ("SOFTWARE_TOKEN_MFA_CODE", &code)]),
+                )
+                .await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+    })
+    .await;
+}
+
 /// Signs in with the password and answers the TOTP challenge with the code for `code_at`.
 async fn totp_sign_in(
     f: &Fixture,
