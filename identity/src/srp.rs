@@ -571,14 +571,28 @@ mod tests {
     #[test]
     fn stand_in_verifiers_are_fixed_by_their_seed_and_valid() {
         let a = stand_in_verifier(&[1; 32]);
-        assert_eq!(a, stand_in_verifier(&[1; 32]), "the same seed, the same verifier");
-        assert_ne!(a, stand_in_verifier(&[2; 32]), "another seed, another verifier");
+        assert_eq!(
+            a,
+            stand_in_verifier(&[1; 32]),
+            "the same seed, the same verifier"
+        );
+        assert_ne!(
+            a,
+            stand_in_verifier(&[2; 32]),
+            "another seed, another verifier"
+        );
         assert_eq!(check_verifier(&a), Ok(a), "below N and not zero");
         let case = &vectors().users[0];
         let client = ClientExchange::new(&[7; 32]);
         let server = server_exchange(&a, &client.public_a, &exponent(&case.small_b)).unwrap();
         let guess = client
-            .key("pool", "name", &case.password, &hex(&case.salt), &server.public_b)
+            .key(
+                "pool",
+                "name",
+                &case.password,
+                &hex(&case.salt),
+                &server.public_b,
+            )
             .unwrap();
         assert_ne!(guess, server.key, "a password does not prove a stand-in");
     }

@@ -214,7 +214,11 @@ impl UserPools {
     /// Deletes the ids of spent sessions that expired [`SPENT_KEPT_PAST_EXPIRY`] before the
     /// clock's now; returns how many.
     pub async fn purge_spent_sessions(&self) -> Result<u64, UserPoolError> {
-        let before = unix_millis(self.now().checked_sub(SPENT_KEPT_PAST_EXPIRY).unwrap_or(UNIX_EPOCH));
+        let before = unix_millis(
+            self.now()
+                .checked_sub(SPENT_KEPT_PAST_EXPIRY)
+                .unwrap_or(UNIX_EPOCH),
+        );
         Ok(self.store().spent_sessions().purge_expired(before).await?)
     }
 

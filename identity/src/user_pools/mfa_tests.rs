@@ -278,7 +278,11 @@ async fn a_spent_block_stays_spent_for_a_node_whose_clock_is_behind() {
             "the id is still there"
         );
         f.clock.advance(super::challenges::SPENT_KEPT_PAST_EXPIRY);
-        assert_eq!(f.pools.purge_spent_sessions().await.unwrap(), 1, "and goes later");
+        assert_eq!(
+            f.pools.purge_spent_sessions().await.unwrap(),
+            1,
+            "and goes later"
+        );
     })
     .await;
 }

@@ -260,7 +260,10 @@ impl UserPools {
         name: &str,
     ) -> Result<SrpParty, UserPoolError> {
         let Some(user) = user else {
-            let stand_in = self.stand_in(pool, &format!("name|{}", unknown_name_key(self, pool, name)));
+            let stand_in = self.stand_in(
+                pool,
+                &format!("name|{}", unknown_name_key(self, pool, name)),
+            );
             // Where usernames are `sub`s (email or phone as username), a real user's
             // `USER_ID_FOR_SRP` is a UUID: so is a stand-in's. Elsewhere it is the name.
             let user_id = if pool.config.uses_username_attributes() {
