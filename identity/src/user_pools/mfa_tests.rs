@@ -40,17 +40,23 @@ async fn setup(f: &Fixture, config: PoolConfig) -> (UserPool, Client) {
     super::public_tests::setup(f, config, srp_client()).await
 }
 
-/// A confirmed user with [`PASSWORD`].
+/// A confirmed user with [`PASSWORD`] and a verified email.
 async fn user(f: &Fixture, pool: &UserPool, name: &str) {
+    let email = vec![
+        ("email".into(), format!("{name}@example.com")),
+        ("email_verified".into(), "true".into()),
+    ];
+    user_with(f, pool, name, email).await;
+}
+
+/// A confirmed user with [`PASSWORD`] and these attributes.
+async fn user_with(f: &Fixture, pool: &UserPool, name: &str, attributes: Vec<(String, String)>) {
     f.pools
         .admin_create_user(
             &pool.id,
             AdminCreateUser {
                 username: name.into(),
-                attributes: vec![
-                    ("email".into(), format!("{name}@example.com")),
-                    ("email_verified".into(), "true".into()),
-                ],
+                attributes,
                 temporary_password: None,
                 message_action: Some(MessageAction::Suppress),
                 delivery_mediums: Vec::new(),
@@ -74,19 +80,7 @@ async fn srp_answer(
     password: &str,
 ) -> BTreeMap<String, String> {
     let me = srp::ClientExchange::new(&[9; 32]);
-    let challenge = match f
-        .pools
-        .initiate_auth(
-            &client.id,
-            "USER_SRP_AUTH",
-            &params(&[("USERNAME", name), ("SRP_A", &srp::to_hex(&me.public_a))]),
-        )
-        .await
-        .unwrap()
-    {
-        AuthOutcome::Challenge(c) => c,
-        other => panic!("expected PASSWORD_VERIFIER, got {other:?}"),
-    };
+    let challenge = srp_challenge(f, client, name).await;
     assert_eq!(challenge.name, PASSWORD_VERIFIER);
     assert!(
         challenge.session.is_empty(),
@@ -307,6 +301,7 @@ fn shape(c: &Challenge) -> Shape {
     }
 }
 
+/// InitiateAuth `USER_SRP_AUTH` for `name` with the client secret `[9; 32]`.
 async fn srp_challenge(f: &Fixture, client: &Client, name: &str) -> Challenge {
     let me = srp::ClientExchange::new(&[9; 32]);
     match f
@@ -364,23 +359,7 @@ async fn srp_answers_a_name_nobody_holds_as_it_answers_users() {
             let (pool, client) = super::public_tests::setup(&f, config, hidden.clone()).await;
             let [confirmed, unconfirmed, disabled, old, nobody] = names;
             for name in [confirmed, disabled, old] {
-                f.pools
-                    .admin_create_user(
-                        &pool.id,
-                        AdminCreateUser {
-                            username: name.into(),
-                            attributes: Vec::new(),
-                            temporary_password: None,
-                            message_action: Some(MessageAction::Suppress),
-                            delivery_mediums: Vec::new(),
-                        },
-                    )
-                    .await
-                    .unwrap();
-                f.pools
-                    .admin_set_user_password(&pool.id, name, PASSWORD, true)
-                    .await
-                    .unwrap();
+                user_with(&f, &pool, name, Vec::new()).await;
             }
             f.pools
                 .sign_up(SignUp {
