@@ -7,7 +7,12 @@
   an unknown user alike: the same error type and message, or `CodeDeliveryDetails` of the
   same shape (masking the address asked about), and the same time. The one timing comparison
   the issue asks for: many samples of each kind of user, interleaved in a shuffled order so
-  that drift and noise hit every kind alike, compared by their medians (within 20 %).
+  that drift and noise hit every kind alike, compared by their medians (within 20 %);
+- `USER_SRP_AUTH` (pycognito's `AWSSRP`) gives a name nobody holds a `PASSWORD_VERIFIER`
+  challenge like a real, an unconfirmed and a disabled user's — the same parameters, a
+  `SALT` and a UUID `USER_ID_FOR_SRP` that stay the same from call to call, a fresh `SRP_B`,
+  a `SECRET_BLOCK` of the same length — and the same "Incorrect username or password." for
+  a wrong password.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import random
 import statistics
 import time
+import uuid
 from typing import Any
 
 import requests
+from pycognito.aws_srp import AWSSRP
 
 from gatehouse_harness import (
     JSON_CONTENT_TYPE,
@@ -29,6 +36,8 @@ from gatehouse_harness import (
     raises_cognito,
     unique,
 )
+
+SRP_FLOWS = ["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
 # Users of each kind; every one is asked at most ROUNDS times per operation, which stays
 # within the code sends (5) and guesses (5) a user gets per hour and purpose.
@@ -173,3 +182,61 @@ def test_unknown_users_get_the_answers_and_the_time_of_real_ones(server: Gatehou
     assert resent == set(users["unconfirmed"])
     server.check_alive()
     assert PASSWORD not in server.stderr_text()
+
+
+def srp_challenge(pool: PoolFixture, helper: AWSSRP) -> tuple[dict[str, str], dict[str, str]]:
+    """USER_SRP_AUTH as pycognito starts it: (its auth parameters, the challenge's)."""
+    auth = helper.get_auth_params()
+    first = pool.public.initiate_auth(ClientId=pool.client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=auth)
+    assert first["ChallengeName"] == "PASSWORD_VERIFIER", first
+    return auth, first["ChallengeParameters"]
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text and uuid.UUID(text).version == 4
+    except ValueError:
+        return False
+
+
+def test_srp_answers_a_name_nobody_holds_as_it_answers_users(server: GatehouseServer) -> None:
+    pool = PoolFixture.create(
+        server, email_username=True, PreventUserExistenceErrors="ENABLED", ExplicitAuthFlows=SRP_FLOWS
+    )
+    # Names of one length, so a secret block that carries the name is of one length too.
+    names = {kind: f"{kind[:4]}{uuid.uuid4().hex[:12]}@example.com" for kind in KINDS}
+    for kind in ("confirmed", "disabled"):
+        pool.sign_up(names[kind], names[kind])
+        pool.confirm(names[kind], pool.code_for(names[kind]))
+    pool.sign_up(names["unconfirmed"], names["unconfirmed"])
+    pool.admin.admin_disable_user(UserPoolId=pool.pool_id, Username=names["disabled"])
+
+    seen: dict[str, tuple[Any, ...]] = {}
+    for kind in KINDS:
+        helper = AWSSRP(
+            username=names[kind], password="Wrong-Password-1!", pool_id=pool.pool_id,
+            client_id=pool.client_id, client=pool.public,
+        )
+        auth, first = srp_challenge(pool, helper)
+        _, again = srp_challenge(pool, helper)
+        assert first["SALT"] == again["SALT"], f"{kind}: the salt stays"
+        assert first["USER_ID_FOR_SRP"] == again["USER_ID_FOR_SRP"], f"{kind}: the id stays"
+        assert first["SRP_B"] != again["SRP_B"], f"{kind}: B is new each time"
+        assert is_uuid(first["USER_ID_FOR_SRP"]), f"{kind}: {first['USER_ID_FOR_SRP']} is the UUID a username is here"
+        assert first["USERNAME"] == first["USER_ID_FOR_SRP"]
+        with raises_cognito("NotAuthorizedException") as refused:
+            pool.public.respond_to_auth_challenge(
+                ClientId=pool.client_id,
+                ChallengeName="PASSWORD_VERIFIER",
+                ChallengeResponses=helper.process_challenge(first, auth),
+            )
+        seen[kind] = (tuple(sorted(first)), len(first["SECRET_BLOCK"]), refused.message)
+    assert len(set(seen.values())) == 1, f"SRP told users apart: {seen}"
+    assert seen["unknown"][2] == "Incorrect username or password."
+    # The real user signs in all the same.
+    helper = AWSSRP(
+        username=names["confirmed"], password=PASSWORD, pool_id=pool.pool_id,
+        client_id=pool.client_id, client=pool.public,
+    )
+    assert "AuthenticationResult" in helper.authenticate_user()
+    server.check_alive()

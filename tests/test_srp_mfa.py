@@ -421,6 +421,23 @@ def test_a_remembered_device_signs_in_with_device_srp_and_skips_mfa(server):
     )["AuthenticationResult"]
     assert refreshed["AccessToken"]
 
+    # A device set not remembered while its device SRP is in flight skips MFA no more.
+    helper = srp(
+        pool, user.username, device_key=device["DeviceKey"], device_group_key=device["DeviceGroupKey"],
+        device_password=device_password,
+    )
+    step = answer(pool, "PASSWORD_VERIFIER", password_verifier(pool, helper))
+    step = answer(
+        pool, "DEVICE_SRP_AUTH",
+        {"USERNAME": user.username, "DEVICE_KEY": device["DeviceKey"], "SRP_A": format(helper.large_a_value, "x")},
+        step["Session"],
+    )
+    server.admin.admin_update_device_status(
+        UserPoolId=pool.pool_id, Username=user.username, DeviceKey=device["DeviceKey"], DeviceRememberedStatus="not_remembered"
+    )
+    with raises_cognito("ResourceNotFoundException"):
+        answer(pool, "DEVICE_PASSWORD_VERIFIER", helper.process_device_challenge(step["ChallengeParameters"]), step["Session"])
+
     # A device not remembered any more gets the TOTP challenge again; a forgotten one is unknown.
     server.admin.admin_update_device_status(
         UserPoolId=pool.pool_id, Username=user.username, DeviceKey=device["DeviceKey"], DeviceRememberedStatus="not_remembered"

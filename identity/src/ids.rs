@@ -53,7 +53,12 @@ pub fn client_secret() -> String {
 
 /// A random (version 4) UUID in the hyphenated lower-case form: user `sub`, `jti`, `event_id`.
 pub fn uuid_v4() -> String {
-    let mut b: [u8; 16] = random_bytes();
+    uuid_v4_from(random_bytes())
+}
+
+/// A UUID in [`uuid_v4`]'s shape made of 16 given bytes (drawn by the caller, or derived
+/// with a keyed hash where the same input must give the same id).
+pub fn uuid_v4_from(mut b: [u8; 16]) -> String {
     // RFC 9562: version 4 in the high nibble of byte 6, variant 10xx in byte 8.
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

@@ -174,6 +174,28 @@ pub fn verifier(x: &[u8; EXPONENT_BYTES]) -> [u8; GROUP_BYTES] {
     group_bytes(&generator().pow_bounded_exp(&exponent, 256).retrieve())
 }
 
+/// A verifier that belongs to nobody, fixed by `seed`: for the exchanges of a name nobody
+/// holds (and of a user without a verifier), which must look like a real one and can never
+/// be proven. It is `h² mod N`, `h` the seed stretched to 3071 bits with SHA-256: a square,
+/// as every `g^x` is (2 is a square modulo this `N`), whose discrete logarithm nobody knows,
+/// so no proof ever matches it. Costs one multiplication, not an exponentiation, so these
+/// exchanges cost what a real one does.
+pub fn stand_in_verifier(seed: &[u8; 32]) -> [u8; GROUP_BYTES] {
+    let mut wide = [0u8; GROUP_BYTES];
+    for (counter, chunk) in (0u32..).zip(wide.chunks_mut(32)) {
+        let block = sha256(&[b"gatehouse srp stand-in", &counter.to_be_bytes(), seed]);
+        chunk.copy_from_slice(block.get(..chunk.len()).unwrap_or_default());
+    }
+    // Below 2^3071 < N: a number modulo N as it is. Zero (probability 2^-3071) would make a
+    // zero verifier: one instead.
+    if let Some(top) = wide.first_mut() {
+        *top &= 0x7f;
+    }
+    let h = U3072::from_be_slice(&wide);
+    let h = if h.is_zero_vartime() { U3072::ONE } else { h };
+    group_bytes(&Mod::new(&h).square().retrieve())
+}
+
 /// Checks a verifier a client sent (ConfirmDevice): a number below `N` other than zero;
 /// returns it in fixed width.
 pub fn check_verifier(bytes: &[u8]) -> Result<[u8; GROUP_BYTES], SrpError> {
@@ -544,6 +566,35 @@ mod tests {
             "a zero verifier is refused"
         );
         assert_eq!(check_verifier(&n), Err(SrpError::InvalidVerifier));
+    }
+
+    #[test]
+    fn stand_in_verifiers_are_fixed_by_their_seed_and_valid() {
+        let a = stand_in_verifier(&[1; 32]);
+        assert_eq!(
+            a,
+            stand_in_verifier(&[1; 32]),
+            "the same seed, the same verifier"
+        );
+        assert_ne!(
+            a,
+            stand_in_verifier(&[2; 32]),
+            "another seed, another verifier"
+        );
+        assert_eq!(check_verifier(&a), Ok(a), "below N and not zero");
+        let case = &vectors().users[0];
+        let client = ClientExchange::new(&[7; 32]);
+        let server = server_exchange(&a, &client.public_a, &exponent(&case.small_b)).unwrap();
+        let guess = client
+            .key(
+                "pool",
+                "name",
+                &case.password,
+                &hex(&case.salt),
+                &server.public_b,
+            )
+            .unwrap();
+        assert_ne!(guess, server.key, "a password does not prove a stand-in");
     }
 
     #[test]

@@ -64,6 +64,9 @@ struct Inner {
     /// asserted directly).
     verifications: AtomicU64,
     dummy_verifications: AtomicU64,
+    /// Other computations started ([`PasswordHasher::compute`]: SRP exchanges), so tests
+    /// can check that a name nobody holds costs the exchange a real user's costs.
+    computations: AtomicU64,
 }
 
 /// Decrements a counter when dropped, so a cancelled caller leaves the counts right.
@@ -95,6 +98,7 @@ impl PasswordHasher {
                 dummy_hash,
                 verifications: AtomicU64::new(0),
                 dummy_verifications: AtomicU64::new(0),
+                computations: AtomicU64::new(0),
             }),
         })
     }
@@ -118,6 +122,11 @@ impl PasswordHasher {
             self.inner.verifications.load(Ordering::SeqCst),
             self.inner.dummy_verifications.load(Ordering::SeqCst),
         )
+    }
+
+    /// How many computations ([`PasswordHasher::compute`]) were started.
+    pub fn computation_count(&self) -> u64 {
+        self.inner.computations.load(Ordering::SeqCst)
     }
 
     /// Hashes a new password with the configured parameters (PHC string).
@@ -154,6 +163,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
+        self.inner.computations.fetch_add(1, Ordering::SeqCst);
         self.run(move || Ok(work())).await
     }
 

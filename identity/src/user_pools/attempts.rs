@@ -67,29 +67,16 @@ pub(crate) const MFA: &str = "mfa";
 pub(crate) struct Subject(String);
 
 impl Subject {
-    /// The subject of `user`, or of the name given when there is no such user. A name is
-    /// folded to lower case wherever a real user would be found whatever its case (an email,
-    /// a case-insensitive pool, a preferred-username alias), so that spelling an unknown name
-    /// differently opens no new counter where a real user's would be shared; then it is
-    /// digested under the server's code key (see the module docs).
+    /// The subject of `user`, or of the name given when there is no such user (its
+    /// [`unknown_name_key`], digested under the server's code key: see the module docs).
     pub(crate) fn of(pools: &UserPools, pool: &UserPool, user: Option<&User>, name: &str) -> Self {
         match user {
             Some(user) => Self(user.sub.clone()),
             None => {
-                let folds = is_email(name)
-                    || pool
-                        .config
-                        .alias_attributes
-                        .contains(&AliasAttribute::PreferredUsername);
-                let name = if folds {
-                    name.to_lowercase()
-                } else {
-                    pools.username_key(pool, name)
-                };
-                let digest = pools
-                    .inner
-                    .codes
-                    .hash(&format!("attempt subject|{}", pool.id), &name);
+                let digest = pools.inner.codes.hash(
+                    &format!("attempt subject|{}", pool.id),
+                    &unknown_name_key(pools, pool, name),
+                );
                 Self(format!("name:{digest}"))
             }
         }
@@ -109,6 +96,24 @@ impl Subject {
     #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What stands for a name nobody holds wherever a real user would be found whatever the
+/// name's case: folded to lower case for an email, in a case-insensitive pool and where
+/// preferred usernames are aliases. So spelling an unknown name differently opens no new
+/// lockout counter, and gets the same SRP salt (`srp_auth`), where a real user's would be
+/// the same.
+pub(crate) fn unknown_name_key(pools: &UserPools, pool: &UserPool, name: &str) -> String {
+    let folds = is_email(name)
+        || pool
+            .config
+            .alias_attributes
+            .contains(&AliasAttribute::PreferredUsername);
+    if folds {
+        name.to_lowercase()
+    } else {
+        pools.username_key(pool, name)
     }
 }
 

@@ -13,7 +13,7 @@
 //! and has the password the sign-in checked.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -54,6 +54,12 @@ pub(crate) const CHALLENGES: &[&str] = &[
 
 const SESSION_AAD: &[u8] = b"gatehouse auth session v2";
 
+/// How long a spent session's id is kept past the session's expiry. Nodes judge expiry by
+/// their own clocks: were the id purged as soon as the purging node's clock passed the
+/// expiry, a node whose clock is behind would still take the session as live and unspent,
+/// and it could be answered again. Kept this long, clocks up to this far apart are safe.
+pub(crate) const SPENT_KEPT_PAST_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
 /// What a sealed session (or SRP secret block) holds.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SessionClaims {
@@ -61,7 +67,8 @@ pub(crate) struct SessionClaims {
     pub(crate) id: String,
     pub(crate) pool: String,
     pub(crate) client: String,
-    /// The user; empty for a name nobody holds (an SRP exchange that cannot succeed).
+    /// The user; for an SRP exchange with a name nobody holds, a stand-in's `sub` that no
+    /// user has (see `srp_auth`).
     pub(crate) sub: String,
     pub(crate) challenge: String,
     /// Expiry, Unix milliseconds.
@@ -96,8 +103,8 @@ pub(crate) struct SignIn {
 /// An SRP exchange in flight.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SrpState {
-    /// The derived key (hex); empty when nothing can match (a name nobody holds, a user
-    /// whose password predates SRP).
+    /// The derived key (hex). For a stand-in (a name nobody holds, a user whose password
+    /// predates SRP) a key no proof can match, of the same length as any other.
     pub(crate) key: String,
     /// What the proof signs as the user: `USER_ID_FOR_SRP`, or the device key.
     pub(crate) user_id: String,
@@ -204,10 +211,15 @@ impl UserPools {
         self.open_claims(&blob, pool, client, challenge, now)
     }
 
-    /// Deletes the ids of spent sessions that expired at the clock's now; returns how many.
+    /// Deletes the ids of spent sessions that expired [`SPENT_KEPT_PAST_EXPIRY`] before the
+    /// clock's now; returns how many.
     pub async fn purge_spent_sessions(&self) -> Result<u64, UserPoolError> {
-        let now = unix_millis(self.now());
-        Ok(self.store().spent_sessions().purge_expired(now).await?)
+        let before = unix_millis(
+            self.now()
+                .checked_sub(SPENT_KEPT_PAST_EXPIRY)
+                .unwrap_or(UNIX_EPOCH),
+        );
+        Ok(self.store().spent_sessions().purge_expired(before).await?)
     }
 
     /// The client a `Session` names, for operations that name no client

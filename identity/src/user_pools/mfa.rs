@@ -557,6 +557,12 @@ impl UserPools {
         let claims = self.open_session(session, &pool, &client, MFA_SETUP, now)?;
         self.spend(&claims).await?;
         let user = self.session_user(&pool, &claims).await?;
+        // The session was handed out because the user had no factor. If one was set up
+        // since (another sign-in, an access token), whoever holds this session — the
+        // password was enough for it — must not replace that factor with one of their own.
+        if !matches!(self.mfa_plan(&pool, &user).await?, MfaPlan::Setup(_)) {
+            return Err(invalid_session());
+        }
         Ok((pool, client, claims, user))
     }
 

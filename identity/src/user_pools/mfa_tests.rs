@@ -40,17 +40,23 @@ async fn setup(f: &Fixture, config: PoolConfig) -> (UserPool, Client) {
     super::public_tests::setup(f, config, srp_client()).await
 }
 
-/// A confirmed user with [`PASSWORD`].
+/// A confirmed user with [`PASSWORD`] and a verified email.
 async fn user(f: &Fixture, pool: &UserPool, name: &str) {
+    let email = vec![
+        ("email".into(), format!("{name}@example.com")),
+        ("email_verified".into(), "true".into()),
+    ];
+    user_with(f, pool, name, email).await;
+}
+
+/// A confirmed user with [`PASSWORD`] and these attributes.
+async fn user_with(f: &Fixture, pool: &UserPool, name: &str, attributes: Vec<(String, String)>) {
     f.pools
         .admin_create_user(
             &pool.id,
             AdminCreateUser {
                 username: name.into(),
-                attributes: vec![
-                    ("email".into(), format!("{name}@example.com")),
-                    ("email_verified".into(), "true".into()),
-                ],
+                attributes,
                 temporary_password: None,
                 message_action: Some(MessageAction::Suppress),
                 delivery_mediums: Vec::new(),
@@ -74,19 +80,7 @@ async fn srp_answer(
     password: &str,
 ) -> BTreeMap<String, String> {
     let me = srp::ClientExchange::new(&[9; 32]);
-    let challenge = match f
-        .pools
-        .initiate_auth(
-            &client.id,
-            "USER_SRP_AUTH",
-            &params(&[("USERNAME", name), ("SRP_A", &srp::to_hex(&me.public_a))]),
-        )
-        .await
-        .unwrap()
-    {
-        AuthOutcome::Challenge(c) => c,
-        other => panic!("expected PASSWORD_VERIFIER, got {other:?}"),
-    };
+    let challenge = srp_challenge(f, client, name).await;
     assert_eq!(challenge.name, PASSWORD_VERIFIER);
     assert!(
         challenge.session.is_empty(),
@@ -243,6 +237,205 @@ async fn a_password_set_before_srp_gets_its_verifier_at_the_next_password_sign_i
     .await;
 }
 
+/// A spent secret block stays spent for a node whose clock is behind the node that purges
+/// expired ids: ids are kept `SPENT_KEPT_PAST_EXPIRY` past their session's expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_block_stays_spent_for_a_node_whose_clock_is_behind() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let (pool, client) = setup(&f, pool_config()).await;
+        user(&f, &pool, "alice").await;
+        // A second node, its clock two minutes behind.
+        let behind = std::sync::Arc::new(crate::clock::FixedClock::new(
+            f.pools.now() - Duration::from_secs(120),
+        ));
+        let g = super::tests::service(
+            &db.store,
+            behind.clone(),
+            f.delivery.clone(),
+            crate::rate_limit::SourceRateLimit::default(),
+        );
+        let answer = srp_answer(&f, &client, &pool, "alice", PASSWORD).await;
+        assert!(matches!(
+            verify(&f, &client, &answer).await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+        // Past the block's expiry (3 minutes) on the first node, not yet on the second.
+        f.clock.advance(Duration::from_secs(241));
+        behind.advance(Duration::from_secs(181));
+        f.pools.purge_spent_sessions().await.unwrap();
+        let again = g
+            .respond_to_auth_challenge(&client.id, PASSWORD_VERIFIER, None, &answer)
+            .await;
+        assert!(
+            message(again).contains("only be used once"),
+            "the id is still there"
+        );
+        f.clock.advance(super::challenges::SPENT_KEPT_PAST_EXPIRY);
+        assert_eq!(
+            f.pools.purge_spent_sessions().await.unwrap(),
+            1,
+            "and goes later"
+        );
+    })
+    .await;
+}
+
+/// What a caller sees of a `PASSWORD_VERIFIER` challenge that could tell users apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    names: Vec<String>,
+    block_len: usize,
+    user_id_is_uuid: bool,
+    username_is_user_id: bool,
+}
+
+fn shape(c: &Challenge) -> Shape {
+    let p = &c.parameters;
+    let id = &p["USER_ID_FOR_SRP"];
+    Shape {
+        names: p.keys().cloned().collect(),
+        block_len: p["SECRET_BLOCK"].len(),
+        user_id_is_uuid: id.len() == 36 && id.chars().nth(14) == Some('4'),
+        username_is_user_id: p["USERNAME"] == *id,
+    }
+}
+
+/// InitiateAuth `USER_SRP_AUTH` for `name` with the client secret `[9; 32]`.
+async fn srp_challenge(f: &Fixture, client: &Client, name: &str) -> Challenge {
+    let me = srp::ClientExchange::new(&[9; 32]);
+    match f
+        .pools
+        .initiate_auth(
+            &client.id,
+            "USER_SRP_AUTH",
+            &params(&[("USERNAME", name), ("SRP_A", &srp::to_hex(&me.public_a))]),
+        )
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Challenge(c) => c,
+        other => panic!("{name}: expected PASSWORD_VERIFIER, got {other:?}"),
+    }
+}
+
+/// With PreventUserExistenceErrors, `USER_SRP_AUTH` answers a name nobody holds as it
+/// answers a confirmed, an unconfirmed, a disabled user and one without a verifier: the same
+/// parameters, a salt and `USER_ID_FOR_SRP` that stay the same from one call to the next
+/// (UUIDs where usernames are `sub`s), a secret block of the same length, one exchange on
+/// the password pool each, and "Incorrect username or password." for a wrong proof.
+#[tokio::test(flavor = "multi_thread")]
+async fn srp_answers_a_name_nobody_holds_as_it_answers_users() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let hidden = ClientConfig {
+            prevent_user_existence_errors: true,
+            ..srp_client()
+        };
+        // (rule, pool, the five names: confirmed, unconfirmed, disabled, no verifier, nobody)
+        let plain = PoolConfig {
+            username_case_sensitive: Some(false),
+            ..pool_config()
+        };
+        let emails = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::Email],
+            ..pool_config()
+        };
+        let cases = [
+            ("usernames", plain, ["conf1", "unco1", "disa1", "olds1", "ghost"]),
+            (
+                "email as username",
+                emails,
+                [
+                    "conf1@example.com",
+                    "unco1@example.com",
+                    "disa1@example.com",
+                    "olds1@example.com",
+                    "ghost@example.com",
+                ],
+            ),
+        ];
+        for (rule, config, names) in cases {
+            let (pool, client) = super::public_tests::setup(&f, config, hidden.clone()).await;
+            let [confirmed, unconfirmed, disabled, old, nobody] = names;
+            for name in [confirmed, disabled, old] {
+                user_with(&f, &pool, name, Vec::new()).await;
+            }
+            f.pools
+                .sign_up(SignUp {
+                    client_id: client.id.clone(),
+                    secret_hash: None,
+                    username: unconfirmed.into(),
+                    password: PASSWORD.into(),
+                    attributes: Vec::new(),
+                })
+                .await
+                .unwrap();
+            f.pools
+                .admin_set_user_enabled(&pool.id, disabled, false)
+                .await
+                .unwrap();
+            // A password from before SRP: the verifier goes.
+            let sub = f.pools.find_user(&pool, old).await.unwrap().unwrap().sub;
+            let clear = format!("UPDATE users SET srp_verifier = NULL WHERE sub = '{sub}'");
+            db.execute_raw(&clear, &clear).await;
+
+            let mut shapes = Vec::new();
+            for name in names {
+                let computed = f.pools.passwords().computation_count();
+                let first = srp_challenge(&f, &client, name).await;
+                assert_eq!(
+                    f.pools.passwords().computation_count(),
+                    computed + 1,
+                    "{rule}, {name}: one exchange on the password pool"
+                );
+                let again = srp_challenge(&f, &client, name).await;
+                for stays in ["SALT", "USER_ID_FOR_SRP"] {
+                    assert_eq!(
+                        first.parameters[stays], again.parameters[stays],
+                        "{rule}, {name}: {stays} stays the same"
+                    );
+                }
+                assert_ne!(
+                    first.parameters["SRP_B"], again.parameters["SRP_B"],
+                    "{rule}, {name}: B is new each time"
+                );
+                shapes.push(shape(&first));
+                let wrong = srp_answer(&f, &client, &pool, name, "Not-The-Password-1").await;
+                assert!(
+                    matches!(
+                        verify(&f, &client, &wrong).await,
+                        Err(UserPoolError::NotAuthorized(ref m)) if m == "Incorrect username or password."
+                    ),
+                    "{rule}, {name}: a wrong proof"
+                );
+            }
+            let real = &shapes[0];
+            for (name, seen) in names.iter().zip(&shapes) {
+                assert_eq!(seen, real, "{rule}: {name} looks like a confirmed user");
+            }
+            assert_eq!(
+                real.user_id_is_uuid,
+                rule == "email as username",
+                "{rule}: USER_ID_FOR_SRP"
+            );
+            // A name spelt in another case is found where a user would be: same salt.
+            let upper = nobody.to_uppercase();
+            assert_eq!(
+                srp_challenge(&f, &client, nobody).await.parameters["SALT"],
+                srp_challenge(&f, &client, &upper).await.parameters["SALT"],
+                "{rule}: {upper} gets {nobody}'s salt, as a user would"
+            );
+            // Nobody's salt is somebody else's.
+            assert_ne!(
+                srp_challenge(&f, &client, nobody).await.parameters["SALT"],
+                srp_challenge(&f, &client, confirmed).await.parameters["SALT"],
+            );
+        }
+    })
+    .await;
+}
+
 /// (rule, the time the code is for, the clock, the last accepted step, the outcome).
 type TotpCase = (&'static str, u64, u64, i64, Result<i64, TotpRefusal>);
 
@@ -291,6 +484,97 @@ fn totp_window_and_replays_with_a_fixed_clock() {
         Err(TotpRefusal::Wrong),
         "five digits"
     );
+}
+
+/// An `MFA_SETUP` session lets whoever has the password set up the user's first factor.
+/// Once a factor is set up (here by another sign-in), a session handed out before cannot
+/// associate or verify a token of its own in its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mfa_setup_session_cannot_replace_a_factor_set_up_since() {
+    each_backend(async |db: &TestStore| {
+        let f = fixture(&db.store);
+        let config = PoolConfig {
+            mfa_configuration: MfaConfiguration::On,
+            software_token_mfa: Some(true),
+            ..pool_config()
+        };
+        let (pool, client) = setup(&f, config).await;
+        user(&f, &pool, "alice").await;
+        let setup_session = async || match super::public_tests::login(&f, &client, "alice", PASSWORD)
+            .await
+            .unwrap()
+        {
+            AuthOutcome::Challenge(c) if c.name == MFA_SETUP => c.session,
+            other => panic!("expected MFA_SETUP, got {other:?}"),
+        };
+        let stale = setup_session().await;
+        let stale_verify = setup_session().await;
+        let (_, stale_verify) = f
+            .pools
+            .associate_software_token_in_sign_in(&stale_verify)
+            .await
+            .unwrap();
+        // The user sets a token up in another sign-in.
+        let (base32, session) = f
+            .pools
+            .associate_software_token_in_sign_in(&setup_session().await)
+            .await
+            .unwrap();
+        let secret = totp_rs::Secret::try_from_base32(&base32).unwrap().as_ref().to_vec();
+        let code = totp_code(&secret, f.pools.now()).unwrap();
+        let session = f
+            .pools
+            .verify_software_token_in_sign_in(&session, &code, Some("phone"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            f.pools
+                .respond_to_auth_challenge(
+                    &client.id,
+                    MFA_SETUP,
+                    Some(&session),
+                    &params(&[("USERNAME", "alice")]),
+                )
+                .await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+        let refused = f.pools.associate_software_token_in_sign_in(&stale).await;
+        assert!(
+            matches!(refused, Err(UserPoolError::NotAuthorized(ref m)) if m == "Invalid session for the user."),
+            "associate: {refused:?}"
+        );
+        f.clock.advance(Duration::from_secs(30));
+        let refused = f
+            .pools
+            .verify_software_token_in_sign_in(&stale_verify, "000000", None)
+            .await;
+        assert!(
+            matches!(refused, Err(UserPoolError::NotAuthorized(ref m)) if m == "Invalid session for the user."),
+            "verify: {refused:?}"
+        );
+        // The user's own token is still the one that signs in.
+        f.clock.advance(Duration::from_secs(30));
+        let challenge = match super::public_tests::login(&f, &client, "alice", PASSWORD)
+            .await
+            .unwrap()
+        {
+            AuthOutcome::Challenge(c) if c.name == SOFTWARE_TOKEN_MFA => c,
+            other => panic!("expected SOFTWARE_TOKEN_MFA, got {other:?}"),
+        };
+        let code = totp_code(&secret, f.pools.now()).unwrap();
+        assert!(matches!(
+            f.pools
+                .respond_to_auth_challenge(
+                    &client.id,
+                    SOFTWARE_TOKEN_MFA,
+                    Some(&challenge.session),
+                    &params(&[("USERNAME", "alice"), ("SOFTWARE_TOKEN_MFA_CODE", &code)]),
+                )
+                .await,
+            Ok(AuthOutcome::Tokens(_))
+        ));
+    })
+    .await;
 }
 
 /// Signs in with the password and answers the TOTP challenge with the code for `code_at`.

@@ -17,18 +17,27 @@
 //! on the bounded password pool) and seals the key, the user and the client into the
 //! `SECRET_BLOCK`, which expires with the client's session validity and is answered once.
 //! The answer's signature is checked within the password lockout, as a password is: a wrong
-//! proof is a wrong password. A name nobody holds (when the client hides which users exist)
-//! and a user without a verifier get the same challenge, computed with a dummy verifier and
-//! a salt derived from the name, and their proof never matches.
+//! proof is a wrong password.
+//!
+//! # Names nobody holds
+//! When the client hides which users exist (`PreventUserExistenceErrors`), a name nobody
+//! holds must get a challenge nobody can tell from a real user's, and so must a user whose
+//! password predates SRP (no verifier yet). They get a *stand-in* ([`SrpParty`]): a salt, a
+//! verifier, a `sub` and (where usernames are `sub`s) a `USER_ID_FOR_SRP`, each derived with
+//! the server's keyed hash from the pool and the name (or the user's `sub`), so asking twice
+//! gives the same salt and id, as a real user's are, and nobody without the master key can
+//! tell them from real ones. The exchange runs the same arithmetic on the same pool, and the
+//! sealed secret block holds fields of the same lengths. No proof matches a stand-in's
+//! verifier (see [`srp::stand_in_verifier`]): the answer is "Incorrect username or
+//! password.", counted on the name's lockout as a wrong password is.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::attempts::{PASSWORD, Subject};
+use super::attempts::{PASSWORD, Subject, unknown_name_key};
 use super::auth::{AuthOutcome, Challenge, incorrect_credentials, invalid_session, required};
 use super::challenges::{
     DEVICE_PASSWORD_VERIFIER, SessionClaims, SignIn, SrpState, password_digest,
@@ -36,7 +45,7 @@ use super::challenges::{
 use super::{
     AuthEventKind, Client, PasswordOutcome, User, UserPool, UserPoolError, UserPools, UserStatus,
 };
-use crate::crypto::{constant_time_eq, hex_lower};
+use crate::crypto::{constant_time_eq, hash_token, hex_lower};
 use crate::srp;
 use crate::time::{parse_srp_timestamp, unix_seconds};
 
@@ -57,10 +66,18 @@ pub(crate) struct PasswordSecrets {
     pub(crate) srp_verifier: Vec<u8>,
 }
 
-/// A verifier that belongs to nobody, for exchanges that cannot succeed (its exponent is
-/// random and forgotten).
-static DUMMY_VERIFIER: LazyLock<[u8; srp::GROUP_BYTES]> =
-    LazyLock::new(|| srp::verifier(&crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>()));
+/// Who an SRP exchange is with and what it rests on: a user and its verifier, or a stand-in
+/// (see the module docs). Every field has the same shape and length either way.
+struct SrpParty {
+    /// The user's `sub`; a stand-in's is derived (a UUID no user has).
+    sub: String,
+    /// `USER_ID_FOR_SRP`: the name the verifier was computed with.
+    user_id: String,
+    /// [`password_digest`] of the password the exchange is for.
+    password: String,
+    salt: Vec<u8>,
+    verifier: Vec<u8>,
+}
 
 /// The part of a pool id after `_`: the "pool name" of Cognito's SRP.
 pub(crate) fn pool_name(pool_id: &str) -> &str {
@@ -94,11 +111,16 @@ fn decode_verifier(plain: &[u8]) -> Option<SaltAndVerifier> {
     Some((salt.to_vec(), verifier.to_vec()))
 }
 
-/// A fresh salt whose first byte is not zero: the SDKs read `SALT` as a number, and a
-/// leading zero byte would be lost on the way (pycognito keeps it, amazon-cognito-identity-js
-/// drops it), so the two would compute different verifiers.
+/// A fresh salt whose first byte is not zero (see [`salt_from`]).
 fn new_salt() -> [u8; SALT_BYTES] {
-    let mut salt = crate::crypto::random_bytes::<SALT_BYTES>();
+    salt_from(crate::crypto::random_bytes::<SALT_BYTES>())
+}
+
+/// A salt of `bytes` with a first byte that is not zero: the SDKs read `SALT` as a number,
+/// and a leading zero byte would be lost on the way (pycognito keeps it,
+/// amazon-cognito-identity-js drops it), so the two would compute different verifiers.
+/// Stand-in salts go through here too, so they are distributed as real ones are.
+fn salt_from(mut salt: [u8; SALT_BYTES]) -> [u8; SALT_BYTES] {
     if let Some(first) = salt.first_mut()
         && *first == 0
     {
@@ -228,6 +250,80 @@ impl UserPools {
             .ok_or_else(|| UserPoolError::internal("opening a verifier", "malformed"))
     }
 
+    /// Who a `USER_SRP_AUTH` for `name` exchanges with: the user and its verifier, or a
+    /// stand-in for a user without a verifier (keyed by its `sub`) or for a name nobody holds
+    /// (keyed by the name).
+    fn srp_party(
+        &self,
+        pool: &UserPool,
+        user: Option<&User>,
+        name: &str,
+    ) -> Result<SrpParty, UserPoolError> {
+        let Some(user) = user else {
+            let stand_in = self.stand_in(
+                pool,
+                &format!("name|{}", unknown_name_key(self, pool, name)),
+            );
+            // Where usernames are `sub`s (email or phone as username), a real user's
+            // `USER_ID_FOR_SRP` is a UUID: so is a stand-in's. Elsewhere it is the name.
+            let user_id = if pool.config.uses_username_attributes() {
+                stand_in.sub.clone()
+            } else {
+                name.to_owned()
+            };
+            return Ok(SrpParty {
+                user_id,
+                // What a user without a password has: the same length as any digest.
+                password: hash_token(""),
+                ..stand_in
+            });
+        };
+        let (salt, verifier) = match self.user_verifier(pool, user)? {
+            Some(opened) => opened,
+            None => {
+                let stand_in = self.stand_in(pool, &format!("sub|{}", user.sub));
+                (stand_in.salt, stand_in.verifier)
+            }
+        };
+        Ok(SrpParty {
+            sub: user.sub.clone(),
+            user_id: user.username.clone(),
+            password: password_digest(user),
+            salt,
+            verifier,
+        })
+    }
+
+    /// A stand-in's `sub`, salt and verifier for `seed` (a name or a `sub`, tagged), each
+    /// its own keyed hash (HMAC-SHA256 under the code key derived from the master key), so
+    /// the same seed always gets the same ones and no one else can compute them.
+    fn stand_in(&self, pool: &UserPool, seed: &str) -> SrpParty {
+        let derive = |what: &str| -> [u8; 32] {
+            let hex = self
+                .inner
+                .codes
+                .hash(&format!("srp stand-in {what}|{}", pool.id), seed);
+            let mut out = [0u8; 32];
+            if let Some(bytes) = srp::parse_hex(&hex, 32) {
+                out.iter_mut().zip(bytes).for_each(|(o, b)| *o = b);
+            }
+            out
+        };
+        let first_16 = |bytes: [u8; 32]| -> [u8; 16] {
+            let mut out = [0u8; 16];
+            out.iter_mut().zip(bytes).for_each(|(o, b)| *o = b);
+            out
+        };
+        let sub = crate::ids::uuid_v4_from(first_16(derive("sub")));
+        SrpParty {
+            user_id: sub.clone(),
+            sub,
+            password: hash_token(""),
+            salt: salt_from(first_16(derive("salt"))).to_vec(),
+            verifier: srp::stand_in_verifier(&derive("verifier")).to_vec(),
+        }
+    }
+
     /// `USER_SRP_AUTH`: `USERNAME`, `SRP_A` (and `SECRET_HASH`) → `PASSWORD_VERIFIER` with
     /// `SALT`, `SRP_B`, `SECRET_BLOCK`, `USER_ID_FOR_SRP` and `USERNAME`.
     pub(crate) async fn srp_initiate(
@@ -252,60 +348,34 @@ impl UserPools {
         }
         let subject = Subject::of(self, pool, user.as_ref(), username);
         self.check_lockout(pool, &subject, PASSWORD, now).await?;
-        let opened = match &user {
-            Some(u) => self.user_verifier(pool, u)?,
-            None => None,
-        };
-        let real = opened.is_some();
-        let (salt, verifier) = opened.unwrap_or_else(|| {
-            // A salt that stays the same for the name, as a real user's does.
-            let digest = self
-                .inner
-                .codes
-                .hash(&format!("srp salt|{}", pool.id), username);
-            let mut salt = srp::parse_hex(digest.get(..32).unwrap_or("01"), SALT_BYTES)
-                .unwrap_or_else(|| vec![1]);
-            if let Some(first) = salt.first_mut()
-                && *first == 0
-            {
-                *first = 1;
-            }
-            (salt, DUMMY_VERIFIER.to_vec())
-        });
+        let party = self.srp_party(pool, user.as_ref(), username)?;
+        let verifier = party.verifier;
         let secret_b = crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>();
         let exchange = self
             .passwords()
             .compute(move || srp::server_exchange(&verifier, &public_a, &secret_b))
             .await?
             .map_err(srp_error)?;
-        let user_id = user
-            .as_ref()
-            .map_or_else(|| username.to_owned(), |u| u.username.clone());
         let sign_in = SignIn {
             name: username.to_owned(),
-            password: user.as_ref().map(password_digest).unwrap_or_default(),
+            password: party.password,
             device: None,
             device_proven: false,
         };
-        let sub = user.as_ref().map(|u| u.sub.clone()).unwrap_or_default();
-        let mut claims = self.new_claims(pool, client, &sub, PASSWORD_VERIFIER, sign_in, now);
+        let mut claims = self.new_claims(pool, client, &party.sub, PASSWORD_VERIFIER, sign_in, now);
         claims.srp = Some(SrpState {
-            key: if real {
-                hex_lower(&exchange.key)
-            } else {
-                String::new()
-            },
-            user_id: user_id.clone(),
+            key: hex_lower(&exchange.key),
+            user_id: party.user_id.clone(),
             group: pool_name(&pool.id).to_owned(),
             block: None,
         });
         let block = STANDARD.encode(self.seal_claims(&claims)?);
         let mut parameters = BTreeMap::new();
-        parameters.insert("SALT".to_owned(), srp::to_hex(&salt));
+        parameters.insert("SALT".to_owned(), srp::to_hex(&party.salt));
         parameters.insert("SRP_B".to_owned(), srp::to_hex(&exchange.public_b));
         parameters.insert("SECRET_BLOCK".to_owned(), block);
-        parameters.insert("USER_ID_FOR_SRP".to_owned(), user_id.clone());
-        parameters.insert("USERNAME".to_owned(), user_id);
+        parameters.insert("USER_ID_FOR_SRP".to_owned(), party.user_id.clone());
+        parameters.insert("USERNAME".to_owned(), party.user_id);
         Ok(AuthOutcome::Challenge(Challenge {
             name: PASSWORD_VERIFIER.into(),
             session: String::new(),
@@ -345,26 +415,21 @@ impl UserPools {
         }
         check_timestamp(timestamp, now)?;
         // An unknown device is refused before the block is spent: amazon-cognito-identity-js
-        // then forgets its device key and sends the same answer again without it.
-        let device = if claims.sub.is_empty() {
-            None
-        } else {
-            self.device_of_sub(pool, &claims.sub, responses.get("DEVICE_KEY"))
-                .await?
-        };
+        // then forgets its device key and sends the same answer again without it. (A
+        // stand-in's `sub` has no devices: any key is unknown, as for a real user.)
+        let device = self
+            .device_of_sub(pool, &claims.sub, responses.get("DEVICE_KEY"))
+            .await?;
         self.spend(&claims).await?;
-        let user = if claims.sub.is_empty() {
-            None
-        } else {
-            match self
-                .store()
-                .users()
-                .get_by_sub(&pool.id, &claims.sub)
-                .await?
-            {
-                Some(r) => Some(super::attributes::user_from_record(r)?),
-                None => return Err(incorrect_credentials()),
-            }
+        // `None` for a stand-in (a name nobody holds), or a user deleted since.
+        let user = match self
+            .store()
+            .users()
+            .get_by_sub(&pool.id, &claims.sub)
+            .await?
+        {
+            Some(r) => Some(super::attributes::user_from_record(r)?),
+            None => None,
         };
         let subject = Subject::of(self, pool, user.as_ref(), &claims.sign_in.name);
         // The proof is reported to AdminListUserAuthEvents as a sign-in's password is.
@@ -379,19 +444,19 @@ impl UserPools {
             event(PasswordOutcome::RefusedWhileLocked).await;
             return Err(locked);
         }
-        let proven = !state.key.is_empty()
-            && srp::parse_hex(&state.key, srp::KEY_BYTES).is_some_and(|key| {
-                let mut k = [0u8; srp::KEY_BYTES];
-                if key.len() != srp::KEY_BYTES {
-                    return false;
-                }
-                k.copy_from_slice(&key);
+        // A stand-in's key is real, but no proof matches it (nobody knows its verifier's
+        // exponent).
+        let proven = srp::parse_hex(&state.key, srp::KEY_BYTES)
+            .and_then(|key| <[u8; srp::KEY_BYTES]>::try_from(key).ok())
+            .is_some_and(|key| {
                 let expected =
-                    srp::claim_signature(&k, &state.group, &state.user_id, &block, timestamp);
+                    srp::claim_signature(&key, &state.group, &state.user_id, &block, timestamp);
                 constant_time_eq(STANDARD.encode(expected).as_bytes(), signature.as_bytes())
             });
-        // A user without a verifier could not have proven anything: nothing to count.
-        if user.is_none() || !state.key.is_empty() {
+        // A user whose password predates SRP could not have proven anything: not a guess,
+        // not counted (see docs/security.md). Every other failed proof is a wrong password.
+        let predates_srp = user.as_ref().is_some_and(|u| u.srp_verifier.is_none());
+        if !predates_srp {
             if let Err(locked) = self
                 .record_check(pool, &subject, PASSWORD, proven, now)
                 .await
@@ -560,6 +625,11 @@ impl UserPools {
             srp::claim_signature(&k, &state.group, &state.user_id, &block_bytes, timestamp);
         if !constant_time_eq(STANDARD.encode(expected).as_bytes(), signature.as_bytes()) {
             return Err(incorrect_credentials());
+        }
+        // The device may have been forgotten (or set not remembered) since DEVICE_SRP_AUTH:
+        // from then on it stands in for MFA no more, whatever exchange is in flight.
+        if !self.device_skips_mfa(pool, &user, &claims.sign_in).await? {
+            return Err(super::devices::device_not_found());
         }
         let sign_in = SignIn {
             device_proven: true,
