@@ -113,6 +113,10 @@ pub(crate) struct ServeArgs {
     /// and closed [default: 10000].
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
     pub(crate) max_connections: Option<String>,
+    /// Seconds a stopping service (SIGTERM, SIGINT) gives in-flight requests on every listener
+    /// before it closes them; a second signal stops at once [default: 30].
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE", value_name = "SECONDS")]
+    pub(crate) shutdown_grace: Option<String>,
     /// Requests per second one client address may send to the unauthenticated Cognito
     /// operations (SignUp, InitiateAuth, codes, challenges); 0 turns the limit off
     /// [default: 20].

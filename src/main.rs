@@ -7,6 +7,7 @@ mod apikey_cmd;
 mod cli;
 mod config;
 mod gateway;
+mod health;
 mod keys_cmd;
 mod policy_cmd;
 mod serve;

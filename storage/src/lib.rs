@@ -108,6 +108,12 @@ impl Store {
         migrate::latest_version()
     }
 
+    /// The newest schema version applied to the database, read from it now: a readiness probe
+    /// (the database answers, and holds the schema this build expects).
+    pub async fn applied_schema_version(&self) -> Result<i64, StorageError> {
+        migrate::applied_version(&self.db).await
+    }
+
     /// Refreshes the query planner's statistics; worth calling after a bulk import.
     pub async fn analyze(&self) -> Result<(), StorageError> {
         let mut lease = self.db.read().await?;
