@@ -23,6 +23,24 @@ pub(crate) enum Command {
     /// Manage API keys of the gateway (the value is shown once, at creation).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Write a consistent snapshot of the SQLite database to FILE while the service runs
+    /// (PostgreSQL: prints the pg_dump recipe).
+    Backup {
+        /// Where the snapshot goes; never overwritten.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Put a backup in place as the database of a fresh data folder, after checking that it is
+    /// whole and that the master key opens it.
+    Restore {
+        /// A file written by `gatehouse backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
     /// Test, validate and simulate IAM JSON policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
