@@ -49,6 +49,7 @@ mod revocations;
 mod self_service;
 mod sign_up;
 mod srp_auth;
+mod transfer;
 mod types;
 mod users;
 
@@ -87,6 +88,7 @@ pub use revocations::{
 pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
 pub use srp_auth::{PASSWORD_VERIFIER, SRP_TIMESTAMP_SKEW_SECS};
+pub use transfer::{ExportPage, ExportedMfa, ExportedPool, ExportedUser, ImportOutcome};
 pub use types::{
     Client, CodeDeliveryDetails, Group, NewDeviceMetadata, Page, RotatedKeys, TokenOrigin, Tokens,
     User, UserPool, UserStatus, mask_destination,
