@@ -39,6 +39,7 @@ pub mod config;
 mod devices;
 mod error;
 mod groups;
+mod import_jobs;
 mod issue;
 mod keys;
 mod list_users;
@@ -72,6 +73,10 @@ pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
+pub use import_jobs::{
+    CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
+    UploadError,
+};
 pub use issue::{ADMIN_SCOPE, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{
