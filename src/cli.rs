@@ -23,6 +23,13 @@ pub(crate) enum Command {
     /// Manage API keys of the gateway (the value is shown once, at creation).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Ask a running service whether it is ready (exit 0) or not (exit 1): the container
+    /// image's health check, which has no curl.
+    Health {
+        /// The readiness URL (plain http, an IP address and port).
+        #[arg(long, default_value = "http://127.0.0.1:9464/health/ready")]
+        url: String,
+    },
     /// Write a consistent snapshot of the SQLite database to FILE while the service runs
     /// (PostgreSQL: prints the pg_dump recipe).
     Backup {

@@ -47,6 +47,13 @@ fn main() -> ExitCode {
             init_logging("info");
             run_async(apikey_cmd::run(config, command))
         }
+        cli::Command::Health { url } => match health::probe(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("gatehouse: {err}");
+                ExitCode::FAILURE
+            }
+        },
         cli::Command::Backup { file, service } => {
             with_config(&service, |config| backup_cmd::backup(config, file))
         }
