@@ -143,19 +143,22 @@ async fn write_export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let out_path = output.map_or_else(|| PathBuf::from("stdout"), Path::to_path_buf);
-    let mut write = |line: &Line| -> Result<(), TransferError> {
+    let write = |sink: &mut Box<dyn Write>, line: &Line| -> Result<(), TransferError> {
         let text = serde_json::to_string(line)
             .map_err(|e| TransferError::Service(format!("encoding a line: {e}")))?;
         writeln!(sink, "{text}").map_err(|source| file_error(&out_path, source))
     };
     let config = serde_json::from_str(&pool.config)
         .map_err(|e| TransferError::Service(format!("stored pool configuration: {e}")))?;
-    write(&Line::Pool(PoolLine {
-        format: FORMAT.into(),
-        id: pool.id,
-        name: pool.name,
-        config,
-    }))?;
+    write(
+        &mut sink,
+        &Line::Pool(PoolLine {
+            format: FORMAT.into(),
+            id: pool.id,
+            name: pool.name,
+            config,
+        }),
+    )?;
     let mut count = 0;
     let mut cursor = None;
     loop {
@@ -164,7 +167,7 @@ async fn write_export(
             .await
             .map_err(service)?;
         for user in page.users {
-            write(&Line::User(Box::new(user_line(user))))?;
+            write(&mut sink, &Line::User(Box::new(user_line(user))))?;
             count += 1;
         }
         match page.next {
@@ -172,7 +175,6 @@ async fn write_export(
             None => break,
         }
     }
-    drop(write);
     sink.flush()
         .map_err(|source| file_error(&out_path, source))?;
     Ok(count)

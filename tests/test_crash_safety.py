@@ -17,6 +17,7 @@ Each test prints one summary line (`crash storm …`): docs/reliability.md recor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -53,16 +54,28 @@ def check_tokens(server: GatehouseServer, pool: PoolFixture, storm: Storm) -> in
     return len(tokens)
 
 
-def test_sigkill_storm_on_sqlite_loses_no_acknowledged_operation(tmp_path):
-    rng = random.Random(int(os.environ.get("GATEHOUSE_CRASH_SEED", "14")))
-    data = tmp_path / "data"
-    data.mkdir()
-    server = GatehouseServer(data_dir=data, public_url=FIXED_PUBLIC_URL, name="gatehouse[crash]")
+@contextlib.contextmanager
+def storming(server: GatehouseServer) -> Iterator[tuple[PoolFixture, Storm]]:
+    """Starts `server`, a pool and a storm against whichever process `server` runs now; stops
+    both at the end."""
     storm: Storm | None = None
     try:
         server.start()
         pool = PoolFixture.create(server)
         storm = Storm(pool, threads=3, sign_in=True).start(endpoint=lambda: server)
+        yield pool, storm
+    finally:
+        if storm is not None:
+            storm.stop()
+        server.close()
+
+
+def test_sigkill_storm_on_sqlite_loses_no_acknowledged_operation(tmp_path):
+    rng = random.Random(int(os.environ.get("GATEHOUSE_CRASH_SEED", "14")))
+    data = tmp_path / "data"
+    data.mkdir()
+    server = GatehouseServer(data_dir=data, public_url=FIXED_PUBLIC_URL, name="gatehouse[crash]")
+    with storming(server) as (pool, storm):
         rotations = 0
         for kill in range(KILLS):
             progress(storm, len(storm.snapshot()))
@@ -91,10 +104,6 @@ def test_sigkill_storm_on_sqlite_loses_no_acknowledged_operation(tmp_path):
         )
         assert not failed, f"{len(failed)} acknowledged users lost: {failed[:5]}"
         assert integrity == [("ok",)], integrity
-    finally:
-        if storm is not None:
-            storm.stop()
-        server.close()
 
 
 # === PostgreSQL, the database killed ===
@@ -198,11 +207,7 @@ def test_killing_postgresql_loses_no_acknowledged_operation(own_cluster):
     rng = random.Random(int(os.environ.get("GATEHOUSE_CRASH_SEED", "14")))
     server = GatehouseServer(database_url=own_cluster.url, public_url=FIXED_PUBLIC_URL,
                              name="gatehouse[crash postgres]")
-    storm: Storm | None = None
-    try:
-        server.start()
-        pool = PoolFixture.create(server)
-        storm = Storm(pool, threads=3, sign_in=True).start(endpoint=lambda: server)
+    with storming(server) as (pool, storm):
         saw_unready = 0
         for _ in range(KILLS):
             progress(storm, len(storm.snapshot()))
@@ -223,7 +228,3 @@ def test_killing_postgresql_loses_no_acknowledged_operation(own_cluster):
         )
         assert not failed, f"{len(failed)} acknowledged users lost: {failed[:5]}"
         assert saw_unready > 0, "readiness never noticed the database was gone"
-    finally:
-        if storm is not None:
-            storm.stop()
-        server.close()

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use gatehouse_storage::testkit::{TestStore, each_backend};
 use gatehouse_storage::{
-    Alias, Backend, ClientRecord, CodeAttempt, CodeRecord, GroupRecord, KeyPurpose, NewUser,
-    NewUserPool, RefreshTokenRecord, SignedInAs, SigningKeyRecord, StorageError, Store,
+    Alias, Backend, ClientRecord, CodeAttempt, CodeRecord, GroupRecord, KeyPurpose, NewImportJob,
+    NewUser, NewUserPool, RefreshTokenRecord, SignedInAs, SigningKeyRecord, StorageError, Store,
     StoreOptions, TextMatch, UserCursor, UserFilter, UserQuery,
 };
 
@@ -152,6 +152,121 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StorageError>, expecte
 
 // === opening and migrations ===
 
+async fn again_version(t: &TestStore) -> i64 {
+    t.store.applied_schema_version().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_a_whole_database_on_sqlite_and_pg_dump_on_postgresql() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_backup").await;
+        assert!(t.store.integrity_problems().await.unwrap().is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("copy.db");
+        let result = t.store.backup_into(file.to_str().unwrap()).await;
+        match t.backend() {
+            Backend::Sqlite => {
+                result.unwrap();
+                let copy = Store::open(
+                    &format!("sqlite://{}", file.display()),
+                    StoreOptions::default(),
+                )
+                .await
+                .unwrap();
+                assert!(
+                    copy.user_pools()
+                        .get("us-east-1_backup")
+                        .await
+                        .unwrap()
+                        .is_some()
+                );
+                assert!(copy.integrity_problems().await.unwrap().is_empty());
+                copy.close().await;
+            }
+            Backend::Postgres => {
+                assert!(matches!(result, Err(StorageError::Invalid { .. })));
+                assert!(!file.exists());
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_upload_is_single_use_scoped_and_expires() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_imports").await;
+        let jobs = t.store.import_jobs();
+        for (id, hash) in [("import-a", "hash-a"), ("import-b", "hash-b")] {
+            jobs.create(&NewImportJob {
+                job_id: id.into(),
+                pool_id: "us-east-1_imports".into(),
+                job_name: id.into(),
+                role_arn: "arn:aws:iam::000000000000:role/x".into(),
+                status: "Created".into(),
+                upload_hash: hash.into(),
+                upload_expires: 1_000,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        }
+        // Another job's token, an expired one, then the right one once.
+        assert!(
+            !jobs
+                .upload("import-a", "hash-b", b"x", "Created", 10)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !jobs
+                .upload("import-a", "hash-a", b"x", "Created", 1_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            jobs.upload("import-a", "hash-a", b"csv", "Created", 10)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !jobs
+                .upload("import-a", "hash-a", b"again", "Created", 10)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !jobs
+                .upload("import-a", "", b"again", "Created", 10)
+                .await
+                .unwrap()
+        );
+        // The file is handed out once, to whoever moves the job on first.
+        let csv = jobs.take_csv("us-east-1_imports", "import-a", "Created", "InProgress", 20);
+        assert_eq!(csv.await.unwrap().as_deref(), Some(&b"csv"[..]));
+        let twice = jobs.take_csv("us-east-1_imports", "import-a", "Created", "InProgress", 20);
+        assert_eq!(twice.await.unwrap(), None);
+        let none = jobs.take_csv("us-east-1_imports", "import-b", "Created", "InProgress", 20);
+        assert_eq!(none.await.unwrap(), None, "no upload, no run");
+        let job = jobs
+            .get("us-east-1_imports", "import-a")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (job.status.as_str(), job.uploaded, job.started_at),
+            ("InProgress", true, Some(20))
+        );
+        assert!(
+            jobs.get("us-east-1_other", "import-a")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_applies_no_migration_twice_and_keeps_data() {
     each_backend(async |t: &TestStore| {
@@ -167,7 +282,12 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 9, "migrations 0001 to 0009");
+        assert_eq!(
+            Store::schema_version(),
+            11,
+            "migrations 0001 to 0009, and 0011"
+        );
+        assert_eq!(again_version(t).await, 11);
     })
     .await;
 }

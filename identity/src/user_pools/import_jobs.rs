@@ -450,9 +450,12 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, String> {
 mod tests {
     use super::csv_records;
 
+    /// The records a text splits into, or `Err` when it is not CSV.
+    type Expected = Result<Vec<Vec<&'static str>>, ()>;
+
     #[test]
     fn csv_fields_follow_rfc_4180() {
-        let cases: &[(&str, Result<Vec<Vec<&str>>, ()>)] = &[
+        let cases: &[(&str, Expected)] = &[
             ("a,b\n1,2\n", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a,b\r\n1,2", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a\n\"x,\"\"y\"\"\"\n", Ok(vec![vec!["a"], vec!["x,\"y\""]])),

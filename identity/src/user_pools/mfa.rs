@@ -589,10 +589,7 @@ impl UserPools {
             ));
         }
         let secret = crate::crypto::random_bytes::<TOTP_SECRET_BYTES>();
-        let sealed = self
-            .sealer()
-            .seal(&secret, Self::totp_aad(pool, &user.sub).as_bytes())
-            .map_err(|e| UserPoolError::internal("sealing a software token", e))?;
+        let sealed = self.seal_totp(pool, &user.sub, &secret)?;
         self.store()
             .mfa()
             .set_pending_totp(&pool.id, &user.sub, &sealed, unix_millis(self.now()))
