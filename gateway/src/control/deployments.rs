@@ -15,13 +15,17 @@
 //!
 //! Every change is compiled before it is stored (a change the definition refuses stores
 //! nothing), stored in one transaction, and swapped in like a reload; other nodes notice
-//! within `refresh_interval` by polling the storage generation counter.
+//! within `refresh_interval` by polling the storage generation counter. Parsing stored
+//! deployments and compiling run on tokio's blocking pool, never on the runtime that serves
+//! the operator and Cognito APIs; the overlay is read through an [`ArcSwap`], so no lock is
+//! held while anything compiles.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use gatehouse_policy::calendar::{from_unix_millis, unix_millis};
 use gatehouse_storage::{
     DeployTo, DeploymentDeletion, DeploymentRecord, StageDeploymentRecord, StageRecord,
@@ -59,7 +63,7 @@ pub struct Deployments {
 /// Stored deployments and stage pointers, applied to every compiled definition.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    state: Mutex<OverlayState>,
+    state: ArcSwap<OverlayState>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -210,8 +214,7 @@ const CACHE_CLUSTER_SIZES: [&str; 8] = ["0.5", "1.6", "6.1", "13.5", "28.4", "58
 
 impl DefinitionOverlay for Overlay {
     fn apply(&self, definition: &mut Definition) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.apply(definition);
+        self.state.load().apply(definition);
     }
 }
 
@@ -431,23 +434,28 @@ impl Deployments {
         let pointers = records.list_stage_deployments().await?;
         let stage_records = records.list_stages().await?;
         let current = self.state();
-        let mut deployments = Vec::with_capacity(stored.len());
-        for record in &stored {
-            if let Some(known) = current
-                .deployments
-                .iter()
-                .find(|d| d.api().id == record.api_id && d.id() == record.id)
-            {
-                deployments.push(known.clone());
-                continue;
-            }
-            match self.restore(record) {
-                Ok(deployment) => deployments.push(deployment),
-                Err(err) => {
-                    tracing::warn!(api = %record.api_id, deployment = %record.id, error = %err, "stored deployment skipped")
+        // Parsing the stored definitions is CPU work: on the blocking pool.
+        let (known, limits) = (current.deployments.clone(), self.limits);
+        let deployments = blocking(move || {
+            let mut deployments = Vec::with_capacity(stored.len());
+            for record in &stored {
+                if let Some(known) = known
+                    .iter()
+                    .find(|d| d.api().id == record.api_id && d.id() == record.id)
+                {
+                    deployments.push(known.clone());
+                    continue;
+                }
+                match restore(record, &limits) {
+                    Ok(deployment) => deployments.push(deployment),
+                    Err(err) => {
+                        tracing::warn!(api = %record.api_id, deployment = %record.id, error = %err, "stored deployment skipped")
+                    }
                 }
             }
-        }
+            deployments
+        })
+        .await?;
         let mut stages = BTreeMap::new();
         for record in stage_records {
             match serde_json::from_str::<StageSettings>(&record.document) {
@@ -483,20 +491,10 @@ impl Deployments {
         if first || changed {
             self.live
                 .rebuild(&self.limits)
+                .await
                 .map_err(DeploymentError::Rebuild)?;
         }
         Ok(())
-    }
-
-    fn restore(&self, record: &DeploymentRecord) -> Result<Deployment, String> {
-        let file: SourceFile = serde_json::from_str(&record.source).map_err(|e| e.to_string())?;
-        file.load_api(
-            &record.api_id,
-            &record.id,
-            from_unix_millis(record.created_at),
-            record.description.clone(),
-            &self.limits,
-        )
     }
 
     /// Polls the storage generation every `refresh_interval` and reloads when it moved,
@@ -547,14 +545,14 @@ impl Deployments {
             .ok_or_else(|| DeploymentError::NotFound(format!("api `{api_id}`")))?;
         let now = self.clock.now();
         let id = generate_id(ID_LEN).map_err(|e| DeploymentError::Invalid(e.to_string()))?;
-        let deployment = Deployment::new(
-            &id,
-            (**current.api()).clone(),
-            now,
-            description.clone(),
-            &self.limits,
-        )
-        .map_err(|e| DeploymentError::Invalid(e.to_string()))?;
+        let (api, frozen_description, limits) =
+            ((**current.api()).clone(), description.clone(), self.limits);
+        let frozen_id = id.clone();
+        let deployment = blocking(move || {
+            Deployment::new(&frozen_id, api, now, frozen_description, &limits)
+                .map_err(|e| DeploymentError::Invalid(e.to_string()))
+        })
+        .await??;
         let mut next = self.state();
         next.deployments.push(deployment);
         let document: String;
@@ -592,7 +590,7 @@ impl Deployments {
                 }
             }
         };
-        self.compiles(&next)?;
+        self.compiles(&next).await?;
         self.store
             .gateway()
             .deploy(
@@ -607,7 +605,7 @@ impl Deployments {
                 to,
             )
             .await?;
-        self.swap(next)?;
+        self.swap(next).await?;
         Ok(DeploymentInfo {
             id,
             api_id: api_id.to_owned(),
@@ -629,7 +627,7 @@ impl Deployments {
         {
             out.push(info(d, false));
         }
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         out.extend(
             state
                 .deployments
@@ -701,7 +699,7 @@ impl Deployments {
         next.deployments
             .retain(|d| !(d.id() == id && d.api().id == api_id));
         next.pointers.retain(|(a, _), d| !(a == api_id && d == id));
-        self.swap(next)
+        self.swap(next).await
     }
 
     /// GetStage: the stage as compiled now.
@@ -710,7 +708,7 @@ impl Deployments {
         let compiled = snapshot.gateway.stage(api_id, stage).ok_or_else(|| {
             DeploymentError::NotFound(format!("stage `{stage}` of api `{api_id}`"))
         })?;
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         Ok(stage_info(&compiled.stage, &state))
     }
 
@@ -719,7 +717,7 @@ impl Deployments {
         // The API must exist (it has a deployment), even when it has no stage.
         self.list(api_id)?;
         let snapshot = self.live.snapshot();
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         let mut out: Vec<StageInfo> = snapshot
             .gateway
             .stages()
@@ -779,9 +777,9 @@ impl Deployments {
                     updated_at: now,
                 },
             );
-            self.compiles(&next)?;
+            self.compiles(&next).await?;
             self.store.gateway().insert_stage(&record).await?;
-            self.swap(next)?;
+            self.swap(next).await?;
         }
         self.stage(api_id, &new.name)
     }
@@ -837,9 +835,9 @@ impl Deployments {
                 updated_at: unix_millis(now),
             };
             next.stages.insert(key, runtime);
-            self.compiles(&next)?;
+            self.compiles(&next).await?;
             self.store.gateway().update_stage(&record).await?;
-            self.swap(next)?;
+            self.swap(next).await?;
         }
         self.stage(api_id, stage)
     }
@@ -859,13 +857,13 @@ impl Deployments {
                 "stage `{stage}` of api `{api_id}`"
             )));
         }
-        self.compiles(&next)?;
+        self.compiles(&next).await?;
         if !self.store.gateway().delete_stage(api_id, stage).await? {
             return Err(DeploymentError::NotFound(format!(
                 "stage `{stage}` of api `{api_id}`"
             )));
         }
-        self.swap(next)
+        self.swap(next).await
     }
 
     /// UpdateStage `replace /deploymentId` of a file stage: points it at a stored deployment
@@ -884,7 +882,7 @@ impl Deployments {
                 (api_id.to_owned(), stage.to_owned()),
                 deployment_id.to_owned(),
             );
-            self.compiles(&next)?;
+            self.compiles(&next).await?;
             self.store
                 .gateway()
                 .set_stage_deployment(&StageDeploymentRecord {
@@ -894,7 +892,7 @@ impl Deployments {
                     updated_at: unix_millis(self.clock.now()),
                 })
                 .await?;
-            self.swap(next)?;
+            self.swap(next).await?;
         }
         self.stage(api_id, stage)
     }
@@ -928,39 +926,62 @@ impl Deployments {
     }
 
     fn state(&self) -> OverlayState {
-        self.overlay
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        OverlayState::clone(&self.overlay.state.load())
     }
 
     fn set_state(&self, next: OverlayState) {
-        *self.overlay.state.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        self.overlay.state.store(Arc::new(next));
     }
 
     /// Refuses a change the definition would not compile with, before anything is stored.
-    fn compiles(&self, next: &OverlayState) -> Result<(), DeploymentError> {
+    /// Compiles on the blocking pool.
+    async fn compiles(&self, next: &OverlayState) -> Result<(), DeploymentError> {
         let snapshot = self.live.snapshot();
         let source = snapshot
             .source
-            .as_ref()
+            .clone()
             .ok_or(DeploymentError::Rebuild(ReloadError::NoSource))?;
-        let mut definition = source.definition.clone();
-        next.apply(&mut definition);
-        Gateway::build(&definition, &self.limits)
-            .map(|_| ())
-            .map_err(|problems| DeploymentError::Invalid(problems.to_string()))
+        let (next, limits) = (next.clone(), self.limits);
+        blocking(move || {
+            let mut definition = source.definition.clone();
+            next.apply(&mut definition);
+            Gateway::build(&definition, &limits)
+                .map(|_| ())
+                .map_err(|problems| DeploymentError::Invalid(problems.to_string()))
+        })
+        .await?
     }
 
     /// Installs the stored change and swaps in the recompiled gateway.
-    fn swap(&self, next: OverlayState) -> Result<(), DeploymentError> {
+    async fn swap(&self, next: OverlayState) -> Result<(), DeploymentError> {
         self.set_state(next);
         self.live
             .rebuild(&self.limits)
+            .await
             .map(|_| ())
             .map_err(DeploymentError::Rebuild)
     }
+}
+
+/// A stored deployment, parsed and validated again.
+fn restore(record: &DeploymentRecord, limits: &Limits) -> Result<Deployment, String> {
+    let file: SourceFile = serde_json::from_str(&record.source).map_err(|e| e.to_string())?;
+    file.load_api(
+        &record.api_id,
+        &record.id,
+        from_unix_millis(record.created_at),
+        record.description.clone(),
+        limits,
+    )
+}
+
+/// Runs `work` (parsing, compiling) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DeploymentError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| DeploymentError::Rebuild(ReloadError::Compile(err.to_string())))
 }
 
 // === impl StagePatch ===
