@@ -9,9 +9,16 @@
 //! stages created at run time (with their settings as a JSON document). The [`Overlay`] adds
 //! the stored deployments and run-time stages to every definition the live gateway compiles
 //! and points stages at their deployments, so a file reload keeps a stage on its deployment
-//! (as in API Gateway, where editing an API changes nothing until it is deployed). A run-time
-//! stage never shadows a stage of the file: if the file gains a stage of the same name, the
-//! file's wins and the run-time one is skipped with a warning.
+//! (as in API Gateway, where editing an API changes nothing until it is deployed).
+//!
+//! Nodes agree because every decision is made from the stored state, read again from storage
+//! under the change lock before each change, never from this node's definition files: a
+//! stage name that has a stored run-time stage is that run-time stage, on every node (it
+//! replaces a stage of the same name in a file, with a warning); one with a stored pointer is a
+//! file stage whose deployment the pointer sets (UpdateStage and CreateDeployment move the
+//! pointer from any node, even one whose files lack the stage); only a name with neither is
+//! looked up in this node's files. DeleteDeployment is refused while any stored pointer or
+//! run-time stage names the deployment, whatever the files say.
 //!
 //! Every change is compiled before it is stored (a change the definition refuses stores
 //! nothing), stored in one transaction, and swapped in like a reload; other nodes notice
@@ -73,6 +80,17 @@ struct OverlayState {
     pointers: BTreeMap<(String, String), String>,
     /// `(api, stage)` → a stage created at run time.
     stages: BTreeMap<(String, String), RuntimeStage>,
+}
+
+/// What a stage name of an API is, as decided from the stored state (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageKind {
+    /// A stored run-time stage.
+    Runtime,
+    /// A stage of a definition file: one with a stored pointer, or in this node's files.
+    File,
+    /// Neither.
+    Unknown,
 }
 
 /// A stage created at run time, as stored.
@@ -238,20 +256,23 @@ impl OverlayState {
             }
         }
         for ((api_id, name), runtime) in &self.stages {
-            if definition
-                .stages
-                .iter()
-                .any(|s| &s.api_id == api_id && &s.name == name)
-            {
-                tracing::warn!(api = %api_id, stage = %name, "run-time stage skipped: the definition file has a stage of that name");
+            if !self.has_deployment(api_id, &runtime.deployment_id) {
                 continue;
             }
-            if self.has_deployment(api_id, &runtime.deployment_id) {
-                definition.stages.push(runtime.settings.to_stage(
-                    api_id,
-                    name,
-                    &runtime.deployment_id,
-                ));
+            let stage = runtime
+                .settings
+                .to_stage(api_id, name, &runtime.deployment_id);
+            // The stored stage is what every node serves under this name, whatever its files.
+            match definition
+                .stages
+                .iter_mut()
+                .find(|s| &s.api_id == api_id && &s.name == name)
+            {
+                Some(file_stage) => {
+                    tracing::warn!(api = %api_id, stage = %name, "the definition file's stage is replaced by the stored run-time stage of that name; delete that stage (DeleteStage) to serve the file's");
+                    *file_stage = stage;
+                }
+                None => definition.stages.push(stage),
             }
         }
     }
@@ -428,6 +449,12 @@ impl Deployments {
     /// live gateway when they changed.
     pub async fn reload(&self) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
+        self.refresh().await
+    }
+
+    /// [`Deployments::reload`] with the change lock already held: every change starts here,
+    /// so it is decided from what storage holds now rather than from the last poll.
+    async fn refresh(&self) -> Result<(), DeploymentError> {
         let records = self.store.gateway();
         let generation = records.generation().await?;
         let stored = records.list_deployments().await?;
@@ -532,6 +559,7 @@ impl Deployments {
         new_stage: StageSettings,
     ) -> Result<DeploymentInfo, DeploymentError> {
         let _change = self.change.lock().await;
+        self.refresh().await?;
         let snapshot = self.live.snapshot();
         let source = snapshot
             .source
@@ -558,7 +586,7 @@ impl Deployments {
         let document: String;
         let to = match stage {
             None => DeployTo::Nowhere,
-            Some(stage) if self.is_file_stage(api_id, stage) => {
+            Some(stage) if self.stage_kind(&next, api_id, stage) == StageKind::File => {
                 next.pointers
                     .insert((api_id.to_owned(), stage.to_owned()), id.clone());
                 DeployTo::FileStage { stage }
@@ -651,39 +679,28 @@ impl Deployments {
             })
     }
 
-    /// DeleteDeployment: refused while a stage (of the file or run-time) serves it or a
-    /// stage pointer names it; the file's own deployment cannot be deleted.
+    /// DeleteDeployment: refused while a stored pointer or run-time stage names it (decided by
+    /// storage, in the deleting transaction); the file's own deployment cannot be deleted.
     pub async fn delete_deployment(&self, api_id: &str, id: &str) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
-        let found = self.deployment(api_id, id)?;
-        let snapshot = self.live.snapshot();
-        let mut serving: Vec<String> = snapshot
-            .gateway
-            .stages()
-            .filter(|s| s.stage.api_id == api_id && s.deployment.id() == id)
-            .map(|s| s.stage.name.clone())
-            .collect();
-        if !serving.is_empty() {
-            serving.sort();
-            return Err(DeploymentError::InUse { stages: serving });
-        }
-        if !found.stored {
+        self.refresh().await?;
+        let of_file = self
+            .live
+            .snapshot()
+            .source
+            .as_ref()
+            .and_then(|s| s.api_deployment(api_id))
+            .is_some_and(|d| d.id() == id);
+        if of_file {
             return Err(DeploymentError::Invalid(format!(
                 "deployment `{id}` is made by the definition file; edit the file instead"
             )));
         }
         let mut next = self.state();
-        // Pointers of stages the file no longer has serve nothing: they go with it.
-        let stale: Vec<String> = next
-            .pointers
-            .iter()
-            .filter(|((a, stage), d)| a == api_id && *d == id && !self.is_file_stage(api_id, stage))
-            .map(|((_, stage), _)| stage.clone())
-            .collect();
         match self
             .store
             .gateway()
-            .delete_deployment(api_id, id, &stale)
+            .delete_deployment(api_id, id, &[])
             .await?
         {
             DeploymentDeletion::Deleted => {}
@@ -749,9 +766,10 @@ impl Deployments {
         {
             let _change = self.change.lock().await;
             check_stage_name(&new.name)?;
+            self.refresh().await?;
             let key = (api_id.to_owned(), new.name.clone());
             let mut next = self.state();
-            if self.is_file_stage(api_id, &new.name) || next.stages.contains_key(&key) {
+            if self.stage_kind(&next, api_id, &new.name) != StageKind::Unknown {
                 return Err(DeploymentError::Conflict(format!(
                     "stage `{}` of api `{api_id}`",
                     new.name
@@ -784,74 +802,84 @@ impl Deployments {
         self.stage(api_id, &new.name)
     }
 
-    /// UpdateStage: applies `patches` in order. A stage of the definition file takes only
-    /// [`StagePatch::Deployment`]; the others are refused for it.
+    /// UpdateStage: applies `patches` in order. A stage of a definition file (or with a stored
+    /// pointer) takes only [`StagePatch::Deployment`]; the others are refused for it.
     pub async fn update_stage(
         &self,
         api_id: &str,
         stage: &str,
         patches: Vec<StagePatch>,
     ) -> Result<StageInfo, DeploymentError> {
-        if self.is_file_stage(api_id, stage) {
-            if let Some(other) = patches
-                .iter()
-                .find(|p| !matches!(p, StagePatch::Deployment(_)))
-            {
-                return Err(DeploymentError::Invalid(format!(
-                    "stage `{stage}` is defined in the definition file, which sets its {}; only its deployment can change at run time",
-                    other.subject()
-                )));
-            }
-            return match patches.into_iter().last() {
-                Some(StagePatch::Deployment(id)) => self.point_file_stage(api_id, stage, &id).await,
-                _ => self.stage(api_id, stage),
-            };
-        }
         {
             let _change = self.change.lock().await;
+            self.refresh().await?;
             let key = (api_id.to_owned(), stage.to_owned());
             let mut next = self.state();
-            let Some(mut runtime) = next.stages.remove(&key) else {
-                return Err(DeploymentError::NotFound(format!(
-                    "stage `{stage}` of api `{api_id}`"
-                )));
-            };
-            for patch in patches {
-                if let StagePatch::Deployment(id) = &patch {
-                    self.check_deployment(&next, api_id, id)?;
-                    runtime.deployment_id.clone_from(id);
+            match self.stage_kind(&next, api_id, stage) {
+                StageKind::Unknown => {
+                    return Err(DeploymentError::NotFound(format!(
+                        "stage `{stage}` of api `{api_id}`"
+                    )));
                 }
-                runtime.settings.patch(patch)?;
+                StageKind::File => {
+                    if let Some(other) = patches
+                        .iter()
+                        .find(|p| !matches!(p, StagePatch::Deployment(_)))
+                    {
+                        return Err(DeploymentError::Invalid(format!(
+                            "stage `{stage}` is defined in the definition file, which sets its {}; only its deployment can change at run time",
+                            other.subject()
+                        )));
+                    }
+                    if let Some(StagePatch::Deployment(id)) = patches.into_iter().last() {
+                        self.point_file_stage(next, api_id, stage, &id).await?;
+                    }
+                }
+                StageKind::Runtime => {
+                    let Some(mut runtime) = next.stages.remove(&key) else {
+                        return Err(DeploymentError::NotFound(format!(
+                            "stage `{stage}` of api `{api_id}`"
+                        )));
+                    };
+                    for patch in patches {
+                        if let StagePatch::Deployment(id) = &patch {
+                            self.check_deployment(&next, api_id, id)?;
+                            runtime.deployment_id.clone_from(id);
+                        }
+                        runtime.settings.patch(patch)?;
+                    }
+                    runtime.settings.check()?;
+                    let now = self.clock.now();
+                    runtime.updated_at = now;
+                    let record = StageRecord {
+                        api_id: api_id.to_owned(),
+                        name: stage.to_owned(),
+                        deployment_id: runtime.deployment_id.clone(),
+                        document: to_document(&runtime.settings)?,
+                        created_at: unix_millis(runtime.created_at),
+                        updated_at: unix_millis(now),
+                    };
+                    next.stages.insert(key, runtime);
+                    self.compiles(&next).await?;
+                    self.store.gateway().update_stage(&record).await?;
+                    self.swap(next).await?;
+                }
             }
-            runtime.settings.check()?;
-            let now = self.clock.now();
-            runtime.updated_at = now;
-            let record = StageRecord {
-                api_id: api_id.to_owned(),
-                name: stage.to_owned(),
-                deployment_id: runtime.deployment_id.clone(),
-                document: to_document(&runtime.settings)?,
-                created_at: unix_millis(runtime.created_at),
-                updated_at: unix_millis(now),
-            };
-            next.stages.insert(key, runtime);
-            self.compiles(&next).await?;
-            self.store.gateway().update_stage(&record).await?;
-            self.swap(next).await?;
         }
-        self.stage(api_id, stage)
+        self.stage_or_pointer(api_id, stage)
     }
 
     /// DeleteStage: run-time stages only. Its requests and its cache stop at the swap.
     pub async fn delete_stage(&self, api_id: &str, stage: &str) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
-        if self.is_file_stage(api_id, stage) {
+        self.refresh().await?;
+        let key = (api_id.to_owned(), stage.to_owned());
+        let mut next = self.state();
+        if self.stage_kind(&next, api_id, stage) == StageKind::File {
             return Err(DeploymentError::Invalid(format!(
                 "stage `{stage}` is defined in the definition file; remove it there"
             )));
         }
-        let key = (api_id.to_owned(), stage.to_owned());
-        let mut next = self.state();
         if next.stages.remove(&key).is_none() {
             return Err(DeploymentError::NotFound(format!(
                 "stage `{stage}` of api `{api_id}`"
@@ -867,34 +895,70 @@ impl Deployments {
     }
 
     /// UpdateStage `replace /deploymentId` of a file stage: points it at a stored deployment
-    /// of its API (a rollback when it is an older one).
+    /// of its API (a rollback when it is an older one). The change lock is held by the caller.
     async fn point_file_stage(
         &self,
+        mut next: OverlayState,
         api_id: &str,
         stage: &str,
         deployment_id: &str,
-    ) -> Result<StageInfo, DeploymentError> {
-        {
-            let _change = self.change.lock().await;
-            let mut next = self.state();
-            self.check_deployment(&next, api_id, deployment_id)?;
-            next.pointers.insert(
-                (api_id.to_owned(), stage.to_owned()),
-                deployment_id.to_owned(),
-            );
-            self.compiles(&next).await?;
-            self.store
-                .gateway()
-                .set_stage_deployment(&StageDeploymentRecord {
+    ) -> Result<(), DeploymentError> {
+        self.check_deployment(&next, api_id, deployment_id)?;
+        next.pointers.insert(
+            (api_id.to_owned(), stage.to_owned()),
+            deployment_id.to_owned(),
+        );
+        self.compiles(&next).await?;
+        self.store
+            .gateway()
+            .set_stage_deployment(&StageDeploymentRecord {
+                api_id: api_id.to_owned(),
+                stage: stage.to_owned(),
+                deployment_id: deployment_id.to_owned(),
+                updated_at: unix_millis(self.clock.now()),
+            })
+            .await?;
+        self.swap(next).await
+    }
+
+    /// What `stage` of `api_id` is: the stored state decides, this node's files only for a
+    /// name storage knows nothing about.
+    fn stage_kind(&self, state: &OverlayState, api_id: &str, stage: &str) -> StageKind {
+        let key = (api_id.to_owned(), stage.to_owned());
+        if state.stages.contains_key(&key) {
+            StageKind::Runtime
+        } else if state.pointers.contains_key(&key) || self.is_file_stage(api_id, stage) {
+            StageKind::File
+        } else {
+            StageKind::Unknown
+        }
+    }
+
+    /// GetStage, or for a file stage this node's files lack, what its stored pointer says.
+    fn stage_or_pointer(&self, api_id: &str, stage: &str) -> Result<StageInfo, DeploymentError> {
+        match self.stage(api_id, stage) {
+            Err(DeploymentError::NotFound(what)) => {
+                let state = self.overlay.state.load();
+                let key = (api_id.to_owned(), stage.to_owned());
+                let Some(deployment_id) = state.pointers.get(&key) else {
+                    return Err(DeploymentError::NotFound(what));
+                };
+                let defaults = Stage::new(api_id, stage, deployment_id);
+                Ok(StageInfo {
                     api_id: api_id.to_owned(),
                     stage: stage.to_owned(),
-                    deployment_id: deployment_id.to_owned(),
-                    updated_at: unix_millis(self.clock.now()),
+                    deployment_id: deployment_id.clone(),
+                    description: None,
+                    variables: BTreeMap::new(),
+                    cache: defaults.cache,
+                    cache_cluster_size: None,
+                    method_settings: BTreeMap::new(),
+                    access_log_format: None,
+                    runtime: None,
                 })
-                .await?;
-            self.swap(next).await?;
+            }
+            other => other,
         }
-        self.stage(api_id, stage)
     }
 
     fn check_deployment(

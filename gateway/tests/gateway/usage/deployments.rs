@@ -869,3 +869,142 @@ async fn a_held_compile_does_not_stop_requests() {
     assert_eq!(deployed.status, 201, "{deployed:?}");
     assert_eq!(a.body("/prod/hello").await, "v2");
 }
+
+/// `shop` with `stages`, its one method answering `body`.
+fn shop_with_stages(body: &str, stages: &[&str]) -> String {
+    let stages: String = stages.iter().map(|s| format!("    {s}: {{}}\n")).collect();
+    format!(
+        r#"
+version: 1
+apis:
+  shop:
+    resources:
+      /hello:
+        GET:
+          integration: {{type: mock, status: 200, body: '{body}'}}
+stages:
+  shop:
+{stages}"#
+    )
+}
+
+/// Two nodes on one store whose definition files differ — `a` has the stages prod, beta and
+/// canary, `b` only prod — decide every deployment question alike, from what is stored.
+async fn nodes_with_different_files_agree(store: Store) {
+    nodes_with_different_files_agree_two(store.clone(), store).await;
+}
+
+async fn nodes_with_different_files_agree_two(store_a: Store, store_b: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (file_a, file_b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&file_a, shop_with_stages("a", &["prod", "beta", "canary"])).unwrap();
+    std::fs::write(&file_b, shop_with_stages("b", &["prod"])).unwrap();
+    let a = node(store_a, &file_a).await;
+    let b = node(store_b, &file_b).await;
+    let op = Signing::Operator;
+    let id = |reply: &super::operator::Reply| reply.body["id"].as_str().unwrap().to_owned();
+
+    // a points its file stage beta at a deployment of its own file.
+    let d1 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "beta"})),
+    )
+    .await;
+    assert_eq!(d1.status, 201, "{d1:?}");
+    let d1 = id(&d1);
+    assert_eq!(a.get("/beta/hello").await, (200, json!("a")));
+
+    // DeleteDeployment of d1 is refused on both nodes: the stored pointer of beta names it,
+    // although b's file has no beta.
+    for node in [&b, &a] {
+        let path = format!("/restapis/shop/deployments/{d1}");
+        let refused = call(&node.app, op, "DELETE", &path, None).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(
+            refused.body["message"].as_str().unwrap().contains("`beta`"),
+            "{refused:?}"
+        );
+    }
+
+    // b deploys its own file to beta: the stored pointer moves (no run-time stage appears),
+    // and a serves b's deployment on beta.
+    let d2 = call(
+        &b.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "beta"})),
+    )
+    .await;
+    assert_eq!(d2.status, 201, "{d2:?}");
+    let d2 = id(&d2);
+    assert!(eventually(async || a.get("/beta/hello").await == (200, json!("b"))).await);
+    let stages = call(&b.app, op, "GET", "/restapis/shop/stages", None).await;
+    let names: Vec<&str> = stages.body["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stageName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["prod"], "b has made no run-time stage named beta");
+
+    // b rolls beta back to d1 (a stage its files lack, known by its stored pointer).
+    let patch =
+        json!({"patchOperations": [{"op": "replace", "path": "/deploymentId", "value": d1}]});
+    let rolled = call(
+        &b.app,
+        op,
+        "PATCH",
+        "/restapis/shop/stages/beta",
+        Some(patch),
+    )
+    .await;
+    assert_eq!(rolled.status, 200, "{rolled:?}");
+    assert_eq!(rolled.body["deploymentId"], d1.as_str());
+    assert!(eventually(async || a.get("/beta/hello").await == (200, json!("a"))).await);
+
+    // b creates canary, which only a's file has: the stored run-time stage is canary on both.
+    let canary = call(
+        &b.app,
+        op,
+        "POST",
+        "/restapis/shop/stages",
+        Some(json!({"stageName": "canary", "deploymentId": d2})),
+    )
+    .await;
+    assert_eq!(canary.status, 201, "{canary:?}");
+    assert_eq!(b.get("/canary/hello").await, (200, json!("b")));
+    assert!(eventually(async || a.get("/canary/hello").await == (200, json!("b"))).await);
+    // And d2 is in use for both.
+    for node in [&a, &b] {
+        let path = format!("/restapis/shop/deployments/{d2}");
+        let refused = call(&node.app, op, "DELETE", &path, None).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("`canary`"),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nodes_with_different_files_agree_on_sqlite() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    nodes_with_different_files_agree(store.store.clone()).await;
+}
+
+#[tokio::test]
+async fn nodes_with_different_files_agree_on_postgresql() {
+    let store = TestStore::postgres(StoreOptions::default()).await.unwrap();
+    let other = Store::open(store.url(), StoreOptions::default())
+        .await
+        .unwrap();
+    // Each node with its own connections, as two processes would have.
+    nodes_with_different_files_agree_two(store.store.clone(), other).await;
+}
