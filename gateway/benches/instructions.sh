@@ -17,6 +17,7 @@
 # certificate and cipher suite for both proxies). Binds 127.0.0.1 only.
 #
 #   CASE=plain gateway/benches/instructions.sh       # N=3000 by default
+#   GATEHOUSE_BIN=/tmp/gatehouse-before gateway/benches/instructions.sh   # another build
 #   PROXY=nginx gateway/benches/instructions.sh
 #   CASE=stages OUT=/tmp/cg.out gateway/benches/instructions.sh && callgrind_annotate /tmp/cg.out
 set -euo pipefail
@@ -45,10 +46,13 @@ if ! command -v valgrind >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
-(cd "$ROOT" && cargo build --release -q --bin gatehouse &&
-    cargo build --release -q -p gatehouse-gateway --example bench_backend)
+# GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
+if [ -z "${GATEHOUSE_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -q --bin gatehouse)
+fi
+(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
 BIN="$ROOT/target/release/examples"
-GATEHOUSE="$ROOT/target/release/gatehouse"
+GATEHOUSE="${GATEHOUSE_BIN:-$ROOT/target/release/gatehouse}"
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 

@@ -64,10 +64,13 @@ need openssl openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 echo "building release binaries ..." >&2
-(cd "$ROOT" && cargo build --release -q --bin gatehouse &&
-    cargo build --release -q -p gatehouse-gateway --example bench_backend)
+# GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
+if [ -z "${GATEHOUSE_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -q --bin gatehouse)
+fi
+(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
 BIN="$ROOT/target/release/examples"
-GATEHOUSE="$ROOT/target/release/gatehouse"
+GATEHOUSE="${GATEHOUSE_BIN:-$ROOT/target/release/gatehouse}"
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 
