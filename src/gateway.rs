@@ -10,6 +10,7 @@ use gatehouse_gateway::control::deployments::Deployments;
 use gatehouse_gateway::control::files::read_sources;
 use gatehouse_gateway::control::operator::{self, OperatorState};
 use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::model::Throttle;
 use gatehouse_gateway::definition::sources::SourceDefinition;
 use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, KeyRingVerifier};
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
@@ -71,7 +72,14 @@ impl GatewayParts {
             read_sources(&config.apis, clock.now(), &limits)
                 .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
         };
-        let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())
+        let usage_config = UsageConfig {
+            account_throttle: config.gateway_account_limit.map(|(rate, burst)| Throttle {
+                rate_per_second: f64::from(rate),
+                burst,
+            }),
+            ..UsageConfig::default()
+        };
+        let usage = Usage::open(store.clone(), clock.clone(), usage_config)
             .await
             .map_err(|err| GatewayStartError::Usage(err.to_string()))?;
         let arn = AuthorizerConfig {
