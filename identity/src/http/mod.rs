@@ -90,6 +90,10 @@ pub fn router_with_federation(
 ) -> Router {
     let state = Arc::new(state);
     let federation = federation.map(Arc::new);
+    let others = match &federation {
+        Some(federation) => others.merge(cognito_identity::well_known_routes(federation.clone())),
+        None => others,
+    };
     // The unauthenticated operations are limited per source address before anything else.
     let limited =
         axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
