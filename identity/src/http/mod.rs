@@ -7,6 +7,7 @@
 
 pub mod cognito;
 pub mod cognito_identity;
+pub mod dynamodb;
 pub mod operator;
 pub mod query;
 
@@ -67,6 +68,8 @@ pub struct FederationState {
     pub verifier: crate::sts::CredentialVerifier,
     /// Whether the listener serves TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// The DynamoDB row-level proxy, with `--dynamodb-upstream`.
+    pub dynamodb: Option<crate::dynamodb::DynamoDbProxy>,
 }
 
 /// The identity service's routes.
@@ -106,6 +109,11 @@ pub fn router_with_federation(
                     .get("x-amz-target")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
+                if target.starts_with(crate::dynamodb::TARGET_PREFIX)
+                    && let Some(proxy) = federation.dynamodb.clone()
+                {
+                    return dynamodb::handle(state, federation, proxy, request).await;
+                }
                 if target.starts_with(cognito_identity::TARGET_PREFIX) {
                     return cognito_identity::handle(state, federation, request).await;
                 }
