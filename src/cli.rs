@@ -49,6 +49,12 @@ pub(crate) struct ServeArgs {
     /// `--tls-cert`].
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub(crate) public_url: Option<String>,
+    /// A DynamoDB-compatible endpoint: the identity listener then accepts DynamoDB requests
+    /// signed with temporary credentials, checks them row by row against the caller's role
+    /// and forwards what is allowed, re-signed with AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the environment.
+    #[arg(long, env = "GATEHOUSE_DYNAMODB_UPSTREAM", value_name = "URL")]
+    pub(crate) dynamodb_upstream: Option<String>,
     /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
     /// made without a signed region [default: us-east-1].
     #[arg(long, env = "GATEHOUSE_REGION")]

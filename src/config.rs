@@ -57,6 +57,8 @@ pub(crate) struct Config {
     /// `None` means `http://{the address as bound}` (`https://` when the identity listener has
     /// TLS; known only once the listener is bound).
     pub(crate) public_url: Option<String>,
+    /// `--dynamodb-upstream` and the credentials requests to it are signed with.
+    pub(crate) dynamodb_upstream: Option<DynamoDbUpstream>,
     /// The first region of `--region`: where pools are made without a signed region.
     pub(crate) region: String,
     /// The other regions of `--region` (`us-east-1,eu-west-1`): operator requests signed
@@ -143,6 +145,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
+    dynamodb_upstream: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
     smtp_url: Option<String>,
@@ -151,6 +154,24 @@ struct FileConfig {
     trusted_proxies: Vec<String>,
     rate_limit: Option<RateLimitFile>,
     trusted_proxy_header: Option<String>,
+}
+
+/// The DynamoDB upstream and its credentials (from the environment, never the file).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct DynamoDbUpstream {
+    pub(crate) url: String,
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: String,
+    pub(crate) session_token: Option<String>,
+}
+
+impl std::fmt::Debug for DynamoDbUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoDbUpstream")
+            .field("url", &self.url)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[rate_limit]`: the limit per client address on the unauthenticated operations.
@@ -202,6 +223,12 @@ pub(crate) enum ConfigError {
     DatabaseUrl(String),
     #[error("public url `{0}` must be an http:// or https:// URL without query or fragment")]
     PublicUrl(String),
+    #[error("dynamodb upstream `{0}` must be an http:// or https:// URL without query or fragment")]
+    DynamoDbUpstream(String),
+    #[error(
+        "--dynamodb-upstream needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+    )]
+    DynamoDbCredentials,
     #[error("region `{0}` does not look like an AWS region (e.g. us-east-1)")]
     Region(String),
     #[error("account id `{0}` must be 12 digits")]
@@ -352,6 +379,25 @@ impl Config {
             .or(file.public_url)
             .map(|url| validate_public_url(&url))
             .transpose()?;
+        let dynamodb_upstream = match args.dynamodb_upstream.clone().or(file.dynamodb_upstream) {
+            None => None,
+            Some(url) => {
+                let url = validate_public_url(&url)
+                    .map_err(|_| ConfigError::DynamoDbUpstream(redact_url(&url)))?;
+                let (Some(access_key_id), Some(secret_access_key)) = (
+                    env_var("AWS_ACCESS_KEY_ID"),
+                    env_var("AWS_SECRET_ACCESS_KEY"),
+                ) else {
+                    return Err(ConfigError::DynamoDbCredentials);
+                };
+                Some(DynamoDbUpstream {
+                    url,
+                    access_key_id,
+                    secret_access_key,
+                    session_token: env_var("AWS_SESSION_TOKEN"),
+                })
+            }
+        };
         let regions = args
             .region
             .clone()
@@ -431,6 +477,7 @@ impl Config {
             data_dir,
             database_url,
             public_url,
+            dynamodb_upstream,
             region,
             other_regions,
             account_id,

@@ -37,6 +37,8 @@ pub(crate) enum ServeError {
     Iam(String),
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    #[error("dynamodb upstream: {0}")]
+    DynamoDb(String),
 }
 
 /// How often the certificate files are looked at for a change.
@@ -110,6 +112,7 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             regions,
         ),
         secure_transport: tls.is_some(),
+        dynamodb: dynamodb_proxy(&config)?,
     };
     let app = router_with_federation(
         HttpState {
@@ -261,4 +264,24 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         }
         tracing::info!("shutdown signal received");
     })
+}
+
+/// The DynamoDB row-level proxy, with `--dynamodb-upstream`.
+fn dynamodb_proxy(
+    config: &Config,
+) -> Result<Option<gatehouse_identity::dynamodb::DynamoDbProxy>, ServeError> {
+    let Some(upstream) = &config.dynamodb_upstream else {
+        return Ok(None);
+    };
+    gatehouse_identity::dynamodb::DynamoDbProxy::new(gatehouse_identity::dynamodb::UpstreamConfig {
+        url: upstream.url.clone(),
+        region: config.region.clone(),
+        credentials: gatehouse_identity::sigv4::SigningCredentials {
+            access_key_id: upstream.access_key_id.clone(),
+            secret_access_key: upstream.secret_access_key.clone(),
+            session_token: upstream.session_token.clone(),
+        },
+    })
+    .map(Some)
+    .map_err(ServeError::DynamoDb)
 }

@@ -6,6 +6,8 @@
 //! - `pools`: the operator operations on pools, roles and identities.
 //! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
 //!   audience, `token_use`, expiry, sign-outs).
+//! - `openid`: GetOpenIdToken, the `{public_url}/cognito-identity` issuer's key, discovery
+//!   and JWKS, and the verification of its tokens for AssumeRoleWithWebIdentity.
 //! - `credentials`: GetId and GetCredentialsForIdentity (the enhanced flow), role choice
 //!   (default roles, role mappings by token or rules), the trust policy check.
 //!
@@ -14,11 +16,13 @@
 mod credentials;
 mod error;
 mod logins;
+mod openid;
 mod pools;
 
 pub use credentials::IdentityCredentials;
 pub use error::IdentityPoolError;
 pub use logins::{MAX_LOGINS, VerifiedLogin};
+pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
     IdentityPoolConfig, MappingRule, MatchType, RoleMapping, RoleMappingType,
@@ -57,6 +61,8 @@ struct Inner {
     sts: Sts,
     clock: Arc<dyn Clock>,
     config: IdentityPoolsConfig,
+    /// The OpenID issuer's key, loaded (or made) once on first use.
+    openid_key: tokio::sync::OnceCell<Arc<crate::tokens::SigningKey>>,
 }
 
 impl IdentityPools {
@@ -78,6 +84,7 @@ impl IdentityPools {
                 sts,
                 clock,
                 config,
+                openid_key: tokio::sync::OnceCell::new(),
             }),
         }
     }

@@ -80,6 +80,7 @@ operations! {
     ListTagsForResource => Operator, list_tags_for_resource;
     GetId => Public, get_id;
     GetCredentialsForIdentity => Public, get_credentials_for_identity;
+    GetOpenIdToken => Public, get_open_id_token;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
@@ -451,6 +452,51 @@ async fn get_credentials_for_identity(
             expiration: epoch(issued.credentials.expiration),
         },
     })
+}
+
+async fn get_open_id_token(
+    call: Call,
+    req: GetOpenIdToken,
+) -> Result<OpenIdTokenResponse, IdentityPoolError> {
+    let issued = call
+        .federation
+        .identity_pools
+        .get_open_id_token(&req.identity_id, &req.logins.unwrap_or_default())
+        .await?;
+    Ok(OpenIdTokenResponse {
+        identity_id: issued.identity_id,
+        token: issued.token,
+    })
+}
+
+// === the OpenID issuer's documents ===
+
+/// `/cognito-identity/.well-known/openid-configuration` and `…/jwks.json`: the issuer of
+/// GetOpenIdToken's tokens.
+pub(crate) fn well_known_routes(federation: Arc<FederationState>) -> axum::Router {
+    use axum::routing::get;
+    let configuration = {
+        let federation = federation.clone();
+        move || async move {
+            super::json(
+                StatusCode::OK,
+                &federation.identity_pools.openid_configuration(),
+            )
+        }
+    };
+    let jwks = move || async move {
+        match federation.identity_pools.openid_jwks().await {
+            Ok(jwks) => super::json(StatusCode::OK, &jwks),
+            Err(e) => from_identity_pool_error(&e).into_response_with(&super::request_id()),
+        }
+    };
+    let base = format!("/{}", crate::identity_pools::OPENID_ISSUER_PATH);
+    axum::Router::new()
+        .route(
+            &format!("{base}/.well-known/openid-configuration"),
+            get(configuration),
+        )
+        .route(&format!("{base}/.well-known/jwks.json"), get(jwks))
 }
 
 #[cfg(test)]

@@ -419,3 +419,17 @@ pub(super) struct CredentialsResponse {
     pub(super) identity_id: String,
     pub(super) credentials: CredentialsWire,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GetOpenIdToken {
+    pub(super) identity_id: String,
+    pub(super) logins: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct OpenIdTokenResponse {
+    pub(super) identity_id: String,
+    pub(super) token: String,
+}

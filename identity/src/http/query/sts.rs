@@ -1,18 +1,19 @@
-//! STS's query-protocol operations: GetCallerIdentity (any valid credentials) and
-//! AssumeRole (the operator's or a role session's).
+//! STS's query-protocol operations: GetCallerIdentity (any valid credentials), AssumeRole
+//! (the operator's or a role session's) and AssumeRoleWithWebIdentity (unsigned: the web
+//! identity token is the credential).
 
 use axum::http::StatusCode;
 use gatehouse_policy::calendar::format_rfc3339;
 
 use super::xml::Xml;
 use super::{Call, QueryError, invalid_action, respond};
-use crate::sts::{AssumeRole, Credentials, StsError};
+use crate::sts::{AssumeRole, AssumeRoleWithWebIdentity, Credentials, StsError};
 use crate::time::unix_seconds;
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// STS actions clients send without a signature (none served yet).
-pub(super) const UNSIGNED_ACTIONS: &[&str] = &[];
+/// STS actions clients send without a signature.
+pub(super) const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity"];
 
 /// The one mapping of [`StsError`] to STS's error codes and statuses.
 pub(super) fn from_sts_error(e: &StsError) -> QueryError {
@@ -117,6 +118,48 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                     x.leaf("Arn", &assumed.assumed_role_arn);
                     x.close("AssumedRoleUser");
                     x.leaf("PackedPolicySize", &assumed.packed_policy_size.to_string());
+                }),
+            ))
+        }
+        "AssumeRoleWithWebIdentity" => {
+            let token = p.required("WebIdentityToken")?;
+            if p.get("ProviderId").is_some() {
+                return Err(from_sts_error(&StsError::Validation(
+                    "ProviderId is for OAuth 2.0 access tokens, which gatehouse does not accept"
+                        .into(),
+                )));
+            }
+            let identity = call
+                .federation
+                .identity_pools
+                .verify_web_identity_token(token)
+                .await
+                .map_err(|e| from_sts_error(&e))?;
+            let request = AssumeRoleWithWebIdentity {
+                role_arn: p.required("RoleArn")?.to_owned(),
+                session_name: p.required("RoleSessionName")?.to_owned(),
+                duration_secs: p.int("DurationSeconds")?,
+                policy: p.get("Policy").map(str::to_owned),
+                policy_arns: p.list("PolicyArns", ".arn"),
+            };
+            let session = sts
+                .assume_role_with_web_identity(&identity, request)
+                .await
+                .map_err(|e| from_sts_error(&e))?;
+            Ok(respond(
+                NAMESPACE,
+                action,
+                id,
+                Some(|x: &mut Xml| {
+                    write_credentials(x, &session.credentials);
+                    x.leaf("SubjectFromWebIdentityToken", &session.subject);
+                    x.open("AssumedRoleUser", None);
+                    x.leaf("AssumedRoleId", &session.assumed_role_id);
+                    x.leaf("Arn", &session.assumed_role_arn);
+                    x.close("AssumedRoleUser");
+                    x.leaf("PackedPolicySize", &session.packed_policy_size.to_string());
+                    x.leaf("Provider", &session.provider);
+                    x.leaf("Audience", &session.audience);
                 }),
             ))
         }
