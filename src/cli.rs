@@ -23,6 +23,24 @@ pub(crate) enum Command {
     /// Manage API keys of the gateway (the value is shown once, at creation).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Write a consistent snapshot of the SQLite database to FILE while the service runs
+    /// (PostgreSQL: prints the pg_dump recipe).
+    Backup {
+        /// Where the snapshot goes; never overwritten.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Put a backup in place as the database of a fresh data folder, after checking that it is
+    /// whole and that the master key opens it.
+    Restore {
+        /// A file written by `gatehouse backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
     /// Test, validate and simulate IAM JSON policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -128,6 +146,10 @@ pub(crate) struct ServeArgs {
     /// and closed [default: 10000].
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
     pub(crate) max_connections: Option<String>,
+    /// Seconds a stopping service (SIGTERM, SIGINT) gives in-flight requests on every listener
+    /// before it closes them; a second signal stops at once [default: 30].
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE", value_name = "SECONDS")]
+    pub(crate) shutdown_grace: Option<String>,
     /// Requests per second one client address may send to the unauthenticated Cognito
     /// operations (SignUp, InitiateAuth, codes, challenges); 0 turns the limit off
     /// [default: 20].

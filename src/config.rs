@@ -20,6 +20,10 @@ pub(crate) const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The default cap on open client connections per public listener.
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default time in-flight requests get to finish once a stop is asked for.
+pub(crate) const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// Longest accepted grace period (an hour: longer is surely a typo).
+const MAX_SHUTDOWN_GRACE_SECS: u64 = 3600;
 /// The default data folder, relative to the working directory.
 pub(crate) const DEFAULT_DATA_DIR: &str = "gatehouse-data";
 pub(crate) const DEFAULT_REGION: &str = "us-east-1";
@@ -42,6 +46,8 @@ pub(crate) struct Config {
     pub(crate) metrics_listen: Option<SocketAddr>,
     /// Client connections each public listener keeps open at once.
     pub(crate) max_connections: usize,
+    /// How long in-flight requests get to finish once a stop is asked for.
+    pub(crate) shutdown_grace: std::time::Duration,
     /// Threads serving the gateway listener (1..=`MAX_WORKERS`).
     pub(crate) gateway_workers: usize,
     /// The gateway's account-wide throttle, (requests per second, burst); `None`: off.
@@ -137,6 +143,7 @@ struct FileConfig {
     gateway_tls_key: Option<PathBuf>,
     metrics_listen: Option<String>,
     max_connections: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
     gateway_workers: Option<usize>,
     gateway_account_rate_limit: Option<u32>,
     gateway_account_burst: Option<u32>,
@@ -201,6 +208,8 @@ pub(crate) enum ConfigError {
     Listen(String),
     #[error("metrics listen address `{0}` is not HOST:PORT with an IP address, or `none`")]
     MetricsListen(String),
+    #[error("shutdown grace `{0}` must be a number of seconds from 0 to {MAX_SHUTDOWN_GRACE_SECS}")]
+    ShutdownGrace(String),
     #[error("max connections `{0}` must be a number from 1 to 1000000")]
     MaxConnections(String),
     #[error("the metrics listener cannot share `{0}` with another listener")]
@@ -311,6 +320,18 @@ impl Config {
         if !(1..=1_000_000).contains(&max_connections) {
             return Err(ConfigError::MaxConnections(max_connections.to_string()));
         }
+        let grace_secs = match (&args.shutdown_grace, file.shutdown_grace_seconds) {
+            (Some(text), _) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ConfigError::ShutdownGrace(text.clone()))?,
+            (None, Some(n)) => n,
+            (None, None) => DEFAULT_SHUTDOWN_GRACE_SECS,
+        };
+        if grace_secs > MAX_SHUTDOWN_GRACE_SECS {
+            return Err(ConfigError::ShutdownGrace(grace_secs.to_string()));
+        }
+        let shutdown_grace = std::time::Duration::from_secs(grace_secs);
         let gateway_workers = match (&args.gateway_workers, file.gateway_workers) {
             (Some(text), _) => text
                 .trim()
@@ -471,6 +492,7 @@ impl Config {
             gateway_tls,
             metrics_listen,
             max_connections,
+            shutdown_grace,
             gateway_workers,
             gateway_account_limit,
             apis,
@@ -841,6 +863,25 @@ mod tests {
         assert!(err.to_string().contains("`127.0.0.1:9000`"), "{err}");
         let err = Config::load(&args(&["--metrics-listen", "metrics.local"])).unwrap_err();
         assert!(err.to_string().contains("`metrics.local`"), "{err}");
+    }
+
+    #[test]
+    fn the_shutdown_grace_comes_from_flag_or_file_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "shutdown_grace_seconds = 5\n").unwrap();
+        let path = file.display().to_string();
+        let grace = |argv: &[&str]| Config::load(&args(argv)).map(|c| c.shutdown_grace.as_secs());
+        assert_eq!(grace(&[]).unwrap(), DEFAULT_SHUTDOWN_GRACE_SECS);
+        assert_eq!(grace(&["--config", &path]).unwrap(), 5);
+        assert_eq!(
+            grace(&["--config", &path, "--shutdown-grace", "0"]).unwrap(),
+            0
+        );
+        for bad in ["soon", "1.5", "3601"] {
+            let err = grace(&["--shutdown-grace", bad]).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
     }
 
     #[test]

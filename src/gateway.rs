@@ -122,6 +122,7 @@ impl GatewayParts {
         .map_err(|err| GatewayStartError::Deployments(err.to_string()))?;
         let service_config = ServiceConfig {
             max_connections: config.max_connections,
+            shutdown_grace: config.shutdown_grace,
             trusted_proxies: config.trusted_proxies.clone(),
             tls,
             ..ServiceConfig::default()

@@ -4,9 +4,11 @@
 //! A bad config exits with a one-line error and status 64 (EX_USAGE).
 
 mod apikey_cmd;
+mod backup_cmd;
 mod cli;
 mod config;
 mod gateway;
+mod health;
 mod keys_cmd;
 mod policy_cmd;
 mod serve;
@@ -43,6 +45,22 @@ fn main() -> ExitCode {
             };
             init_logging();
             run_async(apikey_cmd::run(config, command))
+        }
+        cli::Command::Backup { file, service } => {
+            let config = match config::Config::load(&service) {
+                Ok(config) => config,
+                Err(err) => return usage_error(&err),
+            };
+            init_logging();
+            run_async(backup_cmd::backup(config, file))
+        }
+        cli::Command::Restore { file, service } => {
+            let config = match config::Config::load(&service) {
+                Ok(config) => config,
+                Err(err) => return usage_error(&err),
+            };
+            init_logging();
+            run_async(backup_cmd::restore(config, file))
         }
         cli::Command::Keys(cli::KeysCommand::Rotate { pool, service }) => {
             let config = match config::Config::load(&service) {

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::gateway::{GatewayParts, GatewayStartError};
+use crate::health::{self, Health};
 use crate::state::{StartError, State};
 
 /// Why serving stopped with an error.
@@ -39,6 +40,10 @@ pub(crate) enum ServeError {
     Tls(#[from] TlsError),
     #[error("dynamodb upstream: {0}")]
     DynamoDb(String),
+    #[error("key rings: {0}")]
+    KeyRings(String),
+    #[error("not ready: {0}")]
+    NotReady(String),
 }
 
 /// How often the certificate files are looked at for a change.
@@ -87,7 +92,23 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .refresh()
         .await
         .map_err(|err| ServeError::Iam(err.to_string()))?;
+    // Every pool's signing keys opened with the master key before anything is served.
+    let key_rings = state
+        .user_pools
+        .load_key_rings()
+        .await
+        .map_err(|err| ServeError::KeyRings(err.to_string()))?;
     let gateway = Arc::new(GatewayParts::open(&config, &state, gateway_tls.clone()).await?);
+    let health = Health::new(
+        state.store.clone(),
+        key_rings,
+        gateway.live.snapshot().gateway.stage_count(),
+    );
+    // The same checks `/health/ready` answers with, once, before anything listens for
+    // clients: a node that could not serve stops here with one line.
+    if let Some(problem) = health.check().await.problem {
+        return Err(ServeError::NotReady(problem));
+    }
     // One signature check for every operator API on the identity listener.
     let operator_auth = OperatorAuth::for_regions(
         state.operator.clone(),
@@ -123,27 +144,40 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         },
         Some(federation),
         gateway.operator_router(operator_auth),
-    );
+    )
+    .merge(health::router(health.clone()));
     // Metrics never share a public listener: they tell an outsider too much.
     let metrics = gateway.clone();
-    let metrics_app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = metrics.clone();
-            async move { metrics.metrics() }
-        }),
-    );
+    let metrics_app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.metrics() }
+            }),
+        )
+        .merge(health::router(health.clone()));
     let limits = EdgeLimits {
         max_connections: config.max_connections,
+        shutdown_grace: config.shutdown_grace,
         ..EdgeLimits::default()
     };
 
     // One signal, many listeners: every task waits on the same watch channel.
-    let signal = shutdown_signal()?;
+    // The first SIGTERM/SIGINT drains (readiness turns 503, listeners stop accepting,
+    // in-flight requests get the grace period); a second one ends the process at once.
+    let mut signals = StopSignals::register()?;
     let (stop, stopped) = watch::channel(false);
+    let draining = health.clone();
+    let grace = config.shutdown_grace;
     tokio::spawn(async move {
-        signal.await;
+        signals.next().await;
+        tracing::info!(?grace, "stop signal received; draining");
+        draining.set_stopping();
         let _ = stop.send(true);
+        signals.next().await;
+        eprintln!("gatehouse: second stop signal; stopping without draining");
+        std::process::exit(EXIT_SECOND_SIGNAL);
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(gateway.usage.clone().run(wait(stopped.clone())));
@@ -239,31 +273,50 @@ async fn wait(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Registers for SIGTERM and SIGINT now — before the "listening" line, so that a signal sent
-/// right after it is never left to the default action — and returns a future that resolves on
-/// the first of them.
+/// Exit status after a second stop signal: 128 + SIGTERM, as if the signal had killed it.
+const EXIT_SECOND_SIGNAL: i32 = 143;
+
+/// SIGTERM and SIGINT, registered now — before the "listening" line, so that a signal sent
+/// right after it is never left to the default action — and kept for the second one.
 #[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
+struct StopSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
         tokio::select! {
-            _ = terminate.recv() => {},
-            _ = interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+            _ = self.interrupt.recv() => {},
         }
-        tracing::info!("shutdown signal received");
-    })
+    }
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn next(&mut self) {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-        tracing::info!("shutdown signal received");
-    })
+    }
 }
 
 /// The DynamoDB row-level proxy, with `--dynamodb-upstream`.

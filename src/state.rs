@@ -144,7 +144,7 @@ impl State {
     }
 }
 
-fn create_private_dir(path: &Path) -> Result<(), StartError> {
+pub(crate) fn create_private_dir(path: &Path) -> Result<(), StartError> {
     let err = |source| StartError::DataDir {
         path: path.to_path_buf(),
         source,
@@ -160,7 +160,7 @@ fn create_private_dir(path: &Path) -> Result<(), StartError> {
 
 /// Writes `contents` to a new file readable by the owner only. Fails if the file exists, so two
 /// nodes starting at once on one data folder cannot overwrite each other's secret.
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -204,25 +204,77 @@ fn open_sealer(config: &Config) -> Result<Sealer, StartError> {
 /// start: a node with the wrong master key refuses to start instead of failing on every token.
 async fn check_master_key(store: &Store, sealer: &Sealer, url: &str) -> Result<(), StartError> {
     use base64::Engine as _;
-    let engine = base64::engine::general_purpose::STANDARD;
-    let db_err = |err: gatehouse_storage::StorageError| StartError::Database {
-        url: redact_url(url),
-        message: err.to_string(),
-    };
     let sealed = sealer
         .seal(MASTER_KEY_CHECK_PLAINTEXT, MASTER_KEY_CHECK.as_bytes())
         .map_err(|err| StartError::MasterKey(err.to_string()))?;
     let stored = store
         .settings()
-        .get_or_insert(MASTER_KEY_CHECK, &engine.encode(sealed), 0)
+        .get_or_insert(
+            MASTER_KEY_CHECK,
+            &base64::engine::general_purpose::STANDARD.encode(sealed),
+            0,
+        )
         .await
-        .map_err(db_err)?;
-    let blob = engine
+        .map_err(|err| database_error(url, &err))?;
+    opens_check_value(sealer, &stored)
+}
+
+/// Checks, without writing, that `sealer` opens the check value a database holds (a backup
+/// being restored): a database without one is not a gatehouse database.
+pub(crate) async fn verify_master_key(
+    store: &Store,
+    sealer: &Sealer,
+    url: &str,
+) -> Result<(), StartError> {
+    let stored = store
+        .settings()
+        .get(MASTER_KEY_CHECK)
+        .await
+        .map_err(|err| database_error(url, &err))?
+        .ok_or_else(|| StartError::Database {
+            url: redact_url(url),
+            message: "it holds no master key check value: not a gatehouse database".into(),
+        })?;
+    opens_check_value(sealer, &stored)
+}
+
+fn opens_check_value(sealer: &Sealer, stored: &str) -> Result<(), StartError> {
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD
         .decode(stored.as_bytes())
         .map_err(|_| StartError::MasterKeyMismatch)?;
     match sealer.open(&blob, MASTER_KEY_CHECK.as_bytes()) {
         Ok(plain) if plain == MASTER_KEY_CHECK_PLAINTEXT => Ok(()),
         _ => Err(StartError::MasterKeyMismatch),
+    }
+}
+
+fn database_error(url: &str, err: &gatehouse_storage::StorageError) -> StartError {
+    StartError::Database {
+        url: redact_url(url),
+        message: err.to_string(),
+    }
+}
+
+/// The master key from `GATEHOUSE_MASTER_KEY`, else from the data folder; never generated
+/// (for commands that work on secrets already sealed).
+pub(crate) fn existing_sealer(config: &Config) -> Result<Sealer, StartError> {
+    if let Some(secret) = &config.master_key {
+        return Sealer::from_config(&secret.0)
+            .map_err(|err| StartError::MasterKey(err.to_string()));
+    }
+    let path = config.data_dir.join(MASTER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            Sealer::from_config(text.trim()).map_err(|err| StartError::MasterKey(err.to_string()))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(StartError::MasterKey(format!(
+                "none given: set GATEHOUSE_MASTER_KEY or put the service's master.key into `{}`",
+                config.data_dir.display()
+            )))
+        }
+        Err(source) => Err(StartError::DataDir { path, source }),
     }
 }
 

@@ -63,7 +63,7 @@ pub use users::{
     UserFilter, UserPage, UserQuery, UserRecord, Users,
 };
 
-use db::Db;
+use db::{Db, DbRow, args};
 
 /// Unix epoch milliseconds, always supplied by the caller.
 pub type EpochMillis = i64;
@@ -106,6 +106,42 @@ impl Store {
     /// The newest schema version this build knows (and applies at [`Store::open`]).
     pub fn schema_version() -> i64 {
         migrate::latest_version()
+    }
+
+    /// The newest schema version applied to the database, read from it now: a readiness probe
+    /// (the database answers, and holds the schema this build expects).
+    pub async fn applied_schema_version(&self) -> Result<i64, StorageError> {
+        migrate::applied_version(&self.db).await
+    }
+
+    /// Writes a consistent snapshot of a SQLite database into `path` with `VACUUM INTO`: one
+    /// read transaction, so writers carry on meanwhile and the copy is compacted and whole.
+    /// `path` must not exist or be an empty file. PostgreSQL has its own tools (`pg_dump`).
+    pub async fn backup_into(&self, path: &str) -> Result<(), StorageError> {
+        if self.backend() == Backend::Postgres {
+            return Err(StorageError::invalid(
+                "backup: a PostgreSQL database is backed up with pg_dump",
+            ));
+        }
+        let mut lease = self.db.read().await?;
+        lease.conn().execute("VACUUM INTO $1", args![path]).await?;
+        Ok(())
+    }
+
+    /// What SQLite's `PRAGMA integrity_check` finds wrong (empty: nothing). PostgreSQL checks
+    /// its own pages; there the answer is always empty.
+    pub async fn integrity_problems(&self) -> Result<Vec<String>, StorageError> {
+        if self.backend() == Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        let mut lease = self.db.read().await?;
+        let rows = lease
+            .conn()
+            .fetch_all("PRAGMA integrity_check", &[], |row: &dyn DbRow| {
+                row.text("integrity_check")
+            })
+            .await?;
+        Ok(rows.into_iter().filter(|row| row != "ok").collect())
     }
 
     /// Refreshes the query planner's statistics; worth calling after a bulk import.

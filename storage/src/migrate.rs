@@ -134,6 +134,20 @@ pub(crate) async fn run(db: &Db) -> Result<(), StorageError> {
     tx.commit().await
 }
 
+/// The newest version in the database's ledger (0 before the first migration).
+pub(crate) async fn applied_version(db: &Db) -> Result<i64, StorageError> {
+    let mut lease = db.read().await?;
+    let version = lease
+        .conn()
+        .fetch_optional(
+            "SELECT MAX(version) AS version FROM gatehouse_migrations",
+            &[],
+            |row: &dyn DbRow| row.opt_int("version"),
+        )
+        .await?;
+    Ok(version.flatten().unwrap_or(0))
+}
+
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)

@@ -146,6 +146,29 @@ impl UserPools {
         }
     }
 
+    /// Loads (and opens with the master key) the key ring of every pool, so a start fails on a
+    /// key that cannot be opened instead of a sign-in failing later; returns how many rings.
+    pub async fn load_key_rings(&self) -> Result<usize, UserPoolError> {
+        let now = self.now();
+        let mut after: Option<String> = None;
+        let mut loaded = 0;
+        loop {
+            let page = self
+                .store()
+                .user_pools()
+                .list(1000, after.as_deref())
+                .await?;
+            for pool in &page.items {
+                self.load_ring(&pool.id, now).await?;
+                loaded += 1;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(loaded),
+            }
+        }
+    }
+
     /// The pool's cached ring without waiting, for synchronous verifiers such as the gateway's
     /// authorizer, which must not touch the database per request. A missing or stale ring is
     /// (re)loaded in the background on the current tokio runtime, so the first request for a
