@@ -22,7 +22,9 @@
 mod expr;
 mod request;
 
-pub use request::{Check, KeySchema, check_name, checks, is_served, parse_body, tables};
+pub use request::{
+    Check, KeySchema, check_name, checks, is_item_level, is_served, parse_body, tables,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -172,17 +174,7 @@ impl DynamoDbProxy {
         now: SystemTime,
     ) -> Result<Vec<Check>, DynamoDbError> {
         let mut schemas = HashMap::new();
-        let item_level = !matches!(
-            operation,
-            "CreateTable"
-                | "DeleteTable"
-                | "DescribeTable"
-                | "UpdateTable"
-                | "DescribeTimeToLive"
-                | "UpdateTimeToLive"
-                | "DescribeContinuousBackups"
-                | "Scan"
-        );
+        let item_level = request::is_item_level(operation);
         for table in tables(operation, body)? {
             if item_level && let Some(schema) = self.key_schema(&table, now).await? {
                 schemas.insert(table, schema);

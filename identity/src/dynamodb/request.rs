@@ -81,6 +81,14 @@ fn kind(operation: &str) -> Option<Kind> {
     })
 }
 
+/// Whether `operation` acts on items (its checks may need the tables' key schemas).
+pub fn is_item_level(operation: &str) -> bool {
+    !matches!(
+        kind(operation),
+        Some(Kind::Table | Kind::Account | Kind::Scan) | None
+    )
+}
+
 /// Whether `operation` is served by the proxy.
 pub fn is_served(operation: &str) -> bool {
     kind(operation).is_some()
@@ -573,10 +581,13 @@ mod tests {
             .map(|(_, v)| v.clone())
     }
 
-    /// (rule, operation, body, leading keys of each check: `None` = unproven)
+    /// The leading keys of each check: `None` = unproven.
+    type Expected = &'static [Option<&'static [&'static str]>];
+
+    /// (rule, operation, body, leading keys of each check)
     #[test]
     fn leading_keys_of_each_operation() {
-        let cases: &[(&str, &str, &str, &[Option<&[&str]>])] = &[
+        let cases: &[(&str, &str, &str, Expected)] = &[
             (
                 "GetItem by Key",
                 "GetItem",

@@ -60,6 +60,14 @@ pub(super) fn write_credentials(xml: &mut Xml, credentials: &Credentials) {
     xml.close("Credentials");
 }
 
+fn write_assumed_role(xml: &mut Xml, id: &str, arn: &str, packed_policy_size: u32) {
+    xml.open("AssumedRoleUser", None);
+    xml.leaf("AssumedRoleId", id);
+    xml.leaf("Arn", arn);
+    xml.close("AssumedRoleUser");
+    xml.leaf("PackedPolicySize", &packed_policy_size.to_string());
+}
+
 /// Runs an STS action.
 pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
     let id = call.request_id.as_str();
@@ -113,11 +121,12 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 id,
                 Some(|x: &mut Xml| {
                     write_credentials(x, &assumed.credentials);
-                    x.open("AssumedRoleUser", None);
-                    x.leaf("AssumedRoleId", &assumed.assumed_role_id);
-                    x.leaf("Arn", &assumed.assumed_role_arn);
-                    x.close("AssumedRoleUser");
-                    x.leaf("PackedPolicySize", &assumed.packed_policy_size.to_string());
+                    write_assumed_role(
+                        x,
+                        &assumed.assumed_role_id,
+                        &assumed.assumed_role_arn,
+                        assumed.packed_policy_size,
+                    );
                 }),
             ))
         }
@@ -153,11 +162,12 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 Some(|x: &mut Xml| {
                     write_credentials(x, &session.credentials);
                     x.leaf("SubjectFromWebIdentityToken", &session.subject);
-                    x.open("AssumedRoleUser", None);
-                    x.leaf("AssumedRoleId", &session.assumed_role_id);
-                    x.leaf("Arn", &session.assumed_role_arn);
-                    x.close("AssumedRoleUser");
-                    x.leaf("PackedPolicySize", &session.packed_policy_size.to_string());
+                    write_assumed_role(
+                        x,
+                        &session.assumed_role_id,
+                        &session.assumed_role_arn,
+                        session.packed_policy_size,
+                    );
                     x.leaf("Provider", &session.provider);
                     x.leaf("Audience", &session.audience);
                 }),
