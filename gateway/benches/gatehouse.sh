@@ -1,6 +1,6 @@
 # Sourced by wrk.sh and instructions.sh: prepares `gatehouse serve` for the benchmark exactly as
 # a user runs it — a data folder, a user pool made through the Cognito API (SigV4-signed with
-# curl), a user signed in with ADMIN_USER_PASSWORD_AUTH for an access token, an API key made
+# curl), a user signed in with ADMIN_USER_PASSWORD_AUTH for an ID token (what a Cognito authorizer without scopes takes), an API key made
 # with `gatehouse apikey create` and bound by name to the definition file's usage plan, and the
 # benchmark's definition file (`bench-api.yaml`) with the pool's ARN in it. Everything binds
 # 127.0.0.1 only.
@@ -9,6 +9,9 @@
 #     → sets GATEHOUSE_DATA, GATEHOUSE_API (the definition file), KEY and JWT
 #   gatehouse_serve_args IDENTITY_PORT GATEWAY_PORT WORKERS
 #     → prints the arguments of `gatehouse serve` for the measured process, one a line
+#   gatehouse_warm BASE_URL
+#     → waits until BASE_URL/bench/secure answers 200 with KEY and JWT: a node loads a pool's
+#       signing keys in the background on the first token it sees for it
 #
 # Operator credentials are fixed for the run (GATEHOUSE_OPERATOR_* in the environment) and
 # exported for the measured process too.
@@ -41,8 +44,11 @@ gatehouse_prepare() { # workdir setup-port [sed expressions...]
     GATEHOUSE_DATA="$work/gatehouse-data"
     GATEHOUSE_API="$work/bench-api.yaml"
     mkdir -p "$GATEHOUSE_DATA"
+    # One issuer for the tokens, whatever port each process's identity listener has.
+    PUBLIC_URL="http://127.0.0.1:$SETUP_PORT"
     "$GATEHOUSE" serve --data-dir "$GATEHOUSE_DATA" --listen "127.0.0.1:$SETUP_PORT" \
-        --gateway-listen 127.0.0.1:0 --metrics-listen none >"$work/setup.log" 2>&1 &
+        --public-url "$PUBLIC_URL" --gateway-listen 127.0.0.1:0 --metrics-listen none \
+        >"$work/setup.log" 2>&1 &
     local setup=$!
     wait_port "$SETUP_PORT"
     local pool client
@@ -57,7 +63,7 @@ gatehouse_prepare() { # workdir setup-port [sed expressions...]
     JWT="$(cognito AdminInitiateAuth "{\"UserPoolId\":\"$pool\",\"ClientId\":\"$client\",
         \"AuthFlow\":\"ADMIN_USER_PASSWORD_AUTH\",
         \"AuthParameters\":{\"USERNAME\":\"bench\",\"PASSWORD\":\"$BENCH_PASSWORD\"}}" |
-        json_field AuthenticationResult.AccessToken)"
+        json_field AuthenticationResult.IdToken)"
     kill -TERM "$setup"
     wait "$setup" 2>/dev/null || true
     local expressions=(-e "s/us-east-1_Bench/$pool/")
@@ -71,5 +77,17 @@ gatehouse_prepare() { # workdir setup-port [sed expressions...]
 gatehouse_serve_args() { # identity-port gateway-port workers
     printf '%s\n' serve --data-dir "$GATEHOUSE_DATA" --api "$GATEHOUSE_API" \
         --listen "127.0.0.1:$1" --gateway-listen "127.0.0.1:$2" --gateway-workers "$3" \
-        --metrics-listen none
+        --public-url "$PUBLIC_URL" --metrics-listen none
+}
+
+gatehouse_warm() { # base-url (http://… or https://…)
+    for _ in $(seq 1 600); do
+        if [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" \
+            -H "Authorization: Bearer $JWT" "$1/bench/secure")" = 200 ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "gatehouse never accepted the benchmark's token at $1" >&2
+    return 1
 }

@@ -104,6 +104,9 @@ esac
 PROXY_PID="$!"
 PIDS+=("$PROXY_PID")
 wait_port "$PORT"
+if [ "$PROXY" = gatehouse ]; then
+    gatehouse_warm "$([ "$TLS" = 1 ] && echo https || echo http)://127.0.0.1:$PORT"
+fi
 
 send() { # count: keep-alive GETs over 4 connections; fails on any answer but 200
     python3 - "$1" "$PORT" "$TLS" "$URL_PATH" "${HEADERS[@]}" <<'PY'

@@ -114,6 +114,8 @@ mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18088 18085 "$WORKERS")
 start gatehouse-tls 18085 "$GATEHOUSE" "${SERVE_ARGS[@]}" \
     --gateway-tls-cert "$WORK/tls.crt" --gateway-tls-key "$WORK/tls.key"
 TLS_PID="${PIDS[-1]}"
+gatehouse_warm http://127.0.0.1:18083
+gatehouse_warm https://127.0.0.1:18085
 NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')"
 
 declare -A RPS P99 RPS_ALL P99_ALL SEEN CPU CPU_ALL

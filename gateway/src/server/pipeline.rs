@@ -611,7 +611,7 @@ impl ConnectionService {
             Ok(Ok(response)) => response,
         };
         outcome.integration_status = Some(response.status().as_u16());
-        let (mut parts, incoming) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             let mut backend = Response::from_parts(parts, ());
             let backend_upgrade = hyper::upgrade::on(&mut backend);
@@ -634,7 +634,7 @@ impl ConnectionService {
             }
         }
         proxy::strip_hop_by_hop(&mut parts.headers, false);
-        let mut response = Response::from_parts(parts, GatewayBody::Incoming(incoming));
+        let mut response = Response::from_parts(parts, body);
         if !proxy {
             proxy::apply_integration_response(&mut response, http)?;
         }
