@@ -23,6 +23,13 @@ pub(crate) enum Command {
     /// Manage API keys of the gateway (the value is shown once, at creation).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Ask a running service whether it is ready (exit 0) or not (exit 1): the container
+    /// image's health check, which has no curl.
+    Health {
+        /// The readiness URL (plain http, an IP address and port).
+        #[arg(long, default_value = "http://127.0.0.1:9464/health/ready")]
+        url: String,
+    },
     /// Write a consistent snapshot of the SQLite database to FILE while the service runs
     /// (PostgreSQL: prints the pg_dump recipe).
     Backup {
@@ -41,6 +48,10 @@ pub(crate) enum Command {
         #[command(flatten)]
         service: ServeArgs,
     },
+    /// Move users between gatehouse services with their password hashes, SRP verifiers and
+    /// TOTP seeds sealed under a transfer key.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Test, validate and simulate IAM JSON policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -203,6 +214,40 @@ pub(crate) enum ApikeyCommand {
     /// Delete a key for good.
     Delete {
         id: String,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Write a pool's users as JSON lines (the pool first); secrets sealed under the transfer
+    /// key, never in clear.
+    Export {
+        /// The user pool id, e.g. `us-east-1_AbCdEfGhI`.
+        #[arg(long = "pool", value_name = "ID")]
+        pool: String,
+        /// A new file (mode 0600) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The transfer key (`id:base64` of 32 bytes) [default: $GATEHOUSE_EXPORT_KEY].
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        service: ServeArgs,
+    },
+    /// Read an export (every line checked before the first is written) into this service.
+    Import {
+        /// The pool to import into [default: the exported pool's id, made with its
+        /// configuration when missing; SRP verifiers carry over only to that id].
+        #[arg(long = "pool", value_name = "ID")]
+        pool: Option<String>,
+        /// The export file instead of stdin.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// The transfer key the export was sealed with [default: $GATEHOUSE_EXPORT_KEY].
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
         #[command(flatten)]
         service: ServeArgs,
     },

@@ -210,6 +210,8 @@ pub(crate) enum ConfigError {
     MetricsListen(String),
     #[error("shutdown grace `{0}` must be a number of seconds from 0 to {MAX_SHUTDOWN_GRACE_SECS}")]
     ShutdownGrace(String),
+    #[error("set GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE, not both")]
+    MasterKeyTwice,
     #[error("max connections `{0}` must be a number from 1 to 1000000")]
     MaxConnections(String),
     #[error("the metrics listener cannot share `{0}` with another listener")]
@@ -455,7 +457,21 @@ impl Config {
             env_var("GATEHOUSE_OPERATOR_ACCESS_KEY_ID"),
             env_var("GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY"),
         )?;
-        let master_key = env_var("GATEHOUSE_MASTER_KEY").map(Secret);
+        let master_key = match (
+            env_var("GATEHOUSE_MASTER_KEY"),
+            env_var("GATEHOUSE_MASTER_KEY_FILE"),
+        ) {
+            (Some(_), Some(_)) => return Err(ConfigError::MasterKeyTwice),
+            (Some(key), None) => Some(Secret(key)),
+            // A container secret (`/run/secrets/…`): the key stays out of the environment.
+            (None, Some(path)) => {
+                let path = PathBuf::from(path);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path, source })?;
+                Some(Secret(text.trim().to_owned()))
+            }
+            (None, None) => None,
+        };
         let trusted_proxies = if args.trusted_proxies.is_empty() {
             TrustedProxies::parse(&file.trusted_proxies)?
         } else {

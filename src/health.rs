@@ -126,6 +126,44 @@ async fn ready(health: &Health) -> Response {
     answer(status, readiness.body)
 }
 
+/// How long `gatehouse health` waits for the whole answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `gatehouse health --url http://IP:PORT/PATH`: one GET, success on a 200. Plain HTTP to an
+/// address only (the metrics listener of the same container), so no TLS or resolver is needed.
+pub(crate) fn probe(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| format!("`{authority}` is not IP:PORT"))?;
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
+        .map_err(|err| format!("{addr}: {err}"))?;
+    stream
+        .set_read_timeout(Some(PROBE_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(PROBE_TIMEOUT)))
+        .map_err(|err| format!("{addr}: {err}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|err| format!("{addr}: {err}"))?;
+    let mut head = [0u8; 64];
+    let read = stream
+        .read(&mut head)
+        .map_err(|err| format!("{addr}: {err}"))?;
+    let status_line = String::from_utf8_lossy(head.get(..read).unwrap_or_default());
+    match status_line.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        Some(code) => Err(format!("{url} answered {code}")),
+        None => Err(format!("{url} did not answer HTTP")),
+    }
+}
+
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,

@@ -13,6 +13,7 @@ mod keys_cmd;
 mod policy_cmd;
 mod serve;
 mod state;
+mod users_cmd;
 
 use std::process::ExitCode;
 
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(err) => return usage_error(&err),
             };
-            init_logging();
+            init_logging("info");
             run_async(serve::run(config))
         }
         cli::Command::Apikey(command) => {
@@ -43,34 +44,65 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(err) => return usage_error(&err),
             };
-            init_logging();
+            init_logging("info");
             run_async(apikey_cmd::run(config, command))
         }
+        cli::Command::Health { url } => match health::probe(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("gatehouse: {err}");
+                ExitCode::FAILURE
+            }
+        },
         cli::Command::Backup { file, service } => {
-            let config = match config::Config::load(&service) {
-                Ok(config) => config,
-                Err(err) => return usage_error(&err),
-            };
-            init_logging();
-            run_async(backup_cmd::backup(config, file))
+            with_config(&service, |config| backup_cmd::backup(config, file))
         }
         cli::Command::Restore { file, service } => {
-            let config = match config::Config::load(&service) {
-                Ok(config) => config,
-                Err(err) => return usage_error(&err),
-            };
-            init_logging();
-            run_async(backup_cmd::restore(config, file))
+            with_config(&service, |config| backup_cmd::restore(config, file))
         }
+        cli::Command::Users(cli::UsersCommand::Export {
+            pool,
+            output,
+            key_file,
+            service,
+        }) => with_config(&service, |config| {
+            users_cmd::export(config, pool, output, key_file)
+        }),
+        cli::Command::Users(cli::UsersCommand::Import {
+            pool,
+            input,
+            key_file,
+            service,
+        }) => with_config(&service, |config| {
+            users_cmd::import(config, pool, input, key_file)
+        }),
         cli::Command::Keys(cli::KeysCommand::Rotate { pool, service }) => {
             let config = match config::Config::load(&service) {
                 Ok(config) => config,
                 Err(err) => return usage_error(&err),
             };
-            init_logging();
+            init_logging("info");
             run_async(keys_cmd::rotate(config, pool))
         }
     }
+}
+
+/// Loads the service's configuration (a bad one exits 64), then runs the command.
+fn with_config<F, E>(
+    service: &cli::ServeArgs,
+    command: impl FnOnce(config::Config) -> F,
+) -> ExitCode
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let config = match config::Config::load(service) {
+        Ok(config) => config,
+        Err(err) => return usage_error(&err),
+    };
+    // A one-shot command's output is its result; progress logs would only bury it.
+    init_logging("warn");
+    run_async(command(config))
 }
 
 fn usage_error(err: &config::ConfigError) -> ExitCode {
@@ -78,11 +110,12 @@ fn usage_error(err: &config::ConfigError) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Logs go to stderr; `GATEHOUSE_LOG` (or `RUST_LOG`) takes an env-filter such as `debug`.
-fn init_logging() {
+/// Logs go to stderr; `GATEHOUSE_LOG` (or `RUST_LOG`) takes an env-filter such as `debug`,
+/// else `default` applies.
+fn init_logging(default: &str) {
     let filter = std::env::var("GATEHOUSE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned());
+        .unwrap_or_else(|_| default.to_owned());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

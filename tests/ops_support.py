@@ -33,6 +33,9 @@ class Acked:
     username: str
     password: str
     sub: str
+    # The ID token of a sign-in acknowledged right after the confirmation (storms with
+    # `sign_in`), to check later that its key is still known.
+    id_token: str | None = None
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Storm:
 
     pool: PoolFixture
     threads: int = 3
+    sign_in: bool = False
     acked: list[Acked] = field(default_factory=list)
     failures: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -76,8 +80,19 @@ class Storm:
                     self.failures += 1
                 self._stop.wait(0.05)
                 continue
+            user = Acked(username, PASSWORD, sub)
             with self._lock:
-                self.acked.append(Acked(username, PASSWORD, sub))
+                self.acked.append(user)
+            if self.sign_in:
+                try:
+                    user.id_token = public.initiate_auth(
+                        ClientId=self.pool.client_id,
+                        AuthFlow="USER_PASSWORD_AUTH",
+                        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+                    )["AuthenticationResult"]["IdToken"]
+                except Exception:  # noqa: BLE001 (as above)
+                    with self._lock:
+                        self.failures += 1
 
     def snapshot(self) -> list[Acked]:
         with self._lock:

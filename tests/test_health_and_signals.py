@@ -341,3 +341,37 @@ def test_a_second_sigterm_stops_at_once(slow_server):
     server.process.wait(timeout=60)
     assert server.process.returncode == 143, server.diagnostics()
     assert "second stop signal" in server.stderr_text(since_start=True)
+
+
+# === the container's probe and key file ===
+
+
+def test_gatehouse_health_exits_0_when_ready_and_1_with_one_line_otherwise(server):
+    metrics = listener(server, METRICS_LINE)
+    ready = subprocess.run([str(gatehouse_bin()), "health", "--url", f"{metrics}/health/ready"],
+                           capture_output=True, text=True, timeout=60)
+    assert ready.returncode == 0, ready.stderr
+    down = subprocess.run([str(gatehouse_bin()), "health", "--url", f"http://127.0.0.1:{closed_port()}/health/ready"],
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1, down.stderr
+    missing = subprocess.run([str(gatehouse_bin()), "health", "--url", f"{metrics}/nothing-here"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "404" in missing.stderr
+
+
+def test_the_master_key_can_come_from_a_file_and_not_from_two_places(tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("k1:" + "A" * 43 + "=\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    server = GatehouseServer(data_dir=data, extra_env={"GATEHOUSE_MASTER_KEY_FILE": str(key_file)})
+    try:
+        server.start()
+        assert server.get("/health/ready").status_code == 200
+        assert not (data / "master.key").exists(), "the key came from the file; none was generated"
+    finally:
+        server.close()
+    both = subprocess.run([str(gatehouse_bin()), "serve", "--data-dir", str(tmp_path / "other")],
+                          capture_output=True, text=True, timeout=60,
+                          env={"GATEHOUSE_MASTER_KEY_FILE": str(key_file), "GATEHOUSE_MASTER_KEY": "k1:" + "A" * 43 + "="})
+    assert both.returncode == 64 and "not both" in both.stderr

@@ -22,6 +22,7 @@ mod gateway;
 mod groups;
 mod iam;
 mod identity_pools;
+mod import_jobs;
 mod keys;
 mod mfa;
 mod migrate;
@@ -51,6 +52,7 @@ pub use iam::{
     Iam, IamSnapshot, ManagedPolicyRecord, OidcProviderRecord, PolicyVersionRecord, RoleRecord,
 };
 pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved};
+pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
@@ -222,6 +224,11 @@ impl Store {
     /// IAM roles, managed policies and OpenID Connect providers, with their change counter.
     pub fn iam(&self) -> Iam<'_> {
         Iam::new(&self.db)
+    }
+
+    /// Cognito user import jobs and their uploads.
+    pub fn import_jobs(&self) -> ImportJobs<'_> {
+        ImportJobs::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

@@ -70,6 +70,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_identity_pools_iam.sql"),
         postgres: include_str!("../migrations/postgres/0009_identity_pools_iam.sql"),
     },
+    // 0010 is left to the identity-pools work that is numbered before this one.
+    Migration {
+        version: 11,
+        name: "user import jobs",
+        sqlite: include_str!("../migrations/sqlite/0011_user_import_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0011_user_import_jobs.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

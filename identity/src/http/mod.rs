@@ -133,6 +133,11 @@ pub fn router_with_federation(
             get(openid_configuration),
         )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
+        // CreateUserImportJob's PreSignedUrl: the CSV is PUT here, once.
+        .route(
+            "/user-import/{job_id}",
+            axum::routing::put(upload_import_csv),
+        )
         .fallback(not_found)
         .with_state(state)
         .merge(others)
@@ -229,6 +234,46 @@ async fn add_request_id(mut response: Response) -> Response {
         headers.insert("x-amzn-requestid", v);
     }
     response
+}
+
+/// The upload URL's query: its single-use token.
+#[derive(Debug, serde::Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `PUT /user-import/{job_id}?token=…`: answered as S3 answers a pre-signed PUT (an empty 200,
+/// or an XML error), since that is what the URL stands in for.
+async fn upload_import_csv(
+    State(state): State<Arc<HttpState>>,
+    Path(job_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::user_pools::UploadError as E;
+    let (status, code, message) = match state
+        .user_pools
+        .upload_import_csv(&job_id, &query.token, &body)
+        .await
+    {
+        Ok(()) => return StatusCode::OK.into_response(),
+        Err(E::Denied) => (StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+        Err(E::TooLarge) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+        ),
+        Err(E::Service(_)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
 }
 
 async fn health() -> Response {

@@ -70,6 +70,10 @@ pub enum UserPoolError {
     /// user).
     #[error("{0}")]
     UnsupportedUserState(String),
+    /// The operation needs something that is not there yet (an import job without its file,
+    /// or already run).
+    #[error("{0}")]
+    PreconditionNotMet(String),
     /// Something broke inside gatehouse. The message is generic; the cause is logged.
     #[error("internal error")]
     Internal(String),

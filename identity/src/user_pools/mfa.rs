@@ -208,7 +208,7 @@ impl UserPools {
         format!("{TOTP_AAD}|{}|{sub}", pool.id)
     }
 
-    fn open_totp(
+    pub(super) fn open_totp(
         &self,
         pool: &UserPool,
         sub: &str,
@@ -217,6 +217,18 @@ impl UserPools {
         self.sealer()
             .open(sealed, Self::totp_aad(pool, sub).as_bytes())
             .map_err(|e| UserPoolError::internal("opening a software token", e))
+    }
+
+    /// Seals a software-token secret of `sub` with the master key.
+    pub(super) fn seal_totp(
+        &self,
+        pool: &UserPool,
+        sub: &str,
+        secret: &[u8],
+    ) -> Result<Vec<u8>, UserPoolError> {
+        self.sealer()
+            .seal(secret, Self::totp_aad(pool, sub).as_bytes())
+            .map_err(|e| UserPoolError::internal("sealing a software token", e))
     }
 
     /// The factors `user` has enabled (a verified software token, email codes).

@@ -39,6 +39,7 @@ pub mod config;
 mod devices;
 mod error;
 mod groups;
+mod import_jobs;
 mod issue;
 mod keys;
 mod list_users;
@@ -49,6 +50,7 @@ mod revocations;
 mod self_service;
 mod sign_up;
 mod srp_auth;
+mod transfer;
 mod types;
 mod users;
 
@@ -71,6 +73,10 @@ pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
+pub use import_jobs::{
+    CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
+    UploadError,
+};
 pub use issue::{ADMIN_SCOPE, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{
@@ -87,6 +93,7 @@ pub use revocations::{
 pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
 pub use srp_auth::{PASSWORD_VERIFIER, SRP_TIMESTAMP_SKEW_SECS};
+pub use transfer::{ExportPage, ExportedMfa, ExportedPool, ExportedUser, ImportOutcome};
 pub use types::{
     Client, CodeDeliveryDetails, Group, NewDeviceMetadata, Page, RotatedKeys, TokenOrigin, Tokens,
     User, UserPool, UserStatus, mask_destination,

@@ -88,6 +88,32 @@ fn verifier_aad(pool_id: &str, sub: &str) -> String {
     format!("gatehouse srp verifier v1|{pool_id}|{sub}")
 }
 
+impl UserPools {
+    /// A stored verifier (salt and verifier, encoded), opened with the master key.
+    pub(super) fn open_verifier_blob(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, UserPoolError> {
+        self.sealer()
+            .open(sealed, verifier_aad(pool_id, sub).as_bytes())
+            .map_err(|e| UserPoolError::internal("opening a verifier", e))
+    }
+
+    /// An encoded salt and verifier, sealed with the master key for `sub` of `pool_id`.
+    pub(super) fn seal_verifier_blob(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, UserPoolError> {
+        self.sealer()
+            .seal(plain, verifier_aad(pool_id, sub).as_bytes())
+            .map_err(|e| UserPoolError::internal("sealing a verifier", e))
+    }
+}
+
 fn device_verifier_aad(pool_id: &str, device_key: &str) -> String {
     format!("gatehouse device verifier v1|{pool_id}|{device_key}")
 }

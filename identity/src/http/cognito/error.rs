@@ -77,6 +77,7 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         E::InvalidUserPoolConfiguration(m) => ("InvalidUserPoolConfigurationException", m.as_str()),
         E::UnsupportedUserState(m) => ("UnsupportedUserStateException", m.as_str()),
         E::RefreshTokenReuse(m) => ("RefreshTokenReuseException", m.as_str()),
+        E::PreconditionNotMet(m) => ("PreconditionNotMetException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -148,6 +149,11 @@ mod tests {
                 400,
             ),
             (E::RefreshTokenReuse(m()), "RefreshTokenReuseException", 400),
+            (
+                E::PreconditionNotMet(m()),
+                "PreconditionNotMetException",
+                400,
+            ),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",

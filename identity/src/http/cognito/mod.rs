@@ -28,6 +28,7 @@ mod auth;
 mod clients;
 pub mod error;
 mod groups;
+mod import_jobs;
 mod mfa;
 mod pools;
 pub(crate) mod rate_limit;
@@ -165,6 +166,11 @@ operations! {
     AdminListDevices => Operator, mfa::admin_list_devices;
     AdminUpdateDeviceStatus => Operator, mfa::admin_update_device_status;
     AdminForgetDevice => Operator, mfa::admin_forget_device;
+    GetCSVHeader => Operator, import_jobs::get_csv_header;
+    CreateUserImportJob => Operator, import_jobs::create_user_import_job;
+    StartUserImportJob => Operator, import_jobs::start_user_import_job;
+    DescribeUserImportJob => Operator, import_jobs::describe_user_import_job;
+    ListUserImportJobs => Operator, import_jobs::list_user_import_jobs;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
