@@ -98,7 +98,21 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .load_key_rings()
         .await
         .map_err(|err| ServeError::KeyRings(err.to_string()))?;
-    let gateway = Arc::new(GatewayParts::open(&config, &state, gateway_tls.clone()).await?);
+    let regions: Vec<String> = std::iter::once(&config.region)
+        .chain(&config.other_regions)
+        .cloned()
+        .collect();
+    // One verifier of temporary and operator credentials for the identity listener (STS,
+    // the DynamoDB proxy) and the gateway's `AWS_IAM` methods.
+    let verifier = CredentialVerifier::new(
+        state.sealer.clone(),
+        state.operator.clone(),
+        state.iam.clone(),
+        regions,
+    );
+    let gateway = Arc::new(
+        GatewayParts::open(&config, &state, gateway_tls.clone(), Some(verifier.clone())).await?,
+    );
     let health = Health::new(
         state.store.clone(),
         key_rings,
@@ -118,20 +132,11 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             .collect(),
         state.clock.clone(),
     );
-    let regions: Vec<String> = std::iter::once(&config.region)
-        .chain(&config.other_regions)
-        .cloned()
-        .collect();
     let federation = FederationState {
         identity_pools: state.identity_pools.clone(),
         iam: state.iam.clone(),
         sts: state.sts.clone(),
-        verifier: CredentialVerifier::new(
-            state.sealer.clone(),
-            state.operator.clone(),
-            state.iam.clone(),
-            regions,
-        ),
+        verifier,
         secure_transport: tls.is_some(),
         dynamodb: dynamodb_proxy(&config)?,
     };
