@@ -277,3 +277,36 @@ def test_the_aws_cli_reads_its_own_row(world: World, tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert refused.returncode != 0 and "AccessDeniedException" in refused.stderr, refused.stderr
+
+
+def test_the_aws_sdk_for_javascript_v3_reads_and_writes_only_its_own_rows(world: World) -> None:
+    """tests/node/dynamodb_sdk_v3.mjs: `fromCognitoIdentityPool` with the user pool's ID token,
+    then @aws-sdk/client-dynamodb GetItem / PutItem; the other user's row stays untouched."""
+    assert (ROOT / "node_modules" / "@aws-sdk" / "client-dynamodb").is_dir(), (
+        "node_modules lacks @aws-sdk/client-dynamodb: run ./scripts/test (npm ci)")
+    _, id_token = world.setup.id_token()
+    other, _ = world.user()
+    world.upstream.put_item(TableName=world.table, Item=item(other, "1", "theirs"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        GATEHOUSE_ENDPOINT=world.server.endpoint,
+        REGION=REGION,
+        IDENTITY_POOL_ID=world.setup.pool_id,
+        USER_POOL_ID=world.setup.users.pool_id,
+        ID_TOKEN=id_token,
+        TABLE=world.table,
+        OTHER_OWNER=other,
+    )
+    run = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", str(ROOT / "tests" / "node" / "dynamodb_sdk_v3.mjs")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, f"node test failed:\n{run.stdout}\n{run.stderr}\n{world.server.stderr_text()[-4000:]}"
+    assert "pass 1" in run.stdout, run.stdout
+    # The browser's own row reached the table; the other user's row is as it was.
+    mine = world.setup.identity.get_id(IdentityPoolId=world.setup.pool_id, Logins=world.setup.logins(id_token))
+    got = world.upstream.get_item(TableName=world.table, Key={"owner": {"S": mine["IdentityId"]}, "id": {"S": "js"}})
+    assert got["Item"]["text"]["S"] == "from the browser"
+    assert "Item" not in world.upstream.get_item(TableName=world.table, Key={"owner": {"S": other}, "id": {"S": "js"}})
+    theirs = world.upstream.get_item(TableName=world.table, Key={"owner": {"S": other}, "id": {"S": "1"}})
+    assert theirs["Item"]["text"]["S"] == "theirs"
