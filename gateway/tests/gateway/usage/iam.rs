@@ -168,7 +168,10 @@ impl World {
 }
 
 fn message(answer: &Answer) -> String {
-    answer.json()["message"].as_str().unwrap_or_default().to_owned()
+    answer.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -184,7 +187,11 @@ async fn aws_iam_methods_verify_the_signature_and_the_role_policy() {
     let denied = |path: &str, explicit: bool| {
         format!(
             "User: arn:aws:sts::{ACCOUNT}:assumed-role/Auth/CognitoIdentityCredentials is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:{ACCOUNT}:iamapi/prod/GET/{path}{}",
-            if explicit { " with an explicit deny" } else { "" }
+            if explicit {
+                " with an explicit deny"
+            } else {
+                ""
+            }
         )
     };
     // (rule, path, credentials, expected status, expected message or "" for the backend's answer)
@@ -277,7 +284,9 @@ async fn tampered_and_expired_credentials_are_refused() {
             }
         }
     };
-    let answer = w.get("/prod/mine/notes", Some(&w.session), now, swap_token).await;
+    let answer = w
+        .get("/prod/mine/notes", Some(&w.session), now, swap_token)
+        .await;
     assert_eq!(
         (answer.status, message(&answer).as_str()),
         (
@@ -325,9 +334,6 @@ async fn tampered_and_expired_credentials_are_refused() {
         .await;
     assert_eq!(
         (answer.status, message(&answer).as_str()),
-        (
-            403,
-            "The security token included in the request is expired"
-        )
+        (403, "The security token included in the request is expired")
     );
 }
