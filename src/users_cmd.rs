@@ -172,7 +172,6 @@ async fn write_export(
             None => break,
         }
     }
-    drop(write);
     sink.flush()
         .map_err(|source| file_error(&out_path, source))?;
     Ok(count)

@@ -673,7 +673,9 @@ mod tests {
             }
             h
         };
-        let cases: &[(&[(&str, &str)], Option<Framing>)] = &[
+        // (the response's framing headers, the framing they give or `None`: refused)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Framing>);
+        let cases: &[Case<'_>] = &[
             (&[("content-length", "23")], Some(Framing::Length(23))),
             (&[("content-length", "23, 23")], Some(Framing::Length(23))),
             (&[("content-length", "23"), ("content-length", "24")], None),

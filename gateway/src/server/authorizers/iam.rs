@@ -31,6 +31,10 @@ pub const SIGNING_SERVICE: &str = "execute-api";
 /// The action every `AWS_IAM` method checks.
 pub const INVOKE_ACTION: &str = "execute-api:Invoke";
 
+/// What the operator (the account's root) may do, for `execute-api:InvalidateCache`.
+const OPERATOR_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
 /// Why an `AWS_IAM` request was refused. Messages are API Gateway's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IamRefusal {
@@ -65,12 +69,8 @@ impl CredentialAuthorizer {
             clippy::expect_used,
             reason = "a constant policy document, compiled by this module's tests"
         )]
-        let operator_policy = Arc::new(
-            Policy::parse(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-            )
-            .expect("the allow-all policy compiles"),
-        );
+        let operator_policy =
+            Arc::new(Policy::parse(OPERATOR_POLICY).expect("the allow-all policy compiles"));
         Self {
             verifier,
             operator_policy,
@@ -280,4 +280,113 @@ pub fn refusal_verdict(refusal: &IamRefusal) -> Verdict {
         HeaderValue::from_static(error_type),
     );
     Verdict::Respond(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn wire(refusal: IamRefusal) -> (u16, String, String) {
+        let Verdict::Respond(response) = refusal_verdict(&refusal) else {
+            return (0, String::new(), String::new());
+        };
+        let status = response.status().as_u16();
+        let kind = response.headers()["x-amzn-errortype"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        (status, kind, json["message"].as_str().unwrap().to_owned())
+    }
+
+    #[tokio::test]
+    async fn refusals_have_api_gateways_shape() {
+        let denied = |explicit| IamRefusal::Denied {
+            user: "arn:aws:iam::1:root".into(),
+            resource: "arn:aws:execute-api:r:1:a/s/GET/x".into(),
+            explicit,
+        };
+        let signature = |e| IamRefusal::Credentials(CredentialError::Signature(e));
+        let cases: Vec<(IamRefusal, &str, &str)> = vec![
+            (
+                denied(false),
+                "AccessDeniedException",
+                "User: arn:aws:iam::1:root is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:r:1:a/s/GET/x",
+            ),
+            (
+                denied(true),
+                "AccessDeniedException",
+                "User: arn:aws:iam::1:root is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:r:1:a/s/GET/x with an explicit deny",
+            ),
+            (
+                IamRefusal::Credentials(CredentialError::InvalidToken),
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                signature(SigV4Error::UnknownAccessKey),
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                IamRefusal::Credentials(CredentialError::Expired),
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+            (
+                signature(SigV4Error::WrongService {
+                    expected: "execute-api".into(),
+                    found: "s3".into(),
+                }),
+                "InvalidSignatureException",
+                "Credential should be scoped to correct service: 'execute-api'. ",
+            ),
+            (
+                IamRefusal::Credentials(CredentialError::WrongRegion("xx".into())),
+                "InvalidSignatureException",
+                "Credential should be scoped to a valid region. ",
+            ),
+            (
+                signature(SigV4Error::HeaderNotSigned("host")),
+                "InvalidSignatureException",
+                "'host' must be a 'SignedHeader' in the AWS Authorization.",
+            ),
+            (
+                signature(SigV4Error::Incomplete(
+                    "Authorization header requires 'Credential' parameter.".into(),
+                )),
+                "IncompleteSignatureException",
+                "Authorization header requires 'Credential' parameter.",
+            ),
+            (
+                signature(SigV4Error::PayloadHashMismatch),
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            ),
+        ];
+        for (refusal, kind, message) in cases {
+            let rule = refusal.to_string();
+            assert_eq!(
+                wire(refusal).await,
+                (403, kind.to_owned(), message.to_owned()),
+                "{rule}"
+            );
+        }
+        // Unsigned: the gateway response, so it reads like an unknown route.
+        assert!(matches!(
+            refusal_verdict(&IamRefusal::Missing),
+            Verdict::Reject(Rejection {
+                kind: GatewayResponseType::MissingAuthenticationToken,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_operator_policy_compiles() {
+        assert!(Policy::parse(OPERATOR_POLICY).is_ok());
+    }
 }
