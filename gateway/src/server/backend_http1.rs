@@ -673,7 +673,8 @@ mod tests {
             }
             h
         };
-        let cases: &[(&[(&str, &str)], Option<Framing>)] = &[
+        type Fields<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Fields<'_>, Option<Framing>)] = &[
             (&[("content-length", "23")], Some(Framing::Length(23))),
             (&[("content-length", "23, 23")], Some(Framing::Length(23))),
             (&[("content-length", "23"), ("content-length", "24")], None),
