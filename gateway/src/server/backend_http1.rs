@@ -673,9 +673,8 @@ mod tests {
             }
             h
         };
-        // (the response's framing headers, the framing they give or `None`: refused)
-        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Framing>);
-        let cases: &[Case<'_>] = &[
+        type Fields<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Fields<'_>, Option<Framing>)] = &[
             (&[("content-length", "23")], Some(Framing::Length(23))),
             (&[("content-length", "23, 23")], Some(Framing::Length(23))),
             (&[("content-length", "23"), ("content-length", "24")], None),

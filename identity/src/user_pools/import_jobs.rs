@@ -452,7 +452,9 @@ mod tests {
 
     #[test]
     fn csv_fields_follow_rfc_4180() {
-        let cases: &[(&str, Result<Vec<Vec<&str>>, ()>)] = &[
+        // (the text, its records or `Err(())`: refused)
+        type Case = (&'static str, Result<Vec<Vec<&'static str>>, ()>);
+        let cases: &[Case] = &[
             ("a,b\n1,2\n", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a,b\r\n1,2", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a\n\"x,\"\"y\"\"\"\n", Ok(vec![vec!["a"], vec!["x,\"y\""]])),

@@ -226,7 +226,9 @@ async fn throttle_and_quota_answer_429_with_retry_after() {
     );
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=86_400).contains(&retry));
-    // GetUsage: today's 5 requests and nothing left.
+    // GetUsage: today's 5 requests and nothing left, once this node's counts are written
+    // (every second; no request waits for it).
+    gw.usage.flush().await;
     let today = gw.usage.today();
     let report = gw
         .usage
