@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_identity_pools_iam.sql"),
         postgres: include_str!("../migrations/postgres/0009_identity_pools_iam.sql"),
     },
+    Migration {
+        version: 12,
+        name: "disabled identities (their last login unlinked)",
+        sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
+        postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
