@@ -167,7 +167,11 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
                 .is_some()
         );
         again.close().await;
-        assert_eq!(Store::schema_version(), 9, "migrations 0001 to 0009");
+        assert_eq!(
+            Store::schema_version(),
+            12,
+            "migrations 0001 to 0009, 0011 and 0012"
+        );
     })
     .await;
 }

@@ -202,6 +202,12 @@ impl IdentityPools {
                 IdentityPoolError::ResourceNotFound(format!("Identity '{identity_id}' not found."))
             })?;
         let pool = self.identity_pool(&identity.pool_id).await?;
+        if identity.disabled {
+            // Its last login was unlinked: it is nobody's, not a guest's.
+            return Err(IdentityPoolError::NotAuthorized(format!(
+                "Access to Identity '{identity_id}' is forbidden."
+            )));
+        }
         if identity.logins.is_empty() {
             if !logins.is_empty() {
                 // A guest signing in: link the logins first (GetId does that), then ask.
@@ -229,14 +235,11 @@ impl IdentityPools {
         if !linked {
             return Err(logins_dont_match());
         }
-        let mut amr = vec!["authenticated".to_owned()];
-        for login in &verified {
-            amr.push(login.provider.clone());
-            amr.push(format!(
-                "{}:CognitoSignIn:{}",
-                login.provider, login.subject
-            ));
-        }
+        let amr = super::developer::authenticated_amr(
+            verified
+                .iter()
+                .map(|l| (l.provider.as_str(), format!("CognitoSignIn:{}", l.subject))),
+        );
         Ok(AuthorizedIdentity {
             pool,
             verified,
