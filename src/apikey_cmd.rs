@@ -30,7 +30,7 @@ pub(crate) async fn run(config: Config, command: ApikeyCommand) -> Result<(), Se
 
 async fn execute(config: &Config, state: &State, command: ApikeyCommand) -> Result<(), ServeError> {
     // The gateway parts know the usage plans of the definition files as well as stored ones.
-    let gateway = GatewayParts::open(config, state, None).await?;
+    let gateway = GatewayParts::open(config, state, None, None).await?;
     let usage = &gateway.usage;
     let failed =
         |err: gatehouse_gateway::server::usage::UsageError| ServeError::Command(err.to_string());

@@ -78,6 +78,12 @@ pub(crate) struct ServeArgs {
     /// `--tls-cert`].
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub(crate) public_url: Option<String>,
+    /// A DynamoDB-compatible endpoint: the identity listener then accepts DynamoDB requests
+    /// signed with temporary credentials, checks them row by row against the caller's role
+    /// and forwards what is allowed, re-signed with AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the environment.
+    #[arg(long, env = "GATEHOUSE_DYNAMODB_UPSTREAM", value_name = "URL")]
+    pub(crate) dynamodb_upstream: Option<String>,
     /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
     /// made without a signed region [default: us-east-1].
     #[arg(long, env = "GATEHOUSE_REGION")]
@@ -109,6 +115,15 @@ pub(crate) struct ServeArgs {
     /// gateway port [default: the number of CPUs].
     #[arg(long, env = "GATEHOUSE_GATEWAY_WORKERS", value_name = "N")]
     pub(crate) gateway_workers: Option<String>,
+    /// Requests per second the gateway admits over all APIs and keys together (API Gateway's
+    /// account-wide throttle; AWS's default is 10000 with a burst of 5000); 0 turns it off
+    /// [default: off].
+    #[arg(long, env = "GATEHOUSE_GATEWAY_ACCOUNT_RATE_LIMIT", value_name = "RPS")]
+    pub(crate) gateway_account_rate_limit: Option<String>,
+    /// Requests the account-wide throttle admits at once before its rate applies
+    /// [default: the rate].
+    #[arg(long, env = "GATEHOUSE_GATEWAY_ACCOUNT_BURST", value_name = "N")]
+    pub(crate) gateway_account_burst: Option<String>,
     /// An API definition for the gateway: the declarative YAML/TOML format, OpenAPI 3 or
     /// Swagger 2, told apart by content (repeatable; reloaded on change and on SIGHUP).
     #[arg(

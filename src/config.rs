@@ -50,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: std::time::Duration,
     /// Threads serving the gateway listener (1..=`MAX_WORKERS`).
     pub(crate) gateway_workers: usize,
+    /// The gateway's account-wide throttle, (requests per second, burst); `None`: off.
+    pub(crate) gateway_account_limit: Option<(u32, u32)>,
     /// API definitions the gateway serves (empty: every request gets API Gateway's 403).
     pub(crate) apis: Vec<PathBuf>,
     /// Holds the SQLite database (by default), the generated operator credentials and master
@@ -61,6 +63,8 @@ pub(crate) struct Config {
     /// `None` means `http://{the address as bound}` (`https://` when the identity listener has
     /// TLS; known only once the listener is bound).
     pub(crate) public_url: Option<String>,
+    /// `--dynamodb-upstream` and the credentials requests to it are signed with.
+    pub(crate) dynamodb_upstream: Option<DynamoDbUpstream>,
     /// The first region of `--region`: where pools are made without a signed region.
     pub(crate) region: String,
     /// The other regions of `--region` (`us-east-1,eu-west-1`): operator requests signed
@@ -141,11 +145,14 @@ struct FileConfig {
     max_connections: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
     gateway_workers: Option<usize>,
+    gateway_account_rate_limit: Option<u32>,
+    gateway_account_burst: Option<u32>,
     #[serde(default)]
     apis: Vec<PathBuf>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
+    dynamodb_upstream: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
     smtp_url: Option<String>,
@@ -154,6 +161,24 @@ struct FileConfig {
     trusted_proxies: Vec<String>,
     rate_limit: Option<RateLimitFile>,
     trusted_proxy_header: Option<String>,
+}
+
+/// The DynamoDB upstream and its credentials (from the environment, never the file).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct DynamoDbUpstream {
+    pub(crate) url: String,
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: String,
+    pub(crate) session_token: Option<String>,
+}
+
+impl std::fmt::Debug for DynamoDbUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoDbUpstream")
+            .field("url", &self.url)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[rate_limit]`: the limit per client address on the unauthenticated operations.
@@ -193,6 +218,14 @@ pub(crate) enum ConfigError {
     MetricsSameListener(SocketAddr),
     #[error("gateway workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
     GatewayWorkers(String),
+    #[error("gateway account {what} `{value}` must be a number from {min} to {MAX_RATE_LIMIT}")]
+    AccountLimit {
+        what: &'static str,
+        value: String,
+        min: u32,
+    },
+    #[error("a gateway account burst needs a gateway account rate limit")]
+    AccountBurstAlone,
     #[error("set both {0}, or neither")]
     TlsHalf(&'static str),
     #[error("the identity and gateway listeners cannot share `{0}`")]
@@ -201,6 +234,12 @@ pub(crate) enum ConfigError {
     DatabaseUrl(String),
     #[error("public url `{0}` must be an http:// or https:// URL without query or fragment")]
     PublicUrl(String),
+    #[error("dynamodb upstream `{0}` must be an http:// or https:// URL without query or fragment")]
+    DynamoDbUpstream(String),
+    #[error(
+        "--dynamodb-upstream needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+    )]
+    DynamoDbCredentials,
     #[error("region `{0}` does not look like an AWS region (e.g. us-east-1)")]
     Region(String),
     #[error("account id `{0}` must be 12 digits")]
@@ -306,6 +345,12 @@ impl Config {
         if !(1..=MAX_WORKERS).contains(&gateway_workers) {
             return Err(ConfigError::GatewayWorkers(gateway_workers.to_string()));
         }
+        let gateway_account_limit = account_limit(
+            args.gateway_account_rate_limit.as_deref(),
+            file.gateway_account_rate_limit,
+            args.gateway_account_burst.as_deref(),
+            file.gateway_account_burst,
+        )?;
         // Relative paths in the file are relative to the file, as a person reading it expects.
         let file_dir = args
             .config
@@ -357,6 +402,25 @@ impl Config {
             .or(file.public_url)
             .map(|url| validate_public_url(&url))
             .transpose()?;
+        let dynamodb_upstream = match args.dynamodb_upstream.clone().or(file.dynamodb_upstream) {
+            None => None,
+            Some(url) => {
+                let url = validate_public_url(&url)
+                    .map_err(|_| ConfigError::DynamoDbUpstream(redact_url(&url)))?;
+                let (Some(access_key_id), Some(secret_access_key)) = (
+                    env_var("AWS_ACCESS_KEY_ID"),
+                    env_var("AWS_SECRET_ACCESS_KEY"),
+                ) else {
+                    return Err(ConfigError::DynamoDbCredentials);
+                };
+                Some(DynamoDbUpstream {
+                    url,
+                    access_key_id,
+                    secret_access_key,
+                    session_token: env_var("AWS_SESSION_TOKEN"),
+                })
+            }
+        };
         let regions = args
             .region
             .clone()
@@ -446,10 +510,12 @@ impl Config {
             max_connections,
             shutdown_grace,
             gateway_workers,
+            gateway_account_limit,
             apis,
             data_dir,
             database_url,
             public_url,
+            dynamodb_upstream,
             region,
             other_regions,
             account_id,
@@ -485,6 +551,39 @@ fn rate_limit_value(
         return Err(bad(value.to_string()));
     }
     Ok(value)
+}
+
+/// The gateway's account-wide throttle: off unless a rate is set (flag or its `GATEHOUSE_*`
+/// variable, else the file); a rate of 0 turns it off; the burst defaults to one second of
+/// the rate.
+fn account_limit(
+    rate_flag: Option<&str>,
+    rate_file: Option<u32>,
+    burst_flag: Option<&str>,
+    burst_file: Option<u32>,
+) -> Result<Option<(u32, u32)>, ConfigError> {
+    let number = |what: &'static str, min: u32, flag: Option<&str>, file: Option<u32>| {
+        let bad = |value: String| ConfigError::AccountLimit { what, value, min };
+        let value = match (flag, file) {
+            (Some(text), _) => Some(
+                text.trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad(text.to_owned()))?,
+            ),
+            (None, file) => file,
+        };
+        match value {
+            Some(n) if !(min..=MAX_RATE_LIMIT).contains(&n) => Err(bad(n.to_string())),
+            other => Ok(other),
+        }
+    };
+    let rate = number("rate limit", 0, rate_flag, rate_file)?;
+    let burst = number("burst", 1, burst_flag, burst_file)?;
+    match (rate, burst) {
+        (None, Some(_)) => Err(ConfigError::AccountBurstAlone),
+        (None | Some(0), _) => Ok(None),
+        (Some(rate), burst) => Ok(Some((rate, burst.unwrap_or(rate)))),
+    }
 }
 
 impl Config {
@@ -660,6 +759,10 @@ mod tests {
         );
         assert_eq!(config.max_connections, 10_000);
         assert_eq!(
+            config.gateway_account_limit, None,
+            "a self-hosted gateway has no account-wide throttle"
+        );
+        assert_eq!(
             config.source_rate_limit,
             SourceRateLimit {
                 per_second: 20,
@@ -701,6 +804,60 @@ mod tests {
         std::fs::write(&file, "[rate_limit]\nper_sec = 5\n").unwrap();
         let err = Config::load(&args(&["--config", &path])).unwrap_err();
         assert!(err.to_string().contains("per_sec"), "{err}");
+    }
+
+    #[test]
+    fn the_account_throttle_comes_from_flag_or_file_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            "gateway_account_rate_limit = 10000\ngateway_account_burst = 5000\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let limit = |argv: &[&str]| Config::load(&args(argv)).unwrap().gateway_account_limit;
+        assert_eq!(limit(&["--config", &path]), Some((10_000, 5_000)));
+        assert_eq!(
+            limit(&["--config", &path, "--gateway-account-rate-limit", "0"]),
+            None,
+            "the flag wins; 0 is off"
+        );
+        assert_eq!(
+            limit(&["--gateway-account-rate-limit", "300"]),
+            Some((300, 300)),
+            "the burst defaults to one second of the rate"
+        );
+        assert_eq!(
+            limit(&[
+                "--gateway-account-rate-limit",
+                "300",
+                "--gateway-account-burst",
+                "20"
+            ]),
+            Some((300, 20))
+        );
+        let cases: &[(&[&str], &str)] = &[
+            (&["--gateway-account-rate-limit", "fast"], "`fast`"),
+            (&["--gateway-account-rate-limit", "2000000"], "`2000000`"),
+            (
+                &[
+                    "--gateway-account-rate-limit",
+                    "5",
+                    "--gateway-account-burst",
+                    "0",
+                ],
+                "burst `0`",
+            ),
+            (
+                &["--gateway-account-burst", "10"],
+                "needs a gateway account rate",
+            ),
+        ];
+        for (argv, needle) in cases {
+            let err = Config::load(&args(argv)).unwrap_err();
+            assert!(err.to_string().contains(needle), "{argv:?}: {err}");
+        }
     }
 
     #[test]

@@ -10,14 +10,19 @@ use gatehouse_gateway::control::deployments::Deployments;
 use gatehouse_gateway::control::files::read_sources;
 use gatehouse_gateway::control::operator::{self, OperatorState};
 use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::model::Throttle;
 use gatehouse_gateway::definition::sources::SourceDefinition;
-use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, KeyRingVerifier};
+use gatehouse_gateway::server::authorizers::iam::CredentialAuthorizer;
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, AuthorizerStep, IamAuthorizer, KeyRingVerifier,
+};
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
 use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, ServerTls, ServiceConfig, Step, Steps,
 };
 use gatehouse_identity::http::operator::OperatorAuth;
+use gatehouse_identity::sts::CredentialVerifier;
 
 use crate::config::Config;
 use crate::state::State;
@@ -55,11 +60,12 @@ pub(crate) struct GatewayParts {
 impl GatewayParts {
     /// Loads the definitions (refusing to start on a broken one) and opens the stages, on the
     /// service's store, user pools and clock; the gateway listener serves over `tls` when
-    /// given.
+    /// given, and `AWS_IAM` methods verify with `credentials` (`None`: they answer 403).
     pub(crate) async fn open(
         config: &Config,
         state: &State,
         tls: Option<ServerTls>,
+        credentials: Option<CredentialVerifier>,
     ) -> Result<Self, GatewayStartError> {
         let (store, user_pools) = (&state.store, &state.user_pools);
         let clock = state.clock.clone();
@@ -71,7 +77,14 @@ impl GatewayParts {
             read_sources(&config.apis, clock.now(), &limits)
                 .map_err(|err| GatewayStartError::Definitions(err.to_string()))?
         };
-        let usage = Usage::open(store.clone(), clock.clone(), UsageConfig::default())
+        let usage_config = UsageConfig {
+            account_throttle: config.gateway_account_limit.map(|(rate, burst)| Throttle {
+                rate_per_second: f64::from(rate),
+                burst,
+            }),
+            ..UsageConfig::default()
+        };
+        let usage = Usage::open(store.clone(), clock.clone(), usage_config)
             .await
             .map_err(|err| GatewayStartError::Usage(err.to_string()))?;
         let arn = AuthorizerConfig {
@@ -87,7 +100,11 @@ impl GatewayParts {
             .with_revocations(move |pool_id, sub, origin_jti, iat| {
                 revocations.is_revoked(pool_id, sub, origin_jti, iat)
             });
-        let authorizer = AuthorizerStep::new(arn.clone(), Some(Arc::new(verifier)), None);
+        // `AWS_IAM`: the identity listener's verifier, sealed tokens and compiled policies in
+        // memory, so no database access per request either.
+        let iam =
+            credentials.map(|v| Arc::new(CredentialAuthorizer::new(v)) as Arc<dyn IamAuthorizer>);
+        let authorizer = AuthorizerStep::new(arn.clone(), Some(Arc::new(verifier)), iam);
         let cache = Arc::new(CacheStep::new(CacheConfig {
             arn,
             ..CacheConfig::default()

@@ -38,6 +38,8 @@ pub(crate) enum ServeError {
     Iam(String),
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    #[error("dynamodb upstream: {0}")]
+    DynamoDb(String),
     #[error("key rings: {0}")]
     KeyRings(String),
     #[error("not ready: {0}")]
@@ -96,7 +98,21 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .load_key_rings()
         .await
         .map_err(|err| ServeError::KeyRings(err.to_string()))?;
-    let gateway = Arc::new(GatewayParts::open(&config, &state, gateway_tls.clone()).await?);
+    let regions: Vec<String> = std::iter::once(&config.region)
+        .chain(&config.other_regions)
+        .cloned()
+        .collect();
+    // One verifier of temporary and operator credentials for the identity listener (STS,
+    // the DynamoDB proxy) and the gateway's `AWS_IAM` methods.
+    let verifier = CredentialVerifier::new(
+        state.sealer.clone(),
+        state.operator.clone(),
+        state.iam.clone(),
+        regions,
+    );
+    let gateway = Arc::new(
+        GatewayParts::open(&config, &state, gateway_tls.clone(), Some(verifier.clone())).await?,
+    );
     let health = Health::new(
         state.store.clone(),
         key_rings,
@@ -116,21 +132,13 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             .collect(),
         state.clock.clone(),
     );
-    let regions: Vec<String> = std::iter::once(&config.region)
-        .chain(&config.other_regions)
-        .cloned()
-        .collect();
     let federation = FederationState {
         identity_pools: state.identity_pools.clone(),
         iam: state.iam.clone(),
         sts: state.sts.clone(),
-        verifier: CredentialVerifier::new(
-            state.sealer.clone(),
-            state.operator.clone(),
-            state.iam.clone(),
-            regions,
-        ),
+        verifier,
         secure_transport: tls.is_some(),
+        dynamodb: dynamodb_proxy(&config)?,
     };
     let app = router_with_federation(
         HttpState {
@@ -314,4 +322,24 @@ impl StopSignals {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// The DynamoDB row-level proxy, with `--dynamodb-upstream`.
+fn dynamodb_proxy(
+    config: &Config,
+) -> Result<Option<gatehouse_identity::dynamodb::DynamoDbProxy>, ServeError> {
+    let Some(upstream) = &config.dynamodb_upstream else {
+        return Ok(None);
+    };
+    gatehouse_identity::dynamodb::DynamoDbProxy::new(gatehouse_identity::dynamodb::UpstreamConfig {
+        url: upstream.url.clone(),
+        region: config.region.clone(),
+        credentials: gatehouse_identity::sigv4::SigningCredentials {
+            access_key_id: upstream.access_key_id.clone(),
+            secret_access_key: upstream.secret_access_key.clone(),
+            session_token: upstream.session_token.clone(),
+        },
+    })
+    .map(Some)
+    .map_err(ServeError::DynamoDb)
 }

@@ -13,8 +13,8 @@ and headers it receives.
   `X-Forwarded-For` by default) is believed from it only, and no other forwarding header is
   read; the backend, `context.identity.sourceIp` and the access log see the one resolved
   address, and the client's forwarding headers are replaced, never appended to.
-- A method requiring `AWS_IAM` loads with a warning naming it (identity pools bring it) and
-  answers 403; a `jwt` authorizer without audiences stops the server with its location.
+- A method requiring `AWS_IAM` answers an unsigned request 403 `Missing Authentication Token`
+  (tests/test_gateway_iam.py signs them); a `jwt` authorizer without audiences stops the server with its location.
 
 Every server runs on SQLite and on PostgreSQL (the `backend` fixture).
 """
@@ -354,10 +354,9 @@ def test_a_proxy_writing_forwarded_is_read_there_only(forwarded_proxy: Gateway, 
 # === what loads, and what does not ===
 
 
-def test_aws_iam_methods_load_with_a_warning_and_answer_403(gateway: Gateway) -> None:
+def test_aws_iam_methods_load_quietly_and_refuse_unsigned_requests(gateway: Gateway) -> None:
     log = gateway.server.stderr_text(since_start=True)
-    assert "apis.shop.resources./reports.DELETE.authorization" in log, log
-    assert "`DELETE /reports` requires SigV4 (`AWS_IAM`), which arrives with identity pools" in log
+    assert "apis.shop.resources./reports.DELETE.authorization" not in log, log
     status, body, _ = gateway.request("DELETE", "/prod/reports")
     assert (status, body) == (403, {"message": "Missing Authentication Token"})
 

@@ -576,3 +576,80 @@ def test_assume_role_for_the_operator_and_for_allowed_sessions(setup: Setup) -> 
     cognito_only = setup.role("CognitoOnly", cognito_trust(setup.pool_id))
     expect_error("AccessDenied", sts.assume_role, RoleArn=cognito_only["Arn"], RoleSessionName="ops")
     expect_error("MalformedPolicyDocument", sts.assume_role, RoleArn=target["Arn"], RoleSessionName="ops", Policy="{")
+
+
+# === GetOpenIdToken and AssumeRoleWithWebIdentity ===
+
+
+def test_an_open_id_token_becomes_a_role_session_through_sts(setup: Setup) -> None:
+    import jwt
+    import requests
+
+    _, id_token = setup.id_token()
+    logins = setup.logins(id_token)
+    identity_id = setup.identity.get_id(IdentityPoolId=setup.pool_id, Logins=logins)["IdentityId"]
+    answer = setup.identity.get_open_id_token(IdentityId=identity_id, Logins=logins)
+    assert answer["IdentityId"] == identity_id
+    token = answer["Token"]
+
+    # The issuer publishes its discovery document and keys; an OIDC library verifies the token.
+    issuer = f"{setup.server.endpoint}/cognito-identity"
+    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+    assert discovery["issuer"] == issuer
+    keys = jwt.PyJWKClient(discovery["jwks_uri"])
+    claims = jwt.decode(token, keys.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
+                        audience=setup.pool_id, issuer=issuer)
+    assert claims["sub"] == identity_id
+    assert claims["amr"][0] == "authenticated" and setup.provider in claims["amr"]
+    assert claims["exp"] - claims["iat"] == 600
+
+    # Without the identity's own login there is no token.
+    expect_error("NotAuthorizedException", setup.identity.get_open_id_token, IdentityId=identity_id)
+
+    web_trust = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": setup.pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+            },
+        }],
+    })
+    role = setup.role("Web", web_trust)
+    sts = client(setup.server, "sts", unsigned=True)
+    assumed = sts.assume_role_with_web_identity(RoleArn=role["Arn"], RoleSessionName="web-app",
+                                                WebIdentityToken=token)
+    assert assumed["SubjectFromWebIdentityToken"] == identity_id
+    assert assumed["Audience"] == setup.pool_id
+    assert assumed["Provider"] == "cognito-identity.amazonaws.com"
+    me = client(setup.server, "sts", session_creds(assumed["Credentials"])).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role['RoleName']}/web-app"
+
+    # A role trusting another pool, a tampered token and a token of no known issuer are refused.
+    other = setup.role("WebOther", web_trust.replace(setup.pool_id, f"{REGION}:00000000-0000-0000-0000-000000000000"))
+    expect_error("AccessDenied", sts.assume_role_with_web_identity, RoleArn=other["Arn"],
+                 RoleSessionName="web-app", WebIdentityToken=token)
+    head, payload, signature = token.split(".")
+    forged_claims = {**claims, "sub": f"{REGION}:11111111-1111-1111-1111-111111111111"}
+    forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode(), signature])
+    expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role["Arn"],
+                 RoleSessionName="web-app", WebIdentityToken=forged)
+    expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role["Arn"],
+                 RoleSessionName="web-app", WebIdentityToken=id_token)
+
+
+def test_guests_get_open_id_tokens_with_the_unauthenticated_amr(setup: Setup) -> None:
+    import jwt
+
+    identity_id = setup.identity.get_id(IdentityPoolId=setup.pool_id)["IdentityId"]
+    token = setup.identity.get_open_id_token(IdentityId=identity_id)["Token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["amr"] == ["unauthenticated"] and claims["aud"] == setup.pool_id
+    # A role trusting authenticated identities only does not take a guest.
+    role = setup.role("WebAuthOnly", cognito_trust(setup.pool_id))
+    sts = client(setup.server, "sts", unsigned=True)
+    expect_error("AccessDenied", sts.assume_role_with_web_identity, RoleArn=role["Arn"],
+                 RoleSessionName="guest", WebIdentityToken=token)

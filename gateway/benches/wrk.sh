@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Gateway throughput benchmark with wrk, everything on 127.0.0.1:
 #   (1) the trivial backend directly, (2) nginx as a reverse proxy to it,
-#   (3) the gatehouse gateway's plain HTTP_PROXY route to it,
-#   (4) gatehouse with API key + usage plan + Cognito JWT authorizer (a second gateway
-#   process started with `--stages`), (5) a backend that takes 2 ms per response directly and
-#   (6) through a gatehouse cached route (cache hits) — twice: a backend that waits 2 ms
-#   (its rate grows with the connections: 50 connections / ~3.5 ms) and (5c)/(6c) one that
-#   computes for 2 ms on each of its 2 threads (its rate is capped near 1 000 req/s, as a
-#   service doing real work per request is) — then p99 of (1), (2) and (3) at half of (3)'s
+#   (3) `gatehouse serve`'s plain HTTP_PROXY route to it,
+#   (4) the same gatehouse with API key + usage plan + Cognito JWT authorizer, (5) a backend that
+#   takes 2 ms per response directly and (6) through a gatehouse cached route (cache hits) —
+#   twice: a backend that waits 2 ms (its rate grows with the connections: 50 connections /
+#   ~3.5 ms) and (5c)/(6c) one that computes for 2 ms on each of its 2 threads (its rate is
+#   capped near 1 000 req/s, as a service doing real work per request is) — then (2t), (3t) and
+#   (4t): nginx and gatehouse over TLS (the same ECDSA P-256 certificate, TLS 1.3 with
+#   TLS_AES_256_GCM_SHA384 and X25519 on both), and p99 of (1), (2) and (3) at half of (3)'s
 #   peak rate (see `fixed_rate`).
+# gatehouse is what ships, run as a user runs it: `gatehouse serve --api bench-api.yaml` with a
+# data folder, a user pool and user made through the Cognito API, and an API key made with
+# `gatehouse apikey create` (`gatehouse.sh`); every pipeline step `serve` installs runs.
 # For the proxies it also reports CPU time per request (user + system of the proxy process
 # over the measured run, from /proc/PID/stat, divided by the requests wrk counted): on a
 # shared machine this moves less than req/s does.
 # nginx and gatehouse get the same number of workers (WORKERS, default 1: nginx
-# `worker_processes`, gatehouse single-threaded runtimes with SO_REUSEPORT listeners).
+# `worker_processes`, gatehouse `--gateway-workers`: single-threaded runtimes with
+# SO_REUSEPORT listeners).
 # Installs wrk and nginx from Debian if missing, builds the release binaries once, runs each
 # case for DURATION seconds with THREADS threads and CONNECTIONS connections, prints req/s and
 # p99, and stops every process it started. Everything binds 127.0.0.1 only.
@@ -55,11 +60,19 @@ need() { # command debian-package
 }
 need wrk wrk
 need nginx nginx
+need openssl openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 echo "building release binaries ..." >&2
-(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend --example bench_gateway)
+# GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
+if [ -z "${GATEHOUSE_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -q --bin gatehouse)
+fi
+(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
 BIN="$ROOT/target/release/examples"
+GATEHOUSE="${GATEHOUSE_BIN:-$ROOT/target/release/gatehouse}"
+# shellcheck source=gatehouse.sh
+. "$HERE/gatehouse.sh"
 
 wait_port() { # port
     for _ in $(seq 1 100); do
@@ -81,20 +94,29 @@ start() { # name port command...
 start backend 18081 "$BIN/bench_backend" --listen 127.0.0.1:18081
 start backend-2ms 18084 "$BIN/bench_backend" --listen 127.0.0.1:18084 --delay-ms 2
 start backend-cpu 18086 "$BIN/bench_backend" --listen 127.0.0.1:18086 --work-ms 2 --threads 2
+# One certificate for both proxies' TLS listeners.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 mkdir -p "$WORK/nginx/tmp"
-sed "s/^worker_processes .*/worker_processes $WORKERS;/" "$HERE/nginx.conf" >"$WORK/nginx.conf"
+sed -e "s/^worker_processes .*/worker_processes $WORKERS;/" -e "s#TLS_DIR#$WORK#" \
+    "$HERE/nginx.conf" >"$WORK/nginx.conf"
 start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
 NGINX_MASTER="${PIDS[-1]}"
-start gateway 18083 "$BIN/bench_gateway" --listen 127.0.0.1:18083 --workers "$WORKERS" \
-    --api "$HERE/bench-api.yaml"
+wait_port 18089
+# The pool, user, token and key (sets KEY, JWT, GATEHOUSE_DATA, GATEHOUSE_API).
+gatehouse_prepare "$WORK" 18097
+mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18087 18083 "$WORKERS")
+start gatehouse 18083 "$GATEHOUSE" "${SERVE_ARGS[@]}"
 GATEWAY_PID="${PIDS[-1]}"
-start gateway-stages 18085 "$BIN/bench_gateway" --listen 127.0.0.1:18085 --workers "$WORKERS" \
-    --api "$HERE/bench-api.yaml" --stages "$WORK/credentials"
-STAGES_PID="${PIDS[-1]}"
+# The same, over TLS: a second node on the same data folder and definition.
+mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18088 18085 "$WORKERS")
+start gatehouse-tls 18085 "$GATEHOUSE" "${SERVE_ARGS[@]}" \
+    --gateway-tls-cert "$WORK/tls.crt" --gateway-tls-key "$WORK/tls.key"
+TLS_PID="${PIDS[-1]}"
+gatehouse_warm http://127.0.0.1:18083
+gatehouse_warm https://127.0.0.1:18085
 NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')"
-# The API key and token the gateway made (written before it listens).
-KEY="$(sed -n 's/^KEY=//p' "$WORK/credentials")"
-JWT="$(sed -n 's/^JWT=//p' "$WORK/credentials")"
 
 declare -A RPS P99 RPS_ALL P99_ALL SEEN CPU CPU_ALL
 ORDER=()
@@ -187,12 +209,17 @@ for round in $(seq 1 "$ROUNDS"); do
     run_case "(1) backend directly" http://127.0.0.1:18081/hello
     CPU_PIDS="$NGINX_WORKERS" run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
     CPU_PIDS="$GATEWAY_PID" run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
-    CPU_PIDS="$STAGES_PID" run_case "(4) gatehouse key+plan+JWT" \
-        http://127.0.0.1:18085/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    CPU_PIDS="$GATEWAY_PID" run_case "(4) gatehouse key+plan+JWT" \
+        http://127.0.0.1:18083/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
     run_case "(5) backend waiting 2 ms, directly" http://127.0.0.1:18084/hello
-    run_case "(6) gatehouse cached route to (5)" http://127.0.0.1:18085/bench/cached
+    run_case "(6) gatehouse cached route to (5)" http://127.0.0.1:18083/bench/cached
     run_case "(5c) backend computing 2 ms, directly" http://127.0.0.1:18086/hello
-    run_case "(6c) gatehouse cached route to (5c)" http://127.0.0.1:18085/bench/cached-cpu
+    run_case "(6c) gatehouse cached route to (5c)" http://127.0.0.1:18083/bench/cached-cpu
+    CPU_PIDS="$NGINX_WORKERS" run_case "(2t) nginx proxy over TLS" https://127.0.0.1:18089/hello
+    CPU_PIDS="$TLS_PID" run_case "(3t) gatehouse plain route over TLS" \
+        https://127.0.0.1:18085/bench/hello
+    CPU_PIDS="$TLS_PID" run_case "(4t) gatehouse key+plan+JWT over TLS" \
+        https://127.0.0.1:18085/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
 done
 HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
 fixed_rate "(1) backend at half peak" http://127.0.0.1:18081/hello "$HALF"
@@ -209,6 +236,13 @@ echo
 P3="(3) gatehouse plain route" P4="(4) gatehouse key+plan+JWT"
 echo "(3)/(2) gatehouse / nginx: $(ratio "$P3" "(2) nginx proxy") (rounds: $(round_ratios "$P3" "(2) nginx proxy"))"
 echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "$P4" "(2) nginx proxy") (rounds: $(round_ratios "$P4" "(2) nginx proxy"))"
+P2T="(2t) nginx proxy over TLS" P3T="(3t) gatehouse plain route over TLS" P4T="(4t) gatehouse key+plan+JWT over TLS"
+echo "(3t)/(2t) over TLS: $(ratio "$P3T" "$P2T") (rounds: $(round_ratios "$P3T" "$P2T"))"
+echo "(4t)/(2t) key+plan+JWT over TLS: $(ratio "$P4T" "$P2T") (rounds: $(round_ratios "$P4T" "$P2T"))"
+cpu_ratio() { # a b → CPU per request a/b (medians)
+    awk -v a="${CPU[$1]:-0}" -v b="${CPU[$2]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+echo "CPU per request gatehouse / nginx: plain $(cpu_ratio "$P3" "(2) nginx proxy"), key+plan+JWT $(cpu_ratio "$P4" "(2) nginx proxy"), TLS plain $(cpu_ratio "$P3T" "$P2T"), TLS key+plan+JWT $(cpu_ratio "$P4T" "$P2T")"
 P5="(5) backend waiting 2 ms, directly" P6="(6) gatehouse cached route to (5)"
 P5C="(5c) backend computing 2 ms, directly" P6C="(6c) gatehouse cached route to (5c)"
 echo "(6)/(5) cached / waiting backend: $(ratio "$P6" "$P5") (rounds: $(round_ratios "$P6" "$P5"))"

@@ -18,7 +18,7 @@
 //!   discovery documents.
 //!
 //! The services: [`user_pools`]; [`identity_pools`] (Cognito Identity: identities and their
-//! credentials); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
+//! credentials); [`dynamodb`] (the row-level proxy to a DynamoDB-compatible upstream); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
 //! view requests are decided against); [`sts`] (sealed temporary credentials, the verifier of
 //! requests signed with them, GetCallerIdentity, AssumeRole).
 //!
@@ -38,6 +38,7 @@
 pub mod clock;
 pub mod crypto;
 pub mod delivery;
+pub mod dynamodb;
 pub mod http;
 pub mod iam;
 pub mod identity_pools;

@@ -7,7 +7,7 @@
 //! lower-case form. Policy documents and tag lists are text the identity crate owns.
 
 use crate::db::{Conn, Db, DbRow, args};
-use crate::{EpochMillis, StorageError};
+use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
 
 /// A stored role.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,21 +231,28 @@ impl<'s> Iam<'s> {
             .await
     }
 
-    /// Roles whose path starts with `path_prefix`, in name order.
-    pub async fn list_roles(&self, path_prefix: &str) -> Result<Vec<RoleRecord>, StorageError> {
+    /// Roles whose path starts with `path_prefix`, in name order (ignoring case), `limit`
+    /// at a time after the page key `after`.
+    pub async fn list_roles(
+        &self,
+        path_prefix: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<RoleRecord>, StorageError> {
         let mut lease = self.db.read().await?;
         let roles = lease
             .conn()
             .fetch_all(
-                format!("SELECT {ROLE_COLUMNS} FROM iam_roles ORDER BY name_key"),
-                args![],
+                format!(
+                    "SELECT {ROLE_COLUMNS} FROM iam_roles
+                     WHERE name_key > $1 AND substr(path, 1, length($2)) = $2
+                     ORDER BY name_key LIMIT $3"
+                ),
+                args![after.unwrap_or(""), path_prefix, fetch_limit(limit)],
                 decode_role,
             )
             .await?;
-        Ok(roles
-            .into_iter()
-            .filter(|r| r.path.starts_with(path_prefix))
-            .collect())
+        Ok(into_page(roles, limit, |r| key(&r.name)))
     }
 
     /// Replaces the role's mutable fields (trust policy, description, session duration,
@@ -487,17 +494,36 @@ impl<'s> Iam<'s> {
             .await
     }
 
-    /// Every managed policy, in ARN order.
-    pub async fn list_policies(&self) -> Result<Vec<ManagedPolicyRecord>, StorageError> {
+    /// Managed policies whose path starts with `path_prefix` (with `only_attached`, those
+    /// attached to a role), in ARN order, `limit` at a time after the ARN `after`.
+    pub async fn list_policies(
+        &self,
+        path_prefix: &str,
+        only_attached: bool,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<ManagedPolicyRecord>, StorageError> {
         let mut lease = self.db.read().await?;
-        lease
+        let policies = lease
             .conn()
             .fetch_all(
-                format!("SELECT {POLICY_COLUMNS} FROM iam_policies ORDER BY arn"),
-                args![],
+                format!(
+                    "SELECT {POLICY_COLUMNS} FROM iam_policies
+                     WHERE arn > $1 AND substr(path, 1, length($2)) = $2
+                       AND (NOT $3 OR EXISTS (SELECT 1 FROM iam_role_attachments b
+                                              WHERE b.policy_arn = iam_policies.arn))
+                     ORDER BY arn LIMIT $4"
+                ),
+                args![
+                    after.unwrap_or(""),
+                    path_prefix,
+                    only_attached,
+                    fetch_limit(limit)
+                ],
                 decode_policy,
             )
-            .await
+            .await?;
+        Ok(into_page(policies, limit, |p| p.arn.clone()))
     }
 
     /// Adds a version (named `v{next_version}`), optionally making it the default, keeping

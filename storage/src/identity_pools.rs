@@ -5,6 +5,9 @@
 //! up and linking it are one index probe each. Linking several logins at once (GetId with
 //! more than one login, MergeDeveloperIdentities) runs in one transaction, moving the logins
 //! of the identities it merges and deleting those identities.
+//!
+//! An identity whose last login is unlinked becomes disabled (it never turns into a guest);
+//! linking a login to it again enables it.
 
 use crate::db::{Conn, Db, DbRow, args};
 use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
@@ -27,6 +30,8 @@ pub struct IdentityRecord {
     pub pool_id: String,
     /// `(provider, subject)` pairs, in provider order.
     pub logins: Vec<(String, String)>,
+    /// Its last login was unlinked: it gets nothing until a login is linked again.
+    pub disabled: bool,
     pub created_at: EpochMillis,
     pub updated_at: EpochMillis,
 }
@@ -179,15 +184,7 @@ impl<'s> IdentityPools<'s> {
         subject: &str,
     ) -> Result<Option<String>, StorageError> {
         let mut lease = self.db.read().await?;
-        lease
-            .conn()
-            .fetch_optional(
-                "SELECT identity_id FROM identity_logins
-                 WHERE pool_id = $1 AND provider = $2 AND subject = $3",
-                args![pool_id, provider, subject],
-                |row| row.text("identity_id"),
-            )
-            .await
+        login_owner(&mut lease.conn(), pool_id, provider, subject).await
     }
 
     /// Links every login in `logins` to one identity of `pool_id`: the identity some of them
@@ -205,14 +202,7 @@ impl<'s> IdentityPools<'s> {
         let mut conn = tx.conn();
         let mut owners: Vec<String> = Vec::new();
         for (provider, subject) in logins {
-            let owner = conn
-                .fetch_optional(
-                    "SELECT identity_id FROM identity_logins
-                     WHERE pool_id = $1 AND provider = $2 AND subject = $3",
-                    args![pool_id, provider, subject],
-                    |row| row.text("identity_id"),
-                )
-                .await?;
+            let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if let Some(owner) = owner
                 && !owners.contains(&owner)
             {
@@ -251,14 +241,7 @@ impl<'s> IdentityPools<'s> {
         let mut identity_id = identity_id;
         let mut created = created;
         if created && let Some((provider, subject)) = logins.first() {
-            let owner = conn
-                .fetch_optional(
-                    "SELECT identity_id FROM identity_logins
-                     WHERE pool_id = $1 AND provider = $2 AND subject = $3",
-                    args![pool_id, provider, subject],
-                    |row| row.text("identity_id"),
-                )
-                .await?;
+            let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if let Some(owner) = owner
                 && owner != identity_id
             {
@@ -293,16 +276,7 @@ impl<'s> IdentityPools<'s> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
         for id in [destination, source] {
-            let found = conn
-                .fetch_optional(
-                    "SELECT id FROM identities WHERE id = $1 AND pool_id = $2",
-                    args![id, pool_id],
-                    |row| row.text("id"),
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StorageError::not_found(format!("identity `{id}`")));
-            }
+            require_identity(&mut conn, pool_id, id).await?;
         }
         if destination != source {
             merge_into(&mut conn, destination, source).await?;
@@ -315,7 +289,8 @@ impl<'s> IdentityPools<'s> {
         tx.commit().await
     }
 
-    /// Unlinks logins from an identity; returns how many were linked to it.
+    /// Unlinks logins from an identity; returns how many were linked to it. An identity left
+    /// with no login is disabled.
     pub async fn unlink(
         &self,
         identity_id: &str,
@@ -334,13 +309,51 @@ impl<'s> IdentityPools<'s> {
                 )
                 .await?;
         }
-        conn.execute(
-            "UPDATE identities SET updated_at = $2 WHERE id = $1",
-            args![identity_id, now],
-        )
-        .await?;
+        if removed > 0 {
+            let left = logins_of(&mut conn, identity_id).await?;
+            conn.execute(
+                "UPDATE identities SET updated_at = $2, disabled = $3 WHERE id = $1",
+                args![identity_id, now, left.is_empty()],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(removed)
+    }
+
+    /// Links `logins` to the existing identity `identity_id` of `pool_id` and enables it:
+    /// [`StorageError::NotFound`] without such an identity, [`StorageError::Conflict`] (naming
+    /// the login's provider) when a login already belongs to another identity. All or nothing.
+    pub async fn link(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        logins: &[(String, String)],
+        now: EpochMillis,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        require_identity(&mut conn, pool_id, identity_id).await?;
+        for (provider, subject) in logins {
+            conn.execute(
+                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
+                args![pool_id, provider, subject, identity_id, now],
+            )
+            .await?;
+            let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
+            if owner.as_deref() != Some(identity_id) {
+                // Dropping the transaction rolls back the logins linked so far.
+                return Err(StorageError::conflict(provider.clone()));
+            }
+        }
+        conn.execute(
+            "UPDATE identities SET updated_at = $2, disabled = $3 WHERE id = $1",
+            args![identity_id, now, false],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// An identity and its logins.
@@ -349,7 +362,7 @@ impl<'s> IdentityPools<'s> {
         let mut conn = lease.conn();
         let Some(mut identity) = conn
             .fetch_optional(
-                "SELECT id, pool_id, created_at, updated_at FROM identities WHERE id = $1",
+                "SELECT id, pool_id, disabled, created_at, updated_at FROM identities WHERE id = $1",
                 args![id],
                 decode_identity,
             )
@@ -361,20 +374,30 @@ impl<'s> IdentityPools<'s> {
         Ok(Some(identity))
     }
 
-    /// A pool's identities in id order with their logins, `limit` at a time.
+    /// A pool's identities in id order with their logins, `limit` at a time; without the
+    /// disabled ones when `hide_disabled`.
     pub async fn list_identities(
         &self,
         pool_id: &str,
         limit: u32,
         after: Option<&str>,
+        hide_disabled: bool,
     ) -> Result<Page<IdentityRecord>, StorageError> {
         let mut lease = self.db.read().await?;
         let mut conn = lease.conn();
+        // `$5` (hide_disabled) false: every identity; true: those with `disabled = false`.
         let rows = conn
             .fetch_all(
-                "SELECT id, pool_id, created_at, updated_at FROM identities
-                 WHERE pool_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                args![pool_id, after.unwrap_or(""), fetch_limit(limit)],
+                "SELECT id, pool_id, disabled, created_at, updated_at FROM identities
+                 WHERE pool_id = $1 AND id > $2 AND (disabled = $4 OR NOT $5)
+                 ORDER BY id LIMIT $3",
+                args![
+                    pool_id,
+                    after.unwrap_or(""),
+                    fetch_limit(limit),
+                    false,
+                    hide_disabled
+                ],
                 decode_identity,
             )
             .await?;
@@ -401,6 +424,38 @@ impl<'s> IdentityPools<'s> {
         tx.commit().await?;
         Ok(missing)
     }
+}
+
+/// [`StorageError::NotFound`] unless `identity_id` is an identity of `pool_id`.
+async fn require_identity(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    identity_id: &str,
+) -> Result<(), StorageError> {
+    conn.fetch_optional(
+        "SELECT id FROM identities WHERE id = $1 AND pool_id = $2",
+        args![identity_id, pool_id],
+        |row| row.text("id"),
+    )
+    .await?
+    .map(|_| ())
+    .ok_or_else(|| StorageError::not_found(format!("identity `{identity_id}`")))
+}
+
+/// The identity a login is linked to, if any.
+async fn login_owner(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<String>, StorageError> {
+    conn.fetch_optional(
+        "SELECT identity_id FROM identity_logins
+         WHERE pool_id = $1 AND provider = $2 AND subject = $3",
+        args![pool_id, provider, subject],
+        |row| row.text("identity_id"),
+    )
+    .await
 }
 
 async fn merge_into(
@@ -446,6 +501,7 @@ fn decode_identity(row: &dyn DbRow) -> Result<IdentityRecord, StorageError> {
         id: row.text("id")?,
         pool_id: row.text("pool_id")?,
         logins: Vec::new(),
+        disabled: row.boolean("disabled")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })

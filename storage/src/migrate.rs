@@ -70,12 +70,19 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_identity_pools_iam.sql"),
         postgres: include_str!("../migrations/postgres/0009_identity_pools_iam.sql"),
     },
-    // 0010 is left to the identity-pools work that is numbered before this one.
+    // Version 10 was never used. The runner applies every version it has not applied yet, in
+    // order, so a gap in the numbers is harmless.
     Migration {
         version: 11,
         name: "user import jobs",
         sqlite: include_str!("../migrations/sqlite/0011_user_import_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0011_user_import_jobs.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "disabled identities (their last login unlinked)",
+        sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
+        postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
 ];
 

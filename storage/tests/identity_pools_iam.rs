@@ -2,7 +2,8 @@
 //! resolve to one identity per pool (created once, merged when several identities meet),
 //! deleting a pool takes its identities and logins, role names ignore case, a role with
 //! policies and a policy in use cannot be deleted, policy versions are capped, and every IAM
-//! write moves the change counter that the policy caches poll.
+//! write moves the change counter that the policy caches poll. An identity whose last login
+//! is unlinked is disabled (never a guest) until a login is linked to it again.
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers outside #[test] functions fail the test by panicking"
@@ -159,7 +160,7 @@ async fn logins_resolve_to_one_identity_and_merge() {
             .create_identity(p, "us-east-1:guest", T0)
             .await
             .unwrap();
-        let listed = pools.list_identities(p, 10, None).await.unwrap();
+        let listed = pools.list_identities(p, 10, None, false).await.unwrap();
         assert_eq!(listed.items.len(), 2);
         let missing = pools
             .delete_identities(&["us-east-1:guest".into(), "us-east-1:ghost".into()])
@@ -174,6 +175,105 @@ async fn logins_resolve_to_one_identity_and_merge() {
             pools.create_identity(p, "us-east-1:late", T0).await,
             Err(StorageError::NotFound { .. })
         ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_to_an_identity_and_unlinking_its_last_login_disables_it() {
+    each_backend(async |t: &TestStore| {
+        let pools = t.store.identity_pools();
+        let p = "us-east-1:devpool";
+        pools.create(&pool(p)).await.unwrap();
+        pools.create(&pool("us-east-1:other")).await.unwrap();
+        let dev = login("login.example", "dev-1");
+        let dev2 = login("login.example", "dev-2");
+        let id = pools
+            .resolve(p, std::slice::from_ref(&dev), "us-east-1:d-1", T0)
+            .await
+            .unwrap()
+            .identity_id;
+        let other = pools
+            .resolve(p, std::slice::from_ref(&dev2), "us-east-1:d-2", T0)
+            .await
+            .unwrap()
+            .identity_id;
+        pools
+            .create_identity(p, "us-east-1:guest", T0)
+            .await
+            .unwrap();
+        // A login another identity holds is a conflict, and nothing of the call is linked.
+        let fresh = login("login.example", "dev-3");
+        assert!(matches!(
+            pools
+                .link(p, &id, &[fresh.clone(), dev2.clone()], T0 + 1)
+                .await,
+            Err(StorageError::Conflict { .. })
+        ));
+        assert_eq!(pools.find_login(p, &fresh.0, &fresh.1).await.unwrap(), None);
+        // An identity of another pool, or none at all, is not found.
+        for (pool_id, identity) in [("us-east-1:other", id.as_str()), (p, "us-east-1:ghost")] {
+            assert!(matches!(
+                pools
+                    .link(pool_id, identity, std::slice::from_ref(&fresh), T0)
+                    .await,
+                Err(StorageError::NotFound { .. })
+            ));
+        }
+        // Unlinking a login the identity does not have changes nothing.
+        assert_eq!(
+            pools
+                .unlink(&id, std::slice::from_ref(&dev2), T0 + 2)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(!pools.get_identity(&other).await.unwrap().unwrap().disabled);
+        // The last login gone: disabled, and hidden from listings that ask.
+        assert_eq!(
+            pools
+                .unlink(&id, std::slice::from_ref(&dev), T0 + 3)
+                .await
+                .unwrap(),
+            1
+        );
+        let gone = pools.get_identity(&id).await.unwrap().unwrap();
+        assert!(gone.disabled && gone.logins.is_empty());
+        let ids = |page: gatehouse_storage::Page<gatehouse_storage::IdentityRecord>| {
+            page.items.into_iter().map(|i| i.id).collect::<Vec<_>>()
+        };
+        let all = ids(pools.list_identities(p, 10, None, false).await.unwrap());
+        assert_eq!(
+            all,
+            vec![id.clone(), other.clone(), "us-east-1:guest".to_owned()]
+        );
+        let shown = ids(pools.list_identities(p, 10, None, true).await.unwrap());
+        assert_eq!(shown, vec![other.clone(), "us-east-1:guest".to_owned()]);
+        // Pages of one skip the disabled identity too.
+        let first = pools.list_identities(p, 1, None, true).await.unwrap();
+        let next = first.next.clone();
+        assert_eq!(ids(first), vec![other.clone()]);
+        let second = pools
+            .list_identities(p, 1, next.as_deref(), true)
+            .await
+            .unwrap();
+        assert_eq!(ids(second), vec!["us-east-1:guest".to_owned()]);
+        // Linking a login again enables it.
+        pools
+            .link(p, &id, std::slice::from_ref(&fresh), T0 + 4)
+            .await
+            .unwrap();
+        let back = pools.get_identity(&id).await.unwrap().unwrap();
+        assert_eq!((back.disabled, back.logins), (false, vec![fresh]));
+        // Guests are never disabled.
+        assert!(
+            !pools
+                .get_identity("us-east-1:guest")
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
     })
     .await;
 }

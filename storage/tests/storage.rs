@@ -284,10 +284,10 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
         again.close().await;
         assert_eq!(
             Store::schema_version(),
-            11,
-            "migrations 0001 to 0009, and 0011"
+            12,
+            "migrations 0001 to 0009, 0011 and 0012"
         );
-        assert_eq!(again_version(t).await, 11);
+        assert_eq!(again_version(t).await, 12);
     })
     .await;
 }

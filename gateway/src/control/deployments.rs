@@ -9,19 +9,30 @@
 //! stages created at run time (with their settings as a JSON document). The [`Overlay`] adds
 //! the stored deployments and run-time stages to every definition the live gateway compiles
 //! and points stages at their deployments, so a file reload keeps a stage on its deployment
-//! (as in API Gateway, where editing an API changes nothing until it is deployed). A run-time
-//! stage never shadows a stage of the file: if the file gains a stage of the same name, the
-//! file's wins and the run-time one is skipped with a warning.
+//! (as in API Gateway, where editing an API changes nothing until it is deployed).
+//!
+//! Nodes agree because every decision is made from the stored state, read again from storage
+//! under the change lock before each change, never from this node's definition files: a
+//! stage name that has a stored run-time stage is that run-time stage, on every node (it
+//! replaces a stage of the same name in a file, with a warning); one with a stored pointer is a
+//! file stage whose deployment the pointer sets (UpdateStage and CreateDeployment move the
+//! pointer from any node, even one whose files lack the stage); only a name with neither is
+//! looked up in this node's files. DeleteDeployment is refused while any stored pointer or
+//! run-time stage names the deployment, whatever the files say.
 //!
 //! Every change is compiled before it is stored (a change the definition refuses stores
 //! nothing), stored in one transaction, and swapped in like a reload; other nodes notice
-//! within `refresh_interval` by polling the storage generation counter.
+//! within `refresh_interval` by polling the storage generation counter. Parsing stored
+//! deployments and compiling run on tokio's blocking pool, never on the runtime that serves
+//! the operator and Cognito APIs; the overlay is read through an [`ArcSwap`], so no lock is
+//! held while anything compiles.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use gatehouse_policy::calendar::{from_unix_millis, unix_millis};
 use gatehouse_storage::{
     DeployTo, DeploymentDeletion, DeploymentRecord, StageDeploymentRecord, StageRecord,
@@ -59,7 +70,7 @@ pub struct Deployments {
 /// Stored deployments and stage pointers, applied to every compiled definition.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    state: Mutex<OverlayState>,
+    state: ArcSwap<OverlayState>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -69,6 +80,17 @@ struct OverlayState {
     pointers: BTreeMap<(String, String), String>,
     /// `(api, stage)` → a stage created at run time.
     stages: BTreeMap<(String, String), RuntimeStage>,
+}
+
+/// What a stage name of an API is, as decided from the stored state (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageKind {
+    /// A stored run-time stage.
+    Runtime,
+    /// A stage of a definition file: one with a stored pointer, or in this node's files.
+    File,
+    /// Neither.
+    Unknown,
 }
 
 /// A stage created at run time, as stored.
@@ -210,8 +232,7 @@ const CACHE_CLUSTER_SIZES: [&str; 8] = ["0.5", "1.6", "6.1", "13.5", "28.4", "58
 
 impl DefinitionOverlay for Overlay {
     fn apply(&self, definition: &mut Definition) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.apply(definition);
+        self.state.load().apply(definition);
     }
 }
 
@@ -235,20 +256,23 @@ impl OverlayState {
             }
         }
         for ((api_id, name), runtime) in &self.stages {
-            if definition
-                .stages
-                .iter()
-                .any(|s| &s.api_id == api_id && &s.name == name)
-            {
-                tracing::warn!(api = %api_id, stage = %name, "run-time stage skipped: the definition file has a stage of that name");
+            if !self.has_deployment(api_id, &runtime.deployment_id) {
                 continue;
             }
-            if self.has_deployment(api_id, &runtime.deployment_id) {
-                definition.stages.push(runtime.settings.to_stage(
-                    api_id,
-                    name,
-                    &runtime.deployment_id,
-                ));
+            let stage = runtime
+                .settings
+                .to_stage(api_id, name, &runtime.deployment_id);
+            // The stored stage is what every node serves under this name, whatever its files.
+            match definition
+                .stages
+                .iter_mut()
+                .find(|s| &s.api_id == api_id && &s.name == name)
+            {
+                Some(file_stage) => {
+                    tracing::warn!(api = %api_id, stage = %name, "the definition file's stage is replaced by the stored run-time stage of that name; delete that stage (DeleteStage) to serve the file's");
+                    *file_stage = stage;
+                }
+                None => definition.stages.push(stage),
             }
         }
     }
@@ -425,29 +449,40 @@ impl Deployments {
     /// live gateway when they changed.
     pub async fn reload(&self) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
+        self.refresh().await
+    }
+
+    /// [`Deployments::reload`] with the change lock already held: every change starts here,
+    /// so it is decided from what storage holds now rather than from the last poll.
+    async fn refresh(&self) -> Result<(), DeploymentError> {
         let records = self.store.gateway();
         let generation = records.generation().await?;
         let stored = records.list_deployments().await?;
         let pointers = records.list_stage_deployments().await?;
         let stage_records = records.list_stages().await?;
         let current = self.state();
-        let mut deployments = Vec::with_capacity(stored.len());
-        for record in &stored {
-            if let Some(known) = current
-                .deployments
-                .iter()
-                .find(|d| d.api().id == record.api_id && d.id() == record.id)
-            {
-                deployments.push(known.clone());
-                continue;
-            }
-            match self.restore(record) {
-                Ok(deployment) => deployments.push(deployment),
-                Err(err) => {
-                    tracing::warn!(api = %record.api_id, deployment = %record.id, error = %err, "stored deployment skipped")
+        // Parsing the stored definitions is CPU work: on the blocking pool.
+        let (known, limits) = (current.deployments.clone(), self.limits);
+        let deployments = blocking(move || {
+            let mut deployments = Vec::with_capacity(stored.len());
+            for record in &stored {
+                if let Some(known) = known
+                    .iter()
+                    .find(|d| d.api().id == record.api_id && d.id() == record.id)
+                {
+                    deployments.push(known.clone());
+                    continue;
+                }
+                match restore(record, &limits) {
+                    Ok(deployment) => deployments.push(deployment),
+                    Err(err) => {
+                        tracing::warn!(api = %record.api_id, deployment = %record.id, error = %err, "stored deployment skipped")
+                    }
                 }
             }
-        }
+            deployments
+        })
+        .await?;
         let mut stages = BTreeMap::new();
         for record in stage_records {
             match serde_json::from_str::<StageSettings>(&record.document) {
@@ -483,20 +518,10 @@ impl Deployments {
         if first || changed {
             self.live
                 .rebuild(&self.limits)
+                .await
                 .map_err(DeploymentError::Rebuild)?;
         }
         Ok(())
-    }
-
-    fn restore(&self, record: &DeploymentRecord) -> Result<Deployment, String> {
-        let file: SourceFile = serde_json::from_str(&record.source).map_err(|e| e.to_string())?;
-        file.load_api(
-            &record.api_id,
-            &record.id,
-            from_unix_millis(record.created_at),
-            record.description.clone(),
-            &self.limits,
-        )
     }
 
     /// Polls the storage generation every `refresh_interval` and reloads when it moved,
@@ -534,6 +559,7 @@ impl Deployments {
         new_stage: StageSettings,
     ) -> Result<DeploymentInfo, DeploymentError> {
         let _change = self.change.lock().await;
+        self.refresh().await?;
         let snapshot = self.live.snapshot();
         let source = snapshot
             .source
@@ -547,20 +573,20 @@ impl Deployments {
             .ok_or_else(|| DeploymentError::NotFound(format!("api `{api_id}`")))?;
         let now = self.clock.now();
         let id = generate_id(ID_LEN).map_err(|e| DeploymentError::Invalid(e.to_string()))?;
-        let deployment = Deployment::new(
-            &id,
-            (**current.api()).clone(),
-            now,
-            description.clone(),
-            &self.limits,
-        )
-        .map_err(|e| DeploymentError::Invalid(e.to_string()))?;
+        let (api, frozen_description, limits) =
+            ((**current.api()).clone(), description.clone(), self.limits);
+        let frozen_id = id.clone();
+        let deployment = blocking(move || {
+            Deployment::new(&frozen_id, api, now, frozen_description, &limits)
+                .map_err(|e| DeploymentError::Invalid(e.to_string()))
+        })
+        .await??;
         let mut next = self.state();
         next.deployments.push(deployment);
         let document: String;
         let to = match stage {
             None => DeployTo::Nowhere,
-            Some(stage) if self.is_file_stage(api_id, stage) => {
+            Some(stage) if self.stage_kind(&next, api_id, stage) == StageKind::File => {
                 next.pointers
                     .insert((api_id.to_owned(), stage.to_owned()), id.clone());
                 DeployTo::FileStage { stage }
@@ -592,7 +618,7 @@ impl Deployments {
                 }
             }
         };
-        self.compiles(&next)?;
+        self.compiles(&next).await?;
         self.store
             .gateway()
             .deploy(
@@ -607,7 +633,7 @@ impl Deployments {
                 to,
             )
             .await?;
-        self.swap(next)?;
+        self.swap(next).await?;
         Ok(DeploymentInfo {
             id,
             api_id: api_id.to_owned(),
@@ -629,7 +655,7 @@ impl Deployments {
         {
             out.push(info(d, false));
         }
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         out.extend(
             state
                 .deployments
@@ -653,39 +679,28 @@ impl Deployments {
             })
     }
 
-    /// DeleteDeployment: refused while a stage (of the file or run-time) serves it or a
-    /// stage pointer names it; the file's own deployment cannot be deleted.
+    /// DeleteDeployment: refused while a stored pointer or run-time stage names it (decided by
+    /// storage, in the deleting transaction); the file's own deployment cannot be deleted.
     pub async fn delete_deployment(&self, api_id: &str, id: &str) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
-        let found = self.deployment(api_id, id)?;
-        let snapshot = self.live.snapshot();
-        let mut serving: Vec<String> = snapshot
-            .gateway
-            .stages()
-            .filter(|s| s.stage.api_id == api_id && s.deployment.id() == id)
-            .map(|s| s.stage.name.clone())
-            .collect();
-        if !serving.is_empty() {
-            serving.sort();
-            return Err(DeploymentError::InUse { stages: serving });
-        }
-        if !found.stored {
+        self.refresh().await?;
+        let of_file = self
+            .live
+            .snapshot()
+            .source
+            .as_ref()
+            .and_then(|s| s.api_deployment(api_id))
+            .is_some_and(|d| d.id() == id);
+        if of_file {
             return Err(DeploymentError::Invalid(format!(
                 "deployment `{id}` is made by the definition file; edit the file instead"
             )));
         }
         let mut next = self.state();
-        // Pointers of stages the file no longer has serve nothing: they go with it.
-        let stale: Vec<String> = next
-            .pointers
-            .iter()
-            .filter(|((a, stage), d)| a == api_id && *d == id && !self.is_file_stage(api_id, stage))
-            .map(|((_, stage), _)| stage.clone())
-            .collect();
         match self
             .store
             .gateway()
-            .delete_deployment(api_id, id, &stale)
+            .delete_deployment(api_id, id, &[])
             .await?
         {
             DeploymentDeletion::Deleted => {}
@@ -701,7 +716,7 @@ impl Deployments {
         next.deployments
             .retain(|d| !(d.id() == id && d.api().id == api_id));
         next.pointers.retain(|(a, _), d| !(a == api_id && d == id));
-        self.swap(next)
+        self.swap(next).await
     }
 
     /// GetStage: the stage as compiled now.
@@ -710,7 +725,7 @@ impl Deployments {
         let compiled = snapshot.gateway.stage(api_id, stage).ok_or_else(|| {
             DeploymentError::NotFound(format!("stage `{stage}` of api `{api_id}`"))
         })?;
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         Ok(stage_info(&compiled.stage, &state))
     }
 
@@ -719,7 +734,7 @@ impl Deployments {
         // The API must exist (it has a deployment), even when it has no stage.
         self.list(api_id)?;
         let snapshot = self.live.snapshot();
-        let state = self.overlay.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.overlay.state.load();
         let mut out: Vec<StageInfo> = snapshot
             .gateway
             .stages()
@@ -751,9 +766,10 @@ impl Deployments {
         {
             let _change = self.change.lock().await;
             check_stage_name(&new.name)?;
+            self.refresh().await?;
             let key = (api_id.to_owned(), new.name.clone());
             let mut next = self.state();
-            if self.is_file_stage(api_id, &new.name) || next.stages.contains_key(&key) {
+            if self.stage_kind(&next, api_id, &new.name) != StageKind::Unknown {
                 return Err(DeploymentError::Conflict(format!(
                     "stage `{}` of api `{api_id}`",
                     new.name
@@ -779,124 +795,170 @@ impl Deployments {
                     updated_at: now,
                 },
             );
-            self.compiles(&next)?;
+            self.compiles(&next).await?;
             self.store.gateway().insert_stage(&record).await?;
-            self.swap(next)?;
+            self.swap(next).await?;
         }
         self.stage(api_id, &new.name)
     }
 
-    /// UpdateStage: applies `patches` in order. A stage of the definition file takes only
-    /// [`StagePatch::Deployment`]; the others are refused for it.
+    /// UpdateStage: applies `patches` in order. A stage of a definition file (or with a stored
+    /// pointer) takes only [`StagePatch::Deployment`]; the others are refused for it.
     pub async fn update_stage(
         &self,
         api_id: &str,
         stage: &str,
         patches: Vec<StagePatch>,
     ) -> Result<StageInfo, DeploymentError> {
-        if self.is_file_stage(api_id, stage) {
-            if let Some(other) = patches
-                .iter()
-                .find(|p| !matches!(p, StagePatch::Deployment(_)))
-            {
-                return Err(DeploymentError::Invalid(format!(
-                    "stage `{stage}` is defined in the definition file, which sets its {}; only its deployment can change at run time",
-                    other.subject()
-                )));
-            }
-            return match patches.into_iter().last() {
-                Some(StagePatch::Deployment(id)) => self.point_file_stage(api_id, stage, &id).await,
-                _ => self.stage(api_id, stage),
-            };
-        }
         {
             let _change = self.change.lock().await;
+            self.refresh().await?;
             let key = (api_id.to_owned(), stage.to_owned());
             let mut next = self.state();
-            let Some(mut runtime) = next.stages.remove(&key) else {
-                return Err(DeploymentError::NotFound(format!(
-                    "stage `{stage}` of api `{api_id}`"
-                )));
-            };
-            for patch in patches {
-                if let StagePatch::Deployment(id) = &patch {
-                    self.check_deployment(&next, api_id, id)?;
-                    runtime.deployment_id.clone_from(id);
+            match self.stage_kind(&next, api_id, stage) {
+                StageKind::Unknown => {
+                    return Err(DeploymentError::NotFound(format!(
+                        "stage `{stage}` of api `{api_id}`"
+                    )));
                 }
-                runtime.settings.patch(patch)?;
+                StageKind::File => {
+                    if let Some(other) = patches
+                        .iter()
+                        .find(|p| !matches!(p, StagePatch::Deployment(_)))
+                    {
+                        return Err(DeploymentError::Invalid(format!(
+                            "stage `{stage}` is defined in the definition file, which sets its {}; only its deployment can change at run time",
+                            other.subject()
+                        )));
+                    }
+                    if let Some(StagePatch::Deployment(id)) = patches.into_iter().last() {
+                        self.point_file_stage(next, api_id, stage, &id).await?;
+                    }
+                }
+                StageKind::Runtime => {
+                    let Some(mut runtime) = next.stages.remove(&key) else {
+                        return Err(DeploymentError::NotFound(format!(
+                            "stage `{stage}` of api `{api_id}`"
+                        )));
+                    };
+                    for patch in patches {
+                        if let StagePatch::Deployment(id) = &patch {
+                            self.check_deployment(&next, api_id, id)?;
+                            runtime.deployment_id.clone_from(id);
+                        }
+                        runtime.settings.patch(patch)?;
+                    }
+                    runtime.settings.check()?;
+                    let now = self.clock.now();
+                    runtime.updated_at = now;
+                    let record = StageRecord {
+                        api_id: api_id.to_owned(),
+                        name: stage.to_owned(),
+                        deployment_id: runtime.deployment_id.clone(),
+                        document: to_document(&runtime.settings)?,
+                        created_at: unix_millis(runtime.created_at),
+                        updated_at: unix_millis(now),
+                    };
+                    next.stages.insert(key, runtime);
+                    self.compiles(&next).await?;
+                    self.store.gateway().update_stage(&record).await?;
+                    self.swap(next).await?;
+                }
             }
-            runtime.settings.check()?;
-            let now = self.clock.now();
-            runtime.updated_at = now;
-            let record = StageRecord {
-                api_id: api_id.to_owned(),
-                name: stage.to_owned(),
-                deployment_id: runtime.deployment_id.clone(),
-                document: to_document(&runtime.settings)?,
-                created_at: unix_millis(runtime.created_at),
-                updated_at: unix_millis(now),
-            };
-            next.stages.insert(key, runtime);
-            self.compiles(&next)?;
-            self.store.gateway().update_stage(&record).await?;
-            self.swap(next)?;
         }
-        self.stage(api_id, stage)
+        self.stage_or_pointer(api_id, stage)
     }
 
     /// DeleteStage: run-time stages only. Its requests and its cache stop at the swap.
     pub async fn delete_stage(&self, api_id: &str, stage: &str) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
-        if self.is_file_stage(api_id, stage) {
+        self.refresh().await?;
+        let key = (api_id.to_owned(), stage.to_owned());
+        let mut next = self.state();
+        if self.stage_kind(&next, api_id, stage) == StageKind::File {
             return Err(DeploymentError::Invalid(format!(
                 "stage `{stage}` is defined in the definition file; remove it there"
             )));
         }
-        let key = (api_id.to_owned(), stage.to_owned());
-        let mut next = self.state();
         if next.stages.remove(&key).is_none() {
             return Err(DeploymentError::NotFound(format!(
                 "stage `{stage}` of api `{api_id}`"
             )));
         }
-        self.compiles(&next)?;
+        self.compiles(&next).await?;
         if !self.store.gateway().delete_stage(api_id, stage).await? {
             return Err(DeploymentError::NotFound(format!(
                 "stage `{stage}` of api `{api_id}`"
             )));
         }
-        self.swap(next)
+        self.swap(next).await
     }
 
     /// UpdateStage `replace /deploymentId` of a file stage: points it at a stored deployment
-    /// of its API (a rollback when it is an older one).
+    /// of its API (a rollback when it is an older one). The change lock is held by the caller.
     async fn point_file_stage(
         &self,
+        mut next: OverlayState,
         api_id: &str,
         stage: &str,
         deployment_id: &str,
-    ) -> Result<StageInfo, DeploymentError> {
-        {
-            let _change = self.change.lock().await;
-            let mut next = self.state();
-            self.check_deployment(&next, api_id, deployment_id)?;
-            next.pointers.insert(
-                (api_id.to_owned(), stage.to_owned()),
-                deployment_id.to_owned(),
-            );
-            self.compiles(&next)?;
-            self.store
-                .gateway()
-                .set_stage_deployment(&StageDeploymentRecord {
+    ) -> Result<(), DeploymentError> {
+        self.check_deployment(&next, api_id, deployment_id)?;
+        next.pointers.insert(
+            (api_id.to_owned(), stage.to_owned()),
+            deployment_id.to_owned(),
+        );
+        self.compiles(&next).await?;
+        self.store
+            .gateway()
+            .set_stage_deployment(&StageDeploymentRecord {
+                api_id: api_id.to_owned(),
+                stage: stage.to_owned(),
+                deployment_id: deployment_id.to_owned(),
+                updated_at: unix_millis(self.clock.now()),
+            })
+            .await?;
+        self.swap(next).await
+    }
+
+    /// What `stage` of `api_id` is: the stored state decides, this node's files only for a
+    /// name storage knows nothing about.
+    fn stage_kind(&self, state: &OverlayState, api_id: &str, stage: &str) -> StageKind {
+        let key = (api_id.to_owned(), stage.to_owned());
+        if state.stages.contains_key(&key) {
+            StageKind::Runtime
+        } else if state.pointers.contains_key(&key) || self.is_file_stage(api_id, stage) {
+            StageKind::File
+        } else {
+            StageKind::Unknown
+        }
+    }
+
+    /// GetStage, or for a file stage this node's files lack, what its stored pointer says.
+    fn stage_or_pointer(&self, api_id: &str, stage: &str) -> Result<StageInfo, DeploymentError> {
+        match self.stage(api_id, stage) {
+            Err(DeploymentError::NotFound(what)) => {
+                let state = self.overlay.state.load();
+                let key = (api_id.to_owned(), stage.to_owned());
+                let Some(deployment_id) = state.pointers.get(&key) else {
+                    return Err(DeploymentError::NotFound(what));
+                };
+                let defaults = Stage::new(api_id, stage, deployment_id);
+                Ok(StageInfo {
                     api_id: api_id.to_owned(),
                     stage: stage.to_owned(),
-                    deployment_id: deployment_id.to_owned(),
-                    updated_at: unix_millis(self.clock.now()),
+                    deployment_id: deployment_id.clone(),
+                    description: None,
+                    variables: BTreeMap::new(),
+                    cache: defaults.cache,
+                    cache_cluster_size: None,
+                    method_settings: BTreeMap::new(),
+                    access_log_format: None,
+                    runtime: None,
                 })
-                .await?;
-            self.swap(next)?;
+            }
+            other => other,
         }
-        self.stage(api_id, stage)
     }
 
     fn check_deployment(
@@ -928,39 +990,62 @@ impl Deployments {
     }
 
     fn state(&self) -> OverlayState {
-        self.overlay
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        OverlayState::clone(&self.overlay.state.load())
     }
 
     fn set_state(&self, next: OverlayState) {
-        *self.overlay.state.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        self.overlay.state.store(Arc::new(next));
     }
 
     /// Refuses a change the definition would not compile with, before anything is stored.
-    fn compiles(&self, next: &OverlayState) -> Result<(), DeploymentError> {
+    /// Compiles on the blocking pool.
+    async fn compiles(&self, next: &OverlayState) -> Result<(), DeploymentError> {
         let snapshot = self.live.snapshot();
         let source = snapshot
             .source
-            .as_ref()
+            .clone()
             .ok_or(DeploymentError::Rebuild(ReloadError::NoSource))?;
-        let mut definition = source.definition.clone();
-        next.apply(&mut definition);
-        Gateway::build(&definition, &self.limits)
-            .map(|_| ())
-            .map_err(|problems| DeploymentError::Invalid(problems.to_string()))
+        let (next, limits) = (next.clone(), self.limits);
+        blocking(move || {
+            let mut definition = source.definition.clone();
+            next.apply(&mut definition);
+            Gateway::build(&definition, &limits)
+                .map(|_| ())
+                .map_err(|problems| DeploymentError::Invalid(problems.to_string()))
+        })
+        .await?
     }
 
     /// Installs the stored change and swaps in the recompiled gateway.
-    fn swap(&self, next: OverlayState) -> Result<(), DeploymentError> {
+    async fn swap(&self, next: OverlayState) -> Result<(), DeploymentError> {
         self.set_state(next);
         self.live
             .rebuild(&self.limits)
+            .await
             .map(|_| ())
             .map_err(DeploymentError::Rebuild)
     }
+}
+
+/// A stored deployment, parsed and validated again.
+fn restore(record: &DeploymentRecord, limits: &Limits) -> Result<Deployment, String> {
+    let file: SourceFile = serde_json::from_str(&record.source).map_err(|e| e.to_string())?;
+    file.load_api(
+        &record.api_id,
+        &record.id,
+        from_unix_millis(record.created_at),
+        record.description.clone(),
+        limits,
+    )
+}
+
+/// Runs `work` (parsing, compiling) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DeploymentError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| DeploymentError::Rebuild(ReloadError::Compile(err.to_string())))
 }
 
 // === impl StagePatch ===

@@ -412,11 +412,6 @@ pub(crate) fn from_value(
         let mut api = convert_api(&api_id, file_api, limits, &mut problems);
         api.backend_tls = backend_tls;
         warnings.extend(insecure_backends(&api, &here));
-        warnings.extend(crate::definition::validate::api_warnings(
-            &api,
-            &crate::definition::validate::DeclarativeLocator,
-            "authorization",
-        ));
         match Deployment::new(
             &deployment_id,
             api,

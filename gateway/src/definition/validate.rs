@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::definition::error::{Problem, Problems, Warning};
+use crate::definition::error::{Problem, Problems};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::{MappingSource, ParamLocation};
 use crate::definition::model::{
@@ -496,34 +496,6 @@ fn check_sibling_params(api: &Api, at: &dyn Locator, problems: &mut Problems) {
             });
         }
     }
-}
-
-/// What loads but is not served as written, one warning per method: a method requiring
-/// `AWS_IAM` (SigV4, `awsSigv4`) answers 403 `Missing Authentication Token` to every request
-/// until identity pools — which issue the credentials such requests are signed with — arrive.
-/// `field` is where the input sets a method's authorization (`authorization` in the
-/// declarative file, `security` in OpenAPI).
-pub(crate) fn api_warnings(api: &Api, at: &dyn Locator, field: &str) -> Vec<Warning> {
-    let mut warnings = Vec::new();
-    for resource in api.resources.values() {
-        for (method, definition) in &resource.methods {
-            if definition.settings.authorization == Authorization::AwsIam {
-                warnings.push(Warning {
-                    location: at.locate(
-                        &api.id,
-                        Site::Method(resource.path.as_str(), *method),
-                        field,
-                    ),
-                    name: "AWS_IAM".to_owned(),
-                    message: format!(
-                        "`{method} {}` requires SigV4 (`AWS_IAM`), which arrives with identity pools: until then every request to it is answered 403",
-                        resource.path
-                    ),
-                });
-            }
-        }
-    }
-    warnings
 }
 
 fn validate_authorizer(

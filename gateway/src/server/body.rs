@@ -1,5 +1,6 @@
 //! The one body type of the data plane: empty, a fixed buffer, a streamed hyper body (with an
-//! optional byte limit), or a boxed body for stages that need to wrap a response (a cache tee).
+//! optional byte limit), a plain backend's response body read by the request's task, or a
+//! boxed body for stages that need to wrap a response (a cache tee).
 //!
 //! An enum rather than a boxed trait object so the common cases (streamed request and
 //! response bodies, small gateway answers) cost no allocation.
@@ -11,6 +12,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
+
+use crate::server::backend_http1::ResponseBody;
 
 /// A request or response body passing through the gateway.
 #[derive(Debug, Default)]
@@ -28,6 +31,9 @@ pub enum GatewayBody {
         remaining: u64,
         limit: u64,
     },
+    /// A plain HTTP/1.1 backend's response body, read by the request's own task (see
+    /// [`crate::server::backend_http1`]).
+    Backend(Box<ResponseBody>),
     /// Anything else (a stage wrapping a response body).
     Boxed(UnsyncBoxBody<Bytes, BodyError>),
 }
@@ -120,6 +126,7 @@ impl Body for GatewayBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
+            Self::Backend(inner) => Pin::new(inner.as_mut()).poll_frame(cx),
             Self::Boxed(inner) => Pin::new(inner).poll_frame(cx),
         }
     }
@@ -129,6 +136,7 @@ impl Body for GatewayBody {
             Self::Empty => true,
             Self::Full(bytes) => bytes.is_none(),
             Self::Incoming(inner) | Self::Limited { inner, .. } => inner.is_end_stream(),
+            Self::Backend(inner) => inner.is_end_stream(),
             Self::Boxed(inner) => inner.is_end_stream(),
         }
     }
@@ -138,6 +146,7 @@ impl Body for GatewayBody {
             Self::Empty => SizeHint::with_exact(0),
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Incoming(inner) | Self::Limited { inner, .. } => inner.size_hint(),
+            Self::Backend(inner) => inner.size_hint(),
             Self::Boxed(inner) => inner.size_hint(),
         }
     }

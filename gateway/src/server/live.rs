@@ -6,6 +6,12 @@
 //! finish on the definition they started with. A new definition goes live only if it loads,
 //! compiles and every pipeline step prepared for it; otherwise the reason is logged and the old one
 //! keeps serving.
+//!
+//! Compiling is CPU work that never runs on a runtime serving requests: the control plane
+//! calls [`Live::rebuild`] (which compiles on tokio's blocking pool) or the synchronous
+//! functions from a blocking thread (the reloader), and the swap itself is one pointer store.
+//! The lock that serialises compiles is only ever taken on such a thread, so a request, or an
+//! operator or Cognito call waiting on its runtime, never blocks on it.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -67,7 +73,8 @@ pub struct Live {
     /// Outcome counters per pipeline step, in [`Steps`] order, fetched once.
     step_counters: Vec<Arc<StepCounters>>,
     metrics: Arc<Metrics>,
-    /// Serializes reloads so two of them never race to store.
+    /// Serializes compiles so two of them never race to store. Taken on blocking threads only
+    /// (see the module's doc).
     reload: Mutex<()>,
     /// Applied to every source definition before it is compiled (see [`Live::set_overlay`]).
     overlay: Mutex<Option<Arc<dyn DefinitionOverlay>>>,
@@ -106,6 +113,8 @@ pub enum ReloadError {
     NoFiles,
     #[error("the live gateway was not built from a definition, so it cannot be rebuilt")]
     NoSource,
+    #[error("compiling the definition failed: {0}")]
+    Compile(String),
 }
 
 // === impl Snapshot ===
@@ -304,8 +313,17 @@ impl Live {
     }
 
     /// Recompiles the current source with the overlay as it is now (a stage was pointed at
-    /// another deployment).
-    pub fn rebuild(&self, limits: &Limits) -> Result<Vec<Warning>, ReloadError> {
+    /// another deployment), on the blocking pool: the caller's runtime goes on serving while
+    /// it compiles.
+    pub async fn rebuild(self: &Arc<Self>, limits: &Limits) -> Result<Vec<Warning>, ReloadError> {
+        let (this, limits) = (Arc::clone(self), *limits);
+        tokio::task::spawn_blocking(move || this.rebuild_blocking(&limits))
+            .await
+            .map_err(|err| ReloadError::Compile(err.to_string()))?
+    }
+
+    /// [`Live::rebuild`] on the calling thread, which must not be a runtime's worker.
+    pub fn rebuild_blocking(&self, limits: &Limits) -> Result<Vec<Warning>, ReloadError> {
         let _guard = self.reload.lock().unwrap_or_else(|e| e.into_inner());
         let source = self
             .snapshot()

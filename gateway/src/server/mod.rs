@@ -22,6 +22,7 @@
 
 pub mod access_log;
 pub mod authorizers;
+pub mod backend_http1;
 pub mod backend_tls;
 pub mod body;
 pub mod cache;

@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 
 use crate::definition::compiled::{Resolution, RouteHit, normalize_host};
 use crate::definition::model::{
-    HttpIntegration, Integration, MockIntegration, PassthroughBehavior,
+    Authorization, HttpIntegration, Integration, MockIntegration, PassthroughBehavior,
 };
 use crate::definition::path::{
     PathRejection, check_request_path, merge_slashes, split_encoded_slashes,
@@ -24,6 +24,7 @@ use crate::definition::path::{
 use crate::definition::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
+use crate::server::authorizers::PayloadDigest;
 use crate::server::backend_tls::BackendTls;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
@@ -54,7 +55,8 @@ pub struct ServiceConfig {
     /// connection is closed (slowloris).
     pub header_read_timeout: Duration,
     /// Time a client gets to send a body the gateway reads whole itself, to validate it
-    /// against the method's model (default 30 s) → 400 `Invalid request body`. A body
+    /// against the method's model or an `AWS_IAM` signature (default 30 s) → 400 `Invalid
+    /// request body`. A body
     /// streamed to the backend is bounded by the integration's timeout instead.
     pub body_read_timeout: Duration,
     /// TLS on the gateway listener (`None`: plain HTTP). A request's `X-Forwarded-Proto`,
@@ -448,6 +450,18 @@ impl ConnectionService {
             return Err(GatewayError::BodyTooLarge { limit });
         }
         let has_body = !body.is_end_stream();
+        let mut body = if hint.exact().is_some() {
+            GatewayBody::Incoming(body)
+        } else {
+            GatewayBody::limited(body, limit)
+        };
+        // SigV4 covers the body: an `AWS_IAM` method reads it whole (within the limit) and
+        // hands its digest to the authorizer before anything reaches the backend.
+        if has_body && cx.hit.definition.settings.authorization == Authorization::AwsIam {
+            let bytes = self.read_body(body, limit).await?;
+            cx.extensions.insert(PayloadDigest::of(&bytes));
+            body = GatewayBody::full(bytes);
+        }
 
         // Pipeline steps before validation: authorizers, keys, throttling, quotas.
         if let Some(response) = self
@@ -462,11 +476,6 @@ impl ConnectionService {
         // the stages below may change the request head.
         let uri = cx.head.uri.clone();
         let query = Query::parse(uri.query());
-        let mut body = if hint.exact().is_some() {
-            GatewayBody::Incoming(body)
-        } else {
-            GatewayBody::limited(body, limit)
-        };
         if let Some(route) = route_rt {
             if !route.required.is_empty() {
                 let missing: Vec<&str> = route
@@ -487,15 +496,7 @@ impl ConnectionService {
                     .find(|(ct, _)| *ct == media_type)
                     .or_else(|| route.bodies.iter().find(|(ct, _)| ct == "$default"));
                 if let Some((_, schema)) = schema {
-                    let deadline = inner.config.body_read_timeout;
-                    let bytes = tokio::time::timeout(deadline, collect(body, limit))
-                        .await
-                        .map_err(|_| {
-                            GatewayError::ClientBody(format!(
-                                "the body did not arrive within {} ms",
-                                deadline.as_millis()
-                            ))
-                        })??;
+                    let bytes = self.read_body(body, limit).await?;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|_| GatewayError::InvalidBody("not JSON"))?;
                     if !schema.is_valid(&value) {
@@ -527,6 +528,19 @@ impl ConnectionService {
                     .await
             }
         }
+    }
+
+    /// Reads a body whole, within `limit` bytes and the body read timeout.
+    async fn read_body(&self, body: GatewayBody, limit: u64) -> Result<Bytes, GatewayError> {
+        let deadline = self.inner.config.body_read_timeout;
+        tokio::time::timeout(deadline, collect(body, limit))
+            .await
+            .map_err(|_| {
+                GatewayError::ClientBody(format!(
+                    "the body did not arrive within {} ms",
+                    deadline.as_millis()
+                ))
+            })?
     }
 
     /// Runs the pipeline steps whose phase passes `which`, from position `*ran` on.
@@ -611,7 +625,7 @@ impl ConnectionService {
             Ok(Ok(response)) => response,
         };
         outcome.integration_status = Some(response.status().as_u16());
-        let (mut parts, incoming) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             let mut backend = Response::from_parts(parts, ());
             let backend_upgrade = hyper::upgrade::on(&mut backend);
@@ -634,7 +648,7 @@ impl ConnectionService {
             }
         }
         proxy::strip_hop_by_hop(&mut parts.headers, false);
-        let mut response = Response::from_parts(parts, GatewayBody::Incoming(incoming));
+        let mut response = Response::from_parts(parts, body);
         if !proxy {
             proxy::apply_integration_response(&mut response, http)?;
         }

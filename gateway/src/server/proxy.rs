@@ -27,13 +27,22 @@ use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
+use crate::server::backend_http1::{Checkin, Conn, Http1Error, IdleConns};
 use crate::server::backend_tls::BackendTls;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
 use crate::server::steps::RequestContext;
+use http_body::Body as _;
 
 /// Keep-alive HTTP/1.1 connections to backends, one pool per [`crate::server::GatewayService`]
 /// (so per worker runtime when each worker has its own service).
+///
+/// A request with no body to a plain `http://` backend (and no upgrade) is written and read
+/// by the request's own task on a connection of [`crate::server::backend_http1`] (`plain`): no connection
+/// task, no channel between them. An idle one is lent again only if nothing is waiting to be
+/// read on it (a backend that closed it left an end of file), and a request that met a
+/// connection closed before a byte of an answer arrived is sent again on a new one when its
+/// method is idempotent. The others — bodies, upgrades — go through hyper as follows.
 ///
 /// A pooled connection is hyper's bare `SendRequest` with its connection driven by a task on
 /// the runtime that opened it: no checkout future, no pool-key hashing of scheme and
@@ -52,6 +61,10 @@ use crate::server::steps::RequestContext;
 /// (when the backend chose `h2` through ALPN) to every request at once.
 #[derive(Debug)]
 pub(crate) struct BackendPool {
+    /// Connections of bodiless requests to `http://` backends (see above).
+    plain: Arc<Mutex<IdleConns>>,
+    /// When `plain` was last cleared of expired connections.
+    plain_swept: Mutex<Instant>,
     idle: Mutex<IdleConnections>,
     secure: Mutex<SecureConnections>,
     idle_timeout: Duration,
@@ -125,11 +138,15 @@ pub(crate) enum BackendError {
     TlsSettings(#[from] crate::server::tls::TlsError),
     #[error(transparent)]
     Http(#[from] hyper::Error),
+    #[error(transparent)]
+    Http1(#[from] Http1Error),
 }
 
 impl BackendPool {
     pub(crate) fn new(idle_timeout: Duration, max_idle_per_host: usize) -> Self {
         Self {
+            plain: Arc::new(Mutex::new(IdleConns::default())),
+            plain_swept: Mutex::new(Instant::now()),
             idle: Mutex::new(IdleConnections {
                 by_authority: HashMap::new(),
                 swept: Instant::now(),
@@ -147,12 +164,17 @@ impl BackendPool {
     /// one with `tls` (the Mozilla roots when `None`).
     pub(crate) async fn request(
         &self,
-        mut request: Request<GatewayBody>,
+        request: Request<GatewayBody>,
         tls: Option<&Arc<BackendTls>>,
-    ) -> Result<http::Response<Incoming>, BackendError> {
+    ) -> Result<http::Response<GatewayBody>, BackendError> {
         let uri = request.uri();
+        // The paths other than the bodiless plain one hold large futures (a TLS handshake,
+        // hyper's): boxed, so every request's future stays small (it is moved into a box of
+        // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
-            return self.request_secure(request, tls).await;
+            return Ok(Box::pin(self.request_secure(request, tls))
+                .await?
+                .map(GatewayBody::Incoming));
         }
         let (Some(authority), Some("http")) = (uri.authority(), uri.scheme_str()) else {
             // Not the whole URI: its user info may hold a password.
@@ -162,9 +184,24 @@ impl BackendPool {
         };
         // A reference count, not a copy: the pool is searched with the borrowed text.
         let authority = authority.clone();
+        if request.body().is_end_stream() && !is_websocket_upgrade(request.headers()) {
+            // The request's head only: a body (none here) need not be `Sync` across awaits.
+            let (head, _) = request.into_parts();
+            return self.request_plain(&head, &authority).await;
+        }
+        Box::pin(self.request_hyper(request, authority)).await
+    }
+
+    /// A request with a body, or an upgrade, to a plain backend: through hyper.
+    async fn request_hyper(
+        &self,
+        mut request: Request<GatewayBody>,
+        authority: Authority,
+    ) -> Result<http::Response<GatewayBody>, BackendError> {
         let key = authority.as_str();
         // HTTP/1.1 to an origin server: the request target is the path and query.
-        let target = uri
+        let target = request
+            .uri()
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
         *request.uri_mut() = target;
@@ -182,7 +219,7 @@ impl BackendPool {
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     self.checkin(key, sender);
-                    return Ok(response);
+                    return Ok(response.map(GatewayBody::Incoming));
                 }
                 Err(mut err) => match err.take_message() {
                     // Not written: a connection the backend closed while it was idle.
@@ -191,6 +228,75 @@ impl BackendPool {
                 },
             }
         }
+    }
+
+    /// A bodiless request on a connection driven by this task (see
+    /// [`crate::server::backend_http1`]).
+    async fn request_plain(
+        &self,
+        request: &http::request::Parts,
+        authority: &Authority,
+    ) -> Result<http::Response<GatewayBody>, BackendError> {
+        let key = authority.as_str();
+        let target = request
+            .uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let host = (!request.headers.contains_key(header::HOST))
+            .then(|| key.rsplit_once('@').map_or(key, |(_, host)| host));
+        let method = &request.method;
+        loop {
+            let (conn, pooled) = match self.checkout_plain(key) {
+                Some(conn) => (conn, true),
+                None => {
+                    // The error names host and port only: user info may hold a password.
+                    let (host, port) = socket_target(authority, 80);
+                    let conn = Conn::connect(host, port).await.map_err(|source| {
+                        BackendError::Connect {
+                            authority: format!("{host}:{port}"),
+                            source,
+                        }
+                    })?;
+                    (conn, false)
+                }
+            };
+            let checkin = Checkin {
+                pool: Arc::clone(&self.plain),
+                key: authority.clone(),
+                max_idle: self.max_idle_per_host,
+            };
+            match conn
+                .send(method, target, host, &request.headers, checkin)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                // Closed before a byte of an answer: the backend closed it while idle.
+                Err(Http1Error::Closed) if pooled && method.is_idempotent() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    fn checkout_plain(&self, key: &str) -> Option<Conn> {
+        let now = Instant::now();
+        let mut idle = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut swept = self.plain_swept.lock().unwrap_or_else(|e| e.into_inner());
+            if now.duration_since(*swept) >= self.idle_timeout {
+                *swept = now;
+                idle.by_authority.retain(|_, list| {
+                    list.retain(|(_, since)| now.duration_since(*since) < self.idle_timeout);
+                    !list.is_empty()
+                });
+            }
+        }
+        let list = idle.by_authority.get_mut(key)?;
+        while let Some((conn, since)) = list.pop() {
+            if now.duration_since(since) < self.idle_timeout && conn.idle_usable() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     fn checkout(&self, key: &str) -> Option<SendRequest<GatewayBody>> {

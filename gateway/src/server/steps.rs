@@ -172,12 +172,19 @@ pub struct Identity {
     pub api_key: Option<String>,
     /// Its id (the stored key's name or id, never the secret).
     pub api_key_id: Option<String>,
+    /// `AWS_IAM` callers: `aws:userid` (`AROA…:session`, or the account id).
     pub caller: Option<String>,
     pub user: Option<String>,
     pub user_arn: Option<String>,
     pub account_id: Option<String>,
+    /// The access key id the request was signed with (`AWS_IAM`).
+    pub access_key: Option<String>,
     pub cognito_identity_id: Option<String>,
     pub cognito_identity_pool_id: Option<String>,
+    /// `authenticated` or `unauthenticated` (a Cognito identity's credentials).
+    pub cognito_authentication_type: Option<String>,
+    /// The login providers of a Cognito identity, comma-separated.
+    pub cognito_authentication_provider: Option<String>,
 }
 
 /// `$context.authorizer.*`: what an authorizer established.
@@ -279,8 +286,11 @@ impl Identity {
             "user" => self.user.as_deref(),
             "userArn" => self.user_arn.as_deref(),
             "accountId" => self.account_id.as_deref(),
+            "accessKey" => self.access_key.as_deref(),
             "cognitoIdentityId" => self.cognito_identity_id.as_deref(),
             "cognitoIdentityPoolId" => self.cognito_identity_pool_id.as_deref(),
+            "cognitoAuthenticationType" => self.cognito_authentication_type.as_deref(),
+            "cognitoAuthenticationProvider" => self.cognito_authentication_provider.as_deref(),
             _ => None,
         }
     }

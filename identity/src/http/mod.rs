@@ -7,6 +7,7 @@
 
 pub mod cognito;
 pub mod cognito_identity;
+pub mod dynamodb;
 pub mod operator;
 pub mod query;
 
@@ -67,6 +68,8 @@ pub struct FederationState {
     pub verifier: crate::sts::CredentialVerifier,
     /// Whether the listener serves TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// The DynamoDB row-level proxy, with `--dynamodb-upstream`.
+    pub dynamodb: Option<crate::dynamodb::DynamoDbProxy>,
 }
 
 /// The identity service's routes.
@@ -90,6 +93,10 @@ pub fn router_with_federation(
 ) -> Router {
     let state = Arc::new(state);
     let federation = federation.map(Arc::new);
+    let others = match &federation {
+        Some(federation) => others.merge(cognito_identity::well_known_routes(federation.clone())),
+        None => others,
+    };
     // The unauthenticated operations are limited per source address before anything else.
     let limited =
         axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
@@ -102,6 +109,11 @@ pub fn router_with_federation(
                     .get("x-amz-target")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
+                if target.starts_with(crate::dynamodb::TARGET_PREFIX)
+                    && let Some(proxy) = federation.dynamodb.clone()
+                {
+                    return dynamodb::handle(state, federation, proxy, request).await;
+                }
                 if target.starts_with(cognito_identity::TARGET_PREFIX) {
                     return cognito_identity::handle(state, federation, request).await;
                 }

@@ -33,6 +33,32 @@ pub use policies::{MAX_POLICY_VERSIONS, ManagedPolicy, PolicyVersion};
 pub use roles::{DEFAULT_MAX_SESSION_SECS, NewRole, Role};
 pub use simulate::{SimulationRequest, SimulationResult};
 
+/// `MaxItems` of a listing without one (IAM's default).
+pub const DEFAULT_MAX_ITEMS: u32 = 100;
+/// Largest `MaxItems` (IAM's limit).
+pub const MAX_ITEMS: u32 = 1000;
+
+/// One page of ListRoles or ListPolicies: the items, and the `Marker` of the next page when
+/// the listing is truncated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub marker: Option<String>,
+}
+
+/// Checks `MaxItems` (1 to [`MAX_ITEMS`], [`DEFAULT_MAX_ITEMS`] when absent).
+fn max_items(requested: Option<i64>) -> Result<u32, IamError> {
+    let n = requested.unwrap_or(i64::from(DEFAULT_MAX_ITEMS));
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_ITEMS).contains(n))
+        .ok_or_else(|| {
+            IamError::Validation(format!(
+                "1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and {MAX_ITEMS}"
+            ))
+        })
+}
+
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 

@@ -9,7 +9,7 @@ use gatehouse_storage::{ManagedPolicyRecord, PolicyVersionRecord, StorageError};
 use super::documents::{
     DocumentKind, Tag, check_name, check_path, check_policy, check_tags, tags_from_json, tags_json,
 };
-use super::{Iam, IamError};
+use super::{Iam, IamError, Listing};
 use crate::ids;
 use crate::time::{from_unix_millis, unix_millis};
 
@@ -116,21 +116,25 @@ impl Iam {
     }
 
     /// ListPolicies: this account's managed policies whose path starts with `path_prefix`;
-    /// with `only_attached`, those attached to a role.
+    /// with `only_attached`, those attached to a role; at most `max_items` (see
+    /// [`super::max_items`]) after `marker`.
     pub async fn list_policies(
         &self,
         path_prefix: &str,
         only_attached: bool,
-    ) -> Result<Vec<ManagedPolicy>, IamError> {
-        Ok(self
+        max_items: Option<i64>,
+        marker: Option<&str>,
+    ) -> Result<Listing<ManagedPolicy>, IamError> {
+        let limit = super::max_items(max_items)?;
+        let page = self
             .store()
             .iam()
-            .list_policies()
-            .await?
-            .into_iter()
-            .filter(|p| p.path.starts_with(path_prefix) && (!only_attached || p.attachments > 0))
-            .map(from_record)
-            .collect())
+            .list_policies(path_prefix, only_attached, limit, marker)
+            .await?;
+        Ok(Listing {
+            items: page.items.into_iter().map(from_record).collect(),
+            marker: page.next,
+        })
     }
 
     /// CreatePolicyVersion.

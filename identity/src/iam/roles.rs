@@ -11,7 +11,7 @@ use super::documents::{
     DocumentKind, Tag, check_name, check_path, check_policy, check_tags, merge_tags,
     tags_from_json, tags_json,
 };
-use super::{Iam, IamError};
+use super::{Iam, IamError, Listing};
 use crate::ids;
 use crate::time::{from_unix_millis, unix_millis};
 
@@ -139,13 +139,28 @@ impl Iam {
         Ok(self.role_from_record(record))
     }
 
-    /// ListRoles: roles whose path starts with `path_prefix` (every role for `/`).
-    pub async fn list_roles(&self, path_prefix: &str) -> Result<Vec<Role>, IamError> {
-        let records = self.store().iam().list_roles(path_prefix).await?;
-        Ok(records
-            .into_iter()
-            .map(|r| self.role_from_record(r))
-            .collect())
+    /// ListRoles: roles whose path starts with `path_prefix` (every role for `/`), at most
+    /// `max_items` (see [`super::max_items`]) after `marker`.
+    pub async fn list_roles(
+        &self,
+        path_prefix: &str,
+        max_items: Option<i64>,
+        marker: Option<&str>,
+    ) -> Result<Listing<Role>, IamError> {
+        let limit = super::max_items(max_items)?;
+        let page = self
+            .store()
+            .iam()
+            .list_roles(path_prefix, limit, marker)
+            .await?;
+        Ok(Listing {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| self.role_from_record(r))
+                .collect(),
+            marker: page.next,
+        })
     }
 
     async fn update_role_with(

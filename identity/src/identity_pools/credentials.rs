@@ -48,6 +48,22 @@ pub struct IdentityCredentials {
     pub credentials: Credentials,
 }
 
+/// An identity whose caller showed what it takes (see [`IdentityPools::authorize_identity`]).
+#[derive(Debug)]
+pub(super) struct AuthorizedIdentity {
+    pub(super) pool: IdentityPool,
+    /// The logins that verified: none for a guest.
+    pub(super) verified: Vec<VerifiedLogin>,
+    /// `cognito-identity.amazonaws.com:amr`.
+    pub(super) amr: Vec<String>,
+}
+
+impl AuthorizedIdentity {
+    pub(super) fn is_guest(&self) -> bool {
+        self.verified.is_empty()
+    }
+}
+
 fn bad_configuration() -> IdentityPoolError {
     IdentityPoolError::InvalidIdentityPoolConfiguration(
         "Invalid identity pool configuration. Check assigned IAM roles for this pool.".into(),
@@ -159,14 +175,24 @@ impl IdentityPools {
         Ok(resolved.identity_id)
     }
 
-    /// GetCredentialsForIdentity.
-    pub async fn get_credentials_for_identity(
+    /// Who is asking for `identity_id` with `logins`: a guest identity without logins (while
+    /// the pool allows guests), an authenticated one with at least one of its own logins,
+    /// verified again. Shared by GetCredentialsForIdentity and GetOpenIdToken.
+    pub(super) async fn authorize_identity(
         &self,
         identity_id: &str,
         logins: &BTreeMap<String, String>,
-        custom_role_arn: Option<&str>,
-    ) -> Result<IdentityCredentials, IdentityPoolError> {
-        let now = self.now();
+    ) -> Result<AuthorizedIdentity, IdentityPoolError> {
+        let logins_dont_match = || {
+            IdentityPoolError::NotAuthorized(
+                "Logins don't match. Please include at least one valid login for this identity or identity pool.".into(),
+            )
+        };
+        let no_guests = || {
+            IdentityPoolError::NotAuthorized(
+                "Unauthenticated access is not supported for this identity pool.".into(),
+            )
+        };
         let identity = self
             .store()
             .identity_pools()
@@ -176,18 +202,62 @@ impl IdentityPools {
                 IdentityPoolError::ResourceNotFound(format!("Identity '{identity_id}' not found."))
             })?;
         let pool = self.identity_pool(&identity.pool_id).await?;
+        if identity.disabled {
+            // Its last login was unlinked: it is nobody's, not a guest's.
+            return Err(IdentityPoolError::NotAuthorized(format!(
+                "Access to Identity '{identity_id}' is forbidden."
+            )));
+        }
         if identity.logins.is_empty() {
             if !logins.is_empty() {
                 // A guest signing in: link the logins first (GetId does that), then ask.
-                return Err(IdentityPoolError::NotAuthorized(
-                    "Logins don't match. Please include at least one valid login for this identity or identity pool.".into(),
-                ));
+                return Err(logins_dont_match());
             }
             if !pool.config.allow_unauthenticated {
-                return Err(IdentityPoolError::NotAuthorized(
-                    "Unauthenticated access is not supported for this identity pool.".into(),
-                ));
+                return Err(no_guests());
             }
+            return Ok(AuthorizedIdentity {
+                pool,
+                verified: Vec::new(),
+                amr: vec!["unauthenticated".into()],
+            });
+        }
+        if logins.is_empty() {
+            return Err(no_guests());
+        }
+        let verified = self.verify_logins(&pool, logins).await?;
+        let linked = verified.iter().any(|l| {
+            identity
+                .logins
+                .iter()
+                .any(|(p, s)| *p == l.provider && *s == l.subject)
+        });
+        if !linked {
+            return Err(logins_dont_match());
+        }
+        let amr = super::developer::authenticated_amr(
+            verified
+                .iter()
+                .map(|l| (l.provider.as_str(), format!("CognitoSignIn:{}", l.subject))),
+        );
+        Ok(AuthorizedIdentity {
+            pool,
+            verified,
+            amr,
+        })
+    }
+
+    /// GetCredentialsForIdentity.
+    pub async fn get_credentials_for_identity(
+        &self,
+        identity_id: &str,
+        logins: &BTreeMap<String, String>,
+        custom_role_arn: Option<&str>,
+    ) -> Result<IdentityCredentials, IdentityPoolError> {
+        let now = self.now();
+        let caller = self.authorize_identity(identity_id, logins).await?;
+        let pool = &caller.pool;
+        let (role_arn, session_policy) = if caller.is_guest() {
             if custom_role_arn.is_some() {
                 return Err(IdentityPoolError::InvalidParameter(
                     "CustomRoleArn is only for authenticated identities".into(),
@@ -199,49 +269,22 @@ impl IdentityPools {
                 .get("unauthenticated")
                 .cloned()
                 .ok_or_else(bad_configuration)?;
-            let credentials = self
-                .issue(
-                    &pool,
-                    identity_id,
-                    &role_arn,
-                    vec!["unauthenticated".into()],
-                    Some(SessionPolicy::CognitoGuest),
-                    now,
-                )
-                .await?;
-            return Ok(IdentityCredentials {
-                identity_id: identity_id.to_owned(),
-                credentials,
-            });
-        }
-        if logins.is_empty() {
-            return Err(IdentityPoolError::NotAuthorized(
-                "Unauthenticated access is not supported for this identity pool.".into(),
-            ));
-        }
-        let verified = self.verify_logins(&pool, logins).await?;
-        let linked = verified.iter().any(|l| {
-            identity
-                .logins
-                .iter()
-                .any(|(p, s)| *p == l.provider && *s == l.subject)
-        });
-        if !linked {
-            return Err(IdentityPoolError::NotAuthorized(
-                "Logins don't match. Please include at least one valid login for this identity or identity pool.".into(),
-            ));
-        }
-        let role_arn = self.choose_role(&pool, &verified, custom_role_arn)?;
-        let mut amr = vec!["authenticated".to_owned()];
-        for login in &verified {
-            amr.push(login.provider.clone());
-            amr.push(format!(
-                "{}:CognitoSignIn:{}",
-                login.provider, login.subject
-            ));
-        }
+            (role_arn, Some(SessionPolicy::CognitoGuest))
+        } else {
+            (
+                self.choose_role(pool, &caller.verified, custom_role_arn)?,
+                None,
+            )
+        };
         let credentials = self
-            .issue(&pool, identity_id, &role_arn, amr, None, now)
+            .issue(
+                pool,
+                identity_id,
+                &role_arn,
+                caller.amr,
+                session_policy,
+                now,
+            )
             .await?;
         Ok(IdentityCredentials {
             identity_id: identity_id.to_owned(),

@@ -6,19 +6,28 @@
 //! - `pools`: the operator operations on pools, roles and identities.
 //! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
 //!   audience, `token_use`, expiry, sign-outs).
+//! - `openid`: GetOpenIdToken, the `{public_url}/cognito-identity` issuer's key, discovery
+//!   and JWKS, and the verification of its tokens for AssumeRoleWithWebIdentity.
+//! - `developer`: developer-authenticated identities (GetOpenIdTokenForDeveloperIdentity,
+//!   LookupDeveloperIdentity, MergeDeveloperIdentities, UnlinkDeveloperIdentity) and
+//!   UnlinkIdentity.
 //! - `credentials`: GetId and GetCredentialsForIdentity (the enhanced flow), role choice
 //!   (default roles, role mappings by token or rules), the trust policy check.
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
 mod credentials;
+mod developer;
 mod error;
 mod logins;
+mod openid;
 mod pools;
 
 pub use credentials::IdentityCredentials;
+pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
 pub use error::IdentityPoolError;
 pub use logins::{MAX_LOGINS, VerifiedLogin};
+pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
     IdentityPoolConfig, MappingRule, MatchType, RoleMapping, RoleMappingType,
@@ -57,6 +66,8 @@ struct Inner {
     sts: Sts,
     clock: Arc<dyn Clock>,
     config: IdentityPoolsConfig,
+    /// The OpenID issuer's key, loaded (or made) once on first use.
+    openid_key: tokio::sync::OnceCell<Arc<crate::tokens::SigningKey>>,
 }
 
 impl IdentityPools {
@@ -78,6 +89,7 @@ impl IdentityPools {
                 sts,
                 clock,
                 config,
+                openid_key: tokio::sync::OnceCell::new(),
             }),
         }
     }

@@ -428,12 +428,13 @@ impl IdentityPools {
         Ok((pool.config.roles, pool.config.role_mappings))
     }
 
-    /// ListIdentities.
+    /// ListIdentities (without disabled identities when `hide_disabled`).
     pub async fn list_identities(
         &self,
         pool_id: &str,
         max_results: u32,
         next_token: Option<&str>,
+        hide_disabled: bool,
     ) -> Result<(Vec<IdentityDescription>, Option<String>), IdentityPoolError> {
         if !(1..=MAX_LIST).contains(&max_results) {
             return Err(invalid(format!(
@@ -444,7 +445,7 @@ impl IdentityPools {
         let page = self
             .store()
             .identity_pools()
-            .list_identities(pool_id, max_results, next_token)
+            .list_identities(pool_id, max_results, next_token, hide_disabled)
             .await?;
         Ok((page.items.into_iter().map(describe).collect(), page.next))
     }

@@ -10,7 +10,8 @@
 //! let verified = signed.verify(&secret?)?;                      // HMAC + constant-time compare
 //! ```
 //!
-//! [`verify`] does both with a synchronous lookup closure.
+//! [`verify`] does both with a synchronous lookup closure. [`sign`] signs outgoing requests
+//! with the same canonicalisation (the DynamoDB proxy's re-signing).
 //!
 //! # Canonicalisation
 //! Exactly the AWS rules (and the public SigV4 test suite): the path is dot-segment-normalised and
@@ -43,6 +44,7 @@
 //! | `SignatureMismatch` | `InvalidSignatureException` | `SignatureDoesNotMatch` | The request signature we calculated does not match the signature you provided. … |
 
 mod canonical;
+mod sign;
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -53,6 +55,8 @@ use crate::crypto::constant_time_eq;
 use crate::time::{
     format_amz_date, from_unix_seconds, parse_amz_date, parse_http_date, unix_seconds,
 };
+
+pub use sign::{Outgoing, SigningCredentials, sign};
 
 use canonical::{QueryParam, canonical_query, canonical_uri, parse_query, push_folded_value};
 

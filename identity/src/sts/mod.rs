@@ -5,6 +5,7 @@
 //! # Layout
 //! - `token`: the sealed session token ([`SessionClaims`]).
 //! - `verify`: [`CredentialVerifier`], [`Principal`], [`Permissions`], the request context.
+//! - `web_identity`: AssumeRoleWithWebIdentity for a verified [`WebIdentity`].
 //! - `error`: [`StsError`].
 //!
 //! Trust policies are evaluated by the policy engine as resource-based policies of the role,
@@ -15,12 +16,14 @@
 mod error;
 mod token;
 mod verify;
+mod web_identity;
 
 pub use error::StsError;
 pub use token::{SessionClaims, SessionPolicy, SessionSource, TokenRefusal};
 pub use verify::{
     Authenticated, CredentialError, CredentialVerifier, Permissions, Principal, RequestFacts,
 };
+pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentity, WebIdentitySession};
 
 use std::sync::Arc;
 use std::time::SystemTime;

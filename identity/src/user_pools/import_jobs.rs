@@ -450,12 +450,11 @@ fn csv_records(text: &str) -> Result<Vec<Vec<String>>, String> {
 mod tests {
     use super::csv_records;
 
-    /// The records a text splits into, or `Err` when it is not CSV.
-    type Expected = Result<Vec<Vec<&'static str>>, ()>;
-
     #[test]
     fn csv_fields_follow_rfc_4180() {
-        let cases: &[(&str, Expected)] = &[
+        // (the text, its records or `Err(())`: refused)
+        type Case = (&'static str, Result<Vec<Vec<&'static str>>, ()>);
+        let cases: &[Case] = &[
             ("a,b\n1,2\n", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a,b\r\n1,2", Ok(vec![vec!["a", "b"], vec!["1", "2"]])),
             ("a\n\"x,\"\"y\"\"\"\n", Ok(vec![vec!["a"], vec!["x,\"y\""]])),

@@ -157,7 +157,7 @@ pub(crate) fn import_value(
     let stage_name = importer.stage_name();
     let Importer {
         mut problems,
-        mut warnings,
+        warnings,
         ..
     } = importer;
     if problems.is_empty() {
@@ -165,9 +165,6 @@ pub(crate) fn import_value(
         // OpenAPI way, so an import that succeeds also deploys.
         let locator = OpenApiLocator { version };
         crate::definition::validate::validate_api(&api, limits, &locator, &mut problems);
-        warnings.extend(crate::definition::validate::api_warnings(
-            &api, &locator, "security",
-        ));
     }
     problems
         .into_result(Imported {

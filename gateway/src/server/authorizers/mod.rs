@@ -1,7 +1,9 @@
 //! Authorizers: the `Phase::Authorize` stage. A method's `authorization` picks one:
 //! `COGNITO_USER_POOLS`/`jwt` ([`jwt`]: gatehouse pools through a [`PoolTokenVerifier`] the
 //! binary provides, remote OIDC issuers through discovery and a cached JWKS), `TOKEN`/`REQUEST`
-//! endpoints ([`endpoint`]), or `AWS_IAM` (an [`IamAuthorizer`] slot that identity pools fill).
+//! endpoints ([`endpoint`]), or `AWS_IAM` ([`iam`]: SigV4 with operator or temporary
+//! credentials, `execute-api:Invoke` on the method ARN, through an [`IamAuthorizer`] — the
+//! binary passes [`iam::CredentialAuthorizer`] over identity's credential verifier).
 //!
 //! What reaches the backend (any header of these names sent by the client — also spelt with
 //! `_` for `-` — is removed first, on every request, by
@@ -13,16 +15,17 @@
 //! | `x-gatehouse-claim-sub` | the JWT's `sub` |
 //! | `x-gatehouse-claims` | every JWT claim as base64url (no padding) of the JSON object |
 //! | `x-gatehouse-authorizer-context` | a TOKEN/REQUEST authorizer's `context`, base64url JSON |
+//! | `x-gatehouse-principal-id` (`AWS_IAM`) | the caller's ARN (`$context.identity.userArn`) |
+//! | `x-gatehouse-cognito-identity-id` | an `AWS_IAM` caller's Cognito identity, when it has one |
 //!
 //! Steady state costs a hash lookup: verified JWTs are cached by SHA-256 of the token until
 //! they expire; endpoint answers by identity source for the authorizer's TTL.
 
 pub mod endpoint;
+pub mod iam;
 pub mod jwt;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +38,8 @@ use crate::definition::model::{Authorization, AuthorizerKind};
 use crate::definition::responses::GatewayResponseType;
 use crate::server::body::GatewayBody;
 use crate::server::steps::{
-    AuthorizerOutput, Phase, Prepared, Rejection, RequestContext, Step, StepFuture, Verdict,
+    AuthorizerOutput, Identity, Phase, Prepared, Rejection, RequestContext, Step, StepFuture,
+    Verdict,
 };
 
 pub use jwt::{KeyRingVerifier, PoolTokenVerifier, TokenRejection};
@@ -61,22 +65,32 @@ pub struct AuthorizerConfig {
     pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
-/// The `AWS_IAM` slot: verifies a SigV4-signed request and answers what the caller may do.
-/// Filled when identity pools arrive; without one, `AWS_IAM` methods answer 403 `Missing
-/// Authentication Token` as API Gateway does for unsigned requests.
+/// The `AWS_IAM` slot: verifies a SigV4-signed request and decides `execute-api:Invoke` on
+/// its method ARN, synchronously (no I/O on this path). Without one, `AWS_IAM` methods answer
+/// 403 `Missing Authentication Token` to every request.
 pub trait IamAuthorizer: Send + Sync + std::fmt::Debug + 'static {
-    /// Decides `execute-api:Invoke` on `method_arn` for the request in `cx`.
-    fn authorize<'a>(
-        &'a self,
-        cx: &'a RequestContext<'_>,
-        method_arn: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<IamGrant, Rejection>> + Send + 'a>>;
+    /// Decides the request in `cx` (its body's digest, if it has a body, is in
+    /// `cx.extensions` as a [`PayloadDigest`]).
+    fn authorize(&self, cx: &RequestContext<'_>) -> Result<IamGrant, iam::IamRefusal>;
+}
+
+/// The SHA-256 of a request body the pipeline read whole before the authorizers ran
+/// (`AWS_IAM` methods only: SigV4 covers the body).
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadDigest(pub [u8; 32]);
+
+impl PayloadDigest {
+    pub fn of(body: &[u8]) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+        // A SHA-256 digest is 32 bytes.
+        Self(digest.as_ref().try_into().unwrap_or([0; 32]))
+    }
 }
 
 /// What an [`IamAuthorizer`] established.
 #[derive(Debug, Clone)]
 pub struct IamGrant {
-    pub identity: crate::server::steps::Identity,
+    pub identity: Identity,
     /// The caller's policies, kept for `execute-api:InvalidateCache` checks.
     pub policies: Vec<Arc<gatehouse_policy::Policy>>,
 }
@@ -102,6 +116,7 @@ pub const PRINCIPAL_HEADER: &str = "x-gatehouse-principal-id";
 pub const CLAIM_SUB_HEADER: &str = "x-gatehouse-claim-sub";
 pub const CLAIMS_HEADER: &str = "x-gatehouse-claims";
 pub const CONTEXT_HEADER: &str = "x-gatehouse-authorizer-context";
+pub const COGNITO_IDENTITY_HEADER: &str = "x-gatehouse-cognito-identity-id";
 
 // === impl AuthorizerConfig ===
 
@@ -149,15 +164,20 @@ impl AuthorizerStep {
 /// it, so `GET /prod/%61dmin` and `GET /prod/admin/` are both `…/GET/admin` and a `Deny` on
 /// `…/GET/admin*` covers every spelling that reaches the `admin` route.
 pub(crate) fn method_arn(config: &AuthorizerConfig, cx: &RequestContext<'_>) -> String {
+    method_arn_in(&config.region, &config.account_id, cx)
+}
+
+/// [`method_arn`] in `region` and `account` (an `AWS_IAM` request's ARN names the region it
+/// was signed for).
+pub(crate) fn method_arn_in(region: &str, account: &str, cx: &RequestContext<'_>) -> String {
     use std::fmt::Write as _;
     let path = cx.hit.resource_request_path.as_str();
-    let mut arn =
-        String::with_capacity(48 + config.region.len() + cx.hit.api.id.len() + path.len());
+    let mut arn = String::with_capacity(48 + region.len() + cx.hit.api.id.len() + path.len());
     let _ = write!(
         arn,
         "arn:aws:execute-api:{}:{}:{}/{}/{}/",
-        config.region,
-        config.account_id,
+        region,
+        account,
         cx.hit.api.id,
         cx.hit.stage.stage.name,
         cx.head.method.as_str(),
@@ -206,15 +226,14 @@ impl Step for AuthorizerStep {
                 None => StepFuture::ready(Verdict::Reject(Rejection::new(
                     GatewayResponseType::MissingAuthenticationToken,
                 ))),
-                Some(iam) => StepFuture::boxed(async move {
-                    let arn = self.method_arn(cx);
-                    match iam.authorize(cx, &arn).await {
-                        Ok(grant) => {
-                            cx.identity = grant.identity;
-                            cx.extensions.insert(CallerPolicies(grant.policies));
-                            Verdict::Continue
-                        }
-                        Err(rejection) => Verdict::Reject(rejection),
+                Some(iam) => StepFuture::ready(match iam.authorize(cx) {
+                    Ok(grant) => {
+                        record_iam(cx, grant);
+                        Verdict::Continue
+                    }
+                    Err(refusal) => {
+                        tracing::debug!(request_id = %cx.request_id, %refusal, "AWS_IAM refused");
+                        iam::refusal_verdict(&refusal)
                     }
                 }),
             },
@@ -236,6 +255,32 @@ impl Step for AuthorizerStep {
             }
         }
     }
+}
+
+/// Records an `AWS_IAM` caller: `$context.identity.*`, the policies the cache step checks
+/// `execute-api:InvalidateCache` with, the backend's headers, and an authorizer output whose
+/// `principal_key` tells callers apart for per-caller state (two Cognito identities share a
+/// role session ARN, so the key names the identity or the access key too).
+fn record_iam(cx: &mut RequestContext<'_>, grant: IamGrant) {
+    let user_arn = grant.identity.user_arn.clone().unwrap_or_default();
+    let distinct = grant
+        .identity
+        .cognito_identity_id
+        .as_deref()
+        .or(grant.identity.access_key.as_deref())
+        .unwrap_or_default();
+    set_header(cx, PRINCIPAL_HEADER, &user_arn);
+    if let Some(id) = grant.identity.cognito_identity_id.clone() {
+        set_header(cx, COGNITO_IDENTITY_HEADER, &id);
+    }
+    let key: Arc<str> = format!("iam\0{user_arn}\0{distinct}").into();
+    cx.identity = Identity {
+        api_key: cx.identity.api_key.take(),
+        api_key_id: cx.identity.api_key_id.take(),
+        ..grant.identity
+    };
+    cx.extensions.insert(CallerPolicies(grant.policies));
+    record_only(cx, &user_arn, key, Arc::default(), Arc::default(), None);
 }
 
 /// base64url JSON of a map, as a header value.

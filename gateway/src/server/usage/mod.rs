@@ -15,8 +15,9 @@
 //!
 //! Throttling order for a keyed request, as API Gateway applies it: the plan's per-method
 //! throttle for the key, the plan's throttle for the key, the stage/method throttle of the
-//! route, then the account-wide limit (default 10 000 rps, burst 5 000). Unkeyed requests
-//! pass the last two. Limiters are per node.
+//! route, then the account-wide limit when one is set ([`UsageConfig::account_throttle`]: off
+//! by default; API Gateway's own is 10 000 rps, burst 5 000). Unkeyed requests pass the last
+//! two. Limiters are per node.
 
 pub mod keys;
 pub mod manage;
@@ -48,8 +49,10 @@ use throttle::Gcra;
 /// Settings of the key, throttle and quota stages.
 #[derive(Debug, Clone)]
 pub struct UsageConfig {
-    /// The account-wide limit (API Gateway's default: 10 000 rps, burst 5 000).
-    pub account_throttle: Throttle,
+    /// The account-wide limit over every request of the node; `None` (the default): none, as
+    /// a self-hosted gateway has no account to share. [`AWS_ACCOUNT_THROTTLE`] mirrors API
+    /// Gateway's.
+    pub account_throttle: Option<Throttle>,
     /// Largest number of requests a node counts before it must write them (see `quota`).
     pub quota_max_batch: u64,
     /// How often quota counters are written and re-read.
@@ -73,7 +76,8 @@ pub struct Usage {
     generation: AtomicI64,
     /// Limiters by (plan, key, stage, method key), kept across rebuilds while unchanged.
     limiters: Mutex<HashMap<String, Arc<Gcra>>>,
-    account: Gcra,
+    /// The account-wide limiter, when one is set.
+    account: Option<Gcra>,
     quota: QuotaCounters,
 }
 
@@ -144,15 +148,19 @@ impl From<StorageError> for UsageError {
     }
 }
 
+/// API Gateway's account-wide default (10 000 rps, burst 5 000), for those who want a
+/// gatehouse to throttle as their AWS account does.
+pub const AWS_ACCOUNT_THROTTLE: Throttle = Throttle {
+    rate_per_second: 10_000.0,
+    burst: 5_000,
+};
+
 // === impl UsageConfig ===
 
 impl Default for UsageConfig {
     fn default() -> Self {
         Self {
-            account_throttle: Throttle {
-                rate_per_second: 10_000.0,
-                burst: 5_000,
-            },
+            account_throttle: None,
             quota_max_batch: 100,
             flush_interval: Duration::from_secs(1),
             refresh_interval: Duration::from_secs(1),
@@ -172,7 +180,7 @@ impl Usage {
         let usage = Arc::new(Self {
             store,
             clock,
-            account: Gcra::new(config.account_throttle),
+            account: config.account_throttle.map(Gcra::new),
             quota: QuotaCounters::new(config.quota_max_batch),
             config,
             table: ArcSwap::from_pointee(KeyTable::default()),
@@ -368,6 +376,12 @@ impl Usage {
     /// The current key table (tests and diagnostics).
     pub fn key_count(&self) -> usize {
         self.table.load().by_hash.len()
+    }
+
+    /// The most quota requests one (plan, key) has held unwritten at once on this node: the
+    /// `u` of the multi-node bound `limit + (N − 1) × u` (see `quota`).
+    pub fn most_unwritten(&self) -> u64 {
+        self.quota.most_unwritten()
     }
 
     /// `UsageConfig` in effect.

@@ -3,20 +3,27 @@
 //!
 //! Each (plan, key) has a [`QuotaSlot`] with the last known global count of its period
 //! (`known`), requests admitted here and not yet written (`pending`) and requests being
-//! written (`in_flight`). A request is admitted while `known + pending + in_flight < limit`
-//! and `pending + in_flight < batch`; the flusher ([`QuotaCounters::flush`], every second or
-//! as soon as a batch fills) adds the pending counts with `used = used + n` and learns the
-//! new global total, and re-reads the totals of idle slots that were used recently, so a node
-//! also learns about the others' requests.
+//! written (`in_flight`). A request is admitted while `known + pending + in_flight < limit`,
+//! decided at once from these numbers: a request never waits for storage, even while a write
+//! is in flight or storage does not answer. The flusher ([`QuotaCounters::flush`], every
+//! second, and as soon as a slot has a batch pending) adds the pending counts with
+//! `used = used + n` and learns the new global total, and re-reads the totals of idle slots
+//! that were used recently, so a node also learns about the others' requests.
 //!
-//! Bound: every node holds at most `batch` unwritten requests, and admits only below the
-//! limit as it last saw it, so N nodes admit at most `limit + (N − 1) × batch` requests per
-//! period (see the README); `batch` is `clamp(limit / 20, 1, max_batch)`.
+//! Bound: one node never admits past the limit. Each node holds unwritten the requests of one
+//! batch (`batch = clamp(limit / 20, 1, max_batch)`) plus those it admits while that batch is
+//! being written, `u` at most (see [`QuotaCounters::most_unwritten`]), and admits only below
+//! the limit as it last saw it, so N nodes admit at most `limit + (N − 1) × u` requests per
+//! period; `u` is a batch plus a few while storage keeps up. While storage is down, each node
+//! still stops at the limit as it last saw it (at worst `N × limit`): quotas, as in API
+//! Gateway, are applied on a best-effort basis rather than by holding requests.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gatehouse_storage::{Store, UsageDelta};
+use gatehouse_storage::{StorageError, Store, UsageDelta};
 
 use crate::definition::plans::{day_start, period_bounds};
 use crate::definition::stage::Quota;
@@ -29,8 +36,24 @@ pub struct QuotaCounters {
     max_batch: u64,
     /// Wakes the flusher early when a batch is full.
     pub(crate) wake: tokio::sync::Notify,
-    /// Wakes requests waiting for a flush.
-    pub(crate) flushed: tokio::sync::Notify,
+    /// The most requests one slot has held unwritten (pending and in flight) at once.
+    most_unwritten: AtomicU64,
+}
+
+/// Where the counters are written and read: storage, or a fake in tests.
+pub trait CounterStore: Sync {
+    /// Adds each delta to its counter; the new totals, in order.
+    fn add_usage(
+        &self,
+        batch: &[UsageDelta],
+    ) -> impl Future<Output = Result<Vec<i64>, StorageError>> + Send;
+    /// The total of one period's counter.
+    fn quota_used(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        period_start: i64,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
 }
 
 /// One (plan, key) counter on this node.
@@ -64,8 +87,6 @@ pub enum QuotaCheck {
     Exceeded {
         retry_after: u64,
     },
-    /// This node's batch is full: wait for a flush and ask again.
-    Flush,
 }
 
 /// Slots re-read after they were used within this window (ms).
@@ -79,7 +100,7 @@ impl QuotaCounters {
             slots: Mutex::new(HashMap::new()),
             max_batch: max_batch.max(1),
             wake: tokio::sync::Notify::new(),
-            flushed: tokio::sync::Notify::new(),
+            most_unwritten: AtomicU64::new(0),
         }
     }
 
@@ -104,7 +125,9 @@ impl QuotaCounters {
         (limit / 20).clamp(1, self.max_batch)
     }
 
-    /// Counts one request against `quota` at `now_ms` if it fits.
+    /// Counts one request against `quota` at `now_ms` if it fits, deciding from the last known
+    /// total and this node's unwritten counts; wakes the flusher once a batch is pending. Never
+    /// waits.
     pub fn check(&self, slot: &QuotaSlot, quota: &Quota, now_ms: i64) -> QuotaCheck {
         let batch = self.batch_for(quota.limit);
         let mut s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,16 +157,24 @@ impl QuotaCounters {
                 retry_after: u64::try_from(ms / 1000 + 1).unwrap_or(1),
             };
         }
-        if unwritten >= batch {
-            return QuotaCheck::Flush;
-        }
         s.pending += 1;
+        self.most_unwritten
+            .fetch_max(unwritten + 1, Ordering::Relaxed);
+        if s.pending >= batch {
+            self.wake.notify_one();
+        }
         QuotaCheck::Admitted
     }
 
-    /// Writes every slot's pending counts (and reads recently used idle slots), then wakes
-    /// waiting requests. Errors leave the counts pending for the next round.
-    pub async fn flush(&self, store: &Store, now_ms: i64) {
+    /// The most requests one slot has held unwritten at once on this node: the `u` of the
+    /// multi-node bound.
+    pub fn most_unwritten(&self) -> u64 {
+        self.most_unwritten.load(Ordering::Relaxed)
+    }
+
+    /// Writes every slot's pending counts and reads recently used idle slots. Errors leave the
+    /// counts pending for the next round. Requests go on being decided meanwhile.
+    pub async fn flush(&self, store: &impl CounterStore, now_ms: i64) {
         let slots: Vec<Arc<QuotaSlot>> = {
             let map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             map.values().cloned().collect()
@@ -169,7 +200,7 @@ impl QuotaCounters {
             }
         }
         if !batch.is_empty() {
-            match store.gateway().add_usage(&batch).await {
+            match store.add_usage(&batch).await {
                 Ok(totals) => {
                     for ((slot, n, current), (total, d)) in
                         owners.iter().zip(totals.iter().zip(&batch))
@@ -195,7 +226,6 @@ impl QuotaCounters {
         }
         for (slot, period_start) in rereads {
             if let Ok(total) = store
-                .gateway()
                 .quota_used(&slot.plan_id, &slot.key_id, period_start)
                 .await
             {
@@ -205,7 +235,6 @@ impl QuotaCounters {
                 }
             }
         }
-        self.flushed.notify_waiters();
     }
 
     /// The remaining quota of a slot as this node knows it (for GetUsage on a single node).
@@ -214,6 +243,23 @@ impl QuotaCounters {
         let slot = slots.get(&(plan_id.to_owned(), key_id.to_owned()))?;
         let s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
         Some(s.known + s.pending + s.in_flight)
+    }
+}
+
+impl CounterStore for Store {
+    async fn add_usage(&self, batch: &[UsageDelta]) -> Result<Vec<i64>, StorageError> {
+        self.gateway().add_usage(batch).await
+    }
+
+    async fn quota_used(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        period_start: i64,
+    ) -> Result<i64, StorageError> {
+        self.gateway()
+            .quota_used(plan_id, key_id, period_start)
+            .await
     }
 }
 
@@ -232,33 +278,102 @@ mod tests {
     use super::*;
     use crate::definition::stage::QuotaPeriod;
 
-    #[test]
-    fn admits_until_limit_and_batch() {
-        let counters = QuotaCounters::new(100);
-        let quota = Quota {
-            limit: 100,
+    fn quota(limit: u64) -> Quota {
+        Quota {
+            limit,
             period: QuotaPeriod::Day,
             offset: 0,
-        };
-        let slot = counters.slot("p", "k");
-        let now = 1_700_000_000_000;
-        // batch = 100 / 20 = 5
-        for _ in 0..5 {
-            assert_eq!(counters.check(&slot, &quota, now), QuotaCheck::Admitted);
         }
-        assert_eq!(counters.check(&slot, &quota, now), QuotaCheck::Flush);
-        slot.state.lock().unwrap().known = 98;
-        slot.state.lock().unwrap().pending = 0;
-        assert_eq!(counters.check(&slot, &quota, now), QuotaCheck::Admitted);
-        assert_eq!(counters.check(&slot, &quota, now), QuotaCheck::Admitted);
-        let QuotaCheck::Exceeded { retry_after } = counters.check(&slot, &quota, now) else {
-            panic!("expected exceeded");
+    }
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn admits_until_the_limit_and_restarts_with_the_period() {
+        let counters = QuotaCounters::new(100);
+        let quota = quota(100);
+        let slot = counters.slot("p", "k");
+        // batch = 100 / 20 = 5: past it requests are still decided at once.
+        for _ in 0..10 {
+            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        }
+        slot.state.lock().unwrap().known = 89;
+        assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        let QuotaCheck::Exceeded { retry_after } = counters.check(&slot, &quota, NOW) else {
+            panic!("expected exceeded: 89 known + 11 unwritten");
         };
         assert!(retry_after > 0 && retry_after <= 86_400);
+        assert_eq!(counters.most_unwritten(), 11);
         // The next day starts from zero.
         assert_eq!(
-            counters.check(&slot, &quota, now + 86_400_000),
+            counters.check(&slot, &quota, NOW + 86_400_000),
             QuotaCheck::Admitted
         );
+    }
+
+    /// A store whose first write waits until the test opens the gate.
+    struct GatedStore {
+        gate: tokio::sync::Semaphore,
+        entered: tokio::sync::Notify,
+        total: Mutex<i64>,
+    }
+
+    impl CounterStore for GatedStore {
+        async fn add_usage(&self, batch: &[UsageDelta]) -> Result<Vec<i64>, StorageError> {
+            self.entered.notify_one();
+            let _permit = self.gate.acquire().await;
+            let mut total = self.total.lock().unwrap();
+            Ok(batch
+                .iter()
+                .map(|d| {
+                    *total += d.count;
+                    *total
+                })
+                .collect())
+        }
+
+        async fn quota_used(&self, _: &str, _: &str, _: i64) -> Result<i64, StorageError> {
+            Ok(*self.total.lock().unwrap())
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_decided_while_a_write_is_blocked() {
+        let counters = Arc::new(QuotaCounters::new(100));
+        let quota = quota(40);
+        let slot = counters.slot("p", "k");
+        // batch = 2: the flusher is woken after two requests.
+        for _ in 0..2 {
+            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        }
+        let store = Arc::new(GatedStore {
+            gate: tokio::sync::Semaphore::new(0),
+            entered: tokio::sync::Notify::new(),
+            total: Mutex::new(0),
+        });
+        let entered = store.entered.notified();
+        let flush = tokio::spawn({
+            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
+            async move { counters.flush(&*store, NOW).await }
+        });
+        entered.await;
+        // The write of the first two is in flight and blocked: every request is still
+        // answered at once, up to the limit and no further.
+        let answers: Vec<QuotaCheck> = (0..40)
+            .map(|_| counters.check(&slot, &quota, NOW))
+            .collect();
+        assert_eq!(
+            answers
+                .iter()
+                .filter(|a| **a == QuotaCheck::Admitted)
+                .count(),
+            38
+        );
+        assert!(matches!(answers[39], QuotaCheck::Exceeded { .. }));
+        assert!(!flush.is_finished());
+        store.gate.add_permits(1);
+        flush.await.unwrap();
+        let s = slot.state.lock().unwrap();
+        assert_eq!((s.known, s.in_flight, s.pending), (2, 0, 38));
     }
 }

@@ -1,9 +1,8 @@
 //! The three pipeline steps on the key table, in API Gateway's order: the API key
 //! ([`ApiKeyStep`]), throttling ([`ThrottleStep`]: the plan's per-method and per-key limits,
-//! the route's, then the account-wide one) and quotas ([`QuotaStep`]).
+//! the route's, then the account-wide one when set) and quotas ([`QuotaStep`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
@@ -29,8 +28,6 @@ pub struct ThrottleStep(pub Arc<Usage>);
 pub struct QuotaStep(pub Arc<Usage>);
 
 const API_KEY_HEADER: &str = "x-api-key";
-/// How long a request waits for its node's quota batch to be written before giving up.
-const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// Set by the key step for the throttle and quota steps.
 #[derive(Debug, Clone)]
@@ -183,7 +180,7 @@ impl Step for ThrottleStep {
             .and_then(|r| r.0.get(cx.hit.stage.index()))
             .and_then(|routes| routes.get(cx.hit.route.0 as usize))
             .and_then(Option::as_ref);
-        checks[3] = Some(&self.0.account);
+        checks[3] = self.0.account.as_ref();
         for gcra in checks.into_iter().flatten() {
             if let Err(wait) = gcra.check() {
                 let (name, value) = retry_after(wait);
@@ -212,35 +209,20 @@ impl Step for QuotaStep {
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
     ) -> StepFuture<'a> {
-        let Some(kc) = cx.extensions.get::<KeyContext>().cloned() else {
+        let Some(kc) = cx.extensions.get::<KeyContext>() else {
             return StepFuture::ready(Verdict::Continue);
         };
         let Some(kp) = kc.entry.plans.get(kc.plan) else {
             return StepFuture::ready(Verdict::Continue);
         };
-        let (Some(slot), Some(quota)) = (kp.quota.clone(), kp.plan.plan.quota) else {
+        let (Some(slot), Some(quota)) = (kp.quota.as_deref(), kp.plan.plan.quota.as_ref()) else {
             return StepFuture::ready(Verdict::Continue);
         };
-        let usage = &self.0;
-        let now_ms = unix_millis(cx.now);
-        match usage.quota.check(&slot, &quota, now_ms) {
+        // Decided at once from the last known total and this node's unwritten counts: a
+        // request never waits for a counter write (see `quota`).
+        match self.0.quota.check(slot, quota, unix_millis(cx.now)) {
             QuotaCheck::Admitted => StepFuture::ready(Verdict::Continue),
             QuotaCheck::Exceeded { retry_after: s } => StepFuture::ready(exceeded(s)),
-            QuotaCheck::Flush => StepFuture::boxed(async move {
-                for _ in 0..3 {
-                    let notified = usage.quota.flushed.notified();
-                    tokio::pin!(notified);
-                    notified.as_mut().enable();
-                    usage.quota.wake.notify_one();
-                    let _ = tokio::time::timeout(FLUSH_WAIT, notified).await;
-                    match usage.quota.check(&slot, &quota, now_ms) {
-                        QuotaCheck::Admitted => return Verdict::Continue,
-                        QuotaCheck::Exceeded { retry_after: s } => return exceeded(s),
-                        QuotaCheck::Flush => {}
-                    }
-                }
-                exceeded(1)
-            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The data plane end to end: a real backend and a real gateway on loopback, driven with a
 //! hyper client, raw sockets and a WebSocket client.
 
+mod backend_http1;
 mod backend_tls;
 mod clients;
 mod edges;

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gatehouse_gateway::Limits;
@@ -12,10 +13,11 @@ use gatehouse_gateway::control::deployments::Deployments;
 use gatehouse_gateway::control::files::read_sources;
 use gatehouse_gateway::control::operator::{OperatorState, router_with_deployments};
 use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::definition::compiled::Gateway;
 use gatehouse_gateway::server::usage::Usage;
 use gatehouse_gateway::server::{
-    AccessLogSink, Clock as _, GatewayService, Live, Metrics, ServiceConfig, Steps, SystemClock,
-    serve,
+    AccessLogSink, Clock as _, GatewayService, Live, Metrics, Phase, Prepared, RequestContext,
+    ServiceConfig, Step, StepFuture, Steps, SystemClock, Verdict, serve,
 };
 use gatehouse_identity::http::OperatorCredentials;
 use gatehouse_identity::http::operator::OperatorAuth;
@@ -53,16 +55,16 @@ struct Node {
 }
 
 async fn node(store: Store, file: &PathBuf) -> Node {
+    node_with(store, file, Steps::default()).await
+}
+
+/// [`node`] with the pipeline's `steps`.
+async fn node_with(store: Store, file: &PathBuf, steps: Steps) -> Node {
     let clock = Arc::new(SystemClock);
     let (source, _) =
         read_sources(std::slice::from_ref(file), clock.now(), &Limits::default()).unwrap();
-    let (live, _) = Live::from_source(
-        source,
-        &Limits::default(),
-        Steps::default(),
-        Arc::new(Metrics::new()),
-    )
-    .unwrap();
+    let (live, _) =
+        Live::from_source(source, &Limits::default(), steps, Arc::new(Metrics::new())).unwrap();
     let live = Arc::new(live);
     let deployments = Deployments::open(
         store.clone(),
@@ -739,4 +741,270 @@ async fn run_time_stages_are_created_patched_deleted_and_shared() {
     assert_eq!(deleted.status, 202, "{deleted:?}");
     let left = call(&a.app, op, "GET", "/restapis/shop/stages", None).await;
     assert_eq!(left.body["item"].as_array().unwrap().len(), 2);
+}
+
+/// A pipeline step whose `prepare` — part of every compile — once armed, holds the compile
+/// until the test releases it. A compile on the test's own runtime thread is recorded instead
+/// of held (holding it there would hang the test rather than fail it).
+#[derive(Debug)]
+struct GatedCompile {
+    armed: AtomicBool,
+    entered: tokio::sync::Notify,
+    release: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    runtime_thread: std::thread::ThreadId,
+    compiled_on_runtime: AtomicBool,
+}
+
+impl Step for GatedCompile {
+    fn name(&self) -> &'static str {
+        "gated_compile"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Authorize
+    }
+
+    fn prepare(&self, _gateway: &Gateway) -> Result<Prepared, String> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            if std::thread::current().id() == self.runtime_thread {
+                self.compiled_on_runtime.store(true, Ordering::SeqCst);
+            } else {
+                self.entered.notify_one();
+                let release = self.release.lock().unwrap().take();
+                if let Some(release) = release {
+                    let _ = release.recv();
+                }
+            }
+        }
+        Ok(Arc::new(()))
+    }
+
+    fn on_request<'a>(
+        &'a self,
+        _cx: &'a mut RequestContext<'_>,
+        _prepared: &'a Prepared,
+    ) -> StepFuture<'a> {
+        StepFuture::ready(Verdict::Continue)
+    }
+}
+
+/// CreateDeployment compiles on the blocking pool: while its compile is held, the same
+/// (single-threaded) runtime goes on serving gateway requests and operator calls, and the
+/// deployment goes live once the compile finishes.
+#[tokio::test]
+async fn a_held_compile_does_not_stop_requests() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("api.yaml");
+    std::fs::write(&file, definition("v1")).unwrap();
+    let (release, released) = std::sync::mpsc::channel();
+    let gate = Arc::new(GatedCompile {
+        armed: AtomicBool::new(false),
+        entered: tokio::sync::Notify::new(),
+        release: Mutex::new(Some(released)),
+        runtime_thread: std::thread::current().id(),
+        compiled_on_runtime: AtomicBool::new(false),
+    });
+    let a = node_with(
+        store.store.clone(),
+        &file,
+        Steps::new(vec![Arc::clone(&gate) as Arc<dyn Step>]),
+    )
+    .await;
+    let first = call(
+        &a.app,
+        Signing::Operator,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "prod"})),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    std::fs::write(&file, definition("v2")).unwrap();
+    Reloader::new(
+        vec![file.clone()],
+        Arc::clone(&a.live),
+        Arc::new(SystemClock),
+    )
+    .reload()
+    .unwrap();
+    assert_eq!(a.body("/prod/hello").await, "v1");
+    assert_eq!(a.body("/beta/hello").await, "v2");
+
+    gate.armed.store(true, Ordering::SeqCst);
+    let entered = gate.entered.notified();
+    let app = a.app.clone();
+    let mut deploy = tokio::spawn(async move {
+        call(
+            &app,
+            Signing::Operator,
+            "POST",
+            "/restapis/shop/deployments",
+            Some(json!({"stageName": "prod"})),
+        )
+        .await
+    });
+    tokio::select! {
+        () = entered => {}
+        reply = &mut deploy => panic!("the compile was not held: {:?}", reply.map(|r| r.status)),
+    }
+    assert!(
+        !gate.compiled_on_runtime.load(Ordering::SeqCst),
+        "compiled on the runtime's thread"
+    );
+    // Held: the gateway and the operator API still answer on this runtime.
+    assert_eq!(a.body("/prod/hello").await, "v1");
+    assert_eq!(a.body("/beta/hello").await, "v2");
+    let listed = call(
+        &a.app,
+        Signing::Operator,
+        "GET",
+        "/restapis/shop/deployments",
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    release.send(()).unwrap();
+    let deployed = deploy.await.unwrap();
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+    assert_eq!(a.body("/prod/hello").await, "v2");
+}
+
+/// `shop` with `stages`, its one method answering `body`.
+fn shop_with_stages(body: &str, stages: &[&str]) -> String {
+    let stages: String = stages.iter().map(|s| format!("    {s}: {{}}\n")).collect();
+    format!(
+        r#"
+version: 1
+apis:
+  shop:
+    resources:
+      /hello:
+        GET:
+          integration: {{type: mock, status: 200, body: '{body}'}}
+stages:
+  shop:
+{stages}"#
+    )
+}
+
+/// Two nodes on one store whose definition files differ — `a` has the stages prod, beta and
+/// canary, `b` only prod — decide every deployment question alike, from what is stored.
+async fn nodes_with_different_files_agree(store: Store) {
+    nodes_with_different_files_agree_two(store.clone(), store).await;
+}
+
+async fn nodes_with_different_files_agree_two(store_a: Store, store_b: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (file_a, file_b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&file_a, shop_with_stages("a", &["prod", "beta", "canary"])).unwrap();
+    std::fs::write(&file_b, shop_with_stages("b", &["prod"])).unwrap();
+    let a = node(store_a, &file_a).await;
+    let b = node(store_b, &file_b).await;
+    let op = Signing::Operator;
+    let id = |reply: &super::operator::Reply| reply.body["id"].as_str().unwrap().to_owned();
+
+    // a points its file stage beta at a deployment of its own file.
+    let d1 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "beta"})),
+    )
+    .await;
+    assert_eq!(d1.status, 201, "{d1:?}");
+    let d1 = id(&d1);
+    assert_eq!(a.get("/beta/hello").await, (200, json!("a")));
+
+    // DeleteDeployment of d1 is refused on both nodes: the stored pointer of beta names it,
+    // although b's file has no beta.
+    for node in [&b, &a] {
+        let path = format!("/restapis/shop/deployments/{d1}");
+        let refused = call(&node.app, op, "DELETE", &path, None).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(
+            refused.body["message"].as_str().unwrap().contains("`beta`"),
+            "{refused:?}"
+        );
+    }
+
+    // b deploys its own file to beta: the stored pointer moves (no run-time stage appears),
+    // and a serves b's deployment on beta.
+    let d2 = call(
+        &b.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({"stageName": "beta"})),
+    )
+    .await;
+    assert_eq!(d2.status, 201, "{d2:?}");
+    let d2 = id(&d2);
+    assert!(eventually(async || a.get("/beta/hello").await == (200, json!("b"))).await);
+    let stages = call(&b.app, op, "GET", "/restapis/shop/stages", None).await;
+    let names: Vec<&str> = stages.body["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stageName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["prod"], "b has made no run-time stage named beta");
+
+    // b rolls beta back to d1 (a stage its files lack, known by its stored pointer).
+    let patch =
+        json!({"patchOperations": [{"op": "replace", "path": "/deploymentId", "value": d1}]});
+    let rolled = call(
+        &b.app,
+        op,
+        "PATCH",
+        "/restapis/shop/stages/beta",
+        Some(patch),
+    )
+    .await;
+    assert_eq!(rolled.status, 200, "{rolled:?}");
+    assert_eq!(rolled.body["deploymentId"], d1.as_str());
+    assert!(eventually(async || a.get("/beta/hello").await == (200, json!("a"))).await);
+
+    // b creates canary, which only a's file has: the stored run-time stage is canary on both.
+    let canary = call(
+        &b.app,
+        op,
+        "POST",
+        "/restapis/shop/stages",
+        Some(json!({"stageName": "canary", "deploymentId": d2})),
+    )
+    .await;
+    assert_eq!(canary.status, 201, "{canary:?}");
+    assert_eq!(b.get("/canary/hello").await, (200, json!("b")));
+    assert!(eventually(async || a.get("/canary/hello").await == (200, json!("b"))).await);
+    // And d2 is in use for both.
+    for node in [&a, &b] {
+        let path = format!("/restapis/shop/deployments/{d2}");
+        let refused = call(&node.app, op, "DELETE", &path, None).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("`canary`"),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nodes_with_different_files_agree_on_sqlite() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    nodes_with_different_files_agree(store.store.clone()).await;
+}
+
+#[tokio::test]
+async fn nodes_with_different_files_agree_on_postgresql() {
+    let store = TestStore::postgres(StoreOptions::default()).await.unwrap();
+    let other = Store::open(store.url(), StoreOptions::default())
+        .await
+        .unwrap();
+    // Each node with its own connections, as two processes would have.
+    nodes_with_different_files_agree_two(store.store.clone(), other).await;
 }

@@ -4,6 +4,7 @@
 
 mod deployments;
 mod hardening;
+mod iam;
 mod oidc;
 mod operator;
 mod support;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use gatehouse_gateway::Limits;
 use gatehouse_gateway::control::files::load_gateway;
-use gatehouse_gateway::server::authorizers::{AuthorizerConfig, AuthorizerStep, PoolTokenVerifier};
+use gatehouse_gateway::server::authorizers::{
+    AuthorizerConfig, AuthorizerStep, IamAuthorizer, PoolTokenVerifier,
+};
 use gatehouse_gateway::server::cache::{CacheConfig, CacheStep};
 use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
@@ -223,6 +225,19 @@ pub(super) async fn gateway_on(
     service: ServiceConfig,
     clock: Arc<dyn Clock>,
 ) -> Gateway {
+    gateway_with_iam(store, definition, pools, None, authorizer, service, clock).await
+}
+
+/// [`gateway_on`] with an `AWS_IAM` authorizer.
+pub(super) async fn gateway_with_iam(
+    store: Store,
+    definition: &str,
+    pools: Option<Arc<dyn PoolTokenVerifier>>,
+    iam: Option<Arc<dyn IamAuthorizer>>,
+    authorizer: AuthorizerConfig,
+    service: ServiceConfig,
+    clock: Arc<dyn Clock>,
+) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("api.yaml");
     std::fs::write(&file, definition).unwrap();
@@ -237,7 +252,7 @@ pub(super) async fn gateway_on(
         .unwrap();
     let cache = Arc::new(CacheStep::new(CacheConfig::default()));
     let mut steps: Vec<Arc<dyn Step>> = usage.steps();
-    steps.push(Arc::new(AuthorizerStep::new(authorizer, pools, None)));
+    steps.push(Arc::new(AuthorizerStep::new(authorizer, pools, iam)));
     steps.push(Arc::clone(&cache) as Arc<dyn Step>);
     let live = Arc::new(Live::new(compiled, Steps::new(steps), Arc::new(Metrics::new())).unwrap());
     let service = GatewayService::new(service, live, AccessLogSink::disabled(), clock);

@@ -1,10 +1,10 @@
 //! The Cognito Identity JSON protocol (`x-amz-json-1.1`, `X-Amz-Target:
 //! AWSCognitoIdentityService.<Op>`) on `POST /`, beside the user pools' protocol.
 //!
-//! Operator operations (pools, roles, identities, tags) must be SigV4-signed by the operator
+//! Operator operations (pools, roles, identities, tags, developer identities) must be SigV4-signed by the operator
 //! for service `cognito-identity` ([`crate::http::operator`], with `x-amz-target` signed);
-//! the region signed for is where CreateIdentityPool makes the pool. GetId and
-//! GetCredentialsForIdentity are public (a browser calls them with a user-pool ID token, or
+//! the region signed for is where CreateIdentityPool makes the pool. GetId,
+//! GetCredentialsForIdentity, GetOpenIdToken and UnlinkIdentity are public (a browser calls them with a user-pool ID token, or
 //! as a guest), limited per client address like the user pools' unauthenticated operations.
 //! Errors have Cognito Identity's `__type` names, mapped in one place
 //! ([`from_identity_pool_error`]).
@@ -80,6 +80,12 @@ operations! {
     ListTagsForResource => Operator, list_tags_for_resource;
     GetId => Public, get_id;
     GetCredentialsForIdentity => Public, get_credentials_for_identity;
+    GetOpenIdToken => Public, get_open_id_token;
+    UnlinkIdentity => Public, unlink_identity;
+    GetOpenIdTokenForDeveloperIdentity => Operator, get_open_id_token_for_developer_identity;
+    LookupDeveloperIdentity => Operator, lookup_developer_identity;
+    MergeDeveloperIdentities => Operator, merge_developer_identities;
+    UnlinkDeveloperIdentity => Operator, unlink_developer_identity;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
@@ -348,6 +354,7 @@ async fn list_identities(
             &req.identity_pool_id,
             req.max_results,
             req.next_token.as_deref(),
+            req.hide_disabled,
         )
         .await?;
     Ok(ListIdentitiesResponse {
@@ -451,6 +458,139 @@ async fn get_credentials_for_identity(
             expiration: epoch(issued.credentials.expiration),
         },
     })
+}
+
+async fn get_open_id_token(
+    call: Call,
+    req: GetOpenIdToken,
+) -> Result<OpenIdTokenResponse, IdentityPoolError> {
+    let issued = call
+        .federation
+        .identity_pools
+        .get_open_id_token(&req.identity_id, &req.logins.unwrap_or_default())
+        .await?;
+    Ok(OpenIdTokenResponse {
+        identity_id: issued.identity_id,
+        token: issued.token,
+    })
+}
+
+async fn unlink_identity(call: Call, req: UnlinkIdentity) -> Result<Empty, IdentityPoolError> {
+    call.federation
+        .identity_pools
+        .unlink_identity(&req.identity_id, &req.logins, &req.logins_to_remove)
+        .await?;
+    Ok(Empty {})
+}
+
+async fn get_open_id_token_for_developer_identity(
+    call: Call,
+    req: DeveloperOpenIdToken,
+) -> Result<OpenIdTokenResponse, IdentityPoolError> {
+    if !req.principal_tags.is_empty() {
+        return Err(IdentityPoolError::InvalidParameter(
+            "PrincipalTags are not supported: tag the role instead".into(),
+        ));
+    }
+    let issued = call
+        .federation
+        .identity_pools
+        .get_open_id_token_for_developer_identity(
+            &req.identity_pool_id,
+            req.identity_id.as_deref(),
+            &req.logins,
+            req.token_duration,
+        )
+        .await?;
+    Ok(OpenIdTokenResponse {
+        identity_id: issued.identity_id,
+        token: issued.token,
+    })
+}
+
+async fn lookup_developer_identity(
+    call: Call,
+    req: LookupDeveloperIdentity,
+) -> Result<LookupDeveloperIdentityResponse, IdentityPoolError> {
+    let (identity_id, identifiers, next) = call
+        .federation
+        .identity_pools
+        .lookup_developer_identity(
+            &req.identity_pool_id,
+            req.identity_id.as_deref(),
+            req.developer_user_identifier.as_deref(),
+            req.max_results,
+            req.next_token.as_deref(),
+        )
+        .await?;
+    Ok(LookupDeveloperIdentityResponse {
+        identity_id,
+        developer_user_identifier_list: identifiers,
+        next_token: next,
+    })
+}
+
+async fn merge_developer_identities(
+    call: Call,
+    req: MergeDeveloperIdentities,
+) -> Result<IdentityIdResponse, IdentityPoolError> {
+    let identity_id = call
+        .federation
+        .identity_pools
+        .merge_developer_identities(
+            &req.identity_pool_id,
+            &req.developer_provider_name,
+            &req.source_user_identifier,
+            &req.destination_user_identifier,
+        )
+        .await?;
+    Ok(IdentityIdResponse { identity_id })
+}
+
+async fn unlink_developer_identity(
+    call: Call,
+    req: UnlinkDeveloperIdentity,
+) -> Result<Empty, IdentityPoolError> {
+    call.federation
+        .identity_pools
+        .unlink_developer_identity(
+            &req.identity_pool_id,
+            &req.identity_id,
+            &req.developer_provider_name,
+            &req.developer_user_identifier,
+        )
+        .await?;
+    Ok(Empty {})
+}
+
+// === the OpenID issuer's documents ===
+
+/// `/cognito-identity/.well-known/openid-configuration` and `…/jwks.json`: the issuer of
+/// GetOpenIdToken's tokens.
+pub(crate) fn well_known_routes(federation: Arc<FederationState>) -> axum::Router {
+    use axum::routing::get;
+    let configuration = {
+        let federation = federation.clone();
+        move || async move {
+            super::json(
+                StatusCode::OK,
+                &federation.identity_pools.openid_configuration(),
+            )
+        }
+    };
+    let jwks = move || async move {
+        match federation.identity_pools.openid_jwks().await {
+            Ok(jwks) => super::json(StatusCode::OK, &jwks),
+            Err(e) => from_identity_pool_error(&e).into_response_with(&super::request_id()),
+        }
+    };
+    let base = format!("/{}", crate::identity_pools::OPENID_ISSUER_PATH);
+    axum::Router::new()
+        .route(
+            &format!("{base}/.well-known/openid-configuration"),
+            get(configuration),
+        )
+        .route(&format!("{base}/.well-known/jwks.json"), get(jwks))
 }
 
 #[cfg(test)]

@@ -301,6 +301,8 @@ pub(super) struct ListIdentities {
     pub(super) identity_pool_id: String,
     pub(super) max_results: u32,
     pub(super) next_token: Option<String>,
+    #[serde(default)]
+    pub(super) hide_disabled: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -418,4 +420,74 @@ pub(super) struct CredentialsWire {
 pub(super) struct CredentialsResponse {
     pub(super) identity_id: String,
     pub(super) credentials: CredentialsWire,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GetOpenIdToken {
+    pub(super) identity_id: String,
+    pub(super) logins: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct OpenIdTokenResponse {
+    pub(super) identity_id: String,
+    pub(super) token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UnlinkIdentity {
+    pub(super) identity_id: String,
+    pub(super) logins: BTreeMap<String, String>,
+    pub(super) logins_to_remove: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeveloperOpenIdToken {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_id: Option<String>,
+    pub(super) logins: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) principal_tags: BTreeMap<String, String>,
+    pub(super) token_duration: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct LookupDeveloperIdentity {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_id: Option<String>,
+    pub(super) developer_user_identifier: Option<String>,
+    pub(super) max_results: Option<u32>,
+    pub(super) next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct LookupDeveloperIdentityResponse {
+    pub(super) identity_id: String,
+    pub(super) developer_user_identifier_list: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) next_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct MergeDeveloperIdentities {
+    pub(super) identity_pool_id: String,
+    pub(super) developer_provider_name: String,
+    pub(super) source_user_identifier: String,
+    pub(super) destination_user_identifier: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UnlinkDeveloperIdentity {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_id: String,
+    pub(super) developer_provider_name: String,
+    pub(super) developer_user_identifier: String,
 }

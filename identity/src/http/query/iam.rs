@@ -68,6 +68,17 @@ fn write_tags(xml: &mut Xml, tags: &[Tag]) {
     });
 }
 
+/// `IsTruncated`, and the `Marker` of the next page when there is one.
+fn write_marker(xml: &mut Xml, marker: Option<&str>) {
+    match marker {
+        Some(marker) => {
+            xml.leaf("IsTruncated", "true");
+            xml.leaf("Marker", marker);
+        }
+        None => xml.leaf("IsTruncated", "false"),
+    }
+}
+
 fn write_role(xml: &mut Xml, tag: &str, role: &Role) {
     xml.open(tag, None);
     xml.leaf("Path", &role.path);
@@ -182,7 +193,11 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
             )
         }),
         "ListRoles" => iam
-            .list_roles(p.get("PathPrefix").unwrap_or("/"))
+            .list_roles(
+                p.get("PathPrefix").unwrap_or("/"),
+                p.int("MaxItems")?,
+                p.get("Marker"),
+            )
             .await
             .map(|roles| {
                 respond(
@@ -191,11 +206,11 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                     id,
                     Some(|x: &mut Xml| {
                         x.open("Roles", None);
-                        for role in &roles {
+                        for role in &roles.items {
                             write_role(x, "member", role);
                         }
                         x.close("Roles");
-                        x.leaf("IsTruncated", "false");
+                        write_marker(x, roles.marker.as_deref());
                     }),
                 )
             }),
@@ -337,24 +352,32 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
         "ListPolicies" => {
             // This account's policies are the only ones there are (`Scope=AWS` lists none).
             let aws_only = p.get("Scope") == Some("AWS");
-            iam.list_policies(p.get("PathPrefix").unwrap_or("/"), p.flag("OnlyAttached"))
-                .await
-                .map(|policies| {
-                    let policies = if aws_only { Vec::new() } else { policies };
-                    respond(
-                        NAMESPACE,
-                        action,
-                        id,
-                        Some(|x: &mut Xml| {
-                            x.open("Policies", None);
-                            for policy in &policies {
-                                write_policy(x, "member", policy);
-                            }
-                            x.close("Policies");
-                            x.leaf("IsTruncated", "false");
-                        }),
-                    )
-                })
+            iam.list_policies(
+                p.get("PathPrefix").unwrap_or("/"),
+                p.flag("OnlyAttached"),
+                p.int("MaxItems")?,
+                p.get("Marker"),
+            )
+            .await
+            .map(|mut policies| {
+                if aws_only {
+                    policies.items.clear();
+                    policies.marker = None;
+                }
+                respond(
+                    NAMESPACE,
+                    action,
+                    id,
+                    Some(|x: &mut Xml| {
+                        x.open("Policies", None);
+                        for policy in &policies.items {
+                            write_policy(x, "member", policy);
+                        }
+                        x.close("Policies");
+                        write_marker(x, policies.marker.as_deref());
+                    }),
+                )
+            })
         }
         "CreatePolicyVersion" => iam
             .create_policy_version(

@@ -244,7 +244,7 @@ pub(crate) async fn handle(
         secure_transport: federation.secure_transport,
         now: state.clock.now(),
     };
-    let result = process(&federation, &parts, &body, facts, &request_id).await;
+    let result = process(&state, &federation, &parts, &body, facts, &request_id).await;
     match result {
         Ok(xml) => {
             let mut response = (
@@ -263,6 +263,7 @@ pub(crate) async fn handle(
 }
 
 async fn process(
+    state: &HttpState,
     federation: &FederationState,
     parts: &axum::http::request::Parts,
     body: &[u8],
@@ -283,7 +284,23 @@ async fn process(
                 },
             )));
         }
-        None if sts::UNSIGNED_ACTIONS.contains(&action.as_str()) => Service::Sts,
+        None if sts::UNSIGNED_ACTIONS.contains(&action.as_str()) => {
+            // Anyone may call these: limited per client address, as sign-ins are.
+            let client = facts
+                .source_ip
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            if state
+                .user_pools
+                .source_limits()
+                .check(client, facts.now)
+                .is_err()
+            {
+                return Err(sts::from_sts_error(&crate::sts::StsError::Throttling(
+                    "Rate exceeded".into(),
+                )));
+            }
+            Service::Sts
+        }
         None => {
             return Err(from_credential_error(&CredentialError::Signature(
                 SigV4Error::MissingAuthentication,

@@ -1,18 +1,19 @@
-//! STS's query-protocol operations: GetCallerIdentity (any valid credentials) and
-//! AssumeRole (the operator's or a role session's).
+//! STS's query-protocol operations: GetCallerIdentity (any valid credentials), AssumeRole
+//! (the operator's or a role session's) and AssumeRoleWithWebIdentity (unsigned: the web
+//! identity token is the credential).
 
 use axum::http::StatusCode;
 use gatehouse_policy::calendar::format_rfc3339;
 
 use super::xml::Xml;
 use super::{Call, QueryError, invalid_action, respond};
-use crate::sts::{AssumeRole, Credentials, StsError};
+use crate::sts::{AssumeRole, AssumeRoleWithWebIdentity, Credentials, StsError};
 use crate::time::unix_seconds;
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// STS actions clients send without a signature (none served yet).
-pub(super) const UNSIGNED_ACTIONS: &[&str] = &[];
+/// STS actions clients send without a signature.
+pub(super) const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity"];
 
 /// The one mapping of [`StsError`] to STS's error codes and statuses.
 pub(super) fn from_sts_error(e: &StsError) -> QueryError {
@@ -57,6 +58,14 @@ pub(super) fn write_credentials(xml: &mut Xml, credentials: &Credentials) {
         &format_rfc3339(unix_seconds(credentials.expiration)),
     );
     xml.close("Credentials");
+}
+
+fn write_assumed_role(xml: &mut Xml, id: &str, arn: &str, packed_policy_size: u32) {
+    xml.open("AssumedRoleUser", None);
+    xml.leaf("AssumedRoleId", id);
+    xml.leaf("Arn", arn);
+    xml.close("AssumedRoleUser");
+    xml.leaf("PackedPolicySize", &packed_policy_size.to_string());
 }
 
 /// Runs an STS action.
@@ -112,11 +121,55 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 id,
                 Some(|x: &mut Xml| {
                     write_credentials(x, &assumed.credentials);
-                    x.open("AssumedRoleUser", None);
-                    x.leaf("AssumedRoleId", &assumed.assumed_role_id);
-                    x.leaf("Arn", &assumed.assumed_role_arn);
-                    x.close("AssumedRoleUser");
-                    x.leaf("PackedPolicySize", &assumed.packed_policy_size.to_string());
+                    write_assumed_role(
+                        x,
+                        &assumed.assumed_role_id,
+                        &assumed.assumed_role_arn,
+                        assumed.packed_policy_size,
+                    );
+                }),
+            ))
+        }
+        "AssumeRoleWithWebIdentity" => {
+            let token = p.required("WebIdentityToken")?;
+            if p.get("ProviderId").is_some() {
+                return Err(from_sts_error(&StsError::Validation(
+                    "ProviderId is for OAuth 2.0 access tokens, which gatehouse does not accept"
+                        .into(),
+                )));
+            }
+            let identity = call
+                .federation
+                .identity_pools
+                .verify_web_identity_token(token)
+                .await
+                .map_err(|e| from_sts_error(&e))?;
+            let request = AssumeRoleWithWebIdentity {
+                role_arn: p.required("RoleArn")?.to_owned(),
+                session_name: p.required("RoleSessionName")?.to_owned(),
+                duration_secs: p.int("DurationSeconds")?,
+                policy: p.get("Policy").map(str::to_owned),
+                policy_arns: p.list("PolicyArns", ".arn"),
+            };
+            let session = sts
+                .assume_role_with_web_identity(&identity, request)
+                .await
+                .map_err(|e| from_sts_error(&e))?;
+            Ok(respond(
+                NAMESPACE,
+                action,
+                id,
+                Some(|x: &mut Xml| {
+                    write_credentials(x, &session.credentials);
+                    x.leaf("SubjectFromWebIdentityToken", &session.subject);
+                    write_assumed_role(
+                        x,
+                        &session.assumed_role_id,
+                        &session.assumed_role_arn,
+                        session.packed_policy_size,
+                    );
+                    x.leaf("Provider", &session.provider);
+                    x.leaf("Audience", &session.audience);
                 }),
             ))
         }

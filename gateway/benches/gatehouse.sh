@@ -1,0 +1,93 @@
+# Sourced by wrk.sh and instructions.sh: prepares `gatehouse serve` for the benchmark exactly as
+# a user runs it — a data folder, a user pool made through the Cognito API (SigV4-signed with
+# curl), a user signed in with ADMIN_USER_PASSWORD_AUTH for an ID token (what a Cognito authorizer without scopes takes), an API key made
+# with `gatehouse apikey create` and bound by name to the definition file's usage plan, and the
+# benchmark's definition file (`bench-api.yaml`) with the pool's ARN in it. Everything binds
+# 127.0.0.1 only.
+#
+#   gatehouse_prepare WORKDIR SETUP_PORT [sed expressions for the definition file...]
+#     → sets GATEHOUSE_DATA, GATEHOUSE_API (the definition file), KEY and JWT
+#   gatehouse_serve_args IDENTITY_PORT GATEWAY_PORT WORKERS
+#     → prints the arguments of `gatehouse serve` for the measured process, one a line
+#   gatehouse_warm BASE_URL
+#     → waits until BASE_URL/bench/secure answers 200 with KEY and JWT: a node loads a pool's
+#       signing keys in the background on the first token it sees for it
+#
+# Operator credentials are fixed for the run (GATEHOUSE_OPERATOR_* in the environment) and
+# exported for the measured process too.
+
+export GATEHOUSE_OPERATOR_ACCESS_KEY_ID="AKIAGATEHOUSEBENCH01"
+export GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY="bench/operator/secret/0123456789abcdefABCD"
+BENCH_PASSWORD="Bench-Password-9!"
+
+# One Cognito call: cognito OPERATION JSON → the response body (fails on an error status).
+cognito() {
+    curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:cognito-idp" \
+        --user "$GATEHOUSE_OPERATOR_ACCESS_KEY_ID:$GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY" \
+        -H "content-type: application/x-amz-json-1.1" \
+        -H "x-amz-target: AWSCognitoIdentityProviderService.$1" \
+        --data "$2" "http://127.0.0.1:$SETUP_PORT/"
+}
+
+json_field() { # path.to.field < json
+    python3 -c 'import json, sys
+value = json.load(sys.stdin)
+for part in sys.argv[1].split("."):
+    value = value[part]
+print(value)' "$1"
+}
+
+gatehouse_prepare() { # workdir setup-port [sed expressions...]
+    local work="$1"
+    SETUP_PORT="$2"
+    shift 2
+    GATEHOUSE_DATA="$work/gatehouse-data"
+    GATEHOUSE_API="$work/bench-api.yaml"
+    mkdir -p "$GATEHOUSE_DATA"
+    # One issuer for the tokens, whatever port each process's identity listener has.
+    PUBLIC_URL="http://127.0.0.1:$SETUP_PORT"
+    "$GATEHOUSE" serve --data-dir "$GATEHOUSE_DATA" --listen "127.0.0.1:$SETUP_PORT" \
+        --public-url "$PUBLIC_URL" --gateway-listen 127.0.0.1:0 --metrics-listen none \
+        >"$work/setup.log" 2>&1 &
+    local setup=$!
+    wait_port "$SETUP_PORT"
+    local pool client
+    pool="$(cognito CreateUserPool '{"PoolName":"bench"}' | json_field UserPool.Id)"
+    client="$(cognito CreateUserPoolClient "{\"UserPoolId\":\"$pool\",\"ClientName\":\"bench\",
+        \"ExplicitAuthFlows\":[\"ALLOW_ADMIN_USER_PASSWORD_AUTH\",\"ALLOW_REFRESH_TOKEN_AUTH\"],
+        \"AccessTokenValidity\":24,\"TokenValidityUnits\":{\"AccessToken\":\"hours\"}}" |
+        json_field UserPoolClient.ClientId)"
+    cognito AdminCreateUser "{\"UserPoolId\":\"$pool\",\"Username\":\"bench\",\"MessageAction\":\"SUPPRESS\"}" >/dev/null
+    cognito AdminSetUserPassword "{\"UserPoolId\":\"$pool\",\"Username\":\"bench\",
+        \"Password\":\"$BENCH_PASSWORD\",\"Permanent\":true}" >/dev/null
+    JWT="$(cognito AdminInitiateAuth "{\"UserPoolId\":\"$pool\",\"ClientId\":\"$client\",
+        \"AuthFlow\":\"ADMIN_USER_PASSWORD_AUTH\",
+        \"AuthParameters\":{\"USERNAME\":\"bench\",\"PASSWORD\":\"$BENCH_PASSWORD\"}}" |
+        json_field AuthenticationResult.IdToken)"
+    kill -TERM "$setup"
+    wait "$setup" 2>/dev/null || true
+    local expressions=(-e "s/us-east-1_Bench/$pool/")
+    for expression in "$@"; do expressions+=(-e "$expression"); done
+    sed "${expressions[@]}" "$HERE/bench-api.yaml" >"$GATEHOUSE_API"
+    KEY="bench-key-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    "$GATEHOUSE" apikey create --data-dir "$GATEHOUSE_DATA" --api "$GATEHOUSE_API" \
+        --name bench --value "$KEY" >/dev/null
+}
+
+gatehouse_serve_args() { # identity-port gateway-port workers
+    printf '%s\n' serve --data-dir "$GATEHOUSE_DATA" --api "$GATEHOUSE_API" \
+        --listen "127.0.0.1:$1" --gateway-listen "127.0.0.1:$2" --gateway-workers "$3" \
+        --public-url "$PUBLIC_URL" --metrics-listen none
+}
+
+gatehouse_warm() { # base-url (http://… or https://…)
+    for _ in $(seq 1 600); do
+        if [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" \
+            -H "Authorization: Bearer $JWT" "$1/bench/secure")" = 200 ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "gatehouse never accepted the benchmark's token at $1" >&2
+    return 1
+}

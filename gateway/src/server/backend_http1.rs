@@ -1,0 +1,710 @@
+//! HTTP/1.1 to plain `http://` backends, written and read by the request's own task.
+//!
+//! hyper's client runs each connection as a task of its own and hands it requests and
+//! responses through a channel: two task wake-ups and a channel round trip per request, more
+//! than the gateway's whole pipeline costs. For the common request — no body to send, no
+//! upgrade — [`Conn::send`] writes the request head on a pooled connection and reads the
+//! response head from it in the calling task, as nginx does; everything else (request bodies,
+//! WebSocket upgrades, `https://` backends) goes through hyper (see [`crate::server::proxy`]).
+//!
+//! The response head is parsed by `httparse` (at most [`MAX_HEAD`] bytes and [`MAX_HEADERS`]
+//! fields), its header values sharing one buffer rather than copied. A body that arrived with
+//! the head is returned whole and the connection goes back to the pool at once; a longer one
+//! (`Content-Length`, chunked, or until the backend closes) is streamed by [`ResponseBody`],
+//! which owns the connection until the body ends and then returns it through its
+//! [`Checkin`]. A connection is pooled again only when its response was read to the end, the
+//! backend did not ask to close it and nothing unasked followed the response.
+
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::server::body::{BodyError, GatewayBody};
+
+/// Largest response head accepted from a backend.
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields accepted in a response head.
+pub(crate) const MAX_HEADERS: usize = 100;
+/// Header fields of a response head parsed without a heap allocation.
+const FEW_HEADERS: usize = 24;
+/// The parser's complaint when a head has more than it has room for.
+const TOO_MANY: &str = "too many header fields";
+/// Read size while a head or body is incomplete.
+const READ_CHUNK: usize = 8 * 1024;
+/// Longest chunk-size or trailer line accepted in a chunked body.
+const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// One keep-alive connection to a backend.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: TcpStream,
+    /// Read and not consumed yet.
+    read: BytesMut,
+    /// The request head being written; kept so the next request reuses its memory.
+    write: Vec<u8>,
+}
+
+/// Where a connection goes back once its response is read: the pool's idle lists, under the
+/// backend's authority.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkin {
+    pub(crate) pool: Arc<Mutex<IdleConns>>,
+    pub(crate) key: http::uri::Authority,
+    pub(crate) max_idle: usize,
+}
+
+/// Idle connections by backend authority (`host:port`).
+#[derive(Debug, Default)]
+pub(crate) struct IdleConns {
+    pub(crate) by_authority: std::collections::HashMap<String, Vec<(Conn, Instant)>>,
+}
+
+/// Why a request on a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Http1Error {
+    #[error("backend connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the backend closed the connection without answering")]
+    Closed,
+    #[error("invalid response from the backend: {0}")]
+    Invalid(&'static str),
+    #[error("backend response head larger than {MAX_HEAD} bytes")]
+    HeadTooLarge,
+}
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// This many bytes are left.
+    Length(u64),
+    Chunked(Chunk),
+    /// Until the backend closes the connection.
+    UntilClose,
+}
+
+/// Where a chunked body's decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Before a chunk-size line.
+    Size,
+    /// Inside a chunk: this many bytes are left.
+    Data(u64),
+    /// After a chunk's data: its CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines up to an empty one (trailers are not passed on).
+    Trailer,
+}
+
+/// A streamed backend response body; holds the connection until the body ends.
+#[derive(Debug)]
+pub struct ResponseBody {
+    conn: Option<Conn>,
+    framing: Framing,
+    reusable: bool,
+    checkin: Checkin,
+}
+
+// === impl Conn ===
+
+impl Conn {
+    /// A new connection to `host:port`, with Nagle off (heads and bodies are written whole).
+    pub(crate) async fn connect(host: &str, port: u16) -> std::io::Result<Self> {
+        let stream = TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            read: BytesMut::new(),
+            write: Vec::new(),
+        })
+    }
+
+    /// Whether an idle connection can take a request: nothing to read on it. A backend that
+    /// closed it left an end of file there, and a backend sends nothing unasked. Costs no
+    /// system call unless the runtime saw the socket become readable.
+    pub(crate) fn idle_usable(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(
+            self.stream.try_read(&mut probe),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock
+        )
+    }
+
+    /// Sends a request without a body (`target` in origin form, `host` unless the headers
+    /// have one) and reads the response head. On an error nothing of a response was passed
+    /// on; [`Http1Error::Closed`] means not a byte of one arrived.
+    pub(crate) async fn send(
+        mut self,
+        method: &Method,
+        target: &str,
+        host: Option<&str>,
+        headers: &HeaderMap,
+        checkin: Checkin,
+    ) -> Result<Response<GatewayBody>, Http1Error> {
+        self.write_head(method, target, host, headers);
+        self.stream.write_all(&self.write).await?;
+        loop {
+            let mut read_any = !self.read.is_empty();
+            let (status, version, mut headers) = loop {
+                if !self.read.is_empty()
+                    && let Some(head) = self.parse_head()?
+                {
+                    break head;
+                }
+                if self.read.len() > MAX_HEAD {
+                    return Err(Http1Error::HeadTooLarge);
+                }
+                self.read.reserve(READ_CHUNK);
+                if self.stream.read_buf(&mut self.read).await? == 0 {
+                    return Err(if read_any {
+                        Http1Error::Invalid("connection closed inside the response head")
+                    } else {
+                        Http1Error::Closed
+                    });
+                }
+                read_any = true;
+            };
+            if status.is_informational() {
+                // `100 Continue` and the like, unasked for: the real answer follows.
+                if status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(Http1Error::Invalid(
+                        "101 to a request that asked no upgrade",
+                    ));
+                }
+                continue;
+            }
+            let reusable = keeps_alive(version, &headers);
+            let framing = if *method == Method::HEAD
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED
+            {
+                Framing::Length(0)
+            } else {
+                framing(&headers)?
+            };
+            if matches!(framing, Framing::Chunked(_)) {
+                // The body is decoded here and framed again for the client.
+                headers.remove(header::CONTENT_LENGTH);
+            }
+            let mut response = Response::new(GatewayBody::Empty);
+            *response.status_mut() = status;
+            *response.version_mut() = version;
+            *response.headers_mut() = headers;
+            let body = match framing {
+                Framing::Length(length) if length <= self.read.len() as u64 => {
+                    // The whole body is here: the connection goes back now.
+                    let body = self.read.split_to(length as usize).freeze();
+                    if reusable && self.read.is_empty() {
+                        checkin.put(self);
+                    }
+                    GatewayBody::full(body)
+                }
+                framing => GatewayBody::Backend(Box::new(ResponseBody {
+                    conn: Some(self),
+                    framing,
+                    reusable,
+                    checkin,
+                })),
+            };
+            *response.body_mut() = body;
+            return Ok(response);
+        }
+    }
+
+    fn write_head(
+        &mut self,
+        method: &Method,
+        target: &str,
+        host: Option<&str>,
+        headers: &HeaderMap,
+    ) {
+        let w = &mut self.write;
+        w.clear();
+        w.extend_from_slice(method.as_str().as_bytes());
+        w.push(b' ');
+        w.extend_from_slice(target.as_bytes());
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        if let Some(host) = host {
+            w.extend_from_slice(b"host: ");
+            w.extend_from_slice(host.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        for (name, value) in headers {
+            w.extend_from_slice(name.as_str().as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        // A body-carrying method says its (empty) body's length, as a client must.
+        if !matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE
+        ) {
+            w.extend_from_slice(b"content-length: 0\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+    }
+
+    /// The response head at the start of the read buffer, consumed, once it is complete.
+    fn parse_head(&mut self) -> Result<Option<(StatusCode, Version, HeaderMap)>, Http1Error> {
+        // Most heads have a few fields: parsed with room for `FEW_HEADERS` on the stack (left
+        // uninitialised: nothing to fill per request), and only a longer one on the heap.
+        let mut few = [(0u32, 0u32, 0u32, 0u32); FEW_HEADERS];
+        let mut more = Vec::new();
+        let located = {
+            let mut fields = [const { MaybeUninit::uninit() }; FEW_HEADERS];
+            locate(&self.read, &mut fields, &mut few)
+        };
+        let (located, at): (_, &[(u32, u32, u32, u32)]) = match located {
+            Err(Http1Error::Invalid(TOO_MANY)) => {
+                let mut fields = Vec::new();
+                fields.resize_with(MAX_HEADERS, MaybeUninit::uninit);
+                more.resize(MAX_HEADERS, (0, 0, 0, 0));
+                (locate(&self.read, &mut fields, &mut more), &more)
+            }
+            other => (other, &few),
+        };
+        let Some((length, code, version, count)) = located? else {
+            return Ok(None);
+        };
+        // The head becomes one shared buffer its header values are slices of.
+        let head = self.read.split_to(length).freeze();
+        let status = StatusCode::from_u16(code).map_err(|_| Http1Error::Invalid("status code"))?;
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(n0, n1, v0, v1) in at.iter().take(count) {
+            let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
+            let (Some(name), Some(_)) = (head.get(n0..n1), head.get(v0..v1)) else {
+                return Err(Http1Error::Invalid("header field"));
+            };
+            let name =
+                HeaderName::from_bytes(name).map_err(|_| Http1Error::Invalid("header name"))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
+                .map_err(|_| Http1Error::Invalid("header value"))?;
+            headers.append(name, value);
+        }
+        Ok(Some((status, version, headers)))
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        if self.read.capacity() - self.read.len() < 1024 {
+            self.read.reserve(READ_CHUNK);
+        }
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read_buf(&mut self.read) {
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+/// Finds a complete response head at the start of `read`: its length, status code, version
+/// and number of fields, whose places (name and value ranges) go into `at`.
+fn locate<'b>(
+    read: &'b [u8],
+    fields: &mut [MaybeUninit<httparse::Header<'b>>],
+    at: &mut [(u32, u32, u32, u32)],
+) -> Result<Option<(usize, u16, Version, usize)>, Http1Error> {
+    let mut parsed = httparse::Response::new(&mut []);
+    let parser = httparse::ParserConfig::default();
+    let length = match parser.parse_response_with_uninit_headers(&mut parsed, read, fields) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Http1Error::Invalid(TOO_MANY)),
+        Err(_) => return Err(Http1Error::Invalid("malformed response head")),
+    };
+    let base = read.as_ptr() as usize;
+    // Within the buffer, which is far smaller than 4 GiB (`MAX_HEAD` plus one read).
+    let offset = |part: &[u8]| u32::try_from(part.as_ptr() as usize - base).unwrap_or(u32::MAX);
+    let mut count = 0;
+    for (slot, field) in at.iter_mut().zip(parsed.headers.iter()) {
+        let (name, value) = (offset(field.name.as_bytes()), offset(field.value));
+        let (name_len, value_len) = (field.name.len() as u32, field.value.len() as u32);
+        *slot = (
+            name,
+            name.saturating_add(name_len),
+            value,
+            value.saturating_add(value_len),
+        );
+        count += 1;
+    }
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    Ok(Some((length, parsed.code.unwrap_or(0), version, count)))
+}
+
+/// Whether the connection may carry another request after this response.
+fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
+    let mut close = version == Version::HTTP_10;
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"close") {
+                return false;
+            }
+            if token.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    !close
+}
+
+/// How a response with a body is delimited (RFC 9112 section 6.3).
+fn framing(headers: &HeaderMap) -> Result<Framing, Http1Error> {
+    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
+    if codings.peek().is_some() {
+        let last = codings
+            .last()
+            .and_then(|v| v.as_bytes().rsplit(|b| *b == b',').next())
+            .map(<[u8]>::trim_ascii);
+        return Ok(match last {
+            Some(coding) if coding.eq_ignore_ascii_case(b"chunked") => {
+                Framing::Chunked(Chunk::Size)
+            }
+            // Another final coding: the body runs to the end of the connection.
+            _ => Framing::UntilClose,
+        });
+    }
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value.as_bytes().split(|b| *b == b',') {
+            let part = std::str::from_utf8(part.trim_ascii())
+                .ok()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u64>().ok())
+                .ok_or(Http1Error::Invalid("content-length"))?;
+            if length.is_some_and(|l| l != part) {
+                return Err(Http1Error::Invalid("content-length values disagree"));
+            }
+            length = Some(part);
+        }
+    }
+    Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+// === impl Checkin ===
+
+impl Checkin {
+    /// Pools `conn` again, unless its backend has enough idle connections already.
+    pub(crate) fn put(&self, conn: Conn) {
+        let mut idle = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = (conn, Instant::now());
+        match idle.by_authority.get_mut(self.key.as_str()) {
+            Some(list) if list.len() < self.max_idle => list.push(entry),
+            Some(_) => {}
+            None => {
+                idle.by_authority
+                    .insert(self.key.as_str().to_owned(), vec![entry]);
+            }
+        }
+    }
+}
+
+// === impl ResponseBody ===
+
+impl ResponseBody {
+    /// The next piece of the body, or `None` at its end (the connection then goes back).
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match self.framing {
+                Framing::Length(0) => return Poll::Ready(self.finish()),
+                Framing::Length(left) => {
+                    if !conn.read.is_empty() {
+                        let take = usize::try_from(left)
+                            .unwrap_or(usize::MAX)
+                            .min(conn.read.len());
+                        let data = conn.read.split_to(take).freeze();
+                        self.framing = Framing::Length(left - take as u64);
+                        if self.framing == Framing::Length(0) {
+                            // The client's side may stop polling once the announced length
+                            // is written: the connection goes back with the last bytes.
+                            self.finish();
+                        }
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Framing::UntilClose => {
+                    if !conn.read.is_empty() {
+                        return Poll::Ready(Some(Ok(conn.read.split().freeze())));
+                    }
+                }
+                Framing::Chunked(state) => {
+                    if let Some(next) = chunk_step(&mut conn.read, state)? {
+                        match next {
+                            ChunkStep::State(state) => {
+                                self.framing = Framing::Chunked(state);
+                                continue;
+                            }
+                            ChunkStep::Data(bytes, state) => {
+                                self.framing = Framing::Chunked(state);
+                                return Poll::Ready(Some(Ok(bytes)));
+                            }
+                            ChunkStep::End => {
+                                self.framing = Framing::Length(0);
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) if self.framing == Framing::UntilClose => {
+                    self.conn = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(BodyError::Other(
+                        "the backend closed the connection inside the body".into(),
+                    ))));
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(BodyError::Other(format!(
+                        "backend connection: {err}"
+                    )))));
+                }
+            }
+        }
+    }
+
+    /// The body ended: the connection goes back to the pool if it can carry another request.
+    fn finish(&mut self) -> Option<Result<Bytes, BodyError>> {
+        if let Some(conn) = self.conn.take()
+            && self.reusable
+            && conn.read.is_empty()
+        {
+            self.checkin.put(conn);
+        }
+        None
+    }
+
+    pub(crate) fn is_end_stream(&self) -> bool {
+        self.conn.is_none()
+    }
+
+    pub(crate) fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Length(left) => SizeHint::with_exact(left),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.get_mut()
+            .poll_data(cx)
+            .map(|data| data.map(|r| r.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        ResponseBody::is_end_stream(self)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        ResponseBody::size_hint(self)
+    }
+}
+
+/// What one step of the chunked decoder found.
+enum ChunkStep {
+    /// Moved on without data.
+    State(Chunk),
+    /// Data of a chunk, then the state after it.
+    Data(Bytes, Chunk),
+    /// The last chunk and the trailers were read.
+    End,
+}
+
+/// One step of decoding a chunked body from `read`; `None` when more bytes are needed.
+fn chunk_step(read: &mut BytesMut, state: Chunk) -> Result<Option<ChunkStep>, BodyError> {
+    let invalid =
+        |what: &str| BodyError::Other(format!("invalid chunked body from the backend: {what}"));
+    match state {
+        Chunk::Size | Chunk::Trailer => {
+            let Some(end) = read.windows(2).position(|w| w == b"\r\n") else {
+                if read.len() > MAX_CHUNK_LINE {
+                    return Err(invalid("line too long"));
+                }
+                return Ok(None);
+            };
+            let line = read.split_to(end + 2);
+            let line = line.get(..end).unwrap_or_default();
+            if state == Chunk::Trailer {
+                return Ok(Some(if line.is_empty() {
+                    ChunkStep::End
+                } else {
+                    ChunkStep::State(Chunk::Trailer)
+                }));
+            }
+            // Chunk extensions (after `;`) are ignored.
+            let size = line
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            let size = std::str::from_utf8(size)
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 16)
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .ok_or_else(|| invalid("chunk size"))?;
+            Ok(Some(ChunkStep::State(if size == 0 {
+                Chunk::Trailer
+            } else {
+                Chunk::Data(size)
+            })))
+        }
+        Chunk::Data(left) => {
+            if read.is_empty() {
+                return Ok(None);
+            }
+            let take = usize::try_from(left).unwrap_or(usize::MAX).min(read.len());
+            let data = read.split_to(take).freeze();
+            let left = left - take as u64;
+            Ok(Some(ChunkStep::Data(
+                data,
+                if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                },
+            )))
+        }
+        Chunk::DataEnd => {
+            if read.len() < 2 {
+                return Ok(None);
+            }
+            if read.get(..2) != Some(b"\r\n".as_slice()) {
+                return Err(invalid("missing CRLF after a chunk"));
+            }
+            read.advance(2);
+            Ok(Some(ChunkStep::State(Chunk::Size)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes a whole chunked body fed in pieces of `step` bytes.
+    fn decode(wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), BodyError> {
+        let mut read = BytesMut::new();
+        let mut out = Vec::new();
+        let mut state = Chunk::Size;
+        let mut fed = 0;
+        loop {
+            match chunk_step(&mut read, state)? {
+                Some(ChunkStep::State(next)) => state = next,
+                Some(ChunkStep::Data(bytes, next)) => {
+                    out.extend_from_slice(&bytes);
+                    state = next;
+                }
+                Some(ChunkStep::End) => return Ok((out, read.to_vec())),
+                None => {
+                    let end = (fed + step).min(wire.len());
+                    if fed == end {
+                        return Err(BodyError::Other("ran out".into()));
+                    }
+                    read.extend_from_slice(&wire[fed..end]);
+                    fed = end;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_decode_whatever_the_pieces() {
+        let wire = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-trailer: t\r\n\r\nNEXT";
+        for step in [1, 2, 3, 7, 64, wire.len()] {
+            let (body, rest) = decode(wire, step).unwrap();
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz", "step {step}");
+            assert!(b"NEXT".starts_with(&rest), "step {step}: {rest:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_chunked_bodies_are_refused() {
+        for (name, wire) in [
+            ("size not hex", b"zz\r\nhello\r\n0\r\n\r\n".as_slice()),
+            ("no CRLF after data", b"5\r\nhelloXX0\r\n\r\n".as_slice()),
+            ("size overflows", b"11111111111111111\r\n".as_slice()),
+            ("empty size", b"\r\n".as_slice()),
+        ] {
+            assert!(decode(wire, 4).is_err(), "{name}");
+        }
+        let long = vec![b'1'; MAX_CHUNK_LINE + 10];
+        assert!(decode(&long, 1024).is_err(), "a size line without end");
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let map = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            h
+        };
+        type Fields<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Fields<'_>, Option<Framing>)] = &[
+            (&[("content-length", "23")], Some(Framing::Length(23))),
+            (&[("content-length", "23, 23")], Some(Framing::Length(23))),
+            (&[("content-length", "23"), ("content-length", "24")], None),
+            (&[("content-length", "-1")], None),
+            (&[("content-length", "+5")], None),
+            (
+                &[
+                    ("transfer-encoding", "gzip, chunked"),
+                    ("content-length", "5"),
+                ],
+                Some(Framing::Chunked(Chunk::Size)),
+            ),
+            (
+                &[("transfer-encoding", "chunked, gzip")],
+                Some(Framing::UntilClose),
+            ),
+            (&[], Some(Framing::UntilClose)),
+        ];
+        for (headers, expected) in cases {
+            assert_eq!(framing(&map(headers)).ok(), *expected, "{headers:?}");
+        }
+        assert!(keeps_alive(Version::HTTP_11, &map(&[])));
+        assert!(!keeps_alive(
+            Version::HTTP_11,
+            &map(&[("connection", "keep-alive, Close")])
+        ));
+        assert!(!keeps_alive(Version::HTTP_10, &map(&[])));
+        assert!(keeps_alive(
+            Version::HTTP_10,
+            &map(&[("connection", "keep-alive")])
+        ));
+    }
+}

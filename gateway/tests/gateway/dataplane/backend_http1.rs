@@ -1,0 +1,207 @@
+//! Bodiless requests to plain backends, written and read by the request's own task: every
+//! way an HTTP/1.1 response can be framed reaches the client intact, a connection is reused
+//! only when its response was read to the end and the backend keeps it open, and a broken
+//! response is an integration failure (504) rather than a hang or a panic. The backend here is a script on a raw
+//! socket, so each answer is exactly the bytes written.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::support::{backend, start_defined, test_config};
+
+/// What the scripted backend writes for a request path, in pieces (each written and flushed
+/// on its own, so the gateway meets partial heads and bodies); `close` ends the connection
+/// after the answer.
+fn script(method: &str, path: &str) -> (Vec<&'static [u8]>, bool) {
+    match (method, path) {
+        (_, "/chunked") => (
+            vec![
+                b"HTTP/1.1 200 OK\r\ntransfer-",
+                b"encoding: chunked\r\ncontent-type: text/plain\r\n\r\n5;x=1\r\nhel",
+                b"lo\r\n6\r\n world\r\n",
+                b"0\r\nx-trailer: t\r\n\r\n",
+            ],
+            false,
+        ),
+        (_, "/close") => (
+            vec![b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nclose"],
+            true,
+        ),
+        (_, "/until-eof") => (vec![b"HTTP/1.0 200 OK\r\n\r\nuntil ", b"the end"], true),
+        (_, "/empty") => (vec![b"HTTP/1.1 204 No Content\r\nx-kind: none\r\n\r\n"], false),
+        ("HEAD", "/head") => (
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\ncontent-type: text/plain\r\n\r\n"],
+            false,
+        ),
+        (_, "/continue") => (
+            vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok"],
+            false,
+        ),
+        (_, "/garbage") => (vec![b"SPDY/9 what\r\n\r\n"], true),
+        (_, "/two-lengths") => (
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"],
+            true,
+        ),
+        (_, "/multi") => (
+            vec![b"HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n"],
+            false,
+        ),
+        _ => (
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n", b"\r\n", b"he", b"llo"],
+            false,
+        ),
+    }
+}
+
+/// The scripted backend; counts accepted connections and, at `/big`, answers 100 000 bytes
+/// written in ten pieces.
+async fn scripted_backend() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve_script(stream));
+        }
+    });
+    (addr, accepted)
+}
+
+async fn serve_script(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match stream.read(&mut buffer).await {
+                Ok(n) if n > 0 => head.extend_from_slice(&buffer[..n]),
+                _ => return,
+            }
+            continue;
+        };
+        let request = String::from_utf8_lossy(&head[..end]).into_owned();
+        head.drain(..end + 4);
+        let mut words = request.split(' ');
+        let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        if path == "/big" {
+            let body = vec![b'x'; 10_000];
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            if stream.write_all(answer).await.is_err() {
+                return;
+            }
+            for _ in 0..10 {
+                if stream.write_all(&body).await.is_err() {
+                    return;
+                }
+                stream.flush().await.unwrap_or_default();
+            }
+            continue;
+        }
+        let (pieces, close) = script(method, path);
+        for piece in pieces {
+            if stream.write_all(piece).await.is_err() {
+                return;
+            }
+            stream.flush().await.unwrap_or_default();
+            tokio::task::yield_now().await;
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+const DEFINITION: &str = r#"
+version: 1
+apis:
+  raw:
+    resources:
+      /{proxy+}:
+        ANY:
+          integration: {type: http_proxy, uri: "http://BACKEND/{proxy}"}
+stages:
+  raw:
+    prod: {}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framing_reaches_the_client_and_connections_are_reused_only_when_clean() {
+    let (addr, accepted) = scripted_backend().await;
+    let text = DEFINITION.replace("BACKEND", &addr.to_string());
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    let connections = || accepted.load(Ordering::SeqCst);
+
+    // A head and a body that arrive in pieces; the connection is kept.
+    let plain = gw.get("/prod/plain").await;
+    assert_eq!(
+        (plain.status, plain.body.as_ref()),
+        (200, b"hello".as_slice())
+    );
+    // Chunked, decoded (extensions and trailers dropped) and framed again for the client.
+    let chunked = gw.get("/prod/chunked").await;
+    assert_eq!(
+        (chunked.status, chunked.body.as_ref()),
+        (200, b"hello world".as_slice())
+    );
+    assert_eq!(chunked.header("content-type"), Some("text/plain"));
+    // A body longer than a read, streamed.
+    let big = gw.get("/prod/big").await;
+    assert_eq!((big.status, big.body.len()), (200, 100_000));
+    // No body: 204, and HEAD with a length.
+    let empty = gw.get("/prod/empty").await;
+    assert_eq!((empty.status, empty.body.len()), (204, 0));
+    assert_eq!(empty.header("x-kind"), Some("none"));
+    let head = gw.request("HEAD", "/prod/head", &[], Bytes::new()).await;
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("content-length"), Some("12"));
+    // An unasked 100 Continue is skipped.
+    let continued = gw.get("/prod/continue").await;
+    assert_eq!(
+        (continued.status, continued.body.as_ref()),
+        (201, b"ok".as_slice())
+    );
+    // Repeated fields stay apart.
+    let multi = gw.get("/prod/multi").await;
+    let cookies: Vec<&str> = multi
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(
+        connections(),
+        1,
+        "every answer above left the connection reusable"
+    );
+
+    // `Connection: close`, and a body delimited by the end of the connection: answered, and
+    // the connection is not lent again.
+    let close = gw.get("/prod/close").await;
+    assert_eq!(
+        (close.status, close.body.as_ref()),
+        (200, b"close".as_slice())
+    );
+    assert_eq!(gw.get("/prod/plain").await.status, 200);
+    assert_eq!(connections(), 2);
+    let eof = gw.get("/prod/until-eof").await;
+    assert_eq!(
+        (eof.status, eof.body.as_ref()),
+        (200, b"until the end".as_slice())
+    );
+    assert_eq!(gw.get("/prod/plain").await.status, 200);
+    assert_eq!(connections(), 3);
+
+    // Broken answers are an integration failure (504, as API Gateway answers), never passed on.
+    for path in ["/prod/garbage", "/prod/two-lengths"] {
+        let broken = gw.get(path).await;
+        assert_eq!(broken.status, 504, "{path}: {broken:?}");
+    }
+    assert_eq!(gw.get("/prod/plain").await.status, 200);
+}

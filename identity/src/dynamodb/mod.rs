@@ -1,0 +1,357 @@
+//! The DynamoDB row-level proxy: requests signed with temporary credentials are checked
+//! against the caller's role policies, condition keys derived from the request itself, and,
+//! when allowed, re-signed with the upstream's credentials and forwarded to any
+//! DynamoDB-compatible endpoint.
+//!
+//! # Layout
+//! - `request`: the [`Check`]s a request asks (pure).
+//! - `expr`: the expression reader behind `dynamodb:LeadingKeys` and `dynamodb:Attributes`.
+//!
+//! # Decision
+//! Every check must be allowed by [`Permissions::authorize`] for `dynamodb:<Operation>` on
+//! `arn:aws:dynamodb:{region}:{account}:table/{name}` (`…/index/{index}` for an index). A
+//! condition key that applies but cannot be derived (a key condition that does not provably
+//! pin the partition key, a table whose key schema is unknown) is *unproven*: the check is
+//! then evaluated twice, once without the key and once with a value no policy variable can
+//! equal, and must be allowed both ways, so a policy whose answer depends on the key denies.
+//!
+//! # Key schemas
+//! From a DescribeTable on the upstream, signed with its credentials, cached for
+//! [`SCHEMA_TTL`] (a table deleted and made again with another key is noticed within it).
+
+mod expr;
+mod request;
+
+pub use request::{
+    Check, KeySchema, check_name, checks, is_item_level, is_served, parse_body, tables,
+};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use gatehouse_policy::{Context, Outcome};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use crate::sigv4::{self, SigningCredentials};
+use crate::sts::{Permissions, Principal};
+
+/// The `X-Amz-Target` prefix of DynamoDB's JSON 1.0 protocol.
+pub const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+/// DynamoDB's content type.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// How long a table's key schema is trusted.
+pub const SCHEMA_TTL: Duration = Duration::from_secs(60);
+/// Most key schemas kept.
+const MAX_SCHEMAS: usize = 10_000;
+/// The value an unproven condition key takes in the second evaluation: no identifier,
+/// name or key a policy variable stands for contains a NUL.
+const UNPROVEN_VALUE: &str = "\u{0}gatehouse:unproven";
+/// Time allowed for one upstream call.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a DynamoDB request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoDbError {
+    /// The policies do not allow it (`AccessDeniedException`).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// A parameter the proxy must read is invalid (`ValidationException`).
+    #[error("{0}")]
+    Validation(String),
+    /// The body is not JSON the proxy can read with certainty (`SerializationException`).
+    #[error("{0}")]
+    Serialization(String),
+    /// An operation the proxy does not serve (`UnknownOperationException`).
+    #[error("unknown operation `{0}`")]
+    UnknownOperation(String),
+    /// The upstream could not be reached or answered nonsense (500); the cause is logged.
+    #[error("internal error")]
+    Upstream(String),
+}
+
+impl DynamoDbError {
+    fn upstream(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "dynamodb upstream: {context}");
+        Self::Upstream(format!("{context}: {cause}"))
+    }
+}
+
+/// Where requests go and how they are signed there.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `http://host:port` or `https://host[:port]`, optionally with a base path.
+    pub url: String,
+    /// The region requests to the upstream are signed for.
+    pub region: String,
+    pub credentials: SigningCredentials,
+}
+
+/// The upstream's answer, ready to stream back unchanged.
+pub type UpstreamResponse = hyper::Response<hyper::body::Incoming>;
+
+/// The proxy. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DynamoDbProxy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    upstream: hyper::Uri,
+    /// `host[:port]` for the `Host` header and the signature.
+    authority: String,
+    /// The upstream's base path, `/` at least.
+    path: String,
+    region: String,
+    credentials: SigningCredentials,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    schemas: Mutex<HashMap<String, (KeySchema, SystemTime)>>,
+}
+
+impl DynamoDbProxy {
+    /// A proxy to `config.url`; `extra_roots` (PEM) are trusted beside the Mozilla roots for
+    /// an `https` upstream.
+    pub fn new(config: UpstreamConfig) -> Result<Self, String> {
+        let upstream: hyper::Uri = config
+            .url
+            .parse()
+            .map_err(|_| format!("`{}` is not a valid url", config.url))?;
+        match upstream.scheme_str() {
+            Some("http" | "https") => {}
+            _ => return Err(format!("`{}` must be an http or https url", config.url)),
+        }
+        if upstream.query().is_some() {
+            return Err(format!("`{}` must not have a query", config.url));
+        }
+        let authority = upstream
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or_else(|| format!("`{}` has no host", config.url))?;
+        let path = match upstream.path() {
+            "" => "/".to_owned(),
+            p => p.to_owned(),
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("tls setup: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                upstream,
+                authority,
+                path,
+                region: config.region,
+                credentials: config.credentials,
+                client,
+                schemas: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The checks of a request, with the key schemas of its tables loaded (cached).
+    pub async fn checks(
+        &self,
+        operation: &str,
+        body: &serde_json::Map<String, serde_json::Value>,
+        now: SystemTime,
+    ) -> Result<Vec<Check>, DynamoDbError> {
+        let mut schemas = HashMap::new();
+        let item_level = request::is_item_level(operation);
+        for table in tables(operation, body)? {
+            if item_level && let Some(schema) = self.key_schema(&table, now).await? {
+                schemas.insert(table, schema);
+            }
+        }
+        checks(operation, body, &schemas)
+    }
+
+    /// Decides every check for `principal` (see the module docs); `region` and `account`
+    /// make the resource ARNs.
+    pub fn authorize(
+        checks: &[Check],
+        principal: &Principal,
+        permissions: &Permissions,
+        base: &Context,
+        region: &str,
+        account: &str,
+    ) -> Result<(), DynamoDbError> {
+        let policy_principal = principal.policy_principal(account);
+        for check in checks {
+            let resource = match (&check.table, &check.index) {
+                (None, _) => "*".to_owned(),
+                (Some(t), None) => format!("arn:aws:dynamodb:{region}:{account}:table/{t}"),
+                (Some(t), Some(i)) => {
+                    format!("arn:aws:dynamodb:{region}:{account}:table/{t}/index/{i}")
+                }
+            };
+            let mut context = base.clone();
+            for (key, values) in &check.context {
+                context.set(key, values.clone());
+            }
+            let allowed = |context: &Context| {
+                permissions.authorize(&check.action, &resource, &policy_principal, context)
+                    == Outcome::Allowed
+            };
+            let mut ok = allowed(&context);
+            if ok && !check.unproven.is_empty() {
+                let mut sentinel = context.clone();
+                for key in &check.unproven {
+                    sentinel.set(key, vec![UNPROVEN_VALUE.to_owned()]);
+                }
+                ok = allowed(&sentinel);
+            }
+            if !ok {
+                return Err(DynamoDbError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: {} on resource: {resource}",
+                    principal.arn(account),
+                    check.action
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs `body` for `target` with the upstream's credentials and sends it.
+    pub async fn forward(
+        &self,
+        target: &str,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<UpstreamResponse, DynamoDbError> {
+        let inner = &self.inner;
+        let headers = [("content-type", CONTENT_TYPE), ("x-amz-target", target)];
+        let outgoing = sigv4::Outgoing {
+            method: "POST",
+            path: &inner.path,
+            host: &inner.authority,
+            headers: &headers,
+            body: &body,
+        };
+        let signed = sigv4::sign(
+            &outgoing,
+            &inner.credentials,
+            &inner.region,
+            "dynamodb",
+            now,
+        )
+        .map_err(|e| DynamoDbError::upstream("signing", e))?;
+        let mut request = hyper::Request::post(inner.upstream.clone())
+            .header(hyper::header::HOST, &inner.authority)
+            .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
+            .header("x-amz-target", target);
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| DynamoDbError::upstream("request", e))?;
+        match tokio::time::timeout(UPSTREAM_TIMEOUT, inner.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(DynamoDbError::upstream("request", e)),
+            Err(_) => Err(DynamoDbError::upstream("request", "timed out")),
+        }
+    }
+
+    /// The key schema of `table` (`None` when the upstream does not know the table).
+    async fn key_schema(
+        &self,
+        table: &str,
+        now: SystemTime,
+    ) -> Result<Option<KeySchema>, DynamoDbError> {
+        let cached = self
+            .inner
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(table)
+            .filter(|(_, at)| now.duration_since(*at).unwrap_or_default() < SCHEMA_TTL)
+            .map(|(schema, _)| schema.clone());
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "TableName": table }))
+            .map_err(|e| DynamoDbError::upstream("describe table", e))?;
+        let response = self
+            .forward(
+                &format!("{TARGET_PREFIX}DescribeTable"),
+                Bytes::from(body),
+                now,
+            )
+            .await?;
+        let status = response.status();
+        let bytes = tokio::time::timeout(UPSTREAM_TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| DynamoDbError::upstream("describe table", "timed out"))?
+            .map_err(|e| DynamoDbError::upstream("describe table", e))?
+            .to_bytes();
+        if !status.is_success() {
+            // A table the upstream does not know: no schema, so its keys stay unproven.
+            tracing::debug!(%status, table, "describe table refused upstream");
+            return Ok(None);
+        }
+        let schema = parse_key_schema(&bytes)
+            .ok_or_else(|| DynamoDbError::upstream("describe table", "no key schema"))?;
+        let mut schemas = self
+            .inner
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if schemas.len() >= MAX_SCHEMAS {
+            schemas.clear();
+        }
+        schemas.insert(table.to_owned(), (schema.clone(), now));
+        Ok(Some(schema))
+    }
+}
+
+/// The partition keys of a DescribeTable answer.
+fn parse_key_schema(body: &[u8]) -> Option<KeySchema> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let table = value.get("Table")?;
+    let hash_key = |schema: &serde_json::Value| {
+        schema.as_array()?.iter().find_map(|k| {
+            (k.get("KeyType")?.as_str()? == "HASH")
+                .then(|| k.get("AttributeName")?.as_str().map(str::to_owned))
+                .flatten()
+        })
+    };
+    let partition_key = hash_key(table.get("KeySchema")?)?;
+    let mut indexes = HashMap::new();
+    for field in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+        for index in table
+            .get(field)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(name), Some(key)) = (
+                index.get("IndexName").and_then(serde_json::Value::as_str),
+                index.get("KeySchema").and_then(hash_key),
+            ) {
+                indexes.insert(name.to_owned(), key);
+            }
+        }
+    }
+    Some(KeySchema {
+        partition_key,
+        indexes,
+    })
+}

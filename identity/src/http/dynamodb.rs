@@ -1,0 +1,280 @@
+//! DynamoDB's JSON 1.0 protocol (`X-Amz-Target: DynamoDB_20120810.<Op>`) on `POST /`: the
+//! row-level proxy's adapter. It verifies the signature ([`crate::sts::CredentialVerifier`],
+//! service `dynamodb`, `x-amz-target` signed), asks [`DynamoDbProxy`] for the checks and the
+//! decision, and streams the upstream's answer back unchanged. Refusals have DynamoDB's error
+//! shape (`{"__type":"com.amazon.coral.service#AccessDeniedException","message":…}`), mapped
+//! in one place ([`from_dynamodb_error`], [`from_credential_error`]); nothing refused is
+//! forwarded.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_policy::Context;
+
+use super::{FederationState, HttpState};
+use crate::dynamodb::{CONTENT_TYPE, DynamoDbError, DynamoDbProxy, TARGET_PREFIX, is_served};
+use crate::sigv4::{Payload, SigV4Error, VerifierConfig};
+use crate::sts::{CredentialError, RequestFacts};
+
+/// The SigV4 service name.
+pub const SIGNING_SERVICE: &str = "dynamodb";
+
+/// A DynamoDB error as botocore and the SDKs parse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoWireError {
+    pub status: StatusCode,
+    /// The full `__type`, namespace included.
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl DynamoWireError {
+    fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    fn into_response(self, request_id: &str) -> Response {
+        let body = serde_json::json!({ "__type": self.error_type, "message": self.message });
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            response.headers_mut().insert("x-amzn-requestid", v);
+        }
+        response
+    }
+}
+
+/// The one mapping of [`DynamoDbError`] to DynamoDB's errors.
+pub fn from_dynamodb_error(e: &DynamoDbError) -> DynamoWireError {
+    let bad = StatusCode::BAD_REQUEST;
+    match e {
+        DynamoDbError::AccessDenied(m) => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#AccessDeniedException",
+            m.as_str(),
+        ),
+        DynamoDbError::Validation(m) => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.validate#ValidationException",
+            m.as_str(),
+        ),
+        DynamoDbError::Serialization(m) => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#SerializationException",
+            m.as_str(),
+        ),
+        DynamoDbError::UnknownOperation(_) => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#UnknownOperationException",
+            e.to_string(),
+        ),
+        DynamoDbError::Upstream(_) => DynamoWireError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            "Internal server error",
+        ),
+    }
+}
+
+/// The one mapping of credential refusals to DynamoDB's errors (the JSON protocols'
+/// vocabulary, see [`crate::sigv4`]).
+pub fn from_credential_error(e: &CredentialError) -> DynamoWireError {
+    use SigV4Error as S;
+    let bad = StatusCode::BAD_REQUEST;
+    match e {
+        CredentialError::InvalidToken => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        CredentialError::Expired => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#ExpiredTokenException",
+            "The security token included in the request is expired",
+        ),
+        CredentialError::WrongRegion(_) => DynamoWireError::new(
+            bad,
+            "com.amazon.coral.service#InvalidSignatureException",
+            e.to_string(),
+        ),
+        CredentialError::Signature(s) => match s {
+            S::MissingAuthentication => DynamoWireError::new(
+                bad,
+                "com.amazon.coral.service#MissingAuthenticationTokenException",
+                "Request is missing Authentication Token",
+            ),
+            S::Incomplete(_) | S::TooLarge { .. } => DynamoWireError::new(
+                bad,
+                "com.amazon.coral.service#IncompleteSignatureException",
+                s.to_string(),
+            ),
+            S::UnknownAccessKey => DynamoWireError::new(
+                bad,
+                "com.amazon.coral.service#UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            S::SignatureMismatch
+            | S::WrongService { .. }
+            | S::WrongRegion { .. }
+            | S::ScopeDateMismatch { .. }
+            | S::HeaderNotSigned(_)
+            | S::SignedHeaderMissing(_)
+            | S::Expired { .. }
+            | S::NotYetValid { .. }
+            | S::PresignExpired { .. }
+            | S::PayloadHashMismatch
+            | S::UnsupportedPayloadHash(_) => DynamoWireError::new(
+                bad,
+                "com.amazon.coral.service#InvalidSignatureException",
+                s.to_string(),
+            ),
+        },
+    }
+}
+
+/// `POST /` with a `DynamoDB_20120810.*` target.
+pub(crate) async fn handle(
+    state: Arc<HttpState>,
+    federation: Arc<FederationState>,
+    proxy: DynamoDbProxy,
+    request: axum::extract::Request,
+) -> Response {
+    let request_id = super::request_id();
+    // One target only: two readers must not pick different ones.
+    if request.headers().get_all("x-amz-target").iter().count() != 1 {
+        return from_dynamodb_error(&DynamoDbError::Validation(
+            "exactly one X-Amz-Target header is required".into(),
+        ))
+        .into_response(&request_id);
+    }
+    let Some((peer, parts, body)) = super::query::read_whole(request).await else {
+        return from_dynamodb_error(&DynamoDbError::Serialization(
+            "the request body could not be read".into(),
+        ))
+        .into_response(&request_id);
+    };
+    let now = state.clock.now();
+    let facts = RequestFacts {
+        source_ip: peer.map(|ip| state.trusted_proxies.client_ip(ip, &parts.headers)),
+        secure_transport: federation.secure_transport,
+        now,
+    };
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let view = crate::sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        payload: Payload::Bytes(&body),
+    };
+    let config = VerifierConfig::new(SIGNING_SERVICE).require_signed("x-amz-target");
+    let caller = match federation.verifier.authenticate(&view, &config, now) {
+        Ok(caller) => caller,
+        Err(e) => return from_credential_error(&e).into_response(&request_id),
+    };
+    if !is_served(operation) {
+        return from_dynamodb_error(&DynamoDbError::UnknownOperation(operation.to_owned()))
+            .into_response(&request_id);
+    }
+    let decided = async {
+        let parsed = crate::dynamodb::parse_body(&body)?;
+        let checks = proxy.checks(operation, &parsed, now).await?;
+        let permissions = federation
+            .verifier
+            .permissions_loaded(&caller.principal)
+            .await;
+        let account = federation.verifier.account_id();
+        let mut context = Context::new();
+        caller
+            .principal
+            .fill_context(&mut context, &facts, &permissions, account);
+        DynamoDbProxy::authorize(
+            &checks,
+            &caller.principal,
+            &permissions,
+            &context,
+            &caller.request.scope.region,
+            account,
+        )
+    };
+    if let Err(e) = decided.await {
+        return from_dynamodb_error(&e).into_response(&request_id);
+    }
+    match proxy.forward(&target, body, now).await {
+        Ok(upstream) => {
+            let (mut parts, body) = upstream.into_parts();
+            for hop in ["connection", "keep-alive", "transfer-encoding", "upgrade"] {
+                parts.headers.remove(hop);
+            }
+            Response::from_parts(parts, axum::body::Body::new(body))
+        }
+        Err(e) => from_dynamodb_error(&e).into_response(&request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamodb_error_mapping_table() {
+        let m = || "msg".to_owned();
+        let cases: Vec<(DynamoDbError, &str, u16)> = vec![
+            (
+                DynamoDbError::AccessDenied(m()),
+                "com.amazon.coral.service#AccessDeniedException",
+                400,
+            ),
+            (
+                DynamoDbError::Validation(m()),
+                "com.amazon.coral.validate#ValidationException",
+                400,
+            ),
+            (
+                DynamoDbError::Serialization(m()),
+                "com.amazon.coral.service#SerializationException",
+                400,
+            ),
+            (
+                DynamoDbError::UnknownOperation(m()),
+                "com.amazon.coral.service#UnknownOperationException",
+                400,
+            ),
+            (
+                DynamoDbError::Upstream("secret".into()),
+                "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                500,
+            ),
+        ];
+        for (e, ty, status) in cases {
+            let w = from_dynamodb_error(&e);
+            assert_eq!((w.error_type, w.status.as_u16()), (ty, status), "{e:?}");
+            assert!(!w.message.contains("secret"));
+        }
+        let expired = from_credential_error(&CredentialError::Expired);
+        assert_eq!(
+            expired.error_type,
+            "com.amazon.coral.service#ExpiredTokenException"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! AssumeRoleWithWebIdentity: a verified web identity (a Cognito Identity OpenID token, or a
+//! registered OpenID Connect provider's token) becomes a role session when the role's trust
+//! policy lets that federated principal in.
+//!
+//! The token is verified before it gets here (by [`crate::identity_pools::IdentityPools`],
+//! which knows the issuers): this module only decides and issues. The trust policy is
+//! evaluated for `sts:AssumeRoleWithWebIdentity` with the federated principal the token's
+//! provider names (`cognito-identity.amazonaws.com`, or the provider's host and path) and the
+//! condition keys AWS fills for it: `cognito-identity.amazonaws.com:aud` / `:sub` / `:amr`
+//! for Cognito, `{provider}:aud` / `:sub` / `:amr` otherwise.
+
+use gatehouse_policy::{Context, Principal as PolicyPrincipal};
+
+use super::{
+    Credentials, SessionRequest, SessionSource, Sts, StsError, check_session_name, duration_within,
+    session_policies,
+};
+
+/// A web identity token that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    /// The federated principal of trust policies and the prefix of the condition keys:
+    /// `cognito-identity.amazonaws.com`, or an OIDC provider's URL without its scheme.
+    pub provider: String,
+    /// `sub`.
+    pub subject: String,
+    /// `aud` (the identity pool id for Cognito tokens, the client id otherwise).
+    pub audience: String,
+    /// `amr`, when the token carries one.
+    pub amr: Vec<String>,
+    /// For Cognito tokens: the identity and the identity pool.
+    pub cognito: Option<(String, String)>,
+}
+
+/// What AssumeRoleWithWebIdentity asks for, beside the token.
+#[derive(Debug, Clone, Default)]
+pub struct AssumeRoleWithWebIdentity {
+    pub role_arn: String,
+    pub session_name: String,
+    pub duration_secs: Option<i64>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+}
+
+/// AssumeRoleWithWebIdentity's answer.
+#[derive(Debug, Clone)]
+pub struct WebIdentitySession {
+    pub credentials: Credentials,
+    pub assumed_role_arn: String,
+    pub assumed_role_id: String,
+    pub packed_policy_size: u32,
+    pub subject: String,
+    pub audience: String,
+    pub provider: String,
+}
+
+impl WebIdentity {
+    /// The condition keys of this identity, as the trust policy and later requests see them.
+    fn condition_keys(&self) -> Vec<(String, Vec<String>)> {
+        let p = &self.provider;
+        let mut keys = vec![
+            (format!("{p}:aud"), vec![self.audience.clone()]),
+            (format!("{p}:sub"), vec![self.subject.clone()]),
+        ];
+        if !self.amr.is_empty() {
+            keys.push((format!("{p}:amr"), self.amr.clone()));
+        }
+        keys
+    }
+}
+
+impl Sts {
+    /// AssumeRoleWithWebIdentity for an already verified `identity`.
+    pub async fn assume_role_with_web_identity(
+        &self,
+        identity: &WebIdentity,
+        request: AssumeRoleWithWebIdentity,
+    ) -> Result<WebIdentitySession, StsError> {
+        let now = self.now();
+        check_session_name(&request.session_name)?;
+        let (session_policy, packed) =
+            session_policies(request.policy.as_deref(), &request.policy_arns, &[])?;
+        let denied = || {
+            StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
+        };
+        let iam = self.iam();
+        let name = iam.role_name_of_arn(&request.role_arn).ok_or_else(denied)?;
+        let role = iam.compiled_role(name).await?.ok_or_else(denied)?;
+        if role.arn != request.role_arn {
+            return Err(denied());
+        }
+        for arn in &request.policy_arns {
+            if iam.view().managed_policy(arn).is_none() {
+                return Err(StsError::Validation(format!(
+                    "policy ARN `{arn}` is not a managed policy of this account"
+                )));
+            }
+        }
+        let duration = duration_within(request.duration_secs, role.max_session_duration)?;
+        let mut context = Context::new();
+        for (key, values) in identity.condition_keys() {
+            context.set(&key, values);
+        }
+        let principal = PolicyPrincipal::Federated(identity.provider.clone());
+        if !Self::trusts(
+            &role,
+            "sts:AssumeRoleWithWebIdentity",
+            &principal,
+            &[],
+            &context,
+        ) {
+            return Err(denied());
+        }
+        let (identity_id, identity_pool_id) = match &identity.cognito {
+            Some((id, pool)) => (Some(id.clone()), Some(pool.clone())),
+            None => (None, None),
+        };
+        // Cognito's keys travel as the session's identity fields; other providers' as keys.
+        let web_identity_keys = if identity.cognito.is_some() {
+            Vec::new()
+        } else {
+            identity
+                .condition_keys()
+                .into_iter()
+                .flat_map(|(k, values)| values.into_iter().map(move |v| (k.clone(), v)))
+                .collect()
+        };
+        let credentials = self.issue(
+            SessionRequest {
+                role: &role,
+                source: SessionSource::WebIdentity,
+                session_name: request.session_name.clone(),
+                duration_secs: duration,
+                identity_id,
+                identity_pool_id,
+                amr: if identity.cognito.is_some() {
+                    identity.amr.clone()
+                } else {
+                    Vec::new()
+                },
+                web_identity_keys,
+                session_policy,
+                policy_arns: request.policy_arns,
+                tags: Vec::new(),
+            },
+            now,
+        )?;
+        let account = iam.account_id();
+        Ok(WebIdentitySession {
+            credentials,
+            assumed_role_arn: format!(
+                "arn:aws:sts::{account}:assumed-role/{}/{}",
+                role.name, request.session_name
+            ),
+            assumed_role_id: format!("{}:{}", role.role_id, request.session_name),
+            packed_policy_size: packed,
+            subject: identity.subject.clone(),
+            audience: identity.audience.clone(),
+            provider: identity.provider.clone(),
+        })
+    }
+}
