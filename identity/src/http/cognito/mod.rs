@@ -174,9 +174,16 @@ operations! {
 }
 
 fn unknown_operation(operation: &str) -> WireError {
+    // A DynamoDB request lands here when the service runs without an upstream: say how to
+    // turn the proxy on rather than leave the caller guessing.
+    let hint = if operation.starts_with(crate::dynamodb::TARGET_PREFIX) {
+        ": DynamoDB is served only when gatehouse runs with `--dynamodb-upstream URL`"
+    } else {
+        ""
+    };
     WireError::bad_request(
         "UnknownOperationException",
-        format!("unknown operation `{operation}`"),
+        format!("unknown operation `{operation}`{hint}"),
     )
 }
 

@@ -302,6 +302,24 @@ async fn sigv4_gate_for_operator_operations() {
 }
 
 #[tokio::test]
+async fn a_dynamodb_request_without_an_upstream_says_how_to_turn_it_on() {
+    let h = harness().await;
+    let mut req = request(None, b"{}", None);
+    req.headers_mut().insert(
+        "x-amz-target",
+        axum::http::HeaderValue::from_static("DynamoDB_20120810.GetItem"),
+    );
+    let (s, _, v) = send(&h.app, req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(error_type(&v), "UnknownOperationException", "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("--dynamodb-upstream"), "{message}");
+    // Another service's target gets no such hint.
+    let (_, _, v) = send(&h.app, request(Some("NoSuchOperation"), b"{}", None)).await;
+    assert!(!v["message"].as_str().unwrap().contains("dynamodb"), "{v}");
+}
+
+#[tokio::test]
 async fn protocol_errors_have_the_cognito_shape() {
     let h = harness().await;
     let signed = || Some(Signing::default());
