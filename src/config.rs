@@ -1290,6 +1290,167 @@ mod tests {
     }
 
     #[test]
+    fn functions_come_from_the_file_then_the_flags_and_are_checked() {
+        const A: &str = "arn:aws:lambda:us-east-1:123456789012:function:a";
+        const B: &str = "arn:aws:lambda:us-east-1:123456789012:function:b";
+        const C: &str = "arn:aws:lambda:us-east-1:123456789012:function:c:live";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.secret"), "secret-of-b-from-a-file\n").unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[functions]]\narn = \"{A}\"\nurl = \"https://a.internal/fn\"\ntimeout_ms = 900\nsecret = \"secret-of-a-0123456\"\n\n\
+                 [[functions]]\narn = \"{B}\"\nurl = \"http://127.0.0.1:9/b\"\nsecret_file = \"b.secret\"\n"
+            ),
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let shown = |config: &Config| -> Vec<(String, String, Option<u64>, Option<String>)> {
+            config
+                .functions
+                .iter()
+                .map(|f| {
+                    let secret = f.secret.as_ref().map(|s| s.0.clone());
+                    (f.arn.clone(), f.url.clone(), f.timeout_ms, secret)
+                })
+                .collect()
+        };
+        let from_file = Config::load(&args(&["--config", &path])).unwrap();
+        assert_eq!(
+            shown(&from_file),
+            [
+                (
+                    A.into(),
+                    "https://a.internal/fn".into(),
+                    Some(900),
+                    Some("secret-of-a-0123456".into())
+                ),
+                (
+                    B.into(),
+                    "http://127.0.0.1:9/b".into(),
+                    None,
+                    Some("secret-of-b-from-a-file".into())
+                ),
+            ]
+        );
+        // A flag replaces the file's entry of its ARN (`:$LATEST` being the function itself)
+        // and signs with the shared secret.
+        let b_latest = format!("{B}:$LATEST=http://127.0.0.1:9/other");
+        let c = format!("{C}=http://127.0.0.1:9/c");
+        let flagged = Config::load(&args(&[
+            "--config",
+            &path,
+            "--function",
+            &b_latest,
+            "--function",
+            &c,
+        ]))
+        .unwrap();
+        assert_eq!(
+            shown(&flagged),
+            [
+                (
+                    A.into(),
+                    "https://a.internal/fn".into(),
+                    Some(900),
+                    Some("secret-of-a-0123456".into())
+                ),
+                (
+                    format!("{B}:$LATEST"),
+                    "http://127.0.0.1:9/other".into(),
+                    None,
+                    None
+                ),
+                (C.into(), "http://127.0.0.1:9/c".into(), None, None),
+            ]
+        );
+        let twice = format!("{A}=http://127.0.0.1:9/a");
+        let cases: Vec<(Vec<String>, &str)> = vec![
+            (
+                vec!["--function".into(), "nope".into()],
+                "--function `nope` must be ARN=URL",
+            ),
+            (
+                vec!["--function".into(), "nope?token:abc".into()],
+                "--function `nope` must be ARN=URL",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    "arn:aws:lambda:us-east-1:1:function:a=http://h/".into(),
+                ],
+                "the account must be 12 digits",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    format!("{A}=http://u:pw@h/x?token=abc"),
+                ],
+                "function url `http://h/x?…`",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    twice.clone(),
+                    "--function".into(),
+                    twice,
+                ],
+                "is defined twice in --function",
+            ),
+        ];
+        for (argv, needle) in cases {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let err = Config::load(&args(&argv)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+            for secret in ["pw", "abc"] {
+                assert!(
+                    !err.contains(&format!("{secret}@")) && !err.contains("token=abc"),
+                    "{err}"
+                );
+            }
+        }
+        for (text, needle) in [
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\nsecret = \"s-of-sixteen-chars\"\nsecret_file = \"b.secret\"\n"
+                ),
+                "set `secret` or `secret_file`, not both",
+            ),
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\n[[functions]]\narn = \"{A}:$LATEST\"\nurl = \"http://h/\"\n"
+                ),
+                "is defined twice in the config file",
+            ),
+            (
+                format!("[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\ntimeout_ms = 0\n"),
+                "timeout `0`",
+            ),
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\nsecret = \"too short\"\n"
+                ),
+                "16 to 256 printable characters",
+            ),
+            (
+                format!("[[functions]]\narn = \"{A}\"\nuri = \"http://h/\"\n"),
+                "uri",
+            ),
+        ] {
+            std::fs::write(&file, &text).unwrap();
+            let err = Config::load(&args(&["--config", &path]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert!(
+                !err.contains("too short") && !err.contains("s-of-sixteen"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn several_regions_the_first_the_default() {
         let check = |arg: &str, expected: Result<(&str, &[&str]), &str>| {
             let got = Config::load(&args(&["--region", arg]));
