@@ -42,6 +42,8 @@ pub(crate) enum ServeError {
     DynamoDb(String),
     #[error("key rings: {0}")]
     KeyRings(String),
+    #[error("not ready: {0}")]
+    NotReady(String),
 }
 
 /// How often the certificate files are looked at for a change.
@@ -116,6 +118,11 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         key_rings,
         gateway.live.snapshot().gateway.stage_count(),
     );
+    // The same checks `/health/ready` answers with, once, before anything listens for
+    // clients: a node that could not serve stops here with one line.
+    if let Some(problem) = health.check().await.problem {
+        return Err(ServeError::NotReady(problem));
+    }
     // One signature check for every operator API on the identity listener.
     let operator_auth = OperatorAuth::for_regions(
         state.operator.clone(),

@@ -936,9 +936,10 @@ impl Deployments {
                 let Some(deployment_id) = state.pointers.get(&key) else {
                     return Err(DeploymentError::NotFound(what));
                 };
+                // A pointer is a deployment id only: none of a run-time stage's settings.
                 Ok(stage_info(
                     &Stage::new(api_id, stage, deployment_id),
-                    &state,
+                    &OverlayState::default(),
                 ))
             }
             other => other,

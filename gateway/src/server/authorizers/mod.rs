@@ -269,17 +269,19 @@ fn record_iam(cx: &mut RequestContext<'_>, grant: IamGrant) {
         .as_deref()
         .or(grant.identity.access_key.as_deref())
         .unwrap_or_default();
-    if let Some(id) = &grant.identity.cognito_identity_id {
-        set_header(cx, COGNITO_IDENTITY_HEADER, id);
-    }
     let key: Arc<str> = format!("iam\0{user_arn}\0{distinct}").into();
+    let cognito_identity_id = grant.identity.cognito_identity_id.clone();
     cx.identity = Identity {
         api_key: cx.identity.api_key.take(),
         api_key_id: cx.identity.api_key_id.take(),
         ..grant.identity
     };
     cx.extensions.insert(CallerPolicies(grant.policies));
+    // The principal header first, then the identity's: the backend sees them in that order.
     record(cx, &user_arn, key, Arc::default(), Arc::default(), None);
+    if let Some(id) = cognito_identity_id {
+        set_header(cx, COGNITO_IDENTITY_HEADER, &id);
+    }
 }
 
 /// base64url JSON of a map, as a header value.
