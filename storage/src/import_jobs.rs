@@ -198,25 +198,19 @@ impl<'s> ImportJobs<'s> {
         now: EpochMillis,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let mut tx = self.db.write().await?;
+        // One statement: on PostgreSQL a second node's UPDATE waits for the first to commit,
+        // then finds the job no longer in `from` and hands out nothing.
         let csv = tx
             .conn()
             .fetch_optional(
-                "SELECT csv FROM user_import_jobs
-                 WHERE job_id = $1 AND pool_id = $2 AND status = $3 AND csv IS NOT NULL",
-                args![job_id, pool_id, from],
+                "UPDATE user_import_jobs SET status = $4, started_at = $5
+                 WHERE job_id = $1 AND pool_id = $2 AND status = $3 AND csv IS NOT NULL
+                 RETURNING csv",
+                args![job_id, pool_id, from, to, now],
                 |row: &dyn DbRow| row.bytes("csv"),
             )
             .await?;
-        if csv.is_some() {
-            tx.conn()
-                .execute(
-                    "UPDATE user_import_jobs SET status = $3, started_at = $4
-                     WHERE job_id = $1 AND pool_id = $2",
-                    args![job_id, pool_id, to, now],
-                )
-                .await?;
-            tx.commit().await?;
-        }
+        tx.commit().await?;
         Ok(csv)
     }
 
