@@ -87,22 +87,15 @@ impl<'s> ImportJobs<'s> {
     /// [`StorageError::NotFound`] if the pool is missing.
     pub async fn create(&self, job: &NewImportJob) -> Result<ImportJobRecord, StorageError> {
         let mut tx = self.db.write().await?;
-        let pool = tx
+        let record = tx
             .conn()
             .fetch_optional(
-                "SELECT id FROM user_pools WHERE id = $1",
-                args![&job.pool_id],
-                |row: &dyn DbRow| row.text("id"),
-            )
-            .await?;
-        if pool.is_none() {
-            return Err(StorageError::not_found(format!("pool `{}`", job.pool_id)));
-        }
-        tx.conn()
-            .execute(
-                "INSERT INTO user_import_jobs (job_id, pool_id, job_name, role_arn, status,
-                     upload_hash, upload_expires, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                format!(
+                    "INSERT INTO user_import_jobs (job_id, pool_id, job_name, role_arn, status,
+                         upload_hash, upload_expires, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     RETURNING {COLUMNS}"
+                ),
                 args![
                     &job.job_id,
                     &job.pool_id,
@@ -113,12 +106,13 @@ impl<'s> ImportJobs<'s> {
                     job.upload_expires,
                     job.created_at,
                 ],
+                decode,
             )
-            .await?;
+            .await
+            .map_err(|e| e.on_missing(format!("pool `{}`", job.pool_id)))?
+            .ok_or_else(|| StorageError::not_found("import job"))?;
         tx.commit().await?;
-        self.get(&job.pool_id, &job.job_id)
-            .await?
-            .ok_or_else(|| StorageError::not_found("import job"))
+        Ok(record)
     }
 
     pub async fn get(
