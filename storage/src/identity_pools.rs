@@ -139,11 +139,9 @@ impl<'s> IdentityPools<'s> {
     /// Deletes the pool and, by cascade, its identities and their logins.
     pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
-        let mut conn = tx.conn();
-        // Logins reference identities, not the pool: remove them with their identities.
-        conn.execute("DELETE FROM identity_logins WHERE pool_id = $1", args![id])
-            .await?;
-        let changed = conn
+        // Identities cascade from the pool, and their logins from them.
+        let changed = tx
+            .conn()
             .execute("DELETE FROM identity_pools WHERE id = $1", args![id])
             .await?;
         if changed == 0 {
@@ -310,10 +308,11 @@ impl<'s> IdentityPools<'s> {
                 .await?;
         }
         if removed > 0 {
-            let left = logins_of(&mut conn, identity_id).await?;
             conn.execute(
-                "UPDATE identities SET updated_at = $2, disabled = $3 WHERE id = $1",
-                args![identity_id, now, left.is_empty()],
+                "UPDATE identities SET updated_at = $2,
+                        disabled = NOT EXISTS (SELECT 1 FROM identity_logins WHERE identity_id = $1)
+                 WHERE id = $1",
+                args![identity_id, now],
             )
             .await?;
         }
