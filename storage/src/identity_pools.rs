@@ -160,17 +160,9 @@ impl<'s> IdentityPools<'s> {
         now: EpochMillis,
     ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
-        tx.conn()
-            .execute(
-                "INSERT INTO identities (id, pool_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $3)",
-                args![identity_id, pool_id, now],
-            )
+        insert_identity(&mut tx.conn(), pool_id, identity_id, now)
             .await
-            .map_err(|e| {
-                e.on_conflict(format!("identity `{identity_id}`"))
-                    .on_missing(format!("identity pool `{pool_id}`"))
-            })?;
+            .map_err(|e| e.on_conflict(format!("identity `{identity_id}`")))?;
         tx.commit().await
     }
 
@@ -207,16 +199,10 @@ impl<'s> IdentityPools<'s> {
                 owners.push(owner);
             }
         }
-        let (identity_id, created) = match owners.first() {
+        let (mut identity_id, mut created) = match owners.first() {
             Some(first) => (first.clone(), false),
             None => {
-                conn.execute(
-                    "INSERT INTO identities (id, pool_id, created_at, updated_at)
-                     VALUES ($1, $2, $3, $3)",
-                    args![new_identity_id, pool_id, now],
-                )
-                .await
-                .map_err(|e| e.on_missing(format!("identity pool `{pool_id}`")))?;
+                insert_identity(&mut conn, pool_id, new_identity_id, now).await?;
                 (new_identity_id.to_owned(), true)
             }
         };
@@ -225,19 +211,11 @@ impl<'s> IdentityPools<'s> {
             merge_into(&mut conn, &identity_id, other).await?;
         }
         for (provider, subject) in logins {
-            conn.execute(
-                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
-                args![pool_id, provider, subject, &identity_id, now],
-            )
-            .await?;
+            insert_login(&mut conn, pool_id, provider, subject, &identity_id, now).await?;
         }
         // Two first sign-ins with the same login racing on PostgreSQL: both saw no owner and
         // made an identity; the login went to whichever inserted it first. The loser's new
         // identity is dropped and the winner's answered.
-        let mut identity_id = identity_id;
-        let mut created = created;
         if created && let Some((provider, subject)) = logins.first() {
             let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if let Some(owner) = owner
@@ -334,13 +312,7 @@ impl<'s> IdentityPools<'s> {
         let mut conn = tx.conn();
         require_identity(&mut conn, pool_id, identity_id).await?;
         for (provider, subject) in logins {
-            conn.execute(
-                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
-                args![pool_id, provider, subject, identity_id, now],
-            )
-            .await?;
+            insert_login(&mut conn, pool_id, provider, subject, identity_id, now).await?;
             let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if owner.as_deref() != Some(identity_id) {
                 // Dropping the transaction rolls back the logins linked so far.
@@ -423,6 +395,41 @@ impl<'s> IdentityPools<'s> {
         tx.commit().await?;
         Ok(missing)
     }
+}
+
+/// Adds an identity with no logins; [`StorageError::NotFound`] without the pool.
+async fn insert_identity(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    identity_id: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO identities (id, pool_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+        args![identity_id, pool_id, now],
+    )
+    .await
+    .map_err(|e| e.on_missing(format!("identity pool `{pool_id}`")))?;
+    Ok(())
+}
+
+/// Links a login to `identity_id` unless it is linked already (to it or to another).
+async fn insert_login(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    provider: &str,
+    subject: &str,
+    identity_id: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (pool_id, provider, subject) DO NOTHING",
+        args![pool_id, provider, subject, identity_id, now],
+    )
+    .await?;
+    Ok(())
 }
 
 /// [`StorageError::NotFound`] unless `identity_id` is an identity of `pool_id`.
