@@ -9,6 +9,8 @@
 //! An identity whose last login is unlinked becomes disabled (it never turns into a guest);
 //! linking a login to it again enables it.
 
+use std::collections::BTreeMap;
+
 use crate::db::{Conn, Db, DbRow, args};
 use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
 
@@ -356,25 +358,45 @@ impl<'s> IdentityPools<'s> {
     ) -> Result<Page<IdentityRecord>, StorageError> {
         let mut lease = self.db.read().await?;
         let mut conn = lease.conn();
-        // `$5` (hide_disabled) false: every identity; true: those with `disabled = false`.
         let rows = conn
             .fetch_all(
                 "SELECT id, pool_id, disabled, created_at, updated_at FROM identities
-                 WHERE pool_id = $1 AND id > $2 AND (disabled = $4 OR NOT $5)
+                 WHERE pool_id = $1 AND id > $2 AND NOT ($4 AND disabled)
                  ORDER BY id LIMIT $3",
                 args![
                     pool_id,
                     after.unwrap_or(""),
                     fetch_limit(limit),
-                    false,
                     hide_disabled
                 ],
                 decode_identity,
             )
             .await?;
         let mut page = into_page(rows, limit, |identity| identity.id.clone());
+        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+            return Ok(page);
+        };
+        // The page's logins in one read: those of the identities in its id range.
+        let mut logins: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (identity_id, login) in conn
+            .fetch_all(
+                "SELECT identity_id, provider, subject FROM identity_logins
+                 WHERE identity_id >= $1 AND identity_id <= $2 AND pool_id = $3
+                 ORDER BY identity_id, provider, subject",
+                args![&first.id, &last.id, pool_id],
+                |row| {
+                    Ok((
+                        row.text("identity_id")?,
+                        (row.text("provider")?, row.text("subject")?),
+                    ))
+                },
+            )
+            .await?
+        {
+            logins.entry(identity_id).or_default().push(login);
+        }
         for identity in &mut page.items {
-            identity.logins = logins_of(&mut conn, &identity.id).await?;
+            identity.logins = logins.remove(&identity.id).unwrap_or_default();
         }
         Ok(page)
     }
