@@ -12,9 +12,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_policy::Context;
 
+use super::operator::with_sigv4_request;
 use super::{FederationState, HttpState};
 use crate::dynamodb::{CONTENT_TYPE, DynamoDbError, DynamoDbProxy, TARGET_PREFIX, is_served};
-use crate::sigv4::{Payload, SigV4Error, VerifierConfig};
+use crate::sigv4::{SigV4Error, VerifierConfig};
 use crate::sts::{CredentialError, RequestFacts};
 
 /// The SigV4 service name.
@@ -175,20 +176,11 @@ pub(crate) async fn handle(
         .unwrap_or("")
         .to_owned();
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    let headers: Vec<(&str, &[u8])> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect();
-    let view = crate::sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        payload: Payload::Bytes(&body),
-    };
     let config = VerifierConfig::new(SIGNING_SERVICE).require_signed("x-amz-target");
-    let caller = match federation.verifier.authenticate(&view, &config, now) {
+    let verified = with_sigv4_request(&parts.method, &parts.uri, &parts.headers, &body, |view| {
+        federation.verifier.authenticate(view, &config, now)
+    });
+    let caller = match verified {
         Ok(caller) => caller,
         Err(e) => return from_credential_error(&e).into_response(&request_id),
     };

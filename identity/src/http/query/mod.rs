@@ -30,8 +30,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::operator::with_sigv4_request;
 use super::{FederationState, HttpState};
-use crate::sigv4::{self, Payload, SigV4Error, VerifierConfig};
+use crate::sigv4::{SigV4Error, VerifierConfig};
 use crate::sts::{Authenticated, CredentialError, RequestFacts};
 use xml::Xml;
 
@@ -309,21 +310,13 @@ async fn process(
     };
     let caller = match signed_for {
         Some(name) => {
-            let headers: Vec<(&str, &[u8])> = parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_bytes()))
-                .collect();
-            let request = sigv4::Request {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query().unwrap_or(""),
-                headers: &headers,
-                payload: Payload::Bytes(body),
-            };
-            let verified = federation
-                .verifier
-                .authenticate(&request, &VerifierConfig::new(name), facts.now)
+            let config = VerifierConfig::new(name);
+            let verified =
+                with_sigv4_request(&parts.method, &parts.uri, &parts.headers, body, |request| {
+                    federation
+                        .verifier
+                        .authenticate(request, &config, facts.now)
+                })
                 .map_err(|e| from_credential_error(&e))?;
             Some(verified)
         }
