@@ -41,16 +41,13 @@ impl DynamoWireError {
 
     fn into_response(self, request_id: &str) -> Response {
         let body = serde_json::json!({ "__type": self.error_type, "message": self.message });
-        let mut response = (
+        let response = (
             self.status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
             serde_json::to_vec(&body).unwrap_or_default(),
         )
             .into_response();
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
-        }
-        response
+        super::with_request_id(response, request_id)
     }
 }
 

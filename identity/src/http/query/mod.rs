@@ -75,17 +75,19 @@ impl QueryError {
         xml.close("Error");
         xml.leaf("RequestId", request_id);
         xml.close("ErrorResponse");
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
-            xml.finish(),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
-        }
-        response
+        xml_response(self.status, xml.finish(), request_id)
     }
+}
+
+/// An XML answer tagged with the request id.
+fn xml_response(status: StatusCode, xml: String, request_id: &str) -> Response {
+    let response = (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        xml,
+    )
+        .into_response();
+    super::with_request_id(response, request_id)
 }
 
 /// The form's parameters.
@@ -247,18 +249,7 @@ pub(crate) async fn handle(
     };
     let result = process(&state, &federation, &parts, &body, facts, &request_id).await;
     match result {
-        Ok(xml) => {
-            let mut response = (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
-                xml,
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amzn-requestid", v);
-            }
-            response
-        }
+        Ok(xml) => xml_response(StatusCode::OK, xml, &request_id),
         Err(e) => e.into_response(&request_id),
     }
 }
