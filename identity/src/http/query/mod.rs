@@ -392,25 +392,49 @@ pub(crate) fn invalid_action(action: &str) -> QueryError {
     )
 }
 
-/// A successful answer: `<{Action}Response xmlns=…><{Action}Result>…</…><ResponseMetadata>`.
-pub(crate) fn respond(
-    namespace: &str,
-    action: &str,
-    request_id: &str,
-    result: Option<impl FnOnce(&mut Xml)>,
-) -> String {
-    let mut xml = Xml::new();
-    xml.open(&format!("{action}Response"), Some(namespace));
-    if let Some(body) = result {
-        xml.open(&format!("{action}Result"), None);
-        body(&mut xml);
-        xml.close(&format!("{action}Result"));
+/// Successful answers to one action: `<{Action}Response xmlns=…>`, with or without a
+/// `<{Action}Result>`, then `<ResponseMetadata>`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reply<'a> {
+    namespace: &'static str,
+    action: &'a str,
+    request_id: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    pub(crate) fn new(namespace: &'static str, call: &'a Call<'_>) -> Self {
+        Self {
+            namespace,
+            action: &call.action,
+            request_id: &call.request_id,
+        }
     }
-    xml.open("ResponseMetadata", None);
-    xml.leaf("RequestId", request_id);
-    xml.close("ResponseMetadata");
-    xml.close(&format!("{action}Response"));
-    xml.finish()
+
+    /// The answer with a result written by `result`.
+    pub(crate) fn with(self, result: impl FnOnce(&mut Xml)) -> String {
+        self.write(Some(result))
+    }
+
+    /// The answer of an action that returns nothing but its request id.
+    pub(crate) fn empty(self) -> String {
+        self.write(None::<fn(&mut Xml)>)
+    }
+
+    fn write(self, result: Option<impl FnOnce(&mut Xml)>) -> String {
+        let action = self.action;
+        let mut xml = Xml::new();
+        xml.open(&format!("{action}Response"), Some(self.namespace));
+        if let Some(body) = result {
+            xml.open(&format!("{action}Result"), None);
+            body(&mut xml);
+            xml.close(&format!("{action}Result"));
+        }
+        xml.open("ResponseMetadata", None);
+        xml.leaf("RequestId", self.request_id);
+        xml.close("ResponseMetadata");
+        xml.close(&format!("{action}Response"));
+        xml.finish()
+    }
 }
 
 #[cfg(test)]
