@@ -12,9 +12,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_policy::Context;
 
+use super::operator::with_sigv4_request;
 use super::{FederationState, HttpState};
 use crate::dynamodb::{CONTENT_TYPE, DynamoDbError, DynamoDbProxy, TARGET_PREFIX, is_served};
-use crate::sigv4::{Payload, SigV4Error, VerifierConfig};
+use crate::sigv4::{SigV4Error, VerifierConfig};
 use crate::sts::{CredentialError, RequestFacts};
 
 /// The SigV4 service name.
@@ -40,16 +41,13 @@ impl DynamoWireError {
 
     fn into_response(self, request_id: &str) -> Response {
         let body = serde_json::json!({ "__type": self.error_type, "message": self.message });
-        let mut response = (
+        let response = (
             self.status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
             serde_json::to_vec(&body).unwrap_or_default(),
         )
             .into_response();
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
-        }
-        response
+        super::with_request_id(response, request_id)
     }
 }
 
@@ -175,20 +173,11 @@ pub(crate) async fn handle(
         .unwrap_or("")
         .to_owned();
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    let headers: Vec<(&str, &[u8])> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect();
-    let view = crate::sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        payload: Payload::Bytes(&body),
-    };
     let config = VerifierConfig::new(SIGNING_SERVICE).require_signed("x-amz-target");
-    let caller = match federation.verifier.authenticate(&view, &config, now) {
+    let verified = with_sigv4_request(&parts.method, &parts.uri, &parts.headers, &body, |view| {
+        federation.verifier.authenticate(view, &config, now)
+    });
+    let caller = match verified {
         Ok(caller) => caller,
         Err(e) => return from_credential_error(&e).into_response(&request_id),
     };

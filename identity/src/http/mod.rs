@@ -227,6 +227,15 @@ pub(crate) fn request_id() -> String {
     crate::ids::uuid_v4()
 }
 
+/// `response` with `x-amzn-RequestId: {request_id}`, the id the adapter chose (and logged
+/// or put in an error body) rather than a fresh one from [`add_request_id`].
+pub(crate) fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
 async fn add_request_id(mut response: Response) -> Response {
     let headers = response.headers_mut();
     if !headers.contains_key("x-amzn-requestid")

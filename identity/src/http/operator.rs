@@ -99,17 +99,6 @@ impl OperatorAuth {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<String, AuthRejection> {
-        let header_list: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_bytes()))
-            .collect();
-        let request = sigv4::Request {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or(""),
-            headers: &header_list,
-            payload: Payload::Bytes(body),
-        };
         let mut config = VerifierConfig::new(service);
         // One region: the verifier checks it. Several: any is verified, then the scope's
         // region must be one of them.
@@ -120,9 +109,11 @@ impl OperatorAuth {
             config = config.require_signed("x-amz-target");
         }
         let operator = &self.credentials;
-        let verified = sigv4::verify(&request, &config, self.clock.now(), |key_id| {
-            (key_id == operator.access_key_id)
-                .then(|| SecretKey::new(operator.secret_access_key.clone()))
+        let verified = with_sigv4_request(method, uri, headers, body, |request| {
+            sigv4::verify(request, &config, self.clock.now(), |key_id| {
+                (key_id == operator.access_key_id)
+                    .then(|| SecretKey::new(operator.secret_access_key.clone()))
+            })
         })
         .map_err(|err| rejection(&err, protocol))?;
         if verified.security_token.is_some() {
@@ -138,6 +129,28 @@ impl OperatorAuth {
         }
         Ok(region)
     }
+}
+
+/// Runs `f` on the SigV4 view of a request (its head and whole body): the one place an
+/// HTTP request becomes a [`sigv4::Request`] on this listener.
+pub(crate) fn with_sigv4_request<R>(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: impl FnOnce(&sigv4::Request<'_>) -> R,
+) -> R {
+    let header_list: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    f(&sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &header_list,
+        payload: Payload::Bytes(body),
+    })
 }
 
 /// The one mapping of SigV4 failures to AWS's JSON-protocol error names and messages (the

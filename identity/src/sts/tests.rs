@@ -5,16 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_lc_rs::hmac;
 use gatehouse_storage::StoreOptions;
 use gatehouse_storage::testkit::TestStore;
 
 use super::*;
 use crate::clock::FixedClock;
-use crate::crypto::{MasterKey, hex_lower};
+use crate::crypto::MasterKey;
 use crate::http::OperatorCredentials;
 use crate::sigv4::{self, Payload, SigV4Error, VerifierConfig};
-use crate::time::format_amz_date;
 
 const T0: u64 = 1_800_000_000;
 
@@ -31,8 +29,8 @@ fn role() -> CompiledRole {
     }
 }
 
-/// Signs a GetCallerIdentity POST at `at` (Unix seconds) with `key`/`secret`/`token`, by
-/// asking the parser for the string to sign.
+/// Signs a GetCallerIdentity POST at `at` (Unix seconds) with `key`/`secret`/`token` and
+/// verifies it at `now`.
 fn check(
     verifier: &CredentialVerifier,
     key: &str,
@@ -42,76 +40,37 @@ fn check(
     now: u64,
 ) -> Result<Authenticated, CredentialError> {
     let body = b"Action=GetCallerIdentity&Version=2011-06-15";
-    let date = format_amz_date(i64::try_from(at).unwrap());
-    let day = &date[..8];
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), "127.0.0.1:8000".into()),
-        ("x-amz-date".into(), date.clone()),
-    ];
-    if let Some(token) = token {
-        headers.push(("x-amz-security-token".into(), token.into()));
-    }
-    let signed_names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
-    let signed_list = signed_names.join(";");
-    let sign = |signature: &str| {
-        let mut all = headers.clone();
-        all.push((
-            "authorization".into(),
-            format!("AWS4-HMAC-SHA256 Credential={key}/{day}/us-east-1/sts/aws4_request, SignedHeaders={signed_list}, Signature={signature}"),
-        ));
-        all
+    let host = "127.0.0.1:8000";
+    let outgoing = sigv4::Outgoing {
+        method: "POST",
+        path: "/",
+        host,
+        headers: &[],
+        body,
     };
-    let with = |all: &[(String, String)]| -> Vec<(String, Vec<u8>)> {
-        all.iter()
-            .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
-            .collect()
+    let credentials = sigv4::SigningCredentials {
+        access_key_id: key.into(),
+        secret_access_key: secret.into(),
+        session_token: token.map(str::to_owned),
+    };
+    let added = sigv4::sign(
+        &outgoing,
+        &credentials,
+        "us-east-1",
+        "sts",
+        UNIX_EPOCH + Duration::from_secs(at),
+    )
+    .unwrap();
+    let mut headers: Vec<(&str, &[u8])> = vec![("host", host.as_bytes())];
+    headers.extend(added.iter().map(|(n, v)| (*n, v.as_bytes())));
+    let request = sigv4::Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        payload: Payload::Bytes(body),
     };
     let config = VerifierConfig::new("sts");
-    let placeholder = with(&sign(&"0".repeat(64)));
-    let refs: Vec<(&str, &[u8])> = placeholder
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    let request = sigv4::Request {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &refs,
-        payload: Payload::Bytes(body),
-    };
-    let string_to_sign = sigv4::parse(&request, &config, UNIX_EPOCH + Duration::from_secs(at))
-        .unwrap()
-        .string_to_sign()
-        .to_owned();
-    let mut k = hmac::sign(
-        &hmac::Key::new(hmac::HMAC_SHA256, format!("AWS4{secret}").as_bytes()),
-        day.as_bytes(),
-    );
-    for part in ["us-east-1", "sts", "aws4_request"] {
-        k = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
-            part.as_bytes(),
-        );
-    }
-    let signature = hex_lower(
-        hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
-            string_to_sign.as_bytes(),
-        )
-        .as_ref(),
-    );
-    let real = with(&sign(&signature));
-    let refs: Vec<(&str, &[u8])> = real
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    let request = sigv4::Request {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &refs,
-        payload: Payload::Bytes(body),
-    };
     verifier.authenticate(&request, &config, UNIX_EPOCH + Duration::from_secs(now))
 }
 

@@ -98,6 +98,23 @@ fn use_name(u: TokenUse) -> &'static str {
     }
 }
 
+/// The header of a token of bounded size signed with RS256 (`decode_header` refuses `alg`
+/// values jsonwebtoken does not know, `none` among them); the signature is the caller's.
+fn rs256_header(token: &str) -> Result<jsonwebtoken::Header, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLarge);
+    }
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(TokenError::UnsupportedAlgorithm(format!(
+            "{:?}",
+            header.alg
+        )));
+    }
+    Ok(header)
+}
+
 // === SigningKey ===
 
 /// One RSA signing key, parsed once.
@@ -214,18 +231,7 @@ impl SigningKey {
     /// Verifies a token's RS256 signature with this key and returns its claims; the header
     /// must name this key's `kid`. Issuer, audience and time are the caller's to check.
     pub fn verify_claims<T: DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::TooLarge);
-        }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!(
-                "{:?}",
-                header.alg
-            )));
-        }
-        match header.kid {
+        match rs256_header(token)?.kid {
             Some(kid) if kid == self.kid => {}
             Some(kid) => return Err(TokenError::UnknownKid(kid)),
             None => return Err(TokenError::MissingKid),
@@ -528,19 +534,7 @@ impl KeyRing {
         now: i64,
         expected: TokenUse,
     ) -> Result<T, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::TooLarge);
-        }
-        // `decode_header` refuses `alg` values jsonwebtoken does not know, `none` among them.
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!(
-                "{:?}",
-                header.alg
-            )));
-        }
-        let kid = header.kid.ok_or(TokenError::MissingKid)?;
+        let kid = rs256_header(token)?.kid.ok_or(TokenError::MissingKid)?;
         let key = self
             .keys
             .iter()

@@ -42,15 +42,11 @@ impl WireError {
             serde_json::to_vec(&body).unwrap_or_default(),
         )
             .into_response();
-        let headers = response.headers_mut();
-        headers.insert(
+        response.headers_mut().insert(
             "x-amzn-errortype",
             HeaderValue::from_static(self.error_type),
         );
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            headers.insert("x-amzn-requestid", v);
-        }
-        response
+        crate::http::with_request_id(response, request_id)
     }
 }
 

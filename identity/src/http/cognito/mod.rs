@@ -197,12 +197,7 @@ pub(crate) async fn handle(
 ) -> Response {
     let request_id = super::request_id();
     match process(state, &method, &uri, &headers, body).await {
-        Ok(mut response) => {
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amzn-requestid", v);
-            }
-            response
-        }
+        Ok(response) => super::with_request_id(response, &request_id),
         Err(e) => e.into_response_with(&request_id),
     }
 }

@@ -120,12 +120,7 @@ pub(crate) async fn handle(
     )
     .await
     {
-        Ok(mut response) => {
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amzn-requestid", v);
-            }
-            response
-        }
+        Ok(response) => super::with_request_id(response, &request_id),
         Err(e) => e.into_response_with(&request_id),
     }
 }

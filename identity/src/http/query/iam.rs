@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use gatehouse_policy::calendar::format_rfc3339;
 
 use super::xml::Xml;
-use super::{Call, QueryError, invalid_action, respond};
+use super::{Call, QueryError, Reply, invalid_action};
 use crate::iam::{IamError, ManagedPolicy, NewRole, PolicyVersion, Role, SimulationRequest, Tag};
 use crate::sts::Principal;
 use crate::time::unix_seconds;
@@ -159,9 +159,9 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
     }
     let iam = &call.federation.iam;
     let p = &call.params;
-    let id = call.request_id.as_str();
     let action = call.action.as_str();
-    let done = |()| respond(NAMESPACE, action, id, None::<fn(&mut Xml)>);
+    let reply = Reply::new(NAMESPACE, &call);
+    let done = |()| reply.empty();
     let result: Result<String, IamError> = match action {
         "CreateRole" => {
             let role = iam
@@ -175,23 +175,12 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                     tags: p.tags("Tags"),
                 })
                 .await;
-            role.map(|role| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| write_role(x, "Role", &role)),
-                )
-            })
+            role.map(|role| reply.with(|x| write_role(x, "Role", &role)))
         }
-        "GetRole" => iam.get_role(p.required("RoleName")?).await.map(|role| {
-            respond(
-                NAMESPACE,
-                action,
-                id,
-                Some(|x: &mut Xml| write_role(x, "Role", &role)),
-            )
-        }),
+        "GetRole" => iam
+            .get_role(p.required("RoleName")?)
+            .await
+            .map(|role| reply.with(|x| write_role(x, "Role", &role))),
         "ListRoles" => iam
             .list_roles(
                 p.get("PathPrefix").unwrap_or("/"),
@@ -200,19 +189,14 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
             )
             .await
             .map(|roles| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.open("Roles", None);
-                        for role in &roles.items {
-                            write_role(x, "member", role);
-                        }
-                        x.close("Roles");
-                        write_marker(x, roles.marker.as_deref());
-                    }),
-                )
+                reply.with(|x| {
+                    x.open("Roles", None);
+                    for role in &roles.items {
+                        write_role(x, "member", role);
+                    }
+                    x.close("Roles");
+                    write_marker(x, roles.marker.as_deref());
+                })
             }),
         "UpdateAssumeRolePolicy" => iam
             .update_assume_role_policy(
@@ -233,31 +217,21 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
         "GetRolePolicy" => {
             let (role, name) = (p.required("RoleName")?, p.required("PolicyName")?);
             iam.get_role_policy(role, name).await.map(|document| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.leaf("RoleName", role);
-                        x.leaf("PolicyName", name);
-                        x.leaf("PolicyDocument", &url_encode(&document));
-                    }),
-                )
+                reply.with(|x| {
+                    x.leaf("RoleName", role);
+                    x.leaf("PolicyName", name);
+                    x.leaf("PolicyDocument", &url_encode(&document));
+                })
             })
         }
         "ListRolePolicies" => iam
             .list_role_policies(p.required("RoleName")?)
             .await
             .map(|names| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.members("PolicyNames", &names, |x, n| x.text(n));
-                        x.leaf("IsTruncated", "false");
-                    }),
-                )
+                reply.with(|x| {
+                    x.members("PolicyNames", &names, |x, n| x.text(n));
+                    x.leaf("IsTruncated", "false");
+                })
             }),
         "DeleteRolePolicy" => iam
             .delete_role_policy(p.required("RoleName")?, p.required("PolicyName")?)
@@ -275,18 +249,13 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
             .list_attached_role_policies(p.required("RoleName")?)
             .await
             .map(|attached| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.members("AttachedPolicies", &attached, |x, (name, arn)| {
-                            x.leaf("PolicyName", name);
-                            x.leaf("PolicyArn", arn);
-                        });
-                        x.leaf("IsTruncated", "false");
-                    }),
-                )
+                reply.with(|x| {
+                    x.members("AttachedPolicies", &attached, |x, (name, arn)| {
+                        x.leaf("PolicyName", name);
+                        x.leaf("PolicyArn", arn);
+                    });
+                    x.leaf("IsTruncated", "false");
+                })
             }),
         "PutRolePermissionsBoundary" => iam
             .put_role_permissions_boundary(
@@ -311,15 +280,10 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
             .list_role_tags(p.required("RoleName")?)
             .await
             .map(|tags| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        write_tags(x, &tags);
-                        x.leaf("IsTruncated", "false");
-                    }),
-                )
+                reply.with(|x| {
+                    write_tags(x, &tags);
+                    x.leaf("IsTruncated", "false");
+                })
             }),
         "CreatePolicy" => iam
             .create_policy(
@@ -330,25 +294,11 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 p.tags("Tags"),
             )
             .await
-            .map(|policy| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| write_policy(x, "Policy", &policy)),
-                )
-            }),
+            .map(|policy| reply.with(|x| write_policy(x, "Policy", &policy))),
         "GetPolicy" => iam
             .get_policy(p.required("PolicyArn")?)
             .await
-            .map(|policy| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| write_policy(x, "Policy", &policy)),
-                )
-            }),
+            .map(|policy| reply.with(|x| write_policy(x, "Policy", &policy))),
         "ListPolicies" => {
             // This account's policies are the only ones there are (`Scope=AWS` lists none).
             let aws_only = p.get("Scope") == Some("AWS");
@@ -364,19 +314,14 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                     policies.items.clear();
                     policies.marker = None;
                 }
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.open("Policies", None);
-                        for policy in &policies.items {
-                            write_policy(x, "member", policy);
-                        }
-                        x.close("Policies");
-                        write_marker(x, policies.marker.as_deref());
-                    }),
-                )
+                reply.with(|x| {
+                    x.open("Policies", None);
+                    for policy in &policies.items {
+                        write_policy(x, "member", policy);
+                    }
+                    x.close("Policies");
+                    write_marker(x, policies.marker.as_deref());
+                })
             })
         }
         "CreatePolicyVersion" => iam
@@ -386,42 +331,23 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 p.flag("SetAsDefault"),
             )
             .await
-            .map(|v| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| write_version(x, "PolicyVersion", &v, false)),
-                )
-            }),
+            .map(|v| reply.with(|x| write_version(x, "PolicyVersion", &v, false))),
         "GetPolicyVersion" => iam
             .get_policy_version(p.required("PolicyArn")?, p.required("VersionId")?)
             .await
-            .map(|v| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| write_version(x, "PolicyVersion", &v, true)),
-                )
-            }),
+            .map(|v| reply.with(|x| write_version(x, "PolicyVersion", &v, true))),
         "ListPolicyVersions" => iam
             .list_policy_versions(p.required("PolicyArn")?)
             .await
             .map(|versions| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.open("Versions", None);
-                        for v in &versions {
-                            write_version(x, "member", v, false);
-                        }
-                        x.close("Versions");
-                        x.leaf("IsTruncated", "false");
-                    }),
-                )
+                reply.with(|x| {
+                    x.open("Versions", None);
+                    for v in &versions {
+                        write_version(x, "member", v, false);
+                    }
+                    x.close("Versions");
+                    x.leaf("IsTruncated", "false");
+                })
             }),
         "DeletePolicy" => iam.delete_policy(p.required("PolicyArn")?).await.map(done),
         "CreateOpenIDConnectProvider" => iam
@@ -433,46 +359,31 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
             )
             .await
             .map(|provider| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.leaf("OpenIDConnectProviderArn", &provider.arn);
-                        if !provider.tags.is_empty() {
-                            write_tags(x, &provider.tags);
-                        }
-                    }),
-                )
+                reply.with(|x| {
+                    x.leaf("OpenIDConnectProviderArn", &provider.arn);
+                    if !provider.tags.is_empty() {
+                        write_tags(x, &provider.tags);
+                    }
+                })
             }),
         "GetOpenIDConnectProvider" => iam
             .get_oidc_provider(p.required("OpenIDConnectProviderArn")?)
             .await
             .map(|provider| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.leaf("Url", &provider.url);
-                        x.members("ClientIDList", &provider.client_ids, |x, c| x.text(c));
-                        x.members("ThumbprintList", &provider.thumbprints, |x, t| x.text(t));
-                        x.leaf("CreateDate", &date(provider.created_at));
-                        write_tags(x, &provider.tags);
-                    }),
-                )
+                reply.with(|x| {
+                    x.leaf("Url", &provider.url);
+                    x.members("ClientIDList", &provider.client_ids, |x, c| x.text(c));
+                    x.members("ThumbprintList", &provider.thumbprints, |x, t| x.text(t));
+                    x.leaf("CreateDate", &date(provider.created_at));
+                    write_tags(x, &provider.tags);
+                })
             }),
         "ListOpenIDConnectProviders" => iam.list_oidc_providers().await.map(|providers| {
-            respond(
-                NAMESPACE,
-                action,
-                id,
-                Some(|x: &mut Xml| {
-                    x.members("OpenIDConnectProviderList", &providers, |x, provider| {
-                        x.leaf("Arn", &provider.arn);
-                    });
-                }),
-            )
+            reply.with(|x| {
+                x.members("OpenIDConnectProviderList", &providers, |x, provider| {
+                    x.leaf("Arn", &provider.arn);
+                });
+            })
         }),
         "DeleteOpenIDConnectProvider" => iam
             .delete_oidc_provider(p.required("OpenIDConnectProviderArn")?)
@@ -508,30 +419,25 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 ));
             }
             iam.simulate(request).await.map(|results| {
-                respond(
-                    NAMESPACE,
-                    action,
-                    id,
-                    Some(|x: &mut Xml| {
-                        x.members("EvaluationResults", &results, |x, r| {
-                            x.leaf("EvalActionName", &r.action);
-                            x.leaf("EvalResourceName", &r.resource);
-                            x.leaf("EvalDecision", r.decision);
-                            x.members("MatchedStatements", &r.matched, |x, (source, index, _)| {
-                                x.leaf("SourcePolicyId", source);
-                                x.leaf("SourcePolicyType", "IAM Policy");
-                                x.open("StartPosition", None);
-                                x.leaf("Line", &index.to_string());
-                                x.leaf("Column", "0");
-                                x.close("StartPosition");
-                            });
-                            x.members("MissingContextValues", &Vec::<String>::new(), |x, v| {
-                                x.text(v)
-                            });
+                reply.with(|x| {
+                    x.members("EvaluationResults", &results, |x, r| {
+                        x.leaf("EvalActionName", &r.action);
+                        x.leaf("EvalResourceName", &r.resource);
+                        x.leaf("EvalDecision", r.decision);
+                        x.members("MatchedStatements", &r.matched, |x, (source, index, _)| {
+                            x.leaf("SourcePolicyId", source);
+                            x.leaf("SourcePolicyType", "IAM Policy");
+                            x.open("StartPosition", None);
+                            x.leaf("Line", &index.to_string());
+                            x.leaf("Column", "0");
+                            x.close("StartPosition");
                         });
-                        x.leaf("IsTruncated", "false");
-                    }),
-                )
+                        x.members("MissingContextValues", &Vec::<String>::new(), |x, v| {
+                            x.text(v)
+                        });
+                    });
+                    x.leaf("IsTruncated", "false");
+                })
             })
         }
         other => return Err(invalid_action(other)),

@@ -30,8 +30,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::operator::with_sigv4_request;
 use super::{FederationState, HttpState};
-use crate::sigv4::{self, Payload, SigV4Error, VerifierConfig};
+use crate::sigv4::{SigV4Error, VerifierConfig};
 use crate::sts::{Authenticated, CredentialError, RequestFacts};
 use xml::Xml;
 
@@ -74,17 +75,19 @@ impl QueryError {
         xml.close("Error");
         xml.leaf("RequestId", request_id);
         xml.close("ErrorResponse");
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
-            xml.finish(),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
-        }
-        response
+        xml_response(self.status, xml.finish(), request_id)
     }
+}
+
+/// An XML answer tagged with the request id.
+fn xml_response(status: StatusCode, xml: String, request_id: &str) -> Response {
+    let response = (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        xml,
+    )
+        .into_response();
+    super::with_request_id(response, request_id)
 }
 
 /// The form's parameters.
@@ -246,18 +249,7 @@ pub(crate) async fn handle(
     };
     let result = process(&state, &federation, &parts, &body, facts, &request_id).await;
     match result {
-        Ok(xml) => {
-            let mut response = (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
-                xml,
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-amzn-requestid", v);
-            }
-            response
-        }
+        Ok(xml) => xml_response(StatusCode::OK, xml, &request_id),
         Err(e) => e.into_response(&request_id),
     }
 }
@@ -309,21 +301,13 @@ async fn process(
     };
     let caller = match signed_for {
         Some(name) => {
-            let headers: Vec<(&str, &[u8])> = parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_bytes()))
-                .collect();
-            let request = sigv4::Request {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query().unwrap_or(""),
-                headers: &headers,
-                payload: Payload::Bytes(body),
-            };
-            let verified = federation
-                .verifier
-                .authenticate(&request, &VerifierConfig::new(name), facts.now)
+            let config = VerifierConfig::new(name);
+            let verified =
+                with_sigv4_request(&parts.method, &parts.uri, &parts.headers, body, |request| {
+                    federation
+                        .verifier
+                        .authenticate(request, &config, facts.now)
+                })
                 .map_err(|e| from_credential_error(&e))?;
             Some(verified)
         }
@@ -408,25 +392,49 @@ pub(crate) fn invalid_action(action: &str) -> QueryError {
     )
 }
 
-/// A successful answer: `<{Action}Response xmlns=…><{Action}Result>…</…><ResponseMetadata>`.
-pub(crate) fn respond(
-    namespace: &str,
-    action: &str,
-    request_id: &str,
-    result: Option<impl FnOnce(&mut Xml)>,
-) -> String {
-    let mut xml = Xml::new();
-    xml.open(&format!("{action}Response"), Some(namespace));
-    if let Some(body) = result {
-        xml.open(&format!("{action}Result"), None);
-        body(&mut xml);
-        xml.close(&format!("{action}Result"));
+/// Successful answers to one action: `<{Action}Response xmlns=…>`, with or without a
+/// `<{Action}Result>`, then `<ResponseMetadata>`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reply<'a> {
+    namespace: &'static str,
+    action: &'a str,
+    request_id: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    pub(crate) fn new(namespace: &'static str, call: &'a Call<'_>) -> Self {
+        Self {
+            namespace,
+            action: &call.action,
+            request_id: &call.request_id,
+        }
     }
-    xml.open("ResponseMetadata", None);
-    xml.leaf("RequestId", request_id);
-    xml.close("ResponseMetadata");
-    xml.close(&format!("{action}Response"));
-    xml.finish()
+
+    /// The answer with a result written by `result`.
+    pub(crate) fn with(self, result: impl FnOnce(&mut Xml)) -> String {
+        self.write(Some(result))
+    }
+
+    /// The answer of an action that returns nothing but its request id.
+    pub(crate) fn empty(self) -> String {
+        self.write(None::<fn(&mut Xml)>)
+    }
+
+    fn write(self, result: Option<impl FnOnce(&mut Xml)>) -> String {
+        let action = self.action;
+        let mut xml = Xml::new();
+        xml.open(&format!("{action}Response"), Some(self.namespace));
+        if let Some(body) = result {
+            xml.open(&format!("{action}Result"), None);
+            body(&mut xml);
+            xml.close(&format!("{action}Result"));
+        }
+        xml.open("ResponseMetadata", None);
+        xml.leaf("RequestId", self.request_id);
+        xml.close("ResponseMetadata");
+        xml.close(&format!("{action}Response"));
+        xml.finish()
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use gatehouse_policy::calendar::format_rfc3339;
 
 use super::xml::Xml;
-use super::{Call, QueryError, invalid_action, respond};
+use super::{Call, QueryError, Reply, invalid_action};
 use crate::sts::{AssumeRole, AssumeRoleWithWebIdentity, Credentials, StsError};
 use crate::time::unix_seconds;
 
@@ -70,8 +70,8 @@ fn write_assumed_role(xml: &mut Xml, id: &str, arn: &str, packed_policy_size: u3
 
 /// Runs an STS action.
 pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
-    let id = call.request_id.as_str();
     let action = call.action.as_str();
+    let reply = Reply::new(NAMESPACE, &call);
     let sts = &call.federation.sts;
     let p = &call.params;
     let signer = || {
@@ -85,16 +85,11 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
         "GetCallerIdentity" => {
             let caller = signer()?;
             let identity = sts.get_caller_identity(&caller.principal);
-            Ok(respond(
-                NAMESPACE,
-                action,
-                id,
-                Some(|x: &mut Xml| {
-                    x.leaf("UserId", &identity.user_id);
-                    x.leaf("Account", &identity.account);
-                    x.leaf("Arn", &identity.arn);
-                }),
-            ))
+            Ok(reply.with(|x| {
+                x.leaf("UserId", &identity.user_id);
+                x.leaf("Account", &identity.account);
+                x.leaf("Arn", &identity.arn);
+            }))
         }
         "AssumeRole" => {
             let caller = signer()?;
@@ -115,20 +110,15 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 .assume_role(&caller.principal, &permissions, &call.facts, request)
                 .await
                 .map_err(|e| from_sts_error(&e))?;
-            Ok(respond(
-                NAMESPACE,
-                action,
-                id,
-                Some(|x: &mut Xml| {
-                    write_credentials(x, &assumed.credentials);
-                    write_assumed_role(
-                        x,
-                        &assumed.assumed_role_id,
-                        &assumed.assumed_role_arn,
-                        assumed.packed_policy_size,
-                    );
-                }),
-            ))
+            Ok(reply.with(|x| {
+                write_credentials(x, &assumed.credentials);
+                write_assumed_role(
+                    x,
+                    &assumed.assumed_role_id,
+                    &assumed.assumed_role_arn,
+                    assumed.packed_policy_size,
+                );
+            }))
         }
         "AssumeRoleWithWebIdentity" => {
             let token = p.required("WebIdentityToken")?;
@@ -155,23 +145,18 @@ pub(super) async fn run(call: Call<'_>) -> Result<String, QueryError> {
                 .assume_role_with_web_identity(&identity, request)
                 .await
                 .map_err(|e| from_sts_error(&e))?;
-            Ok(respond(
-                NAMESPACE,
-                action,
-                id,
-                Some(|x: &mut Xml| {
-                    write_credentials(x, &session.credentials);
-                    x.leaf("SubjectFromWebIdentityToken", &session.subject);
-                    write_assumed_role(
-                        x,
-                        &session.assumed_role_id,
-                        &session.assumed_role_arn,
-                        session.packed_policy_size,
-                    );
-                    x.leaf("Provider", &session.provider);
-                    x.leaf("Audience", &session.audience);
-                }),
-            ))
+            Ok(reply.with(|x| {
+                write_credentials(x, &session.credentials);
+                x.leaf("SubjectFromWebIdentityToken", &session.subject);
+                write_assumed_role(
+                    x,
+                    &session.assumed_role_id,
+                    &session.assumed_role_arn,
+                    session.packed_policy_size,
+                );
+                x.leaf("Provider", &session.provider);
+                x.leaf("Audience", &session.audience);
+            }))
         }
         other => Err(invalid_action(other)),
     }
