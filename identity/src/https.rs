@@ -9,6 +9,18 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
+/// An error and its sources, `: `-joined: what a failed outbound call logs.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        current = e.source();
+    }
+    text
+}
+
 /// A pooled client for `http://` and `https://` URLs.
 pub type HttpsClient<B> = Client<HttpsConnector<HttpConnector>, B>;
 

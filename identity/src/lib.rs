@@ -49,6 +49,7 @@ pub mod identity_pools;
 pub mod ids;
 pub mod net;
 pub mod password;
+mod periodic;
 pub mod rate_limit;
 pub mod sigv4;
 pub mod srp;

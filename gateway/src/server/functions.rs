@@ -475,15 +475,9 @@ fn body_of(input: &EventInput<'_>) -> (Value, bool) {
 /// A media type whose body HTTP APIs hand over as text: `text/*`, JSON, XML, JavaScript,
 /// form data — or none at all.
 fn is_text_type(content_type: Option<&str>) -> bool {
-    let Some(content_type) = content_type else {
+    let Some(media) = content_type.map(media_type) else {
         return true;
     };
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     media.starts_with("text/")
         || media.ends_with("+json")
         || media.ends_with("+xml")
@@ -498,18 +492,22 @@ fn is_text_type(content_type: Option<&str>) -> bool {
         )
 }
 
-/// Whether `content_type` matches one of an API's binary media types (`image/png`,
-/// `image/*`, `*/*`).
-pub(crate) fn is_binary_media_type(content_type: Option<&str>, binary: &[String]) -> bool {
-    let Some(content_type) = content_type else {
-        return false;
-    };
-    let media = content_type
+/// A `Content-Type` value's media type, lower case, without parameters.
+fn media_type(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Whether `content_type` matches one of an API's binary media types (`image/png`,
+/// `image/*`, `*/*`).
+pub(crate) fn is_binary_media_type(content_type: Option<&str>, binary: &[String]) -> bool {
+    let Some(media) = content_type.map(media_type) else {
+        return false;
+    };
     let (kind, _) = media.split_once('/').unwrap_or((media.as_str(), ""));
     binary.iter().any(|pattern| {
         let pattern = pattern.trim().to_ascii_lowercase();

@@ -51,31 +51,26 @@ impl FunctionArn {
         if text.len() > MAX_ARN_LEN {
             return Err(ArnError::Shape);
         }
-        let mut parts = text.split(':');
-        let (
-            Some("arn"),
-            Some(partition),
-            Some("lambda"),
-            Some(region),
-            Some(account),
-            Some("function"),
-            Some(name),
-        ) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        )
+        let parts: Vec<&str> = text.split(':').collect();
+        let [
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+            rest @ ..,
+        ] = parts.as_slice()
         else {
             return Err(ArnError::Shape);
         };
-        let qualifier = parts.next();
-        if parts.next().is_some() {
-            return Err(ArnError::Shape);
-        }
+        let (partition, region, account, name) = (*partition, *region, *account, *name);
+        let qualifier = match rest {
+            [] => None,
+            [qualifier] => Some(*qualifier),
+            _ => return Err(ArnError::Shape),
+        };
         if !(partition == "aws"
             || partition
                 .strip_prefix("aws-")

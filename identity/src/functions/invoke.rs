@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 
 use super::signature::{FUNCTION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use super::{FunctionError, FunctionSettings, FunctionSpec};
-use crate::https::HttpsClient;
+use crate::https::{HttpsClient, error_chain};
 
 /// Longest `errorType` / `errorMessage` kept from a failed function's answer.
 const MAX_ERROR_TEXT: usize = 4096;
@@ -152,17 +152,6 @@ fn lambda_error(body: &[u8]) -> (Option<String>, Option<String>) {
         })
     };
     (text("errorType"), text("errorMessage"))
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut current = err.source();
-    while let Some(e) = current {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        current = e.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -494,19 +494,13 @@ impl Functions {
     /// Keeps the registry current until `shutdown` resolves. A failed check keeps the
     /// registry and is retried at the next tick.
     pub async fn run_refresh(self, shutdown: impl std::future::Future<Output = ()>) {
-        let mut ticks = tokio::time::interval(REFRESH_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => return,
-                _ = ticks.tick() => {
-                    if let Err(error) = self.refresh().await {
-                        tracing::warn!(%error, "function registry refresh failed");
-                    }
-                }
-            }
-        }
+        crate::periodic::every(
+            REFRESH_INTERVAL,
+            "function registry refresh",
+            shutdown,
+            || self.refresh(),
+        )
+        .await;
     }
 
     /// Rebuilds the table from the configuration and the store now.

@@ -225,19 +225,10 @@ impl Iam {
     /// Keeps the view current until `shutdown` resolves (see the module docs). A failed
     /// check keeps the view and is retried at the next tick.
     pub async fn run_refresh(self, shutdown: impl std::future::Future<Output = ()>) {
-        let mut ticks = tokio::time::interval(IAM_REFRESH_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => return,
-                _ = ticks.tick() => {
-                    if let Err(e) = self.refresh().await {
-                        tracing::warn!(error = %e, "IAM view refresh failed");
-                    }
-                }
-            }
-        }
+        crate::periodic::every(IAM_REFRESH_INTERVAL, "IAM view refresh", shutdown, || {
+            self.refresh()
+        })
+        .await;
     }
 
     /// When the view was built, for diagnostics.

@@ -102,18 +102,7 @@ impl Importer<'_> {
                 ),
             }
         }
-        for param in obj
-            .get("cacheKeyParameters")
-            .map(string_list)
-            .unwrap_or_default()
-        {
-            if let Some(p) = self.record(
-                RequestParam::parse(&param, false),
-                format!("{at}.cacheKeyParameters"),
-            ) {
-                settings.cache_key_parameters.push(p);
-            }
-        }
+        self.cache_key_parameters(obj, at, settings);
         let responses = self.integration_responses(
             obj.get("responses"),
             &format!("{at}.responses"),
@@ -198,6 +187,27 @@ impl Importer<'_> {
         }
     }
 
+    /// `cacheKeyParameters`, into the method's settings.
+    fn cache_key_parameters(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        settings: &mut MethodSettings,
+    ) {
+        for param in obj
+            .get("cacheKeyParameters")
+            .map(string_list)
+            .unwrap_or_default()
+        {
+            if let Some(p) = self.record(
+                RequestParam::parse(&param, false),
+                format!("{at}.cacheKeyParameters"),
+            ) {
+                settings.cache_key_parameters.push(p);
+            }
+        }
+    }
+
     /// An `aws_proxy` integration: the Lambda function of its `uri`, which must be registered
     /// (checked here when the ARN is literal, when a stage completes it otherwise).
     fn function_integration(
@@ -225,18 +235,7 @@ impl Importer<'_> {
                 other => self.warn(here, other, "not supported for integrations; ignored"),
             }
         }
-        for param in obj
-            .get("cacheKeyParameters")
-            .map(string_list)
-            .unwrap_or_default()
-        {
-            if let Some(p) = self.record(
-                RequestParam::parse(&param, false),
-                format!("{at}.cacheKeyParameters"),
-            ) {
-                settings.cache_key_parameters.push(p);
-            }
-        }
+        self.cache_key_parameters(obj, at, settings);
         let payload_format = match self.text(obj, "payloadFormatVersion", at) {
             Some(text) => self.record(
                 PayloadFormat::parse(text),
