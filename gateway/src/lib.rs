@@ -5,7 +5,8 @@
 //! control/     operator API, deployments and stages changed at run time, reading the --api
 //!    |         files, hot reload: the only part that writes definitions
 //!    v
-//! server/      the data plane: listener, pipeline, HTTP proxy and mock integrations, and the
+//! server/      the data plane: listener, pipeline, HTTP proxy, mock and Lambda proxy
+//!    |         integrations (functions called through identity's registry), and the
 //!    |         steps a request passes (authorizers, API keys and usage plans, throttle, quota,
 //!    |         cache); it receives a compiled definition and swaps it in whole
 //!    v

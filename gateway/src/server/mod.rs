@@ -1,4 +1,5 @@
 //! The data plane: the listener, the request pipeline, the HTTP proxy and mock integrations,
+//! Lambda proxy integrations through identity's function registry ([`functions`]),
 //! the steps a request passes (authorizers, API keys and usage plans, throttle, quota, cache)
 //! and the live snapshot they all read. It depends on [`crate::definition`] and receives new
 //! definitions from the control plane ([`crate::control`]), never the other way.
