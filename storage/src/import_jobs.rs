@@ -220,6 +220,66 @@ impl<'s> ImportJobs<'s> {
         Ok(csv)
     }
 
+    /// Moves the job from one of `from` to `to` (StopUserImportJob); a job that had not run
+    /// yet loses its upload URL and its file with it. Returns the status it was stopped
+    /// from, or `None` (and nothing changed) when its status is none of `from`.
+    pub async fn stop(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+        from: &[&str],
+        to: &str,
+        now: EpochMillis,
+    ) -> Result<Option<String>, StorageError> {
+        // The status is read and then changed only if it is still the one read: a start
+        // committed in between (another node) is seen by the next round.
+        for _ in 0..3 {
+            let mut tx = self.db.write().await?;
+            let mut conn = tx.conn();
+            let status = conn
+                .fetch_optional(
+                    "SELECT status FROM user_import_jobs WHERE job_id = $1 AND pool_id = $2",
+                    args![job_id, pool_id],
+                    |row: &dyn DbRow| row.text("status"),
+                )
+                .await?;
+            let Some(status) = status.filter(|s| from.contains(&s.as_str())) else {
+                return Ok(None);
+            };
+            let changed = conn
+                .execute(
+                    "UPDATE user_import_jobs SET status = $3, upload_hash = '',
+                        csv = CASE WHEN started_at IS NULL THEN NULL ELSE csv END,
+                        completed_at = CASE WHEN started_at IS NULL THEN $4 ELSE completed_at END
+                     WHERE job_id = $1 AND pool_id = $2 AND status = $5",
+                    args![job_id, pool_id, to, now, &status],
+                )
+                .await?;
+            if changed > 0 {
+                tx.commit().await?;
+                return Ok(Some(status));
+            }
+        }
+        Err(StorageError::Busy)
+    }
+
+    /// The job's status now (a running import reads it to notice a stop).
+    pub async fn status(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                "SELECT status FROM user_import_jobs WHERE job_id = $1 AND pool_id = $2",
+                args![job_id, pool_id],
+                |row: &dyn DbRow| row.text("status"),
+            )
+            .await
+    }
+
     /// Records how a run ended and drops the CSV.
     pub async fn finish(
         &self,
