@@ -278,9 +278,9 @@ pub(crate) struct MigrateFromArgs {
     /// A file holding the app client's secret.
     #[arg(long = "client-secret-file", value_name = "FILE")]
     pub(crate) client_secret_file: Option<PathBuf>,
-    /// The region [default: the one the user pool id starts with].
-    #[arg(long, value_name = "REGION")]
-    pub(crate) region: Option<String>,
+    /// The upstream's region [default: the one the user pool id starts with].
+    #[arg(long = "upstream-region", value_name = "REGION")]
+    pub(crate) upstream_region: Option<String>,
     /// The Cognito endpoint [default: https://cognito-idp.REGION.amazonaws.com/]; `http://`
     /// only to a loopback address.
     #[arg(long = "endpoint-url", value_name = "URL")]
@@ -381,4 +381,15 @@ pub(crate) struct TestArgs {
 pub(crate) enum Output {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the grammar (unique names, valid groups), run once here rather
+    /// than at the first use of a subcommand.
+    #[test]
+    fn the_grammar_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -79,7 +79,7 @@ fn settings(args: &MigrateFromArgs) -> Result<SetUpstreamPool, ServeError> {
     };
     Ok(SetUpstreamPool {
         upstream_pool_id: args.user_pool_id.clone().unwrap_or_default(),
-        region: args.region.clone(),
+        region: args.upstream_region.clone(),
         endpoint: args.endpoint_url.clone(),
         client_id: args.client_id.clone().unwrap_or_default(),
         client_secret,
