@@ -36,10 +36,13 @@ pub(crate) async fn run(config: Config, args: MigrateFromArgs) -> Result<(), Ser
                 println!("pool {}: migrated users from nowhere", args.pool);
             }
         }),
-        None => pools.upstream_pool(&args.pool).await.map(|shown| match shown {
-            Some(shown) => print(&shown),
-            None => println!("pool {}: migrates users from nowhere", args.pool),
-        }),
+        None => pools
+            .upstream_pool(&args.pool)
+            .await
+            .map(|shown| match shown {
+                Some(shown) => print(&shown),
+                None => println!("pool {}: migrates users from nowhere", args.pool),
+            }),
     };
     state.store.close().await;
     result.map_err(|e| ServeError::Command(e.to_string()))

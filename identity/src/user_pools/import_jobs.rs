@@ -317,9 +317,7 @@ impl UserPools {
                     imported,
                     skipped: total.saturating_sub(done),
                     failed,
-                    message: Some(format!(
-                        "Import Job Stopped after {done} of {total} users."
-                    )),
+                    message: Some(format!("Import Job Stopped after {done} of {total} users.")),
                     completed_at: unix_millis(self.now()),
                 };
             }

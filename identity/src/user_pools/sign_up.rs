@@ -411,7 +411,11 @@ impl UserPools {
         }
         // A user missing here may come from the pool's migration source, arriving in
         // RESET_REQUIRED: the code then goes out as to any user.
-        if user.is_none() && self.migrate_on_forgot_password(&pool, username, now).await? {
+        if user.is_none()
+            && self
+                .migrate_on_forgot_password(&pool, username, now)
+                .await?
+        {
             user = self.find_user(&pool, username).await?;
         }
         let uniform = client.config.prevent_user_existence_errors;

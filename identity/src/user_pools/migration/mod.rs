@@ -104,7 +104,8 @@ pub(crate) enum MigrationError {
 }
 
 /// The future a source answers with.
-pub(crate) type Lookup<'a, T> = Pin<Box<dyn Future<Output = Result<T, MigrationError>> + Send + 'a>>;
+pub(crate) type Lookup<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, MigrationError>> + Send + 'a>>;
 
 /// Where a user missing locally may come from (see the module docs).
 pub(crate) trait MigrationSource: Send + Sync {
@@ -245,14 +246,8 @@ impl UserPools {
                         .into(),
                 )
             })?;
-        let upstream_sub = found
-            .attributes
-            .get("sub")
-            .filter(|s| is_uuid(s))
-            .cloned();
-        let mut sub = upstream_sub
-            .clone()
-            .unwrap_or_else(crate::ids::uuid_v4);
+        let upstream_sub = found.attributes.get("sub").filter(|s| is_uuid(s)).cloned();
+        let mut sub = upstream_sub.clone().unwrap_or_else(crate::ids::uuid_v4);
         for _ in 0..2 {
             let username = if pool.config.uses_username_attributes() {
                 sub.clone()

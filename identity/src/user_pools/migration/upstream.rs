@@ -165,7 +165,9 @@ fn check_region(region: &str) -> Result<(), UserPoolError> {
     if ok {
         Ok(())
     } else {
-        Err(UserPoolError::invalid(format!("`{region}` is not a region")))
+        Err(UserPoolError::invalid(format!(
+            "`{region}` is not a region"
+        )))
     }
 }
 
@@ -276,7 +278,10 @@ impl UserPools {
     }
 
     /// The pool's upstream, if it has one.
-    pub async fn upstream_pool(&self, pool_id: &str) -> Result<Option<UpstreamPool>, UserPoolError> {
+    pub async fn upstream_pool(
+        &self,
+        pool_id: &str,
+    ) -> Result<Option<UpstreamPool>, UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let record = self.store().migration_sources().get(&pool.id).await?;
         Ok(record.map(shown))
@@ -373,7 +378,10 @@ impl UpstreamSource {
             .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
             .header("x-amz-target", &target);
         if let Some(credentials) = signed {
-            let headers = [("content-type", CONTENT_TYPE), ("x-amz-target", target.as_str())];
+            let headers = [
+                ("content-type", CONTENT_TYPE),
+                ("x-amz-target", target.as_str()),
+            ];
             let outgoing = sigv4::Outgoing {
                 method: "POST",
                 path: &self.path,
@@ -453,7 +461,12 @@ impl UpstreamSource {
         now: SystemTime,
     ) -> Result<(String, BTreeMap<String, String>), MigrationError> {
         match self
-            .call("GetUser", &json!({ "AccessToken": access_token }), None, now)
+            .call(
+                "GetUser",
+                &json!({ "AccessToken": access_token }),
+                None,
+                now,
+            )
             .await?
         {
             Answer::Ok(v) => user_of(&v).ok_or_else(|| {
@@ -527,9 +540,12 @@ impl UpstreamSource {
         password: &str,
         now: SystemTime,
     ) -> Result<SignInLookup, MigrationError> {
-        let mut parameters = json!({ "USERNAME": username, "PASSWORD": password });
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("USERNAME".into(), Value::String(username.to_owned()));
+        parameters.insert("PASSWORD".into(), Value::String(password.to_owned()));
         if let Some(secret) = &self.client_secret {
-            parameters["SECRET_HASH"] = Value::String(secret_hash(secret, username, &self.client_id));
+            let hash = secret_hash(secret, username, &self.client_id);
+            parameters.insert("SECRET_HASH".into(), Value::String(hash));
         }
         let body = json!({
             "AuthFlow": "USER_PASSWORD_AUTH",
@@ -711,7 +727,340 @@ fn user_of(v: &Value) -> Option<(String, BTreeMap<String, String>)> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     use super::*;
+
+    /// A loopback server answering each request with the next canned `(status, headers,
+    /// body)`, recording the requests it got (head and body as text).
+    async fn canned(
+        answers: Vec<(u16, &'static str, &'static str)>,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            for (status, headers, body) in answers {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let complete = text.split_once("\r\n\r\n").is_some_and(|(head, rest)| {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        rest.len() >= length
+                    });
+                    if n == 0 || complete {
+                        break;
+                    }
+                }
+                record
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&request).to_string());
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (endpoint, seen)
+    }
+
+    fn source(endpoint: &str, secret: bool, credentials: bool) -> UpstreamSource {
+        let endpoint = check_endpoint(endpoint).unwrap();
+        UpstreamSource {
+            authority: endpoint.authority().unwrap().as_str().to_owned(),
+            endpoint,
+            path: "/".into(),
+            region: "eu-west-1".into(),
+            upstream_pool_id: "eu-west-1_Old".into(),
+            client_id: "app".into(),
+            client_secret: secret.then(|| "client-secret".to_owned()),
+            credentials: credentials.then(|| SigningCredentials {
+                access_key_id: "AKIAUPSTREAMTEST".into(),
+                secret_access_key: "upstream/secret".into(),
+                session_token: None,
+            }),
+            timeout: Duration::from_secs(5),
+            client: shared_client().unwrap(),
+        }
+    }
+
+    fn found(status: UserStatus, email: Option<&str>) -> SignInLookup {
+        SignInLookup::Found(MigratedUser {
+            username: "alice".into(),
+            attributes: email
+                .map(|e| BTreeMap::from([("email".to_owned(), e.to_owned())]))
+                .unwrap_or_default(),
+            status,
+            keeps_password: true,
+        })
+    }
+
+    const ADMIN_USER: &str = r#"{"Username":"alice","Enabled":true,"UserStatus":"CONFIRMED","UserAttributes":[{"Name":"email","Value":"a@example.com"}]}"#;
+
+    /// (rule, upstream answers in order, with AWS credentials, expected lookup or `None`: the
+    /// source is unavailable).
+    #[tokio::test]
+    async fn upstream_answers_are_read_as_the_module_table_says() {
+        type Case = (
+            &'static str,
+            Vec<(u16, &'static str, &'static str)>,
+            bool,
+            Option<SignInLookup>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "tokens: GetUser gives the user",
+                vec![
+                    (200, "", r#"{"AuthenticationResult":{"AccessToken":"t"}}"#),
+                    (200, "", ADMIN_USER),
+                ],
+                false,
+                Some(found(UserStatus::Confirmed, Some("a@example.com"))),
+            ),
+            (
+                "NEW_PASSWORD_REQUIRED: the challenge's attributes",
+                vec![(
+                    200,
+                    "",
+                    r#"{"ChallengeName":"NEW_PASSWORD_REQUIRED","ChallengeParameters":{"USER_ID_FOR_SRP":"alice","userAttributes":"{\"email\":\"n@example.com\"}"}}"#,
+                )],
+                false,
+                Some(found(
+                    UserStatus::ForceChangePassword,
+                    Some("n@example.com"),
+                )),
+            ),
+            (
+                "an MFA challenge without credentials: reset required",
+                vec![(
+                    200,
+                    "",
+                    r#"{"ChallengeName":"SOFTWARE_TOKEN_MFA","Session":"s"}"#,
+                )],
+                false,
+                Some(SignInLookup::ResetRequired),
+            ),
+            (
+                "an MFA challenge with credentials: AdminGetUser, RESET_REQUIRED",
+                vec![
+                    (200, "", r#"{"ChallengeName":"SMS_MFA","Session":"s"}"#),
+                    (200, "", ADMIN_USER),
+                ],
+                true,
+                Some(found(UserStatus::ResetRequired, Some("a@example.com"))),
+            ),
+            (
+                "unconfirmed without credentials",
+                vec![(
+                    400,
+                    "",
+                    r#"{"__type":"UserNotConfirmedException","message":"User is not confirmed."}"#,
+                )],
+                false,
+                Some(SignInLookup::NotConfirmed),
+            ),
+            (
+                "unconfirmed with credentials: UNCONFIRMED with the password",
+                vec![
+                    (400, "", r#"{"__type":"UserNotConfirmedException"}"#),
+                    (200, "", ADMIN_USER),
+                ],
+                true,
+                Some(found(UserStatus::Unconfirmed, Some("a@example.com"))),
+            ),
+            (
+                "a namespaced UserNotFoundException: missing",
+                vec![(
+                    400,
+                    "",
+                    r#"{"__type":"com.amazonaws.cognito.identity.idp.model#UserNotFoundException"}"#,
+                )],
+                false,
+                Some(SignInLookup::Missing),
+            ),
+            (
+                "a wrong password",
+                vec![(
+                    400,
+                    "",
+                    r#"{"__type":"NotAuthorizedException","message":"Incorrect username or password."}"#,
+                )],
+                false,
+                Some(SignInLookup::WrongPassword),
+            ),
+            (
+                "reset required upstream, named only by the header: a wrong password",
+                vec![(
+                    400,
+                    "x-amzn-ErrorType: PasswordResetRequiredException:http://internal.amazon.com/\r\n",
+                    "",
+                )],
+                false,
+                Some(SignInLookup::WrongPassword),
+            ),
+            (
+                "a refused secret hash is the operator's mistake",
+                vec![(
+                    400,
+                    "",
+                    r#"{"__type":"NotAuthorizedException","message":"Unable to verify secret hash for client app"}"#,
+                )],
+                false,
+                None,
+            ),
+            (
+                "a flow the client does not allow",
+                vec![(
+                    400,
+                    "",
+                    r#"{"__type":"InvalidParameterException","message":"USER_PASSWORD_AUTH flow not enabled for this client"}"#,
+                )],
+                false,
+                None,
+            ),
+            ("a server error", vec![(503, "", "{}")], false, None),
+            (
+                "neither tokens nor a challenge",
+                vec![(200, "", "{}")],
+                false,
+                None,
+            ),
+            ("not JSON", vec![(200, "", "<html>")], false, None),
+            (
+                "GetUser refused",
+                vec![
+                    (200, "", r#"{"AuthenticationResult":{"AccessToken":"t"}}"#),
+                    (400, "", r#"{"__type":"NotAuthorizedException"}"#),
+                ],
+                false,
+                None,
+            ),
+        ];
+        for (rule, answers, credentials, expected) in cases {
+            let (endpoint, _) = canned(answers).await;
+            let got = source(&endpoint, false, credentials)
+                .sign_in_upstream("alice", "pw", SystemTime::UNIX_EPOCH)
+                .await
+                .ok();
+            assert_eq!(got, expected, "{rule}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_secret_hash_and_the_signature_go_where_cognito_wants_them() {
+        let (endpoint, seen) = canned(vec![
+            (200, "", r#"{"ChallengeName":"SOFTWARE_TOKEN_MFA"}"#),
+            (200, "", ADMIN_USER),
+        ])
+        .await;
+        let now = crate::time::from_unix_seconds(1_800_000_000);
+        source(&endpoint, true, true)
+            .sign_in_upstream("alice", "pw", now)
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let (initiate, admin) = (&seen[0], &seen[1]);
+        let hash = secret_hash("client-secret", "alice", "app");
+        assert!(
+            initiate.contains(&format!(r#""SECRET_HASH":"{hash}""#)),
+            "{initiate}"
+        );
+        assert!(
+            initiate
+                .to_ascii_lowercase()
+                .contains("x-amz-target: awscognitoidentityproviderservice.initiateauth")
+        );
+        assert!(
+            !initiate.to_ascii_lowercase().contains("authorization:"),
+            "InitiateAuth is public"
+        );
+        assert!(
+            !initiate.contains("client-secret"),
+            "the secret itself never leaves"
+        );
+        let lower = admin.to_ascii_lowercase();
+        assert!(lower.contains("x-amz-target: awscognitoidentityproviderservice.admingetuser"));
+        assert!(
+            lower.contains("authorization: aws4-hmac-sha256 credential=akiaupstreamtest/20270115/eu-west-1/cognito-idp/aws4_request"),
+            "{admin}"
+        );
+        assert!(admin.contains(r#""UserPoolId":"eu-west-1_Old""#));
+    }
+
+    #[tokio::test]
+    async fn a_reset_needs_credentials_and_an_enabled_user() {
+        let none = source("http://127.0.0.1:9/", false, false);
+        let got = none
+            .reset_upstream("alice", SystemTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            ResetLookup::Missing,
+            "without credentials nobody is asked"
+        );
+        let cases: Vec<(&str, (u16, &'static str, &'static str), bool)> = vec![
+            ("found", (200, "", ADMIN_USER), true),
+            (
+                "disabled",
+                (
+                    200,
+                    "",
+                    r#"{"Username":"alice","Enabled":false,"UserAttributes":[]}"#,
+                ),
+                false,
+            ),
+            (
+                "federated",
+                (
+                    200,
+                    "",
+                    r#"{"Username":"alice","Enabled":true,"UserStatus":"EXTERNAL_PROVIDER"}"#,
+                ),
+                false,
+            ),
+            (
+                "unknown",
+                (400, "", r#"{"__type":"UserNotFoundException"}"#),
+                false,
+            ),
+        ];
+        for (rule, answer, migrates) in cases {
+            let (endpoint, _) = canned(vec![answer]).await;
+            let got = source(&endpoint, false, true)
+                .reset_upstream("alice", SystemTime::UNIX_EPOCH)
+                .await
+                .unwrap();
+            assert_eq!(
+                matches!(got, ResetLookup::Found(ref u) if u.status == UserStatus::ResetRequired && !u.keeps_password),
+                migrates,
+                "{rule}"
+            );
+        }
+        let (endpoint, _) = canned(vec![(500, "", "")]).await;
+        let down = source(&endpoint, false, true)
+            .reset_upstream("alice", SystemTime::UNIX_EPOCH)
+            .await;
+        assert!(down.is_err());
+    }
 
     #[test]
     fn endpoints_need_tls_except_on_this_machine() {
