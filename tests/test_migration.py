@@ -285,6 +285,23 @@ def test_a_user_on_both_sides_signs_in_here_only(server, upstream, tmp_path):
     assert auth_events(node, old.pool_id, username) == 0
 
 
+def test_pools_whose_usernames_are_emails_migrate_by_email(server, servers, tmp_path):
+    node = servers.new()
+    old = PoolFixture.create(node, email_username=True, ExplicitAuthFlows=FLOWS)
+    email = unique_email("by-email")
+    created = old.admin.admin_create_user(UserPoolId=old.pool_id, Username=email, MessageAction="SUPPRESS",
+                                          UserAttributes=attr_list({"email": email, "email_verified": "true",
+                                                                    "name": "Grace"}))["User"]
+    old.admin.admin_set_user_password(UserPoolId=old.pool_id, Username=email, Password=PASSWORD, Permanent=True)
+    sub = attrs(created["Attributes"])["sub"]
+    pool = PoolFixture.create(server, email_username=True, ExplicitAuthFlows=FLOWS)
+    set_upstream(server, pool.pool_id, old.pool_id, old.client_id, node.endpoint)
+    claims = TokenVerifier(server, pool.pool_id).id_token(pool.tokens(email)["IdToken"], pool.client_id)
+    assert (claims["sub"], claims["cognito:username"], claims["email"], claims["name"]) == (sub, sub, email, "Grace")
+    pool.tokens(email.upper().replace("@EXAMPLE.COM", "@example.com"))
+    assert auth_events(node, old.pool_id, email) == 1
+
+
 def test_concurrent_first_sign_ins_create_one_user(server, upstream, tmp_path):
     node, old = upstream
     pool = migrating(server, upstream, tmp_path)

@@ -213,12 +213,14 @@ impl UserPools {
         )?;
         let now = self.now();
         let uniform = client.config.prevent_user_existence_errors;
+        // A user missing here may come from the pool's migration sources (read whether the
+        // user exists or not: the same reads either way); once it exists here, it signs in
+        // as any user does.
+        let sources = self.migration_sources(pool).await?;
         let mut user = self.find_user(pool, username).await?;
-        // A user missing here may come from the pool's migration source; once it exists
-        // here, it signs in as any user does.
         if user.is_none()
             && self
-                .migrate_on_sign_in(pool, uniform, username, password, now)
+                .migrate_on_sign_in(pool, &sources, uniform, username, password, now)
                 .await?
         {
             user = self.find_user(pool, username).await?;

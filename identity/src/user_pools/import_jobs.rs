@@ -182,13 +182,7 @@ impl UserPools {
         pool_id: &str,
         job_id: &str,
     ) -> Result<ImportJob, UserPoolError> {
-        self.user_pool(pool_id).await?;
-        let record = self
-            .store()
-            .import_jobs()
-            .get(pool_id, job_id)
-            .await?
-            .ok_or_else(|| job_not_found(job_id))?;
+        let (_, record) = self.pool_and_job(pool_id, job_id).await?;
         Ok(self.import_job(record, None))
     }
 
@@ -225,12 +219,8 @@ impl UserPools {
         pool_id: &str,
         job_id: &str,
     ) -> Result<ImportJob, UserPoolError> {
-        let pool = self.user_pool(pool_id).await?;
+        let (pool, existing) = self.pool_and_job(pool_id, job_id).await?;
         let jobs = self.store().import_jobs();
-        let existing = jobs
-            .get(pool_id, job_id)
-            .await?
-            .ok_or_else(|| job_not_found(job_id))?;
         let now = unix_millis(self.now());
         let Some(csv) = jobs
             .take_csv(pool_id, job_id, CREATED, IN_PROGRESS, now)
@@ -270,12 +260,8 @@ impl UserPools {
         pool_id: &str,
         job_id: &str,
     ) -> Result<ImportJob, UserPoolError> {
-        self.user_pool(pool_id).await?;
+        let (_, existing) = self.pool_and_job(pool_id, job_id).await?;
         let jobs = self.store().import_jobs();
-        let existing = jobs
-            .get(pool_id, job_id)
-            .await?
-            .ok_or_else(|| job_not_found(job_id))?;
         let now = unix_millis(self.now());
         let stopped = jobs
             .stop(pool_id, job_id, &[CREATED, PENDING], STOPPED, now)
@@ -343,6 +329,22 @@ impl UserPools {
             message: Some(message),
             completed_at: unix_millis(self.now()),
         }
+    }
+
+    /// The pool and one of its jobs, or `ResourceNotFound` for either.
+    async fn pool_and_job(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+    ) -> Result<(super::UserPool, ImportJobRecord), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let record = self
+            .store()
+            .import_jobs()
+            .get(pool_id, job_id)
+            .await?
+            .ok_or_else(|| job_not_found(job_id))?;
+        Ok((pool, record))
     }
 
     /// Whether StopUserImportJob asked the running job to stop (a failed read: not asked).

@@ -409,11 +409,13 @@ impl UserPools {
                 "Contact administrator to reset password.".into(),
             ));
         }
-        // A user missing here may come from the pool's migration source, arriving in
-        // RESET_REQUIRED: the code then goes out as to any user.
+        // A user missing here may come from the pool's migration sources (read whether the
+        // user exists or not), arriving in RESET_REQUIRED: the code then goes out as to any
+        // user.
+        let sources = self.migration_sources(&pool).await?;
         if user.is_none()
             && self
-                .migrate_on_forgot_password(&pool, username, now)
+                .migrate_on_forgot_password(&pool, &sources, username, now)
                 .await?
         {
             user = self.find_user(&pool, username).await?;

@@ -122,6 +122,19 @@ pub(crate) trait MigrationSource: Send + Sync {
     -> Lookup<'a, ResetLookup>;
 }
 
+/// A configured source that could not be built: every lookup is unavailable.
+struct Broken(String);
+
+impl MigrationSource for Broken {
+    fn sign_in<'a>(&'a self, _: &'a str, _: &'a str, _: SystemTime) -> Lookup<'a, SignInLookup> {
+        Box::pin(async { Err(MigrationError::Unavailable(self.0.clone())) })
+    }
+
+    fn forgot_password<'a>(&'a self, _: &'a str, _: SystemTime) -> Lookup<'a, ResetLookup> {
+        Box::pin(async { Err(MigrationError::Unavailable(self.0.clone())) })
+    }
+}
+
 /// The one answer of a source that could not answer (see the module docs).
 fn unavailable(e: &MigrationError) -> UserPoolError {
     tracing::warn!(error = %e, "lazy migration failed");
@@ -142,24 +155,31 @@ impl UserPools {
     ) -> Result<Vec<Box<dyn MigrationSource>>, UserPoolError> {
         let mut sources: Vec<Box<dyn MigrationSource>> = Vec::new();
         if let Some(record) = self.store().migration_sources().get(&pool.id).await? {
-            sources.push(Box::new(self.upstream_source(&record)?));
+            // A source that cannot be built (its secret does not open) fails the users it
+            // would be asked about, never the users the pool has.
+            match self.upstream_source(&record) {
+                Ok(source) => sources.push(Box::new(source)),
+                Err(e) => sources.push(Box::new(Broken(e.to_string()))),
+            }
         }
         Ok(sources)
     }
 
-    /// A sign-in with a password for `username`, whom this pool does not have. `Ok(false)`:
-    /// the pool migrates from nowhere (answer as for any unknown user). `Ok(true)`: the user
+    /// A sign-in with a password for `username`, whom this pool does not have, with the
+    /// pool's `sources` (read by the caller for every sign-in, whether the user exists or not,
+    /// so that a pool that migrates from nowhere answers both after the same reads).
+    /// `Ok(false)`: there is no source (answer as for any unknown user). `Ok(true)`: the user
     /// exists here now (created here, or by a sign-in of the same user racing this one), and
     /// the sign-in goes on locally. An error is the answer to give.
     pub(crate) async fn migrate_on_sign_in(
         &self,
         pool: &UserPool,
+        sources: &[Box<dyn MigrationSource>],
         uniform: bool,
         username: &str,
         password: &str,
         now: SystemTime,
     ) -> Result<bool, UserPoolError> {
-        let sources = self.migration_sources(pool).await?;
         if sources.is_empty() {
             return Ok(false);
         }
@@ -167,7 +187,7 @@ impl UserPools {
         let subject = Subject::of(self, pool, None, username);
         self.check_lockout(pool, &subject, PASSWORD, now).await?;
         let mut answer = SignInLookup::Missing;
-        for source in &sources {
+        for source in sources {
             answer = source
                 .sign_in(username, password, now)
                 .await
@@ -201,16 +221,18 @@ impl UserPools {
         }
     }
 
-    /// ForgotPassword for `username`, whom this pool does not have: `Ok(true)` when a source
-    /// had the user and it now exists here (in RESET_REQUIRED, without a password), so the
-    /// reset goes on as for any user; `Ok(false)` otherwise.
+    /// ForgotPassword for `username`, whom this pool does not have, with the pool's `sources`
+    /// (read for every request, as for a sign-in): `Ok(true)` when a source had the user and
+    /// it now exists here (in RESET_REQUIRED, without a password), so the reset goes on as for
+    /// any user; `Ok(false)` otherwise.
     pub(crate) async fn migrate_on_forgot_password(
         &self,
         pool: &UserPool,
+        sources: &[Box<dyn MigrationSource>],
         username: &str,
         now: SystemTime,
     ) -> Result<bool, UserPoolError> {
-        for source in self.migration_sources(pool).await? {
+        for source in sources {
             match source
                 .forgot_password(username, now)
                 .await
