@@ -187,11 +187,7 @@ fn remove_staging(staging: &Path) {
 /// Copies `from` into a new file `to` readable by the owner only, synced.
 fn copy_private(from: &Path, to: &Path) -> Result<(), BackupError> {
     let mut source = std::fs::File::open(from).map_err(|source| file_error(from, source))?;
-    state::write_private_file(to, b"").map_err(|source| file_error(to, source))?;
-    let mut target = std::fs::OpenOptions::new()
-        .write(true)
-        .open(to)
-        .map_err(|source| file_error(to, source))?;
+    let mut target = state::create_private_file(to).map_err(|source| file_error(to, source))?;
     std::io::copy(&mut source, &mut target).map_err(|source| file_error(to, source))?;
     target.sync_all().map_err(|source| file_error(to, source))
 }

@@ -161,6 +161,13 @@ pub(crate) fn create_private_dir(path: &Path) -> Result<(), StartError> {
 /// Writes `contents` to a new file readable by the owner only. Fails if the file exists, so two
 /// nodes starting at once on one data folder cannot overwrite each other's secret.
 pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = create_private_file(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// A new file readable by the owner only, open for writing. Fails if the file exists.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -168,9 +175,7 @@ pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Resul
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    options.open(path)
 }
 
 /// The master key from `GATEHOUSE_MASTER_KEY`, else from the data folder, else a new one

@@ -133,11 +133,8 @@ async fn write_export(
     let pool = user_pools.export_pool(pool_id).await.map_err(service)?;
     let mut sink: Box<dyn Write> = match output {
         Some(path) => {
-            state::write_private_file(path, b"").map_err(|source| file_error(path, source))?;
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|source| file_error(path, source))?;
+            let file =
+                state::create_private_file(path).map_err(|source| file_error(path, source))?;
             Box::new(std::io::BufWriter::new(file))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

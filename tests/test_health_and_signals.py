@@ -29,6 +29,7 @@ from gatehouse_harness import (
     postgres_server_url,
     wait_until,
 )
+from ops_support import gatehouse
 
 GATEWAY_LINE = re.compile(r"^gatehouse gateway listening on (http://127\.0\.0\.1:\d+)\s*$")
 METRICS_LINE = re.compile(r"^gatehouse metrics listening on (http://127\.0\.0\.1:\d+)\s*$")
@@ -178,20 +179,9 @@ def test_readiness_follows_the_database_and_liveness_does_not(relayed_postgres):
 
 
 def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(gatehouse_bin()),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--gateway-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        str(tmp_path / "data"),
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    """`gatehouse serve` as the harness starts it, run until it exits."""
+    server = GatehouseServer(data_dir=tmp_path / "data", extra_args=list(args))
+    return gatehouse(*server.command()[1:], env=server.environment())
 
 
 def closed_port() -> int:

@@ -274,8 +274,7 @@ impl<'s> Iam<'s> {
                     &role.tags
                 ],
             )
-            .await
-            .map_err(|e| e.on_missing("permissions boundary policy"))?;
+            .await?;
         if changed == 0 {
             return Err(StorageError::not_found(format!("role `{}`", role.name)));
         }
@@ -539,22 +538,16 @@ impl<'s> Iam<'s> {
     ) -> Result<String, StorageError> {
         let mut tx = self.db.write().await?;
         let mut conn = tx.conn();
-        let next = conn
+        let (next, count) = conn
             .fetch_optional(
-                "SELECT next_version FROM iam_policies WHERE arn = $1",
+                "SELECT next_version,
+                        (SELECT COUNT(*) FROM iam_policy_versions v WHERE v.arn = $1) AS n
+                 FROM iam_policies WHERE arn = $1",
                 args![arn],
-                |row| row.int("next_version"),
+                |row| Ok((row.int("next_version")?, row.int("n")?)),
             )
             .await?
             .ok_or_else(|| StorageError::not_found(format!("policy `{arn}`")))?;
-        let count = conn
-            .fetch_optional(
-                "SELECT COUNT(*) AS n FROM iam_policy_versions WHERE arn = $1",
-                args![arn],
-                |row| row.int("n"),
-            )
-            .await?
-            .unwrap_or(0);
         if count >= max_versions {
             return Err(StorageError::conflict(format!(
                 "versions of policy `{arn}`"

@@ -9,6 +9,8 @@
 //! An identity whose last login is unlinked becomes disabled (it never turns into a guest);
 //! linking a login to it again enables it.
 
+use std::collections::BTreeMap;
+
 use crate::db::{Conn, Db, DbRow, args};
 use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
 
@@ -139,11 +141,9 @@ impl<'s> IdentityPools<'s> {
     /// Deletes the pool and, by cascade, its identities and their logins.
     pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
-        let mut conn = tx.conn();
-        // Logins reference identities, not the pool: remove them with their identities.
-        conn.execute("DELETE FROM identity_logins WHERE pool_id = $1", args![id])
-            .await?;
-        let changed = conn
+        // Identities cascade from the pool, and their logins from them.
+        let changed = tx
+            .conn()
             .execute("DELETE FROM identity_pools WHERE id = $1", args![id])
             .await?;
         if changed == 0 {
@@ -162,17 +162,9 @@ impl<'s> IdentityPools<'s> {
         now: EpochMillis,
     ) -> Result<(), StorageError> {
         let mut tx = self.db.write().await?;
-        tx.conn()
-            .execute(
-                "INSERT INTO identities (id, pool_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $3)",
-                args![identity_id, pool_id, now],
-            )
+        insert_identity(&mut tx.conn(), pool_id, identity_id, now)
             .await
-            .map_err(|e| {
-                e.on_conflict(format!("identity `{identity_id}`"))
-                    .on_missing(format!("identity pool `{pool_id}`"))
-            })?;
+            .map_err(|e| e.on_conflict(format!("identity `{identity_id}`")))?;
         tx.commit().await
     }
 
@@ -209,16 +201,10 @@ impl<'s> IdentityPools<'s> {
                 owners.push(owner);
             }
         }
-        let (identity_id, created) = match owners.first() {
+        let (mut identity_id, mut created) = match owners.first() {
             Some(first) => (first.clone(), false),
             None => {
-                conn.execute(
-                    "INSERT INTO identities (id, pool_id, created_at, updated_at)
-                     VALUES ($1, $2, $3, $3)",
-                    args![new_identity_id, pool_id, now],
-                )
-                .await
-                .map_err(|e| e.on_missing(format!("identity pool `{pool_id}`")))?;
+                insert_identity(&mut conn, pool_id, new_identity_id, now).await?;
                 (new_identity_id.to_owned(), true)
             }
         };
@@ -227,19 +213,11 @@ impl<'s> IdentityPools<'s> {
             merge_into(&mut conn, &identity_id, other).await?;
         }
         for (provider, subject) in logins {
-            conn.execute(
-                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
-                args![pool_id, provider, subject, &identity_id, now],
-            )
-            .await?;
+            insert_login(&mut conn, pool_id, provider, subject, &identity_id, now).await?;
         }
         // Two first sign-ins with the same login racing on PostgreSQL: both saw no owner and
         // made an identity; the login went to whichever inserted it first. The loser's new
         // identity is dropped and the winner's answered.
-        let mut identity_id = identity_id;
-        let mut created = created;
         if created && let Some((provider, subject)) = logins.first() {
             let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if let Some(owner) = owner
@@ -310,10 +288,11 @@ impl<'s> IdentityPools<'s> {
                 .await?;
         }
         if removed > 0 {
-            let left = logins_of(&mut conn, identity_id).await?;
             conn.execute(
-                "UPDATE identities SET updated_at = $2, disabled = $3 WHERE id = $1",
-                args![identity_id, now, left.is_empty()],
+                "UPDATE identities SET updated_at = $2,
+                        disabled = NOT EXISTS (SELECT 1 FROM identity_logins WHERE identity_id = $1)
+                 WHERE id = $1",
+                args![identity_id, now],
             )
             .await?;
         }
@@ -335,13 +314,7 @@ impl<'s> IdentityPools<'s> {
         let mut conn = tx.conn();
         require_identity(&mut conn, pool_id, identity_id).await?;
         for (provider, subject) in logins {
-            conn.execute(
-                "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (pool_id, provider, subject) DO NOTHING",
-                args![pool_id, provider, subject, identity_id, now],
-            )
-            .await?;
+            insert_login(&mut conn, pool_id, provider, subject, identity_id, now).await?;
             let owner = login_owner(&mut conn, pool_id, provider, subject).await?;
             if owner.as_deref() != Some(identity_id) {
                 // Dropping the transaction rolls back the logins linked so far.
@@ -385,25 +358,45 @@ impl<'s> IdentityPools<'s> {
     ) -> Result<Page<IdentityRecord>, StorageError> {
         let mut lease = self.db.read().await?;
         let mut conn = lease.conn();
-        // `$5` (hide_disabled) false: every identity; true: those with `disabled = false`.
         let rows = conn
             .fetch_all(
                 "SELECT id, pool_id, disabled, created_at, updated_at FROM identities
-                 WHERE pool_id = $1 AND id > $2 AND (disabled = $4 OR NOT $5)
+                 WHERE pool_id = $1 AND id > $2 AND NOT ($4 AND disabled)
                  ORDER BY id LIMIT $3",
                 args![
                     pool_id,
                     after.unwrap_or(""),
                     fetch_limit(limit),
-                    false,
                     hide_disabled
                 ],
                 decode_identity,
             )
             .await?;
         let mut page = into_page(rows, limit, |identity| identity.id.clone());
+        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+            return Ok(page);
+        };
+        // The page's logins in one read: those of the identities in its id range.
+        let mut logins: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (identity_id, login) in conn
+            .fetch_all(
+                "SELECT identity_id, provider, subject FROM identity_logins
+                 WHERE identity_id >= $1 AND identity_id <= $2 AND pool_id = $3
+                 ORDER BY identity_id, provider, subject",
+                args![&first.id, &last.id, pool_id],
+                |row| {
+                    Ok((
+                        row.text("identity_id")?,
+                        (row.text("provider")?, row.text("subject")?),
+                    ))
+                },
+            )
+            .await?
+        {
+            logins.entry(identity_id).or_default().push(login);
+        }
         for identity in &mut page.items {
-            identity.logins = logins_of(&mut conn, &identity.id).await?;
+            identity.logins = logins.remove(&identity.id).unwrap_or_default();
         }
         Ok(page)
     }
@@ -424,6 +417,41 @@ impl<'s> IdentityPools<'s> {
         tx.commit().await?;
         Ok(missing)
     }
+}
+
+/// Adds an identity with no logins; [`StorageError::NotFound`] without the pool.
+async fn insert_identity(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    identity_id: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO identities (id, pool_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+        args![identity_id, pool_id, now],
+    )
+    .await
+    .map_err(|e| e.on_missing(format!("identity pool `{pool_id}`")))?;
+    Ok(())
+}
+
+/// Links a login to `identity_id` unless it is linked already (to it or to another).
+async fn insert_login(
+    conn: &mut Conn<'_>,
+    pool_id: &str,
+    provider: &str,
+    subject: &str,
+    identity_id: &str,
+    now: EpochMillis,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO identity_logins (pool_id, provider, subject, identity_id, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (pool_id, provider, subject) DO NOTHING",
+        args![pool_id, provider, subject, identity_id, now],
+    )
+    .await?;
+    Ok(())
 }
 
 /// [`StorageError::NotFound`] unless `identity_id` is an identity of `pool_id`.

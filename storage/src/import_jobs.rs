@@ -87,22 +87,15 @@ impl<'s> ImportJobs<'s> {
     /// [`StorageError::NotFound`] if the pool is missing.
     pub async fn create(&self, job: &NewImportJob) -> Result<ImportJobRecord, StorageError> {
         let mut tx = self.db.write().await?;
-        let pool = tx
+        let record = tx
             .conn()
             .fetch_optional(
-                "SELECT id FROM user_pools WHERE id = $1",
-                args![&job.pool_id],
-                |row: &dyn DbRow| row.text("id"),
-            )
-            .await?;
-        if pool.is_none() {
-            return Err(StorageError::not_found(format!("pool `{}`", job.pool_id)));
-        }
-        tx.conn()
-            .execute(
-                "INSERT INTO user_import_jobs (job_id, pool_id, job_name, role_arn, status,
-                     upload_hash, upload_expires, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                format!(
+                    "INSERT INTO user_import_jobs (job_id, pool_id, job_name, role_arn, status,
+                         upload_hash, upload_expires, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     RETURNING {COLUMNS}"
+                ),
                 args![
                     &job.job_id,
                     &job.pool_id,
@@ -113,12 +106,13 @@ impl<'s> ImportJobs<'s> {
                     job.upload_expires,
                     job.created_at,
                 ],
+                decode,
             )
-            .await?;
+            .await
+            .map_err(|e| e.on_missing(format!("pool `{}`", job.pool_id)))?
+            .ok_or_else(|| StorageError::not_found("import job"))?;
         tx.commit().await?;
-        self.get(&job.pool_id, &job.job_id)
-            .await?
-            .ok_or_else(|| StorageError::not_found("import job"))
+        Ok(record)
     }
 
     pub async fn get(
@@ -198,25 +192,19 @@ impl<'s> ImportJobs<'s> {
         now: EpochMillis,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let mut tx = self.db.write().await?;
+        // One statement: on PostgreSQL a second node's UPDATE waits for the first to commit,
+        // then finds the job no longer in `from` and hands out nothing.
         let csv = tx
             .conn()
             .fetch_optional(
-                "SELECT csv FROM user_import_jobs
-                 WHERE job_id = $1 AND pool_id = $2 AND status = $3 AND csv IS NOT NULL",
-                args![job_id, pool_id, from],
+                "UPDATE user_import_jobs SET status = $4, started_at = $5
+                 WHERE job_id = $1 AND pool_id = $2 AND status = $3 AND csv IS NOT NULL
+                 RETURNING csv",
+                args![job_id, pool_id, from, to, now],
                 |row: &dyn DbRow| row.bytes("csv"),
             )
             .await?;
-        if csv.is_some() {
-            tx.conn()
-                .execute(
-                    "UPDATE user_import_jobs SET status = $3, started_at = $4
-                     WHERE job_id = $1 AND pool_id = $2",
-                    args![job_id, pool_id, to, now],
-                )
-                .await?;
-            tx.commit().await?;
-        }
+        tx.commit().await?;
         Ok(csv)
     }
 

@@ -162,6 +162,12 @@ async fn logins_resolve_to_one_identity_and_merge() {
             .unwrap();
         let listed = pools.list_identities(p, 10, None, false).await.unwrap();
         assert_eq!(listed.items.len(), 2);
+        let logins: Vec<_> = listed.items.iter().map(|i| i.logins.clone()).collect();
+        assert_eq!(
+            logins,
+            vec![vec![], vec![alice.clone()]],
+            "listed with their logins"
+        );
         let missing = pools
             .delete_identities(&["us-east-1:guest".into(), "us-east-1:ghost".into()])
             .await

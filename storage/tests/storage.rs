@@ -268,6 +268,58 @@ async fn an_import_upload_is_single_use_scoped_and_expires() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_job_needs_its_pool_and_runs_on_one_node_only() {
+    each_backend(async |t: &TestStore| {
+        pool(&t.store, "us-east-1_once").await;
+        let jobs = t.store.import_jobs();
+        let job = |pool_id: &str| NewImportJob {
+            job_id: "import-once".into(),
+            pool_id: pool_id.into(),
+            job_name: "once".into(),
+            role_arn: "arn:aws:iam::000000000000:role/x".into(),
+            status: "Created".into(),
+            upload_hash: "hash-once".into(),
+            upload_expires: 1_000,
+            created_at: 0,
+        };
+        assert_not_found(
+            jobs.create(&job("us-east-1_none")).await,
+            "pool `us-east-1_none`",
+        );
+        let created = jobs.create(&job("us-east-1_once")).await.unwrap();
+        assert_eq!(
+            (created.status.as_str(), created.uploaded, created.imported),
+            ("Created", false, 0)
+        );
+        assert!(
+            jobs.upload("import-once", "hash-once", b"csv", "Created", 10)
+                .await
+                .unwrap()
+        );
+        // Another node has moved the job on and not committed yet when this one starts it:
+        // this one waits, then finds the job taken.
+        let mut other = Held::begin(t).await;
+        other
+            .execute(
+                "UPDATE user_import_jobs SET status = 'InProgress' WHERE job_id = $1",
+                &[Bind::Text("import-once")],
+            )
+            .await;
+        let store = t.store.clone();
+        let take = tokio::spawn(async move {
+            store
+                .import_jobs()
+                .take_csv("us-east-1_once", "import-once", "Created", "InProgress", 20)
+                .await
+        });
+        finished_or_waiting(t, &take).await;
+        other.commit().await;
+        assert_eq!(take.await.unwrap().unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_applies_no_migration_twice_and_keeps_data() {
     each_backend(async |t: &TestStore| {
         pool(&t.store, "us-east-1_reopen").await;

@@ -684,14 +684,7 @@ impl Deployments {
     pub async fn delete_deployment(&self, api_id: &str, id: &str) -> Result<(), DeploymentError> {
         let _change = self.change.lock().await;
         self.refresh().await?;
-        let of_file = self
-            .live
-            .snapshot()
-            .source
-            .as_ref()
-            .and_then(|s| s.api_deployment(api_id))
-            .is_some_and(|d| d.id() == id);
-        if of_file {
+        if self.is_file_deployment(api_id, id) {
             return Err(DeploymentError::Invalid(format!(
                 "deployment `{id}` is made by the definition file; edit the file instead"
             )));
@@ -943,22 +936,24 @@ impl Deployments {
                 let Some(deployment_id) = state.pointers.get(&key) else {
                     return Err(DeploymentError::NotFound(what));
                 };
-                let defaults = Stage::new(api_id, stage, deployment_id);
-                Ok(StageInfo {
-                    api_id: api_id.to_owned(),
-                    stage: stage.to_owned(),
-                    deployment_id: deployment_id.clone(),
-                    description: None,
-                    variables: BTreeMap::new(),
-                    cache: defaults.cache,
-                    cache_cluster_size: None,
-                    method_settings: BTreeMap::new(),
-                    access_log_format: None,
-                    runtime: None,
-                })
+                // A pointer is a deployment id only: none of a run-time stage's settings.
+                Ok(stage_info(
+                    &Stage::new(api_id, stage, deployment_id),
+                    &OverlayState::default(),
+                ))
             }
             other => other,
         }
+    }
+
+    /// Whether `id` is the deployment this node's definition file makes for `api_id`.
+    fn is_file_deployment(&self, api_id: &str, id: &str) -> bool {
+        self.live
+            .snapshot()
+            .source
+            .as_ref()
+            .and_then(|s| s.api_deployment(api_id))
+            .is_some_and(|d| d.id() == id)
     }
 
     fn check_deployment(
@@ -970,14 +965,7 @@ impl Deployments {
         if state.has_deployment(api_id, id) {
             return Ok(());
         }
-        let of_file = self
-            .live
-            .snapshot()
-            .source
-            .as_ref()
-            .and_then(|s| s.api_deployment(api_id))
-            .is_some_and(|d| d.id() == id);
-        if of_file {
+        if self.is_file_deployment(api_id, id) {
             // It is re-made with another id at every reload of the file, so nothing may
             // point at it for longer than that.
             return Err(DeploymentError::Invalid(format!(

@@ -16,7 +16,6 @@
 //! backend did not ask to close it and nothing unasked followed the response.
 
 use std::mem::MaybeUninit;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -24,7 +23,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode, Version};
-use http_body::{Body, Frame, SizeHint};
+use http_body::SizeHint;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -63,9 +62,11 @@ pub(crate) struct Checkin {
 }
 
 /// Idle connections by backend authority (`host:port`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct IdleConns {
     pub(crate) by_authority: std::collections::HashMap<String, Vec<(Conn, Instant)>>,
+    /// When every list was last cleared of expired connections.
+    pub(crate) swept: Instant,
 }
 
 /// Why a request on a connection failed.
@@ -417,7 +418,10 @@ impl Checkin {
 
 impl ResponseBody {
     /// The next piece of the body, or `None` at its end (the connection then goes back).
-    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BodyError>>> {
         let Some(conn) = self.conn.as_mut() else {
             return Poll::Ready(None);
         };
@@ -505,28 +509,6 @@ impl ResponseBody {
             Framing::Length(left) => SizeHint::with_exact(left),
             _ => SizeHint::default(),
         }
-    }
-}
-
-impl Body for ResponseBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        self.get_mut()
-            .poll_data(cx)
-            .map(|data| data.map(|r| r.map(Frame::data)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        ResponseBody::is_end_stream(self)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        ResponseBody::size_hint(self)
     }
 }
 

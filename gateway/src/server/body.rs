@@ -126,7 +126,7 @@ impl Body for GatewayBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Self::Backend(inner) => Pin::new(inner.as_mut()).poll_frame(cx),
+            Self::Backend(inner) => inner.poll_data(cx).map(|d| d.map(|r| r.map(Frame::data))),
             Self::Boxed(inner) => Pin::new(inner).poll_frame(cx),
         }
     }

@@ -63,8 +63,6 @@ use http_body::Body as _;
 pub(crate) struct BackendPool {
     /// Connections of bodiless requests to `http://` backends (see above).
     plain: Arc<Mutex<IdleConns>>,
-    /// When `plain` was last cleared of expired connections.
-    plain_swept: Mutex<Instant>,
     idle: Mutex<IdleConnections>,
     secure: Mutex<SecureConnections>,
     idle_timeout: Duration,
@@ -145,8 +143,10 @@ pub(crate) enum BackendError {
 impl BackendPool {
     pub(crate) fn new(idle_timeout: Duration, max_idle_per_host: usize) -> Self {
         Self {
-            plain: Arc::new(Mutex::new(IdleConns::default())),
-            plain_swept: Mutex::new(Instant::now()),
+            plain: Arc::new(Mutex::new(IdleConns {
+                by_authority: HashMap::new(),
+                swept: Instant::now(),
+            })),
             idle: Mutex::new(IdleConnections {
                 by_authority: HashMap::new(),
                 swept: Instant::now(),
@@ -280,15 +280,12 @@ impl BackendPool {
     fn checkout_plain(&self, key: &str) -> Option<Conn> {
         let now = Instant::now();
         let mut idle = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-        {
-            let mut swept = self.plain_swept.lock().unwrap_or_else(|e| e.into_inner());
-            if now.duration_since(*swept) >= self.idle_timeout {
-                *swept = now;
-                idle.by_authority.retain(|_, list| {
-                    list.retain(|(_, since)| now.duration_since(*since) < self.idle_timeout);
-                    !list.is_empty()
-                });
-            }
+        if now.duration_since(idle.swept) >= self.idle_timeout {
+            idle.swept = now;
+            idle.by_authority.retain(|_, list| {
+                list.retain(|(_, since)| now.duration_since(*since) < self.idle_timeout);
+                !list.is_empty()
+            });
         }
         let list = idle.by_authority.get_mut(key)?;
         while let Some((conn, since)) = list.pop() {

@@ -13,17 +13,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use gatehouse_identity::sigv4::{self, Payload, SigV4Error, VerifierConfig};
 use gatehouse_identity::sts::{
     CredentialError, CredentialVerifier, Permissions, Principal, RequestFacts,
 };
 use gatehouse_policy::{Context, Outcome, Policy};
-use http::{HeaderName, HeaderValue, Response, StatusCode};
 
-use super::{IamAuthorizer, IamGrant, PayloadDigest, method_arn_in};
+use super::{IamAuthorizer, IamGrant, PayloadDigest, forbidden, method_arn_in};
 use crate::definition::responses::GatewayResponseType;
-use crate::server::body::GatewayBody;
 use crate::server::steps::{Identity, Rejection, RequestContext, Verdict};
 
 /// The SigV4 service name of API Gateway's data plane.
@@ -268,18 +265,7 @@ pub fn refusal_verdict(refusal: &IamRefusal) -> Verdict {
             },
         },
     };
-    let body = serde_json::json!({ "message": message }).to_string();
-    let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response.headers_mut().insert(
-        const { HeaderName::from_static("x-amzn-errortype") },
-        HeaderValue::from_static(error_type),
-    );
-    Verdict::Respond(response)
+    forbidden(error_type, &message)
 }
 
 #[cfg(test)]

@@ -269,18 +269,19 @@ fn record_iam(cx: &mut RequestContext<'_>, grant: IamGrant) {
         .as_deref()
         .or(grant.identity.access_key.as_deref())
         .unwrap_or_default();
-    set_header(cx, PRINCIPAL_HEADER, &user_arn);
-    if let Some(id) = grant.identity.cognito_identity_id.clone() {
-        set_header(cx, COGNITO_IDENTITY_HEADER, &id);
-    }
     let key: Arc<str> = format!("iam\0{user_arn}\0{distinct}").into();
+    let cognito_identity_id = grant.identity.cognito_identity_id.clone();
     cx.identity = Identity {
         api_key: cx.identity.api_key.take(),
         api_key_id: cx.identity.api_key_id.take(),
         ..grant.identity
     };
     cx.extensions.insert(CallerPolicies(grant.policies));
-    record_only(cx, &user_arn, key, Arc::default(), Arc::default(), None);
+    // The principal header first, then the identity's: the backend sees them in that order.
+    record(cx, &user_arn, key, Arc::default(), Arc::default(), None);
+    if let Some(id) = cognito_identity_id {
+        set_header(cx, COGNITO_IDENTITY_HEADER, &id);
+    }
 }
 
 /// base64url JSON of a map, as a header value.
@@ -344,6 +345,11 @@ pub(crate) fn denied(explicit: bool) -> Verdict {
     } else {
         "User is not authorized to access this resource"
     };
+    forbidden("AccessDeniedException", message)
+}
+
+/// A 403 with `{"message": …}` and `x-amzn-ErrorType: error_type`, as API Gateway answers.
+pub(crate) fn forbidden(error_type: &'static str, message: &str) -> Verdict {
     let body = serde_json::json!({ "message": message }).to_string();
     let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
     *response.status_mut() = StatusCode::FORBIDDEN;
@@ -353,7 +359,7 @@ pub(crate) fn denied(explicit: bool) -> Verdict {
     );
     response.headers_mut().insert(
         const { HeaderName::from_static("x-amzn-errortype") },
-        HeaderValue::from_static("AccessDeniedException"),
+        HeaderValue::from_static(error_type),
     );
     Verdict::Respond(response)
 }

@@ -30,21 +30,7 @@ use super::operator::{ACCESS_KEY, SECRET, Signing, call};
 use super::support::{client, send, usage_config};
 
 fn definition(body: &str) -> String {
-    format!(
-        r#"
-version: 1
-apis:
-  shop:
-    resources:
-      /hello:
-        GET:
-          integration: {{type: mock, status: 200, body: '{body}'}}
-stages:
-  shop:
-    prod: {{}}
-    beta: {{}}
-"#
-    )
+    shop_with_stages(body, &["prod", "beta"])
 }
 
 struct Node {
