@@ -265,15 +265,11 @@ impl UserPools {
         let now = unix_millis(self.now());
         let stopped = jobs
             .stop(pool_id, job_id, &[CREATED, PENDING], STOPPED, now)
-            .await?;
-        let stopping = match stopped {
-            Some(_) => stopped,
-            None => {
-                jobs.stop(pool_id, job_id, &[IN_PROGRESS], STOPPING, now)
-                    .await?
-            }
-        };
-        if stopping.is_none() {
+            .await?
+            || jobs
+                .stop(pool_id, job_id, &[IN_PROGRESS], STOPPING, now)
+                .await?;
+        if !stopped {
             let status = jobs
                 .status(pool_id, job_id)
                 .await?
