@@ -20,6 +20,7 @@ import boto3
 import botocore.config
 import pytest
 import requests
+from pycognito.aws_srp import AWSSRP
 
 from gatehouse_harness import (
     OPERATOR_ACCESS_KEY_ID,
@@ -300,6 +301,30 @@ def test_pools_whose_usernames_are_emails_migrate_by_email(server, servers, tmp_
     assert (claims["sub"], claims["cognito:username"], claims["email"], claims["name"]) == (sub, sub, email, "Grace")
     pool.tokens(email.upper().replace("@EXAMPLE.COM", "@example.com"))
     assert auth_events(node, old.pool_id, email) == 1
+
+
+def test_srp_cannot_carry_the_password_upstream_but_works_once_migrated(server, upstream, tmp_path):
+    node, old = upstream
+    pool = migrating(server, upstream, tmp_path, PreventUserExistenceErrors="ENABLED")
+    username, _, _ = old_user(old)
+
+    def srp() -> dict[str, Any]:
+        helper = AWSSRP(username=username, password=PASSWORD, pool_id=pool.pool_id, client_id=pool.client_id,
+                        client=pool.public)
+        auth = helper.get_auth_params()
+        first = pool.public.initiate_auth(ClientId=pool.client_id, AuthFlow="USER_SRP_AUTH", AuthParameters=auth)
+        assert first["ChallengeName"] == "PASSWORD_VERIFIER"
+        return pool.public.respond_to_auth_challenge(
+            ClientId=pool.client_id, ChallengeName="PASSWORD_VERIFIER",
+            ChallengeResponses=helper.process_challenge(first["ChallengeParameters"], auth))
+
+    # Not migrated yet: SRP never sends the password, so there is nothing to ask upstream.
+    with raises_cognito("NotAuthorizedException"):
+        srp()
+    assert local_users(pool) == [] and auth_events(node, old.pool_id, username) == 0
+    pool.tokens(username)
+    assert "AccessToken" in srp()["AuthenticationResult"]
+    assert auth_events(node, old.pool_id, username) == 1
 
 
 def test_concurrent_first_sign_ins_create_one_user(server, upstream, tmp_path):
