@@ -26,6 +26,7 @@ mod import_jobs;
 mod keys;
 mod mfa;
 mod migrate;
+mod migration_sources;
 mod pools;
 mod revocations;
 mod sessions;
@@ -55,6 +56,7 @@ pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Reso
 pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
+pub use migration_sources::{MigrationSourceRecord, MigrationSources};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use sessions::SpentSessions;
@@ -229,6 +231,11 @@ impl Store {
     /// Cognito user import jobs and their uploads.
     pub fn import_jobs(&self) -> ImportJobs<'_> {
         ImportJobs::new(&self.db)
+    }
+
+    /// The user pools users are migrated from at their first sign-in (lazy migration).
+    pub fn migration_sources(&self) -> MigrationSources<'_> {
+        MigrationSources::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
         postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
+    Migration {
+        version: 14,
+        name: "lazy migration sources",
+        sqlite: include_str!("../migrations/sqlite/0014_migration_sources.sql"),
+        postgres: include_str!("../migrations/postgres/0014_migration_sources.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

@@ -9,6 +9,11 @@
 //! like a wrong password and the two cannot be told apart by timing; the SRP flow uses a
 //! dummy verifier the same way (`srp_auth`).
 //!
+//! # Lazy migration
+//! A user missing here, signing in with `USER_PASSWORD_AUTH` or `ADMIN_USER_PASSWORD_AUTH`,
+//! is looked up in the pool's migration source with the password (`migration`); SRP cannot
+//! carry the password there, so a user who was never migrated cannot sign in with SRP.
+//!
 //! # Lockout
 //! Password attempts (both password flows and SRP proofs) count towards the user's lockout,
 //! as `attempts` describes: five failures lock the account for 1 s, doubling per further
@@ -207,8 +212,19 @@ impl UserPools {
             parameters.get("SECRET_HASH").map(String::as_str),
         )?;
         let now = self.now();
-        let user = self.find_user(pool, username).await?;
         let uniform = client.config.prevent_user_existence_errors;
+        // A user missing here may come from the pool's migration sources (read whether the
+        // user exists or not: the same reads either way); once it exists here, it signs in
+        // as any user does.
+        let sources = self.migration_sources(pool).await?;
+        let mut user = self.find_user(pool, username).await?;
+        if user.is_none()
+            && self
+                .migrate_on_sign_in(pool, &sources, uniform, username, password, now)
+                .await?
+        {
+            user = self.find_user(pool, username).await?;
+        }
         // Unknown users (and users without a password) are checked against the dummy hash:
         // one argon2 run either way. The lockout (see `attempts`) counts the checks of a
         // user's password, and of a name nobody holds when the client hides which users

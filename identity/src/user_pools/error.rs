@@ -74,6 +74,10 @@ pub enum UserPoolError {
     /// or already run).
     #[error("{0}")]
     PreconditionNotMet(String),
+    /// The user pool users are migrated from could not answer (down, too slow, misconfigured):
+    /// nothing was created. Cognito's `InternalErrorException` (HTTP 500, retried by the SDKs).
+    #[error("{0}")]
+    MigrationUnavailable(String),
     /// Something broke inside gatehouse. The message is generic; the cause is logged.
     #[error("internal error")]
     Internal(String),

@@ -21,6 +21,8 @@
 //!   and its sealed, single-use sessions.
 //! - `mfa`: software tokens, email codes, the pool's and the users' MFA settings.
 //! - `devices`: remembered devices.
+//! - `migration`: lazy migration of users missing locally (the upstream user pool a pool
+//!   takes them from at their first sign-in or password reset).
 //! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
 //!   revocation of a token family on reuse.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
@@ -44,6 +46,7 @@ mod issue;
 mod keys;
 mod list_users;
 mod mfa;
+mod migration;
 mod pools;
 mod refresh;
 mod revocations;
@@ -85,6 +88,10 @@ pub use list_users::{
 pub use mfa::{
     Factor, FactorPreference, MfaPreference, MfaSettings, PoolMfaConfig, PoolMfaUpdate,
     TOTP_SECRET_BYTES, TOTP_SKEW_STEPS, TOTP_STEP_SECS, TotpRefusal, check_totp, totp_code,
+};
+pub use migration::{
+    DEFAULT_TIMEOUT as MIGRATION_TIMEOUT, MAX_TIMEOUT as MAX_MIGRATION_TIMEOUT, SetUpstreamPool,
+    UpstreamCredentials, UpstreamPool,
 };
 pub use pools::{MAX_PAGE, schema_with};
 pub use revocations::{

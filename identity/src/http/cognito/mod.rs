@@ -169,6 +169,7 @@ operations! {
     GetCSVHeader => Operator, import_jobs::get_csv_header;
     CreateUserImportJob => Operator, import_jobs::create_user_import_job;
     StartUserImportJob => Operator, import_jobs::start_user_import_job;
+    StopUserImportJob => Operator, import_jobs::stop_user_import_job;
     DescribeUserImportJob => Operator, import_jobs::describe_user_import_job;
     ListUserImportJobs => Operator, import_jobs::list_user_import_jobs;
 }
