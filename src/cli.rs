@@ -133,6 +133,17 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub(crate) apis: Vec<PathBuf>,
+    /// A Lambda function served by an HTTP endpoint, `ARN=URL` (repeatable): gatehouse POSTs
+    /// the events a Lambda would receive (Cognito triggers, the gateway's `aws_proxy`
+    /// integrations and Lambda authorizers) to URL, signed with the secret generated once in
+    /// the data folder (or `GATEHOUSE_FUNCTION_SECRET`); see docs/functions.md.
+    #[arg(
+        long = "function",
+        env = "GATEHOUSE_FUNCTIONS",
+        value_name = "ARN=URL",
+        value_delimiter = ','
+    )]
+    pub(crate) functions: Vec<String>,
     /// A proxy (IP address or CIDR) whose forwarding header (`--trusted-proxy-header`) names
     /// the client (repeatable) [default: none, the TCP peer is the client].
     #[arg(

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use gatehouse_gateway::server::{MAX_WORKERS, TlsFiles};
+use gatehouse_identity::functions::{FunctionArn, FunctionSpec, FunctionsError, SigningSecret};
 use gatehouse_identity::net::TrustedProxies;
 use gatehouse_identity::rate_limit::SourceRateLimit;
 use serde::Deserialize;
@@ -84,6 +85,22 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: TrustedProxies,
     /// The limit per client address on the unauthenticated Cognito operations.
     pub(crate) source_rate_limit: SourceRateLimit,
+    /// Functions of the configuration: the file's `[[functions]]`, then `--function` /
+    /// `GATEHOUSE_FUNCTIONS`, which replace a file entry of the same ARN. Checked.
+    pub(crate) functions: Vec<FunctionConfig>,
+    /// `GATEHOUSE_FUNCTION_SECRET`: the secret of functions without one of their own; `None`
+    /// means generate once into the data folder (when some function needs it).
+    pub(crate) function_secret: Option<Secret>,
+}
+
+/// A function of the configuration (ARN, URL and time limit already checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FunctionConfig {
+    pub(crate) arn: String,
+    pub(crate) url: String,
+    pub(crate) timeout_ms: Option<u64>,
+    /// Its own secret (`secret` or `secret_file` in the file); `None`: the shared one.
+    pub(crate) secret: Option<Secret>,
 }
 
 /// Operator credentials given in the environment.
@@ -161,6 +178,22 @@ struct FileConfig {
     trusted_proxies: Vec<String>,
     rate_limit: Option<RateLimitFile>,
     trusted_proxy_header: Option<String>,
+    #[serde(default)]
+    functions: Vec<FileFunction>,
+}
+
+/// `[[functions]]`: one Lambda function ARN served by an HTTP endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFunction {
+    arn: String,
+    url: String,
+    /// Milliseconds; default 5000.
+    timeout_ms: Option<u64>,
+    /// The signing secret; or `secret_file`, a file holding it (relative to the config
+    /// file); neither: the shared secret.
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
 }
 
 /// The DynamoDB upstream and its credentials (from the environment, never the file).
@@ -266,6 +299,16 @@ pub(crate) enum ConfigError {
     OperatorKeyId,
     #[error("operator secret access key must be 16 to 128 printable characters")]
     OperatorSecret,
+    #[error("--function `{0}` must be ARN=URL")]
+    FunctionFlag(String),
+    #[error("function `{0}` is defined twice in {1}")]
+    FunctionTwice(String, &'static str),
+    #[error("function `{0}`: set `secret` or `secret_file`, not both")]
+    FunctionSecretTwice(String),
+    #[error("GATEHOUSE_FUNCTION_SECRET: {0}")]
+    FunctionSecret(FunctionsError),
+    #[error(transparent)]
+    Function(#[from] FunctionsError),
 }
 
 impl Config {
@@ -501,6 +544,14 @@ impl Config {
             Some(name) => trusted_proxies.with_header(name.parse()?),
             None => trusted_proxies,
         };
+        let functions = functions(&args.functions, file.functions, &file_dir)?;
+        let function_secret = match env_var("GATEHOUSE_FUNCTION_SECRET") {
+            Some(text) => {
+                SigningSecret::new(&text).map_err(ConfigError::FunctionSecret)?;
+                Some(Secret(text))
+            }
+            None => None,
+        };
         Ok(Self {
             listen,
             gateway_listen,
@@ -525,8 +576,89 @@ impl Config {
             master_key,
             trusted_proxies,
             source_rate_limit: SourceRateLimit { per_second, burst },
+            functions,
+            function_secret,
         })
     }
+}
+
+/// The configuration's functions: the file's entries, then the flags' (or
+/// `GATEHOUSE_FUNCTIONS`'), which replace a file entry of the same ARN (`:$LATEST` aside).
+/// Each is checked as the registry would check it; an ARN twice in one place is refused.
+fn functions(
+    flags: &[String],
+    file: Vec<FileFunction>,
+    file_dir: &Path,
+) -> Result<Vec<FunctionConfig>, ConfigError> {
+    let mut by_key: Vec<(String, FunctionConfig)> = Vec::new();
+    for entry in file {
+        let secret = match (entry.secret, entry.secret_file) {
+            (Some(_), Some(_)) => return Err(ConfigError::FunctionSecretTwice(entry.arn)),
+            (Some(text), None) => Some(text),
+            (None, Some(path)) => {
+                let path = file_dir.join(path);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path, source })?;
+                Some(text.trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        let function = checked(entry.arn, entry.url, entry.timeout_ms, secret)?;
+        let key = key_of(&function.arn)?;
+        if by_key.iter().any(|(k, _)| *k == key) {
+            return Err(ConfigError::FunctionTwice(key, "the config file"));
+        }
+        by_key.push((key, function));
+    }
+    let mut from_flags: Vec<String> = Vec::new();
+    for flag in flags.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        let Some((arn, url)) = flag.split_once('=') else {
+            // The text may be a URL with a token in it: name only what precedes any `?`.
+            let shown = flag.split('?').next().unwrap_or_default();
+            return Err(ConfigError::FunctionFlag(shown.to_owned()));
+        };
+        let function = checked(arn.trim().to_owned(), url.trim().to_owned(), None, None)?;
+        let key = key_of(&function.arn)?;
+        if from_flags.contains(&key) {
+            return Err(ConfigError::FunctionTwice(
+                key,
+                "--function / GATEHOUSE_FUNCTIONS",
+            ));
+        }
+        from_flags.push(key.clone());
+        by_key.retain(|(k, _)| *k != key);
+        by_key.push((key, function));
+    }
+    Ok(by_key.into_iter().map(|(_, f)| f).collect())
+}
+
+/// A function checked as the registry checks it (its own secret too, never named).
+fn checked(
+    arn: String,
+    url: String,
+    timeout_ms: Option<u64>,
+    secret: Option<String>,
+) -> Result<FunctionConfig, ConfigError> {
+    let signing = match &secret {
+        Some(text) => SigningSecret::new(text)?,
+        None => SigningSecret::generate(),
+    };
+    FunctionSpec::new(&arn, &url, timeout_ms, signing)?;
+    Ok(FunctionConfig {
+        arn,
+        url,
+        timeout_ms,
+        secret: secret.map(Secret),
+    })
+}
+
+fn key_of(arn: &str) -> Result<String, ConfigError> {
+    FunctionArn::parse(arn).map(|a| a.key()).map_err(|reason| {
+        ConfigError::Function(FunctionsError::InvalidArn {
+            arn: arn.to_owned(),
+            reason,
+        })
+    })
 }
 
 /// One number of the rate limit: the flag (or its `GATEHOUSE_*` variable), else the file,
@@ -1155,6 +1287,167 @@ mod tests {
             !format!("{keys:?}").contains("ssss"),
             "Debug hides the secret"
         );
+    }
+
+    #[test]
+    fn functions_come_from_the_file_then_the_flags_and_are_checked() {
+        const A: &str = "arn:aws:lambda:us-east-1:123456789012:function:a";
+        const B: &str = "arn:aws:lambda:us-east-1:123456789012:function:b";
+        const C: &str = "arn:aws:lambda:us-east-1:123456789012:function:c:live";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.secret"), "secret-of-b-from-a-file\n").unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[functions]]\narn = \"{A}\"\nurl = \"https://a.internal/fn\"\ntimeout_ms = 900\nsecret = \"secret-of-a-0123456\"\n\n\
+                 [[functions]]\narn = \"{B}\"\nurl = \"http://127.0.0.1:9/b\"\nsecret_file = \"b.secret\"\n"
+            ),
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let shown = |config: &Config| -> Vec<(String, String, Option<u64>, Option<String>)> {
+            config
+                .functions
+                .iter()
+                .map(|f| {
+                    let secret = f.secret.as_ref().map(|s| s.0.clone());
+                    (f.arn.clone(), f.url.clone(), f.timeout_ms, secret)
+                })
+                .collect()
+        };
+        let from_file = Config::load(&args(&["--config", &path])).unwrap();
+        assert_eq!(
+            shown(&from_file),
+            [
+                (
+                    A.into(),
+                    "https://a.internal/fn".into(),
+                    Some(900),
+                    Some("secret-of-a-0123456".into())
+                ),
+                (
+                    B.into(),
+                    "http://127.0.0.1:9/b".into(),
+                    None,
+                    Some("secret-of-b-from-a-file".into())
+                ),
+            ]
+        );
+        // A flag replaces the file's entry of its ARN (`:$LATEST` being the function itself)
+        // and signs with the shared secret.
+        let b_latest = format!("{B}:$LATEST=http://127.0.0.1:9/other");
+        let c = format!("{C}=http://127.0.0.1:9/c");
+        let flagged = Config::load(&args(&[
+            "--config",
+            &path,
+            "--function",
+            &b_latest,
+            "--function",
+            &c,
+        ]))
+        .unwrap();
+        assert_eq!(
+            shown(&flagged),
+            [
+                (
+                    A.into(),
+                    "https://a.internal/fn".into(),
+                    Some(900),
+                    Some("secret-of-a-0123456".into())
+                ),
+                (
+                    format!("{B}:$LATEST"),
+                    "http://127.0.0.1:9/other".into(),
+                    None,
+                    None
+                ),
+                (C.into(), "http://127.0.0.1:9/c".into(), None, None),
+            ]
+        );
+        let twice = format!("{A}=http://127.0.0.1:9/a");
+        let cases: Vec<(Vec<String>, &str)> = vec![
+            (
+                vec!["--function".into(), "nope".into()],
+                "--function `nope` must be ARN=URL",
+            ),
+            (
+                vec!["--function".into(), "nope?token:abc".into()],
+                "--function `nope` must be ARN=URL",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    "arn:aws:lambda:us-east-1:1:function:a=http://h/".into(),
+                ],
+                "the account must be 12 digits",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    format!("{A}=http://u:pw@h/x?token=abc"),
+                ],
+                "function url `http://h/x?…`",
+            ),
+            (
+                vec![
+                    "--function".into(),
+                    twice.clone(),
+                    "--function".into(),
+                    twice,
+                ],
+                "is defined twice in --function",
+            ),
+        ];
+        for (argv, needle) in cases {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let err = Config::load(&args(&argv)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+            for secret in ["pw", "abc"] {
+                assert!(
+                    !err.contains(&format!("{secret}@")) && !err.contains("token=abc"),
+                    "{err}"
+                );
+            }
+        }
+        for (text, needle) in [
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\nsecret = \"s-of-sixteen-chars\"\nsecret_file = \"b.secret\"\n"
+                ),
+                "set `secret` or `secret_file`, not both",
+            ),
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\n[[functions]]\narn = \"{A}:$LATEST\"\nurl = \"http://h/\"\n"
+                ),
+                "is defined twice in the config file",
+            ),
+            (
+                format!("[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\ntimeout_ms = 0\n"),
+                "timeout `0`",
+            ),
+            (
+                format!(
+                    "[[functions]]\narn = \"{A}\"\nurl = \"http://h/\"\nsecret = \"too short\"\n"
+                ),
+                "16 to 256 printable characters",
+            ),
+            (
+                format!("[[functions]]\narn = \"{A}\"\nuri = \"http://h/\"\n"),
+                "uri",
+            ),
+        ] {
+            std::fs::write(&file, &text).unwrap();
+            let err = Config::load(&args(&["--config", &path]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert!(
+                !err.contains("too short") && !err.contains("s-of-sixteen"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

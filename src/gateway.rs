@@ -9,7 +9,8 @@ use gatehouse_gateway::Limits;
 use gatehouse_gateway::control::deployments::Deployments;
 use gatehouse_gateway::control::files::read_sources;
 use gatehouse_gateway::control::operator::{self, OperatorState};
-use gatehouse_gateway::control::reload::Reloader;
+use gatehouse_gateway::control::reload::{Reloader, rebuild_on_changes};
+use gatehouse_gateway::definition::functions::KnownFunctions;
 use gatehouse_gateway::definition::model::Throttle;
 use gatehouse_gateway::definition::sources::SourceDefinition;
 use gatehouse_gateway::server::authorizers::iam::CredentialAuthorizer;
@@ -21,6 +22,7 @@ use gatehouse_gateway::server::usage::{Usage, UsageConfig};
 use gatehouse_gateway::server::{
     AccessLogSink, Clock, GatewayService, Live, Metrics, ServerTls, ServiceConfig, Step, Steps,
 };
+use gatehouse_identity::functions::Functions;
 use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_identity::sts::CredentialVerifier;
 
@@ -55,6 +57,10 @@ pub(crate) struct GatewayParts {
     /// `$context.identity.sourceIp`, `aws:SourceIp`, `X-Forwarded-For`) by the same rule as
     /// the identity listener.
     pub(crate) service_config: ServiceConfig,
+    /// What definitions are loaded and compiled with (the functions they may name).
+    pub(crate) limits: Limits,
+    /// The function registry, whose changes make definitions load again.
+    pub(crate) functions: Functions,
 }
 
 impl GatewayParts {
@@ -69,7 +75,11 @@ impl GatewayParts {
     ) -> Result<Self, GatewayStartError> {
         let (store, user_pools) = (&state.store, &state.user_pools);
         let clock = state.clock.clone();
-        let limits = Limits::default();
+        // Definitions may name the Lambda functions the registry serves.
+        let limits = Limits {
+            functions: KnownFunctions::new(Arc::new(state.functions.clone())),
+            ..Limits::default()
+        };
         // The source text is kept beside the compiled routes: deployments freeze it.
         let (source, mut warnings) = if config.apis.is_empty() {
             (SourceDefinition::default(), Vec::new())
@@ -104,7 +114,8 @@ impl GatewayParts {
         // memory, so no database access per request either.
         let iam =
             credentials.map(|v| Arc::new(CredentialAuthorizer::new(v)) as Arc<dyn IamAuthorizer>);
-        let authorizer = AuthorizerStep::new(arn.clone(), Some(Arc::new(verifier)), iam);
+        let authorizer = AuthorizerStep::new(arn.clone(), Some(Arc::new(verifier)), iam)
+            .with_functions(state.functions.clone());
         let cache = Arc::new(CacheStep::new(CacheConfig {
             arn,
             ..CacheConfig::default()
@@ -124,7 +135,7 @@ impl GatewayParts {
             store.clone(),
             live.clone(),
             clock.clone(),
-            limits,
+            limits.clone(),
             REFRESH_INTERVAL,
         )
         .await
@@ -134,6 +145,8 @@ impl GatewayParts {
             shutdown_grace: config.shutdown_grace,
             trusted_proxies: config.trusted_proxies.clone(),
             tls,
+            functions: Some(state.functions.clone()),
+            account_id: config.account_id.clone(),
             ..ServiceConfig::default()
         };
         Ok(Self {
@@ -143,6 +156,8 @@ impl GatewayParts {
             deployments,
             clock,
             service_config,
+            limits,
+            functions: state.functions.clone(),
         })
     }
 
@@ -156,10 +171,28 @@ impl GatewayParts {
         )
     }
 
-    /// Re-reads the definition files on change and on SIGHUP.
+    /// Re-reads the definition files on change, on SIGHUP and when the function registry
+    /// changes.
     pub(crate) fn reloader(&self, config: &Config) -> Option<Reloader> {
-        (!config.apis.is_empty())
-            .then(|| Reloader::new(config.apis.clone(), self.live.clone(), self.clock.clone()))
+        (!config.apis.is_empty()).then(|| {
+            Reloader::new(config.apis.clone(), self.live.clone(), self.clock.clone())
+                .with_limits(self.limits.clone())
+                .with_changes(self.functions.subscribe())
+        })
+    }
+
+    /// Without definition files: recompiles the live definition (run-time deployments) when
+    /// the function registry changes.
+    pub(crate) fn rebuild_on_function_changes<F: std::future::Future<Output = ()>>(
+        &self,
+        shutdown: F,
+    ) -> impl std::future::Future<Output = ()> + use<F> {
+        rebuild_on_changes(
+            self.live.clone(),
+            self.limits.clone(),
+            self.functions.subscribe(),
+            shutdown,
+        )
     }
 
     /// The operator API (keys, usage plans, usage, cache flush, deployments), mounted on the

@@ -79,6 +79,16 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             state.operator.secret_access_key,
         );
     }
+    if let Some(secret) = &state.generated_function_secret {
+        eprintln!(
+            "gatehouse: generated the signing secret of the configured functions (stored in {}):\n  {}",
+            config
+                .data_dir
+                .join(crate::state::FUNCTION_SECRET_FILE)
+                .display(),
+            secret.expose(),
+        );
+    }
     // Loaded before the gateway listens, so a token signed out before this start is refused
     // from the first request on.
     state
@@ -148,7 +158,12 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             trusted_proxies: config.trusted_proxies.clone(),
         },
         Some(federation),
-        gateway.operator_router(operator_auth),
+        gateway.operator_router(operator_auth.clone()).merge(
+            gatehouse_identity::http::functions::routes(
+                state.functions.clone(),
+                Arc::new(operator_auth),
+            ),
+        ),
     )
     .merge(health::router(health.clone()));
     // Metrics never share a public listener: they tell an outsider too much.
@@ -196,8 +211,17 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     );
     // Other nodes' IAM changes reach this node's compiled policies within a second.
     tasks.spawn(state.iam.clone().run_refresh(wait(stopped.clone())));
-    if let Some(reloader) = gateway.reloader(&config) {
-        tasks.spawn(reloader.run(wait(stopped.clone())));
+    // And functions registered on another node reach this one's registry.
+    tasks.spawn(state.functions.clone().run_refresh(wait(stopped.clone())));
+    // Definitions load again when files change, on SIGHUP, and when the function registry
+    // changes (a method naming a function registered since becomes servable).
+    match gateway.reloader(&config) {
+        Some(reloader) => {
+            tasks.spawn(reloader.run(wait(stopped.clone())));
+        }
+        None => {
+            tasks.spawn(gateway.rebuild_on_function_changes(wait(stopped.clone())));
+        }
     }
     // Renewed certificates are picked up on change and on SIGHUP, connections kept.
     for tls in [&tls, &gateway_tls].into_iter().flatten() {

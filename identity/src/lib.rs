@@ -41,6 +41,7 @@ pub mod clock;
 pub mod crypto;
 pub mod delivery;
 pub mod dynamodb;
+pub mod functions;
 pub mod http;
 pub mod https;
 pub mod iam;

@@ -18,6 +18,7 @@ mod counters;
 mod db;
 mod devices;
 mod error;
+mod functions;
 mod gateway;
 mod groups;
 mod iam;
@@ -44,6 +45,7 @@ pub use counters::{CounterKey, CounterState, CounterWrite, Counters};
 pub use db::{Backend, StoreOptions};
 pub use devices::{DeviceRecord, Devices};
 pub use error::{BackendError, StorageError};
+pub use functions::{FunctionPut, FunctionRecord, Functions, FunctionsSnapshot};
 pub use gateway::{
     ApiKeyRecord, DailyUsage, DeployTo, DeploymentDeletion, DeploymentRecord, GatewayRecords,
     StageDeploymentRecord, StageRecord, UsageDelta, UsagePlanRecord,
@@ -240,6 +242,11 @@ impl Store {
 
     pub fn settings(&self) -> Settings<'_> {
         Settings::new(&self.db)
+    }
+
+    /// Functions registered through the operator API, with their change counter.
+    pub fn functions(&self) -> Functions<'_> {
+        Functions::new(&self.db)
     }
 
     /// The gateway's API keys, usage plans and quota counters.

@@ -90,6 +90,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_migration_sources.sql"),
         postgres: include_str!("../migrations/postgres/0014_migration_sources.sql"),
     },
+    Migration {
+        version: 16,
+        name: "functions registered through the operator API",
+        sqlite: include_str!("../migrations/sqlite/0016_functions.sql"),
+        postgres: include_str!("../migrations/postgres/0016_functions.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

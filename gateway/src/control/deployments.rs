@@ -462,7 +462,7 @@ impl Deployments {
         let stage_records = records.list_stages().await?;
         let current = self.state();
         // Parsing the stored definitions is CPU work: on the blocking pool.
-        let (known, limits) = (current.deployments.clone(), self.limits);
+        let (known, limits) = (current.deployments.clone(), self.limits.clone());
         let deployments = blocking(move || {
             let mut deployments = Vec::with_capacity(stored.len());
             for record in &stored {
@@ -573,8 +573,11 @@ impl Deployments {
             .ok_or_else(|| DeploymentError::NotFound(format!("api `{api_id}`")))?;
         let now = self.clock.now();
         let id = generate_id(ID_LEN).map_err(|e| DeploymentError::Invalid(e.to_string()))?;
-        let (api, frozen_description, limits) =
-            ((**current.api()).clone(), description.clone(), self.limits);
+        let (api, frozen_description, limits) = (
+            (**current.api()).clone(),
+            description.clone(),
+            self.limits.clone(),
+        );
         let frozen_id = id.clone();
         let deployment = blocking(move || {
             Deployment::new(&frozen_id, api, now, frozen_description, &limits)
@@ -993,7 +996,7 @@ impl Deployments {
             .source
             .clone()
             .ok_or(DeploymentError::Rebuild(ReloadError::NoSource))?;
-        let (next, limits) = (next.clone(), self.limits);
+        let (next, limits) = (next.clone(), self.limits.clone());
         blocking(move || {
             let mut definition = source.definition.clone();
             next.apply(&mut definition);

@@ -1,7 +1,14 @@
-//! Hot reload: the [`Reloader`] re-reads the `--api` files on SIGHUP and when they change,
-//! and hands the result to the data plane's [`Live`], which swaps it in only if it loads,
-//! compiles and every step prepared for it; otherwise the reason is logged and the old
-//! definition keeps serving.
+//! Hot reload: the [`Reloader`] re-reads the `--api` files on SIGHUP, when they change and
+//! when the function registry changes ([`Reloader::with_changes`]), and hands the result to
+//! the data plane's [`Live`], which swaps it in only if it loads, compiles and every step
+//! prepared for it; otherwise the reason is logged and the old definition keeps serving.
+//!
+//! Why the registry: a definition naming a Lambda function that is not registered is refused
+//! (at load for a literal ARN, at compile for one a stage's variables complete). Registering
+//! the function — through the operator API, on any node — moves the registry's change count;
+//! every node's reloader then loads its files again, so the methods that named it become
+//! servable without a restart. Without files, [`rebuild_on_changes`] recompiles the current
+//! definition (run-time deployments included) instead.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +19,8 @@ use crate::definition::error::Warning;
 use crate::definition::limits::Limits;
 use crate::server::{Clock, Live, ReloadError};
 
+use tokio::sync::watch;
+
 /// Re-reads definition files and swaps the result in.
 #[derive(Debug)]
 pub struct Reloader {
@@ -20,6 +29,8 @@ pub struct Reloader {
     clock: Arc<dyn Clock>,
     live: Arc<Live>,
     interval: Duration,
+    /// Moves when the function registry changes: reload then too.
+    changes: Option<watch::Receiver<u64>>,
 }
 
 // === impl Reloader ===
@@ -33,11 +44,18 @@ impl Reloader {
             clock,
             live,
             interval: Duration::from_secs(1),
+            changes: None,
         }
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Reloads also whenever `changes` moves (the function registry's change count).
+    pub fn with_changes(mut self, changes: watch::Receiver<u64>) -> Self {
+        self.changes = Some(changes);
         self
     }
 
@@ -77,7 +95,8 @@ impl Reloader {
 
     /// Reloads on SIGHUP and whenever a watched file's modification time or size changes,
     /// until `shutdown` resolves. Results are logged.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut changes = self.changes.take();
         let this = Arc::new(self);
         let mut seen = this.fingerprint();
         let mut ticker = tokio::time::interval(this.interval);
@@ -96,9 +115,16 @@ impl Reloader {
             };
             #[cfg(not(unix))]
             let hup = std::future::pending::<Option<()>>();
+            let changed = async {
+                match changes.as_mut() {
+                    Some(changes) => changes.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             let reason = tokio::select! {
                 () = &mut shutdown => return,
                 _ = hup => "SIGHUP",
+                true = changed => "function registry change",
                 _ = ticker.tick() => {
                     let now = this.fingerprint();
                     if now == seen {
@@ -153,6 +179,31 @@ impl Reloader {
             }
         }
         out
+    }
+}
+
+/// Recompiles `live`'s definition whenever `changes` moves (the function registry's change
+/// count), until `shutdown` resolves: for a gateway without definition files to reload.
+pub async fn rebuild_on_changes(
+    live: Arc<Live>,
+    limits: Limits,
+    mut changes: watch::Receiver<u64>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                match live.rebuild(&limits).await {
+                    Ok(_) => tracing::info!("gateway definition recompiled after a function registry change"),
+                    Err(err) => tracing::error!(error = %err, "gateway definition refused after a function registry change; the previous one keeps serving"),
+                }
+            }
+        }
     }
 }
 

@@ -20,9 +20,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::definition::error::{Problem, Problems, Warning};
+use crate::definition::functions::{FunctionRef, KnownFunctions};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::check_context_variable;
-use crate::definition::model::{Api, HttpMethod, Integration, Method, Resource, Throttle};
+use crate::definition::model::{
+    Api, AuthorizerTarget, HttpMethod, Integration, Method, Resource, Throttle,
+};
 use crate::definition::responses::GatewayResponseType;
 use crate::definition::routes::{FastMap, Lookup, PathParams, RouteId, RouteTable};
 use crate::definition::stage::{
@@ -217,7 +220,14 @@ impl Gateway {
                 .entry(deployment.id())
                 .or_insert_with(|| Arc::new(RouteTable::new(Arc::clone(deployment.api()))))
                 .clone();
-            check_stage(stage, deployment.api(), &here, &mut problems, &mut warnings);
+            check_stage(
+                stage,
+                deployment.api(),
+                &here,
+                &limits.functions,
+                &mut problems,
+                &mut warnings,
+            );
             let settings = resolve_settings(stage, &table);
             let compiled = CompiledStage {
                 stage: stage.clone(),
@@ -592,6 +602,7 @@ fn check_stage(
     stage: &Stage,
     api: &Api,
     here: &str,
+    functions: &KnownFunctions,
     problems: &mut Problems,
     warnings: &mut Vec<Warning>,
 ) {
@@ -658,26 +669,54 @@ fn check_stage(
     if let Some(format) = &stage.access_log_format {
         check_access_log_format(format, &format!("{here}.access_log_format"), problems);
     }
-    // Stage variables the integrations and authorizers need.
+    // Stage variables the integrations and authorizers need, and the Lambda functions they
+    // name in this stage (each must be registered).
     let mut needed: BTreeMap<&str, String> = BTreeMap::new();
+    let mut functions_named: Vec<(&FunctionRef, String)> = Vec::new();
     for resource in api.resources.values() {
         for (method, def) in &resource.methods {
-            if let Integration::HttpProxy(http) | Integration::Http(http) = &def.integration {
-                for var in http.uri.stage_variables() {
-                    needed
-                        .entry(var)
-                        .or_insert_with(|| format!("{} {}", method, resource.path));
+            let user = || format!("{} {}", method, resource.path);
+            match &def.integration {
+                Integration::HttpProxy(http) | Integration::Http(http) => {
+                    for var in http.uri.stage_variables() {
+                        needed.entry(var).or_insert_with(user);
+                    }
                 }
+                Integration::Function(function) => {
+                    for var in function.function.stage_variables() {
+                        needed.entry(var).or_insert_with(user);
+                    }
+                    functions_named.push((&function.function, user()));
+                }
+                Integration::Mock(_) => {}
             }
         }
     }
     for (name, authorizer) in &api.authorizers {
         if let crate::definition::model::AuthorizerKind::Endpoint(endpoint) = &authorizer.kind {
-            for var in endpoint.endpoint.stage_variables() {
-                needed
-                    .entry(var)
-                    .or_insert_with(|| format!("authorizer {name}"));
+            let user = || format!("authorizer {name}");
+            match &endpoint.target {
+                AuthorizerTarget::Endpoint(uri) => {
+                    for var in uri.stage_variables() {
+                        needed.entry(var).or_insert_with(user);
+                    }
+                }
+                AuthorizerTarget::Function(function) => {
+                    for var in function.stage_variables() {
+                        needed.entry(var).or_insert_with(user);
+                    }
+                    functions_named.push((function, user()));
+                }
             }
+        }
+    }
+    for (function, user) in functions_named {
+        // An undefined variable is warned about below; the ARN is checked once complete.
+        let Ok(arn) = function.render(&stage.variables) else {
+            continue;
+        };
+        if let Err(problem) = functions.check(&arn, "") {
+            problems.push(format!("{here} ({user})"), problem);
         }
     }
     for (var, user) in needed {

@@ -16,17 +16,18 @@ use serde::de::DeserializeOwned;
 
 use crate::definition::compiled::Definition;
 use crate::definition::error::{LoadError, Problem, Problems, Warning};
+use crate::definition::functions::{FunctionRef, KnownFunctions, PayloadFormat};
 use crate::definition::limits::Limits;
 use crate::definition::mapping::{
     IdentitySource, MappingSource, MappingTarget, ParameterMapping, RequestParam,
 };
 use crate::definition::model::{
-    Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, BackendTlsSettings,
-    ClientCertificate, CorsConfig, DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TIMEOUT_MS,
-    EndpointAuthorizer, EndpointAuthorizerKind, HeaderValueSource, HttpIntegration, HttpMethod,
-    Integration, IntegrationResponse, JwtAuthorizer, JwtFlavor, Method, MethodSettings,
-    MockIntegration, Model, PassthroughBehavior, RequestValidator, Resource, SelectionPattern,
-    Throttle, UserPoolRef,
+    Api, ApiKeySource, Authorization, Authorizer, AuthorizerKind, AuthorizerTarget,
+    BackendTlsSettings, ClientCertificate, CorsConfig, DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_TIMEOUT_MS, EndpointAuthorizer, EndpointAuthorizerKind, FunctionIntegration,
+    HeaderValueSource, HttpIntegration, HttpMethod, Integration, IntegrationResponse,
+    JwtAuthorizer, JwtFlavor, Method, MethodSettings, MockIntegration, Model, PassthroughBehavior,
+    RequestValidator, Resource, SelectionPattern, Throttle, UserPoolRef,
 };
 use crate::definition::path::ResourcePath;
 use crate::definition::stage::{
@@ -146,6 +147,9 @@ struct FileAuthorizer {
     #[serde(default)]
     audiences: Vec<String>,
     endpoint: Option<String>,
+    /// A Lambda function (its ARN or API Gateway's invocation URI), served through the
+    /// function registry; instead of `endpoint`.
+    function: Option<String>,
     identity_source: Option<OneOrMany>,
     result_ttl_seconds: Option<u32>,
     identity_validation_expression: Option<String>,
@@ -209,6 +213,8 @@ struct FileIntegration {
     #[serde(default)]
     responses: Vec<FileResponse>,
     tls_config: Option<FileIntegrationTls>,
+    /// `aws_proxy`: `1.0` (default) or `2.0`.
+    payload_format_version: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -602,7 +608,7 @@ fn convert_api(api_id: &str, file: FileApi, limits: &Limits, problems: &mut Prob
     for (name, value) in file.authorizers {
         let at = format!("{here}.authorizers.{name}");
         if let Some(file_auth) = section::<FileAuthorizer>(value, &at, problems)
-            && let Some(kind) = convert_authorizer(file_auth, &at, problems)
+            && let Some(kind) = convert_authorizer(file_auth, &at, &limits.functions, problems)
         {
             api.authorizers
                 .insert(name.clone(), Authorizer { name, kind });
@@ -659,7 +665,7 @@ fn convert_api(api_id: &str, file: FileApi, limits: &Limits, problems: &mut Prob
             let Some(file_method) = section::<FileMethod>(value, &at, problems) else {
                 continue;
             };
-            if let Some(def) = convert_method(file_method, &at, problems)
+            if let Some(def) = convert_method(file_method, &at, &limits.functions, problems)
                 && resource.methods.insert(method, def).is_some()
             {
                 problems.push(
@@ -691,6 +697,7 @@ fn convert_api(api_id: &str, file: FileApi, limits: &Limits, problems: &mut Prob
 fn convert_authorizer(
     file: FileAuthorizer,
     at: &str,
+    functions: &KnownFunctions,
     problems: &mut Problems,
 ) -> Option<AuthorizerKind> {
     let sources: Vec<String> = match file.identity_source {
@@ -754,15 +761,40 @@ fn convert_authorizer(
             }))
         }
         kind @ ("token" | "request") => {
-            let Some(endpoint) = file.endpoint else {
-                problems.push(at, Problem::Missing { field: "endpoint" });
-                return None;
+            let target = match (file.endpoint, file.function) {
+                (Some(endpoint), None) => AuthorizerTarget::Endpoint(record(
+                    UriTemplate::parse(&endpoint),
+                    format!("{at}.endpoint"),
+                    problems,
+                )?),
+                (None, Some(function)) => {
+                    let location = format!("{at}.function");
+                    let function = record(FunctionRef::parse(&function), &location, problems)?;
+                    if let Some(arn) = function.literal() {
+                        record(
+                            functions.check(arn, ", or name an HTTP `endpoint` instead"),
+                            &location,
+                            problems,
+                        )?;
+                    }
+                    AuthorizerTarget::Function(function)
+                }
+                (Some(_), Some(_)) => {
+                    problems.push(
+                        format!("{at}.function"),
+                        Problem::invalid(
+                            "field",
+                            "function",
+                            "set `endpoint` or `function`, not both",
+                        ),
+                    );
+                    return None;
+                }
+                (None, None) => {
+                    problems.push(at, Problem::Missing { field: "endpoint" });
+                    return None;
+                }
             };
-            let endpoint = record(
-                UriTemplate::parse(&endpoint),
-                format!("{at}.endpoint"),
-                problems,
-            )?;
             let expression = match file.identity_validation_expression {
                 Some(e) => Some(record(
                     SelectionPattern::new(&e),
@@ -781,7 +813,7 @@ fn convert_authorizer(
             }
             Some(AuthorizerKind::Endpoint(EndpointAuthorizer {
                 kind,
-                endpoint,
+                target,
                 identity_sources,
                 result_ttl_seconds: file
                     .result_ttl_seconds
@@ -812,7 +844,12 @@ fn parse_request_param(text: &str) -> Result<RequestParam, Problem> {
     }
 }
 
-fn convert_method(file: FileMethod, at: &str, problems: &mut Problems) -> Option<Method> {
+fn convert_method(
+    file: FileMethod,
+    at: &str,
+    functions: &KnownFunctions,
+    problems: &mut Problems,
+) -> Option<Method> {
     let authorization = match (
         file.authorization
             .as_deref()
@@ -879,8 +916,12 @@ fn convert_method(file: FileMethod, at: &str, problems: &mut Problems) -> Option
             settings.cache_key_parameters.push(param);
         }
     }
-    let integration =
-        convert_integration(file.integration, &format!("{at}.integration"), problems)?;
+    let integration = convert_integration(
+        file.integration,
+        &format!("{at}.integration"),
+        functions,
+        problems,
+    )?;
     Some(Method {
         operation_name: file.operation_name,
         settings,
@@ -891,6 +932,7 @@ fn convert_method(file: FileMethod, at: &str, problems: &mut Problems) -> Option
 fn convert_integration(
     file: FileIntegration,
     at: &str,
+    functions: &KnownFunctions,
     problems: &mut Problems,
 ) -> Option<Integration> {
     let kind = file.kind.to_ascii_lowercase();
@@ -899,6 +941,16 @@ fn convert_integration(
         if let Some(r) = convert_response(response, &format!("{at}.responses.{i}"), problems) {
             responses.push(r);
         }
+    }
+    if kind != "aws_proxy" && file.payload_format_version.is_some() {
+        problems.push(
+            format!("{at}.payload_format_version"),
+            Problem::invalid(
+                "field",
+                "payload_format_version",
+                "only an aws_proxy integration has it",
+            ),
+        );
     }
     match kind.as_str() {
         "http_proxy" | "http" => {
@@ -1006,13 +1058,59 @@ fn convert_integration(
                 responses,
             }))
         }
+        "aws_proxy" => {
+            for (field, present) in [
+                ("method", file.method.is_some()),
+                ("request_parameters", !file.request_parameters.is_empty()),
+                ("passthrough", file.passthrough.is_some()),
+                ("status", file.status.is_some()),
+                ("headers", !file.headers.is_empty()),
+                ("body", file.body.is_some()),
+                ("request_templates", !file.request_templates.is_empty()),
+                ("responses", !responses.is_empty()),
+                ("tls_config", file.tls_config.is_some()),
+            ] {
+                if present {
+                    problems.push(
+                        format!("{at}.{field}"),
+                        Problem::invalid(
+                            "field",
+                            field,
+                            "a Lambda proxy integration hands the whole request to the function",
+                        ),
+                    );
+                }
+            }
+            let Some(uri) = file.uri else {
+                problems.push(at, Problem::Missing { field: "uri" });
+                return None;
+            };
+            let location = format!("{at}.uri");
+            let function = record(FunctionRef::parse(&uri), &location, problems)?;
+            if let Some(arn) = function.literal() {
+                record(functions.check(arn, ""), &location, problems)?;
+            }
+            let payload_format = match file.payload_format_version {
+                Some(v) => record(
+                    PayloadFormat::parse(&v),
+                    format!("{at}.payload_format_version"),
+                    problems,
+                )?,
+                None => PayloadFormat::V1,
+            };
+            Some(Integration::Function(FunctionIntegration {
+                function,
+                payload_format,
+                timeout_ms: file.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            }))
+        }
         other => {
             problems.push(
                 format!("{at}.type"),
                 Problem::invalid(
                     "integration type",
                     other,
-                    "expected http_proxy, http or mock",
+                    "expected http_proxy, http, mock or aws_proxy",
                 ),
             );
             None

@@ -87,6 +87,15 @@ pub enum Problem {
     UnresolvedRef { reference: String },
     #[error("reference `{reference}` is part of a cycle")]
     RefCycle { reference: String },
+    /// A Lambda function ARN no registration serves; `alternative` is another way out, said
+    /// after the ways to register it (empty when there is none).
+    #[error(
+        "function `{arn}` is not registered: give it an HTTP endpoint with `gatehouse serve --function {arn}=URL` (or GATEHOUSE_FUNCTIONS, a `[[functions]]` entry in the config file, or the operator API's `POST /gatehouse/functions`){alternative}"
+    )]
+    UnregisteredFunction {
+        arn: String,
+        alternative: &'static str,
+    },
 }
 
 /// Something a definition asks for that gatehouse does not do, or a likely mistake that still

@@ -1,12 +1,14 @@
 //! Explicit size limits on definitions, so that a hostile or broken file is refused with a
 //! clear message instead of exhausting memory or making route lookup slow.
 
-/// Limits applied while loading and compiling definitions.
+use crate::definition::functions::KnownFunctions;
+
+/// Limits applied while loading and compiling definitions, and the functions they may name.
 ///
 /// The defaults are generous for hand-written and exported APIs (API Gateway's own default
 /// quota is 300 resources per API) and small enough that a definition can never make the
 /// gateway slow: route lookup visits at most `max_path_depth` trie levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Size of one definition file (declarative or OpenAPI), in bytes.
     pub max_definition_bytes: usize,
@@ -22,6 +24,10 @@ pub struct Limits {
     pub max_path_len: usize,
     /// Bytes of one model's JSON schema once serialized.
     pub max_model_bytes: usize,
+    /// The Lambda function ARNs that can be called (`aws_proxy` integrations, Lambda
+    /// authorizers): a definition naming another one is refused. Not a size limit, but it
+    /// reaches every place that loads and compiles with them. Default: none.
+    pub functions: KnownFunctions,
 }
 
 /// 8 MiB: a large exported OpenAPI document is a few hundred KiB.
@@ -37,6 +43,7 @@ impl Default for Limits {
             max_path_depth: 32,
             max_path_len: 1_024,
             max_model_bytes: 256 * 1024,
+            functions: KnownFunctions::default(),
         }
     }
 }

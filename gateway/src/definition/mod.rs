@@ -9,6 +9,7 @@
 pub mod compiled;
 pub mod declarative;
 pub mod error;
+pub mod functions;
 pub mod limits;
 pub mod load;
 pub mod mapping;

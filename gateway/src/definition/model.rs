@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::definition::error::Problem;
+use crate::definition::functions::{FunctionRef, PayloadFormat};
 use crate::definition::mapping::{IdentitySource, ParameterMapping, RequestParam};
 use crate::definition::path::ResourcePath;
 use crate::definition::template::UriTemplate;
@@ -138,6 +139,19 @@ pub enum Integration {
     Http(HttpIntegration),
     /// `MOCK`: the gateway answers from the definition.
     Mock(MockIntegration),
+    /// `AWS_PROXY` to a Lambda function: the request becomes API Gateway's Lambda proxy event,
+    /// POSTed to the endpoint registered for the function, and its answer the response.
+    Function(FunctionIntegration),
+}
+
+/// A Lambda proxy integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionIntegration {
+    pub function: FunctionRef,
+    pub payload_format: PayloadFormat,
+    /// The integration's own limit (`timeoutInMillis`, 50..=29000, default 29000) → 504; the
+    /// function's registered time limit applies inside it (→ 502, as a Lambda timing out).
+    pub timeout_ms: u32,
 }
 
 /// An HTTP backend.
@@ -280,12 +294,12 @@ pub struct UserPoolRef {
     pub pool_id: String,
 }
 
-/// A `TOKEN` or `REQUEST` authorizer backed by an HTTP endpoint (gatehouse has no Lambda: the
-/// endpoint receives the authorizer event as a JSON `POST`).
+/// A `TOKEN` or `REQUEST` authorizer: the authorizer event goes as a JSON `POST` to an HTTP
+/// endpoint, or to the endpoint registered for a Lambda function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointAuthorizer {
     pub kind: EndpointAuthorizerKind,
-    pub endpoint: UriTemplate,
+    pub target: AuthorizerTarget,
     /// `TOKEN`: exactly one header. `REQUEST`: one or more sources; a request missing any of
     /// them is refused with 401 before the endpoint is called.
     pub identity_sources: Vec<IdentitySource>,
@@ -293,6 +307,17 @@ pub struct EndpointAuthorizer {
     pub result_ttl_seconds: u32,
     /// `TOKEN` only: a token that does not match is refused without calling the endpoint.
     pub identity_validation_expression: Option<SelectionPattern>,
+}
+
+/// Where an authorizer's event goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizerTarget {
+    /// `x-gatehouse-endpoint` (or an HTTP `authorizerUri`; `endpoint` in the declarative
+    /// format).
+    Endpoint(UriTemplate),
+    /// A Lambda function's `authorizerUri` (`function` in the declarative format), called
+    /// through the function registry.
+    Function(FunctionRef),
 }
 
 /// `TOKEN` vs `REQUEST`.
@@ -536,6 +561,7 @@ impl Integration {
             Self::HttpProxy(_) => "HTTP_PROXY",
             Self::Http(_) => "HTTP",
             Self::Mock(_) => "MOCK",
+            Self::Function(_) => "AWS_PROXY",
         }
     }
 
@@ -543,7 +569,7 @@ impl Integration {
     pub fn http(&self) -> Option<&HttpIntegration> {
         match self {
             Self::HttpProxy(http) | Self::Http(http) => Some(http),
-            Self::Mock(_) => None,
+            Self::Mock(_) | Self::Function(_) => None,
         }
     }
 }

@@ -394,6 +394,18 @@ fn validate_method(
                 problems,
             );
         }
+        Integration::Function(function) => {
+            if !(MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(&function.timeout_ms) {
+                problems.push(
+                    at.locate(id, here, "integration.timeout_ms"),
+                    Problem::OutOfRange {
+                        what: "integration timeout",
+                        value: function.timeout_ms.to_string(),
+                        range: "50..=29000 ms",
+                    },
+                );
+            }
+        }
     }
 }
 

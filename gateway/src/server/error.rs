@@ -5,11 +5,14 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use gatehouse_identity::functions::FunctionError;
+
 use crate::definition::compiled::MissReason;
 use crate::definition::path::PathRejection;
 use crate::definition::responses::GatewayResponseType;
 use crate::definition::template::RenderError;
 use crate::server::body::GatewayBody;
+use crate::server::functions::Malformed;
 use crate::server::steps::Rejection;
 
 /// Why the gateway answers a request itself.
@@ -49,6 +52,13 @@ pub enum GatewayError {
     ClientBody(String),
     #[error("rejected by a pipeline stage: {}", .0.kind.name())]
     Rejected(Rejection),
+    /// A Lambda proxy integration's function could not be called, or failed (as API Gateway
+    /// answers a Lambda error: 502; an unregistered function is a configuration error: 500).
+    #[error(transparent)]
+    Function(FunctionError),
+    /// The function answered, but not with a Lambda proxy response: 502.
+    #[error("the answer of function `{arn}` is not a Lambda proxy response: {why}")]
+    MalformedAnswer { arn: String, why: Malformed },
 }
 
 // === impl GatewayError ===
@@ -70,6 +80,19 @@ impl GatewayError {
             Self::Backend(_) | Self::BackendTls(_) => G::IntegrationFailure,
             Self::Timeout(_) => G::IntegrationTimeout,
             Self::Rejected(rejection) => rejection.kind,
+            Self::Function(err) => match err {
+                FunctionError::NotRegistered { .. } | FunctionError::InvalidArn { .. } => {
+                    G::ApiConfigurationError
+                }
+                FunctionError::EventTooLarge { .. } => G::RequestTooLarge,
+                FunctionError::Unreachable { .. }
+                | FunctionError::Timeout { .. }
+                | FunctionError::Transport { .. }
+                | FunctionError::Failed { .. }
+                | FunctionError::AnswerTooLarge { .. }
+                | FunctionError::NotJson { .. } => G::IntegrationFailure,
+            },
+            Self::MalformedAnswer { .. } => G::IntegrationFailure,
         }
     }
 
@@ -95,15 +118,23 @@ impl GatewayError {
             | Self::Backend(_)
             | Self::BackendTls(_)
             | Self::Timeout(_)
-            | Self::Rejected(_) => self.response_type().message().to_owned(),
+            | Self::Rejected(_)
+            | Self::Function(_)
+            | Self::MalformedAnswer { .. } => self.response_type().message().to_owned(),
         }
     }
 
     /// The status to send: the response type's, but 502 Bad Gateway for a backend whose TLS
-    /// handshake failed (an answer from the wrong party, not a missing one).
+    /// handshake failed (an answer from the wrong party, not a missing one) and for a Lambda
+    /// function that failed or answered what API Gateway calls a malformed Lambda proxy
+    /// response.
     pub fn status(&self) -> u16 {
         match self {
-            Self::BackendTls(_) => 502,
+            Self::BackendTls(_) | Self::MalformedAnswer { .. } => 502,
+            Self::Function(_) => match self.response_type() {
+                GatewayResponseType::IntegrationFailure => 502,
+                other => other.status(),
+            },
             Self::NoRoute(_)
             | Self::InvalidPath(_)
             | Self::AmbiguousHost
@@ -225,6 +256,80 @@ mod tests {
                 "Internal server error",
             ),
             (GatewayError::Timeout(50), 504, "Endpoint request timed out"),
+            (
+                GatewayError::Function(FunctionError::NotRegistered { arn: "a".into() }),
+                500,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::InvalidArn { arn: "a".into() }),
+                500,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::EventTooLarge {
+                    arn: "a".into(),
+                    limit: 1,
+                }),
+                413,
+                "Request Too Long",
+            ),
+            (
+                GatewayError::Function(FunctionError::Unreachable {
+                    arn: "a".into(),
+                    attempts: 3,
+                    reason: "refused".into(),
+                }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::Timeout {
+                    arn: "a".into(),
+                    timeout_ms: 5000,
+                }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::Transport {
+                    arn: "a".into(),
+                    reason: "reset".into(),
+                }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::Failed {
+                    arn: "a".into(),
+                    status: 500,
+                    error_type: Some("Error".into()),
+                    error_message: Some("the function's own words".into()),
+                }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::AnswerTooLarge {
+                    arn: "a".into(),
+                    limit: 1,
+                }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::Function(FunctionError::NotJson { arn: "a".into() }),
+                502,
+                "Internal server error",
+            ),
+            (
+                GatewayError::MalformedAnswer {
+                    arn: "a".into(),
+                    why: Malformed::NoStatus,
+                },
+                502,
+                "Internal server error",
+            ),
             (
                 GatewayError::Rejected(Rejection::new(GatewayResponseType::Throttled)),
                 429,

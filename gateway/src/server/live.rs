@@ -316,7 +316,7 @@ impl Live {
     /// another deployment), on the blocking pool: the caller's runtime goes on serving while
     /// it compiles.
     pub async fn rebuild(self: &Arc<Self>, limits: &Limits) -> Result<Vec<Warning>, ReloadError> {
-        let (this, limits) = (Arc::clone(self), *limits);
+        let (this, limits) = (Arc::clone(self), limits.clone());
         tokio::task::spawn_blocking(move || this.rebuild_blocking(&limits))
             .await
             .map_err(|err| ReloadError::Compile(err.to_string()))?

@@ -28,6 +28,7 @@ pub mod body;
 pub mod cache;
 pub mod cors;
 pub mod error;
+pub mod functions;
 pub mod listener;
 pub mod live;
 pub mod metrics;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gatehouse_identity::functions::{FunctionError, Functions};
 use gatehouse_identity::net::TrustedProxies;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -16,7 +17,8 @@ use hyper::body::Incoming;
 
 use crate::definition::compiled::{Resolution, RouteHit, normalize_host};
 use crate::definition::model::{
-    Authorization, HttpIntegration, Integration, MockIntegration, PassthroughBehavior,
+    Authorization, AuthorizerKind, FunctionIntegration, HttpIntegration, Integration,
+    MockIntegration, PassthroughBehavior,
 };
 use crate::definition::path::{
     PathRejection, check_request_path, merge_slashes, split_encoded_slashes,
@@ -29,6 +31,7 @@ use crate::server::backend_tls::BackendTls;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
+use crate::server::functions::{Caller, EventInput};
 use crate::server::listener::ConnectionPermit;
 use crate::server::live::{Live, RouteRuntime, Snapshot, StageRuntime};
 use crate::server::proxy::{self, BackendPool, Forwarding, Query};
@@ -75,6 +78,11 @@ pub struct ServiceConfig {
     pub pool_max_idle_per_host: usize,
     /// On shutdown, how long in-flight requests get to finish (default 30 s).
     pub shutdown_grace: Duration,
+    /// The function registry `aws_proxy` integrations call (`None`: every such method answers
+    /// 500, as for a function that is not registered).
+    pub functions: Option<Functions>,
+    /// `requestContext.accountId` of Lambda proxy events.
+    pub account_id: String,
 }
 
 /// The gateway as a service: cheap to clone, one per listener.
@@ -150,6 +158,8 @@ impl Default for ServiceConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
             shutdown_grace: Duration::from_secs(30),
+            functions: None,
+            account_id: "000000000000".to_owned(),
         }
     }
 }
@@ -527,7 +537,104 @@ impl ConnectionService {
                 self.http(cx, http, false, has_body, body, &query, tls, outcome)
                     .await
             }
+            Integration::Function(function) => {
+                self.function(cx, function, body, limit, &query, outcome)
+                    .await
+            }
         }
+    }
+
+    /// A Lambda proxy integration: the event to the function's endpoint, its answer back.
+    async fn function(
+        &self,
+        cx: &mut RequestContext<'_>,
+        integration: &FunctionIntegration,
+        body: GatewayBody,
+        limit: u64,
+        query: &Query<'_>,
+        outcome: &mut Outcome,
+    ) -> Result<Response<GatewayBody>, GatewayError> {
+        let inner = &*self.inner;
+        let arn = integration.function.render(&cx.hit.stage.stage.variables)?;
+        let Some(functions) = &inner.config.functions else {
+            return Err(GatewayError::Function(FunctionError::NotRegistered { arn }));
+        };
+        let bytes = self.read_body(body, limit).await?;
+        let event = {
+            let cx = &*cx;
+            let content_type = cx
+                .head
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let caller = match &cx.hit.definition.settings.authorization {
+                Authorization::None => Caller::Anonymous,
+                Authorization::AwsIam => Caller::Iam,
+                Authorization::Authorizer { name, .. } => {
+                    match (
+                        cx.hit.api.authorizers.get(name).map(|a| &a.kind),
+                        &cx.authorizer,
+                    ) {
+                        (Some(AuthorizerKind::Jwt(_)), Some(output)) => Caller::Jwt {
+                            claims: &output.claims,
+                        },
+                        (Some(AuthorizerKind::Endpoint(_)), Some(output)) => Caller::Lambda {
+                            principal_id: &output.principal_id,
+                            context: &output.context,
+                        },
+                        _ => Caller::Anonymous,
+                    }
+                }
+            };
+            let input = EventInput {
+                format: integration.payload_format,
+                method: cx.head.method.as_str(),
+                route_method: cx.hit.method.as_str(),
+                resource_path: cx.hit.resource.path.as_str(),
+                api_path: format!("/{}", cx.hit.resource_request_path.trim_start_matches('/')),
+                raw_path: cx.head.uri.path(),
+                raw_query: cx.head.uri.query(),
+                query: query.pairs().collect(),
+                headers: &cx.head.headers,
+                path_parameters: cx
+                    .hit
+                    .path_params
+                    .iter()
+                    .map(|(k, v)| (k, crate::definition::path::percent_decode(v).into_owned()))
+                    .collect(),
+                stage_variables: &cx.hit.stage.stage.variables,
+                stage: &cx.hit.stage.stage.name,
+                api_id: &cx.hit.api.id,
+                account_id: &inner.config.account_id,
+                request_id: cx.request_id.as_str(),
+                source_ip: cx.source_ip.to_string(),
+                protocol: cx.protocol(),
+                secure: self.secure,
+                request_time: cx.now,
+                caller,
+                identity: &cx.identity,
+                body: &bytes,
+                binary_media_type: crate::server::functions::is_binary_media_type(
+                    content_type,
+                    &cx.hit.api.binary_media_types,
+                ),
+            };
+            crate::server::functions::event(&input)
+        };
+        let event = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
+        let sent = Instant::now();
+        let timeout = Duration::from_millis(u64::from(integration.timeout_ms));
+        let called = tokio::time::timeout(timeout, functions.invoke(&arn, event)).await;
+        outcome.integration_latency = Some(sent.elapsed());
+        let answer = match called {
+            Err(_) => return Err(GatewayError::Timeout(integration.timeout_ms)),
+            Ok(Err(err)) => return Err(GatewayError::Function(err)),
+            Ok(Ok(answer)) => answer,
+        };
+        let answer = crate::server::functions::answer(integration.payload_format, &answer)
+            .map_err(|why| GatewayError::MalformedAnswer { arn, why })?;
+        outcome.integration_status = Some(answer.status);
+        Ok(answer.into_response())
     }
 
     /// Reads a body whole, within `limit` bytes and the body read timeout.

@@ -568,6 +568,11 @@ impl<'q> Query<'q> {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// Every pair, in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
     fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.pairs
             .iter()

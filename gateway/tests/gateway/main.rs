@@ -17,6 +17,7 @@ mod declarative;
 mod edge;
 mod edge_tls;
 mod fidelity;
+mod functions;
 mod import;
 mod layout;
 mod properties;

@@ -8,6 +8,7 @@
 pub mod cognito;
 pub mod cognito_identity;
 pub mod dynamodb;
+pub mod functions;
 pub mod operator;
 pub mod query;
 

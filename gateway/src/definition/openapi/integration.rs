@@ -1,17 +1,20 @@
 //! `x-amazon-apigateway-integration`: `http` and `http_proxy` integrations with their URI,
 //! parameter mappings, timeout and cache keys, `mock` integrations with their request and
-//! response templates, and the integration responses of both.
+//! response templates, the integration responses of both, and `aws_proxy` integrations to a
+//! Lambda function (served through the function registry, payload format 1.0 or 2.0).
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Importer, string_list};
 use crate::definition::error::Problem;
+use crate::definition::functions::{FunctionRef, PayloadFormat};
 use crate::definition::mapping::{MappingSource, MappingTarget, ParameterMapping, RequestParam};
 use crate::definition::model::{
-    DEFAULT_TIMEOUT_MS, HeaderValueSource, HttpIntegration, HttpMethod, Integration,
-    IntegrationResponse, MethodSettings, MockIntegration, PassthroughBehavior, SelectionPattern,
+    DEFAULT_TIMEOUT_MS, FunctionIntegration, HeaderValueSource, HttpIntegration, HttpMethod,
+    Integration, IntegrationResponse, MethodSettings, MockIntegration, PassthroughBehavior,
+    SelectionPattern,
 };
 use crate::definition::template::UriTemplate;
 
@@ -38,11 +41,7 @@ impl Importer<'_> {
                 .to_ascii_lowercase(),
         };
         match kind.as_str() {
-            "http" | "http_proxy" | "mock" => {}
-            "aws_proxy" => {
-                self.warn(format!("{at}.type"), "type: aws_proxy", "Lambda proxy integrations have no gatehouse equivalent; the method is not imported (use `http_proxy` to an HTTP backend)");
-                return None;
-            }
+            "http" | "http_proxy" | "mock" | "aws_proxy" => {}
             "aws" => {
                 self.warn(
                     format!("{at}.type"),
@@ -74,6 +73,9 @@ impl Importer<'_> {
                 "private (VPC link) integrations are not supported; the method is not imported",
             );
             return None;
+        }
+        if kind == "aws_proxy" {
+            return self.function_integration(obj, at, settings);
         }
         for key in obj.keys() {
             let known = matches!(
@@ -194,6 +196,90 @@ impl Importer<'_> {
         } else {
             Some(Integration::HttpProxy(http))
         }
+    }
+
+    /// An `aws_proxy` integration: the Lambda function of its `uri`, which must be registered
+    /// (checked here when the ARN is literal, when a stage completes it otherwise).
+    fn function_integration(
+        &mut self,
+        obj: &Map<String, Value>,
+        at: &str,
+        settings: &mut MethodSettings,
+    ) -> Option<Integration> {
+        for key in obj.keys() {
+            let here = format!("{at}.{key}");
+            match key.as_str() {
+                "type" | "uri" | "httpMethod" | "payloadFormatVersion" | "timeoutInMillis"
+                | "cacheKeyParameters" | "passthroughBehavior" | "contentHandling"
+                | "connectionType" => {}
+                "credentials" => self.warn(
+                    here,
+                    key.as_str(),
+                    "gatehouse calls the endpoint registered for the function; no credentials are used",
+                ),
+                "responses" | "requestParameters" | "requestTemplates" => self.warn(
+                    here,
+                    key.as_str(),
+                    "a Lambda proxy integration hands the whole request to the function and passes its answer through; ignored",
+                ),
+                other => self.warn(here, other, "not supported for integrations; ignored"),
+            }
+        }
+        for param in obj
+            .get("cacheKeyParameters")
+            .map(string_list)
+            .unwrap_or_default()
+        {
+            if let Some(p) = self.record(
+                RequestParam::parse(&param, false),
+                format!("{at}.cacheKeyParameters"),
+            ) {
+                settings.cache_key_parameters.push(p);
+            }
+        }
+        let payload_format = match self.text(obj, "payloadFormatVersion", at) {
+            Some(text) => self.record(
+                PayloadFormat::parse(text),
+                format!("{at}.payloadFormatVersion"),
+            )?,
+            None => PayloadFormat::V1,
+        };
+        let timeout_ms = match obj.get("timeoutInMillis") {
+            None => DEFAULT_TIMEOUT_MS,
+            Some(v) => v
+                .as_u64()
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(u32::MAX),
+        };
+        let Some(uri) = obj.get("uri") else {
+            self.problems.push(at, Problem::Missing { field: "uri" });
+            return None;
+        };
+        let location = format!("{at}.uri");
+        let text = self.as_text(uri, &location)?;
+        // A URI that names no Lambda function cannot be served; it is reported by name and
+        // the method left out, as other integrations gatehouse cannot serve are. A function
+        // that is not registered is an error: registering it is the way out.
+        let function = match FunctionRef::parse(text) {
+            Ok(function) => function,
+            Err(problem) => {
+                self.warn(
+                    format!("{at}.type"),
+                    "type: aws_proxy",
+                    format!("{problem}; the method is not imported"),
+                );
+                return None;
+            }
+        };
+        if let Some(arn) = function.literal() {
+            let known = self.limits.functions.check(arn, "");
+            self.record(known, &location)?;
+        }
+        Some(Integration::Function(FunctionIntegration {
+            function,
+            payload_format,
+            timeout_ms,
+        }))
     }
 
     /// `tlsConfig`: `insecureSkipVerification` is honoured as API Gateway does, with a

@@ -1,15 +1,16 @@
 //! OpenAPI 3.0 and Swagger 2.0 import, honouring API Gateway's `x-amazon-apigateway-*`
 //! extensions.
 //!
-//! Supported: `x-amazon-apigateway-integration` (`http`, `http_proxy`, `mock`; `uri` with
+//! Supported: `x-amazon-apigateway-integration` (`http`, `http_proxy`, `mock`, `aws_proxy` to a
+//! registered Lambda function with `payloadFormatVersion` 1.0 or 2.0; `uri` with
 //! `${stageVariables.x}`, `httpMethod`, `requestParameters`, `timeoutInMillis`,
 //! `cacheKeyParameters`, `passthroughBehavior`, `responses` with `statusCode`,
 //! `responseParameters` and — for mocks — `responseTemplates`, `requestTemplates` of the form
 //! `{"statusCode": N}` for mocks), `x-amazon-apigateway-any-method`,
 //! `x-amazon-apigateway-api-key-source`, `x-amazon-apigateway-request-validators`,
 //! `x-amazon-apigateway-request-validator` (top level and operation), `x-amazon-apigateway-authorizer`
-//! (`cognito_user_pools`, `jwt`, `token`, `request` with an HTTP `authorizerUri` or
-//! `x-gatehouse-endpoint`), `x-amazon-apigateway-authtype: awsSigv4` / `x-amazon-apigateway-auth`,
+//! (`cognito_user_pools`, `jwt`, `token`, `request` with an HTTP `authorizerUri`, a registered
+//! Lambda function's `authorizerUri`, or `x-gatehouse-endpoint`), `x-amazon-apigateway-authtype: awsSigv4` / `x-amazon-apigateway-auth`,
 //! `x-amazon-apigateway-cors`, `x-amazon-apigateway-binary-media-types`, security schemes
 //! `api_key` (`in: header`, `name: x-api-key`) with per-operation and top-level `security`,
 //! path-level `parameters`, local `$ref`s, request bodies → models.

@@ -1,15 +1,18 @@
 //! Security schemes and authorizers: `components.securitySchemes` (`securityDefinitions` in
 //! Swagger 2) with `x-amazon-apigateway-authorizer` (`cognito_user_pools`, `jwt`, `token`,
-//! `request`) and `x-amazon-apigateway-authtype`.
+//! `request` — an HTTP endpoint, or a Lambda function's `authorizerUri` served through the
+//! function registry) and `x-amazon-apigateway-authtype`.
 
 use serde_json::{Map, Value};
 
 use super::{Importer, Scheme, SpecVersion, string_list};
 use crate::definition::error::Problem;
+use crate::definition::functions::FunctionRef;
 use crate::definition::mapping::IdentitySource;
 use crate::definition::model::{
-    Api, Authorizer, AuthorizerKind, DEFAULT_AUTHORIZER_TTL_SECONDS, EndpointAuthorizer,
-    EndpointAuthorizerKind, JwtAuthorizer, JwtFlavor, SelectionPattern, UserPoolRef,
+    Api, Authorizer, AuthorizerKind, AuthorizerTarget, DEFAULT_AUTHORIZER_TTL_SECONDS,
+    EndpointAuthorizer, EndpointAuthorizerKind, JwtAuthorizer, JwtFlavor, SelectionPattern,
+    UserPoolRef,
 };
 use crate::definition::template::UriTemplate;
 
@@ -235,7 +238,8 @@ impl Importer<'_> {
     }
 
     /// A `token` or `request` authorizer: the HTTP endpoint gatehouse calls with the
-    /// authorizer event.
+    /// authorizer event, or the Lambda function of `authorizerUri` (through the function
+    /// registry).
     fn endpoint_authorizer(
         &mut self,
         obj: &Map<String, Value>,
@@ -245,28 +249,32 @@ impl Importer<'_> {
         scheme_header: Option<&str>,
         at: &str,
     ) -> Option<AuthorizerKind> {
-        // `x-gatehouse-endpoint` wins over `authorizerUri` (usually a Lambda function, which
-        // API Gateway calls and gatehouse cannot); each is reported at its own key.
-        let endpoint = match (obj.get("x-gatehouse-endpoint"), obj.get("authorizerUri")) {
+        // `x-gatehouse-endpoint` wins over `authorizerUri`; each is reported at its own key.
+        let target = match (obj.get("x-gatehouse-endpoint"), obj.get("authorizerUri")) {
             (Some(value), _) => {
                 let location = format!("{at}.x-gatehouse-endpoint");
                 let text = self.as_text(value, &location)?;
-                self.record(UriTemplate::parse(text), location)?
+                AuthorizerTarget::Endpoint(self.record(UriTemplate::parse(text), location)?)
             }
             (None, Some(value)) => {
                 let location = format!("{at}.authorizerUri");
                 let text = self.as_text(value, &location)?;
                 if text.starts_with("arn:") {
-                    self.problems.push(
+                    let function = self.record(
+                        FunctionRef::parse(text).map_err(with_endpoint_advice),
+                        &location,
+                    )?;
+                    if let Some(arn) = function.literal() {
+                        let known = self.limits.functions.check(arn, ENDPOINT_ALTERNATIVE);
+                        self.record(known, &location)?;
+                    }
+                    AuthorizerTarget::Function(function)
+                } else {
+                    AuthorizerTarget::Endpoint(self.record(
+                        UriTemplate::parse(text).map_err(with_endpoint_advice),
                         location,
-                        Problem::unsupported(text, "a Lambda authorizer has no gatehouse equivalent; set `x-gatehouse-endpoint` to an HTTP endpoint that answers the authorizer event"),
-                    );
-                    return None;
+                    )?)
                 }
-                self.record(
-                    UriTemplate::parse(text).map_err(with_endpoint_advice),
-                    location,
-                )?
             }
             (None, None) => {
                 self.problems.push(
@@ -297,13 +305,17 @@ impl Importer<'_> {
         };
         Some(AuthorizerKind::Endpoint(EndpointAuthorizer {
             kind,
-            endpoint,
+            target,
             identity_sources,
             result_ttl_seconds: ttl,
             identity_validation_expression: expression,
         }))
     }
 }
+
+/// What an unregistered Lambda authorizer may do instead of registering its function.
+const ENDPOINT_ALTERNATIVE: &str =
+    ", or set `x-gatehouse-endpoint` to an HTTP endpoint that answers the authorizer event";
 
 /// An `authorizerUri` gatehouse cannot call (a template placeholder, text that is no URL): the
 /// way out is an endpoint of its own beside it.

@@ -1,7 +1,9 @@
-//! `TOKEN` and `REQUEST` authorizers: gatehouse has no Lambda, so it POSTs API Gateway's
-//! authorizer event (version 1.0, the REST API shape) as JSON to the configured endpoint and
-//! reads the answer a Lambda authorizer would return:
-//! `{"principalId", "policyDocument", "context", "usageIdentifierKey"}`.
+//! `TOKEN` and `REQUEST` authorizers: gatehouse POSTs API Gateway's authorizer event (version
+//! 1.0, the REST API shape) as JSON to the configured endpoint, or — for a Lambda authorizer —
+//! to the endpoint registered for the function (signed, through the function registry), and
+//! reads the answer a Lambda authorizer returns:
+//! `{"principalId", "policyDocument", "context", "usageIdentifierKey"}`. A function that fails
+//! with the error message `Unauthorized` (how a Lambda authorizer asks for a 401) gives 401.
 //!
 //! The policy document is evaluated with gatehouse-policy for `execute-api:Invoke` on the
 //! method ARN: an explicit deny answers 403 "… with an explicit deny", no matching allow 403
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gatehouse_identity::functions::FunctionError;
 use gatehouse_policy::calendar::unix_seconds;
 use gatehouse_policy::{Outcome, Policy, PolicySet, Request};
 use http_body_util::{BodyExt, Full};
@@ -25,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Map, Value, json};
 
 use crate::definition::mapping::IdentitySource;
-use crate::definition::model::{EndpointAuthorizer, EndpointAuthorizerKind};
+use crate::definition::model::{AuthorizerTarget, EndpointAuthorizer, EndpointAuthorizerKind};
 use crate::definition::responses::GatewayResponseType;
 use crate::server::authorizers::{
     AuthorizerConfig, CONTEXT_HEADER, CallerPolicies, denied, encoded_header, method_arn, record,
@@ -39,6 +42,8 @@ pub(crate) struct EndpointCaller {
     client: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
     cache: quick_cache::sync::Cache<String, Arc<Answer>>,
+    /// Lambda authorizers' functions (`None`: every one fails with 500).
+    pub(crate) functions: Option<gatehouse_identity::functions::Functions>,
 }
 
 /// A usable answer.
@@ -67,6 +72,7 @@ impl EndpointCaller {
             client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
             timeout: config.call_timeout,
             cache: quick_cache::sync::Cache::new(config.endpoint_cache_entries.max(16)),
+            functions: None,
         }
     }
 
@@ -177,30 +183,57 @@ impl EndpointCaller {
             }),
             EndpointAuthorizerKind::Request => request_event(cx, arn),
         };
-        let uri = authorizer
-            .endpoint
-            .render(|_| None, &cx.hit.stage.stage.variables)
-            .map_err(|e| failure(&e.to_string()))?;
-        let request = http::Request::post(uri.as_str())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(event.to_string())))
-            .map_err(|e| failure(&e.to_string()))?;
-        let response = tokio::time::timeout(self.timeout, self.client.request(request))
-            .await
-            .map_err(|_| failure("timed out"))?
-            .map_err(|e| failure(&e.to_string()))?;
-        let status = response.status();
-        if status == http::StatusCode::UNAUTHORIZED {
-            return Err(unauthorized());
+        let body = match &authorizer.target {
+            AuthorizerTarget::Endpoint(endpoint) => {
+                let uri = endpoint
+                    .render(|_| None, &cx.hit.stage.stage.variables)
+                    .map_err(|e| failure(&e.to_string()))?;
+                let request = http::Request::post(uri.as_str())
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(event.to_string())))
+                    .map_err(|e| failure(&e.to_string()))?;
+                let response = tokio::time::timeout(self.timeout, self.client.request(request))
+                    .await
+                    .map_err(|_| failure("timed out"))?
+                    .map_err(|e| failure(&e.to_string()))?;
+                let status = response.status();
+                if status == http::StatusCode::UNAUTHORIZED {
+                    return Err(unauthorized());
+                }
+                if !status.is_success() {
+                    return Err(failure(&format!("answered {status}")));
+                }
+                http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                    .collect()
+                    .await
+                    .map_err(|e| failure(&e.to_string()))?
+                    .to_bytes()
+            }
+            AuthorizerTarget::Function(function) => {
+                let arn = function
+                    .render(&cx.hit.stage.stage.variables)
+                    .map_err(|e| failure(&e.to_string()))?;
+                let Some(functions) = &self.functions else {
+                    return Err(failure(&format!("function `{arn}` is not registered")));
+                };
+                let event = Bytes::from(event.to_string());
+                match tokio::time::timeout(self.timeout, functions.invoke(&arn, event)).await {
+                    Err(_) => return Err(failure("timed out")),
+                    Ok(Ok(body)) => body,
+                    // A Lambda authorizer that throws `Unauthorized` asks for a 401; so does
+                    // an endpoint answering 401.
+                    Ok(Err(err @ FunctionError::Failed { status, .. }))
+                        if status == 401 || err.error_message() == Some("Unauthorized") =>
+                    {
+                        return Err(unauthorized());
+                    }
+                    Ok(Err(err)) => return Err(failure(&err.to_string())),
+                }
+            }
+        };
+        if body.len() > MAX_ANSWER_BYTES {
+            return Err(failure("the answer is too large"));
         }
-        if !status.is_success() {
-            return Err(failure(&format!("answered {status}")));
-        }
-        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| failure(&e.to_string()))?
-            .to_bytes();
         let value: Value = serde_json::from_slice(&body).map_err(|e| failure(&e.to_string()))?;
         let principal_id = match value.get("principalId") {
             Some(Value::String(s)) => s.clone(),

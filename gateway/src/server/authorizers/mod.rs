@@ -1,7 +1,7 @@
 //! Authorizers: the `Phase::Authorize` stage. A method's `authorization` picks one:
 //! `COGNITO_USER_POOLS`/`jwt` ([`jwt`]: gatehouse pools through a [`PoolTokenVerifier`] the
 //! binary provides, remote OIDC issuers through discovery and a cached JWKS), `TOKEN`/`REQUEST`
-//! endpoints ([`endpoint`]), or `AWS_IAM` ([`iam`]: SigV4 with operator or temporary
+//! endpoints and Lambda functions ([`endpoint`]), or `AWS_IAM` ([`iam`]: SigV4 with operator or temporary
 //! credentials, `execute-api:Invoke` on the method ARN, through an [`IamAuthorizer`] — the
 //! binary passes [`iam::CredentialAuthorizer`] over identity's credential verifier).
 //!
@@ -151,6 +151,12 @@ impl AuthorizerStep {
             config,
             iam,
         }
+    }
+
+    /// Lambda authorizers call their functions through `functions`.
+    pub fn with_functions(mut self, functions: gatehouse_identity::functions::Functions) -> Self {
+        self.endpoint.functions = Some(functions);
+        self
     }
 
     /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{VERB}/{path}`.
