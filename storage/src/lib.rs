@@ -26,6 +26,7 @@ mod import_jobs;
 mod keys;
 mod mfa;
 mod migrate;
+mod oauth;
 mod pools;
 mod revocations;
 mod sessions;
@@ -55,6 +56,10 @@ pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Reso
 pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
+pub use oauth::{
+    AuthCodeRecord, AuthCodes, DomainRecord, Domains, HostedSessionRecord, HostedSessions,
+    OAuthGrantRecord, OAuthGrants, Redemption, ResourceServerRecord, ResourceServers,
+};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use sessions::SpentSessions;
@@ -229,6 +234,31 @@ impl Store {
     /// Cognito user import jobs and their uploads.
     pub fn import_jobs(&self) -> ImportJobs<'_> {
         ImportJobs::new(&self.db)
+    }
+
+    /// Resource servers and their custom scopes (OAuth 2.0).
+    pub fn resource_servers(&self) -> ResourceServers<'_> {
+        ResourceServers::new(&self.db)
+    }
+
+    /// The pools' domains (the hosted pages and OAuth endpoints by `Host`).
+    pub fn domains(&self) -> Domains<'_> {
+        Domains::new(&self.db)
+    }
+
+    /// Authorization codes (single-use).
+    pub fn auth_codes(&self) -> AuthCodes<'_> {
+        AuthCodes::new(&self.db)
+    }
+
+    /// The hosted pages' sign-in sessions.
+    pub fn hosted_sessions(&self) -> HostedSessions<'_> {
+        HostedSessions::new(&self.db)
+    }
+
+    /// What each OAuth sign-in was granted.
+    pub fn oauth_grants(&self) -> OAuthGrants<'_> {
+        OAuthGrants::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
         postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
+    Migration {
+        version: 15,
+        name: "OAuth 2.0: resource servers, domains, authorization codes, hosted sessions, grants",
+        sqlite: include_str!("../migrations/sqlite/0015_oauth.sql"),
+        postgres: include_str!("../migrations/postgres/0015_oauth.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the
