@@ -23,16 +23,17 @@
 //! - `devices`: remembered devices.
 //! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
 //!   revocation of a token family on reuse.
+//! - `resource_servers`: OAuth resource servers and their custom scopes.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
-mod attempts;
+pub(crate) mod attempts;
 mod attributes;
 mod auth;
 mod auth_events;
-mod challenges;
+pub(crate) mod challenges;
 mod clients;
 mod codes;
 pub mod config;
@@ -46,6 +47,7 @@ mod list_users;
 mod mfa;
 mod pools;
 mod refresh;
+mod resource_servers;
 mod revocations;
 mod self_service;
 mod sign_up;
@@ -77,7 +79,8 @@ pub use import_jobs::{
     CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
     UploadError,
 };
-pub use issue::{ADMIN_SCOPE, refresh_token_hash};
+pub(crate) use issue::claim_value;
+pub use issue::{ADMIN_SCOPE, GrantClaims, at_hash, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{
     FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
@@ -87,6 +90,9 @@ pub use mfa::{
     TOTP_SECRET_BYTES, TOTP_SKEW_STEPS, TOTP_STEP_SECS, TotpRefusal, check_totp, totp_code,
 };
 pub use pools::{MAX_PAGE, schema_with};
+pub use resource_servers::{
+    MAX_RESOURCE_SERVER_SCOPES, MAX_RESOURCE_SERVERS_PAGE, ResourceServer, ResourceServerScope,
+};
 pub use revocations::{
     REVOCATION_LIFETIME, REVOCATION_PURGE_INTERVAL, REVOCATION_REFRESH_INTERVAL, Revocations,
 };
