@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HOSTED_SESSION_LIFETIME, OAuth2, secret_hash};
 use crate::time::{from_unix_millis, unix_millis};
-use crate::user_pools::{User, UserPool, UserPoolError};
+use crate::user_pools::{User, UserPool, UserPoolError, UserPools};
 
 /// A live hosted session and its user.
 #[derive(Debug, Clone)]
@@ -130,16 +130,16 @@ impl OAuth2 {
         }
         Ok(())
     }
+}
 
-    /// Deletes expired codes, sessions and grants (codes and sessions a minute past their
-    /// expiry, so nodes with clocks slightly apart agree); returns how many rows went.
-    pub async fn purge_expired(&self) -> Result<u64, UserPoolError> {
-        let now = self.pools.now();
-        let before = unix_millis(now.checked_sub(Duration::from_secs(60)).unwrap_or(now));
-        let store = self.pools.store();
-        let codes = store.auth_codes().purge_expired(before).await?;
-        let sessions = store.hosted_sessions().purge_expired(before).await?;
-        let grants = store.oauth_grants().purge_expired(before).await?;
-        Ok(codes + sessions + grants)
-    }
+/// Deletes expired codes, sessions and grants (a minute past their expiry, so nodes with
+/// clocks slightly apart agree); returns how many rows went. Run with the other purges.
+pub(crate) async fn purge_expired(pools: &UserPools) -> Result<u64, UserPoolError> {
+    let now = pools.now();
+    let before = unix_millis(now.checked_sub(Duration::from_secs(60)).unwrap_or(now));
+    let store = pools.store();
+    let codes = store.auth_codes().purge_expired(before).await?;
+    let sessions = store.hosted_sessions().purge_expired(before).await?;
+    let grants = store.oauth_grants().purge_expired(before).await?;
+    Ok(codes + sessions + grants)
 }

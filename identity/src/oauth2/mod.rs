@@ -34,6 +34,7 @@ mod token;
 pub use authorize::{AuthorizeOutcome, LoginContext, SignInError, SignedInRedirect};
 pub use error::{ErrorRedirect, OAuthError, PageError, Refusal};
 pub use hosted::HostedSession;
+pub(crate) use hosted::purge_expired;
 pub use request::{AuthorizeRequest, Prompt, ValidRequest, redirect_with};
 pub use token::{ClientAuth, TokenGrant, TokenResponse};
 
