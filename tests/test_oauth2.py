@@ -464,3 +464,119 @@ def test_wrong_passwords_and_unknown_users_get_the_same_page(app):
         assert answer.status_code == 401
         answers.append(" ".join(read_form(answer.text).text).split("Incorrect")[1][:40])
     assert answers[0] == answers[1]
+
+
+# === resource servers and client credentials ===
+
+API = "https://api.example.com"
+
+
+def raises(error_type: str, call, **kwargs) -> str:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    assert caught.value.response["Error"]["Code"] == error_type, caught.value.response
+    return caught.value.response["Error"]["Message"]
+
+
+def test_resource_servers_over_the_cognito_protocol(server):
+    admin = server.admin
+    pool_id = admin.create_user_pool(PoolName=unique("rs-"))["UserPool"]["Id"]
+    scopes = [{"ScopeName": "read", "ScopeDescription": "Read"}, {"ScopeName": "write", "ScopeDescription": "Write"}]
+    created = admin.create_resource_server(UserPoolId=pool_id, Identifier=API, Name="orders", Scopes=scopes)
+    assert created["ResourceServer"] == {"UserPoolId": pool_id, "Identifier": API, "Name": "orders", "Scopes": scopes}
+    raises("InvalidParameterException", admin.create_resource_server, UserPoolId=pool_id, Identifier=API, Name="again")
+    raises(
+        "InvalidParameterException",
+        admin.create_resource_server,
+        UserPoolId=pool_id,
+        Identifier="https://dup.example",
+        Name="dup",
+        Scopes=[{"ScopeName": "a", "ScopeDescription": "x"}] * 2,
+    )
+    for i in range(3):
+        admin.create_resource_server(UserPoolId=pool_id, Identifier=f"https://api{i}.example", Name=f"api{i}")
+    first = admin.list_resource_servers(UserPoolId=pool_id, MaxResults=2)
+    rest = admin.list_resource_servers(UserPoolId=pool_id, MaxResults=2, NextToken=first["NextToken"])
+    names = [s["Identifier"] for s in first["ResourceServers"] + rest["ResourceServers"]]
+    assert sorted(names) == sorted([API] + [f"https://api{i}.example" for i in range(3)])
+    updated = admin.update_resource_server(UserPoolId=pool_id, Identifier=API, Name="orders-v2", Scopes=scopes[:1])
+    assert updated["ResourceServer"]["Scopes"] == scopes[:1]
+    assert admin.describe_resource_server(UserPoolId=pool_id, Identifier=API)["ResourceServer"]["Name"] == "orders-v2"
+    admin.delete_resource_server(UserPoolId=pool_id, Identifier=API)
+    raises("ResourceNotFoundException", admin.describe_resource_server, UserPoolId=pool_id, Identifier=API)
+
+
+def test_client_oauth_settings_are_checked_as_cognito_checks_them(server):
+    admin = server.admin
+    pool_id = admin.create_user_pool(PoolName=unique("cfg-"))["UserPool"]["Id"]
+    base = dict(UserPoolId=pool_id, ClientName="c", AllowedOAuthFlowsUserPoolClient=True, SupportedIdentityProviders=["COGNITO"])
+    raises("ScopeDoesNotExistException", admin.create_user_pool_client, **base, AllowedOAuthFlows=["code"],
+           AllowedOAuthScopes=["openid", f"{API}/read"], CallbackURLs=[CALLBACK])
+    raises("InvalidOAuthFlowException", admin.create_user_pool_client, **base, AllowedOAuthFlows=["client_credentials"],
+           AllowedOAuthScopes=["openid"])
+    raises("InvalidOAuthFlowException", admin.create_user_pool_client, **base, AllowedOAuthFlows=["code", "client_credentials"],
+           AllowedOAuthScopes=["openid"], CallbackURLs=[CALLBACK], GenerateSecret=True)
+    raises("InvalidParameterException", admin.create_user_pool_client, **base, AllowedOAuthFlows=["code"],
+           AllowedOAuthScopes=["openid"], CallbackURLs=["http://app.example.com/callback"])
+    raises("InvalidParameterException", admin.create_user_pool_client, **base, AllowedOAuthFlows=["code"],
+           AllowedOAuthScopes=["openid"], CallbackURLs=[CALLBACK], DefaultRedirectURI="https://other.example/")
+    client = admin.create_user_pool_client(**base, AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid"],
+                                           CallbackURLs=[CALLBACK], DefaultRedirectURI=CALLBACK, LogoutURLs=[SIGNED_OUT])
+    described = admin.describe_user_pool_client(UserPoolId=pool_id, ClientId=client["UserPoolClient"]["ClientId"])
+    settings = described["UserPoolClient"]
+    assert settings["AllowedOAuthFlows"] == ["code"] and settings["CallbackURLs"] == [CALLBACK]
+    assert settings["DefaultRedirectURI"] == CALLBACK and settings["LogoutURLs"] == [SIGNED_OUT]
+    assert settings["AllowedOAuthFlowsUserPoolClient"] is True and settings["SupportedIdentityProviders"] == ["COGNITO"]
+
+
+@pytest.fixture(scope="module")
+def machine(server, app):
+    admin = server.admin
+    admin.create_resource_server(
+        UserPoolId=app.pool_id,
+        Identifier=API,
+        Name="orders",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "Read"}, {"ScopeName": "write", "ScopeDescription": "Write"}],
+    )
+    created = admin.create_user_pool_client(
+        UserPoolId=app.pool_id,
+        ClientName="machine",
+        GenerateSecret=True,
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=[f"{API}/read", f"{API}/write"],
+    )["UserPoolClient"]
+    return created["ClientId"], created["ClientSecret"]
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_client_credentials_get_resource_server_scopes(app, machine, auth_method):
+    client_id, secret = machine
+    client = OAuth2Session(client_id, secret, scope=f"{API}/read", token_endpoint_auth_method=auth_method)
+    token = client.fetch_token(app.discovery["token_endpoint"], grant_type="client_credentials")
+    assert "id_token" not in token and "refresh_token" not in token
+    claims = jose_claims(token["access_token"])
+    assert claims["sub"] == client_id and claims["client_id"] == client_id
+    assert claims["scope"] == f"{API}/read" and claims["token_use"] == "access"
+    assert "username" not in claims
+    # Without a scope: every resource-server scope the client has.
+    everything = OAuth2Session(client_id, secret, token_endpoint_auth_method=auth_method).fetch_token(
+        app.discovery["token_endpoint"], grant_type="client_credentials"
+    )
+    assert sorted(jose_claims(everything["access_token"])["scope"].split()) == [f"{API}/read", f"{API}/write"]
+
+
+def test_client_credentials_are_refused_what_the_client_may_not_have(app, machine):
+    client_id, secret = machine
+    endpoint = app.discovery["token_endpoint"]
+    for scope, error in [("openid", "invalid_scope"), (f"{API}/delete", "invalid_scope")]:
+        response = requests.post(endpoint, data={"grant_type": "client_credentials", "scope": scope},
+                                 auth=(client_id, secret), timeout=30)
+        assert response.status_code == 400 and response.json()["error"] == error, response.text
+    # A web client (no secret, code flow only) cannot use the grant.
+    response = requests.post(endpoint, data={"grant_type": "client_credentials", "client_id": app.public_id}, timeout=30)
+    assert response.status_code == 400 and response.json()["error"] == "unauthorized_client"
+    response = requests.post(endpoint, data={"grant_type": "password", "client_id": app.public_id}, timeout=30)
+    assert response.json()["error"] == "unsupported_grant_type"

@@ -380,6 +380,8 @@ fn sign_in_error(e: &UserPoolError) -> SignInError {
         | E::RefreshTokenReuse(_)
         | E::UnsupportedUserState(_)
         | E::PreconditionNotMet(_)
+        | E::InvalidOAuthFlow(_)
+        | E::ScopeDoesNotExist(_)
         | E::Internal(_) => {
             tracing::warn!(error = %e, "hosted sign-in");
             SignInError::Unavailable

@@ -11,7 +11,9 @@ use super::request::{check_scopes, pkce_matches};
 use super::*;
 use crate::user_pools::config::{ClientConfig, OAuthFlow};
 use crate::user_pools::tests::fixture;
-use crate::user_pools::{AdminCreateUser, Client, MessageAction, NewClient, PoolConfig};
+use crate::user_pools::{
+    AdminCreateUser, Client, MessageAction, NewClient, PoolConfig, ResourceServerScope,
+};
 
 /// A verifier and its S256 challenge (computed with Python's hashlib).
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kqyFIJS3JDs0kYEUb8GfXnP8aTnz";
@@ -428,6 +430,18 @@ async fn setup(f: &crate::user_pools::tests::Fixture, secret: bool) -> (String, 
         .create_user_pool("oauth", PoolConfig::default())
         .await
         .unwrap();
+    pools
+        .create_resource_server(
+            &pool.id,
+            "https://api.example.com",
+            "api",
+            vec![ResourceServerScope {
+                name: "read".into(),
+                description: "read things".into(),
+            }],
+        )
+        .await
+        .unwrap();
     let client = pools
         .create_user_pool_client(
             &pool.id,
@@ -662,6 +676,97 @@ async fn clients_with_a_secret_must_prove_it() {
             client_secret: secret,
         };
         assert!(oauth.authenticate_client(&other.id, &auth).await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_credentials_get_resource_server_scopes_only() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, _) = setup(&f, false).await;
+        let config = ClientConfig {
+            allowed_oauth_flows: vec![OAuthFlow::ClientCredentials],
+            allowed_oauth_scopes: vec!["https://api.example.com/read".into()],
+            allowed_oauth_flows_user_pool_client: true,
+            ..ClientConfig::default()
+        };
+        let new = |secret: bool, config: ClientConfig| NewClient {
+            name: "machine".into(),
+            generate_secret: secret,
+            config,
+        };
+        // Refused as Cognito refuses them: no secret, user scopes, scopes nobody defined.
+        let refusals = [
+            (new(false, config.clone()), "InvalidOAuthFlow"),
+            (
+                new(
+                    true,
+                    ClientConfig {
+                        allowed_oauth_scopes: vec!["openid".into()],
+                        ..config.clone()
+                    },
+                ),
+                "InvalidOAuthFlow",
+            ),
+            (
+                new(
+                    true,
+                    ClientConfig {
+                        allowed_oauth_scopes: vec!["https://api.example.com/write".into()],
+                        ..config.clone()
+                    },
+                ),
+                "ScopeDoesNotExist",
+            ),
+        ];
+        for (client, expected) in refusals {
+            let refused = f
+                .pools
+                .create_user_pool_client(&pool_id, client)
+                .await
+                .unwrap_err();
+            assert!(format!("{refused:?}").starts_with(expected), "{refused:?}");
+        }
+        let machine = f
+            .pools
+            .create_user_pool_client(&pool_id, new(true, config))
+            .await
+            .unwrap();
+        let auth = ClientAuth::Basic {
+            client_id: machine.id.clone(),
+            client_secret: machine.secret.clone().unwrap(),
+        };
+        let grant = |scope: Option<&str>| TokenGrant::ClientCredentials {
+            scope: scope.map(str::to_owned),
+        };
+        let tokens = oauth.token(&pool_id, &auth, grant(None)).await.unwrap();
+        assert!(tokens.id_token.is_none() && tokens.refresh_token.is_none());
+        let ring = f.pools.key_ring(&pool_id).await.unwrap();
+        let now = crate::time::unix_seconds(f.pools.now());
+        let claims = ring
+            .verify_access_token(&tokens.access_token, now, Some(&machine.id))
+            .unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.scope.as_str()),
+            (machine.id.as_str(), "https://api.example.com/read")
+        );
+        assert!(claims.username.is_empty() && claims.origin_jti.is_empty());
+        for scope in ["openid", "https://api.example.com/write"] {
+            let refused = oauth
+                .token(&pool_id, &auth, grant(Some(scope)))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), "invalid_scope", "{scope}");
+        }
+        // The resource server gone, its scope grants nothing.
+        f.pools
+            .delete_resource_server(&pool_id, "https://api.example.com")
+            .await
+            .unwrap();
+        let refused = oauth.token(&pool_id, &auth, grant(None)).await.unwrap_err();
+        assert_eq!(refused.code(), "invalid_scope");
     })
     .await;
 }

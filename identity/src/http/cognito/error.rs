@@ -78,6 +78,8 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         E::UnsupportedUserState(m) => ("UnsupportedUserStateException", m.as_str()),
         E::RefreshTokenReuse(m) => ("RefreshTokenReuseException", m.as_str()),
         E::PreconditionNotMet(m) => ("PreconditionNotMetException", m.as_str()),
+        E::InvalidOAuthFlow(m) => ("InvalidOAuthFlowException", m.as_str()),
+        E::ScopeDoesNotExist(m) => ("ScopeDoesNotExistException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +156,8 @@ mod tests {
                 "PreconditionNotMetException",
                 400,
             ),
+            (E::InvalidOAuthFlow(m()), "InvalidOAuthFlowException", 400),
+            (E::ScopeDoesNotExist(m()), "ScopeDoesNotExistException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",
