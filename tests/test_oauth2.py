@@ -580,3 +580,94 @@ def test_client_credentials_are_refused_what_the_client_may_not_have(app, machin
     assert response.status_code == 400 and response.json()["error"] == "unauthorized_client"
     response = requests.post(endpoint, data={"grant_type": "password", "client_id": app.public_id}, timeout=30)
     assert response.json()["error"] == "unsupported_grant_type"
+
+
+# === domains ===
+
+
+def test_domains_over_the_cognito_protocol(server, app):
+    admin = server.admin
+    prefix = unique("app-")
+    admin.create_user_pool_domain(Domain=prefix, UserPoolId=app.pool_id)
+    described = admin.describe_user_pool_domain(Domain=prefix)["DomainDescription"]
+    assert described["UserPoolId"] == app.pool_id and described["Domain"] == prefix
+    assert described["Status"] == "ACTIVE" and described["CloudFrontDistribution"] == f"{prefix}.127.0.0.1"
+    assert admin.describe_user_pool_domain(Domain=unique("none-"))["DomainDescription"] == {}
+    raises("InvalidParameterException", admin.create_user_pool_domain, Domain=unique("again-"), UserPoolId=app.pool_id)
+    other = admin.create_user_pool(PoolName=unique("other-"))["UserPool"]["Id"]
+    raises("InvalidParameterException", admin.create_user_pool_domain, Domain=prefix, UserPoolId=other)
+    for bad in ["My-App", "-app", "aws-app", "has.dot"]:
+        raises("InvalidParameterException", admin.create_user_pool_domain, Domain=bad, UserPoolId=other)
+    raises("InvalidParameterException", admin.delete_user_pool_domain, Domain=prefix, UserPoolId=other)
+    admin.delete_user_pool_domain(Domain=prefix, UserPoolId=app.pool_id)
+    assert admin.describe_user_pool_domain(Domain=prefix)["DomainDescription"] == {}
+
+
+def test_a_pools_domain_serves_the_flow_at_its_root_by_host(server, app):
+    admin = server.admin
+    prefix = unique("login-")
+    admin.create_user_pool_domain(Domain=prefix, UserPoolId=app.pool_id)
+    try:
+        for host in [f"{prefix}.127.0.0.1:{server.port}", f"{prefix}.auth.us-east-1.amazoncognito.com"]:
+            browser = Browser(host=host)
+            client = app.session()
+            verifier = generate_token(48)
+            url, state = client.create_authorization_url(
+                f"{server.endpoint}/oauth2/authorize", code_verifier=verifier, nonce="n"
+            )
+            to_login = browser.get(url)
+            assert to_login.status_code == 302, to_login.text
+            # The page is on the same host, at the root.
+            assert to_login.headers["Location"].startswith("/login?"), to_login.headers["Location"]
+            login_url = urllib.parse.urljoin(server.endpoint, to_login.headers["Location"])
+            form = read_form(browser.get(login_url).text)
+            assert form.action.startswith("/login?")
+            answer = browser.post(
+                urllib.parse.urljoin(server.endpoint, form.action),
+                {"username": app.username, "password": PASSWORD, "_csrf": form.inputs["_csrf"]},
+            )
+            callback = location(answer, CALLBACK)
+            token = requests.post(
+                f"{server.endpoint}/oauth2/token",
+                headers={"Host": host},
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": app.public_id,
+                    "code": query_of(callback)["code"],
+                    "redirect_uri": CALLBACK,
+                    "code_verifier": verifier,
+                },
+                timeout=30,
+            )
+            assert token.status_code == 200, token.text
+            assert query_of(callback)["state"] == state
+        # Another host, or no domain: nothing at the root.
+        response = requests.get(
+            f"{server.endpoint}/oauth2/authorize", headers={"Host": f"unknown.127.0.0.1:{server.port}"}, timeout=30
+        )
+        assert response.status_code == 404
+    finally:
+        admin.delete_user_pool_domain(Domain=prefix, UserPoolId=app.pool_id)
+    gone = requests.get(f"{server.endpoint}/oauth2/authorize", headers={"Host": f"{prefix}.127.0.0.1"}, timeout=30)
+    assert gone.status_code == 404
+
+
+def test_a_custom_domain_is_served_by_its_whole_name(server, app):
+    admin = server.admin
+    pool_id = admin.create_user_pool(PoolName=unique("custom-"))["UserPool"]["Id"]
+    host = f"{unique('login')}.example.com"
+    created = admin.create_user_pool_domain(
+        Domain=host, UserPoolId=pool_id, CustomDomainConfig={"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/x"}
+    )
+    assert created["CloudFrontDomain"] == host
+    described = admin.describe_user_pool_domain(Domain=host)["DomainDescription"]
+    assert described["CustomDomainConfig"]["CertificateArn"].endswith("certificate/x")
+    # The custom domain's pool answers; its unknown client is shown on a page.
+    response = requests.get(
+        f"{server.endpoint}/oauth2/authorize",
+        params={"response_type": "code", "client_id": "nosuch", "redirect_uri": CALLBACK},
+        headers={"Host": host},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 400 and "not known" in response.text

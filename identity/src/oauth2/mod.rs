@@ -157,7 +157,11 @@ impl OAuth2 {
 
     /// The host names under which prefix domains are served (see [`OAuth2::pool_for_host`]).
     pub fn domain_suffixes(&self) -> Vec<String> {
-        let config = self.pools.config();
+        Self::domain_suffixes_of(self.pools.config())
+    }
+
+    /// [`OAuth2::domain_suffixes`] of a node with `config`.
+    pub fn domain_suffixes_of(config: &crate::user_pools::UserPoolsConfig) -> Vec<String> {
         let public = config
             .public_url
             .split_once("://")

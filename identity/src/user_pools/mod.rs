@@ -24,6 +24,7 @@
 //! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
 //!   revocation of a token family on reuse.
 //! - `resource_servers`: OAuth resource servers and their custom scopes.
+//! - `domains`: the pools' domains (the OAuth endpoints and hosted pages by `Host`).
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
@@ -38,6 +39,7 @@ mod clients;
 mod codes;
 pub mod config;
 mod devices;
+mod domains;
 mod error;
 mod groups;
 mod import_jobs;
@@ -73,6 +75,7 @@ pub use codes::{
 };
 pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
+pub use domains::UserPoolDomain;
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
 pub use import_jobs::{

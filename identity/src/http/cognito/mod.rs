@@ -177,6 +177,9 @@ operations! {
     UpdateResourceServer => Operator, oauth::update_resource_server;
     ListResourceServers => Operator, oauth::list_resource_servers;
     DeleteResourceServer => Operator, oauth::delete_resource_server;
+    CreateUserPoolDomain => Operator, oauth::create_user_pool_domain;
+    DescribeUserPoolDomain => Operator, oauth::describe_user_pool_domain;
+    DeleteUserPoolDomain => Operator, oauth::delete_user_pool_domain;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

@@ -1,6 +1,7 @@
 //! Wire types and handlers of the OAuth settings of a pool: resource servers
 //! (CreateResourceServer, DescribeResourceServer, UpdateResourceServer, ListResourceServers,
-//! DeleteResourceServer).
+//! DeleteResourceServer) and its domain (CreateUserPoolDomain, DescribeUserPoolDomain,
+//! DeleteUserPoolDomain).
 
 use std::sync::Arc;
 
@@ -161,4 +162,115 @@ pub(super) async fn list_resource_servers(
         resource_servers: page.items.into_iter().map(server_type).collect(),
         next_token: page.next,
     })
+}
+
+// === domains ===
+
+/// `CustomDomainConfigType`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CustomDomainConfigType {
+    certificate_arn: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateUserPoolDomainRequest {
+    domain: String,
+    user_pool_id: String,
+    #[serde(default, deserialize_with = "super::wire::object")]
+    custom_domain_config: Option<CustomDomainConfigType>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateUserPoolDomainResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloud_front_domain: Option<String>,
+}
+
+pub(super) async fn create_user_pool_domain(
+    s: Arc<HttpState>,
+    r: CreateUserPoolDomainRequest,
+) -> Result<CreateUserPoolDomainResponse, UserPoolError> {
+    let arn = r.custom_domain_config.map(|c| c.certificate_arn);
+    let domain = s
+        .user_pools
+        .create_user_pool_domain(&r.user_pool_id, &r.domain, arn.as_deref())
+        .await?;
+    Ok(CreateUserPoolDomainResponse {
+        cloud_front_domain: domain.certificate_arn.is_some().then_some(domain.host),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DescribeUserPoolDomainRequest {
+    domain: String,
+}
+
+/// `DomainDescriptionType`; every member absent for a domain nobody has.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DomainDescriptionType {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_pool_id: Option<String>,
+    #[serde(rename = "AWSAccountId", skip_serializing_if = "Option::is_none")]
+    aws_account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloud_front_distribution: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_domain_config: Option<CustomDomainConfigType>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DescribeUserPoolDomainResponse {
+    domain_description: DomainDescriptionType,
+}
+
+pub(super) async fn describe_user_pool_domain(
+    s: Arc<HttpState>,
+    r: DescribeUserPoolDomainRequest,
+) -> Result<DescribeUserPoolDomainResponse, UserPoolError> {
+    let description = match s.user_pools.describe_user_pool_domain(&r.domain).await? {
+        Some(d) => DomainDescriptionType {
+            user_pool_id: Some(d.pool_id),
+            aws_account_id: Some(s.user_pools.config().account_id.clone()),
+            domain: Some(d.domain),
+            cloud_front_distribution: Some(d.host),
+            version: Some("1".into()),
+            status: Some("ACTIVE"),
+            custom_domain_config: d
+                .certificate_arn
+                .map(|certificate_arn| CustomDomainConfigType { certificate_arn }),
+        },
+        None => DomainDescriptionType::default(),
+    };
+    Ok(DescribeUserPoolDomainResponse {
+        domain_description: description,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeleteUserPoolDomainRequest {
+    domain: String,
+    user_pool_id: String,
+}
+
+pub(super) async fn delete_user_pool_domain(
+    s: Arc<HttpState>,
+    r: DeleteUserPoolDomainRequest,
+) -> Result<Empty, UserPoolError> {
+    s.user_pools
+        .delete_user_pool_domain(&r.user_pool_id, &r.domain)
+        .await?;
+    Ok(Empty {})
 }
