@@ -671,3 +671,55 @@ def test_a_custom_domain_is_served_by_its_whole_name(server, app):
         timeout=30,
     )
     assert response.status_code == 400 and "not known" in response.text
+
+
+# === the page keeps the pool's guards ===
+
+
+def post_sign_in(app: App, username: str, password: str, browser: Browser | None = None) -> requests.Response:
+    browser = browser or Browser()
+    client = app.session()
+    url, _, _, _ = app.authorize_url(client)
+    to_login = location(browser.get(url), url)
+    form = read_form(browser.get(to_login).text)
+    return browser.post(
+        urllib.parse.urljoin(to_login, form.action),
+        {"username": username, "password": password, "_csrf": form.inputs["_csrf"]},
+    )
+
+
+def test_the_lockout_holds_on_the_page_alike_for_unknown_names(server, app):
+    admin = server.admin
+    username = unique("locked")
+    admin.admin_create_user(UserPoolId=app.pool_id, Username=username, MessageAction="SUPPRESS")
+    admin.admin_set_user_password(UserPoolId=app.pool_id, Username=username, Password=PASSWORD, Permanent=True)
+    messages = {}
+    for name in [username, unique("ghost")]:
+        # Eight failures lock for eight seconds (1 s after the fifth, doubling).
+        for _ in range(8):
+            assert post_sign_in(app, name, "Wrong-Horse-1!").status_code in (401, 429)
+        locked = post_sign_in(app, name, PASSWORD)
+        assert locked.status_code == 429, locked.status_code
+        messages[name] = " ".join(read_form(locked.text).text)
+        assert "Too many failed attempts" in messages[name]
+    assert len(set(messages.values())) == 1, "a locked real user looks like a locked unknown name"
+
+
+def test_a_user_with_a_temporary_password_is_told_the_next_step(server, app):
+    username = unique("temp")
+    server.admin.admin_create_user(
+        UserPoolId=app.pool_id, Username=username, TemporaryPassword=PASSWORD, MessageAction="SUPPRESS"
+    )
+    answer = post_sign_in(app, username, PASSWORD)
+    assert answer.status_code == 403 and "Location" not in answer.headers
+    assert "must choose a new password" in answer.text
+
+
+def test_sign_in_posts_are_limited_per_address(servers):
+    from gatehouse_harness import FAST_ARGON2_CONFIG
+
+    limited = servers.new(config=FAST_ARGON2_CONFIG + "[rate_limit]\nper_second = 1\nburst = 3\n")
+    app = App(limited)
+    statuses = [post_sign_in(app, app.username, "Wrong-Horse-1!").status_code for _ in range(8)]
+    assert 429 in statuses, statuses
+    assert statuses[:3] == [401, 401, 401], statuses
