@@ -83,7 +83,7 @@ pub fn for_request(headers: &HeaderMap) -> &'static Strings {
         })
         .filter(|(q, tag)| *q > 0 && !tag.is_empty())
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (_, tag) in ranked {
         let primary = tag.split('-').next().unwrap_or(tag);
         if let Some(found) = LANGUAGES

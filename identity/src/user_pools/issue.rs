@@ -118,6 +118,10 @@ impl UserPools {
     /// [`UserPools::issue_tokens`] for a sign-in from a tracked device (the access token
     /// names it in `device_key`) or through the OAuth endpoints (`grant`: the scopes, `amr`
     /// and `nonce`, and the ID token's `at_hash`). The one place tokens of a user are minted.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "everything a token says comes in here: the one minting path"
+    )]
     pub(crate) async fn issue_device_tokens(
         &self,
         pool: &UserPool,
