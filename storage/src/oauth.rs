@@ -410,16 +410,7 @@ impl<'s> AuthCodes<'s> {
 
     /// Deletes codes that expired at or before `before`; returns how many.
     pub async fn purge_expired(&self, before: EpochMillis) -> Result<u64, StorageError> {
-        let mut tx = self.db.write().await?;
-        let deleted = tx
-            .conn()
-            .execute(
-                "DELETE FROM oauth_codes WHERE expires_at <= $1",
-                args![before],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(deleted)
+        purge_expired(self.db, "oauth_codes", before).await
     }
 }
 
@@ -518,16 +509,7 @@ impl<'s> HostedSessions<'s> {
 
     /// Deletes sessions that expired at or before `before`; returns how many.
     pub async fn purge_expired(&self, before: EpochMillis) -> Result<u64, StorageError> {
-        let mut tx = self.db.write().await?;
-        let deleted = tx
-            .conn()
-            .execute(
-                "DELETE FROM hosted_sessions WHERE expires_at <= $1",
-                args![before],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(deleted)
+        purge_expired(self.db, "hosted_sessions", before).await
     }
 }
 
@@ -615,15 +597,24 @@ impl<'s> OAuthGrants<'s> {
 
     /// Deletes grants that expired at or before `before`; returns how many.
     pub async fn purge_expired(&self, before: EpochMillis) -> Result<u64, StorageError> {
-        let mut tx = self.db.write().await?;
-        let deleted = tx
-            .conn()
-            .execute(
-                "DELETE FROM oauth_grants WHERE expires_at <= $1",
-                args![before],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(deleted)
+        purge_expired(self.db, "oauth_grants", before).await
     }
+}
+
+/// Deletes the rows of `table` (one of this module's) that expired at or before `before`.
+async fn purge_expired(
+    db: &Db,
+    table: &'static str,
+    before: EpochMillis,
+) -> Result<u64, StorageError> {
+    let mut tx = db.write().await?;
+    let deleted = tx
+        .conn()
+        .execute(
+            format!("DELETE FROM {table} WHERE expires_at <= $1"),
+            args![before],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(deleted)
 }

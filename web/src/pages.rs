@@ -219,18 +219,26 @@ fn refused(refusal: Refusal, strings: &Strings) -> Response {
     }
 }
 
+/// The page's language, the authorization request its URL carries and the form's action
+/// (the same page), read from the request before anything is awaited.
+fn read_page(request: &Request, pool_id: &str) -> (&'static Strings, AuthorizeRequest, String) {
+    (
+        strings::for_request(request.headers()),
+        AuthorizeRequest::from_pairs(query_pairs(request)),
+        action(request, pool_id),
+    )
+}
+
 async fn login_page(
     State(state): State<Arc<WebState>>,
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let strings = strings::for_request(request.headers());
-    let params = AuthorizeRequest::from_pairs(query_pairs(&request));
+    let (strings, params, action) = read_page(&request, &pool_id);
     let context = match state.oauth.login_context(&pool_id, &params).await {
         Ok(context) => context,
         Err(refusal) => return refused(refusal, strings),
     };
-    let action = action(&request, &pool_id);
     let form = Form {
         strings,
         client_name: &context.client_name,
@@ -274,13 +282,11 @@ async fn login_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let strings = strings::for_request(request.headers());
-    let params = AuthorizeRequest::from_pairs(query_pairs(&request));
+    let (strings, params, action) = read_page(&request, &pool_id);
     let context = match state.oauth.login_context(&pool_id, &params).await {
         Ok(context) => context,
         Err(refusal) => return refused(refusal, strings),
     };
-    let action = action(&request, &pool_id);
     let callback = context.request.redirect_uri.clone();
     let client = request
         .extensions()

@@ -321,18 +321,25 @@ fn client_auth(
     ))
 }
 
+/// A client's request to the token or revocation endpoint: its form and how it
+/// authenticated, or the error and how the credentials came.
+fn client_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Form, ClientAuth, Presented), (OAuthError, Presented)> {
+    let form = Form::parse(headers, body).map_err(|e| (e, Presented::Form))?;
+    let (auth, presented) = client_auth(headers, &form)?;
+    Ok((form, auth, presented))
+}
+
 async fn token(
     State(state): State<Arc<OAuthHttp>>,
     Path(pool_id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match Form::parse(&headers, &body) {
-        Ok(form) => form,
-        Err(e) => return error::response(&e, Presented::Form),
-    };
-    let (auth, presented) = match client_auth(&headers, &form) {
-        Ok(auth) => auth,
+    let (form, auth, presented) = match client_request(&headers, &body) {
+        Ok(parts) => parts,
         Err((e, presented)) => return error::response(&e, presented),
     };
     let grant = match form.get("grant_type").as_deref() {
@@ -427,12 +434,8 @@ async fn revoke(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match Form::parse(&headers, &body) {
-        Ok(form) => form,
-        Err(e) => return error::response(&e, Presented::Form),
-    };
-    let (auth, presented) = match client_auth(&headers, &form) {
-        Ok(auth) => auth,
+    let (form, auth, presented) = match client_request(&headers, &body) {
+        Ok(parts) => parts,
         Err((e, presented)) => return error::response(&e, presented),
     };
     match state
