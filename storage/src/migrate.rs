@@ -91,6 +91,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_migration_sources.sql"),
     },
     Migration {
+        version: 15,
+        name: "OAuth 2.0: resource servers, domains, authorization codes, hosted sessions, grants",
+        sqlite: include_str!("../migrations/sqlite/0015_oauth.sql"),
+        postgres: include_str!("../migrations/postgres/0015_oauth.sql"),
+    },
+    Migration {
         version: 16,
         name: "functions registered through the operator API",
         sqlite: include_str!("../migrations/sqlite/0016_functions.sql"),

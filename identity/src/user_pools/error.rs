@@ -78,6 +78,12 @@ pub enum UserPoolError {
     /// nothing was created. Cognito's `InternalErrorException` (HTTP 500, retried by the SDKs).
     #[error("{0}")]
     MigrationUnavailable(String),
+    /// The app client's OAuth flows do not go together (or with its secret and scopes).
+    #[error("{0}")]
+    InvalidOAuthFlow(String),
+    /// An app client was given a scope that is neither standard nor a resource server's.
+    #[error("{0}")]
+    ScopeDoesNotExist(String),
     /// Something broke inside gatehouse. The message is generic; the cause is logged.
     #[error("internal error")]
     Internal(String),

@@ -81,6 +81,8 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
                 message: m.clone(),
             };
         }
+        E::InvalidOAuthFlow(m) => ("InvalidOAuthFlowException", m.as_str()),
+        E::ScopeDoesNotExist(m) => ("ScopeDoesNotExistException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,6 +160,8 @@ mod tests {
                 400,
             ),
             (E::MigrationUnavailable(m()), "InternalErrorException", 500),
+            (E::InvalidOAuthFlow(m()), "InvalidOAuthFlowException", 400),
+            (E::ScopeDoesNotExist(m()), "ScopeDoesNotExistException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",
