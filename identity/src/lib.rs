@@ -16,6 +16,8 @@
 //! - [`srp`]: the server's half of Cognito's SRP-6a (`USER_SRP_AUTH`, device SRP).
 //! - [`tokens`]: RS256 ID/access tokens with Cognito's claims, per-pool key rings, JWKS and OIDC
 //!   discovery documents.
+//! - [`https`]: the outbound HTTP client setup (rustls, the Mozilla roots plus extra ones),
+//!   shared with the gateway's OIDC issuer client.
 //!
 //! The services: [`user_pools`]; [`identity_pools`] (Cognito Identity: identities and their
 //! credentials); [`dynamodb`] (the row-level proxy to a DynamoDB-compatible upstream); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
@@ -40,6 +42,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod dynamodb;
 pub mod http;
+pub mod https;
 pub mod iam;
 pub mod identity_pools;
 pub mod ids;

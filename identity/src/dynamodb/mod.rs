@@ -33,9 +33,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use gatehouse_policy::{Context, Outcome};
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 
+use crate::https::HttpsClient;
 use crate::sigv4::{self, SigningCredentials};
 use crate::sts::{Permissions, Principal};
 
@@ -108,7 +107,7 @@ struct Inner {
     path: String,
     region: String,
     credentials: SigningCredentials,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient<Full<Bytes>>,
     schemas: Mutex<HashMap<String, (KeySchema, SystemTime)>>,
 }
 
@@ -135,24 +134,7 @@ impl DynamoDbProxy {
             "" => "/".to_owned(),
             p => p.to_owned(),
         };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls setup: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let client = crate::https::client(&[], Duration::from_secs(10))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 upstream,

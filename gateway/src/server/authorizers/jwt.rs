@@ -37,8 +37,6 @@ use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
 use gatehouse_policy::calendar::unix_seconds;
 use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -161,7 +159,7 @@ pub(crate) struct JwtVerifier {
     leeway: i64,
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpsClient = gatehouse_identity::https::HttpsClient<Full<Bytes>>;
 
 /// JWKS per remote issuer.
 #[derive(Debug)]
@@ -731,30 +729,7 @@ impl RemoteIssuers {
 /// The pooled client for issuers: plain HTTP, or TLS verified against the Mozilla roots and
 /// the configured extra roots.
 fn https_client(config: &AuthorizerConfig) -> Result<HttpsClient, String> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for der in &config.extra_root_certificates {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|e| format!("extra root certificate refused: {e}"))?;
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls setup: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(config.call_timeout));
-    // The TLS layer wraps it, so it must accept `https://` URIs too.
-    http.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
+    gatehouse_identity::https::client(&config.extra_root_certificates, config.call_timeout)
 }
 
 /// Whether `at` lies less than `interval` from `last`, before or after it.

@@ -1,0 +1,50 @@
+//! The one outbound HTTP client setup: plain `http://` or TLS (rustls on aws-lc-rs) verified
+//! against the Mozilla roots and any extra roots the operator configured, HTTP/1.1, Nagle off.
+//! Used by the DynamoDB proxy towards its upstream and by the gateway towards OIDC issuers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// A pooled client for `http://` and `https://` URLs.
+pub type HttpsClient<B> = Client<HttpsConnector<HttpConnector>, B>;
+
+/// A client trusting the Mozilla roots plus `extra_roots` (DER), giving up on a connection
+/// after `connect_timeout`.
+pub fn client<B>(
+    extra_roots: &[Vec<u8>],
+    connect_timeout: Duration,
+) -> Result<HttpsClient<B>, String>
+where
+    B: hyper::body::Body + Send,
+    B::Data: Send,
+{
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for der in extra_roots {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("extra root certificate refused: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    // The TLS layer wraps it, so it must accept `https://` URIs too.
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
+}
