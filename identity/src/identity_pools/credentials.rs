@@ -29,7 +29,9 @@ use std::time::SystemTime;
 
 use gatehouse_policy::{Context, Principal as PolicyPrincipal};
 
-use super::logins::VerifiedLogin;
+use gatehouse_storage::StorageError;
+
+use super::logins::{LoginKind, VerifiedLogin};
 use super::pools::{
     AmbiguousRoleResolution, IdentityPool, MatchType, RoleMapping, RoleMappingType,
 };
@@ -165,14 +167,65 @@ impl IdentityPools {
         let verified = self.verify_logins(&pool, logins).await?;
         let keys: Vec<(String, String)> = verified
             .iter()
+            .filter(|l| !l.is_own_token())
             .map(|l| (l.provider.clone(), l.subject.clone()))
             .collect();
+        // This service's own token names the identity: the other logins join it.
+        if let Some(own) = verified.iter().find(|l| l.is_own_token()) {
+            let identity_id = own.subject.clone();
+            self.usable_identity(pool_id, &identity_id).await?;
+            if !keys.is_empty() {
+                match self
+                    .store()
+                    .identity_pools()
+                    .link(pool_id, &identity_id, &keys, now)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StorageError::NotFound { .. }) => {
+                        return Err(IdentityPoolError::ResourceNotFound(format!(
+                            "Identity '{identity_id}' not found."
+                        )));
+                    }
+                    Err(StorageError::Conflict { .. }) => {
+                        return Err(IdentityPoolError::ResourceConflict(
+                            "A login is already linked to another identity.".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(identity_id);
+        }
         let resolved = self
             .store()
             .identity_pools()
             .resolve(pool_id, &keys, &new_id, now)
             .await?;
         Ok(resolved.identity_id)
+    }
+
+    /// The identity a token of this service names, when it is still of `pool_id` and not
+    /// disabled.
+    async fn usable_identity(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+    ) -> Result<(), IdentityPoolError> {
+        match self
+            .store()
+            .identity_pools()
+            .get_identity(identity_id)
+            .await?
+        {
+            Some(identity) if identity.pool_id == pool_id && !identity.disabled => Ok(()),
+            Some(identity) if identity.pool_id == pool_id => Err(IdentityPoolError::NotAuthorized(
+                format!("Access to Identity '{identity_id}' is forbidden."),
+            )),
+            _ => Err(IdentityPoolError::ResourceNotFound(format!(
+                "Identity '{identity_id}' not found."
+            ))),
+        }
     }
 
     /// Who is asking for `identity_id` with `logins`: a guest identity without logins (while
@@ -226,20 +279,32 @@ impl IdentityPools {
             return Err(no_guests());
         }
         let verified = self.verify_logins(&pool, logins).await?;
-        let linked = verified.iter().any(|l| {
-            identity
+        let linked = verified.iter().any(|l| match &l.kind {
+            LoginKind::CognitoIdentity { .. } => l.subject == identity_id,
+            LoginKind::UserPool | LoginKind::OpenIdConnect => identity
                 .logins
                 .iter()
-                .any(|(p, s)| *p == l.provider && *s == l.subject)
+                .any(|(p, s)| *p == l.provider && *s == l.subject),
         });
         if !linked {
             return Err(logins_dont_match());
         }
-        let amr = super::developer::authenticated_amr(
+        let mut amr = super::developer::authenticated_amr(
             verified
                 .iter()
+                .filter(|l| !l.is_own_token())
                 .map(|l| (l.provider.as_str(), format!("CognitoSignIn:{}", l.subject))),
         );
+        // An own token brings the `amr` it was issued with (the developer provider).
+        for login in &verified {
+            if let LoginKind::CognitoIdentity { amr: own, .. } = &login.kind {
+                for entry in own {
+                    if !amr.contains(entry) {
+                        amr.push(entry.clone());
+                    }
+                }
+            }
+        }
         Ok(AuthorizedIdentity {
             pool,
             verified,
@@ -405,6 +470,7 @@ mod tests {
             provider: "cognito-idp.us-east-1.amazonaws.com/us-east-1_a".into(),
             subject: "sub".into(),
             claims: claims.as_object().cloned().unwrap_or_default(),
+            kind: LoginKind::UserPool,
         }
     }
 

@@ -135,6 +135,11 @@ impl IdentityPools {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let verified = self.verify_logins(&pool, &others).await?;
+        if verified.iter().any(VerifiedLogin::is_own_token) {
+            return Err(invalid(
+                "Logins cannot link a token of cognito-identity.amazonaws.com: it names an identity, not a user",
+            ));
+        }
         let mut keys = vec![(developer.to_owned(), identifier.clone())];
         keys.extend(
             verified
@@ -358,6 +363,7 @@ impl IdentityPools {
         for name in to_remove {
             let login = proven
                 .iter()
+                .filter(|(_, login)| !login.is_own_token())
                 .find(|(key, login)| *key == name || login.provider == *name)
                 .map(|(_, login)| *login)
                 .ok_or_else(|| {

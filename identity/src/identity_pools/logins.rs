@@ -1,6 +1,13 @@
 //! Verifying a `Logins` map: each key names a provider of the pool, each value is a token
 //! that provider issued, checked fully before anything is linked or issued.
 //!
+//! # This service's own OpenID tokens
+//! Key `cognito-identity.amazonaws.com`: a token of `{public_url}/cognito-identity`
+//! (GetOpenIdTokenForDeveloperIdentity's, the enhanced flow with developer-authenticated
+//! identities; or GetOpenIdToken's) whose `aud` is this pool and whose `amr` says
+//! `authenticated`. It proves the identity its `sub` names, with the `amr` and session tags
+//! it was issued with.
+//!
 //! # User-pool ID tokens
 //! Keys `cognito-idp.{region}.amazonaws.com/{userPoolId}` (what Amplify and the SDKs build)
 //! and `{public_url host}/{userPoolId}` (the issuer without its scheme) both name the user
@@ -21,6 +28,8 @@ use gatehouse_storage::RevocationKind;
 
 use super::pools::{CognitoProvider, IdentityPool};
 use super::{IdentityPoolError, IdentityPools};
+use crate::iam::Tag;
+use crate::sts::COGNITO_FEDERATED_PRINCIPAL;
 use crate::time::unix_seconds;
 use crate::tokens::{MAX_TOKEN_LEN, TokenError};
 
@@ -32,12 +41,36 @@ const MAX_PROVIDER_NAME_LEN: usize = 2048;
 /// A login whose token verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedLogin {
-    /// The provider in its canonical form (`cognito-idp.{region}.amazonaws.com/{pool}`).
+    /// The provider in its canonical form (`cognito-idp.{region}.amazonaws.com/{pool}`, an
+    /// OpenID Connect provider's URL without its scheme, `cognito-identity.amazonaws.com`).
     pub provider: String,
-    /// The user's stable id at the provider (`sub`).
+    /// The user's stable id at the provider (`sub`; for this service's own tokens, the
+    /// identity id).
     pub subject: String,
     /// Every claim of the token, for role mappings.
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Who issued the token.
+    pub kind: LoginKind,
+}
+
+/// Who issued a login's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginKind {
+    /// A user pool of this service.
+    UserPool,
+    /// A registered OpenID Connect provider.
+    OpenIdConnect,
+    /// This service's own OpenID issuer (GetOpenIdTokenForDeveloperIdentity,
+    /// GetOpenIdToken): the token names the identity itself, and brings the `amr` and
+    /// session tags it was issued with.
+    CognitoIdentity { amr: Vec<String>, tags: Vec<Tag> },
+}
+
+impl VerifiedLogin {
+    /// Whether the token is this service's own (it names an identity, not a user).
+    pub fn is_own_token(&self) -> bool {
+        matches!(self.kind, LoginKind::CognitoIdentity { .. })
+    }
 }
 
 fn not_supported() -> IdentityPoolError {
@@ -96,8 +129,16 @@ impl IdentityPools {
                     "a Logins key is longer than 2048 characters".into(),
                 ));
             }
-            let provider = self.cognito_provider(pool, key).ok_or_else(not_supported)?;
-            verified.push(self.verify_user_pool_token(provider, token).await?);
+            if token.len() > MAX_TOKEN_LEN {
+                return Err(invalid_token("The token is too long."));
+            }
+            let login = if key == COGNITO_FEDERATED_PRINCIPAL {
+                self.verify_pool_openid_token(pool, token).await?
+            } else {
+                let provider = self.cognito_provider(pool, key).ok_or_else(not_supported)?;
+                self.verify_user_pool_token(provider, token).await?
+            };
+            verified.push(login);
         }
         Ok(verified)
     }
@@ -182,6 +223,7 @@ impl IdentityPools {
             provider: provider.provider_name.clone(),
             subject: claims.sub,
             claims: all_claims,
+            kind: LoginKind::UserPool,
         })
     }
 }

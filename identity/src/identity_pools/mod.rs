@@ -26,7 +26,7 @@ mod pools;
 pub use credentials::IdentityCredentials;
 pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
 pub use error::IdentityPoolError;
-pub use logins::{MAX_LOGINS, VerifiedLogin};
+pub use logins::{LoginKind, MAX_LOGINS, VerifiedLogin};
 pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,

@@ -22,7 +22,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use super::logins::{LoginKind, VerifiedLogin};
+use super::pools::IdentityPool;
 use super::{IdentityPoolError, IdentityPools};
+use crate::iam::Tag;
 use crate::sts::{StsError, WebIdentity};
 use crate::time::{unix_millis, unix_seconds};
 use crate::tokens::{Jwks, SigningKey, TokenError, TokenUse};
@@ -48,6 +51,21 @@ pub(crate) struct OpenIdClaims {
     pub(crate) amr: Vec<String>,
     pub(crate) iat: i64,
     pub(crate) exp: i64,
+    /// Session tags for the credentials the token is exchanged for, in the claim AWS reads
+    /// them from (`{"principal_tags": {key: [value]}, "transitive_tag_keys": [...]}`).
+    #[serde(
+        rename = "https://aws.amazon.com/tags",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) tags: Option<serde_json::Value>,
+}
+
+impl OpenIdClaims {
+    /// The session tags the token carries.
+    fn session_tags(&self) -> Result<Vec<Tag>, String> {
+        crate::sts::tags_from_claim(self.tags.as_ref())
+    }
 }
 
 /// The discovery document of the issuer (the members an OIDC relying party reads).
@@ -170,30 +188,23 @@ impl IdentityPools {
             amr,
             iat: now,
             exp: now.saturating_add(lifetime_secs),
+            tags: None,
         };
         key.sign_claims(&claims)
             .map_err(|e| IdentityPoolError::internal("OpenID token", e))
     }
 
-    /// Verifies a web identity token for AssumeRoleWithWebIdentity: one of this issuer's
-    /// (signature, issuer, expiry, and an identity pool that still exists).
-    pub async fn verify_web_identity_token(&self, token: &str) -> Result<WebIdentity, StsError> {
-        let invalid = |detail: &str| StsError::InvalidIdentityToken(detail.to_owned());
-        let issuer = unverified_issuer(token).ok_or_else(|| invalid("The token is malformed."))?;
-        if issuer != self.openid_issuer() {
-            return Err(StsError::InvalidIdentityToken(format!(
-                "No OpenIDConnect provider found in your account for {issuer}"
-            )));
-        }
-        let key = self.openid_key().await.map_err(|e| match e {
-            IdentityPoolError::TooManyRequests(m) => StsError::Throttling(m),
-            other => StsError::internal("OpenID key", other),
-        })?;
+    /// Opens a token this issuer signed: signature, issuer, expiry. The caller checks what
+    /// the token is for (`aud`, `sub`, `amr`).
+    async fn open_own_token(&self, token: &str) -> Result<OpenIdClaims, OwnTokenError> {
+        let key = self.openid_key().await.map_err(OwnTokenError::Service)?;
         let claims: OpenIdClaims = key.verify_claims(token).map_err(|e| match e {
             TokenError::InvalidSignature
             | TokenError::UnknownKid(_)
             | TokenError::MissingKid
-            | TokenError::UnsupportedAlgorithm(_) => invalid("The token signature is invalid."),
+            | TokenError::UnsupportedAlgorithm(_) => {
+                OwnTokenError::Refused("The token signature is invalid.")
+            }
             TokenError::TooLarge
             | TokenError::Malformed(_)
             | TokenError::Expired
@@ -203,24 +214,99 @@ impl IdentityPools {
             | TokenError::NoSigningKey(_)
             | TokenError::ReservedClaim(_)
             | TokenError::Key(_)
-            | TokenError::Sealed(_) => invalid("The token is malformed."),
+            | TokenError::Sealed(_) => OwnTokenError::Refused("The token is malformed."),
         })?;
         if claims.iss != self.openid_issuer() {
-            return Err(invalid("The token's issuer is not this service."));
-        }
-        if claims.exp <= unix_seconds(self.now()) {
-            return Err(StsError::ExpiredWebIdentityToken(
-                "Token expired: current date/time is past the token's expiry".into(),
+            return Err(OwnTokenError::Refused(
+                "The token's issuer is not this service.",
             ));
         }
+        if claims.exp <= unix_seconds(self.now()) {
+            return Err(OwnTokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Verifies a web identity token for AssumeRoleWithWebIdentity: one of this issuer's
+    /// (signature, issuer, expiry), or one of a registered OpenID Connect provider's.
+    pub async fn verify_web_identity_token(&self, token: &str) -> Result<WebIdentity, StsError> {
+        let invalid = |detail: &str| StsError::InvalidIdentityToken(detail.to_owned());
+        let issuer = unverified_issuer(token).ok_or_else(|| invalid("The token is malformed."))?;
+        if issuer != self.openid_issuer() {
+            return Err(StsError::InvalidIdentityToken(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            )));
+        }
+        let claims = self.open_own_token(token).await.map_err(|e| match e {
+            OwnTokenError::Refused(detail) => invalid(detail),
+            OwnTokenError::Expired => StsError::ExpiredWebIdentityToken(
+                "Token expired: current date/time is past the token's expiry".into(),
+            ),
+            OwnTokenError::Service(IdentityPoolError::TooManyRequests(m)) => {
+                StsError::Throttling(m)
+            }
+            OwnTokenError::Service(other) => StsError::internal("OpenID key", other),
+        })?;
+        let tags = claims.session_tags().map_err(|m| invalid(&m))?;
         Ok(WebIdentity {
             provider: COGNITO_PROVIDER.to_owned(),
             subject: claims.sub.clone(),
             audience: claims.aud.clone(),
             amr: claims.amr,
             cognito: Some((claims.sub, claims.aud)),
+            tags,
         })
     }
+
+    /// Verifies a token of this issuer presented as a login of `pool` under
+    /// `cognito-identity.amazonaws.com` (the enhanced flow with developer-authenticated
+    /// identities): `aud` must be the pool and the token an authenticated identity's. The
+    /// login's subject is the identity id the token was issued for.
+    pub(super) async fn verify_pool_openid_token(
+        &self,
+        pool: &IdentityPool,
+        token: &str,
+    ) -> Result<VerifiedLogin, IdentityPoolError> {
+        let invalid = |detail: &str| {
+            IdentityPoolError::NotAuthorized(format!("Invalid login token. {detail}"))
+        };
+        let claims = self.open_own_token(token).await.map_err(|e| match e {
+            OwnTokenError::Refused(detail) => invalid(detail),
+            OwnTokenError::Expired => invalid("Token expired."),
+            OwnTokenError::Service(e) => e,
+        })?;
+        if claims.aud != pool.id {
+            return Err(invalid("The token is not for this identity pool."));
+        }
+        // A guest's token (GetOpenIdToken without logins) proves no sign-in: presented as a
+        // login it would turn a guest into an authenticated identity.
+        if !claims.amr.iter().any(|a| a == "authenticated") {
+            return Err(invalid("The token is not an authenticated identity's."));
+        }
+        let tags = claims.session_tags().map_err(|m| invalid(&m))?;
+        let all_claims = serde_json::to_value(&claims)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        Ok(VerifiedLogin {
+            provider: COGNITO_PROVIDER.to_owned(),
+            subject: claims.sub,
+            claims: all_claims,
+            kind: LoginKind::CognitoIdentity {
+                amr: claims.amr,
+                tags,
+            },
+        })
+    }
+}
+
+/// Why a token of this issuer was refused.
+enum OwnTokenError {
+    /// Not this issuer's, or not intact.
+    Refused(&'static str),
+    Expired,
+    /// The issuer's key could not be had.
+    Service(IdentityPoolError),
 }
 
 /// The `iss` of a JWT, read without verifying (to pick the issuer whose keys verify it).
