@@ -12,6 +12,25 @@ use hyper_util::client::legacy::connect::HttpConnector;
 /// A pooled client for `http://` and `https://` URLs.
 pub type HttpsClient<B> = Client<HttpsConnector<HttpConnector>, B>;
 
+/// The certificates of a PEM bundle, as DER, for [`client`]'s extra roots: at least one,
+/// and every one a root rustls accepts.
+pub fn roots_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = Vec::new();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        let mut store = rustls::RootCertStore::empty();
+        store
+            .add(cert.clone())
+            .map_err(|e| format!("a certificate is not usable as a root: {e}"))?;
+        roots.push(cert.as_ref().to_vec());
+    }
+    if roots.is_empty() {
+        return Err("no certificate in the file".into());
+    }
+    Ok(roots)
+}
+
 /// A client trusting the Mozilla roots plus `extra_roots` (DER), giving up on a connection
 /// after `connect_timeout`.
 pub fn client<B>(

@@ -8,6 +8,12 @@
 //! `authenticated`. It proves the identity its `sub` names, with the `amr` and session tags
 //! it was issued with.
 //!
+//! # OpenID Connect providers
+//! A key equal to a registered provider's URL without its scheme (`login.example.com`,
+//! `issuer.example/path`) whose ARN the pool's `OpenIdConnectProviderARNs` lists: the token
+//! is verified as the `oidc` module says (JWKS signature, issuer, audience among the
+//! provider's client ids, expiry); the login is the provider's URL and the token's `sub`.
+//!
 //! # User-pool ID tokens
 //! Keys `cognito-idp.{region}.amazonaws.com/{userPoolId}` (what Amplify and the SDKs build)
 //! and `{public_url host}/{userPoolId}` (the issuer without its scheme) both name the user
@@ -26,9 +32,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_storage::RevocationKind;
 
+use super::oidc::OidcRefusal;
 use super::pools::{CognitoProvider, IdentityPool};
 use super::{IdentityPoolError, IdentityPools};
-use crate::iam::Tag;
+use crate::iam::{OidcProvider, Tag};
 use crate::sts::COGNITO_FEDERATED_PRINCIPAL;
 use crate::time::unix_seconds;
 use crate::tokens::{MAX_TOKEN_LEN, TokenError};
@@ -111,6 +118,49 @@ impl IdentityPools {
             .find(|p| p.provider_name == canonical)
     }
 
+    /// The registered OpenID Connect provider a `Logins` key names (its URL without the
+    /// scheme), when the pool lists its ARN.
+    fn oidc_provider(&self, pool: &IdentityPool, key: &str) -> Option<OidcProvider> {
+        let iam = &self.inner.iam;
+        let arn = format!("arn:aws:iam::{}:oidc-provider/{key}", iam.account_id());
+        if !pool.config.open_id_connect_provider_arns.contains(&arn) {
+            return None;
+        }
+        iam.view()
+            .oidc_providers()
+            .iter()
+            .find(|p| p.arn == arn)
+            .cloned()
+    }
+
+    /// Verifies a registered OpenID Connect provider's ID token (see `oidc`).
+    async fn verify_oidc_token(
+        &self,
+        provider: &OidcProvider,
+        token: &str,
+    ) -> Result<VerifiedLogin, IdentityPoolError> {
+        let verified = self
+            .inner
+            .oidc
+            .verify(provider, token, self.now())
+            .await
+            .map_err(|e| match e {
+                OidcRefusal::Invalid(detail) => invalid_token(&detail),
+                OidcRefusal::Expired => invalid_token("Token expired."),
+                OidcRefusal::Audience => invalid_token("Incorrect token audience."),
+                OidcRefusal::Unreachable(_) => IdentityPoolError::ExternalService(format!(
+                    "The keys of identity provider {} could not be fetched.",
+                    provider.url
+                )),
+            })?;
+        Ok(VerifiedLogin {
+            provider: provider.url.clone(),
+            subject: verified.subject,
+            claims: verified.claims,
+            kind: LoginKind::OpenIdConnect,
+        })
+    }
+
     /// Verifies every login of `logins` (see the module docs), in key order.
     pub async fn verify_logins(
         &self,
@@ -134,9 +184,11 @@ impl IdentityPools {
             }
             let login = if key == COGNITO_FEDERATED_PRINCIPAL {
                 self.verify_pool_openid_token(pool, token).await?
-            } else {
-                let provider = self.cognito_provider(pool, key).ok_or_else(not_supported)?;
+            } else if let Some(provider) = self.cognito_provider(pool, key) {
                 self.verify_user_pool_token(provider, token).await?
+            } else {
+                let provider = self.oidc_provider(pool, key).ok_or_else(not_supported)?;
+                self.verify_oidc_token(&provider, token).await?
             };
             verified.push(login);
         }

@@ -6,6 +6,8 @@
 //! - `pools`: the operator operations on pools, roles and identities.
 //! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
 //!   audience, `token_use`, expiry, sign-outs).
+//! - `oidc`: tokens of registered OpenID Connect providers (their issuers' keys fetched and
+//!   cached), for `Logins` and AssumeRoleWithWebIdentity.
 //! - `openid`: GetOpenIdToken, the `{public_url}/cognito-identity` issuer's key, discovery
 //!   and JWKS, and the verification of its tokens for AssumeRoleWithWebIdentity.
 //! - `developer`: developer-authenticated identities (GetOpenIdTokenForDeveloperIdentity,
@@ -20,6 +22,7 @@ mod credentials;
 mod developer;
 mod error;
 mod logins;
+mod oidc;
 mod openid;
 mod pools;
 
@@ -27,6 +30,10 @@ pub use credentials::IdentityCredentials;
 pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
 pub use error::IdentityPoolError;
 pub use logins::{LoginKind, MAX_LOGINS, VerifiedLogin};
+pub use oidc::{
+    LEEWAY_SECS as OIDC_LEEWAY_SECS, MAX_DOCUMENT_BYTES as MAX_OIDC_DOCUMENT_BYTES,
+    OidcFetchConfig, REFETCH_INTERVAL as OIDC_REFETCH_INTERVAL,
+};
 pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
@@ -50,6 +57,8 @@ pub struct IdentityPoolsConfig {
     pub region: String,
     /// The base URL of this service (the user pools' issuers live under it).
     pub public_url: String,
+    /// How OpenID Connect providers' keys are fetched.
+    pub oidc: OidcFetchConfig,
 }
 
 /// The identity-pool service. Cheap to clone.
@@ -68,6 +77,8 @@ struct Inner {
     config: IdentityPoolsConfig,
     /// The OpenID issuer's key, loaded (or made) once on first use.
     openid_key: tokio::sync::OnceCell<Arc<crate::tokens::SigningKey>>,
+    /// OpenID Connect providers' keys, fetched on demand.
+    oidc: oidc::OidcIssuers,
 }
 
 impl IdentityPools {
@@ -81,8 +92,10 @@ impl IdentityPools {
         clock: Arc<dyn Clock>,
         config: IdentityPoolsConfig,
     ) -> Self {
+        let oidc = oidc::OidcIssuers::new(&config.oidc);
         Self {
             inner: Arc::new(Inner {
+                oidc,
                 store,
                 user_pools,
                 iam,

@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::logins::{LoginKind, VerifiedLogin};
+use super::oidc::OidcRefusal;
 use super::pools::IdentityPool;
 use super::{IdentityPoolError, IdentityPools};
 use crate::iam::Tag;
@@ -233,9 +234,7 @@ impl IdentityPools {
         let invalid = |detail: &str| StsError::InvalidIdentityToken(detail.to_owned());
         let issuer = unverified_issuer(token).ok_or_else(|| invalid("The token is malformed."))?;
         if issuer != self.openid_issuer() {
-            return Err(StsError::InvalidIdentityToken(format!(
-                "No OpenIDConnect provider found in your account for {issuer}"
-            )));
+            return self.verify_provider_web_identity(&issuer, token).await;
         }
         let claims = self.open_own_token(token).await.map_err(|e| match e {
             OwnTokenError::Refused(detail) => invalid(detail),
@@ -250,6 +249,7 @@ impl IdentityPools {
         let tags = claims.session_tags().map_err(|m| invalid(&m))?;
         Ok(WebIdentity {
             provider: COGNITO_PROVIDER.to_owned(),
+            principal: COGNITO_PROVIDER.to_owned(),
             subject: claims.sub.clone(),
             audience: claims.aud.clone(),
             amr: claims.amr,
@@ -296,6 +296,63 @@ impl IdentityPools {
                 amr: claims.amr,
                 tags,
             },
+        })
+    }
+}
+
+impl IdentityPools {
+    /// Verifies a registered OpenID Connect provider's token for AssumeRoleWithWebIdentity:
+    /// the provider is the one whose URL the token's `iss` is.
+    async fn verify_provider_web_identity(
+        &self,
+        issuer: &str,
+        token: &str,
+    ) -> Result<WebIdentity, StsError> {
+        let no_provider = || {
+            StsError::InvalidIdentityToken(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            ))
+        };
+        let url = issuer
+            .strip_prefix("https://")
+            .or_else(|| issuer.strip_prefix("http://"))
+            .ok_or_else(no_provider)?;
+        let provider = self
+            .inner
+            .iam
+            .view()
+            .oidc_providers()
+            .iter()
+            .find(|p| p.url == url)
+            .cloned()
+            .ok_or_else(no_provider)?;
+        let verified = self
+            .inner
+            .oidc
+            .verify(&provider, token, self.now())
+            .await
+            .map_err(|e| match e {
+                OidcRefusal::Invalid(detail) => StsError::InvalidIdentityToken(detail),
+                OidcRefusal::Expired => StsError::ExpiredWebIdentityToken(
+                    "Token expired: current date/time is past the token's expiry".into(),
+                ),
+                OidcRefusal::Audience => {
+                    StsError::InvalidIdentityToken("Incorrect token audience".into())
+                }
+                OidcRefusal::Unreachable(_) => StsError::IdpCommunication(format!(
+                    "Couldn't retrieve verification key from your identity provider {issuer}"
+                )),
+            })?;
+        let tags = crate::sts::tags_from_claim(verified.claims.get(crate::sts::TAGS_CLAIM))
+            .map_err(StsError::InvalidIdentityToken)?;
+        Ok(WebIdentity {
+            principal: provider.arn.clone(),
+            provider: provider.url,
+            subject: verified.subject,
+            audience: verified.audience,
+            amr: verified.amr,
+            cognito: None,
+            tags,
         })
     }
 }

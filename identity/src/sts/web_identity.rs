@@ -24,9 +24,12 @@ pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// A web identity token that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebIdentity {
-    /// The federated principal of trust policies and the prefix of the condition keys:
-    /// `cognito-identity.amazonaws.com`, or an OIDC provider's URL without its scheme.
+    /// The prefix of the condition keys: `cognito-identity.amazonaws.com`, or an OIDC
+    /// provider's URL without its scheme.
     pub provider: String,
+    /// The federated principal trust policies name: `cognito-identity.amazonaws.com`, or
+    /// the OIDC provider's ARN (`arn:aws:iam::{account}:oidc-provider/{url}`).
+    pub principal: String,
     /// `sub`.
     pub subject: String,
     /// `aud` (the identity pool id for Cognito tokens, the client id otherwise).
@@ -108,7 +111,7 @@ impl Sts {
         for (key, values) in identity.condition_keys() {
             context.set(&key, values);
         }
-        let principal = PolicyPrincipal::Federated(identity.provider.clone());
+        let principal = PolicyPrincipal::Federated(identity.principal.clone());
         if !Self::trusts(
             &role,
             "sts:AssumeRoleWithWebIdentity",

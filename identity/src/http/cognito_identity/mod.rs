@@ -222,6 +222,7 @@ pub fn from_identity_pool_error(e: &IdentityPoolError) -> WireError {
         E::DeveloperUserAlreadyRegistered(m) => {
             ("DeveloperUserAlreadyRegisteredException", m.as_str())
         }
+        E::ExternalService(m) => ("ExternalServiceException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -618,6 +619,7 @@ mod tests {
                 "DeveloperUserAlreadyRegisteredException",
                 400,
             ),
+            (E::ExternalService(m()), "ExternalServiceException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",
