@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
         postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
+    Migration {
+        version: 13,
+        name: "principal-tag attribute maps of identity pools",
+        sqlite: include_str!("../migrations/sqlite/0013_principal_tag_maps.sql"),
+        postgres: include_str!("../migrations/postgres/0013_principal_tag_maps.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

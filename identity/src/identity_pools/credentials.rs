@@ -17,6 +17,9 @@
 //!   `AmbiguousRoleResolution: Deny`, refusing instead of — the `authenticated` role.
 //!   Without a mapping, `CustomRoleArn` may only name the `authenticated` role.
 //!
+//! Principal tags (see `principal_tags`) become session tags; the trust policy must then
+//! also allow `sts:TagSession`.
+//!
 //! The role's trust policy must then allow `sts:AssumeRoleWithWebIdentity` for the
 //! federated principal `cognito-identity.amazonaws.com` with the request's
 //! `cognito-identity.amazonaws.com:aud` (the pool), `:amr` and `:sub` (the identity): a
@@ -36,7 +39,7 @@ use super::pools::{
     AmbiguousRoleResolution, IdentityPool, MatchType, RoleMapping, RoleMappingType,
 };
 use super::{IdentityPoolError, IdentityPools};
-use crate::iam::CompiledRole;
+use crate::iam::{CompiledRole, Tag};
 use crate::sts::{
     COGNITO_FEDERATED_PRINCIPAL, COGNITO_SESSION_NAME, Credentials, DEFAULT_SESSION_SECS,
     SessionPolicy, SessionRequest, SessionSource, Sts,
@@ -64,6 +67,16 @@ impl AuthorizedIdentity {
     pub(super) fn is_guest(&self) -> bool {
         self.verified.is_empty()
     }
+}
+
+/// What a session of an identity carries beside its role.
+struct Session {
+    /// `cognito-identity.amazonaws.com:amr`.
+    amr: Vec<String>,
+    /// The guest scope-down, for guests.
+    session_policy: Option<SessionPolicy>,
+    /// Principal tags.
+    tags: Vec<Tag>,
 }
 
 fn bad_configuration() -> IdentityPoolError {
@@ -322,6 +335,11 @@ impl IdentityPools {
         let now = self.now();
         let caller = self.authorize_identity(identity_id, logins).await?;
         let pool = &caller.pool;
+        let tags = if caller.is_guest() {
+            Vec::new()
+        } else {
+            self.principal_tags(pool, &caller.verified).await?
+        };
         let (role_arn, session_policy) = if caller.is_guest() {
             if custom_role_arn.is_some() {
                 return Err(IdentityPoolError::InvalidParameter(
@@ -341,15 +359,13 @@ impl IdentityPools {
                 None,
             )
         };
+        let session = Session {
+            amr: caller.amr,
+            session_policy,
+            tags,
+        };
         let credentials = self
-            .issue(
-                pool,
-                identity_id,
-                &role_arn,
-                caller.amr,
-                session_policy,
-                now,
-            )
+            .issue(pool, identity_id, &role_arn, session, now)
             .await?;
         Ok(IdentityCredentials {
             identity_id: identity_id.to_owned(),
@@ -396,11 +412,17 @@ impl IdentityPools {
         pool: &IdentityPool,
         identity_id: &str,
         role_arn: &str,
-        amr: Vec<String>,
-        session_policy: Option<SessionPolicy>,
+        session: Session,
         now: SystemTime,
     ) -> Result<Credentials, IdentityPoolError> {
-        let role = self.trusted_role(pool, identity_id, role_arn, &amr).await?;
+        let Session {
+            amr,
+            session_policy,
+            tags,
+        } = session;
+        let role = self
+            .trusted_role(pool, identity_id, role_arn, &amr, &tags)
+            .await?;
         let duration = DEFAULT_SESSION_SECS.min(role.max_session_duration);
         Ok(self.inner.sts.issue(
             SessionRequest {
@@ -414,19 +436,21 @@ impl IdentityPools {
                 web_identity_keys: Vec::new(),
                 session_policy,
                 policy_arns: Vec::new(),
-                tags: Vec::new(),
+                tags,
             },
             now,
         )?)
     }
 
-    /// The role, when it exists and its trust policy lets this identity in.
+    /// The role, when it exists and its trust policy lets this identity in (and, with
+    /// session `tags`, lets it tag the session).
     async fn trusted_role(
         &self,
         pool: &IdentityPool,
         identity_id: &str,
         role_arn: &str,
         amr: &[String],
+        tags: &[Tag],
     ) -> Result<Arc<CompiledRole>, IdentityPoolError> {
         let iam = &self.inner.iam;
         let name = iam
@@ -455,6 +479,18 @@ impl IdentityPools {
             &context,
         ) {
             return Err(bad_configuration());
+        }
+        if !tags.is_empty() {
+            for tag in tags {
+                context.set(
+                    &format!("aws:RequestTag/{}", tag.key),
+                    vec![tag.value.clone()],
+                );
+            }
+            context.set("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
+            if !Sts::trusts(&role, "sts:TagSession", &principal, &[], &context) {
+                return Err(bad_configuration());
+            }
         }
         Ok(role)
     }

@@ -13,6 +13,7 @@
 //! - `developer`: developer-authenticated identities (GetOpenIdTokenForDeveloperIdentity,
 //!   LookupDeveloperIdentity, MergeDeveloperIdentities, UnlinkDeveloperIdentity) and
 //!   UnlinkIdentity.
+//! - `principal_tags`: the principal-tag attribute maps and the session tags logins bring.
 //! - `credentials`: GetId and GetCredentialsForIdentity (the enhanced flow), role choice
 //!   (default roles, role mappings by token or rules), the trust policy check.
 //!
@@ -25,6 +26,7 @@ mod logins;
 mod oidc;
 mod openid;
 mod pools;
+mod principal_tags;
 
 pub use credentials::IdentityCredentials;
 pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
@@ -39,6 +41,7 @@ pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
     IdentityPoolConfig, MappingRule, MatchType, RoleMapping, RoleMappingType,
 };
+pub use principal_tags::{DEFAULT_PRINCIPAL_TAGS, PrincipalTagMap};
 
 use std::sync::Arc;
 use std::time::SystemTime;

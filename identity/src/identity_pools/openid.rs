@@ -13,7 +13,8 @@
 //! # Claims
 //! `iss`, `sub` (the identity id), `aud` (the identity pool id), `amr` (`authenticated` and
 //! the login providers, or `unauthenticated`), `iat`, `exp`: ten minutes after issue, as
-//! Cognito documents.
+//! Cognito documents; and, when the identity has principal tags, AWS's
+//! `https://aws.amazon.com/tags` claim, from which STS makes session tags.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -163,8 +164,16 @@ impl IdentityPools {
         logins: &BTreeMap<String, String>,
     ) -> Result<OpenIdToken, IdentityPoolError> {
         let caller = self.authorize_identity(identity_id, logins).await?;
+        // The basic flow: STS reads the session tags from the token.
+        let tags = self.principal_tags(&caller.pool, &caller.verified).await?;
         let token = self
-            .sign_openid_token(identity_id, &caller.pool.id, caller.amr, OPENID_TOKEN_SECS)
+            .sign_openid_token(
+                identity_id,
+                &caller.pool.id,
+                caller.amr,
+                &tags,
+                OPENID_TOKEN_SECS,
+            )
             .await?;
         Ok(OpenIdToken {
             identity_id: identity_id.to_owned(),
@@ -172,12 +181,14 @@ impl IdentityPools {
         })
     }
 
-    /// Signs a token for `identity_id` of `pool_id`, valid `lifetime_secs`.
+    /// Signs a token for `identity_id` of `pool_id` carrying session `tags`, valid
+    /// `lifetime_secs`.
     pub(super) async fn sign_openid_token(
         &self,
         identity_id: &str,
         pool_id: &str,
         amr: Vec<String>,
+        tags: &[Tag],
         lifetime_secs: i64,
     ) -> Result<String, IdentityPoolError> {
         let key = self.openid_key().await?;
@@ -189,7 +200,7 @@ impl IdentityPools {
             amr,
             iat: now,
             exp: now.saturating_add(lifetime_secs),
-            tags: None,
+            tags: super::principal_tags::tags_claim(tags),
         };
         key.sign_claims(&claims)
             .map_err(|e| IdentityPoolError::internal("OpenID token", e))
