@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
@@ -354,32 +354,8 @@ impl OidcIssuers {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, String> {
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|_| format!("`{url}` is not a valid url"))?;
         let client = self.client.as_ref().map_err(Clone::clone)?;
-        let request = hyper::Request::get(uri)
-            .header(hyper::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let exchange = async {
-            let response = client
-                .request(request)
-                .await
-                .map_err(|e| format!("`{url}`: {e}"))?;
-            if !response.status().is_success() {
-                return Err(format!("`{url}` answered {}", response.status()));
-            }
-            http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .map_err(|e| format!("`{url}`: {e}"))
-        };
-        let body = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| format!("`{url}` did not answer in time"))??;
-        serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
+        crate::https::get_json(client, url, self.timeout, MAX_DOCUMENT_BYTES).await
     }
 }
 
