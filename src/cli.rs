@@ -84,6 +84,11 @@ pub(crate) struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the environment.
     #[arg(long, env = "GATEHOUSE_DYNAMODB_UPSTREAM", value_name = "URL")]
     pub(crate) dynamodb_upstream: Option<String>,
+    /// PEM file of root certificates trusted, beside the Mozilla roots, for OpenID Connect
+    /// issuers: registered OIDC providers (identity pools, AssumeRoleWithWebIdentity) and
+    /// the gateway's JWT authorizers.
+    #[arg(long, env = "GATEHOUSE_OIDC_CA_FILE", value_name = "FILE")]
+    pub(crate) oidc_ca_file: Option<PathBuf>,
     /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
     /// made without a signed region [default: us-east-1].
     #[arg(long, env = "GATEHOUSE_REGION")]

@@ -55,7 +55,9 @@ pub use groups::{GroupRecord, Groups};
 pub use iam::{
     Iam, IamSnapshot, ManagedPolicyRecord, OidcProviderRecord, PolicyVersionRecord, RoleRecord,
 };
-pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved};
+pub use identity_pools::{
+    IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved, TagMapRecord,
+};
 pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};

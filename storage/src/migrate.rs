@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
     Migration {
+        version: 13,
+        name: "principal-tag attribute maps of identity pools",
+        sqlite: include_str!("../migrations/sqlite/0013_principal_tag_maps.sql"),
+        postgres: include_str!("../migrations/postgres/0013_principal_tag_maps.sql"),
+    },
+    Migration {
         version: 14,
         name: "lazy migration sources",
         sqlite: include_str!("../migrations/sqlite/0014_migration_sources.sql"),
