@@ -382,6 +382,7 @@ fn sign_in_error(e: &UserPoolError) -> SignInError {
         | E::PreconditionNotMet(_)
         | E::InvalidOAuthFlow(_)
         | E::ScopeDoesNotExist(_)
+        | E::MigrationUnavailable(_)
         | E::Internal(_) => {
             tracing::warn!(error = %e, "hosted sign-in");
             SignInError::Unavailable
