@@ -7,12 +7,15 @@ shows every sign-in it was asked for) and moto's Cognito (`moto_server` on loopb
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,6 +40,7 @@ from gatehouse_harness import (
     unique_email,
     wait_until,
 )
+from oauth_support import Browser, location, query_of, read_form
 from ops_support import clean_env, gatehouse
 
 CUSTOM = [{"Name": "tier", "AttributeDataType": "String", "Mutable": True}]
@@ -301,6 +305,31 @@ def test_pools_whose_usernames_are_emails_migrate_by_email(server, servers, tmp_
     assert (claims["sub"], claims["cognito:username"], claims["email"], claims["name"]) == (sub, sub, email, "Grace")
     pool.tokens(email.upper().replace("@EXAMPLE.COM", "@example.com"))
     assert auth_events(node, old.pool_id, email) == 1
+
+
+def test_the_hosted_sign_in_page_migrates_a_user_as_the_api_does(server, upstream, tmp_path):
+    node, old = upstream
+    callback = "http://localhost:8765/callback"
+    pool = migrating(server, upstream, tmp_path, AllowedOAuthFlowsUserPoolClient=True,
+                     AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid"],
+                     CallbackURLs=[callback], SupportedIdentityProviders=["COGNITO"])
+    username, _, sub = old_user(old)
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    url = f"{server.endpoint}/{pool.pool_id}/oauth2/authorize?" + urllib.parse.urlencode({
+        "response_type": "code", "client_id": pool.client_id, "redirect_uri": callback,
+        "scope": "openid", "state": "s-1", "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    browser = Browser()
+    to_login = location(browser.get(url), url)
+    form = read_form(browser.get(to_login).text)
+    answer = browser.post(urllib.parse.urljoin(to_login, form.action),
+                          {"username": username, "password": PASSWORD, "_csrf": form.inputs["_csrf"]})
+    back = location(answer, callback)
+    assert back.startswith(callback) and query_of(back)["state"] == "s-1" and query_of(back)["code"]
+    assert local_users(pool) == [username]
+    assert attrs(pool.get_user(username)["UserAttributes"])["sub"] == sub
+    assert auth_events(node, old.pool_id, username) == 1
 
 
 def test_srp_cannot_carry_the_password_upstream_but_works_once_migrated(server, upstream, tmp_path):
