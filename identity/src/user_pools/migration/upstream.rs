@@ -17,7 +17,9 @@
 //! | any other error, HTTP 5xx, no answer within the timeout | the source is unavailable |
 //!
 //! Every call is bounded by the source's timeout and by [`MAX_ANSWER_BYTES`]. The client
-//! secret and the AWS secret key are opened from their sealed form per call and never logged.
+//! secret and the AWS secret key are opened from their sealed form per call and never logged;
+//! neither are the upstream's error messages, which may echo what the user typed, except those
+//! of configuration errors (they name the app client or the flow).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -561,10 +563,11 @@ impl UpstreamSource {
             } => {
                 return match error_type.as_str() {
                     "UserNotFoundException" => Ok(SignInLookup::Missing),
+                    // The upstream's message may echo the hash (moto does): not logged.
                     "NotAuthorizedException" if message.to_ascii_lowercase().contains("secret") => {
-                        Err(MigrationError::Unavailable(format!(
-                            "InitiateAuth refused the client's secret hash: {message}"
-                        )))
+                        Err(MigrationError::Unavailable(
+                            "InitiateAuth refused the app client's secret hash".into(),
+                        ))
                     }
                     "NotAuthorizedException" | "PasswordResetRequiredException" => {
                         Ok(SignInLookup::WrongPassword)
@@ -578,8 +581,15 @@ impl UpstreamSource {
                         )
                         .await
                     }
+                    // Configuration errors name the client or the flow; others' messages may
+                    // echo what the user typed, which is never logged.
+                    "InvalidParameterException" | "ResourceNotFoundException" => {
+                        Err(MigrationError::Unavailable(format!(
+                            "InitiateAuth answered {error_type}: {message}"
+                        )))
+                    }
                     other => Err(MigrationError::Unavailable(format!(
-                        "InitiateAuth answered {other}: {message}"
+                        "InitiateAuth answered {other}"
                     ))),
                 };
             }
