@@ -84,6 +84,11 @@ pub(crate) struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the environment.
     #[arg(long, env = "GATEHOUSE_DYNAMODB_UPSTREAM", value_name = "URL")]
     pub(crate) dynamodb_upstream: Option<String>,
+    /// PEM file of root certificates trusted, beside the Mozilla roots, for OpenID Connect
+    /// issuers: registered OIDC providers (identity pools, AssumeRoleWithWebIdentity) and
+    /// the gateway's JWT authorizers.
+    #[arg(long, env = "GATEHOUSE_OIDC_CA_FILE", value_name = "FILE")]
+    pub(crate) oidc_ca_file: Option<PathBuf>,
     /// The AWS regions gatehouse answers as, comma-separated; the first is where pools are
     /// made without a signed region [default: us-east-1].
     #[arg(long, env = "GATEHOUSE_REGION")]
@@ -262,6 +267,56 @@ pub(crate) enum UsersCommand {
         #[command(flatten)]
         service: ServeArgs,
     },
+    /// Take users the pool does not have from a Cognito user pool (AWS's, or any compatible
+    /// endpoint) at their first sign-in or password reset, as Cognito's user-migration
+    /// trigger does; `--show` and `--off` show and stop it.
+    MigrateFrom(Box<MigrateFromArgs>),
+}
+
+/// `gatehouse users migrate-from`: where a pool takes users it does not have yet.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateFromArgs {
+    /// The pool users are migrated into, e.g. `us-east-1_AbCdEfGhI`.
+    #[arg(long = "pool", value_name = "ID")]
+    pub(crate) pool: String,
+    /// The Cognito user pool users come from, e.g. `eu-west-1_AbCdEf123` (set or replace).
+    #[arg(
+        long = "user-pool-id",
+        value_name = "ID",
+        required_unless_present_any = ["show", "off"],
+        requires = "client_id"
+    )]
+    pub(crate) user_pool_id: Option<String>,
+    /// An app client of that pool with ALLOW_USER_PASSWORD_AUTH. Its secret, if it has one,
+    /// comes from `--client-secret-file` or GATEHOUSE_MIGRATION_CLIENT_SECRET, never a flag.
+    #[arg(long = "client-id", value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// A file holding the app client's secret.
+    #[arg(long = "client-secret-file", value_name = "FILE")]
+    pub(crate) client_secret_file: Option<PathBuf>,
+    /// The upstream's region [default: the one the user pool id starts with].
+    #[arg(long = "upstream-region", value_name = "REGION")]
+    pub(crate) upstream_region: Option<String>,
+    /// The Cognito endpoint [default: https://cognito-idp.REGION.amazonaws.com/]; `http://`
+    /// only to a loopback address.
+    #[arg(long = "endpoint-url", value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+    /// Sign AdminGetUser with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the
+    /// environment (a long-term key allowed `cognito-idp:AdminGetUser`): needed to migrate
+    /// users at ForgotPassword and users the upstream answers with an MFA challenge.
+    #[arg(long = "aws-credentials-from-env")]
+    pub(crate) aws_credentials_from_env: bool,
+    /// Seconds one upstream call may take [default: 5, at most 30].
+    #[arg(long = "timeout", value_name = "SECONDS")]
+    pub(crate) timeout: Option<u64>,
+    /// Show what the pool migrates from (never a secret).
+    #[arg(long, conflicts_with_all = ["user_pool_id", "off"])]
+    pub(crate) show: bool,
+    /// Stop migrating users into the pool (users already migrated stay).
+    #[arg(long, conflicts_with_all = ["user_pool_id", "show"])]
+    pub(crate) off: bool,
+    #[command(flatten)]
+    pub(crate) service: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,4 +397,15 @@ pub(crate) struct TestArgs {
 pub(crate) enum Output {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the grammar (unique names, valid groups), run once here rather
+    /// than at the first use of a subcommand.
+    #[test]
+    fn the_grammar_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

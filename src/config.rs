@@ -66,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) public_url: Option<String>,
     /// `--dynamodb-upstream` and the credentials requests to it are signed with.
     pub(crate) dynamodb_upstream: Option<DynamoDbUpstream>,
+    /// Extra root certificates (DER) for OpenID Connect issuers, from `--oidc-ca-file`.
+    pub(crate) oidc_roots: Vec<Vec<u8>>,
     /// The first region of `--region`: where pools are made without a signed region.
     pub(crate) region: String,
     /// The other regions of `--region` (`us-east-1,eu-west-1`): operator requests signed
@@ -170,6 +172,7 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     dynamodb_upstream: Option<String>,
+    oidc_ca_file: Option<PathBuf>,
     region: Option<String>,
     account_id: Option<String>,
     smtp_url: Option<String>,
@@ -273,6 +276,8 @@ pub(crate) enum ConfigError {
         "--dynamodb-upstream needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
     )]
     DynamoDbCredentials,
+    #[error("oidc ca file `{}`: {message}", path.display())]
+    OidcCaFile { path: PathBuf, message: String },
     #[error("region `{0}` does not look like an AWS region (e.g. us-east-1)")]
     Region(String),
     #[error("account id `{0}` must be 12 digits")]
@@ -464,6 +469,21 @@ impl Config {
                 })
             }
         };
+        let oidc_roots = match args
+            .oidc_ca_file
+            .clone()
+            .or(file.oidc_ca_file.map(|p| file_dir.join(p)))
+        {
+            None => Vec::new(),
+            Some(path) => {
+                let bytes = std::fs::read(&path).map_err(|e| ConfigError::OidcCaFile {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                gatehouse_identity::https::roots_from_pem(&bytes)
+                    .map_err(|message| ConfigError::OidcCaFile { path, message })?
+            }
+        };
         let regions = args
             .region
             .clone()
@@ -567,6 +587,7 @@ impl Config {
             database_url,
             public_url,
             dynamodb_upstream,
+            oidc_roots,
             region,
             other_regions,
             account_id,

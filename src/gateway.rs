@@ -100,6 +100,7 @@ impl GatewayParts {
         let arn = AuthorizerConfig {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
+            extra_root_certificates: config.oidc_roots.clone(),
             ..AuthorizerConfig::default()
         };
         // Gatehouse's own pools verify from the identity service's in-memory key rings and

@@ -10,6 +10,7 @@ mod config;
 mod gateway;
 mod health;
 mod keys_cmd;
+mod migrate_cmd;
 mod policy_cmd;
 mod serve;
 mod state;
@@ -76,6 +77,10 @@ fn main() -> ExitCode {
         }) => with_config(&service, |config| {
             users_cmd::import(config, pool, input, key_file)
         }),
+        cli::Command::Users(cli::UsersCommand::MigrateFrom(args)) => {
+            let service = args.service.clone();
+            with_config(&service, |config| migrate_cmd::run(config, *args))
+        }
         cli::Command::Keys(cli::KeysCommand::Rotate { pool, service }) => {
             let config = match config::Config::load(&service) {
                 Ok(config) => config,

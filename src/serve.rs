@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use gatehouse_gateway::server::{EdgeLimits, ServerTls, TlsError, WorkerListeners, serve_router};
+use gatehouse_identity::http::oauth2::{self as oauth2_http, OAuthHttp};
 use gatehouse_identity::http::operator::OperatorAuth;
 use gatehouse_identity::http::{FederationState, HttpState, router_with_federation};
+use gatehouse_identity::oauth2::OAuth2;
 use gatehouse_identity::sts::CredentialVerifier;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -150,6 +152,18 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         secure_transport: tls.is_some(),
         dynamodb: dynamodb_proxy(&config)?,
     };
+    // The OAuth 2.0 / OIDC endpoints and the hosted pages, under each pool's issuer and, by
+    // `Host`, at the root of each pool's domain.
+    let oauth = OAuth2::new(state.user_pools.clone());
+    let hosted = oauth2_http::router(OAuthHttp {
+        oauth: oauth.clone(),
+        pages: Arc::new(gatehouse_web::HostedPages),
+    })
+    .merge(gatehouse_web::router(gatehouse_web::WebState {
+        oauth: oauth.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        clock: state.clock.clone(),
+    }));
     let app = router_with_federation(
         HttpState {
             user_pools: state.user_pools.clone(),
@@ -158,14 +172,23 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
             trusted_proxies: config.trusted_proxies.clone(),
         },
         Some(federation),
-        gateway.operator_router(operator_auth.clone()).merge(
-            gatehouse_identity::http::functions::routes(
+        gateway
+            .operator_router(operator_auth.clone())
+            .merge(gatehouse_identity::http::functions::routes(
                 state.functions.clone(),
                 Arc::new(operator_auth),
-            ),
-        ),
+            ))
+            .merge(hosted),
     )
     .merge(health::router(health.clone()));
+    // Domains are told apart before routing: a pool's domain serves its paths at the root.
+    let app =
+        axum::Router::new()
+            .fallback_service(app)
+            .layer(axum::middleware::from_fn_with_state(
+                oauth,
+                oauth2_http::route_domains,
+            ));
     // Metrics never share a public listener: they tell an outsider too much.
     let metrics = gateway.clone();
     let metrics_app = axum::Router::new()

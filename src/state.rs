@@ -141,6 +141,10 @@ impl State {
             IdentityPoolsConfig {
                 region: config.region.clone(),
                 public_url: public_url.to_owned(),
+                oidc: gatehouse_identity::identity_pools::OidcFetchConfig {
+                    extra_roots: config.oidc_roots.clone(),
+                    ..Default::default()
+                },
             },
         );
         Ok(Self {

@@ -8,6 +8,8 @@ in the same call. An identity whose last login is unlinked is disabled: hidden b
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import jwt
@@ -189,3 +191,69 @@ def test_an_identity_without_logins_left_is_disabled_not_a_guest(dev: DeveloperS
     assert dev.developer_token("heidi-2", IdentityId=identity_id)["IdentityId"] == identity_id
     assert identity_id in dev.listed(hide_disabled=True)
     assert dev.identifiers(identity_id) == ["heidi-2"]
+
+
+OWN_ISSUER = "cognito-identity.amazonaws.com"
+
+
+def test_a_developer_token_is_a_login_of_the_enhanced_flow(dev: DeveloperSetup, server: GatehouseServer) -> None:
+    """AWS's enhanced flow with developer-authenticated identities: the back end's token goes in
+    `Logins` under `cognito-identity.amazonaws.com`, for GetId and GetCredentialsForIdentity."""
+    answer = dev.developer_token("ivan")
+    identity_id, token = answer["IdentityId"], answer["Token"]
+    logins = {OWN_ISSUER: token}
+    assert dev.identity.get_id(IdentityPoolId=dev.pool_id, Logins=logins)["IdentityId"] == identity_id
+    creds = dev.identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)
+    assert creds["IdentityId"] == identity_id
+    me = client(server, "sts", session_creds(creds["Credentials"])).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{dev.auth_role['RoleName']}/CognitoIdentityCredentials"
+    # GetOpenIdToken with it works too, and names the developer login in `amr`.
+    again = dev.identity.get_open_id_token(IdentityId=identity_id, Logins=logins)
+    amr = jwt.decode(again["Token"], options={"verify_signature": False})["amr"]
+    assert amr[0] == "authenticated" and f"{dev.developer}:{dev.pool_id}:ivan" in amr
+
+    # A user-pool login joins the identity the token names.
+    _, id_token = dev.id_token()
+    both = {**logins, **dev.logins(id_token)}
+    assert dev.identity.get_id(IdentityPoolId=dev.pool_id, Logins=both)["IdentityId"] == identity_id
+    assert dev.identity_admin.describe_identity(IdentityId=identity_id)["Logins"] == sorted([dev.developer, dev.provider])
+
+
+def test_a_developer_token_proves_only_its_own_identity_of_its_own_pool(dev: DeveloperSetup, server: GatehouseServer) -> None:
+    judy = dev.developer_token("judy")
+    other_id = dev.developer_token("karl")["IdentityId"]
+    # Another identity of the pool: the token names judy's.
+    expect_error("NotAuthorizedException", dev.identity.get_credentials_for_identity, IdentityId=other_id,
+                 Logins={OWN_ISSUER: judy["Token"]})
+    # Another pool's token: its `aud` is not this pool.
+    other = DeveloperSetup(server)
+    theirs = other.developer_token("judy")
+    expect_error("NotAuthorizedException", dev.identity.get_id, IdentityPoolId=dev.pool_id,
+                 Logins={OWN_ISSUER: theirs["Token"]})
+    # A token whose signature does not verify.
+    head, body, signature = judy["Token"].split(".")
+    forged_claims = jwt.decode(judy["Token"], options={"verify_signature": False}) | {"sub": other_id}
+    forged_body = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
+    expect_error("NotAuthorizedException", dev.identity.get_credentials_for_identity, IdentityId=other_id,
+                 Logins={OWN_ISSUER: f"{head}.{forged_body}.{signature}"})
+    # A user pool's ID token under this key is not this service's token.
+    _, id_token = dev.id_token()
+    expect_error("NotAuthorizedException", dev.identity.get_id, IdentityPoolId=dev.pool_id,
+                 Logins={OWN_ISSUER: id_token})
+    # A guest's OpenID token proves no sign-in: it never makes the guest authenticated.
+    guest = dev.identity.get_id(IdentityPoolId=dev.pool_id)["IdentityId"]
+    guest_token = dev.identity.get_open_id_token(IdentityId=guest)["Token"]
+    message = expect_error("NotAuthorizedException", dev.identity.get_id, IdentityPoolId=dev.pool_id,
+                           Logins={OWN_ISSUER: guest_token})
+    assert "authenticated identity" in message
+    expect_error("NotAuthorizedException", dev.identity.get_credentials_for_identity, IdentityId=guest,
+                 Logins={OWN_ISSUER: guest_token})
+    # The token is not a login to link for the operator either.
+    expect_error("InvalidParameterException", dev.developer_token, "judy-2", Logins={OWN_ISSUER: judy["Token"]})
+    # Once the developer user is unlinked, the identity is disabled and its token refused.
+    dev.identity_admin.unlink_developer_identity(IdentityId=judy["IdentityId"], IdentityPoolId=dev.pool_id,
+                                                 DeveloperProviderName=dev.developer, DeveloperUserIdentifier="judy")
+    expect_error("NotAuthorizedException", dev.identity.get_credentials_for_identity, IdentityId=judy["IdentityId"],
+                 Logins={OWN_ISSUER: judy["Token"]})
+    expect_error("NotAuthorizedException", dev.identity.get_id, IdentityPoolId=dev.pool_id,
+                 Logins={OWN_ISSUER: judy["Token"]})

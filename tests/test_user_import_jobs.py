@@ -10,7 +10,7 @@ import io
 
 import requests
 
-from gatehouse_harness import OTHER_PASSWORD, PoolFixture, raises_cognito, unique
+from gatehouse_harness import OTHER_PASSWORD, PoolFixture, raises_cognito, unique, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/CognitoImport"
 CUSTOM = {"Name": "tier", "AttributeDataType": "String", "Mutable": True}
@@ -121,3 +121,60 @@ def test_import_operations_need_the_operator_signature_and_a_file_that_is_csv(se
                                                   CloudWatchLogsRoleArn=ROLE)["UserImportJob"]["PreSignedUrl"],
               "x" * (1024 * 1024 + 1))
     assert big.status_code == 413
+
+
+def test_stop_user_import_job_stops_a_job_before_or_while_it_runs(server):
+    import threading
+
+    pool = PoolFixture.create(server)
+    admin = server.admin
+    columns = admin.get_csv_header(UserPoolId=pool.pool_id)["CSVHeader"]
+
+    # Not started: stopped at once; its upload URL and its file go with it, so it never runs.
+    waiting = admin.create_user_import_job(UserPoolId=pool.pool_id, JobName="waiting",
+                                           CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    assert put(waiting["PreSignedUrl"], csv_text(columns, [{"cognito:username": unique("w-")}])).status_code == 200
+    stopped = admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=waiting["JobId"])["UserImportJob"]
+    assert stopped["Status"] == "Stopped" and "CompletionDate" in stopped
+    with raises_cognito("PreconditionNotMetException"):
+        admin.start_user_import_job(UserPoolId=pool.pool_id, JobId=waiting["JobId"])
+    with raises_cognito("PreconditionNotMetException"):
+        admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=waiting["JobId"])
+    unused = admin.create_user_import_job(UserPoolId=pool.pool_id, JobName="unused",
+                                          CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=unused["JobId"])
+    assert put(unused["PreSignedUrl"], "cognito:username\nx\n").status_code == 403
+
+    # Running: marked Stopping, and the runner stops between two rows with what it imported.
+    total = 4000
+    prefix = unique("bulk-")
+    rows = [{"cognito:username": f"{prefix}{n}"} for n in range(total)]
+    running = admin.create_user_import_job(UserPoolId=pool.pool_id, JobName="bulk",
+                                           CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    assert put(running["PreSignedUrl"], csv_text(["cognito:username"], rows)).status_code == 200
+    outcome: list[object] = []
+    runner = threading.Thread(target=lambda: outcome.append(
+        server.client().start_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])))
+    runner.start()
+
+    def status() -> str:
+        return admin.describe_user_import_job(UserPoolId=pool.pool_id,
+                                              JobId=running["JobId"])["UserImportJob"]["Status"]
+
+    assert wait_until(lambda: status() != "Created", timeout=30)
+    stopping = admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])["UserImportJob"]
+    assert stopping["Status"] == "Stopping"
+    runner.join(timeout=600)
+    assert outcome, "StartUserImportJob returned"
+    final = admin.describe_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])["UserImportJob"]
+    assert final["Status"] == "Stopped", final
+    assert final["ImportedUsers"] + final["SkippedUsers"] + final["FailedUsers"] == total
+    assert final["ImportedUsers"] < total and final["SkippedUsers"] > 0
+    listed = admin.list_users(UserPoolId=pool.pool_id, Filter=f'username ^= "{prefix}"', Limit=60)
+    assert len(listed["Users"]) == min(final["ImportedUsers"], 60)
+
+    # Finished jobs and unknown ones cannot be stopped.
+    with raises_cognito("PreconditionNotMetException"):
+        admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])
+    with raises_cognito("ResourceNotFoundException"):
+        admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId="import-0000000000")

@@ -1,10 +1,13 @@
 //! The one outbound HTTP client setup: plain `http://` or TLS (rustls on aws-lc-rs) verified
 //! against the Mozilla roots and any extra roots the operator configured, HTTP/1.1, Nagle off.
-//! Used by the DynamoDB proxy towards its upstream and by the gateway towards OIDC issuers.
+//! Used by the DynamoDB proxy towards its upstream and by the gateway and the identity pools
+//! towards OIDC issuers, whose JSON documents [`get_json`] reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -23,6 +26,64 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// A pooled client for `http://` and `https://` URLs.
 pub type HttpsClient<B> = Client<HttpsConnector<HttpConnector>, B>;
+
+/// GETs `url` (`http` or `https`) and reads its body as JSON: a success status (redirects
+/// are not followed), at most `max_bytes`, the whole exchange within `timeout`. Errors name
+/// the URL, never the body.
+pub async fn get_json(
+    client: &HttpsClient<Full<Bytes>>,
+    url: &str,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<serde_json::Value, String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|_| format!("`{url}` is not a valid url"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(format!("`{url}`: only http and https urls can be fetched"));
+    }
+    let request = hyper::Request::get(uri)
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("`{url}`: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("`{url}` answered {}", response.status()));
+        }
+        Limited::new(response.into_body(), max_bytes)
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .map_err(|e| format!("`{url}`: {e}"))
+    };
+    let body = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("`{url}` did not answer in time"))??;
+    serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
+}
+
+/// The certificates of a PEM bundle, as DER, for [`client`]'s extra roots: at least one,
+/// and every one a root rustls accepts.
+pub fn roots_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = Vec::new();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        let mut store = rustls::RootCertStore::empty();
+        store
+            .add(cert.clone())
+            .map_err(|e| format!("a certificate is not usable as a root: {e}"))?;
+        roots.push(cert.as_ref().to_vec());
+    }
+    if roots.is_empty() {
+        return Err("no certificate in the file".into());
+    }
+    Ok(roots)
+}
 
 /// A client trusting the Mozilla roots plus `extra_roots` (DER), giving up on a connection
 /// after `connect_timeout`.

@@ -21,7 +21,8 @@
 //!
 //! The services: [`user_pools`]; [`identity_pools`] (Cognito Identity: identities and their
 //! credentials); [`dynamodb`] (the row-level proxy to a DynamoDB-compatible upstream); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
-//! view requests are decided against); [`sts`] (sealed temporary credentials, the verifier of
+//! view requests are decided against); [`oauth2`] (the OAuth 2.0 / OpenID Connect provider of
+//! the user pools: authorization codes, hosted sessions, the token endpoint); [`sts`] (sealed temporary credentials, the verifier of
 //! requests signed with them, GetCallerIdentity, AssumeRole).
 //!
 //! # Layers
@@ -48,6 +49,7 @@ pub mod iam;
 pub mod identity_pools;
 pub mod ids;
 pub mod net;
+pub mod oauth2;
 pub mod password;
 mod periodic;
 pub mod rate_limit;

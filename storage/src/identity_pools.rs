@@ -38,6 +38,17 @@ pub struct IdentityRecord {
     pub updated_at: EpochMillis,
 }
 
+/// A stored principal-tag attribute map: one identity provider of one pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagMapRecord {
+    pub pool_id: String,
+    pub provider: String,
+    pub use_defaults: bool,
+    /// JSON owned by the identity crate.
+    pub tags: String,
+    pub updated_at: EpochMillis,
+}
+
 /// What [`IdentityPools::resolve`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
@@ -399,6 +410,84 @@ impl<'s> IdentityPools<'s> {
             identity.logins = logins.remove(&identity.id).unwrap_or_default();
         }
         Ok(page)
+    }
+
+    // --- principal-tag attribute maps ---
+
+    /// Stores the map of `map.provider` in `map.pool_id`, replacing the one there;
+    /// [`StorageError::NotFound`] without such a pool.
+    pub async fn put_tag_map(&self, map: &TagMapRecord) -> Result<(), StorageError> {
+        let mut tx = self.db.write().await?;
+        let mut conn = tx.conn();
+        let pool = conn
+            .fetch_optional(
+                "SELECT id FROM identity_pools WHERE id = $1",
+                args![&map.pool_id],
+                |row| row.text("id"),
+            )
+            .await?;
+        if pool.is_none() {
+            return Err(StorageError::not_found(format!(
+                "identity pool `{}`",
+                map.pool_id
+            )));
+        }
+        conn.execute(
+            "INSERT INTO identity_pool_tag_maps (pool_id, provider, use_defaults, tags, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (pool_id, provider) DO UPDATE SET
+                 use_defaults = excluded.use_defaults, tags = excluded.tags,
+                 updated_at = excluded.updated_at",
+            args![
+                &map.pool_id,
+                &map.provider,
+                map.use_defaults,
+                &map.tags,
+                map.updated_at
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Removes the map of `provider` in `pool_id`; whether there was one.
+    pub async fn delete_tag_map(
+        &self,
+        pool_id: &str,
+        provider: &str,
+    ) -> Result<bool, StorageError> {
+        let mut tx = self.db.write().await?;
+        let changed = tx
+            .conn()
+            .execute(
+                "DELETE FROM identity_pool_tag_maps WHERE pool_id = $1 AND provider = $2",
+                args![pool_id, provider],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    /// The maps of `pool_id`, in provider order.
+    pub async fn tag_maps(&self, pool_id: &str) -> Result<Vec<TagMapRecord>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_all(
+                "SELECT pool_id, provider, use_defaults, tags, updated_at
+                 FROM identity_pool_tag_maps WHERE pool_id = $1 ORDER BY provider",
+                args![pool_id],
+                |row| {
+                    Ok(TagMapRecord {
+                        pool_id: row.text("pool_id")?,
+                        provider: row.text("provider")?,
+                        use_defaults: row.boolean("use_defaults")?,
+                        tags: row.text("tags")?,
+                        updated_at: row.int("updated_at")?,
+                    })
+                },
+            )
+            .await
     }
 
     /// Deletes identities (and their logins); returns the ids that did not exist.

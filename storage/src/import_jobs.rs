@@ -1,6 +1,6 @@
 //! Cognito's user import jobs: a job, its single-use upload, its run and its counts.
 
-use crate::db::{Db, DbRow, args};
+use crate::db::{Arg, Db, DbRow, args};
 use crate::{EpochMillis, Page, StorageError, fetch_limit, into_page};
 
 /// A stored import job (the CSV itself is read apart, by [`ImportJobs::take_csv`]).
@@ -206,6 +206,55 @@ impl<'s> ImportJobs<'s> {
             .await?;
         tx.commit().await?;
         Ok(csv)
+    }
+
+    /// Moves the job from one of `from` to `to` (StopUserImportJob); a job that had not run
+    /// yet loses its upload URL and its file with it. `false` (and nothing changed) when its
+    /// status is none of `from`. One statement: on PostgreSQL a start committed meanwhile by
+    /// another node is seen (the row is read again after its lock), so a job is never both
+    /// started and stopped as if it had not run.
+    pub async fn stop(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+        from: &[&str],
+        to: &str,
+        now: EpochMillis,
+    ) -> Result<bool, StorageError> {
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let placeholders: Vec<String> = (0..from.len()).map(|n| format!("${}", n + 5)).collect();
+        let sql = format!(
+            "UPDATE user_import_jobs SET status = $3, upload_hash = '',
+                csv = CASE WHEN started_at IS NULL THEN NULL ELSE csv END,
+                completed_at = CASE WHEN started_at IS NULL THEN $4 ELSE completed_at END
+             WHERE job_id = $1 AND pool_id = $2 AND status IN ({})",
+            placeholders.join(", ")
+        );
+        let mut binds: Vec<Arg<'_>> = vec![job_id.into(), pool_id.into(), to.into(), now.into()];
+        binds.extend(from.iter().map(|s| Arg::from(*s)));
+        let mut tx = self.db.write().await?;
+        let changed = tx.conn().execute(sql, &binds).await?;
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    /// The job's status now (a running import reads it to notice a stop).
+    pub async fn status(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let mut lease = self.db.read().await?;
+        lease
+            .conn()
+            .fetch_optional(
+                "SELECT status FROM user_import_jobs WHERE job_id = $1 AND pool_id = $2",
+                args![job_id, pool_id],
+                |row: &dyn DbRow| row.text("status"),
+            )
+            .await
     }
 
     /// Records how a run ended and drops the CSV.

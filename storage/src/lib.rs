@@ -27,6 +27,8 @@ mod import_jobs;
 mod keys;
 mod mfa;
 mod migrate;
+mod migration_sources;
+mod oauth;
 mod pools;
 mod revocations;
 mod sessions;
@@ -53,10 +55,17 @@ pub use groups::{GroupRecord, Groups};
 pub use iam::{
     Iam, IamSnapshot, ManagedPolicyRecord, OidcProviderRecord, PolicyVersionRecord, RoleRecord,
 };
-pub use identity_pools::{IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved};
+pub use identity_pools::{
+    IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved, TagMapRecord,
+};
 pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
+pub use migration_sources::{MigrationSourceRecord, MigrationSources};
+pub use oauth::{
+    AuthCodeRecord, AuthCodes, DomainRecord, Domains, HostedSessionRecord, HostedSessions,
+    OAuthGrantRecord, OAuthGrants, Redemption, ResourceServerRecord, ResourceServers,
+};
 pub use pools::{NewUserPool, UserPoolRecord, UserPools};
 pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use sessions::SpentSessions;
@@ -231,6 +240,36 @@ impl Store {
     /// Cognito user import jobs and their uploads.
     pub fn import_jobs(&self) -> ImportJobs<'_> {
         ImportJobs::new(&self.db)
+    }
+
+    /// The user pools users are migrated from at their first sign-in (lazy migration).
+    pub fn migration_sources(&self) -> MigrationSources<'_> {
+        MigrationSources::new(&self.db)
+    }
+
+    /// Resource servers and their custom scopes (OAuth 2.0).
+    pub fn resource_servers(&self) -> ResourceServers<'_> {
+        ResourceServers::new(&self.db)
+    }
+
+    /// The pools' domains (the hosted pages and OAuth endpoints by `Host`).
+    pub fn domains(&self) -> Domains<'_> {
+        Domains::new(&self.db)
+    }
+
+    /// Authorization codes (single-use).
+    pub fn auth_codes(&self) -> AuthCodes<'_> {
+        AuthCodes::new(&self.db)
+    }
+
+    /// The hosted pages' sign-in sessions.
+    pub fn hosted_sessions(&self) -> HostedSessions<'_> {
+        HostedSessions::new(&self.db)
+    }
+
+    /// What each OAuth sign-in was granted.
+    pub fn oauth_grants(&self) -> OAuthGrants<'_> {
+        OAuthGrants::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

@@ -84,7 +84,24 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_identity_disabled.sql"),
         postgres: include_str!("../migrations/postgres/0012_identity_disabled.sql"),
     },
-    // Versions 13 to 15 are handed to work on other branches; the gap is harmless (see above).
+    Migration {
+        version: 13,
+        name: "principal-tag attribute maps of identity pools",
+        sqlite: include_str!("../migrations/sqlite/0013_principal_tag_maps.sql"),
+        postgres: include_str!("../migrations/postgres/0013_principal_tag_maps.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "lazy migration sources",
+        sqlite: include_str!("../migrations/sqlite/0014_migration_sources.sql"),
+        postgres: include_str!("../migrations/postgres/0014_migration_sources.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "OAuth 2.0: resource servers, domains, authorization codes, hosted sessions, grants",
+        sqlite: include_str!("../migrations/sqlite/0015_oauth.sql"),
+        postgres: include_str!("../migrations/postgres/0015_oauth.sql"),
+    },
     Migration {
         version: 16,
         name: "functions registered through the operator API",

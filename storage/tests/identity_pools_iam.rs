@@ -401,3 +401,75 @@ async fn iam_roles_policies_and_the_change_counter() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principal_tag_maps_are_kept_per_pool_and_provider() {
+    use gatehouse_storage::TagMapRecord;
+    each_backend(async |t: &TestStore| {
+        let pools = t.store.identity_pools();
+        pools.create(&pool("us-east-1:tags")).await.unwrap();
+        pools.create(&pool("us-east-1:other")).await.unwrap();
+        let map = |pool_id: &str, provider: &str, use_defaults: bool, tags: &str| TagMapRecord {
+            pool_id: pool_id.into(),
+            provider: provider.into(),
+            use_defaults,
+            tags: tags.into(),
+            updated_at: T0,
+        };
+        assert!(pools.tag_maps("us-east-1:tags").await.unwrap().is_empty());
+        pools
+            .put_tag_map(&map("us-east-1:tags", "b.example", true, "{}"))
+            .await
+            .unwrap();
+        pools
+            .put_tag_map(&map(
+                "us-east-1:tags",
+                "a.example",
+                false,
+                r#"{"team":"dept"}"#,
+            ))
+            .await
+            .unwrap();
+        pools
+            .put_tag_map(&map("us-east-1:other", "a.example", true, "{}"))
+            .await
+            .unwrap();
+        // A second put replaces the first.
+        pools
+            .put_tag_map(&map("us-east-1:tags", "b.example", false, r#"{"x":"y"}"#))
+            .await
+            .unwrap();
+        assert_eq!(
+            pools.tag_maps("us-east-1:tags").await.unwrap(),
+            vec![
+                map("us-east-1:tags", "a.example", false, r#"{"team":"dept"}"#),
+                map("us-east-1:tags", "b.example", false, r#"{"x":"y"}"#),
+            ]
+        );
+        assert!(matches!(
+            pools
+                .put_tag_map(&map("us-east-1:none", "a.example", true, "{}"))
+                .await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert!(
+            pools
+                .delete_tag_map("us-east-1:tags", "a.example")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pools
+                .delete_tag_map("us-east-1:tags", "a.example")
+                .await
+                .unwrap()
+        );
+        // Deleting a pool takes its maps, and only its own.
+        pools.delete("us-east-1:tags").await.unwrap();
+        assert!(pools.tag_maps("us-east-1:tags").await.unwrap().is_empty());
+        assert_eq!(pools.tag_maps("us-east-1:other").await.unwrap().len(), 1);
+        pools.create(&pool("us-east-1:tags")).await.unwrap();
+        assert!(pools.tag_maps("us-east-1:tags").await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -9,6 +9,7 @@ pub mod cognito;
 pub mod cognito_identity;
 pub mod dynamodb;
 pub mod functions;
+pub mod oauth2;
 pub mod operator;
 pub mod query;
 

@@ -29,6 +29,7 @@ pub use documents::{
 };
 pub use error::IamError;
 pub use oidc::OidcProvider;
+pub(crate) use oidc::is_loopback_url;
 pub use policies::{MAX_POLICY_VERSIONS, ManagedPolicy, PolicyVersion};
 pub use roles::{DEFAULT_MAX_SESSION_SECS, NewRole, Role};
 pub use simulate::{SimulationRequest, SimulationResult};

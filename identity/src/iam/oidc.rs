@@ -2,7 +2,8 @@
 //! ListOpenIDConnectProviders, DeleteOpenIDConnectProvider. A provider names an issuer whose
 //! ID tokens AssumeRoleWithWebIdentity and identity pools accept, and the audiences
 //! (client ids) they must carry. gatehouse fetches the issuer's keys itself, over TLS
-//! verified with the usual roots, so thumbprints are kept only to answer Get.
+//! verified with the usual roots (and the operator's extra roots), so thumbprints are kept
+//! only to answer Get. The URL is `https://`, or `http://` only for a loopback host.
 
 use std::time::SystemTime;
 
@@ -48,13 +49,18 @@ impl OidcProvider {
     }
 }
 
-/// The provider URL without its scheme or a final `/`: `https://` only (IAM's rule), a host,
-/// no query or fragment.
+/// The provider URL without its scheme or a final `/`: `https://` (IAM's rule) or, for a
+/// development issuer on this machine, `http://` to a loopback host; a host, no query or
+/// fragment.
 fn normalise_url(url: &str) -> Result<String, IamError> {
     let invalid = || {
-        IamError::InvalidInput("Invalid OpenID Connect provider URL: it must be https:// and a host, without a query or fragment".into())
+        IamError::InvalidInput("Invalid OpenID Connect provider URL: it must be https:// (http:// only on loopback) and a host, without a query or fragment".into())
     };
-    let rest = url.strip_prefix("https://").ok_or_else(invalid)?;
+    let rest = match url.strip_prefix("https://") {
+        Some(rest) => rest,
+        None if is_loopback_url(url) => url.strip_prefix("http://").ok_or_else(invalid)?,
+        None => return Err(invalid()),
+    };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty()
         || rest.len() > 255
@@ -64,6 +70,21 @@ fn normalise_url(url: &str) -> Result<String, IamError> {
         return Err(invalid());
     }
     Ok(rest.to_owned())
+}
+
+/// Whether `url` (`scheme://host[:port][/path]`) names a loopback host.
+pub(crate) fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<hyper::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Iam {

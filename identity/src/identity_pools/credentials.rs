@@ -17,6 +17,9 @@
 //!   `AmbiguousRoleResolution: Deny`, refusing instead of — the `authenticated` role.
 //!   Without a mapping, `CustomRoleArn` may only name the `authenticated` role.
 //!
+//! Principal tags (see `principal_tags`) become session tags; the trust policy must then
+//! also allow `sts:TagSession`.
+//!
 //! The role's trust policy must then allow `sts:AssumeRoleWithWebIdentity` for the
 //! federated principal `cognito-identity.amazonaws.com` with the request's
 //! `cognito-identity.amazonaws.com:aud` (the pool), `:amr` and `:sub` (the identity): a
@@ -29,12 +32,14 @@ use std::time::SystemTime;
 
 use gatehouse_policy::{Context, Principal as PolicyPrincipal};
 
-use super::logins::VerifiedLogin;
+use gatehouse_storage::StorageError;
+
+use super::logins::{LoginKind, VerifiedLogin};
 use super::pools::{
     AmbiguousRoleResolution, IdentityPool, MatchType, RoleMapping, RoleMappingType,
 };
 use super::{IdentityPoolError, IdentityPools};
-use crate::iam::CompiledRole;
+use crate::iam::{CompiledRole, Tag};
 use crate::sts::{
     COGNITO_FEDERATED_PRINCIPAL, COGNITO_SESSION_NAME, Credentials, DEFAULT_SESSION_SECS,
     SessionPolicy, SessionRequest, SessionSource, Sts,
@@ -62,6 +67,16 @@ impl AuthorizedIdentity {
     pub(super) fn is_guest(&self) -> bool {
         self.verified.is_empty()
     }
+}
+
+/// What a session of an identity carries beside its role.
+struct Session {
+    /// `cognito-identity.amazonaws.com:amr`.
+    amr: Vec<String>,
+    /// The guest scope-down, for guests.
+    session_policy: Option<SessionPolicy>,
+    /// Principal tags.
+    tags: Vec<Tag>,
 }
 
 fn bad_configuration() -> IdentityPoolError {
@@ -165,14 +180,65 @@ impl IdentityPools {
         let verified = self.verify_logins(&pool, logins).await?;
         let keys: Vec<(String, String)> = verified
             .iter()
+            .filter(|l| !l.is_own_token())
             .map(|l| (l.provider.clone(), l.subject.clone()))
             .collect();
+        // This service's own token names the identity: the other logins join it.
+        if let Some(own) = verified.iter().find(|l| l.is_own_token()) {
+            let identity_id = own.subject.clone();
+            self.usable_identity(pool_id, &identity_id).await?;
+            if !keys.is_empty() {
+                match self
+                    .store()
+                    .identity_pools()
+                    .link(pool_id, &identity_id, &keys, now)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StorageError::NotFound { .. }) => {
+                        return Err(IdentityPoolError::ResourceNotFound(format!(
+                            "Identity '{identity_id}' not found."
+                        )));
+                    }
+                    Err(StorageError::Conflict { .. }) => {
+                        return Err(IdentityPoolError::ResourceConflict(
+                            "A login is already linked to another identity.".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(identity_id);
+        }
         let resolved = self
             .store()
             .identity_pools()
             .resolve(pool_id, &keys, &new_id, now)
             .await?;
         Ok(resolved.identity_id)
+    }
+
+    /// The identity a token of this service names, when it is still of `pool_id` and not
+    /// disabled.
+    async fn usable_identity(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+    ) -> Result<(), IdentityPoolError> {
+        match self
+            .store()
+            .identity_pools()
+            .get_identity(identity_id)
+            .await?
+        {
+            Some(identity) if identity.pool_id == pool_id && !identity.disabled => Ok(()),
+            Some(identity) if identity.pool_id == pool_id => Err(IdentityPoolError::NotAuthorized(
+                format!("Access to Identity '{identity_id}' is forbidden."),
+            )),
+            _ => Err(IdentityPoolError::ResourceNotFound(format!(
+                "Identity '{identity_id}' not found."
+            ))),
+        }
     }
 
     /// Who is asking for `identity_id` with `logins`: a guest identity without logins (while
@@ -226,20 +292,32 @@ impl IdentityPools {
             return Err(no_guests());
         }
         let verified = self.verify_logins(&pool, logins).await?;
-        let linked = verified.iter().any(|l| {
-            identity
+        let linked = verified.iter().any(|l| match &l.kind {
+            LoginKind::CognitoIdentity { .. } => l.subject == identity_id,
+            LoginKind::UserPool | LoginKind::OpenIdConnect => identity
                 .logins
                 .iter()
-                .any(|(p, s)| *p == l.provider && *s == l.subject)
+                .any(|(p, s)| *p == l.provider && *s == l.subject),
         });
         if !linked {
             return Err(logins_dont_match());
         }
-        let amr = super::developer::authenticated_amr(
+        let mut amr = super::developer::authenticated_amr(
             verified
                 .iter()
+                .filter(|l| !l.is_own_token())
                 .map(|l| (l.provider.as_str(), format!("CognitoSignIn:{}", l.subject))),
         );
+        // An own token brings the `amr` it was issued with (the developer provider).
+        for login in &verified {
+            if let LoginKind::CognitoIdentity { amr: own, .. } = &login.kind {
+                for entry in own {
+                    if !amr.contains(entry) {
+                        amr.push(entry.clone());
+                    }
+                }
+            }
+        }
         Ok(AuthorizedIdentity {
             pool,
             verified,
@@ -257,6 +335,11 @@ impl IdentityPools {
         let now = self.now();
         let caller = self.authorize_identity(identity_id, logins).await?;
         let pool = &caller.pool;
+        let tags = if caller.is_guest() {
+            Vec::new()
+        } else {
+            self.principal_tags(pool, &caller.verified).await?
+        };
         let (role_arn, session_policy) = if caller.is_guest() {
             if custom_role_arn.is_some() {
                 return Err(IdentityPoolError::InvalidParameter(
@@ -276,15 +359,13 @@ impl IdentityPools {
                 None,
             )
         };
+        let session = Session {
+            amr: caller.amr,
+            session_policy,
+            tags,
+        };
         let credentials = self
-            .issue(
-                pool,
-                identity_id,
-                &role_arn,
-                caller.amr,
-                session_policy,
-                now,
-            )
+            .issue(pool, identity_id, &role_arn, session, now)
             .await?;
         Ok(IdentityCredentials {
             identity_id: identity_id.to_owned(),
@@ -331,11 +412,17 @@ impl IdentityPools {
         pool: &IdentityPool,
         identity_id: &str,
         role_arn: &str,
-        amr: Vec<String>,
-        session_policy: Option<SessionPolicy>,
+        session: Session,
         now: SystemTime,
     ) -> Result<Credentials, IdentityPoolError> {
-        let role = self.trusted_role(pool, identity_id, role_arn, &amr).await?;
+        let Session {
+            amr,
+            session_policy,
+            tags,
+        } = session;
+        let role = self
+            .trusted_role(pool, identity_id, role_arn, &amr, &tags)
+            .await?;
         let duration = DEFAULT_SESSION_SECS.min(role.max_session_duration);
         Ok(self.inner.sts.issue(
             SessionRequest {
@@ -349,19 +436,21 @@ impl IdentityPools {
                 web_identity_keys: Vec::new(),
                 session_policy,
                 policy_arns: Vec::new(),
-                tags: Vec::new(),
+                tags,
             },
             now,
         )?)
     }
 
-    /// The role, when it exists and its trust policy lets this identity in.
+    /// The role, when it exists and its trust policy lets this identity in (and, with
+    /// session `tags`, lets it tag the session).
     async fn trusted_role(
         &self,
         pool: &IdentityPool,
         identity_id: &str,
         role_arn: &str,
         amr: &[String],
+        tags: &[Tag],
     ) -> Result<Arc<CompiledRole>, IdentityPoolError> {
         let iam = &self.inner.iam;
         let name = iam
@@ -391,6 +480,18 @@ impl IdentityPools {
         ) {
             return Err(bad_configuration());
         }
+        if !tags.is_empty() {
+            for tag in tags {
+                context.set(
+                    &format!("aws:RequestTag/{}", tag.key),
+                    vec![tag.value.clone()],
+                );
+            }
+            context.set("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
+            if !Sts::trusts(&role, "sts:TagSession", &principal, &[], &context) {
+                return Err(bad_configuration());
+            }
+        }
         Ok(role)
     }
 }
@@ -405,6 +506,7 @@ mod tests {
             provider: "cognito-idp.us-east-1.amazonaws.com/us-east-1_a".into(),
             subject: "sub".into(),
             claims: claims.as_object().cloned().unwrap_or_default(),
+            kind: LoginKind::UserPool,
         }
     }
 

@@ -102,14 +102,17 @@ impl IdentityPools {
 
     /// GetOpenIdTokenForDeveloperIdentity: links the developer login (and any other logins,
     /// verified) to `identity_id`, or to the identity they resolve to (made on first use),
-    /// and signs an OpenID token for it valid `token_duration` seconds.
+    /// and signs an OpenID token for it valid `token_duration` seconds, carrying
+    /// `principal_tags` as session tags.
     pub async fn get_open_id_token_for_developer_identity(
         &self,
         pool_id: &str,
         identity_id: Option<&str>,
         logins: &BTreeMap<String, String>,
+        principal_tags: &BTreeMap<String, String>,
         token_duration: Option<i64>,
     ) -> Result<OpenIdToken, IdentityPoolError> {
+        let tags = super::principal_tags::developer_tags(principal_tags)?;
         let pool = self.identity_pool(pool_id).await?;
         let developer = Self::developer_provider(&pool, None)?;
         let lifetime = token_duration.unwrap_or(DEVELOPER_TOKEN_SECS);
@@ -135,6 +138,11 @@ impl IdentityPools {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let verified = self.verify_logins(&pool, &others).await?;
+        if verified.iter().any(VerifiedLogin::is_own_token) {
+            return Err(invalid(
+                "Logins cannot link a token of cognito-identity.amazonaws.com: it names an identity, not a user",
+            ));
+        }
         let mut keys = vec![(developer.to_owned(), identifier.clone())];
         keys.extend(
             verified
@@ -185,7 +193,7 @@ impl IdentityPools {
             ),
         );
         let token = self
-            .sign_openid_token(&identity_id, pool_id, amr, lifetime)
+            .sign_openid_token(&identity_id, pool_id, amr, &tags, lifetime)
             .await?;
         Ok(OpenIdToken { identity_id, token })
     }
@@ -358,6 +366,7 @@ impl IdentityPools {
         for name in to_remove {
             let login = proven
                 .iter()
+                .filter(|(_, login)| !login.is_own_token())
                 .find(|(key, login)| *key == name || login.provider == *name)
                 .map(|(_, login)| *login)
                 .ok_or_else(|| {

@@ -34,6 +34,9 @@ pub enum IdentityPoolError {
     /// A limit was reached (logins per call, tags).
     #[error("{0}")]
     LimitExceeded(String),
+    /// An identity provider did not answer as it should (its keys could not be fetched).
+    #[error("{0}")]
+    ExternalService(String),
     /// A developer user identifier already linked to another identity.
     #[error("{0}")]
     DeveloperUserAlreadyRegistered(String),

@@ -1,6 +1,19 @@
 //! Verifying a `Logins` map: each key names a provider of the pool, each value is a token
 //! that provider issued, checked fully before anything is linked or issued.
 //!
+//! # This service's own OpenID tokens
+//! Key `cognito-identity.amazonaws.com`: a token of `{public_url}/cognito-identity`
+//! (GetOpenIdTokenForDeveloperIdentity's, the enhanced flow with developer-authenticated
+//! identities; or GetOpenIdToken's) whose `aud` is this pool and whose `amr` says
+//! `authenticated`. It proves the identity its `sub` names, with the `amr` and session tags
+//! it was issued with.
+//!
+//! # OpenID Connect providers
+//! A key equal to a registered provider's URL without its scheme (`login.example.com`,
+//! `issuer.example/path`) whose ARN the pool's `OpenIdConnectProviderARNs` lists: the token
+//! is verified as the `oidc` module says (JWKS signature, issuer, audience among the
+//! provider's client ids, expiry); the login is the provider's URL and the token's `sub`.
+//!
 //! # User-pool ID tokens
 //! Keys `cognito-idp.{region}.amazonaws.com/{userPoolId}` (what Amplify and the SDKs build)
 //! and `{public_url host}/{userPoolId}` (the issuer without its scheme) both name the user
@@ -19,8 +32,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_storage::RevocationKind;
 
+use super::oidc::OidcRefusal;
 use super::pools::{CognitoProvider, IdentityPool};
 use super::{IdentityPoolError, IdentityPools};
+use crate::iam::{OidcProvider, Tag};
+use crate::sts::COGNITO_FEDERATED_PRINCIPAL;
 use crate::time::unix_seconds;
 use crate::tokens::{MAX_TOKEN_LEN, TokenError};
 
@@ -32,12 +48,36 @@ const MAX_PROVIDER_NAME_LEN: usize = 2048;
 /// A login whose token verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedLogin {
-    /// The provider in its canonical form (`cognito-idp.{region}.amazonaws.com/{pool}`).
+    /// The provider in its canonical form (`cognito-idp.{region}.amazonaws.com/{pool}`, an
+    /// OpenID Connect provider's URL without its scheme, `cognito-identity.amazonaws.com`).
     pub provider: String,
-    /// The user's stable id at the provider (`sub`).
+    /// The user's stable id at the provider (`sub`; for this service's own tokens, the
+    /// identity id).
     pub subject: String,
     /// Every claim of the token, for role mappings.
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Who issued the token.
+    pub kind: LoginKind,
+}
+
+/// Who issued a login's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginKind {
+    /// A user pool of this service.
+    UserPool,
+    /// A registered OpenID Connect provider.
+    OpenIdConnect,
+    /// This service's own OpenID issuer (GetOpenIdTokenForDeveloperIdentity,
+    /// GetOpenIdToken): the token names the identity itself, and brings the `amr` and
+    /// session tags it was issued with.
+    CognitoIdentity { amr: Vec<String>, tags: Vec<Tag> },
+}
+
+impl VerifiedLogin {
+    /// Whether the token is this service's own (it names an identity, not a user).
+    pub fn is_own_token(&self) -> bool {
+        matches!(self.kind, LoginKind::CognitoIdentity { .. })
+    }
 }
 
 fn not_supported() -> IdentityPoolError {
@@ -78,6 +118,49 @@ impl IdentityPools {
             .find(|p| p.provider_name == canonical)
     }
 
+    /// The registered OpenID Connect provider a `Logins` key names (its URL without the
+    /// scheme), when the pool lists its ARN.
+    fn oidc_provider(&self, pool: &IdentityPool, key: &str) -> Option<OidcProvider> {
+        let iam = &self.inner.iam;
+        let arn = format!("arn:aws:iam::{}:oidc-provider/{key}", iam.account_id());
+        if !pool.config.open_id_connect_provider_arns.contains(&arn) {
+            return None;
+        }
+        iam.view()
+            .oidc_providers()
+            .iter()
+            .find(|p| p.arn == arn)
+            .cloned()
+    }
+
+    /// Verifies a registered OpenID Connect provider's ID token (see `oidc`).
+    async fn verify_oidc_token(
+        &self,
+        provider: &OidcProvider,
+        token: &str,
+    ) -> Result<VerifiedLogin, IdentityPoolError> {
+        let verified = self
+            .inner
+            .oidc
+            .verify(provider, token, self.now())
+            .await
+            .map_err(|e| match e {
+                OidcRefusal::Invalid(detail) => invalid_token(&detail),
+                OidcRefusal::Expired => invalid_token("Token expired."),
+                OidcRefusal::Audience => invalid_token("Incorrect token audience."),
+                OidcRefusal::Unreachable(_) => IdentityPoolError::ExternalService(format!(
+                    "The keys of identity provider {} could not be fetched.",
+                    provider.url
+                )),
+            })?;
+        Ok(VerifiedLogin {
+            provider: provider.url.clone(),
+            subject: verified.subject,
+            claims: verified.claims,
+            kind: LoginKind::OpenIdConnect,
+        })
+    }
+
     /// Verifies every login of `logins` (see the module docs), in key order.
     pub async fn verify_logins(
         &self,
@@ -96,8 +179,18 @@ impl IdentityPools {
                     "a Logins key is longer than 2048 characters".into(),
                 ));
             }
-            let provider = self.cognito_provider(pool, key).ok_or_else(not_supported)?;
-            verified.push(self.verify_user_pool_token(provider, token).await?);
+            if token.len() > MAX_TOKEN_LEN {
+                return Err(invalid_token("The token is too long."));
+            }
+            let login = if key == COGNITO_FEDERATED_PRINCIPAL {
+                self.verify_pool_openid_token(pool, token).await?
+            } else if let Some(provider) = self.cognito_provider(pool, key) {
+                self.verify_user_pool_token(provider, token).await?
+            } else {
+                let provider = self.oidc_provider(pool, key).ok_or_else(not_supported)?;
+                self.verify_oidc_token(&provider, token).await?
+            };
+            verified.push(login);
         }
         Ok(verified)
     }
@@ -182,6 +275,7 @@ impl IdentityPools {
             provider: provider.provider_name.clone(),
             subject: claims.sub,
             claims: all_claims,
+            kind: LoginKind::UserPool,
         })
     }
 }

@@ -6,11 +6,14 @@
 //! - `pools`: the operator operations on pools, roles and identities.
 //! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
 //!   audience, `token_use`, expiry, sign-outs).
+//! - `oidc`: tokens of registered OpenID Connect providers (their issuers' keys fetched and
+//!   cached), for `Logins` and AssumeRoleWithWebIdentity.
 //! - `openid`: GetOpenIdToken, the `{public_url}/cognito-identity` issuer's key, discovery
 //!   and JWKS, and the verification of its tokens for AssumeRoleWithWebIdentity.
 //! - `developer`: developer-authenticated identities (GetOpenIdTokenForDeveloperIdentity,
 //!   LookupDeveloperIdentity, MergeDeveloperIdentities, UnlinkDeveloperIdentity) and
 //!   UnlinkIdentity.
+//! - `principal_tags`: the principal-tag attribute maps and the session tags logins bring.
 //! - `credentials`: GetId and GetCredentialsForIdentity (the enhanced flow), role choice
 //!   (default roles, role mappings by token or rules), the trust policy check.
 //!
@@ -20,18 +23,25 @@ mod credentials;
 mod developer;
 mod error;
 mod logins;
+mod oidc;
 mod openid;
 mod pools;
+mod principal_tags;
 
 pub use credentials::IdentityCredentials;
 pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
 pub use error::IdentityPoolError;
-pub use logins::{MAX_LOGINS, VerifiedLogin};
+pub use logins::{LoginKind, MAX_LOGINS, VerifiedLogin};
+pub use oidc::{
+    LEEWAY_SECS as OIDC_LEEWAY_SECS, MAX_DOCUMENT_BYTES as MAX_OIDC_DOCUMENT_BYTES,
+    OidcFetchConfig, REFETCH_INTERVAL as OIDC_REFETCH_INTERVAL,
+};
 pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
     IdentityPoolConfig, MappingRule, MatchType, RoleMapping, RoleMappingType,
 };
+pub use principal_tags::{DEFAULT_PRINCIPAL_TAGS, PrincipalTagMap};
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -50,6 +60,8 @@ pub struct IdentityPoolsConfig {
     pub region: String,
     /// The base URL of this service (the user pools' issuers live under it).
     pub public_url: String,
+    /// How OpenID Connect providers' keys are fetched.
+    pub oidc: OidcFetchConfig,
 }
 
 /// The identity-pool service. Cheap to clone.
@@ -68,6 +80,8 @@ struct Inner {
     config: IdentityPoolsConfig,
     /// The OpenID issuer's key, loaded (or made) once on first use.
     openid_key: tokio::sync::OnceCell<Arc<crate::tokens::SigningKey>>,
+    /// OpenID Connect providers' keys, fetched on demand.
+    oidc: oidc::OidcIssuers,
 }
 
 impl IdentityPools {
@@ -81,8 +95,10 @@ impl IdentityPools {
         clock: Arc<dyn Clock>,
         config: IdentityPoolsConfig,
     ) -> Self {
+        let oidc = oidc::OidcIssuers::new(&config.oidc);
         Self {
             inner: Arc::new(Inner {
+                oidc,
                 store,
                 user_pools,
                 iam,

@@ -29,6 +29,10 @@ pub enum StsError {
     /// (`IDPRejectedClaim`, 403).
     #[error("{0}")]
     IdpRejectedClaim(String),
+    /// A web identity's issuer could not be reached for its keys (`IDPCommunicationError`,
+    /// 400).
+    #[error("{0}")]
+    IdpCommunication(String),
     /// The database is busy: retry (`Throttling`, 400).
     #[error("{0}")]
     Throttling(String),

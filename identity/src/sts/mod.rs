@@ -23,7 +23,9 @@ pub use token::{SessionClaims, SessionPolicy, SessionSource, TokenRefusal};
 pub use verify::{
     Authenticated, CredentialError, CredentialVerifier, Permissions, Principal, RequestFacts,
 };
-pub use web_identity::{AssumeRoleWithWebIdentity, WebIdentity, WebIdentitySession};
+pub use web_identity::{
+    AssumeRoleWithWebIdentity, TAGS_CLAIM, WebIdentity, WebIdentitySession, tags_from_claim,
+};
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -50,6 +52,10 @@ pub const MAX_SESSION_POLICY_CHARS: usize = 2048;
 pub const MAX_SESSION_POLICY_ARNS: usize = 10;
 /// Most session tags (STS's limit).
 pub const MAX_SESSION_TAGS: usize = 50;
+/// Most bytes of session tag keys and values together: what keeps a session token, which
+/// carries them, well inside the 32 KiB request head of the listeners and the 16 KiB most
+/// clients and proxies take in one header.
+pub const MAX_SESSION_TAG_BYTES: usize = 4096;
 /// The session name of credentials for a Cognito identity.
 pub const COGNITO_SESSION_NAME: &str = "CognitoIdentityCredentials";
 /// The federated principal identity pools assume roles as.
@@ -416,6 +422,52 @@ pub fn duration_within(asked: Option<i64>, max: i64) -> Result<i64, StsError> {
         )),
         Some(secs) => Ok(secs),
     }
+}
+
+/// Checks session tags against STS's rules (at most [`MAX_SESSION_TAGS`], keys of 1 to 128
+/// characters and values of at most 256 from letters, digits, spaces and `_.:/=+-@`, no
+/// `aws:` keys, no key twice ignoring case) and gatehouse's byte budget
+/// ([`MAX_SESSION_TAG_BYTES`]).
+pub fn check_session_tags(tags: &[Tag]) -> Result<(), String> {
+    if tags.len() > MAX_SESSION_TAGS {
+        return Err(format!(
+            "at most {MAX_SESSION_TAGS} session tags are allowed"
+        ));
+    }
+    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
+    let mut bytes = 0usize;
+    let mut seen: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let key_chars = tag.key.chars().count();
+        if key_chars == 0
+            || key_chars > 128
+            || tag.value.chars().count() > 256
+            || !tag.key.chars().all(allowed)
+            || !tag.value.chars().all(allowed)
+        {
+            return Err(format!(
+                "session tag `{}`: keys have 1 to 128 characters, values at most 256, of letters, digits, spaces and _.:/=+-@",
+                tag.key.chars().take(128).collect::<String>()
+            ));
+        }
+        let folded = tag.key.to_lowercase();
+        if folded.starts_with("aws:") {
+            return Err("session tag keys starting with `aws:` are reserved".into());
+        }
+        if seen.contains(&folded) {
+            return Err(format!("session tag `{}` is given twice", tag.key));
+        }
+        seen.push(folded);
+        bytes = bytes
+            .saturating_add(tag.key.len())
+            .saturating_add(tag.value.len());
+    }
+    if bytes > MAX_SESSION_TAG_BYTES {
+        return Err(format!(
+            "session tags take {bytes} bytes, more than the {MAX_SESSION_TAG_BYTES} allowed"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks session policies and tags against STS's limits; returns the inline policy and the

@@ -10,18 +10,26 @@
 //! for Cognito, `{provider}:aud` / `:sub` / `:amr` otherwise.
 
 use gatehouse_policy::{Context, Principal as PolicyPrincipal};
+use serde_json::Value;
 
 use super::{
-    Credentials, SessionRequest, SessionSource, Sts, StsError, check_session_name, duration_within,
-    session_policies,
+    Credentials, SessionRequest, SessionSource, Sts, StsError, check_session_name,
+    check_session_tags, duration_within, session_policies,
 };
+use crate::iam::Tag;
+
+/// The claim a web identity token carries session tags in, as AWS reads it.
+pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 
 /// A web identity token that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebIdentity {
-    /// The federated principal of trust policies and the prefix of the condition keys:
-    /// `cognito-identity.amazonaws.com`, or an OIDC provider's URL without its scheme.
+    /// The prefix of the condition keys: `cognito-identity.amazonaws.com`, or an OIDC
+    /// provider's URL without its scheme.
     pub provider: String,
+    /// The federated principal trust policies name: `cognito-identity.amazonaws.com`, or
+    /// the OIDC provider's ARN (`arn:aws:iam::{account}:oidc-provider/{url}`).
+    pub principal: String,
     /// `sub`.
     pub subject: String,
     /// `aud` (the identity pool id for Cognito tokens, the client id otherwise).
@@ -30,6 +38,8 @@ pub struct WebIdentity {
     pub amr: Vec<String>,
     /// For Cognito tokens: the identity and the identity pool.
     pub cognito: Option<(String, String)>,
+    /// Session tags from the token's [`TAGS_CLAIM`].
+    pub tags: Vec<Tag>,
 }
 
 /// What AssumeRoleWithWebIdentity asks for, beside the token.
@@ -101,7 +111,7 @@ impl Sts {
         for (key, values) in identity.condition_keys() {
             context.set(&key, values);
         }
-        let principal = PolicyPrincipal::Federated(identity.provider.clone());
+        let principal = PolicyPrincipal::Federated(identity.principal.clone());
         if !Self::trusts(
             &role,
             "sts:AssumeRoleWithWebIdentity",
@@ -110,6 +120,24 @@ impl Sts {
             &context,
         ) {
             return Err(denied());
+        }
+        // Session tags need the trust policy's leave too, as in AWS.
+        if !identity.tags.is_empty() {
+            for tag in &identity.tags {
+                context.set(
+                    &format!("aws:RequestTag/{}", tag.key),
+                    vec![tag.value.clone()],
+                );
+            }
+            context.set(
+                "aws:TagKeys",
+                identity.tags.iter().map(|t| t.key.clone()).collect(),
+            );
+            if !Self::trusts(&role, "sts:TagSession", &principal, &[], &context) {
+                return Err(StsError::AccessDenied(
+                    "Not authorized to perform sts:TagSession".into(),
+                ));
+            }
         }
         let (identity_id, identity_pool_id) = match &identity.cognito {
             Some((id, pool)) => (Some(id.clone()), Some(pool.clone())),
@@ -141,7 +169,7 @@ impl Sts {
                 web_identity_keys,
                 session_policy,
                 policy_arns: request.policy_arns,
-                tags: Vec::new(),
+                tags: identity.tags.clone(),
             },
             now,
         )?;
@@ -159,4 +187,35 @@ impl Sts {
             provider: identity.provider.clone(),
         })
     }
+}
+
+/// The session tags of a token's [`TAGS_CLAIM`] (`{"principal_tags": {"key": ["value"]},
+/// "transitive_tag_keys": [...]}`): one value per key, within STS's session-tag limits.
+/// No claim is no tags; a claim of any other shape refuses the token.
+pub fn tags_from_claim(claim: Option<&Value>) -> Result<Vec<Tag>, String> {
+    let Some(claim) = claim else {
+        return Ok(Vec::new());
+    };
+    let malformed = || format!("the `{TAGS_CLAIM}` claim is malformed");
+    let principal_tags = claim
+        .get("principal_tags")
+        .and_then(Value::as_object)
+        .ok_or_else(malformed)?;
+    let mut tags = Vec::with_capacity(principal_tags.len());
+    for (key, values) in principal_tags {
+        let value = match values {
+            Value::Array(items) => match items.as_slice() {
+                [Value::String(one)] => one.clone(),
+                _ => return Err(format!("session tag `{key}` must have exactly one value")),
+            },
+            Value::String(one) => one.clone(),
+            _ => return Err(malformed()),
+        };
+        tags.push(Tag {
+            key: key.clone(),
+            value,
+        });
+    }
+    check_session_tags(&tags)?;
+    Ok(tags)
 }

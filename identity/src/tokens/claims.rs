@@ -73,9 +73,12 @@ pub struct AccessTokenClaims {
     pub version: u32,
     /// The app client id (access tokens have no `aud`).
     pub client_id: String,
-    /// The `jti` of the first token of this session.
+    /// The `jti` of the first token of this session; empty (and left out) in a
+    /// client-credentials token, which has no user and no session.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin_jti: String,
-    /// The authentication event id.
+    /// The authentication event id; empty (and left out) in a client-credentials token.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub event_id: String,
     /// Always [`TokenUse::Access`].
     pub token_use: TokenUse,
@@ -89,7 +92,9 @@ pub struct AccessTokenClaims {
     pub iat: i64,
     /// This token's id.
     pub jti: String,
-    /// The user name.
+    /// The user name; empty (and left out) in a client-credentials token, whose `sub` is the
+    /// client id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
     /// The remembered device, when device tracking is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -322,54 +322,73 @@ pub fn issuer(public_url: &str, user_pool_id: &str) -> String {
     format!("{}/{user_pool_id}", public_url.trim_end_matches('/'))
 }
 
-/// `{issuer}/.well-known/openid-configuration`, with the members Cognito publishes.
+/// `{issuer}/.well-known/openid-configuration`: exactly what the pool's OAuth endpoints
+/// support (the authorization code flow with PKCE S256, the three grants, Basic and form
+/// client authentication, RS256 ID tokens), with the endpoints under the issuer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenIdConfiguration {
-    /// `/oauth2/authorize`.
+    /// `{issuer}/oauth2/authorize`.
     pub authorization_endpoint: String,
-    /// `/logout`.
-    pub end_session_endpoint: String,
+    /// `["S256"]` (`plain` is refused).
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types_supported: Vec<&'static str>,
     /// `["RS256"]`.
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     /// The pool issuer.
     pub issuer: String,
     /// `{issuer}/.well-known/jwks.json`.
     pub jwks_uri: String,
-    /// `["code", "token"]`.
+    /// `["query"]`.
+    pub response_modes_supported: Vec<&'static str>,
+    /// `["code"]`.
     pub response_types_supported: Vec<&'static str>,
-    /// `/oauth2/revoke`.
+    /// `{issuer}/oauth2/revoke`.
     pub revocation_endpoint: String,
-    /// `openid`, `email`, `phone`, `profile`.
+    /// Client authentication at the revocation endpoint (as at the token endpoint).
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// `openid`, `email`, `phone`, `profile`, `aws.cognito.signin.user.admin`.
     pub scopes_supported: Vec<&'static str>,
     /// `["public"]`.
     pub subject_types_supported: Vec<&'static str>,
-    /// `/oauth2/token`.
+    /// `{issuer}/oauth2/token`.
     pub token_endpoint: String,
-    /// `client_secret_basic`, `client_secret_post`.
+    /// `client_secret_basic`, `client_secret_post`, and `none` for clients without a secret.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
-    /// `/oauth2/userInfo`.
+    /// `{issuer}/oauth2/userInfo`.
     pub userinfo_endpoint: String,
 }
 
 impl OpenIdConfiguration {
-    /// The document for `issuer`, with OAuth2 endpoints under `oauth_base` (the hosted domain).
+    /// The document for `issuer`, with the OAuth endpoints under `oauth_base` (the issuer).
     pub fn new(issuer: &str, oauth_base: &str) -> Self {
         let base = oauth_base.trim_end_matches('/');
+        let auth_methods = vec!["client_secret_basic", "client_secret_post", "none"];
         Self {
             authorization_endpoint: format!("{base}/oauth2/authorize"),
-            end_session_endpoint: format!("{base}/logout"),
+            code_challenge_methods_supported: vec!["S256"],
+            grant_types_supported: vec![
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+            ],
             id_token_signing_alg_values_supported: vec!["RS256"],
             issuer: issuer.to_owned(),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
-            response_types_supported: vec!["code", "token"],
+            response_modes_supported: vec!["query"],
+            response_types_supported: vec!["code"],
             revocation_endpoint: format!("{base}/oauth2/revoke"),
-            scopes_supported: vec!["openid", "email", "phone", "profile"],
+            revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+            scopes_supported: vec![
+                "openid",
+                "email",
+                "phone",
+                "profile",
+                "aws.cognito.signin.user.admin",
+            ],
             subject_types_supported: vec!["public"],
             token_endpoint: format!("{base}/oauth2/token"),
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-            ],
+            token_endpoint_auth_methods_supported: auth_methods,
             userinfo_endpoint: format!("{base}/oauth2/userInfo"),
         }
     }

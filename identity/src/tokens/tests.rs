@@ -414,13 +414,19 @@ fn jwks_and_discovery_documents() {
         issuer("http://127.0.0.1:8000/", "us-east-1_abc"),
         "http://127.0.0.1:8000/us-east-1_abc"
     );
-    let doc = serde_json::to_value(OpenIdConfiguration::new(ISS, "http://127.0.0.1:8000")).unwrap();
+    let doc = serde_json::to_value(OpenIdConfiguration::new(ISS, ISS)).unwrap();
     assert_eq!(doc["issuer"], ISS);
     assert_eq!(doc["jwks_uri"], format!("{ISS}/.well-known/jwks.json"));
-    assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8000/oauth2/token");
+    assert_eq!(doc["token_endpoint"], format!("{ISS}/oauth2/token"));
+    assert_eq!(doc["userinfo_endpoint"], format!("{ISS}/oauth2/userInfo"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(
-        doc["userinfo_endpoint"],
-        "http://127.0.0.1:8000/oauth2/userInfo"
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(
+        doc.get("end_session_endpoint").is_none(),
+        "no RP-initiated logout"
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],

@@ -122,6 +122,12 @@ pub(crate) fn password_attempts_exceeded() -> UserPoolError {
     UserPoolError::NotAuthorized("Password attempts exceeded".into())
 }
 
+/// Whether `e` is the refusal of a locked account (the hosted pages say so in their own
+/// words; with their uniform answers it reveals nothing about which users exist).
+pub(crate) fn is_locked_out(e: &UserPoolError) -> bool {
+    matches!(e, UserPoolError::NotAuthorized(m) if *m == "Password attempts exceeded")
+}
+
 /// The refusal of a spent code budget or send limit (Cognito's wording).
 pub(crate) fn attempt_limit_exceeded() -> UserPoolError {
     UserPoolError::LimitExceeded("Attempt limit exceeded, please try after some time.".into())

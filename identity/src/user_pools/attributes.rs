@@ -227,6 +227,18 @@ impl UserPools {
         }
     }
 
+    /// The user with this `sub`, if any.
+    pub(crate) async fn find_user_by_sub(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<Option<User>, UserPoolError> {
+        match self.store().users().get_by_sub(pool_id, sub).await? {
+            Some(r) => Ok(Some(user_from_record(r)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The user a sign-in name refers to: the username itself, else an email, phone number or
     /// preferred username alias of the pool.
     pub async fn find_user(

@@ -9,6 +9,11 @@
 //! like a wrong password and the two cannot be told apart by timing; the SRP flow uses a
 //! dummy verifier the same way (`srp_auth`).
 //!
+//! # Lazy migration
+//! A user missing here, signing in with `USER_PASSWORD_AUTH` or `ADMIN_USER_PASSWORD_AUTH`,
+//! is looked up in the pool's migration source with the password (`migration`); SRP cannot
+//! carry the password there, so a user who was never migrated cannot sign in with SRP.
+//!
 //! # Lockout
 //! Password attempts (both password flows and SRP proofs) count towards the user's lockout,
 //! as `attempts` describes: five failures lock the account for 1 s, doubling per further
@@ -192,23 +197,68 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         let username = required(parameters, "USERNAME")?;
         let password = required(parameters, "PASSWORD")?;
-        if password
-            .chars()
-            .nth(crate::password::MAX_PASSWORD_CHARS)
-            .is_some()
-        {
-            return Err(UserPoolError::invalid(
-                "password must have length less than or equal to 256",
-            ));
-        }
+        check_password_length(password)?;
         self.check_secret_hash(
             client,
             username,
             parameters.get("SECRET_HASH").map(String::as_str),
         )?;
+        self.password_step(
+            pool,
+            client,
+            username,
+            password,
+            parameters.get("DEVICE_KEY"),
+            false,
+        )
+        .await
+    }
+
+    /// A sign-in on the hosted pages with a username (or alias) and password: the same
+    /// password check, lockout and sign-in chain as `USER_PASSWORD_AUTH`, always answering as
+    /// a client that hides which users exist. It ends in a challenge: the next step (a new
+    /// password, MFA), or [`HOSTED_SIGN_IN_COMPLETE`](super::challenges::HOSTED_SIGN_IN_COMPLETE),
+    /// whose sealed session `crate::oauth2` redeems once for the user.
+    pub(crate) async fn hosted_password_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        username: &str,
+        password: &str,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        if username.is_empty() || password.is_empty() {
+            return Err(incorrect_credentials());
+        }
+        check_password_length(password)?;
+        self.password_step(pool, client, username, password, None, true)
+            .await
+    }
+
+    /// The password check and what follows it, for the API (`hosted: false`) or the hosted
+    /// pages.
+    async fn password_step(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        username: &str,
+        password: &str,
+        device_key: Option<&String>,
+        hosted: bool,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let now = self.now();
-        let user = self.find_user(pool, username).await?;
-        let uniform = client.config.prevent_user_existence_errors;
+        let uniform = hosted || client.config.prevent_user_existence_errors;
+        // A user missing here may come from the pool's migration sources (read whether the
+        // user exists or not: the same reads either way); once it exists here, it signs in
+        // as any user does.
+        let sources = self.migration_sources(pool).await?;
+        let mut user = self.find_user(pool, username).await?;
+        if user.is_none()
+            && self
+                .migrate_on_sign_in(pool, &sources, uniform, username, password, now)
+                .await?
+        {
+            user = self.find_user(pool, username).await?;
+        }
         // Unknown users (and users without a password) are checked against the dummy hash:
         // one argon2 run either way. The lockout (see `attempts`) counts the checks of a
         // user's password, and of a name nobody holds when the client hides which users
@@ -237,14 +287,13 @@ impl UserPools {
         match user.status {
             UserStatus::Confirmed | UserStatus::ForceChangePassword => {
                 let user = self.backfill_srp_verifier(pool, user, password).await;
-                let device = self
-                    .presented_device(pool, &user, parameters.get("DEVICE_KEY"))
-                    .await?;
+                let device = self.presented_device(pool, &user, device_key).await?;
                 let sign_in = SignIn {
                     name: username.to_owned(),
                     password: password_digest(&user),
                     device,
                     device_proven: false,
+                    hosted,
                 };
                 self.next_step(pool, client, user, sign_in, now).await
             }
@@ -327,6 +376,20 @@ impl UserPools {
         self.refresh_without_rotation(pool, client, parameters)
             .await
     }
+}
+
+/// Refuses passwords longer than any pool accepts before hashing them.
+fn check_password_length(password: &str) -> Result<(), UserPoolError> {
+    if password
+        .chars()
+        .nth(crate::password::MAX_PASSWORD_CHARS)
+        .is_some()
+    {
+        return Err(UserPoolError::invalid(
+            "password must have length less than or equal to 256",
+        ));
+    }
+    Ok(())
 }
 
 fn unknown_flow(flow: &str) -> UserPoolError {

@@ -98,7 +98,16 @@ pub(crate) struct SignIn {
     /// The device proved its secret (device SRP), which stands in for MFA.
     #[serde(default)]
     pub(crate) device_proven: bool,
+    /// A sign-in on the hosted pages: it ends in [`HOSTED_SIGN_IN_COMPLETE`], never in
+    /// tokens, and its challenges are answered on the pages, never through the API.
+    #[serde(default)]
+    pub(crate) hosted: bool,
 }
+
+/// The last step of a hosted sign-in: no tokens, but a sealed, single-use proof that the
+/// user authenticated, which the OAuth layer turns into a hosted session and a code (see
+/// `crate::oauth2`). Never a Cognito challenge: the API refuses it like any unknown name.
+pub(crate) const HOSTED_SIGN_IN_COMPLETE: &str = "HOSTED_SIGN_IN_COMPLETE";
 
 /// An SRP exchange in flight.
 #[derive(Debug, Serialize, Deserialize)]
@@ -356,6 +365,21 @@ impl UserPools {
         sign_in: SignIn,
         now: SystemTime,
     ) -> Result<AuthOutcome, UserPoolError> {
+        if sign_in.hosted {
+            let claims = self.new_claims(
+                pool,
+                client,
+                &user.sub,
+                HOSTED_SIGN_IN_COMPLETE,
+                sign_in,
+                now,
+            );
+            return Ok(AuthOutcome::Challenge(Challenge {
+                name: HOSTED_SIGN_IN_COMPLETE.into(),
+                session: self.session_text(&claims)?,
+                parameters: BTreeMap::new(),
+            }));
+        }
         let (device_key, new_device) = self.sign_in_device(pool, &user, &sign_in, now).await?;
         let mut tokens = self
             .issue_device_tokens(
@@ -365,6 +389,7 @@ impl UserPools {
                 now,
                 TokenOrigin::NewSession,
                 device_key,
+                None,
             )
             .await?;
         tokens.new_device = new_device;
@@ -384,6 +409,10 @@ impl UserPools {
         let now = self.now();
         let username = required(responses, "USERNAME")?;
         let claims = self.open_session(session, pool, client, challenge, now)?;
+        // A hosted sign-in's challenges are the pages' to answer.
+        if claims.sign_in.hosted {
+            return Err(invalid_session());
+        }
         self.check_answer_secret_hash(
             client,
             &[username, &claims.sign_in.name],

@@ -133,12 +133,14 @@ impl UserPools {
         }
     }
 
-    fn check_client_config(
+    async fn check_client_config(
         &self,
         pool: &UserPool,
         config: &ClientConfig,
+        has_secret: bool,
     ) -> Result<(), UserPoolError> {
         config.validate()?;
+        self.check_oauth_scopes(pool, config, has_secret).await?;
         for name in config
             .read_attributes
             .iter()
@@ -153,6 +155,50 @@ impl UserPools {
         Ok(())
     }
 
+    /// `AllowedOAuthScopes`: each standard or a scope of one of the pool's resource servers
+    /// (`ScopeDoesNotExistException`); `client_credentials` only for a client with a secret
+    /// and only with resource-server scopes.
+    async fn check_oauth_scopes(
+        &self,
+        pool: &UserPool,
+        config: &ClientConfig,
+        has_secret: bool,
+    ) -> Result<(), UserPoolError> {
+        if config.allowed_oauth_scopes.is_empty() {
+            return Ok(());
+        }
+        let custom = self.resource_scopes(&pool.id).await?;
+        for scope in &config.allowed_oauth_scopes {
+            if !crate::oauth2::STANDARD_SCOPES.contains(&scope.as_str()) && !custom.contains(scope)
+            {
+                return Err(UserPoolError::ScopeDoesNotExist(format!(
+                    "Invalid scope requested: {scope}"
+                )));
+            }
+        }
+        if config
+            .allowed_oauth_flows
+            .contains(&super::config::OAuthFlow::ClientCredentials)
+        {
+            if !has_secret {
+                return Err(UserPoolError::InvalidOAuthFlow(
+                    "client_credentials flow can not be selected if client does not have a client secret."
+                        .into(),
+                ));
+            }
+            if config
+                .allowed_oauth_scopes
+                .iter()
+                .any(|s| !custom.contains(s))
+            {
+                return Err(UserPoolError::InvalidOAuthFlow(
+                    "client_credentials flow can only be used with resource server scopes".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// CreateUserPoolClient.
     pub async fn create_user_pool_client(
         &self,
@@ -161,7 +207,8 @@ impl UserPools {
     ) -> Result<Client, UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         check_client_name(&new.name)?;
-        self.check_client_config(&pool, &new.config)?;
+        self.check_client_config(&pool, &new.config, new.generate_secret)
+            .await?;
         let now = unix_millis(self.now());
         let id = crate::ids::client_id();
         let secret = if new.generate_secret {
@@ -241,7 +288,8 @@ impl UserPools {
         let current = self.pool_client(pool_id, client_id).await?;
         let name = name.unwrap_or(&current.name);
         check_client_name(name)?;
-        self.check_client_config(&pool, &config)?;
+        self.check_client_config(&pool, &config, current.secret.is_some())
+            .await?;
         let json = serde_json::to_string(&config)
             .map_err(|e| UserPoolError::internal("client configuration", e))?;
         self.store()

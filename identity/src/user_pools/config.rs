@@ -677,6 +677,67 @@ impl Default for ClientConfig {
     }
 }
 
+/// Most entries of `CallbackURLs` and of `LogoutURLs` (Cognito's quota).
+pub const MAX_OAUTH_URLS: usize = 100;
+
+/// One redirect or sign-out URL (see `ClientConfig::validate_oauth`).
+fn check_redirect_url(member: &str, url: &str) -> Result<(), UserPoolError> {
+    let refuse = |why: &str| {
+        Err(UserPoolError::invalid(format!(
+            "{member} entry `{}` {why}",
+            url.chars().take(100).collect::<String>()
+        )))
+    };
+    if url.is_empty() || url.len() > 1024 {
+        return refuse("must be 1 to 1024 characters long");
+    }
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return refuse("must not contain spaces or control characters");
+    }
+    if url.contains('#') {
+        return refuse("must not have a fragment");
+    }
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return refuse("must be an absolute URL");
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() {
+        return refuse("must be an absolute URL");
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" | "http" => {
+            let Some(after) = rest.strip_prefix("//") else {
+                return refuse("must be an absolute URL");
+            };
+            let authority = after.split(['/', '?']).next().unwrap_or("");
+            let host = authority.rsplit('@').next().unwrap_or("");
+            let host = match host.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or(""),
+                None => host.split(':').next().unwrap_or(""),
+            };
+            if host.is_empty() {
+                return refuse("must name a host");
+            }
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if scheme.eq_ignore_ascii_case("http") && !loopback {
+                return refuse("must use HTTPS (HTTP only for localhost)");
+            }
+            Ok(())
+        }
+        "javascript" | "data" | "file" | "vbscript" => refuse("must not use that scheme"),
+        _ => Ok(()),
+    }
+}
+
 /// Default ID and access token lifetime (1 hour).
 pub const DEFAULT_TOKEN_VALIDITY: Duration = Duration::from_secs(3600);
 /// Default refresh token lifetime (30 days).
@@ -727,6 +788,7 @@ impl ClientConfig {
                 "auth session validity must be between 3 and 15 minutes",
             ));
         }
+        self.validate_oauth()?;
         let legacy = self.explicit_auth_flows.iter().any(|f| {
             matches!(
                 f,
@@ -743,6 +805,72 @@ impl ClientConfig {
             return Err(UserPoolError::invalid(
                 "explicit auth flows cannot mix legacy and ALLOW_ values",
             ));
+        }
+        Ok(())
+    }
+
+    /// The OAuth settings, as Cognito checks them: redirect and sign-out URLs (at most 100,
+    /// each an absolute URL of at most 1024 bytes without a fragment; `https`, or `http` only
+    /// to `localhost` or a loopback address, or an app's own scheme), `DefaultRedirectURI` one
+    /// of the callbacks, flows that go together, and `COGNITO` as the only identity provider
+    /// (federation is not served yet). Scopes are checked against the pool's resource servers
+    /// by the service (`clients`).
+    fn validate_oauth(&self) -> Result<(), UserPoolError> {
+        for (member, urls) in [
+            ("CallbackURLs", &self.callback_urls),
+            ("LogoutURLs", &self.logout_urls),
+        ] {
+            if urls.len() > MAX_OAUTH_URLS {
+                return Err(UserPoolError::invalid(format!(
+                    "{member} has more than {MAX_OAUTH_URLS} entries"
+                )));
+            }
+            for url in urls {
+                check_redirect_url(member, url)?;
+            }
+        }
+        if let Some(default) = &self.default_redirect_uri
+            && !self.callback_urls.contains(default)
+        {
+            return Err(UserPoolError::invalid(
+                "DefaultRedirectURI must be one of the CallbackURLs",
+            ));
+        }
+        let user_flows = self
+            .allowed_oauth_flows
+            .iter()
+            .any(|f| matches!(f, OAuthFlow::Code | OAuthFlow::Implicit));
+        if user_flows
+            && self
+                .allowed_oauth_flows
+                .contains(&OAuthFlow::ClientCredentials)
+        {
+            return Err(UserPoolError::InvalidOAuthFlow(
+                "client_credentials flow can not be selected along with code flow or implicit flow"
+                    .into(),
+            ));
+        }
+        if self.allowed_oauth_flows_user_pool_client {
+            if self.allowed_oauth_flows.is_empty() || self.allowed_oauth_scopes.is_empty() {
+                return Err(UserPoolError::InvalidOAuthFlow(
+                    "AllowedOAuthFlows and AllowedOAuthScopes are required when the client may use OAuth flows"
+                        .into(),
+                ));
+            }
+            if user_flows && self.callback_urls.is_empty() {
+                return Err(UserPoolError::invalid(
+                    "CallbackURLs can not be empty when code or implicit flow is allowed",
+                ));
+            }
+        }
+        if let Some(provider) = self
+            .supported_identity_providers
+            .iter()
+            .find(|p| p.as_str() != "COGNITO")
+        {
+            return Err(UserPoolError::invalid(format!(
+                "The provider {provider} does not exist for User Pool"
+            )));
         }
         Ok(())
     }
@@ -939,6 +1067,138 @@ mod tests {
             ..ClientConfig::default()
         };
         assert!(mixed.validate().is_err());
+    }
+
+    #[test]
+    fn oauth_settings_as_cognito_checks_them() {
+        let ok = |c: &ClientConfig| c.validate().is_ok();
+        let web = ClientConfig {
+            callback_urls: vec!["https://app.example.com/cb".into()],
+            allowed_oauth_flows: vec![OAuthFlow::Code],
+            allowed_oauth_scopes: vec!["openid".into()],
+            allowed_oauth_flows_user_pool_client: true,
+            supported_identity_providers: vec!["COGNITO".into()],
+            ..ClientConfig::default()
+        };
+        assert!(ok(&web));
+        let cases: Vec<(&str, ClientConfig, bool)> = vec![
+            (
+                "http to localhost",
+                ClientConfig {
+                    callback_urls: vec!["http://localhost:3000/cb".into()],
+                    ..web.clone()
+                },
+                true,
+            ),
+            (
+                "http to a loopback address",
+                ClientConfig {
+                    callback_urls: vec!["http://127.0.0.1:3000/cb".into()],
+                    ..web.clone()
+                },
+                true,
+            ),
+            (
+                "an app's own scheme",
+                ClientConfig {
+                    callback_urls: vec!["myapp://signed-in".into()],
+                    ..web.clone()
+                },
+                true,
+            ),
+            (
+                "http elsewhere",
+                ClientConfig {
+                    callback_urls: vec!["http://app.example.com/cb".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "a fragment",
+                ClientConfig {
+                    callback_urls: vec!["https://app.example.com/cb#x".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "relative",
+                ClientConfig {
+                    callback_urls: vec!["/cb".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "javascript",
+                ClientConfig {
+                    callback_urls: vec!["javascript:alert(1)".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "a space",
+                ClientConfig {
+                    logout_urls: vec!["https://a.example/x y".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "default not a callback",
+                ClientConfig {
+                    default_redirect_uri: Some("https://other.example/".into()),
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "no callback for the code flow",
+                ClientConfig {
+                    callback_urls: vec![],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "no scopes",
+                ClientConfig {
+                    allowed_oauth_scopes: vec![],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "client credentials with code",
+                ClientConfig {
+                    allowed_oauth_flows: vec![OAuthFlow::Code, OAuthFlow::ClientCredentials],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "an identity provider that does not exist",
+                ClientConfig {
+                    supported_identity_providers: vec!["Google".into()],
+                    ..web.clone()
+                },
+                false,
+            ),
+            (
+                "OAuth settings stored while OAuth is off",
+                ClientConfig {
+                    allowed_oauth_flows_user_pool_client: false,
+                    allowed_oauth_scopes: vec![],
+                    ..web.clone()
+                },
+                true,
+            ),
+        ];
+        for (name, config, valid) in cases {
+            assert_eq!(ok(&config), valid, "{name}");
+        }
     }
 
     #[test]

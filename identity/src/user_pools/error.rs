@@ -74,6 +74,16 @@ pub enum UserPoolError {
     /// or already run).
     #[error("{0}")]
     PreconditionNotMet(String),
+    /// The user pool users are migrated from could not answer (down, too slow, misconfigured):
+    /// nothing was created. Cognito's `InternalErrorException` (HTTP 500, retried by the SDKs).
+    #[error("{0}")]
+    MigrationUnavailable(String),
+    /// The app client's OAuth flows do not go together (or with its secret and scopes).
+    #[error("{0}")]
+    InvalidOAuthFlow(String),
+    /// An app client was given a scope that is neither standard nor a resource server's.
+    #[error("{0}")]
+    ScopeDoesNotExist(String),
     /// Something broke inside gatehouse. The message is generic; the cause is logged.
     #[error("internal error")]
     Internal(String),

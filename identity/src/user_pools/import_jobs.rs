@@ -1,6 +1,6 @@
 //! Cognito's user import from CSV: GetCSVHeader, CreateUserImportJob (which hands out a
-//! single-use upload URL served by this service), StartUserImportJob, DescribeUserImportJob,
-//! ListUserImportJobs. Users arrive in `RESET_REQUIRED` without a password, as in Cognito: their
+//! single-use upload URL served by this service), StartUserImportJob, StopUserImportJob,
+//! DescribeUserImportJob, ListUserImportJobs. Users arrive in `RESET_REQUIRED` without a password, as in Cognito: their
 //! first sign-in asks for a password reset.
 //!
 //! The upload URL's token is 256 random bits; storage keeps its SHA-256 and spends it with the
@@ -52,6 +52,11 @@ const IN_PROGRESS: &str = "InProgress";
 const SUCCEEDED: &str = "Succeeded";
 const FAILED: &str = "Failed";
 const EXPIRED: &str = "Expired";
+const PENDING: &str = "Pending";
+const STOPPING: &str = "Stopping";
+const STOPPED: &str = "Stopped";
+/// A running job reads its status (to notice a stop) before every this many rows.
+const STOP_CHECK_ROWS: usize = 20;
 
 /// An import job as Cognito's `UserImportJobType` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,13 +182,7 @@ impl UserPools {
         pool_id: &str,
         job_id: &str,
     ) -> Result<ImportJob, UserPoolError> {
-        self.user_pool(pool_id).await?;
-        let record = self
-            .store()
-            .import_jobs()
-            .get(pool_id, job_id)
-            .await?
-            .ok_or_else(|| job_not_found(job_id))?;
+        let (_, record) = self.pool_and_job(pool_id, job_id).await?;
         Ok(self.import_job(record, None))
     }
 
@@ -220,12 +219,8 @@ impl UserPools {
         pool_id: &str,
         job_id: &str,
     ) -> Result<ImportJob, UserPoolError> {
-        let pool = self.user_pool(pool_id).await?;
+        let (pool, existing) = self.pool_and_job(pool_id, job_id).await?;
         let jobs = self.store().import_jobs();
-        let existing = jobs
-            .get(pool_id, job_id)
-            .await?
-            .ok_or_else(|| job_not_found(job_id))?;
         let now = unix_millis(self.now());
         let Some(csv) = jobs
             .take_csv(pool_id, job_id, CREATED, IN_PROGRESS, now)
@@ -250,21 +245,64 @@ impl UserPools {
                 message: Some(message),
                 completed_at: unix_millis(self.now()),
             },
-            Ok(rows) => self.import_rows(&pool, rows).await,
+            Ok(rows) => self.import_rows(&pool, job_id, rows).await,
         };
         jobs.finish(pool_id, job_id, &outcome).await?;
+        self.describe_import_job(pool_id, job_id).await
+    }
+
+    /// StopUserImportJob: a job that has not run stops at once (`Stopped`; its upload URL and
+    /// file are dropped, so it never runs); a running one is marked `Stopping` and its runner
+    /// stops within [`STOP_CHECK_ROWS`] rows (`Stopped`, the rows not reached counted as
+    /// skipped). A finished job is `PreconditionNotMet`.
+    pub async fn stop_import_job(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+    ) -> Result<ImportJob, UserPoolError> {
+        let (_, existing) = self.pool_and_job(pool_id, job_id).await?;
+        let jobs = self.store().import_jobs();
+        let now = unix_millis(self.now());
+        let stopped = jobs
+            .stop(pool_id, job_id, &[CREATED, PENDING], STOPPED, now)
+            .await?
+            || jobs
+                .stop(pool_id, job_id, &[IN_PROGRESS], STOPPING, now)
+                .await?;
+        if !stopped {
+            let status = jobs
+                .status(pool_id, job_id)
+                .await?
+                .unwrap_or(existing.status);
+            return Err(UserPoolError::PreconditionNotMet(format!(
+                "job {job_id} is {status} and cannot be stopped"
+            )));
+        }
         self.describe_import_job(pool_id, job_id).await
     }
 
     async fn import_rows(
         &self,
         pool: &super::UserPool,
+        job_id: &str,
         rows: Vec<BTreeMap<String, String>>,
     ) -> ImportJobOutcome {
         let known = self.csv_header(&pool.id).await.unwrap_or_default();
         let (mut imported, mut failed) = (0i64, 0i64);
         let mut first_problem: Option<String> = None;
+        let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         for (n, row) in rows.into_iter().enumerate() {
+            if n % STOP_CHECK_ROWS == 0 && self.stop_asked(&pool.id, job_id).await {
+                let done = imported.saturating_add(failed);
+                return ImportJobOutcome {
+                    status: STOPPED.into(),
+                    imported,
+                    skipped: total.saturating_sub(done),
+                    failed,
+                    message: Some(format!("Import Job Stopped after {done} of {total} users.")),
+                    completed_at: unix_millis(self.now()),
+                };
+            }
             match self.import_row(pool, &known, row).await {
                 Ok(()) => imported += 1,
                 Err(e) => {
@@ -287,6 +325,30 @@ impl UserPools {
             message: Some(message),
             completed_at: unix_millis(self.now()),
         }
+    }
+
+    /// The pool and one of its jobs, or `ResourceNotFound` for either.
+    async fn pool_and_job(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+    ) -> Result<(super::UserPool, ImportJobRecord), UserPoolError> {
+        let pool = self.user_pool(pool_id).await?;
+        let record = self
+            .store()
+            .import_jobs()
+            .get(pool_id, job_id)
+            .await?
+            .ok_or_else(|| job_not_found(job_id))?;
+        Ok((pool, record))
+    }
+
+    /// Whether StopUserImportJob asked the running job to stop (a failed read: not asked).
+    async fn stop_asked(&self, pool_id: &str, job_id: &str) -> bool {
+        matches!(
+            self.store().import_jobs().status(pool_id, job_id).await,
+            Ok(Some(status)) if status == STOPPING
+        )
     }
 
     async fn import_row(

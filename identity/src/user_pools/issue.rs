@@ -15,6 +15,35 @@ use crate::tokens::{AccessTokenClaims, IdTokenClaims, TokenUse};
 /// The scope of tokens from SDK sign-in (not the hosted UI).
 pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 
+/// What a sign-in through the OAuth 2.0 endpoints puts in its tokens beside Cognito's claims:
+/// the granted scopes (the access token's `scope`), how the user authenticated (`amr`) and,
+/// on the code exchange only, the client's `nonce`. Stored per sign-in (by `origin_jti`) so
+/// refreshed tokens carry the same scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GrantClaims {
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Authentication methods (`pwd`, `mfa`, …).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The authorization request's `nonce` (ID token of the code exchange only).
+    #[serde(skip)]
+    pub nonce: Option<String>,
+    /// The sign-in's `origin_jti`, chosen when the code was redeemed (so a second redemption
+    /// can revoke exactly these tokens); `None` draws a fresh one.
+    #[serde(skip)]
+    pub origin_jti: Option<String>,
+}
+
+/// `at_hash` (OpenID Connect Core 3.1.3.6): the left half of the SHA-256 of the access token,
+/// base64url.
+pub fn at_hash(access_token: &str) -> String {
+    use base64::Engine as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    let half = digest.as_ref().get(..16).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
+}
+
 /// What storage keeps of a refresh token: its SHA-256 (the token has 384 random bits, so a
 /// plain hash cannot be reversed).
 pub fn refresh_token_hash(token: &str) -> Vec<u8> {
@@ -36,7 +65,7 @@ pub(crate) fn sort_groups(groups: &mut [Group]) {
 
 /// An attribute as an ID-token claim: booleans for the `*_verified` flags, a number for
 /// `updated_at`, strings otherwise (as Cognito does).
-fn claim_value(name: &str, value: &str) -> serde_json::Value {
+pub(crate) fn claim_value(name: &str, value: &str) -> serde_json::Value {
     match name {
         "email_verified" | "phone_number_verified" => serde_json::Value::Bool(value == "true"),
         "updated_at" => value
@@ -82,12 +111,17 @@ impl UserPools {
         auth_time: SystemTime,
         origin: TokenOrigin,
     ) -> Result<Tokens, UserPoolError> {
-        self.issue_device_tokens(pool, client, user, auth_time, origin, None)
+        self.issue_device_tokens(pool, client, user, auth_time, origin, None, None)
             .await
     }
 
-    /// [`UserPools::issue_tokens`] for a sign-in from a tracked device: the access token
-    /// names it in `device_key`.
+    /// [`UserPools::issue_tokens`] for a sign-in from a tracked device (the access token
+    /// names it in `device_key`) or through the OAuth endpoints (`grant`: the scopes, `amr`
+    /// and `nonce`, and the ID token's `at_hash`). The one place tokens of a user are minted.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "everything a token says comes in here: the one minting path"
+    )]
     pub(crate) async fn issue_device_tokens(
         &self,
         pool: &UserPool,
@@ -96,14 +130,16 @@ impl UserPools {
         auth_time: SystemTime,
         origin: TokenOrigin,
         device_key: Option<String>,
+        grant: Option<&GrantClaims>,
     ) -> Result<Tokens, UserPoolError> {
         let now = self.now();
         let iat = unix_seconds(now);
         let groups = self.user_groups(&pool.id, &user.sub).await?;
         let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-        let origin_jti = match &origin {
-            TokenOrigin::NewSession => crate::ids::uuid_v4(),
-            TokenOrigin::Refresh { origin_jti } => origin_jti.clone(),
+        let origin_jti = match (&origin, grant.and_then(|g| g.origin_jti.as_ref())) {
+            (TokenOrigin::NewSession, Some(chosen)) => chosen.clone(),
+            (TokenOrigin::NewSession, None) => crate::ids::uuid_v4(),
+            (TokenOrigin::Refresh { origin_jti }, _) => origin_jti.clone(),
         };
         let event_id = crate::ids::uuid_v4();
         let auth_time_s = unix_seconds(auth_time);
@@ -125,6 +161,14 @@ impl UserPools {
         if let Some(preferred) = roles.first() {
             attributes.insert("cognito:preferred_role".into(), (*preferred).into());
             attributes.insert("cognito:roles".into(), roles.clone().into());
+        }
+        if let Some(grant) = grant {
+            if let Some(nonce) = &grant.nonce {
+                attributes.insert("nonce".into(), nonce.clone().into());
+            }
+            if !grant.amr.is_empty() {
+                attributes.insert("amr".into(), grant.amr.clone().into());
+            }
         }
 
         let id_claims = IdTokenClaims {
@@ -151,7 +195,7 @@ impl UserPools {
             origin_jti: origin_jti.clone(),
             event_id,
             token_use: TokenUse::Access,
-            scope: ADMIN_SCOPE.into(),
+            scope: grant.map_or_else(|| ADMIN_SCOPE.to_owned(), |g| g.scope.clone()),
             auth_time: auth_time_s,
             exp: iat.saturating_add(i64::try_from(access_lifetime).unwrap_or(3600)),
             iat,
@@ -204,8 +248,14 @@ impl UserPools {
             }
         };
         let ring = self.key_ring(&pool.id).await?;
-        let id_token = ring.sign_id_token(&id_claims)?;
         let access_token = ring.sign_access_token(&access_claims)?;
+        let mut id_claims = id_claims;
+        if grant.is_some() {
+            id_claims
+                .attributes
+                .insert("at_hash".into(), at_hash(&access_token).into());
+        }
+        let id_token = ring.sign_id_token(&id_claims)?;
         Ok(Tokens {
             id_token,
             access_token,
@@ -213,6 +263,38 @@ impl UserPools {
             expires_in: access_lifetime,
             new_device: None,
         })
+    }
+
+    /// A client-credentials access token (no user: `sub` is the client id, no username,
+    /// session or groups) with `scope`, signed by the pool's access key, and its lifetime in
+    /// seconds.
+    pub(crate) async fn issue_client_token(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        scope: String,
+    ) -> Result<(String, u64), UserPoolError> {
+        let iat = unix_seconds(self.now());
+        let lifetime = client.config.access_token_lifetime().as_secs();
+        let claims = AccessTokenClaims {
+            sub: client.id.clone(),
+            groups: Vec::new(),
+            iss: self.issuer(&pool.id),
+            version: 2,
+            client_id: client.id.clone(),
+            origin_jti: String::new(),
+            event_id: String::new(),
+            token_use: TokenUse::Access,
+            scope,
+            auth_time: iat,
+            exp: iat.saturating_add(i64::try_from(lifetime).unwrap_or(3600)),
+            iat,
+            jti: crate::ids::uuid_v4(),
+            username: String::new(),
+            device_key: None,
+        };
+        let token = self.key_ring(&pool.id).await?.sign_access_token(&claims)?;
+        Ok((token, lifetime))
     }
 
     /// Why storage refused a new sign-in's refresh token: the user was disabled, deleted,

@@ -241,10 +241,8 @@ impl UserPools {
         pool_id: &str,
     ) -> Result<crate::tokens::OpenIdConfiguration, UserPoolError> {
         self.user_pool(pool_id).await?;
-        Ok(crate::tokens::OpenIdConfiguration::new(
-            &self.issuer(pool_id),
-            &self.config().public_url,
-        ))
+        let issuer = self.issuer(pool_id);
+        Ok(crate::tokens::OpenIdConfiguration::new(&issuer, &issuer))
     }
 
     /// New ID and access keys sign from now on; the old ones are retired with

@@ -21,22 +21,27 @@
 //!   and its sealed, single-use sessions.
 //! - `mfa`: software tokens, email codes, the pool's and the users' MFA settings.
 //! - `devices`: remembered devices.
+//! - `migration`: lazy migration of users missing locally (the upstream user pool a pool
+//!   takes them from at their first sign-in or password reset).
 //! - `refresh`: renewing a session with its refresh token, refresh-token rotation and the
 //!   revocation of a token family on reuse.
+//! - `resource_servers`: OAuth resource servers and their custom scopes.
+//! - `domains`: the pools' domains (the OAuth endpoints and hosted pages by `Host`).
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
 //! Every operation reads the clock once at its start and passes that `now` down.
 
-mod attempts;
+pub(crate) mod attempts;
 mod attributes;
 mod auth;
 mod auth_events;
-mod challenges;
+pub(crate) mod challenges;
 mod clients;
 mod codes;
 pub mod config;
 mod devices;
+mod domains;
 mod error;
 mod groups;
 mod import_jobs;
@@ -44,8 +49,10 @@ mod issue;
 mod keys;
 mod list_users;
 mod mfa;
+mod migration;
 mod pools;
 mod refresh;
+mod resource_servers;
 mod revocations;
 mod self_service;
 mod sign_up;
@@ -71,13 +78,15 @@ pub use codes::{
 };
 pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
+pub use domains::UserPoolDomain;
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
 pub use import_jobs::{
     CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
     UploadError,
 };
-pub use issue::{ADMIN_SCOPE, refresh_token_hash};
+pub(crate) use issue::claim_value;
+pub use issue::{ADMIN_SCOPE, GrantClaims, at_hash, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{
     FILTERABLE, ListUsersFilter, ListUsersRequest, MAX_LIST_USERS_LIMIT, parse_filter,
@@ -86,7 +95,14 @@ pub use mfa::{
     Factor, FactorPreference, MfaPreference, MfaSettings, PoolMfaConfig, PoolMfaUpdate,
     TOTP_SECRET_BYTES, TOTP_SKEW_STEPS, TOTP_STEP_SECS, TotpRefusal, check_totp, totp_code,
 };
+pub use migration::{
+    DEFAULT_TIMEOUT as MIGRATION_TIMEOUT, MAX_TIMEOUT as MAX_MIGRATION_TIMEOUT, SetUpstreamPool,
+    UpstreamCredentials, UpstreamPool,
+};
 pub use pools::{MAX_PAGE, schema_with};
+pub use resource_servers::{
+    MAX_RESOURCE_SERVER_SCOPES, MAX_RESOURCE_SERVERS_PAGE, ResourceServer, ResourceServerScope,
+};
 pub use revocations::{
     REVOCATION_LIFETIME, REVOCATION_PURGE_INTERVAL, REVOCATION_REFRESH_INTERVAL, Revocations,
 };

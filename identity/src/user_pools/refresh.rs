@@ -24,7 +24,7 @@ use std::time::Duration;
 use gatehouse_storage::{RefreshTokenRecord, RevocationKind, Rotation};
 
 use super::attributes::user_from_record;
-use super::issue::refresh_token_hash;
+use super::issue::{GrantClaims, refresh_token_hash};
 use super::{Client, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
 use crate::crypto::constant_time_eq;
 use crate::time::{from_unix_millis, unix_millis};
@@ -36,6 +36,8 @@ pub(crate) enum ClientProof<'a> {
     SecretHash(Option<&'a str>),
     /// The client secret itself: GetTokensFromRefreshToken's `ClientSecret`.
     Secret(Option<&'a str>),
+    /// The OAuth token endpoint authenticated the client already.
+    Authenticated,
 }
 
 pub(crate) fn invalid_refresh_token() -> UserPoolError {
@@ -92,6 +94,37 @@ impl UserPools {
             ClientProof::Secret(client_secret),
             rotate,
             None,
+            None,
+        )
+        .await
+    }
+
+    /// The OAuth token endpoint's `refresh_token` grant for a client it authenticated: as
+    /// GetTokensFromRefreshToken (rotation as the client says), the tokens carrying the
+    /// scopes of the sign-in, or the fewer `narrowed` ones (RFC 6749 section 6).
+    pub(crate) async fn oauth_refresh(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        refresh_token: &str,
+        narrowed: Option<&[String]>,
+    ) -> Result<Tokens, UserPoolError> {
+        if !client
+            .config
+            .allows(super::config::ExplicitAuthFlow::AllowRefreshTokenAuth)
+        {
+            return Err(UserPoolError::invalid(
+                "Refresh Token flow not enabled for this client",
+            ));
+        }
+        self.refresh_session(
+            pool,
+            client,
+            refresh_token,
+            ClientProof::Authenticated,
+            client.config.rotates_refresh_tokens(),
+            None,
+            narrowed,
         )
         .await
     }
@@ -121,6 +154,7 @@ impl UserPools {
             proof,
             false,
             parameters.get("DEVICE_KEY"),
+            None,
         )
         .await
     }
@@ -129,7 +163,12 @@ impl UserPools {
     /// and issues tokens of its sign-in; with `rotate`, a successor refresh token too. A
     /// rotated token past its grace period revokes its family ([`Rotation::Reused`]).
     /// `device_key` (`DEVICE_KEY`), checked to be one of the user's devices, goes into the
-    /// access token (see `devices`).
+    /// access token (see `devices`). A sign-in through the OAuth endpoints keeps its granted
+    /// scopes (see [`GrantClaims`]), or `narrowed` to fewer of them.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one refresh path for every caller"
+    )]
     async fn refresh_session(
         &self,
         pool: &UserPool,
@@ -138,6 +177,7 @@ impl UserPools {
         proof: ClientProof<'_>,
         rotate: bool,
         device_key: Option<&String>,
+        narrowed: Option<&[String]>,
     ) -> Result<Tokens, UserPoolError> {
         let now = self.now();
         let hash = refresh_token_hash(token);
@@ -170,6 +210,20 @@ impl UserPools {
             return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
         }
         let device = self.refresh_device(pool, &user, device_key).await?;
+        let grant = self.stored_grant(&pool.id, &record.origin_jti).await?;
+        let grant = match (grant, narrowed) {
+            (Some(mut grant), Some(narrowed)) => {
+                let granted: Vec<&str> = grant.scope.split(' ').collect();
+                if let Some(extra) = narrowed.iter().find(|s| !granted.contains(&s.as_str())) {
+                    return Err(UserPoolError::invalid(format!(
+                        "scope `{extra}` was not granted to this sign-in"
+                    )));
+                }
+                grant.scope = narrowed.join(" ");
+                Some(grant)
+            }
+            (grant, _) => grant,
+        };
         let grace = millis(client.config.refresh_retry_grace());
         let now_ms = unix_millis(now);
         if !rotate {
@@ -192,6 +246,7 @@ impl UserPools {
                         origin_jti: record.origin_jti,
                     },
                     device,
+                    grant.as_ref(),
                 )
                 .await;
         }
@@ -221,10 +276,26 @@ impl UserPools {
                     origin_jti: stored.origin_jti,
                 },
                 device,
+                grant.as_ref(),
             )
             .await?;
         tokens.refresh_token = Some(successor);
         Ok(tokens)
+    }
+
+    /// What the sign-in `origin_jti` was granted through the OAuth endpoints (`None` for a
+    /// sign-in through the API).
+    pub(crate) async fn stored_grant(
+        &self,
+        pool_id: &str,
+        origin_jti: &str,
+    ) -> Result<Option<GrantClaims>, UserPoolError> {
+        match self.store().oauth_grants().get(pool_id, origin_jti).await? {
+            Some(record) => serde_json::from_str(&record.details)
+                .map(Some)
+                .map_err(|e| UserPoolError::internal("stored grant", e)),
+            None => Ok(None),
+        }
     }
 
     /// After a family's refresh tokens were revoked for a reuse: refuses every access and
@@ -261,6 +332,7 @@ fn check_proof(client: &Client, user: &User, proof: ClientProof<'_>) -> Result<(
         ))
     };
     let ok = match proof {
+        ClientProof::Authenticated => true,
         ClientProof::Secret(given) => {
             let given = given.ok_or_else(missing)?;
             constant_time_eq(secret.as_bytes(), given.as_bytes())

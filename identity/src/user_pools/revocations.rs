@@ -245,6 +245,10 @@ impl UserPools {
                         Ok(n) => tracing::debug!(purged = n, "expired attempt counters purged"),
                         Err(err) => tracing::warn!(error = %err, "attempt counters not purged"),
                     }
+                    match crate::oauth2::purge_expired(&self).await {
+                        Ok(n) => tracing::debug!(purged = n, "expired codes and hosted sessions purged"),
+                        Err(err) => tracing::warn!(error = %err, "codes and hosted sessions not purged"),
+                    }
                     match self.purge_spent_sessions().await {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(purged = n, "expired spent sessions purged"),

@@ -85,6 +85,16 @@ impl UserPools {
 
     /// Verifies an access token for a self-service operation (see the module docs).
     pub async fn authenticate_access_token(&self, token: &str) -> Result<SignedIn, UserPoolError> {
+        self.authenticate_access_token_for(token, ADMIN_SCOPE).await
+    }
+
+    /// Verifies an access token that must carry `scope` (`openid` for the OAuth userInfo
+    /// endpoint), with every other check of [`UserPools::authenticate_access_token`].
+    pub async fn authenticate_access_token_for(
+        &self,
+        token: &str,
+        scope: &str,
+    ) -> Result<SignedIn, UserPoolError> {
         let pool_id = self.token_pool_id(token)?;
         let now = self.now();
         let kid = jsonwebtoken::decode_header(token)
@@ -105,7 +115,7 @@ impl UserPools {
                 }
                 _ => invalid_token(),
             })?;
-        if !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE) {
+        if !claims.scope.split(' ').any(|s| s == scope) {
             return Err(UserPoolError::NotAuthorized(
                 "Access Token does not have required scopes".into(),
             ));
@@ -431,6 +441,20 @@ impl UserPools {
             .revoke_for_user(&pool.id, &user.sub, unix_millis(self.now()))
             .await?;
         self.refuse_tokens(&pool.id, &user.sub, &sessions).await
+    }
+
+    /// Ends one sign-in everywhere: its refresh tokens (every rotation of them) and every
+    /// access and id token it got (a reused authorization code's tokens, see `crate::oauth2`).
+    pub(crate) async fn revoke_sign_in(
+        &self,
+        pool_id: &str,
+        origin_jti: &str,
+    ) -> Result<(), UserPoolError> {
+        self.store()
+            .refresh_tokens()
+            .revoke_family(pool_id, origin_jti, unix_millis(self.now()))
+            .await?;
+        self.revoke_session(pool_id, origin_jti).await
     }
 
     async fn revoke_session(&self, pool_id: &str, origin_jti: &str) -> Result<(), UserPoolError> {

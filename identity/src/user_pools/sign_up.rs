@@ -388,7 +388,7 @@ impl UserPools {
     }
 
     /// ForgotPassword: a password-reset code to the user's verified email (else verified
-    /// phone number). With `PreventUserExistenceErrors`, anyone who cannot get a real code —
+    /// phone number); a user missing here is first looked up in the pool's migration source. With `PreventUserExistenceErrors`, anyone who cannot get a real code —
     /// an unknown, disabled or unconfirmed user, or one without a verified address — gets a
     /// simulated delivery, counted against the same sends per hour, so the answer (and its
     /// time: the code is handed to the delivery without waiting for a mail server) is the
@@ -400,7 +400,7 @@ impl UserPools {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
-        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        let (pool, client, mut user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let recovery = pool.config.recovery_mechanisms()?;
         if recovery.contains(&RecoveryMechanism::AdminOnly) {
@@ -408,6 +408,17 @@ impl UserPools {
             return Err(UserPoolError::NotAuthorized(
                 "Contact administrator to reset password.".into(),
             ));
+        }
+        // A user missing here may come from the pool's migration sources (read whether the
+        // user exists or not), arriving in RESET_REQUIRED: the code then goes out as to any
+        // user.
+        let sources = self.migration_sources(&pool).await?;
+        if user.is_none()
+            && self
+                .migrate_on_forgot_password(&pool, &sources, username, now)
+                .await?
+        {
+            user = self.find_user(&pool, username).await?;
         }
         let uniform = client.config.prevent_user_existence_errors;
         let channel = user

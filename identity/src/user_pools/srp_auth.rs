@@ -387,6 +387,7 @@ impl UserPools {
             password: party.password,
             device: None,
             device_proven: false,
+            hosted: false,
         };
         let mut claims = self.new_claims(pool, client, &party.sub, PASSWORD_VERIFIER, sign_in, now);
         claims.srp = Some(SrpState {

@@ -36,7 +36,7 @@ use bytes::Bytes;
 use gatehouse_identity::tokens::{KeyRing, MAX_TOKEN_LEN, TokenUse};
 use gatehouse_policy::calendar::unix_seconds;
 use http::{HeaderName, HeaderValue};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -699,30 +699,8 @@ impl RemoteIssuers {
     }
 
     async fn get_json(&self, url: &str) -> Result<Value, String> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| format!("`{url}` is not a valid url"))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) {
-            return Err(format!("`{url}`: only http and https urls can be fetched"));
-        }
         let client = self.client.as_ref().map_err(Clone::clone)?;
-        let request = http::Request::get(uri)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let response = tokio::time::timeout(self.timeout, client.request(request))
-            .await
-            .map_err(|_| format!("`{url}` did not answer in time"))?
-            .map_err(|e| format!("`{url}`: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("`{url}` answered {}", response.status()));
-        }
-        let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("`{url}`: {e}"))?
-            .to_bytes();
-        serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
+        gatehouse_identity::https::get_json(client, url, self.timeout, MAX_DOCUMENT_BYTES).await
     }
 }
 

@@ -74,6 +74,15 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         E::UnsupportedUserState(m) => ("UnsupportedUserStateException", m.as_str()),
         E::RefreshTokenReuse(m) => ("RefreshTokenReuseException", m.as_str()),
         E::PreconditionNotMet(m) => ("PreconditionNotMetException", m.as_str()),
+        E::MigrationUnavailable(m) => {
+            return WireError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error_type: "InternalErrorException",
+                message: m.clone(),
+            };
+        }
+        E::InvalidOAuthFlow(m) => ("InvalidOAuthFlowException", m.as_str()),
+        E::ScopeDoesNotExist(m) => ("ScopeDoesNotExistException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,6 +159,9 @@ mod tests {
                 "PreconditionNotMetException",
                 400,
             ),
+            (E::MigrationUnavailable(m()), "InternalErrorException", 500),
+            (E::InvalidOAuthFlow(m()), "InvalidOAuthFlowException", 400),
+            (E::ScopeDoesNotExist(m()), "ScopeDoesNotExistException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",

@@ -1,5 +1,5 @@
 //! Wire types and handlers of the user import operations (GetCSVHeader, CreateUserImportJob,
-//! StartUserImportJob, DescribeUserImportJob, ListUserImportJobs).
+//! StartUserImportJob, StopUserImportJob, DescribeUserImportJob, ListUserImportJobs).
 
 use std::sync::Arc;
 
@@ -118,6 +118,19 @@ pub(super) async fn start_user_import_job(
     let job = s
         .user_pools
         .start_import_job(&r.user_pool_id, &r.job_id)
+        .await?;
+    Ok(JobResponse {
+        user_import_job: job_type(job),
+    })
+}
+
+pub(super) async fn stop_user_import_job(
+    s: Arc<HttpState>,
+    r: JobRequest,
+) -> Result<JobResponse, UserPoolError> {
+    let job = s
+        .user_pools
+        .stop_import_job(&r.user_pool_id, &r.job_id)
         .await?;
     Ok(JobResponse {
         user_import_job: job_type(job),

@@ -30,6 +30,7 @@ pub mod error;
 mod groups;
 mod import_jobs;
 mod mfa;
+mod oauth;
 mod pools;
 pub(crate) mod rate_limit;
 mod self_service;
@@ -169,8 +170,17 @@ operations! {
     GetCSVHeader => Operator, import_jobs::get_csv_header;
     CreateUserImportJob => Operator, import_jobs::create_user_import_job;
     StartUserImportJob => Operator, import_jobs::start_user_import_job;
+    StopUserImportJob => Operator, import_jobs::stop_user_import_job;
     DescribeUserImportJob => Operator, import_jobs::describe_user_import_job;
     ListUserImportJobs => Operator, import_jobs::list_user_import_jobs;
+    CreateResourceServer => Operator, oauth::create_resource_server;
+    DescribeResourceServer => Operator, oauth::describe_resource_server;
+    UpdateResourceServer => Operator, oauth::update_resource_server;
+    ListResourceServers => Operator, oauth::list_resource_servers;
+    DeleteResourceServer => Operator, oauth::delete_resource_server;
+    CreateUserPoolDomain => Operator, oauth::create_user_pool_domain;
+    DescribeUserPoolDomain => Operator, oauth::describe_user_pool_domain;
+    DeleteUserPoolDomain => Operator, oauth::delete_user_pool_domain;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

@@ -1,7 +1,8 @@
 //! The Cognito Identity JSON protocol (`x-amz-json-1.1`, `X-Amz-Target:
 //! AWSCognitoIdentityService.<Op>`) on `POST /`, beside the user pools' protocol.
 //!
-//! Operator operations (pools, roles, identities, tags, developer identities) must be SigV4-signed by the operator
+//! Operator operations (pools, roles, identities, tags, developer identities, principal-tag
+//! attribute maps) must be SigV4-signed by the operator
 //! for service `cognito-identity` ([`crate::http::operator`], with `x-amz-target` signed);
 //! the region signed for is where CreateIdentityPool makes the pool. GetId,
 //! GetCredentialsForIdentity, GetOpenIdToken and UnlinkIdentity are public (a browser calls them with a user-pool ID token, or
@@ -86,6 +87,8 @@ operations! {
     LookupDeveloperIdentity => Operator, lookup_developer_identity;
     MergeDeveloperIdentities => Operator, merge_developer_identities;
     UnlinkDeveloperIdentity => Operator, unlink_developer_identity;
+    SetPrincipalTagAttributeMap => Operator, set_principal_tag_attribute_map;
+    GetPrincipalTagAttributeMap => Operator, get_principal_tag_attribute_map;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
@@ -217,6 +220,7 @@ pub fn from_identity_pool_error(e: &IdentityPoolError) -> WireError {
         E::DeveloperUserAlreadyRegistered(m) => {
             ("DeveloperUserAlreadyRegisteredException", m.as_str())
         }
+        E::ExternalService(m) => ("ExternalServiceException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -482,11 +486,6 @@ async fn get_open_id_token_for_developer_identity(
     call: Call,
     req: DeveloperOpenIdToken,
 ) -> Result<OpenIdTokenResponse, IdentityPoolError> {
-    if !req.principal_tags.is_empty() {
-        return Err(IdentityPoolError::InvalidParameter(
-            "PrincipalTags are not supported: tag the role instead".into(),
-        ));
-    }
     let issued = call
         .federation
         .identity_pools
@@ -494,6 +493,7 @@ async fn get_open_id_token_for_developer_identity(
             &req.identity_pool_id,
             req.identity_id.as_deref(),
             &req.logins,
+            &req.principal_tags,
             req.token_duration,
         )
         .await?;
@@ -558,6 +558,35 @@ async fn unlink_developer_identity(
     Ok(Empty {})
 }
 
+async fn set_principal_tag_attribute_map(
+    call: Call,
+    req: SetPrincipalTagAttributeMap,
+) -> Result<PrincipalTagAttributeMapResponse, IdentityPoolError> {
+    let map = call
+        .federation
+        .identity_pools
+        .set_principal_tag_attribute_map(
+            &req.identity_pool_id,
+            &req.identity_provider_name,
+            req.use_defaults,
+            req.principal_tags,
+        )
+        .await?;
+    Ok(PrincipalTagAttributeMapResponse::from_domain(map))
+}
+
+async fn get_principal_tag_attribute_map(
+    call: Call,
+    req: GetPrincipalTagAttributeMap,
+) -> Result<PrincipalTagAttributeMapResponse, IdentityPoolError> {
+    let map = call
+        .federation
+        .identity_pools
+        .get_principal_tag_attribute_map(&req.identity_pool_id, &req.identity_provider_name)
+        .await?;
+    Ok(PrincipalTagAttributeMapResponse::from_domain(map))
+}
+
 // === the OpenID issuer's documents ===
 
 /// `/cognito-identity/.well-known/openid-configuration` and `…/jwks.json`: the issuer of
@@ -613,6 +642,7 @@ mod tests {
                 "DeveloperUserAlreadyRegisteredException",
                 400,
             ),
+            (E::ExternalService(m()), "ExternalServiceException", 400),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",

@@ -491,3 +491,41 @@ pub(super) struct UnlinkDeveloperIdentity {
     pub(super) developer_provider_name: String,
     pub(super) developer_user_identifier: String,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct SetPrincipalTagAttributeMap {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_provider_name: String,
+    #[serde(default)]
+    pub(super) use_defaults: bool,
+    #[serde(default)]
+    pub(super) principal_tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct GetPrincipalTagAttributeMap {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_provider_name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PrincipalTagAttributeMapResponse {
+    pub(super) identity_pool_id: String,
+    pub(super) identity_provider_name: String,
+    pub(super) use_defaults: bool,
+    pub(super) principal_tags: BTreeMap<String, String>,
+}
+
+impl PrincipalTagAttributeMapResponse {
+    pub(super) fn from_domain(map: crate::identity_pools::PrincipalTagMap) -> Self {
+        Self {
+            identity_pool_id: map.pool_id,
+            identity_provider_name: map.provider,
+            use_defaults: map.use_defaults,
+            principal_tags: map.tags,
+        }
+    }
+}

@@ -35,6 +35,9 @@ pub(super) fn from_sts_error(e: &StsError) -> QueryError {
             (StatusCode::BAD_REQUEST, "ExpiredTokenException", m.as_str())
         }
         StsError::IdpRejectedClaim(m) => (StatusCode::FORBIDDEN, "IDPRejectedClaim", m.as_str()),
+        StsError::IdpCommunication(m) => {
+            (StatusCode::BAD_REQUEST, "IDPCommunicationError", m.as_str())
+        }
         StsError::Throttling(m) => (StatusCode::BAD_REQUEST, "Throttling", m.as_str()),
         StsError::Internal(_) => {
             return QueryError {
@@ -193,6 +196,11 @@ mod tests {
                 400,
             ),
             (StsError::IdpRejectedClaim(m()), "IDPRejectedClaim", 403),
+            (
+                StsError::IdpCommunication(m()),
+                "IDPCommunicationError",
+                400,
+            ),
             (StsError::Throttling(m()), "Throttling", 400),
             (StsError::Internal("secret".into()), "InternalFailure", 500),
         ];

@@ -1,0 +1,468 @@
+//! Tokens of registered OpenID Connect providers (IAM CreateOpenIDConnectProvider), for
+//! identity pools' `Logins` and STS's AssumeRoleWithWebIdentity.
+//!
+//! # Verification
+//! A token's `iss` must be a registered provider's URL (`https://{url}`; `http://{url}` only
+//! when the host is loopback, a development issuer on this machine). The header names `RS256`
+//! or `ES256` and a `kid`; the key is that `kid` of the issuer's JWKS, of the family the
+//! algorithm needs (no `none`, no HMAC, no RSA key read as an EC one). Then: the signature,
+//! `iss` exactly, `sub`, `exp` and `nbf` within [`LEEWAY_SECS`], and the audience: a
+//! string `aud` must be one of the provider's client ids; with a list of audiences `azp` is
+//! the audience (as AWS reads it) and must be both in that list and a client id.
+//!
+//! # Keys
+//! `{iss}/.well-known/openid-configuration` names the issuer exactly and a `jwks_uri`
+//! (`https`, or `http` only on loopback for a loopback issuer), fetched through the one
+//! outbound client ([`crate::https::client`], extra roots from the operator's setting), each
+//! document at most [`MAX_DOCUMENT_BYTES`] and each request within the configured timeout.
+//! Keys are cached per issuer (at most [`MAX_CACHED_ISSUERS`] issuers and
+//! [`MAX_KEYS_PER_ISSUER`] keys each). An unknown `kid` fetches again (key rotation) at most
+//! once per [`REFETCH_INTERVAL`] per issuer on the service's clock, however many tokens with
+//! made-up `kid`s arrive: requests that waited for a fetch in progress use its result.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http_body_util::Full;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use crate::https::HttpsClient;
+use crate::iam::{OidcProvider, is_loopback_url};
+use crate::time::unix_seconds;
+use crate::tokens::MAX_TOKEN_LEN;
+
+/// Largest discovery document or JWKS read from an issuer.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// How often an issuer's keys may be fetched again for an unknown `kid`.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Clock skew allowed on `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 60;
+/// Issuers whose keys are kept (IAM's quota of providers per account).
+const MAX_CACHED_ISSUERS: usize = 100;
+/// Keys kept per issuer; a JWKS with more is cut.
+const MAX_KEYS_PER_ISSUER: usize = 100;
+
+/// How the service reaches issuers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcFetchConfig {
+    /// Root certificates (DER) trusted beside the Mozilla roots.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Connecting and each document's whole exchange.
+    pub timeout: Duration,
+}
+
+impl Default for OidcFetchConfig {
+    fn default() -> Self {
+        Self {
+            extra_roots: Vec::new(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a provider's token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OidcRefusal {
+    /// Malformed, badly signed, of another issuer or subject: the detail is for the client.
+    Invalid(String),
+    Expired,
+    /// `aud` (or `azp`) is not a client id of the provider.
+    Audience,
+    /// The issuer's keys could not be had; the detail is logged, not sent.
+    Unreachable(String),
+}
+
+/// A provider's token that verified.
+#[derive(Debug, Clone)]
+pub(crate) struct OidcIdentity {
+    pub(crate) subject: String,
+    /// The client id the token is for (`aud`, or `azp` with several audiences).
+    pub(crate) audience: String,
+    /// `amr`, when the token has one.
+    pub(crate) amr: Vec<String>,
+    pub(crate) claims: Map<String, Value>,
+}
+
+/// The issuers' keys and the client that fetches them.
+#[derive(Debug)]
+pub(crate) struct OidcIssuers {
+    client: Result<HttpsClient<Full<Bytes>>, String>,
+    timeout: Duration,
+    issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
+}
+
+#[derive(Debug, Default)]
+struct IssuerKeys {
+    keys: Mutex<HashMap<String, Arc<IssuerKey>>>,
+    /// When the last fetch started and, if it failed, why; held while a fetch runs, so
+    /// waiters see its result.
+    last_fetch: tokio::sync::Mutex<Option<(SystemTime, Option<String>)>>,
+}
+
+struct IssuerKey {
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for IssuerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuers a provider's tokens may name: `https://{url}`, and `http://{url}` on loopback.
+pub(crate) fn provider_issuers(provider: &OidcProvider) -> Vec<String> {
+    let mut issuers = vec![provider.issuer()];
+    let plain = format!("http://{}", provider.url);
+    if is_loopback_url(&plain) {
+        issuers.push(plain);
+    }
+    issuers
+}
+
+/// The claims of a JWT's payload, unverified (to find the provider whose keys verify it).
+pub(crate) fn claims_unverified(token: &str) -> Option<Map<String, Value>> {
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn invalid(detail: impl Into<String>) -> OidcRefusal {
+    OidcRefusal::Invalid(detail.into())
+}
+
+// === impl OidcIssuers ===
+
+impl OidcIssuers {
+    pub(crate) fn new(config: &OidcFetchConfig) -> Self {
+        Self {
+            client: crate::https::client(&config.extra_roots, config.timeout),
+            timeout: config.timeout,
+            issuers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `token` as `provider`'s at `now` (see the module docs).
+    pub(crate) async fn verify(
+        &self,
+        provider: &OidcProvider,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<OidcIdentity, OidcRefusal> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(invalid("The token is too long."));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("The token is malformed."))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(invalid(
+                "The token's algorithm is not supported (RS256 or ES256).",
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| invalid("The token's header has no kid."))?;
+        let issuer = claims_unverified(token)
+            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| invalid("The token has no issuer."))?;
+        if !provider_issuers(provider).contains(&issuer) {
+            return Err(invalid("The token's issuer is not the provider's URL."));
+        }
+        let key = self
+            .key(&issuer, &kid, now)
+            .await?
+            .ok_or_else(|| invalid("No key of the issuer matches the token's kid."))?;
+        if key.algorithm != header.alg {
+            return Err(invalid("The token's algorithm does not match its key."));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        // Time, issuer and audience are checked below against `now` and the provider.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map_err(|_| invalid("The token's signature is invalid."))?
+            .claims;
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
+            return Err(invalid("The token's issuer is not the provider's URL."));
+        }
+        let now = unix_seconds(now);
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| invalid("The token has no expiry."))?;
+        if exp.saturating_add(LEEWAY_SECS) <= now {
+            return Err(OidcRefusal::Expired);
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = nbf
+                .as_i64()
+                .ok_or_else(|| invalid("The token's nbf is not a number."))?;
+            if nbf.saturating_sub(LEEWAY_SECS) > now {
+                return Err(invalid("The token is not valid yet."));
+            }
+        }
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= 255)
+            .ok_or_else(|| invalid("The token has no subject."))?
+            .to_owned();
+        let audience = audience(&claims, &provider.client_ids).ok_or(OidcRefusal::Audience)?;
+        let amr = match claims.get("amr") {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(OidcIdentity {
+            subject,
+            audience,
+            amr,
+            claims,
+        })
+    }
+
+    /// The key `kid` of `issuer`, fetching the issuer's keys when it is unknown and the last
+    /// fetch is at least [`REFETCH_INTERVAL`] from `now`.
+    async fn key(
+        &self,
+        issuer: &str,
+        kid: &str,
+        now: SystemTime,
+    ) -> Result<Option<Arc<IssuerKey>>, OidcRefusal> {
+        let state = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
+            if !issuers.contains_key(issuer) && issuers.len() >= MAX_CACHED_ISSUERS {
+                // A provider deleted since leaves its entry behind: make room for the new one.
+                if let Some(old) = issuers.keys().next().cloned() {
+                    issuers.remove(&old);
+                }
+            }
+            Arc::clone(issuers.entry(issuer.to_owned()).or_default())
+        };
+        if let Some(key) = state.lookup(kid) {
+            return Ok(Some(key));
+        }
+        let mut last = state.last_fetch.lock().await;
+        if let Some(key) = state.lookup(kid) {
+            return Ok(Some(key));
+        }
+        if let Some((at, failure)) = last.as_ref()
+            && within(now, *at, REFETCH_INTERVAL)
+        {
+            // A failure stays a failure until the next fetch may be tried.
+            return match failure {
+                Some(e) => Err(OidcRefusal::Unreachable(e.clone())),
+                None => Ok(None),
+            };
+        }
+        match self.fetch_keys(issuer).await {
+            Ok(keys) => {
+                *last = Some((now, None));
+                *state.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+                Ok(state.lookup(kid))
+            }
+            Err(e) => {
+                tracing::warn!(%issuer, error = %e, "fetching an OpenID Connect issuer's keys failed");
+                *last = Some((now, Some(e.clone())));
+                Err(OidcRefusal::Unreachable(e))
+            }
+        }
+    }
+
+    async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Arc<IssuerKey>>, String> {
+        let discovery = self
+            .get_json(&format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ))
+            .await?;
+        // OpenID Connect Discovery 1.0 §4.3: the document names the issuer asked for.
+        let named = discovery.get("issuer").and_then(Value::as_str);
+        if named != Some(issuer) {
+            return Err(format!(
+                "the discovery document names issuer `{}`",
+                named.unwrap_or_default()
+            ));
+        }
+        let jwks_uri = discovery
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or("the discovery document has no jwks_uri")?;
+        let secure = jwks_uri.starts_with("https://");
+        let local = jwks_uri.starts_with("http://")
+            && is_loopback_url(jwks_uri)
+            && issuer.starts_with("http://")
+            && is_loopback_url(issuer);
+        if !(secure || local) {
+            return Err(format!(
+                "jwks_uri `{jwks_uri}` must be https (http only for a loopback issuer)"
+            ));
+        }
+        let set: JwkSet = serde_json::from_value(self.get_json(jwks_uri).await?)
+            .map_err(|e| format!("the JWKS is malformed: {e}"))?;
+        let mut keys = HashMap::new();
+        for jwk in set.keys.iter().take(MAX_KEYS_PER_ISSUER) {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            if jwk
+                .common
+                .public_key_use
+                .as_ref()
+                .is_some_and(|u| *u != jsonwebtoken::jwk::PublicKeyUse::Signature)
+            {
+                continue;
+            }
+            // The algorithm follows from the key: RSA keys sign RS256, P-256 keys ES256.
+            let algorithm = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                    Algorithm::ES256
+                }
+                // Other curves, symmetric and Edwards keys (and kinds the library may add
+                // later: the enum is non-exhaustive) are never used.
+                _ => continue,
+            };
+            if let Some(named) = jwk.common.key_algorithm {
+                let named = format!("{named:?}");
+                if named != format!("{algorithm:?}") {
+                    continue;
+                }
+            }
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(kid, Arc::new(IssuerKey { algorithm, key }));
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        crate::https::get_json(client, url, self.timeout, MAX_DOCUMENT_BYTES).await
+    }
+}
+
+impl IssuerKeys {
+    fn lookup(&self, kid: &str) -> Option<Arc<IssuerKey>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kid)
+            .cloned()
+    }
+}
+
+/// The client id a token is for: `aud` when it is one string; with a list, `azp`, which
+/// must be in it. Either must be one of `client_ids`.
+fn audience(claims: &Map<String, Value>, client_ids: &[String]) -> Option<String> {
+    let aud = match claims.get("aud")? {
+        Value::String(one) => one.clone(),
+        Value::Array(items) => {
+            let azp = claims.get("azp").and_then(Value::as_str)?;
+            if !items.iter().any(|v| v.as_str() == Some(azp)) {
+                return None;
+            }
+            azp.to_owned()
+        }
+        _ => return None,
+    };
+    client_ids.contains(&aud).then_some(aud)
+}
+
+/// Whether `at` lies less than `interval` from `last`, before or after it.
+fn within(at: SystemTime, last: SystemTime, interval: Duration) -> bool {
+    at.duration_since(last)
+        .unwrap_or_else(|earlier| earlier.duration())
+        < interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (rule, claims, expected audience)
+    #[test]
+    fn the_audience_is_aud_or_azp_among_several() {
+        let ids = vec!["web".to_owned(), "mobile".to_owned()];
+        let cases = [
+            (
+                "one aud, registered",
+                serde_json::json!({"aud": "web"}),
+                Some("web"),
+            ),
+            (
+                "one aud, unknown",
+                serde_json::json!({"aud": "other"}),
+                None,
+            ),
+            (
+                "a list: azp decides",
+                serde_json::json!({"aud": ["other", "mobile"], "azp": "mobile"}),
+                Some("mobile"),
+            ),
+            (
+                "a list without azp",
+                serde_json::json!({"aud": ["web"]}),
+                None,
+            ),
+            (
+                "azp outside the list",
+                serde_json::json!({"aud": ["other"], "azp": "web"}),
+                None,
+            ),
+            (
+                "azp registered, list of strangers only",
+                serde_json::json!({"aud": ["x", "y"], "azp": "x"}),
+                None,
+            ),
+            ("no aud", serde_json::json!({"azp": "web"}), None),
+            ("aud of another type", serde_json::json!({"aud": 7}), None),
+        ];
+        for (rule, claims, expected) in cases {
+            let claims = claims.as_object().cloned().unwrap_or_default();
+            assert_eq!(audience(&claims, &ids).as_deref(), expected, "{rule}");
+        }
+    }
+
+    #[test]
+    fn plain_http_issuers_only_on_loopback() {
+        let cases = [
+            ("http://127.0.0.1:8080/realm", true),
+            ("http://localhost:1", true),
+            ("http://[::1]:9/x", true),
+            ("http://127.5.6.7", true),
+            ("http://10.0.0.1", false),
+            ("http://login.example.com", false),
+            ("http://localhost.example.com", false),
+            ("not a url", false),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(is_loopback_url(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn refetches_wait_an_interval_either_way() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert!(within(t + Duration::from_secs(29), t, REFETCH_INTERVAL));
+        assert!(!within(t + Duration::from_secs(30), t, REFETCH_INTERVAL));
+        assert!(within(t - Duration::from_secs(29), t, REFETCH_INTERVAL));
+    }
+}

@@ -1,0 +1,772 @@
+//! The provider's rules: authorization requests checked without I/O (one table, a case per
+//! rule), PKCE, and the code's life through the service on a fixed clock, on SQLite and
+//! PostgreSQL: single use, five minutes, bound to client, callback and verifier, and a
+//! replayed code revoking what the first redemption got.
+
+use std::time::{Duration, SystemTime};
+
+use gatehouse_storage::testkit::each_backend;
+
+use super::request::{check_scopes, pkce_matches};
+use super::*;
+use crate::user_pools::config::{ClientConfig, OAuthFlow};
+use crate::user_pools::tests::fixture;
+use crate::user_pools::{
+    AdminCreateUser, Client, MessageAction, NewClient, PoolConfig, ResourceServerScope,
+};
+
+/// A verifier and its S256 challenge (computed with Python's hashlib).
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kqyFIJS3JDs0kYEUb8GfXnP8aTnz";
+const CHALLENGE: &str = "SBL_b-ulrD5vUDZOzwASQMH9DG32oBlGwewReWPReBU";
+const CALLBACK: &str = "https://app.example.com/callback";
+
+fn oauth_config() -> ClientConfig {
+    ClientConfig {
+        callback_urls: vec![CALLBACK.into(), "myapp://signed-in".into()],
+        logout_urls: vec!["https://app.example.com/bye".into()],
+        allowed_oauth_flows: vec![OAuthFlow::Code],
+        allowed_oauth_scopes: vec![
+            "openid".into(),
+            "email".into(),
+            "profile".into(),
+            "https://api.example.com/read".into(),
+        ],
+        allowed_oauth_flows_user_pool_client: true,
+        supported_identity_providers: vec![COGNITO_PROVIDER.into()],
+        ..ClientConfig::default()
+    }
+}
+
+fn client(secret: bool, config: ClientConfig) -> Client {
+    Client {
+        id: "client1".into(),
+        pool_id: "us-east-1_pool".into(),
+        name: "app".into(),
+        secret: secret.then(|| "s3cret".to_owned()),
+        config,
+        created_at: SystemTime::UNIX_EPOCH,
+        updated_at: SystemTime::UNIX_EPOCH,
+    }
+}
+
+fn request(extra: &[(&str, &str)]) -> AuthorizeRequest {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", "client1"),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid email"),
+        ("state", "st"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(key, _)| key != k);
+        if !v.is_empty() {
+            pairs.push((k, v));
+        }
+    }
+    AuthorizeRequest::from_pairs(pairs)
+}
+
+/// What a case expects: a valid request, a page, or an error at the callback.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Valid,
+    Page(PageError),
+    Redirect(&'static str),
+}
+
+fn check(name: &str, request: AuthorizeRequest, client: Option<&Client>, expected: Expect) {
+    let resource = vec!["https://api.example.com/read".to_owned()];
+    let got = match request.validate(client, &resource) {
+        Ok(_) => Expect::Valid,
+        Err(Refusal::Page(p)) => Expect::Page(p),
+        Err(Refusal::Redirect(r)) => {
+            assert_eq!(
+                r.redirect_uri,
+                request.redirect_uri.clone().unwrap_or_default(),
+                "{name}"
+            );
+            assert!(r.location().starts_with(CALLBACK), "{name}");
+            Expect::Redirect(r.error.code())
+        }
+    };
+    assert_eq!(got, expected, "{name}");
+}
+
+#[test]
+fn authorization_request_rules() {
+    let public = client(false, oauth_config());
+    let confidential = client(true, oauth_config());
+    let no_code_flow = client(
+        false,
+        ClientConfig {
+            allowed_oauth_flows: vec![OAuthFlow::ClientCredentials],
+            ..oauth_config()
+        },
+    );
+    let oauth_off = client(
+        false,
+        ClientConfig {
+            allowed_oauth_flows_user_pool_client: false,
+            ..oauth_config()
+        },
+    );
+    let no_cognito = client(
+        false,
+        ClientConfig {
+            supported_identity_providers: vec![],
+            ..oauth_config()
+        },
+    );
+    let with_default = client(
+        false,
+        ClientConfig {
+            default_redirect_uri: Some(CALLBACK.into()),
+            ..oauth_config()
+        },
+    );
+    use Expect::*;
+    let cases: Vec<(&str, AuthorizeRequest, Option<&Client>, Expect)> = vec![
+        (
+            "a public client with S256 PKCE",
+            request(&[]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "a confidential client may leave PKCE out",
+            request(&[("code_challenge", ""), ("code_challenge_method", "")]),
+            Some(&confidential),
+            Valid,
+        ),
+        (
+            "unknown client: page",
+            request(&[]),
+            None,
+            Page(PageError::UnknownClient),
+        ),
+        (
+            "no client_id: page",
+            request(&[("client_id", "")]),
+            None,
+            Page(PageError::MissingClientId),
+        ),
+        (
+            "redirect_uri mismatch: page",
+            request(&[("redirect_uri", "https://evil.example/callback")]),
+            Some(&public),
+            Page(PageError::RedirectMismatch),
+        ),
+        (
+            "no prefix matching: page",
+            request(&[("redirect_uri", "https://app.example.com/callback/x")]),
+            Some(&public),
+            Page(PageError::RedirectMismatch),
+        ),
+        (
+            "no query added to a callback: page",
+            request(&[("redirect_uri", "https://app.example.com/callback?x=1")]),
+            Some(&public),
+            Page(PageError::RedirectMismatch),
+        ),
+        (
+            "no case folding: page",
+            request(&[("redirect_uri", "https://APP.example.com/callback")]),
+            Some(&public),
+            Page(PageError::RedirectMismatch),
+        ),
+        (
+            "no redirect_uri and no default: page",
+            request(&[("redirect_uri", "")]),
+            Some(&public),
+            Page(PageError::MissingRedirectUri),
+        ),
+        (
+            "no redirect_uri with a DefaultRedirectURI",
+            request(&[("redirect_uri", "")]),
+            Some(&with_default),
+            Valid,
+        ),
+        (
+            "a repeated parameter: page",
+            AuthorizeRequest::from_pairs([
+                ("client_id", "client1"),
+                ("redirect_uri", CALLBACK),
+                ("redirect_uri", "https://evil.example"),
+            ]),
+            Some(&public),
+            Page(PageError::RepeatedParameter),
+        ),
+        (
+            "PKCE required for a client without a secret",
+            request(&[("code_challenge", ""), ("code_challenge_method", "")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "plain PKCE refused",
+            request(&[("code_challenge_method", "plain")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "a challenge without a method (plain by default) refused",
+            request(&[("code_challenge_method", "")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "a malformed challenge refused",
+            request(&[("code_challenge", "short")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "response_type token refused",
+            request(&[("response_type", "token")]),
+            Some(&public),
+            Redirect("unsupported_response_type"),
+        ),
+        (
+            "response_type missing",
+            request(&[("response_type", "")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "a scope the client may not have",
+            request(&[("scope", "openid phone")]),
+            Some(&public),
+            Redirect("invalid_scope"),
+        ),
+        (
+            "a scope nobody defined",
+            request(&[("scope", "openid https://api.example.com/write")]),
+            Some(&public),
+            Redirect("invalid_scope"),
+        ),
+        (
+            "a resource-server scope",
+            request(&[("scope", "openid https://api.example.com/read")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "email needs openid",
+            request(&[("scope", "email")]),
+            Some(&public),
+            Redirect("invalid_scope"),
+        ),
+        (
+            "no scope: the client's",
+            request(&[("scope", "")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "code flow not allowed",
+            request(&[]),
+            Some(&no_code_flow),
+            Redirect("unauthorized_client"),
+        ),
+        (
+            "OAuth off for the client",
+            request(&[]),
+            Some(&oauth_off),
+            Redirect("unauthorized_client"),
+        ),
+        (
+            "COGNITO not a provider of the client",
+            request(&[]),
+            Some(&no_cognito),
+            Redirect("unauthorized_client"),
+        ),
+        (
+            "prompt none",
+            request(&[("prompt", "none")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "prompt login",
+            request(&[("prompt", "login")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "prompt none with another value",
+            request(&[("prompt", "none login")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "prompt consent unsupported",
+            request(&[("prompt", "consent")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "max_age a number",
+            request(&[("max_age", "300")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "max_age not a number",
+            request(&[("max_age", "-1")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "state too long",
+            request(&[("state", &"s".repeat(MAX_PARAM_LEN + 1))]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+        (
+            "identity_provider COGNITO",
+            request(&[("identity_provider", "COGNITO")]),
+            Some(&public),
+            Valid,
+        ),
+        (
+            "an identity provider the client lacks",
+            request(&[("identity_provider", "Google")]),
+            Some(&public),
+            Redirect("invalid_request"),
+        ),
+    ];
+    for (name, request, client, expected) in cases {
+        check(name, request, client, expected);
+    }
+}
+
+#[test]
+fn a_valid_request_keeps_what_the_code_binds() {
+    let public = client(false, oauth_config());
+    let valid = request(&[("nonce", "n-1"), ("max_age", "60")])
+        .validate(Some(&public), &[])
+        .unwrap();
+    assert_eq!(valid.redirect_uri, CALLBACK);
+    assert_eq!(valid.scopes, ["openid", "email"]);
+    assert_eq!(valid.nonce.as_deref(), Some("n-1"));
+    assert_eq!(valid.code_challenge.as_deref(), Some(CHALLENGE));
+    assert_eq!(valid.max_age, Some(60));
+    // The page's link carries the request as sent.
+    let pairs = valid.to_pairs();
+    assert!(pairs.contains(&("redirect_uri", CALLBACK)) && pairs.contains(&("nonce", "n-1")));
+    // A state too long to echo is not sent back.
+    let refused = request(&[
+        ("state", &"s".repeat(MAX_PARAM_LEN + 1)),
+        ("response_type", "x"),
+    ])
+    .validate(Some(&public), &[]);
+    let Err(Refusal::Redirect(r)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(r.state, None);
+    assert!(!r.location().contains("state="));
+}
+
+#[test]
+fn scopes_default_to_the_clients_and_deduplicate() {
+    let public = client(false, oauth_config());
+    let resource = vec!["https://api.example.com/read".to_owned()];
+    assert_eq!(
+        check_scopes(None, &public, &resource).unwrap(),
+        ["openid", "email", "profile", "https://api.example.com/read"]
+    );
+    assert_eq!(
+        check_scopes(Some("openid openid"), &public, &resource).unwrap(),
+        ["openid"]
+    );
+    // An allowed scope whose resource server is gone grants nothing.
+    assert!(check_scopes(Some("openid https://api.example.com/read"), &public, &[]).is_err());
+}
+
+#[test]
+fn pkce_verifiers_match_only_their_challenge() {
+    assert!(pkce_matches(VERIFIER, CHALLENGE));
+    assert!(!pkce_matches("x".repeat(43).as_str(), CHALLENGE));
+    assert!(!pkce_matches(&VERIFIER[..42], CHALLENGE), "too short");
+    assert!(
+        !pkce_matches(&format!("{VERIFIER} "), CHALLENGE),
+        "not unreserved"
+    );
+}
+
+#[test]
+fn error_redirects_keep_the_callbacks_query() {
+    let r = ErrorRedirect {
+        redirect_uri: "https://app.example.com/cb?tenant=a".into(),
+        error: OAuthError::LoginRequired("not signed in".into()),
+        state: Some("a b&c".into()),
+    };
+    assert_eq!(
+        r.location(),
+        "https://app.example.com/cb?tenant=a&error=login_required&error_description=not+signed+in&state=a+b%26c"
+    );
+}
+
+#[test]
+fn hosts_name_domains_by_prefix_or_whole_name() {
+    assert_eq!(
+        super::host_name("MyApp.Example.COM:8443"),
+        "myapp.example.com"
+    );
+    assert_eq!(super::host_name("myapp.localhost."), "myapp.localhost");
+    assert_eq!(super::host_name("[::1]:8000"), "::1");
+}
+
+// === through the service ===
+
+const PASSWORD: &str = "Correct-Horse-9!";
+
+/// A pool, an OAuth client with a secret or not, and a confirmed user `alice`.
+async fn setup(f: &crate::user_pools::tests::Fixture, secret: bool) -> (String, Client) {
+    let pools = &f.pools;
+    let pool = pools
+        .create_user_pool("oauth", PoolConfig::default())
+        .await
+        .unwrap();
+    pools
+        .create_resource_server(
+            &pool.id,
+            "https://api.example.com",
+            "api",
+            vec![ResourceServerScope {
+                name: "read".into(),
+                description: "read things".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let client = pools
+        .create_user_pool_client(
+            &pool.id,
+            NewClient {
+                name: "web".into(),
+                generate_secret: secret,
+                config: oauth_config(),
+            },
+        )
+        .await
+        .unwrap();
+    pools
+        .admin_create_user(
+            &pool.id,
+            AdminCreateUser {
+                username: "alice".into(),
+                attributes: vec![("email".into(), "alice@example.com".into())],
+                temporary_password: None,
+                message_action: Some(MessageAction::Suppress),
+                delivery_mediums: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    pools
+        .admin_set_user_password(&pool.id, "alice", PASSWORD, true)
+        .await
+        .unwrap();
+    (pool.id, client)
+}
+
+fn code_of(location: &str) -> String {
+    let query = location.split_once('?').unwrap().1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn exchange(code: &str, verifier: Option<&str>) -> TokenGrant {
+    TokenGrant::AuthorizationCode {
+        code: Some(code.into()),
+        redirect_uri: Some(CALLBACK.into()),
+        code_verifier: verifier.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_bound_and_short_lived() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, client) = setup(&f, false).await;
+        let auth = ClientAuth::Post {
+            client_id: client.id.clone(),
+            client_secret: None,
+        };
+        let sign_in = async || {
+            oauth
+                .password_sign_in(&pool_id, &request(&[("client_id", &client.id)]), "alice", PASSWORD)
+                .await
+                .unwrap()
+        };
+
+        // Wrong passwords and unknown users get the same answer.
+        for (name, password) in [("alice", "Wrong-Horse-9!"), ("nobody", PASSWORD)] {
+            let refused = oauth
+                .password_sign_in(&pool_id, &request(&[("client_id", &client.id)]), name, password)
+                .await;
+            assert_eq!(refused, Err(SignInError::IncorrectCredentials), "{name}");
+        }
+
+        // Verifier missing, then wrong: refused, and each attempt spends its code.
+        let first = sign_in().await;
+        assert!(first.location.starts_with(CALLBACK) && first.location.contains("state=st"));
+        let refused = oauth.token(&pool_id, &auth, exchange(&code_of(&first.location), None)).await;
+        assert_eq!(refused.unwrap_err().code(), "invalid_grant");
+        let second = sign_in().await;
+        let wrong = oauth
+            .token(&pool_id, &auth, exchange(&code_of(&second.location), Some(&"a".repeat(43))))
+            .await;
+        assert_eq!(wrong.unwrap_err().code(), "invalid_grant");
+
+        // Another callback than the request's.
+        let third = sign_in().await;
+        let elsewhere = oauth
+            .token(
+                &pool_id,
+                &auth,
+                TokenGrant::AuthorizationCode {
+                    code: Some(code_of(&third.location)),
+                    redirect_uri: Some("myapp://signed-in".into()),
+                    code_verifier: Some(VERIFIER.into()),
+                },
+            )
+            .await;
+        assert_eq!(elsewhere.unwrap_err().code(), "invalid_grant");
+
+        // Five minutes and a second later, a code is spent.
+        let late = sign_in().await;
+        f.clock.advance(CODE_LIFETIME + Duration::from_secs(1));
+        let expired = oauth
+            .token(&pool_id, &auth, exchange(&code_of(&late.location), Some(VERIFIER)))
+            .await;
+        assert_eq!(expired.unwrap_err().code(), "invalid_grant");
+
+        // A good exchange, then the same code again: refused, and the first tokens revoked.
+        let good = sign_in().await;
+        let code = code_of(&good.location);
+        let tokens = oauth.token(&pool_id, &auth, exchange(&code, Some(VERIFIER))).await.unwrap();
+        assert!(tokens.id_token.is_some() && tokens.refresh_token.is_some());
+        let info = oauth.user_info(&pool_id, &tokens.access_token).await.unwrap();
+        assert_eq!(info["email"], "alice@example.com");
+        assert_eq!(info["username"], "alice");
+        let again = oauth.token(&pool_id, &auth, exchange(&code, Some(VERIFIER))).await;
+        assert_eq!(again.unwrap_err().code(), "invalid_grant");
+        let revoked = oauth.user_info(&pool_id, &tokens.access_token).await;
+        assert_eq!(revoked.unwrap_err().code(), "invalid_token");
+        let refresh = oauth
+            .token(
+                &pool_id,
+                &auth,
+                TokenGrant::RefreshToken {
+                    refresh_token: tokens.refresh_token.clone(),
+                    scope: None,
+                },
+            )
+            .await;
+        assert_eq!(refresh.unwrap_err().code(), "invalid_grant");
+
+        // The hosted session gives a code without a password; another pool's endpoint, none.
+        let pool = f.pools.user_pool(&pool_id).await.unwrap();
+        let live = oauth.hosted_session(&pool, &good.session, f.pools.now()).await.unwrap();
+        assert_eq!(live.unwrap().user.username, "alice");
+        let outcome = oauth
+            .authorize(&pool_id, &request(&[("client_id", &client.id), ("prompt", "none")]), Some(&good.session))
+            .await;
+        assert!(matches!(outcome, AuthorizeOutcome::Redirect(ref l) if l.contains("code=")), "{outcome:?}");
+        // max_age shorter than the session's age asks for the password again.
+        f.clock.advance(Duration::from_secs(120));
+        let outcome = oauth
+            .authorize(
+                &pool_id,
+                &request(&[("client_id", &client.id), ("prompt", "none"), ("max_age", "60")]),
+                Some(&good.session),
+            )
+            .await;
+        assert!(matches!(outcome, AuthorizeOutcome::Redirect(ref l) if l.contains("error=login_required")), "{outcome:?}");
+        // A new password ends the session.
+        f.pools
+            .admin_set_user_password(&pool_id, "alice", "Other-Horse-7?", true)
+            .await
+            .unwrap();
+        assert!(oauth.hosted_session(&pool, &good.session, f.pools.now()).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clients_with_a_secret_must_prove_it() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, client) = setup(&f, true).await;
+        let secret = client.secret.clone().unwrap();
+        let cases = [
+            (
+                "no secret",
+                ClientAuth::Post {
+                    client_id: client.id.clone(),
+                    client_secret: None,
+                },
+                false,
+            ),
+            (
+                "wrong form secret",
+                ClientAuth::Post {
+                    client_id: client.id.clone(),
+                    client_secret: Some("x".into()),
+                },
+                false,
+            ),
+            (
+                "wrong Basic secret",
+                ClientAuth::Basic {
+                    client_id: client.id.clone(),
+                    client_secret: format!("{secret}x"),
+                },
+                false,
+            ),
+            (
+                "unknown client",
+                ClientAuth::Basic {
+                    client_id: "nobody".into(),
+                    client_secret: secret.clone(),
+                },
+                false,
+            ),
+            (
+                "form secret",
+                ClientAuth::Post {
+                    client_id: client.id.clone(),
+                    client_secret: Some(secret.clone()),
+                },
+                true,
+            ),
+            (
+                "Basic secret",
+                ClientAuth::Basic {
+                    client_id: client.id.clone(),
+                    client_secret: secret.clone(),
+                },
+                true,
+            ),
+        ];
+        for (name, auth, ok) in cases {
+            let got = oauth.authenticate_client(&pool_id, &auth).await;
+            assert_eq!(got.is_ok(), ok, "{name}");
+            if !ok {
+                assert_eq!(got.unwrap_err().code(), "invalid_client", "{name}");
+            }
+        }
+        // Another pool's endpoint does not know the client.
+        let other = f
+            .pools
+            .create_user_pool("other", PoolConfig::default())
+            .await
+            .unwrap();
+        let auth = ClientAuth::Basic {
+            client_id: client.id.clone(),
+            client_secret: secret,
+        };
+        assert!(oauth.authenticate_client(&other.id, &auth).await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_credentials_get_resource_server_scopes_only() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, _) = setup(&f, false).await;
+        let config = ClientConfig {
+            allowed_oauth_flows: vec![OAuthFlow::ClientCredentials],
+            allowed_oauth_scopes: vec!["https://api.example.com/read".into()],
+            allowed_oauth_flows_user_pool_client: true,
+            ..ClientConfig::default()
+        };
+        let new = |secret: bool, config: ClientConfig| NewClient {
+            name: "machine".into(),
+            generate_secret: secret,
+            config,
+        };
+        // Refused as Cognito refuses them: no secret, user scopes, scopes nobody defined.
+        let refusals = [
+            (new(false, config.clone()), "InvalidOAuthFlow"),
+            (
+                new(
+                    true,
+                    ClientConfig {
+                        allowed_oauth_scopes: vec!["openid".into()],
+                        ..config.clone()
+                    },
+                ),
+                "InvalidOAuthFlow",
+            ),
+            (
+                new(
+                    true,
+                    ClientConfig {
+                        allowed_oauth_scopes: vec!["https://api.example.com/write".into()],
+                        ..config.clone()
+                    },
+                ),
+                "ScopeDoesNotExist",
+            ),
+        ];
+        for (client, expected) in refusals {
+            let refused = f
+                .pools
+                .create_user_pool_client(&pool_id, client)
+                .await
+                .unwrap_err();
+            assert!(format!("{refused:?}").starts_with(expected), "{refused:?}");
+        }
+        let machine = f
+            .pools
+            .create_user_pool_client(&pool_id, new(true, config))
+            .await
+            .unwrap();
+        let auth = ClientAuth::Basic {
+            client_id: machine.id.clone(),
+            client_secret: machine.secret.clone().unwrap(),
+        };
+        let grant = |scope: Option<&str>| TokenGrant::ClientCredentials {
+            scope: scope.map(str::to_owned),
+        };
+        let tokens = oauth.token(&pool_id, &auth, grant(None)).await.unwrap();
+        assert!(tokens.id_token.is_none() && tokens.refresh_token.is_none());
+        let ring = f.pools.key_ring(&pool_id).await.unwrap();
+        let now = crate::time::unix_seconds(f.pools.now());
+        let claims = ring
+            .verify_access_token(&tokens.access_token, now, Some(&machine.id))
+            .unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.scope.as_str()),
+            (machine.id.as_str(), "https://api.example.com/read")
+        );
+        assert!(claims.username.is_empty() && claims.origin_jti.is_empty());
+        for scope in ["openid", "https://api.example.com/write"] {
+            let refused = oauth
+                .token(&pool_id, &auth, grant(Some(scope)))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), "invalid_scope", "{scope}");
+        }
+        // The resource server gone, its scope grants nothing.
+        f.pools
+            .delete_resource_server(&pool_id, "https://api.example.com")
+            .await
+            .unwrap();
+        let refused = oauth.token(&pool_id, &auth, grant(None)).await.unwrap_err();
+        assert_eq!(refused.code(), "invalid_scope");
+    })
+    .await;
+}
