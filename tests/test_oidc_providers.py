@@ -302,3 +302,22 @@ def test_plain_http_issuers_only_on_loopback(oidc: Oidc, tmp_path: Path) -> None
         assert oidc.identity.get_id(IdentityPoolId=pool_id, Logins={name: plain.token(realm)})["IdentityId"]
     finally:
         plain.close()
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate", b""])
+def test_an_unusable_oidc_ca_file_stops_the_start(tmp_path: Path, content: bytes | None) -> None:
+    """A missing file, a file that is no PEM bundle, an empty one: exit 64 with one line saying so."""
+    import subprocess
+
+    from gatehouse_harness import gatehouse_bin
+
+    ca_file = tmp_path / "ca.pem"
+    if content is not None:
+        ca_file.write_bytes(content)
+    result = subprocess.run(
+        [str(gatehouse_bin()), "serve", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0",
+         "--metrics-listen", "none", "--data-dir", str(tmp_path / "data"), "--oidc-ca-file", str(ca_file)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 64, f"status {result.returncode}\nstderr: {result.stderr}"
+    assert "oidc ca file" in result.stderr

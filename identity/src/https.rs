@@ -66,6 +66,35 @@ pub async fn get_json(
     serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
 }
 
+/// The `jwks_uri` of OpenID Connect issuer `issuer`, from its discovery document
+/// (`{issuer}/.well-known/openid-configuration`, read by [`get_json`]), which must name that
+/// issuer exactly (OpenID Connect Discovery 1.0 §4.3). Where keys may be fetched from is the
+/// caller's to check.
+pub async fn discover_jwks_uri(
+    client: &HttpsClient<Full<Bytes>>,
+    issuer: &str,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<String, String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let document = get_json(client, &url, timeout, max_bytes).await?;
+    let named = document.get("issuer").and_then(serde_json::Value::as_str);
+    if named != Some(issuer) {
+        return Err(format!(
+            "the discovery document names issuer `{}`, not `{issuer}`",
+            named.unwrap_or_default()
+        ));
+    }
+    document
+        .get("jwks_uri")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| "the discovery document has no `jwks_uri`".to_owned())
+}
+
 /// The certificates of a PEM bundle, as DER, for [`client`]'s extra roots: at least one,
 /// and every one a root rustls accepts.
 pub fn roots_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {

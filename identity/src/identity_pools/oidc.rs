@@ -287,24 +287,11 @@ impl OidcIssuers {
     }
 
     async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Arc<IssuerKey>>, String> {
-        let discovery = self
-            .get_json(&format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            ))
-            .await?;
-        // OpenID Connect Discovery 1.0 §4.3: the document names the issuer asked for.
-        let named = discovery.get("issuer").and_then(Value::as_str);
-        if named != Some(issuer) {
-            return Err(format!(
-                "the discovery document names issuer `{}`",
-                named.unwrap_or_default()
-            ));
-        }
-        let jwks_uri = discovery
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or("the discovery document has no jwks_uri")?;
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let jwks_uri =
+            crate::https::discover_jwks_uri(client, issuer, self.timeout, MAX_DOCUMENT_BYTES)
+                .await?;
+        let jwks_uri = jwks_uri.as_str();
         let secure = jwks_uri.starts_with("https://");
         let local = jwks_uri.starts_with("http://")
             && is_loopback_url(jwks_uri)

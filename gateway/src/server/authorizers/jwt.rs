@@ -660,24 +660,15 @@ impl RemoteIssuers {
     }
 
     async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
-        let discovery = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let document: Value = self.get_json(&discovery).await?;
-        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was asked
-        // for, exactly.
-        let named = document.get("issuer").and_then(Value::as_str);
-        if named != Some(issuer) {
-            return Err(format!(
-                "the discovery document names issuer `{}`, not `{issuer}`",
-                named.unwrap_or_default()
-            ));
-        }
-        let jwks_uri = document
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or("the discovery document has no `jwks_uri`")?;
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let jwks_uri = gatehouse_identity::https::discover_jwks_uri(
+            client,
+            issuer,
+            self.timeout,
+            MAX_DOCUMENT_BYTES,
+        )
+        .await?;
+        let jwks_uri = jwks_uri.as_str();
         check_jwks_uri(issuer, jwks_uri)?;
         let set: jsonwebtoken::jwk::JwkSet =
             serde_json::from_value(self.get_json(jwks_uri).await?).map_err(|e| e.to_string())?;
