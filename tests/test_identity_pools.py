@@ -291,7 +291,9 @@ def test_forged_and_foreign_id_tokens_are_refused(setup: Setup) -> None:
     # not for this identity pool; a user pool the identity pool does not list is unsupported.
     username, _ = setup.id_token()
     access = setup.users.tokens(username)["AccessToken"]
-    expect_error("NotAuthorizedException", setup.identity.get_id, IdentityPoolId=setup.pool_id, Logins=setup.logins(access))
+    message = expect_error("NotAuthorizedException", setup.identity.get_id, IdentityPoolId=setup.pool_id,
+                           Logins=setup.logins(access))
+    assert message == "Invalid login token. An ID token is required.", message
     other_client = setup.users.with_client()
     other_token = other_client.tokens(username)["IdToken"]
     expect_error("NotAuthorizedException", setup.identity.get_id, IdentityPoolId=setup.pool_id, Logins=setup.logins(other_token))

@@ -59,7 +59,7 @@ pub enum TokenError {
     /// No `kid` in the header.
     #[error("token header has no `kid`")]
     MissingKid,
-    /// No key of the right use with this `kid`.
+    /// No key with this `kid`.
     #[error("unknown signing key `{0}`")]
     UnknownKid(String),
     /// The signature does not verify.
@@ -71,7 +71,7 @@ pub enum TokenError {
     /// `aud` / `client_id` is not the expected client.
     #[error("token was issued to another client `{0}`")]
     WrongClient(String),
-    /// `token_use` is not the expected one.
+    /// `token_use` is not the expected one, or the `kid` names a key of the other use.
     #[error("token is not an {0} token")]
     WrongTokenUse(&'static str),
     /// `exp` is not after `now`.
@@ -557,8 +557,13 @@ impl KeyRing {
         let key = self
             .keys
             .iter()
-            .find(|k| k.key.kid == kid && k.key.key_use == expected)
+            .find(|k| k.key.kid == kid)
             .ok_or(TokenError::UnknownKid(kid))?;
+        // Each use has its own keys, so a kid of the other use names a token of the other
+        // kind: said as such (kids are public in the JWKS, so this tells nothing new).
+        if key.key.key_use != expected {
+            return Err(TokenError::WrongTokenUse(use_name(expected)));
+        }
 
         let claims: T = key.key.decode_signed(token)?;
         if claims.token_use() != expected {
