@@ -15,6 +15,7 @@ use super::attributes::{
 };
 use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE, code_mismatch};
 use super::config::{AliasAttribute, RecoveryMechanism, VerifiedAttribute};
+use super::triggers::Confirmation;
 use super::types::mask_destination;
 use super::{
     Client, CodeDeliveryDetails, TriggerData, User, UserPool, UserPoolError, UserPools, UserStatus,
@@ -246,6 +247,30 @@ impl UserPools {
         secret_hash: Option<&str>,
         force_alias_creation: bool,
     ) -> Result<(), UserPoolError> {
+        self.confirm_sign_up_with(
+            client_id,
+            username,
+            code,
+            secret_hash,
+            force_alias_creation,
+            &TriggerData::default(),
+        )
+        .await
+    }
+
+    /// ConfirmSignUp, then the pool's PostConfirmation trigger
+    /// (`PostConfirmation_ConfirmSignUp`) with the request's `ClientMetadata`. As in Cognito,
+    /// a failing trigger does not undo the confirmation: the user stays CONFIRMED and the
+    /// caller gets the trigger's error.
+    pub async fn confirm_sign_up_with(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        secret_hash: Option<&str>,
+        force_alias_creation: bool,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let uniform = client.config.prevent_user_existence_errors;
@@ -303,7 +328,9 @@ impl UserPools {
                 ),
                 other => other.into(),
             })?;
-        self.finish_code(&pool.id, &user, SIGN_UP_CODE).await
+        self.finish_code(&pool.id, &user, SIGN_UP_CODE).await?;
+        self.post_confirmation(&pool, Confirmation::SignUp, Some(&client.id), &user, data)
+            .await
     }
 
     /// Before `user` takes the alias `name` (now verified in `attributes`): when another
@@ -496,6 +523,29 @@ impl UserPools {
         password: &str,
         secret_hash: Option<&str>,
     ) -> Result<(), UserPoolError> {
+        self.confirm_forgot_password_with(
+            client_id,
+            username,
+            code,
+            password,
+            secret_hash,
+            &TriggerData::default(),
+        )
+        .await
+    }
+
+    /// ConfirmForgotPassword, then the pool's PostConfirmation trigger
+    /// (`PostConfirmation_ConfirmForgotPassword`) with the request's `ClientMetadata`; a
+    /// failing trigger leaves the new password set.
+    pub async fn confirm_forgot_password_with(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        password: &str,
+        secret_hash: Option<&str>,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let uniform = client.config.prevent_user_existence_errors;
@@ -540,7 +590,15 @@ impl UserPools {
             )
             .await?;
         self.finish_code(&pool.id, &user, FORGOT_PASSWORD_CODE)
-            .await
+            .await?;
+        self.post_confirmation(
+            &pool,
+            Confirmation::ForgotPassword,
+            Some(&client.id),
+            &user,
+            data,
+        )
+        .await
     }
 }
 

@@ -438,7 +438,35 @@ pub struct TriggerData {
     pub validation_data: BTreeMap<String, String>,
 }
 
+/// Most entries of a request's `ClientMetadata` or `ValidationData`.
+pub const MAX_TRIGGER_DATA_ENTRIES: usize = 100;
+/// Most bytes of keys and values of a request's `ClientMetadata` or `ValidationData`.
+pub const MAX_TRIGGER_DATA_BYTES: usize = 16 * 1024;
+
 impl TriggerData {
+    /// The two maps of a request, each bounded ([`MAX_TRIGGER_DATA_ENTRIES`],
+    /// [`MAX_TRIGGER_DATA_BYTES`]); a request beyond the bounds is refused.
+    pub fn new(
+        client_metadata: BTreeMap<String, String>,
+        validation_data: BTreeMap<String, String>,
+    ) -> Result<Self, UserPoolError> {
+        for (name, map) in [
+            ("ClientMetadata", &client_metadata),
+            ("ValidationData", &validation_data),
+        ] {
+            let bytes: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if map.len() > MAX_TRIGGER_DATA_ENTRIES || bytes > MAX_TRIGGER_DATA_BYTES {
+                return Err(UserPoolError::invalid(format!(
+                    "{name} must have at most {MAX_TRIGGER_DATA_ENTRIES} entries and {MAX_TRIGGER_DATA_BYTES} bytes"
+                )));
+            }
+        }
+        Ok(Self {
+            client_metadata,
+            validation_data,
+        })
+    }
+
     /// `request.clientMetadata`: `null` when the request had none.
     pub fn client_metadata_json(&self) -> Value {
         string_map(&self.client_metadata)
@@ -626,8 +654,14 @@ pub fn trigger_error(kind: TriggerKind, e: &FunctionError) -> UserPoolError {
     }
 }
 
+mod messages;
 mod sign_up;
 
+pub(crate) use messages::shown_username;
+pub use messages::{
+    CODE_KEY_LABEL, CODE_PARAMETER, LINK_PARAMETER, MAX_EMAIL_MESSAGE, MAX_EMAIL_SUBJECT,
+    MAX_SMS_MESSAGE, MessageSource, USERNAME_PARAMETER, seal_code,
+};
 pub use sign_up::{Confirmation, PreSignUpAnswer};
 
 #[cfg(test)]
