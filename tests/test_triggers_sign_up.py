@@ -59,6 +59,15 @@ def sign_up(t: Triggered, pool: dict[str, str], email: str, **extra: Any) -> dic
     )
 
 
+def outbox_settled(t: Triggered) -> None:
+    """Outbox files are written after the answer: once a message sent now is there, one an
+    earlier request would have sent is too, so its absence means something."""
+    pool = t.pool()
+    email = unique_email("marker")
+    sign_up(t, pool, email)
+    t.server.wait_for_message(pool_id=pool["pool_id"], destination=email, purpose="SignUp")
+
+
 def user_count(t: Triggered, pool_id: str) -> int:
     return len(t.admin.list_users(UserPoolId=pool_id)["Users"])
 
@@ -146,6 +155,7 @@ def test_pre_sign_up_auto_confirm_and_verify(triggered: Triggered) -> None:
     user = t.admin.admin_get_user(UserPoolId=pool["pool_id"], Username=email)
     assert user["UserStatus"] == "CONFIRMED"
     assert attrs(user["UserAttributes"])["email_verified"] == "true"
+    outbox_settled(t)
     assert t.server.messages(pool_id=pool["pool_id"], destination=email) == []
     # The confirmed user signs in at once.
     tokens = t.public.initiate_auth(
@@ -171,6 +181,7 @@ def test_pre_sign_up_rejection_writes_nothing(triggered: Triggered) -> None:
         sign_up(t, pool, email)
     assert refused.message == "PreSignUp failed with error Invalid email domain."
     assert user_count(t, pool["pool_id"]) == 0
+    outbox_settled(t)
     assert t.server.messages(pool_id=pool["pool_id"]) == []
     # A non-2xx status with a Lambda-shaped body is the same failure.
     t.triggers.on("PreSignUp_SignUp", Reply.failed_status(500, "Try later"))
@@ -390,6 +401,8 @@ def test_custom_message_invitation_forgot_password_and_attributes(triggered: Tri
     t.triggers.wait_for("CustomMessage_UpdateUserAttribute")
     t.public.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
     t.triggers.wait_for("CustomMessage_VerifyUserAttribute")
+    # Outbox files are written after the answer: wait for both.
+    t.server.wait_for_message(pool_id=pool["pool_id"], destination=new_email, purpose="VerifyAttribute", count=2)
     sent = [m["body"] for m in t.server.messages(pool_id=pool["pool_id"], purpose="VerifyAttribute")]
     assert any(b.startswith("CustomMessage_UpdateUserAttribute: ") for b in sent), sent
     assert any(b.startswith("CustomMessage_VerifyUserAttribute: ") for b in sent), sent
@@ -409,6 +422,7 @@ def test_custom_message_failure_fails_the_operation(triggered: Triggered) -> Non
     with raises_cognito("UserLambdaValidationException") as refused:
         t.public.forgot_password(ClientId=pool["client_id"], Username=email)
     assert refused.message == "CustomMessage failed with error template missing."
+    outbox_settled(t)
     assert t.server.messages(pool_id=pool["pool_id"], destination=email) == []
 
 
@@ -431,6 +445,7 @@ def test_custom_email_sender_gets_the_sealed_code(triggered: Triggered) -> None:
     assert set(request) == {"type", "code", "clientMetadata", "userAttributes"}
     # gatehouse sends nothing itself; the code opens with the function's signing secret (the
     # documented snippet) and confirms the user.
+    outbox_settled(t)
     assert t.server.messages(pool_id=pool["pool_id"], destination=email) == []
     code = documented_opener()(t.triggers.secret, request["code"])
     assert re.fullmatch(r"\d{6}", code)
