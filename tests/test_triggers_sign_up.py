@@ -461,3 +461,38 @@ def test_custom_email_sender_gets_the_sealed_code(triggered: Triggered) -> None:
     with raises_cognito("UserLambdaValidationException") as refused:
         t.public.forgot_password(ClientId=pool["client_id"], Username=email)
     assert refused.message == "CustomEmailSender failed with error ses throttled."
+
+
+def test_custom_message_authentication_code(triggered: Triggered) -> None:
+    t = triggered
+    pool = t.pool(CustomMessage="custom-message")
+    t.admin.set_user_pool_mfa_config(
+        UserPoolId=pool["pool_id"],
+        MfaConfiguration="OPTIONAL",
+        SoftwareTokenMfaConfiguration={"Enabled": True},
+        EmailMfaConfiguration={"Message": "Your sign-in code is {####}", "Subject": "Sign-in code"},
+    )
+    email = unique_email("otp")
+    t.admin.admin_create_user(
+        UserPoolId=pool["pool_id"],
+        Username=email,
+        UserAttributes=attr_list({"email": email, "email_verified": "true"}),
+        MessageAction="SUPPRESS",
+    )
+    t.admin.admin_set_user_password(UserPoolId=pool["pool_id"], Username=email, Password=PASSWORD, Permanent=True)
+    t.admin.admin_set_user_mfa_preference(
+        UserPoolId=pool["pool_id"], Username=email, EmailMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    t.triggers.on(
+        "CustomMessage_Authentication",
+        Reply.respond_with(emailSubject="Sign in", emailMessage="One-time code {####}"),
+    )
+    response = t.public.initiate_auth(
+        ClientId=pool["client_id"], AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD}
+    )
+    assert response["ChallengeName"] == "EMAIL_OTP"
+    event = t.triggers.last("CustomMessage_Authentication")
+    assert event["request"]["codeParameter"] == "{####}"
+    assert event["request"]["userAttributes"]["email"] == email
+    message = t.server.wait_for_message(pool_id=pool["pool_id"], destination=email, purpose="MfaSignIn")
+    assert (message["subject"], message["body"]) == ("Sign in", f"One-time code {message['code']}")
