@@ -197,10 +197,11 @@ impl UserPools {
         };
         match message.channel {
             Channel::Email => {
-                if let Some(subject) = response_text(&response, "emailSubject")? {
-                    if !subject.is_empty() && subject.chars().count() <= MAX_EMAIL_SUBJECT {
-                        message.subject = subject.to_owned();
-                    }
+                if let Some(subject) = response_text(&response, "emailSubject")?
+                    && !subject.is_empty()
+                    && subject.chars().count() <= MAX_EMAIL_SUBJECT
+                {
+                    message.subject = subject.to_owned();
                 }
                 if let Some(body) = response_text(&response, "emailMessage")? {
                     if usable(body, MAX_EMAIL_MESSAGE) {
