@@ -496,3 +496,30 @@ def test_custom_message_authentication_code(triggered: Triggered) -> None:
     assert event["request"]["userAttributes"]["email"] == email
     message = t.server.wait_for_message(pool_id=pool["pool_id"], destination=email, purpose="MfaSignIn")
     assert (message["subject"], message["body"]) == ("Sign in", f"One-time code {message['code']}")
+
+
+def test_custom_sms_sender_gets_the_sealed_code(triggered: Triggered) -> None:
+    t = triggered
+    pool = t.pool(
+        pool_args={"AutoVerifiedAttributes": ["phone_number"]},
+        CustomSMSSender={"LambdaVersion": "V1_0", "LambdaArn": function_arn("custom-sms-sender")},
+        KMSKeyID="arn:aws:kms:us-east-1:123456789012:key/test",
+    )
+    email = unique_email("sms")
+    t.public.sign_up(
+        ClientId=pool["client_id"],
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=attr_list({"email": email, "phone_number": "+15555550123"}),
+    )
+    event = t.triggers.last("CustomSMSSender_SignUp")
+    request = event["request"]
+    assert request["type"] == "customSMSSenderRequestV1"
+    assert request["userAttributes"]["phone_number"] == "+15555550123"
+    code = documented_opener()(t.triggers.secret, request["code"])
+    outbox_settled(t)
+    assert t.server.messages(pool_id=pool["pool_id"]) == []
+    t.public.confirm_sign_up(ClientId=pool["client_id"], Username=email, ConfirmationCode=code)
+    user = t.admin.admin_get_user(UserPoolId=pool["pool_id"], Username=email)
+    assert user["UserStatus"] == "CONFIRMED"
+    assert attrs(user["UserAttributes"])["phone_number_verified"] == "true"
