@@ -387,6 +387,13 @@ impl Functions {
         FunctionArn::parse(arn).is_ok_and(|called| self.entry_for(&called).is_some())
     }
 
+    /// The signing secret of the registration a call to `arn` would use (what a sender
+    /// trigger's codes are sealed for).
+    pub(crate) fn signing_secret(&self, arn: &str) -> Option<SigningSecret> {
+        let called = FunctionArn::parse(arn).ok()?;
+        self.entry_for(&called).map(|e| e.spec.secret.clone())
+    }
+
     fn entry_for(&self, called: &FunctionArn) -> Option<Arc<Entry>> {
         let table = self.inner.table.load();
         called

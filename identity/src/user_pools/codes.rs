@@ -10,6 +10,7 @@ use gatehouse_storage::{CodeAttempt, CodeRecord};
 use super::attempts::{
     Subject, attempt_limit_exceeded, guess_kind, guess_step, key, send_kind, send_step,
 };
+use super::triggers::MessageSource;
 use super::types::mask_destination;
 use super::{CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools};
 use crate::delivery::{Channel, Message, Purpose};
@@ -29,6 +30,11 @@ pub(crate) struct StoredCode {
     details: CodeDeliveryDetails,
     /// The message with the code, for the delivery.
     message: Message,
+    /// The pool and the user (for the message triggers).
+    pool: UserPool,
+    user: User,
+    /// Why it goes out (the message triggers' `triggerSource`).
+    pub(crate) source: MessageSource,
 }
 
 fn context(pool_id: &str, sub: &str, purpose: &str) -> String {
@@ -87,6 +93,31 @@ impl UserPools {
         let stored = self
             .store_code(pool, user, code_purpose, channel, purpose, data, now)
             .await?;
+        self.hand_over(stored, false, now).await
+    }
+
+    /// [`UserPools::send_code`] of an attribute code that UpdateUserAttributes sends (the
+    /// message triggers' `…_UpdateUserAttribute`, not `…_VerifyUserAttribute`).
+    pub(crate) async fn send_update_code(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        channel: Channel,
+        data: Option<String>,
+        now: SystemTime,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let mut stored = self
+            .store_code(
+                pool,
+                user,
+                &verify_code_purpose(channel.attribute()),
+                channel,
+                Purpose::VerifyAttribute,
+                data,
+                now,
+            )
+            .await?;
+        stored.source = MessageSource::UpdateUserAttribute;
         self.hand_over(stored, false, now).await
     }
 
@@ -172,11 +203,16 @@ impl UserPools {
                 code: Some(code),
                 temporary_password: None,
             },
+            pool: pool.clone(),
+            user: user.clone(),
+            source: MessageSource::of(purpose),
         })
     }
 
-    /// The second half of [`UserPools::send_code`]: hands a stored code's message to the
-    /// delivery. A delivery that refuses it at once (SMS without an SMS delivery, a full
+    /// The second half of [`UserPools::send_code`]: runs the pool's message triggers
+    /// (CustomMessage rewrites the message; a sender trigger takes it, and gatehouse sends
+    /// nothing), then hands the message to the delivery. A trigger's failure is the
+    /// operation's error (the code stays stored; a new request replaces it). A delivery that refuses it at once (SMS without an SMS delivery, a full
     /// queue) is `CodeDeliveryFailure` — unless `uniform` (the client hides which users
     /// exist): a name nobody holds gets a simulated delivery that cannot fail, so the refusal
     /// is only logged and the request answered as sent, as a mail server failing later is.
@@ -186,11 +222,21 @@ impl UserPools {
         uniform: bool,
         now: SystemTime,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
-        match self.inner.delivery.send(stored.message, now).await {
-            Ok(()) => Ok(stored.details),
+        let StoredCode {
+            details,
+            message,
+            pool,
+            user,
+            source,
+        } = stored;
+        let Some(message) = self.message_triggers(&pool, &user, source, message).await? else {
+            return Ok(details);
+        };
+        match self.inner.delivery.send(message, now).await {
+            Ok(()) => Ok(details),
             Err(error) if uniform => {
                 tracing::warn!(%error, "code not delivered (answered as sent to hide the user)");
-                Ok(stored.details)
+                Ok(details)
             }
             Err(error) => Err(error.into()),
         }

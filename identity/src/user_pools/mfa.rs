@@ -363,23 +363,30 @@ impl UserPools {
             .as_deref()
             .unwrap_or("Your authentication code is {####}. ")
             .replace("{####}", &code);
-        self.deliver(
-            Message {
-                pool_id: pool.id.clone(),
-                username: user.username.clone(),
-                channel: Channel::Email,
-                destination: destination.clone(),
-                purpose: Purpose::MfaSignIn,
-                subject: settings
-                    .subject
-                    .unwrap_or_else(|| "Your authentication code".into()),
-                body,
-                code: Some(code),
-                temporary_password: None,
-            },
-            now,
-        )
-        .await?;
+        let message = Message {
+            pool_id: pool.id.clone(),
+            username: user.username.clone(),
+            channel: Channel::Email,
+            destination: destination.clone(),
+            purpose: Purpose::MfaSignIn,
+            subject: settings
+                .subject
+                .unwrap_or_else(|| "Your authentication code".into()),
+            body,
+            code: Some(code),
+            temporary_password: None,
+        };
+        if let Some(message) = self
+            .message_triggers(
+                pool,
+                user,
+                super::triggers::MessageSource::Authentication,
+                message,
+            )
+            .await?
+        {
+            self.deliver(message, now).await?;
+        }
         let mut parameters = BTreeMap::new();
         parameters.insert(
             "CODE_DELIVERY_DELIVERY_MEDIUM".to_owned(),

@@ -15,8 +15,11 @@ use super::attributes::{
 };
 use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE, code_mismatch};
 use super::config::{AliasAttribute, RecoveryMechanism, VerifiedAttribute};
+use super::triggers::Confirmation;
 use super::types::mask_destination;
-use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
+use super::{
+    Client, CodeDeliveryDetails, TriggerData, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::delivery::{Channel, Purpose};
 use crate::time::unix_millis;
 
@@ -48,7 +51,7 @@ impl std::fmt::Debug for SignUp {
 /// What SignUp answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignUpOutput {
-    /// `UserConfirmed` (always `false`: confirmation needs a code or an operator).
+    /// `UserConfirmed`: `true` only when the PreSignUp trigger confirmed the user.
     pub user_confirmed: bool,
     /// `UserSub`.
     pub user_sub: String,
@@ -100,6 +103,18 @@ impl UserPools {
     /// SignUp: an UNCONFIRMED user with a password, and a confirmation code sent to the
     /// auto-verified email or phone number.
     pub async fn sign_up(&self, request: SignUp) -> Result<SignUpOutput, UserPoolError> {
+        self.sign_up_with(request, &TriggerData::default()).await
+    }
+
+    /// SignUp with the request's `ValidationData` and `ClientMetadata` for the pool's
+    /// triggers: PreSignUp decides before anything is written (a rejection leaves nothing,
+    /// `autoConfirmUser` confirms the user without a code, `autoVerifyEmail` /
+    /// `autoVerifyPhone` mark the addresses verified).
+    pub async fn sign_up_with(
+        &self,
+        request: SignUp,
+        data: &TriggerData,
+    ) -> Result<SignUpOutput, UserPoolError> {
         let (pool, client) = self.app_client(&request.client_id).await?;
         let now = self.now();
         if pool.config.admin_create_user.allow_admin_create_user_only {
@@ -132,6 +147,16 @@ impl UserPools {
             .new_identity(&pool, &request.username, &request.attributes)
             .await?;
         self.check_required_attributes(&pool, &attributes)?;
+        let answer = self
+            .pre_sign_up(&pool, false, Some(&client.id), &username, &attributes, data)
+            .await?;
+        let mut attributes = attributes;
+        answer.apply(&mut attributes);
+        let status = if answer.auto_confirm_user {
+            UserStatus::Confirmed
+        } else {
+            UserStatus::Unconfirmed
+        };
         let secrets = self
             .password_secrets(&pool, &sub, &username, &request.password)
             .await?;
@@ -144,7 +169,7 @@ impl UserPools {
                 sub: sub.clone(),
                 username_key: self.username_key(&pool, &username),
                 username,
-                status: UserStatus::Unconfirmed.as_str().into(),
+                status: status.as_str().into(),
                 enabled: true,
                 password_hash: Some(secrets.hash),
                 srp_verifier: Some(secrets.srp_verifier),
@@ -163,7 +188,13 @@ impl UserPools {
                 other => other.into(),
             })?;
         let user = user_from_record(record)?;
-        let code_delivery = match sign_up_channel(&pool, &user.attributes) {
+        // A user the trigger confirmed has nothing to confirm: no code goes out.
+        let channel = if answer.auto_confirm_user {
+            None
+        } else {
+            sign_up_channel(&pool, &user.attributes)
+        };
+        let code_delivery = match channel {
             Some(channel) => Some(
                 self.send_code(
                     &pool,
@@ -179,7 +210,7 @@ impl UserPools {
             None => None,
         };
         Ok(SignUpOutput {
-            user_confirmed: false,
+            user_confirmed: answer.auto_confirm_user,
             user_sub: sub,
             code_delivery,
         })
@@ -215,6 +246,30 @@ impl UserPools {
         code: &str,
         secret_hash: Option<&str>,
         force_alias_creation: bool,
+    ) -> Result<(), UserPoolError> {
+        self.confirm_sign_up_with(
+            client_id,
+            username,
+            code,
+            secret_hash,
+            force_alias_creation,
+            &TriggerData::default(),
+        )
+        .await
+    }
+
+    /// ConfirmSignUp, then the pool's PostConfirmation trigger
+    /// (`PostConfirmation_ConfirmSignUp`) with the request's `ClientMetadata`. As in Cognito,
+    /// a failing trigger does not undo the confirmation: the user stays CONFIRMED and the
+    /// caller gets the trigger's error.
+    pub async fn confirm_sign_up_with(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        secret_hash: Option<&str>,
+        force_alias_creation: bool,
+        data: &TriggerData,
     ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
@@ -273,7 +328,9 @@ impl UserPools {
                 ),
                 other => other.into(),
             })?;
-        self.finish_code(&pool.id, &user, SIGN_UP_CODE).await
+        self.finish_code(&pool.id, &user, SIGN_UP_CODE).await?;
+        self.post_confirmation(&pool, Confirmation::SignUp, Some(&client.id), &user, data)
+            .await
     }
 
     /// Before `user` takes the alias `name` (now verified in `attributes`): when another
@@ -466,6 +523,29 @@ impl UserPools {
         password: &str,
         secret_hash: Option<&str>,
     ) -> Result<(), UserPoolError> {
+        self.confirm_forgot_password_with(
+            client_id,
+            username,
+            code,
+            password,
+            secret_hash,
+            &TriggerData::default(),
+        )
+        .await
+    }
+
+    /// ConfirmForgotPassword, then the pool's PostConfirmation trigger
+    /// (`PostConfirmation_ConfirmForgotPassword`) with the request's `ClientMetadata`; a
+    /// failing trigger leaves the new password set.
+    pub async fn confirm_forgot_password_with(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        password: &str,
+        secret_hash: Option<&str>,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
         let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let uniform = client.config.prevent_user_existence_errors;
@@ -510,7 +590,15 @@ impl UserPools {
             )
             .await?;
         self.finish_code(&pool.id, &user, FORGOT_PASSWORD_CODE)
-            .await
+            .await?;
+        self.post_confirmation(
+            &pool,
+            Confirmation::ForgotPassword,
+            Some(&client.id),
+            &user,
+            data,
+        )
+        .await
     }
 }
 

@@ -13,7 +13,10 @@ use super::attributes::{
 };
 use super::config::{UsernameAttribute, VerifiedAttribute};
 use super::sign_up::{no_reset_channel, reset_channel};
-use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
+use super::triggers::{Confirmation, MessageSource};
+use super::{
+    Client, CodeDeliveryDetails, TriggerData, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::delivery::{Channel, Message, Purpose};
 use crate::password::{PolicyViolation, SYMBOLS};
 use crate::time::unix_millis;
@@ -152,6 +155,21 @@ impl UserPools {
         pool_id: &str,
         request: AdminCreateUser,
     ) -> Result<User, UserPoolError> {
+        self.admin_create_user_with(pool_id, request, &TriggerData::default())
+            .await
+    }
+
+    /// AdminCreateUser with the request's `ValidationData` and `ClientMetadata` for the
+    /// pool's PreSignUp trigger (`PreSignUp_AdminCreateUser`), which decides before anything
+    /// is written: a rejection leaves nothing; `autoVerifyEmail` / `autoVerifyPhone` mark
+    /// the addresses verified (`autoConfirmUser` has no effect: an invited user changes the
+    /// temporary password first, as in Cognito).
+    pub async fn admin_create_user_with(
+        &self,
+        pool_id: &str,
+        request: AdminCreateUser,
+        data: &TriggerData,
+    ) -> Result<User, UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let now = self.now();
         let temporary = match &request.temporary_password {
@@ -198,6 +216,11 @@ impl UserPools {
             .new_identity(&pool, &request.username, &request.attributes)
             .await?;
         self.check_required_attributes(&pool, &attributes)?;
+        let answer = self
+            .pre_sign_up(&pool, true, None, &username, &attributes, data)
+            .await?;
+        let mut attributes = attributes;
+        answer.apply(&mut attributes);
         let secrets = self
             .password_secrets(&pool, &sub, &username, &temporary)
             .await?;
@@ -264,13 +287,7 @@ impl UserPools {
         }
         let settings = &pool.config.admin_create_user;
         // In pools whose username is an id, the user signs in with the email or phone number.
-        let shown_username = if pool.config.uses_username_attributes() {
-            user.attribute("email")
-                .or_else(|| user.attribute("phone_number"))
-                .unwrap_or(&user.username)
-        } else {
-            &user.username
-        };
+        let shown_username = super::triggers::shown_username(pool, user);
         for channel in channels {
             let template = match channel {
                 Channel::Email => settings.invite_email_message.as_deref(),
@@ -287,24 +304,26 @@ impl UserPools {
                     .unwrap_or_else(|| "Your temporary password".into()),
                 Channel::Sms => String::new(),
             };
-            self.deliver(
-                Message {
-                    pool_id: pool.id.clone(),
-                    username: user.username.clone(),
-                    channel,
-                    destination: user
-                        .attribute(channel.attribute())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    purpose: Purpose::AdminCreateUser,
-                    subject,
-                    body,
-                    code: None,
-                    temporary_password: Some(temporary.to_owned()),
-                },
-                now,
-            )
-            .await?;
+            let message = Message {
+                pool_id: pool.id.clone(),
+                username: user.username.clone(),
+                channel,
+                destination: user
+                    .attribute(channel.attribute())
+                    .unwrap_or_default()
+                    .to_owned(),
+                purpose: Purpose::AdminCreateUser,
+                subject,
+                body,
+                code: None,
+                temporary_password: Some(temporary.to_owned()),
+            };
+            if let Some(message) = self
+                .message_triggers(pool, user, MessageSource::AdminCreateUser, message)
+                .await?
+            {
+                self.deliver(message, now).await?;
+            }
         }
         Ok(())
     }
@@ -510,16 +529,8 @@ impl UserPools {
                 .attributes
                 .insert(channel.attribute().to_owned(), value.clone());
             details.push(
-                self.send_code(
-                    pool,
-                    &waiting,
-                    &super::codes::verify_code_purpose(channel.attribute()),
-                    *channel,
-                    Purpose::VerifyAttribute,
-                    Some(value.clone()),
-                    now,
-                )
-                .await?,
+                self.send_update_code(pool, &waiting, *channel, Some(value.clone()), now)
+                    .await?,
             );
         }
         let held = |name: &str| pending.iter().any(|(c, _)| c.attribute() == name);
@@ -552,12 +563,10 @@ impl UserPools {
             };
             for channel in to_verify {
                 let sent = self
-                    .send_code(
+                    .send_update_code(
                         pool,
                         &updated,
-                        &super::codes::verify_code_purpose(channel.attribute()),
                         channel,
-                        Purpose::VerifyAttribute,
                         updated.attribute(channel.attribute()).map(str::to_owned),
                         now,
                     )
@@ -627,6 +636,19 @@ impl UserPools {
         pool_id: &str,
         username: &str,
     ) -> Result<(), UserPoolError> {
+        self.admin_confirm_sign_up_with(pool_id, username, &TriggerData::default())
+            .await
+    }
+
+    /// AdminConfirmSignUp, then the pool's PostConfirmation trigger
+    /// (`PostConfirmation_ConfirmSignUp`, as Cognito sends it for this operation too) with the
+    /// request's `ClientMetadata`. A failing trigger leaves the user confirmed.
+    pub async fn admin_confirm_sign_up_with(
+        &self,
+        pool_id: &str,
+        username: &str,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let user = self.require_user(&pool, username).await?;
         if user.status != UserStatus::Unconfirmed {
@@ -648,7 +670,8 @@ impl UserPools {
             .codes()
             .delete(&pool.id, &user.sub, super::codes::SIGN_UP_CODE)
             .await?;
-        Ok(())
+        self.post_confirmation(&pool, Confirmation::SignUp, None, &user, data)
+            .await
     }
 }
 

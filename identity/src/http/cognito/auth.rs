@@ -1,15 +1,16 @@
 //! Wire types and handlers of the public sign-up and authentication operations (SignUp,
 //! ConfirmSignUp, ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword,
 //! InitiateAuth, RespondToAuthChallenge) and their operator twins (AdminInitiateAuth,
-//! AdminRespondToAuthChallenge). Members the service ignores (`ValidationData`,
-//! `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are accepted and dropped.
+//! AdminRespondToAuthChallenge). `ValidationData` and `ClientMetadata` go to the pool's
+//! triggers where the operation has one; members the service ignores (`AnalyticsMetadata`,
+//! `UserContextData`) are accepted and dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{AttributeType, Empty, attribute_pairs};
+use super::wire::{AttributeType, Empty, attribute_pairs, trigger_data};
 use crate::http::HttpState;
 use crate::user_pools::{AuthOutcome, CodeDeliveryDetails, SignUp, UserPoolError};
 
@@ -42,6 +43,10 @@ pub(super) struct SignUpRequest {
     password: String,
     #[serde(default)]
     user_attributes: Option<Vec<AttributeType>>,
+    #[serde(default)]
+    validation_data: Option<Vec<AttributeType>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,15 +62,19 @@ pub(super) async fn sign_up(
     s: Arc<HttpState>,
     r: SignUpRequest,
 ) -> Result<SignUpResponse, UserPoolError> {
+    let data = trigger_data(r.client_metadata, r.validation_data)?;
     let out = s
         .user_pools
-        .sign_up(SignUp {
-            client_id: r.client_id,
-            secret_hash: r.secret_hash,
-            username: r.username,
-            password: r.password,
-            attributes: attribute_pairs(r.user_attributes.unwrap_or_default()),
-        })
+        .sign_up_with(
+            SignUp {
+                client_id: r.client_id,
+                secret_hash: r.secret_hash,
+                username: r.username,
+                password: r.password,
+                attributes: attribute_pairs(r.user_attributes.unwrap_or_default()),
+            },
+            &data,
+        )
         .await?;
     Ok(SignUpResponse {
         user_confirmed: out.user_confirmed,
@@ -86,19 +95,23 @@ pub(super) struct ConfirmSignUpRequest {
     confirmation_code: String,
     #[serde(default)]
     force_alias_creation: Option<bool>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 pub(super) async fn confirm_sign_up(
     s: Arc<HttpState>,
     r: ConfirmSignUpRequest,
 ) -> Result<Empty, UserPoolError> {
+    let data = trigger_data(r.client_metadata, None)?;
     s.user_pools
-        .confirm_sign_up(
+        .confirm_sign_up_with(
             &r.client_id,
             &r.username,
             &r.confirmation_code,
             r.secret_hash.as_deref(),
             r.force_alias_creation.unwrap_or(false),
+            &data,
         )
         .await?;
     Ok(Empty {})
@@ -158,19 +171,23 @@ pub(super) struct ConfirmForgotPasswordRequest {
     username: String,
     confirmation_code: String,
     password: String,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 pub(super) async fn confirm_forgot_password(
     s: Arc<HttpState>,
     r: ConfirmForgotPasswordRequest,
 ) -> Result<Empty, UserPoolError> {
+    let data = trigger_data(r.client_metadata, None)?;
     s.user_pools
-        .confirm_forgot_password(
+        .confirm_forgot_password_with(
             &r.client_id,
             &r.username,
             &r.confirmation_code,
             &r.password,
             r.secret_hash.as_deref(),
+            &data,
         )
         .await?;
     Ok(Empty {})

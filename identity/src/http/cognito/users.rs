@@ -1,12 +1,14 @@
 //! Wire types and handlers of the operator user operations, ListUsers and
 //! AdminListUserAuthEvents.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
     AttributeType, Empty, attribute_list, attribute_pairs, epoch, parse_enum, parse_enums,
+    trigger_data,
 };
 use crate::delivery::Channel;
 use crate::http::HttpState;
@@ -60,6 +62,10 @@ pub(super) struct AdminCreateUserRequest {
     message_action: Option<String>,
     #[serde(default)]
     desired_delivery_mediums: Option<Vec<String>>,
+    #[serde(default)]
+    validation_data: Option<Vec<AttributeType>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,9 +107,10 @@ pub(super) async fn admin_create_user(
             channel,
         )?,
     };
+    let data = trigger_data(r.client_metadata, r.validation_data)?;
     let user = s
         .user_pools
-        .admin_create_user(&r.user_pool_id, request)
+        .admin_create_user_with(&r.user_pool_id, request, &data)
         .await?;
     Ok(AdminCreateUserResponse {
         user: user_type(&user),
@@ -194,12 +201,22 @@ pub(super) async fn admin_reset_user_password(
     Ok(Empty {})
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AdminConfirmSignUpRequest {
+    user_pool_id: String,
+    username: String,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
+}
+
 pub(super) async fn admin_confirm_sign_up(
     s: Arc<HttpState>,
-    r: UserRequest,
+    r: AdminConfirmSignUpRequest,
 ) -> Result<Empty, UserPoolError> {
+    let data = trigger_data(r.client_metadata, None)?;
     s.user_pools
-        .admin_confirm_sign_up(&r.user_pool_id, &r.username)
+        .admin_confirm_sign_up_with(&r.user_pool_id, &r.username, &data)
         .await?;
     Ok(Empty {})
 }

@@ -93,3 +93,17 @@ where
             .map_err(serde::de::Error::custom),
     }
 }
+
+/// A request's `ClientMetadata` (a map) and `ValidationData` (an attribute list) for the
+/// pool's triggers, bounded.
+pub(crate) fn trigger_data(
+    client_metadata: Option<BTreeMap<String, String>>,
+    validation_data: Option<Vec<AttributeType>>,
+) -> Result<crate::user_pools::TriggerData, UserPoolError> {
+    crate::user_pools::TriggerData::new(
+        client_metadata.unwrap_or_default(),
+        attribute_pairs(validation_data.unwrap_or_default())
+            .into_iter()
+            .collect(),
+    )
+}
