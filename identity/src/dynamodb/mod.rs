@@ -35,7 +35,7 @@ use gatehouse_policy::{Context, Outcome};
 use http_body_util::{BodyExt as _, Full};
 
 use crate::https::HttpsClient;
-use crate::sigv4::{self, SigningCredentials};
+use crate::sigv4::{self, CachedSigner, SigningCredentials};
 use crate::sts::{Permissions, Principal};
 
 /// The `X-Amz-Target` prefix of DynamoDB's JSON 1.0 protocol.
@@ -105,8 +105,8 @@ struct Inner {
     authority: String,
     /// The upstream's base path, `/` at least.
     path: String,
-    region: String,
-    credentials: SigningCredentials,
+    /// The upstream's credentials, region and the day's signing key.
+    signer: CachedSigner,
     client: HttpsClient<Full<Bytes>>,
     schemas: Mutex<HashMap<String, (KeySchema, SystemTime)>>,
 }
@@ -140,8 +140,7 @@ impl DynamoDbProxy {
                 upstream,
                 authority,
                 path,
-                region: config.region,
-                credentials: config.credentials,
+                signer: CachedSigner::new(config.credentials, &config.region, "dynamodb"),
                 client,
                 schemas: Mutex::new(HashMap::new()),
             }),
@@ -212,10 +211,13 @@ impl DynamoDbProxy {
     }
 
     /// Signs `body` for `target` with the upstream's credentials and sends it.
+    /// `payload_sha256` is the lower-case hex SHA-256 of `body` when the caller already has it
+    /// (the incoming request's verification computed it); `None` hashes it here.
     pub async fn forward(
         &self,
         target: &str,
         body: Bytes,
+        payload_sha256: Option<&str>,
         now: SystemTime,
     ) -> Result<UpstreamResponse, DynamoDbError> {
         let inner = &self.inner;
@@ -227,14 +229,10 @@ impl DynamoDbProxy {
             headers: &headers,
             body: &body,
         };
-        let signed = sigv4::sign(
-            &outgoing,
-            &inner.credentials,
-            &inner.region,
-            "dynamodb",
-            now,
-        )
-        .map_err(|e| DynamoDbError::upstream("signing", e))?;
+        let signed = inner
+            .signer
+            .sign(&outgoing, payload_sha256, now)
+            .map_err(|e| DynamoDbError::upstream("signing", e))?;
         let mut request = hyper::Request::post(inner.upstream.clone())
             .header(hyper::header::HOST, &inner.authority)
             .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
@@ -275,6 +273,7 @@ impl DynamoDbProxy {
             .forward(
                 &format!("{TARGET_PREFIX}DescribeTable"),
                 Bytes::from(body),
+                None,
                 now,
             )
             .await?;

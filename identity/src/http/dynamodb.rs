@@ -209,7 +209,13 @@ pub(crate) async fn handle(
     if let Err(e) = decided.await {
         return from_dynamodb_error(&e).into_response(&request_id);
     }
-    match proxy.forward(&target, body, now).await {
+    // The body's hash, computed (and checked against any `x-amz-content-sha256`) by the
+    // verification above, signs the forwarded request too: the body is hashed once.
+    let payload_hash = caller.request.payload_hash.to_ascii_lowercase();
+    let known_hash = (payload_hash.len() == 64
+        && payload_hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(payload_hash.as_str());
+    match proxy.forward(&target, body, known_hash, now).await {
         Ok(upstream) => {
             let (mut parts, body) = upstream.into_parts();
             for hop in ["connection", "keep-alive", "transfer-encoding", "upgrade"] {

@@ -56,7 +56,7 @@ use crate::time::{
     format_amz_date, from_unix_seconds, parse_amz_date, parse_http_date, unix_seconds,
 };
 
-pub use sign::{Outgoing, SigningCredentials, sign};
+pub use sign::{CachedSigner, Outgoing, SigningCredentials, sign};
 
 use canonical::{QueryParam, canonical_query, canonical_uri, parse_query, push_folded_value};
 
