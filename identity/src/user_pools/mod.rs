@@ -14,6 +14,9 @@
 //! - `auth_events`: each user's sign-in events (passwords checked, lockouts), for
 //!   AdminListUserAuthEvents.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
+//! - `auth_triggers`, `pre_token`: the authentication triggers (PreAuthentication,
+//!   PostAuthentication, PreTokenGeneration) and how a PreTokenGeneration answer changes
+//!   the tokens.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
 //! - `srp_auth`: SRP sign-in and device SRP, and the sealed SRP verifiers of passwords.
@@ -35,6 +38,7 @@
 pub(crate) mod attempts;
 mod attributes;
 mod auth;
+mod auth_triggers;
 mod auth_events;
 pub(crate) mod challenges;
 mod clients;
@@ -51,6 +55,7 @@ mod list_users;
 mod mfa;
 mod migration;
 mod pools;
+mod pre_token;
 mod refresh;
 mod resource_servers;
 mod revocations;
@@ -86,6 +91,7 @@ pub use import_jobs::{
     UploadError,
 };
 pub(crate) use issue::claim_value;
+pub(crate) use pre_token::TokenSource;
 pub use issue::{ADMIN_SCOPE, GrantClaims, at_hash, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{

@@ -1,7 +1,8 @@
 //! Wire types and handlers of the public sign-up and authentication operations (SignUp,
 //! ConfirmSignUp, ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword,
 //! InitiateAuth, RespondToAuthChallenge) and their operator twins (AdminInitiateAuth,
-//! AdminRespondToAuthChallenge). Members the service ignores (`ValidationData`,
+//! AdminRespondToAuthChallenge). `ClientMetadata` of the authentication operations goes to
+//! the pool's triggers; members the service ignores (`ValidationData`, the other operations'
 //! `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are accepted and dropped.
 
 use std::collections::BTreeMap;
@@ -185,6 +186,8 @@ pub(super) struct InitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +198,8 @@ pub(super) struct AdminInitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `AuthenticationResultType`.
@@ -265,8 +270,9 @@ pub(super) async fn initiate_auth(
     r: InitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .initiate_auth(&r.client_id, &r.auth_flow, &parameters)
+        .initiate_auth_with_metadata(&r.client_id, &r.auth_flow, &parameters, &metadata)
         .await
         .map(auth_response)
 }
@@ -276,8 +282,15 @@ pub(super) async fn admin_initiate_auth(
     r: AdminInitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_initiate_auth(&r.user_pool_id, &r.client_id, &r.auth_flow, &parameters)
+        .admin_initiate_auth_with_metadata(
+            &r.user_pool_id,
+            &r.client_id,
+            &r.auth_flow,
+            &parameters,
+            &metadata,
+        )
         .await
         .map(auth_response)
 }
@@ -293,6 +306,8 @@ pub(super) struct RespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +320,8 @@ pub(super) struct AdminRespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 pub(super) async fn respond_to_auth_challenge(
@@ -312,12 +329,14 @@ pub(super) async fn respond_to_auth_challenge(
     r: RespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .respond_to_auth_challenge(
+        .respond_to_auth_challenge_with_metadata(
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)
@@ -328,13 +347,15 @@ pub(super) async fn admin_respond_to_auth_challenge(
     r: AdminRespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_respond_to_auth_challenge(
+        .admin_respond_to_auth_challenge_with_metadata(
             &r.user_pool_id,
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)
