@@ -307,7 +307,9 @@ impl UserPools {
         // A user missing here may come from the pool's migration sources (read whether the
         // user exists or not: the same reads either way); once it exists here, it signs in
         // as any user does.
-        let sources = self.migration_sources(pool).await?;
+        let sources = self
+            .migration_sources(pool, Some(&client.id), metadata)
+            .await?;
         let mut user = self.find_user(pool, username).await?;
         if user.is_none()
             && self

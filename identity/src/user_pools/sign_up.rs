@@ -412,7 +412,9 @@ impl UserPools {
         // A user missing here may come from the pool's migration sources (read whether the
         // user exists or not), arriving in RESET_REQUIRED: the code then goes out as to any
         // user.
-        let sources = self.migration_sources(&pool).await?;
+        let sources = self
+            .migration_sources(&pool, Some(client_id), &BTreeMap::new())
+            .await?;
         if user.is_none()
             && self
                 .migrate_on_forgot_password(&pool, &sources, username, now)
