@@ -70,7 +70,10 @@ pub use attempts::{
     CODE_GUESSES, CODE_SENDS, CODE_WINDOW, LOCKOUT_RESET_AFTER, LOCKOUT_THRESHOLD, MAX_LOCKOUT,
 };
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
-pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
+pub use auth::{
+    AuthOutcome, Challenge, MAX_CLIENT_METADATA_ENTRIES, MAX_CLIENT_METADATA_KEY,
+    MAX_CLIENT_METADATA_VALUE, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED,
+};
 pub use auth_events::{AUTH_EVENT_LIFETIME, AuthEvent, AuthEventKind, PasswordOutcome};
 pub use challenges::{
     DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, MFA_SETUP, SELECT_MFA_TYPE,
