@@ -474,3 +474,48 @@ def test_user_migration_alias_and_bad_answers(triggered: Triggered) -> None:
         t.triggers.on("UserMigration_Authentication", migration_reply({"email": "x@example.com"}, **bad))
         code, _ = fails(lambda: login(t, pool, unique("bad")))
         assert code == "InvalidLambdaResponseException", bad
+
+
+# === the hosted sign-in page and the OAuth code flow ===
+
+
+def test_the_hosted_sign_in_calls_the_triggers_and_hosted_auth_tokens(triggered: Triggered) -> None:
+    from test_oauth2 import App, code_flow
+
+    t = triggered
+    app = App(t.server)
+    t.server.admin.update_user_pool(
+        UserPoolId=app.pool_id,
+        LambdaConfig=t.lambda_config(
+            PreAuthentication="pre-authentication",
+            PostAuthentication="post-authentication",
+            PreTokenGenerationConfig={
+                "LambdaVersion": "V2_0",
+                "LambdaArn": function_arn("pre-token-generation"),
+            },
+        ),
+    )
+    t.triggers.on(
+        "TokenGeneration_HostedAuth",
+        Reply.respond_with(
+            claimsAndScopeOverrideDetails={
+                "idTokenGeneration": {"claimsToAddOrOverride": {"tenant": "acme"}},
+                "accessTokenGeneration": {"scopesToSuppress": ["profile"], "claimsToAddOrOverride": {"tier": "gold"}},
+            }
+        ),
+    )
+    _, token, nonce, _ = code_flow(app)
+    sources = [e["triggerSource"] for e in t.triggers.events()]
+    assert sources == [
+        "PreAuthentication_Authentication",
+        "PostAuthentication_Authentication",
+        "TokenGeneration_HostedAuth",
+    ]
+    event = t.triggers.last("TokenGeneration_HostedAuth")
+    assert sorted(event["request"]["scopes"]) == ["email", "openid", "profile"]
+    # The ID token still validates as OpenID Connect requires (nonce, at_hash, aud).
+    claims = app.id_claims(token, nonce)
+    assert claims["tenant"] == "acme"
+    access = unverified_claims(token["access_token"])
+    assert access["tier"] == "gold"
+    assert sorted(access["scope"].split()) == ["email", "openid"]
