@@ -519,3 +519,21 @@ def test_the_hosted_sign_in_calls_the_triggers_and_hosted_auth_tokens(triggered:
     access = unverified_claims(token["access_token"])
     assert access["tier"] == "gold"
     assert sorted(access["scope"].split()) == ["email", "openid"]
+
+
+def test_post_authentication_says_when_a_new_device_is_used(triggered: Triggered) -> None:
+    t = triggered
+    pool = setup(
+        t,
+        pool_args={
+            "DeviceConfiguration": {
+                "ChallengeRequiredOnNewDevice": False,
+                "DeviceOnlyRememberedOnUserPrompt": True,
+            }
+        },
+        PostAuthentication="post-authentication",
+    )
+    name, _ = user(t, pool)
+    result = login(t, pool, name)["AuthenticationResult"]
+    assert "NewDeviceMetadata" in result
+    assert t.triggers.last("PostAuthentication_Authentication")["request"]["newDeviceUsed"] is True
