@@ -439,10 +439,13 @@ def test_user_migration_reset_required_and_forgot_password(triggered: Triggered)
             desiredDeliveryMediums=["EMAIL"],
         ),
     )
-    delivery = t.server.public.forgot_password(ClientId=pool["client_id"], Username=second)
+    delivery = t.server.public.forgot_password(
+        ClientId=pool["client_id"], Username=second, ClientMetadata={"channel": "help-desk"}
+    )
     assert delivery["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
     event = t.triggers.last("UserMigration_ForgotPassword")
     assert event["userName"] == second and "password" not in event["request"]
+    assert event["request"]["clientMetadata"] == {"channel": "help-desk"}
     got = t.server.admin.admin_get_user(UserPoolId=pool["pool_id"], Username=second)
     assert got["UserStatus"] == "RESET_REQUIRED"
 
@@ -537,3 +540,25 @@ def test_post_authentication_says_when_a_new_device_is_used(triggered: Triggered
     result = login(t, pool, name)["AuthenticationResult"]
     assert "NewDeviceMetadata" in result
     assert t.triggers.last("PostAuthentication_Authentication")["request"]["newDeviceUsed"] is True
+
+
+def test_client_metadata_is_bounded_before_any_function_is_asked(triggered: Triggered) -> None:
+    t = triggered
+    pool = setup(t, PreAuthentication="pre-authentication", UserMigration="user-migration")
+    name, _ = user(t, pool)
+    too_much = [
+        {f"k{i}": "v" for i in range(51)},
+        {"k" * 257: "v"},
+        {"k": "v" * 2049},
+    ]
+    for metadata in too_much:
+        code, _ = fails(lambda: login(t, pool, name, ClientMetadata=metadata))
+        assert code == "InvalidParameterException"
+        code, _ = fails(
+            lambda: t.server.public.forgot_password(ClientId=pool["client_id"], Username="x@example.com", ClientMetadata=metadata)
+        )
+        assert code == "InvalidParameterException"
+    assert t.triggers.events() == []
+    # At the limits it goes through.
+    login(t, pool, name, ClientMetadata={f"k{i}": "v" * 2048 for i in range(50)})
+    assert len(t.triggers.last("PreAuthentication_Authentication")["request"]["validationData"]) == 50

@@ -430,6 +430,20 @@ impl UserPools {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        self.forgot_password_with_metadata(client_id, username, secret_hash, &BTreeMap::new())
+            .await
+    }
+
+    /// ForgotPassword with the request's `ClientMetadata`, which the pool's UserMigration
+    /// trigger receives as `clientMetadata` (as Cognito hands it on).
+    pub async fn forgot_password_with_metadata(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        super::auth::check_client_metadata(metadata)?;
         let (pool, client, mut user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let recovery = pool.config.recovery_mechanisms()?;
@@ -443,7 +457,7 @@ impl UserPools {
         // user exists or not), arriving in RESET_REQUIRED: the code then goes out as to any
         // user.
         let sources = self
-            .migration_sources(&pool, Some(client_id), &BTreeMap::new())
+            .migration_sources(&pool, Some(client_id), metadata)
             .await?;
         if user.is_none()
             && self

@@ -1,9 +1,10 @@
 //! Wire types and handlers of the public sign-up and authentication operations (SignUp,
 //! ConfirmSignUp, ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword,
 //! InitiateAuth, RespondToAuthChallenge) and their operator twins (AdminInitiateAuth,
-//! AdminRespondToAuthChallenge). `ClientMetadata` of the authentication operations goes to
-//! the pool's triggers; members the service ignores (`ValidationData`, the other operations'
-//! `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are accepted and dropped.
+//! AdminRespondToAuthChallenge). `ClientMetadata` of the authentication operations and of
+//! ForgotPassword goes to the pool's triggers; members the service ignores (`ValidationData`,
+//! the other operations' `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are
+//! accepted and dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -114,6 +115,10 @@ pub(super) struct CodeRequest {
     #[serde(default)]
     secret_hash: Option<String>,
     username: String,
+    /// ForgotPassword's goes to the UserMigration trigger; ResendConfirmationCode's is
+    /// dropped.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,9 +144,15 @@ pub(super) async fn forgot_password(
     s: Arc<HttpState>,
     r: CodeRequest,
 ) -> Result<CodeResponse, UserPoolError> {
+    let metadata = r.client_metadata.unwrap_or_default();
     let d = s
         .user_pools
-        .forgot_password(&r.client_id, &r.username, r.secret_hash.as_deref())
+        .forgot_password_with_metadata(
+            &r.client_id,
+            &r.username,
+            r.secret_hash.as_deref(),
+            &metadata,
+        )
         .await?;
     Ok(CodeResponse {
         code_delivery_details: delivery_details(&d),
