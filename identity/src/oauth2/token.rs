@@ -21,9 +21,7 @@ use super::{MAX_PARAM_LEN, OAuth2, secret_hash};
 use crate::crypto::constant_time_eq;
 use crate::time::{from_unix_millis, unix_millis};
 use crate::user_pools::config::OAuthFlow;
-use crate::user_pools::{
-    Client, GrantClaims, TokenOrigin, TokenSource, UserPool, UserPoolError,
-};
+use crate::user_pools::{Client, GrantClaims, TokenOrigin, TokenSource, UserPool, UserPoolError};
 
 /// How the client authenticated at the token or revocation endpoint.
 #[derive(Clone, PartialEq, Eq)]

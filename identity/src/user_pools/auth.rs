@@ -202,8 +202,7 @@ impl UserPools {
                         "USER_PASSWORD_AUTH flow not enabled for this client",
                     ));
                 }
-                self.password_auth(pool, client, parameters, metadata)
-                    .await
+                self.password_auth(pool, client, parameters, metadata).await
             }
             Flow::Srp => {
                 if !client.config.allows(ExplicitAuthFlow::AllowUserSrpAuth) {
@@ -211,8 +210,7 @@ impl UserPools {
                         "USER_SRP_AUTH is not enabled for the client.",
                     ));
                 }
-                self.srp_initiate(pool, client, parameters, metadata)
-                    .await
+                self.srp_initiate(pool, client, parameters, metadata).await
             }
             Flow::Refresh => {
                 if !client
@@ -324,15 +322,8 @@ impl UserPools {
         // exist (so an unknown name locks like a real user).
         // PreAuthentication is asked before the password is checked (and before the check
         // counts towards the lockout), as Cognito asks it.
-        self.pre_authentication(
-            pool,
-            client,
-            user.as_ref(),
-            username,
-            uniform,
-            metadata,
-        )
-        .await?;
+        self.pre_authentication(pool, client, user.as_ref(), username, uniform, metadata)
+            .await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let matched = if user.is_some() || uniform {
             let subject = Subject::of(self, pool, user.as_ref(), username);

@@ -58,10 +58,7 @@ impl UserPools {
         let mut request = Map::new();
         match user {
             Some(user) => {
-                request.insert(
-                    "userAttributes".into(),
-                    string_map(&event_attributes(user)),
-                );
+                request.insert("userAttributes".into(), string_map(&event_attributes(user)));
                 request.insert("userNotFound".into(), false.into());
             }
             None if uniform => {

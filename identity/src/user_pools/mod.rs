@@ -40,8 +40,8 @@
 pub(crate) mod attempts;
 mod attributes;
 mod auth;
-mod auth_triggers;
 mod auth_events;
+mod auth_triggers;
 pub(crate) mod challenges;
 mod clients;
 mod codes;
@@ -97,7 +97,6 @@ pub use import_jobs::{
     UploadError,
 };
 pub(crate) use issue::claim_value;
-pub(crate) use pre_token::TokenSource;
 pub use issue::{ADMIN_SCOPE, GrantClaims, at_hash, refresh_token_hash};
 pub use keys::RING_TTL;
 pub use list_users::{
@@ -112,6 +111,7 @@ pub use migration::{
     UpstreamCredentials, UpstreamPool,
 };
 pub use pools::{MAX_PAGE, schema_with};
+pub(crate) use pre_token::TokenSource;
 pub use resource_servers::{
     MAX_RESOURCE_SERVER_SCOPES, MAX_RESOURCE_SERVERS_PAGE, ResourceServer, ResourceServerScope,
 };

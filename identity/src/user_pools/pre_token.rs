@@ -65,7 +65,8 @@ pub(crate) const PROTECTED_ACCESS_CLAIMS: &[&str] =
     &["client_id", "scope", "username", "version", "device_key"];
 
 /// Claims that change through `groupOverrideDetails` only.
-pub(crate) const GROUP_CLAIMS: &[&str] = &["cognito:groups", "cognito:roles", "cognito:preferred_role"];
+pub(crate) const GROUP_CLAIMS: &[&str] =
+    &["cognito:groups", "cognito:roles", "cognito:preferred_role"];
 
 /// ID-token claims whose value must stay a string, number or boolean (never a list or an
 /// object), as Cognito requires.
@@ -328,7 +329,9 @@ fn claim_value(
         },
         PreTokenVersion::V2 | PreTokenVersion::V3 => {
             if value.is_null() {
-                return Err(InvalidAnswer(format!("the value of claim `{name}` is null")));
+                return Err(InvalidAnswer(format!(
+                    "the value of claim `{name}` is null"
+                )));
             }
             if token == Token::Id && SCALAR_ID_CLAIMS.contains(&name) && !scalar {
                 return Err(InvalidAnswer(format!(

@@ -374,15 +374,8 @@ impl UserPools {
             return Err(UserPoolError::UserNotFound("User does not exist.".into()));
         }
         // PreAuthentication before the password proof is asked for, as Cognito asks it.
-        self.pre_authentication(
-            pool,
-            client,
-            user.as_ref(),
-            username,
-            uniform,
-            metadata,
-        )
-        .await?;
+        self.pre_authentication(pool, client, user.as_ref(), username, uniform, metadata)
+            .await?;
         let subject = Subject::of(self, pool, user.as_ref(), username);
         self.check_lockout(pool, &subject, PASSWORD, now).await?;
         let party = self.srp_party(pool, user.as_ref(), username)?;

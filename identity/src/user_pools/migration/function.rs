@@ -112,8 +112,7 @@ impl MigrationSource for FunctionSource {
             else {
                 return Ok(SignInLookup::Missing);
             };
-            let Some(answer) = read_answer(&response, true).map_err(MigrationError::Answer)?
-            else {
+            let Some(answer) = read_answer(&response, true).map_err(MigrationError::Answer)? else {
                 return Ok(SignInLookup::Missing);
             };
             let keeps_password = answer.status == UserStatus::Confirmed;
@@ -199,7 +198,11 @@ pub(crate) fn read_answer(
         }
         Some(Value::String(s)) if s == "CONFIRMED" && sign_in => UserStatus::Confirmed,
         Some(Value::String(s)) if s == "RESET_REQUIRED" => UserStatus::ResetRequired,
-        Some(_) => return Err(refuse("`finalUserStatus` is not CONFIRMED or RESET_REQUIRED")),
+        Some(_) => {
+            return Err(refuse(
+                "`finalUserStatus` is not CONFIRMED or RESET_REQUIRED",
+            ));
+        }
     };
     match response.get("messageAction") {
         None | Some(Value::Null) => {}
@@ -212,7 +215,11 @@ pub(crate) fn read_answer(
             if items
                 .iter()
                 .all(|i| matches!(i.as_str(), Some("EMAIL" | "SMS"))) => {}
-        Some(_) => return Err(refuse("`desiredDeliveryMediums` is not a list of EMAIL and SMS")),
+        Some(_) => {
+            return Err(refuse(
+                "`desiredDeliveryMediums` is not a list of EMAIL and SMS",
+            ));
+        }
     }
     let force_alias_creation = match response.get("forceAliasCreation") {
         None | Some(Value::Null) => false,

@@ -64,7 +64,10 @@ fn protected_claims_are_ignored_in_either_token() {
             panic!("{name}: refused")
         };
         assert!(o.id_add.is_empty() && o.id_suppress.is_empty(), "{name}");
-        assert!(o.access_add.is_empty() && o.access_suppress.is_empty(), "{name}");
+        assert!(
+            o.access_add.is_empty() && o.access_suppress.is_empty(),
+            "{name}"
+        );
     }
     for name in PROTECTED_ACCESS_CLAIMS {
         let Ok(o) = overrides(
@@ -75,7 +78,10 @@ fn protected_claims_are_ignored_in_either_token() {
         ) else {
             panic!("{name}: refused")
         };
-        assert!(o.access_add.is_empty() && o.access_suppress.is_empty(), "{name}");
+        assert!(
+            o.access_add.is_empty() && o.access_suppress.is_empty(),
+            "{name}"
+        );
     }
 }
 
@@ -253,7 +259,13 @@ fn event_request_by_version() {
     };
     let scopes = vec!["openid".to_owned()];
     let metadata = BTreeMap::new();
-    let v1 = request(PreTokenVersion::V1, &attributes, &groups, &scopes, &metadata);
+    let v1 = request(
+        PreTokenVersion::V1,
+        &attributes,
+        &groups,
+        &scopes,
+        &metadata,
+    );
     assert_eq!(
         v1,
         json!({
@@ -262,7 +274,13 @@ fn event_request_by_version() {
             "clientMetadata": {}
         })
     );
-    let v2 = request(PreTokenVersion::V2, &attributes, &groups, &scopes, &metadata);
+    let v2 = request(
+        PreTokenVersion::V2,
+        &attributes,
+        &groups,
+        &scopes,
+        &metadata,
+    );
     assert_eq!(v2.get("scopes"), Some(&json!(["openid"])));
 }
 
@@ -270,7 +288,10 @@ fn event_request_by_version() {
 fn trigger_sources_use_cognito_names() {
     let sources = [
         (TokenSource::HostedAuth, "TokenGeneration_HostedAuth"),
-        (TokenSource::Authentication, "TokenGeneration_Authentication"),
+        (
+            TokenSource::Authentication,
+            "TokenGeneration_Authentication",
+        ),
         (
             TokenSource::NewPasswordChallenge,
             "TokenGeneration_NewPasswordChallenge",
