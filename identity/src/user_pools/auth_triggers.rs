@@ -111,6 +111,10 @@ impl UserPools {
     /// PreTokenGeneration for tokens of `user` about to be minted through `client`, with
     /// the groups and scopes they would carry: what the answer changes (nothing when the
     /// pool has no such trigger), and whether it may change the access token.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "everything the event carries: the user, the client, the source, the groups, the scopes and the metadata"
+    )]
     pub(crate) async fn pre_token_generation(
         &self,
         pool: &UserPool,
