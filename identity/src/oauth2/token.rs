@@ -21,7 +21,7 @@ use super::{MAX_PARAM_LEN, OAuth2, secret_hash};
 use crate::crypto::constant_time_eq;
 use crate::time::{from_unix_millis, unix_millis};
 use crate::user_pools::config::OAuthFlow;
-use crate::user_pools::{Client, GrantClaims, TokenOrigin, UserPool, UserPoolError};
+use crate::user_pools::{Client, GrantClaims, TokenOrigin, TokenSource, UserPool, UserPoolError};
 
 /// How the client authenticated at the token or revocation endpoint.
 #[derive(Clone, PartialEq, Eq)]
@@ -300,12 +300,19 @@ impl OAuth2 {
                 TokenOrigin::NewSession,
                 None,
                 Some(&grant),
+                TokenSource::HostedAuth,
+                &BTreeMap::new(),
             )
             .await
             .map_err(|e| match e {
                 UserPoolError::NotAuthorized(_)
                 | UserPoolError::PasswordResetRequired(_)
                 | UserPoolError::ResourceNotFound(_) => invalid("the user can no longer sign in"),
+                // The pool's PreTokenGeneration trigger refused or failed: its Cognito
+                // message (the function's own, for a refusal) is the description.
+                UserPoolError::UserLambdaValidation(m)
+                | UserPoolError::UnexpectedLambda(m)
+                | UserPoolError::InvalidLambdaResponse(m) => OAuthError::InvalidRequest(m),
                 other => internal(&other),
             })?;
         // A second redemption while these were minted: they are revoked with the sign-in.

@@ -99,6 +99,9 @@ pub struct AccessTokenClaims {
     /// The remembered device, when device tracking is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
+    /// Claims a PreTokenGeneration trigger (V2_0 / V3_0) added.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 fn default_version() -> u32 {

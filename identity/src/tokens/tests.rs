@@ -92,6 +92,7 @@ fn access_claims() -> AccessTokenClaims {
         jti: "jti-2".into(),
         username: "jane".into(),
         device_key: None,
+        extra: Default::default(),
     }
 }
 

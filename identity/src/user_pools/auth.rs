@@ -86,6 +86,20 @@ impl UserPools {
         auth_flow: &str,
         parameters: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.initiate_auth_with_metadata(client_id, auth_flow, parameters, &BTreeMap::new())
+            .await
+    }
+
+    /// InitiateAuth with the request's `ClientMetadata`, which PreAuthentication receives
+    /// as `validationData` (as Cognito hands it on).
+    pub async fn initiate_auth_with_metadata(
+        &self,
+        client_id: &str,
+        auth_flow: &str,
+        parameters: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        check_client_metadata(metadata)?;
         let flow = match auth_flow {
             "USER_PASSWORD_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
@@ -103,7 +117,8 @@ impl UserPools {
             other => return Err(unknown_flow(other)),
         };
         let (pool, client) = self.app_client(client_id).await?;
-        self.run_flow(&pool, &client, flow, parameters).await
+        self.run_flow(&pool, &client, flow, parameters, metadata)
+            .await
     }
 
     /// AdminInitiateAuth (operator): `ADMIN_USER_PASSWORD_AUTH` (legacy name
@@ -115,6 +130,27 @@ impl UserPools {
         auth_flow: &str,
         parameters: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.admin_initiate_auth_with_metadata(
+            pool_id,
+            client_id,
+            auth_flow,
+            parameters,
+            &BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// AdminInitiateAuth with the request's `ClientMetadata` (see
+    /// [`UserPools::initiate_auth_with_metadata`]).
+    pub async fn admin_initiate_auth_with_metadata(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        auth_flow: &str,
+        parameters: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        check_client_metadata(metadata)?;
         let flow = match auth_flow {
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
@@ -138,11 +174,14 @@ impl UserPools {
                         "Auth flow not enabled for this client",
                     ));
                 }
-                return self.password_auth(&pool, &client, parameters).await;
+                return self
+                    .password_auth(&pool, &client, parameters, metadata)
+                    .await;
             }
             other => other,
         };
-        self.run_flow(&pool, &client, flow, parameters).await
+        self.run_flow(&pool, &client, flow, parameters, metadata)
+            .await
     }
 
     async fn run_flow(
@@ -151,6 +190,7 @@ impl UserPools {
         client: &Client,
         flow: Flow,
         parameters: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         match flow {
             Flow::Password => {
@@ -162,7 +202,7 @@ impl UserPools {
                         "USER_PASSWORD_AUTH flow not enabled for this client",
                     ));
                 }
-                self.password_auth(pool, client, parameters).await
+                self.password_auth(pool, client, parameters, metadata).await
             }
             Flow::Srp => {
                 if !client.config.allows(ExplicitAuthFlow::AllowUserSrpAuth) {
@@ -170,7 +210,7 @@ impl UserPools {
                         "USER_SRP_AUTH is not enabled for the client.",
                     ));
                 }
-                self.srp_initiate(pool, client, parameters).await
+                self.srp_initiate(pool, client, parameters, metadata).await
             }
             Flow::Refresh => {
                 if !client
@@ -194,6 +234,7 @@ impl UserPools {
         pool: &UserPool,
         client: &Client,
         parameters: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let username = required(parameters, "USERNAME")?;
         let password = required(parameters, "PASSWORD")?;
@@ -210,6 +251,7 @@ impl UserPools {
             password,
             parameters.get("DEVICE_KEY"),
             false,
+            metadata,
         )
         .await
     }
@@ -230,12 +272,24 @@ impl UserPools {
             return Err(incorrect_credentials());
         }
         check_password_length(password)?;
-        self.password_step(pool, client, username, password, None, true)
-            .await
+        self.password_step(
+            pool,
+            client,
+            username,
+            password,
+            None,
+            true,
+            &BTreeMap::new(),
+        )
+        .await
     }
 
     /// The password check and what follows it, for the API (`hosted: false`) or the hosted
-    /// pages.
+    /// pages; `metadata` is the request's `ClientMetadata`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the one password step of every password sign-in, API and hosted"
+    )]
     async fn password_step(
         &self,
         pool: &UserPool,
@@ -244,13 +298,16 @@ impl UserPools {
         password: &str,
         device_key: Option<&String>,
         hosted: bool,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let now = self.now();
         let uniform = hosted || client.config.prevent_user_existence_errors;
         // A user missing here may come from the pool's migration sources (read whether the
         // user exists or not: the same reads either way); once it exists here, it signs in
         // as any user does.
-        let sources = self.migration_sources(pool).await?;
+        let sources = self
+            .migration_sources(pool, Some(&client.id), metadata)
+            .await?;
         let mut user = self.find_user(pool, username).await?;
         if user.is_none()
             && self
@@ -263,6 +320,10 @@ impl UserPools {
         // one argon2 run either way. The lockout (see `attempts`) counts the checks of a
         // user's password, and of a name nobody holds when the client hides which users
         // exist (so an unknown name locks like a real user).
+        // PreAuthentication is asked before the password is checked (and before the check
+        // counts towards the lockout), as Cognito asks it.
+        self.pre_authentication(pool, client, user.as_ref(), username, uniform, metadata)
+            .await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let matched = if user.is_some() || uniform {
             let subject = Subject::of(self, pool, user.as_ref(), username);
@@ -294,6 +355,8 @@ impl UserPools {
                     device,
                     device_proven: false,
                     hosted,
+                    new_password: false,
+                    client_metadata: BTreeMap::new(),
                 };
                 self.next_step(pool, client, user, sign_in, now).await
             }
@@ -319,8 +382,29 @@ impl UserPools {
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.respond_to_auth_challenge_with_metadata(
+            client_id,
+            challenge_name,
+            session,
+            responses,
+            &BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// RespondToAuthChallenge with the request's `ClientMetadata`, which PostAuthentication
+    /// and PreTokenGeneration receive as `clientMetadata` when this answer ends the sign-in.
+    pub async fn respond_to_auth_challenge_with_metadata(
+        &self,
+        client_id: &str,
+        challenge_name: &str,
+        session: Option<&str>,
+        responses: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        check_client_metadata(metadata)?;
         let (pool, client) = self.app_client(client_id).await?;
-        self.answer_challenge(&pool, &client, challenge_name, session, responses)
+        self.answer_challenge(&pool, &client, challenge_name, session, responses, metadata)
             .await
     }
 
@@ -333,9 +417,32 @@ impl UserPools {
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.admin_respond_to_auth_challenge_with_metadata(
+            pool_id,
+            client_id,
+            challenge_name,
+            session,
+            responses,
+            &BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// AdminRespondToAuthChallenge with the request's `ClientMetadata` (see
+    /// [`UserPools::respond_to_auth_challenge_with_metadata`]).
+    pub async fn admin_respond_to_auth_challenge_with_metadata(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        challenge_name: &str,
+        session: Option<&str>,
+        responses: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        check_client_metadata(metadata)?;
         let pool = self.user_pool(pool_id).await?;
         let client = self.pool_client(pool_id, client_id).await?;
-        self.answer_challenge(&pool, &client, challenge_name, session, responses)
+        self.answer_challenge(&pool, &client, challenge_name, session, responses, metadata)
             .await
     }
 
@@ -347,9 +454,10 @@ impl UserPools {
         challenge_name: &str,
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         if challenge_name == super::srp_auth::PASSWORD_VERIFIER {
-            return self.srp_answer(pool, client, responses).await;
+            return self.srp_answer(pool, client, responses, metadata).await;
         }
         let known = super::challenges::CHALLENGES.contains(&challenge_name);
         if !known {
@@ -360,7 +468,7 @@ impl UserPools {
         let session = session
             .filter(|s| !s.is_empty())
             .ok_or_else(|| UserPoolError::invalid("Missing required parameter Session"))?;
-        self.answer_chain_challenge(pool, client, challenge_name, session, responses)
+        self.answer_chain_challenge(pool, client, challenge_name, session, responses, metadata)
             .await
     }
 
@@ -376,6 +484,33 @@ impl UserPools {
         self.refresh_without_rotation(pool, client, parameters)
             .await
     }
+}
+
+/// Most `ClientMetadata` entries a request may carry.
+pub const MAX_CLIENT_METADATA_ENTRIES: usize = 50;
+/// Longest `ClientMetadata` key (characters).
+pub const MAX_CLIENT_METADATA_KEY: usize = 256;
+/// Longest `ClientMetadata` value (characters).
+pub const MAX_CLIENT_METADATA_VALUE: usize = 2048;
+
+/// Refuses `ClientMetadata` beyond the limits before anything is done with it (it is handed
+/// to the pool's trigger functions).
+pub(crate) fn check_client_metadata(
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), UserPoolError> {
+    let too_long = |s: &str, max: usize| s.chars().nth(max).is_some();
+    if metadata.len() > MAX_CLIENT_METADATA_ENTRIES
+        || metadata.iter().any(|(k, v)| {
+            k.is_empty()
+                || too_long(k, MAX_CLIENT_METADATA_KEY)
+                || too_long(v, MAX_CLIENT_METADATA_VALUE)
+        })
+    {
+        return Err(UserPoolError::invalid(format!(
+            "ClientMetadata must have at most {MAX_CLIENT_METADATA_ENTRIES} entries, keys of 1 to {MAX_CLIENT_METADATA_KEY} characters and values of at most {MAX_CLIENT_METADATA_VALUE}"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses passwords longer than any pool accepts before hashing them.

@@ -25,6 +25,7 @@ use super::auth::{
     to_json,
 };
 use super::mfa::MfaPlan;
+use super::pre_token::TokenSource;
 use super::{Client, TokenOrigin, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::time::unix_millis;
 
@@ -102,6 +103,14 @@ pub(crate) struct SignIn {
     /// tokens, and its challenges are answered on the pages, never through the API.
     #[serde(default)]
     pub(crate) hosted: bool,
+    /// The user set a new password in this sign-in (`NEW_PASSWORD_REQUIRED`): the tokens'
+    /// PreTokenGeneration source is `TokenGeneration_NewPasswordChallenge`.
+    #[serde(default)]
+    pub(crate) new_password: bool,
+    /// The `ClientMetadata` of the request being answered (never sealed into a session:
+    /// each request brings its own), for PostAuthentication and PreTokenGeneration.
+    #[serde(skip)]
+    pub(crate) client_metadata: BTreeMap<String, String>,
 }
 
 /// The last step of a hosted sign-in: no tokens, but a sealed, single-use proof that the
@@ -365,6 +374,17 @@ impl UserPools {
         sign_in: SignIn,
         now: SystemTime,
     ) -> Result<AuthOutcome, UserPoolError> {
+        // Every challenge is answered: PostAuthentication, before anything of the session
+        // (a device, a hosted session, tokens) exists, so its refusal leaves nothing.
+        let new_device_used = pool.config.device_settings().is_some() && sign_in.device.is_none();
+        self.post_authentication(
+            pool,
+            client,
+            &user,
+            new_device_used,
+            &sign_in.client_metadata,
+        )
+        .await?;
         if sign_in.hosted {
             let claims = self.new_claims(
                 pool,
@@ -380,6 +400,13 @@ impl UserPools {
                 parameters: BTreeMap::new(),
             }));
         }
+        let source = if sign_in.new_password {
+            TokenSource::NewPasswordChallenge
+        } else if sign_in.device_proven {
+            TokenSource::AuthenticateDevice
+        } else {
+            TokenSource::Authentication
+        };
         let (device_key, new_device) = self.sign_in_device(pool, &user, &sign_in, now).await?;
         let mut tokens = self
             .issue_device_tokens(
@@ -390,6 +417,8 @@ impl UserPools {
                 TokenOrigin::NewSession,
                 device_key,
                 None,
+                source,
+                &sign_in.client_metadata,
             )
             .await?;
         tokens.new_device = new_device;
@@ -405,10 +434,12 @@ impl UserPools {
         challenge: &str,
         session: &str,
         responses: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let now = self.now();
         let username = required(responses, "USERNAME")?;
-        let claims = self.open_session(session, pool, client, challenge, now)?;
+        let mut claims = self.open_session(session, pool, client, challenge, now)?;
+        claims.sign_in.client_metadata = metadata.clone();
         // A hosted sign-in's challenges are the pages' to answer.
         if claims.sign_in.hosted {
             return Err(invalid_session());
@@ -571,6 +602,7 @@ impl UserPools {
         };
         let sign_in = SignIn {
             password: password_digest(&user),
+            new_password: true,
             ..claims.sign_in
         };
         self.next_step(pool, client, user, sign_in, now).await

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use gatehouse_storage::{RefreshTokenRecord, SignedInAs, StorageError};
 
+use super::pre_token::{self, GroupConfiguration, TokenSource};
 use super::{
     Client, Group, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools, UserStatus,
 };
@@ -111,13 +112,30 @@ impl UserPools {
         auth_time: SystemTime,
         origin: TokenOrigin,
     ) -> Result<Tokens, UserPoolError> {
-        self.issue_device_tokens(pool, client, user, auth_time, origin, None, None)
-            .await
+        let source = match origin {
+            TokenOrigin::NewSession => TokenSource::Authentication,
+            TokenOrigin::Refresh { .. } => TokenSource::RefreshTokens,
+        };
+        self.issue_device_tokens(
+            pool,
+            client,
+            user,
+            auth_time,
+            origin,
+            None,
+            None,
+            source,
+            &BTreeMap::new(),
+        )
+        .await
     }
 
     /// [`UserPools::issue_tokens`] for a sign-in from a tracked device (the access token
     /// names it in `device_key`) or through the OAuth endpoints (`grant`: the scopes, `amr`
-    /// and `nonce`, and the ID token's `at_hash`). The one place tokens of a user are minted.
+    /// and `nonce`, and the ID token's `at_hash`). The one place tokens of a user are minted,
+    /// so the one place the pool's PreTokenGeneration trigger is called (`source` is its
+    /// `triggerSource`, `client_metadata` its `clientMetadata`); its answer is applied here,
+    /// and its failure mints nothing.
     #[expect(
         clippy::too_many_arguments,
         reason = "everything a token says comes in here: the one minting path"
@@ -131,11 +149,43 @@ impl UserPools {
         origin: TokenOrigin,
         device_key: Option<String>,
         grant: Option<&GrantClaims>,
+        source: TokenSource,
+        client_metadata: &BTreeMap<String, String>,
     ) -> Result<Tokens, UserPoolError> {
         let now = self.now();
         let iat = unix_seconds(now);
         let groups = self.user_groups(&pool.id, &user.sub).await?;
-        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let roles: Vec<String> = groups.iter().filter_map(|g| g.role_arn.clone()).collect();
+        let mut group_config = GroupConfiguration {
+            groups: groups.iter().map(|g| g.name.clone()).collect(),
+            preferred_role: roles.first().cloned(),
+            roles,
+        };
+        let mut scope = grant.map_or_else(|| ADMIN_SCOPE.to_owned(), |g| g.scope.clone());
+        // The trigger is asked before anything is stored: a refusal leaves no session.
+        let scopes: Vec<String> = scope.split(' ').map(str::to_owned).collect();
+        let overrides = self
+            .pre_token_generation(
+                pool,
+                client,
+                user,
+                source,
+                &group_config,
+                &scopes,
+                client_metadata,
+            )
+            .await?;
+        let mut access_extra = BTreeMap::new();
+        if let Some((version, overrides)) = &overrides {
+            if let Some(replaced) = &overrides.groups {
+                group_config = replaced.clone();
+            }
+            if pre_token::customizes_access(*version) {
+                scope = pre_token::apply_scopes(overrides, &scope);
+                pre_token::apply_access(overrides, &mut access_extra);
+            }
+        }
+        let group_names = group_config.groups.clone();
         let origin_jti = match (&origin, grant.and_then(|g| g.origin_jti.as_ref())) {
             (TokenOrigin::NewSession, Some(chosen)) => chosen.clone(),
             (TokenOrigin::NewSession, None) => crate::ids::uuid_v4(),
@@ -154,13 +204,11 @@ impl UserPools {
             .filter(|(k, _)| *k != "sub")
             .map(|(k, v)| (k.clone(), claim_value(k, v)))
             .collect();
-        let roles: Vec<&str> = groups
-            .iter()
-            .filter_map(|g| g.role_arn.as_deref())
-            .collect();
-        if let Some(preferred) = roles.first() {
-            attributes.insert("cognito:preferred_role".into(), (*preferred).into());
-            attributes.insert("cognito:roles".into(), roles.clone().into());
+        if let Some(preferred) = &group_config.preferred_role {
+            attributes.insert("cognito:preferred_role".into(), preferred.clone().into());
+        }
+        if !group_config.roles.is_empty() {
+            attributes.insert("cognito:roles".into(), group_config.roles.clone().into());
         }
         if let Some(grant) = grant {
             if let Some(nonce) = &grant.nonce {
@@ -169,6 +217,9 @@ impl UserPools {
             if !grant.amr.is_empty() {
                 attributes.insert("amr".into(), grant.amr.clone().into());
             }
+        }
+        if let Some((_, overrides)) = &overrides {
+            pre_token::apply_id(overrides, &mut attributes);
         }
 
         let id_claims = IdTokenClaims {
@@ -195,13 +246,14 @@ impl UserPools {
             origin_jti: origin_jti.clone(),
             event_id,
             token_use: TokenUse::Access,
-            scope: grant.map_or_else(|| ADMIN_SCOPE.to_owned(), |g| g.scope.clone()),
+            scope,
             auth_time: auth_time_s,
             exp: iat.saturating_add(i64::try_from(access_lifetime).unwrap_or(3600)),
             iat,
             jti: crate::ids::uuid_v4(),
             username: user.username.clone(),
             device_key,
+            extra: access_extra,
         };
         // A new sign-in's refresh token is stored before anything is signed: storage refuses
         // it when the user was disabled, deleted, given another password or told to reset it
@@ -292,6 +344,7 @@ impl UserPools {
             jti: crate::ids::uuid_v4(),
             username: String::new(),
             device_key: None,
+            extra: BTreeMap::new(),
         };
         let token = self.key_ring(&pool.id).await?.sign_access_token(&claims)?;
         Ok((token, lifetime))

@@ -14,6 +14,9 @@
 //! - `auth_events`: each user's sign-in events (passwords checked, lockouts), for
 //!   AdminListUserAuthEvents.
 //! - `pools`, `clients`, `users`, `list_users`, `groups`: the operator operations.
+//! - `auth_triggers`, `pre_token`: the authentication triggers (PreAuthentication,
+//!   PostAuthentication, PreTokenGeneration) and how a PreTokenGeneration answer changes
+//!   the tokens.
 //! - `sign_up`, `auth`, `self_service`: the public operations (sign-up and recovery,
 //!   authentication and challenges, what a user does with an access token).
 //! - `srp_auth`: SRP sign-in and device SRP, and the sealed SRP verifiers of passwords.
@@ -38,6 +41,7 @@ pub(crate) mod attempts;
 mod attributes;
 mod auth;
 mod auth_events;
+mod auth_triggers;
 pub(crate) mod challenges;
 mod clients;
 mod codes;
@@ -53,6 +57,7 @@ mod list_users;
 mod mfa;
 mod migration;
 mod pools;
+mod pre_token;
 mod refresh;
 mod resource_servers;
 mod revocations;
@@ -68,7 +73,10 @@ pub use attempts::{
     CODE_GUESSES, CODE_SENDS, CODE_WINDOW, LOCKOUT_RESET_AFTER, LOCKOUT_THRESHOLD, MAX_LOCKOUT,
 };
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
-pub use auth::{AuthOutcome, Challenge, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED};
+pub use auth::{
+    AuthOutcome, Challenge, MAX_CLIENT_METADATA_ENTRIES, MAX_CLIENT_METADATA_KEY,
+    MAX_CLIENT_METADATA_VALUE, MAX_SESSION_LEN, NEW_PASSWORD_REQUIRED,
+};
 pub use auth_events::{AUTH_EVENT_LIFETIME, AuthEvent, AuthEventKind, PasswordOutcome};
 pub use challenges::{
     DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, MFA_SETUP, SELECT_MFA_TYPE,
@@ -103,6 +111,7 @@ pub use migration::{
     UpstreamCredentials, UpstreamPool,
 };
 pub use pools::{MAX_PAGE, schema_with};
+pub(crate) use pre_token::TokenSource;
 pub use resource_servers::{
     MAX_RESOURCE_SERVER_SCOPES, MAX_RESOURCE_SERVERS_PAGE, ResourceServer, ResourceServerScope,
 };

@@ -25,6 +25,7 @@ use gatehouse_storage::{RefreshTokenRecord, RevocationKind, Rotation};
 
 use super::attributes::user_from_record;
 use super::issue::{GrantClaims, refresh_token_hash};
+use super::pre_token::TokenSource;
 use super::{Client, TokenOrigin, Tokens, User, UserPool, UserPoolError, UserPools};
 use crate::crypto::constant_time_eq;
 use crate::time::{from_unix_millis, unix_millis};
@@ -247,6 +248,8 @@ impl UserPools {
                     },
                     device,
                     grant.as_ref(),
+                    TokenSource::RefreshTokens,
+                    &BTreeMap::new(),
                 )
                 .await;
         }
@@ -277,6 +280,8 @@ impl UserPools {
                 },
                 device,
                 grant.as_ref(),
+                TokenSource::RefreshTokens,
+                &BTreeMap::new(),
             )
             .await?;
         tokens.refresh_token = Some(successor);

@@ -457,6 +457,20 @@ impl UserPools {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        self.forgot_password_with_metadata(client_id, username, secret_hash, &BTreeMap::new())
+            .await
+    }
+
+    /// ForgotPassword with the request's `ClientMetadata`, which the pool's UserMigration
+    /// trigger receives as `clientMetadata` (as Cognito hands it on).
+    pub async fn forgot_password_with_metadata(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: Option<&str>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        super::auth::check_client_metadata(metadata)?;
         let (pool, client, mut user) = self.public_user(client_id, username, secret_hash).await?;
         let now = self.now();
         let recovery = pool.config.recovery_mechanisms()?;
@@ -469,7 +483,9 @@ impl UserPools {
         // A user missing here may come from the pool's migration sources (read whether the
         // user exists or not), arriving in RESET_REQUIRED: the code then goes out as to any
         // user.
-        let sources = self.migration_sources(&pool).await?;
+        let sources = self
+            .migration_sources(&pool, Some(client_id), metadata)
+            .await?;
         if user.is_none()
             && self
                 .migrate_on_forgot_password(&pool, &sources, username, now)

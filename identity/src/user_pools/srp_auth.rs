@@ -357,6 +357,7 @@ impl UserPools {
         pool: &UserPool,
         client: &Client,
         parameters: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let username = required(parameters, "USERNAME")?;
         let public_a = srp::parse_hex(required(parameters, "SRP_A")?, srp::GROUP_BYTES + 1)
@@ -372,6 +373,9 @@ impl UserPools {
         if user.is_none() && !uniform {
             return Err(UserPoolError::UserNotFound("User does not exist.".into()));
         }
+        // PreAuthentication before the password proof is asked for, as Cognito asks it.
+        self.pre_authentication(pool, client, user.as_ref(), username, uniform, metadata)
+            .await?;
         let subject = Subject::of(self, pool, user.as_ref(), username);
         self.check_lockout(pool, &subject, PASSWORD, now).await?;
         let party = self.srp_party(pool, user.as_ref(), username)?;
@@ -388,6 +392,8 @@ impl UserPools {
             device: None,
             device_proven: false,
             hosted: false,
+            new_password: false,
+            client_metadata: BTreeMap::new(),
         };
         let mut claims = self.new_claims(pool, client, &party.sub, PASSWORD_VERIFIER, sign_in, now);
         claims.srp = Some(SrpState {
@@ -418,6 +424,7 @@ impl UserPools {
         pool: &UserPool,
         client: &Client,
         responses: &BTreeMap<String, String>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         let username = required(responses, "USERNAME")?;
         let block_text = required(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
@@ -514,6 +521,7 @@ impl UserPools {
             UserStatus::Confirmed | UserStatus::ForceChangePassword => {
                 let sign_in = SignIn {
                     device,
+                    client_metadata: metadata.clone(),
                     ..claims.sign_in
                 };
                 self.next_step(pool, client, user, sign_in, now).await

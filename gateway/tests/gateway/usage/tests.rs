@@ -519,6 +519,7 @@ pub(super) fn access(now: i64, scope: &str, exp_in: i64) -> AccessTokenClaims {
         jti: "j".into(),
         username: "alice".into(),
         device_key: None,
+        extra: Default::default(),
     }
 }
 

@@ -126,6 +126,10 @@ pub(super) struct CodeRequest {
     #[serde(default)]
     secret_hash: Option<String>,
     username: String,
+    /// ForgotPassword's goes to the UserMigration trigger; ResendConfirmationCode's is
+    /// dropped.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,9 +155,15 @@ pub(super) async fn forgot_password(
     s: Arc<HttpState>,
     r: CodeRequest,
 ) -> Result<CodeResponse, UserPoolError> {
+    let metadata = r.client_metadata.unwrap_or_default();
     let d = s
         .user_pools
-        .forgot_password(&r.client_id, &r.username, r.secret_hash.as_deref())
+        .forgot_password_with_metadata(
+            &r.client_id,
+            &r.username,
+            r.secret_hash.as_deref(),
+            &metadata,
+        )
         .await?;
     Ok(CodeResponse {
         code_delivery_details: delivery_details(&d),
@@ -202,6 +212,8 @@ pub(super) struct InitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,6 +224,8 @@ pub(super) struct AdminInitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `AuthenticationResultType`.
@@ -282,8 +296,9 @@ pub(super) async fn initiate_auth(
     r: InitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .initiate_auth(&r.client_id, &r.auth_flow, &parameters)
+        .initiate_auth_with_metadata(&r.client_id, &r.auth_flow, &parameters, &metadata)
         .await
         .map(auth_response)
 }
@@ -293,8 +308,15 @@ pub(super) async fn admin_initiate_auth(
     r: AdminInitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_initiate_auth(&r.user_pool_id, &r.client_id, &r.auth_flow, &parameters)
+        .admin_initiate_auth_with_metadata(
+            &r.user_pool_id,
+            &r.client_id,
+            &r.auth_flow,
+            &parameters,
+            &metadata,
+        )
         .await
         .map(auth_response)
 }
@@ -310,6 +332,8 @@ pub(super) struct RespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +346,8 @@ pub(super) struct AdminRespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 pub(super) async fn respond_to_auth_challenge(
@@ -329,12 +355,14 @@ pub(super) async fn respond_to_auth_challenge(
     r: RespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .respond_to_auth_challenge(
+        .respond_to_auth_challenge_with_metadata(
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)
@@ -345,13 +373,15 @@ pub(super) async fn admin_respond_to_auth_challenge(
     r: AdminRespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_respond_to_auth_challenge(
+        .admin_respond_to_auth_challenge_with_metadata(
             &r.user_pool_id,
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)

@@ -30,6 +30,7 @@
 //! after the same local work. A source that cannot answer fails the operation with
 //! `InternalErrorException` and nothing is created.
 
+mod function;
 mod upstream;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,11 @@ pub(crate) struct MigratedUser {
     pub(crate) status: UserStatus,
     /// Whether it keeps the password of the sign-in that found it (a password reset: never).
     pub(crate) keeps_password: bool,
+    /// An email or phone number it takes as an alias from another user is moved to it
+    /// (UserMigration's `forceAliasCreation`); otherwise such a user is refused.
+    pub(crate) force_alias_creation: bool,
+    /// It gets a new `sub`, whatever its attributes say (UserMigration, as Cognito does).
+    pub(crate) new_sub: bool,
 }
 
 impl std::fmt::Debug for MigratedUser {
@@ -101,6 +107,10 @@ pub(crate) enum ResetLookup {
 pub(crate) enum MigrationError {
     #[error("the migration source did not answer: {0}")]
     Unavailable(String),
+    /// The source answered with an error of its own to give the client as it is (the
+    /// UserMigration trigger: Cognito's trigger errors).
+    #[error("the migration function failed: {0}")]
+    Answer(UserPoolError),
 }
 
 /// The future a source answers with.
@@ -136,22 +146,27 @@ impl MigrationSource for Broken {
 }
 
 /// The one answer of a source that could not answer (see the module docs).
-fn unavailable(e: &MigrationError) -> UserPoolError {
+fn unavailable(e: MigrationError) -> UserPoolError {
     tracing::warn!(error = %e, "lazy migration failed");
     match e {
         MigrationError::Unavailable(_) => UserPoolError::MigrationUnavailable(
             "The user pool users are migrated from could not be reached; nothing was changed, try again later.".into(),
         ),
+        MigrationError::Answer(e) => e,
     }
 }
 
 // === impl UserPools ===
 
 impl UserPools {
-    /// The sources the pool takes missing users from, in the order they are asked.
+    /// The sources the pool takes missing users from, in the order they are asked: its
+    /// upstream user pool, then its UserMigration trigger (told the request's app client and
+    /// `ClientMetadata`).
     pub(crate) async fn migration_sources(
         &self,
         pool: &UserPool,
+        client_id: Option<&str>,
+        metadata: &BTreeMap<String, String>,
     ) -> Result<Vec<Box<dyn MigrationSource>>, UserPoolError> {
         let mut sources: Vec<Box<dyn MigrationSource>> = Vec::new();
         if let Some(record) = self.store().migration_sources().get(&pool.id).await? {
@@ -161,6 +176,14 @@ impl UserPools {
                 Ok(source) => sources.push(Box::new(source)),
                 Err(e) => sources.push(Box::new(Broken(e.to_string()))),
             }
+        }
+        if pool.config.triggers()?.user_migration.is_some() {
+            sources.push(Box::new(function::FunctionSource {
+                pools: self.clone(),
+                pool: pool.clone(),
+                client_id: client_id.map(str::to_owned),
+                metadata: metadata.clone(),
+            }));
         }
         Ok(sources)
     }
@@ -191,7 +214,7 @@ impl UserPools {
             answer = source
                 .sign_in(username, password, now)
                 .await
-                .map_err(|e| unavailable(&e))?;
+                .map_err(unavailable)?;
             if answer != SignInLookup::Missing {
                 break;
             }
@@ -204,8 +227,16 @@ impl UserPools {
             .await?;
         match answer {
             SignInLookup::Found(user) => {
+                let reset = user.status == UserStatus::ResetRequired;
                 self.create_migrated(pool, username, user, Some(password), now)
                     .await?;
+                if reset {
+                    // Created, without the password: it must be reset first (Cognito's
+                    // `finalUserStatus: RESET_REQUIRED`).
+                    return Err(UserPoolError::PasswordResetRequired(
+                        "Password reset required for the user".into(),
+                    ));
+                }
                 Ok(true)
             }
             SignInLookup::Missing if !uniform => {
@@ -236,7 +267,7 @@ impl UserPools {
             match source
                 .forgot_password(username, now)
                 .await
-                .map_err(|e| unavailable(&e))?
+                .map_err(unavailable)?
             {
                 ResetLookup::Found(user) => {
                     self.create_migrated(pool, username, user, None, now)
@@ -268,8 +299,16 @@ impl UserPools {
                         .into(),
                 )
             })?;
-        let upstream_sub = found.attributes.get("sub").filter(|s| is_uuid(s)).cloned();
+        let upstream_sub = found
+            .attributes
+            .get("sub")
+            .filter(|s| is_uuid(s) && !found.new_sub)
+            .cloned();
         let mut sub = upstream_sub.clone().unwrap_or_else(crate::ids::uuid_v4);
+        if found.force_alias_creation {
+            self.take_aliases(pool, &sub, &found.username, &attributes, now)
+                .await?;
+        }
         for _ in 0..2 {
             let username = if pool.config.uses_username_attributes() {
                 sub.clone()
@@ -324,6 +363,36 @@ impl UserPools {
         Err(UserPoolError::UsernameExists(
             "A user of this name exists in this user pool under another name.".into(),
         ))
+    }
+
+    /// Moves the email and phone number aliases `attributes` would take from the users who
+    /// hold them to the user about to be created as `sub` (`forceAliasCreation`).
+    async fn take_aliases(
+        &self,
+        pool: &UserPool,
+        sub: &str,
+        username: &str,
+        attributes: &BTreeMap<String, String>,
+        now: SystemTime,
+    ) -> Result<(), UserPoolError> {
+        // The user does not exist yet: a stand-in with its `sub` is who takes the aliases.
+        let taker = super::User {
+            pool_id: pool.id.clone(),
+            username: username.to_owned(),
+            sub: sub.to_owned(),
+            status: UserStatus::Confirmed,
+            enabled: true,
+            attributes: attributes.clone(),
+            password_hash: None,
+            srp_verifier: None,
+            created_at: now,
+            updated_at: now,
+        };
+        for name in ["email", "phone_number"] {
+            self.claim_alias(pool, &taker, name, attributes, true, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The attributes of a migrated user this pool keeps: known to its schema, valid, not

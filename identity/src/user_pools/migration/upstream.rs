@@ -531,6 +531,8 @@ impl UpstreamSource {
                 attributes: user.attributes,
                 status,
                 keeps_password: true,
+                force_alias_creation: false,
+                new_sub: false,
             }),
             None => fallback,
         })
@@ -604,6 +606,8 @@ impl UpstreamSource {
                 attributes,
                 status: UserStatus::Confirmed,
                 keeps_password: true,
+                force_alias_creation: false,
+                new_sub: false,
             }));
         }
         let challenge = value
@@ -637,6 +641,8 @@ impl UpstreamSource {
                             attributes,
                             status: UserStatus::ForceChangePassword,
                             keeps_password: true,
+                            force_alias_creation: false,
+                            new_sub: false,
                         }))
                     }
                     _ => {
@@ -645,6 +651,8 @@ impl UpstreamSource {
                             attributes: BTreeMap::new(),
                             status: UserStatus::ForceChangePassword,
                             keeps_password: true,
+                            force_alias_creation: false,
+                            new_sub: false,
                         });
                         self.found_through_admin(&named, UserStatus::ForceChangePassword, bare, now)
                             .await
@@ -681,6 +689,8 @@ impl UpstreamSource {
                     attributes: user.attributes,
                     status: UserStatus::ResetRequired,
                     keeps_password: false,
+                    force_alias_creation: false,
+                    new_sub: false,
                 })
             }
             _ => ResetLookup::Missing,
@@ -820,6 +830,8 @@ mod tests {
                 .unwrap_or_default(),
             status,
             keeps_password: true,
+            force_alias_creation: false,
+            new_sub: false,
         })
     }
 
