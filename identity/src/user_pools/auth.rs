@@ -1,8 +1,9 @@
-//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`/
-//! `REFRESH_TOKEN`), AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/`ADMIN_NO_SRP_AUTH`,
-//! `USER_SRP_AUTH`, refresh), and RespondToAuthChallenge / AdminRespondToAuthChallenge, which
-//! hand each challenge to `challenges` (the chain after the first factor: new password,
-//! device SRP, MFA) or `srp_auth` (the SRP password proof).
+//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `CUSTOM_AUTH`,
+//! `REFRESH_TOKEN_AUTH`/`REFRESH_TOKEN`), AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/
+//! `ADMIN_NO_SRP_AUTH`, `USER_SRP_AUTH`, `CUSTOM_AUTH`, refresh), and RespondToAuthChallenge /
+//! AdminRespondToAuthChallenge, which hand each challenge to `challenges` (the chain after the
+//! first factor: new password, device SRP, MFA), `srp_auth` (the SRP password proof) or
+//! `custom_auth` (the challenges of the pool's custom-authentication triggers).
 //!
 //! # Timing
 //! An unknown user is verified against the hasher's dummy hash, so it costs one argon2 run
@@ -75,6 +76,7 @@ enum Flow {
     Password,
     Srp,
     Refresh,
+    Custom,
 }
 
 impl UserPools {
@@ -86,11 +88,24 @@ impl UserPools {
         auth_flow: &str,
         parameters: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.initiate_auth_with(client_id, auth_flow, parameters, &BTreeMap::new())
+            .await
+    }
+
+    /// [`UserPools::initiate_auth`] with the request's `ClientMetadata` (for the triggers).
+    pub async fn initiate_auth_with(
+        &self,
+        client_id: &str,
+        auth_flow: &str,
+        parameters: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let flow = match auth_flow {
             "USER_PASSWORD_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "CUSTOM_AUTH" | "USER_AUTH" => {
+            "CUSTOM_AUTH" => Flow::Custom,
+            "USER_AUTH" => {
                 return Err(UserPoolError::invalid(format!(
                     "auth flow `{auth_flow}` is not supported"
                 )));
@@ -103,7 +118,8 @@ impl UserPools {
             other => return Err(unknown_flow(other)),
         };
         let (pool, client) = self.app_client(client_id).await?;
-        self.run_flow(&pool, &client, flow, parameters).await
+        self.run_flow(&pool, &client, flow, parameters, client_metadata)
+            .await
     }
 
     /// AdminInitiateAuth (operator): `ADMIN_USER_PASSWORD_AUTH` (legacy name
@@ -115,11 +131,25 @@ impl UserPools {
         auth_flow: &str,
         parameters: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.admin_initiate_auth_with(pool_id, client_id, auth_flow, parameters, &BTreeMap::new())
+            .await
+    }
+
+    /// [`UserPools::admin_initiate_auth`] with the request's `ClientMetadata`.
+    pub async fn admin_initiate_auth_with(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        auth_flow: &str,
+        parameters: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let flow = match auth_flow {
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "USER_PASSWORD_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            "CUSTOM_AUTH" => Flow::Custom,
+            "USER_PASSWORD_AUTH" | "USER_AUTH" => {
                 return Err(UserPoolError::invalid(
                     "Initiate Auth method not supported.",
                 ));
@@ -142,7 +172,8 @@ impl UserPools {
             }
             other => other,
         };
-        self.run_flow(&pool, &client, flow, parameters).await
+        self.run_flow(&pool, &client, flow, parameters, client_metadata)
+            .await
     }
 
     async fn run_flow(
@@ -151,8 +182,13 @@ impl UserPools {
         client: &Client,
         flow: Flow,
         parameters: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         match flow {
+            Flow::Custom => {
+                self.custom_initiate(pool, client, parameters, client_metadata)
+                    .await
+            }
             Flow::Password => {
                 if !client
                     .config
@@ -319,9 +355,35 @@ impl UserPools {
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.respond_to_auth_challenge_with(
+            client_id,
+            challenge_name,
+            session,
+            responses,
+            &BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// [`UserPools::respond_to_auth_challenge`] with the request's `ClientMetadata`.
+    pub async fn respond_to_auth_challenge_with(
+        &self,
+        client_id: &str,
+        challenge_name: &str,
+        session: Option<&str>,
+        responses: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let (pool, client) = self.app_client(client_id).await?;
-        self.answer_challenge(&pool, &client, challenge_name, session, responses)
-            .await
+        self.answer_challenge(
+            &pool,
+            &client,
+            challenge_name,
+            session,
+            responses,
+            client_metadata,
+        )
+        .await
     }
 
     /// AdminRespondToAuthChallenge (operator).
@@ -333,10 +395,38 @@ impl UserPools {
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
+        self.admin_respond_to_auth_challenge_with(
+            pool_id,
+            client_id,
+            challenge_name,
+            session,
+            responses,
+            &BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// [`UserPools::admin_respond_to_auth_challenge`] with the request's `ClientMetadata`.
+    pub async fn admin_respond_to_auth_challenge_with(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        challenge_name: &str,
+        session: Option<&str>,
+        responses: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let pool = self.user_pool(pool_id).await?;
         let client = self.pool_client(pool_id, client_id).await?;
-        self.answer_challenge(&pool, &client, challenge_name, session, responses)
-            .await
+        self.answer_challenge(
+            &pool,
+            &client,
+            challenge_name,
+            session,
+            responses,
+            client_metadata,
+        )
+        .await
     }
 
     /// Routes an answer to its challenge.
@@ -347,9 +437,20 @@ impl UserPools {
         challenge_name: &str,
         session: Option<&str>,
         responses: &BTreeMap<String, String>,
+        client_metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         if challenge_name == super::srp_auth::PASSWORD_VERIFIER {
-            return self.srp_answer(pool, client, responses).await;
+            return self
+                .srp_answer(pool, client, responses, client_metadata)
+                .await;
+        }
+        if challenge_name == super::custom_auth::CUSTOM_CHALLENGE {
+            let session = session
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| UserPoolError::invalid("Missing required parameter Session"))?;
+            return self
+                .custom_answer(pool, client, session, responses, client_metadata)
+                .await;
         }
         let known = super::challenges::CHALLENGES.contains(&challenge_name);
         if !known {

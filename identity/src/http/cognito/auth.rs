@@ -1,8 +1,9 @@
 //! Wire types and handlers of the public sign-up and authentication operations (SignUp,
 //! ConfirmSignUp, ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword,
 //! InitiateAuth, RespondToAuthChallenge) and their operator twins (AdminInitiateAuth,
-//! AdminRespondToAuthChallenge). Members the service ignores (`ValidationData`,
-//! `ClientMetadata`, `AnalyticsMetadata`, `UserContextData`) are accepted and dropped.
+//! AdminRespondToAuthChallenge). `ClientMetadata` of the authentication operations goes to
+//! the triggers; other members the service ignores (`ValidationData`, `AnalyticsMetadata`,
+//! `UserContextData`, and `ClientMetadata` elsewhere) are accepted and dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,6 +186,9 @@ pub(super) struct InitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    /// Handed to the triggers as `clientMetadata`.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +199,9 @@ pub(super) struct AdminInitiateAuthRequest {
     auth_flow: String,
     #[serde(default)]
     auth_parameters: Option<BTreeMap<String, String>>,
+    /// Handed to the triggers as `clientMetadata`.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `AuthenticationResultType`.
@@ -265,8 +272,9 @@ pub(super) async fn initiate_auth(
     r: InitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .initiate_auth(&r.client_id, &r.auth_flow, &parameters)
+        .initiate_auth_with(&r.client_id, &r.auth_flow, &parameters, &metadata)
         .await
         .map(auth_response)
 }
@@ -276,8 +284,15 @@ pub(super) async fn admin_initiate_auth(
     r: AdminInitiateAuthRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let parameters = r.auth_parameters.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_initiate_auth(&r.user_pool_id, &r.client_id, &r.auth_flow, &parameters)
+        .admin_initiate_auth_with(
+            &r.user_pool_id,
+            &r.client_id,
+            &r.auth_flow,
+            &parameters,
+            &metadata,
+        )
         .await
         .map(auth_response)
 }
@@ -293,6 +308,9 @@ pub(super) struct RespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    /// Handed to the triggers as `clientMetadata`.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +323,9 @@ pub(super) struct AdminRespondToAuthChallengeRequest {
     session: Option<String>,
     #[serde(default)]
     challenge_responses: Option<BTreeMap<String, String>>,
+    /// Handed to the triggers as `clientMetadata`.
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
 }
 
 pub(super) async fn respond_to_auth_challenge(
@@ -312,12 +333,14 @@ pub(super) async fn respond_to_auth_challenge(
     r: RespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .respond_to_auth_challenge(
+        .respond_to_auth_challenge_with(
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)
@@ -328,13 +351,15 @@ pub(super) async fn admin_respond_to_auth_challenge(
     r: AdminRespondToAuthChallengeRequest,
 ) -> Result<AuthResponse, UserPoolError> {
     let responses = r.challenge_responses.unwrap_or_default();
+    let metadata = r.client_metadata.unwrap_or_default();
     s.user_pools
-        .admin_respond_to_auth_challenge(
+        .admin_respond_to_auth_challenge_with(
             &r.user_pool_id,
             &r.client_id,
             &r.challenge_name,
             r.session.as_deref(),
             &responses,
+            &metadata,
         )
         .await
         .map(auth_response)
