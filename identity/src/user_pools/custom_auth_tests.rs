@@ -260,9 +260,9 @@ fn not_authorized(outcome: Result<AuthOutcome, UserPoolError>) -> String {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_passwordless_chain_sends_cognitos_events_and_keeps_private_parameters_sealed() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         s.endpoint.answer(passwordless(3));
         let first = challenge(s.start("ada").await);
@@ -330,9 +330,9 @@ async fn a_passwordless_chain_sends_cognitos_events_and_keeps_private_parameters
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_single_use_and_expire() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         s.endpoint.answer(passwordless(5));
         let first = challenge(s.start("ada").await);
@@ -362,9 +362,9 @@ async fn sessions_are_single_use_and_expire() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn define_auth_challenge_decides() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         // failAuthentication at once.
         s.endpoint.answer(|e| respond(e, json!({"failAuthentication": true, "issueTokens": false})));
@@ -401,9 +401,9 @@ async fn define_auth_challenge_decides() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_chain_has_at_most_the_round_limit_and_wrong_answers_lock() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         // A define asking for a challenge after MAX_SESSION_ROUNDS.
         s.endpoint.answer(|e| {
@@ -437,9 +437,9 @@ async fn a_chain_has_at_most_the_round_limit_and_wrong_answers_lock() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn mfa_follows_the_chain_when_the_pool_requires_it() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         s.f.pools
             .set_user_pool_mfa_config(
@@ -460,9 +460,9 @@ async fn mfa_follows_the_chain_when_the_pool_requires_it() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn names_nobody_holds() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         s.endpoint.answer(|e| respond(e, json!({"issueTokens": true})));
         match s.start("nobody").await {
@@ -522,9 +522,9 @@ async fn names_nobody_holds() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn refusals_before_any_trigger_runs() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         let srp_only = s
             .f
@@ -612,9 +612,9 @@ fn password_then_code(event: &Value) -> (u16, Value) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn srp_a_first_checks_the_password_then_the_custom_challenge() {
-    each_backend(|store: TestStore| async move {
+    each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         s.endpoint.answer(password_then_code);
         for (password, right) in [("Not-The-Password-1", false), (PASSWORD, true)] {
