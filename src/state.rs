@@ -130,6 +130,8 @@ impl State {
                 source_rate_limit: config.source_rate_limit,
             },
         );
+        // The pools' triggers are called through the registry the gateway uses.
+        user_pools.set_functions(functions.clone());
         let iam = Iam::new(store.clone(), clock.clone(), config.account_id.clone());
         let sts = Sts::new(sealer.clone(), iam.clone(), clock.clone());
         let identity_pools = IdentityPools::new(

@@ -383,6 +383,9 @@ fn sign_in_error(e: &UserPoolError) -> SignInError {
         | E::InvalidOAuthFlow(_)
         | E::ScopeDoesNotExist(_)
         | E::MigrationUnavailable(_)
+        | E::UserLambdaValidation(_)
+        | E::UnexpectedLambda(_)
+        | E::InvalidLambdaResponse(_)
         | E::Internal(_) => {
             tracing::warn!(error = %e, "hosted sign-in");
             SignInError::Unavailable

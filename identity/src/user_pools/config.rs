@@ -138,8 +138,10 @@ pub struct PoolConfig {
     pub software_token_mfa: Option<bool>,
     /// `EmailMfaConfiguration`: email sign-in codes are a second factor when set.
     pub email_mfa: Option<EmailMfaSettings>,
-    /// Settings stored and returned as given but not acted on yet (`LambdaConfig`,
-    /// `EmailConfiguration`, `SmsConfiguration`, `DeviceConfiguration`, `UserPoolAddOns`,
+    /// Settings stored and returned as given, keyed by member name. Some are read from
+    /// here (`LambdaConfig` by [`PoolConfig::triggers`], `DeviceConfiguration`,
+    /// `AccountRecoverySetting`, `UserAttributeUpdateSettings`); the rest are not acted on
+    /// (`EmailConfiguration`, `SmsConfiguration`, `DeviceConfiguration`, `UserPoolAddOns`,
     /// `AccountRecoverySetting`, `UserAttributeUpdateSettings`, …), keyed by member name.
     pub stored_only: BTreeMap<String, serde_json::Value>,
 }
@@ -413,6 +415,7 @@ impl PoolConfig {
                 )));
             }
         }
+        self.triggers()?;
         let recovery = self.recovery_mechanisms()?;
         if recovery.contains(&RecoveryMechanism::AdminOnly) && recovery.len() > 1 {
             return Err(UserPoolError::invalid(
@@ -449,6 +452,11 @@ impl PoolConfig {
                 }
             };
         Ok(())
+    }
+
+    /// The pool's Lambda triggers (`LambdaConfig`), checked by [`PoolConfig::validate`].
+    pub fn triggers(&self) -> Result<super::triggers::Triggers, UserPoolError> {
+        super::triggers::Triggers::parse(self.stored_only.get("LambdaConfig"))
     }
 
     /// The schema attribute named `name`.

@@ -84,6 +84,16 @@ pub enum UserPoolError {
     /// An app client was given a scope that is neither standard nor a resource server's.
     #[error("{0}")]
     ScopeDoesNotExist(String),
+    /// A trigger's function failed (an error answer): "`{Trigger}` failed with error
+    /// `{message}`.", the function's own message passed through, as Cognito does.
+    #[error("{0}")]
+    UserLambdaValidation(String),
+    /// A trigger's function could not be called or did not answer in time.
+    #[error("{0}")]
+    UnexpectedLambda(String),
+    /// A trigger's function answered something that is not the event it was sent.
+    #[error("{0}")]
+    InvalidLambdaResponse(String),
     /// Something broke inside gatehouse. The message is generic; the cause is logged.
     #[error("internal error")]
     Internal(String),

@@ -29,6 +29,8 @@
 //!   revocation of a token family on reuse.
 //! - `resource_servers`: OAuth resource servers and their custom scopes.
 //! - `domains`: the pools' domains (the OAuth endpoints and hosted pages by `Host`).
+//! - `triggers`: the pool's Lambda triggers (`LambdaConfig`), their event envelope and the
+//!   call through the function registry, with Cognito's errors.
 //! - `revocations`: the in-memory view of signed-out tokens that the gateway checks on
 //!   every request, kept in step with other nodes by a background refresh.
 //!
@@ -61,6 +63,7 @@ mod self_service;
 mod sign_up;
 mod srp_auth;
 mod transfer;
+pub mod triggers;
 mod types;
 mod users;
 
@@ -117,6 +120,7 @@ pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
 pub use srp_auth::{PASSWORD_VERIFIER, SRP_TIMESTAMP_SKEW_SECS};
 pub use transfer::{ExportPage, ExportedMfa, ExportedPool, ExportedUser, ImportOutcome};
+pub use triggers::{TriggerData, TriggerEvent, TriggerKind, Triggers};
 pub use types::{
     Client, CodeDeliveryDetails, Group, NewDeviceMetadata, Page, RotatedKeys, TokenOrigin, Tokens,
     User, UserPool, UserStatus, mask_destination,
@@ -124,7 +128,7 @@ pub use types::{
 pub use users::{AdminCreateUser, MessageAction};
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use gatehouse_storage::Store;
@@ -132,6 +136,7 @@ use gatehouse_storage::Store;
 use crate::clock::Clock;
 use crate::crypto::{CodeHasher, Sealer};
 use crate::delivery::Delivery;
+use crate::functions::Functions;
 use crate::password::PasswordHasher;
 use crate::rate_limit::{SourceLimiter, SourceRateLimit};
 
@@ -180,6 +185,10 @@ struct Inner {
     /// The buckets per source address of the unauthenticated operations, shared by every
     /// adapter that serves them.
     source_limits: SourceLimiter,
+    /// The function registry the pools' triggers are called through (the gateway's too),
+    /// set once at start by [`UserPools::set_functions`]. Unset: no function is registered,
+    /// so a pool naming a trigger is refused.
+    functions: OnceLock<Functions>,
 }
 
 impl UserPools {
@@ -207,8 +216,22 @@ impl UserPools {
                 reloading: std::sync::Mutex::new(std::collections::HashSet::new()),
                 revocations: Arc::new(Revocations::default()),
                 source_limits,
+                functions: OnceLock::new(),
             }),
         }
+    }
+
+    /// Hands the service the function registry its pools' triggers are called through.
+    /// Set once, at start; a second call is ignored (the first registry stays).
+    pub fn set_functions(&self, functions: Functions) {
+        if self.inner.functions.set(functions).is_err() {
+            tracing::warn!("the user pools' function registry was set twice; the first is kept");
+        }
+    }
+
+    /// The function registry, once set.
+    pub fn functions(&self) -> Option<&Functions> {
+        self.inner.functions.get()
     }
 
     /// The node settings.

@@ -215,6 +215,7 @@ impl UserPools {
     ) -> Result<UserPool, UserPoolError> {
         check_pool_name(name)?;
         config.validate()?;
+        self.check_triggers_registered(&config)?;
         let region = match region {
             Some(region) if self.serves_region(region) => region,
             Some(region) => {
@@ -246,6 +247,24 @@ impl UserPools {
             .await?;
         self.cache_new_ring(&id, id_key, access_key, now);
         self.pool_from_record(record)
+    }
+
+    /// Refuses a `LambdaConfig` naming a function that has no endpoint: it could never be
+    /// called, and every operation it triggers would fail.
+    fn check_triggers_registered(&self, config: &PoolConfig) -> Result<(), UserPoolError> {
+        for trigger in config.triggers()?.all() {
+            if !self
+                .functions()
+                .is_some_and(|f| f.is_registered(&trigger.arn))
+            {
+                return Err(UserPoolError::invalid(format!(
+                    "the {} trigger names function `{}`, which has no endpoint: register it with `gatehouse serve --function ARN=URL`, GATEHOUSE_FUNCTIONS, `[[functions]]` in the config file, or POST /gatehouse/functions",
+                    trigger.kind.name(),
+                    trigger.arn
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// DescribeUserPool: the pool and its estimated number of users.
@@ -317,6 +336,7 @@ impl UserPools {
         config.software_token_mfa = current.config.software_token_mfa;
         config.email_mfa = current.config.email_mfa;
         config.validate()?;
+        self.check_triggers_registered(&config)?;
         let json = serde_json::to_string(&config)
             .map_err(|e| UserPoolError::internal("pool configuration", e))?;
         let now = unix_millis(self.now());

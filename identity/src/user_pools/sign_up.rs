@@ -16,7 +16,9 @@ use super::attributes::{
 use super::codes::{FORGOT_PASSWORD_CODE, SIGN_UP_CODE, code_mismatch};
 use super::config::{AliasAttribute, RecoveryMechanism, VerifiedAttribute};
 use super::types::mask_destination;
-use super::{Client, CodeDeliveryDetails, User, UserPool, UserPoolError, UserPools, UserStatus};
+use super::{
+    Client, CodeDeliveryDetails, TriggerData, User, UserPool, UserPoolError, UserPools, UserStatus,
+};
 use crate::delivery::{Channel, Purpose};
 use crate::time::unix_millis;
 
@@ -48,7 +50,7 @@ impl std::fmt::Debug for SignUp {
 /// What SignUp answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignUpOutput {
-    /// `UserConfirmed` (always `false`: confirmation needs a code or an operator).
+    /// `UserConfirmed`: `true` only when the PreSignUp trigger confirmed the user.
     pub user_confirmed: bool,
     /// `UserSub`.
     pub user_sub: String,
@@ -100,6 +102,18 @@ impl UserPools {
     /// SignUp: an UNCONFIRMED user with a password, and a confirmation code sent to the
     /// auto-verified email or phone number.
     pub async fn sign_up(&self, request: SignUp) -> Result<SignUpOutput, UserPoolError> {
+        self.sign_up_with(request, &TriggerData::default()).await
+    }
+
+    /// SignUp with the request's `ValidationData` and `ClientMetadata` for the pool's
+    /// triggers: PreSignUp decides before anything is written (a rejection leaves nothing,
+    /// `autoConfirmUser` confirms the user without a code, `autoVerifyEmail` /
+    /// `autoVerifyPhone` mark the addresses verified).
+    pub async fn sign_up_with(
+        &self,
+        request: SignUp,
+        data: &TriggerData,
+    ) -> Result<SignUpOutput, UserPoolError> {
         let (pool, client) = self.app_client(&request.client_id).await?;
         let now = self.now();
         if pool.config.admin_create_user.allow_admin_create_user_only {
@@ -132,6 +146,16 @@ impl UserPools {
             .new_identity(&pool, &request.username, &request.attributes)
             .await?;
         self.check_required_attributes(&pool, &attributes)?;
+        let answer = self
+            .pre_sign_up(&pool, false, Some(&client.id), &username, &attributes, data)
+            .await?;
+        let mut attributes = attributes;
+        answer.apply(&mut attributes);
+        let status = if answer.auto_confirm_user {
+            UserStatus::Confirmed
+        } else {
+            UserStatus::Unconfirmed
+        };
         let secrets = self
             .password_secrets(&pool, &sub, &username, &request.password)
             .await?;
@@ -144,7 +168,7 @@ impl UserPools {
                 sub: sub.clone(),
                 username_key: self.username_key(&pool, &username),
                 username,
-                status: UserStatus::Unconfirmed.as_str().into(),
+                status: status.as_str().into(),
                 enabled: true,
                 password_hash: Some(secrets.hash),
                 srp_verifier: Some(secrets.srp_verifier),
@@ -163,7 +187,13 @@ impl UserPools {
                 other => other.into(),
             })?;
         let user = user_from_record(record)?;
-        let code_delivery = match sign_up_channel(&pool, &user.attributes) {
+        // A user the trigger confirmed has nothing to confirm: no code goes out.
+        let channel = if answer.auto_confirm_user {
+            None
+        } else {
+            sign_up_channel(&pool, &user.attributes)
+        };
+        let code_delivery = match channel {
             Some(channel) => Some(
                 self.send_code(
                     &pool,
@@ -179,7 +209,7 @@ impl UserPools {
             None => None,
         };
         Ok(SignUpOutput {
-            user_confirmed: false,
+            user_confirmed: answer.auto_confirm_user,
             user_sub: sub,
             code_delivery,
         })

@@ -83,6 +83,9 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         }
         E::InvalidOAuthFlow(m) => ("InvalidOAuthFlowException", m.as_str()),
         E::ScopeDoesNotExist(m) => ("ScopeDoesNotExistException", m.as_str()),
+        E::UserLambdaValidation(m) => ("UserLambdaValidationException", m.as_str()),
+        E::UnexpectedLambda(m) => ("UnexpectedLambdaException", m.as_str()),
+        E::InvalidLambdaResponse(m) => ("InvalidLambdaResponseException", m.as_str()),
         E::Internal(_) => {
             return WireError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,6 +165,17 @@ mod tests {
             (E::MigrationUnavailable(m()), "InternalErrorException", 500),
             (E::InvalidOAuthFlow(m()), "InvalidOAuthFlowException", 400),
             (E::ScopeDoesNotExist(m()), "ScopeDoesNotExistException", 400),
+            (
+                E::UserLambdaValidation(m()),
+                "UserLambdaValidationException",
+                400,
+            ),
+            (E::UnexpectedLambda(m()), "UnexpectedLambdaException", 400),
+            (
+                E::InvalidLambdaResponse(m()),
+                "InvalidLambdaResponseException",
+                400,
+            ),
             (
                 E::Internal("secret cause".into()),
                 "InternalErrorException",

@@ -20,6 +20,8 @@ use crate::user_pools::tests::{Fixture, fixture};
 const KEY_ID: &str = "AKIAOPERATOR00000001";
 const SECRET: &str = "operator/secret/key/0000000000000000000";
 const NOW: u64 = 1_800_000_000;
+/// The function the harness's registry has an endpoint for.
+const REGISTERED_FUNCTION: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
 
 pub(super) struct Harness {
     _db: TestStore,
@@ -30,6 +32,23 @@ pub(super) struct Harness {
 pub(super) async fn harness() -> Harness {
     let db = TestStore::sqlite(StoreOptions::default()).await;
     let fixture = fixture(&db.store);
+    // One registered function, for pools that name a trigger (never called here).
+    let spec = crate::functions::FunctionSpec::new(
+        REGISTERED_FUNCTION,
+        "http://127.0.0.1:9/",
+        None,
+        crate::functions::SigningSecret::generate(),
+    )
+    .unwrap();
+    fixture.pools.set_functions(
+        crate::functions::Functions::new(
+            vec![spec],
+            None,
+            fixture.clock.clone(),
+            crate::functions::FunctionSettings::default(),
+        )
+        .unwrap(),
+    );
     let app = router(HttpState {
         user_pools: fixture.pools.clone(),
         operator: OperatorAuth::for_regions(
@@ -444,9 +463,33 @@ async fn pools_clients_users_and_groups_over_the_wire() {
     assert_eq!(described["AliasAttributes"], json!(["email"]));
     assert_eq!(described["MfaConfiguration"], "OFF");
     assert_eq!(described["EstimatedNumberOfUsers"], 0);
+    assert_eq!(described["LambdaConfig"]["PreSignUp"], REGISTERED_FUNCTION);
+    // A trigger whose function has no endpoint is refused when the pool is saved, naming
+    // the function and how to register it; nothing changes.
+    let unregistered = "arn:aws:lambda:us-east-1:000000000000:function:nowhere";
+    for (action, mut body) in [
+        ("CreateUserPool", json!({"PoolName": "t"})),
+        ("UpdateUserPool", json!({"UserPoolId": pool_id})),
+    ] {
+        body["LambdaConfig"] =
+            json!({"PreSignUp": REGISTERED_FUNCTION, "PostConfirmation": unregistered});
+        let (status, refused) = h.admin(action, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{action}");
+        assert_eq!(refused["__type"], "InvalidParameterException", "{action}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains(unregistered)
+                && message.contains("PostConfirmation")
+                && message.contains("--function"),
+            "{message}"
+        );
+    }
+    let kept = h
+        .ok("DescribeUserPool", json!({"UserPoolId": pool_id}))
+        .await;
     assert_eq!(
-        described["LambdaConfig"]["PreSignUp"],
-        "arn:aws:lambda:us-east-1:000000000000:function:f"
+        kept["UserPool"]["LambdaConfig"],
+        json!({"PreSignUp": REGISTERED_FUNCTION})
     );
     assert_eq!(described["Policies"]["PasswordPolicy"]["MinimumLength"], 8);
     assert_eq!(
