@@ -207,7 +207,7 @@ def test_boto3_signs_in_with_the_emailed_code_after_a_wrong_one(pool: PoolFixtur
     tokens = done["AuthenticationResult"]
     claims = TokenVerifier(pool.server, pool.pool_id).id_token(tokens["IdToken"], pool.client_id)
     assert claims["cognito:username"] == username and claims["email"] == email
-    assert pool.refresh(tokens["RefreshToken"])["AccessToken"]
+    assert pool.refresh(tokens["RefreshToken"])["AuthenticationResult"]["AccessToken"]
 
 
 def test_three_wrong_codes_end_the_sign_in(pool: PoolFixture, example: Example) -> None:

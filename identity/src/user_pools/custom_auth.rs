@@ -364,7 +364,15 @@ impl UserPools {
         let subject = Subject::of(self, pool, user.as_ref(), &claims.sign_in.name);
         self.check_lockout(pool, &subject, CUSTOM, now).await?;
         let correct = self
-            .verify_custom_answer(pool, client, user.as_ref(), &claims, &chain, answer, client_metadata)
+            .verify_custom_answer(
+                pool,
+                client,
+                user.as_ref(),
+                &claims,
+                &chain,
+                answer,
+                client_metadata,
+            )
             .await?;
         self.record_check(pool, &subject, CUSTOM, correct, now)
             .await?;
@@ -389,6 +397,10 @@ impl UserPools {
 
     /// After a proven `PASSWORD_VERIFIER` of a custom chain: it joins the session and
     /// DefineAuthChallenge is asked again.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's state, passed along"
+    )]
     pub(crate) async fn custom_after_password(
         &self,
         pool: &UserPool,
@@ -519,7 +531,10 @@ impl UserPools {
     }
 
     /// CreateAuthChallenge, and the `CUSTOM_CHALLENGE` it makes.
-    #[expect(clippy::too_many_arguments, reason = "one sign-in's state, passed along")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's state, passed along"
+    )]
     async fn custom_challenge(
         &self,
         pool: &UserPool,
@@ -602,7 +617,10 @@ impl UserPools {
     }
 
     /// VerifyAuthChallengeResponse: whether `answer` is right.
-    #[expect(clippy::too_many_arguments, reason = "one sign-in's state, passed along")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's state, passed along"
+    )]
     async fn verify_custom_answer(
         &self,
         pool: &UserPool,

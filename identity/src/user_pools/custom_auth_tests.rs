@@ -53,20 +53,22 @@ impl Endpoint {
             while let Ok((stream, _)) = listener.accept().await {
                 let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
-                        async move {
-                            let body = request.into_body().collect().await.unwrap().to_bytes();
-                            let event: Value = serde_json::from_slice(&body).unwrap();
-                            log.lock().unwrap().push(event.clone());
-                            let (status, reply) = (answer.lock().unwrap())(&event);
-                            let mut response = hyper::Response::new(Full::new(Bytes::from(
-                                serde_json::to_vec(&reply).unwrap(),
-                            )));
-                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, std::convert::Infallible>(response)
-                        }
-                    });
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
+                            async move {
+                                let body = request.into_body().collect().await.unwrap().to_bytes();
+                                let event: Value = serde_json::from_slice(&body).unwrap();
+                                log.lock().unwrap().push(event.clone());
+                                let (status, reply) = (answer.lock().unwrap())(&event);
+                                let mut response = hyper::Response::new(Full::new(Bytes::from(
+                                    serde_json::to_vec(&reply).unwrap(),
+                                )));
+                                *response.status_mut() =
+                                    hyper::StatusCode::from_u16(status).unwrap();
+                                Ok::<_, std::convert::Infallible>(response)
+                            }
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -88,7 +90,13 @@ impl Endpoint {
                 FunctionSpec::new(arn, &url, None, SigningSecret::new(SECRET).unwrap()).unwrap()
             })
             .collect();
-        Functions::new(specs, None, Arc::new(SystemClock), FunctionSettings::default()).unwrap()
+        Functions::new(
+            specs,
+            None,
+            Arc::new(SystemClock),
+            FunctionSettings::default(),
+        )
+        .unwrap()
     }
 
     /// Answers with `script` from now on.
@@ -127,9 +135,15 @@ fn passwordless(attempts: usize) -> impl FnMut(&Value) -> (u16, Value) + Send + 
             "DefineAuthChallenge_Authentication" => {
                 let session = request["session"].as_array().unwrap();
                 if session.last().is_some_and(|r| r["challengeResult"] == true) {
-                    respond(event, json!({"issueTokens": true, "failAuthentication": false}))
+                    respond(
+                        event,
+                        json!({"issueTokens": true, "failAuthentication": false}),
+                    )
                 } else if session.len() >= attempts {
-                    respond(event, json!({"issueTokens": false, "failAuthentication": true}))
+                    respond(
+                        event,
+                        json!({"issueTokens": false, "failAuthentication": true}),
+                    )
                 } else {
                     respond(
                         event,
@@ -146,7 +160,8 @@ fn passwordless(attempts: usize) -> impl FnMut(&Value) -> (u16, Value) + Send + 
                 }),
             ),
             "VerifyAuthChallengeResponse_Authentication" => {
-                let right = request["privateChallengeParameters"]["answer"] == request["challengeAnswer"];
+                let right =
+                    request["privateChallengeParameters"]["answer"] == request["challengeAnswer"];
                 respond(event, json!({"answerCorrect": right}))
             }
             other => panic!("unexpected trigger {other}"),
@@ -180,7 +195,11 @@ struct Setup {
     client: Client,
 }
 
-async fn setup_with(store: &gatehouse_storage::Store, mut config: PoolConfig, client: ClientConfig) -> Setup {
+async fn setup_with(
+    store: &gatehouse_storage::Store,
+    mut config: PoolConfig,
+    client: ClientConfig,
+) -> Setup {
     let f = fixture(store);
     let endpoint = Endpoint::start().await;
     f.pools.set_functions(endpoint.registry());
@@ -228,18 +247,30 @@ impl Setup {
     async fn start(&self, name: &str) -> Result<AuthOutcome, UserPoolError> {
         self.f
             .pools
-            .initiate_auth_with(&self.client.id, "CUSTOM_AUTH", &params(&[("USERNAME", name)]), &metadata())
+            .initiate_auth_with(
+                &self.client.id,
+                "CUSTOM_AUTH",
+                &params(&[("USERNAME", name)]),
+                &metadata(),
+            )
             .await
     }
 
-    async fn answer(&self, challenge: &Challenge, answer: &str) -> Result<AuthOutcome, UserPoolError> {
+    async fn answer(
+        &self,
+        challenge: &Challenge,
+        answer: &str,
+    ) -> Result<AuthOutcome, UserPoolError> {
         self.f
             .pools
             .respond_to_auth_challenge_with(
                 &self.client.id,
                 CUSTOM_CHALLENGE,
                 Some(&challenge.session),
-                &params(&[("USERNAME", &challenge.parameters["USERNAME"]), ("ANSWER", answer)]),
+                &params(&[
+                    ("USERNAME", &challenge.parameters["USERNAME"]),
+                    ("ANSWER", answer),
+                ]),
                 &metadata(),
             )
             .await
@@ -350,14 +381,26 @@ async fn sessions_are_single_use_and_expire() {
         );
         // Another challenge's session, or garbage, is no custom session.
         assert_eq!(
-            not_authorized(s.answer(&Challenge { session: "bm9wZQ".into(), ..later.clone() }, "4711").await),
+            not_authorized(
+                s.answer(
+                    &Challenge {
+                        session: "bm9wZQ".into(),
+                        ..later.clone()
+                    },
+                    "4711"
+                )
+                .await
+            ),
             "Invalid session for the user."
         );
         let long = Challenge {
             session: "A".repeat(MAX_CUSTOM_SESSION_LEN + 1),
             ..later
         };
-        assert_eq!(not_authorized(s.answer(&long, "4711").await), "Invalid session for the user.");
+        assert_eq!(
+            not_authorized(s.answer(&long, "4711").await),
+            "Invalid session for the user."
+        );
     })
     .await;
 }
@@ -367,10 +410,15 @@ async fn define_auth_challenge_decides() {
     each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
         // failAuthentication at once.
-        s.endpoint.answer(|e| respond(e, json!({"failAuthentication": true, "issueTokens": false})));
-        assert_eq!(not_authorized(s.start("ada").await), "Incorrect username or password.");
+        s.endpoint
+            .answer(|e| respond(e, json!({"failAuthentication": true, "issueTokens": false})));
+        assert_eq!(
+            not_authorized(s.start("ada").await),
+            "Incorrect username or password."
+        );
         // issueTokens at once (no challenge at all): tokens.
-        s.endpoint.answer(|e| respond(e, json!({"issueTokens": true})));
+        s.endpoint
+            .answer(|e| respond(e, json!({"issueTokens": true})));
         assert!(matches!(s.start("ada").await, Ok(AuthOutcome::Tokens(_))));
         // Neither a decision nor a challenge; a challenge a custom chain cannot have; flags
         // that are no booleans; PASSWORD_VERIFIER without SRP_A: Cognito's
@@ -390,10 +438,18 @@ async fn define_auth_challenge_decides() {
             }
         }
         // The function failing: its message passed on.
-        s.endpoint.answer(|_| (500, json!({"errorType": "Error", "errorMessage": "no sign-ins today"})));
+        s.endpoint.answer(|_| {
+            (
+                500,
+                json!({"errorType": "Error", "errorMessage": "no sign-ins today"}),
+            )
+        });
         match s.start("ada").await {
             Err(UserPoolError::UserLambdaValidation(m)) => {
-                assert_eq!(m, "DefineAuthChallenge failed with error no sign-ins today.");
+                assert_eq!(
+                    m,
+                    "DefineAuthChallenge failed with error no sign-ins today."
+                );
             }
             other => panic!("expected UserLambdaValidation, got {other:?}"),
         }
@@ -414,13 +470,19 @@ async fn a_chain_has_at_most_the_round_limit_and_wrong_answers_lock() {
                 // Right every time, so the lockout stays out of it.
                 return respond(e, json!({"answerCorrect": true}));
             }
-            respond(e, json!({"publicChallengeParameters": {}, "privateChallengeParameters": {}}))
+            respond(
+                e,
+                json!({"publicChallengeParameters": {}, "privateChallengeParameters": {}}),
+            )
         });
         let mut c = challenge(s.start("ada").await);
         for _ in 1..MAX_SESSION_ROUNDS {
             c = challenge(s.answer(&c, "x").await);
         }
-        assert_eq!(not_authorized(s.answer(&c, "x").await), "Incorrect username or password.");
+        assert_eq!(
+            not_authorized(s.answer(&c, "x").await),
+            "Incorrect username or password."
+        );
 
         // Five wrong answers lock the user's custom sign-ins (1 s; the clock stands still),
         // in this chain and in new ones.
@@ -429,8 +491,14 @@ async fn a_chain_has_at_most_the_round_limit_and_wrong_answers_lock() {
         for _ in 0..5 {
             c = challenge(s.answer(&c, "0000").await);
         }
-        assert_eq!(not_authorized(s.answer(&c, "4711").await), "Password attempts exceeded");
-        assert_eq!(not_authorized(s.start("ada").await), "Password attempts exceeded");
+        assert_eq!(
+            not_authorized(s.answer(&c, "4711").await),
+            "Password attempts exceeded"
+        );
+        assert_eq!(
+            not_authorized(s.start("ada").await),
+            "Password attempts exceeded"
+        );
         s.f.clock.advance(Duration::from_secs(2));
         challenge(s.start("ada").await);
     })
@@ -455,7 +523,10 @@ async fn mfa_follows_the_chain_when_the_pool_requires_it() {
         s.endpoint.answer(passwordless(3));
         let c = challenge(s.start("ada").await);
         let next = challenge(s.answer(&c, "4711").await);
-        assert_eq!(next.name, MFA_SETUP, "no factor yet: enrolment before tokens");
+        assert_eq!(
+            next.name, MFA_SETUP,
+            "no factor yet: enrolment before tokens"
+        );
     })
     .await;
 }
@@ -464,35 +535,38 @@ async fn mfa_follows_the_chain_when_the_pool_requires_it() {
 async fn names_nobody_holds() {
     each_backend(async |store: &TestStore| {
         let s = setup(&store.store).await;
-        s.endpoint.answer(|e| respond(e, json!({"issueTokens": true})));
+        s.endpoint
+            .answer(|e| respond(e, json!({"issueTokens": true})));
         match s.start("nobody").await {
             Err(UserPoolError::UserNotFound(m)) => assert_eq!(m, "User does not exist."),
             other => panic!("expected UserNotFound, got {other:?}"),
         }
         assert!(s.endpoint.events().is_empty(), "no trigger ran");
 
-        let hiding = s
-            .f
-            .pools
-            .create_user_pool_client(
-                &s.pool.id,
-                NewClient {
-                    name: "hiding".into(),
-                    generate_secret: false,
-                    config: ClientConfig {
-                        prevent_user_existence_errors: true,
-                        ..custom_client()
+        let hiding =
+            s.f.pools
+                .create_user_pool_client(
+                    &s.pool.id,
+                    NewClient {
+                        name: "hiding".into(),
+                        generate_secret: false,
+                        config: ClientConfig {
+                            prevent_user_existence_errors: true,
+                            ..custom_client()
+                        },
                     },
-                },
-            )
-            .await
-            .unwrap();
+                )
+                .await
+                .unwrap();
         // Even a define that would issue tokens cannot sign in a name nobody holds.
-        let outcome = s
-            .f
-            .pools
-            .initiate_auth(&hiding.id, "CUSTOM_AUTH", &params(&[("USERNAME", "nobody")]))
-            .await;
+        let outcome =
+            s.f.pools
+                .initiate_auth(
+                    &hiding.id,
+                    "CUSTOM_AUTH",
+                    &params(&[("USERNAME", "nobody")]),
+                )
+                .await;
         assert_eq!(not_authorized(outcome), "Incorrect username or password.");
         let define = s.endpoint.events().pop().unwrap();
         assert_eq!(define["request"]["userNotFound"], true);
@@ -502,21 +576,24 @@ async fn names_nobody_holds() {
         s.endpoint.answer(passwordless(3));
         let c = challenge(
             s.f.pools
-                .initiate_auth(&hiding.id, "CUSTOM_AUTH", &params(&[("USERNAME", "nobody")]))
+                .initiate_auth(
+                    &hiding.id,
+                    "CUSTOM_AUTH",
+                    &params(&[("USERNAME", "nobody")]),
+                )
                 .await,
         );
         assert_eq!(c.parameters["USERNAME"], "nobody");
         // The private answer is known to the script, but a name nobody holds never signs in.
-        let outcome = s
-            .f
-            .pools
-            .respond_to_auth_challenge(
-                &hiding.id,
-                CUSTOM_CHALLENGE,
-                Some(&c.session),
-                &params(&[("USERNAME", "nobody"), ("ANSWER", "4711")]),
-            )
-            .await;
+        let outcome =
+            s.f.pools
+                .respond_to_auth_challenge(
+                    &hiding.id,
+                    CUSTOM_CHALLENGE,
+                    Some(&c.session),
+                    &params(&[("USERNAME", "nobody"), ("ANSWER", "4711")]),
+                )
+                .await;
         assert_eq!(not_authorized(outcome), "Incorrect username or password.");
     })
     .await;
@@ -605,7 +682,9 @@ fn password_then_code(event: &Value) -> (u16, Value) {
         ["SRP_A", "PASSWORD_VERIFIER"] if session[1]["challengeResult"] == true => {
             respond(event, json!({"challengeName": "CUSTOM_CHALLENGE"}))
         }
-        ["SRP_A", "PASSWORD_VERIFIER", "CUSTOM_CHALLENGE"] if session[2]["challengeResult"] == true => {
+        ["SRP_A", "PASSWORD_VERIFIER", "CUSTOM_CHALLENGE"]
+            if session[2]["challengeResult"] == true =>
+        {
             respond(event, json!({"issueTokens": true}))
         }
         _ => respond(event, json!({"failAuthentication": true})),

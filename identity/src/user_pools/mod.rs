@@ -78,15 +78,15 @@ pub use challenges::{
     SOFTWARE_TOKEN_MFA,
 };
 pub use clients::NewClient;
-pub use custom_auth::{
-    CUSTOM_CHALLENGE, MAX_ANSWER_BYTES, MAX_CUSTOM_SESSION_LEN, MAX_METADATA_BYTES,
-    MAX_PARAMETERS_BYTES, MAX_SESSION_ROUNDS, SRP_A,
-};
 pub use clients::secret_hash;
 pub use codes::{
     CODE_ATTEMPTS, CODE_LIFETIME, FORGOT_PASSWORD_CODE, SIGN_UP_CODE, verify_code_purpose,
 };
 pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
+pub use custom_auth::{
+    CUSTOM_CHALLENGE, MAX_ANSWER_BYTES, MAX_CUSTOM_SESSION_LEN, MAX_METADATA_BYTES,
+    MAX_PARAMETERS_BYTES, MAX_SESSION_ROUNDS, SRP_A,
+};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use domains::UserPoolDomain;
 pub use error::UserPoolError;

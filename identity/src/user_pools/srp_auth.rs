@@ -387,7 +387,10 @@ impl UserPools {
     /// stand-in) with the client's `public_a`, within the password lockout. In a custom chain
     /// (`custom`), the chain rides in the secret block and the challenge also has a `Session`
     /// (the same sealed claims), which the SDKs send back.
-    #[expect(clippy::too_many_arguments, reason = "one sign-in's state, passed along")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's state, passed along"
+    )]
     pub(crate) async fn srp_challenge(
         &self,
         pool: &UserPool,
