@@ -38,7 +38,9 @@
 //! When the client hides which users exist (`PreventUserExistenceErrors`), a name nobody holds
 //! goes through the same chain with `userNotFound: true` and no attributes, as Cognito sends
 //! it, so the triggers can behave the same; it never gets tokens, and its wrong answers lock
-//! the name as a real user's lock the user. Otherwise it is `UserNotFoundException`.
+//! the name as a real user's lock the user. Otherwise it is `UserNotFoundException`. On such a
+//! client a user who cannot sign in (disabled, unconfirmed, reset required) runs the chain
+//! the same way, so the answers do not tell it from a name nobody holds.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -262,13 +264,21 @@ impl UserPools {
             parameters.get("SECRET_HASH").map(String::as_str),
         )?;
         let now = self.now();
-        let user = self.find_user(pool, username).await?;
+        let mut user = self.find_user(pool, username).await?;
         let uniform = client.config.prevent_user_existence_errors;
         if user.is_none() && !uniform {
             return Err(UserPoolError::UserNotFound("User does not exist.".into()));
         }
-        if let Some(user) = &user {
-            check_can_sign_in(user)?;
+        if let Some(found) = &user
+            && let Err(refused) = check_can_sign_in(found)
+        {
+            if !uniform {
+                return Err(refused);
+            }
+            // A client that hides which users exist must not tell a disabled or unconfirmed
+            // user from a name nobody holds: such a user runs the chain as one (no
+            // attributes, `userNotFound`, never tokens).
+            user = None;
         }
         let subject = Subject::of(self, pool, user.as_ref(), username);
         self.check_lockout(pool, &subject, CUSTOM, now).await?;

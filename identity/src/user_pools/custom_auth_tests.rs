@@ -595,6 +595,36 @@ async fn names_nobody_holds() {
                 )
                 .await;
         assert_eq!(not_authorized(outcome), "Incorrect username or password.");
+
+        // A disabled user: refused at once where existence shows; run as a name nobody holds
+        // where it must not.
+        s.f.pools
+            .admin_set_user_enabled(&s.pool.id, "ada", false)
+            .await
+            .unwrap();
+        assert_eq!(not_authorized(s.start("ada").await), "User is disabled.");
+        let c = challenge(
+            s.f.pools
+                .initiate_auth(&hiding.id, "CUSTOM_AUTH", &params(&[("USERNAME", "ada")]))
+                .await,
+        );
+        let define = s.endpoint.events().into_iter().rev().nth(1).unwrap();
+        assert_eq!(
+            define["triggerSource"],
+            "DefineAuthChallenge_Authentication"
+        );
+        assert_eq!(define["request"]["userNotFound"], true);
+        assert_eq!(define["request"]["userAttributes"], json!({}));
+        let outcome =
+            s.f.pools
+                .respond_to_auth_challenge(
+                    &hiding.id,
+                    CUSTOM_CHALLENGE,
+                    Some(&c.session),
+                    &params(&[("USERNAME", "ada"), ("ANSWER", "4711")]),
+                )
+                .await;
+        assert_eq!(not_authorized(outcome), "Incorrect username or password.");
     })
     .await;
 }
