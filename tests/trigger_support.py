@@ -303,11 +303,11 @@ class Triggered:
 
     @property
     def admin(self) -> Any:
-        return self.server.admin()
+        return self.server.admin
 
     @property
     def public(self) -> Any:
-        return self.server.public()
+        return self.server.public
 
     def lambda_config(self, **triggers: Any) -> dict[str, Any]:
         """`LambdaConfig` from member → function name (or a ready value for the members that
@@ -327,7 +327,7 @@ class Triggered:
         pool_id = self.admin.create_user_pool(**args)["UserPool"]["Id"]
         out = {"pool_id": pool_id}
         if client:
-            out["client_id"] = create_client(self.admin, pool_id)["UserPoolClient"]["ClientId"]
+            out["client_id"] = create_client(self.admin, pool_id)["ClientId"]
         return out
 
 

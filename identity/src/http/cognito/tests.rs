@@ -438,8 +438,7 @@ async fn pools_clients_users_and_groups_over_the_wire() {
                 "AutoVerifiedAttributes": ["email"],
                 "AliasAttributes": ["email"],
                 "MfaConfiguration": "OFF",
-                "UserPoolTags": {"team": "id"},
-                "LambdaConfig": {"PreSignUp": "arn:aws:lambda:us-east-1:000000000000:function:f"}
+                "UserPoolTags": {"team": "id"}
             }),
         )
         .await;
@@ -463,13 +462,28 @@ async fn pools_clients_users_and_groups_over_the_wire() {
     assert_eq!(described["AliasAttributes"], json!(["email"]));
     assert_eq!(described["MfaConfiguration"], "OFF");
     assert_eq!(described["EstimatedNumberOfUsers"], 0);
-    assert_eq!(described["LambdaConfig"]["PreSignUp"], REGISTERED_FUNCTION);
-    // A trigger whose function has no endpoint is refused when the pool is saved, naming
-    // the function and how to register it; nothing changes.
+    // A pool's triggers are kept as given; one whose function has no endpoint is refused
+    // when the pool is saved, naming the function and how to register it; nothing changes.
+    let trigger_pool = h
+        .ok(
+            "CreateUserPool",
+            json!({"PoolName": "triggers", "LambdaConfig": {"PreSignUp": REGISTERED_FUNCTION}}),
+        )
+        .await["UserPool"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_triggers = h
+        .ok("DescribeUserPool", json!({"UserPoolId": trigger_pool}))
+        .await;
+    assert_eq!(
+        with_triggers["UserPool"]["LambdaConfig"]["PreSignUp"],
+        REGISTERED_FUNCTION
+    );
     let unregistered = "arn:aws:lambda:us-east-1:000000000000:function:nowhere";
     for (action, mut body) in [
         ("CreateUserPool", json!({"PoolName": "t"})),
-        ("UpdateUserPool", json!({"UserPoolId": pool_id})),
+        ("UpdateUserPool", json!({"UserPoolId": trigger_pool})),
     ] {
         body["LambdaConfig"] =
             json!({"PreSignUp": REGISTERED_FUNCTION, "PostConfirmation": unregistered});
@@ -485,7 +499,7 @@ async fn pools_clients_users_and_groups_over_the_wire() {
         );
     }
     let kept = h
-        .ok("DescribeUserPool", json!({"UserPoolId": pool_id}))
+        .ok("DescribeUserPool", json!({"UserPoolId": trigger_pool}))
         .await;
     assert_eq!(
         kept["UserPool"]["LambdaConfig"],
