@@ -356,7 +356,8 @@ impl UserPools {
             responses.get("SECRET_HASH").map(String::as_str),
         )?;
         let named = if chain.user_not_found {
-            username == claims.sign_in.name
+            // The name given, or the stand-in id the challenge showed as `USERNAME`.
+            username == claims.sign_in.name || username == claims.sub
         } else {
             self.names_user(pool, username, &claims).await?
         };
@@ -599,17 +600,19 @@ impl UserPools {
                 return Err(unrecognizable());
             }
         };
-        // The name the client answers with: the user's username (a name nobody holds: as
-        // given), as Cognito adds it.
-        let shown = user
-            .as_ref()
-            .map_or_else(|| sign_in.name.clone(), |u| u.username.clone());
-        parameters.insert("USERNAME".into(), shown);
+        // The name the client answers with: the user's username, as Cognito adds it. A name
+        // nobody holds shows what a user's would: where usernames are `sub`s (email or phone
+        // as username), its stand-in's UUID, the same each time; elsewhere the name.
         let sub = match &user {
             Some(user) => user.sub.clone(),
-            // No user holds it; a fresh id keeps the session's shape.
-            None => crate::ids::uuid_v4(),
+            None => self.stand_in_sub(pool, &sign_in.name),
         };
+        let shown = match &user {
+            Some(user) => user.username.clone(),
+            None if pool.config.uses_username_attributes() => sub.clone(),
+            None => sign_in.name.clone(),
+        };
+        parameters.insert("USERNAME".into(), shown);
         let mut claims = self.new_claims(pool, client, &sub, CUSTOM_CHALLENGE, sign_in, now);
         claims.custom = Some(chain);
         let session = self.session_text(&claims)?;

@@ -802,3 +802,57 @@ async fn srp_a_first_checks_the_password_then_the_custom_challenge() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn where_usernames_are_subs_a_name_nobody_holds_shows_a_stable_stand_in() {
+    each_backend(async |store: &TestStore| {
+        let f = fixture(&store.store);
+        let endpoint = Endpoint::start().await;
+        f.pools.set_functions(endpoint.registry());
+        let mut config = PoolConfig {
+            username_attributes: vec![super::config::UsernameAttribute::Email],
+            ..pool_config()
+        };
+        config
+            .stored_only
+            .insert("LambdaConfig".into(), lambda_config());
+        let hiding = ClientConfig {
+            prevent_user_existence_errors: true,
+            ..custom_client()
+        };
+        let (_pool, client) = super::public_tests::setup(&f, config, hiding).await;
+        endpoint.answer(passwordless(3));
+        let start = || async {
+            challenge(
+                f.pools
+                    .initiate_auth(
+                        &client.id,
+                        "CUSTOM_AUTH",
+                        &params(&[("USERNAME", "nobody@example.com")]),
+                    )
+                    .await,
+            )
+        };
+        let first = start().await;
+        let shown = first.parameters["USERNAME"].clone();
+        assert_ne!(shown, "nobody@example.com");
+        assert_eq!(shown.len(), 36, "a UUID, as a real user's username is here");
+        assert_eq!(
+            start().await.parameters["USERNAME"],
+            shown,
+            "the same each time"
+        );
+        // Answered with the name shown, as the SDKs do: the chain goes on.
+        let next = f
+            .pools
+            .respond_to_auth_challenge(
+                &client.id,
+                CUSTOM_CHALLENGE,
+                Some(&first.session),
+                &params(&[("USERNAME", &shown), ("ANSWER", "0000")]),
+            )
+            .await;
+        assert_eq!(challenge(next).name, CUSTOM_CHALLENGE);
+    })
+    .await;
+}

@@ -320,6 +320,17 @@ impl UserPools {
         })
     }
 
+    /// The `sub` of a name nobody holds: the same every time for the same name, a UUID like
+    /// any user's (the `USER_ID_FOR_SRP` and `USERNAME` such a name shows where usernames are
+    /// `sub`s).
+    pub(super) fn stand_in_sub(&self, pool: &UserPool, name: &str) -> String {
+        self.stand_in(
+            pool,
+            &format!("name|{}", unknown_name_key(self, pool, name)),
+        )
+        .sub
+    }
+
     /// A stand-in's `sub`, salt and verifier for `seed` (a name or a `sub`, tagged), each
     /// its own keyed hash (HMAC-SHA256 under the code key derived from the master key), so
     /// the same seed always gets the same ones and no one else can compute them.
