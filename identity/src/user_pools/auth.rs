@@ -1,8 +1,9 @@
-//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`/
-//! `REFRESH_TOKEN`), AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/`ADMIN_NO_SRP_AUTH`,
-//! `USER_SRP_AUTH`, refresh), and RespondToAuthChallenge / AdminRespondToAuthChallenge, which
-//! hand each challenge to `challenges` (the chain after the first factor: new password,
-//! device SRP, MFA) or `srp_auth` (the SRP password proof).
+//! Authentication: InitiateAuth (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`, `CUSTOM_AUTH`,
+//! `REFRESH_TOKEN_AUTH`/`REFRESH_TOKEN`), AdminInitiateAuth (`ADMIN_USER_PASSWORD_AUTH`/
+//! `ADMIN_NO_SRP_AUTH`, `USER_SRP_AUTH`, `CUSTOM_AUTH`, refresh), and RespondToAuthChallenge /
+//! AdminRespondToAuthChallenge, which hand each challenge to `challenges` (the chain after the
+//! first factor: new password, device SRP, MFA), `srp_auth` (the SRP password proof) or
+//! `custom_auth` (the challenges of the pool's custom-authentication triggers).
 //!
 //! # Timing
 //! An unknown user is verified against the hasher's dummy hash, so it costs one argon2 run
@@ -75,6 +76,7 @@ enum Flow {
     Password,
     Srp,
     Refresh,
+    Custom,
 }
 
 impl UserPools {
@@ -104,7 +106,8 @@ impl UserPools {
             "USER_PASSWORD_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "CUSTOM_AUTH" | "USER_AUTH" => {
+            "CUSTOM_AUTH" => Flow::Custom,
+            "USER_AUTH" => {
                 return Err(UserPoolError::invalid(format!(
                     "auth flow `{auth_flow}` is not supported"
                 )));
@@ -155,7 +158,8 @@ impl UserPools {
             "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Flow::Password,
             "USER_SRP_AUTH" => Flow::Srp,
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => Flow::Refresh,
-            "USER_PASSWORD_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => {
+            "CUSTOM_AUTH" => Flow::Custom,
+            "USER_PASSWORD_AUTH" | "USER_AUTH" => {
                 return Err(UserPoolError::invalid(
                     "Initiate Auth method not supported.",
                 ));
@@ -193,6 +197,10 @@ impl UserPools {
         metadata: &BTreeMap<String, String>,
     ) -> Result<AuthOutcome, UserPoolError> {
         match flow {
+            Flow::Custom => {
+                self.custom_initiate(pool, client, parameters, metadata)
+                    .await
+            }
             Flow::Password => {
                 if !client
                     .config
@@ -458,6 +466,14 @@ impl UserPools {
     ) -> Result<AuthOutcome, UserPoolError> {
         if challenge_name == super::srp_auth::PASSWORD_VERIFIER {
             return self.srp_answer(pool, client, responses, metadata).await;
+        }
+        if challenge_name == super::custom_auth::CUSTOM_CHALLENGE {
+            let session = session
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| UserPoolError::invalid("Missing required parameter Session"))?;
+            return self
+                .custom_answer(pool, client, session, responses, metadata)
+                .await;
         }
         let known = super::challenges::CHALLENGES.contains(&challenge_name);
         if !known {

@@ -84,6 +84,10 @@ pub(crate) struct SessionClaims {
     /// `MFA_SETUP`: a software token was verified in this sign-in.
     #[serde(default)]
     pub(crate) setup_done: bool,
+    /// `CUSTOM_CHALLENGE`, and `PASSWORD_VERIFIER` in a custom chain: the chain so far and
+    /// the challenge's private parameters (see `custom_auth`).
+    #[serde(default)]
+    pub(crate) custom: Option<super::custom_auth::CustomChain>,
 }
 
 /// What a sign-in carries from one step to the next.
@@ -167,6 +171,7 @@ impl UserPools {
             code: None,
             srp: None,
             setup_done: false,
+            custom: None,
         }
     }
 
@@ -345,6 +350,21 @@ impl UserPools {
                 .new_password_challenge(pool, client, &user, sign_in, now)
                 .map(AuthOutcome::Challenge);
         }
+        self.second_factor_step(pool, client, user, sign_in, now)
+            .await
+    }
+
+    /// What follows the first factor once no new password is due: device SRP or the MFA
+    /// challenge the pool and the user call for, or tokens. A custom chain that checked no
+    /// password ends here (its user has no password to change in it).
+    pub(crate) async fn second_factor_step(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: User,
+        sign_in: SignIn,
+        now: SystemTime,
+    ) -> Result<AuthOutcome, UserPoolError> {
         let plan = self.mfa_plan(pool, &user).await?;
         if plan == MfaPlan::None || sign_in.device_proven {
             return self.finish(pool, client, user, sign_in, now).await;

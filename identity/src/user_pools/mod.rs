@@ -22,6 +22,8 @@
 //! - `srp_auth`: SRP sign-in and device SRP, and the sealed SRP verifiers of passwords.
 //! - `challenges`: the sign-in chain after the password (new password, device SRP, MFA)
 //!   and its sealed, single-use sessions.
+//! - `custom_auth`: `CUSTOM_AUTH`, the challenges the pool's DefineAuthChallenge,
+//!   CreateAuthChallenge and VerifyAuthChallengeResponse triggers run.
 //! - `mfa`: software tokens, email codes, the pool's and the users' MFA settings.
 //! - `devices`: remembered devices.
 //! - `migration`: lazy migration of users missing locally (the upstream user pool a pool
@@ -46,6 +48,7 @@ pub(crate) mod challenges;
 mod clients;
 mod codes;
 pub mod config;
+mod custom_auth;
 mod devices;
 mod domains;
 mod error;
@@ -88,6 +91,10 @@ pub use codes::{
     CODE_ATTEMPTS, CODE_LIFETIME, FORGOT_PASSWORD_CODE, SIGN_UP_CODE, verify_code_purpose,
 };
 pub use config::{ClientConfig, DeviceSettings, EmailMfaSettings, PoolConfig};
+pub use custom_auth::{
+    CUSTOM_CHALLENGE, MAX_ANSWER_BYTES, MAX_CUSTOM_SESSION_LEN, MAX_METADATA_BYTES,
+    MAX_PARAMETERS_BYTES, MAX_SESSION_ROUNDS, SRP_A,
+};
 pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use domains::UserPoolDomain;
 pub use error::UserPoolError;
@@ -301,6 +308,9 @@ mod hardening_tests;
 
 #[cfg(test)]
 mod mfa_tests;
+
+#[cfg(test)]
+mod custom_auth_tests;
 
 #[cfg(test)]
 mod rotation_tests;

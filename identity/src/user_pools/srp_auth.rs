@@ -320,6 +320,17 @@ impl UserPools {
         })
     }
 
+    /// The `sub` of a name nobody holds: the same every time for the same name, a UUID like
+    /// any user's (the `USER_ID_FOR_SRP` and `USERNAME` such a name shows where usernames are
+    /// `sub`s).
+    pub(super) fn stand_in_sub(&self, pool: &UserPool, name: &str) -> String {
+        self.stand_in(
+            pool,
+            &format!("name|{}", unknown_name_key(self, pool, name)),
+        )
+        .sub
+    }
+
     /// A stand-in's `sub`, salt and verifier for `seed` (a name or a `sub`, tagged), each
     /// its own keyed hash (HMAC-SHA256 under the code key derived from the master key), so
     /// the same seed always gets the same ones and no one else can compute them.
@@ -376,9 +387,40 @@ impl UserPools {
         // PreAuthentication before the password proof is asked for, as Cognito asks it.
         self.pre_authentication(pool, client, user.as_ref(), username, uniform, metadata)
             .await?;
-        let subject = Subject::of(self, pool, user.as_ref(), username);
+        let sign_in = SignIn {
+            name: username.to_owned(),
+            password: String::new(),
+            device: None,
+            device_proven: false,
+            hosted: false,
+            new_password: false,
+            client_metadata: BTreeMap::new(),
+        };
+        self.srp_challenge(pool, client, user.as_ref(), sign_in, public_a, None, now)
+            .await
+    }
+
+    /// The `PASSWORD_VERIFIER` challenge for `user` (`None`: a name nobody holds, which gets a
+    /// stand-in) with the client's `public_a`, within the password lockout. In a custom chain
+    /// (`custom`), the chain rides in the secret block and the challenge also has a `Session`
+    /// (the same sealed claims), which the SDKs send back.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's state, passed along"
+    )]
+    pub(crate) async fn srp_challenge(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: Option<&User>,
+        sign_in: SignIn,
+        public_a: Vec<u8>,
+        custom: Option<super::custom_auth::CustomChain>,
+        now: SystemTime,
+    ) -> Result<AuthOutcome, UserPoolError> {
+        let subject = Subject::of(self, pool, user, &sign_in.name);
         self.check_lockout(pool, &subject, PASSWORD, now).await?;
-        let party = self.srp_party(pool, user.as_ref(), username)?;
+        let party = self.srp_party(pool, user, &sign_in.name)?;
         let verifier = party.verifier;
         let secret_b = crate::crypto::random_bytes::<{ srp::EXPONENT_BYTES }>();
         let exchange = self
@@ -387,13 +429,8 @@ impl UserPools {
             .await?
             .map_err(srp_error)?;
         let sign_in = SignIn {
-            name: username.to_owned(),
             password: party.password,
-            device: None,
-            device_proven: false,
-            hosted: false,
-            new_password: false,
-            client_metadata: BTreeMap::new(),
+            ..sign_in
         };
         let mut claims = self.new_claims(pool, client, &party.sub, PASSWORD_VERIFIER, sign_in, now);
         claims.srp = Some(SrpState {
@@ -402,7 +439,15 @@ impl UserPools {
             group: pool_name(&pool.id).to_owned(),
             block: None,
         });
-        let block = STANDARD.encode(self.seal_claims(&claims)?);
+        let in_chain = custom.is_some();
+        claims.custom = custom;
+        let sealed = self.seal_claims(&claims)?;
+        let block = STANDARD.encode(&sealed);
+        let session = if in_chain {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sealed)
+        } else {
+            String::new()
+        };
         let mut parameters = BTreeMap::new();
         parameters.insert("SALT".to_owned(), srp::to_hex(&party.salt));
         parameters.insert("SRP_B".to_owned(), srp::to_hex(&exchange.public_b));
@@ -411,14 +456,15 @@ impl UserPools {
         parameters.insert("USERNAME".to_owned(), party.user_id);
         Ok(AuthOutcome::Challenge(Challenge {
             name: PASSWORD_VERIFIER.into(),
-            session: String::new(),
+            session,
             parameters,
         }))
     }
 
     /// `PASSWORD_VERIFIER`: checks the proof (`PASSWORD_CLAIM_SIGNATURE` over the secret
     /// block and `TIMESTAMP`) within the lockout; then the sign-in goes on as after a
-    /// password (new password, device SRP, MFA, tokens).
+    /// password (new password, device SRP, MFA, tokens), or, in a custom chain, with
+    /// DefineAuthChallenge.
     pub(crate) async fn srp_answer(
         &self,
         pool: &UserPool,
@@ -524,6 +570,11 @@ impl UserPools {
                     client_metadata: metadata.clone(),
                     ..claims.sign_in
                 };
+                if let Some(chain) = claims.custom {
+                    return self
+                        .custom_after_password(pool, client, user, sign_in, chain, metadata, now)
+                        .await;
+                }
                 self.next_step(pool, client, user, sign_in, now).await
             }
             UserStatus::Unconfirmed => Err(UserPoolError::UserNotConfirmed(
