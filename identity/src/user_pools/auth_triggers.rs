@@ -23,19 +23,15 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::pre_token::{self, GroupConfiguration, TokenOverrides, TokenSource};
-use super::triggers::{PreTokenVersion, TriggerEvent, TriggerKind, unrecognizable};
+use super::triggers::{
+    PreTokenVersion, TriggerEvent, TriggerKind, unrecognizable, user_attributes_json,
+};
 use super::{Client, User, UserPool, UserPoolError, UserPools};
 
-/// The `userAttributes` of an event: every attribute of the user, `sub` included, and
-/// `cognito:user_status`, as Cognito sends them (strings).
-pub(crate) fn event_attributes(user: &User) -> BTreeMap<String, String> {
-    let mut attributes = user.attributes.clone();
-    attributes.insert("sub".into(), user.sub.clone());
-    attributes.insert("cognito:user_status".into(), user.status.as_str().into());
-    attributes
-}
-
-fn string_map(map: &BTreeMap<String, String>) -> Value {
+/// A map of strings as an object, `{}` when empty (how these events carry
+/// `validationData` and `clientMetadata`; `triggers::string_map` sends `null` instead, as the
+/// sign-up events do).
+fn string_object(map: &BTreeMap<String, String>) -> Value {
     serde_json::to_value(map).unwrap_or_else(|_| json!({}))
 }
 
@@ -58,7 +54,7 @@ impl UserPools {
         let mut request = Map::new();
         match user {
             Some(user) => {
-                request.insert("userAttributes".into(), string_map(&event_attributes(user)));
+                request.insert("userAttributes".into(), user_attributes_json(user));
                 request.insert("userNotFound".into(), false.into());
             }
             None if uniform => {
@@ -67,7 +63,7 @@ impl UserPools {
             }
             None => return Ok(()),
         }
-        request.insert("validationData".into(), string_map(validation_data));
+        request.insert("validationData".into(), string_object(validation_data));
         let user_name = user.map_or(name, |u| u.username.as_str());
         let event = TriggerEvent::new(
             "PreAuthentication_Authentication",
@@ -93,9 +89,9 @@ impl UserPools {
             return Ok(());
         }
         let request = json!({
-            "userAttributes": string_map(&event_attributes(user)),
+            "userAttributes": user_attributes_json(user),
             "newDeviceUsed": new_device_used,
-            "clientMetadata": string_map(client_metadata),
+            "clientMetadata": string_object(client_metadata),
         });
         let event = TriggerEvent::new(
             "PostAuthentication_Authentication",
@@ -132,7 +128,7 @@ impl UserPools {
         let version = triggers.pre_token_generation_version;
         let request = pre_token::request(
             version,
-            &event_attributes(user),
+            user_attributes_json(user),
             groups,
             scopes,
             client_metadata,

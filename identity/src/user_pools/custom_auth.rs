@@ -55,7 +55,9 @@ use super::auth::{AuthOutcome, Challenge, incorrect_credentials, invalid_session
 use super::challenges::{SessionClaims, SignIn, password_digest};
 use super::config::ExplicitAuthFlow;
 use super::srp_auth::PASSWORD_VERIFIER;
-use super::triggers::{TriggerEvent, TriggerKind, string_map, unrecognizable};
+use super::triggers::{
+    TriggerEvent, TriggerKind, response_flag, string_map, unrecognizable, user_attributes_json,
+};
 use super::{Client, User, UserPool, UserPoolError, UserPools, UserStatus};
 use crate::crypto::hash_token;
 
@@ -153,29 +155,9 @@ impl CustomChain {
     }
 }
 
-/// `userAttributes` as the triggers receive them: every attribute and `cognito:user_status`
-/// (empty for a name nobody holds).
+/// `userAttributes` of a custom chain's events: the user's, or `{}` for a name nobody holds.
 fn event_attributes(user: Option<&User>) -> Value {
-    let mut map = Map::new();
-    if let Some(user) = user {
-        for (k, v) in &user.attributes {
-            map.insert(k.clone(), Value::String(v.clone()));
-        }
-        map.insert(
-            "cognito:user_status".into(),
-            Value::String(user.status.as_str().to_owned()),
-        );
-    }
-    Value::Object(map)
-}
-
-/// A boolean member of a trigger's response (`null` or absent: false).
-fn flag(response: &Map<String, Value>, name: &str) -> Result<bool, UserPoolError> {
-    match response.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(unrecognizable()),
-    }
+    user.map_or_else(|| json!({}), user_attributes_json)
 }
 
 /// A map of challenge parameters from a trigger: string values kept, numbers and booleans
@@ -206,10 +188,10 @@ fn string_parameters(value: Option<&Value>) -> Result<BTreeMap<String, String>, 
 }
 
 fn decision(response: &Map<String, Value>) -> Result<Decision, UserPoolError> {
-    if flag(response, "failAuthentication")? {
+    if response_flag(response, "failAuthentication")? {
         return Ok(Decision::Fail);
     }
-    if flag(response, "issueTokens")? {
+    if response_flag(response, "issueTokens")? {
         return Ok(Decision::IssueTokens);
     }
     match response.get("challengeName") {
@@ -679,7 +661,7 @@ impl UserPools {
                 json!({ "answerCorrect": null }),
             )
             .await?;
-        flag(&answer, "answerCorrect")
+        response_flag(&answer, "answerCorrect")
     }
 
     /// Calls one of the three triggers (configured: checked by the caller).

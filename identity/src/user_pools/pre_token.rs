@@ -145,20 +145,17 @@ impl GroupConfiguration {
     }
 }
 
-/// The event's `request` for a user's tokens: `userAttributes` (strings, as Cognito sends
-/// them), `groupConfiguration`, `clientMetadata`, and for V2 / V3 the access token's `scopes`.
+/// The event's `request` for a user's tokens: `userAttributes` (as
+/// `triggers::user_attributes_json` builds them), `groupConfiguration`, `clientMetadata`, and for V2 / V3 the access token's `scopes`.
 pub(crate) fn request(
     version: PreTokenVersion,
-    user_attributes: &BTreeMap<String, String>,
+    user_attributes: Value,
     groups: &GroupConfiguration,
     scopes: &[String],
     client_metadata: &BTreeMap<String, String>,
 ) -> Value {
     let mut request = Map::new();
-    request.insert(
-        "userAttributes".into(),
-        serde_json::to_value(user_attributes).unwrap_or_default(),
-    );
+    request.insert("userAttributes".into(), user_attributes);
     request.insert("groupConfiguration".into(), groups.to_json());
     if customizes_access(version) {
         request.insert("scopes".into(), scopes.into());

@@ -491,8 +491,10 @@ pub fn string_map(map: &BTreeMap<String, String>) -> Value {
     )
 }
 
-/// `request.userAttributes` of an existing user as Cognito sends it: every attribute (`sub`
-/// included) and `cognito:user_status`.
+/// `request.userAttributes` of an existing user as Cognito sends it to every trigger: every
+/// attribute (strings, `sub` included) and `cognito:user_status`. The one builder of that
+/// member: the sign-up, message, authentication, token and custom-challenge events all use
+/// it (a name nobody holds is sent `{}` instead).
 pub fn user_attributes_json(user: &User) -> Value {
     let mut map: Map<String, Value> = user
         .attributes

@@ -251,7 +251,7 @@ fn scopes_are_added_once_and_suppression_wins() {
 
 #[test]
 fn event_request_by_version() {
-    let attributes = BTreeMap::from([("email".to_owned(), "a@example.com".to_owned())]);
+    let attributes = json!({"email": "a@example.com"});
     let groups = GroupConfiguration {
         groups: vec!["admins".into()],
         roles: vec![],
@@ -261,7 +261,7 @@ fn event_request_by_version() {
     let metadata = BTreeMap::new();
     let v1 = request(
         PreTokenVersion::V1,
-        &attributes,
+        attributes.clone(),
         &groups,
         &scopes,
         &metadata,
@@ -276,7 +276,7 @@ fn event_request_by_version() {
     );
     let v2 = request(
         PreTokenVersion::V2,
-        &attributes,
+        attributes.clone(),
         &groups,
         &scopes,
         &metadata,
