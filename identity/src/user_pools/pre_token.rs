@@ -83,6 +83,10 @@ pub(crate) const MAX_ADDED_CLAIMS: usize = 100;
 pub(crate) const MAX_CLAIM_NAME: usize = 256;
 /// Most scopes one answer may add.
 pub(crate) const MAX_ADDED_SCOPES: usize = 50;
+/// Longest answer (the `response` object's JSON text) taken: what it adds lands in a token,
+/// base64 makes it a third longer, and a token must stay under the verifiers'
+/// `tokens::MAX_TOKEN_LEN` (16 KiB) with the standard claims and the user's attributes.
+pub(crate) const MAX_ANSWER_BYTES: usize = 8 * 1024;
 
 /// The groups of the tokens (`groupConfiguration` in the event, `groupOverrideDetails` in the
 /// answer).
@@ -172,6 +176,13 @@ pub(crate) fn parse_response(
     version: PreTokenVersion,
     response: &Map<String, Value>,
 ) -> Result<TokenOverrides, InvalidAnswer> {
+    // The function's own limit is Lambda's 6 MiB; a token is not. Checked first, so nothing
+    // of an oversized answer is read (and no session is stored for tokens nobody can use).
+    if serde_json::to_string(response).map_or(usize::MAX, |s| s.len()) > MAX_ANSWER_BYTES {
+        return Err(InvalidAnswer(format!(
+            "the answer is longer than {MAX_ANSWER_BYTES} bytes"
+        )));
+    }
     let mut out = TokenOverrides::default();
     match version {
         PreTokenVersion::V1 => {

@@ -306,3 +306,36 @@ fn trigger_sources_use_cognito_names() {
         assert_eq!(source.trigger_source(), name);
     }
 }
+
+#[test]
+fn an_answer_that_would_make_a_token_too_long_to_verify_is_refused() {
+    // One claim is enough to push a token past what the verifiers read
+    // (`tokens::MAX_TOKEN_LEN`): the answer is refused before anything is stored or signed.
+    let big = "x".repeat(crate::tokens::MAX_TOKEN_LEN);
+    for (version, response) in [
+        (
+            PreTokenVersion::V1,
+            json!({"claimsOverrideDetails": {"claimsToAddOrOverride": {"blob": big}}}),
+        ),
+        (
+            PreTokenVersion::V2,
+            json!({"claimsAndScopeOverrideDetails": {"accessTokenGeneration": {"claimsToAddOrOverride": {"blob": {"nested": big}}}}}),
+        ),
+        (
+            PreTokenVersion::V2,
+            json!({"claimsAndScopeOverrideDetails": {"groupOverrideDetails": {"groupsToOverride": [big]}}}),
+        ),
+    ] {
+        let err = overrides(version, response).unwrap_err();
+        assert!(err.0.contains("bytes"), "{err}");
+    }
+    // An answer within the bound is taken.
+    let fits = "x".repeat(MAX_ANSWER_BYTES / 2);
+    assert!(
+        overrides(
+            PreTokenVersion::V1,
+            json!({"claimsOverrideDetails": {"claimsToAddOrOverride": {"blob": fits}}}),
+        )
+        .is_ok()
+    );
+}
