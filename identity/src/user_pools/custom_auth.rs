@@ -85,8 +85,9 @@ fn not_configured() -> UserPoolError {
     UserPoolError::invalid("Custom auth lambda trigger is not configured for the user pool.")
 }
 
-/// A custom chain in flight, sealed in its session.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A custom chain in flight, sealed in its session. Its `Debug` names the private
+/// parameters but never shows their values (the code a user must type, as a rule).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub(crate) struct CustomChain {
     /// The `session` array so far.
     pub(crate) rounds: Vec<ChallengeRound>,
@@ -99,6 +100,17 @@ pub(crate) struct CustomChain {
     /// The sign-in is for a name nobody holds (`userNotFound`).
     #[serde(default)]
     pub(crate) user_not_found: bool,
+}
+
+impl std::fmt::Debug for CustomChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomChain")
+            .field("rounds", &self.rounds)
+            .field("private", &self.private.keys().collect::<Vec<_>>())
+            .field("metadata", &self.metadata)
+            .field("user_not_found", &self.user_not_found)
+            .finish()
+    }
 }
 
 /// One `ChallengeResult`.
@@ -703,5 +715,21 @@ fn check_can_sign_in(user: &User) -> Result<(), UserPoolError> {
         | UserStatus::Compromised
         | UserStatus::Unknown
         | UserStatus::ExternalProvider => Err(incorrect_credentials()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_private_challenge_parameters() {
+        let chain = CustomChain {
+            private: BTreeMap::from([("answer".to_owned(), "483920".to_owned())]),
+            ..CustomChain::default()
+        };
+        let shown = format!("{chain:?}");
+        assert!(shown.contains("answer"), "{shown}");
+        assert!(!shown.contains("483920"), "{shown}");
     }
 }
