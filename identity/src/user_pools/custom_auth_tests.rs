@@ -30,6 +30,7 @@ use crate::functions::{FunctionSettings, FunctionSpec, Functions, SigningSecret}
 const DEFINE: &str = "arn:aws:lambda:us-east-1:123456789012:function:define";
 const CREATE: &str = "arn:aws:lambda:us-east-1:123456789012:function:create";
 const VERIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:verify";
+const PRE_TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:pretoken";
 const SECRET: &str = "custom-auth-test-secret-0123456789";
 
 /// What the endpoint answers an event with: a status and a body.
@@ -84,7 +85,7 @@ impl Endpoint {
 
     fn registry(&self) -> Functions {
         let url = format!("http://{}/", self.addr);
-        let specs = [DEFINE, CREATE, VERIFY]
+        let specs = [DEFINE, CREATE, VERIFY, PRE_TOKEN]
             .iter()
             .map(|arn| {
                 FunctionSpec::new(arn, &url, None, SigningSecret::new(SECRET).unwrap()).unwrap()
@@ -205,7 +206,8 @@ async fn setup_with(
     f.pools.set_functions(endpoint.registry());
     config
         .stored_only
-        .insert("LambdaConfig".into(), lambda_config());
+        .entry("LambdaConfig".into())
+        .or_insert_with(lambda_config);
     let (pool, client) = super::public_tests::setup(&f, config, client).await;
     f.pools
         .admin_create_user(
@@ -853,6 +855,60 @@ async fn where_usernames_are_subs_a_name_nobody_holds_shows_a_stable_stand_in() 
             )
             .await;
         assert_eq!(challenge(next).name, CUSTOM_CHALLENGE);
+    })
+    .await;
+}
+
+/// A PreTokenGeneration that fails on a refresh where the client rotates refresh tokens
+/// leaves the presented token unspent: the retry works once the function does, and no
+/// family is revoked as reused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_pre_token_generation_does_not_spend_a_rotating_refresh_token() {
+    each_backend(async |store: &TestStore| {
+        let mut config = pool_config();
+        config.stored_only.insert(
+            "LambdaConfig".into(),
+            json!({"PreTokenGeneration": PRE_TOKEN}),
+        );
+        let client = ClientConfig {
+            refresh_token_rotation: Some(super::config::RefreshTokenRotation {
+                enabled: true,
+                retry_grace_period_seconds: 0,
+            }),
+            ..super::public_tests::client_config()
+        };
+        let s = setup_with(&store.store, config, client).await;
+        let signed_in = super::public_tests::tokens(&s.f, &s.client, "ada", PASSWORD).await;
+        let refresh_token = signed_in.refresh_token.unwrap();
+
+        s.endpoint.answer(|_| {
+            (
+                500,
+                json!({"errorType": "Error", "errorMessage": "lookup unavailable"}),
+            )
+        });
+        let failed =
+            s.f.pools
+                .get_tokens_from_refresh_token(&s.client.id, &refresh_token, None)
+                .await;
+        assert!(
+            matches!(failed, Err(UserPoolError::UserLambdaValidation(_))),
+            "{failed:?}"
+        );
+
+        s.endpoint.answer(|e| (200, e.clone()));
+        let retried =
+            s.f.pools
+                .get_tokens_from_refresh_token(&s.client.id, &refresh_token, None)
+                .await
+                .expect("the unspent refresh token works once the function does");
+        let successor = retried.refresh_token.expect("a rotated refresh token");
+        assert!(
+            s.f.pools
+                .get_tokens_from_refresh_token(&s.client.id, &successor, None)
+                .await
+                .is_ok()
+        );
     })
     .await;
 }

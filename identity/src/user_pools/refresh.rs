@@ -253,30 +253,19 @@ impl UserPools {
                 )
                 .await;
         }
-        let successor = crate::ids::refresh_token();
-        let rotation = self
-            .store()
-            .refresh_tokens()
-            .rotate(&hash, &refresh_token_hash(&successor), now_ms, grace)
-            .await?;
-        let stored = match rotation {
-            Rotation::Rotated(stored) => stored,
-            Rotation::Missing => return Err(invalid_refresh_token()),
-            Rotation::Revoked(_) => return Err(revoked_refresh_token()),
-            Rotation::Expired(_) => return Err(expired_refresh_token()),
-            Rotation::Reused(reused) => return Err(self.family_reused(&pool.id, &reused).await),
-            Rotation::Refused(_) => {
-                return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
-            }
-        };
+        // The tokens are minted (and PreTokenGeneration asked) before the presented token is
+        // rotated out: a trigger that fails or times out leaves the refresh token as it was, so
+        // the client retries with it instead of holding a spent token whose next use revokes
+        // the whole family. Minting for a refresh stores nothing; tokens of a rotation that
+        // storage then refuses are dropped unsent.
         let mut tokens = self
             .issue_device_tokens(
                 pool,
                 client,
                 &user,
-                from_unix_millis(stored.auth_time),
+                from_unix_millis(record.auth_time),
                 TokenOrigin::Refresh {
-                    origin_jti: stored.origin_jti,
+                    origin_jti: record.origin_jti.clone(),
                 },
                 device,
                 grant.as_ref(),
@@ -284,6 +273,22 @@ impl UserPools {
                 &BTreeMap::new(),
             )
             .await?;
+        let successor = crate::ids::refresh_token();
+        let rotation = self
+            .store()
+            .refresh_tokens()
+            .rotate(&hash, &refresh_token_hash(&successor), now_ms, grace)
+            .await?;
+        match rotation {
+            Rotation::Rotated(stored) => debug_assert_eq!(stored.origin_jti, record.origin_jti),
+            Rotation::Missing => return Err(invalid_refresh_token()),
+            Rotation::Revoked(_) => return Err(revoked_refresh_token()),
+            Rotation::Expired(_) => return Err(expired_refresh_token()),
+            Rotation::Reused(reused) => return Err(self.family_reused(&pool.id, &reused).await),
+            Rotation::Refused(_) => {
+                return Err(UserPoolError::NotAuthorized("User is disabled.".into()));
+            }
+        }
         tokens.refresh_token = Some(successor);
         Ok(tokens)
     }
