@@ -116,14 +116,18 @@ fn usage_error(err: &config::ConfigError) -> ExitCode {
 }
 
 /// Logs go to stderr; `GATEHOUSE_LOG` (or `RUST_LOG`) takes an env-filter such as `debug`,
-/// else `default` applies.
+/// else `default` applies. Colours only on a terminal (and not with `NO_COLOR`), so a log
+/// file or a container's log holds plain text.
 fn init_logging(default: &str) {
     let filter = std::env::var("GATEHOUSE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_owned());
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
 }

@@ -53,6 +53,15 @@ def test_generated_operator_credentials_are_stored_0600_and_sign_requests(server
     assert "UserPools" in admin.list_user_pools(MaxResults=1)
 
 
+def test_logs_written_to_a_file_are_plain_text(servers):
+    server = servers.new()
+    assert server.get("/health").status_code == 200
+    log = server.stderr_text(since_start=True)
+    assert "serving" in log, log
+    assert "\x1b[" not in log, "terminal colour codes in a log that is not a terminal:\n" + log[:400]
+    assert re.search(r"bound=127\.0\.0\.1:\d+", log), log[:400]
+
+
 def test_master_key_is_generated_into_the_data_folder_with_mode_0600(servers):
     server = servers.new()
     path = server.data_dir / "master.key"
