@@ -7,15 +7,14 @@ use std::time::SystemTime;
 use gatehouse_storage::AuthCodeRecord;
 use serde::{Deserialize, Serialize};
 
+use super::challenge::PageChallenge;
 use super::error::{ErrorRedirect, OAuthError, PageError, Refusal};
 use super::request::{AuthorizeRequest, Prompt, ValidRequest, redirect_with};
 use super::{CODE_LIFETIME, OAuth2, secret_hash};
 use crate::time::{unix_millis, unix_seconds};
 use crate::user_pools::attempts::is_locked_out;
 use crate::user_pools::challenges::HOSTED_SIGN_IN_COMPLETE;
-use crate::user_pools::{
-    AuthOutcome, Client, NEW_PASSWORD_REQUIRED, User, UserPool, UserPoolError,
-};
+use crate::user_pools::{Client, User, UserPool, UserPoolError};
 
 /// What `/oauth2/authorize` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +53,20 @@ pub enum SignInError {
     NotConfirmed,
     /// The account must reset its password first (the password was right).
     PasswordResetRequired,
-    /// The account must choose a new password (the next page).
-    NewPasswordRequired,
-    /// The account needs a second factor (the next page).
-    SecondFactorRequired,
+    /// The challenge page's session expired, was already answered, or is not one of this
+    /// request's: sign in again.
+    SessionExpired,
     /// Busy or broken inside; try again.
     Unavailable,
+}
+
+/// What a sign-in form leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInStep {
+    /// Signed in: to the app.
+    SignedIn(SignedInRedirect),
+    /// The next step's page (a new password, a second factor).
+    Challenge(Box<PageChallenge>),
 }
 
 /// A completed sign-in: where the page sends the browser, and its new hosted session.
@@ -85,7 +92,7 @@ pub(crate) struct CodeDetails {
 
 impl OAuth2 {
     /// The pool, the client and the checked request.
-    async fn checked(
+    pub(super) async fn checked(
         &self,
         pool_id: &str,
         request: &AuthorizeRequest,
@@ -208,14 +215,15 @@ impl OAuth2 {
     }
 
     /// The sign-in page's form: the request checked again, then the user pool's password
-    /// sign-in (its lockout and uniform answers); on success a hosted session and a code.
+    /// sign-in (its lockout and uniform answers); on success a hosted session and a code, or
+    /// the page of the next step (a new password, a second factor).
     pub async fn password_sign_in(
         &self,
         pool_id: &str,
         request: &AuthorizeRequest,
         username: &str,
         password: &str,
-    ) -> Result<SignedInRedirect, SignInError> {
+    ) -> Result<SignInStep, SignInError> {
         let (pool, client, valid) = self
             .checked(pool_id, request)
             .await
@@ -225,30 +233,35 @@ impl OAuth2 {
             .hosted_password_sign_in(&pool, &client, username, password)
             .await
             .map_err(|e| sign_in_error(&e))?;
-        let challenge = match outcome {
-            AuthOutcome::Challenge(c) => c,
-            AuthOutcome::Tokens(_) => {
-                tracing::error!("a hosted sign-in ended in tokens");
-                return Err(SignInError::Unavailable);
-            }
-        };
-        match challenge.name.as_str() {
-            HOSTED_SIGN_IN_COMPLETE => {}
-            NEW_PASSWORD_REQUIRED => return Err(SignInError::NewPasswordRequired),
-            _ => return Err(SignInError::SecondFactorRequired),
-        }
+        self.next_page(&pool, &client, &valid, outcome, &["pwd"])
+            .await
+    }
+
+    /// The end of a hosted sign-in: its proof redeemed once, a hosted session opened and a
+    /// code issued for the request.
+    pub(super) async fn finish_page_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        valid: &ValidRequest,
+        proof: &str,
+        amr: &[String],
+    ) -> Result<SignedInRedirect, SignInError> {
         let now = self.pools.now();
         let user = self
-            .complete_sign_in(&pool, &client, &challenge.session, now)
+            .complete_sign_in(pool, client, proof, now)
             .await
-            .map_err(|e| sign_in_error(&e))?;
-        let amr = vec!["pwd".to_owned()];
+            .map_err(|e| match e {
+                // Redeemed already (a form posted twice): sign in again.
+                UserPoolError::NotAuthorized(_) => SignInError::SessionExpired,
+                e => sign_in_error(&e),
+            })?;
         let session = self
-            .open_hosted_session(&pool, &user, &amr, now)
+            .open_hosted_session(pool, &user, amr, now)
             .await
             .map_err(|e| sign_in_error(&e))?;
         let location = self
-            .issue_code(&pool, &client, &valid, &user, now, &amr, now)
+            .issue_code(pool, client, valid, &user, now, amr, now)
             .await
             .map_err(|e| sign_in_error(&e))?;
         Ok(SignedInRedirect { location, session })
@@ -355,7 +368,7 @@ impl OAuth2 {
 }
 
 /// A refused sign-in, in the page's terms.
-fn sign_in_error(e: &UserPoolError) -> SignInError {
+pub(super) fn sign_in_error(e: &UserPoolError) -> SignInError {
     use UserPoolError as E;
     if is_locked_out(e) {
         return SignInError::TooManyAttempts;

@@ -26,12 +26,17 @@
 //! tokens carry the same scopes.
 
 mod authorize;
+mod challenge;
 mod error;
 mod hosted;
 mod request;
 mod token;
 
-pub use authorize::{AuthorizeOutcome, LoginContext, SignInError, SignedInRedirect};
+pub use authorize::{AuthorizeOutcome, LoginContext, SignInError, SignInStep, SignedInRedirect};
+pub use challenge::{
+    ChallengeAnswer, ChallengeError, ChallengeStep, MAX_ANSWER_ATTRIBUTES, MAX_ANSWER_FIELD_LEN,
+    PageChallenge, totp_uri,
+};
 pub use error::{ErrorRedirect, OAuthError, PageError, Refusal};
 pub use hosted::HostedSession;
 pub(crate) use hosted::purge_expired;

@@ -3,6 +3,7 @@
 //! PostgreSQL: single use, five minutes, bound to client, callback and verifier, and a
 //! replayed code revoking what the first redemption got.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use gatehouse_storage::testkit::each_backend;
@@ -501,10 +502,14 @@ async fn a_code_is_single_use_bound_and_short_lived() {
             client_secret: None,
         };
         let sign_in = async || {
-            oauth
+            match oauth
                 .password_sign_in(&pool_id, &request(&[("client_id", &client.id)]), "alice", PASSWORD)
                 .await
                 .unwrap()
+            {
+                SignInStep::SignedIn(signed_in) => signed_in,
+                SignInStep::Challenge(c) => panic!("{c:?}"),
+            }
         };
 
         // Wrong passwords and unknown users get the same answer.
@@ -767,6 +772,117 @@ async fn client_credentials_get_resource_server_scopes_only() {
             .unwrap();
         let refused = oauth.token(&pool_id, &auth, grant(None)).await.unwrap_err();
         assert_eq!(refused.code(), "invalid_scope");
+    })
+    .await;
+}
+
+/// The page's next step, or a panic naming what came instead.
+fn page(step: Result<SignInStep, SignInError>) -> PageChallenge {
+    match step {
+        Ok(SignInStep::Challenge(c)) => *c,
+        other => panic!("expected a challenge page, got {other:?}"),
+    }
+}
+
+fn secret_bytes(base32: &str) -> Vec<u8> {
+    totp_rs::Secret::try_from_base32(base32)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_hosted_sign_in_enrols_a_software_token_then_answers_its_challenge() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, client) = setup(&f, false).await;
+        f.pools
+            .set_user_pool_mfa_config(
+                &pool_id,
+                crate::user_pools::PoolMfaUpdate {
+                    mode: Some(crate::user_pools::config::MfaConfiguration::On),
+                    software_token: Some(true),
+                    email: None,
+                },
+            )
+            .await
+            .unwrap();
+        let req = request(&[("client_id", &client.id)]);
+        let answer = |challenge: &str, session: &str, code: &str| ChallengeAnswer {
+            challenge: challenge.into(),
+            session: session.into(),
+            code: code.into(),
+            ..ChallengeAnswer::default()
+        };
+
+        // The pool requires MFA and alice has none: the enrolment page, secret and URI.
+        let setup = page(oauth.password_sign_in(&pool_id, &req, "alice", PASSWORD).await);
+        let ChallengeStep::SetUpSoftwareToken { secret, uri } = &setup.step else {
+            panic!("{setup:?}");
+        };
+        assert_eq!(
+            uri,
+            &format!("otpauth://totp/oauth%3Aalice?secret={secret}&issuer=oauth&algorithm=SHA1&digits=6&period=30")
+        );
+        let secret = secret_bytes(secret);
+
+        // A wrong code asks again with a new session; the first one is spent.
+        let wrong = page(oauth.answer_challenge(&pool_id, &req, &answer("MFA_SETUP", &setup.session, "000000")).await);
+        assert_eq!(wrong.error, Some(ChallengeError::WrongCode));
+        assert_ne!(wrong.session, setup.session);
+        let code = crate::user_pools::totp_code(&secret, f.pools.now()).unwrap();
+        let replayed = oauth.answer_challenge(&pool_id, &req, &answer("MFA_SETUP", &setup.session, &code)).await;
+        assert_eq!(replayed, Err(SignInError::SessionExpired));
+        // Another client of the pool cannot answer it.
+        let other = oauth
+            .answer_challenge(&pool_id, &request(&[("client_id", "nope")]), &answer("MFA_SETUP", &wrong.session, &code))
+            .await;
+        assert!(matches!(other, Err(SignInError::Request(_))), "{other:?}");
+        let Ok(SignInStep::SignedIn(signed_in)) =
+            oauth.answer_challenge(&pool_id, &req, &answer("MFA_SETUP", &wrong.session, &code)).await
+        else {
+            panic!("not signed in");
+        };
+        let auth = ClientAuth::Post {
+            client_id: client.id.clone(),
+            client_secret: None,
+        };
+        let tokens = oauth
+            .token(&pool_id, &auth, exchange(&code_of(&signed_in.location), Some(VERIFIER)))
+            .await
+            .unwrap();
+        let id_token = tokens.id_token.unwrap();
+        let payload = id_token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+        // The next sign-in asks for the code; the API refuses the page's session.
+        f.clock.advance(Duration::from_secs(30));
+        let totp = page(oauth.password_sign_in(&pool_id, &req, "alice", PASSWORD).await);
+        assert_eq!(totp.step, ChallengeStep::SoftwareToken);
+        let code = crate::user_pools::totp_code(&secret, f.pools.now()).unwrap();
+        let responses = BTreeMap::from([
+            ("USERNAME".to_owned(), "alice".to_owned()),
+            ("SOFTWARE_TOKEN_MFA_CODE".to_owned(), code.clone()),
+        ]);
+        let api = f
+            .pools
+            .respond_to_auth_challenge(&client.id, "SOFTWARE_TOKEN_MFA", Some(&totp.session), &responses)
+            .await;
+        assert!(matches!(api, Err(crate::user_pools::UserPoolError::NotAuthorized(_))), "{api:?}");
+        let done = oauth.answer_challenge(&pool_id, &req, &answer("SOFTWARE_TOKEN_MFA", &totp.session, &code)).await;
+        assert!(matches!(done, Ok(SignInStep::SignedIn(_))), "{done:?}");
+        // Five wrong codes: asked again four times, then back to the password.
+        f.clock.advance(Duration::from_secs(30));
+        let mut totp = page(oauth.password_sign_in(&pool_id, &req, "alice", PASSWORD).await);
+        for _ in 1..crate::user_pools::HOSTED_TRIES {
+            totp = page(oauth.answer_challenge(&pool_id, &req, &answer("SOFTWARE_TOKEN_MFA", &totp.session, "000000")).await);
+            assert!(totp.error.is_some());
+        }
+        let out = oauth.answer_challenge(&pool_id, &req, &answer("SOFTWARE_TOKEN_MFA", &totp.session, "000000")).await;
+        assert_eq!(out, Err(SignInError::TooManyAttempts));
     })
     .await;
 }

@@ -88,6 +88,14 @@ pub(crate) struct SessionClaims {
     /// the challenge's private parameters (see `custom_auth`).
     #[serde(default)]
     pub(crate) custom: Option<super::custom_auth::CustomChain>,
+    /// A hosted sign-in's answers to this challenge refused so far (the pages ask again
+    /// with a new session, up to `hosted_chain::HOSTED_TRIES`).
+    #[serde(default)]
+    pub(crate) tries: u8,
+    /// `EMAIL_OTP` asked again on the pages: the id of the session the code was sent with
+    /// (what the code's hash is bound to), when it is not this session's.
+    #[serde(default)]
+    pub(crate) code_session: Option<String>,
 }
 
 /// What a sign-in carries from one step to the next.
@@ -172,6 +180,8 @@ impl UserPools {
             srp: None,
             setup_done: false,
             custom: None,
+            tries: 0,
+            code_session: None,
         }
     }
 
@@ -525,24 +535,7 @@ impl UserPools {
         sign_in: SignIn,
         now: SystemTime,
     ) -> Result<Challenge, UserPoolError> {
-        let missing: Vec<String> = pool
-            .config
-            .schema
-            .iter()
-            .filter(|a| a.required && a.name != "sub")
-            .filter(|a| user.attribute(&a.name).is_none_or(str::is_empty))
-            .map(|a| format!("userAttributes.{}", a.name))
-            .collect();
-        let shown: BTreeMap<&str, &str> = user
-            .attributes
-            .iter()
-            .filter(|(k, _)| *k != "sub")
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut parameters = BTreeMap::new();
-        parameters.insert("USER_ID_FOR_SRP".to_owned(), user.username.clone());
-        parameters.insert("requiredAttributes".to_owned(), to_json(&missing)?);
-        parameters.insert("userAttributes".to_owned(), to_json(&shown)?);
+        let parameters = new_password_parameters(pool, user)?;
         let claims = self.new_claims(pool, client, &user.sub, NEW_PASSWORD_REQUIRED, sign_in, now);
         Ok(Challenge {
             name: NEW_PASSWORD_REQUIRED.into(),
@@ -554,7 +547,7 @@ impl UserPools {
     /// Answers `NEW_PASSWORD_REQUIRED`: `NEW_PASSWORD` (policy enforced) and any
     /// `userAttributes.<name>` the client may write (required ones must be there in the end);
     /// the user becomes CONFIRMED and the sign-in goes on (MFA, tokens).
-    async fn answer_new_password(
+    pub(super) async fn answer_new_password(
         &self,
         pool: &UserPool,
         client: &Client,
@@ -627,4 +620,32 @@ impl UserPools {
         };
         self.next_step(pool, client, user, sign_in, now).await
     }
+}
+
+/// `NEW_PASSWORD_REQUIRED`'s parameters, as Cognito sends them: `USER_ID_FOR_SRP`,
+/// `requiredAttributes` (required attributes the user lacks, as `userAttributes.<name>`) and
+/// `userAttributes` (JSON, without `sub`).
+pub(super) fn new_password_parameters(
+    pool: &UserPool,
+    user: &User,
+) -> Result<BTreeMap<String, String>, UserPoolError> {
+    let missing: Vec<String> = pool
+        .config
+        .schema
+        .iter()
+        .filter(|a| a.required && a.name != "sub")
+        .filter(|a| user.attribute(&a.name).is_none_or(str::is_empty))
+        .map(|a| format!("userAttributes.{}", a.name))
+        .collect();
+    let shown: BTreeMap<&str, &str> = user
+        .attributes
+        .iter()
+        .filter(|(k, _)| *k != "sub")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut parameters = BTreeMap::new();
+    parameters.insert("USER_ID_FOR_SRP".to_owned(), user.username.clone());
+    parameters.insert("requiredAttributes".to_owned(), to_json(&missing)?);
+    parameters.insert("userAttributes".to_owned(), to_json(&shown)?);
+    Ok(parameters)
 }

@@ -585,7 +585,7 @@ impl UserPools {
         Ok((pool, client, claims, user))
     }
 
-    async fn new_pending_totp(
+    pub(super) async fn new_pending_totp(
         &self,
         pool: &UserPool,
         user: &User,
@@ -640,7 +640,7 @@ impl UserPools {
         self.session_text(&next)
     }
 
-    async fn confirm_pending_totp(
+    pub(super) async fn confirm_pending_totp(
         &self,
         pool: &UserPool,
         user: &User,
@@ -865,7 +865,7 @@ fn pool_mfa_config(pool: &UserPool) -> PoolMfaConfig {
     }
 }
 
-fn has_email(user: &User) -> bool {
+pub(super) fn has_email(user: &User) -> bool {
     user.attribute("email").is_some_and(|e| !e.is_empty())
 }
 
@@ -873,6 +873,8 @@ fn has_email(user: &User) -> bool {
 fn email_code_context(claims: &SessionClaims) -> String {
     format!(
         "{}|{}|{EMAIL_CODE_PURPOSE}|{}",
-        claims.pool, claims.sub, claims.id
+        claims.pool,
+        claims.sub,
+        claims.code_session.as_deref().unwrap_or(&claims.id)
     )
 }

@@ -53,6 +53,7 @@ mod devices;
 mod domains;
 mod error;
 mod groups;
+mod hosted_chain;
 mod import_jobs;
 mod issue;
 mod keys;
@@ -99,6 +100,8 @@ pub use devices::{Device, DeviceConfirmation, MAX_DEVICES_PAGE};
 pub use domains::UserPoolDomain;
 pub use error::UserPoolError;
 pub use groups::GroupUpdate;
+pub(crate) use hosted_chain::HostedRefusal;
+pub use hosted_chain::{HOSTED_TRIES, SECRET_CODE};
 pub use import_jobs::{
     CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
     UploadError,
