@@ -31,10 +31,12 @@ use gatehouse_identity::http::oauth2::cookies::{
 use gatehouse_identity::http::oauth2::{ErrorPages, MountedAt};
 use gatehouse_identity::net::TrustedProxies;
 use gatehouse_identity::oauth2::{
-    AuthorizeRequest, HOSTED_SESSION_LIFETIME, OAuth2, PageError, Refusal, SignInError,
+    AuthorizeRequest, HOSTED_SESSION_LIFETIME, OAuth2, PageError, Refusal, SignedInRedirect,
 };
 
 use crate::security::{STYLE, add_page_headers};
+
+mod challenge;
 use crate::strings::{self, Strings};
 
 /// What the pages need.
@@ -52,6 +54,10 @@ pub struct WebState {
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/{pool_id}/login", get(login_page).post(login_submit))
+        .route(
+            "/{pool_id}/challenge",
+            get(challenge::challenge_get).post(challenge::challenge_submit),
+        )
         .route("/{pool_id}/error", get(error_route))
         .with_state(Arc::new(state))
 }
@@ -277,6 +283,32 @@ fn submitted(headers: &HeaderMap, body: &[u8]) -> Option<Submitted> {
     Some(out)
 }
 
+/// The client's address, for the per-address limit of sign-in attempts.
+fn client_address(state: &WebState, request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
+            state
+                .trusted_proxies
+                .client_ip(peer.ip(), request.headers())
+        })
+}
+
+/// A completed sign-in: to the app's callback with the code, the hosted session set.
+fn signed_in_response(pool_id: &str, signed_in: &SignedInRedirect, callback: &str) -> Response {
+    let mut response = found(&signed_in.location, Some(callback));
+    let name = session_cookie_name(pool_id);
+    if let Some(v) = set_cookie(
+        &name,
+        &signed_in.session,
+        Some(HOSTED_SESSION_LIFETIME.as_secs()),
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 async fn login_submit(
     State(state): State<Arc<WebState>>,
     Path(pool_id): Path<String>,
@@ -288,14 +320,8 @@ async fn login_submit(
         Err(refusal) => return refused(refusal, strings),
     };
     let callback = context.request.redirect_uri.clone();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
-            state
-                .trusted_proxies
-                .client_ip(peer.ip(), request.headers())
-        });
+    let client = client_address(&state, &request);
+    let challenge_action = challenge::challenge_action(&request, &pool_id);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let mut form = Form {
@@ -355,41 +381,9 @@ async fn login_submit(
         );
     }
     form.username = &fields.username;
-    let message = match state
+    let step = state
         .oauth
         .password_sign_in(&pool_id, &params, &fields.username, &fields.password)
-        .await
-    {
-        Ok(signed_in) => {
-            let mut response = found(&signed_in.location, Some(&callback));
-            let name = session_cookie_name(&pool_id);
-            if let Some(v) = set_cookie(
-                &name,
-                &signed_in.session,
-                Some(HOSTED_SESSION_LIFETIME.as_secs()),
-            ) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
-            return response;
-        }
-        Err(SignInError::Request(refusal)) => return refused(refusal, strings),
-        Err(SignInError::IncorrectCredentials) => {
-            (StatusCode::UNAUTHORIZED, strings.incorrect_credentials)
-        }
-        Err(SignInError::TooManyAttempts) => {
-            (StatusCode::TOO_MANY_REQUESTS, strings.too_many_attempts)
-        }
-        Err(SignInError::NotConfirmed) => (StatusCode::FORBIDDEN, strings.not_confirmed),
-        Err(SignInError::PasswordResetRequired) => {
-            (StatusCode::FORBIDDEN, strings.password_reset_required)
-        }
-        Err(SignInError::NewPasswordRequired) => {
-            (StatusCode::FORBIDDEN, strings.new_password_required)
-        }
-        Err(SignInError::SecondFactorRequired) => {
-            (StatusCode::FORBIDDEN, strings.second_factor_required)
-        }
-        Err(SignInError::Unavailable) => (StatusCode::SERVICE_UNAVAILABLE, strings.unavailable),
-    };
-    form_page(&state, &headers, &form, message.0, Some(message.1))
+        .await;
+    challenge::step_response(&state, &headers, &form, &pool_id, &challenge_action, step)
 }

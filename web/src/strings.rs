@@ -19,8 +19,6 @@ pub struct Strings {
     pub too_many_attempts: &'static str,
     pub not_confirmed: &'static str,
     pub password_reset_required: &'static str,
-    pub new_password_required: &'static str,
-    pub second_factor_required: &'static str,
     pub form_expired: &'static str,
     pub too_many_requests: &'static str,
     pub unavailable: &'static str,
@@ -32,6 +30,47 @@ pub struct Strings {
     pub error_logout_mismatch: &'static str,
     pub error_repeated_parameter: &'static str,
     pub error_hint: &'static str,
+    /// The challenge pages (a sign-in's next steps).
+    pub session_expired: &'static str,
+    pub new_password_title: &'static str,
+    pub new_password_intro: &'static str,
+    pub new_password_label: &'static str,
+    pub confirm_password_label: &'static str,
+    pub change_password_button: &'static str,
+    pub invalid_password: &'static str,
+    pub passwords_differ: &'static str,
+    pub invalid_answer: &'static str,
+    /// Labels of the standard attributes a new-password page may ask for (other names are
+    /// shown as they are).
+    pub attribute_labels: &'static [(&'static str, &'static str)],
+    pub code_label: &'static str,
+    pub verify_button: &'static str,
+    pub wrong_code: &'static str,
+    pub totp_title: &'static str,
+    pub totp_intro: &'static str,
+    pub email_code_title: &'static str,
+    /// Followed by the masked address.
+    pub email_code_intro: &'static str,
+    pub select_factor_title: &'static str,
+    pub select_factor_intro: &'static str,
+    pub factor_totp: &'static str,
+    pub factor_email: &'static str,
+    pub continue_button: &'static str,
+    pub setup_title: &'static str,
+    pub setup_scan: &'static str,
+    pub setup_qr_alt: &'static str,
+    pub setup_key_label: &'static str,
+    pub setup_code_intro: &'static str,
+}
+
+impl Strings {
+    /// The label of user attribute `name`.
+    pub fn attribute_label<'a>(&'a self, name: &'a str) -> &'a str {
+        self.attribute_labels
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(name, |(_, label)| label)
+    }
 }
 
 /// English.
@@ -46,8 +85,6 @@ pub static ENGLISH: Strings = Strings {
     too_many_attempts: "Too many failed attempts. Wait a moment, then try again.",
     not_confirmed: "This account is not confirmed yet. Confirm it with the code you were sent, then sign in.",
     password_reset_required: "This account needs a new password. Reset your password, then sign in.",
-    new_password_required: "This account must choose a new password. That page is not available yet: ask your administrator.",
-    second_factor_required: "This account needs a second factor to sign in. That page is not available yet: ask your administrator.",
     form_expired: "This form has expired. Please sign in again.",
     too_many_requests: "Too many requests. Wait a moment, then try again.",
     unavailable: "Something went wrong on our side. Please try again.",
@@ -59,6 +96,50 @@ pub static ENGLISH: Strings = Strings {
     error_logout_mismatch: "The application asked to go to a sign-out address it has not registered.",
     error_repeated_parameter: "The link is malformed.",
     error_hint: "Go back to the application and try again. If it keeps happening, tell its owner.",
+    session_expired: "This sign-in has expired or was already completed. Please sign in again.",
+    new_password_title: "Choose a new password",
+    new_password_intro: "Your account needs a new password before you continue.",
+    new_password_label: "New password",
+    confirm_password_label: "New password again",
+    change_password_button: "Change password",
+    invalid_password: "This password does not meet the requirements. Choose a longer or more varied one.",
+    passwords_differ: "The two passwords are not the same.",
+    invalid_answer: "Some fields are missing or not valid. Check them and try again.",
+    attribute_labels: &[
+        ("name", "Full name"),
+        ("given_name", "First name"),
+        ("family_name", "Last name"),
+        ("middle_name", "Middle name"),
+        ("nickname", "Nickname"),
+        ("preferred_username", "Preferred username"),
+        ("email", "Email"),
+        ("phone_number", "Phone number"),
+        ("birthdate", "Date of birth (YYYY-MM-DD)"),
+        ("gender", "Gender"),
+        ("address", "Address"),
+        ("locale", "Locale"),
+        ("zoneinfo", "Time zone"),
+        ("website", "Website"),
+        ("picture", "Picture URL"),
+        ("profile", "Profile URL"),
+    ],
+    code_label: "Code",
+    verify_button: "Verify",
+    wrong_code: "That code is not right. Check it and try again.",
+    totp_title: "Enter your authentication code",
+    totp_intro: "Open your authenticator app and enter the 6-digit code it shows for this account.",
+    email_code_title: "Check your email",
+    email_code_intro: "We sent a sign-in code to",
+    select_factor_title: "Choose how to verify",
+    select_factor_intro: "Your account has more than one second factor. Which one do you want to use?",
+    factor_totp: "Authenticator app",
+    factor_email: "Code by email",
+    continue_button: "Continue",
+    setup_title: "Set up an authenticator app",
+    setup_scan: "This account needs a second factor. Scan the QR code with an authenticator app, or enter the key below by hand.",
+    setup_qr_alt: "QR code of the key for your authenticator app",
+    setup_key_label: "Key",
+    setup_code_intro: "Then enter the 6-digit code the app shows.",
 };
 
 /// Every language there is, English first (the fallback).

@@ -87,6 +87,8 @@ pub enum ChallengeError {
     TooManyAttempts,
     /// The new password does not meet the pool's policy.
     InvalidPassword,
+    /// The new password and its confirmation differ.
+    PasswordsDiffer,
     /// A required field is empty or an attribute value is refused.
     InvalidAnswer,
 }
@@ -100,6 +102,8 @@ pub struct ChallengeAnswer {
     pub session: String,
     /// `NEW_PASSWORD_REQUIRED`.
     pub new_password: String,
+    /// `NEW_PASSWORD_REQUIRED`: the new password typed again, when the page asks it.
+    pub confirm_password: Option<String>,
     /// `NEW_PASSWORD_REQUIRED`: attribute name and value.
     pub attributes: Vec<(String, String)>,
     /// `SOFTWARE_TOKEN_MFA`, `EMAIL_OTP`, `MFA_SETUP`.
@@ -109,11 +113,23 @@ pub struct ChallengeAnswer {
 }
 
 impl ChallengeAnswer {
+    fn passwords_differ(&self) -> bool {
+        self.challenge == NEW_PASSWORD_REQUIRED
+            && self
+                .confirm_password
+                .as_ref()
+                .is_some_and(|c| *c != self.new_password)
+    }
+
     /// The answer as RespondToAuthChallenge's `ChallengeResponses`; `None` when a field is
     /// over the limits ([`MAX_ANSWER_FIELD_LEN`], [`MAX_ANSWER_ATTRIBUTES`]).
     fn responses(&self) -> Option<BTreeMap<String, String>> {
         let fields = [&self.new_password, &self.code, &self.factor];
         let too_long = fields.iter().any(|f| f.len() > MAX_ANSWER_FIELD_LEN)
+            || self
+                .confirm_password
+                .as_ref()
+                .is_some_and(|c| c.len() > MAX_ANSWER_FIELD_LEN)
             || self.attributes.len() > MAX_ANSWER_ATTRIBUTES
             || self
                 .attributes
@@ -130,7 +146,11 @@ impl ChallengeAnswer {
         };
         match self.challenge.as_str() {
             NEW_PASSWORD_REQUIRED => {
-                put("NEW_PASSWORD", &self.new_password);
+                // Two different passwords answer nothing: the chain refuses the missing
+                // password before spending the session, and the page says why.
+                if !self.passwords_differ() {
+                    put("NEW_PASSWORD", &self.new_password);
+                }
                 for (name, value) in &self.attributes {
                     put(&format!("userAttributes.{name}"), value.trim());
                 }
@@ -186,7 +206,11 @@ impl OAuth2 {
                 retry: Some(challenge),
             }) => {
                 let mut page = page_challenge(&pool, challenge)?;
-                page.error = Some(challenge_error(&error));
+                page.error = Some(if answer.passwords_differ() {
+                    ChallengeError::PasswordsDiffer
+                } else {
+                    challenge_error(&error)
+                });
                 Ok(SignInStep::Challenge(Box::new(page)))
             }
             Err(HostedRefusal { error, retry: None }) => Err(answer_error(&error)),

@@ -95,6 +95,7 @@ pub const DOMAIN_PATHS: &[&str] = &[
     "/oauth2/idpresponse",
     "/logout",
     "/login",
+    "/challenge",
     "/signup",
     "/confirm",
     "/forgotPassword",

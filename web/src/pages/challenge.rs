@@ -1,0 +1,421 @@
+//! The pages of a sign-in's next steps: a new password (with the pool's required attributes
+//! the user lacks), a TOTP code, an email code, the choice of a factor, and the enrolment of
+//! a software token (its secret as a QR code and as text, then its first code).
+//!
+//! A challenge page is the answer to the form before it (the password form, or another
+//! challenge page): it carries the challenge's sealed session in a hidden field and posts to
+//! `/{poolId}/challenge` with the page's own query, the authorization request, which
+//! [`answer_challenge`](gatehouse_identity::oauth2::OAuth2::answer_challenge) checks again. A challenge's session never appears in a URL.
+//! Whatever the user pool decides (a wrong code, the lockout, an expired or replayed session)
+//! comes back as the page to show.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use base64::Engine as _;
+use gatehouse_identity::http::oauth2::MountedAt;
+use gatehouse_identity::http::oauth2::cookies::{PRE_SESSION_COOKIE, read_cookie};
+use gatehouse_identity::oauth2::{
+    ChallengeAnswer, ChallengeError, ChallengeStep, PageChallenge, SignInError, SignInStep,
+};
+use gatehouse_identity::user_pools::Factor;
+use qrcode::QrCode;
+use qrcode::render::svg;
+
+use super::{
+    Form, WebState, client_address, form_page, found, html, pre_session, read_page, refused,
+    signed_in_response,
+};
+use crate::security::STYLE;
+use crate::strings::Strings;
+
+/// Most fields a challenge form may carry (hidden fields, passwords, attributes).
+const MAX_FIELDS: usize = 64;
+
+/// A required attribute's field on the new-password page.
+struct AttributeField<'a> {
+    name: &'a str,
+    label: &'a str,
+    input_type: &'static str,
+    autocomplete: &'static str,
+}
+
+/// A factor the user may choose.
+struct FactorOption {
+    value: &'static str,
+    label: &'static str,
+}
+
+/// What the page shows under its title.
+enum Step<'a> {
+    NewPassword {
+        attributes: Vec<AttributeField<'a>>,
+    },
+    Code {
+        intro: &'a str,
+        destination: Option<&'a str>,
+    },
+    SelectFactor {
+        factors: Vec<FactorOption>,
+    },
+    SetUp {
+        /// The QR code, a `data:image/svg+xml` URL (the CSP allows `data:` images).
+        qr: String,
+        /// The key, in groups of four.
+        secret: String,
+    },
+}
+
+#[derive(Template)]
+#[template(path = "challenge.html")]
+struct ChallengeTemplate<'a> {
+    strings: &'a Strings,
+    style: &'a str,
+    title: &'a str,
+    client_name: &'a str,
+    action: &'a str,
+    csrf: &'a str,
+    challenge: &'a str,
+    session: &'a str,
+    error: Option<&'a str>,
+    step: Step<'a>,
+}
+
+/// The QR code of `uri` as a `data:` URL of its SVG; `None` if the URI does not fit a QR
+/// code (it always does: a pool name is at most 128 characters, a username 128).
+pub(super) fn qr_data_url(uri: &str) -> Option<String> {
+    let code = QrCode::new(uri.as_bytes()).ok()?;
+    let svg = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+/// The secret in groups of four characters, easier to type (apps ignore the spaces).
+fn grouped(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn attribute_field<'a>(strings: &'a Strings, name: &'a str) -> AttributeField<'a> {
+    let (input_type, autocomplete) = match name {
+        "email" => ("email", "email"),
+        "phone_number" => ("tel", "tel"),
+        "name" => ("text", "name"),
+        "given_name" => ("text", "given-name"),
+        "family_name" => ("text", "family-name"),
+        "birthdate" => ("text", "bday"),
+        _ => ("text", "off"),
+    };
+    AttributeField {
+        name,
+        label: strings.attribute_label(name),
+        input_type,
+        autocomplete,
+    }
+}
+
+/// Where a challenge page posts: `/{poolId}/challenge` (or `/challenge` on the pool's
+/// domain) with the page's query, the authorization request.
+pub(super) fn challenge_action(request: &Request, pool_id: &str) -> String {
+    let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), pool_id);
+    match request.uri().query() {
+        Some(query) => format!("{prefix}/challenge?{query}"),
+        None => format!("{prefix}/challenge"),
+    }
+}
+
+/// The page of `challenge`, with a CSRF token of the browser's pre-session cookie.
+pub(super) fn challenge_page(
+    state: &WebState,
+    headers: &HeaderMap,
+    form: &Form<'_>,
+    challenge_action: &str,
+    challenge: &PageChallenge,
+) -> Response {
+    let strings = form.strings;
+    let (title, step) = match &challenge.step {
+        ChallengeStep::NewPassword {
+            required_attributes,
+        } => (
+            strings.new_password_title,
+            Step::NewPassword {
+                attributes: required_attributes
+                    .iter()
+                    .map(|name| attribute_field(strings, name))
+                    .collect(),
+            },
+        ),
+        ChallengeStep::SoftwareToken => (
+            strings.totp_title,
+            Step::Code {
+                intro: strings.totp_intro,
+                destination: None,
+            },
+        ),
+        ChallengeStep::EmailCode { destination } => (
+            strings.email_code_title,
+            Step::Code {
+                intro: strings.email_code_intro,
+                destination: Some(destination),
+            },
+        ),
+        ChallengeStep::SelectFactor { factors } => (
+            strings.select_factor_title,
+            Step::SelectFactor {
+                factors: factors
+                    .iter()
+                    .map(|f| FactorOption {
+                        value: f.as_str(),
+                        label: match f {
+                            Factor::SoftwareToken => strings.factor_totp,
+                            Factor::Email => strings.factor_email,
+                        },
+                    })
+                    .collect(),
+            },
+        ),
+        ChallengeStep::SetUpSoftwareToken { secret, uri } => {
+            let Some(qr) = qr_data_url(uri) else {
+                tracing::error!("a software token's URI does not fit a QR code");
+                return form_page(
+                    state,
+                    headers,
+                    form,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(strings.unavailable),
+                );
+            };
+            (
+                strings.setup_title,
+                Step::SetUp {
+                    qr,
+                    secret: grouped(secret),
+                },
+            )
+        }
+    };
+    let (status, error) = match challenge.error {
+        None => (StatusCode::OK, None),
+        Some(ChallengeError::WrongCode) => (StatusCode::UNAUTHORIZED, Some(strings.wrong_code)),
+        Some(ChallengeError::TooManyAttempts) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(strings.too_many_attempts),
+        ),
+        Some(ChallengeError::InvalidPassword) => {
+            (StatusCode::BAD_REQUEST, Some(strings.invalid_password))
+        }
+        Some(ChallengeError::PasswordsDiffer) => {
+            (StatusCode::BAD_REQUEST, Some(strings.passwords_differ))
+        }
+        Some(ChallengeError::InvalidAnswer) => {
+            (StatusCode::BAD_REQUEST, Some(strings.invalid_answer))
+        }
+    };
+    let (cookie, new) = pre_session(headers);
+    let csrf = state.oauth.csrf_token(&cookie);
+    let page = ChallengeTemplate {
+        strings,
+        style: STYLE,
+        title,
+        client_name: form.client_name,
+        action: challenge_action,
+        csrf: &csrf,
+        challenge: challenge.step.challenge_name(),
+        session: &challenge.session,
+        error,
+        step,
+    };
+    let mut response = html(status, page.render(), Some(form.callback));
+    if new
+        && let Some(v) =
+            gatehouse_identity::http::oauth2::cookies::set_cookie(PRE_SESSION_COOKIE, &cookie, None)
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The answer of a challenge form, read from the body; `None` if it is not a form or has
+/// too many fields.
+fn submitted(headers: &HeaderMap, body: &[u8]) -> Option<(String, ChallengeAnswer)> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return None;
+    }
+    let mut csrf = String::new();
+    let mut answer = ChallengeAnswer::default();
+    for (i, (k, v)) in form_urlencoded::parse(body).enumerate() {
+        if i >= MAX_FIELDS {
+            return None;
+        }
+        match k.as_ref() {
+            "_csrf" => csrf = v.into_owned(),
+            "challenge" => answer.challenge = v.into_owned(),
+            "session" => answer.session = v.into_owned(),
+            "new_password" => answer.new_password = v.into_owned(),
+            "confirm_password" => answer.confirm_password = Some(v.into_owned()),
+            "code" => answer.code = v.into_owned(),
+            "factor" => answer.factor = v.into_owned(),
+            name => {
+                if let Some(attribute) = name.strip_prefix("attr:") {
+                    answer
+                        .attributes
+                        .push((attribute.to_owned(), v.into_owned()));
+                }
+            }
+        }
+    }
+    Some((csrf, answer))
+}
+
+/// `GET /{poolId}/challenge`: a challenge page is only ever the answer to a form; a reload
+/// or a link goes back to the sign-in page of the same request.
+pub(super) async fn challenge_get(Path(pool_id): Path<String>, request: Request) -> Response {
+    let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), &pool_id);
+    let location = match request.uri().query() {
+        Some(query) => format!("{prefix}/login?{query}"),
+        None => format!("{prefix}/login"),
+    };
+    found(&location, None)
+}
+
+/// `POST /{poolId}/challenge`: a challenge page's answer.
+pub(super) async fn challenge_submit(
+    State(state): State<Arc<WebState>>,
+    Path(pool_id): Path<String>,
+    request: Request,
+) -> Response {
+    let (strings, params, login_action) = read_page(&request, &pool_id);
+    let action = challenge_action(&request, &pool_id);
+    let context = match state.oauth.login_context(&pool_id, &params).await {
+        Ok(context) => context,
+        Err(refusal) => return refused(refusal, strings),
+    };
+    let callback = context.request.redirect_uri.clone();
+    let client = client_address(&state, &request);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let form = Form {
+        strings,
+        client_name: &context.client_name,
+        action: &login_action,
+        callback: &callback,
+        username: "",
+    };
+    // Answers are limited per address like the password form.
+    if state
+        .oauth
+        .user_pools()
+        .source_limits()
+        .check(client, state.clock.now())
+        .is_err()
+    {
+        return form_page(
+            &state,
+            &headers,
+            &form,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(strings.too_many_requests),
+        );
+    }
+    let body = axum::body::to_bytes(body, gatehouse_identity::http::MAX_REQUEST_BODY_BYTES).await;
+    let Some((csrf, answer)) = body.ok().and_then(|body| submitted(&headers, &body)) else {
+        return form_page(
+            &state,
+            &headers,
+            &form,
+            StatusCode::BAD_REQUEST,
+            Some(strings.form_expired),
+        );
+    };
+    let csrf_ok = read_cookie(&headers, PRE_SESSION_COOKIE)
+        .is_some_and(|cookie| state.oauth.check_csrf(&cookie, &csrf));
+    if !csrf_ok {
+        return form_page(
+            &state,
+            &headers,
+            &form,
+            StatusCode::FORBIDDEN,
+            Some(strings.form_expired),
+        );
+    }
+    let answered = state
+        .oauth
+        .answer_challenge(&pool_id, &params, &answer)
+        .await;
+    step_response(&state, &headers, &form, &pool_id, &action, answered)
+}
+
+/// The response to a form of a sign-in (the password or a challenge): the app's callback,
+/// the next page, or the sign-in page again with why.
+pub(super) fn step_response(
+    state: &WebState,
+    headers: &HeaderMap,
+    form: &Form<'_>,
+    pool_id: &str,
+    challenge_action: &str,
+    step: Result<SignInStep, SignInError>,
+) -> Response {
+    let strings = form.strings;
+    let (status, message) = match step {
+        Ok(SignInStep::SignedIn(signed_in)) => {
+            return signed_in_response(pool_id, &signed_in, form.callback);
+        }
+        Ok(SignInStep::Challenge(challenge)) => {
+            return challenge_page(state, headers, form, challenge_action, &challenge);
+        }
+        Err(SignInError::Request(refusal)) => return refused(refusal, strings),
+        Err(SignInError::IncorrectCredentials) => {
+            (StatusCode::UNAUTHORIZED, strings.incorrect_credentials)
+        }
+        Err(SignInError::TooManyAttempts) => {
+            (StatusCode::TOO_MANY_REQUESTS, strings.too_many_attempts)
+        }
+        Err(SignInError::NotConfirmed) => (StatusCode::FORBIDDEN, strings.not_confirmed),
+        Err(SignInError::PasswordResetRequired) => {
+            (StatusCode::FORBIDDEN, strings.password_reset_required)
+        }
+        Err(SignInError::SessionExpired) => (StatusCode::UNAUTHORIZED, strings.session_expired),
+        Err(SignInError::Unavailable) => (StatusCode::SERVICE_UNAVAILABLE, strings.unavailable),
+    };
+    form_page(state, headers, form, status, Some(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_shown_in_groups_of_four() {
+        assert_eq!(grouped("ABCDEFGHIJ"), "ABCD EFGH IJ");
+        assert_eq!(grouped(""), "");
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_data_url() {
+        let url =
+            qr_data_url("otpauth://totp/pool%3Aalice?secret=JBSWY3DPEHPK3PXP&issuer=pool").unwrap();
+        let svg = base64::engine::general_purpose::STANDARD
+            .decode(url.strip_prefix("data:image/svg+xml;base64,").unwrap())
+            .unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<path"), "{svg}");
+        assert!(!svg.contains("<script"), "{svg}");
+    }
+}
