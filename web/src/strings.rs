@@ -142,8 +142,77 @@ pub static ENGLISH: Strings = Strings {
     setup_code_intro: "Then enter the 6-digit code the app shows.",
 };
 
+/// French.
+pub static FRENCH: Strings = Strings {
+    lang: "fr",
+    sign_in_title: "Connexion",
+    sign_in_to: "pour continuer vers",
+    username_label: "Nom d’utilisateur ou e-mail",
+    password_label: "Mot de passe",
+    sign_in_button: "Se connecter",
+    incorrect_credentials: "Nom d’utilisateur ou mot de passe incorrect.",
+    too_many_attempts: "Trop de tentatives infructueuses. Patientez un instant, puis réessayez.",
+    not_confirmed: "Ce compte n’est pas encore confirmé. Confirmez-le avec le code que vous avez reçu, puis connectez-vous.",
+    password_reset_required: "Ce compte a besoin d’un nouveau mot de passe. Réinitialisez votre mot de passe, puis connectez-vous.",
+    form_expired: "Ce formulaire a expiré. Veuillez vous reconnecter.",
+    too_many_requests: "Trop de requêtes. Patientez un instant, puis réessayez.",
+    unavailable: "Un problème est survenu de notre côté. Veuillez réessayer.",
+    error_title: "Ce lien de connexion ne fonctionne pas",
+    error_unknown_client: "L’application qui vous a envoyé ici est inconnue.",
+    error_missing_client: "Le lien ne désigne aucune application.",
+    error_redirect_mismatch: "L’application a demandé à revenir vers une adresse qu’elle n’a pas enregistrée.",
+    error_missing_redirect: "Le lien n’indique pas où revenir.",
+    error_logout_mismatch: "L’application a demandé à aller vers une adresse de déconnexion qu’elle n’a pas enregistrée.",
+    error_repeated_parameter: "Le lien est mal formé.",
+    error_hint: "Revenez à l’application et réessayez. Si le problème persiste, prévenez son responsable.",
+    session_expired: "Cette connexion a expiré ou est déjà terminée. Veuillez vous reconnecter.",
+    new_password_title: "Choisissez un nouveau mot de passe",
+    new_password_intro: "Votre compte a besoin d’un nouveau mot de passe avant de continuer.",
+    new_password_label: "Nouveau mot de passe",
+    confirm_password_label: "Nouveau mot de passe (encore)",
+    change_password_button: "Changer le mot de passe",
+    invalid_password: "Ce mot de passe ne respecte pas les exigences. Choisissez-en un plus long ou plus varié.",
+    passwords_differ: "Les deux mots de passe ne sont pas identiques.",
+    invalid_answer: "Des champs manquent ou ne sont pas valides. Vérifiez-les et réessayez.",
+    attribute_labels: &[
+        ("name", "Nom complet"),
+        ("given_name", "Prénom"),
+        ("family_name", "Nom de famille"),
+        ("middle_name", "Deuxième prénom"),
+        ("nickname", "Surnom"),
+        ("preferred_username", "Nom d’utilisateur préféré"),
+        ("email", "E-mail"),
+        ("phone_number", "Numéro de téléphone"),
+        ("birthdate", "Date de naissance (AAAA-MM-JJ)"),
+        ("gender", "Genre"),
+        ("address", "Adresse"),
+        ("locale", "Langue et région"),
+        ("zoneinfo", "Fuseau horaire"),
+        ("website", "Site web"),
+        ("picture", "URL de la photo"),
+        ("profile", "URL du profil"),
+    ],
+    code_label: "Code",
+    verify_button: "Vérifier",
+    wrong_code: "Ce code n’est pas le bon. Vérifiez-le et réessayez.",
+    totp_title: "Saisissez votre code d’authentification",
+    totp_intro: "Ouvrez votre application d’authentification et saisissez le code à 6 chiffres qu’elle affiche pour ce compte.",
+    email_code_title: "Consultez vos e-mails",
+    email_code_intro: "Nous avons envoyé un code de connexion à",
+    select_factor_title: "Choisissez comment vous vérifier",
+    select_factor_intro: "Votre compte a plusieurs seconds facteurs. Lequel voulez-vous utiliser ?",
+    factor_totp: "Application d’authentification",
+    factor_email: "Code par e-mail",
+    continue_button: "Continuer",
+    setup_title: "Configurez une application d’authentification",
+    setup_scan: "Ce compte demande un second facteur. Scannez le QR code avec une application d’authentification, ou saisissez la clé ci-dessous à la main.",
+    setup_qr_alt: "QR code de la clé pour votre application d’authentification",
+    setup_key_label: "Clé",
+    setup_code_intro: "Saisissez ensuite le code à 6 chiffres affiché par l’application.",
+};
+
 /// Every language there is, English first (the fallback).
-pub static LANGUAGES: &[&Strings] = &[&ENGLISH];
+pub static LANGUAGES: &[&Strings] = &[&ENGLISH, &FRENCH];
 
 /// The strings for the language the request prefers (`Accept-Language`, by `q`), among
 /// [`LANGUAGES`]; English when none matches.
@@ -184,7 +253,7 @@ mod tests {
 
     #[test]
     fn english_is_the_fallback_language() {
-        for accepted in ["", "de-CH, fr;q=0.8", "en-GB;q=0.5, xx", "*"] {
+        for accepted in ["", "de-CH, it;q=0.8", "en-GB;q=0.5, xx", "*", "fr;q=0"] {
             let mut headers = HeaderMap::new();
             headers.insert(
                 header::ACCEPT_LANGUAGE,
@@ -192,5 +261,46 @@ mod tests {
             );
             assert_eq!(for_request(&headers).lang, "en", "{accepted}");
         }
+    }
+
+    fn preferred(accepted: &str) -> &'static str {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(accepted).unwrap(),
+        );
+        for_request(&headers).lang
+    }
+
+    #[test]
+    fn french_is_chosen_by_accept_language() {
+        let cases = [
+            ("fr", "fr"),
+            ("fr-CA", "fr"),
+            ("FR-fr", "fr"),
+            ("de-CH, fr;q=0.8, en;q=0.5", "fr"),
+            ("en;q=0.4, fr;q=0.9", "fr"),
+            ("en-US, fr;q=0.9", "en"),
+            ("fr;q=0.3, en;q=0.7", "en"),
+        ];
+        for (accepted, expected) in cases {
+            assert_eq!(preferred(accepted), expected, "{accepted}");
+        }
+    }
+
+    #[test]
+    fn every_language_has_every_string() {
+        // The fields of `Strings` make a missing string a compile error; an empty or
+        // untranslated one is caught here (the `lang` tags differ, the titles too).
+        for strings in LANGUAGES {
+            let debug = format!("{strings:?}");
+            assert!(
+                !debug.contains(": \"\""),
+                "an empty string in {}",
+                strings.lang
+            );
+        }
+        assert_ne!(FRENCH.sign_in_title, ENGLISH.sign_in_title);
+        assert_ne!(FRENCH.error_hint, ENGLISH.error_hint);
     }
 }

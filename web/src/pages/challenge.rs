@@ -12,12 +12,12 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
 use base64::Engine as _;
-use gatehouse_identity::http::oauth2::MountedAt;
-use gatehouse_identity::http::oauth2::cookies::{PRE_SESSION_COOKIE, read_cookie};
 use gatehouse_identity::oauth2::{
     ChallengeAnswer, ChallengeError, ChallengeStep, PageChallenge, SignInError, SignInStep,
 };
@@ -25,15 +25,19 @@ use gatehouse_identity::user_pools::Factor;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
+use super::login::{Form, form_page, signed_in_response};
 use super::{
-    Form, WebState, client_address, form_page, found, html, pre_session, read_page, refused,
-    signed_in_response,
+    FormFields, Frame, PreSession, WebState, authorize_request, client_address, found, html,
+    page_url, read_form, refused,
 };
-use crate::security::STYLE;
 use crate::strings::Strings;
 
-/// Most fields a challenge form may carry (hidden fields, passwords, attributes).
-const MAX_FIELDS: usize = 64;
+pub(super) fn routes() -> Router<Arc<WebState>> {
+    Router::new().route(
+        "/{pool_id}/challenge",
+        get(challenge_get).post(challenge_submit),
+    )
+}
 
 /// A required attribute's field on the new-password page.
 struct AttributeField<'a> {
@@ -72,8 +76,7 @@ enum Step<'a> {
 #[derive(Template)]
 #[template(path = "challenge.html")]
 struct ChallengeTemplate<'a> {
-    strings: &'a Strings,
-    style: &'a str,
+    frame: &'a Frame,
     title: &'a str,
     client_name: &'a str,
     action: &'a str,
@@ -127,16 +130,6 @@ fn attribute_field<'a>(strings: &'a Strings, name: &'a str) -> AttributeField<'a
     }
 }
 
-/// Where a challenge page posts: `/{poolId}/challenge` (or `/challenge` on the pool's
-/// domain) with the page's query, the authorization request.
-pub(super) fn challenge_action(request: &Request, pool_id: &str) -> String {
-    let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), pool_id);
-    match request.uri().query() {
-        Some(query) => format!("{prefix}/challenge?{query}"),
-        None => format!("{prefix}/challenge"),
-    }
-}
-
 /// The page of `challenge`, with a CSRF token of the browser's pre-session cookie.
 pub(super) fn challenge_page(
     state: &WebState,
@@ -145,7 +138,7 @@ pub(super) fn challenge_page(
     challenge_action: &str,
     challenge: &PageChallenge,
 ) -> Response {
-    let strings = form.strings;
+    let strings = form.frame.strings;
     let (title, step) = match &challenge.step {
         ChallengeStep::NewPassword {
             required_attributes,
@@ -224,11 +217,10 @@ pub(super) fn challenge_page(
             (StatusCode::BAD_REQUEST, Some(strings.invalid_answer))
         }
     };
-    let (cookie, new) = pre_session(headers);
-    let csrf = state.oauth.csrf_token(&cookie);
+    let pre_session = PreSession::of(headers);
+    let csrf = pre_session.csrf_token(&state.oauth);
     let page = ChallengeTemplate {
-        strings,
-        style: STYLE,
+        frame: form.frame,
         title,
         client_name: form.client_name,
         action: challenge_action,
@@ -238,81 +230,65 @@ pub(super) fn challenge_page(
         error,
         step,
     };
-    let mut response = html(status, page.render(), Some(form.callback));
-    if new
-        && let Some(v) =
-            gatehouse_identity::http::oauth2::cookies::set_cookie(PRE_SESSION_COOKIE, &cookie, None)
-    {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    let mut response = html(status, form.frame, &page, Some(form.callback));
+    pre_session.set_on(&mut response);
     response
 }
 
-/// The answer of a challenge form, read from the body; `None` if it is not a form or has
-/// too many fields.
-fn submitted(headers: &HeaderMap, body: &[u8]) -> Option<(String, ChallengeAnswer)> {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return None;
+/// The answer a challenge form carries (`attr:<name>` fields are attributes).
+fn answer_of(fields: &FormFields) -> ChallengeAnswer {
+    ChallengeAnswer {
+        challenge: fields.get("challenge").to_owned(),
+        session: fields.get("session").to_owned(),
+        new_password: fields.get("new_password").to_owned(),
+        confirm_password: fields
+            .has("confirm_password")
+            .then(|| fields.get("confirm_password").to_owned()),
+        attributes: fields
+            .pairs()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("attr:")
+                    .map(|a| (a.to_owned(), v.to_owned()))
+            })
+            .collect(),
+        code: fields.get("code").to_owned(),
+        factor: fields.get("factor").to_owned(),
     }
-    let mut csrf = String::new();
-    let mut answer = ChallengeAnswer::default();
-    for (i, (k, v)) in form_urlencoded::parse(body).enumerate() {
-        if i >= MAX_FIELDS {
-            return None;
-        }
-        match k.as_ref() {
-            "_csrf" => csrf = v.into_owned(),
-            "challenge" => answer.challenge = v.into_owned(),
-            "session" => answer.session = v.into_owned(),
-            "new_password" => answer.new_password = v.into_owned(),
-            "confirm_password" => answer.confirm_password = Some(v.into_owned()),
-            "code" => answer.code = v.into_owned(),
-            "factor" => answer.factor = v.into_owned(),
-            name => {
-                if let Some(attribute) = name.strip_prefix("attr:") {
-                    answer
-                        .attributes
-                        .push((attribute.to_owned(), v.into_owned()));
-                }
-            }
-        }
-    }
-    Some((csrf, answer))
 }
 
 /// `GET /{poolId}/challenge`: a challenge page is only ever the answer to a form; a reload
 /// or a link goes back to the sign-in page of the same request.
-pub(super) async fn challenge_get(Path(pool_id): Path<String>, request: Request) -> Response {
-    let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), &pool_id);
-    let location = match request.uri().query() {
-        Some(query) => format!("{prefix}/login?{query}"),
-        None => format!("{prefix}/login"),
-    };
-    found(&location, None)
+async fn challenge_get(Path(pool_id): Path<String>, request: Request) -> Response {
+    found(&page_url(&request, &pool_id, "login"), None)
 }
 
 /// `POST /{poolId}/challenge`: a challenge page's answer.
-pub(super) async fn challenge_submit(
+async fn challenge_submit(
     State(state): State<Arc<WebState>>,
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (strings, params, login_action) = read_page(&request, &pool_id);
-    let action = challenge_action(&request, &pool_id);
+    let params = authorize_request(&request);
+    let login_action = page_url(&request, &pool_id, "login");
+    let action = page_url(&request, &pool_id, "challenge");
+    let client = client_address(&state, &request);
+    let frame = Frame::load(
+        &state,
+        request.headers(),
+        &pool_id,
+        params.client_id.as_deref(),
+    )
+    .await;
+    let strings = frame.strings;
     let context = match state.oauth.login_context(&pool_id, &params).await {
         Ok(context) => context,
-        Err(refusal) => return refused(refusal, strings),
+        Err(refusal) => return refused(refusal, &frame),
     };
     let callback = context.request.redirect_uri.clone();
-    let client = client_address(&state, &request);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let form = Form {
-        strings,
+        frame: &frame,
         client_name: &context.client_name,
         action: &login_action,
         callback: &callback,
@@ -334,30 +310,21 @@ pub(super) async fn challenge_submit(
             Some(strings.too_many_requests),
         );
     }
-    let body = axum::body::to_bytes(body, gatehouse_identity::http::MAX_REQUEST_BODY_BYTES).await;
-    let Some((csrf, answer)) = body.ok().and_then(|body| submitted(&headers, &body)) else {
-        return form_page(
-            &state,
-            &headers,
-            &form,
-            StatusCode::BAD_REQUEST,
-            Some(strings.form_expired),
-        );
+    let fields = match read_form(&state.oauth, &headers, body).await {
+        Ok(fields) => fields,
+        Err(e) => {
+            return form_page(
+                &state,
+                &headers,
+                &form,
+                e.status(),
+                Some(strings.form_expired),
+            );
+        }
     };
-    let csrf_ok = read_cookie(&headers, PRE_SESSION_COOKIE)
-        .is_some_and(|cookie| state.oauth.check_csrf(&cookie, &csrf));
-    if !csrf_ok {
-        return form_page(
-            &state,
-            &headers,
-            &form,
-            StatusCode::FORBIDDEN,
-            Some(strings.form_expired),
-        );
-    }
     let answered = state
         .oauth
-        .answer_challenge(&pool_id, &params, &answer)
+        .answer_challenge(&pool_id, &params, &answer_of(&fields))
         .await;
     step_response(&state, &headers, &form, &pool_id, &action, answered)
 }
@@ -372,7 +339,7 @@ pub(super) fn step_response(
     challenge_action: &str,
     step: Result<SignInStep, SignInError>,
 ) -> Response {
-    let strings = form.strings;
+    let strings = form.frame.strings;
     let (status, message) = match step {
         Ok(SignInStep::SignedIn(signed_in)) => {
             return signed_in_response(pool_id, &signed_in, form.callback);
@@ -380,7 +347,7 @@ pub(super) fn step_response(
         Ok(SignInStep::Challenge(challenge)) => {
             return challenge_page(state, headers, form, challenge_action, &challenge);
         }
-        Err(SignInError::Request(refusal)) => return refused(refusal, strings),
+        Err(SignInError::Request(refusal)) => return refused(refusal, form.frame),
         Err(SignInError::IncorrectCredentials) => {
             (StatusCode::UNAUTHORIZED, strings.incorrect_credentials)
         }
