@@ -734,14 +734,15 @@ def test_the_lockout_holds_on_the_page_alike_for_unknown_names(server, app):
     assert len(set(messages.values())) == 1, "a locked real user looks like a locked unknown name"
 
 
-def test_a_user_with_a_temporary_password_is_told_the_next_step(server, app):
+def test_a_user_with_a_temporary_password_gets_the_new_password_page(server, app):
     username = unique("temp")
     server.admin.admin_create_user(
         UserPoolId=app.pool_id, Username=username, TemporaryPassword=PASSWORD, MessageAction="SUPPRESS"
     )
     answer = post_sign_in(app, username, PASSWORD)
-    assert answer.status_code == 403 and "Location" not in answer.headers
-    assert "must choose a new password" in answer.text
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert "Choose a new password" in answer.text
+    assert read_form(answer.text).inputs["challenge"] == "NEW_PASSWORD_REQUIRED"
 
 
 def test_sign_in_posts_are_limited_per_address(servers):

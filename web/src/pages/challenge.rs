@@ -369,6 +369,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_new_password_page_asks_the_missing_required_attributes() {
+        let frame = Frame::plain(&crate::strings::ENGLISH);
+        let page = ChallengeTemplate {
+            frame: &frame,
+            title: "t",
+            client_name: "app",
+            action: "/p/challenge?x=1",
+            csrf: "c",
+            challenge: "NEW_PASSWORD_REQUIRED",
+            session: "s",
+            error: None,
+            step: Step::NewPassword {
+                attributes: ["family_name", "custom:team"]
+                    .into_iter()
+                    .map(|name| attribute_field(frame.strings, name))
+                    .collect(),
+            },
+        }
+        .render()
+        .unwrap();
+        assert!(
+            page.contains(r#"<label for="attr-family_name">Last name</label>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"name="attr:family_name" autocomplete="family-name" required"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"name="attr:custom:team""#), "{page}");
+        assert!(
+            page.contains(r#"name="new_password""#) && page.contains(r#"name="confirm_password""#)
+        );
+    }
+
+    #[test]
     fn a_secret_is_shown_in_groups_of_four() {
         assert_eq!(grouped("ABCDEFGHIJ"), "ABCD EFGH IJ");
         assert_eq!(grouped(""), "");
