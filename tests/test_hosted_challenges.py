@@ -343,6 +343,19 @@ def test_totp_enrolment_from_the_page_key_then_the_totp_challenge(server):
     again.finish(again.submit({"code": totp.now()}))
 
 
+def test_a_new_password_then_the_enrolment_in_one_sign_in(server):
+    pool = Pool(server, mfa="ON", email_mfa=False)
+    username, _ = pool.user(temporary=True)
+    flow = signed_in_to_challenge(pool, username, "Choose a new password")
+    enrol = flow.submit({"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert enrol.status_code == 200 and "Set up an authenticator app" in flow.text()
+    key = re.search(r'<code id="secret"[^>]*>([A-Z2-7 ]+)</code>', flow.page.text)
+    assert key, flow.page.text
+    totp = pyotp.TOTP(key.group(1).replace(" ", ""))
+    claims = flow.finish(flow.submit({"code": totp.now()}))
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
+
+
 # === what an attacker tries ===
 
 

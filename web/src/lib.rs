@@ -2,7 +2,9 @@
 //! JavaScript — that `/oauth2/authorize` sends a browser to when it has no usable session.
 //!
 //! # Job
-//! The sign-in page (`/{poolId}/login`, and `/login` on a pool's domain) and the page of
+//! The sign-in page (`/{poolId}/login`, and `/login` on a pool's domain), the pages of its
+//! next steps (`/{poolId}/challenge`: a new password, TOTP and email codes, the choice of a
+//! factor, the enrolment of a software token with its QR code) and the page of
 //! requests that cannot go back to the app ([`HostedPages`], the identity adapter's
 //! `ErrorPages`). Every page carries the same headers ([`security`]): a `__Host-` cookie
 //! pair (a pre-session cookie whose HMAC is each form's CSRF token, then the hosted session),

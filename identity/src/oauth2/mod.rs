@@ -14,8 +14,10 @@
 //!    own parameters ([`ValidRequest::to_pairs`]), as Cognito's `/login?client_id=…` does.
 //! 2. The page checks the same request again on every GET and POST (nothing is kept between
 //!    them on the server), then [`OAuth2::password_sign_in`] runs the user pool's own password
-//!    step (lockout, uniform errors) and, once the sign-in is complete, opens a hosted session
-//!    and issues a code: the page redirects to the callback with it.
+//!    step (lockout, uniform errors). When the pool asks more (a new password, a second
+//!    factor), each next page answers through [`OAuth2::answer_challenge`] (the user pool's
+//!    own challenge chain, for hosted sessions only). Once the sign-in is complete it opens a
+//!    hosted session and issues a code: the page redirects to the callback with it.
 //! 3. `POST /oauth2/token` redeems the code once ([`OAuth2::token`]).
 //!
 //! # What is stored

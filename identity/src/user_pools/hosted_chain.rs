@@ -55,8 +55,8 @@ impl From<UserPoolError> for HostedRefusal {
 impl UserPools {
     /// Answers `challenge` of a hosted sign-in (`session`) with the page's `responses`
     /// (`NEW_PASSWORD` and `userAttributes.*`, `SOFTWARE_TOKEN_MFA_CODE`, `EMAIL_OTP_CODE`,
-    /// `ANSWER`, or `MFA_SETUP`'s `SOFTWARE_TOKEN_MFA_CODE`): the next challenge (prepared
-    /// by [`UserPools::hosted_next`]) or the sign-in's proof.
+    /// `ANSWER`, or `MFA_SETUP`'s `SOFTWARE_TOKEN_MFA_CODE`): the next challenge (for the
+    /// caller to prepare with [`UserPools::hosted_next`]) or the sign-in's proof.
     pub(crate) async fn hosted_answer(
         &self,
         pool: &UserPool,
@@ -118,7 +118,7 @@ impl UserPools {
                 self.finish(pool, client, user, claims.sign_in, now).await?
             }
         };
-        Ok(self.hosted_next(pool, client, outcome).await?)
+        Ok(outcome)
     }
 
     /// What the pages show after a step of a hosted sign-in: `outcome` itself, except that
