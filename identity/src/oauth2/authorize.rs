@@ -85,7 +85,7 @@ pub(crate) struct CodeDetails {
 
 impl OAuth2 {
     /// The pool, the client and the checked request.
-    async fn checked(
+    pub(super) async fn checked(
         &self,
         pool_id: &str,
         request: &AuthorizeRequest,
@@ -225,6 +225,20 @@ impl OAuth2 {
             .hosted_password_sign_in(&pool, &client, username, password)
             .await
             .map_err(|e| sign_in_error(&e))?;
+        self.finish_hosted_sign_in(&pool, &client, &valid, outcome)
+            .await
+    }
+
+    /// What follows a hosted sign-in's step (`outcome`): when the sign-in is complete, its
+    /// proof redeemed, a hosted session and a code for `valid`; otherwise the page's next
+    /// step.
+    pub(super) async fn finish_hosted_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        valid: &ValidRequest,
+        outcome: AuthOutcome,
+    ) -> Result<SignedInRedirect, SignInError> {
         let challenge = match outcome {
             AuthOutcome::Challenge(c) => c,
             AuthOutcome::Tokens(_) => {
@@ -239,16 +253,16 @@ impl OAuth2 {
         }
         let now = self.pools.now();
         let user = self
-            .complete_sign_in(&pool, &client, &challenge.session, now)
+            .complete_sign_in(pool, client, &challenge.session, now)
             .await
             .map_err(|e| sign_in_error(&e))?;
         let amr = vec!["pwd".to_owned()];
         let session = self
-            .open_hosted_session(&pool, &user, &amr, now)
+            .open_hosted_session(pool, &user, &amr, now)
             .await
             .map_err(|e| sign_in_error(&e))?;
         let location = self
-            .issue_code(&pool, &client, &valid, &user, now, &amr, now)
+            .issue_code(pool, client, valid, &user, now, &amr, now)
             .await
             .map_err(|e| sign_in_error(&e))?;
         Ok(SignedInRedirect { location, session })
@@ -355,7 +369,7 @@ impl OAuth2 {
 }
 
 /// A refused sign-in, in the page's terms.
-fn sign_in_error(e: &UserPoolError) -> SignInError {
+pub(super) fn sign_in_error(e: &UserPoolError) -> SignInError {
     use UserPoolError as E;
     if is_locked_out(e) {
         return SignInError::TooManyAttempts;

@@ -25,12 +25,14 @@
 //! What an OAuth sign-in was granted (scopes, `amr`) is kept by its `origin_jti`, so refreshed
 //! tokens carry the same scopes.
 
+mod account;
 mod authorize;
 mod error;
 mod hosted;
 mod request;
 mod token;
 
+pub use account::{AccountError, FormAttribute, InputKind, NameKind, SignUpContext, SignedUp};
 pub use authorize::{AuthorizeOutcome, LoginContext, SignInError, SignedInRedirect};
 pub use error::{ErrorRedirect, OAuthError, PageError, Refusal};
 pub use hosted::HostedSession;
