@@ -147,13 +147,14 @@ impl UserPools {
         if !claims.sign_in.hosted || !self.names_user(pool, name, &claims).await? {
             return Err(invalid_session());
         }
-        self.spend(&claims).await?;
         let user = self.session_user(pool, &claims).await?;
         if user.status != UserStatus::Confirmed {
+            // Not spent: the proof still works once the code confirms the account.
             return Err(UserPoolError::UserNotConfirmed(
                 "User is not confirmed.".into(),
             ));
         }
+        self.spend(&claims).await?;
         // As a password sign-in would: PreAuthentication first (uniform, as the pages are).
         self.pre_authentication(
             pool,
