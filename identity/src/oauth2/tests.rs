@@ -818,11 +818,20 @@ async fn a_sign_up_proof_signs_its_confirmed_user_in_once() {
         let req = request(&[("client_id", &client.id)]);
         let email = "bob@example.com";
         let signed_up = oauth
-            .sign_up(&pool_id, &req, "bob", PASSWORD, vec![("email".into(), email.into())])
+            .sign_up(
+                &pool_id,
+                &req,
+                "bob",
+                PASSWORD,
+                vec![("email".into(), email.into())],
+            )
             .await
             .unwrap();
         assert!(!signed_up.confirmed);
-        assert_eq!(signed_up.delivery.as_ref().unwrap().destination, "b***@e***");
+        assert_eq!(
+            signed_up.delivery.as_ref().unwrap().destination,
+            "b***@e***"
+        );
 
         // Before the confirmation the proof signs nobody in, and is not spent by trying.
         let early = oauth
@@ -835,7 +844,10 @@ async fn a_sign_up_proof_signs_its_confirmed_user_in_once() {
             oauth.confirm_sign_up(&pool_id, &req, "bob", wrong).await,
             Err(AccountError::CodeMismatch)
         );
-        oauth.confirm_sign_up(&pool_id, &req, "bob", &code).await.unwrap();
+        oauth
+            .confirm_sign_up(&pool_id, &req, "bob", &code)
+            .await
+            .unwrap();
 
         // For another name, or another client's request: refused.
         let other = oauth
@@ -856,11 +868,20 @@ async fn a_sign_up_proof_signs_its_confirmed_user_in_once() {
 
         // A proof past its lifetime opens nothing.
         let late = oauth
-            .sign_up(&pool_id, &req, "carol", PASSWORD, vec![("email".into(), "carol@example.com".into())])
+            .sign_up(
+                &pool_id,
+                &req,
+                "carol",
+                PASSWORD,
+                vec![("email".into(), "carol@example.com".into())],
+            )
             .await
             .unwrap();
         let code = last_code(&f, "SignUp", "carol@example.com");
-        oauth.confirm_sign_up(&pool_id, &req, "carol", &code).await.unwrap();
+        oauth
+            .confirm_sign_up(&pool_id, &req, "carol", &code)
+            .await
+            .unwrap();
         f.clock
             .advance(crate::user_pools::HOSTED_SIGN_UP_PROOF_LIFETIME + Duration::from_secs(1));
         let expired = oauth
@@ -880,21 +901,40 @@ async fn the_account_pages_hide_which_users_exist() {
         let (pool_id, telling) = account_setup(&f, false).await;
         let req = request(&[("client_id", &telling.id)]);
         oauth
-            .sign_up(&pool_id, &req, "dave", PASSWORD, vec![("email".into(), "dave@example.com".into())])
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "dave@example.com".into())],
+            )
             .await
             .unwrap();
         let taken = oauth
-            .sign_up(&pool_id, &req, "dave", PASSWORD, vec![("email".into(), "d2@example.com".into())])
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "d2@example.com".into())],
+            )
             .await;
         assert!(matches!(taken, Err(AccountError::Refused(m)) if m == "User already exists"));
-        let nobody = oauth.forgot_password(&pool_id, &req, "nobody").await.unwrap();
+        let nobody = oauth
+            .forgot_password(&pool_id, &req, "nobody")
+            .await
+            .unwrap();
         assert_eq!(nobody.attribute_name, "email");
         assert_eq!(
-            oauth.confirm_sign_up(&pool_id, &req, "nobody", "123456").await,
+            oauth
+                .confirm_sign_up(&pool_id, &req, "nobody", "123456")
+                .await,
             Err(AccountError::CodeMismatch)
         );
         assert_eq!(
-            oauth.reset_password(&pool_id, &req, "nobody", "123456", PASSWORD).await,
+            oauth
+                .reset_password(&pool_id, &req, "nobody", "123456", PASSWORD)
+                .await,
             Err(AccountError::CodeMismatch)
         );
 
@@ -919,12 +959,22 @@ async fn the_account_pages_hide_which_users_exist() {
         let req = request(&[("client_id", &hiding.id)]);
         let before = f.messages().len();
         let hidden = oauth
-            .sign_up(&pool_id, &req, "dave", PASSWORD, vec![("email".into(), "d3@example.com".into())])
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "d3@example.com".into())],
+            )
             .await
             .unwrap();
         assert!(!hidden.confirmed);
         assert_eq!(hidden.delivery.unwrap().destination, "d***@e***");
-        assert_eq!(f.messages().len(), before, "nothing is sent for a taken name");
+        assert_eq!(
+            f.messages().len(),
+            before,
+            "nothing is sent for a taken name"
+        );
         let opened = oauth
             .sign_in_after_sign_up(&pool_id, &req, &hidden.proof, "dave")
             .await;

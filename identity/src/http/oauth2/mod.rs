@@ -97,7 +97,10 @@ pub const DOMAIN_PATHS: &[&str] = &[
     "/login",
     "/signup",
     "/confirm",
+    "/confirmUser",
+    "/resendcode",
     "/forgotPassword",
+    "/confirmForgotPassword",
     "/error",
 ];
 
