@@ -61,16 +61,43 @@ pub struct Strings {
     pub setup_qr_alt: &'static str,
     pub setup_key_label: &'static str,
     pub setup_code_intro: &'static str,
-}
-
-impl Strings {
-    /// The label of user attribute `name`.
-    pub fn attribute_label<'a>(&'a self, name: &'a str) -> &'a str {
-        self.attribute_labels
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(name, |(_, label)| label)
-    }
+    pub sign_up_title: &'static str,
+    pub sign_up_button: &'static str,
+    pub sign_up_link: &'static str,
+    pub no_account: &'static str,
+    pub forgot_link: &'static str,
+    pub have_account: &'static str,
+    pub sign_in_link: &'static str,
+    pub back_to_sign_in: &'static str,
+    pub username_only_label: &'static str,
+    pub email_label: &'static str,
+    pub phone_label: &'static str,
+    pub email_or_phone_label: &'static str,
+    pub password_rules_intro: &'static str,
+    /// `{n}`: the policy's minimum length.
+    pub rule_min_length: &'static str,
+    pub rule_lowercase: &'static str,
+    pub rule_uppercase: &'static str,
+    pub rule_number: &'static str,
+    pub rule_symbol: &'static str,
+    pub sign_up_unavailable: &'static str,
+    pub created_pending: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_button: &'static str,
+    pub resend_button: &'static str,
+    /// `{destination}`: where the code went, masked.
+    pub code_sent_to: &'static str,
+    pub code_resent_to: &'static str,
+    pub code_mismatch: &'static str,
+    pub code_expired: &'static str,
+    pub account_confirmed: &'static str,
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub send_code_button: &'static str,
+    pub reset_title: &'static str,
+    pub reset_code_sent_to: &'static str,
+    pub reset_button: &'static str,
+    pub password_changed: &'static str,
 }
 
 /// English.
@@ -140,6 +167,41 @@ pub static ENGLISH: Strings = Strings {
     setup_qr_alt: "QR code of the key for your authenticator app",
     setup_key_label: "Key",
     setup_code_intro: "Then enter the 6-digit code the app shows.",
+    sign_up_title: "Create an account",
+    sign_up_button: "Sign up",
+    sign_up_link: "Sign up",
+    no_account: "Need an account?",
+    forgot_link: "Forgot your password?",
+    have_account: "Already have an account?",
+    sign_in_link: "Sign in",
+    back_to_sign_in: "Back to sign in",
+    username_only_label: "Username",
+    email_label: "Email",
+    phone_label: "Phone number",
+    email_or_phone_label: "Email or phone number",
+    password_rules_intro: "Your password needs:",
+    rule_min_length: "At least {n} characters",
+    rule_lowercase: "A lowercase letter",
+    rule_uppercase: "An uppercase letter",
+    rule_number: "A number",
+    rule_symbol: "A special character",
+    sign_up_unavailable: "This application does not let people sign up here. Ask its administrator for an account.",
+    created_pending: "Your account was created. An administrator must confirm it before you can sign in.",
+    confirm_title: "Confirm your account",
+    confirm_button: "Confirm account",
+    resend_button: "Send a new code",
+    code_sent_to: "We sent a code to {destination}. Enter it below to confirm your account.",
+    code_resent_to: "We sent a new code to {destination}.",
+    code_mismatch: "Invalid verification code provided, please try again.",
+    code_expired: "This code has expired. Ask for a new one.",
+    account_confirmed: "Your account is confirmed. Sign in to continue.",
+    forgot_title: "Reset your password",
+    forgot_intro: "Enter your username and we will send you a code to reset your password.",
+    send_code_button: "Send code",
+    reset_title: "Choose a new password",
+    reset_code_sent_to: "If an account goes by that name, we sent it a code ({destination}).",
+    reset_button: "Change password",
+    password_changed: "Your password was changed. Sign in with your new password.",
 };
 
 /// French.
@@ -174,6 +236,41 @@ pub static FRENCH: Strings = Strings {
     invalid_password: "Ce mot de passe ne respecte pas les exigences. Choisissez-en un plus long ou plus varié.",
     passwords_differ: "Les deux mots de passe ne sont pas identiques.",
     invalid_answer: "Des champs manquent ou ne sont pas valides. Vérifiez-les et réessayez.",
+    sign_up_title: "Créer un compte",
+    sign_up_button: "S’inscrire",
+    sign_up_link: "Inscrivez-vous",
+    no_account: "Pas encore de compte ?",
+    forgot_link: "Mot de passe oublié ?",
+    have_account: "Vous avez déjà un compte ?",
+    sign_in_link: "Connectez-vous",
+    back_to_sign_in: "Retour à la connexion",
+    username_only_label: "Nom d’utilisateur",
+    email_label: "E-mail",
+    phone_label: "Numéro de téléphone",
+    email_or_phone_label: "E-mail ou numéro de téléphone",
+    password_rules_intro: "Votre mot de passe doit contenir :",
+    rule_min_length: "Au moins {n} caractères",
+    rule_lowercase: "Une lettre minuscule",
+    rule_uppercase: "Une lettre majuscule",
+    rule_number: "Un chiffre",
+    rule_symbol: "Un caractère spécial",
+    sign_up_unavailable: "Cette application ne permet pas de s’inscrire ici. Demandez un compte à son administrateur.",
+    created_pending: "Votre compte a été créé. Un administrateur doit le confirmer avant que vous puissiez vous connecter.",
+    confirm_title: "Confirmez votre compte",
+    confirm_button: "Confirmer le compte",
+    resend_button: "Envoyer un nouveau code",
+    code_sent_to: "Nous avons envoyé un code à {destination}. Saisissez-le ci-dessous pour confirmer votre compte.",
+    code_resent_to: "Nous avons envoyé un nouveau code à {destination}.",
+    code_mismatch: "Code de vérification incorrect, veuillez réessayer.",
+    code_expired: "Ce code a expiré. Demandez-en un nouveau.",
+    account_confirmed: "Votre compte est confirmé. Connectez-vous pour continuer.",
+    forgot_title: "Réinitialiser votre mot de passe",
+    forgot_intro: "Saisissez votre nom d’utilisateur : nous vous enverrons un code pour réinitialiser votre mot de passe.",
+    send_code_button: "Envoyer le code",
+    reset_title: "Choisissez un nouveau mot de passe",
+    reset_code_sent_to: "Si un compte porte ce nom, nous lui avons envoyé un code ({destination}).",
+    reset_button: "Changer le mot de passe",
+    password_changed: "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe.",
     attribute_labels: &[
         ("name", "Nom complet"),
         ("given_name", "Prénom"),
@@ -210,6 +307,20 @@ pub static FRENCH: Strings = Strings {
     setup_key_label: "Clé",
     setup_code_intro: "Saisissez ensuite le code à 6 chiffres affiché par l’application.",
 };
+
+impl Strings {
+    /// The label of attribute `name` on the sign-up form: its translation, or for a custom
+    /// attribute its name without `custom:`.
+    pub fn attribute_label(&self, name: &str) -> String {
+        self.attribute_labels
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(
+                || name.strip_prefix("custom:").unwrap_or(name).to_owned(),
+                |(_, label)| (*label).to_owned(),
+            )
+    }
+}
 
 /// Every language there is, English first (the fallback).
 pub static LANGUAGES: &[&Strings] = &[&ENGLISH, &FRENCH];

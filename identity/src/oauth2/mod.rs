@@ -27,6 +27,7 @@
 //! What an OAuth sign-in was granted (scopes, `amr`) is kept by its `origin_jti`, so refreshed
 //! tokens carry the same scopes.
 
+mod account;
 mod authorize;
 mod challenge;
 mod error;
@@ -34,6 +35,7 @@ mod hosted;
 mod request;
 mod token;
 
+pub use account::{AccountError, FormAttribute, InputKind, NameKind, SignUpContext, SignedUp};
 pub use authorize::{AuthorizeOutcome, LoginContext, SignInError, SignInStep, SignedInRedirect};
 pub use challenge::{
     ChallengeAnswer, ChallengeError, ChallengeStep, MAX_ANSWER_ATTRIBUTES, MAX_ANSWER_FIELD_LEN,

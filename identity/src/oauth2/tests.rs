@@ -886,3 +886,217 @@ async fn a_hosted_sign_in_enrols_a_software_token_then_answers_its_challenge() {
     })
     .await;
 }
+
+// === the account pages ===
+
+/// The code of the latest outbox message with this purpose and destination.
+fn last_code(f: &crate::user_pools::tests::Fixture, purpose: &str, destination: &str) -> String {
+    f.messages()
+        .iter()
+        .rev()
+        .find(|m| m["purpose"] == purpose && m["destination"] == destination)
+        .and_then(|m| m["code"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {purpose} code for {destination}"))
+}
+
+/// A pool verifying emails, and an OAuth client that prevents user-existence errors or not.
+async fn account_setup(f: &crate::user_pools::tests::Fixture, hide: bool) -> (String, Client) {
+    let config = PoolConfig {
+        auto_verified_attributes: vec![crate::user_pools::config::VerifiedAttribute::Email],
+        ..PoolConfig::default()
+    };
+    let pool = f.pools.create_user_pool("accounts", config).await.unwrap();
+    let client = f
+        .pools
+        .create_user_pool_client(
+            &pool.id,
+            NewClient {
+                name: "web".into(),
+                generate_secret: false,
+                config: ClientConfig {
+                    prevent_user_existence_errors: hide,
+                    allowed_oauth_scopes: vec!["openid".into(), "email".into()],
+                    ..oauth_config()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    (pool.id, client)
+}
+
+#[tokio::test]
+async fn a_sign_up_proof_signs_its_confirmed_user_in_once() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let (pool_id, client) = account_setup(&f, false).await;
+        let req = request(&[("client_id", &client.id)]);
+        let email = "bob@example.com";
+        let signed_up = oauth
+            .sign_up(
+                &pool_id,
+                &req,
+                "bob",
+                PASSWORD,
+                vec![("email".into(), email.into())],
+            )
+            .await
+            .unwrap();
+        assert!(!signed_up.confirmed);
+        assert_eq!(
+            signed_up.delivery.as_ref().unwrap().destination,
+            "b***@e***"
+        );
+
+        // Before the confirmation the proof signs nobody in, and is not spent by trying.
+        let early = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &signed_up.proof, "bob")
+            .await;
+        assert_eq!(early, Err(SignInError::NotConfirmed));
+        let code = last_code(&f, "SignUp", email);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        assert_eq!(
+            oauth.confirm_sign_up(&pool_id, &req, "bob", wrong).await,
+            Err(AccountError::CodeMismatch)
+        );
+        oauth
+            .confirm_sign_up(&pool_id, &req, "bob", &code)
+            .await
+            .unwrap();
+
+        // For another name, or another client's request: refused.
+        let other = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &signed_up.proof, "alice")
+            .await;
+        assert_eq!(other, Err(SignInError::IncorrectCredentials));
+
+        // Then once: a code for the callback; the second time nothing.
+        let Ok(SignInStep::SignedIn(signed_in)) = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &signed_up.proof, "bob")
+            .await
+        else {
+            panic!("not signed in");
+        };
+        assert!(signed_in.location.starts_with(CALLBACK) && signed_in.location.contains("code="));
+        let again = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &signed_up.proof, "bob")
+            .await;
+        assert_eq!(again, Err(SignInError::IncorrectCredentials));
+
+        // A proof past its lifetime opens nothing.
+        let late = oauth
+            .sign_up(
+                &pool_id,
+                &req,
+                "carol",
+                PASSWORD,
+                vec![("email".into(), "carol@example.com".into())],
+            )
+            .await
+            .unwrap();
+        let code = last_code(&f, "SignUp", "carol@example.com");
+        oauth
+            .confirm_sign_up(&pool_id, &req, "carol", &code)
+            .await
+            .unwrap();
+        f.clock
+            .advance(crate::user_pools::HOSTED_SIGN_UP_PROOF_LIFETIME + Duration::from_secs(1));
+        let expired = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &late.proof, "carol")
+            .await;
+        assert_eq!(expired, Err(SignInError::IncorrectCredentials));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_account_pages_hide_which_users_exist() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        // A client that lets the API tell: the pages' recovery still does not.
+        let (pool_id, telling) = account_setup(&f, false).await;
+        let req = request(&[("client_id", &telling.id)]);
+        oauth
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "dave@example.com".into())],
+            )
+            .await
+            .unwrap();
+        let taken = oauth
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "d2@example.com".into())],
+            )
+            .await;
+        assert!(matches!(taken, Err(AccountError::Refused(m)) if m == "User already exists"));
+        let nobody = oauth
+            .forgot_password(&pool_id, &req, "nobody")
+            .await
+            .unwrap();
+        assert_eq!(nobody.attribute_name, "email");
+        assert_eq!(
+            oauth
+                .confirm_sign_up(&pool_id, &req, "nobody", "123456")
+                .await,
+            Err(AccountError::CodeMismatch)
+        );
+        assert_eq!(
+            oauth
+                .reset_password(&pool_id, &req, "nobody", "123456", PASSWORD)
+                .await,
+            Err(AccountError::CodeMismatch)
+        );
+
+        // A client that prevents user-existence errors: a taken name signs up like a new one,
+        // and its proof opens nothing.
+        let hiding = f
+            .pools
+            .create_user_pool_client(
+                &pool_id,
+                NewClient {
+                    name: "hiding".into(),
+                    generate_secret: false,
+                    config: ClientConfig {
+                        prevent_user_existence_errors: true,
+                        allowed_oauth_scopes: vec!["openid".into(), "email".into()],
+                        ..oauth_config()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        let req = request(&[("client_id", &hiding.id)]);
+        let before = f.messages().len();
+        let hidden = oauth
+            .sign_up(
+                &pool_id,
+                &req,
+                "dave",
+                PASSWORD,
+                vec![("email".into(), "d3@example.com".into())],
+            )
+            .await
+            .unwrap();
+        assert!(!hidden.confirmed);
+        assert_eq!(hidden.delivery.unwrap().destination, "d***@e***");
+        assert_eq!(
+            f.messages().len(),
+            before,
+            "nothing is sent for a taken name"
+        );
+        let opened = oauth
+            .sign_in_after_sign_up(&pool_id, &req, &hidden.proof, "dave")
+            .await;
+        assert_eq!(opened, Err(SignInError::IncorrectCredentials));
+    })
+    .await;
+}

@@ -66,7 +66,8 @@ mod refresh;
 mod resource_servers;
 mod revocations;
 mod self_service;
-mod sign_up;
+pub(crate) mod sign_up;
+mod sign_up_hosted;
 mod srp_auth;
 mod transfer;
 pub mod triggers;
@@ -130,6 +131,7 @@ pub use revocations::{
 };
 pub use self_service::SignedIn;
 pub use sign_up::{SignUp, SignUpOutput};
+pub use sign_up_hosted::{HOSTED_SIGN_UP_PROOF_LIFETIME, HostedSignUp};
 pub use srp_auth::{PASSWORD_VERIFIER, SRP_TIMESTAMP_SKEW_SECS};
 pub use transfer::{ExportPage, ExportedMfa, ExportedPool, ExportedUser, ImportOutcome};
 pub use triggers::{TriggerData, TriggerEvent, TriggerKind, Triggers};

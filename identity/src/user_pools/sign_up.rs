@@ -59,13 +59,31 @@ pub struct SignUpOutput {
     pub code_delivery: Option<CodeDeliveryDetails>,
 }
 
+/// Who asks a public sign-up or recovery operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Asker<'a> {
+    /// The Cognito API: the client's `SECRET_HASH` is checked, and the answers follow the
+    /// client's `PreventUserExistenceErrors`.
+    Api {
+        /// `SecretHash`.
+        secret_hash: Option<&'a str>,
+    },
+    /// The hosted pages, for a client their checked authorization request names (a client
+    /// with a secret needs no `SECRET_HASH` there, as on Cognito's hosted UI): the answers
+    /// never tell whether a user exists, whatever the client's setting.
+    Hosted,
+}
+
 fn unknown_user() -> UserPoolError {
     UserPoolError::UserNotFound("Username/client id combination not found.".into())
 }
 
 /// The channel a sign-up code goes to: SMS when the phone number is auto-verified and
 /// present (as Cognito prefers), else email when auto-verified and present.
-fn sign_up_channel(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Option<Channel> {
+pub(super) fn sign_up_channel(
+    pool: &UserPool,
+    attributes: &BTreeMap<String, String>,
+) -> Option<Channel> {
     let has = |name: &str| attributes.get(name).is_some_and(|v| !v.is_empty());
     if pool.config.auto_verifies(VerifiedAttribute::PhoneNumber) && has("phone_number") {
         Some(Channel::Sms)
@@ -79,7 +97,11 @@ fn sign_up_channel(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Op
 impl UserPools {
     /// Delivery details that look like a real delivery, for code requests about users that
     /// do not exist when the client prevents user-existence errors.
-    fn simulated_delivery(&self, pool: &UserPool, username: &str) -> CodeDeliveryDetails {
+    pub(super) fn simulated_delivery(
+        &self,
+        pool: &UserPool,
+        username: &str,
+    ) -> CodeDeliveryDetails {
         let channel = if is_phone_number(username)
             || (!is_email(username) && pool.config.auto_verifies(VerifiedAttribute::PhoneNumber))
         {
@@ -116,13 +138,30 @@ impl UserPools {
         data: &TriggerData,
     ) -> Result<SignUpOutput, UserPoolError> {
         let (pool, client) = self.app_client(&request.client_id).await?;
+        self.check_secret_hash(&client, &request.username, request.secret_hash.as_deref())?;
+        self.sign_up_for(&pool, &client, &request, data, false)
+            .await
+            .map(|(output, _)| output)
+    }
+
+    /// SignUp for a client already known (and its `SECRET_HASH` checked, or asked on the
+    /// hosted pages); also answers the new user. `hosted`: a name already taken costs the
+    /// same password hashing as a new one (the pages may hide which names are taken).
+    pub(crate) async fn sign_up_for(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        request: &SignUp,
+        data: &TriggerData,
+        hosted: bool,
+    ) -> Result<(SignUpOutput, User), UserPoolError> {
+        let (pool, client) = (pool.clone(), client.clone());
         let now = self.now();
         if pool.config.admin_create_user.allow_admin_create_user_only {
             return Err(UserPoolError::NotAuthorized(
                 "SignUp is not permitted for this user pool.".into(),
             ));
         }
-        self.check_secret_hash(&client, &request.username, request.secret_hash.as_deref())?;
         self.check_password_policy(&pool, &request.password)?;
         self.validate_attributes(&pool, None, &request.attributes, AttributeWrite::Create)?;
         // Developer-only attributes belong to the operator API (they end up in ID-token
@@ -143,9 +182,18 @@ impl UserPools {
             sub,
             username,
             attributes,
-        } = self
+        } = match self
             .new_identity(&pool, &request.username, &request.attributes)
-            .await?;
+            .await
+        {
+            Ok(identity) => identity,
+            Err(e @ UserPoolError::UsernameExists(_)) if hosted => {
+                // The hashing a new user's password would have cost (see `hosted`).
+                self.passwords().verify(&request.password, None).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.check_required_attributes(&pool, &attributes)?;
         let answer = self
             .pre_sign_up(&pool, false, Some(&client.id), &username, &attributes, data)
@@ -209,25 +257,36 @@ impl UserPools {
             ),
             None => None,
         };
-        Ok(SignUpOutput {
-            user_confirmed: answer.auto_confirm_user,
-            user_sub: sub,
-            code_delivery,
-        })
+        Ok((
+            SignUpOutput {
+                user_confirmed: answer.auto_confirm_user,
+                user_sub: sub,
+                code_delivery,
+            },
+            user,
+        ))
     }
 
     /// The client, its pool and the user a public code operation names, after the
-    /// `SECRET_HASH` check; `None` for an unknown user.
+    /// `SECRET_HASH` check (the API's); `None` for an unknown user. The last value says
+    /// whether to answer uniformly: the client prevents user-existence errors, or the hosted
+    /// pages ask (they always do).
     async fn public_user(
         &self,
         client_id: &str,
         username: &str,
-        secret_hash: Option<&str>,
-    ) -> Result<(UserPool, Client, Option<User>), UserPoolError> {
+        asker: Asker<'_>,
+    ) -> Result<(UserPool, Client, Option<User>, bool), UserPoolError> {
         let (pool, client) = self.app_client(client_id).await?;
-        self.check_secret_hash(&client, username, secret_hash)?;
+        let uniform = match asker {
+            Asker::Api { secret_hash } => {
+                self.check_secret_hash(&client, username, secret_hash)?;
+                client.config.prevent_user_existence_errors
+            }
+            Asker::Hosted => true,
+        };
         let user = self.find_user(&pool, username).await?;
-        Ok((pool, client, user))
+        Ok((pool, client, user, uniform))
     }
 
     /// ConfirmSignUp: checks the code, confirms the user and marks the attribute the code
@@ -271,9 +330,29 @@ impl UserPools {
         force_alias_creation: bool,
         data: &TriggerData,
     ) -> Result<(), UserPoolError> {
-        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        self.confirm_sign_up_as(
+            client_id,
+            username,
+            code,
+            Asker::Api { secret_hash },
+            force_alias_creation,
+            data,
+        )
+        .await
+    }
+
+    /// ConfirmSignUp for the API or the hosted pages (see [`Asker`]).
+    pub(crate) async fn confirm_sign_up_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        asker: Asker<'_>,
+        force_alias_creation: bool,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
+        let (pool, client, user, uniform) = self.public_user(client_id, username, asker).await?;
         let now = self.now();
-        let uniform = client.config.prevent_user_existence_errors;
         if !uniform {
             let Some(user) = &user else {
                 return Err(unknown_user());
@@ -405,9 +484,19 @@ impl UserPools {
         username: &str,
         secret_hash: Option<&str>,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
-        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        self.resend_confirmation_code_as(client_id, username, Asker::Api { secret_hash })
+            .await
+    }
+
+    /// ResendConfirmationCode for the API or the hosted pages (see [`Asker`]).
+    pub(crate) async fn resend_confirmation_code_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        asker: Asker<'_>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        let (pool, _client, user, uniform) = self.public_user(client_id, username, asker).await?;
         let now = self.now();
-        let uniform = client.config.prevent_user_existence_errors;
         let channel = user
             .as_ref()
             .filter(|u| u.status == UserStatus::Unconfirmed && u.enabled)
@@ -470,8 +559,21 @@ impl UserPools {
         secret_hash: Option<&str>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<CodeDeliveryDetails, UserPoolError> {
+        self.forgot_password_as(client_id, username, Asker::Api { secret_hash }, metadata)
+            .await
+    }
+
+    /// ForgotPassword for the API or the hosted pages (see [`Asker`]).
+    pub(crate) async fn forgot_password_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        asker: Asker<'_>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CodeDeliveryDetails, UserPoolError> {
         super::auth::check_client_metadata(metadata)?;
-        let (pool, client, mut user) = self.public_user(client_id, username, secret_hash).await?;
+        let (pool, _client, mut user, uniform) =
+            self.public_user(client_id, username, asker).await?;
         let now = self.now();
         let recovery = pool.config.recovery_mechanisms()?;
         if recovery.contains(&RecoveryMechanism::AdminOnly) {
@@ -493,7 +595,6 @@ impl UserPools {
         {
             user = self.find_user(&pool, username).await?;
         }
-        let uniform = client.config.prevent_user_existence_errors;
         let channel = user
             .as_ref()
             .filter(|u| u.enabled)
@@ -562,9 +663,29 @@ impl UserPools {
         secret_hash: Option<&str>,
         data: &TriggerData,
     ) -> Result<(), UserPoolError> {
-        let (pool, client, user) = self.public_user(client_id, username, secret_hash).await?;
+        self.confirm_forgot_password_as(
+            client_id,
+            username,
+            code,
+            password,
+            Asker::Api { secret_hash },
+            data,
+        )
+        .await
+    }
+
+    /// ConfirmForgotPassword for the API or the hosted pages (see [`Asker`]).
+    pub(crate) async fn confirm_forgot_password_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        password: &str,
+        asker: Asker<'_>,
+        data: &TriggerData,
+    ) -> Result<(), UserPoolError> {
+        let (pool, client, user, uniform) = self.public_user(client_id, username, asker).await?;
         let now = self.now();
-        let uniform = client.config.prevent_user_existence_errors;
         if user.is_none() && !uniform {
             return Err(unknown_user());
         }

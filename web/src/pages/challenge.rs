@@ -25,7 +25,7 @@ use gatehouse_identity::user_pools::Factor;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use super::login::{Form, form_page, signed_in_response};
+use super::login::{SignInPage, sign_in_page, signed_in_response};
 use super::{
     FormFields, Frame, PreSession, WebState, authorize_request, client_address, found, html,
     page_url, read_form, refused,
@@ -42,7 +42,7 @@ pub(super) fn routes() -> Router<Arc<WebState>> {
 /// A required attribute's field on the new-password page.
 struct AttributeField<'a> {
     name: &'a str,
-    label: &'a str,
+    label: String,
     input_type: &'static str,
     autocomplete: &'static str,
 }
@@ -134,7 +134,7 @@ fn attribute_field<'a>(strings: &'a Strings, name: &'a str) -> AttributeField<'a
 pub(super) fn challenge_page(
     state: &WebState,
     headers: &HeaderMap,
-    form: &Form<'_>,
+    form: &SignInPage<'_>,
     challenge_action: &str,
     challenge: &PageChallenge,
 ) -> Response {
@@ -183,12 +183,13 @@ pub(super) fn challenge_page(
         ChallengeStep::SetUpSoftwareToken { secret, uri } => {
             let Some(qr) = qr_data_url(uri) else {
                 tracing::error!("a software token's URI does not fit a QR code");
-                return form_page(
+                return sign_in_page(
                     state,
                     headers,
                     form,
                     StatusCode::SERVICE_UNAVAILABLE,
                     Some(strings.unavailable),
+                    None,
                 );
             };
             (
@@ -270,6 +271,8 @@ async fn challenge_submit(
 ) -> Response {
     let params = authorize_request(&request);
     let login_action = page_url(&request, &pool_id, "login");
+    let sign_up_url = page_url(&request, &pool_id, "signup");
+    let forgot_url = page_url(&request, &pool_id, "forgotPassword");
     let action = page_url(&request, &pool_id, "challenge");
     let client = client_address(&state, &request);
     let frame = Frame::load(
@@ -287,12 +290,14 @@ async fn challenge_submit(
     let callback = context.request.redirect_uri.clone();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let form = Form {
+    let form = SignInPage {
         frame: &frame,
         client_name: &context.client_name,
         action: &login_action,
         callback: &callback,
         username: "",
+        sign_up_url: &sign_up_url,
+        forgot_url: &forgot_url,
     };
     // Answers are limited per address like the password form.
     if state
@@ -302,23 +307,25 @@ async fn challenge_submit(
         .check(client, state.clock.now())
         .is_err()
     {
-        return form_page(
+        return sign_in_page(
             &state,
             &headers,
             &form,
             StatusCode::TOO_MANY_REQUESTS,
             Some(strings.too_many_requests),
+            None,
         );
     }
     let fields = match read_form(&state.oauth, &headers, body).await {
         Ok(fields) => fields,
         Err(e) => {
-            return form_page(
+            return sign_in_page(
                 &state,
                 &headers,
                 &form,
                 e.status(),
                 Some(strings.form_expired),
+                None,
             );
         }
     };
@@ -334,7 +341,7 @@ async fn challenge_submit(
 pub(super) fn step_response(
     state: &WebState,
     headers: &HeaderMap,
-    form: &Form<'_>,
+    form: &SignInPage<'_>,
     pool_id: &str,
     challenge_action: &str,
     step: Result<SignInStep, SignInError>,
@@ -361,7 +368,7 @@ pub(super) fn step_response(
         Err(SignInError::SessionExpired) => (StatusCode::UNAUTHORIZED, strings.session_expired),
         Err(SignInError::Unavailable) => (StatusCode::SERVICE_UNAVAILABLE, strings.unavailable),
     };
-    form_page(state, headers, form, status, Some(message))
+    sign_in_page(state, headers, form, status, Some(message), None)
 }
 
 #[cfg(test)]

@@ -30,26 +30,33 @@ struct LoginTemplate<'a> {
     action: &'a str,
     csrf: &'a str,
     username: &'a str,
+    sign_up_url: &'a str,
+    forgot_url: &'a str,
     error: Option<&'a str>,
+    notice: Option<&'a str>,
 }
 
 /// What the sign-in form shows besides its error.
-pub(super) struct Form<'a> {
+pub(super) struct SignInPage<'a> {
     pub(super) frame: &'a Frame,
     pub(super) client_name: &'a str,
     pub(super) action: &'a str,
     pub(super) callback: &'a str,
     pub(super) username: &'a str,
+    /// The sign-up and forgotten-password pages, with the same authorization request.
+    pub(super) sign_up_url: &'a str,
+    pub(super) forgot_url: &'a str,
 }
 
-/// The sign-in form (again, with `error`), with a CSRF token of the pre-session cookie
-/// (set here when the browser has none).
-pub(super) fn form_page(
+/// The sign-in form (again, with `error`; or after another page, with its `notice`), with
+/// a CSRF token of the pre-session cookie (set here when the browser has none).
+pub(super) fn sign_in_page(
     state: &WebState,
     headers: &HeaderMap,
-    form: &Form<'_>,
+    form: &SignInPage<'_>,
     status: StatusCode,
     error: Option<&str>,
+    notice: Option<&str>,
 ) -> Response {
     let pre_session = PreSession::of(headers);
     let csrf = pre_session.csrf_token(&state.oauth);
@@ -59,7 +66,10 @@ pub(super) fn form_page(
         action: form.action,
         csrf: &csrf,
         username: form.username,
+        sign_up_url: form.sign_up_url,
+        forgot_url: form.forgot_url,
         error,
+        notice,
     };
     let mut response = html(status, form.frame, &page, Some(form.callback));
     pre_session.set_on(&mut response);
@@ -73,6 +83,8 @@ async fn login_page(
 ) -> Response {
     let params = authorize_request(&request);
     let action = page_url(&request, &pool_id, "login");
+    let sign_up_url = page_url(&request, &pool_id, "signup");
+    let forgot_url = page_url(&request, &pool_id, "forgotPassword");
     let frame = Frame::load(
         &state,
         request.headers(),
@@ -84,14 +96,16 @@ async fn login_page(
         Ok(context) => context,
         Err(refusal) => return refused(refusal, &frame),
     };
-    let form = Form {
+    let form = SignInPage {
         frame: &frame,
         client_name: &context.client_name,
         action: &action,
         callback: &context.request.redirect_uri,
         username: "",
+        sign_up_url: &sign_up_url,
+        forgot_url: &forgot_url,
     };
-    form_page(&state, request.headers(), &form, StatusCode::OK, None)
+    sign_in_page(&state, request.headers(), &form, StatusCode::OK, None, None)
 }
 
 async fn login_submit(
@@ -102,6 +116,8 @@ async fn login_submit(
     let params = authorize_request(&request);
     let action = page_url(&request, &pool_id, "login");
     let challenge_action = page_url(&request, &pool_id, "challenge");
+    let sign_up_url = page_url(&request, &pool_id, "signup");
+    let forgot_url = page_url(&request, &pool_id, "forgotPassword");
     let client = client_address(&state, &request);
     let frame = Frame::load(
         &state,
@@ -118,12 +134,14 @@ async fn login_submit(
     let callback = context.request.redirect_uri.clone();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let mut form = Form {
+    let mut form = SignInPage {
         frame: &frame,
         client_name: &context.client_name,
         action: &action,
         callback: &callback,
         username: "",
+        sign_up_url: &sign_up_url,
+        forgot_url: &forgot_url,
     };
     // The sign-in attempts of one address are limited like InitiateAuth's.
     if state
@@ -133,23 +151,25 @@ async fn login_submit(
         .check(client, state.clock.now())
         .is_err()
     {
-        return form_page(
+        return sign_in_page(
             &state,
             &headers,
             &form,
             StatusCode::TOO_MANY_REQUESTS,
             Some(strings.too_many_requests),
+            None,
         );
     }
     let fields = match read_form(&state.oauth, &headers, body).await {
         Ok(fields) => fields,
         Err(e) => {
-            return form_page(
+            return sign_in_page(
                 &state,
                 &headers,
                 &form,
                 e.status(),
                 Some(strings.form_expired),
+                None,
             );
         }
     };

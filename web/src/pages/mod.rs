@@ -19,6 +19,7 @@
 //! [`read_form`] refuses a POST without the cookie, or with a token of another cookie,
 //! before any field is used.
 
+mod account;
 mod challenge;
 mod error;
 mod login;
@@ -60,6 +61,7 @@ pub struct WebState {
 pub fn router(state: WebState) -> Router {
     Router::new()
         .merge(login::routes())
+        .merge(account::routes())
         .merge(challenge::routes())
         .merge(error::routes())
         .with_state(Arc::new(state))

@@ -98,7 +98,10 @@ pub const DOMAIN_PATHS: &[&str] = &[
     "/challenge",
     "/signup",
     "/confirm",
+    "/confirmUser",
+    "/resendcode",
     "/forgotPassword",
+    "/confirmForgotPassword",
     "/error",
 ];
 
