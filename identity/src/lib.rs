@@ -50,6 +50,7 @@ pub mod identity_pools;
 pub mod ids;
 pub mod net;
 pub mod oauth2;
+pub mod oidc;
 pub mod password;
 mod periodic;
 pub mod rate_limit;

@@ -31,7 +31,8 @@ use gatehouse_identity::http::oauth2::cookies::{
 use gatehouse_identity::http::oauth2::{ErrorPages, MountedAt};
 use gatehouse_identity::net::TrustedProxies;
 use gatehouse_identity::oauth2::{
-    AuthorizeRequest, HOSTED_SESSION_LIFETIME, OAuth2, PageError, Refusal, SignInError,
+    AuthorizeRequest, HOSTED_SESSION_LIFETIME, LoginContext, OAuth2, PageError, Refusal,
+    SignInError,
 };
 
 use crate::security::{STYLE, add_page_headers};
@@ -76,6 +77,42 @@ struct LoginTemplate<'a> {
     csrf: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// A link per federated provider the client supports.
+    buttons: &'a [Button],
+    /// Whether the client lets the pool's own users sign in (`COGNITO`).
+    password_form: bool,
+}
+
+/// A federated provider's button: `/oauth2/authorize` with the same request, naming it.
+struct Button {
+    name: String,
+    href: String,
+}
+
+/// The buttons of `context`'s providers, for a page of `pool_id` reached as `request`.
+fn buttons(request: &Request, pool_id: &str, context: &LoginContext) -> Vec<Button> {
+    let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), pool_id);
+    context
+        .providers()
+        .iter()
+        .map(|name| {
+            let mut pairs: Vec<(&str, &str)> = context
+                .request
+                .request
+                .to_pairs()
+                .into_iter()
+                .filter(|(k, _)| !matches!(*k, "identity_provider" | "idp_identifier"))
+                .collect();
+            pairs.push(("identity_provider", name));
+            Button {
+                name: name.clone(),
+                href: gatehouse_identity::oauth2::redirect_with(
+                    &format!("{prefix}/oauth2/authorize"),
+                    &pairs,
+                ),
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -115,6 +152,7 @@ fn error_response(error: PageError, strings: &Strings) -> Response {
         PageError::RedirectMismatch => (StatusCode::BAD_REQUEST, strings.error_redirect_mismatch),
         PageError::LogoutMismatch => (StatusCode::BAD_REQUEST, strings.error_logout_mismatch),
         PageError::RepeatedParameter => (StatusCode::BAD_REQUEST, strings.error_repeated_parameter),
+        PageError::InvalidState => (StatusCode::BAD_REQUEST, strings.error_invalid_state),
         PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, strings.unavailable),
     };
     let page = ErrorTemplate {
@@ -138,6 +176,7 @@ async fn error_route(request: Request) -> Response {
         "missing_client_id" => PageError::MissingClientId,
         "missing_redirect_uri" => PageError::MissingRedirectUri,
         "logout_mismatch" => PageError::LogoutMismatch,
+        "invalid_state" => PageError::InvalidState,
         _ => PageError::RepeatedParameter,
     };
     error_response(error, strings)
@@ -182,6 +221,8 @@ struct Form<'a> {
     action: &'a str,
     callback: &'a str,
     username: &'a str,
+    buttons: &'a [Button],
+    password_form: bool,
 }
 
 /// The sign-in form (again, with `error`), with a CSRF token of the pre-session cookie
@@ -203,6 +244,8 @@ fn form_page(
         csrf: &csrf,
         username: form.username,
         error,
+        buttons: form.buttons,
+        password_form: form.password_form,
     };
     let mut response = html(status, page.render(), Some(form.callback));
     if new && let Some(v) = set_cookie(PRE_SESSION_COOKIE, &cookie, None) {
@@ -239,12 +282,15 @@ async fn login_page(
         Ok(context) => context,
         Err(refusal) => return refused(refusal, strings),
     };
+    let buttons = buttons(&request, &pool_id, &context);
     let form = Form {
         strings,
         client_name: &context.client_name,
         action: &action,
         callback: &context.request.redirect_uri,
         username: "",
+        buttons: &buttons,
+        password_form: context.password_form(),
     };
     form_page(&state, request.headers(), &form, StatusCode::OK, None)
 }
@@ -288,6 +334,7 @@ async fn login_submit(
         Err(refusal) => return refused(refusal, strings),
     };
     let callback = context.request.redirect_uri.clone();
+    let buttons = buttons(&request, &pool_id, &context);
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -304,6 +351,8 @@ async fn login_submit(
         action: &action,
         callback: &callback,
         username: "",
+        buttons: &buttons,
+        password_form: context.password_form(),
     };
     // The sign-in attempts of one address are limited like InitiateAuth's.
     if state

@@ -31,7 +31,13 @@ pub struct Strings {
     pub error_missing_redirect: &'static str,
     pub error_logout_mismatch: &'static str,
     pub error_repeated_parameter: &'static str,
+    /// A federated provider's answer whose sign-in expired, was used or is another browser's.
+    pub error_invalid_state: &'static str,
     pub error_hint: &'static str,
+    /// Before a federated provider's name on its button.
+    pub sign_in_with: &'static str,
+    /// Between the providers' buttons and the password form.
+    pub or_divider: &'static str,
 }
 
 /// English.
@@ -58,7 +64,10 @@ pub static ENGLISH: Strings = Strings {
     error_missing_redirect: "The link does not say where to return to.",
     error_logout_mismatch: "The application asked to go to a sign-out address it has not registered.",
     error_repeated_parameter: "The link is malformed.",
+    error_invalid_state: "This sign-in has expired or was already used. Go back to the application and sign in again.",
     error_hint: "Go back to the application and try again. If it keeps happening, tell its owner.",
+    sign_in_with: "Sign in with",
+    or_divider: "or",
 };
 
 /// Every language there is, English first (the fallback).
