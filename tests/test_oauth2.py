@@ -433,6 +433,35 @@ def test_a_tampered_state_is_refused_by_authlib(app):
         )
 
 
+def test_the_page_speaks_the_language_the_browser_asks_for(app):
+    import base64
+    import hashlib
+    import re
+
+    client = app.session()
+    url, _, _, _ = app.authorize_url(client)
+    for accepted, lang, title, wrong in [
+        ("fr-CH, fr;q=0.9, en;q=0.5", "fr", "Connexion", "Nom d’utilisateur ou mot de passe incorrect."),
+        ("de-DE, en;q=0.5", "en", "Sign in", "Incorrect username or password."),
+    ]:
+        browser = Browser()
+        headers = {"Accept-Language": accepted}
+        to_login = location(browser.get(url, headers), url)
+        page = browser.get(to_login, headers)
+        assert f'<html lang="{lang}">' in page.text and f"<h1>{title}</h1>" in page.text
+        # The page's stylesheet is the one its policy allows, by hash.
+        css = re.search(r"<style>(.*?)</style>", page.text, re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}';" in page.headers["Content-Security-Policy"]
+        form = read_form(page.text)
+        answer = browser.post(
+            urllib.parse.urljoin(to_login, form.action),
+            {"username": app.username, "password": "Wrong-Horse-1!", "_csrf": form.inputs["_csrf"]},
+            headers,
+        )
+        assert answer.status_code == 401 and wrong in answer.text, answer.text
+
+
 def test_a_form_without_its_csrf_token_is_refused(app):
     browser = Browser()
     client = app.session()

@@ -8,7 +8,8 @@
 //! pair (a pre-session cookie whose HMAC is each form's CSRF token, then the hosted session),
 //! a Content-Security-Policy without inline script whose `form-action` also names the app's
 //! callback origin (the browser follows the sign-in POST's redirect there),
-//! `X-Frame-Options: DENY` and `Cache-Control: no-store`. The words are in [`strings`].
+//! `X-Frame-Options: DENY` and `Cache-Control: no-store`. The words are in [`strings`]; what
+//! every page shares, and one file per page, in `pages`.
 //!
 //! # Must not depend on
 //! `gatehouse-gateway` or the root binary; storage only through `gatehouse-identity`'s

@@ -1,33 +1,31 @@
 //! The headers every hosted page carries, and the CSP source of an app's callback.
 
-use std::sync::LazyLock;
-
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 
 /// The pages' stylesheet, inline (allowed by its hash: no `unsafe-inline`).
 pub(crate) const STYLE: &str = include_str!("../assets/pages.css");
 
-/// `'sha256-…'` of [`STYLE`].
-static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
+/// `'sha256-…'` of a page's stylesheet, the CSP source that allows exactly that text.
+pub(crate) fn style_hash(css: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, css.as_bytes());
     format!(
         "'sha256-{}'",
         base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
     )
-});
+}
 
-/// The Content-Security-Policy of a page: nothing but its own style; forms post to the
+/// The Content-Security-Policy of a page: nothing but its own style (`style_hash`, of the
+/// stylesheet the page carries, branding included); forms post to the
 /// page itself, and (`callback`) to the app's callback origin, where the answer to the
 /// sign-in form redirects (a browser applies `form-action` to that redirect too).
-pub(crate) fn content_security_policy(callback: Option<&str>) -> String {
+pub(crate) fn content_security_policy(style_hash: &str, callback: Option<&str>) -> String {
     let form_action = match callback.and_then(csp_source) {
         Some(source) => format!("'self' {source}"),
         None => "'self'".to_owned(),
     };
     format!(
-        "default-src 'none'; style-src {}; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'",
-        *STYLE_HASH
+        "default-src 'none'; style-src {style_hash}; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -57,8 +55,8 @@ pub(crate) fn csp_source(url: &str) -> Option<String> {
 }
 
 /// Adds the headers of every page to `headers`.
-pub(crate) fn add_page_headers(headers: &mut HeaderMap, callback: Option<&str>) {
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(callback)) {
+pub(crate) fn add_page_headers(headers: &mut HeaderMap, style_hash: &str, callback: Option<&str>) {
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(style_hash, callback)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -105,7 +103,9 @@ mod tests {
 
     #[test]
     fn the_policy_allows_no_script_and_names_the_callback() {
-        let csp = content_security_policy(Some("https://app.example.com/cb"));
+        let hash = style_hash(STYLE);
+        let csp = content_security_policy(&hash, Some("https://app.example.com/cb"));
+        assert!(csp.contains(&format!("style-src {hash};")), "{csp}");
         assert!(csp.contains("default-src 'none'"), "{csp}");
         assert!(
             !csp.contains("script-src") && !csp.contains("unsafe-inline"),
@@ -116,6 +116,6 @@ mod tests {
             "{csp}"
         );
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-        assert!(content_security_policy(None).contains("form-action 'self';"));
+        assert!(content_security_policy(&hash, None).contains("form-action 'self';"));
     }
 }

@@ -70,8 +70,38 @@ pub static ENGLISH: Strings = Strings {
     or_divider: "or",
 };
 
+/// French.
+pub static FRENCH: Strings = Strings {
+    lang: "fr",
+    sign_in_title: "Connexion",
+    sign_in_to: "pour continuer vers",
+    username_label: "Nom d’utilisateur ou e-mail",
+    password_label: "Mot de passe",
+    sign_in_button: "Se connecter",
+    incorrect_credentials: "Nom d’utilisateur ou mot de passe incorrect.",
+    too_many_attempts: "Trop de tentatives infructueuses. Patientez un instant, puis réessayez.",
+    not_confirmed: "Ce compte n’est pas encore confirmé. Confirmez-le avec le code que vous avez reçu, puis connectez-vous.",
+    password_reset_required: "Ce compte a besoin d’un nouveau mot de passe. Réinitialisez votre mot de passe, puis connectez-vous.",
+    new_password_required: "Ce compte doit choisir un nouveau mot de passe. Cette page n’est pas encore disponible : contactez votre administrateur.",
+    second_factor_required: "Ce compte demande un second facteur pour se connecter. Cette page n’est pas encore disponible : contactez votre administrateur.",
+    form_expired: "Ce formulaire a expiré. Veuillez vous reconnecter.",
+    too_many_requests: "Trop de requêtes. Patientez un instant, puis réessayez.",
+    unavailable: "Un problème est survenu de notre côté. Veuillez réessayer.",
+    error_title: "Ce lien de connexion ne fonctionne pas",
+    error_unknown_client: "L’application qui vous a envoyé ici est inconnue.",
+    error_missing_client: "Le lien ne désigne aucune application.",
+    error_redirect_mismatch: "L’application a demandé à revenir vers une adresse qu’elle n’a pas enregistrée.",
+    error_missing_redirect: "Le lien n’indique pas où revenir.",
+    error_logout_mismatch: "L’application a demandé à aller vers une adresse de déconnexion qu’elle n’a pas enregistrée.",
+    error_repeated_parameter: "Le lien est mal formé.",
+    error_invalid_state: "Cette connexion a expiré ou a déjà été utilisée. Revenez à l’application et reconnectez-vous.",
+    error_hint: "Revenez à l’application et réessayez. Si le problème persiste, prévenez son responsable.",
+    sign_in_with: "Se connecter avec",
+    or_divider: "ou",
+};
+
 /// Every language there is, English first (the fallback).
-pub static LANGUAGES: &[&Strings] = &[&ENGLISH];
+pub static LANGUAGES: &[&Strings] = &[&ENGLISH, &FRENCH];
 
 /// The strings for the language the request prefers (`Accept-Language`, by `q`), among
 /// [`LANGUAGES`]; English when none matches.
@@ -112,7 +142,7 @@ mod tests {
 
     #[test]
     fn english_is_the_fallback_language() {
-        for accepted in ["", "de-CH, fr;q=0.8", "en-GB;q=0.5, xx", "*"] {
+        for accepted in ["", "de-CH, it;q=0.8", "en-GB;q=0.5, xx", "*", "fr;q=0"] {
             let mut headers = HeaderMap::new();
             headers.insert(
                 header::ACCEPT_LANGUAGE,
@@ -120,5 +150,46 @@ mod tests {
             );
             assert_eq!(for_request(&headers).lang, "en", "{accepted}");
         }
+    }
+
+    fn preferred(accepted: &str) -> &'static str {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(accepted).unwrap(),
+        );
+        for_request(&headers).lang
+    }
+
+    #[test]
+    fn french_is_chosen_by_accept_language() {
+        let cases = [
+            ("fr", "fr"),
+            ("fr-CA", "fr"),
+            ("FR-fr", "fr"),
+            ("de-CH, fr;q=0.8, en;q=0.5", "fr"),
+            ("en;q=0.4, fr;q=0.9", "fr"),
+            ("en-US, fr;q=0.9", "en"),
+            ("fr;q=0.3, en;q=0.7", "en"),
+        ];
+        for (accepted, expected) in cases {
+            assert_eq!(preferred(accepted), expected, "{accepted}");
+        }
+    }
+
+    #[test]
+    fn every_language_has_every_string() {
+        // The fields of `Strings` make a missing string a compile error; an empty or
+        // untranslated one is caught here (the `lang` tags differ, the titles too).
+        for strings in LANGUAGES {
+            let debug = format!("{strings:?}");
+            assert!(
+                !debug.contains(": \"\""),
+                "an empty string in {}",
+                strings.lang
+            );
+        }
+        assert_ne!(FRENCH.sign_in_title, ENGLISH.sign_in_title);
+        assert_ne!(FRENCH.error_hint, ENGLISH.error_hint);
     }
 }
