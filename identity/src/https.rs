@@ -1,7 +1,8 @@
 //! The one outbound HTTP client setup: plain `http://` or TLS (rustls on aws-lc-rs) verified
 //! against the Mozilla roots and any extra roots the operator configured, HTTP/1.1, Nagle off.
-//! Used by the DynamoDB proxy towards its upstream and by the gateway and the identity pools
-//! towards OIDC issuers, whose JSON documents [`get_json`] reads.
+//! Used by the DynamoDB proxy towards its upstream and by the gateway, the identity pools and
+//! the user pools' federation towards OIDC issuers, whose JSON documents [`get_json`] reads
+//! and whose token and userInfo endpoints [`send_json`] calls.
 
 use std::sync::Arc;
 use std::time::Duration;

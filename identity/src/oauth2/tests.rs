@@ -770,3 +770,103 @@ async fn client_credentials_get_resource_server_scopes_only() {
     })
     .await;
 }
+
+/// (rule, the client's `SupportedIdentityProviders`, request parameters, the provider gone to
+/// at once or the error at the callback): how a request picks a federated provider.
+#[test]
+fn federated_provider_selection_rules() {
+    let providers = vec![
+        KnownProvider {
+            name: "Corp".into(),
+            identifiers: vec!["corp.example".into()],
+        },
+        KnownProvider {
+            name: "Other".into(),
+            identifiers: vec!["other.example".into()],
+        },
+    ];
+    let cases: Vec<(
+        &str,
+        Vec<&str>,
+        Vec<(&str, &str)>,
+        Result<Option<&str>, &str>,
+    )> = vec![
+        (
+            "no provider named: the page",
+            vec!["COGNITO", "Corp"],
+            vec![],
+            Ok(None),
+        ),
+        (
+            "identity_provider names a supported one",
+            vec!["COGNITO", "Corp"],
+            vec![("identity_provider", "Corp")],
+            Ok(Some("Corp")),
+        ),
+        (
+            "idp_identifier finds it",
+            vec!["Corp"],
+            vec![("idp_identifier", "corp.example")],
+            Ok(Some("Corp")),
+        ),
+        (
+            "a provider of the pool the client does not support",
+            vec!["COGNITO", "Corp"],
+            vec![("identity_provider", "Other")],
+            Err("invalid_request"),
+        ),
+        (
+            "an identifier of a provider the client does not support",
+            vec!["COGNITO", "Corp"],
+            vec![("idp_identifier", "other.example")],
+            Err("invalid_request"),
+        ),
+        (
+            "a provider the pool does not have",
+            vec!["COGNITO", "Gone"],
+            vec![("identity_provider", "Gone")],
+            Err("invalid_request"),
+        ),
+        (
+            "COGNITO named but not supported",
+            vec!["Corp"],
+            vec![("identity_provider", "COGNITO")],
+            Err("invalid_request"),
+        ),
+        (
+            "only deleted providers: nothing to sign in with",
+            vec!["Gone"],
+            vec![],
+            Err("unauthorized_client"),
+        ),
+    ];
+    for (rule, supported, extra, expected) in cases {
+        let public = client(
+            false,
+            ClientConfig {
+                supported_identity_providers: supported.iter().map(|s| (*s).to_owned()).collect(),
+                ..oauth_config()
+            },
+        );
+        let got = match request(&extra).validate_with(Some(&public), &[], &providers) {
+            Ok(valid) => Ok(valid.upstream),
+            Err(Refusal::Redirect(r)) => Err(r.error.code()),
+            Err(Refusal::Page(p)) => panic!("{rule}: a page {p:?}"),
+        };
+        assert_eq!(got, expected.map(|o| o.map(str::to_owned)), "{rule}");
+    }
+    // The page's buttons: the client's providers the pool has, and the password form only
+    // with COGNITO.
+    let only_corp = client(
+        false,
+        ClientConfig {
+            supported_identity_providers: vec!["Corp".into(), "Gone".into()],
+            ..oauth_config()
+        },
+    );
+    let valid = request(&[])
+        .validate_with(Some(&only_corp), &[], &providers)
+        .unwrap();
+    assert_eq!(valid.providers, ["Corp"]);
+    assert!(!valid.cognito);
+}

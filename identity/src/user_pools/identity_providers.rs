@@ -970,3 +970,140 @@ pub(crate) fn identities_json(list: &[IdentityEntry]) -> Result<String, UserPool
 fn to_json<T: Serialize>(value: &T) -> Result<String, UserPoolError> {
     serde_json::to_string(value).map_err(|e| UserPoolError::internal("identity provider", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oidc(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut details: BTreeMap<String, String> = [
+            ("client_id", "c"),
+            ("authorize_scopes", "openid email"),
+            ("attributes_request_method", "GET"),
+            ("oidc_issuer", "https://login.example.com"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            if v.is_empty() {
+                details.remove(*k);
+            } else {
+                details.insert((*k).to_owned(), (*v).to_owned());
+            }
+        }
+        details
+    }
+
+    /// (rule, details, accepted): Cognito's ProviderDetails rules for OIDC.
+    #[test]
+    fn oidc_details_rules() {
+        let long = "x".repeat(MAX_DETAIL_LEN + 1);
+        let cases: Vec<(&str, BTreeMap<String, String>, bool)> = vec![
+            ("the required four", oidc(&[]), true),
+            (
+                "with a secret and explicit endpoints",
+                oidc(&[
+                    ("client_secret", "s"),
+                    ("authorize_url", "https://login.example.com/a"),
+                    ("token_url", "https://login.example.com/t"),
+                    ("attributes_url", "https://login.example.com/u"),
+                    ("jwks_uri", "https://login.example.com/k"),
+                ]),
+                true,
+            ),
+            (
+                "a loopback http issuer",
+                oidc(&[("oidc_issuer", "http://127.0.0.1:9000")]),
+                true,
+            ),
+            (
+                "http off loopback",
+                oidc(&[("oidc_issuer", "http://login.example.com")]),
+                false,
+            ),
+            (
+                "not a URL",
+                oidc(&[("oidc_issuer", "login.example.com")]),
+                false,
+            ),
+            (
+                "an endpoint with a fragment",
+                oidc(&[("token_url", "https://x.example/t#f")]),
+                false,
+            ),
+            ("no client_id", oidc(&[("client_id", "")]), false),
+            ("no issuer", oidc(&[("oidc_issuer", "")]), false),
+            (
+                "scopes without openid",
+                oidc(&[("authorize_scopes", "email profile")]),
+                false,
+            ),
+            (
+                "a request method other than GET or POST",
+                oidc(&[("attributes_request_method", "PUT")]),
+                false,
+            ),
+            ("an unknown key", oidc(&[("evil", "1")]), false),
+            ("a value too long", oidc(&[("client_id", &long)]), false),
+            ("a control character", oidc(&[("client_id", "a\nb")]), false),
+        ];
+        for (rule, details, accepted) in cases {
+            assert_eq!(
+                check_details(ProviderType::Oidc, &details).is_ok(),
+                accepted,
+                "{rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn provider_names_and_identifiers() {
+        for (name, ok) in [
+            ("Corp", true),
+            ("corp-sso.2", true),
+            ("", false),
+            ("a_b", false),
+            ("has space", false),
+            (&"x".repeat(33), false),
+            ("COGNITO", false),
+            ("google", false),
+        ] {
+            assert_eq!(check_name(name, ProviderType::Oidc).is_ok(), ok, "{name:?}");
+        }
+        assert!(check_name("Google", ProviderType::Google).is_ok());
+        assert!(check_name("Corp", ProviderType::Google).is_err());
+        assert!(check_identifiers(&["corp.example".into(), "Corp SSO".into()]).is_ok());
+        assert!(check_identifiers(&["a".into(), "a".into()]).is_err());
+        assert!(check_identifiers(&["a/b".into()]).is_err());
+        assert!(check_identifiers(&vec!["x".into(); MAX_IDP_IDENTIFIERS + 1]).is_err());
+    }
+
+    #[test]
+    fn scopes_always_ask_for_openid() {
+        let mut provider = IdentityProvider {
+            pool_id: "p".into(),
+            name: "Google".into(),
+            provider_type: ProviderType::Google,
+            details: [("authorize_scopes".to_owned(), "profile email".to_owned())].into(),
+            attribute_mapping: BTreeMap::new(),
+            idp_identifiers: Vec::new(),
+            created_at: std::time::UNIX_EPOCH,
+            updated_at: std::time::UNIX_EPOCH,
+        };
+        assert_eq!(provider.scopes(), "openid profile email");
+        assert_eq!(provider.issuer(), GOOGLE_ISSUER);
+        provider
+            .details
+            .insert("authorize_scopes".into(), "openid,email".into());
+        assert_eq!(provider.scopes(), "openid email");
+        // Google's shown details carry its preset endpoints.
+        assert_eq!(
+            provider
+                .details_shown()
+                .get("oidc_issuer")
+                .map(String::as_str),
+            Some(GOOGLE_ISSUER)
+        );
+    }
+}
