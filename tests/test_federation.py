@@ -457,6 +457,22 @@ def test_sign_in_through_oidc_provider(server) -> None:
             timeout=30,
         ).json()
         assert info["username"] == "Upstream_ursula"
+        # Its refresh token works like any other.
+        refreshed = requests.post(
+            f"{issuer_url}/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": fed.client_id,
+                "refresh_token": tokens["refresh_token"],
+            },
+            timeout=30,
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        assert claims_of(refreshed.json()["id_token"])["identities"] == identities
+        # The hosted session the federated sign-in opened answers the next request at once.
+        start, verifier, _ = fed.authorize_url()
+        again_now = query_of(location(browser.get(start), start))
+        assert "code" in again_now
 
         # A second sign-in (fresh browser) is the same user, not a second one.
         start, verifier, _ = fed.authorize_url(idp_identifier="nope")
