@@ -154,7 +154,9 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     };
     // The OAuth 2.0 / OIDC endpoints and the hosted pages, under each pool's issuer and, by
     // `Host`, at the root of each pool's domain.
-    let oauth = OAuth2::new(state.user_pools.clone());
+    // Federated providers' issuers share the identity pools' key cache and outbound client.
+    let oauth =
+        OAuth2::new(state.user_pools.clone()).with_issuers(state.identity_pools.oidc_issuers());
     let hosted = oauth2_http::router(OAuthHttp {
         oauth: oauth.clone(),
         pages: Arc::new(gatehouse_web::HostedPages),

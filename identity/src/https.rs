@@ -1,7 +1,8 @@
 //! The one outbound HTTP client setup: plain `http://` or TLS (rustls on aws-lc-rs) verified
 //! against the Mozilla roots and any extra roots the operator configured, HTTP/1.1, Nagle off.
-//! Used by the DynamoDB proxy towards its upstream and by the gateway and the identity pools
-//! towards OIDC issuers, whose JSON documents [`get_json`] reads.
+//! Used by the DynamoDB proxy towards its upstream and by the gateway, the identity pools and
+//! the user pools' federation towards OIDC issuers, whose JSON documents [`get_json`] reads
+//! and whose token and userInfo endpoints [`send_json`] calls.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,34 +37,113 @@ pub async fn get_json(
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<serde_json::Value, String> {
+    let request = hyper::Request::get(parse_url(url)?)
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    match exchange_json(client, url, request, timeout, max_bytes).await? {
+        (status, body) if status.is_success() => Ok(body),
+        (status, _) => Err(format!("`{url}` answered {status}")),
+    }
+}
+
+/// One outbound request to an OpenID Connect issuer (its token or userInfo endpoint).
+#[derive(Debug, Clone, Copy)]
+pub enum Outbound<'a> {
+    /// `POST` of an `application/x-www-form-urlencoded` body, with HTTP Basic client
+    /// credentials when given (each part form-encoded first, RFC 6749 section 2.3.1).
+    Form {
+        pairs: &'a [(&'a str, &'a str)],
+        basic: Option<(&'a str, &'a str)>,
+    },
+    /// `GET` with `Authorization: Bearer`.
+    Bearer(&'a str),
+}
+
+/// Sends `outbound` to `url` and reads the answer as JSON, whatever its status (an OAuth
+/// error is a JSON body with a 400), within the limits of [`get_json`]: the status and body.
+pub async fn send_json(
+    client: &HttpsClient<Full<Bytes>>,
+    url: &str,
+    outbound: Outbound<'_>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(hyper::StatusCode, serde_json::Value), String> {
+    use base64::Engine as _;
+    let uri = parse_url(url)?;
+    let builder = hyper::Request::builder()
+        .uri(uri)
+        .header(hyper::header::ACCEPT, "application/json");
+    let request = match outbound {
+        Outbound::Form { pairs, basic } => {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter())
+                .finish();
+            let mut builder = builder.method(hyper::Method::POST).header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+            if let Some((id, secret)) = basic {
+                let encode =
+                    |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+                let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    encode(id),
+                    encode(secret)
+                ));
+                builder =
+                    builder.header(hyper::header::AUTHORIZATION, format!("Basic {credentials}"));
+            }
+            builder.body(Full::new(Bytes::from(body)))
+        }
+        Outbound::Bearer(token) => builder
+            .method(hyper::Method::GET)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::new())),
+    }
+    .map_err(|e| format!("`{url}`: {e}"))?;
+    exchange_json(client, url, request, timeout, max_bytes).await
+}
+
+fn parse_url(url: &str) -> Result<hyper::Uri, String> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|_| format!("`{url}` is not a valid url"))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(format!("`{url}`: only http and https urls can be fetched"));
     }
-    let request = hyper::Request::get(uri)
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
+    Ok(uri)
+}
+
+/// Sends `request` and reads a JSON body of at most `max_bytes`, all within `timeout`.
+async fn exchange_json(
+    client: &HttpsClient<Full<Bytes>>,
+    url: &str,
+    request: hyper::Request<Full<Bytes>>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(hyper::StatusCode, serde_json::Value), String> {
     let exchange = async {
         let response = client
             .request(request)
             .await
             .map_err(|e| format!("`{url}`: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("`{url}` answered {}", response.status()));
-        }
+        let status = response.status();
         Limited::new(response.into_body(), max_bytes)
             .collect()
             .await
-            .map(|body| body.to_bytes())
+            .map(|body| (status, body.to_bytes()))
             .map_err(|e| format!("`{url}`: {e}"))
     };
-    let body = tokio::time::timeout(timeout, exchange)
+    let (status, body) = tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| format!("`{url}` did not answer in time"))??;
-    serde_json::from_slice(&body).map_err(|e| format!("`{url}`: {e}"))
+    if body.is_empty() && !status.is_success() {
+        return Ok((status, serde_json::Value::Null));
+    }
+    let value =
+        serde_json::from_slice(&body).map_err(|e| format!("`{url}` answered {status}: {e}"))?;
+    Ok((status, value))
 }
 
 /// The `jwks_uri` of OpenID Connect issuer `issuer`, from its discovery document

@@ -22,7 +22,9 @@
 //! The services: [`user_pools`]; [`identity_pools`] (Cognito Identity: identities and their
 //! credentials); [`dynamodb`] (the row-level proxy to a DynamoDB-compatible upstream); [`iam`] (roles, managed policies, OpenID Connect providers, and the compiled
 //! view requests are decided against); [`oauth2`] (the OAuth 2.0 / OpenID Connect provider of
-//! the user pools: authorization codes, hosted sessions, the token endpoint); [`sts`] (sealed temporary credentials, the verifier of
+//! the user pools: authorization codes, hosted sessions, the token endpoint, federation with
+//! upstream providers); [`oidc`] (upstream OpenID Connect issuers: their keys and the one
+//! verifier of their tokens, shared by identity pools and federation); [`sts`] (sealed temporary credentials, the verifier of
 //! requests signed with them, GetCallerIdentity, AssumeRole).
 //!
 //! # Layers
@@ -50,6 +52,7 @@ pub mod identity_pools;
 pub mod ids;
 pub mod net;
 pub mod oauth2;
+pub mod oidc;
 pub mod password;
 mod periodic;
 pub mod rate_limit;

@@ -23,6 +23,7 @@ mod gateway;
 mod groups;
 mod iam;
 mod identity_pools;
+mod identity_providers;
 mod import_jobs;
 mod keys;
 mod mfa;
@@ -58,6 +59,7 @@ pub use iam::{
 pub use identity_pools::{
     IdentityPoolRecord, IdentityPools, IdentityRecord, Resolved, TagMapRecord,
 };
+pub use identity_providers::{IdentityProviderRecord, IdentityProviders, ProviderLinkRecord};
 pub use import_jobs::{ImportJobOutcome, ImportJobRecord, ImportJobs, NewImportJob};
 pub use keys::{KeyPurpose, SigningKeyRecord, SigningKeys};
 pub use mfa::{Mfa, MfaFlags, MfaRecord};
@@ -245,6 +247,11 @@ impl Store {
     /// The user pools users are migrated from at their first sign-in (lazy migration).
     pub fn migration_sources(&self) -> MigrationSources<'_> {
         MigrationSources::new(&self.db)
+    }
+
+    /// Upstream identity providers and the identities linked to users (federation).
+    pub fn identity_providers(&self) -> IdentityProviders<'_> {
+        IdentityProviders::new(&self.db)
     }
 
     /// Resource servers and their custom scopes (OAuth 2.0).

@@ -108,6 +108,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_functions.sql"),
         postgres: include_str!("../migrations/postgres/0016_functions.sql"),
     },
+    Migration {
+        version: 18,
+        name: "federation: identity providers and the upstream identities linked to users",
+        sqlite: include_str!("../migrations/sqlite/0018_identity_providers.sql"),
+        postgres: include_str!("../migrations/postgres/0018_identity_providers.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

@@ -29,6 +29,8 @@ pub struct Strings {
     pub error_missing_redirect: &'static str,
     pub error_logout_mismatch: &'static str,
     pub error_repeated_parameter: &'static str,
+    /// A federated provider's answer whose sign-in expired, was used or is another browser's.
+    pub error_invalid_state: &'static str,
     pub error_hint: &'static str,
     /// The challenge pages (a sign-in's next steps).
     pub session_expired: &'static str,
@@ -98,6 +100,10 @@ pub struct Strings {
     pub reset_code_sent_to: &'static str,
     pub reset_button: &'static str,
     pub password_changed: &'static str,
+    /// Before a federated provider's name on its button.
+    pub sign_in_with: &'static str,
+    /// Between the providers' buttons and the password form.
+    pub or_divider: &'static str,
 }
 
 /// English.
@@ -122,6 +128,7 @@ pub static ENGLISH: Strings = Strings {
     error_missing_redirect: "The link does not say where to return to.",
     error_logout_mismatch: "The application asked to go to a sign-out address it has not registered.",
     error_repeated_parameter: "The link is malformed.",
+    error_invalid_state: "This sign-in has expired or was already used. Go back to the application and sign in again.",
     error_hint: "Go back to the application and try again. If it keeps happening, tell its owner.",
     session_expired: "This sign-in has expired or was already completed. Please sign in again.",
     new_password_title: "Choose a new password",
@@ -202,6 +209,8 @@ pub static ENGLISH: Strings = Strings {
     reset_code_sent_to: "If an account goes by that name, we sent it a code ({destination}).",
     reset_button: "Change password",
     password_changed: "Your password was changed. Sign in with your new password.",
+    sign_in_with: "Sign in with",
+    or_divider: "or",
 };
 
 /// French.
@@ -226,6 +235,7 @@ pub static FRENCH: Strings = Strings {
     error_missing_redirect: "Le lien n’indique pas où revenir.",
     error_logout_mismatch: "L’application a demandé à aller vers une adresse de déconnexion qu’elle n’a pas enregistrée.",
     error_repeated_parameter: "Le lien est mal formé.",
+    error_invalid_state: "Cette connexion a expiré ou a déjà été utilisée. Revenez à l’application et reconnectez-vous.",
     error_hint: "Revenez à l’application et réessayez. Si le problème persiste, prévenez son responsable.",
     session_expired: "Cette connexion a expiré ou est déjà terminée. Veuillez vous reconnecter.",
     new_password_title: "Choisissez un nouveau mot de passe",
@@ -306,6 +316,8 @@ pub static FRENCH: Strings = Strings {
     setup_qr_alt: "QR code de la clé pour votre application d’authentification",
     setup_key_label: "Clé",
     setup_code_intro: "Saisissez ensuite le code à 6 chiffres affiché par l’application.",
+    sign_in_with: "Se connecter avec",
+    or_divider: "ou",
 };
 
 impl Strings {

@@ -32,10 +32,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_storage::RevocationKind;
 
-use super::oidc::OidcRefusal;
 use super::pools::{CognitoProvider, IdentityPool};
 use super::{IdentityPoolError, IdentityPools};
 use crate::iam::{OidcProvider, Tag};
+use crate::oidc::OidcRefusal;
 use crate::sts::COGNITO_FEDERATED_PRINCIPAL;
 use crate::time::unix_seconds;
 use crate::tokens::{MAX_TOKEN_LEN, TokenError};

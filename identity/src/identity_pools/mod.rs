@@ -6,8 +6,9 @@
 //! - `pools`: the operator operations on pools, roles and identities.
 //! - `logins`: verifying a `Logins` map (user-pool ID tokens, fully: signature, issuer,
 //!   audience, `token_use`, expiry, sign-outs).
-//! - `oidc`: tokens of registered OpenID Connect providers (their issuers' keys fetched and
-//!   cached), for `Logins` and AssumeRoleWithWebIdentity.
+//! - [`crate::oidc`] (shared with the user pools' federation): tokens of registered OpenID
+//!   Connect providers (their issuers' keys fetched and cached), for `Logins` and
+//!   AssumeRoleWithWebIdentity.
 //! - `openid`: GetOpenIdToken, the `{public_url}/cognito-identity` issuer's key, discovery
 //!   and JWKS, and the verification of its tokens for AssumeRoleWithWebIdentity.
 //! - `developer`: developer-authenticated identities (GetOpenIdTokenForDeveloperIdentity,
@@ -23,19 +24,18 @@ mod credentials;
 mod developer;
 mod error;
 mod logins;
-mod oidc;
 mod openid;
 mod pools;
 mod principal_tags;
 
+pub use crate::oidc::{
+    LEEWAY_SECS as OIDC_LEEWAY_SECS, MAX_DOCUMENT_BYTES as MAX_OIDC_DOCUMENT_BYTES,
+    OidcFetchConfig, REFETCH_INTERVAL as OIDC_REFETCH_INTERVAL,
+};
 pub use credentials::IdentityCredentials;
 pub use developer::{DEVELOPER_TOKEN_SECS, MAX_DEVELOPER_TOKEN_SECS};
 pub use error::IdentityPoolError;
 pub use logins::{LoginKind, MAX_LOGINS, VerifiedLogin};
-pub use oidc::{
-    LEEWAY_SECS as OIDC_LEEWAY_SECS, MAX_DOCUMENT_BYTES as MAX_OIDC_DOCUMENT_BYTES,
-    OidcFetchConfig, REFETCH_INTERVAL as OIDC_REFETCH_INTERVAL,
-};
 pub use openid::{OPENID_ISSUER_PATH, OPENID_TOKEN_SECS, OpenIdIssuerConfiguration, OpenIdToken};
 pub use pools::{
     AmbiguousRoleResolution, CognitoProvider, IdentityDescription, IdentityPool,
@@ -81,7 +81,7 @@ struct Inner {
     /// The OpenID issuer's key, loaded (or made) once on first use.
     openid_key: tokio::sync::OnceCell<Arc<crate::tokens::SigningKey>>,
     /// OpenID Connect providers' keys, fetched on demand.
-    oidc: oidc::OidcIssuers,
+    oidc: Arc<crate::oidc::OidcIssuers>,
 }
 
 impl IdentityPools {
@@ -95,7 +95,7 @@ impl IdentityPools {
         clock: Arc<dyn Clock>,
         config: IdentityPoolsConfig,
     ) -> Self {
-        let oidc = oidc::OidcIssuers::new(&config.oidc);
+        let oidc = Arc::new(crate::oidc::OidcIssuers::new(&config.oidc));
         Self {
             inner: Arc::new(Inner {
                 oidc,
@@ -116,6 +116,12 @@ impl IdentityPools {
 
     fn now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// The upstream issuers' key cache and outbound client, shared with the user pools'
+    /// federation (one cache of each issuer's keys per node).
+    pub fn oidc_issuers(&self) -> Arc<crate::oidc::OidcIssuers> {
+        Arc::clone(&self.inner.oidc)
     }
 
     /// The user-pool service logins are verified against.

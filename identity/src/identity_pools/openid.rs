@@ -24,10 +24,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::logins::{LoginKind, VerifiedLogin};
-use super::oidc::OidcRefusal;
 use super::pools::IdentityPool;
 use super::{IdentityPoolError, IdentityPools};
 use crate::iam::Tag;
+use crate::oidc::OidcRefusal;
 use crate::sts::{StsError, WebIdentity};
 use crate::time::{unix_millis, unix_seconds};
 use crate::tokens::{Jwks, SigningKey, TokenError, TokenUse};

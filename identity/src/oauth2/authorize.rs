@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::challenge::PageChallenge;
 use super::error::{ErrorRedirect, OAuthError, PageError, Refusal};
-use super::request::{AuthorizeRequest, Prompt, ValidRequest, redirect_with};
+use super::request::{AuthorizeRequest, KnownProvider, Prompt, ValidRequest, redirect_with};
 use super::{CODE_LIFETIME, OAuth2, secret_hash};
 use crate::time::{unix_millis, unix_seconds};
 use crate::user_pools::attempts::is_locked_out;
@@ -23,6 +23,9 @@ pub enum AuthorizeOutcome {
     Redirect(String),
     /// The user has to sign in: show the sign-in page for this request.
     SignIn(Box<ValidRequest>),
+    /// The request names a federated provider: to it (`Location`), binding the browser
+    /// with a cookie.
+    Upstream(super::UpstreamRedirect),
     /// Shown on a page, never redirected.
     Page(PageError),
 }
@@ -36,6 +39,18 @@ pub struct LoginContext {
     pub client_name: String,
     /// `PoolName`.
     pub pool_name: String,
+}
+
+impl LoginContext {
+    /// Whether the page shows the password form (the client lets the pool's users in).
+    pub fn password_form(&self) -> bool {
+        self.request.cognito
+    }
+
+    /// The federated providers the page offers a button for.
+    pub fn providers(&self) -> &[String] {
+        &self.request.providers
+    }
 }
 
 /// Why a password sign-in on the page did not complete. None of them tells whether a user
@@ -123,23 +138,55 @@ impl OAuth2 {
             .resource_scopes(pool_id)
             .await
             .map_err(unavailable)?;
-        let valid = request.validate(client.as_ref(), &resource_scopes)?;
+        let providers: Vec<KnownProvider> = self
+            .pools
+            .identity_providers(pool_id)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|p| KnownProvider {
+                name: p.name,
+                identifiers: p.idp_identifiers,
+            })
+            .collect();
+        let valid = request.validate_with(client.as_ref(), &resource_scopes, &providers)?;
         let client = client.ok_or(Refusal::Page(PageError::UnknownClient))?;
         Ok((pool, client, valid))
     }
 
-    /// `GET /oauth2/authorize` with the hosted session cookie's value, if any.
+    /// `GET /oauth2/authorize` with the hosted session cookie's value, if any, reached
+    /// under the pool's issuer.
     pub async fn authorize(
         &self,
         pool_id: &str,
         request: &AuthorizeRequest,
         session: Option<&str>,
     ) -> AuthorizeOutcome {
+        let idp_response = format!("{}/oauth2/idpresponse", self.pools.issuer(pool_id));
+        self.authorize_at(pool_id, request, session, &idp_response)
+            .await
+    }
+
+    /// [`OAuth2::authorize`] for a request that reached the endpoint where
+    /// `/oauth2/idpresponse` is `idp_response` (under the issuer, or on the pool's domain):
+    /// a federated provider sends the browser back there.
+    pub async fn authorize_at(
+        &self,
+        pool_id: &str,
+        request: &AuthorizeRequest,
+        session: Option<&str>,
+        idp_response: &str,
+    ) -> AuthorizeOutcome {
         let (pool, client, valid) = match self.checked(pool_id, request).await {
             Ok(checked) => checked,
             Err(Refusal::Page(page)) => return AuthorizeOutcome::Page(page),
             Err(Refusal::Redirect(r)) => return AuthorizeOutcome::Redirect(r.location()),
         };
+        if let Some(provider) = valid.upstream.clone() {
+            return self
+                .start_federation(&pool, &valid, &provider, idp_response)
+                .await;
+        }
         let now = self.pools.now();
         let server_error = |e: UserPoolError| {
             let error = OAuthError::from_service(&e);
@@ -228,6 +275,15 @@ impl OAuth2 {
             .checked(pool_id, request)
             .await
             .map_err(SignInError::Request)?;
+        if !valid.cognito {
+            return Err(SignInError::Request(Refusal::Redirect(ErrorRedirect {
+                redirect_uri: valid.redirect_uri.clone(),
+                error: OAuthError::UnauthorizedClient(
+                    "the client does not allow sign-in with the user pool (COGNITO)".into(),
+                ),
+                state: valid.state.clone(),
+            })));
+        }
         let outcome = self
             .pools
             .hosted_password_sign_in(&pool, &client, username, password)
@@ -289,7 +345,7 @@ impl OAuth2 {
 
     /// A new code for `user` and the request; the callback `Location` carrying it.
     #[expect(clippy::too_many_arguments, reason = "everything a code is bound to")]
-    async fn issue_code(
+    pub(super) async fn issue_code(
         &self,
         pool: &UserPool,
         client: &Client,
@@ -395,6 +451,7 @@ pub(super) fn sign_in_error(e: &UserPoolError) -> SignInError {
         | E::PreconditionNotMet(_)
         | E::InvalidOAuthFlow(_)
         | E::ScopeDoesNotExist(_)
+        | E::DuplicateProvider(_)
         | E::MigrationUnavailable(_)
         | E::UserLambdaValidation(_)
         | E::UnexpectedLambda(_)

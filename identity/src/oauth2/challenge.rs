@@ -356,6 +356,7 @@ fn challenge_error(e: &UserPoolError) -> ChallengeError {
         | E::UserLambdaValidation(_)
         | E::UnexpectedLambda(_)
         | E::InvalidLambdaResponse(_)
+        | E::DuplicateProvider(_)
         | E::Internal(_) => ChallengeError::InvalidAnswer,
     }
 }

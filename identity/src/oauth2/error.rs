@@ -43,6 +43,10 @@ pub enum OAuthError {
     /// Revocation of a token kind the server cannot revoke (access and ID tokens).
     #[error("{0}")]
     UnsupportedTokenType(String),
+    /// The user or the upstream identity provider refused, or the provider's answer did
+    /// not verify (federation).
+    #[error("{0}")]
+    AccessDenied(String),
     /// Overloaded (password hashing queue full, database busy): try again.
     #[error("{0}")]
     TemporarilyUnavailable(String),
@@ -66,6 +70,7 @@ impl OAuthError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::AccessDenied(_) => "access_denied",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -101,6 +106,9 @@ pub enum PageError {
     LogoutMismatch,
     /// A parameter appears twice, so which callback is meant cannot be told.
     RepeatedParameter,
+    /// An upstream identity provider's answer (`/oauth2/idpresponse`) whose `state` is
+    /// missing, forged, expired, used before or from another browser.
+    InvalidState,
     /// Busy or broken inside; the cause is logged.
     Unavailable,
 }
@@ -116,6 +124,7 @@ impl PageError {
             Self::RedirectMismatch => "redirect_mismatch",
             Self::LogoutMismatch => "logout_mismatch",
             Self::RepeatedParameter => "invalid_request",
+            Self::InvalidState => "invalid_state",
             Self::Unavailable => "server_error",
         }
     }

@@ -31,6 +31,7 @@ mod account;
 mod authorize;
 mod challenge;
 mod error;
+mod federation;
 mod hosted;
 mod request;
 mod token;
@@ -42,11 +43,15 @@ pub use challenge::{
     PageChallenge, totp_uri,
 };
 pub use error::{ErrorRedirect, OAuthError, PageError, Refusal};
+pub use federation::{
+    FEDERATION_STATE_LIFETIME, FederationOutcome, IdpResponse, MAX_STATE_LEN, UpstreamRedirect,
+};
 pub use hosted::HostedSession;
 pub(crate) use hosted::purge_expired;
-pub use request::{AuthorizeRequest, Prompt, ValidRequest, redirect_with};
+pub use request::{AuthorizeRequest, KnownProvider, Prompt, ValidRequest, redirect_with};
 pub use token::{ClientAuth, TokenGrant, TokenResponse};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
@@ -83,6 +88,8 @@ pub struct OAuth2 {
     pools: UserPools,
     /// Signs the hosted pages' CSRF tokens (derived from the master key).
     csrf: hmac::Key,
+    /// Federated providers' issuers: their keys and the client that reaches them.
+    issuers: Arc<crate::oidc::OidcIssuers>,
 }
 
 impl std::fmt::Debug for OAuth2 {
@@ -98,7 +105,18 @@ impl OAuth2 {
         Self {
             csrf: hmac::Key::new(hmac::HMAC_SHA256, &key),
             pools,
+            issuers: Arc::new(crate::oidc::OidcIssuers::new(
+                &crate::oidc::OidcFetchConfig::default(),
+            )),
         }
+    }
+
+    /// The same provider reaching federated issuers through `issuers` (the node's one
+    /// cache of issuer keys, with the operator's extra roots).
+    #[must_use]
+    pub fn with_issuers(mut self, issuers: Arc<crate::oidc::OidcIssuers>) -> Self {
+        self.issuers = issuers;
+        self
     }
 
     /// The user-pool service underneath.

@@ -7,14 +7,16 @@
 //!    it up), no `redirect_uri` without a `DefaultRedirectURI`, or a `redirect_uri` that is not
 //!    byte for byte one of the client's `CallbackURLs` (no prefix, wildcard or normalisation).
 //! 2. Back to the callback: the client must allow the `code` flow with OAuth on
-//!    (`AllowedOAuthFlowsUserPoolClient`) and sign-in with the pool's users (`COGNITO` in
-//!    `SupportedIdentityProviders`); `response_type=code`; every scope allowed to the client
+//!    (`AllowedOAuthFlowsUserPoolClient`) and at least one identity provider that exists
+//!    (`COGNITO`, or a federated provider of the pool, in `SupportedIdentityProviders`);
+//!    `response_type=code`; every scope allowed to the client
 //!    and existing (standard, or a resource server's), `email`, `phone` and `profile` only
 //!    with `openid` (no `scope`: all the client's scopes); PKCE with `S256` only (`plain` and
 //!    a challenge without a method are refused; a client without a secret must send one);
 //!    `prompt` `none` or `login`; `max_age` a whole number of seconds; `state`, `nonce` and
-//!    the challenge of bounded length; `identity_provider` `COGNITO` (federation is not
-//!    here yet: other providers are refused).
+//!    the challenge of bounded length; `identity_provider` one of the client's providers
+//!    (a federated one is gone to at once), or `idp_identifier` one of the `IdpIdentifiers`
+//!    of a federated provider the client supports.
 
 use super::error::{ErrorRedirect, OAuthError, PageError, Refusal};
 use super::{COGNITO_PROVIDER, MAX_PARAM_LEN, MAX_URL_LEN, STANDARD_SCOPES};
@@ -68,6 +70,20 @@ pub struct ValidRequest {
     pub max_age: Option<u64>,
     /// The request as sent, for links that carry it on (the sign-in page).
     pub request: AuthorizeRequest,
+    /// The federated provider the request names (`identity_provider` or `idp_identifier`):
+    /// the browser goes straight there.
+    pub upstream: Option<String>,
+    /// Whether the client lets the pool's own users sign in (`COGNITO`).
+    pub cognito: bool,
+    /// The federated providers of the pool the client supports (the sign-in page's buttons).
+    pub providers: Vec<String>,
+}
+
+/// A federated provider of the pool, as the checks see it: its name and `IdpIdentifiers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownProvider {
+    pub name: String,
+    pub identifiers: Vec<String>,
 }
 
 // === impl AuthorizeRequest ===
@@ -152,12 +168,22 @@ impl AuthorizeRequest {
         }
     }
 
-    /// Every check (see the module docs). `resource_scopes` are the pool's resource-server
-    /// scopes (`{identifier}/{name}`).
+    /// Every check (see the module docs) for a pool without federated providers.
+    /// `resource_scopes` are the pool's resource-server scopes (`{identifier}/{name}`).
     pub fn validate(
         &self,
         client: Option<&Client>,
         resource_scopes: &[String],
+    ) -> Result<ValidRequest, Refusal> {
+        self.validate_with(client, resource_scopes, &[])
+    }
+
+    /// Every check (see the module docs); `providers` are the pool's federated providers.
+    pub fn validate_with(
+        &self,
+        client: Option<&Client>,
+        resource_scopes: &[String],
+        providers: &[KnownProvider],
     ) -> Result<ValidRequest, Refusal> {
         let redirect_uri = self.check_callback(client).map_err(Refusal::Page)?;
         let Some(client) = client else {
@@ -222,32 +248,47 @@ impl AuthorizeRequest {
                 ))
             })?),
         };
-        if !config
-            .supported_identity_providers
+        let supported = &config.supported_identity_providers;
+        let cognito = supported.iter().any(|p| p == COGNITO_PROVIDER);
+        // A client may still name a provider deleted since: it is not offered.
+        let federated: Vec<&KnownProvider> = providers
             .iter()
-            .any(|p| p == COGNITO_PROVIDER)
-        {
+            .filter(|p| supported.contains(&p.name))
+            .collect();
+        if !cognito && federated.is_empty() {
             return Err(refuse(OAuthError::UnauthorizedClient(
-                "the client does not allow sign-in with the user pool (COGNITO)".into(),
+                "the client allows no identity provider of this user pool".into(),
             )));
         }
-        if let Some(provider) = self.identity_provider.as_deref().filter(|p| !p.is_empty())
-            && provider != COGNITO_PROVIDER
-        {
-            return Err(refuse(OAuthError::InvalidRequest(format!(
-                "identity provider `{}` is not configured for this client",
-                shorten(provider)
-            ))));
-        }
-        if self
-            .idp_identifier
-            .as_deref()
-            .is_some_and(|p| !p.is_empty())
-        {
-            return Err(refuse(OAuthError::InvalidRequest(
-                "no identity provider of this client has that identifier".into(),
-            )));
-        }
+        let upstream = match (
+            self.identity_provider.as_deref().filter(|p| !p.is_empty()),
+            self.idp_identifier.as_deref().filter(|p| !p.is_empty()),
+        ) {
+            (Some(COGNITO_PROVIDER), _) if cognito => None,
+            (Some(named), _) => match federated.iter().find(|p| p.name == named) {
+                Some(p) => Some(p.name.clone()),
+                None => {
+                    return Err(refuse(OAuthError::InvalidRequest(format!(
+                        "identity provider `{}` is not configured for this client",
+                        shorten(named)
+                    ))));
+                }
+            },
+            (None, Some(identifier)) => {
+                match federated
+                    .iter()
+                    .find(|p| p.identifiers.iter().any(|i| i == identifier))
+                {
+                    Some(p) => Some(p.name.clone()),
+                    None => {
+                        return Err(refuse(OAuthError::InvalidRequest(
+                            "no identity provider of this client has that identifier".into(),
+                        )));
+                    }
+                }
+            }
+            (None, None) => None,
+        };
         Ok(ValidRequest {
             client_id: client.id.clone(),
             redirect_uri,
@@ -258,6 +299,9 @@ impl AuthorizeRequest {
             prompt,
             max_age,
             request: self.clone(),
+            upstream,
+            cognito,
+            providers: federated.iter().map(|p| p.name.clone()).collect(),
         })
     }
 }

@@ -1100,3 +1100,236 @@ async fn the_account_pages_hide_which_users_exist() {
     })
     .await;
 }
+
+/// (rule, the client's `SupportedIdentityProviders`, request parameters, the provider gone to
+/// at once or the error at the callback).
+type SelectionCase = (
+    &'static str,
+    Vec<&'static str>,
+    Vec<(&'static str, &'static str)>,
+    Result<Option<&'static str>, &'static str>,
+);
+
+/// How a request picks a federated provider.
+#[test]
+fn federated_provider_selection_rules() {
+    let providers = vec![
+        KnownProvider {
+            name: "Corp".into(),
+            identifiers: vec!["corp.example".into()],
+        },
+        KnownProvider {
+            name: "Other".into(),
+            identifiers: vec!["other.example".into()],
+        },
+    ];
+    let cases: Vec<SelectionCase> = vec![
+        (
+            "no provider named: the page",
+            vec!["COGNITO", "Corp"],
+            vec![],
+            Ok(None),
+        ),
+        (
+            "identity_provider names a supported one",
+            vec!["COGNITO", "Corp"],
+            vec![("identity_provider", "Corp")],
+            Ok(Some("Corp")),
+        ),
+        (
+            "idp_identifier finds it",
+            vec!["Corp"],
+            vec![("idp_identifier", "corp.example")],
+            Ok(Some("Corp")),
+        ),
+        (
+            "a provider of the pool the client does not support",
+            vec!["COGNITO", "Corp"],
+            vec![("identity_provider", "Other")],
+            Err("invalid_request"),
+        ),
+        (
+            "an identifier of a provider the client does not support",
+            vec!["COGNITO", "Corp"],
+            vec![("idp_identifier", "other.example")],
+            Err("invalid_request"),
+        ),
+        (
+            "a provider the pool does not have",
+            vec!["COGNITO", "Gone"],
+            vec![("identity_provider", "Gone")],
+            Err("invalid_request"),
+        ),
+        (
+            "COGNITO named but not supported",
+            vec!["Corp"],
+            vec![("identity_provider", "COGNITO")],
+            Err("invalid_request"),
+        ),
+        (
+            "only deleted providers: nothing to sign in with",
+            vec!["Gone"],
+            vec![],
+            Err("unauthorized_client"),
+        ),
+    ];
+    for (rule, supported, extra, expected) in cases {
+        let public = client(
+            false,
+            ClientConfig {
+                supported_identity_providers: supported.iter().map(|s| (*s).to_owned()).collect(),
+                ..oauth_config()
+            },
+        );
+        let got = match request(&extra).validate_with(Some(&public), &[], &providers) {
+            Ok(valid) => Ok(valid.upstream),
+            Err(Refusal::Redirect(r)) => Err(r.error.code()),
+            Err(Refusal::Page(p)) => panic!("{rule}: a page {p:?}"),
+        };
+        assert_eq!(got, expected.map(|o| o.map(str::to_owned)), "{rule}");
+    }
+    // The page's buttons: the client's providers the pool has, and the password form only
+    // with COGNITO.
+    let only_corp = client(
+        false,
+        ClientConfig {
+            supported_identity_providers: vec!["Corp".into(), "Gone".into()],
+            ..oauth_config()
+        },
+    );
+    let valid = request(&[])
+        .validate_with(Some(&only_corp), &[], &providers)
+        .unwrap();
+    assert_eq!(valid.providers, ["Corp"]);
+    assert!(!valid.cognito);
+}
+
+/// A provider whose endpoints are all given (no discovery: nothing is fetched until a code
+/// is redeemed), a client supporting it; the state of a redirect to it and its cookie.
+async fn federation_start(
+    f: &crate::user_pools::tests::Fixture,
+    oauth: &OAuth2,
+) -> (String, String, String) {
+    let (pool_id, _) = setup(f, false).await;
+    let details: std::collections::BTreeMap<String, String> = [
+        ("client_id", "rp"),
+        ("authorize_scopes", "openid"),
+        ("attributes_request_method", "GET"),
+        ("oidc_issuer", "http://127.0.0.1:9"),
+        ("authorize_url", "http://127.0.0.1:9/authorize"),
+        ("token_url", "http://127.0.0.1:9/token"),
+        ("attributes_url", "http://127.0.0.1:9/userinfo"),
+        ("jwks_uri", "http://127.0.0.1:9/jwks"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    f.pools
+        .create_identity_provider(
+            &pool_id,
+            "Corp",
+            "OIDC",
+            crate::user_pools::ProviderInput {
+                details: Some(details),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let client = f
+        .pools
+        .create_user_pool_client(
+            &pool_id,
+            NewClient {
+                name: "fed".into(),
+                generate_secret: false,
+                config: ClientConfig {
+                    supported_identity_providers: vec!["COGNITO".into(), "Corp".into()],
+                    ..oauth_config()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let outcome = oauth
+        .authorize(
+            &pool_id,
+            &request(&[("client_id", &client.id), ("identity_provider", "Corp")]),
+            None,
+        )
+        .await;
+    let AuthorizeOutcome::Upstream(upstream) = outcome else {
+        panic!("not sent upstream: {outcome:?}");
+    };
+    assert!(
+        upstream
+            .location
+            .starts_with("http://127.0.0.1:9/authorize?")
+    );
+    let state = form_urlencoded::parse(upstream.location.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    (pool_id, state, upstream.binding)
+}
+
+#[tokio::test]
+async fn a_federation_state_is_bound_single_use_and_short_lived() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let answer = |state: &str| IdpResponse {
+            state: Some(state.to_owned()),
+            error: Some("access_denied".into()),
+            ..IdpResponse::default()
+        };
+        let (pool_id, state, binding) = federation_start(&f, &oauth).await;
+
+        // Another browser, another pool: refused, and the state is not spent by them.
+        let other = oauth
+            .federation_response(&pool_id, &answer(&state), Some("another-cookie"))
+            .await;
+        assert_eq!(other, FederationOutcome::Page(PageError::InvalidState));
+        let no_cookie = oauth
+            .federation_response(&pool_id, &answer(&state), None)
+            .await;
+        assert_eq!(no_cookie, FederationOutcome::Page(PageError::InvalidState));
+        let wrong_pool = oauth
+            .federation_response("us-east-1_other", &answer(&state), Some(&binding))
+            .await;
+        assert_eq!(wrong_pool, FederationOutcome::Page(PageError::InvalidState));
+
+        // The right browser: the upstream's refusal goes back to the app, once.
+        let first = oauth
+            .federation_response(&pool_id, &answer(&state), Some(&binding))
+            .await;
+        let FederationOutcome::Redirect(location) = first else {
+            panic!("{first:?}");
+        };
+        assert!(location.starts_with(CALLBACK) && location.contains("error=access_denied"));
+        assert!(location.contains("state=st"));
+        let replay = oauth
+            .federation_response(&pool_id, &answer(&state), Some(&binding))
+            .await;
+        assert_eq!(replay, FederationOutcome::Page(PageError::InvalidState));
+
+        // Expired: ten minutes later it is refused.
+        let (pool_id, state, binding) = federation_start(&f, &oauth).await;
+        f.clock.advance(FEDERATION_STATE_LIFETIME);
+        let late = oauth
+            .federation_response(&pool_id, &answer(&state), Some(&binding))
+            .await;
+        assert_eq!(late, FederationOutcome::Page(PageError::InvalidState));
+
+        // Tampered: one character changed.
+        let mut bytes = state.into_bytes();
+        bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        let forged = oauth
+            .federation_response(&pool_id, &answer(&tampered), Some(&binding))
+            .await;
+        assert_eq!(forged, FederationOutcome::Page(PageError::InvalidState));
+    })
+    .await;
+}

@@ -141,6 +141,16 @@ impl UserPools {
     ) -> Result<(), UserPoolError> {
         config.validate()?;
         self.check_oauth_scopes(pool, config, has_secret).await?;
+        for provider in &config.supported_identity_providers {
+            if provider != crate::oauth2::COGNITO_PROVIDER
+                && self.identity_provider(&pool.id, provider).await?.is_none()
+            {
+                return Err(UserPoolError::invalid(format!(
+                    "The provider {provider} does not exist for User Pool {}",
+                    pool.id
+                )));
+            }
+        }
         for name in config
             .read_attributes
             .iter()

@@ -871,14 +871,17 @@ impl ClientConfig {
                 ));
             }
         }
-        if let Some(provider) = self
-            .supported_identity_providers
-            .iter()
-            .find(|p| p.as_str() != "COGNITO")
+        // Whether each named provider exists is the pool's to say (`UserPools`' client
+        // checks); here only the shape.
+        if self.supported_identity_providers.len() > 50
+            || self
+                .supported_identity_providers
+                .iter()
+                .any(|p| p.is_empty() || p.chars().count() > 32)
         {
-            return Err(UserPoolError::invalid(format!(
-                "The provider {provider} does not exist for User Pool"
-            )));
+            return Err(UserPoolError::invalid(
+                "SupportedIdentityProviders lists at most 50 names of 1 to 32 characters",
+            ));
         }
         Ok(())
     }
@@ -1187,9 +1190,9 @@ mod tests {
                 false,
             ),
             (
-                "an identity provider that does not exist",
+                "an identity provider with an empty name",
                 ClientConfig {
-                    supported_identity_providers: vec!["Google".into()],
+                    supported_identity_providers: vec![String::new()],
                     ..web.clone()
                 },
                 false,

@@ -84,6 +84,10 @@ pub enum UserPoolError {
     /// An app client was given a scope that is neither standard nor a resource server's.
     #[error("{0}")]
     ScopeDoesNotExist(String),
+    /// An identity provider of that name (or with one of those identifiers) exists in the
+    /// pool.
+    #[error("{0}")]
+    DuplicateProvider(String),
     /// A trigger's function failed (an error answer): "`{Trigger}` failed with error
     /// `{message}`.", the function's own message passed through, as Cognito does.
     #[error("{0}")]

@@ -72,6 +72,8 @@ pub(crate) fn claim_value(name: &str, value: &str) -> serde_json::Value {
         "updated_at" => value
             .parse::<i64>()
             .map_or_else(|_| value.into(), serde_json::Value::from),
+        // Cognito's JSON list of the user's upstream identities, a list in the token.
+        "identities" => serde_json::from_str(value).unwrap_or_else(|_| value.into()),
         _ => value.into(),
     }
 }
@@ -204,6 +206,10 @@ impl UserPools {
             .filter(|(k, _)| *k != "sub")
             .map(|(k, v)| (k.clone(), claim_value(k, v)))
             .collect();
+        // A federated user's identities are in its ID token whatever the client may read.
+        if let Some(identities) = user.attribute("identities") {
+            attributes.insert("identities".into(), claim_value("identities", identities));
+        }
         if let Some(preferred) = &group_config.preferred_role {
             attributes.insert("cognito:preferred_role".into(), preferred.clone().into());
         }

@@ -54,6 +54,7 @@ mod domains;
 mod error;
 mod groups;
 mod hosted_chain;
+mod identity_providers;
 mod import_jobs;
 mod issue;
 mod keys;
@@ -77,6 +78,7 @@ mod users;
 pub use attempts::{
     CODE_GUESSES, CODE_SENDS, CODE_WINDOW, LOCKOUT_RESET_AFTER, LOCKOUT_THRESHOLD, MAX_LOCKOUT,
 };
+pub(crate) use attributes::user_from_record;
 pub use attributes::{AttributeWrite, is_email, is_phone_number};
 pub use auth::{
     AuthOutcome, Challenge, MAX_CLIENT_METADATA_ENTRIES, MAX_CLIENT_METADATA_KEY,
@@ -103,6 +105,11 @@ pub use error::UserPoolError;
 pub use groups::GroupUpdate;
 pub(crate) use hosted_chain::HostedRefusal;
 pub use hosted_chain::{HOSTED_TRIES, SECRET_CODE};
+pub use identity_providers::{
+    GOOGLE_ISSUER, IdentityProvider, MAX_DETAIL_ENTRIES, MAX_DETAIL_LEN, MAX_IDP_IDENTIFIERS,
+    MAX_PROVIDERS_PAGE, ProviderInput, ProviderType,
+};
+pub(crate) use identity_providers::{identities_json, identity_entry};
 pub use import_jobs::{
     CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
     UploadError,

@@ -35,7 +35,7 @@ use gatehouse_identity::user_pools::config::PasswordPolicyConfig;
 use gatehouse_identity::user_pools::{CodeDeliveryDetails, HOSTED_SIGN_UP_PROOF_LIFETIME};
 
 use super::challenge::challenge_page;
-use super::login::{SignInPage, sign_in_page, signed_in_response};
+use super::login::{SignInPage, buttons, prefix_of, sign_in_page, signed_in_response};
 use super::{
     FormFields, Frame, PreSession, WebState, authorize_request, client_address, html, page_url,
     read_form, refused,
@@ -163,6 +163,8 @@ struct Page {
     reset_url: String,
     /// The challenge page (a second factor after the sign-up's sign-in).
     challenge_url: String,
+    /// The pages' path prefix (the federated providers' buttons link under it).
+    prefix: String,
     /// `username` in the query (the confirmation pages: Cognito's links carry it).
     username: String,
     client: std::net::IpAddr,
@@ -204,6 +206,7 @@ impl Page {
                 url("challenge"),
             ]
         };
+        let prefix = prefix_of(&request, &pool_id);
         let client = client_address(state, &request);
         let (parts, body) = request.into_parts();
         let frame = Frame::load(state, &parts.headers, &pool_id, params.client_id.as_deref()).await;
@@ -220,6 +223,7 @@ impl Page {
             forgot_url,
             reset_url,
             challenge_url,
+            prefix,
             username,
             client,
         };
@@ -262,6 +266,8 @@ impl Page {
             username: "",
             sign_up_url: &self.sign_up_url,
             forgot_url: &self.forgot_url,
+            buttons: buttons(&self.prefix, context),
+            password_form: context.password_form(),
         }
     }
 

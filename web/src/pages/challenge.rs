@@ -25,7 +25,7 @@ use gatehouse_identity::user_pools::Factor;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use super::login::{SignInPage, sign_in_page, signed_in_response};
+use super::login::{SignInPage, buttons, prefix_of, sign_in_page, signed_in_response};
 use super::{
     FormFields, Frame, PreSession, WebState, authorize_request, client_address, found, html,
     page_url, read_form, refused,
@@ -273,6 +273,7 @@ async fn challenge_submit(
     let login_action = page_url(&request, &pool_id, "login");
     let sign_up_url = page_url(&request, &pool_id, "signup");
     let forgot_url = page_url(&request, &pool_id, "forgotPassword");
+    let prefix = prefix_of(&request, &pool_id);
     let action = page_url(&request, &pool_id, "challenge");
     let client = client_address(&state, &request);
     let frame = Frame::load(
@@ -298,6 +299,8 @@ async fn challenge_submit(
         username: "",
         sign_up_url: &sign_up_url,
         forgot_url: &forgot_url,
+        buttons: buttons(&prefix, &context),
+        password_form: context.password_form(),
     };
     // Answers are limited per address like the password form.
     if state

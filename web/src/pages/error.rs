@@ -35,6 +35,7 @@ pub(crate) fn error_response(error: PageError, frame: &Frame) -> Response {
         PageError::RedirectMismatch => (StatusCode::BAD_REQUEST, strings.error_redirect_mismatch),
         PageError::LogoutMismatch => (StatusCode::BAD_REQUEST, strings.error_logout_mismatch),
         PageError::RepeatedParameter => (StatusCode::BAD_REQUEST, strings.error_repeated_parameter),
+        PageError::InvalidState => (StatusCode::BAD_REQUEST, strings.error_invalid_state),
         PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, strings.unavailable),
     };
     html(status, frame, &ErrorTemplate { frame, message }, None)
@@ -53,6 +54,7 @@ async fn error_route(request: Request) -> Response {
         "missing_client_id" => PageError::MissingClientId,
         "missing_redirect_uri" => PageError::MissingRedirectUri,
         "logout_mismatch" => PageError::LogoutMismatch,
+        "invalid_state" => PageError::InvalidState,
         _ => PageError::RepeatedParameter,
     };
     error_response(error, &frame)

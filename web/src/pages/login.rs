@@ -1,6 +1,8 @@
 //! The sign-in page: GET shows the form, POST signs in with the username and password and
 //! sends the browser back to the app with a code (the hosted session cookie set), or shows
-//! the page of the sign-in's next step (`challenge`).
+//! the page of the sign-in's next step (`challenge`). Above the form, a button per federated
+//! provider the client supports: a link to `/oauth2/authorize` with the same request naming
+//! that provider. A client without `COGNITO` gets only the buttons.
 
 use std::sync::Arc;
 
@@ -10,8 +12,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use gatehouse_identity::http::oauth2::MountedAt;
 use gatehouse_identity::http::oauth2::cookies::{session_cookie_name, set_cookie};
-use gatehouse_identity::oauth2::{HOSTED_SESSION_LIFETIME, SignedInRedirect};
+use gatehouse_identity::oauth2::{HOSTED_SESSION_LIFETIME, LoginContext, SignedInRedirect};
 
 use super::{
     Frame, PreSession, WebState, authorize_request, client_address, found, html, page_url,
@@ -34,6 +37,46 @@ struct LoginTemplate<'a> {
     forgot_url: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// A link per federated provider the client supports.
+    buttons: &'a [Button],
+    /// Whether the client lets the pool's own users sign in (`COGNITO`).
+    password_form: bool,
+}
+
+/// A federated provider's button.
+pub(super) struct Button {
+    name: String,
+    href: String,
+}
+
+/// The pages' path prefix of `pool_id` for `request` (under the issuer, or on a domain).
+pub(super) fn prefix_of(request: &Request, pool_id: &str) -> String {
+    MountedAt::prefix_for(request.extensions().get::<MountedAt>(), pool_id)
+}
+
+/// The buttons of `context`'s providers, for the pages under `prefix`.
+pub(super) fn buttons(prefix: &str, context: &LoginContext) -> Vec<Button> {
+    context
+        .providers()
+        .iter()
+        .map(|name| {
+            let mut pairs: Vec<(&str, &str)> = context
+                .request
+                .request
+                .to_pairs()
+                .into_iter()
+                .filter(|(k, _)| !matches!(*k, "identity_provider" | "idp_identifier"))
+                .collect();
+            pairs.push(("identity_provider", name));
+            Button {
+                name: name.clone(),
+                href: gatehouse_identity::oauth2::redirect_with(
+                    &format!("{prefix}/oauth2/authorize"),
+                    &pairs,
+                ),
+            }
+        })
+        .collect()
 }
 
 /// What the sign-in form shows besides its error.
@@ -46,6 +89,10 @@ pub(super) struct SignInPage<'a> {
     /// The sign-up and forgotten-password pages, with the same authorization request.
     pub(super) sign_up_url: &'a str,
     pub(super) forgot_url: &'a str,
+    /// The federated providers' buttons ([`buttons`]).
+    pub(super) buttons: Vec<Button>,
+    /// Whether the client lets the pool's own users sign in (`COGNITO`).
+    pub(super) password_form: bool,
 }
 
 /// The sign-in form (again, with `error`; or after another page, with its `notice`), with
@@ -70,6 +117,8 @@ pub(super) fn sign_in_page(
         forgot_url: form.forgot_url,
         error,
         notice,
+        buttons: &form.buttons,
+        password_form: form.password_form,
     };
     let mut response = html(status, form.frame, &page, Some(form.callback));
     pre_session.set_on(&mut response);
@@ -85,6 +134,7 @@ async fn login_page(
     let action = page_url(&request, &pool_id, "login");
     let sign_up_url = page_url(&request, &pool_id, "signup");
     let forgot_url = page_url(&request, &pool_id, "forgotPassword");
+    let prefix = prefix_of(&request, &pool_id);
     let frame = Frame::load(
         &state,
         request.headers(),
@@ -104,6 +154,8 @@ async fn login_page(
         username: "",
         sign_up_url: &sign_up_url,
         forgot_url: &forgot_url,
+        buttons: buttons(&prefix, &context),
+        password_form: context.password_form(),
     };
     sign_in_page(&state, request.headers(), &form, StatusCode::OK, None, None)
 }
@@ -118,6 +170,7 @@ async fn login_submit(
     let challenge_action = page_url(&request, &pool_id, "challenge");
     let sign_up_url = page_url(&request, &pool_id, "signup");
     let forgot_url = page_url(&request, &pool_id, "forgotPassword");
+    let prefix = prefix_of(&request, &pool_id);
     let client = client_address(&state, &request);
     let frame = Frame::load(
         &state,
@@ -142,6 +195,8 @@ async fn login_submit(
         username: "",
         sign_up_url: &sign_up_url,
         forgot_url: &forgot_url,
+        buttons: buttons(&prefix, &context),
+        password_form: context.password_form(),
     };
     // The sign-in attempts of one address are limited like InitiateAuth's.
     if state

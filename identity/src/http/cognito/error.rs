@@ -83,6 +83,7 @@ pub fn from_user_pool_error(e: &UserPoolError) -> WireError {
         }
         E::InvalidOAuthFlow(m) => ("InvalidOAuthFlowException", m.as_str()),
         E::ScopeDoesNotExist(m) => ("ScopeDoesNotExistException", m.as_str()),
+        E::DuplicateProvider(m) => ("DuplicateProviderException", m.as_str()),
         E::UserLambdaValidation(m) => ("UserLambdaValidationException", m.as_str()),
         E::UnexpectedLambda(m) => ("UnexpectedLambdaException", m.as_str()),
         E::InvalidLambdaResponse(m) => ("InvalidLambdaResponseException", m.as_str()),
@@ -165,6 +166,7 @@ mod tests {
             (E::MigrationUnavailable(m()), "InternalErrorException", 500),
             (E::InvalidOAuthFlow(m()), "InvalidOAuthFlowException", 400),
             (E::ScopeDoesNotExist(m()), "ScopeDoesNotExistException", 400),
+            (E::DuplicateProvider(m()), "DuplicateProviderException", 400),
             (
                 E::UserLambdaValidation(m()),
                 "UserLambdaValidationException",

@@ -28,6 +28,7 @@ mod auth;
 mod clients;
 pub mod error;
 mod groups;
+mod identity_providers;
 mod import_jobs;
 mod mfa;
 mod oauth;
@@ -181,6 +182,14 @@ operations! {
     CreateUserPoolDomain => Operator, oauth::create_user_pool_domain;
     DescribeUserPoolDomain => Operator, oauth::describe_user_pool_domain;
     DeleteUserPoolDomain => Operator, oauth::delete_user_pool_domain;
+    CreateIdentityProvider => Operator, identity_providers::create_identity_provider;
+    DescribeIdentityProvider => Operator, identity_providers::describe_identity_provider;
+    UpdateIdentityProvider => Operator, identity_providers::update_identity_provider;
+    ListIdentityProviders => Operator, identity_providers::list_identity_providers;
+    DeleteIdentityProvider => Operator, identity_providers::delete_identity_provider;
+    GetIdentityProviderByIdentifier => Operator, identity_providers::get_identity_provider_by_identifier;
+    AdminLinkProviderForUser => Operator, identity_providers::admin_link_provider_for_user;
+    AdminDisableProviderForUser => Operator, identity_providers::admin_disable_provider_for_user;
 }
 
 fn unknown_operation(operation: &str) -> WireError {

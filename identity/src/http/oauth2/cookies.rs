@@ -13,6 +13,10 @@ pub fn session_cookie_name(pool_id: &str) -> String {
 /// The pre-session cookie the pages' CSRF tokens are bound to (one per browser).
 pub const PRE_SESSION_COOKIE: &str = "__Host-gatehouse-csrf";
 
+/// The cookie that binds a federated sign-in in flight to the browser that started it (its
+/// hash is sealed in the upstream `state`).
+pub const FEDERATION_COOKIE: &str = "__Host-gatehouse-federation";
+
 /// The value of cookie `name`, if the request carries it (the first, if several).
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

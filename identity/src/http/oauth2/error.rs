@@ -30,6 +30,7 @@ pub(crate) fn status(e: &OAuthError, presented: Presented) -> StatusCode {
         | OAuthError::UnsupportedResponseType(_)
         | OAuthError::InvalidScope(_)
         | OAuthError::LoginRequired(_)
+        | OAuthError::AccessDenied(_)
         | OAuthError::UnsupportedTokenType(_) => StatusCode::BAD_REQUEST,
         OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
         OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -122,6 +123,7 @@ mod tests {
             ),
             (E::InvalidScope(m()), P::Form, 400, "invalid_scope", None),
             (E::LoginRequired(m()), P::Form, 400, "login_required", None),
+            (E::AccessDenied(m()), P::Form, 400, "access_denied", None),
             (
                 E::InvalidToken(m()),
                 P::Bearer,

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 / OpenID Connect adapter: `{public_url}/{poolId}/oauth2/authorize`,
-//! `/oauth2/token`, `/oauth2/userInfo`, `/oauth2/revoke` and `/{poolId}/logout`, and the same
+//! `/oauth2/token`, `/oauth2/userInfo`, `/oauth2/revoke`, `/oauth2/idpresponse` (where a
+//! federated provider sends the browser back) and `/{poolId}/logout`, and the same
 //! paths at the root for a `Host` that is a pool's domain ([`route_domains`]). It only turns
 //! the wire (query strings, form bodies, `Authorization` headers, cookies) into calls of
 //! [`OAuth2`] and its errors into RFC 6749 responses (`error.rs`); requests that cannot be
@@ -28,7 +29,8 @@ use base64::engine::general_purpose::STANDARD;
 
 use self::error::Presented;
 use crate::oauth2::{
-    AuthorizeOutcome, AuthorizeRequest, ClientAuth, OAuth2, OAuthError, PageError, TokenGrant,
+    AuthorizeOutcome, AuthorizeRequest, ClientAuth, FEDERATION_STATE_LIFETIME, FederationOutcome,
+    HOSTED_SESSION_LIFETIME, IdpResponse, OAuth2, OAuthError, PageError, TokenGrant,
 };
 
 /// Renders what cannot go back to the client's callback (an unknown client, a redirect or
@@ -112,6 +114,7 @@ pub fn router(state: OAuthHttp) -> Router {
         .route("/{pool_id}/oauth2/token", post(token))
         .route("/{pool_id}/oauth2/userInfo", get(user_info).post(user_info))
         .route("/{pool_id}/oauth2/revoke", post(revoke))
+        .route("/{pool_id}/oauth2/idpresponse", get(idp_response))
         .route("/{pool_id}/logout", get(logout))
         .with_state(Arc::new(state))
 }
@@ -192,12 +195,24 @@ async fn authorize(
 ) -> Response {
     let params = AuthorizeRequest::from_pairs(query_pairs(&request));
     let session = cookies::read_cookie(request.headers(), &cookies::session_cookie_name(&pool_id));
+    let idp_response = idp_response_url(&state.oauth, &request, &pool_id);
     match state
         .oauth
-        .authorize(&pool_id, &params, session.as_deref())
+        .authorize_at(&pool_id, &params, session.as_deref(), &idp_response)
         .await
     {
         AuthorizeOutcome::Redirect(location) => found(&location),
+        AuthorizeOutcome::Upstream(upstream) => {
+            let mut response = found(&upstream.location);
+            if let Some(cookie) = cookies::set_cookie(
+                cookies::FEDERATION_COOKIE,
+                &upstream.binding,
+                Some(FEDERATION_STATE_LIFETIME.as_secs()),
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         AuthorizeOutcome::SignIn(valid) => {
             let prefix = MountedAt::prefix_for(request.extensions().get::<MountedAt>(), &pool_id);
             let location =
@@ -206,6 +221,91 @@ async fn authorize(
         }
         AuthorizeOutcome::Page(error) => no_store(state.pages.error_page(error, request.headers())),
     }
+}
+
+/// Our `/oauth2/idpresponse` for a request: under the issuer, or at the root of the pool's
+/// domain it came to (the public URL's scheme, the request's `Host`), as the provider must
+/// have it registered.
+fn idp_response_url(oauth: &OAuth2, request: &Request, pool_id: &str) -> String {
+    let on_domain = request
+        .extensions()
+        .get::<MountedAt>()
+        .is_some_and(|m| m.prefix.is_empty());
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.len() <= 255 && !h.contains(['/', '?', '#', '@']));
+    match host {
+        Some(host) if on_domain => {
+            let scheme = oauth
+                .user_pools()
+                .config()
+                .public_url
+                .split_once("://")
+                .map_or("https", |(scheme, _)| scheme);
+            format!("{scheme}://{host}/oauth2/idpresponse")
+        }
+        _ => format!("{}/oauth2/idpresponse", oauth.user_pools().issuer(pool_id)),
+    }
+}
+
+/// `GET /oauth2/idpresponse`: a federated provider's answer (see `crate::oauth2`'s
+/// federation). The binding cookie is removed whatever the outcome: a state is used once.
+async fn idp_response(
+    State(state): State<Arc<OAuthHttp>>,
+    Path(pool_id): Path<String>,
+    request: Request,
+) -> Response {
+    let pairs = query_pairs(&request);
+    let mut repeated = false;
+    let mut get = |name: &str| {
+        let mut values = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        let first = values.next();
+        repeated |= values.next().is_some();
+        first
+    };
+    let params = IdpResponse {
+        code: get("code"),
+        state: get("state"),
+        error: get("error"),
+        error_description: get("error_description"),
+    };
+    let binding = cookies::read_cookie(request.headers(), cookies::FEDERATION_COOKIE);
+    let outcome = if repeated {
+        FederationOutcome::Page(PageError::InvalidState)
+    } else {
+        state
+            .oauth
+            .federation_response(&pool_id, &params, binding.as_deref())
+            .await
+    };
+    let mut response = match outcome {
+        FederationOutcome::SignedIn(signed_in) => {
+            let mut response = found(&signed_in.location);
+            if let Some(cookie) = cookies::set_cookie(
+                &cookies::session_cookie_name(&pool_id),
+                &signed_in.session,
+                Some(HOSTED_SESSION_LIFETIME.as_secs()),
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        FederationOutcome::Redirect(location) => found(&location),
+        FederationOutcome::Page(error) => {
+            no_store(state.pages.error_page(error, request.headers()))
+        }
+    };
+    if binding.is_some()
+        && let Some(clear) = cookies::clear_cookie(cookies::FEDERATION_COOKIE)
+    {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
 }
 
 /// A decoded `application/x-www-form-urlencoded` body with each parameter at most once.

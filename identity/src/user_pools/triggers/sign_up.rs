@@ -2,8 +2,9 @@
 //! user is written, and PostConfirmation (`PostConfirmation_ConfirmSignUp`,
 //! `PostConfirmation_ConfirmForgotPassword`) after a user is confirmed.
 //!
-//! `PreSignUp_ExternalProvider` belongs to federated sign-in, which gatehouse's user pools do
-//! not have: it is never sent.
+//! `PreSignUp_ExternalProvider` is sent before a federated identity's first sign-in makes its
+//! user (`crate::oauth2` federation); its `autoConfirmUser` changes nothing (the user is
+//! `EXTERNAL_PROVIDER`), its verified flags apply.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +66,38 @@ impl UserPools {
         } else {
             "PreSignUp_SignUp"
         };
+        self.pre_sign_up_as(pool, source, client_id, username, attributes, data)
+            .await
+    }
+
+    /// PreSignUp for a federated identity's first sign-in (`PreSignUp_ExternalProvider`).
+    pub(crate) async fn pre_sign_up_external(
+        &self,
+        pool: &UserPool,
+        client_id: &str,
+        username: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<PreSignUpAnswer, UserPoolError> {
+        self.pre_sign_up_as(
+            pool,
+            "PreSignUp_ExternalProvider",
+            Some(client_id),
+            username,
+            attributes,
+            &TriggerData::default(),
+        )
+        .await
+    }
+
+    async fn pre_sign_up_as(
+        &self,
+        pool: &UserPool,
+        source: &str,
+        client_id: Option<&str>,
+        username: &str,
+        attributes: &BTreeMap<String, String>,
+        data: &TriggerData,
+    ) -> Result<PreSignUpAnswer, UserPoolError> {
         let request = json!({
             "userAttributes": attributes,
             "validationData": data.validation_data_json(),

@@ -1,5 +1,8 @@
-//! Tokens of registered OpenID Connect providers (IAM CreateOpenIDConnectProvider), for
-//! identity pools' `Logins` and STS's AssumeRoleWithWebIdentity.
+//! Upstream OpenID Connect issuers: tokens of registered OpenID Connect providers (IAM
+//! CreateOpenIDConnectProvider), for identity pools' `Logins` and STS's
+//! AssumeRoleWithWebIdentity, and the ID tokens of the user pools' federated identity
+//! providers (`crate::user_pools::identity_providers`), whose token and userInfo endpoints
+//! are reached through the same client ([`OidcIssuers::send`]). One verifier for both.
 //!
 //! # Verification
 //! A token's `iss` must be a registered provider's URL (`https://{url}`; `http://{url}` only
@@ -89,9 +92,10 @@ pub(crate) struct OidcIdentity {
     pub(crate) claims: Map<String, Value>,
 }
 
-/// The issuers' keys and the client that fetches them.
+/// The issuers' keys and the client that fetches them. One per node, shared by the identity
+/// pools and the user pools' federation.
 #[derive(Debug)]
-pub(crate) struct OidcIssuers {
+pub struct OidcIssuers {
     client: Result<HttpsClient<Full<Bytes>>, String>,
     timeout: Duration,
     issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
@@ -145,7 +149,8 @@ fn invalid(detail: impl Into<String>) -> OidcRefusal {
 // === impl OidcIssuers ===
 
 impl OidcIssuers {
-    pub(crate) fn new(config: &OidcFetchConfig) -> Self {
+    /// Issuers reached as `config` says.
+    pub fn new(config: &OidcFetchConfig) -> Self {
         Self {
             client: crate::https::client(&config.extra_roots, config.timeout),
             timeout: config.timeout,
@@ -157,6 +162,27 @@ impl OidcIssuers {
     pub(crate) async fn verify(
         &self,
         provider: &OidcProvider,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<OidcIdentity, OidcRefusal> {
+        self.verify_token(
+            &provider_issuers(provider),
+            &provider.client_ids,
+            None,
+            token,
+            now,
+        )
+        .await
+    }
+
+    /// Verifies `token` at `now` as one of `issuers`' for one of `client_ids` (see the module
+    /// docs); the keys come from `jwks_uri` when given, else from the issuer's discovery
+    /// document.
+    pub(crate) async fn verify_token(
+        &self,
+        issuers: &[String],
+        client_ids: &[String],
+        jwks_uri: Option<&str>,
         token: &str,
         now: SystemTime,
     ) -> Result<OidcIdentity, OidcRefusal> {
@@ -176,11 +202,11 @@ impl OidcIssuers {
         let issuer = claims_unverified(token)
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))
             .ok_or_else(|| invalid("The token has no issuer."))?;
-        if !provider_issuers(provider).contains(&issuer) {
+        if !issuers.contains(&issuer) {
             return Err(invalid("The token's issuer is not the provider's URL."));
         }
         let key = self
-            .key(&issuer, &kid, now)
+            .key(&issuer, jwks_uri, &kid, now)
             .await?
             .ok_or_else(|| invalid("No key of the issuer matches the token's kid."))?;
         if key.algorithm != header.alg {
@@ -220,7 +246,7 @@ impl OidcIssuers {
             .filter(|s| !s.is_empty() && s.len() <= 255)
             .ok_or_else(|| invalid("The token has no subject."))?
             .to_owned();
-        let audience = audience(&claims, &provider.client_ids).ok_or(OidcRefusal::Audience)?;
+        let audience = audience(&claims, client_ids).ok_or(OidcRefusal::Audience)?;
         let amr = match claims.get("amr") {
             Some(Value::String(one)) => vec![one.clone()],
             Some(Value::Array(items)) => items
@@ -243,6 +269,7 @@ impl OidcIssuers {
     async fn key(
         &self,
         issuer: &str,
+        jwks_uri: Option<&str>,
         kid: &str,
         now: SystemTime,
     ) -> Result<Option<Arc<IssuerKey>>, OidcRefusal> {
@@ -272,7 +299,7 @@ impl OidcIssuers {
                 None => Ok(None),
             };
         }
-        match self.fetch_keys(issuer).await {
+        match self.fetch_keys(issuer, jwks_uri).await {
             Ok(keys) => {
                 *last = Some((now, None));
                 *state.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
@@ -286,11 +313,19 @@ impl OidcIssuers {
         }
     }
 
-    async fn fetch_keys(&self, issuer: &str) -> Result<HashMap<String, Arc<IssuerKey>>, String> {
+    async fn fetch_keys(
+        &self,
+        issuer: &str,
+        explicit: Option<&str>,
+    ) -> Result<HashMap<String, Arc<IssuerKey>>, String> {
         let client = self.client.as_ref().map_err(Clone::clone)?;
-        let jwks_uri =
-            crate::https::discover_jwks_uri(client, issuer, self.timeout, MAX_DOCUMENT_BYTES)
-                .await?;
+        let jwks_uri = match explicit {
+            Some(uri) => uri.to_owned(),
+            None => {
+                crate::https::discover_jwks_uri(client, issuer, self.timeout, MAX_DOCUMENT_BYTES)
+                    .await?
+            }
+        };
         let jwks_uri = jwks_uri.as_str();
         let secure = jwks_uri.starts_with("https://");
         let local = jwks_uri.starts_with("http://")
@@ -340,9 +375,21 @@ impl OidcIssuers {
         Ok(keys)
     }
 
-    async fn get_json(&self, url: &str) -> Result<Value, String> {
+    /// GETs a JSON document (a discovery document, a JWKS) within the limits.
+    pub(crate) async fn get_json(&self, url: &str) -> Result<Value, String> {
         let client = self.client.as_ref().map_err(Clone::clone)?;
         crate::https::get_json(client, url, self.timeout, MAX_DOCUMENT_BYTES).await
+    }
+
+    /// Sends a request to an issuer's token or userInfo endpoint within the limits: the
+    /// status and the JSON body.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        outbound: crate::https::Outbound<'_>,
+    ) -> Result<(hyper::StatusCode, Value), String> {
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        crate::https::send_json(client, url, outbound, self.timeout, MAX_DOCUMENT_BYTES).await
     }
 }
 
