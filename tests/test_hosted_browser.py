@@ -173,7 +173,12 @@ def test_a_wrong_password_shows_the_page_again_with_an_accessible_error(app, chr
     assert alert.text == "Incorrect username or password."
     username = chromium.field("Username or email")
     assert username.get_attribute("value") == app.username
-    assert username.get_attribute("aria-describedby") == alert.get_attribute("id")
+    for label in ["Username or email", "Password"]:
+        field = chromium.field(label)
+        assert field.get_attribute("aria-describedby") == alert.get_attribute("id"), label
+        assert field.get_attribute("aria-invalid") == "true", label
+    # The browser's accessibility tree names each field by its label.
+    assert chromium.field("Password").accessible_name == "Password"
     assert urllib.parse.urlsplit(chromium.url).path == f"/{app.pool_id}/login"
     chromium.screenshots("sign-in-error")
 
