@@ -35,6 +35,7 @@ mod oauth;
 mod pools;
 pub(crate) mod rate_limit;
 mod self_service;
+mod ui;
 mod users;
 mod wire;
 
@@ -190,6 +191,8 @@ operations! {
     GetIdentityProviderByIdentifier => Operator, identity_providers::get_identity_provider_by_identifier;
     AdminLinkProviderForUser => Operator, identity_providers::admin_link_provider_for_user;
     AdminDisableProviderForUser => Operator, identity_providers::admin_disable_provider_for_user;
+    SetUICustomization => Operator, ui::set_ui_customization;
+    GetUICustomization => Operator, ui::get_ui_customization;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
