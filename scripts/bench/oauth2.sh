@@ -10,7 +10,8 @@
 # stopped on exit.
 #
 #   ./scripts/bench/oauth2.sh        # BENCH_SECONDS=10 BENCH_CONNECTIONS=16 ROUNDS=3;
-#                                    # GATEHOUSE_BIN=… to use a release binary already built
+#                                    # GATEHOUSE_BIN=… to use a release binary already built;
+#                                    # BENCH_PROFILE=1 adds a perf profile of the code grant
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -111,14 +112,36 @@ run() { # $1 = name, $2 = lua script: one wrk run, the server's CPU per grant in
 echo "== $rounds rounds of $seconds s, wrk $threads threads $connections connections; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$rounds"); do
   run "cc-$r" "$work/client_credentials.lua"
-  # Enough codes for the run at the client-credentials rate plus a margin (the code grant
-  # does more per request, so it is slower).
-  count=$(awk -v r="$(rate_of "$work/cc-$r.txt")" -v s="$seconds" 'BEGIN {printf "%d", r * s * 1.2 + 500}')
+  # Enough codes for the run: at the client-credentials rate plus a margin in the first
+  # round (the code grant does more per request, so it is slower), at three times the last
+  # code round's rate after that.
+  if [ "$r" -eq 1 ]; then
+    count=$(awk -v r="$(rate_of "$work/cc-$r.txt")" -v s="$seconds" 'BEGIN {printf "%d", r * s * 1.2 + 500}')
+  else
+    count=$(awk -v r="$(rate_of "$work/code-$((r - 1)).txt")" -v s="$seconds" 'BEGIN {printf "%d", r * s * 3 + 500}')
+  fi
   .venv/bin/python scripts/bench/setup_oauth2.py "$endpoint" "$work" codes "$count"
   run "code-$r" "$work/authorization_code.lua"
   used=$(requests_of "$work/code-$r.txt")
   [ "$used" -le "$count" ] || { echo "code-$r: more requests ($used) than codes ($count)"; exit 1; }
 done
+
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  # Where the server spends its CPU on the code grant: perf samples during one more run.
+  .venv/bin/python scripts/bench/setup_oauth2.py "$endpoint" "$work" codes "$count"
+  utime() { awk '{print $14}' "/proc/$server_pid/stat"; }
+  stime() { awk '{print $15}' "/proc/$server_pid/stat"; }
+  u=$(utime); s=$(stime)
+  perf record -F 999 -g -o "$work/perf.data" -p "$server_pid" -- sleep "$seconds" >/dev/null 2>&1 &
+  perf_pid=$!
+  run code-profiled "$work/authorization_code.lua"
+  wait "$perf_pid" || true
+  echo "server user / system CPU during the profiled run (ticks): $(( $(utime) - u )) / $(( $(stime) - s ))"
+  perf report -i "$work/perf.data" --no-children -g none --percent-limit 0.7 --sort dso,symbol \
+    --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-150 || true
+  perf report -i "$work/perf.data" --children -g none --percent-limit 3 --sort symbol \
+    --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-150 | head -60 || true
+fi
 
 series() { for r in $(seq 1 "$rounds"); do $1 "$work/$2-$r.txt"; echo; done | grep . | tr '\n' ' '; }
 cpu_series() { for r in $(seq 1 "$rounds"); do cat "$work/$1-$r.cpu"; echo; done | tr '\n' ' '; }
