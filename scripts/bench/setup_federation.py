@@ -119,3 +119,7 @@ lua(out / "ddb_gatehouse.lua", body, headers)
 body, headers = signed_get_item(dynalite, Credentials(upstream_key["aws_access_key_id"],
                                                       upstream_key["aws_secret_access_key"]))
 lua(out / "ddb_direct.lua", body, headers)
+# The same signed GetItem as data, for the instruction count (dynamodb_instructions.sh).
+body, headers = signed_get_item(endpoint, Credentials(creds["AccessKeyId"], creds["SecretKey"],
+                                                      creds["SessionToken"]))
+(out / "ddb_gatehouse.json").write_text(json.dumps({"body": body, "headers": headers}))

@@ -172,6 +172,38 @@ impl fmt::Debug for SecretKey {
     }
 }
 
+/// The SigV4 signing key of one secret for one credential scope (date, region, service): the
+/// four chained HMACs of [`SignedRequest::verify`] done once, for a verifier that sees the
+/// same credentials many times a day. `Debug` never shows it.
+#[derive(Clone)]
+pub struct SigningKey {
+    scope: CredentialScope,
+    key: hmac::Key,
+}
+
+impl SigningKey {
+    /// Derives the key of `secret` for `scope`.
+    pub fn derive(secret: &SecretKey, scope: &CredentialScope) -> Self {
+        Self {
+            scope: scope.clone(),
+            key: signing_key(&secret.0, scope),
+        }
+    }
+
+    /// The scope this key signs for.
+    pub fn scope(&self) -> &CredentialScope {
+        &self.scope
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the signature was carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureLocation {
@@ -532,9 +564,18 @@ impl SignedRequest {
     /// Derives the signing key from `secret`, signs the string to sign and compares with the
     /// client's signature in constant time.
     pub fn verify(self, secret: &SecretKey) -> Result<VerifiedRequest, SigV4Error> {
-        let key = signing_key(&secret.0, &self.scope);
+        let key = SigningKey::derive(secret, &self.scope);
+        self.verify_with(&key)
+    }
+
+    /// [`SignedRequest::verify`] with the signing key already derived. A key derived for
+    /// another scope than the request's never matches.
+    pub fn verify_with(self, key: &SigningKey) -> Result<VerifiedRequest, SigV4Error> {
+        if key.scope != self.scope {
+            return Err(SigV4Error::SignatureMismatch);
+        }
         let matches = |string_to_sign: &str| {
-            let expected = hex(hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+            let expected = hex(hmac::sign(&key.key, string_to_sign.as_bytes()).as_ref());
             constant_time_eq(expected.as_bytes(), self.provided_signature.as_bytes())
         };
         let security_token_signed = if matches(&self.string_to_sign) {

@@ -614,3 +614,47 @@ fn size_limits() {
 fn secret_key_debug_is_redacted() {
     assert_eq!(format!("{:?}", SecretKey::new(SECRET)), "SecretKey(..)");
 }
+
+#[test]
+fn a_derived_key_verifies_only_its_own_scope() {
+    let headers: &[(&str, &[u8])] = &[
+        ("Host", b"example.amazonaws.com"),
+        ("X-Amz-Date", b"20150830T123600Z"),
+        ("Authorization", VANILLA_AUTH.as_bytes()),
+    ];
+    let req = Request {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers,
+        payload: Payload::Bytes(b""),
+    };
+    let signed = parse(&req, &config(), at(T0)).unwrap();
+    let secret = SecretKey::new(SECRET);
+    let key = SigningKey::derive(&secret, signed.scope());
+    assert_eq!(key.scope(), signed.scope());
+    assert!(!format!("{key:?}").contains("wJalr"));
+    signed.clone().verify_with(&key).unwrap();
+    // The same secret derived for another day, region or service never matches.
+    for other in [
+        CredentialScope {
+            date: "20150831".into(),
+            ..signed.scope().clone()
+        },
+        CredentialScope {
+            region: "eu-west-1".into(),
+            ..signed.scope().clone()
+        },
+        CredentialScope {
+            service: "other".into(),
+            ..signed.scope().clone()
+        },
+    ] {
+        let wrong = SigningKey::derive(&secret, &other);
+        assert_eq!(
+            signed.clone().verify_with(&wrong),
+            Err(SigV4Error::SignatureMismatch),
+            "{other:?}"
+        );
+    }
+}

@@ -12,7 +12,11 @@
 //! # Hot path
 //! [`CredentialVerifier::authenticate`] parses the signature, opens the session token with
 //! the master key (AES-GCM), checks its expiry and verifies the signature with the secret it
-//! carries: no database read. [`CredentialVerifier::permissions`] reads the IAM view
+//! carries: no database read. Opened tokens are kept in a bounded cache keyed by the SHA-256
+//! of the access key id and the token, with the signing key of the day they last signed for
+//! (see [`MAX_CACHED_SESSIONS`]): a client that signs many requests with the same credentials
+//! pays the AES-GCM open, its JSON and the key derivation once, while the expiry and the
+//! signature are still checked on every request. [`CredentialVerifier::permissions`] reads the IAM view
 //! compiled in memory (see [`crate::iam::IamView`]); session policies passed inline are
 //! compiled once per distinct text and kept in a bounded cache.
 //!
@@ -38,12 +42,17 @@ use super::token::{SessionClaims, SessionPolicy, SessionSource};
 use crate::crypto::Sealer;
 use crate::http::OperatorCredentials;
 use crate::iam::{CompiledRole, Iam, IamView};
-use crate::sigv4::{self, SecretKey, SigV4Error, VerifiedRequest, VerifierConfig};
+use crate::sigv4::{self, SecretKey, SigV4Error, SigningKey, VerifiedRequest, VerifierConfig};
 use crate::time::unix_seconds;
 use gatehouse_policy::calendar::format_rfc3339;
 
 /// Most distinct inline session policies kept compiled.
 const MAX_CACHED_SESSION_POLICIES: usize = 4096;
+
+/// Most opened session tokens kept (each a few hundred bytes of claims and a signing key:
+/// about 4 MiB when full). Only credentials whose signature verified are kept; when the cache
+/// is full the expired entries go first, and everything if none has expired.
+pub(crate) const MAX_CACHED_SESSIONS: usize = 4096;
 
 /// Why a request's credentials were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +132,28 @@ struct Inner {
     guest_policy: Arc<Policy>,
     /// Inline session policies by SHA-256 of their text.
     session_policies: Mutex<HashMap<[u8; 32], Arc<Policy>>>,
+    /// Opened session tokens by [`session_cache_key`].
+    sessions: Mutex<HashMap<[u8; 32], OpenedSession>>,
+    /// [`MAX_CACHED_SESSIONS`], smaller in tests.
+    max_sessions: usize,
+}
+
+/// A session token that opened, and the signing key its secret last verified a request with.
+#[derive(Debug, Clone)]
+struct OpenedSession {
+    claims: Arc<SessionClaims>,
+    signing: SigningKey,
+}
+
+/// The cache key of a token presented with an access key id: SHA-256 over both, the key id
+/// length-prefixed so no two pairs share an input. A hit is a token byte-for-byte equal to one
+/// that opened (AES-GCM, the key id as associated data) and verified a signature before.
+fn session_cache_key(access_key_id: &str, token: &str) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(&(access_key_id.len() as u64).to_be_bytes());
+    context.update(access_key_id.as_bytes());
+    context.update(token.as_bytes());
+    context.finish().as_ref().try_into().unwrap_or([0; 32])
 }
 
 // === impl Principal ===
@@ -289,8 +320,32 @@ impl CredentialVerifier {
                 regions,
                 guest_policy,
                 session_policies: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(HashMap::new()),
+                max_sessions: MAX_CACHED_SESSIONS,
             }),
         }
+    }
+
+    /// A verifier keeping at most `max` opened session tokens.
+    #[cfg(test)]
+    pub(crate) fn with_session_cache_capacity(self, max: usize) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| unreachable!("not shared yet"));
+        Self {
+            inner: Arc::new(Inner {
+                max_sessions: max,
+                ..inner
+            }),
+        }
+    }
+
+    /// How many opened session tokens are cached.
+    #[cfg(test)]
+    pub(crate) fn cached_sessions(&self) -> usize {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// The IAM service whose view decides sessions.
@@ -347,18 +402,73 @@ impl CredentialVerifier {
                 })
             }
             Some(token) => {
-                let claims = SessionClaims::open(&self.inner.sealer, &access_key_id, &token)
-                    .map_err(|_| CredentialError::InvalidToken)?;
+                let cache_key = session_cache_key(&access_key_id, &token);
+                let cached = self
+                    .inner
+                    .sessions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&cache_key)
+                    .cloned();
+                let (claims, cached_key) = match cached {
+                    Some(opened) => (opened.claims, Some(opened.signing)),
+                    None => {
+                        let claims =
+                            SessionClaims::open(&self.inner.sealer, &access_key_id, &token)
+                                .map_err(|_| CredentialError::InvalidToken)?;
+                        (Arc::new(claims), None)
+                    }
+                };
+                // Checked on every request, cached or not.
                 if unix_seconds(now) >= claims.expires_at {
                     return Err(CredentialError::Expired);
                 }
-                let verified = signed.verify(&SecretKey::new(claims.secret_access_key.clone()))?;
+                let (signing, fresh) = match cached_key {
+                    Some(key) if key.scope() == signed.scope() => (key, false),
+                    _ => {
+                        let secret = SecretKey::new(claims.secret_access_key.clone());
+                        (SigningKey::derive(&secret, signed.scope()), true)
+                    }
+                };
+                let verified = signed.verify_with(&signing)?;
+                if fresh {
+                    self.remember_session(cache_key, &claims, signing, now);
+                }
                 Ok(Authenticated {
-                    principal: Principal::Session(Arc::new(claims)),
+                    principal: Principal::Session(claims),
                     request: verified,
                 })
             }
         }
+    }
+
+    /// Keeps an opened token whose signature verified (see [`MAX_CACHED_SESSIONS`]).
+    fn remember_session(
+        &self,
+        cache_key: [u8; 32],
+        claims: &Arc<SessionClaims>,
+        signing: SigningKey,
+        now: SystemTime,
+    ) {
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if sessions.len() >= self.inner.max_sessions && !sessions.contains_key(&cache_key) {
+            let now = unix_seconds(now);
+            sessions.retain(|_, opened| opened.claims.expires_at > now);
+            if sessions.len() >= self.inner.max_sessions {
+                sessions.clear();
+            }
+        }
+        sessions.insert(
+            cache_key,
+            OpenedSession {
+                claims: Arc::clone(claims),
+                signing,
+            },
+        );
     }
 
     /// What `principal` may do, from the compiled view (no I/O).
