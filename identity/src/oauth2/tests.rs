@@ -826,6 +826,9 @@ async fn a_hosted_sign_in_enrols_a_software_token_then_answers_its_challenge() {
             &format!("otpauth://totp/oauth%3Aalice?secret={secret}&issuer=oauth&algorithm=SHA1&digits=6&period=30")
         );
         let secret = secret_bytes(secret);
+        // The API's AssociateSoftwareToken does not take the page's session.
+        let api = f.pools.associate_software_token_in_sign_in(&setup.session).await;
+        assert!(matches!(api, Err(crate::user_pools::UserPoolError::NotAuthorized(_))), "{api:?}");
 
         // A wrong code asks again with a new session; the first one is spent.
         let wrong = page(oauth.answer_challenge(&pool_id, &req, &answer("MFA_SETUP", &setup.session, "000000")).await);

@@ -574,6 +574,10 @@ impl UserPools {
             Err(e) => return Err(e),
         };
         let claims = self.open_session(session, &pool, &client, MFA_SETUP, now)?;
+        // A hosted sign-in's enrolment is the pages' (`hosted_chain`).
+        if claims.sign_in.hosted {
+            return Err(invalid_session());
+        }
         self.spend(&claims).await?;
         let user = self.session_user(&pool, &claims).await?;
         // The session was handed out because the user had no factor. If one was set up
