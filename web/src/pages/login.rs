@@ -12,8 +12,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use gatehouse_identity::http::oauth2::cookies::{session_cookie_name, set_cookie};
 use gatehouse_identity::http::oauth2::MountedAt;
+use gatehouse_identity::http::oauth2::cookies::{session_cookie_name, set_cookie};
 use gatehouse_identity::oauth2::{HOSTED_SESSION_LIFETIME, LoginContext, SignInError};
 
 use super::{
