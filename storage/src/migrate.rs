@@ -109,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0016_functions.sql"),
     },
     Migration {
+        version: 17,
+        name: "hosted pages branding (UI customizations)",
+        sqlite: include_str!("../migrations/sqlite/0017_ui_customizations.sql"),
+        postgres: include_str!("../migrations/postgres/0017_ui_customizations.sql"),
+    },
+    Migration {
         version: 18,
         name: "federation: identity providers and the upstream identities linked to users",
         sqlite: include_str!("../migrations/sqlite/0018_identity_providers.sql"),

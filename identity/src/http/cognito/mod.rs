@@ -35,6 +35,7 @@ mod oauth;
 mod pools;
 pub(crate) mod rate_limit;
 mod self_service;
+mod ui;
 mod users;
 mod wire;
 
@@ -182,6 +183,8 @@ operations! {
     CreateUserPoolDomain => Operator, oauth::create_user_pool_domain;
     DescribeUserPoolDomain => Operator, oauth::describe_user_pool_domain;
     DeleteUserPoolDomain => Operator, oauth::delete_user_pool_domain;
+    SetUICustomization => Operator, ui::set_ui_customization;
+    GetUICustomization => Operator, ui::get_ui_customization;
     CreateIdentityProvider => Operator, identity_providers::create_identity_provider;
     DescribeIdentityProvider => Operator, identity_providers::describe_identity_provider;
     UpdateIdentityProvider => Operator, identity_providers::update_identity_provider;
