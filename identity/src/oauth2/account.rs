@@ -194,7 +194,7 @@ impl OAuth2 {
         Ok(SignUpContext {
             allowed: !pool.config.admin_create_user.allow_admin_create_user_only,
             name,
-            password_policy: pool.config.password_policy.clone(),
+            password_policy: pool.config.password_policy,
             attributes,
             login: LoginContext {
                 request: valid,
