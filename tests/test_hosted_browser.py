@@ -173,6 +173,41 @@ def test_a_wrong_password_shows_the_page_again_with_an_accessible_error(app, chr
     assert alert.text == "Incorrect username or password."
     username = chromium.field("Username or email")
     assert username.get_attribute("value") == app.username
-    assert username.get_attribute("aria-describedby") == alert.get_attribute("id")
+    for label in ["Username or email", "Password"]:
+        field = chromium.field(label)
+        assert field.get_attribute("aria-describedby") == alert.get_attribute("id"), label
+        assert field.get_attribute("aria-invalid") == "true", label
+    # The browser's accessibility tree names each field by its label.
+    assert chromium.field("Password").accessible_name == "Password"
     assert urllib.parse.urlsplit(chromium.url).path == f"/{app.pool_id}/login"
     chromium.screenshots("sign-in-error")
+
+
+def test_a_branded_sign_in_page_shows_the_logo_and_the_colours(app, server, chromium: Page):
+    from branding_support import png
+
+    logo = png(240, 80, (106, 27, 154), (255, 255, 255))
+    server.admin.set_ui_customization(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        CSS=(
+            ".submitButton-customizable { background-color: #6a1b9a; }\n"
+            ".background-customizable { background-color: #f4eef8; }\n"
+            ".banner-customizable { background-color: #ffffff; }"
+        ),
+        ImageFile=logo,
+    )
+    try:
+        _, url, _, _, _ = app.start()
+        chromium.open(url)
+        chromium.wait_for_url(f"{app.issuer}/login?")
+        image = chromium.element("img.logo")
+        # The logo loaded (the page's policy allowed it) at its own size.
+        assert chromium.driver.execute_script("return arguments[0].naturalWidth", image) == 240
+        button = chromium.element("button[type=submit]")
+        assert button.value_of_css_property("background-color") == "rgba(106, 27, 154, 1)"
+        body = chromium.element("body")
+        assert body.value_of_css_property("background-color") == "rgba(244, 238, 248, 1)"
+        chromium.screenshots("sign-in-branded")
+    finally:
+        server.admin.set_ui_customization(UserPoolId=app.pool_id, ClientId=app.client_id)

@@ -130,6 +130,13 @@ impl<'s> Clients<'s> {
         if changed == 0 {
             return Err(StorageError::not_found(format!("client `{id}`")));
         }
+        // Its hosted pages' branding goes with it (the pool's own, `ALL`, is no client).
+        tx.conn()
+            .execute(
+                "DELETE FROM ui_customizations WHERE pool_id = $1 AND client_id = $2",
+                args![pool_id, id],
+            )
+            .await?;
         tx.commit().await
     }
 }

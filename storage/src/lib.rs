@@ -34,6 +34,7 @@ mod revocations;
 mod sessions;
 mod settings;
 mod tokens;
+mod ui_customizations;
 mod users;
 
 #[cfg(feature = "testkit")]
@@ -71,6 +72,7 @@ pub use revocations::{RevocationKind, RevocationRecord, Revocations};
 pub use sessions::SpentSessions;
 pub use settings::Settings;
 pub use tokens::{RefreshTokenRecord, RefreshTokens, Rotation, SignedInAs};
+pub use ui_customizations::{UiCustomizationRecord, UiCustomizations, UiLogo};
 pub use users::{
     Alias, MAX_INDEXED_VALUE_BYTES, NewUser, SEARCHABLE_ATTRIBUTES, TextMatch, UserCursor,
     UserFilter, UserPage, UserQuery, UserRecord, Users,
@@ -270,6 +272,11 @@ impl Store {
     /// What each OAuth sign-in was granted.
     pub fn oauth_grants(&self) -> OAuthGrants<'_> {
         OAuthGrants::new(&self.db)
+    }
+
+    /// The hosted pages' branding, per pool and per app client.
+    pub fn ui_customizations(&self) -> UiCustomizations<'_> {
+        UiCustomizations::new(&self.db)
     }
 
     pub fn settings(&self) -> Settings<'_> {

@@ -108,6 +108,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_functions.sql"),
         postgres: include_str!("../migrations/postgres/0016_functions.sql"),
     },
+    Migration {
+        version: 17,
+        name: "hosted pages branding (UI customizations)",
+        sqlite: include_str!("../migrations/sqlite/0017_ui_customizations.sql"),
+        postgres: include_str!("../migrations/postgres/0017_ui_customizations.sql"),
+    },
 ];
 
 /// Any fixed number: every gatehouse node takes this PostgreSQL advisory lock around the

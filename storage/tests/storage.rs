@@ -336,10 +336,10 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
         again.close().await;
         assert_eq!(
             Store::schema_version(),
-            16,
-            "migrations 0001 to 0009 and 0011 to 0016"
+            17,
+            "migrations 0001 to 0009 and 0011 to 0017"
         );
-        assert_eq!(again_version(t).await, 16);
+        assert_eq!(again_version(t).await, 17);
     })
     .await;
 }

@@ -3,8 +3,12 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 
-/// The pages' stylesheet, inline (allowed by its hash: no `unsafe-inline`).
-pub(crate) const STYLE: &str = include_str!("../assets/pages.css");
+/// The pages' stylesheet, inline (allowed by its hash: no `unsafe-inline`): the pages' own,
+/// then the frame's (the branding band).
+pub(crate) const STYLE: &str = concat!(
+    include_str!("../assets/pages.css"),
+    include_str!("../assets/frame.css")
+);
 
 /// `'sha256-…'` of a page's stylesheet, the CSP source that allows exactly that text.
 pub(crate) fn style_hash(css: &str) -> String {

@@ -71,6 +71,7 @@ mod srp_auth;
 mod transfer;
 pub mod triggers;
 mod types;
+mod ui_customization;
 mod users;
 
 pub use attempts::{
@@ -135,6 +136,10 @@ pub use triggers::{TriggerData, TriggerEvent, TriggerKind, Triggers};
 pub use types::{
     Client, CodeDeliveryDetails, Group, NewDeviceMetadata, Page, RotatedKeys, TokenOrigin, Tokens,
     User, UserPool, UserStatus, mask_destination,
+};
+pub use ui_customization::{
+    ALL_CLIENTS, Branding, CSS_CLASSES, CssRule, Logo, MAX_CSS_BYTES, MAX_LOGO_BYTES,
+    UiCustomization, parse_css,
 };
 pub use users::{AdminCreateUser, MessageAction};
 

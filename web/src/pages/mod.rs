@@ -20,6 +20,7 @@
 //! before any field is used.
 
 mod account;
+mod brand;
 mod error;
 mod login;
 
@@ -62,6 +63,7 @@ pub fn router(state: WebState) -> Router {
         .merge(login::routes())
         .merge(account::routes())
         .merge(error::routes())
+        .merge(brand::routes())
         .with_state(Arc::new(state))
 }
 
@@ -109,14 +111,31 @@ impl Frame {
     }
 
     /// The frame of a page of `pool_id` (and of the app `client_id`, when the page knows
-    /// it): the request's language and the branding that applies.
+    /// it): the request's language and the branding that applies (the client's, else the
+    /// pool's). Branding that cannot be read leaves the page plain: it never stops a sign-in.
     pub(crate) async fn load(
-        _state: &WebState,
+        state: &WebState,
         headers: &HeaderMap,
-        _pool_id: &str,
-        _client_id: Option<&str>,
+        pool_id: &str,
+        client_id: Option<&str>,
     ) -> Self {
-        Self::plain(strings::for_request(headers))
+        let mut frame = Self::plain(strings::for_request(headers));
+        let branding = match state.oauth.user_pools().branding(pool_id, client_id).await {
+            Ok(Some(branding)) => branding,
+            Ok(None) => return frame,
+            Err(e) => {
+                tracing::warn!(error = %e, "page branding");
+                return frame;
+            }
+        };
+        let extra = brand::branded_css(&branding);
+        if !extra.is_empty() {
+            frame.css = Cow::Owned(format!("{STYLE}{extra}"));
+        }
+        frame.brand.logo_url = branding
+            .logo_hash
+            .map(|hash| format!("/{pool_id}/logo/{hash}"));
+        frame
     }
 }
 

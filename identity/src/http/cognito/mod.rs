@@ -34,6 +34,7 @@ mod oauth;
 mod pools;
 pub(crate) mod rate_limit;
 mod self_service;
+mod ui;
 mod users;
 mod wire;
 
@@ -181,6 +182,8 @@ operations! {
     CreateUserPoolDomain => Operator, oauth::create_user_pool_domain;
     DescribeUserPoolDomain => Operator, oauth::describe_user_pool_domain;
     DeleteUserPoolDomain => Operator, oauth::delete_user_pool_domain;
+    SetUICustomization => Operator, ui::set_ui_customization;
+    GetUICustomization => Operator, ui::get_ui_customization;
 }
 
 fn unknown_operation(operation: &str) -> WireError {
