@@ -17,7 +17,9 @@ use super::OAuth2;
 use super::authorize::{LoginContext, SignInError, SignInStep, sign_in_error};
 use super::error::Refusal;
 use super::request::AuthorizeRequest;
-use crate::user_pools::config::{AttributeDataType, PasswordPolicyConfig, UsernameAttribute};
+use crate::user_pools::config::{
+    AttributeDataType, PasswordPolicyConfig, UsernameAttribute, VerifiedAttribute,
+};
 use crate::user_pools::sign_up::Asker;
 use crate::user_pools::{
     CodeDeliveryDetails, HostedSignUp, SignUp, TriggerData, UserPool, UserPoolError,
@@ -62,6 +64,8 @@ pub struct FormAttribute {
     pub input: InputKind,
     /// Longest value the schema allows (characters), for `maxlength`.
     pub max_length: Option<u32>,
+    /// Required by the schema (an address the pool verifies may be optional).
+    pub required: bool,
 }
 
 /// What the sign-up page shows for a valid request.
@@ -75,8 +79,8 @@ pub struct SignUpContext {
     pub name: NameKind,
     /// The pool's password policy, to show beside the field.
     pub password_policy: PasswordPolicyConfig,
-    /// The pool's required attributes the client may write (in schema order), besides the
-    /// one the name stands for.
+    /// The pool's required attributes the client may write, and the email or phone number
+    /// it sends confirmation codes to (in schema order), besides the one the name stands for.
     pub attributes: Vec<FormAttribute>,
 }
 
@@ -166,7 +170,14 @@ impl OAuth2 {
             .config
             .schema
             .iter()
-            .filter(|a| a.required && a.name != "sub" && !a.developer_only)
+            .filter(|a| {
+                let verified = match a.name.as_str() {
+                    "email" => pool.config.auto_verifies(VerifiedAttribute::Email),
+                    "phone_number" => pool.config.auto_verifies(VerifiedAttribute::PhoneNumber),
+                    _ => false,
+                };
+                (a.required || verified) && a.name != "sub" && !a.developer_only
+            })
             .filter(|a| client.config.can_write(&a.name))
             .filter(|a| match named_by {
                 Some("either") => a.name != "email" && a.name != "phone_number",
@@ -177,12 +188,13 @@ impl OAuth2 {
                 name: a.name.clone(),
                 input: input_kind(&a.name, a.data_type),
                 max_length: a.max_length,
+                required: a.required,
             })
             .collect();
         Ok(SignUpContext {
             allowed: !pool.config.admin_create_user.allow_admin_create_user_only,
             name,
-            password_policy: pool.config.password_policy.clone(),
+            password_policy: pool.config.password_policy,
             attributes,
             login: LoginContext {
                 request: valid,

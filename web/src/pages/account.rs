@@ -77,6 +77,7 @@ struct AttributeField {
     autocomplete: &'static str,
     value: String,
     max_length: Option<u32>,
+    required: bool,
 }
 
 #[derive(Template)]
@@ -393,6 +394,7 @@ fn sign_up_form(
                     .map(|v| v.get(&a.name).chars().take(2048).collect())
                     .unwrap_or_default(),
                 max_length: a.max_length,
+                required: a.required,
                 name: a.name.clone(),
             }
         })
