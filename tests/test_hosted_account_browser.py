@@ -66,7 +66,7 @@ def test_a_person_signs_up_confirms_with_the_emailed_code_and_reaches_the_app(ap
     assert chromium.title == "Confirm your account"
     assert "b***@e***" in chromium.text("[role=status]")
     code = server.wait_for_message(pool_id=app.pool_id, destination=email, purpose="SignUp")["code"]
-    chromium.fill({"Verification code": code})
+    chromium.fill({"Code": code})
     chromium.submit("Confirm account")
     callback = chromium.wait_for_url(app.callback)
     assert chromium.query()["state"] == state
