@@ -132,12 +132,18 @@ fn init_logging(default: &str) {
         .init();
 }
 
+/// The stack of each runtime thread. Tokio's 2 MiB is not enough for the deepest request
+/// futures of an unoptimised build (a sign-in's challenge chain down to PostgreSQL
+/// overflowed it); 8 MiB leaves room, and is only address space until touched.
+const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 /// Runs an async command on a multi-threaded runtime and turns its error into exit status 1.
 fn run_async<E: std::fmt::Display>(
     future: impl std::future::Future<Output = Result<(), E>>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,
