@@ -577,7 +577,7 @@ mod tests {
         })
         .await;
 
-        let now = SystemTime::now();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
         header.kid = Some("own-key".into());
         let claims = serde_json::json!({
@@ -591,14 +591,20 @@ mod tests {
 
         // The provider that names its own key set verifies with it.
         let verified = issuers
-            .verify_token(&[issuer.clone()], &ids, Some(&own_uri), &token, now)
+            .verify_token(
+                std::slice::from_ref(&issuer),
+                &ids,
+                Some(&own_uri),
+                &token,
+                now,
+            )
             .await
             .expect("the provider's own keys verify its token");
         assert_eq!(verified.subject, "someone");
         // Whoever trusts the issuer itself reads its discovery document's keys: the key a
         // provider named for itself is not among them.
         let refused = issuers
-            .verify_token(&[issuer.clone()], &ids, None, &token, now)
+            .verify_token(std::slice::from_ref(&issuer), &ids, None, &token, now)
             .await;
         assert!(
             matches!(refused, Err(OidcRefusal::Invalid(_))),
