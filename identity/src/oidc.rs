@@ -18,8 +18,9 @@
 //! (`https`, or `http` only on loopback for a loopback issuer), fetched through the one
 //! outbound client ([`crate::https::client`], extra roots from the operator's setting), each
 //! document at most [`MAX_DOCUMENT_BYTES`] and each request within the configured timeout.
-//! Keys are cached per issuer (at most [`MAX_CACHED_ISSUERS`] issuers and
-//! [`MAX_KEYS_PER_ISSUER`] keys each). An unknown `kid` fetches again (key rotation) at most
+//! Keys are cached per issuer and per the `jwks_uri` a user-pool provider names explicitly
+//! (at most [`MAX_CACHED_ISSUERS`] entries and [`MAX_KEYS_PER_ISSUER`] keys each): keys read
+//! from one provider's own `jwks_uri` never verify another's tokens that name the same `iss`. An unknown `kid` fetches again (key rotation) at most
 //! once per [`REFETCH_INTERVAL`] per issuer on the service's clock, however many tokens with
 //! made-up `kid`s arrive: requests that waited for a fetch in progress use its result.
 
@@ -98,8 +99,16 @@ pub(crate) struct OidcIdentity {
 pub struct OidcIssuers {
     client: Result<HttpsClient<Full<Bytes>>, String>,
     timeout: Duration,
-    issuers: Mutex<HashMap<String, Arc<IssuerKeys>>>,
+    /// By issuer and where its keys are read from (see [`KeySource`]).
+    issuers: Mutex<HashMap<KeySource, Arc<IssuerKeys>>>,
 }
+
+/// Whose keys an entry holds: an issuer's, read through its discovery document (`jwks_uri`
+/// `None`), or read from a `jwks_uri` one user-pool provider names. A provider's own
+/// `jwks_uri` is its operator's word about that provider only: its keys never verify tokens
+/// for anyone else who trusts the same issuer (an IAM OpenID Connect provider, another
+/// pool's provider), however the `iss` and `kid` of a token line up.
+type KeySource = (String, Option<String>);
 
 #[derive(Debug, Default)]
 struct IssuerKeys {
@@ -274,14 +283,15 @@ impl OidcIssuers {
         now: SystemTime,
     ) -> Result<Option<Arc<IssuerKey>>, OidcRefusal> {
         let state = {
+            let source: KeySource = (issuer.to_owned(), jwks_uri.map(str::to_owned));
             let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
-            if !issuers.contains_key(issuer) && issuers.len() >= MAX_CACHED_ISSUERS {
+            if !issuers.contains_key(&source) && issuers.len() >= MAX_CACHED_ISSUERS {
                 // A provider deleted since leaves its entry behind: make room for the new one.
                 if let Some(old) = issuers.keys().next().cloned() {
                     issuers.remove(&old);
                 }
             }
-            Arc::clone(issuers.entry(issuer.to_owned()).or_default())
+            Arc::clone(issuers.entry(source).or_default())
         };
         if let Some(key) = state.lookup(kid) {
             return Ok(Some(key));
@@ -490,6 +500,116 @@ mod tests {
         for (url, expected) in cases {
             assert_eq!(is_loopback_url(url), expected, "{url}");
         }
+    }
+
+    /// A P-256 signing key: its `kid`, the JWK of its public half, and an ES256 signer.
+    fn es256_key(kid: &str) -> (Value, jsonwebtoken::EncodingKey) {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("a P-256 key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+            .expect("the key reads back");
+        // Uncompressed point: 0x04, x, y.
+        let point = pair.public_key().as_ref();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        });
+        (jwk, jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()))
+    }
+
+    /// A loopback HTTP server answering each GET with the JSON of its path; `documents` makes
+    /// them from the server's base URL.
+    async fn json_server(documents: impl FnOnce(&str) -> HashMap<String, Value>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let documents = documents(&base);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let path = text.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (status, body) = match documents.get(&path) {
+                    Some(doc) => ("200 OK", doc.to_string()),
+                    None => ("404 Not Found", "{}".to_owned()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn keys_from_a_providers_own_jwks_uri_never_verify_the_issuers_tokens() {
+        let (issuer_jwk, _) = es256_key("issuer-key");
+        let (own_jwk, own_signer) = es256_key("own-key");
+        let issuer = json_server(|issuer| {
+            HashMap::from([
+                (
+                    "/.well-known/openid-configuration".to_owned(),
+                    serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}),
+                ),
+                (
+                    "/jwks".to_owned(),
+                    serde_json::json!({"keys": [issuer_jwk]}),
+                ),
+                (
+                    "/own-jwks".to_owned(),
+                    serde_json::json!({"keys": [own_jwk]}),
+                ),
+            ])
+        })
+        .await;
+
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.kid = Some("own-key".into());
+        let claims = serde_json::json!({
+            "iss": issuer, "sub": "someone", "aud": "app",
+            "exp": unix_seconds(now) + 300,
+        });
+        let token = jsonwebtoken::encode(&header, &claims, &own_signer).expect("signed");
+        let issuers = OidcIssuers::new(&OidcFetchConfig::default());
+        let ids = ["app".to_owned()];
+        let own_uri = format!("{issuer}/own-jwks");
+
+        // The provider that names its own key set verifies with it.
+        let verified = issuers
+            .verify_token(
+                std::slice::from_ref(&issuer),
+                &ids,
+                Some(&own_uri),
+                &token,
+                now,
+            )
+            .await
+            .expect("the provider's own keys verify its token");
+        assert_eq!(verified.subject, "someone");
+        // Whoever trusts the issuer itself reads its discovery document's keys: the key a
+        // provider named for itself is not among them.
+        let refused = issuers
+            .verify_token(std::slice::from_ref(&issuer), &ids, None, &token, now)
+            .await;
+        assert!(
+            matches!(refused, Err(OidcRefusal::Invalid(_))),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -139,6 +139,14 @@ fn account_error(e: &UserPoolError) -> AccountError {
     }
 }
 
+impl InputKind {
+    /// The input of attribute `name` of type `data_type`: the one rule every page asking for
+    /// attributes follows (sign-up, a new password's missing attributes).
+    pub fn of(name: &str, data_type: AttributeDataType) -> Self {
+        input_kind(name, data_type)
+    }
+}
+
 /// The input of a schema attribute.
 fn input_kind(name: &str, data_type: AttributeDataType) -> InputKind {
     match (name, data_type) {

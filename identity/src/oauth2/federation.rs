@@ -42,7 +42,7 @@ use crate::oidc::OidcRefusal;
 use crate::time::unix_millis;
 use crate::user_pools::{
     AttributeWrite, Client, IdentityProvider, User, UserPool, UserPoolError, UserStatus,
-    identities_json, identity_entry,
+    identities_json, identities_of, identity_entry,
 };
 
 /// How long the browser has to come back from the upstream provider.
@@ -594,7 +594,7 @@ impl OAuth2 {
 
     /// The user the upstream identity signs in as: linked before (its attributes mapped
     /// again when the provider made it), or made now.
-    async fn federated_user(
+    pub(super) async fn federated_user(
         &self,
         pool: &UserPool,
         client: &Client,
@@ -674,12 +674,20 @@ impl OAuth2 {
             .await;
         let user = match created {
             Ok(record) => crate::user_pools::user_from_record(record)?,
-            // Made by a sign-in that got in first (or before a link was lost): the same user.
+            // Made by a sign-in that got in first (or before a link was lost): the same user,
+            // if it is this very identity. The name alone is not enough: in a pool whose
+            // usernames ignore case, `Corp_abc` holds `Corp_ABC`'s name, and another subject
+            // must never sign in as it.
             Err(StorageError::Conflict { .. }) => self
                 .pools
                 .find_user(pool, &username)
                 .await?
                 .filter(|u| u.status == UserStatus::ExternalProvider)
+                .filter(|u| {
+                    identities_of(&u.attributes)
+                        .iter()
+                        .any(|i| i.provider_name == provider.name && i.user_id == subject)
+                })
                 .ok_or_else(|| {
                     UserPoolError::NotAuthorized("the federated user cannot be made".into())
                 })?,

@@ -1336,3 +1336,106 @@ async fn a_federation_state_is_bound_single_use_and_short_lived() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_federated_subject_never_signs_in_as_another_whose_name_folds_alike() {
+    each_backend(async |t| {
+        let f = fixture(&t.store);
+        let oauth = OAuth2::new(f.pools.clone());
+        let pool = f
+            .pools
+            .create_user_pool(
+                "folded",
+                PoolConfig {
+                    username_case_sensitive: Some(false),
+                    ..PoolConfig::default()
+                },
+            )
+            .await
+            .unwrap();
+        f.pools
+            .create_resource_server(
+                &pool.id,
+                "https://api.example.com",
+                "api",
+                vec![ResourceServerScope {
+                    name: "read".into(),
+                    description: "read things".into(),
+                }],
+            )
+            .await
+            .unwrap();
+        let details: BTreeMap<String, String> = [
+            ("client_id", "rp"),
+            ("authorize_scopes", "openid"),
+            ("oidc_issuer", "https://login.example.com"),
+            ("attributes_request_method", "GET"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        f.pools
+            .create_identity_provider(
+                &pool.id,
+                "Corp",
+                "OIDC",
+                crate::user_pools::ProviderInput {
+                    details: Some(details),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let provider = f
+            .pools
+            .identity_provider(&pool.id, "Corp")
+            .await
+            .unwrap()
+            .unwrap();
+        let client = f
+            .pools
+            .create_user_pool_client(
+                &pool.id,
+                NewClient {
+                    name: "fed".into(),
+                    generate_secret: false,
+                    config: ClientConfig {
+                        supported_identity_providers: vec!["Corp".into()],
+                        ..oauth_config()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        let claims = |sub: &str| {
+            serde_json::json!({ "sub": sub })
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+
+        let victim = oauth
+            .federated_user(&pool, &client, &provider, &claims("abc"))
+            .await
+            .unwrap();
+        assert_eq!(victim.username, "Corp_abc");
+        // The same subject again is the same user (through its link).
+        let again = oauth
+            .federated_user(&pool, &client, &provider, &claims("abc"))
+            .await
+            .unwrap();
+        assert_eq!(again.sub, victim.sub);
+        // Another subject whose name folds to the victim's is refused, not handed the victim.
+        let other = oauth
+            .federated_user(&pool, &client, &provider, &claims("ABC"))
+            .await;
+        assert!(
+            matches!(
+                other,
+                Err(crate::user_pools::UserPoolError::NotAuthorized(_))
+            ),
+            "{other:?}"
+        );
+    })
+    .await;
+}

@@ -110,7 +110,7 @@ pub use identity_providers::{
     GOOGLE_ISSUER, IdentityProvider, MAX_DETAIL_ENTRIES, MAX_DETAIL_LEN, MAX_IDP_IDENTIFIERS,
     MAX_PROVIDERS_PAGE, ProviderInput, ProviderType,
 };
-pub(crate) use identity_providers::{identities_json, identity_entry};
+pub(crate) use identity_providers::{identities_json, identities_of, identity_entry};
 pub use import_jobs::{
     CSV_STANDARD_COLUMNS, ImportJob, MAX_CSV_BYTES, UPLOAD_PATH, UPLOAD_URL_LIFETIME_MS,
     UploadError,

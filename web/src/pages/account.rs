@@ -29,7 +29,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use gatehouse_identity::http::oauth2::cookies::{clear_cookie, read_cookie, set_cookie};
 use gatehouse_identity::oauth2::{
-    AccountError, AuthorizeRequest, InputKind, LoginContext, NameKind, SignInStep, SignUpContext,
+    AccountError, AuthorizeRequest, LoginContext, NameKind, SignInStep, SignUpContext,
 };
 use gatehouse_identity::user_pools::config::PasswordPolicyConfig;
 use gatehouse_identity::user_pools::{CodeDeliveryDetails, HOSTED_SIGN_UP_PROOF_LIFETIME};
@@ -376,14 +376,7 @@ fn sign_up_form(
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let (input_type, autocomplete) = match a.input {
-                InputKind::Email => ("email", "email"),
-                InputKind::Tel => ("tel", "tel"),
-                InputKind::Date => ("date", "bday"),
-                InputKind::Url => ("url", "url"),
-                InputKind::Number => ("number", "off"),
-                InputKind::Text => ("text", autocomplete_of(&a.name)),
-            };
+            let (input_type, autocomplete) = super::attribute_input(a.input, &a.name);
             AttributeField {
                 id: format!("attr-{i}"),
                 label: strings.attribute_label(&a.name),
@@ -424,20 +417,6 @@ fn sign_up_form(
 }
 
 /// The `autocomplete` token of a standard text attribute.
-fn autocomplete_of(name: &str) -> &'static str {
-    match name {
-        "name" => "name",
-        "given_name" => "given-name",
-        "family_name" => "family-name",
-        "middle_name" => "additional-name",
-        "nickname" | "preferred_username" => "nickname",
-        "address" => "street-address",
-        "gender" => "sex",
-        "locale" => "language",
-        _ => "off",
-    }
-}
-
 fn notice_page(page: &Page, callback: &str, title: &str, message: &str) -> Response {
     let template = NoticeTemplate {
         frame: &page.frame,

@@ -19,9 +19,11 @@ use axum::response::Response;
 use axum::routing::get;
 use base64::Engine as _;
 use gatehouse_identity::oauth2::{
-    ChallengeAnswer, ChallengeError, ChallengeStep, PageChallenge, SignInError, SignInStep,
+    ChallengeAnswer, ChallengeError, ChallengeStep, InputKind, PageChallenge, SignInError,
+    SignInStep,
 };
 use gatehouse_identity::user_pools::Factor;
+use gatehouse_identity::user_pools::config::AttributeDataType;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
@@ -112,16 +114,11 @@ fn grouped(secret: &str) -> String {
         .join(" ")
 }
 
+/// The field of a missing required attribute (the challenge names it, not its type: a
+/// string, as most are), asked for as the sign-up page asks for it.
 fn attribute_field<'a>(strings: &'a Strings, name: &'a str) -> AttributeField<'a> {
-    let (input_type, autocomplete) = match name {
-        "email" => ("email", "email"),
-        "phone_number" => ("tel", "tel"),
-        "name" => ("text", "name"),
-        "given_name" => ("text", "given-name"),
-        "family_name" => ("text", "family-name"),
-        "birthdate" => ("text", "bday"),
-        _ => ("text", "off"),
-    };
+    let input = InputKind::of(name, AttributeDataType::String);
+    let (input_type, autocomplete) = super::attribute_input(input, name);
     AttributeField {
         name,
         label: strings.attribute_label(name),
@@ -411,6 +408,27 @@ mod tests {
         assert!(
             page.contains(r#"name="new_password""#) && page.contains(r#"name="confirm_password""#)
         );
+    }
+
+    #[test]
+    fn a_missing_attribute_is_asked_for_as_on_the_sign_up_page() {
+        // (attribute, type, autocomplete): the sign-up page's inputs for the same names.
+        let cases = [
+            ("email", "email", "email"),
+            ("phone_number", "tel", "tel"),
+            ("birthdate", "date", "bday"),
+            ("website", "url", "url"),
+            ("middle_name", "text", "additional-name"),
+            ("custom:team", "text", "off"),
+        ];
+        for (name, input_type, autocomplete) in cases {
+            let field = attribute_field(&crate::strings::ENGLISH, name);
+            assert_eq!(
+                (field.input_type, field.autocomplete),
+                (input_type, autocomplete),
+                "{name}"
+            );
+        }
     }
 
     #[test]

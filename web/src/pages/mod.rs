@@ -40,7 +40,7 @@ use gatehouse_identity::http::MAX_REQUEST_BODY_BYTES;
 use gatehouse_identity::http::oauth2::cookies::{PRE_SESSION_COOKIE, read_cookie, set_cookie};
 use gatehouse_identity::http::oauth2::{ErrorPages, MountedAt};
 use gatehouse_identity::net::TrustedProxies;
-use gatehouse_identity::oauth2::{AuthorizeRequest, OAuth2, PageError, Refusal};
+use gatehouse_identity::oauth2::{AuthorizeRequest, InputKind, OAuth2, PageError, Refusal};
 
 use crate::security::{STYLE, add_page_headers, style_hash};
 use crate::strings::{self, Strings};
@@ -220,6 +220,35 @@ pub(crate) fn client_address(state: &WebState, request: &Request) -> IpAddr {
                 .trusted_proxies
                 .client_ip(peer.ip(), request.headers())
         })
+}
+
+// === Attribute inputs ===
+
+/// The `type` and `autocomplete` of the input asking for attribute `name` of kind `input`
+/// ([`InputKind::of`]): one mapping for the sign-up page and a new password's missing
+/// attributes, so both ask for the same attribute the same way.
+pub(crate) fn attribute_input(input: InputKind, name: &str) -> (&'static str, &'static str) {
+    match input {
+        InputKind::Email => ("email", "email"),
+        InputKind::Tel => ("tel", "tel"),
+        InputKind::Date => ("date", "bday"),
+        InputKind::Url => ("url", "url"),
+        InputKind::Number => ("number", "off"),
+        InputKind::Text => (
+            "text",
+            match name {
+                "name" => "name",
+                "given_name" => "given-name",
+                "family_name" => "family-name",
+                "middle_name" => "additional-name",
+                "nickname" | "preferred_username" => "nickname",
+                "address" => "street-address",
+                "gender" => "sex",
+                "locale" => "language",
+                _ => "off",
+            },
+        ),
+    }
 }
 
 // === Pre-session cookie and CSRF ===

@@ -81,9 +81,27 @@ pub struct MountedAt {
 }
 
 impl MountedAt {
-    /// The prefix for a request to `pool_id` that carries `mounted` (or none).
+    /// The prefix for a request to `pool_id` that carries `mounted` (or none). The pool id
+    /// comes from the request's path, decoded, and is not known to exist: it is encoded back
+    /// into one path segment, so a `Location` or a link made of it stays on this host (a
+    /// `/%2F%2Fevil.example/…` or `/%5Cevil.example/…` request never yields `//evil.example`
+    /// or `/\evil.example`, which a browser reads as another host).
     pub fn prefix_for(mounted: Option<&MountedAt>, pool_id: &str) -> String {
-        mounted.map_or_else(|| format!("/{pool_id}"), |m| m.prefix.clone())
+        mounted.map_or_else(
+            || {
+                let mut prefix = String::with_capacity(pool_id.len() + 1);
+                prefix.push('/');
+                for b in pool_id.bytes() {
+                    if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~') {
+                        prefix.push(char::from(b));
+                    } else {
+                        prefix.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                prefix
+            },
+            |m| m.prefix.clone(),
+        )
     }
 }
 
@@ -591,5 +609,32 @@ async fn logout(
             response
         }
         Err(error) => no_store(state.pages.error_page(error, request.headers())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MountedAt;
+
+    #[test]
+    fn a_prefix_made_of_the_path_stays_on_this_host() {
+        // (pool id as decoded from the path, prefix)
+        let cases = [
+            ("us-east-1_AbC123", "/us-east-1_AbC123"),
+            ("//evil.example", "/%2F%2Fevil.example"),
+            ("\\evil.example", "/%5Cevil.example"),
+            ("/\\evil.example", "/%2F%5Cevil.example"),
+            ("a?b#c", "/a%3Fb%23c"),
+            ("é", "/%C3%A9"),
+        ];
+        for (pool_id, expected) in cases {
+            let prefix = MountedAt::prefix_for(None, pool_id);
+            assert_eq!(prefix, expected, "{pool_id}");
+            assert!(!prefix.starts_with("//") && !prefix.starts_with("/\\"));
+        }
+        let domain = MountedAt {
+            prefix: String::new(),
+        };
+        assert_eq!(MountedAt::prefix_for(Some(&domain), "//evil.example"), "");
     }
 }
