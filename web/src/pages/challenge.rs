@@ -27,11 +27,8 @@ use gatehouse_identity::user_pools::config::AttributeDataType;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use super::login::{SignInPage, buttons, prefix_of, sign_in_page, signed_in_response};
-use super::{
-    FormFields, Frame, PreSession, WebState, authorize_request, client_address, found, html,
-    page_url, read_form, refused,
-};
+use super::login::{SignInPage, SignInPost, sign_in_page, signed_in_response};
+use super::{FormFields, Frame, PreSession, WebState, found, html, page_url, refused};
 use crate::strings::Strings;
 
 pub(super) fn routes() -> Router<Arc<WebState>> {
@@ -266,74 +263,23 @@ async fn challenge_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let params = authorize_request(&request);
-    let login_action = page_url(&request, &pool_id, "login");
-    let sign_up_url = page_url(&request, &pool_id, "signup");
-    let forgot_url = page_url(&request, &pool_id, "forgotPassword");
-    let prefix = prefix_of(&request, &pool_id);
-    let action = page_url(&request, &pool_id, "challenge");
-    let client = client_address(&state, &request);
-    let frame = Frame::load(
-        &state,
-        request.headers(),
-        &pool_id,
-        params.client_id.as_deref(),
-    )
-    .await;
-    let strings = frame.strings;
-    let context = match state.oauth.login_context(&pool_id, &params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &frame),
-    };
-    let callback = context.request.redirect_uri.clone();
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let form = SignInPage {
-        frame: &frame,
-        client_name: &context.client_name,
-        action: &login_action,
-        callback: &callback,
-        username: "",
-        sign_up_url: &sign_up_url,
-        forgot_url: &forgot_url,
-        buttons: buttons(&prefix, &context),
-        password_form: context.password_form(),
-    };
     // Answers are limited per address like the password form.
-    if state
-        .oauth
-        .user_pools()
-        .source_limits()
-        .check(client, state.clock.now())
-        .is_err()
-    {
-        return sign_in_page(
-            &state,
-            &headers,
-            &form,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(strings.too_many_requests),
-            None,
-        );
-    }
-    let fields = match read_form(&state.oauth, &headers, body).await {
-        Ok(fields) => fields,
-        Err(e) => {
-            return sign_in_page(
-                &state,
-                &headers,
-                &form,
-                e.status(),
-                Some(strings.form_expired),
-                None,
-            );
-        }
+    let (post, fields) = match SignInPost::read(&state, &pool_id, request).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let answered = state
         .oauth
-        .answer_challenge(&pool_id, &params, &answer_of(&fields))
+        .answer_challenge(&pool_id, &post.params, &answer_of(&fields))
         .await;
-    step_response(&state, &headers, &form, &pool_id, &action, answered)
+    step_response(
+        &state,
+        &post.headers,
+        &post.form(),
+        &pool_id,
+        &post.challenge_url,
+        answered,
+    )
 }
 
 /// The response to a form of a sign-in (the password or a challenge): the app's callback,

@@ -14,11 +14,13 @@ use axum::response::Response;
 use axum::routing::get;
 use gatehouse_identity::http::oauth2::MountedAt;
 use gatehouse_identity::http::oauth2::cookies::{session_cookie_name, set_cookie};
-use gatehouse_identity::oauth2::{HOSTED_SESSION_LIFETIME, LoginContext, SignedInRedirect};
+use gatehouse_identity::oauth2::{
+    AuthorizeRequest, HOSTED_SESSION_LIFETIME, LoginContext, SignedInRedirect,
+};
 
 use super::{
-    Frame, PreSession, WebState, authorize_request, client_address, found, html, page_url,
-    read_form, refused,
+    FormFields, Frame, PreSession, WebState, authorize_request, client_address, found, html,
+    page_url, read_form, refused,
 };
 
 pub(super) fn routes() -> Router<Arc<WebState>> {
@@ -165,77 +167,128 @@ async fn login_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let params = authorize_request(&request);
-    let action = page_url(&request, &pool_id, "login");
-    let challenge_action = page_url(&request, &pool_id, "challenge");
-    let sign_up_url = page_url(&request, &pool_id, "signup");
-    let forgot_url = page_url(&request, &pool_id, "forgotPassword");
-    let prefix = prefix_of(&request, &pool_id);
-    let client = client_address(&state, &request);
-    let frame = Frame::load(
-        &state,
-        request.headers(),
-        &pool_id,
-        params.client_id.as_deref(),
-    )
-    .await;
-    let strings = frame.strings;
-    let context = match state.oauth.login_context(&pool_id, &params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &frame),
-    };
-    let callback = context.request.redirect_uri.clone();
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let mut form = SignInPage {
-        frame: &frame,
-        client_name: &context.client_name,
-        action: &action,
-        callback: &callback,
-        username: "",
-        sign_up_url: &sign_up_url,
-        forgot_url: &forgot_url,
-        buttons: buttons(&prefix, &context),
-        password_form: context.password_form(),
-    };
-    // The sign-in attempts of one address are limited like InitiateAuth's.
-    if state
-        .oauth
-        .user_pools()
-        .source_limits()
-        .check(client, state.clock.now())
-        .is_err()
-    {
-        return sign_in_page(
-            &state,
-            &headers,
-            &form,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(strings.too_many_requests),
-            None,
-        );
-    }
-    let fields = match read_form(&state.oauth, &headers, body).await {
-        Ok(fields) => fields,
-        Err(e) => {
-            return sign_in_page(
-                &state,
-                &headers,
-                &form,
-                e.status(),
-                Some(strings.form_expired),
-                None,
-            );
-        }
+    let (post, fields) = match SignInPost::read(&state, &pool_id, request).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let username = fields.get("username").trim();
     let password = fields.get("password");
+    let mut form = post.form();
     form.username = username;
     let step = state
         .oauth
-        .password_sign_in(&pool_id, &params, username, password)
+        .password_sign_in(&pool_id, &post.params, username, password)
         .await;
-    super::challenge::step_response(&state, &headers, &form, &pool_id, &challenge_action, step)
+    super::challenge::step_response(
+        &state,
+        &post.headers,
+        &form,
+        &pool_id,
+        &post.challenge_url,
+        step,
+    )
+}
+
+/// A posted form of a sign-in (the password, or a challenge's answer), read as far as both
+/// go: the authorization request in its URL checked again, the per-address limit, then the
+/// CSRF token. Refusals are the answer to send (the request's error, or the sign-in form
+/// again saying why).
+pub(super) struct SignInPost {
+    /// The authorization request the page's URL carries.
+    pub(super) params: AuthorizeRequest,
+    pub(super) headers: HeaderMap,
+    /// Where a challenge's answer posts.
+    pub(super) challenge_url: String,
+    frame: Frame,
+    context: LoginContext,
+    login_url: String,
+    sign_up_url: String,
+    forgot_url: String,
+    prefix: String,
+}
+
+impl SignInPost {
+    pub(super) async fn read(
+        state: &WebState,
+        pool_id: &str,
+        request: Request,
+    ) -> Result<(Self, FormFields), Response> {
+        let params = authorize_request(&request);
+        let [login_url, challenge_url, sign_up_url, forgot_url] =
+            ["login", "challenge", "signup", "forgotPassword"]
+                .map(|page| page_url(&request, pool_id, page));
+        let prefix = prefix_of(&request, pool_id);
+        let client = client_address(state, &request);
+        let frame = Frame::load(
+            state,
+            request.headers(),
+            pool_id,
+            params.client_id.as_deref(),
+        )
+        .await;
+        let context = match state.oauth.login_context(pool_id, &params).await {
+            Ok(context) => context,
+            Err(refusal) => return Err(refused(refusal, &frame)),
+        };
+        let (parts, body) = request.into_parts();
+        let post = Self {
+            params,
+            headers: parts.headers,
+            challenge_url,
+            frame,
+            context,
+            login_url,
+            sign_up_url,
+            forgot_url,
+            prefix,
+        };
+        let strings = post.frame.strings;
+        // The sign-in attempts of one address are limited like InitiateAuth's.
+        if state
+            .oauth
+            .user_pools()
+            .source_limits()
+            .check(client, state.clock.now())
+            .is_err()
+        {
+            return Err(post.again(
+                state,
+                StatusCode::TOO_MANY_REQUESTS,
+                strings.too_many_requests,
+            ));
+        }
+        match read_form(&state.oauth, &post.headers, body).await {
+            Ok(fields) => Ok((post, fields)),
+            Err(e) => Err(post.again(state, e.status(), strings.form_expired)),
+        }
+    }
+
+    /// The sign-in form of this request.
+    pub(super) fn form(&self) -> SignInPage<'_> {
+        SignInPage {
+            frame: &self.frame,
+            client_name: &self.context.client_name,
+            action: &self.login_url,
+            callback: &self.context.request.redirect_uri,
+            username: "",
+            sign_up_url: &self.sign_up_url,
+            forgot_url: &self.forgot_url,
+            buttons: buttons(&self.prefix, &self.context),
+            password_form: self.context.password_form(),
+        }
+    }
+
+    /// The sign-in form again, with `error`.
+    fn again(&self, state: &WebState, status: StatusCode, error: &str) -> Response {
+        sign_in_page(
+            state,
+            &self.headers,
+            &self.form(),
+            status,
+            Some(error),
+            None,
+        )
+    }
 }
 
 /// A completed sign-in: to the app's callback with the code, the hosted session set.
