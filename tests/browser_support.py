@@ -23,7 +23,11 @@ os.environ.setdefault("SE_OFFLINE", "true")
 os.environ.setdefault("SE_AVOID_STATS", "true")
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
@@ -150,6 +154,12 @@ def _is_stale(element: WebElement) -> bool:
         return False
     except StaleElementReferenceException:
         return True
+    except WebDriverException as error:
+        # Asked while the old document is being torn down, Chromium answers with this instead
+        # of a stale reference: the element's page is gone all the same.
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
 
 
 def start_chromium(language: str = "en-US") -> webdriver.Chrome:
