@@ -132,7 +132,7 @@ class StubUpstream:
                 elif url.path == "/authorize":
                     if stub.mode == "error":
                         target = q["redirect_uri"] + "?" + urllib.parse.urlencode(
-                            {"error": "access_denied", "state": q["state"]}
+                            {"error": "access_denied\nERROR forged log line", "state": q["state"]}
                         )
                     else:
                         code = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
@@ -543,6 +543,7 @@ def stub_federation(server, stub: StubUpstream) -> Federation:
 
 def test_upstream_token_faults_are_refused(server, stub) -> None:
     fed = stub_federation(server, stub)
+    mark = server.stderr_size()
     for mode in ["nonce", "aud", "signature", "error"]:
         stub.mode = mode
         browser = Browser()
@@ -552,6 +553,10 @@ def test_upstream_token_faults_are_refused(server, stub) -> None:
         assert answer.get("error") == "access_denied", (mode, answer)
         assert answer["state"] == state and "code" not in answer
     assert fed.admin.list_users(UserPoolId=fed.pool_id)["Users"] == []
+    # The upstream's `error` is logged escaped: its line break cannot start a line of its own.
+    logs = server.stderr_since(mark)
+    assert "forged log line" in logs
+    assert not any(line.startswith("ERROR forged") for line in logs.splitlines())
     # The same stub, answering well, signs in (client_secret_post, as its discovery asks).
     stub.mode = "good"
     browser = Browser()

@@ -83,8 +83,9 @@ pub enum FederationOutcome {
     Page(PageError),
 }
 
-/// The sign-in in flight, sealed into `state`.
-#[derive(Debug, Serialize, Deserialize)]
+/// The sign-in in flight, sealed into `state`. Its Debug leaves out the nonce and the PKCE
+/// verifier.
+#[derive(Serialize, Deserialize)]
 struct FlightState {
     /// Spent once the browser comes back.
     id: String,
@@ -101,6 +102,21 @@ struct FlightState {
     /// Unix ms.
     exp: i64,
     endpoints: Endpoints,
+}
+
+impl std::fmt::Debug for FlightState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightState")
+            .field("id", &self.id)
+            .field("pool", &self.pool)
+            .field("provider", &self.provider)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("nonce", &"[redacted]")
+            .field("verifier", &"[redacted]")
+            .field("exp", &self.exp)
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The provider's endpoints, from its settings or its discovery document.
@@ -376,7 +392,9 @@ impl OAuth2 {
         if let Some(error) = response.error.as_deref() {
             tracing::info!(
                 provider = %flight.provider,
-                error = %error.chars().take(64).collect::<String>(),
+                // The upstream's text, quoted and escaped: a line break in it cannot forge a
+                // log line.
+                error = ?error.chars().take(64).collect::<String>(),
                 "the identity provider refused the sign-in"
             );
             return refuse(OAuthError::AccessDenied(
@@ -445,11 +463,11 @@ impl OAuth2 {
         now: SystemTime,
     ) -> Result<Map<String, Value>, OAuthError> {
         let denied = |why: &str| {
-            tracing::warn!(provider = %provider.name, reason = %why, "federated sign-in refused");
+            tracing::warn!(provider = %provider.name, reason = ?why, "federated sign-in refused");
             OAuthError::AccessDenied("the identity provider's answer could not be verified".into())
         };
         let unreachable = |why: &str| {
-            tracing::warn!(provider = %provider.name, reason = %why, "identity provider unreachable");
+            tracing::warn!(provider = %provider.name, reason = ?why, "identity provider unreachable");
             OAuthError::TemporarilyUnavailable("the identity provider cannot be reached".into())
         };
         let client_id = provider.detail("client_id").unwrap_or_default();
@@ -719,5 +737,37 @@ impl OAuth2 {
             Err(e) => return Err(e.into()),
         }
         Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flight_states_debug_leaves_out_the_nonce_and_the_verifier() {
+        let flight = FlightState {
+            id: "flight-1".into(),
+            pool: "us-east-1_pool".into(),
+            provider: "Corp".into(),
+            request: vec![("state".into(), "app-state".into())],
+            redirect_uri: "https://auth.example/oauth2/idpresponse".into(),
+            nonce: "nonce-value-1234".into(),
+            verifier: "pkce-verifier-5678".into(),
+            binding: "binding-hash".into(),
+            exp: 0,
+            endpoints: Endpoints {
+                authorization: "https://idp.example/authorize".into(),
+                token: "https://idp.example/token".into(),
+                userinfo: None,
+                jwks: None,
+                post_auth: false,
+            },
+        };
+        let shown = format!("{flight:?}");
+        assert!(shown.contains("Corp"), "{shown}");
+        for secret in ["nonce-value-1234", "pkce-verifier-5678"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

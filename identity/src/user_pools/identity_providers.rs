@@ -419,8 +419,9 @@ fn check_identifiers(identifiers: &[String]) -> Result<(), UserPoolError> {
 }
 
 /// What CreateIdentityProvider and UpdateIdentityProvider carry (an update's `None`s keep
-/// what is stored).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// what is stored). Its Debug names the details' keys, never their values (one is the
+/// client secret).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProviderInput {
     /// `ProviderDetails`.
     pub details: Option<BTreeMap<String, String>>,
@@ -428,6 +429,17 @@ pub struct ProviderInput {
     pub attribute_mapping: Option<BTreeMap<String, String>>,
     /// `IdpIdentifiers`.
     pub idp_identifiers: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ProviderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let detail_keys = self.details.as_ref().map(|d| d.keys().collect::<Vec<_>>());
+        f.debug_struct("ProviderInput")
+            .field("detail_keys", &detail_keys)
+            .field("attribute_mapping", &self.attribute_mapping)
+            .field("idp_identifiers", &self.idp_identifiers)
+            .finish()
+    }
 }
 
 impl UserPools {
@@ -974,6 +986,17 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, UserPoolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_client_secret() {
+        let input = ProviderInput {
+            details: Some(oidc(&[("client_secret", "s3cret-upstream")])),
+            ..ProviderInput::default()
+        };
+        let shown = format!("{input:?}");
+        assert!(shown.contains("client_secret"), "{shown}");
+        assert!(!shown.contains("s3cret-upstream"), "{shown}");
+    }
 
     fn oidc(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
         let mut details: BTreeMap<String, String> = [
