@@ -482,13 +482,13 @@ impl UserPools {
         if !self.names_user(pool, username, &claims).await? {
             return Err(invalid_session());
         }
+        let user = self.session_user(pool, &claims).await?;
         if challenge == NEW_PASSWORD_REQUIRED {
-            // A password the policy refuses is no guess: the user may try another with the
-            // same session, as on Cognito.
-            self.check_password_policy(pool, required(responses, "NEW_PASSWORD")?)?;
+            // A password the policy refuses, or attributes that are invalid or missing, are
+            // no guess: the user may answer again with the same session, as on Cognito.
+            self.check_new_password_answer(pool, client, &user, responses)?;
         }
         self.spend(&claims).await?;
-        let user = self.session_user(pool, &claims).await?;
         match challenge {
             NEW_PASSWORD_REQUIRED => {
                 self.answer_new_password(pool, client, user, claims, responses, now)
@@ -522,6 +522,34 @@ impl UserPools {
                 "challenge `{other}` is not supported"
             ))),
         }
+    }
+
+    /// `NEW_PASSWORD_REQUIRED`'s answer checked without changing anything: the password
+    /// policy, the attributes written (`userAttributes.<name>`, which it returns) and the
+    /// required attributes the user would still lack.
+    pub(super) fn check_new_password_answer(
+        &self,
+        pool: &UserPool,
+        client: &Client,
+        user: &User,
+        responses: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>, UserPoolError> {
+        self.check_password_policy(pool, required(responses, "NEW_PASSWORD")?)?;
+        let changes: Vec<(String, String)> = responses
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("userAttributes.")
+                    .map(|name| (name.to_owned(), v.clone()))
+            })
+            .collect();
+        self.validate_attributes(pool, Some(client), &changes, AttributeWrite::UserUpdate)?;
+        let mut merged = user.attributes.clone();
+        for (k, v) in &changes {
+            merged.insert(k.clone(), v.clone());
+        }
+        self.check_required_attributes(pool, &merged)
+            .map_err(|_| UserPoolError::invalid("Missing required attributes"))?;
+        Ok(changes)
     }
 
     /// The `NEW_PASSWORD_REQUIRED` challenge with its sealed session and Cognito's
@@ -560,21 +588,7 @@ impl UserPools {
         if user.status != UserStatus::ForceChangePassword {
             return Err(invalid_session());
         }
-        let changes: Vec<(String, String)> = responses
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("userAttributes.")
-                    .map(|name| (name.to_owned(), v.clone()))
-            })
-            .collect();
-        self.check_password_policy(pool, new_password)?;
-        self.validate_attributes(pool, Some(client), &changes, AttributeWrite::UserUpdate)?;
-        let mut merged = user.attributes.clone();
-        for (k, v) in &changes {
-            merged.insert(k.clone(), v.clone());
-        }
-        self.check_required_attributes(pool, &merged)
-            .map_err(|_| UserPoolError::invalid("Missing required attributes"))?;
+        let changes = self.check_new_password_answer(pool, client, &user, responses)?;
         let secrets = self
             .password_secrets(pool, &user.sub, &user.username, new_password)
             .await?;

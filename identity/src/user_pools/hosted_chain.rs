@@ -27,7 +27,7 @@ use super::challenges::{
 };
 use super::mfa::{MfaPlan, has_email};
 use super::types::mask_destination;
-use super::{AttributeWrite, Client, User, UserPool, UserPoolError, UserPools};
+use super::{Client, User, UserPool, UserPoolError, UserPools};
 use crate::delivery::Channel;
 
 /// Answers a hosted sign-in may give one challenge (the first and the ones asked again).
@@ -173,7 +173,7 @@ impl UserPools {
                 let user = self.session_user(pool, claims).await?;
                 let parameters = new_password_parameters(pool, &user)?;
                 let checked = self.check_new_password_answer(pool, client, &user, responses);
-                checked.map_err(|e| again(e, parameters))
+                checked.map(drop).map_err(|e| again(e, parameters))
             }
             SOFTWARE_TOKEN_MFA | EMAIL_OTP | MFA_SETUP => {
                 let name = match challenge {
@@ -192,32 +192,6 @@ impl UserPools {
             }
             _ => Ok(()),
         }
-    }
-
-    /// `NEW_PASSWORD_REQUIRED`'s answer as the API checks it (policy, writable and required
-    /// attributes), without changing anything.
-    fn check_new_password_answer(
-        &self,
-        pool: &UserPool,
-        client: &Client,
-        user: &User,
-        responses: &BTreeMap<String, String>,
-    ) -> Result<(), UserPoolError> {
-        self.check_password_policy(pool, required(responses, "NEW_PASSWORD")?)?;
-        let changes: Vec<(String, String)> = responses
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("userAttributes.")
-                    .map(|name| (name.to_owned(), v.clone()))
-            })
-            .collect();
-        self.validate_attributes(pool, Some(client), &changes, AttributeWrite::UserUpdate)?;
-        let mut merged = user.attributes.clone();
-        for (k, v) in &changes {
-            merged.insert(k.clone(), v.clone());
-        }
-        self.check_required_attributes(pool, &merged)
-            .map_err(|_| UserPoolError::invalid("Missing required attributes"))
     }
 
     /// The next session of a challenge answered wrongly: a new id, the same expiry and

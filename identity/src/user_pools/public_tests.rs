@@ -631,6 +631,20 @@ async fn new_password_required_challenge_and_its_session() {
             .await
             .unwrap(),
         );
+        // An attribute the pool does not have is refused without spending the session.
+        let mut unknown_attribute = answer(PASSWORD);
+        unknown_attribute.insert("userAttributes.custom:nope".into(), "x".into());
+        assert!(matches!(
+            p.admin_respond_to_auth_challenge(
+                &pool.id,
+                &client.id,
+                NEW_PASSWORD_REQUIRED,
+                Some(&c.session),
+                &unknown_attribute,
+            )
+            .await,
+            Err(UserPoolError::InvalidParameter(_))
+        ));
         let done = p
             .admin_respond_to_auth_challenge(
                 &pool.id,
