@@ -27,7 +27,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from gatehouse_harness import PASSWORD, unique
-from oauth_support import Browser, location, query_of, read_form
+from oauth_support import Browser, Cookie, location, query_of, read_form
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -601,6 +601,21 @@ def test_state_is_sealed_single_use_and_bound_to_the_browser(server, stub) -> No
 
     # No state at all.
     assert browser.get(base + "?code=x").status_code == 400
+
+    # Two sign-ins started side by side in one browser (two tabs) both finish, in either
+    # order: the second keeps the browser's binding instead of replacing the first's.
+    browser = Browser()
+    first_answer = upstream_answer(browser)
+    second_answer = upstream_answer(browser)
+    for answer in (second_answer, first_answer):
+        finished = browser.get(answer)
+        assert finished.status_code == 302 and finished.headers["Location"].startswith(CALLBACK)
+    # A value that is not one of ours is replaced, not adopted.
+    browser = Browser()
+    browser.cookies["__Host-gatehouse-federation"] = Cookie("chosen-by-someone-else", "")
+    start, _, _ = fed.authorize_url(identity_provider="Upstream")
+    browser.get(start)
+    assert len(browser.cookies["__Host-gatehouse-federation"].value) == 43
 
 
 def test_unknown_or_unsupported_providers_are_refused(server, stub) -> None:

@@ -130,6 +130,14 @@ struct Endpoints {
     post_auth: bool,
 }
 
+/// Whether `value` has the shape of [`OAuth2::random_token`]'s tokens (32 bytes, base64url).
+fn is_random_token(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// An upstream URL we send a browser or a request to: `https`, or `http` on loopback.
 fn usable_url(url: &str) -> bool {
     url.len() <= MAX_URL_LEN * 2
@@ -216,11 +224,16 @@ impl OAuth2 {
 
     /// The redirect to `provider_name` for the checked request `valid` of `pool`;
     /// `idp_response` is our `/oauth2/idpresponse` URL the provider sends the browser to.
+    ///
+    /// The flight is bound to the browser's binding cookie (`binding`, kept when it is one
+    /// of ours, else a new one): sign-ins started side by side in one browser share it, so a
+    /// second one does not strand the first. Each flight is still spent once.
     pub(super) async fn start_federation(
         &self,
         pool: &UserPool,
         valid: &ValidRequest,
         provider_name: &str,
+        binding: Option<&str>,
         idp_response: &str,
     ) -> AuthorizeOutcome {
         let refuse = |error: OAuthError| {
@@ -251,7 +264,9 @@ impl OAuth2 {
                 ));
             }
         };
-        let binding = Self::random_token();
+        let binding = binding
+            .filter(|b| is_random_token(b))
+            .map_or_else(Self::random_token, str::to_owned);
         let verifier = Self::random_token();
         let nonce = Self::random_token();
         let now = self.pools.now();

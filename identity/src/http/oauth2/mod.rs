@@ -213,10 +213,17 @@ async fn authorize(
 ) -> Response {
     let params = AuthorizeRequest::from_pairs(query_pairs(&request));
     let session = cookies::read_cookie(request.headers(), &cookies::session_cookie_name(&pool_id));
+    let binding = cookies::read_cookie(request.headers(), cookies::FEDERATION_COOKIE);
     let idp_response = idp_response_url(&state.oauth, &request, &pool_id);
     match state
         .oauth
-        .authorize_at(&pool_id, &params, session.as_deref(), &idp_response)
+        .authorize_at(
+            &pool_id,
+            &params,
+            session.as_deref(),
+            binding.as_deref(),
+            &idp_response,
+        )
         .await
     {
         AuthorizeOutcome::Redirect(location) => found(&location),
@@ -269,7 +276,8 @@ fn idp_response_url(oauth: &OAuth2, request: &Request, pool_id: &str) -> String 
 }
 
 /// `GET /oauth2/idpresponse`: a federated provider's answer (see `crate::oauth2`'s
-/// federation). The binding cookie is removed whatever the outcome: a state is used once.
+/// federation). The binding cookie stays until it expires: other sign-ins started in this
+/// browser may be bound to it, and each state is spent once whatever the cookie.
 async fn idp_response(
     State(state): State<Arc<OAuthHttp>>,
     Path(pool_id): Path<String>,
@@ -301,7 +309,7 @@ async fn idp_response(
             .federation_response(&pool_id, &params, binding.as_deref())
             .await
     };
-    let mut response = match outcome {
+    match outcome {
         FederationOutcome::SignedIn(signed_in) => {
             let mut response = found(&signed_in.location);
             if let Some(cookie) = cookies::set_cookie(
@@ -317,13 +325,7 @@ async fn idp_response(
         FederationOutcome::Page(error) => {
             no_store(state.pages.error_page(error, request.headers()))
         }
-    };
-    if binding.is_some()
-        && let Some(clear) = cookies::clear_cookie(cookies::FEDERATION_COOKIE)
-    {
-        response.headers_mut().append(header::SET_COOKIE, clear);
     }
-    response
 }
 
 /// A decoded `application/x-www-form-urlencoded` body with each parameter at most once.
