@@ -23,6 +23,12 @@
 //! from one provider's own `jwks_uri` never verify another's tokens that name the same `iss`. An unknown `kid` fetches again (key rotation) at most
 //! once per [`REFETCH_INTERVAL`] per issuer on the service's clock, however many tokens with
 //! made-up `kid`s arrive: requests that waited for a fetch in progress use its result.
+//!
+//! # Discovery documents
+//! Federation reads a provider's endpoints from its discovery document on every sign-in it
+//! starts; [`OidcIssuers::discovery_document`] keeps each issuer's checked document for
+//! [`DISCOVERY_TTL`] (at most [`MAX_CACHED_ISSUERS`] of them), so a sign-in does not wait on
+//! the issuer, and a burst of sign-ins does not become a burst of requests to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,7 +53,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Clock skew allowed on `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 60;
-/// Issuers whose keys are kept (IAM's quota of providers per account).
+/// How long an issuer's discovery document is used before it is read again.
+pub const DISCOVERY_TTL: Duration = Duration::from_secs(15 * 60);
+/// Issuers whose keys (and discovery documents) are kept (IAM's quota of providers per
+/// account).
 const MAX_CACHED_ISSUERS: usize = 100;
 /// Keys kept per issuer; a JWKS with more is cut.
 const MAX_KEYS_PER_ISSUER: usize = 100;
@@ -101,6 +110,8 @@ pub struct OidcIssuers {
     timeout: Duration,
     /// By issuer and where its keys are read from (see [`KeySource`]).
     issuers: Mutex<HashMap<KeySource, Arc<IssuerKeys>>>,
+    /// Discovery documents by issuer, with when they were read.
+    documents: Mutex<HashMap<String, (SystemTime, Arc<Value>)>>,
 }
 
 /// Whose keys an entry holds: an issuer's, read through its discovery document (`jwks_uri`
@@ -164,7 +175,52 @@ impl OidcIssuers {
             client: crate::https::client(&config.extra_roots, config.timeout),
             timeout: config.timeout,
             issuers: Mutex::new(HashMap::new()),
+            documents: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `issuer`'s discovery document (`{issuer}/.well-known/openid-configuration`), which
+    /// must name `issuer` exactly; read again once it is [`DISCOVERY_TTL`] old at `now`.
+    pub(crate) async fn discovery_document(
+        &self,
+        issuer: &str,
+        now: SystemTime,
+    ) -> Result<Arc<Value>, String> {
+        let fresh = |read: SystemTime| {
+            now.duration_since(read)
+                .is_ok_and(|age| age < DISCOVERY_TTL)
+        };
+        if let Some((read, document)) = self.lock_documents().get(issuer)
+            && fresh(*read)
+        {
+            return Ok(Arc::clone(document));
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let document = self.get_json(&url).await?;
+        if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(format!(
+                "the discovery document of `{issuer}` names another issuer"
+            ));
+        }
+        let document = Arc::new(document);
+        let mut documents = self.lock_documents();
+        if documents.len() >= MAX_CACHED_ISSUERS && !documents.contains_key(issuer) {
+            documents.retain(|_, (read, _)| fresh(*read));
+            if documents.len() >= MAX_CACHED_ISSUERS {
+                documents.clear();
+            }
+        }
+        documents.insert(issuer.to_owned(), (now, Arc::clone(&document)));
+        Ok(document)
+    }
+
+    fn lock_documents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (SystemTime, Arc<Value>)>> {
+        self.documents.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Verifies `token` as `provider`'s at `now` (see the module docs).
@@ -523,6 +579,14 @@ mod tests {
     /// A loopback HTTP server answering each GET with the JSON of its path; `documents` makes
     /// them from the server's base URL.
     async fn json_server(documents: impl FnOnce(&str) -> HashMap<String, Value>) -> String {
+        json_server_answering(usize::MAX, documents).await
+    }
+
+    /// A loopback server answering `requests` requests from `documents` (by path), then gone.
+    async fn json_server_answering(
+        requests: usize,
+        documents: impl FnOnce(&str) -> HashMap<String, Value>,
+    ) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -530,7 +594,10 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let documents = documents(&base);
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
+            for _ in 0..requests {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    break;
+                };
                 let mut request = Vec::new();
                 let mut buf = [0_u8; 1024];
                 while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -553,6 +620,47 @@ mod tests {
             }
         });
         base
+    }
+
+    #[tokio::test]
+    async fn a_discovery_document_is_read_once_per_ttl_and_must_name_its_issuer() {
+        // The server answers once and is gone: a second read can only come from the cache.
+        let issuer = json_server_answering(1, |issuer| {
+            HashMap::from([(
+                "/.well-known/openid-configuration".to_owned(),
+                serde_json::json!({"issuer": issuer, "token_endpoint": format!("{issuer}/token")}),
+            )])
+        })
+        .await;
+        let issuers = OidcIssuers::new(&OidcFetchConfig::default());
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let first = issuers
+            .discovery_document(&issuer, start)
+            .await
+            .expect("read");
+        assert_eq!(first["token_endpoint"], format!("{issuer}/token"));
+        let later = start + DISCOVERY_TTL - Duration::from_secs(1);
+        let cached = issuers
+            .discovery_document(&issuer, later)
+            .await
+            .expect("cached");
+        assert!(Arc::ptr_eq(&first, &cached));
+        // Once stale it is read again: the issuer is gone, so that fails.
+        let stale = start + DISCOVERY_TTL;
+        assert!(issuers.discovery_document(&issuer, stale).await.is_err());
+
+        let impostor = json_server(|_| {
+            HashMap::from([(
+                "/.well-known/openid-configuration".to_owned(),
+                serde_json::json!({"issuer": "https://accounts.example.com"}),
+            )])
+        })
+        .await;
+        let refused = issuers
+            .discovery_document(&impostor, start)
+            .await
+            .unwrap_err();
+        assert!(refused.contains("names another issuer"), "{refused}");
     }
 
     #[tokio::test]
