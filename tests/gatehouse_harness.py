@@ -43,6 +43,7 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.config
 import botocore.credentials
+import botocore.exceptions
 import jwt
 import pytest
 import requests
@@ -348,12 +349,14 @@ class GatehouseServer:
             aws_session_token=None if unsigned else session_token,
             region_name=region,
         )
-        return session.client(
+        client = session.client(
             "cognito-idp",
             endpoint_url=self.endpoint,
             config=config,
             **({"verify": self.ca_bundle} if self.ca_bundle else {}),
         )
+        resend_when_an_idle_connection_closes(client)
+        return client
 
     @property
     def admin(self) -> Any:
@@ -587,6 +590,21 @@ def raw_error(response: requests.Response) -> tuple[str, str]:
 
 
 # === Cognito helpers ===
+
+
+def resend_when_an_idle_connection_closes(client: Any) -> Any:
+    """Lets `client` (a boto3 client without retries) send a request once more when the
+    kept-alive connection it reused was closed before any answer: the server closes a
+    connection idle past its header timeout, and a request sent at that moment never reached
+    it. Every other error is still seen once."""
+
+    def resend(attempts: int, caught_exception: Exception | None = None, **_: Any) -> int | None:
+        if attempts == 1 and isinstance(caught_exception, botocore.exceptions.ConnectionClosedError):
+            return 0
+        return None
+
+    client.meta.events.register("needs-retry", resend)
+    return client
 
 
 def secret_hash(username: str, client_id: str, client_secret: str) -> str:

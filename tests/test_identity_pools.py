@@ -30,6 +30,7 @@ from gatehouse_harness import (
     GatehouseServer,
     PoolFixture,
     error_of,
+    resend_when_an_idle_connection_closes,
     unique,
 )
 
@@ -40,13 +41,15 @@ def client(server: GatehouseServer, service: str, credentials: dict[str, str] | 
     """A boto3 client for `service` on the server: the operator's credentials by default."""
     if unsigned:
         config = NO_RETRIES.merge(botocore.config.Config(signature_version=UNSIGNED))
-        return boto3.session.Session(region_name=REGION).client(service, endpoint_url=server.endpoint, config=config)
+        anonymous = boto3.session.Session(region_name=REGION).client(service, endpoint_url=server.endpoint, config=config)
+        return resend_when_an_idle_connection_closes(anonymous)
     creds = credentials or {
         "aws_access_key_id": OPERATOR_ACCESS_KEY_ID,
         "aws_secret_access_key": OPERATOR_SECRET_ACCESS_KEY,
     }
     session = boto3.session.Session(region_name=REGION, **creds)
-    return session.client(service, endpoint_url=server.endpoint, config=NO_RETRIES)
+    signed = session.client(service, endpoint_url=server.endpoint, config=NO_RETRIES)
+    return resend_when_an_idle_connection_closes(signed)
 
 
 def session_creds(credentials: dict[str, Any]) -> dict[str, str]:
