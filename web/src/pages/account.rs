@@ -231,6 +231,21 @@ impl Page {
         (page, body)
     }
 
+    /// [`Page::read`] for a page of the sign-in's family (confirmation, forgotten password):
+    /// the page, its sign-in context and the body, or the refusal's page.
+    async fn open(
+        state: &WebState,
+        pool_id: String,
+        request: Request,
+        page: &str,
+    ) -> Result<(Self, LoginContext, axum::body::Body), Response> {
+        let (page, body) = Self::read(state, pool_id, request, page).await;
+        match state.oauth.login_context(&page.pool_id, &page.params).await {
+            Ok(context) => Ok((page, context, body)),
+            Err(refusal) => Err(refused(refusal, &page.frame)),
+        }
+    }
+
     fn strings(&self) -> &'static Strings {
         self.frame.strings
     }
@@ -612,10 +627,9 @@ async fn confirm_page(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, _) = Page::read(&state, pool_id, request, "confirmUser").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
+    let (page, context, _) = match Page::open(&state, pool_id, request, "confirmUser").await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     confirm_form(
         &state,
@@ -633,10 +647,9 @@ async fn confirm_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, body) = Page::read(&state, pool_id, request, "confirmUser").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
+    let (page, context, body) = match Page::open(&state, pool_id, request, "confirmUser").await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let fields = match posted(&state, &page, body).await {
         Ok(fields) => fields,
@@ -676,10 +689,9 @@ async fn resend_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, body) = Page::read(&state, pool_id, request, "confirmUser").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
+    let (page, context, body) = match Page::open(&state, pool_id, request, "confirmUser").await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let fields = match posted(&state, &page, body).await {
         Ok(fields) => fields,
@@ -754,10 +766,9 @@ async fn forgot_page(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, _) = Page::read(&state, pool_id, request, "forgotPassword").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
+    let (page, context, _) = match Page::open(&state, pool_id, request, "forgotPassword").await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     forgot_form(&state, &page, &context, "", StatusCode::OK, None)
 }
@@ -767,10 +778,9 @@ async fn forgot_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, body) = Page::read(&state, pool_id, request, "forgotPassword").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
+    let (page, context, body) = match Page::open(&state, pool_id, request, "forgotPassword").await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let fields = match posted(&state, &page, body).await {
         Ok(fields) => fields,
@@ -844,11 +854,11 @@ async fn reset_page(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, _) = Page::read(&state, pool_id, request, "confirmForgotPassword").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
-    };
+    let (page, context, _) =
+        match Page::open(&state, pool_id, request, "confirmForgotPassword").await {
+            Ok(opened) => opened,
+            Err(refused) => return refused,
+        };
     reset_form(
         &state,
         &page,
@@ -866,11 +876,11 @@ async fn reset_submit(
     Path(pool_id): Path<String>,
     request: Request,
 ) -> Response {
-    let (page, body) = Page::read(&state, pool_id, request, "confirmForgotPassword").await;
-    let context = match state.oauth.login_context(&page.pool_id, &page.params).await {
-        Ok(context) => context,
-        Err(refusal) => return refused(refusal, &page.frame),
-    };
+    let (page, context, body) =
+        match Page::open(&state, pool_id, request, "confirmForgotPassword").await {
+            Ok(opened) => opened,
+            Err(refused) => return refused,
+        };
     let fields = match posted(&state, &page, body).await {
         Ok(fields) => fields,
         Err((status, message)) => {
