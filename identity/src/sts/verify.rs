@@ -436,9 +436,10 @@ impl CredentialVerifier {
                         (SigningKey::derive(&secret, signed.scope()), true)
                     }
                 };
-                let token: Box<str> = fresh.then(|| token.into()).unwrap_or_default();
+                // Copied out before `verify_with` consumes the request it borrows from.
+                let fresh_token: Option<Box<str>> = fresh.then(|| token.into());
                 let verified = signed.verify_with(&signing)?;
-                if fresh {
+                if let Some(token) = fresh_token {
                     self.remember_session(access_key_id, token, &claims, signing, now);
                 }
                 Ok(Authenticated {
