@@ -98,16 +98,21 @@ pub fn fill_random(out: &mut [u8]) {
 /// Lower-case hex.
 pub fn hex_lower(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
+    push_hex_lower(bytes, &mut s);
+    s
+}
+
+/// Appends `bytes` in lower-case hex to `out`.
+pub fn push_hex_lower(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
     for &b in bytes {
         for nibble in [b >> 4, b & 0x0f] {
-            s.push(char::from(if nibble < 10 {
-                b'0' + nibble
-            } else {
-                b'a' + nibble - 10
-            }));
+            // A nibble is below 16: the index is always in range.
+            let digit = DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
+            out.push(char::from(digit));
         }
     }
-    s
 }
 
 /// SHA-256 of a high-entropy token (refresh tokens, API secrets), hex: what storage keeps.

@@ -267,6 +267,17 @@ impl DynamoDbProxy {
         if cached.is_some() {
             return Ok(cached);
         }
+        // Boxed: the upstream call is a large future, needed once a minute per table, that
+        // would otherwise be carried (and moved) by every request's future.
+        Box::pin(self.describe_key_schema(table, now)).await
+    }
+
+    /// Asks the upstream for `table`'s key schema, and caches it.
+    async fn describe_key_schema(
+        &self,
+        table: &str,
+        now: SystemTime,
+    ) -> Result<Option<KeySchema>, DynamoDbError> {
         let body = serde_json::to_vec(&serde_json::json!({ "TableName": table }))
             .map_err(|e| DynamoDbError::upstream("describe table", e))?;
         let response = self

@@ -146,19 +146,19 @@ pub(crate) async fn handle(
     proxy: DynamoDbProxy,
     request: axum::extract::Request,
 ) -> Response {
-    let request_id = super::request_id();
+    // A refusal's body and `x-amzn-RequestId` name the same id; an answer that went through
+    // gets its id from the listener's layer.
+    let refuse = |e: DynamoWireError| e.into_response(&super::request_id());
     // One target only: two readers must not pick different ones.
     if request.headers().get_all("x-amz-target").iter().count() != 1 {
-        return from_dynamodb_error(&DynamoDbError::Validation(
+        return refuse(from_dynamodb_error(&DynamoDbError::Validation(
             "exactly one X-Amz-Target header is required".into(),
-        ))
-        .into_response(&request_id);
+        )));
     }
     let Some((peer, parts, body)) = super::query::read_whole(request).await else {
-        return from_dynamodb_error(&DynamoDbError::Serialization(
+        return refuse(from_dynamodb_error(&DynamoDbError::Serialization(
             "the request body could not be read".into(),
-        ))
-        .into_response(&request_id);
+        )));
     };
     let now = state.clock.now();
     let facts = RequestFacts {
@@ -179,11 +179,12 @@ pub(crate) async fn handle(
     });
     let caller = match verified {
         Ok(caller) => caller,
-        Err(e) => return from_credential_error(&e).into_response(&request_id),
+        Err(e) => return refuse(from_credential_error(&e)),
     };
     if !is_served(operation) {
-        return from_dynamodb_error(&DynamoDbError::UnknownOperation(operation.to_owned()))
-            .into_response(&request_id);
+        return refuse(from_dynamodb_error(&DynamoDbError::UnknownOperation(
+            operation.to_owned(),
+        )));
     }
     let decided = async {
         let parsed = crate::dynamodb::parse_body(&body)?;
@@ -207,7 +208,7 @@ pub(crate) async fn handle(
         )
     };
     if let Err(e) = decided.await {
-        return from_dynamodb_error(&e).into_response(&request_id);
+        return refuse(from_dynamodb_error(&e));
     }
     // The body's hash, computed (and checked against any `x-amz-content-sha256`) by the
     // verification above, signs the forwarded request too: the body is hashed once.
@@ -223,7 +224,7 @@ pub(crate) async fn handle(
             }
             Response::from_parts(parts, axum::body::Body::new(body))
         }
-        Err(e) => from_dynamodb_error(&e).into_response(&request_id),
+        Err(e) => refuse(from_dynamodb_error(&e)),
     }
 }
 

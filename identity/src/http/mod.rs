@@ -102,6 +102,10 @@ pub fn router_with_federation(
     // The unauthenticated operations are limited per source address before anything else.
     let limited =
         axum::middleware::from_fn_with_state(state.clone(), cognito::rate_limit::limit_sources);
+    // The protocols on `POST /` are boxed where they branch, but for DynamoDB's: a future
+    // is as large as its largest branch, and this one is moved into a box on every request,
+    // so the other protocols' large futures (storage calls held across awaits) would be
+    // copied for every proxied DynamoDB request too.
     let root = move |State(state): State<Arc<HttpState>>, request: axum::extract::Request| {
         let federation = federation.clone();
         async move {
@@ -117,14 +121,21 @@ pub fn router_with_federation(
                     return dynamodb::handle(state, federation, proxy, request).await;
                 }
                 if target.starts_with(cognito_identity::TARGET_PREFIX) {
-                    return cognito_identity::handle(state, federation, request).await;
+                    return Box::pin(cognito_identity::handle(state, federation, request)).await;
                 }
                 if target.is_empty() && query::is_query_request(request.headers()) {
-                    return query::handle(state, federation, request).await;
+                    return Box::pin(query::handle(state, federation, request)).await;
                 }
             }
             let (parts, body) = request.into_parts();
-            cognito::handle(State(state), parts.method, parts.uri, parts.headers, body).await
+            Box::pin(cognito::handle(
+                State(state),
+                parts.method,
+                parts.uri,
+                parts.headers,
+                body,
+            ))
+            .await
         }
     };
     Router::new()

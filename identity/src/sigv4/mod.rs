@@ -407,13 +407,11 @@ pub fn parse(
             found: scope.region,
         });
     }
-    if !format_amz_date(fields.request_time).starts_with(&scope.date) {
+    let amz_date = format_amz_date(fields.request_time);
+    if !amz_date.starts_with(&scope.date) {
         return Err(SigV4Error::ScopeDateMismatch {
             scope_date: scope.date,
-            request_date: format_amz_date(fields.request_time)
-                .chars()
-                .take(8)
-                .collect(),
+            request_date: amz_date.chars().take(8).collect(),
         });
     }
     check_time_window(fields.request_time, fields.expires, config, now)?;
@@ -427,11 +425,16 @@ pub fn parse(
         return Err(SigV4Error::HeaderNotSigned(unsigned));
     }
 
-    let security_token = match fields.location {
-        SignatureLocation::Query => query_value(&query, b"X-Amz-Security-Token")?,
-        SignatureLocation::Header => single_header(request.headers, "x-amz-security-token")?
-            .map(|v| String::from_utf8_lossy(v).into_owned()),
-    };
+    let security_token =
+        match fields.location {
+            SignatureLocation::Query => query_value(&query, b"X-Amz-Security-Token")?,
+            // Tokens are ASCII: the lossy conversion (a byte at a time) only for one that is not.
+            SignatureLocation::Header => single_header(request.headers, "x-amz-security-token")?
+                .map(|v| match std::str::from_utf8(v) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(v).into_owned(),
+                }),
+        };
     if security_token
         .as_ref()
         .is_some_and(|t| t.len() > MAX_SECURITY_TOKEN_LEN)
@@ -455,13 +458,10 @@ pub fn parse(
         )
     };
     let to_sign = |canonical: &[u8]| {
-        format!(
-            "{ALGORITHM}\n{}\n{}/{}/{}/aws4_request\n{}",
-            format_amz_date(fields.request_time),
-            scope.date,
-            scope.region,
-            scope.service,
-            hex(digest::digest(&digest::SHA256, canonical).as_ref()),
+        build_string_to_sign(
+            &amz_date,
+            &scope,
+            digest::digest(&digest::SHA256, canonical).as_ref(),
         )
     };
     let (canonical_request, token_unsigned_canonical_request) = match fields.location {
@@ -939,7 +939,10 @@ fn build_canonical_request(
     payload_hash: &str,
     normalize_path: bool,
 ) -> Result<Vec<u8>, SigV4Error> {
-    let mut out = Vec::with_capacity(512);
+    // Room for the signed headers' values (a session token is most of them), so the buffer
+    // is not grown and copied while it is written.
+    let values: usize = request.headers.iter().map(|(_, v)| v.len()).sum();
+    let mut out = Vec::with_capacity(values.saturating_add(512));
     out.extend_from_slice(request.method.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(&canonical_uri(request.path.as_bytes(), normalize_path));
@@ -975,6 +978,36 @@ fn build_canonical_request(
     out.push(b'\n');
     out.extend_from_slice(payload_hash.as_bytes());
     Ok(out)
+}
+
+/// `AWS4-HMAC-SHA256\n{amz date}\n{date}/{region}/{service}/aws4_request\n{hex hash}`, written
+/// into one buffer of the right size.
+fn build_string_to_sign(amz_date: &str, scope: &CredentialScope, canonical_hash: &[u8]) -> String {
+    let mut out = String::with_capacity(
+        ALGORITHM.len()
+            + amz_date.len()
+            + scope.date.len()
+            + scope.region.len()
+            + scope.service.len()
+            + 2 * canonical_hash.len()
+            + 20,
+    );
+    for part in [
+        ALGORITHM,
+        "\n",
+        amz_date,
+        "\n",
+        &scope.date,
+        "/",
+        &scope.region,
+        "/",
+        &scope.service,
+        "/aws4_request\n",
+    ] {
+        out.push_str(part);
+    }
+    crate::crypto::push_hex_lower(canonical_hash, &mut out);
+    out
 }
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.

@@ -10,8 +10,8 @@ use aws_lc_rs::{digest, hmac};
 
 use super::canonical::parse_query;
 use super::{
-    ALGORITHM, CredentialScope, Payload, Request, SigV4Error, build_canonical_request, hex,
-    signing_key,
+    ALGORITHM, CredentialScope, Payload, Request, SigV4Error, build_canonical_request,
+    build_string_to_sign, hex, signing_key,
 };
 use crate::time::{format_amz_date, unix_seconds};
 
@@ -189,12 +189,10 @@ fn sign_with(
         &payload_hash,
         true,
     )?;
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
-        scope.date,
-        scope.region,
-        scope.service,
-        hex(digest::digest(&digest::SHA256, &canonical).as_ref()),
+    let string_to_sign = build_string_to_sign(
+        &amz_date,
+        &scope,
+        digest::digest(&digest::SHA256, &canonical).as_ref(),
     );
     let key = key_for(&scope);
     let signature = hex(hmac::sign(&key, string_to_sign.as_bytes()).as_ref());

@@ -341,3 +341,85 @@ async fn the_token_cache_stays_bounded() {
     .unwrap();
     assert_eq!(verifier.cached_sessions(), 4);
 }
+
+/// The cache finds an entry by access key id but uses it only for the very token that opened
+/// and verified: a request whose signature does not verify never writes it, another token
+/// under the same id (even one that opens) is opened and verified on its own, and a cached
+/// token presented under another cached id is refused.
+#[tokio::test]
+async fn the_token_cache_is_written_only_by_verified_requests_and_used_only_for_their_token() {
+    let (verifier, sts, _db) = cached_verifier(verify::MAX_CACHED_SESSIONS).await;
+    let sealer =
+        crate::crypto::Sealer::new(&MasterKey::from_bytes("k1", [9; 32]).unwrap(), &[]).unwrap();
+    let issued = issue(&sts, T0, "us-east-1:id");
+    let (key, secret, token) = (
+        issued.access_key_id.as_str(),
+        issued.secret_access_key.as_str(),
+        issued.session_token.as_str(),
+    );
+    // The same claims sealed again: another token, valid under the same access key id.
+    let resealed = SessionClaims::open(&sealer, key, token)
+        .unwrap()
+        .seal(&sealer)
+        .unwrap();
+    assert_ne!(resealed, token);
+    let mismatch = Err(CredentialError::Signature(SigV4Error::SignatureMismatch));
+
+    // An unverified request writes nothing.
+    assert_eq!(
+        check(&verifier, key, "wrong-secret", Some(token), T0, T0).map(|_| ()),
+        mismatch
+    );
+    assert_eq!(verifier.cached_token(key), None);
+    check(&verifier, key, secret, Some(token), T0, T0).unwrap();
+    assert_eq!(verifier.cached_token(key).as_deref(), Some(token));
+
+    // Another token under the cached id, with a wrong secret: refused, the entry kept.
+    assert_eq!(
+        check(&verifier, key, "wrong-secret", Some(&resealed), T0, T0).map(|_| ()),
+        mismatch
+    );
+    assert_eq!(verifier.cached_token(key).as_deref(), Some(token));
+    // A token that does not open under the cached id: refused, the entry kept.
+    let mut tampered = token.to_owned().into_bytes();
+    let last = tampered.len() - 3;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        check(&verifier, key, secret, Some(&tampered), T0, T0).map(|_| ()),
+        Err(CredentialError::InvalidToken)
+    );
+    assert_eq!(verifier.cached_token(key).as_deref(), Some(token));
+    // The resealed token with the right secret verifies on its own and takes the place.
+    check(&verifier, key, secret, Some(&resealed), T0 + 1, T0 + 1).unwrap();
+    assert_eq!(
+        verifier.cached_token(key).as_deref(),
+        Some(resealed.as_str())
+    );
+    assert_eq!(verifier.cached_sessions(), 1);
+
+    // A cached token presented under another cached access key id is not that id's entry.
+    let other = issue(&sts, T0, "us-east-1:other");
+    check(
+        &verifier,
+        &other.access_key_id,
+        &other.secret_access_key,
+        Some(&other.session_token),
+        T0,
+        T0,
+    )
+    .unwrap();
+    assert_eq!(
+        check(
+            &verifier,
+            &other.access_key_id,
+            &other.secret_access_key,
+            Some(&resealed),
+            T0,
+            T0
+        )
+        .map(|_| ()),
+        Err(CredentialError::InvalidToken)
+    );
+    assert_eq!(verifier.cached_sessions(), 2);
+}

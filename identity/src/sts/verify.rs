@@ -12,11 +12,12 @@
 //! # Hot path
 //! [`CredentialVerifier::authenticate`] parses the signature, opens the session token with
 //! the master key (AES-GCM), checks its expiry and verifies the signature with the secret it
-//! carries: no database read. Opened tokens are kept in a bounded cache keyed by the SHA-256
-//! of the access key id and the token, with the signing key of the day they last signed for
-//! (see [`MAX_CACHED_SESSIONS`]): a client that signs many requests with the same credentials
-//! pays the AES-GCM open, its JSON and the key derivation once, while the expiry and the
-//! signature are still checked on every request. [`CredentialVerifier::permissions`] reads the IAM view
+//! carries: no database read. Opened tokens are kept in a bounded cache, found by their
+//! access key id and used only when the token presented is byte for byte the one that opened,
+//! with the signing key of the day they last signed for (see [`MAX_CACHED_SESSIONS`]): a
+//! client that signs many requests with the same credentials pays the AES-GCM open, its JSON
+//! and the key derivation once, while the expiry and the signature are still checked on every
+//! request. [`CredentialVerifier::permissions`] reads the IAM view
 //! compiled in memory (see [`crate::iam::IamView`]); session policies passed inline are
 //! compiled once per distinct text and kept in a bounded cache.
 //!
@@ -132,28 +133,23 @@ struct Inner {
     guest_policy: Arc<Policy>,
     /// Inline session policies by SHA-256 of their text.
     session_policies: Mutex<HashMap<[u8; 32], Arc<Policy>>>,
-    /// Opened session tokens by [`session_cache_key`].
-    sessions: Mutex<HashMap<[u8; 32], OpenedSession>>,
+    /// Opened session tokens by their access key id (the map's hasher is keyed at random,
+    /// so the ids a client picks cannot be made to collide).
+    sessions: Mutex<HashMap<String, OpenedSession>>,
     /// [`MAX_CACHED_SESSIONS`], smaller in tests.
     max_sessions: usize,
 }
 
-/// A session token that opened, and the signing key its secret last verified a request with.
+/// A session token that opened under its access key id (AES-GCM, the key id as associated
+/// data) and verified a signature, and the signing key its secret last verified one with.
+/// A request uses it only when it presents this very token: another token under the same key
+/// id is opened on its own, as if nothing were cached. Comparing the token costs a `memcmp`;
+/// keying by a digest of it cost a SHA-256 over a kilobyte and a half per request.
 #[derive(Debug, Clone)]
 struct OpenedSession {
+    token: Box<str>,
     claims: Arc<SessionClaims>,
     signing: SigningKey,
-}
-
-/// The cache key of a token presented with an access key id: SHA-256 over both, the key id
-/// length-prefixed so no two pairs share an input. A hit is a token byte-for-byte equal to one
-/// that opened (AES-GCM, the key id as associated data) and verified a signature before.
-fn session_cache_key(access_key_id: &str, token: &str) -> [u8; 32] {
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(&(access_key_id.len() as u64).to_be_bytes());
-    context.update(access_key_id.as_bytes());
-    context.update(token.as_bytes());
-    context.finish().as_ref().try_into().unwrap_or([0; 32])
 }
 
 // === impl Principal ===
@@ -348,6 +344,17 @@ impl CredentialVerifier {
             .len()
     }
 
+    /// The token cached under `access_key_id`.
+    #[cfg(test)]
+    pub(crate) fn cached_token(&self, access_key_id: &str) -> Option<String> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(access_key_id)
+            .map(|opened| opened.token.to_string())
+    }
+
     /// The IAM service whose view decides sessions.
     pub fn iam(&self) -> &Iam {
         &self.inner.iam
@@ -382,7 +389,7 @@ impl CredentialVerifier {
             return Err(CredentialError::WrongRegion(signed.scope().region.clone()));
         }
         let access_key_id = signed.access_key_id().to_owned();
-        match signed.security_token().map(str::to_owned) {
+        match signed.security_token() {
             None => {
                 let operator = &self.inner.operator;
                 if !crate::crypto::constant_time_eq(
@@ -402,20 +409,19 @@ impl CredentialVerifier {
                 })
             }
             Some(token) => {
-                let cache_key = session_cache_key(&access_key_id, &token);
                 let cached = self
                     .inner
                     .sessions
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get(&cache_key)
-                    .cloned();
+                    .get(access_key_id.as_str())
+                    .filter(|opened| *opened.token == *token)
+                    .map(|opened| (Arc::clone(&opened.claims), opened.signing.clone()));
                 let (claims, cached_key) = match cached {
-                    Some(opened) => (opened.claims, Some(opened.signing)),
+                    Some((claims, signing)) => (claims, Some(signing)),
                     None => {
-                        let claims =
-                            SessionClaims::open(&self.inner.sealer, &access_key_id, &token)
-                                .map_err(|_| CredentialError::InvalidToken)?;
+                        let claims = SessionClaims::open(&self.inner.sealer, &access_key_id, token)
+                            .map_err(|_| CredentialError::InvalidToken)?;
                         (Arc::new(claims), None)
                     }
                 };
@@ -430,9 +436,11 @@ impl CredentialVerifier {
                         (SigningKey::derive(&secret, signed.scope()), true)
                     }
                 };
+                // Copied out before `verify_with` consumes the request it borrows from.
+                let fresh_token: Option<Box<str>> = fresh.then(|| token.into());
                 let verified = signed.verify_with(&signing)?;
-                if fresh {
-                    self.remember_session(cache_key, &claims, signing, now);
+                if let Some(token) = fresh_token {
+                    self.remember_session(access_key_id, token, &claims, signing, now);
                 }
                 Ok(Authenticated {
                     principal: Principal::Session(claims),
@@ -442,10 +450,12 @@ impl CredentialVerifier {
         }
     }
 
-    /// Keeps an opened token whose signature verified (see [`MAX_CACHED_SESSIONS`]).
+    /// Keeps an opened token whose signature verified (see [`MAX_CACHED_SESSIONS`]), in place
+    /// of any other under the same access key id.
     fn remember_session(
         &self,
-        cache_key: [u8; 32],
+        access_key_id: String,
+        token: Box<str>,
         claims: &Arc<SessionClaims>,
         signing: SigningKey,
         now: SystemTime,
@@ -455,7 +465,7 @@ impl CredentialVerifier {
             .sessions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if sessions.len() >= self.inner.max_sessions && !sessions.contains_key(&cache_key) {
+        if sessions.len() >= self.inner.max_sessions && !sessions.contains_key(&access_key_id) {
             let now = unix_seconds(now);
             sessions.retain(|_, opened| opened.claims.expires_at > now);
             if sessions.len() >= self.inner.max_sessions {
@@ -463,8 +473,9 @@ impl CredentialVerifier {
             }
         }
         sessions.insert(
-            cache_key,
+            access_key_id,
             OpenedSession {
+                token,
                 claims: Arc::clone(claims),
                 signing,
             },
@@ -482,9 +493,10 @@ impl CredentialVerifier {
     /// [`CredentialVerifier::permissions`], checking storage's change counter first when the
     /// role is not in the view (a role made on another node a moment ago).
     pub async fn permissions_loaded(&self, principal: &Principal) -> Permissions {
+        // The storage read is boxed: it is rare, and its future is large.
         if let Principal::Session(claims) = principal
             && self.inner.iam.view().role(&claims.role_name).is_none()
-            && let Err(e) = self.inner.iam.compiled_role(&claims.role_name).await
+            && let Err(e) = Box::pin(self.inner.iam.compiled_role(&claims.role_name)).await
         {
             tracing::warn!(error = %e, "IAM view refresh on a missing role failed");
         }

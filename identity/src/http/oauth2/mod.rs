@@ -141,15 +141,18 @@ pub fn router(state: OAuthHttp) -> Router {
 /// before routing): a request to one of [`DOMAIN_PATHS`] whose `Host` is a pool's domain
 /// goes to `/{poolId}{path}`, marked [`MountedAt`] with an empty prefix. Other requests pass
 /// as they are.
-pub async fn route_domains(
-    State(oauth): State<OAuth2>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if !DOMAIN_PATHS.contains(&path) {
+pub async fn route_domains(State(oauth): State<OAuth2>, request: Request, next: Next) -> Response {
+    if !DOMAIN_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
+    // Boxed: the domain lookup reads storage, a large future that would otherwise make every
+    // request's middleware future (moved into a box per request) as large.
+    Box::pin(route_domain(oauth, request, next)).await
+}
+
+/// [`route_domains`] for a request to one of [`DOMAIN_PATHS`].
+async fn route_domain(oauth: OAuth2, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
     let host = request
         .headers()
         .get(header::HOST)
