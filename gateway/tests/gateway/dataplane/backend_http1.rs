@@ -233,7 +233,11 @@ async fn a_reused_connection_still_times_out_a_request_left_unanswered() {
         hung.json(),
         serde_json::json!({"message": "Endpoint request timed out"})
     );
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the pooled connection was used");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the pooled connection was used"
+    );
     // The timed-out connection is not lent again.
     assert_eq!(gw.get("/prod/plain").await.status, 200);
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
