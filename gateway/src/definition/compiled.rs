@@ -376,10 +376,7 @@ impl Gateway {
         let rest = path.strip_prefix('/').unwrap_or(path);
 
         // 1. `{apiId}.execute-api.…`
-        let execute_api = host
-            .as_deref()
-            .and_then(|h| h.split_once(".execute-api."))
-            .map(|(id, _)| id);
+        let execute_api = host.as_deref().and_then(|h| execute_api_id(h));
         let (target_api, fixed_stage, base_len): (&str, Option<&Arc<CompiledStage>>, usize) =
             match execute_api.and_then(|id| self.apis.get_key_value(id)) {
                 Some((id, _)) => (id.as_str(), None, 0),
@@ -473,6 +470,21 @@ impl Gateway {
     pub fn api_keys(&self) -> &[ApiKeyRef] {
         &self.api_keys
     }
+}
+
+/// The API id of an `{apiId}.execute-api.…` host: what comes before its first
+/// `.execute-api.`. The dots are scanned instead of calling `split_once`, whose substring
+/// searcher is set up anew on every call, and this runs on every request.
+fn execute_api_id(host: &str) -> Option<&str> {
+    const MARK: &[u8] = b".execute-api.";
+    let bytes = host.as_bytes();
+    let at = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'.')
+        .map(|(at, _)| at)
+        .find(|&at| bytes.get(at..).is_some_and(|rest| rest.starts_with(MARK)))?;
+    host.get(..at)
 }
 
 /// Lower-case, without a port (`[::1]:8080` → `[::1]`).
@@ -909,6 +921,26 @@ mod tests {
         assert_eq!(normalize_host("API.Example.com:8080"), "api.example.com");
         assert_eq!(normalize_host("[::1]:8080"), "[::1]");
         assert_eq!(normalize_host("localhost"), "localhost");
+    }
+
+    #[test]
+    fn execute_api_hosts_name_their_api_before_the_first_marker() {
+        for (host, expected) in [
+            ("abc123.execute-api.us-east-1.amazonaws.com", Some("abc123")),
+            ("abc.execute-api.", Some("abc")),
+            ("a.b.execute-api.x", Some("a.b")),
+            ("x.execute-api.y.execute-api.z", Some("x")),
+            (".execute-api.x", Some("")),
+            ("abc.execute-api", None),
+            ("abc.execute-apix.y", None),
+            ("execute-api.x", None),
+            ("127.0.0.1", None),
+            ("", None),
+        ] {
+            assert_eq!(execute_api_id(host), expected, "{host}");
+            let split = host.split_once(".execute-api.").map(|(id, _)| id);
+            assert_eq!(execute_api_id(host), split, "{host}: as split_once");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! backend did not ask to close it and nothing unasked followed the response.
 
 use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -26,6 +27,7 @@ use http::{Method, Response, StatusCode, Version};
 use http_body::SizeHint;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::server::body::{BodyError, GatewayBody};
 
@@ -50,6 +52,22 @@ pub(crate) struct Conn {
     read: BytesMut,
     /// The request head being written; kept so the next request reuses its memory.
     write: Vec<u8>,
+    /// The integration timeout of the request on the connection, kept with the connection so
+    /// that the next request moves its deadline instead of registering a new timer: moving a
+    /// registered deadline later is one atomic store in tokio's timer, where a new timer per
+    /// request is an insertion into the timer wheel and a removal (both under its lock).
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+/// A request without a body, as [`Conn::send`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outgoing<'r> {
+    pub(crate) method: &'r Method,
+    /// The request target in origin form (path and query).
+    pub(crate) target: &'r str,
+    /// The `Host` to send when `headers` have none.
+    pub(crate) host: Option<&'r str>,
+    pub(crate) headers: &'r HeaderMap,
 }
 
 /// Where a connection goes back once its response is read: the pool's idle lists, under the
@@ -80,6 +98,8 @@ pub(crate) enum Http1Error {
     Invalid(&'static str),
     #[error("backend response head larger than {MAX_HEAD} bytes")]
     HeadTooLarge,
+    #[error("no response head before the integration timeout")]
+    TimedOut,
 }
 
 /// How the response body is delimited.
@@ -125,6 +145,7 @@ impl Conn {
             stream,
             read: BytesMut::new(),
             write: Vec::new(),
+            deadline: None,
         })
     }
 
@@ -140,21 +161,76 @@ impl Conn {
     }
 
     /// Sends a request without a body (`target` in origin form, `host` unless the headers
-    /// have one) and reads the response head. On an error nothing of a response was passed
-    /// on; [`Http1Error::Closed`] means not a byte of one arrived.
+    /// have one) and reads the response head, by `deadline` ([`Http1Error::TimedOut`] past
+    /// it). On an error nothing of a response was passed on; [`Http1Error::Closed`] means not
+    /// a byte of one arrived.
     pub(crate) async fn send(
         mut self,
-        method: &Method,
-        target: &str,
-        host: Option<&str>,
-        headers: &HeaderMap,
+        request: Outgoing<'_>,
+        deadline: tokio::time::Instant,
         checkin: Checkin,
     ) -> Result<Response<GatewayBody>, Http1Error> {
-        self.write_head(method, target, host, headers);
+        let mut timer = match self.deadline.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let exchanged = tokio::select! {
+            biased;
+            head = self.exchange(&request) => head,
+            () = timer.as_mut() => Err(Http1Error::TimedOut),
+        };
+        let (status, version, mut headers) = exchanged?;
+        self.deadline = Some(timer);
+        let reusable = keeps_alive(version, &headers);
+        let framing = if *request.method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            Framing::Length(0)
+        } else {
+            framing(&headers)?
+        };
+        if matches!(framing, Framing::Chunked(_)) {
+            // The body is decoded here and framed again for the client.
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        let mut response = Response::new(GatewayBody::Empty);
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        let body = match framing {
+            Framing::Length(length) if length <= self.read.len() as u64 => {
+                // The whole body is here: the connection goes back now.
+                let body = self.read.split_to(length as usize).freeze();
+                if reusable && self.read.is_empty() {
+                    checkin.put(self);
+                }
+                GatewayBody::full(body)
+            }
+            framing => GatewayBody::Backend(Box::new(ResponseBody {
+                conn: Some(self),
+                framing,
+                reusable,
+                checkin,
+            })),
+        };
+        *response.body_mut() = body;
+        Ok(response)
+    }
+
+    /// Writes the request head and reads up to the final (not informational) response head.
+    async fn exchange(
+        &mut self,
+        request: &Outgoing<'_>,
+    ) -> Result<(StatusCode, Version, HeaderMap), Http1Error> {
+        self.write_head(request);
         self.stream.write_all(&self.write).await?;
         loop {
             let mut read_any = !self.read.is_empty();
-            let (status, version, mut headers) = loop {
+            let (status, version, headers) = loop {
                 if !self.read.is_empty()
                     && let Some(head) = self.parse_head()?
                 {
@@ -182,51 +258,17 @@ impl Conn {
                 }
                 continue;
             }
-            let reusable = keeps_alive(version, &headers);
-            let framing = if *method == Method::HEAD
-                || status == StatusCode::NO_CONTENT
-                || status == StatusCode::NOT_MODIFIED
-            {
-                Framing::Length(0)
-            } else {
-                framing(&headers)?
-            };
-            if matches!(framing, Framing::Chunked(_)) {
-                // The body is decoded here and framed again for the client.
-                headers.remove(header::CONTENT_LENGTH);
-            }
-            let mut response = Response::new(GatewayBody::Empty);
-            *response.status_mut() = status;
-            *response.version_mut() = version;
-            *response.headers_mut() = headers;
-            let body = match framing {
-                Framing::Length(length) if length <= self.read.len() as u64 => {
-                    // The whole body is here: the connection goes back now.
-                    let body = self.read.split_to(length as usize).freeze();
-                    if reusable && self.read.is_empty() {
-                        checkin.put(self);
-                    }
-                    GatewayBody::full(body)
-                }
-                framing => GatewayBody::Backend(Box::new(ResponseBody {
-                    conn: Some(self),
-                    framing,
-                    reusable,
-                    checkin,
-                })),
-            };
-            *response.body_mut() = body;
-            return Ok(response);
+            return Ok((status, version, headers));
         }
     }
 
-    fn write_head(
-        &mut self,
-        method: &Method,
-        target: &str,
-        host: Option<&str>,
-        headers: &HeaderMap,
-    ) {
+    fn write_head(&mut self, request: &Outgoing<'_>) {
+        let Outgoing {
+            method,
+            target,
+            host,
+            headers,
+        } = *request;
         let w = &mut self.write;
         w.clear();
         w.extend_from_slice(method.as_str().as_bytes());

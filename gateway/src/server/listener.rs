@@ -39,6 +39,10 @@ use crate::server::tls::ServerTls;
 /// hyper's smallest read buffer; the header limit cannot be set below it.
 const MIN_HEADER_BYTES: usize = 8 * 1024;
 
+/// The header fields per request hyper's HTTP/1 server accepts when no limit is named (its
+/// `DEFAULT_MAX_HEADERS`); past it the request gets 431, as past a named limit.
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// What a connection over the cap is told before it is closed.
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 34\r\nretry-after: 1\r\nconnection: close\r\n\r\n{\"message\":\"Too many connections\"}";
 
@@ -276,8 +280,13 @@ impl Protocols {
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES))
-            .max_headers(limits.max_headers)
             .keep_alive(true);
+        // hyper's own limit is the default's, 100 fields, kept in two arrays on the stack;
+        // naming any limit (even 100) makes it fill two 100-slot vectors per request instead
+        // (about 1 700 instructions), so it is only named when it differs.
+        if limits.max_headers != HYPER_MAX_HEADERS {
+            http1.max_headers(limits.max_headers);
+        }
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())

@@ -716,12 +716,15 @@ impl ConnectionService {
         };
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
         let sent = Instant::now();
-        let timeout = Duration::from_millis(u64::from(http.timeout_ms));
-        let answer = tokio::time::timeout(timeout, inner.client.request(request, tls)).await;
+        let deadline = tokio::time::Instant::from_std(sent)
+            + Duration::from_millis(u64::from(http.timeout_ms));
+        let answer = inner.client.request(request, tls, deadline).await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
-            Err(_) => return Err(GatewayError::Timeout(http.timeout_ms)),
-            Ok(Err(err)) => {
+            Err(proxy::BackendError::TimedOut) => {
+                return Err(GatewayError::Timeout(http.timeout_ms));
+            }
+            Err(err) => {
                 if let Some(limit) = body_too_large(&err) {
                     return Err(GatewayError::BodyTooLarge { limit });
                 }
@@ -730,7 +733,7 @@ impl ConnectionService {
                 }
                 return Err(GatewayError::Backend(error_chain(&err)));
             }
-            Ok(Ok(response)) => response,
+            Ok(response) => response,
         };
         outcome.integration_status = Some(response.status().as_u16());
         let (mut parts, body) = response.into_parts();

@@ -27,7 +27,7 @@ use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
 use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
-use crate::server::backend_http1::{Checkin, Conn, Http1Error, IdleConns};
+use crate::server::backend_http1::{Checkin, Conn, Http1Error, IdleConns, Outgoing};
 use crate::server::backend_tls::BackendTls;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
@@ -138,6 +138,8 @@ pub(crate) enum BackendError {
     Http(#[from] hyper::Error),
     #[error(transparent)]
     Http1(#[from] Http1Error),
+    #[error("no response head before the integration timeout")]
+    TimedOut,
 }
 
 impl BackendPool {
@@ -161,20 +163,24 @@ impl BackendPool {
     }
 
     /// Sends `request` (absolute URI) on a pooled connection to its authority; an `https://`
-    /// one with `tls` (the Mozilla roots when `None`).
+    /// one with `tls` (the Mozilla roots when `None`). [`BackendError::TimedOut`] when the
+    /// response head has not arrived by `deadline` (the integration timeout).
     pub(crate) async fn request(
         &self,
         request: Request<GatewayBody>,
         tls: Option<&Arc<BackendTls>>,
+        deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
         let uri = request.uri();
         // The paths other than the bodiless plain one hold large futures (a TLS handshake,
         // hyper's): boxed, so every request's future stays small (it is moved into a box of
         // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
-            return Ok(Box::pin(self.request_secure(request, tls))
-                .await?
-                .map(GatewayBody::Incoming));
+            let sent = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
+            return match Box::pin(sent).await {
+                Ok(answer) => Ok(answer?.map(GatewayBody::Incoming)),
+                Err(_) => Err(BackendError::TimedOut),
+            };
         }
         let (Some(authority), Some("http")) = (uri.authority(), uri.scheme_str()) else {
             // Not the whole URI: its user info may hold a password.
@@ -187,9 +193,10 @@ impl BackendPool {
         if request.body().is_end_stream() && !is_websocket_upgrade(request.headers()) {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
-            return self.request_plain(&head, &authority).await;
+            return self.request_plain(&head, &authority, deadline).await;
         }
-        Box::pin(self.request_hyper(request, authority)).await
+        let sent = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
+        Box::pin(sent).await.unwrap_or(Err(BackendError::TimedOut))
     }
 
     /// A request with a body, or an upgrade, to a plain backend: through hyper.
@@ -236,6 +243,7 @@ impl BackendPool {
         &self,
         request: &http::request::Parts,
         authority: &Authority,
+        deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
         let key = authority.as_str();
         let target = request
@@ -244,18 +252,24 @@ impl BackendPool {
             .map_or("/", http::uri::PathAndQuery::as_str);
         let host = (!request.headers.contains_key(header::HOST))
             .then(|| key.rsplit_once('@').map_or(key, |(_, host)| host));
-        let method = &request.method;
+        let outgoing = Outgoing {
+            method: &request.method,
+            target,
+            host,
+            headers: &request.headers,
+        };
         loop {
             let (conn, pooled) = match self.checkout_plain(key) {
                 Some(conn) => (conn, true),
                 None => {
                     // The error names host and port only: user info may hold a password.
                     let (host, port) = socket_target(authority, 80);
-                    let conn = Conn::connect(host, port).await.map_err(|source| {
-                        BackendError::Connect {
-                            authority: format!("{host}:{port}"),
-                            source,
-                        }
+                    let connected = tokio::time::timeout_at(deadline, Conn::connect(host, port))
+                        .await
+                        .map_err(|_| BackendError::TimedOut)?;
+                    let conn = connected.map_err(|source| BackendError::Connect {
+                        authority: format!("{host}:{port}"),
+                        source,
                     })?;
                     (conn, false)
                 }
@@ -265,13 +279,11 @@ impl BackendPool {
                 key: authority.clone(),
                 max_idle: self.max_idle_per_host,
             };
-            match conn
-                .send(method, target, host, &request.headers, checkin)
-                .await
-            {
+            match conn.send(outgoing, deadline, checkin).await {
                 Ok(response) => return Ok(response),
                 // Closed before a byte of an answer: the backend closed it while idle.
-                Err(Http1Error::Closed) if pooled && method.is_idempotent() => {}
+                Err(Http1Error::Closed) if pooled && request.method.is_idempotent() => {}
+                Err(Http1Error::TimedOut) => return Err(BackendError::TimedOut),
                 Err(err) => return Err(err.into()),
             }
         }
@@ -1075,7 +1087,8 @@ mod tests {
         let request = Request::get(format!("http://{addr}/"))
             .body(GatewayBody::Empty)
             .unwrap();
-        let response = pool.request(request, None).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let response = pool.request(request, None, deadline).await.unwrap();
         assert_eq!(response.status(), 200);
         response.into_body().collect().await.unwrap();
     }

@@ -131,6 +131,29 @@ async fn too_many_header_fields_get_431() {
     edge.stop().await;
 }
 
+/// Without a named limit hyper keeps its own, which is the default's: 100 fields pass, 101
+/// get 431 (the listener names the limit to hyper only when it is not 100).
+#[tokio::test]
+async fn the_default_header_field_limit_is_100() {
+    assert_eq!(limits().max_headers, 100);
+    let edge = Edge::start(limits()).await;
+    let fields = |n: usize| -> String { (0..n).map(|i| format!("X-H{i}: v\r\n")).collect() };
+    // `Host` and `Connection` are two of the fields.
+    let within = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}\r\n",
+        fields(98)
+    );
+    let answer = exchange(edge.addr, within.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let beyond = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}\r\n",
+        fields(99)
+    );
+    let answer = exchange(edge.addr, beyond.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    edge.stop().await;
+}
+
 /// With the clock paused, time moves only when every task waits, straight to the next timer:
 /// the header deadline (200 ms) comes before the hang guard (30 s) exactly when the listener
 /// has one, whatever the machine's load.

@@ -103,6 +103,12 @@ async fn serve_script(mut stream: TcpStream) {
             }
             continue;
         }
+        if path == "/hang" {
+            // Never answers; the connection stays open until the gateway gives up on it.
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+            return;
+        }
         let (pieces, close) = script(method, path);
         for piece in pieces {
             if stream.write_all(piece).await.is_err() {
@@ -125,6 +131,9 @@ apis:
       /{proxy+}:
         ANY:
           integration: {type: http_proxy, uri: "http://BACKEND/{proxy}"}
+      /hang:
+        GET:
+          integration: {type: http_proxy, uri: "http://BACKEND/hang", timeout_ms: 300}
 stages:
   raw:
     prod: {}
@@ -204,4 +213,32 @@ async fn every_framing_reaches_the_client_and_connections_are_reused_only_when_c
         assert_eq!(broken.status, 504, "{path}: {broken:?}");
     }
     assert_eq!(gw.get("/prod/plain").await.status, 200);
+}
+
+/// The integration timeout is a deadline kept with the pooled connection and moved for each
+/// request: a connection that served requests before still times out the one its backend
+/// never answers, and the next request gets a connection of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_still_times_out_a_request_left_unanswered() {
+    let (addr, accepted) = scripted_backend().await;
+    let text = DEFINITION.replace("BACKEND", &addr.to_string());
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    for _ in 0..3 {
+        assert_eq!(gw.get("/prod/plain").await.status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one pooled connection");
+    let hung = gw.get("/prod/hang").await;
+    assert_eq!(hung.status, 504, "{hung:?}");
+    assert_eq!(
+        hung.json(),
+        serde_json::json!({"message": "Endpoint request timed out"})
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the pooled connection was used"
+    );
+    // The timed-out connection is not lent again.
+    assert_eq!(gw.get("/prod/plain").await.status, 200);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
