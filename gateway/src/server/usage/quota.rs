@@ -38,6 +38,10 @@ pub struct QuotaCounters {
     pub(crate) wake: tokio::sync::Notify,
     /// The most requests one slot has held unwritten (pending and in flight) at once.
     most_unwritten: AtomicU64,
+    /// Held by a flush for its whole run: flushes (the background one, an explicit one, the
+    /// last one at shutdown) take turns, so each returns only after every count taken before
+    /// it is written. Requests never take it.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// Where the counters are written and read: storage, or a fake in tests.
@@ -101,6 +105,7 @@ impl QuotaCounters {
             max_batch: max_batch.max(1),
             wake: tokio::sync::Notify::new(),
             most_unwritten: AtomicU64::new(0),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -172,9 +177,11 @@ impl QuotaCounters {
         self.most_unwritten.load(Ordering::Relaxed)
     }
 
-    /// Writes every slot's pending counts and reads recently used idle slots. Errors leave the
-    /// counts pending for the next round. Requests go on being decided meanwhile.
+    /// Writes every slot's pending counts and reads recently used idle slots, after any flush
+    /// already running has finished. Errors leave the counts pending for the next round.
+    /// Requests go on being decided meanwhile.
     pub async fn flush(&self, store: &impl CounterStore, now_ms: i64) {
+        let _one_at_a_time = self.flushing.lock().await;
         let slots: Vec<Arc<QuotaSlot>> = {
             let map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             map.values().cloned().collect()
@@ -315,13 +322,29 @@ mod tests {
     struct GatedStore {
         gate: tokio::sync::Semaphore,
         entered: tokio::sync::Notify,
+        writes: AtomicU64,
         total: Mutex<i64>,
+    }
+
+    impl GatedStore {
+        fn new() -> Self {
+            Self {
+                gate: tokio::sync::Semaphore::new(0),
+                entered: tokio::sync::Notify::new(),
+                writes: AtomicU64::new(0),
+                total: Mutex::new(0),
+            }
+        }
     }
 
     impl CounterStore for GatedStore {
         async fn add_usage(&self, batch: &[UsageDelta]) -> Result<Vec<i64>, StorageError> {
             self.entered.notify_one();
-            let _permit = self.gate.acquire().await;
+            let _permit = if self.writes.fetch_add(1, Ordering::SeqCst) == 0 {
+                Some(self.gate.acquire().await)
+            } else {
+                None
+            };
             let mut total = self.total.lock().unwrap();
             Ok(batch
                 .iter()
@@ -346,11 +369,7 @@ mod tests {
         for _ in 0..2 {
             assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
         }
-        let store = Arc::new(GatedStore {
-            gate: tokio::sync::Semaphore::new(0),
-            entered: tokio::sync::Notify::new(),
-            total: Mutex::new(0),
-        });
+        let store = Arc::new(GatedStore::new());
         let entered = store.entered.notified();
         let flush = tokio::spawn({
             let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
@@ -375,5 +394,41 @@ mod tests {
         flush.await.unwrap();
         let s = slot.state.lock().unwrap();
         assert_eq!((s.known, s.in_flight, s.pending), (2, 0, 38));
+    }
+
+    #[tokio::test]
+    async fn a_flush_returns_only_after_the_one_in_flight_has_written() {
+        let counters = Arc::new(QuotaCounters::new(100));
+        let quota = quota(40);
+        let slot = counters.slot("p", "k");
+        for _ in 0..2 {
+            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        }
+        let store = Arc::new(GatedStore::new());
+        let entered = store.entered.notified();
+        let background = tokio::spawn({
+            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
+            async move { counters.flush(&*store, NOW).await }
+        });
+        entered.await;
+        // The background flush's write of two is blocked; three more arrive, and someone
+        // (GetUsage, a test, shutdown) asks for everything to be written.
+        for _ in 0..3 {
+            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        }
+        let explicit = tokio::spawn({
+            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
+            async move {
+                counters.flush(&*store, NOW).await;
+                *store.total.lock().unwrap()
+            }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        store.gate.add_permits(1);
+        background.await.unwrap();
+        // When the explicit flush returns, the two in flight before it are written too.
+        assert_eq!(explicit.await.unwrap(), 5);
     }
 }
