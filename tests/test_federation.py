@@ -435,7 +435,7 @@ def test_sign_in_through_oidc_provider(server) -> None:
         sent = query_of(upstream_url)
         assert sent["code_challenge_method"] == "S256" and sent["nonce"] and sent["state"]
         assert sent["redirect_uri"] == f"{issuer_url}/oauth2/idpresponse"
-        assert "__Host-gatehouse-federation" in browser.cookies
+        assert binding_cookie_of(browser) in browser.cookies
         callback = browse_to_callback(browser, upstream_url, login="ursula")
         answer = query_of(callback)
         assert answer["state"] == state
@@ -535,6 +535,16 @@ def test_sign_in_through_oidc_provider(server) -> None:
 # === refusals, against the stub ===
 
 
+BINDING_PREFIX = "__Host-gatehouse-federation-"
+
+
+def binding_cookie_of(browser: Browser) -> str:
+    """The name of the one federation binding cookie `browser` holds."""
+    names = [n for n in browser.cookies if n.startswith(BINDING_PREFIX)]
+    assert len(names) == 1, names
+    return names[0]
+
+
 def stub_federation(server, stub: StubUpstream) -> Federation:
     fed = Federation(server)
     fed.add_provider(stub.issuer)
@@ -593,29 +603,38 @@ def test_state_is_sealed_single_use_and_bound_to_the_browser(server, stub) -> No
     # Replayed: the first answer signs in, the same answer again is refused.
     browser = Browser()
     answer = upstream_answer(browser)
-    cookie = browser.cookies["__Host-gatehouse-federation"]
+    name = binding_cookie_of(browser)
+    cookie = browser.cookies[name]
     first = browser.get(answer)
     assert first.status_code == 302 and first.headers["Location"].startswith(CALLBACK)
-    browser.cookies["__Host-gatehouse-federation"] = cookie
+    # The finished sign-in's binding cookie is cleared; put back, the answer is still spent.
+    assert name not in browser.cookies
+    browser.cookies[name] = cookie
     assert browser.get(answer).status_code == 400
 
     # No state at all.
     assert browser.get(base + "?code=x").status_code == 400
 
-    # Two sign-ins started side by side in one browser (two tabs) both finish, in either
-    # order: the second keeps the browser's binding instead of replacing the first's.
+    # Two sign-ins started side by side in one browser (two tabs) each have their own
+    # binding cookie, and both finish, in either order.
     browser = Browser()
     first_answer = upstream_answer(browser)
     second_answer = upstream_answer(browser)
+    assert len([n for n in browser.cookies if n.startswith(BINDING_PREFIX)]) == 2
     for answer in (second_answer, first_answer):
         finished = browser.get(answer)
         assert finished.status_code == 302 and finished.headers["Location"].startswith(CALLBACK)
-    # A value that is not one of ours is replaced, not adopted.
+
+    # A binding cookie planted before the sign-in (its name guessed from another state, or
+    # the old single name) binds nothing: the new sign-in gets a cookie and value of its own.
     browser = Browser()
-    browser.cookies["__Host-gatehouse-federation"] = Cookie("chosen-by-someone-else", "")
-    start, _, _ = fed.authorize_url(identity_provider="Upstream")
-    browser.get(start)
-    assert len(browser.cookies["__Host-gatehouse-federation"].value) == 43
+    planted = "A" * 43
+    browser.cookies["__Host-gatehouse-federation"] = Cookie(planted, "")
+    answer = upstream_answer(browser)
+    own = binding_cookie_of(browser)
+    assert browser.cookies[own].value != planted
+    browser.cookies[own] = Cookie(planted, "")
+    assert browser.get(answer).status_code == 400
 
 
 def test_unknown_or_unsupported_providers_are_refused(server, stub) -> None:

@@ -372,7 +372,7 @@ impl OidcIssuers {
                 Ok(state.lookup(kid))
             }
             Err(e) => {
-                tracing::warn!(%issuer, error = %e, "fetching an OpenID Connect issuer's keys failed");
+                tracing::warn!(%issuer, error = ?e, "fetching an OpenID Connect issuer's keys failed");
                 *last = Some((now, Some(e.clone())));
                 Err(OidcRefusal::Unreachable(e))
             }

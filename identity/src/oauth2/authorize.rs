@@ -163,20 +163,18 @@ impl OAuth2 {
         session: Option<&str>,
     ) -> AuthorizeOutcome {
         let idp_response = format!("{}/oauth2/idpresponse", self.pools.issuer(pool_id));
-        self.authorize_at(pool_id, request, session, None, &idp_response)
+        self.authorize_at(pool_id, request, session, &idp_response)
             .await
     }
 
     /// [`OAuth2::authorize`] for a request that reached the endpoint where
     /// `/oauth2/idpresponse` is `idp_response` (under the issuer, or on the pool's domain):
-    /// a federated provider sends the browser back there. `binding` is the browser's
-    /// federation-binding cookie, if it has one.
+    /// a federated provider sends the browser back there.
     pub async fn authorize_at(
         &self,
         pool_id: &str,
         request: &AuthorizeRequest,
         session: Option<&str>,
-        binding: Option<&str>,
         idp_response: &str,
     ) -> AuthorizeOutcome {
         let (pool, client, valid) = match self.checked(pool_id, request).await {
@@ -186,7 +184,7 @@ impl OAuth2 {
         };
         if let Some(provider) = valid.upstream.clone() {
             return self
-                .start_federation(&pool, &valid, &provider, binding, idp_response)
+                .start_federation(&pool, &valid, &provider, idp_response)
                 .await;
         }
         let now = self.pools.now();

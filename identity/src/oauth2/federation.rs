@@ -61,6 +61,8 @@ pub struct UpstreamRedirect {
     pub location: String,
     /// The value of the browser-binding cookie to set.
     pub binding: String,
+    /// The sealed `state` sent upstream (the binding cookie is named after it).
+    pub state: String,
 }
 
 /// `/oauth2/idpresponse`'s parameters, as sent.
@@ -128,14 +130,6 @@ struct Endpoints {
     jwks: Option<String>,
     /// Client authentication by form parameters instead of HTTP Basic.
     post_auth: bool,
-}
-
-/// Whether `value` has the shape of [`OAuth2::random_token`]'s tokens (32 bytes, base64url).
-fn is_random_token(value: &str) -> bool {
-    value.len() == 43
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An upstream URL we send a browser or a request to: `https`, or `http` on loopback.
@@ -216,16 +210,11 @@ impl OAuth2 {
 
     /// The redirect to `provider_name` for the checked request `valid` of `pool`;
     /// `idp_response` is our `/oauth2/idpresponse` URL the provider sends the browser to.
-    ///
-    /// The flight is bound to the browser's binding cookie (`binding`, kept when it is one
-    /// of ours, else a new one): sign-ins started side by side in one browser share it, so a
-    /// second one does not strand the first. Each flight is still spent once.
     pub(super) async fn start_federation(
         &self,
         pool: &UserPool,
         valid: &ValidRequest,
         provider_name: &str,
-        binding: Option<&str>,
         idp_response: &str,
     ) -> AuthorizeOutcome {
         let refuse = |error: OAuthError| {
@@ -250,15 +239,13 @@ impl OAuth2 {
         let endpoints = match self.endpoints(&provider).await {
             Ok(endpoints) => endpoints,
             Err(e) => {
-                tracing::warn!(provider = %provider.name, error = %e, "identity provider discovery");
+                tracing::warn!(provider = %provider.name, error = ?e, "identity provider discovery");
                 return refuse(OAuthError::TemporarilyUnavailable(
                     "the identity provider cannot be reached".into(),
                 ));
             }
         };
-        let binding = binding
-            .filter(|b| is_random_token(b))
-            .map_or_else(Self::random_token, str::to_owned);
+        let binding = Self::random_token();
         let verifier = Self::random_token();
         let nonce = Self::random_token();
         let now = self.pools.now();
@@ -303,7 +290,11 @@ impl OAuth2 {
                 ("code_challenge_method", "S256"),
             ],
         );
-        AuthorizeOutcome::Upstream(UpstreamRedirect { location, binding })
+        AuthorizeOutcome::Upstream(UpstreamRedirect {
+            location,
+            binding,
+            state,
+        })
     }
 
     fn seal_state(&self, flight: &FlightState) -> Result<String, UserPoolError> {
@@ -609,7 +600,7 @@ impl OAuth2 {
                     out.insert(attribute.clone(), value);
                 }
                 Err(e) => {
-                    tracing::info!(provider = %provider.name, %attribute, error = %e,
+                    tracing::info!(provider = %provider.name, %attribute, error = ?e,
                         "a mapped attribute was left out");
                 }
             }

@@ -13,9 +13,17 @@ pub fn session_cookie_name(pool_id: &str) -> String {
 /// The pre-session cookie the pages' CSRF tokens are bound to (one per browser).
 pub const PRE_SESSION_COOKIE: &str = "__Host-gatehouse-csrf";
 
-/// The cookie that binds a federated sign-in in flight to the browser that started it (its
-/// hash is sealed in the upstream `state`).
-pub const FEDERATION_COOKIE: &str = "__Host-gatehouse-federation";
+/// The cookie that binds one federated sign-in in flight to the browser that started it (a
+/// hash of its value is sealed in the upstream `state`), named after that `state`: each
+/// sign-in has its own, so sign-ins started side by side (two tabs) do not replace each
+/// other's, and no value a request presents is ever taken over for a new sign-in.
+pub fn federation_cookie_name(state: &str) -> String {
+    let digest = crate::crypto::hash_token(state);
+    format!(
+        "__Host-gatehouse-federation-{}",
+        digest.get(..16).unwrap_or(&digest)
+    )
+}
 
 /// The value of cookie `name`, if the request carries it (the first, if several).
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -77,5 +85,19 @@ mod tests {
                 .ends_with("Max-Age=0")
         );
         assert!(set_cookie("__Host-x", "bad\nvalue", None).is_none());
+    }
+
+    #[test]
+    fn each_state_names_its_own_binding_cookie() {
+        let one = federation_cookie_name("state-one");
+        assert_eq!(one, federation_cookie_name("state-one"));
+        assert_ne!(one, federation_cookie_name("state-two"));
+        let id = one.strip_prefix("__Host-gatehouse-federation-").unwrap();
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{one}"
+        );
+        // A usable cookie name, whatever the state holds.
+        assert!(set_cookie(&federation_cookie_name("a b;c=\n"), "v", None).is_some());
     }
 }

@@ -216,24 +216,17 @@ async fn authorize(
 ) -> Response {
     let params = AuthorizeRequest::from_pairs(query_pairs(&request));
     let session = cookies::read_cookie(request.headers(), &cookies::session_cookie_name(&pool_id));
-    let binding = cookies::read_cookie(request.headers(), cookies::FEDERATION_COOKIE);
     let idp_response = idp_response_url(&state.oauth, &request, &pool_id);
     match state
         .oauth
-        .authorize_at(
-            &pool_id,
-            &params,
-            session.as_deref(),
-            binding.as_deref(),
-            &idp_response,
-        )
+        .authorize_at(&pool_id, &params, session.as_deref(), &idp_response)
         .await
     {
         AuthorizeOutcome::Redirect(location) => found(&location),
         AuthorizeOutcome::Upstream(upstream) => {
             let mut response = found(&upstream.location);
             if let Some(cookie) = cookies::set_cookie(
-                cookies::FEDERATION_COOKIE,
+                &cookies::federation_cookie_name(&upstream.state),
                 &upstream.binding,
                 Some(FEDERATION_STATE_LIFETIME.as_secs()),
             ) {
@@ -279,8 +272,7 @@ fn idp_response_url(oauth: &OAuth2, request: &Request, pool_id: &str) -> String 
 }
 
 /// `GET /oauth2/idpresponse`: a federated provider's answer (see `crate::oauth2`'s
-/// federation). The binding cookie stays until it expires: other sign-ins started in this
-/// browser may be bound to it, and each state is spent once whatever the cookie.
+/// federation). The binding cookie is removed whatever the outcome: a state is used once.
 async fn idp_response(
     State(state): State<Arc<OAuthHttp>>,
     Path(pool_id): Path<String>,
@@ -303,7 +295,11 @@ async fn idp_response(
         error: get("error"),
         error_description: get("error_description"),
     };
-    let binding = cookies::read_cookie(request.headers(), cookies::FEDERATION_COOKIE);
+    // The binding cookie of the sign-in this `state` is (only that one is read, and cleared).
+    let binding_cookie = params.state.as_deref().map(cookies::federation_cookie_name);
+    let binding = binding_cookie
+        .as_deref()
+        .and_then(|name| cookies::read_cookie(request.headers(), name));
     let outcome = if repeated {
         FederationOutcome::Page(PageError::InvalidState)
     } else {
@@ -312,7 +308,7 @@ async fn idp_response(
             .federation_response(&pool_id, &params, binding.as_deref())
             .await
     };
-    match outcome {
+    let mut response = match outcome {
         FederationOutcome::SignedIn(signed_in) => {
             let mut response = found(&signed_in.location);
             if let Some(cookie) = cookies::set_cookie(
@@ -328,7 +324,14 @@ async fn idp_response(
         FederationOutcome::Page(error) => {
             no_store(state.pages.error_page(error, request.headers()))
         }
+    };
+    if binding.is_some()
+        && let Some(name) = binding_cookie
+        && let Some(clear) = cookies::clear_cookie(&name)
+    {
+        response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
 }
 
 /// A decoded `application/x-www-form-urlencoded` body with each parameter at most once.
