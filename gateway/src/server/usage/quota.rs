@@ -186,9 +186,8 @@ impl QuotaCounters {
             let map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             map.values().cloned().collect()
         };
-        let mut batch: Vec<UsageDelta> = Vec::new();
-        // (slot, taken, is the current period's counter)
-        let mut owners: Vec<(Arc<QuotaSlot>, u64, bool)> = Vec::new();
+        let mut taken = Taken::default();
+        let (batch, owners) = (&mut taken.batch, &mut taken.owners);
         let mut rereads: Vec<(Arc<QuotaSlot>, i64)> = Vec::new();
         for slot in slots {
             let mut s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -206,11 +205,11 @@ impl QuotaCounters {
                 rereads.push((Arc::clone(&slot), s.period_start));
             }
         }
-        if !batch.is_empty() {
-            match store.add_usage(&batch).await {
+        if !taken.batch.is_empty() {
+            match store.add_usage(&taken.batch).await {
                 Ok(totals) => {
                     for ((slot, n, current), (total, d)) in
-                        owners.iter().zip(totals.iter().zip(&batch))
+                        taken.owners.iter().zip(totals.iter().zip(&taken.batch))
                     {
                         let mut s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
                         if *current && d.period_start == s.period_start {
@@ -218,19 +217,13 @@ impl QuotaCounters {
                             s.known = s.known.max(u64::try_from(*total).unwrap_or(0));
                         }
                     }
+                    taken.owners.clear();
                 }
-                Err(err) => {
-                    tracing::warn!(error = %err, "quota counters not written; retrying");
-                    for ((slot, n, _), d) in owners.iter().zip(&batch) {
-                        let mut s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-                        if d.period_start == s.period_start {
-                            s.in_flight = s.in_flight.saturating_sub(*n);
-                            s.pending += n;
-                        }
-                    }
-                }
+                // Dropping `taken` puts the counts back as pending.
+                Err(err) => tracing::warn!(error = %err, "quota counters not written; retrying"),
             }
         }
+        drop(taken);
         for (slot, period_start) in rereads {
             if let Ok(total) = store
                 .quota_used(&slot.plan_id, &slot.key_id, period_start)
@@ -267,6 +260,31 @@ impl CounterStore for Store {
         self.gateway()
             .quota_used(plan_id, key_id, period_start)
             .await
+    }
+}
+
+/// The counts a flush took from its slots (in flight) for one write. Unless the write's totals
+/// were applied (`owners` emptied), dropping it puts them back as pending: after a failed
+/// write, and when the flush itself is dropped mid-write (a GetUsage whose caller went away),
+/// so no count stays in flight for good. A write that landed just before such a drop is
+/// written again by the next flush: the counter errs high (an early 429), never low.
+#[derive(Default)]
+struct Taken {
+    batch: Vec<UsageDelta>,
+    /// Per delta of `batch`: its slot, how many it took, and whether it is the current
+    /// period's counter.
+    owners: Vec<(Arc<QuotaSlot>, u64, bool)>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        for ((slot, n, _), d) in self.owners.iter().zip(&self.batch) {
+            let mut s = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+            if d.period_start == s.period_start {
+                s.in_flight = s.in_flight.saturating_sub(*n);
+                s.pending += n;
+            }
+        }
     }
 }
 
@@ -430,5 +448,32 @@ mod tests {
         background.await.unwrap();
         // When the explicit flush returns, the two in flight before it are written too.
         assert_eq!(explicit.await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_flush_dropped_mid_write_puts_its_counts_back() {
+        let counters = Arc::new(QuotaCounters::new(100));
+        let quota = quota(40);
+        let slot = counters.slot("p", "k");
+        for _ in 0..3 {
+            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
+        }
+        let store = Arc::new(GatedStore::new());
+        let entered = store.entered.notified();
+        let flush = tokio::spawn({
+            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
+            async move { counters.flush(&*store, NOW).await }
+        });
+        entered.await;
+        assert_eq!(slot.state.lock().unwrap().in_flight, 3);
+        flush.abort();
+        assert!(flush.await.unwrap_err().is_cancelled());
+        {
+            let s = slot.state.lock().unwrap();
+            assert_eq!((s.pending, s.in_flight), (3, 0));
+        }
+        // The next flush writes them.
+        counters.flush(&*store, NOW).await;
+        assert_eq!(*store.total.lock().unwrap(), 3);
     }
 }
