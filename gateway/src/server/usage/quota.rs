@@ -378,13 +378,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn requests_are_decided_while_a_write_is_blocked() {
+    /// A slot of a 40-a-day quota with `admitted` requests counted, and a flush spawned
+    /// with them, blocked in its write until the store's gate opens.
+    struct BlockedFlush {
+        counters: Arc<QuotaCounters>,
+        quota: Quota,
+        slot: Arc<QuotaSlot>,
+        store: Arc<GatedStore>,
+        flush: tokio::task::JoinHandle<()>,
+    }
+
+    async fn flush_blocked_in_its_write(admitted: usize) -> BlockedFlush {
         let counters = Arc::new(QuotaCounters::new(100));
         let quota = quota(40);
         let slot = counters.slot("p", "k");
-        // batch = 2: the flusher is woken after two requests.
-        for _ in 0..2 {
+        for _ in 0..admitted {
             assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
         }
         let store = Arc::new(GatedStore::new());
@@ -394,6 +402,25 @@ mod tests {
             async move { counters.flush(&*store, NOW).await }
         });
         entered.await;
+        BlockedFlush {
+            counters,
+            quota,
+            slot,
+            store,
+            flush,
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_decided_while_a_write_is_blocked() {
+        // batch = 2: the flusher is woken after two requests.
+        let BlockedFlush {
+            counters,
+            quota,
+            slot,
+            store,
+            flush,
+        } = flush_blocked_in_its_write(2).await;
         // The write of the first two is in flight and blocked: every request is still
         // answered at once, up to the limit and no further.
         let answers: Vec<QuotaCheck> = (0..40)
@@ -416,19 +443,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_returns_only_after_the_one_in_flight_has_written() {
-        let counters = Arc::new(QuotaCounters::new(100));
-        let quota = quota(40);
-        let slot = counters.slot("p", "k");
-        for _ in 0..2 {
-            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
-        }
-        let store = Arc::new(GatedStore::new());
-        let entered = store.entered.notified();
-        let background = tokio::spawn({
-            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
-            async move { counters.flush(&*store, NOW).await }
-        });
-        entered.await;
+        let BlockedFlush {
+            counters,
+            quota,
+            slot,
+            store,
+            flush: background,
+        } = flush_blocked_in_its_write(2).await;
         // The background flush's write of two is blocked; three more arrive, and someone
         // (GetUsage, a test, shutdown) asks for everything to be written.
         for _ in 0..3 {
@@ -452,19 +473,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_dropped_mid_write_puts_its_counts_back() {
-        let counters = Arc::new(QuotaCounters::new(100));
-        let quota = quota(40);
-        let slot = counters.slot("p", "k");
-        for _ in 0..3 {
-            assert_eq!(counters.check(&slot, &quota, NOW), QuotaCheck::Admitted);
-        }
-        let store = Arc::new(GatedStore::new());
-        let entered = store.entered.notified();
-        let flush = tokio::spawn({
-            let (counters, store) = (Arc::clone(&counters), Arc::clone(&store));
-            async move { counters.flush(&*store, NOW).await }
-        });
-        entered.await;
+        let BlockedFlush {
+            counters,
+            slot,
+            store,
+            flush,
+            ..
+        } = flush_blocked_in_its_write(3).await;
         assert_eq!(slot.state.lock().unwrap().in_flight, 3);
         flush.abort();
         assert!(flush.await.unwrap_err().is_cancelled());
