@@ -13,7 +13,7 @@ use super::*;
 use crate::user_pools::config::{ClientConfig, OAuthFlow};
 use crate::user_pools::tests::fixture;
 use crate::user_pools::{
-    AdminCreateUser, Client, MessageAction, NewClient, PoolConfig, ResourceServerScope,
+    AdminCreateUser, Client, MessageAction, NewClient, PoolConfig, ResourceServerScope, UserPool,
 };
 
 /// A verifier and its S256 challenge (computed with Python's hashlib).
@@ -424,13 +424,9 @@ fn hosts_name_domains_by_prefix_or_whole_name() {
 
 const PASSWORD: &str = "Correct-Horse-9!";
 
-/// A pool, an OAuth client with a secret or not, and a confirmed user `alice`.
-async fn setup(f: &crate::user_pools::tests::Fixture, secret: bool) -> (String, Client) {
-    let pools = &f.pools;
-    let pool = pools
-        .create_user_pool("oauth", PoolConfig::default())
-        .await
-        .unwrap();
+/// A pool made with `config` and the resource server `oauth_config`'s scopes name.
+async fn oauth_pool(pools: &UserPools, config: PoolConfig) -> UserPool {
+    let pool = pools.create_user_pool("oauth", config).await.unwrap();
     pools
         .create_resource_server(
             &pool.id,
@@ -443,6 +439,13 @@ async fn setup(f: &crate::user_pools::tests::Fixture, secret: bool) -> (String, 
         )
         .await
         .unwrap();
+    pool
+}
+
+/// A pool, an OAuth client with a secret or not, and a confirmed user `alice`.
+async fn setup(f: &crate::user_pools::tests::Fixture, secret: bool) -> (String, Client) {
+    let pools = &f.pools;
+    let pool = oauth_pool(pools, PoolConfig::default()).await;
     let client = pools
         .create_user_pool_client(
             &pool.id,
@@ -1342,29 +1345,11 @@ async fn a_federated_subject_never_signs_in_as_another_whose_name_folds_alike() 
     each_backend(async |t| {
         let f = fixture(&t.store);
         let oauth = OAuth2::new(f.pools.clone());
-        let pool = f
-            .pools
-            .create_user_pool(
-                "folded",
-                PoolConfig {
-                    username_case_sensitive: Some(false),
-                    ..PoolConfig::default()
-                },
-            )
-            .await
-            .unwrap();
-        f.pools
-            .create_resource_server(
-                &pool.id,
-                "https://api.example.com",
-                "api",
-                vec![ResourceServerScope {
-                    name: "read".into(),
-                    description: "read things".into(),
-                }],
-            )
-            .await
-            .unwrap();
+        let case_blind = PoolConfig {
+            username_case_sensitive: Some(false),
+            ..PoolConfig::default()
+        };
+        let pool = oauth_pool(&f.pools, case_blind).await;
         let details: BTreeMap<String, String> = [
             ("client_id", "rp"),
             ("authorize_scopes", "openid"),
