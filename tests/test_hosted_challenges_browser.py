@@ -62,8 +62,10 @@ def test_a_person_enrols_an_authenticator_app_then_answers_its_challenge(app, ch
     chromium.screenshots("totp-enrolment")
 
     totp = pyotp.TOTP(key.replace(" ", ""))
-    # Its first code one step old (accepted with a step of drift): the next code is newer.
-    chromium.fill({"Then enter the 6-digit code the app shows.": totp.at(time.time() - 30)})
+    # The current code: accepted even if a 30 s step ends before the server checks it (a step
+    # of drift either way).
+    enrolled_at = time.time()
+    chromium.fill({"Then enter the 6-digit code the app shows.": totp.at(enrolled_at)})
     chromium.submit()
     claims = at_the_app(app, chromium, client, state, verifier, nonce)
     assert claims["cognito:username"] == app.username
@@ -78,7 +80,9 @@ def test_a_person_enrols_an_authenticator_app_then_answers_its_challenge(app, ch
     chromium.submit()
     assert chromium.element("[role=alert]").text == "That code is not right. Check it and try again."
     assert chromium.field("Code").get_attribute("aria-describedby") == "form-error"
-    chromium.fill({"Code": totp.now()})
+    # A code of a later step than the enrolment's (a used step is refused): the current one,
+    # or the next (accepted with a step of drift) while the enrolment's step lasts.
+    chromium.fill({"Code": totp.at(max(time.time(), enrolled_at + 30))})
     chromium.submit()
     claims = at_the_app(app, chromium, client, state, verifier, nonce)
     assert claims["amr"] == ["pwd", "otp", "mfa"]
