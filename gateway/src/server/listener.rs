@@ -33,7 +33,8 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Re
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use crate::server::pipeline::{GatewayService, ServiceConfig};
+use crate::server::edge_http1;
+use crate::server::pipeline::{ConnectionService, GatewayService, ServiceConfig};
 use crate::server::tls::ServerTls;
 
 /// hyper's smallest read buffer; the header limit cannot be set below it.
@@ -262,8 +263,87 @@ pub async fn serve_router(
 struct Protocols {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
+    /// The gateway's own HTTP/1.1 loop: the same limits as `http1`.
+    edge: edge_http1::Settings,
     /// From accept to a decided protocol: the TLS handshake and the first bytes.
     opening_deadline: Duration,
+}
+
+/// How a connection's service serves an HTTP/1.1 connection: the gateway's with the
+/// listener's own request loop ([`edge_http1`]), which hands what it does not serve itself to
+/// hyper; the identity and metrics routers with hyper alone.
+trait ServeHttp1: Sized {
+    fn serve_http1<IO>(
+        self,
+        io: Opened<IO>,
+        protocols: &Protocols,
+        stopped: watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), ConnectionError>> + Send
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+}
+
+impl ServeHttp1 for RouterService {
+    fn serve_http1<IO>(
+        self,
+        io: Opened<IO>,
+        protocols: &Protocols,
+        stopped: watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), ConnectionError>> + Send
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        serve_hyper_http1(io, &protocols.http1, self, stopped)
+    }
+}
+
+impl ServeHttp1 for ConnectionService {
+    fn serve_http1<IO>(
+        self,
+        mut io: Opened<IO>,
+        protocols: &Protocols,
+        stopped: watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), ConnectionError>> + Send
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (first, len) = io.take_unread();
+        async move {
+            let prefix = first.get(..len).unwrap_or_default();
+            edge_http1::serve(io, prefix, self, &protocols.edge, &protocols.http1, stopped).await
+        }
+    }
+}
+
+/// hyper's HTTP/1.1 server (with upgrades) on `io` until the connection ends or `stopped`
+/// turns true (then the request in flight finishes and the connection closes).
+pub(super) async fn serve_hyper_http1<IO, S, B>(
+    io: IO,
+    http1: &http1::Builder,
+    service: S,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), ConnectionError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stop = async move { drop(stopped.wait_for(|stop| *stop).await) };
+    let connection = http1.serve_connection(TokioIo::new(io), service).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result?,
+        () = stop => {
+            // Finish the request in flight, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await?;
+        }
+    }
+    Ok(())
 }
 
 /// What a connection speaks, read from its first bytes.
@@ -275,11 +355,12 @@ enum Version {
 
 impl Protocols {
     fn new(limits: &EdgeLimits) -> Self {
+        let max_head = limits.max_header_bytes.max(MIN_HEADER_BYTES);
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES))
+            .max_buf_size(max_head)
             .keep_alive(true);
         // hyper's own limit is the default's, 100 fields, kept in two arrays on the stack;
         // naming any limit (even 100) makes it fill two 100-slot vectors per request instead
@@ -297,6 +378,11 @@ impl Protocols {
         Self {
             http1,
             http2,
+            edge: edge_http1::Settings {
+                max_head,
+                max_headers: limits.max_headers,
+                header_read_timeout: limits.header_read_timeout,
+            },
             opening_deadline: limits.header_read_timeout,
         }
     }
@@ -314,6 +400,7 @@ async fn serve_connections<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
+    S: ServeHttp1,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -398,6 +485,7 @@ async fn serve_accepted<S, B>(
     stopped: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError>
 where
+    S: ServeHttp1,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -431,6 +519,7 @@ async fn serve_stream<IO, S, B>(
 ) -> Result<(), ConnectionError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: ServeHttp1,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -451,25 +540,11 @@ where
         Ok(Err(err)) => return Err(err.into()),
         Err(_) => return Err("no request within the header deadline".into()),
     };
-    let io = TokioIo::new(io);
-    let stop = async move { drop(stopped.wait_for(|stop| *stop).await) };
     match version {
-        Version::Http1 => {
-            let connection = protocols
-                .http1
-                .serve_connection(io, service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => result?,
-                () = stop => {
-                    // Finish the request in flight, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await?;
-                }
-            }
-        }
+        Version::Http1 => service.serve_http1(io, protocols, stopped).await?,
         Version::Http2 => {
+            let io = TokioIo::new(io);
+            let stop = async move { drop(stopped.wait_for(|stop| *stop).await) };
             let connection = protocols.http2.serve_connection(io, service);
             tokio::pin!(connection);
             tokio::select! {
@@ -528,6 +603,19 @@ impl<IO: AsyncRead + Unpin> Opened<IO> {
                 len,
             },
         )))
+    }
+}
+
+impl<IO> Opened<IO> {
+    /// The bytes read but not yet read again, taken: the caller reads them from its copy.
+    fn take_unread(&mut self) -> ([u8; 24], usize) {
+        let mut copy = [0u8; 24];
+        let unread = self.first.get(self.at..self.len).unwrap_or_default();
+        if let Some(to) = copy.get_mut(..unread.len()) {
+            to.copy_from_slice(unread);
+        }
+        self.at = self.len;
+        (copy, unread.len())
     }
 }
 

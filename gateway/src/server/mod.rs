@@ -28,6 +28,7 @@ pub mod backend_tls;
 pub mod body;
 pub mod cache;
 pub mod cors;
+pub mod edge_http1;
 pub mod error;
 pub mod functions;
 pub mod listener;

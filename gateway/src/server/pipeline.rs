@@ -239,7 +239,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { Ok(this.handle(request).await) })
+        Box::pin(async move { Ok(this.handle(request.map(GatewayBody::Incoming)).await) })
     }
 }
 
@@ -253,7 +253,11 @@ impl ConnectionService {
     /// routing, an encoded slash may not take a greedy route around another resource
     /// ([`check_greedy_slashes`]), then the client's headers are cleaned and the client
     /// resolved once ([`Self::client`]).
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
+    ///
+    /// The body is what the listener read: [`GatewayBody::Incoming`] from hyper's HTTP/1.1
+    /// and HTTP/2 connections, [`GatewayBody::Empty`] from the listener's own HTTP/1.1 loop
+    /// (which serves only requests without a body; see [`crate::server::edge_http1`]).
+    pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
         let inner = &*self.inner;
         let started = Instant::now();
         let now = inner.clock.now();
@@ -417,7 +421,7 @@ impl ConnectionService {
         &self,
         snapshot: &Snapshot,
         cx: &mut RequestContext<'_>,
-        body: Incoming,
+        body: GatewayBody,
         route_rt: Option<&RouteRuntime>,
         outcome: &mut Outcome,
     ) -> Response<GatewayBody> {
@@ -449,7 +453,7 @@ impl ConnectionService {
         &self,
         snapshot: &Snapshot,
         cx: &mut RequestContext<'_>,
-        body: Incoming,
+        body: GatewayBody,
         route_rt: Option<&RouteRuntime>,
         outcome: &mut Outcome,
         ran: &mut usize,
@@ -461,10 +465,12 @@ impl ConnectionService {
             return Err(GatewayError::BodyTooLarge { limit });
         }
         let has_body = !body.is_end_stream();
-        let mut body = if hint.exact().is_some() {
-            GatewayBody::Incoming(body)
-        } else {
-            GatewayBody::limited(body, limit)
+        // A streamed body of unknown length (chunked) is counted as it passes.
+        let mut body = match body {
+            GatewayBody::Incoming(body) if hint.exact().is_none() => {
+                GatewayBody::limited(body, limit)
+            }
+            body => body,
         };
         // SigV4 covers the body: an `AWS_IAM` method reads it whole (within the limit) and
         // hands its digest to the authorizer before anything reaches the backend.
