@@ -333,7 +333,9 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let stop = async move { drop(stopped.wait_for(|stop| *stop).await) };
-    let connection = http1.serve_connection(TokioIo::new(io), service).with_upgrades();
+    let connection = http1
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => result?,

@@ -390,6 +390,11 @@ impl ConnectionService {
         response
     }
 
+    /// The time on the service's clock (the `date` of the listener's own responses).
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
+    }
+
     /// The client of a request and the `X-Forwarded-For` its backend gets.
     ///
     /// From an untrusted peer (every peer by default): the peer, and `X-Forwarded-For: peer`

@@ -5,6 +5,7 @@ mod backend_http1;
 mod backend_tls;
 mod clients;
 mod edges;
+mod http1;
 mod limits;
 mod paths;
 mod reload;

@@ -196,7 +196,8 @@ pub(super) struct Gateway {
     pub(super) log: SharedLog,
     pub(super) backend: Backend,
     _dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    /// Dropped (or sent) to shut the listener down.
+    stop: Option<oneshot::Sender<()>>,
 }
 
 /// Access-log lines collected in memory.
@@ -396,7 +397,7 @@ pub(super) async fn start_defined(config: ServiceConfig, backend: Backend, text:
         log,
         backend,
         _dir: dir,
-        _stop: stop,
+        stop: Some(stop),
     }
 }
 
@@ -455,6 +456,13 @@ impl Gateway {
 
     pub(super) async fn get(&self, path: &str) -> Answer {
         self.request("GET", path, &[], Bytes::new()).await
+    }
+
+    /// Starts the listener's graceful shutdown (as the binary does on SIGTERM).
+    pub(super) fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     pub(super) fn reloader(&self) -> Reloader {
