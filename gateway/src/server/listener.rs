@@ -16,6 +16,14 @@
 //! [`GatewayService`]) and the identity listener's ([`serve_router`], with an axum router),
 //! so both meet the same limits. The limits are [`EdgeLimits`]; request bodies are limited by
 //! the services, which know their protocol's error shape.
+//!
+//! The gateway's HTTP/1.1 connections (plain, or TLS where ALPN chose `http/1.1` or nothing)
+//! start on the listener's own request loop ([`edge_http1`]): it serves requests without a
+//! body or framing headers in the connection's task, with one header deadline per
+//! connection, and hands the rest of a connection to hyper's HTTP/1.1 server at the first
+//! request it does not serve itself (bodies, chunked framing, `Expect`, upgrades, malformed or
+//! oversized heads), so those get hyper's handling and hyper's 400/414/431 answers. HTTP/2 and
+//! the identity and metrics listeners are hyper's throughout.
 
 use std::convert::Infallible;
 use std::future::Future;
