@@ -165,16 +165,20 @@ impl DynamoDbProxy {
     }
 
     /// Decides every check for `principal` (see the module docs); `region` and `account`
-    /// make the resource ARNs.
+    /// make the resource ARNs. `context` is the request's (from [`Principal::fill_context`]):
+    /// each check's own keys are set in it for that check's decision and taken out again, so
+    /// it is left as it came, and no copy of it is made per check.
     pub fn authorize(
         checks: &[Check],
         principal: &Principal,
         permissions: &Permissions,
-        base: &Context,
+        context: &mut Context,
         region: &str,
         account: &str,
     ) -> Result<(), DynamoDbError> {
         let policy_principal = principal.policy_principal(account);
+        // The values a check's keys replaced, put back before the next check.
+        let mut replaced: Vec<(&str, Option<Vec<String>>)> = Vec::new();
         for check in checks {
             let resource = match (&check.table, &check.index) {
                 (None, _) => "*".to_owned(),
@@ -183,21 +187,30 @@ impl DynamoDbProxy {
                     format!("arn:aws:dynamodb:{region}:{account}:table/{t}/index/{i}")
                 }
             };
-            let mut context = base.clone();
-            for (key, values) in &check.context {
-                context.set(key, values.clone());
-            }
             let allowed = |context: &Context| {
                 permissions.authorize(&check.action, &resource, &policy_principal, context)
                     == Outcome::Allowed
             };
-            let mut ok = allowed(&context);
+            for (key, values) in &check.context {
+                replaced.push((*key, context.remove(key)));
+                context.set(key, values.clone());
+            }
+            let mut ok = allowed(context);
             if ok && !check.unproven.is_empty() {
-                let mut sentinel = context.clone();
                 for key in &check.unproven {
-                    sentinel.set(key, vec![UNPROVEN_VALUE.to_owned()]);
+                    replaced.push((*key, context.remove(key)));
+                    context.set(key, vec![UNPROVEN_VALUE.to_owned()]);
                 }
-                ok = allowed(&sentinel);
+                ok = allowed(context);
+            }
+            // Last replaced first: a key set twice gets its first (original) values back.
+            for (key, values) in replaced.drain(..).rev() {
+                match values {
+                    Some(values) => context.set(key, values),
+                    None => {
+                        context.remove(key);
+                    }
+                }
             }
             if !ok {
                 return Err(DynamoDbError::AccessDenied(format!(
@@ -346,4 +359,133 @@ fn parse_key_schema(body: &[u8]) -> Option<KeySchema> {
         partition_key,
         indexes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision over several checks with one request context: each check sees its own
+    //! condition keys (and, when unproven, the sentinel) and nothing a check before it set,
+    //! and the context comes back as it went in.
+
+    use std::sync::Arc;
+
+    use gatehouse_policy::{Context, Policy};
+
+    use super::{Check, DynamoDbError, DynamoDbProxy, UNPROVEN_VALUE};
+    use crate::iam::CompiledRole;
+    use crate::sts::{Permissions, Principal};
+
+    const ACCOUNT: &str = "000000000000";
+
+    /// Table `Open` allows GetItem whatever the keys; table `Bare` only while neither
+    /// `dynamodb:Attributes` nor `dynamodb:LeadingKeys` is in the request.
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"dynamodb:GetItem",
+         "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/Open"},
+        {"Effect":"Allow","Action":"dynamodb:GetItem",
+         "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/Bare",
+         "Condition":{"Null":{"dynamodb:Attributes":"true","dynamodb:LeadingKeys":"true"}}},
+        {"Effect":"Deny","Action":"dynamodb:GetItem","Resource":"*",
+         "Condition":{"StringEquals":{"dynamodb:Select":"SPECIFIC_ATTRIBUTES"}}}]}"#;
+
+    fn permissions() -> Permissions {
+        Permissions::Session {
+            role: Arc::new(CompiledRole {
+                name: "Auth".into(),
+                arn: format!("arn:aws:iam::{ACCOUNT}:role/Auth"),
+                role_id: "AROAEXAMPLE".into(),
+                max_session_duration: 3600,
+                trust: None,
+                identity: vec![Arc::new(Policy::parse(POLICY).unwrap())],
+                boundary: None,
+                tags: Vec::new(),
+            }),
+            session: Vec::new(),
+        }
+    }
+
+    fn check(table: &str, context: &[(&'static str, &str)], unproven: &[&'static str]) -> Check {
+        Check {
+            action: "dynamodb:GetItem".into(),
+            table: Some(table.into()),
+            index: None,
+            context: context
+                .iter()
+                .map(|(key, value)| (*key, vec![(*value).to_owned()]))
+                .collect(),
+            unproven: unproven.to_vec(),
+        }
+    }
+
+    #[test]
+    fn each_check_sees_only_its_own_keys_and_the_context_comes_back_unchanged() {
+        let principal = Principal::Operator {
+            access_key_id: "AKIAEXAMPLE".into(),
+            account_id: ACCOUNT.into(),
+        };
+        let permissions = permissions();
+        let mut base = Context::new();
+        base.insert("aws:SourceIp", "127.0.0.1");
+        // A key of the request context that a check replaces for its own decision only.
+        base.insert("dynamodb:Select", "ALL_ATTRIBUTES");
+        let attributes = check("Open", &[("dynamodb:Attributes", "a")], &[]);
+        let unproven = check("Open", &[], &["dynamodb:LeadingKeys"]);
+        let bare = check("Bare", &[], &[]);
+        let specific = check("Open", &[("dynamodb:Select", "SPECIFIC_ATTRIBUTES")], &[]);
+        let cases: Vec<(&str, Vec<Check>, bool)> = vec![
+            ("a bare check alone is allowed", vec![bare.clone()], true),
+            (
+                "keys of the check before do not reach the next",
+                vec![attributes, bare.clone()],
+                true,
+            ),
+            (
+                "the unproven sentinel does not reach the next check",
+                vec![unproven, bare.clone()],
+                true,
+            ),
+            (
+                "a request key a check replaced is back after it",
+                vec![check("Open", &[("dynamodb:Select", "COUNT")], &[]), bare],
+                true,
+            ),
+            (
+                "a check's value replaces the request's",
+                vec![specific],
+                false,
+            ),
+            (
+                "a check's own keys apply to it",
+                vec![check("Bare", &[("dynamodb:Attributes", "a")], &[])],
+                false,
+            ),
+            (
+                "an unproven key is tried with the sentinel",
+                vec![check("Bare", &[], &["dynamodb:LeadingKeys"])],
+                false,
+            ),
+        ];
+        for (name, checks, allowed) in cases {
+            let mut context = base.clone();
+            let decided = DynamoDbProxy::authorize(
+                &checks,
+                &principal,
+                &permissions,
+                &mut context,
+                "us-east-1",
+                ACCOUNT,
+            );
+            assert_eq!(decided.is_ok(), allowed, "{name}: {decided:?}");
+            if let Err(e) = decided {
+                assert!(matches!(e, DynamoDbError::AccessDenied(_)), "{name}");
+            }
+            assert_eq!(context, base, "{name}: the context changed");
+            assert!(
+                context
+                    .iter()
+                    .all(|(_, v)| !v.iter().any(|v| v == UNPROVEN_VALUE)),
+                "{name}"
+            );
+        }
+    }
 }
