@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use gatehouse_policy::{Context, Outcome};
 use http_body_util::{BodyExt as _, Full};
+use hyper::header::{self, HeaderName, HeaderValue};
 
 use crate::https::HttpsClient;
 use crate::sigv4::{self, CachedSigner, SigningCredentials};
@@ -49,6 +50,10 @@ const MAX_SCHEMAS: usize = 10_000;
 /// The value an unproven condition key takes in the second evaluation: no identifier,
 /// name or key a policy variable stands for contains a NUL.
 const UNPROVEN_VALUE: &str = "\u{0}gatehouse:unproven";
+/// Headers of the forwarded request, named once.
+const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
 /// Time allowed for one upstream call.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -103,6 +108,8 @@ struct Inner {
     upstream: hyper::Uri,
     /// `host[:port]` for the `Host` header and the signature.
     authority: String,
+    /// The same as the `Host` header's value, made once.
+    host: HeaderValue,
     /// The upstream's base path, `/` at least.
     path: String,
     /// The upstream's credentials, region and the day's signing key.
@@ -130,6 +137,8 @@ impl DynamoDbProxy {
             .authority()
             .map(|a| a.as_str().to_owned())
             .ok_or_else(|| format!("`{}` has no host", config.url))?;
+        let host = HeaderValue::from_str(&authority)
+            .map_err(|_| format!("`{}` has no usable host", config.url))?;
         let path = match upstream.path() {
             "" => "/".to_owned(),
             p => p.to_owned(),
@@ -139,6 +148,7 @@ impl DynamoDbProxy {
             inner: Arc::new(Inner {
                 upstream,
                 authority,
+                host,
                 path,
                 signer: CachedSigner::new(config.credentials, &config.region, "dynamodb"),
                 client,
@@ -246,16 +256,32 @@ impl DynamoDbProxy {
             .signer
             .sign(&outgoing, payload_sha256, now)
             .map_err(|e| DynamoDbError::upstream("signing", e))?;
-        let mut request = hyper::Request::post(inner.upstream.clone())
-            .header(hyper::header::HOST, &inner.authority)
-            .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("x-amz-target", target);
+        // Built in place: the header names are known, the `Host` value is made once, and
+        // no builder moves the request head from call to call.
+        let header_value = |value: String| {
+            HeaderValue::try_from(value).map_err(|e| DynamoDbError::upstream("request", e))
+        };
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = hyper::Method::POST;
+        *request.uri_mut() = inner.upstream.clone();
+        let headers = request.headers_mut();
+        headers.reserve(3 + signed.len());
+        headers.insert(header::HOST, inner.host.clone());
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(
+            X_AMZ_TARGET,
+            HeaderValue::from_str(target).map_err(|e| DynamoDbError::upstream("request", e))?,
+        );
         for (name, value) in signed {
-            request = request.header(name, value);
+            let name = match name {
+                "x-amz-date" => X_AMZ_DATE,
+                "x-amz-security-token" => X_AMZ_SECURITY_TOKEN,
+                "authorization" => header::AUTHORIZATION,
+                other => HeaderName::from_bytes(other.as_bytes())
+                    .map_err(|e| DynamoDbError::upstream("request", e))?,
+            };
+            headers.insert(name, header_value(value)?);
         }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| DynamoDbError::upstream("request", e))?;
         match tokio::time::timeout(UPSTREAM_TIMEOUT, inner.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(DynamoDbError::upstream("request", e)),
