@@ -166,13 +166,18 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         trusted_proxies: config.trusted_proxies.clone(),
         clock: state.clock.clone(),
     }));
+    let http_state = HttpState {
+        user_pools: state.user_pools.clone(),
+        operator: operator_auth.clone(),
+        clock: state.clock.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
+    let dynamodb_front = federation
+        .dynamodb
+        .is_some()
+        .then(|| (http_state.clone(), federation.clone()));
     let app = router_with_federation(
-        HttpState {
-            user_pools: state.user_pools.clone(),
-            operator: operator_auth.clone(),
-            clock: state.clock.clone(),
-            trusted_proxies: config.trusted_proxies.clone(),
-        },
+        http_state,
         Some(federation),
         gateway
             .operator_router(operator_auth.clone())
@@ -191,6 +196,14 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
                 oauth,
                 oauth2_http::route_domains,
             ));
+    // DynamoDB's requests go to the proxy before any of those layers: none of them applies to
+    // a DynamoDB request, and each costs every proxied request something.
+    let app = match dynamodb_front {
+        Some((http_state, federation)) => {
+            gatehouse_identity::http::dynamodb::route_first(app, http_state, federation)
+        }
+        None => app,
+    };
     // Metrics never share a public listener: they tell an outsider too much.
     let metrics = gateway.clone();
     let metrics_app = axum::Router::new()

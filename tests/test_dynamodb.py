@@ -249,6 +249,65 @@ def test_smuggling_tricks_are_refused_before_the_upstream(world: World) -> None:
     assert "Item" not in world.upstream.get_item(TableName=world.table, Key={"owner": {"S": me}, "id": {"S": "big"}})
 
 
+def raw_post(world: World, headers: list[tuple[str, str]], body: bytes | None = None,
+             chunks: list[bytes] | None = None) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POSTs to `/` as given (a body, chunks sent with chunked encoding, or only the head)."""
+    host = world.server.endpoint.split("://", 1)[1]
+    connection = http.client.HTTPConnection(host, timeout=30)
+    connection.putrequest("POST", "/", skip_accept_encoding=True)
+    for name, value in headers:
+        connection.putheader(name, value)
+    if chunks is not None:
+        connection.putheader("Transfer-Encoding", "chunked")
+    try:
+        connection.endheaders(body)
+        for chunk in chunks or []:
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if chunks is not None:
+            connection.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused before the body was read: the answer is already on the wire
+    response = connection.getresponse()
+    text = response.read()
+    answer_headers = {k.lower(): v for k, v in response.getheaders()}
+    connection.close()
+    return response.status, answer_headers, (json.loads(text) if text.startswith(b"{") else {})
+
+
+def test_dynamodb_requests_keep_the_listeners_body_rules_and_request_ids(world: World) -> None:
+    """DynamoDB's requests reach the proxy ahead of the listener's other layers: the body
+    limit, its refusals and `x-amzn-RequestId` on every answer hold there too."""
+    me, creds = world.user()
+    target = [("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "DynamoDB_20120810.GetItem")]
+    # Allowed: the upstream's answer, with a request id.
+    get = json.dumps({"TableName": world.table, "Key": {"owner": {"S": me}, "id": {"S": "1"}}}).encode()
+    request = AWSRequest(method="POST", url=world.server.endpoint + "/", data=get, headers=dict(target))
+    SigV4Auth(Credentials(creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"]),
+              "dynamodb", REGION).add_auth(request)
+    signed = [(k, v) for k, v in request.headers.items()] + [("Content-Length", str(len(get)))]
+    status, headers, answer = raw_post(world, signed, get)
+    assert status == 200 and headers.get("x-amzn-requestid"), (status, headers, answer)
+    # Refused by the proxy: DynamoDB's error, with a request id.
+    status, headers, answer = raw_post(world, target + [("Content-Length", str(len(get)))], get)
+    assert (status, answer.get("__type")) == (400, "com.amazon.coral.service#MissingAuthenticationTokenException")
+    assert headers.get("x-amzn-requestid")
+    # A body announced over the limit is refused before it is read.
+    status, headers, answer = raw_post(world, target + [("Content-Length", str(1024 * 1024 + 1))])
+    assert (status, answer.get("__type"), headers.get("x-amzn-errortype")) == (
+        413, "SerializationException", "SerializationException"), (status, headers, answer)
+    assert headers.get("x-amzn-requestid")
+    # So is one streamed past it without a length.
+    status, headers, answer = raw_post(world, target, chunks=[b"x" * (256 * 1024)] * 5)
+    assert (status, answer.get("__type")) == (413, "SerializationException"), (status, answer)
+    assert headers.get("x-amzn-requestid")
+    # A DynamoDB target on another method or path is not the proxy's.
+    host = world.server.endpoint.split("://", 1)[1]
+    connection = http.client.HTTPConnection(host, timeout=30)
+    connection.request("GET", "/", headers=dict(target))
+    assert connection.getresponse().status == 405
+    connection.close()
+
+
 def test_the_aws_cli_reads_its_own_row(world: World, tmp_path: Path) -> None:
     me, creds = world.user()
     world.client(creds).put_item(TableName=world.table, Item=item(me, "cli", "from the cli"))

@@ -209,7 +209,7 @@ fn authorize(world: &World, caller: &Authenticated) {
         &checks,
         &caller.principal,
         &permissions,
-        &context,
+        &mut context,
         REGION,
         ACCOUNT,
     )

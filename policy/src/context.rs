@@ -85,8 +85,22 @@ impl Context {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.entries
-            .binary_search_by(|(stored, _)| cmp_folded(stored, key))
+        // The key folded once, on the stack, so each step of the search is one `memcmp`
+        // rather than a byte-at-a-time comparison (a request context is looked up and filled
+        // a few dozen times per decision); a longer key is folded as it is compared.
+        let mut buffer = [0u8; FOLD_BUFFER];
+        match buffer.get_mut(..key.len()) {
+            Some(folded) => {
+                folded.copy_from_slice(key.as_bytes());
+                folded.make_ascii_lowercase();
+                let folded: &[u8] = folded;
+                self.entries
+                    .binary_search_by(|(stored, _)| stored.as_bytes().cmp(folded))
+            }
+            None => self
+                .entries
+                .binary_search_by(|(stored, _)| cmp_folded(stored, key)),
+        }
     }
 }
 
@@ -99,6 +113,10 @@ impl<K: AsRef<str>, V: Into<String>> FromIterator<(K, V)> for Context {
         context
     }
 }
+
+/// Longest key folded on the stack for a lookup (condition keys are short; a longer one is
+/// compared byte by byte).
+const FOLD_BUFFER: usize = 128;
 
 /// Compares a stored (lowercased) key with a key of any case, without allocating.
 fn cmp_folded(stored: &str, key: &str) -> Ordering {
@@ -129,5 +147,42 @@ mod tests {
         assert_eq!(c.len(), 1);
         let keys: Vec<&str> = c.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["aws:principaltag/team"]);
+    }
+
+    /// Keys short enough to be folded on the stack and longer ones are found alike, in any
+    /// case, and kept in one order.
+    #[test]
+    fn long_and_short_keys_are_found_in_any_case() {
+        let long = format!("aws:PrincipalTag/{}", "Ab".repeat(FOLD_BUFFER));
+        let edge = format!("aws:PrincipalTag/{}", "C".repeat(FOLD_BUFFER - 17));
+        assert_eq!(edge.len(), FOLD_BUFFER);
+        let mut c = Context::new();
+        for key in [
+            long.as_str(),
+            edge.as_str(),
+            "aws:SourceIp",
+            "AWS:sourceip",
+            "a",
+        ] {
+            c.insert(key, key);
+        }
+        assert_eq!(c.len(), 4);
+        for key in [
+            long.clone(),
+            edge.clone(),
+            "aws:SOURCEIP".into(),
+            "A".into(),
+        ] {
+            assert!(c.get(&key).is_some(), "{key}");
+            assert!(c.get(&key.to_ascii_lowercase()).is_some(), "{key}");
+            assert!(c.get(&key.to_ascii_uppercase()).is_some(), "{key}");
+        }
+        assert_eq!(c.get("aws:sourceip").map(<[String]>::len), Some(2));
+        assert!(c.get(&format!("{long}x")).is_none());
+        assert!(c.get(&edge[..FOLD_BUFFER - 1]).is_none());
+        let keys: Vec<&str> = c.iter().map(|(k, _)| k).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
     }
 }

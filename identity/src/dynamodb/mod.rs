@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use gatehouse_policy::{Context, Outcome};
 use http_body_util::{BodyExt as _, Full};
+use hyper::header::{self, HeaderName, HeaderValue};
 
 use crate::https::HttpsClient;
 use crate::sigv4::{self, CachedSigner, SigningCredentials};
@@ -49,6 +50,10 @@ const MAX_SCHEMAS: usize = 10_000;
 /// The value an unproven condition key takes in the second evaluation: no identifier,
 /// name or key a policy variable stands for contains a NUL.
 const UNPROVEN_VALUE: &str = "\u{0}gatehouse:unproven";
+/// Headers of the forwarded request, named once.
+const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
 /// Time allowed for one upstream call.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -103,6 +108,8 @@ struct Inner {
     upstream: hyper::Uri,
     /// `host[:port]` for the `Host` header and the signature.
     authority: String,
+    /// The same as the `Host` header's value, made once.
+    host: HeaderValue,
     /// The upstream's base path, `/` at least.
     path: String,
     /// The upstream's credentials, region and the day's signing key.
@@ -130,6 +137,8 @@ impl DynamoDbProxy {
             .authority()
             .map(|a| a.as_str().to_owned())
             .ok_or_else(|| format!("`{}` has no host", config.url))?;
+        let host = HeaderValue::from_str(&authority)
+            .map_err(|_| format!("`{}` has no usable host", config.url))?;
         let path = match upstream.path() {
             "" => "/".to_owned(),
             p => p.to_owned(),
@@ -139,6 +148,7 @@ impl DynamoDbProxy {
             inner: Arc::new(Inner {
                 upstream,
                 authority,
+                host,
                 path,
                 signer: CachedSigner::new(config.credentials, &config.region, "dynamodb"),
                 client,
@@ -165,16 +175,20 @@ impl DynamoDbProxy {
     }
 
     /// Decides every check for `principal` (see the module docs); `region` and `account`
-    /// make the resource ARNs.
+    /// make the resource ARNs. `context` is the request's (from [`Principal::fill_context`]):
+    /// each check's own keys are set in it for that check's decision and taken out again, so
+    /// it is left as it came, and no copy of it is made per check.
     pub fn authorize(
         checks: &[Check],
         principal: &Principal,
         permissions: &Permissions,
-        base: &Context,
+        context: &mut Context,
         region: &str,
         account: &str,
     ) -> Result<(), DynamoDbError> {
         let policy_principal = principal.policy_principal(account);
+        // The values a check's keys replaced, put back before the next check.
+        let mut replaced: Vec<(&str, Option<Vec<String>>)> = Vec::new();
         for check in checks {
             let resource = match (&check.table, &check.index) {
                 (None, _) => "*".to_owned(),
@@ -183,21 +197,30 @@ impl DynamoDbProxy {
                     format!("arn:aws:dynamodb:{region}:{account}:table/{t}/index/{i}")
                 }
             };
-            let mut context = base.clone();
-            for (key, values) in &check.context {
-                context.set(key, values.clone());
-            }
             let allowed = |context: &Context| {
                 permissions.authorize(&check.action, &resource, &policy_principal, context)
                     == Outcome::Allowed
             };
-            let mut ok = allowed(&context);
+            for (key, values) in &check.context {
+                replaced.push((*key, context.remove(key)));
+                context.set(key, values.clone());
+            }
+            let mut ok = allowed(context);
             if ok && !check.unproven.is_empty() {
-                let mut sentinel = context.clone();
                 for key in &check.unproven {
-                    sentinel.set(key, vec![UNPROVEN_VALUE.to_owned()]);
+                    replaced.push((*key, context.remove(key)));
+                    context.set(key, vec![UNPROVEN_VALUE.to_owned()]);
                 }
-                ok = allowed(&sentinel);
+                ok = allowed(context);
+            }
+            // Last replaced first: a key set twice gets its first (original) values back.
+            for (key, values) in replaced.drain(..).rev() {
+                match values {
+                    Some(values) => context.set(key, values),
+                    None => {
+                        context.remove(key);
+                    }
+                }
             }
             if !ok {
                 return Err(DynamoDbError::AccessDenied(format!(
@@ -233,16 +256,32 @@ impl DynamoDbProxy {
             .signer
             .sign(&outgoing, payload_sha256, now)
             .map_err(|e| DynamoDbError::upstream("signing", e))?;
-        let mut request = hyper::Request::post(inner.upstream.clone())
-            .header(hyper::header::HOST, &inner.authority)
-            .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("x-amz-target", target);
+        // Built in place: the header names are known, the `Host` value is made once, and
+        // no builder moves the request head from call to call.
+        let header_value = |value: String| {
+            HeaderValue::try_from(value).map_err(|e| DynamoDbError::upstream("request", e))
+        };
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = hyper::Method::POST;
+        *request.uri_mut() = inner.upstream.clone();
+        let headers = request.headers_mut();
+        headers.reserve(3 + signed.len());
+        headers.insert(header::HOST, inner.host.clone());
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(
+            X_AMZ_TARGET,
+            HeaderValue::from_str(target).map_err(|e| DynamoDbError::upstream("request", e))?,
+        );
         for (name, value) in signed {
-            request = request.header(name, value);
+            let name = match name {
+                "x-amz-date" => X_AMZ_DATE,
+                "x-amz-security-token" => X_AMZ_SECURITY_TOKEN,
+                "authorization" => header::AUTHORIZATION,
+                other => HeaderName::from_bytes(other.as_bytes())
+                    .map_err(|e| DynamoDbError::upstream("request", e))?,
+            };
+            headers.insert(name, header_value(value)?);
         }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| DynamoDbError::upstream("request", e))?;
         match tokio::time::timeout(UPSTREAM_TIMEOUT, inner.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(DynamoDbError::upstream("request", e)),
@@ -346,4 +385,133 @@ fn parse_key_schema(body: &[u8]) -> Option<KeySchema> {
         partition_key,
         indexes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision over several checks with one request context: each check sees its own
+    //! condition keys (and, when unproven, the sentinel) and nothing a check before it set,
+    //! and the context comes back as it went in.
+
+    use std::sync::Arc;
+
+    use gatehouse_policy::{Context, Policy};
+
+    use super::{Check, DynamoDbError, DynamoDbProxy, UNPROVEN_VALUE};
+    use crate::iam::CompiledRole;
+    use crate::sts::{Permissions, Principal};
+
+    const ACCOUNT: &str = "000000000000";
+
+    /// Table `Open` allows GetItem whatever the keys; table `Bare` only while neither
+    /// `dynamodb:Attributes` nor `dynamodb:LeadingKeys` is in the request.
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"dynamodb:GetItem",
+         "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/Open"},
+        {"Effect":"Allow","Action":"dynamodb:GetItem",
+         "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/Bare",
+         "Condition":{"Null":{"dynamodb:Attributes":"true","dynamodb:LeadingKeys":"true"}}},
+        {"Effect":"Deny","Action":"dynamodb:GetItem","Resource":"*",
+         "Condition":{"StringEquals":{"dynamodb:Select":"SPECIFIC_ATTRIBUTES"}}}]}"#;
+
+    fn permissions() -> Permissions {
+        Permissions::Session {
+            role: Arc::new(CompiledRole {
+                name: "Auth".into(),
+                arn: format!("arn:aws:iam::{ACCOUNT}:role/Auth"),
+                role_id: "AROAEXAMPLE".into(),
+                max_session_duration: 3600,
+                trust: None,
+                identity: vec![Arc::new(Policy::parse(POLICY).unwrap())],
+                boundary: None,
+                tags: Vec::new(),
+            }),
+            session: Vec::new(),
+        }
+    }
+
+    fn check(table: &str, context: &[(&'static str, &str)], unproven: &[&'static str]) -> Check {
+        Check {
+            action: "dynamodb:GetItem".into(),
+            table: Some(table.into()),
+            index: None,
+            context: context
+                .iter()
+                .map(|(key, value)| (*key, vec![(*value).to_owned()]))
+                .collect(),
+            unproven: unproven.to_vec(),
+        }
+    }
+
+    #[test]
+    fn each_check_sees_only_its_own_keys_and_the_context_comes_back_unchanged() {
+        let principal = Principal::Operator {
+            access_key_id: "AKIAEXAMPLE".into(),
+            account_id: ACCOUNT.into(),
+        };
+        let permissions = permissions();
+        let mut base = Context::new();
+        base.insert("aws:SourceIp", "127.0.0.1");
+        // A key of the request context that a check replaces for its own decision only.
+        base.insert("dynamodb:Select", "ALL_ATTRIBUTES");
+        let attributes = check("Open", &[("dynamodb:Attributes", "a")], &[]);
+        let unproven = check("Open", &[], &["dynamodb:LeadingKeys"]);
+        let bare = check("Bare", &[], &[]);
+        let specific = check("Open", &[("dynamodb:Select", "SPECIFIC_ATTRIBUTES")], &[]);
+        let cases: Vec<(&str, Vec<Check>, bool)> = vec![
+            ("a bare check alone is allowed", vec![bare.clone()], true),
+            (
+                "keys of the check before do not reach the next",
+                vec![attributes, bare.clone()],
+                true,
+            ),
+            (
+                "the unproven sentinel does not reach the next check",
+                vec![unproven, bare.clone()],
+                true,
+            ),
+            (
+                "a request key a check replaced is back after it",
+                vec![check("Open", &[("dynamodb:Select", "COUNT")], &[]), bare],
+                true,
+            ),
+            (
+                "a check's value replaces the request's",
+                vec![specific],
+                false,
+            ),
+            (
+                "a check's own keys apply to it",
+                vec![check("Bare", &[("dynamodb:Attributes", "a")], &[])],
+                false,
+            ),
+            (
+                "an unproven key is tried with the sentinel",
+                vec![check("Bare", &[], &["dynamodb:LeadingKeys"])],
+                false,
+            ),
+        ];
+        for (name, checks, allowed) in cases {
+            let mut context = base.clone();
+            let decided = DynamoDbProxy::authorize(
+                &checks,
+                &principal,
+                &permissions,
+                &mut context,
+                "us-east-1",
+                ACCOUNT,
+            );
+            assert_eq!(decided.is_ok(), allowed, "{name}: {decided:?}");
+            if let Err(e) = decided {
+                assert!(matches!(e, DynamoDbError::AccessDenied(_)), "{name}");
+            }
+            assert_eq!(context, base, "{name}: the context changed");
+            assert!(
+                context
+                    .iter()
+                    .all(|(_, v)| !v.iter().any(|v| v == UNPROVEN_VALUE)),
+                "{name}"
+            );
+        }
+    }
 }

@@ -6,9 +6,18 @@
 //! in one place ([`from_dynamodb_error`], [`from_credential_error`]); nothing refused is
 //! forwarded.
 
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use std::task::Poll;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_policy::Context;
 
@@ -139,27 +148,123 @@ pub fn from_credential_error(e: &CredentialError) -> DynamoWireError {
     }
 }
 
-/// `POST /` with a `DynamoDB_20120810.*` target.
+/// The identity listener with DynamoDB's requests taken first: `POST /` with a
+/// `DynamoDB_20120810.*` target goes straight to the proxy, before the listener's other
+/// layers (the domain routing, the router, the per-address limits of Cognito's
+/// unauthenticated operations, none of which applies to it); everything else goes to `rest`
+/// as it is. The proxy keeps the listener's body rules ([`super::MAX_REQUEST_BODY_BYTES`],
+/// [`super::BODY_READ_TIMEOUT`], the same refusals) and its `x-amzn-RequestId` on every
+/// answer. Without a proxy, `rest` is returned unchanged.
+pub fn route_first(rest: Router, state: HttpState, federation: FederationState) -> Router {
+    let Some(proxy) = federation.dynamodb.clone() else {
+        return rest;
+    };
+    Router::new().fallback_service(RouteFirst {
+        state: Arc::new(state),
+        federation: Arc::new(federation),
+        proxy,
+        rest,
+    })
+}
+
+/// The service behind [`route_first`].
+#[derive(Clone)]
+struct RouteFirst {
+    state: Arc<HttpState>,
+    federation: Arc<FederationState>,
+    proxy: DynamoDbProxy,
+    /// Every other request.
+    rest: Router,
+}
+
+impl tower::Service<Request> for RouteFirst {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if !is_dynamodb_request(&request) {
+            // A router is always ready: no `poll_ready` needed first.
+            let mut rest = self.rest.clone();
+            return Box::pin(async move { tower::Service::call(&mut rest, request).await });
+        }
+        let (state, federation, proxy) = (
+            self.state.clone(),
+            self.federation.clone(),
+            self.proxy.clone(),
+        );
+        Box::pin(async move {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip());
+            let (parts, body) = request.into_parts();
+            let response = match super::read_limited_body(&parts.headers, body).await {
+                Ok(body) => proxy_request(&state, &federation, &proxy, peer, parts, body).await,
+                Err(refused) => refused,
+            };
+            Ok(super::ensure_request_id(response))
+        })
+    }
+}
+
+/// `POST /` whose (first) `X-Amz-Target` is DynamoDB's: what the root route would hand to
+/// [`handle`].
+fn is_dynamodb_request(request: &Request) -> bool {
+    request.method() == Method::POST
+        && request.uri().path() == "/"
+        && request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|v| v.as_bytes().starts_with(TARGET_PREFIX.as_bytes()))
+}
+
+/// What every DynamoDB request is verified against: service `dynamodb`, the operation's
+/// header signed.
+static VERIFIER_CONFIG: LazyLock<VerifierConfig> =
+    LazyLock::new(|| VerifierConfig::new(SIGNING_SERVICE).require_signed("x-amz-target"));
+
+/// `POST /` with a `DynamoDB_20120810.*` target, from the root route (the listener's layers
+/// have run).
 pub(crate) async fn handle(
     state: Arc<HttpState>,
     federation: Arc<FederationState>,
     proxy: DynamoDbProxy,
-    request: axum::extract::Request,
+    request: Request,
 ) -> Response {
-    // A refusal's body and `x-amzn-RequestId` name the same id; an answer that went through
-    // gets its id from the listener's layer.
-    let refuse = |e: DynamoWireError| e.into_response(&super::request_id());
-    // One target only: two readers must not pick different ones.
-    if request.headers().get_all("x-amz-target").iter().count() != 1 {
-        return refuse(from_dynamodb_error(&DynamoDbError::Validation(
-            "exactly one X-Amz-Target header is required".into(),
-        )));
-    }
     let Some((peer, parts, body)) = super::query::read_whole(request).await else {
         return refuse(from_dynamodb_error(&DynamoDbError::Serialization(
             "the request body could not be read".into(),
         )));
     };
+    proxy_request(&state, &federation, &proxy, peer, parts, body).await
+}
+
+/// A refusal: its body and `x-amzn-RequestId` name the same id (an answer that went through
+/// keeps the upstream's).
+fn refuse(e: DynamoWireError) -> Response {
+    e.into_response(&super::request_id())
+}
+
+/// One DynamoDB request, its body read: verified, decided, and forwarded when allowed.
+async fn proxy_request(
+    state: &HttpState,
+    federation: &FederationState,
+    proxy: &DynamoDbProxy,
+    peer: Option<IpAddr>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    // One target only: two readers must not pick different ones.
+    if parts.headers.get_all("x-amz-target").iter().count() != 1 {
+        return refuse(from_dynamodb_error(&DynamoDbError::Validation(
+            "exactly one X-Amz-Target header is required".into(),
+        )));
+    }
     let now = state.clock.now();
     let facts = RequestFacts {
         source_ip: peer.map(|ip| state.trusted_proxies.client_ip(ip, &parts.headers)),
@@ -170,12 +275,12 @@ pub(crate) async fn handle(
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .unwrap_or("");
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
-    let config = VerifierConfig::new(SIGNING_SERVICE).require_signed("x-amz-target");
     let verified = with_sigv4_request(&parts.method, &parts.uri, &parts.headers, &body, |view| {
-        federation.verifier.authenticate(view, &config, now)
+        federation
+            .verifier
+            .authenticate(view, &VERIFIER_CONFIG, now)
     });
     let caller = match verified {
         Ok(caller) => caller,
@@ -202,7 +307,7 @@ pub(crate) async fn handle(
             &checks,
             &caller.principal,
             &permissions,
-            &context,
+            &mut context,
             &caller.request.scope.region,
             account,
         )
@@ -211,12 +316,15 @@ pub(crate) async fn handle(
         return refuse(from_dynamodb_error(&e));
     }
     // The body's hash, computed (and checked against any `x-amz-content-sha256`) by the
-    // verification above, signs the forwarded request too: the body is hashed once.
-    let payload_hash = caller.request.payload_hash.to_ascii_lowercase();
+    // verification above, signs the forwarded request too: the body is hashed once. (A
+    // client's upper-case hash is not reused; the forward hashes the body itself then.)
+    let payload_hash = caller.request.payload_hash.as_str();
     let known_hash = (payload_hash.len() == 64
-        && payload_hash.bytes().all(|b| b.is_ascii_hexdigit()))
-    .then_some(payload_hash.as_str());
-    match proxy.forward(&target, body, known_hash, now).await {
+        && payload_hash
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then_some(payload_hash);
+    match proxy.forward(target, body, known_hash, now).await {
         Ok(upstream) => {
             let (mut parts, body) = upstream.into_parts();
             for hop in ["connection", "keep-alive", "transfer-encoding", "upgrade"] {

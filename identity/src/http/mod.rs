@@ -175,8 +175,26 @@ pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// gets 413 too, one not received within [`BODY_READ_TIMEOUT`] 408, and one that breaks off
 /// 400. Errors have the Cognito shape (`{"__type", "message"}`).
 async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let announced = request
-        .headers()
+    let (parts, body) = request.into_parts();
+    match read_limited_body(&parts.headers, body).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// The body rules of [`limit_body`], for a caller that needs the bytes: the whole body, or
+/// the answer that refuses it.
+async fn read_limited_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, Response> {
+    let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -188,37 +206,27 @@ async fn limit_body(request: axum::extract::Request, next: axum::middleware::Nex
         )
     };
     if announced.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
-        return too_large();
+        return Err(too_large());
     }
-    let (parts, body) = request.into_parts();
     let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES);
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect()).await;
-    let bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => {
-            return body_error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                "the request body could not be read".to_owned(),
-            );
-        }
-        Err(_) => {
-            return body_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeoutException",
-                format!(
-                    "the request body did not arrive within {} seconds",
-                    BODY_READ_TIMEOUT.as_secs()
-                ),
-            );
-        }
-    };
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
+    match read {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) => Err(body_error(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "the request body could not be read".to_owned(),
+        )),
+        Err(_) => Err(body_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            format!(
+                "the request body did not arrive within {} seconds",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        )),
+    }
 }
 
 /// A refused request body, in the Cognito shape every API of this listener understands
@@ -248,7 +256,12 @@ pub(crate) fn with_request_id(mut response: Response, request_id: &str) -> Respo
     response
 }
 
-async fn add_request_id(mut response: Response) -> Response {
+async fn add_request_id(response: Response) -> Response {
+    ensure_request_id(response)
+}
+
+/// `response` with a fresh `x-amzn-RequestId` unless it has one already.
+fn ensure_request_id(mut response: Response) -> Response {
     let headers = response.headers_mut();
     if !headers.contains_key("x-amzn-requestid")
         && let Ok(v) = HeaderValue::from_str(&request_id())
