@@ -15,7 +15,8 @@
 //!
 //! Every token is refused above 16 KiB. A verified token is cached under its own text until it
 //! expires (a hash-table lookup and one comparison per request: no digest, no copy of the
-//! token); the cache is bounded by weight, a token's length plus [`ENTRY_OVERHEAD`], so a
+//! token, no character check; the hash covers the token's length and its last 32 bytes, see
+//! [`TokenKey`]); the cache is bounded by weight, a token's length plus [`ENTRY_OVERHEAD`], so a
 //! few large tokens cannot hold much more memory than many small ones. The per-method checks (which pools or issuers the authorizer
 //! accepts, `aud`/`client_id`, scopes, `exp`) run on every request against the cached claims.
 //!
@@ -29,6 +30,7 @@
 //! no revocation check (OIDC has no push for it; their lifetime is the bound).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -125,7 +127,7 @@ struct Verified {
     principal_key: Arc<str>,
 }
 
-type TokenCache = quick_cache::sync::Cache<Box<str>, Arc<Verified>, TokenWeight>;
+type TokenCache = quick_cache::sync::Cache<TokenKey, Arc<Verified>, TokenWeight>;
 
 /// Weight of a cached token besides its text: the claims and the entry's bookkeeping (a
 /// Cognito access token's claims take a few hundred bytes).
@@ -135,9 +137,49 @@ pub(crate) const ENTRY_OVERHEAD: u64 = 1024;
 #[derive(Debug, Clone, Copy)]
 struct TokenWeight;
 
-impl quick_cache::Weighter<Box<str>, Arc<Verified>> for TokenWeight {
-    fn weight(&self, token: &Box<str>, _: &Arc<Verified>) -> u64 {
-        token.len() as u64 + ENTRY_OVERHEAD
+impl quick_cache::Weighter<TokenKey, Arc<Verified>> for TokenWeight {
+    fn weight(&self, token: &TokenKey, _: &Arc<Verified>) -> u64 {
+        token.0.len() as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// A verified token's text, the cache's key. Equal keys are equal texts, byte for byte; the
+/// hash covers only the length and the last [`HASHED_TAIL`] bytes (the end of the signature),
+/// so a lookup hashes 32 bytes instead of a kilobyte. Only verified tokens are keys, and two
+/// of them share a tail only by chance, so buckets stay short whatever requests bring.
+#[derive(Debug, PartialEq, Eq)]
+struct TokenKey(Box<[u8]>);
+
+/// A request's token, looked up in the cache without a copy or a character check: a byte
+/// string equal to a cached key is that verified (printable ASCII) token.
+struct TokenBytes<'a>(&'a [u8]);
+
+/// Bytes at the end of a token that its cache hash covers.
+const HASHED_TAIL: usize = 32;
+
+fn hash_token<H: Hasher>(token: &[u8], state: &mut H) {
+    let tail = token
+        .get(token.len().saturating_sub(HASHED_TAIL)..)
+        .unwrap_or(token);
+    state.write_usize(token.len());
+    state.write(tail);
+}
+
+impl Hash for TokenKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(&self.0, state);
+    }
+}
+
+impl Hash for TokenBytes<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(self.0, state);
+    }
+}
+
+impl quick_cache::Equivalent<TokenKey> for TokenBytes<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        *self.0 == *key.0
     }
 }
 
@@ -315,16 +357,18 @@ impl JwtVerifier {
         let Some(found) = token_of(cx, config) else {
             return StepFuture::ready(unauthorized());
         };
-        let Some(token) = found.as_str() else {
-            return StepFuture::ready(unauthorized());
-        };
-        if token.len() > MAX_TOKEN_LEN {
+        let bytes = found.bytes();
+        if bytes.len() > MAX_TOKEN_LEN {
             return StepFuture::ready(unauthorized());
         }
         let now = unix_seconds(cx.now);
-        if let Some(verified) = self.cache.get(token) {
+        if let Some(verified) = self.cache.get(&TokenBytes(bytes)) {
             return StepFuture::ready(self.finish(cx, &verified, config, scopes, now));
         }
+        // Not cached: the token must be printable ASCII before anything parses it.
+        let Some(token) = found.as_str() else {
+            return StepFuture::ready(unauthorized());
+        };
         let token: Box<str> = token.into();
         // Gatehouse pools: synchronous, in-memory keys.
         if let Some(pools) = &self.pools {
@@ -337,7 +381,8 @@ impl JwtVerifier {
                             false,
                             &token,
                         ));
-                        self.cache.insert(token, Arc::clone(&verified));
+                        self.cache
+                            .insert(TokenKey(token.into_boxed_bytes()), Arc::clone(&verified));
                         return StepFuture::ready(self.finish(cx, &verified, config, scopes, now));
                     }
                     Err(err) => {
@@ -354,7 +399,8 @@ impl JwtVerifier {
             match self.verify_remote(&token, config, at).await {
                 Ok(verified) => {
                     let verified = Arc::new(verified);
-                    self.cache.insert(token, Arc::clone(&verified));
+                    self.cache
+                        .insert(TokenKey(token.into_boxed_bytes()), Arc::clone(&verified));
                     self.finish(cx, &verified, config, scopes, now)
                 }
                 Err(err) => {
@@ -517,24 +563,25 @@ fn time_ok(verified: &Verified, now: i64, leeway: i64) -> bool {
     now < verified.exp.saturating_add(leeway) && verified.nbf.is_none_or(|nbf| nbf <= now + leeway)
 }
 
-/// The token from the identity source: the header's value, without a `Bearer ` prefix.
+/// The token from the identity source: the header's value, without a `Bearer ` prefix (any
+/// case) and the whitespace around it. Found in the value's bytes: the characters are checked
+/// only when the token is not in the cache (see [`Token::as_str`]).
 fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<Token> {
     let name = match &config.identity_source {
         crate::definition::mapping::IdentitySource::Header(name) => name.as_str(),
         _ => "authorization",
     };
     let value = cx.head.headers.get(name)?;
-    let text = value.to_str().ok()?;
-    let trimmed = text.trim();
-    let token = match trimmed.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("bearer ") => trimmed.get(7..)?.trim(),
-        _ => trimmed,
+    let text = value.as_bytes().trim_ascii();
+    let token = match text.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case(b"bearer ") => text.get(7..)?.trim_ascii(),
+        _ => text,
     };
     if token.is_empty() {
         return None;
     }
-    // `token` is a sub-slice of `text`: its offsets locate it in the header value.
-    let start = token.as_ptr() as usize - text.as_ptr() as usize;
+    // `token` is a sub-slice of the value: its offsets locate it there.
+    let start = token.as_ptr() as usize - value.as_bytes().as_ptr() as usize;
     Some(Token {
         value: value.clone(),
         start,
@@ -543,6 +590,15 @@ fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<Token> {
 }
 
 impl Token {
+    fn bytes(&self) -> &[u8] {
+        self.value
+            .as_bytes()
+            .get(self.start..self.end)
+            .unwrap_or_default()
+    }
+
+    /// The token as text, if every character of the header value is printable ASCII (or a
+    /// tab), as the header's text form requires.
     fn as_str(&self) -> Option<&str> {
         self.value.to_str().ok()?.get(self.start..self.end)
     }

@@ -18,8 +18,8 @@
 //! | `x-gatehouse-principal-id` (`AWS_IAM`) | the caller's ARN (`$context.identity.userArn`) |
 //! | `x-gatehouse-cognito-identity-id` | an `AWS_IAM` caller's Cognito identity, when it has one |
 //!
-//! Steady state costs a hash lookup: verified JWTs are cached by SHA-256 of the token until
-//! they expire; endpoint answers by identity source for the authorizer's TTL.
+//! Steady state costs a hash lookup: verified JWTs are cached under their text until they
+//! expire; endpoint answers by identity source for the authorizer's TTL.
 
 pub mod endpoint;
 pub mod iam;

@@ -1,6 +1,6 @@
 //! API key values: generation, the checks API Gateway applies (30–128 characters), hashing
-//! (SHA-256: keys are high-entropy secrets, so a fast hash is the right one and the lookup
-//! stays one hash per request) and the visible prefix shown in listings.
+//! (SHA-256: keys are high-entropy secrets, so a fast hash is the right one; a key in use is
+//! found by its value without one, see `KeyTable`) and the visible prefix shown in listings.
 
 use aws_lc_rs::{digest, rand};
 
@@ -81,7 +81,12 @@ pub fn generate_id(len: usize) -> Result<String, KeyValueError> {
 
 /// SHA-256 of a key value.
 pub fn hash_value(value: &str) -> KeyHash {
-    let digest = digest::digest(&digest::SHA256, value.as_bytes());
+    hash_bytes(value.as_bytes())
+}
+
+/// SHA-256 of a key value's bytes.
+pub fn hash_bytes(value: &[u8]) -> KeyHash {
+    let digest = digest::digest(&digest::SHA256, value);
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out

@@ -8,7 +8,8 @@
 //!   [`quota`] (counters batched to storage).
 //!
 //! No database access per request: keys (by SHA-256 of the value) and plans live in an
-//! [`ArcSwap`]ped [`KeyTable`]. The table is rebuilt after every change made through this
+//! [`ArcSwap`]ped [`KeyTable`], which also remembers the values requests presented for its
+//! keys, so a key in use is found without a digest. The table is rebuilt after every change made through this
 //! service, whenever a new gateway definition goes live (its file-defined plans and key
 //! bindings), and when another node changed something: [`Usage::run`] polls storage's
 //! generation counter every second (one single-row read) and reloads when it moved.
@@ -28,11 +29,13 @@ pub mod throttle;
 use steps::{ApiKeyStep, QuotaStep, ThrottleStep};
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use gatehouse_identity::crypto::constant_time_eq;
 use gatehouse_policy::calendar;
 use gatehouse_storage::{ApiKeyRecord, StorageError, Store, UsagePlanRecord};
 
@@ -88,11 +91,26 @@ struct Stored {
     bindings: Vec<(String, String)>,
 }
 
-/// What the data plane reads: keys by hash.
-#[derive(Debug, Default)]
+/// What the data plane reads: keys by hash, and the values requests presented for them.
+#[derive(Debug)]
 pub struct KeyTable {
     by_hash: HashMap<KeyHash, Arc<KeyEntry>>,
+    /// Values whose SHA-256 found an entry of this table, by the value itself, so a key in
+    /// use costs a hash-table lookup rather than a digest per request. Part of the table: a
+    /// rebuild (a key disabled, deleted or rebound here or on another node) starts empty, so
+    /// no value outlives the entry it found. Unknown values are never added; at most one
+    /// value per entry, so it holds no more than the table's keys.
+    by_value: KeyValueCache,
 }
+
+type KeyValueCache = quick_cache::sync::Cache<KeyValue, Arc<KeyEntry>>;
+
+/// A key value presented by a request, compared in constant time (see [`KeyTable::by_value`]).
+#[derive(Debug)]
+struct KeyValue(Box<[u8]>);
+
+/// A request's key value, looked up without a copy.
+struct KeyValueRef<'a>(&'a [u8]);
 
 /// A key as the data plane sees it.
 #[derive(Debug)]
@@ -154,6 +172,61 @@ pub const AWS_ACCOUNT_THROTTLE: Throttle = Throttle {
     rate_per_second: 10_000.0,
     burst: 5_000,
 };
+
+// === impl KeyTable ===
+
+impl KeyTable {
+    fn new(by_hash: HashMap<KeyHash, Arc<KeyEntry>>) -> Self {
+        Self {
+            by_value: KeyValueCache::new(by_hash.len().max(1)),
+            by_hash,
+        }
+    }
+
+    /// The entry of a key value: from the values seen before, or by its SHA-256 (and then
+    /// remembered).
+    fn lookup(&self, value: &[u8]) -> Option<Arc<KeyEntry>> {
+        if let Some(entry) = self.by_value.get(&KeyValueRef(value)) {
+            return Some(entry);
+        }
+        let entry = Arc::clone(self.by_hash.get(&keys::hash_bytes(value))?);
+        self.by_value
+            .insert(KeyValue(value.into()), Arc::clone(&entry));
+        Some(entry)
+    }
+}
+
+impl Default for KeyTable {
+    fn default() -> Self {
+        Self::new(HashMap::new())
+    }
+}
+
+impl Hash for KeyValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+impl Hash for KeyValueRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0);
+    }
+}
+
+impl PartialEq for KeyValue {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KeyValue {}
+
+impl quick_cache::Equivalent<KeyValue> for KeyValueRef<'_> {
+    fn equivalent(&self, key: &KeyValue) -> bool {
+        constant_time_eq(self.0, &key.0)
+    }
+}
 
 // === impl UsageConfig ===
 
@@ -314,7 +387,7 @@ impl Usage {
             kept.insert(name, Arc::clone(&gcra));
             gcra
         };
-        let mut table = KeyTable::default();
+        let mut by_hash = HashMap::new();
         for record in &stored.keys {
             let Ok(hash) = <KeyHash>::try_from(record.key_hash.as_slice()) else {
                 continue;
@@ -355,7 +428,7 @@ impl Usage {
                     plan: Arc::clone(plan),
                 });
             }
-            table.by_hash.insert(
+            by_hash.insert(
                 hash,
                 Arc::new(KeyEntry {
                     id: record.id.clone(),
@@ -366,7 +439,7 @@ impl Usage {
             );
         }
         *limiters = kept;
-        self.table.store(Arc::new(table));
+        self.table.store(Arc::new(KeyTable::new(by_hash)));
     }
 
     fn now_ms(&self) -> i64 {
@@ -392,5 +465,64 @@ impl Usage {
     /// Today's start in epoch ms (UTC) by the service clock.
     pub fn today(&self) -> String {
         calendar::format_day(day_start(self.now_ms()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(values: &[(&str, bool)]) -> KeyTable {
+        let by_hash = values
+            .iter()
+            .enumerate()
+            .map(|(i, (value, enabled))| {
+                let entry = KeyEntry {
+                    id: format!("key-{i}"),
+                    name: format!("name-{i}"),
+                    enabled: *enabled,
+                    plans: Vec::new(),
+                };
+                (keys::hash_value(value), Arc::new(entry))
+            })
+            .collect();
+        KeyTable::new(by_hash)
+    }
+
+    #[test]
+    fn only_values_whose_digest_found_a_key_are_remembered() {
+        let known = "k".repeat(40);
+        let t = table(&[(&known, true), (&"d".repeat(40), false)]);
+        // (rule, value, found)
+        for (rule, value, found) in [
+            ("an unknown value", "u".repeat(40), None),
+            (
+                "one character off at the end",
+                format!("{}j", "k".repeat(39)),
+                None,
+            ),
+            (
+                "one character off at the start",
+                format!("j{}", "k".repeat(39)),
+                None,
+            ),
+            ("a prefix of a key", "k".repeat(39), None),
+            ("a key extended", "k".repeat(41), None),
+            ("a key", known.clone(), Some("key-0")),
+            (
+                "a disabled key (refused by the step)",
+                "d".repeat(40),
+                Some("key-1"),
+            ),
+        ] {
+            for _ in 0..2 {
+                let got = t.lookup(value.as_bytes());
+                assert_eq!(got.as_ref().map(|e| e.id.as_str()), found, "{rule}");
+            }
+        }
+        // The two keys looked up are remembered; none of the unknown values is.
+        assert_eq!(t.by_value.len(), 2);
+        assert!(t.by_value.get(&KeyValueRef(known.as_bytes())).is_some());
+        assert!(t.by_value.get(&KeyValueRef(&[b'u'; 40])).is_none());
     }
 }

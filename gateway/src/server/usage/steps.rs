@@ -69,23 +69,21 @@ impl Step for ApiKeyStep {
         if !cx.hit.definition.settings.api_key_required {
             return StepFuture::ready(Verdict::Continue);
         }
-        let value: Option<String> = match cx.hit.api.api_key_source {
+        let value: Option<&str> = match cx.hit.api.api_key_source {
             ApiKeySource::Header => cx
                 .head
                 .headers
                 .get(API_KEY_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+                .and_then(|v| v.to_str().ok()),
             ApiKeySource::Authorizer => cx
                 .authorizer
                 .as_ref()
-                .and_then(|a| a.usage_identifier_key.clone()),
+                .and_then(|a| a.usage_identifier_key.as_deref()),
         };
         let Some(value) = value.filter(|v| v.len() <= keys::MAX_KEY_LEN) else {
             return reject(GatewayResponseType::InvalidApiKey);
         };
-        let table = self.0.table.load();
-        let Some(entry) = table.by_hash.get(&keys::hash_value(&value)) else {
+        let Some(entry) = self.0.table.load().lookup(value.as_bytes()) else {
             return reject(GatewayResponseType::InvalidApiKey);
         };
         if !entry.enabled {
@@ -105,13 +103,9 @@ impl Step for ApiKeyStep {
         let Some((plan, stage)) = found else {
             return reject(GatewayResponseType::InvalidApiKey);
         };
-        cx.identity.api_key = Some(value);
+        cx.identity.api_key = Some(value.to_owned());
         cx.identity.api_key_id = Some(entry.id.clone());
-        cx.extensions.insert(KeyContext {
-            entry: Arc::clone(entry),
-            plan,
-            stage,
-        });
+        cx.extensions.insert(KeyContext { entry, plan, stage });
         StepFuture::ready(Verdict::Continue)
     }
 }

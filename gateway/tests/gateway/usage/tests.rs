@@ -332,6 +332,74 @@ async fn quota_is_shared_by_two_gateways_on_postgresql() {
     assert_eq!(used, accepted);
 }
 
+/// A node remembers the key values it has served (so it skips their digest), yet refuses a
+/// key once another node disabled or deleted it: what it remembers belongs to its key table,
+/// which the other node's change replaces.
+#[tokio::test]
+async fn a_key_disabled_or_deleted_on_another_node_is_refused_here() {
+    gatehouse_storage::testkit::each_backend(async |store| {
+        let other = Store::open(store.url(), StoreOptions::default())
+            .await
+            .unwrap();
+        let b = backend().await;
+        let (auth, _) = authorizer_endpoint().await;
+        let def = definition(b.addr, auth);
+        let one = gateway(store.store.clone(), &def, None).await;
+        let two = gateway(other, &def, None).await;
+        let plan = one
+            .usage
+            .create_plan("nodes", plan(10_000.0, 10_000, None))
+            .await
+            .unwrap();
+        let key = one
+            .usage
+            .create_key(NewApiKey {
+                name: "nodes".into(),
+                enabled: true,
+                ..NewApiKey::default()
+            })
+            .await
+            .unwrap();
+        one.usage.add_plan_key(&plan.id, &key.key.id).await.unwrap();
+        let probe = client();
+        let on_two = async || {
+            send(
+                &probe,
+                two.addr,
+                "GET",
+                "/prod/keyed",
+                &[("x-api-key", &key.value)],
+            )
+            .await
+            .status
+        };
+        // The second node learns each change by polling storage's generation counter.
+        let until = async |want: u16, what: &str| {
+            for _ in 0..600 {
+                if on_two().await == want {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the second node never answered {want} {what}");
+        };
+        until(200, "once the key was made").await;
+        for _ in 0..3 {
+            assert_eq!(on_two().await, 200, "a remembered key");
+        }
+        one.usage.set_key_enabled(&key.key.id, false).await.unwrap();
+        until(403, "once the key was disabled").await;
+        one.usage.set_key_enabled(&key.key.id, true).await.unwrap();
+        until(200, "once the key was enabled again").await;
+        one.usage.delete_key(&key.key.id).await.unwrap();
+        until(403, "once the key was deleted").await;
+        for _ in 0..3 {
+            assert_eq!(on_two().await, 403, "a deleted key stays refused");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn cache_hits_misses_flush_size_limit_and_principal_isolation() {
     let store = TestStore::sqlite(StoreOptions::default()).await;
@@ -613,7 +681,29 @@ async fn cognito_authorizer_verifies_local_tokens() {
     let at = token.len() - 10;
     let swapped = if &token[at..at + 1] == "A" { "B" } else { "A" };
     let flipped = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
-    for bad in [&expired, &none, &hs, &unknown_kid, &tampered, &flipped] {
+    // The cache hashes a token's length and last 32 bytes only: a token that differs from
+    // the cached one inside its claims, with the same length and signature, lands in the
+    // same bucket and must still be compared whole and refused.
+    let mut claims = parts[1].as_bytes().to_vec();
+    let middle = claims.len() / 2;
+    claims[middle] = if claims[middle] == b'A' { b'B' } else { b'A' };
+    let same_tail = format!(
+        "{}.{}.{}",
+        parts[0],
+        String::from_utf8(claims).unwrap(),
+        parts[2]
+    );
+    assert_eq!(same_tail.len(), token.len());
+    assert_eq!(token[token.len() - 32..], same_tail[same_tail.len() - 32..]);
+    for bad in [
+        &expired,
+        &none,
+        &hs,
+        &unknown_kid,
+        &tampered,
+        &flipped,
+        &same_tail,
+    ] {
         let r = gw.get("/prod/jwt", &[("authorization", bad)]).await;
         assert_eq!(
             (r.status, r.json()),
