@@ -1328,8 +1328,9 @@ mod tests {
             http10: false,
             keep_alive: true,
         };
-        // (rule, declared content-length, the size the body claims, its frames)
-        let cases: &[(&str, Option<&str>, Option<u64>, Vec<String>)] = &[
+        /// The rule, the declared `content-length`, the size the body claims, its frames.
+        type Case<'a> = (&'a str, Option<&'a str>, Option<u64>, Vec<String>);
+        let cases: &[Case] = &[
             (
                 "a streamed body past its declared length, in one frame",
                 Some("5"),
