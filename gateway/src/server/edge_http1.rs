@@ -16,8 +16,9 @@
 //! body's size is known and `transfer-encoding: chunked` when not (`HTTP/1.0`: the body runs
 //! to the close), no body for `HEAD`, 1xx, 204 and 304, and `connection: close` when the
 //! connection ends after it (the client asked, `HTTP/1.0` without keep-alive, shutdown). A
-//! body already whole when the head is written (a buffered answer, a backend body that
-//! arrived with its head) goes out in the same write.
+//! body longer than the length its head announced is cut at that length (the rest would read
+//! as the next response), as hyper cuts it. A body already whole when the head is written
+//! (a buffered answer, a backend body that arrived with its head) goes out in the same write.
 
 use std::cell::RefCell;
 use std::io::IoSlice;
