@@ -193,8 +193,10 @@ impl Conn {
         } else {
             framing(&headers)?
         };
-        if matches!(framing, Framing::Chunked(_)) {
-            // The body is decoded here and framed again for the client.
+        if matches!(framing, Framing::Chunked(_) | Framing::UntilClose) {
+            // The body is decoded here and framed again for the client. A length beside a
+            // transfer coding is not the body's (RFC 9112 section 6.3): passed on, it would
+            // frame a body of another size.
             headers.remove(header::CONTENT_LENGTH);
         }
         let mut response = Response::new(GatewayBody::Empty);

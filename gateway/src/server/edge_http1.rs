@@ -16,8 +16,9 @@
 //! body's size is known and `transfer-encoding: chunked` when not (`HTTP/1.0`: the body runs
 //! to the close), no body for `HEAD`, 1xx, 204 and 304, and `connection: close` when the
 //! connection ends after it (the client asked, `HTTP/1.0` without keep-alive, shutdown). A
-//! body already whole when the head is written (a buffered answer, a backend body that
-//! arrived with its head) goes out in the same write.
+//! body longer than the length its head announced is cut at that length (the rest would read
+//! as the next response), as hyper cuts it. A body already whole when the head is written
+//! (a buffered answer, a backend body that arrived with its head) goes out in the same write.
 
 use std::cell::RefCell;
 use std::io::IoSlice;
@@ -510,6 +511,16 @@ where
                     break;
                 }
             };
+            // A body longer than the length the head announced: what follows the length
+            // would read as the next response (response splitting), so only the length is
+            // written and the rest of the body dropped, as hyper does.
+            let (data, over) = match framing {
+                Framing::Length(n) if data.len() as u64 > n.saturating_sub(sent) => {
+                    let left = usize::try_from(n.saturating_sub(sent)).unwrap_or(0);
+                    (data.slice(..left), true)
+                }
+                _ => (data, false),
+            };
             sent += data.len() as u64;
             if framing == Framing::Chunked {
                 write_hex(out, data.len());
@@ -526,6 +537,9 @@ where
             if out.len() >= WRITE_BATCH {
                 io.write_all(out).await?;
                 out.clear();
+            }
+            if over {
+                break;
             }
         }
         if framing == Framing::Chunked && whole {
@@ -659,7 +673,11 @@ fn write_head(
         (Some(n), _) => Framing::Length(n),
         (None, BodyLength::Unknown) if exchange.http10 => Framing::UntilClose,
         (None, BodyLength::Unknown) => {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            // Never on a response without a body: RFC 9112 section 6.1 forbids it on 204,
+            // and hyper sends it on none of HEAD, 204 and 304.
+            if may_have_body {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            }
             Framing::Chunked
         }
         (None, BodyLength::None | BodyLength::Known(0)) => {
@@ -1223,6 +1241,26 @@ mod tests {
                 true,
             ),
             (
+                "a 204 with a streamed body says neither length nor chunked",
+                204,
+                &[],
+                Unknown,
+                get,
+                "HTTP/1.1 204 No Content\r\ndate: D\r\n\r\n",
+                Framing::Nothing,
+                true,
+            ),
+            (
+                "HEAD with a streamed body does not say chunked",
+                200,
+                &[],
+                Unknown,
+                head,
+                "HTTP/1.1 200 OK\r\ndate: D\r\n\r\n",
+                Framing::Nothing,
+                true,
+            ),
+            (
                 "HTTP/1.0 cannot chunk: the body runs to the close",
                 200,
                 &[],
@@ -1251,6 +1289,96 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 1\r\n\r\n"
         );
+    }
+
+    /// A response body of frames, with the size it claims (unknown when `None`).
+    struct Frames {
+        frames: std::collections::VecDeque<Bytes>,
+        exact: Option<u64>,
+    }
+
+    impl http_body::Body for Frames {
+        type Data = Bytes;
+        type Error = BodyError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+            Poll::Ready(
+                self.get_mut()
+                    .frames
+                    .pop_front()
+                    .map(|b| Ok(Frame::data(b))),
+            )
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.exact.map_or_else(
+                http_body::SizeHint::default,
+                http_body::SizeHint::with_exact,
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_its_length_is_cut_at_the_length() {
+        let smuggled = "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil";
+        let get = Exchange {
+            head: false,
+            http10: false,
+            keep_alive: true,
+        };
+        /// The rule, the declared `content-length`, the size the body claims, its frames.
+        type Case<'a> = (&'a str, Option<&'a str>, Option<u64>, Vec<String>);
+        let cases: &[Case] = &[
+            (
+                "a streamed body past its declared length, in one frame",
+                Some("5"),
+                None,
+                vec![format!("hello{smuggled}")],
+            ),
+            (
+                "a streamed body past its declared length, in a later frame",
+                Some("5"),
+                None,
+                vec!["hel".into(), "lo".into(), smuggled.into()],
+            ),
+            (
+                "a body past the size it claimed",
+                None,
+                Some(5),
+                vec!["hello".into(), smuggled.into()],
+            ),
+        ];
+        for (rule, declared, exact, frames) in cases {
+            let body = Frames {
+                frames: frames.iter().map(|f| Bytes::from(f.clone())).collect(),
+                exact: *exact,
+            };
+            let mut response = Response::new(GatewayBody::Boxed(
+                http_body_util::BodyExt::boxed_unsync(body),
+            ));
+            if let Some(declared) = declared {
+                response.headers_mut().insert(
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from_str(declared).unwrap(),
+                );
+            }
+            let mut wire = Vec::new();
+            let mut out = Vec::new();
+            let (open, _) = respond(&mut wire, &mut out, response, get, then())
+                .await
+                .unwrap();
+            let text = String::from_utf8(wire).unwrap();
+            let text = text.replace("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "date: D\r\n");
+            assert_eq!(
+                text, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: D\r\n\r\nhello",
+                "{rule}"
+            );
+            // The wire stays in step: the connection may carry the next response.
+            assert!(open, "{rule}");
+        }
     }
 
     #[test]
