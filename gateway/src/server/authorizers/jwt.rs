@@ -30,6 +30,7 @@
 //! no revocation check (OIDC has no push for it; their lifetime is the bound).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -147,8 +148,15 @@ impl quick_cache::Weighter<TokenKey, Arc<Verified>> for TokenWeight {
 /// hash covers only the length and the last [`HASHED_TAIL`] bytes (the end of the signature),
 /// so a lookup hashes 32 bytes instead of a kilobyte. Only verified tokens are keys, and two
 /// of them share a tail only by chance, so buckets stay short whatever requests bring.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct TokenKey(Box<[u8]>);
+
+/// A bearer token: its debug form names its length only.
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenKey(<{} bytes>)", self.0.len())
+    }
+}
 
 /// A request's token, looked up in the cache without a copy or a character check: a byte
 /// string equal to a cached key is that verified (printable ASCII) token.
@@ -802,6 +810,19 @@ pub fn token_use_name(u: TokenUse) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_tokens_debug_form_hides_the_token() {
+        let token = TokenKey(
+            b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+                .to_vec()
+                .into_boxed_slice(),
+        );
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(!shown.contains("101, 121"), "{shown}"); // nor as a list of bytes
+        assert!(shown.contains("49 bytes"), "{shown}");
+    }
 
     #[test]
     fn keys_are_fetched_over_https_or_on_loopback_only() {

@@ -29,6 +29,7 @@ pub mod throttle;
 use steps::{ApiKeyStep, QuotaStep, ThrottleStep};
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,8 +107,14 @@ pub struct KeyTable {
 type KeyValueCache = quick_cache::sync::Cache<KeyValue, Arc<KeyEntry>>;
 
 /// A key value presented by a request, compared in constant time (see [`KeyTable::by_value`]).
-#[derive(Debug)]
+/// A secret: its debug form names its length only.
 struct KeyValue(Box<[u8]>);
+
+impl fmt::Debug for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyValue(<{} bytes>)", self.0.len())
+    }
+}
 
 /// A request's key value, looked up without a copy.
 struct KeyValueRef<'a>(&'a [u8]);
@@ -471,6 +478,19 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_values_debug_form_hides_the_value() {
+        let value = KeyValue(
+            b"secret-api-key-value-0123456789"
+                .to_vec()
+                .into_boxed_slice(),
+        );
+        let shown = format!("{value:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains("115, 101"), "{shown}"); // nor as a list of bytes
+        assert!(shown.contains("31 bytes"), "{shown}");
+    }
 
     fn table(values: &[(&str, bool)]) -> KeyTable {
         let by_hash = values
