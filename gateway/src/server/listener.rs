@@ -3,8 +3,9 @@
 //! bounded request head (431 past its size or its number of header fields; HTTP/2's header
 //! list size), a deadline to finish the TLS handshake and send a request head (slowloris), a
 //! cap on open connections (503 and close past it), RFC 9112 message framing (hyper refuses
-//! a request with both `Content-Length` and `Transfer-Encoding` or with conflicting lengths,
-//! and closes the connection, so nothing can be smuggled behind it), HTTP/2's concurrent
+//! conflicting lengths, reads a request with both `Content-Length` and `Transfer-Encoding` by
+//! the latter and closes the connection after it, so nothing can be smuggled behind either),
+//! HTTP/2's concurrent
 //! streams and the resets and CONTINUATION frames a client may send (the rapid-reset and
 //! CONTINUATION floods end the connection with GOAWAY) — and graceful shutdown.
 //!

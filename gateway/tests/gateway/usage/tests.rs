@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 
 use gatehouse_gateway::definition::plans::{PlanDocument, QuotaDocument, ThrottleDocument};
 use gatehouse_gateway::server::authorizers::{KeyRingVerifier, PoolTokenVerifier};
-use gatehouse_gateway::server::usage::manage::NewApiKey;
+use gatehouse_gateway::server::usage::Usage;
+use gatehouse_gateway::server::usage::manage::{CreatedApiKey, NewApiKey};
 use gatehouse_identity::tokens::{AccessTokenClaims, IdTokenClaims, KeyRing, SigningKey, TokenUse};
 use gatehouse_storage::testkit::TestStore;
 use gatehouse_storage::{Store, StoreOptions};
@@ -107,6 +108,18 @@ fn plan(rate: f64, burst: u32, quota: Option<u64>) -> PlanDocument {
     .unwrap()
 }
 
+/// An enabled key named `name`, with a value drawn by the gateway.
+async fn enabled_key(usage: &Usage, name: &str) -> CreatedApiKey {
+    usage
+        .create_key(NewApiKey {
+            name: name.into(),
+            enabled: true,
+            ..NewApiKey::default()
+        })
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn api_keys_missing_invalid_disabled_and_unplanned_are_forbidden() {
     let store = TestStore::sqlite(StoreOptions::default()).await;
@@ -118,15 +131,7 @@ async fn api_keys_missing_invalid_disabled_and_unplanned_are_forbidden() {
         .create_plan("basic", plan(1000.0, 1000, None))
         .await
         .unwrap();
-    let key = gw
-        .usage
-        .create_key(NewApiKey {
-            name: "mobile".into(),
-            enabled: true,
-            ..NewApiKey::default()
-        })
-        .await
-        .unwrap();
+    let key = enabled_key(&gw.usage, "mobile").await;
     assert_eq!(key.value.len(), 40);
     assert_eq!(key.key.prefix, &key.value[..8]);
     // Valid but in no plan of the stage.
@@ -255,15 +260,7 @@ async fn quota_is_shared_by_two_gateways_on_postgresql() {
         .create_plan("shared", plan(10_000.0, 10_000, Some(limit)))
         .await
         .unwrap();
-    let key = one
-        .usage
-        .create_key(NewApiKey {
-            name: "shared".into(),
-            enabled: true,
-            ..NewApiKey::default()
-        })
-        .await
-        .unwrap();
+    let key = enabled_key(&one.usage, "shared").await;
     one.usage.add_plan_key(&plan.id, &key.key.id).await.unwrap();
     // The second node picks the key and its plan binding up by polling the generation
     // counter. Waiting for the key alone raced with the binding (the key could arrive in one
@@ -351,15 +348,7 @@ async fn a_key_disabled_or_deleted_on_another_node_is_refused_here() {
             .create_plan("nodes", plan(10_000.0, 10_000, None))
             .await
             .unwrap();
-        let key = one
-            .usage
-            .create_key(NewApiKey {
-                name: "nodes".into(),
-                enabled: true,
-                ..NewApiKey::default()
-            })
-            .await
-            .unwrap();
+        let key = enabled_key(&one.usage, "nodes").await;
         one.usage.add_plan_key(&plan.id, &key.key.id).await.unwrap();
         let probe = client();
         let on_two = async || {
