@@ -83,6 +83,21 @@ def direct(url: str) -> Any:
         "dynamodb", endpoint_url=url, config=NO_RETRIES)
 
 
+def create_table(upstream: Any, name: str, hash_key: str, range_key: str) -> None:
+    """A table of string keys on dynalite, returned once it is ACTIVE: dynalite makes it on a timer
+    even with `--createTableMs 0`, and a loaded machine can answer a PutItem before that timer ran."""
+    upstream.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"},
+                              {"AttributeName": range_key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    active = wait_until(lambda: upstream.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+                        timeout=30)
+    assert active, f"dynalite did not make table {name} active"
+
+
 class World:
     """gatehouse in front of dynalite, a table keyed by owner and id, users signed in."""
 
@@ -90,13 +105,7 @@ class World:
         self.server = factory.new(extra_args=["--dynamodb-upstream", upstream], extra_env=UPSTREAM_KEY)
         self.upstream = direct(upstream)
         self.table = unique("Notes_")
-        self.upstream.create_table(
-            TableName=self.table,
-            KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"},
-                                  {"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(self.upstream, self.table, "owner", "id")
         self.setup = Setup(self.server)
         table_arn = f"arn:aws:dynamodb:{REGION}:000000000000:table/{self.table}"
         self.setup.iam.put_role_policy(RoleName=self.setup.auth_role["RoleName"], PolicyName="rows",

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ServerFactory
 from gatehouse_harness import ACCOUNT_ID, REGION, unique
-from test_dynamodb import UPSTREAM_KEY, denied, direct, dynalite  # noqa: F401  (the dynalite fixture)
+from test_dynamodb import UPSTREAM_KEY, create_table, denied, direct, dynalite  # noqa: F401  (the dynalite fixture)
 from test_identity_pools import NO_RETRIES, Setup, client, expect_error, session_creds
 
 OWN_ISSUER = "cognito-identity.amazonaws.com"
@@ -57,13 +57,7 @@ class World:
         self.server = factory.new(extra_args=["--dynamodb-upstream", upstream], extra_env=UPSTREAM_KEY)
         self.upstream = direct(upstream)
         self.table = unique("Tiers_")
-        self.upstream.create_table(
-            TableName=self.table,
-            KeySchema=[{"AttributeName": "tier", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "tier", "AttributeType": "S"},
-                                  {"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(self.upstream, self.table, "tier", "id")
         for tier in ("gold", "silver"):
             self.upstream.put_item(TableName=self.table, Item={"tier": {"S": tier}, "id": {"S": "1"},
                                                               "text": {"S": f"{tier} news"}})

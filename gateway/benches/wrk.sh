@@ -69,8 +69,8 @@ if [ -z "${GATEHOUSE_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release -q --bin gatehouse)
 fi
 (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
-BIN="$ROOT/target/release/examples"
-GATEHOUSE="${GATEHOUSE_BIN:-$ROOT/target/release/gatehouse}"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+GATEHOUSE="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse}"
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 

@@ -22,7 +22,7 @@ command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq
 if [ -z "${GATEHOUSE_BIN:-}" ]; then
   cargo build --release --quiet --bin gatehouse
 fi
-bin="${GATEHOUSE_BIN:-$root/target/release/gatehouse}"
+bin="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/gatehouse}"
 
 work=$(mktemp -d)
 out=${OUT:-$work/callgrind.out}

@@ -16,7 +16,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 
 cargo build --release --quiet --bin gatehouse
 cargo build --release --quiet -p gatehouse-identity --example argon2_rate
-bin="$root/target/release/gatehouse"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/gatehouse"
 
 work=$(mktemp -d)
 server_pid=""
@@ -62,7 +62,7 @@ echo "== password logins through the API ($seconds s, $clients connections)"
 wrk_body "{\"AuthFlow\":\"USER_PASSWORD_AUTH\",\"ClientId\":\"$client_id\",\"AuthParameters\":{\"USERNAME\":\"$username\",\"PASSWORD\":\"$password\"}}"
 wrk -t "$cores" -c "$clients" -d "${seconds}s" --latency -s "$work/post.lua" "$endpoint/" | tee "$work/login.txt"
 echo "== raw argon2id verifications ($seconds s, $cores threads)"
-"$root/target/release/examples/argon2_rate" "$seconds" "$cores" | tee "$work/argon2.txt"
+"${CARGO_TARGET_DIR:-$root/target}/release/examples/argon2_rate" "$seconds" "$cores" | tee "$work/argon2.txt"
 echo "== token issuance through the API: REFRESH_TOKEN_AUTH ($seconds s, 16 connections)"
 wrk_body "{\"AuthFlow\":\"REFRESH_TOKEN_AUTH\",\"ClientId\":\"$client_id\",\"AuthParameters\":{\"REFRESH_TOKEN\":\"$refresh_token\"}}"
 wrk -t 2 -c 16 -d "${seconds}s" --latency -s "$work/post.lua" "$endpoint/" | tee "$work/refresh.txt"

@@ -86,6 +86,8 @@ direct.create_table(TableName=table,
                     AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"},
                                           {"AttributeName": "id", "AttributeType": "S"}],
                     BillingMode="PAY_PER_REQUEST")
+# dynalite makes the table on a timer even with `--createTableMs 0`: wait until it is ACTIVE.
+direct.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
 direct.put_item(TableName=table, Item={"owner": {"S": identity_id}, "id": {"S": "1"},
                                        "text": {"S": "a note of about a hundred bytes " * 3}})
 # Through gatehouse once with boto3, so the proxy has the key schema cached before the runs.
