@@ -116,6 +116,11 @@ pub(crate) struct ServeArgs {
     /// Address of the API gateway listener [default: 127.0.0.1:8080].
     #[arg(long, env = "GATEHOUSE_GATEWAY_LISTEN", value_name = "HOST:PORT")]
     pub(crate) gateway_listen: Option<String>,
+    /// Threads of the runtime that serves the identity listener (Cognito, identity pools,
+    /// IAM and STS, the DynamoDB proxy, the operator APIs) and the background work; the
+    /// gateway's data plane has its own (`--gateway-workers`) [default: the number of CPUs].
+    #[arg(long, env = "GATEHOUSE_WORKERS", value_name = "N")]
+    pub(crate) workers: Option<String>,
     /// Gateway worker threads, each a single-threaded runtime with its own listener on the
     /// gateway port [default: the number of CPUs].
     #[arg(long, env = "GATEHOUSE_GATEWAY_WORKERS", value_name = "N")]

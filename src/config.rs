@@ -49,6 +49,9 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     /// How long in-flight requests get to finish once a stop is asked for.
     pub(crate) shutdown_grace: std::time::Duration,
+    /// Threads of the runtime serving the identity listener and the background work
+    /// (1..=`MAX_WORKERS`).
+    pub(crate) workers: usize,
     /// Threads serving the gateway listener (1..=`MAX_WORKERS`).
     pub(crate) gateway_workers: usize,
     /// The gateway's account-wide throttle, (requests per second, burst); `None`: off.
@@ -163,6 +166,7 @@ struct FileConfig {
     metrics_listen: Option<String>,
     max_connections: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
+    workers: Option<usize>,
     gateway_workers: Option<usize>,
     gateway_account_rate_limit: Option<u32>,
     gateway_account_burst: Option<u32>,
@@ -252,6 +256,8 @@ pub(crate) enum ConfigError {
     MaxConnections(String),
     #[error("the metrics listener cannot share `{0}` with another listener")]
     MetricsSameListener(SocketAddr),
+    #[error("workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
+    Workers(String),
     #[error("gateway workers `{0}` must be a number from 1 to {MAX_WORKERS}")]
     GatewayWorkers(String),
     #[error("gateway account {what} `{value}` must be a number from {min} to {MAX_RATE_LIMIT}")]
@@ -382,17 +388,10 @@ impl Config {
             return Err(ConfigError::ShutdownGrace(grace_secs.to_string()));
         }
         let shutdown_grace = std::time::Duration::from_secs(grace_secs);
-        let gateway_workers = match (&args.gateway_workers, file.gateway_workers) {
-            (Some(text), _) => text
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| ConfigError::GatewayWorkers(text.clone()))?,
-            (None, Some(n)) => n,
-            (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
-        };
-        if !(1..=MAX_WORKERS).contains(&gateway_workers) {
-            return Err(ConfigError::GatewayWorkers(gateway_workers.to_string()));
-        }
+        let workers =
+            thread_count(args.workers.as_deref(), file.workers).map_err(ConfigError::Workers)?;
+        let gateway_workers = thread_count(args.gateway_workers.as_deref(), file.gateway_workers)
+            .map_err(ConfigError::GatewayWorkers)?;
         let gateway_account_limit = account_limit(
             args.gateway_account_rate_limit.as_deref(),
             file.gateway_account_rate_limit,
@@ -580,6 +579,7 @@ impl Config {
             metrics_listen,
             max_connections,
             shutdown_grace,
+            workers,
             gateway_workers,
             gateway_account_limit,
             apis,
@@ -704,6 +704,20 @@ fn rate_limit_value(
         return Err(bad(value.to_string()));
     }
     Ok(value)
+}
+
+/// A number of threads: the flag (or its `GATEHOUSE_*` variable), else the file, else the
+/// number of CPUs; 1..=`MAX_WORKERS`. The error carries the refused text.
+fn thread_count(flag: Option<&str>, file: Option<usize>) -> Result<usize, String> {
+    let count = match (flag, file) {
+        (Some(text), _) => text.trim().parse::<usize>().map_err(|_| text.to_owned())?,
+        (None, Some(n)) => n,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    if !(1..=MAX_WORKERS).contains(&count) {
+        return Err(count.to_string());
+    }
+    Ok(count)
 }
 
 /// The gateway's account-wide throttle: off unless a rate is set (flag or its `GATEHOUSE_*`
@@ -1230,6 +1244,28 @@ mod tests {
         assert_eq!(Config::load(&flag).unwrap().gateway_workers, 5);
         std::fs::write(&file, "gateway_workers = 0\n").unwrap();
         assert!(Config::load(&args(&["--config", &path])).is_err());
+    }
+
+    #[test]
+    fn workers_come_from_flag_file_or_the_cpu_count_apart_from_the_gateways() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(Config::load(&args(&[])).unwrap().workers, cpus);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, "workers = 3\ngateway_workers = 2\n").unwrap();
+        let path = file.display().to_string();
+        let loaded = Config::load(&args(&["--config", &path])).unwrap();
+        assert_eq!((loaded.workers, loaded.gateway_workers), (3, 2));
+        let flag = args(&["--config", &path, "--workers", "1"]);
+        let loaded = Config::load(&flag).unwrap();
+        assert_eq!((loaded.workers, loaded.gateway_workers), (1, 2));
+        for bad in ["0", "257", "two"] {
+            let err = Config::load(&args(&["--workers", bad])).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("workers `{bad}` must be a number from 1 to {MAX_WORKERS}")
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,8 @@ fn main() -> ExitCode {
                 Err(err) => return usage_error(&err),
             };
             init_logging("info");
-            run_async(serve::run(config))
+            let workers = config.workers;
+            run_async_on(workers, serve::run(config))
         }
         cli::Command::Apikey(command) => {
             let config = match config::Config::load(apikey_cmd::service_args(&command)) {
@@ -141,7 +142,17 @@ const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 fn run_async<E: std::fmt::Display>(
     future: impl std::future::Future<Output = Result<(), E>>,
 ) -> ExitCode {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    run_async_on(cpus, future)
+}
+
+/// [`run_async`] on `workers` threads (`serve`'s `--workers`).
+fn run_async_on<E: std::fmt::Display>(
+    workers: usize,
+    future: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .thread_stack_size(WORKER_STACK_BYTES)
         .build()

@@ -295,6 +295,8 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         %bound,
         %gateway_bound,
         metrics = ?metrics_bound,
+        // What the runtime was built with (`--workers`), as the runtime counts it.
+        workers = tokio::runtime::Handle::current().metrics().num_workers(),
         gateway_workers = config.gateway_workers,
         %public_url,
         database = ?state.store.backend(),

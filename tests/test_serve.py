@@ -124,3 +124,13 @@ def test_region_and_account_id_flags_shape_pool_ids_arns_and_the_signing_region(
     # A signature scoped to the default region is now the wrong one.
     with raises_cognito(INVALID_SIGNATURE):
         server.client(region="us-east-1").list_user_pools(MaxResults=1)
+
+
+def test_workers_and_gateway_workers_size_their_own_runtimes(servers):
+    server: GatehouseServer = servers.new(extra_args=["--workers", "3", "--gateway-workers", "2"])
+    assert server.get("/health").status_code == 200
+    # The "serving" line reports what the runtimes were built with (the main runtime's own
+    # count of its worker threads), not what was asked for.
+    serving = [line for line in server.stderr_text(since_start=True).splitlines() if "serving" in line]
+    assert serving, server.diagnostics()
+    assert "workers=3" in serving[-1] and "gateway_workers=2" in serving[-1], serving[-1]
