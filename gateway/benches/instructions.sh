@@ -50,8 +50,11 @@ fi
 if [ -z "${GATEHOUSE_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release -q --bin gatehouse)
 fi
-(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+# BENCH_BACKEND_BIN=path: a bench_backend already built (the backend is the same for every proxy).
+if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
+fi
+BACKEND="${BENCH_BACKEND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_backend}"
 GATEHOUSE="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse}"
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
@@ -65,7 +68,7 @@ wait_port() { # port (valgrind starts slowly)
     return 1
 }
 
-"$BIN/bench_backend" --listen 127.0.0.1:18091 >"$WORK/backend.log" 2>&1 &
+"$BACKEND" --listen 127.0.0.1:18091 >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
 wait_port 18091
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \

@@ -68,8 +68,11 @@ echo "building release binaries ..." >&2
 if [ -z "${GATEHOUSE_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release -q --bin gatehouse)
 fi
-(cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+# BENCH_BACKEND_BIN=path: a bench_backend already built (the backend is the same for every proxy).
+if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
+fi
+BACKEND="${BENCH_BACKEND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_backend}"
 GATEHOUSE="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse}"
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
@@ -91,9 +94,9 @@ start() { # name port command...
     wait_port "$port"
 }
 
-start backend 18081 "$BIN/bench_backend" --listen 127.0.0.1:18081
-start backend-2ms 18084 "$BIN/bench_backend" --listen 127.0.0.1:18084 --delay-ms 2
-start backend-cpu 18086 "$BIN/bench_backend" --listen 127.0.0.1:18086 --work-ms 2 --threads 2
+start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
+start backend-2ms 18084 "$BACKEND" --listen 127.0.0.1:18084 --delay-ms 2
+start backend-cpu 18086 "$BACKEND" --listen 127.0.0.1:18086 --work-ms 2 --threads 2
 # One certificate for both proxies' TLS listeners.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
