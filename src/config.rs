@@ -1227,45 +1227,39 @@ mod tests {
     }
 
     #[test]
-    fn gateway_workers_come_from_flag_file_or_the_cpu_count() {
+    fn both_thread_counts_come_from_flag_file_or_the_cpu_count_each_on_its_own() {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(Config::load(&args(&[])).unwrap().gateway_workers, cpus);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("gatehouse.toml");
-        std::fs::write(&file, "gateway_workers = 3\n").unwrap();
-        let path = file.display().to_string();
-        assert_eq!(
-            Config::load(&args(&["--config", &path]))
-                .unwrap()
-                .gateway_workers,
-            3
-        );
-        let flag = args(&["--config", &path, "--gateway-workers", "5"]);
-        assert_eq!(Config::load(&flag).unwrap().gateway_workers, 5);
-        std::fs::write(&file, "gateway_workers = 0\n").unwrap();
-        assert!(Config::load(&args(&["--config", &path])).is_err());
-    }
-
-    #[test]
-    fn workers_come_from_flag_file_or_the_cpu_count_apart_from_the_gateways() {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(Config::load(&args(&[])).unwrap().workers, cpus);
+        let defaults = Config::load(&args(&[])).unwrap();
+        assert_eq!((defaults.workers, defaults.gateway_workers), (cpus, cpus));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("gatehouse.toml");
         std::fs::write(&file, "workers = 3\ngateway_workers = 2\n").unwrap();
         let path = file.display().to_string();
-        let loaded = Config::load(&args(&["--config", &path])).unwrap();
-        assert_eq!((loaded.workers, loaded.gateway_workers), (3, 2));
-        let flag = args(&["--config", &path, "--workers", "1"]);
-        let loaded = Config::load(&flag).unwrap();
-        assert_eq!((loaded.workers, loaded.gateway_workers), (1, 2));
-        for bad in ["0", "257", "two"] {
-            let err = Config::load(&args(&["--workers", bad])).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!("workers `{bad}` must be a number from 1 to {MAX_WORKERS}")
-            );
+        let counts = |extra: &[&str]| {
+            let argv: Vec<&str> = ["--config", path.as_str()]
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect();
+            let loaded = Config::load(&args(&argv)).unwrap();
+            (loaded.workers, loaded.gateway_workers)
+        };
+        assert_eq!(counts(&[]), (3, 2));
+        assert_eq!(counts(&["--workers", "1"]), (1, 2));
+        assert_eq!(counts(&["--gateway-workers", "5"]), (3, 5));
+        for (flag, name) in [
+            ("--workers", "workers"),
+            ("--gateway-workers", "gateway workers"),
+        ] {
+            for bad in ["0", "257", "two"] {
+                let err = Config::load(&args(&[flag, bad])).unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    format!("{name} `{bad}` must be a number from 1 to {MAX_WORKERS}")
+                );
+            }
         }
+        std::fs::write(&file, "gateway_workers = 0\n").unwrap();
+        assert!(Config::load(&args(&["--config", &path])).is_err());
     }
 
     #[test]
