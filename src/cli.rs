@@ -118,7 +118,8 @@ pub(crate) struct ServeArgs {
     pub(crate) gateway_listen: Option<String>,
     /// Threads of the runtime that serves the identity listener (Cognito, identity pools,
     /// IAM and STS, the DynamoDB proxy, the operator APIs) and the background work; the
-    /// gateway's data plane has its own (`--gateway-workers`) [default: the number of CPUs].
+    /// gateway's data plane has its own (`--gateway-workers`), password hashing a pool sized
+    /// by the CPU count [default: the number of CPUs].
     #[arg(long, env = "GATEHOUSE_WORKERS", value_name = "N")]
     pub(crate) workers: Option<String>,
     /// Gateway worker threads, each a single-threaded runtime with its own listener on the

@@ -388,10 +388,12 @@ impl Config {
             return Err(ConfigError::ShutdownGrace(grace_secs.to_string()));
         }
         let shutdown_grace = std::time::Duration::from_secs(grace_secs);
-        let workers =
-            thread_count(args.workers.as_deref(), file.workers).map_err(ConfigError::Workers)?;
-        let gateway_workers = thread_count(args.gateway_workers.as_deref(), file.gateway_workers)
-            .map_err(ConfigError::GatewayWorkers)?;
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = thread_count(args.workers.as_deref(), file.workers, cpus)
+            .map_err(ConfigError::Workers)?;
+        let gateway_workers =
+            thread_count(args.gateway_workers.as_deref(), file.gateway_workers, cpus)
+                .map_err(ConfigError::GatewayWorkers)?;
         let gateway_account_limit = account_limit(
             args.gateway_account_rate_limit.as_deref(),
             file.gateway_account_rate_limit,
@@ -707,12 +709,13 @@ fn rate_limit_value(
 }
 
 /// A number of threads: the flag (or its `GATEHOUSE_*` variable), else the file, else the
-/// number of CPUs; 1..=`MAX_WORKERS`. The error carries the refused text.
-fn thread_count(flag: Option<&str>, file: Option<usize>) -> Result<usize, String> {
+/// number of CPUs (`cpus`, capped at `MAX_WORKERS`: a bigger machine still starts). A number
+/// that was asked for must be in 1..=`MAX_WORKERS`; the error carries the refused text.
+fn thread_count(flag: Option<&str>, file: Option<usize>, cpus: usize) -> Result<usize, String> {
     let count = match (flag, file) {
         (Some(text), _) => text.trim().parse::<usize>().map_err(|_| text.to_owned())?,
         (None, Some(n)) => n,
-        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
+        (None, None) => return Ok(cpus.clamp(1, MAX_WORKERS)),
     };
     if !(1..=MAX_WORKERS).contains(&count) {
         return Err(count.to_string());
@@ -1258,8 +1261,19 @@ mod tests {
                 );
             }
         }
-        std::fs::write(&file, "gateway_workers = 0\n").unwrap();
-        assert!(Config::load(&args(&["--config", &path])).is_err());
+        for line in ["workers = 0\n", "gateway_workers = 0\n"] {
+            std::fs::write(&file, line).unwrap();
+            assert!(Config::load(&args(&["--config", &path])).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_cpu_count_default_is_capped_where_an_asked_for_count_is_refused() {
+        assert_eq!(thread_count(None, None, 384), Ok(MAX_WORKERS));
+        assert_eq!(thread_count(None, None, 0), Ok(1));
+        assert_eq!(thread_count(None, None, 6), Ok(6));
+        assert_eq!(thread_count(None, Some(384), 6), Err("384".to_owned()));
+        assert_eq!(thread_count(Some(" 7 "), Some(3), 6), Ok(7));
     }
 
     #[test]

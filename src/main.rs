@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             };
             init_logging("info");
             let workers = config.workers;
-            run_async_on(workers, serve::run(config))
+            run_async_on(Some(workers), serve::run(config))
         }
         cli::Command::Apikey(command) => {
             let config = match config::Config::load(apikey_cmd::service_args(&command)) {
@@ -142,17 +142,20 @@ const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 fn run_async<E: std::fmt::Display>(
     future: impl std::future::Future<Output = Result<(), E>>,
 ) -> ExitCode {
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    run_async_on(cpus, future)
+    run_async_on(None, future)
 }
 
-/// [`run_async`] on `workers` threads (`serve`'s `--workers`).
+/// [`run_async`] on `workers` threads (`serve`'s `--workers`); `None` leaves tokio's default
+/// (the CPU count, or `TOKIO_WORKER_THREADS`).
 fn run_async_on<E: std::fmt::Display>(
-    workers: usize,
+    workers: Option<usize>,
     future: impl std::future::Future<Output = Result<(), E>>,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    let runtime = match builder
         .enable_all()
         .thread_stack_size(WORKER_STACK_BYTES)
         .build()

@@ -4,6 +4,7 @@ key, durability of users and signing keys across a restart, and the exit status 
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import subprocess
@@ -127,10 +128,16 @@ def test_region_and_account_id_flags_shape_pool_ids_arns_and_the_signing_region(
 
 
 def test_workers_and_gateway_workers_size_their_own_runtimes(servers):
-    server: GatehouseServer = servers.new(extra_args=["--workers", "3", "--gateway-workers", "2"])
+    # Counts that differ from the CPU count (each's default), the main runtime's from the
+    # environment, the gateway's from its flag.
+    cpus = os.cpu_count() or 1
+    workers, gateway_workers = cpus + 1, cpus + 2
+    server: GatehouseServer = servers.new(extra_args=["--gateway-workers", str(gateway_workers)],
+                                          extra_env={"GATEHOUSE_WORKERS": str(workers)})
     assert server.get("/health").status_code == 200
     # The "serving" line reports what the runtimes were built with (the main runtime's own
     # count of its worker threads), not what was asked for.
-    serving = [line for line in server.stderr_text(since_start=True).splitlines() if "serving" in line]
+    serving = [line for line in server.stderr_text(since_start=True).splitlines() if " serving " in line]
     assert serving, server.diagnostics()
-    assert "workers=3" in serving[-1] and "gateway_workers=2" in serving[-1], serving[-1]
+    assert re.search(rf" workers={workers} ", serving[-1]), serving[-1]
+    assert re.search(rf" gateway_workers={gateway_workers} ", serving[-1]), serving[-1]

@@ -54,8 +54,13 @@ fi
 if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
 fi
-BACKEND="${BENCH_BACKEND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_backend}"
-GATEHOUSE="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse}"
+# cargo ran in $ROOT: a relative CARGO_TARGET_DIR is relative to it.
+TARGET="$(cd "$ROOT" && realpath -m "${CARGO_TARGET_DIR:-target}")"
+BACKEND="${BENCH_BACKEND_BIN:-$TARGET/release/examples/bench_backend}"
+GATEHOUSE="${GATEHOUSE_BIN:-$TARGET/release/gatehouse}"
+for bin in "$BACKEND" "$GATEHOUSE"; do
+    [ -x "$bin" ] || { echo "$0: $bin is not an executable" >&2; exit 1; }
+done
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 

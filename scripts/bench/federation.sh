@@ -6,8 +6,9 @@
 #      temporary credentials (SigV4 verified, session unsealed, the row-level policy evaluated,
 #      the request re-signed and forwarded), alternated twice in the same run: the ratio of
 #      the two throughputs.
-# gatehouse runs with `--workers` = CPUs − 1 (BENCH_WORKERS to change): one core is left to
-# dynalite, which answers on a single thread.
+# gatehouse runs with `--workers` = CPUs − 1 (BENCH_WORKERS to change): one runtime thread fewer
+# than there are CPUs, so dynalite, which answers on a single thread, competes less for a core
+# (nothing is pinned; wrk shares the same cores).
 # Release build, SQLite, wrk with the same threads and connections for every run. Everything
 # runs on 127.0.0.1 and every process started here is stopped on exit.
 set -euo pipefail
@@ -48,8 +49,8 @@ export GATEHOUSE_LOG=warn
 # The upstream's key, which the proxy re-signs with (dynalite checks only the form).
 export AWS_ACCESS_KEY_ID=AKIAUPSTREAMBENCH001 AWS_SECRET_ACCESS_KEY=upstream/bench/secret
 
-# dynalite answers on one thread: it gets a core of its own and gatehouse's runtime the others
-# (`--workers`, at least 1; BENCH_WORKERS sets it), as one would deploy a proxy beside a
+# dynalite answers on one thread: gatehouse's runtime gets one thread fewer than there are CPUs
+# (`--workers`, at least 1; BENCH_WORKERS sets it), as one would size a proxy beside a
 # single-threaded store. With as many workers as cores, gatehouse's idle workers wake and park
 # around every request on the core dynalite needs (docs/benchmarks.md has both).
 cpus=$(nproc)
