@@ -5,6 +5,9 @@
 # benchmark's definition file (`bench-api.yaml`) with the pool's ARN in it. Everything binds
 # 127.0.0.1 only.
 #
+#   bench_binaries
+#     → builds the release gatehouse and bench_backend (unless GATEHOUSE_BIN / BENCH_BACKEND_BIN
+#       name builds to measure instead) and sets GATEHOUSE and BACKEND to them
 #   gatehouse_prepare WORKDIR SETUP_PORT [sed expressions for the definition file...]
 #     → sets GATEHOUSE_DATA, GATEHOUSE_API (the definition file), KEY and JWT
 #   gatehouse_serve_args IDENTITY_PORT GATEWAY_PORT WORKERS
@@ -35,6 +38,26 @@ value = json.load(sys.stdin)
 for part in sys.argv[1].split("."):
     value = value[part]
 print(value)' "$1"
+}
+
+bench_binaries() {
+    # GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
+    if [ -z "${GATEHOUSE_BIN:-}" ]; then
+        (cd "$ROOT" && cargo build --release -q --bin gatehouse)
+    fi
+    # BENCH_BACKEND_BIN=path: a bench_backend already built (the same backend for every proxy).
+    if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
+        (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
+    fi
+    # cargo ran in $ROOT: a relative CARGO_TARGET_DIR is relative to it.
+    local target
+    target="$(cd "$ROOT" && realpath -m "${CARGO_TARGET_DIR:-target}")"
+    BACKEND="${BENCH_BACKEND_BIN:-$target/release/examples/bench_backend}"
+    GATEHOUSE="${GATEHOUSE_BIN:-$target/release/gatehouse}"
+    local bin
+    for bin in "$BACKEND" "$GATEHOUSE"; do
+        [ -x "$bin" ] || { echo "$0: $bin is not an executable" >&2; exit 1; }
+    done
 }
 
 gatehouse_prepare() { # workdir setup-port [sed expressions...]

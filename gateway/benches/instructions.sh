@@ -46,23 +46,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
-# GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
-if [ -z "${GATEHOUSE_BIN:-}" ]; then
-    (cd "$ROOT" && cargo build --release -q --bin gatehouse)
-fi
-# BENCH_BACKEND_BIN=path: a bench_backend already built (the backend is the same for every proxy).
-if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
-    (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
-fi
-# cargo ran in $ROOT: a relative CARGO_TARGET_DIR is relative to it.
-TARGET="$(cd "$ROOT" && realpath -m "${CARGO_TARGET_DIR:-target}")"
-BACKEND="${BENCH_BACKEND_BIN:-$TARGET/release/examples/bench_backend}"
-GATEHOUSE="${GATEHOUSE_BIN:-$TARGET/release/gatehouse}"
-for bin in "$BACKEND" "$GATEHOUSE"; do
-    [ -x "$bin" ] || { echo "$0: $bin is not an executable" >&2; exit 1; }
-done
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
+bench_binaries
 
 wait_port() { # port (valgrind starts slowly)
     for _ in $(seq 1 1200); do

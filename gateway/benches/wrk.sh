@@ -64,23 +64,9 @@ need openssl openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 echo "building release binaries ..." >&2
-# GATEHOUSE_BIN=path measures that build of gatehouse instead (to compare two builds).
-if [ -z "${GATEHOUSE_BIN:-}" ]; then
-    (cd "$ROOT" && cargo build --release -q --bin gatehouse)
-fi
-# BENCH_BACKEND_BIN=path: a bench_backend already built (the backend is the same for every proxy).
-if [ -z "${BENCH_BACKEND_BIN:-}" ]; then
-    (cd "$ROOT" && cargo build --release -q -p gatehouse-gateway --example bench_backend)
-fi
-# cargo ran in $ROOT: a relative CARGO_TARGET_DIR is relative to it.
-TARGET="$(cd "$ROOT" && realpath -m "${CARGO_TARGET_DIR:-target}")"
-BACKEND="${BENCH_BACKEND_BIN:-$TARGET/release/examples/bench_backend}"
-GATEHOUSE="${GATEHOUSE_BIN:-$TARGET/release/gatehouse}"
-for bin in "$BACKEND" "$GATEHOUSE"; do
-    [ -x "$bin" ] || { echo "$0: $bin is not an executable" >&2; exit 1; }
-done
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
+bench_binaries
 
 wait_port() { # port
     for _ in $(seq 1 100); do
