@@ -49,10 +49,8 @@ export GATEHOUSE_LOG=warn
 # The upstream's key, which the proxy re-signs with (dynalite checks only the form).
 export AWS_ACCESS_KEY_ID=AKIAUPSTREAMBENCH001 AWS_SECRET_ACCESS_KEY=upstream/bench/secret
 
-# dynalite answers on one thread: gatehouse's runtime gets one thread fewer than there are CPUs
-# (`--workers`, at least 1; BENCH_WORKERS sets it), as one would size a proxy beside a
-# single-threaded store. With as many workers as cores, gatehouse's idle workers wake and park
-# around every request on the core dynalite needs (docs/benchmarks.md has both).
+# `--workers` (see the header): with as many workers as cores, gatehouse's idle workers wake and
+# park around every request on the core dynalite needs (docs/benchmarks.md has both counts).
 cpus=$(nproc)
 workers=${BENCH_WORKERS:-$(( cpus > 1 ? cpus - 1 : 1 ))}
 echo "gatehouse --workers $workers, dynalite on one thread, $cpus CPUs"
