@@ -43,6 +43,10 @@ const TOO_MANY: &str = "too many header fields";
 const READ_CHUNK: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
+/// Room left in a response's header map for the fields the gateway adds to it
+/// (`x-amzn-requestid` and the stages' own), so that adding them does not grow the map: a
+/// grow rehashes every field.
+const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
 
 /// One keep-alive connection to a backend.
 #[derive(Debug)]
@@ -182,16 +186,21 @@ impl Conn {
             head = self.exchange(&request) => head,
             () = timer.as_mut() => Err(Http1Error::TimedOut),
         };
-        let (status, version, mut headers) = exchanged?;
+        let ResponseHead {
+            status,
+            version,
+            mut headers,
+            named,
+        } = exchanged?;
         self.deadline = Some(timer);
-        let reusable = keeps_alive(version, &headers);
+        let reusable = keeps_alive(version, &headers, named);
         let framing = if *request.method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
         {
             Framing::Length(0)
         } else {
-            framing(&headers)?
+            framing(&headers, named)?
         };
         if matches!(framing, Framing::Chunked(_) | Framing::UntilClose) {
             // The body is decoded here and framed again for the client. A length beside a
@@ -224,15 +233,12 @@ impl Conn {
     }
 
     /// Writes the request head and reads up to the final (not informational) response head.
-    async fn exchange(
-        &mut self,
-        request: &Outgoing<'_>,
-    ) -> Result<(StatusCode, Version, HeaderMap), Http1Error> {
+    async fn exchange(&mut self, request: &Outgoing<'_>) -> Result<ResponseHead, Http1Error> {
         self.write_head(request);
         self.stream.write_all(&self.write).await?;
         loop {
             let mut read_any = !self.read.is_empty();
-            let (status, version, headers) = loop {
+            let head = loop {
                 if !self.read.is_empty()
                     && let Some(head) = self.parse_head()?
                 {
@@ -251,16 +257,16 @@ impl Conn {
                 }
                 read_any = true;
             };
-            if status.is_informational() {
+            if head.status.is_informational() {
                 // `100 Continue` and the like, unasked for: the real answer follows.
-                if status == StatusCode::SWITCHING_PROTOCOLS {
+                if head.status == StatusCode::SWITCHING_PROTOCOLS {
                     return Err(Http1Error::Invalid(
                         "101 to a request that asked no upgrade",
                     ));
                 }
                 continue;
             }
-            return Ok((status, version, headers));
+            return Ok(head);
         }
     }
 
@@ -299,7 +305,7 @@ impl Conn {
     }
 
     /// The response head at the start of the read buffer, consumed, once it is complete.
-    fn parse_head(&mut self) -> Result<Option<(StatusCode, Version, HeaderMap)>, Http1Error> {
+    fn parse_head(&mut self) -> Result<Option<ResponseHead>, Http1Error> {
         // Most heads have a few fields: parsed with room for `FEW_HEADERS` on the stack (left
         // uninitialised: nothing to fill per request), and only a longer one on the heap.
         let mut few = [(0u32, 0u32, 0u32, 0u32); FEW_HEADERS];
@@ -323,7 +329,8 @@ impl Conn {
         // The head becomes one shared buffer its header values are slices of.
         let head = self.read.split_to(length).freeze();
         let status = StatusCode::from_u16(code).map_err(|_| Http1Error::Invalid("status code"))?;
-        let mut headers = HeaderMap::with_capacity(count);
+        let mut headers = HeaderMap::with_capacity(count + ROOM_FOR_GATEWAY_FIELDS);
+        let mut named = Named::default();
         for &(n0, n1, v0, v1) in at.iter().take(count) {
             let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
             let (Some(name), Some(_)) = (head.get(n0..n1), head.get(v0..v1)) else {
@@ -333,9 +340,15 @@ impl Conn {
                 HeaderName::from_bytes(name).map_err(|_| Http1Error::Invalid("header name"))?;
             let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
                 .map_err(|_| Http1Error::Invalid("header value"))?;
+            named.note(&name);
             headers.append(name, value);
         }
-        Ok(Some((status, version, headers)))
+        Ok(Some(ResponseHead {
+            status,
+            version,
+            headers,
+            named,
+        }))
     }
 
     /// Reads more into the buffer; `Ok(0)` at the end of the stream.
@@ -390,9 +403,43 @@ fn locate<'b>(
     Ok(Some((length, parsed.code.unwrap_or(0), version, count)))
 }
 
+/// A parsed response head.
+struct ResponseHead {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    named: Named,
+}
+
+/// Which of the fields that frame a response or end its connection a head has, noted while
+/// its fields are read: most heads have neither, and looking each up in the map is a hash and
+/// a probe.
+#[derive(Clone, Copy, Debug, Default)]
+struct Named {
+    connection: bool,
+    transfer_encoding: bool,
+}
+
+impl Named {
+    fn note(&mut self, name: &HeaderName) {
+        self.connection |= name == header::CONNECTION;
+        self.transfer_encoding |= name == header::TRANSFER_ENCODING;
+    }
+
+    #[cfg(test)]
+    fn of(headers: &HeaderMap) -> Self {
+        let mut named = Self::default();
+        headers.keys().for_each(|name| named.note(name));
+        named
+    }
+}
+
 /// Whether the connection may carry another request after this response.
-fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
+fn keeps_alive(version: Version, headers: &HeaderMap, named: Named) -> bool {
     let mut close = version == Version::HTTP_10;
+    if !named.connection {
+        return !close;
+    }
     for value in headers.get_all(header::CONNECTION) {
         for token in value.as_bytes().split(|b| *b == b',') {
             let token = token.trim_ascii();
@@ -408,10 +455,11 @@ fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// How a response with a body is delimited (RFC 9112 section 6.3).
-fn framing(headers: &HeaderMap) -> Result<Framing, Http1Error> {
-    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
-    if codings.peek().is_some() {
-        let last = codings
+fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
+    if named.transfer_encoding {
+        let last = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
             .last()
             .and_then(|v| v.as_bytes().rsplit(|b| *b == b',').next())
             .map(<[u8]>::trim_ascii);
@@ -720,17 +768,17 @@ mod tests {
             (&[], Some(Framing::UntilClose)),
         ];
         for (headers, expected) in cases {
-            assert_eq!(framing(&map(headers)).ok(), *expected, "{headers:?}");
+            let headers = map(headers);
+            let found = framing(&headers, Named::of(&headers)).ok();
+            assert_eq!(found, *expected, "{headers:?}");
         }
-        assert!(keeps_alive(Version::HTTP_11, &map(&[])));
-        assert!(!keeps_alive(
-            Version::HTTP_11,
-            &map(&[("connection", "keep-alive, Close")])
-        ));
-        assert!(!keeps_alive(Version::HTTP_10, &map(&[])));
-        assert!(keeps_alive(
-            Version::HTTP_10,
-            &map(&[("connection", "keep-alive")])
-        ));
+        let keeps = |version, pairs| {
+            let headers = map(pairs);
+            keeps_alive(version, &headers, Named::of(&headers))
+        };
+        assert!(keeps(Version::HTTP_11, &[]));
+        assert!(!keeps(Version::HTTP_11, &[("connection", "keep-alive, Close")]));
+        assert!(!keeps(Version::HTTP_10, &[]));
+        assert!(keeps(Version::HTTP_10, &[("connection", "keep-alive")]));
     }
 }

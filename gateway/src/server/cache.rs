@@ -358,13 +358,13 @@ impl Step for CacheStep {
         &self,
         cx: &RequestContext<'_>,
         _prepared: &Prepared,
-        response: Response<GatewayBody>,
-    ) -> Response<GatewayBody> {
+        response: &mut Response<GatewayBody>,
+    ) {
         let Some(pending) = cx.extensions.get::<PendingStore>() else {
-            return response;
+            return;
         };
         if !response.status().is_success() {
-            return response;
+            return;
         }
         let limit = self.config.max_entry_bytes;
         let declared = response
@@ -373,11 +373,10 @@ impl Step for CacheStep {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
-            return response;
+            return;
         }
-        let (parts, body) = response.into_parts();
-        let headers: Vec<(HeaderName, HeaderValue)> = parts
-            .headers
+        let headers: Vec<(HeaderName, HeaderValue)> = response
+            .headers()
             .iter()
             .filter(|(name, _)| {
                 !matches!(
@@ -394,20 +393,18 @@ impl Step for CacheStep {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let tee = Tee {
-            inner: body,
+            inner: std::mem::take(response.body_mut()),
             buffer: BytesMut::new(),
             limit,
             sink: Some(Sink {
                 pending: pending.clone(),
-                status: parts.status,
+                status: response.status(),
                 headers,
             }),
             stored: Arc::clone(&self.stored),
         };
-        Response::from_parts(
-            parts,
-            GatewayBody::Boxed(http_body_util::combinators::UnsyncBoxBody::new(tee)),
-        )
+        *response.body_mut() =
+            GatewayBody::Boxed(http_body_util::combinators::UnsyncBoxBody::new(tee));
     }
 }
 

@@ -448,7 +448,7 @@ impl ConnectionService {
         };
         for i in (0..ran).rev() {
             if let (Some(stage), Some(prepared)) = (steps.get(i), snapshot.prepared.get(i)) {
-                response = stage.on_response(cx, prepared, response);
+                stage.on_response(cx, prepared, &mut response);
             }
         }
         response
@@ -714,7 +714,8 @@ impl ConnectionService {
         if has_body && http.passthrough == PassthroughBehavior::Never {
             return Err(GatewayError::UnsupportedMediaType);
         }
-        let client_upgrade = if proxy::is_websocket_upgrade(&cx.head.headers) {
+        let websocket = proxy::is_websocket_upgrade(&cx.head.headers);
+        let client_upgrade = if websocket {
             cx.head.extensions.remove::<hyper::upgrade::OnUpgrade>()
         } else {
             None
@@ -724,12 +725,13 @@ impl ConnectionService {
         let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
             secure: self.secure,
+            websocket,
         };
         let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
         let sent = Instant::now();
         let deadline = tokio::time::Instant::from_std(sent)
             + Duration::from_millis(u64::from(http.timeout_ms));
-        let answer = inner.client.request(request, tls, deadline).await;
+        let answer = inner.client.request(request, websocket, tls, deadline).await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
             Err(proxy::BackendError::TimedOut) => {

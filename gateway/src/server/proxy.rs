@@ -163,11 +163,13 @@ impl BackendPool {
     }
 
     /// Sends `request` (absolute URI) on a pooled connection to its authority; an `https://`
-    /// one with `tls` (the Mozilla roots when `None`). [`BackendError::TimedOut`] when the
+    /// one with `tls` (the Mozilla roots when `None`). `websocket`: the request is a WebSocket
+    /// upgrade ([`is_websocket_upgrade`], which the caller asked already). [`BackendError::TimedOut`] when the
     /// response head has not arrived by `deadline` (the integration timeout).
     pub(crate) async fn request(
         &self,
         request: Request<GatewayBody>,
+        websocket: bool,
         tls: Option<&Arc<BackendTls>>,
         deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
@@ -190,7 +192,7 @@ impl BackendPool {
         };
         // A reference count, not a copy: the pool is searched with the borrowed text.
         let authority = authority.clone();
-        if request.body().is_end_stream() && !is_websocket_upgrade(request.headers()) {
+        if request.body().is_end_stream() && !websocket {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
             return self.request_plain(&head, &authority, deadline).await;
@@ -784,6 +786,8 @@ fn push_query_component(out: &mut String, text: &str) {
 pub(crate) struct Forwarding {
     /// The client's connection is TLS: `X-Forwarded-Proto: https`.
     pub(crate) secure: bool,
+    /// The request is a WebSocket upgrade ([`is_websocket_upgrade`]).
+    pub(crate) websocket: bool,
 }
 
 /// `X-Forwarded-For`, set by the gateway on every request (see [`clean_client_headers`]).
@@ -875,8 +879,7 @@ pub(crate) fn backend_request(
     forwarding: &Forwarding,
     body: GatewayBody,
 ) -> Result<Request<GatewayBody>, GatewayError> {
-    // `cx.head.headers` may already have been handed over as `headers`.
-    let websocket = is_websocket_upgrade(&headers);
+    let websocket = forwarding.websocket;
     let uri = backend_uri(cx, http, proxy, query)?;
     let method = match http.method {
         HttpMethod::Any => cx.head.method.clone(),
@@ -901,10 +904,16 @@ pub(crate) fn backend_request(
         }
         headers = kept;
     }
-    // The body's framing is decided again for the backend connection.
-    headers.remove(header::CONTENT_LENGTH);
-    // hyper answered any `Expect: 100-continue` already.
-    headers.remove(header::EXPECT);
+    // The body's framing is decided again for the backend connection, and hyper answered any
+    // `Expect: 100-continue` already. Most requests have neither: one pass over the names
+    // decides, rather than a hash and a probe for each.
+    if headers
+        .keys()
+        .any(|name| name == header::CONTENT_LENGTH || name == header::EXPECT)
+    {
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::EXPECT);
+    }
     if websocket {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -1088,7 +1097,7 @@ mod tests {
             .body(GatewayBody::Empty)
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let response = pool.request(request, None, deadline).await.unwrap();
+        let response = pool.request(request, false, None, deadline).await.unwrap();
         assert_eq!(response.status(), 200);
         response.into_body().collect().await.unwrap();
     }

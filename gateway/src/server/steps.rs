@@ -121,8 +121,10 @@ pub trait Step: Send + Sync + std::fmt::Debug + 'static {
         prepared: &'a Prepared,
     ) -> StepFuture<'a>;
 
-    /// Sees (and may replace or wrap) the response of a request whose `on_request` ran,
-    /// including gateway errors and other steps' `Respond`s. Default: unchanged.
+    /// Sees (and may change, replace or wrap the body of) the response of a request whose
+    /// `on_request` ran, including gateway errors and other steps' `Respond`s. Default:
+    /// unchanged. The response is lent, not passed by value: moving it in and out of every
+    /// step would copy it twice per step.
     ///
     /// The request headers of an HTTP integration went to the backend without a copy, so
     /// `cx.head.headers` may be empty here: what `on_response` needs from the request,
@@ -131,10 +133,9 @@ pub trait Step: Send + Sync + std::fmt::Debug + 'static {
         &self,
         cx: &RequestContext<'_>,
         prepared: &Prepared,
-        response: Response<GatewayBody>,
-    ) -> Response<GatewayBody> {
-        let _ = (cx, prepared);
-        response
+        response: &mut Response<GatewayBody>,
+    ) {
+        let _ = (cx, prepared, response);
     }
 }
 
