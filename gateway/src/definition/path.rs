@@ -318,7 +318,8 @@ pub fn split_encoded_slashes(path: &str) -> Option<String> {
 /// no policy written for `…/GET/admin/*` matches. API Gateway routes `/prod//orders` as
 /// `/prod/orders`; so does gatehouse, and the backend receives the merged path.
 pub fn merge_slashes(path: &str) -> Option<String> {
-    if !path.contains("//") {
+    // A byte scan: `str::contains` sets up a substring searcher on every call.
+    if !path.as_bytes().windows(2).any(|pair| pair == b"//") {
         return None;
     }
     let mut out = String::with_capacity(path.len());

@@ -339,7 +339,7 @@ impl Step for CacheStep {
                 const { HeaderName::from_static(CACHE_HEADER) },
                 HeaderValue::from_static("Hit"),
             ));
-            return StepFuture::ready(Verdict::Respond(response));
+            return StepFuture::ready(Verdict::respond(response));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         cx.response_headers.push((

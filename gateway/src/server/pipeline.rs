@@ -682,7 +682,7 @@ impl ConnectionService {
             let (outcome, result) = match stage.on_request(cx, prepared).await {
                 Verdict::Continue => (0, None),
                 Verdict::Reject(rejection) => (1, Some(Err(GatewayError::Rejected(rejection)))),
-                Verdict::Respond(response) => (2, Some(Ok(Some(response)))),
+                Verdict::Respond(response) => (2, Some(Ok(Some(*response)))),
             };
             if let Some(counters) = counters {
                 counters.add(outcome);

@@ -74,7 +74,16 @@ pub enum Verdict {
     Reject(Rejection),
     /// Answer with this response (a cache hit); the integration is skipped, the remaining
     /// steps' `on_request` too, but `on_response` of the steps that ran still applies.
-    Respond(Response<GatewayBody>),
+    /// Boxed: a response is large and rare here, and every step's verdict is moved a few
+    /// times on every request (see [`Verdict::respond`]).
+    Respond(Box<Response<GatewayBody>>),
+}
+
+impl Verdict {
+    /// Answer with `response` ([`Verdict::Respond`]).
+    pub fn respond(response: Response<GatewayBody>) -> Self {
+        Self::Respond(Box::new(response))
+    }
 }
 
 /// A gateway response with extra headers (`Retry-After`, `WWW-Authenticate`).

@@ -367,7 +367,7 @@ pub(crate) fn forbidden(error_type: &'static str, message: &str) -> Verdict {
         const { HeaderName::from_static("x-amzn-errortype") },
         HeaderValue::from_static(error_type),
     );
-    Verdict::Respond(response)
+    Verdict::respond(response)
 }
 
 pub(crate) fn unauthorized() -> Verdict {
