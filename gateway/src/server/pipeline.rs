@@ -355,6 +355,7 @@ impl ConnectionService {
             authorizer: None,
             response_headers: Vec::new(),
             extensions: http::Extensions::new(),
+            usage_key: None,
         };
         let mut outcome = Outcome::default();
         let cors = stage_rt.and_then(|s| s.cors.as_ref());

@@ -173,6 +173,9 @@ pub struct RequestContext<'g> {
     /// Per-request data a step passes from its `on_request` to its `on_response` (a cache
     /// key); empty, and unallocated, unless a step uses it.
     pub extensions: http::Extensions,
+    /// The key step's finding, for the throttle and quota steps: a field of its own, where an
+    /// entry in `extensions` would allocate a map on every request with an API key.
+    pub(crate) usage_key: Option<crate::server::usage::steps::KeyContext>,
 }
 
 /// `$context.identity.*`.

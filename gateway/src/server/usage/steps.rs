@@ -29,9 +29,9 @@ pub struct QuotaStep(pub Arc<Usage>);
 
 const API_KEY_HEADER: &str = "x-api-key";
 
-/// Set by the key step for the throttle and quota steps.
+/// Set by the key step for the throttle and quota steps ([`RequestContext::usage_key`]).
 #[derive(Debug, Clone)]
-struct KeyContext {
+pub(crate) struct KeyContext {
     entry: Arc<KeyEntry>,
     plan: usize,
     stage: usize,
@@ -105,7 +105,7 @@ impl Step for ApiKeyStep {
         };
         cx.identity.api_key = Some(value.to_owned());
         cx.identity.api_key_id = Some(entry.id.clone());
-        cx.extensions.insert(KeyContext { entry, plan, stage });
+        cx.usage_key = Some(KeyContext { entry, plan, stage });
         StepFuture::ready(Verdict::Continue)
     }
 }
@@ -152,7 +152,7 @@ impl Step for ThrottleStep {
         prepared: &'a Prepared,
     ) -> StepFuture<'a> {
         let mut checks: [Option<&Gcra>; 4] = [None; 4];
-        let key = cx.extensions.get::<KeyContext>();
+        let key = cx.usage_key.as_ref();
         if let Some(kc) = key
             && let Some(kp) = kc.entry.plans.get(kc.plan)
         {
@@ -203,7 +203,7 @@ impl Step for QuotaStep {
         cx: &'a mut RequestContext<'_>,
         _prepared: &'a Prepared,
     ) -> StepFuture<'a> {
-        let Some(kc) = cx.extensions.get::<KeyContext>() else {
+        let Some(kc) = cx.usage_key.as_ref() else {
             return StepFuture::ready(Verdict::Continue);
         };
         let Some(kp) = kc.entry.plans.get(kc.plan) else {
