@@ -265,7 +265,8 @@ impl ConnectionService {
         let (mut head, body) = request.into_parts();
         let request_id = head
             .headers
-            .get(REQUEST_ID_HEADER)
+            // A `HeaderName`, not the text: a name given as text is parsed on every look-up.
+            .get(const { HeaderName::from_static(REQUEST_ID_HEADER) })
             .and_then(|v| RequestId::parse(v.as_bytes()))
             .unwrap_or_else(|| inner.ids.next_id());
         if let Err(rejection) = check_request_path(head.uri.path()) {

@@ -575,11 +575,16 @@ fn time_ok(verified: &Verified, now: i64, leeway: i64) -> bool {
 /// case) and the whitespace around it. Found in the value's bytes: the characters are checked
 /// only when the token is not in the cache (see [`Token::as_str`]).
 fn token_of(cx: &RequestContext<'_>, config: &JwtAuthorizer) -> Option<Token> {
-    let name = match &config.identity_source {
-        crate::definition::mapping::IdentitySource::Header(name) => name.as_str(),
-        _ => "authorization",
+    let value = match &config.identity_source {
+        // The usual source, by its `HeaderName`: a name given as text is parsed (and lower-cased)
+        // on every look-up.
+        crate::definition::mapping::IdentitySource::Header(name)
+            if !name.eq_ignore_ascii_case("authorization") =>
+        {
+            cx.head.headers.get(name.as_str())?
+        }
+        _ => cx.head.headers.get(http::header::AUTHORIZATION)?,
     };
-    let value = cx.head.headers.get(name)?;
     let text = value.as_bytes().trim_ascii();
     let token = match text.get(..7) {
         Some(p) if p.eq_ignore_ascii_case(b"bearer ") => text.get(7..)?.trim_ascii(),

@@ -73,7 +73,7 @@ impl Step for ApiKeyStep {
             ApiKeySource::Header => cx
                 .head
                 .headers
-                .get(API_KEY_HEADER)
+                .get(const { HeaderName::from_static(API_KEY_HEADER) })
                 .and_then(|v| v.to_str().ok()),
             ApiKeySource::Authorizer => cx
                 .authorizer
