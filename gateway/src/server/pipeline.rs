@@ -733,7 +733,10 @@ impl ConnectionService {
         let sent = Instant::now();
         let deadline = tokio::time::Instant::from_std(sent)
             + Duration::from_millis(u64::from(http.timeout_ms));
-        let answer = inner.client.request(request, websocket, tls, deadline).await;
+        let answer = inner
+            .client
+            .request(request, websocket, tls, deadline)
+            .await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
             Err(proxy::BackendError::TimedOut) => {

@@ -146,7 +146,7 @@ impl BackendPool {
     pub(crate) fn new(idle_timeout: Duration, max_idle_per_host: usize) -> Self {
         Self {
             plain: Arc::new(Mutex::new(IdleConns {
-                by_authority: HashMap::new(),
+                by_authority: HashMap::default(),
                 swept: Instant::now(),
             })),
             idle: Mutex::new(IdleConnections {
