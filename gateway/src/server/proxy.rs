@@ -563,8 +563,11 @@ pub(crate) struct Query<'q> {
 
 impl<'q> Query<'q> {
     pub(crate) fn parse(raw: Option<&'q str>) -> Self {
+        // Most requests have no query: no splitter to set up.
+        let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
+            return Self { pairs: Vec::new() };
+        };
         let pairs = raw
-            .unwrap_or_default()
             .split('&')
             .filter(|p| !p.is_empty())
             .map(|pair| {
