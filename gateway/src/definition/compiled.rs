@@ -495,9 +495,18 @@ pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
             .and_then(|end| host.get(..=end))
             .unwrap_or(host)
     } else {
-        host.rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(host, |(h, _)| h)
+        // By bytes: `rsplit_once(':')` sets up a searcher on every request.
+        match host.bytes().rposition(|b| b == b':') {
+            Some(colon)
+                if host
+                    .as_bytes()
+                    .get(colon + 1..)
+                    .is_some_and(|port| port.iter().all(u8::is_ascii_digit)) =>
+            {
+                host.get(..colon).unwrap_or(host)
+            }
+            _ => host,
+        }
     };
     if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(without_port.to_ascii_lowercase())
@@ -921,6 +930,9 @@ mod tests {
         assert_eq!(normalize_host("API.Example.com:8080"), "api.example.com");
         assert_eq!(normalize_host("[::1]:8080"), "[::1]");
         assert_eq!(normalize_host("localhost"), "localhost");
+        assert_eq!(normalize_host("host:"), "host");
+        assert_eq!(normalize_host("a:b:c"), "a:b:c");
+        assert_eq!(normalize_host("a:b:80"), "a:b");
     }
 
     #[test]

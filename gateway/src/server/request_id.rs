@@ -145,6 +145,29 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_the_seeded_sequence() {
+        // Fixed by the algorithm (splitmix64 of seed and counter): a change of the digit
+        // layout or of the version and variant bits shows here.
+        let ids = RequestIds {
+            seed: 0x0123_4567_89ab_cdef,
+            counter: AtomicU64::new(0),
+        };
+        assert_eq!(
+            ids.next_id().as_str(),
+            "157a3807-a48f-4a9d-abd2-cfbe4bcb0898"
+        );
+        assert_eq!(
+            ids.next_id().as_str(),
+            "e821eebb-c077-4421-9728-d2495c3fbba2"
+        );
+        ids.counter.store(1 << 40, Ordering::Relaxed);
+        assert_eq!(
+            ids.next_id().as_str(),
+            "cebfe7af-ad86-47b0-8f4a-4a9831cac25a"
+        );
+    }
+
+    #[test]
     fn client_ids_must_be_uuids() {
         assert!(RequestId::parse(b"6F9619FF-8B86-D011-B42D-00C04FC964FF").is_some());
         for bad in [
