@@ -76,9 +76,10 @@ pub enum CryptoError {
 /// Compares two byte strings in time that depends only on their lengths.
 ///
 /// Eight bytes at a time: the differences of all words are OR-ed together with no branch on
-/// them, and only that sum is compared, by `subtle` (whose comparison the optimiser cannot
-/// turn into an early exit). `subtle`'s own slice comparison goes byte by byte, about ten
-/// instructions a byte, and an API key is compared on every request.
+/// them, the running value passed through `black_box` after each word so that the optimiser
+/// cannot stop early once it is non-zero, and only the sum is compared, by `subtle`.
+/// `subtle`'s own slice comparison goes byte by byte, about ten instructions a byte, and an
+/// API key is compared on every request.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq as _;
     if a.len() != b.len() {
@@ -88,7 +89,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let (b_words, b_rest) = b.as_chunks::<8>();
     let mut difference = 0u64;
     for (x, y) in a_words.iter().zip(b_words) {
-        difference |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
+        difference =
+            std::hint::black_box(difference | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y)));
     }
     for (x, y) in a_rest.iter().zip(b_rest) {
         difference |= u64::from(x ^ y);

@@ -217,14 +217,50 @@ fn split_location<'a>(rest: &'a str, whole: &str) -> Result<(ParamLocation, &'a 
 impl MappingTarget {
     /// Parses `integration.request.{location}.{name}`; the short form `{location}.{name}` is
     /// accepted too (the declarative file uses it).
+    ///
+    /// A header that frames the backend request or belongs to its connection (`Content-Length`,
+    /// `Transfer-Encoding`, `Expect` and the hop-by-hop headers) is refused: the gateway writes
+    /// those itself, and a mapped one, fed from a client's header, could make the backend read
+    /// a body of another length on a pooled connection. API Gateway reserves them too.
     pub fn parse(text: &str) -> Result<Self, Problem> {
         let rest = text.strip_prefix("integration.request.").unwrap_or(text);
         let (location, name) = split_location(rest, text)?;
+        if matches!(
+            location,
+            ParamLocation::Header | ParamLocation::MultiValueHeader
+        ) && frames_or_hops(name)
+        {
+            return Err(Problem::invalid(
+                "parameter",
+                text,
+                "the gateway sets the framing and connection headers of a backend request \
+                 itself (Content-Length, Transfer-Encoding, Expect, Connection, Keep-Alive, TE, \
+                 Trailer, Upgrade, Proxy-*); they cannot be mapped",
+            ));
+        }
         Ok(Self {
             location,
             name: name.to_owned(),
         })
     }
+}
+
+/// A header name (any case) that frames a request or is hop-by-hop (RFC 9110 section 7.6.1).
+fn frames_or_hops(name: &str) -> bool {
+    const NAMES: [&str; 8] = [
+        "content-length",
+        "transfer-encoding",
+        "expect",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || name
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
 }
 
 impl fmt::Display for MappingTarget {
@@ -406,6 +442,30 @@ mod tests {
             ParamLocation::Header
         );
         assert!(MappingTarget::parse("integration.request.cookie.x").is_err());
+        // The framing and connection headers are the gateway's: never mapped, in any case.
+        for name in [
+            "Content-Length",
+            "transfer-encoding",
+            "EXPECT",
+            "Connection",
+            "keep-alive",
+            "TE",
+            "trailer",
+            "Upgrade",
+            "Proxy-Authorization",
+            "proxy-connection",
+        ] {
+            for location in ["header", "multivalueheader"] {
+                let text = format!("integration.request.{location}.{name}");
+                assert!(MappingTarget::parse(&text).is_err(), "{text}");
+            }
+        }
+        // Others, the `Host` among them, are.
+        for name in ["Host", "x-tenant", "Accept", "tex", "proxy"] {
+            let text = format!("integration.request.header.{name}");
+            assert!(MappingTarget::parse(&text).is_ok(), "{text}");
+        }
+        assert!(MappingTarget::parse("integration.request.querystring.connection").is_ok());
         assert!(RequestParam::parse("method.request.multivalueheader.x", false).is_err());
         assert_eq!(
             RequestParam::parse("method.request.path.id", false).unwrap(),

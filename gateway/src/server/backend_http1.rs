@@ -44,8 +44,8 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// Room left in a response's header map for the fields the gateway adds to it
-/// (`x-amzn-requestid` and the stages' own), so that adding them does not grow the map: a
-/// grow rehashes every field.
+/// (`x-amzn-requestid`, `X-Cache`, a stage's own), so that adding them does not usually grow
+/// the map, which rehashes every field; a response with CORS headers may still grow it once.
 const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
 
 /// One keep-alive connection to a backend.

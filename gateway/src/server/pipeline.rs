@@ -723,7 +723,7 @@ impl ConnectionService {
             None
         };
         // The headers go to the backend as they are, not copied: a stage that needs a request
-        // header in `on_response` keeps it in `cx.extensions` (see `Stage::on_response`).
+        // header in `on_response` keeps it in `cx.extensions` (see `Step::on_response`).
         let headers = std::mem::take(&mut cx.head.headers);
         let forwarding = Forwarding {
             secure: self.secure,

@@ -164,8 +164,10 @@ impl BackendPool {
 
     /// Sends `request` (absolute URI) on a pooled connection to its authority; an `https://`
     /// one with `tls` (the Mozilla roots when `None`). `websocket`: the request is a WebSocket
-    /// upgrade ([`is_websocket_upgrade`], which the caller asked already). [`BackendError::TimedOut`] when the
-    /// response head has not arrived by `deadline` (the integration timeout).
+    /// upgrade, as the caller found with [`is_websocket_upgrade`] (mappings cannot set
+    /// `Connection` or `Upgrade`, so the client's headers decide); an `https://` request is
+    /// checked again on its own path. [`BackendError::TimedOut`] when the response head has
+    /// not arrived by `deadline` (the integration timeout).
     pub(crate) async fn request(
         &self,
         request: Request<GatewayBody>,
