@@ -463,7 +463,7 @@ fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
         let last = headers
             .get_all(header::TRANSFER_ENCODING)
             .iter()
-            .last()
+            .next_back()
             .and_then(|v| v.as_bytes().rsplit(|b| *b == b',').next())
             .map(<[u8]>::trim_ascii);
         return Ok(match last {
