@@ -163,7 +163,10 @@ def test_stop_user_import_job_stops_a_job_before_or_while_it_runs(server):
 
     assert wait_until(lambda: status() != "Created", timeout=30)
     stopping = admin.stop_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])["UserImportJob"]
-    assert stopping["Status"] == "Stopping"
+    # The answer describes the job after the stop was recorded: the runner may have seen the
+    # stop and finished in between (it checks every few rows), so `Stopped` is right too. That
+    # it stopped while running shows below: rows imported, the rest skipped.
+    assert stopping["Status"] in ("Stopping", "Stopped"), stopping
     runner.join(timeout=600)
     assert outcome, "StartUserImportJob returned"
     final = admin.describe_user_import_job(UserPoolId=pool.pool_id, JobId=running["JobId"])["UserImportJob"]
