@@ -45,8 +45,11 @@ impl WorkerListeners {
     /// every listener gets that one. Must run inside a tokio runtime.
     ///
     /// `SO_REUSEPORT` would let a second process bind a port this one serves, and the kernel
-    /// would split the connections between them without a word; so the port is first bound
-    /// once without it, which fails with "address in use" as a plain bind does.
+    /// would split the connections between them without a word; so a given port is first bound
+    /// once without it, which fails with "address in use" as a plain bind does. Port 0 is
+    /// not: the kernel picks a port nobody holds, and the first worker's listener keeps it
+    /// from then on (binding it plainly first and closing that socket would free the port for
+    /// anyone, a parallel test or another server, before the workers bind it).
     pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Self> {
         if count == 0 || count > MAX_WORKERS {
             return Err(io::Error::new(
@@ -54,9 +57,16 @@ impl WorkerListeners {
                 format!("the gateway runs 1 to {MAX_WORKERS} workers, not {count}"),
             ));
         }
-        let addr = std::net::TcpListener::bind(addr)?.local_addr()?;
         let mut listeners = Vec::with_capacity(count);
-        for _ in 0..count {
+        let addr = if addr.port() == 0 {
+            let first = shared_listener(addr)?;
+            let picked = first.local_addr()?;
+            listeners.push(first.into_std()?);
+            picked
+        } else {
+            std::net::TcpListener::bind(addr)?.local_addr()?
+        };
+        while listeners.len() < count {
             listeners.push(shared_listener(addr)?.into_std()?);
         }
         Ok(Self { addr, listeners })

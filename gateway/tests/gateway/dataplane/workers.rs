@@ -20,6 +20,9 @@ async fn workers_share_one_port_and_answer_every_connection() {
     let listeners = WorkerListeners::bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
     let addr = listeners.local_addr();
     assert_ne!(addr.port(), 0);
+    // The picked port is held from the moment `bind` returns: nobody else can take it.
+    let taken = std::net::TcpListener::bind(addr).unwrap_err();
+    assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse, "{taken}");
     let made = Arc::new(AtomicUsize::new(0));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = {
