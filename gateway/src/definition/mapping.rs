@@ -245,22 +245,20 @@ impl MappingTarget {
     }
 }
 
-/// A header name (any case) that frames a request or is hop-by-hop (RFC 9110 section 7.6.1).
+/// A header name (any case) that frames a request or is hop-by-hop.
 fn frames_or_hops(name: &str) -> bool {
-    const NAMES: [&str; 8] = [
-        "content-length",
-        "transfer-encoding",
-        "expect",
-        "connection",
-        "keep-alive",
-        "te",
-        "trailer",
-        "upgrade",
-    ];
-    NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
-        || name
-            .get(..6)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
+    let name = name.to_ascii_lowercase();
+    is_hop_by_hop(&name) || name == "content-length" || name == "expect"
+}
+
+/// Whether a header, by its lower-case name, is hop-by-hop by itself (RFC 9110 section
+/// 7.6.1; the headers a `Connection` field names are found through it). The gateway removes
+/// these from what it forwards, and a mapping may not set them.
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade"
+    ) || name.starts_with("proxy-")
 }
 
 impl fmt::Display for MappingTarget {

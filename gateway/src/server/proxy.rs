@@ -23,7 +23,7 @@ use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
-use crate::definition::mapping::{MappingSource, ParamLocation, RequestParam};
+use crate::definition::mapping::{self, MappingSource, ParamLocation, RequestParam};
 use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
@@ -980,13 +980,9 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Whether a header is hop-by-hop by itself (headers that `Connection` names are found
-/// through `Connection`, which is).
+/// Whether a header is hop-by-hop by itself (see [`mapping::is_hop_by_hop`]).
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade"
-    ) || name.as_str().starts_with("proxy-")
+    mapping::is_hop_by_hop(name.as_str())
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
