@@ -735,7 +735,7 @@ impl ConnectionService {
             + Duration::from_millis(u64::from(http.timeout_ms));
         let answer = inner
             .client
-            .request(request, websocket, tls, deadline)
+            .request(request, websocket, tls, sent, deadline)
             .await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {

@@ -167,12 +167,14 @@ impl BackendPool {
     /// upgrade, as the caller found with [`is_websocket_upgrade`] (mappings cannot set
     /// `Connection` or `Upgrade`, so the client's headers decide); an `https://` request is
     /// checked again on its own path. [`BackendError::TimedOut`] when the response head has
-    /// not arrived by `deadline` (the integration timeout).
+    /// not arrived by `deadline` (the integration timeout). `sent`: when the caller sent it
+    /// (the pool ages its idle connections from then, without reading the clock again).
     pub(crate) async fn request(
         &self,
         request: Request<GatewayBody>,
         websocket: bool,
         tls: Option<&Arc<BackendTls>>,
+        sent: Instant,
         deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
         let uri = request.uri();
@@ -180,8 +182,8 @@ impl BackendPool {
         // hyper's): boxed, so every request's future stays small (it is moved into a box of
         // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
-            let sent = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
-            return match Box::pin(sent).await {
+            let answer = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
+            return match Box::pin(answer).await {
                 Ok(answer) => Ok(answer?.map(GatewayBody::Incoming)),
                 Err(_) => Err(BackendError::TimedOut),
             };
@@ -197,10 +199,12 @@ impl BackendPool {
         if request.body().is_end_stream() && !websocket {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
-            return self.request_plain(&head, &authority, deadline).await;
+            return self.request_plain(&head, &authority, sent, deadline).await;
         }
-        let sent = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
-        Box::pin(sent).await.unwrap_or(Err(BackendError::TimedOut))
+        let answer = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
+        Box::pin(answer)
+            .await
+            .unwrap_or(Err(BackendError::TimedOut))
     }
 
     /// A request with a body, or an upgrade, to a plain backend: through hyper.
@@ -247,6 +251,7 @@ impl BackendPool {
         &self,
         request: &http::request::Parts,
         authority: &Authority,
+        sent: Instant,
         deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
         let key = authority.as_str();
@@ -263,7 +268,7 @@ impl BackendPool {
             headers: &request.headers,
         };
         loop {
-            let (conn, pooled) = match self.checkout_plain(key) {
+            let (conn, pooled) = match self.checkout_plain(key, sent) {
                 Some(conn) => (conn, true),
                 None => {
                     // The error names host and port only: user info may hold a password.
@@ -293,8 +298,7 @@ impl BackendPool {
         }
     }
 
-    fn checkout_plain(&self, key: &str) -> Option<Conn> {
-        let now = Instant::now();
+    fn checkout_plain(&self, key: &str, now: Instant) -> Option<Conn> {
         let mut idle = self.plain.lock().unwrap_or_else(|e| e.into_inner());
         if now.duration_since(idle.swept) >= self.idle_timeout {
             idle.swept = now;
@@ -704,6 +708,22 @@ pub(crate) fn backend_uri(
     proxy: bool,
     query: &Query<'_>,
 ) -> Result<Uri, GatewayError> {
+    let rendered = render_backend_uri(cx, http, proxy, query)?;
+    // The rendered text becomes the URI's buffer, not a copy of it. It is checked as it is
+    // parsed; the rare refusal renders it again for the message.
+    Uri::from_maybe_shared(bytes::Bytes::from(rendered)).map_err(|_| {
+        let uri = render_backend_uri(cx, http, proxy, query).unwrap_or_default();
+        GatewayError::BadEndpoint(loggable_uri(&uri))
+    })
+}
+
+/// The text of [`backend_uri`], not yet parsed.
+fn render_backend_uri(
+    cx: &RequestContext<'_>,
+    http: &HttpIntegration,
+    proxy: bool,
+    query: &Query<'_>,
+) -> Result<String, GatewayError> {
     let greedy = cx.hit.resource.path.greedy_param();
     // A value that would make a dot segment stops the rendering and the request (400).
     let refused = std::cell::Cell::new(None);
@@ -752,7 +772,7 @@ pub(crate) fn backend_uri(
         uri.push('=');
         push_query_component(&mut uri, &value);
     }
-    Uri::try_from(uri.as_str()).map_err(|_| GatewayError::BadEndpoint(loggable_uri(&uri)))
+    Ok(uri)
 }
 
 /// A backend URI as logs and `$context.integration.error` may show it: without the user info
@@ -1098,7 +1118,10 @@ mod tests {
             .body(GatewayBody::Empty)
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let response = pool.request(request, false, None, deadline).await.unwrap();
+        let response = pool
+            .request(request, false, None, Instant::now(), deadline)
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.into_body().collect().await.unwrap();
     }
