@@ -1,11 +1,11 @@
 //! Routing to HTTP backends: path parameters and greedy paths in the backend URI, stage
-//! variables, parameter mappings, forwarded headers, timeouts, unreachable backends, mocks
-//! and non-proxy integration responses.
+//! variables, parameter mappings, forwarded headers, timeouts, unreachable backends, a backend
+//! URI that does not parse, mocks and non-proxy integration responses.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::support::{raw, start};
+use super::support::{backend, raw, start, start_defined, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_params_stage_variables_and_mappings_reach_the_backend() {
@@ -186,4 +186,38 @@ async fn ambiguous_hosts_are_refused() {
             "{rule}: {answer}"
         );
     }
+}
+
+/// A backend URI that renders to something not a URI (here from a stage variable) is the
+/// API's configuration error (500), and the log names the URI without its query string,
+/// where a mapping may have put a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_uri_that_does_not_parse_is_logged_without_its_query() {
+    const LOG: &str =
+        r#"{\"status\":\"$context.status\",\"error\":\"$context.integration.error\"}"#;
+    let text = r#"
+apis:
+  a:
+    resources:
+      /bad:
+        GET: {integration: {type: http_proxy, uri: "http://${stageVariables.host}/x?token=${stageVariables.token}"}}
+stages:
+  a: {prod: {access_log_format: "{LOG}", variables: {host: "bad host", token: "s3cret-value"}}}
+base_path_mappings:
+  - {base_path: "", api: a, stage: prod}
+"#
+    .replace("{LOG}", LOG);
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    let answer = gw.get("/bad").await;
+    assert_eq!(answer.status, 500);
+    let lines = gw.log_lines(1).await;
+    let line = lines
+        .iter()
+        .find(|l| l.contains("500"))
+        .unwrap_or_else(|| panic!("no log line in {lines:?}"));
+    assert!(
+        line.contains("the endpoint uri `http://bad host/x?…` is not a valid http uri"),
+        "{line}"
+    );
+    assert!(!line.contains("s3cret"), "{line}");
 }
