@@ -67,9 +67,13 @@ pub(crate) struct Settings {
 
 /// What the connection does once a request head has been read.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per request and taken apart at once: a box would be an allocation per request"
+)]
 enum Next {
     /// Serve this request here.
-    Serve(Box<Simple>),
+    Serve(Simple),
     /// Let hyper serve the connection from the start of the buffer.
     HandOver,
 }
@@ -211,7 +215,7 @@ where
         let Simple {
             request,
             keep_alive,
-        } = *simple;
+        } = simple;
         let exchange = Exchange {
             head: request.method() == Method::HEAD,
             http10: request.version() == Version::HTTP_10,
@@ -309,10 +313,10 @@ fn parse(
                 Version::HTTP_10
             };
             *request.headers_mut() = headers;
-            Ok(Some(Next::Serve(Box::new(Simple {
+            Ok(Some(Next::Serve(Simple {
                 request,
                 keep_alive,
-            }))))
+            })))
         }
         None => {
             let mut whole = BytesMut::with_capacity(bytes.len() + read.len());
