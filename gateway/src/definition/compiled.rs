@@ -110,7 +110,7 @@ pub struct RouteHit<'g> {
     pub route: RouteId,
     pub settings: &'g RouteSettings,
     /// The matched base path (`v1`), empty for the root.
-    pub base_path: String,
+    pub base_path: &'g str,
     /// The path the API sees: after the base path and the stage (`$context.path` minus those).
     pub resource_request_path: String,
 }
@@ -377,24 +377,34 @@ impl Gateway {
 
         // 1. `{apiId}.execute-api.…`
         let execute_api = host.as_deref().and_then(|h| execute_api_id(h));
-        let (target_api, fixed_stage, base_len): (&str, Option<&Arc<CompiledStage>>, usize) =
-            match execute_api.and_then(|id| self.apis.get_key_value(id)) {
-                Some((id, _)) => (id.as_str(), None, 0),
-                None => {
-                    let mappings = host
-                        .as_deref()
-                        .and_then(|h| self.domains.get(h))
-                        .unwrap_or(&self.any_domain);
-                    match longest_base_path(mappings, rest) {
-                        Some((target, len)) => (target.api_id.as_str(), target.stage.as_ref(), len),
-                        None => return miss(MissReason::NoMapping, None, None),
-                    }
+        // The base path is the mapping's own text (equal to the start of `rest`), so the hit
+        // borrows it rather than copying it.
+        let (target_api, fixed_stage, base_path, base_len): (
+            &str,
+            Option<&Arc<CompiledStage>>,
+            &'g str,
+            usize,
+        ) = match execute_api.and_then(|id| self.apis.get_key_value(id)) {
+            Some((id, _)) => (id.as_str(), None, "", 0),
+            None => {
+                let mappings = host
+                    .as_deref()
+                    .and_then(|h| self.domains.get(h))
+                    .unwrap_or(&self.any_domain);
+                match longest_base_path(mappings, rest) {
+                    Some((base_path, target, len)) => (
+                        target.api_id.as_str(),
+                        target.stage.as_ref(),
+                        base_path,
+                        len,
+                    ),
+                    None => return miss(MissReason::NoMapping, None, None),
                 }
-            };
+            }
+        };
         let Some((api_id, api)) = self.apis.get_key_value(target_api) else {
             return miss(MissReason::NoMapping, None, None);
         };
-        let base_path = rest.get(..base_len).unwrap_or_default();
         let after_base = rest
             .get(base_len..)
             .unwrap_or_default()
@@ -435,7 +445,7 @@ impl Gateway {
                     path_params: m.path_params,
                     route: m.route,
                     settings,
-                    base_path: base_path.trim_end_matches('/').to_owned(),
+                    base_path,
                     resource_request_path: api_path_with_slash.to_owned(),
                 })
             }
@@ -515,9 +525,12 @@ pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The longest base path that prefixes `rest` on segment boundaries: the target and the
-/// byte length of the prefix.
-fn longest_base_path<'m>(mappings: &'m Mappings, rest: &str) -> Option<(&'m Target, usize)> {
+/// The mapping with the longest base path that is a whole-segment prefix of `rest`, with
+/// its base path (the mapping's own text) and the length it takes of `rest`.
+fn longest_base_path<'m>(
+    mappings: &'m Mappings,
+    rest: &str,
+) -> Option<(&'m str, &'m Target, usize)> {
     // Candidate prefix ends, shortest first: 0, then after each of the first max_depth
     // segments; kept on the stack (max_depth is bounded by the path depth limit).
     let mut ends = [0usize; 65];
@@ -536,7 +549,8 @@ fn longest_base_path<'m>(mappings: &'m Mappings, rest: &str) -> Option<(&'m Targ
     }
     ends.get(..count)?.iter().rev().find_map(|&end| {
         let key = rest.get(..end)?;
-        mappings.by_base_path.get(key).map(|t| (t, end))
+        let (base_path, target) = mappings.by_base_path.get_key_value(key)?;
+        Some((base_path.as_str(), target, end))
     })
 }
 
