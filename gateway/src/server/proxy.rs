@@ -167,8 +167,9 @@ impl BackendPool {
     /// upgrade, as the caller found with [`is_websocket_upgrade`] (mappings cannot set
     /// `Connection` or `Upgrade`, so the client's headers decide); an `https://` request is
     /// checked again on its own path. [`BackendError::TimedOut`] when the response head has
-    /// not arrived by `deadline` (the integration timeout). `sent`: when the caller sent it
-    /// (the pool ages its idle connections from then, without reading the clock again).
+    /// not arrived by `deadline` (the integration timeout). `sent`: the time the caller read
+    /// just before this call (the first pool look-up ages idle connections from it instead of
+    /// reading the clock again; a retry reads the clock).
     pub(crate) async fn request(
         &self,
         request: Request<GatewayBody>,
@@ -267,8 +268,9 @@ impl BackendPool {
             host,
             headers: &request.headers,
         };
+        let mut now = sent;
         loop {
-            let (conn, pooled) = match self.checkout_plain(key, sent) {
+            let (conn, pooled) = match self.checkout_plain(key, now) {
                 Some(conn) => (conn, true),
                 None => {
                     // The error names host and port only: user info may hold a password.
@@ -291,25 +293,31 @@ impl BackendPool {
             match conn.send(outgoing, deadline, checkin).await {
                 Ok(response) => return Ok(response),
                 // Closed before a byte of an answer: the backend closed it while idle.
-                Err(Http1Error::Closed) if pooled && request.method.is_idempotent() => {}
+                Err(Http1Error::Closed) if pooled && request.method.is_idempotent() => {
+                    // The failed attempt took time: the next look-up ages connections from now.
+                    now = Instant::now();
+                }
                 Err(Http1Error::TimedOut) => return Err(BackendError::TimedOut),
                 Err(err) => return Err(err.into()),
             }
         }
     }
 
+    /// An idle connection to `key`, not idle past the timeout at `now`. `now` may be a little
+    /// earlier than a connection's check-in (read before another request put it back): its
+    /// idle time is then zero.
     fn checkout_plain(&self, key: &str, now: Instant) -> Option<Conn> {
         let mut idle = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-        if now.duration_since(idle.swept) >= self.idle_timeout {
+        if now.saturating_duration_since(idle.swept) >= self.idle_timeout {
             idle.swept = now;
             idle.by_authority.retain(|_, list| {
-                list.retain(|(_, since)| now.duration_since(*since) < self.idle_timeout);
+                list.retain(|(_, since)| now.saturating_duration_since(*since) < self.idle_timeout);
                 !list.is_empty()
             });
         }
         let list = idle.by_authority.get_mut(key)?;
         while let Some((conn, since)) = list.pop() {
-            if now.duration_since(since) < self.idle_timeout && conn.idle_usable() {
+            if now.saturating_duration_since(since) < self.idle_timeout && conn.idle_usable() {
                 return Some(conn);
             }
         }
@@ -712,6 +720,7 @@ pub(crate) fn backend_uri(
     // The rendered text becomes the URI's buffer, not a copy of it. It is checked as it is
     // parsed; the rare refusal renders it again for the message.
     Uri::from_maybe_shared(bytes::Bytes::from(rendered)).map_err(|_| {
+        // The same inputs rendered the same text a moment ago; it cannot fail now.
         let uri = render_backend_uri(cx, http, proxy, query).unwrap_or_default();
         GatewayError::BadEndpoint(loggable_uri(&uri))
     })
@@ -788,12 +797,11 @@ fn loggable_uri(uri: &str) -> String {
     let Some((scheme, rest)) = before_query.split_once("://") else {
         return format!("{before_query}{cut}");
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    format!("{scheme}://{host}{path}{cut}")
+    // Everything up to the last `@` goes, not only up to the first `/`: this text did not
+    // parse, so a password holding a `/` may have put the authority's end in the wrong place.
+    // (A path's own `@` then cuts the path too; the message still names where it goes.)
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    format!("{scheme}://{host_and_path}{cut}")
 }
 
 fn push_query_component(out: &mut String, text: &str) {
@@ -1216,6 +1224,8 @@ mod tests {
             ),
             ("http://bad host/x", "http://bad host/x"),
             ("http://a@b@host/x#frag", "http://host/x?…"),
+            ("http://admin:pa/ss@host/x", "http://host/x"),
+            ("http://admin:pa/ss@host/x?k=v", "http://host/x?…"),
             ("not a uri?key=1", "not a uri?…"),
         ] {
             assert_eq!(loggable_uri(uri), logged, "{uri}");
