@@ -377,36 +377,29 @@ impl Gateway {
 
         // 1. `{apiId}.execute-api.…`
         let execute_api = host.as_deref().and_then(|h| execute_api_id(h));
-        // The base path is the mapping's own text (equal to the start of `rest`), so the hit
-        // borrows it rather than copying it.
-        let (target_api, fixed_stage, base_path, base_len): (
-            &str,
-            Option<&Arc<CompiledStage>>,
-            &'g str,
-            usize,
-        ) = match execute_api.and_then(|id| self.apis.get_key_value(id)) {
-            Some((id, _)) => (id.as_str(), None, "", 0),
-            None => {
-                let mappings = host
-                    .as_deref()
-                    .and_then(|h| self.domains.get(h))
-                    .unwrap_or(&self.any_domain);
-                match longest_base_path(mappings, rest) {
-                    Some((base_path, target, len)) => (
-                        target.api_id.as_str(),
-                        target.stage.as_ref(),
-                        base_path,
-                        len,
-                    ),
-                    None => return miss(MissReason::NoMapping, None, None),
+        // The base path is the mapping's own text, equal to the start of `rest`: the hit
+        // borrows it rather than copying it, and the API's path starts after it.
+        let (target_api, fixed_stage, base_path): (&str, Option<&Arc<CompiledStage>>, &'g str) =
+            match execute_api.and_then(|id| self.apis.get_key_value(id)) {
+                Some((id, _)) => (id.as_str(), None, ""),
+                None => {
+                    let mappings = host
+                        .as_deref()
+                        .and_then(|h| self.domains.get(h))
+                        .unwrap_or(&self.any_domain);
+                    match longest_base_path(mappings, rest) {
+                        Some((base_path, target)) => {
+                            (target.api_id.as_str(), target.stage.as_ref(), base_path)
+                        }
+                        None => return miss(MissReason::NoMapping, None, None),
+                    }
                 }
-            }
-        };
+            };
         let Some((api_id, api)) = self.apis.get_key_value(target_api) else {
             return miss(MissReason::NoMapping, None, None);
         };
         let after_base = rest
-            .get(base_len..)
+            .get(base_path.len()..)
             .unwrap_or_default()
             .trim_start_matches('/');
 
@@ -526,11 +519,8 @@ pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The mapping with the longest base path that is a whole-segment prefix of `rest`, with
-/// its base path (the mapping's own text) and the length it takes of `rest`.
-fn longest_base_path<'m>(
-    mappings: &'m Mappings,
-    rest: &str,
-) -> Option<(&'m str, &'m Target, usize)> {
+/// its base path (the mapping's own text, so also the start of `rest`).
+fn longest_base_path<'m>(mappings: &'m Mappings, rest: &str) -> Option<(&'m str, &'m Target)> {
     // Candidate prefix ends, shortest first: 0, then after each of the first max_depth
     // segments; kept on the stack (max_depth is bounded by the path depth limit).
     let mut ends = [0usize; 65];
@@ -550,7 +540,7 @@ fn longest_base_path<'m>(
     ends.get(..count)?.iter().rev().find_map(|&end| {
         let key = rest.get(..end)?;
         let (base_path, target) = mappings.by_base_path.get_key_value(key)?;
-        Some((base_path.as_str(), target, end))
+        Some((base_path.as_str(), target))
     })
 }
 
