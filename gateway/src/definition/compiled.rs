@@ -32,7 +32,7 @@ use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
     MethodSettingsKey, Stage, StageMethodSettings, StageSource, UsagePlan,
 };
-use crate::definition::template::is_stage_variable_name;
+use crate::definition::template::{is_stage_variable_name, stage_variable_value_problem};
 use crate::definition::validate::is_identifier;
 
 /// Everything a gateway serves, before compilation: the output of the loaders.
@@ -652,14 +652,10 @@ fn check_stage(
                 ),
             );
         }
-        if value.len() > 2048 || value.chars().any(char::is_control) {
+        if let Some(reason) = stage_variable_value_problem(value) {
             problems.push(
                 format!("{here}.variables.{name}"),
-                Problem::invalid(
-                    "stage variable value",
-                    name.as_str(),
-                    "at most 2048 printable characters",
-                ),
+                Problem::invalid("value of the stage variable", name.as_str(), reason),
             );
         }
     }

@@ -99,7 +99,8 @@ impl UriTemplate {
 
     /// Renders the URI. `path_value` returns the already-encoded value for a `{…}` parameter
     /// (see [`encode_path_value`]); stage variables are inserted verbatim because they are
-    /// operator-controlled and may hold a scheme and host.
+    /// operator-controlled, may hold a scheme and host, and hold only the characters
+    /// [`stage_variable_value_problem`] lets through.
     pub fn render<'a>(
         &self,
         path_value: impl Fn(&str) -> Option<Cow<'a, str>>,
@@ -187,6 +188,32 @@ pub fn is_stage_variable_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The longest stage variable value taken.
+pub const MAX_STAGE_VARIABLE_VALUE: usize = 2048;
+
+/// Why a stage variable value is refused, or `None` when it is taken: API Gateway's set,
+/// `[A-Za-z0-9-._~:/?#&=,]+`, so a value renders into a backend URI, a header or a mapping as
+/// it is (no space, `%`, `@`, quote or control character can change what it lands in), and
+/// at most [`MAX_STAGE_VARIABLE_VALUE`] bytes. The reason names the first character refused,
+/// never the value (a value may be a secret).
+pub fn stage_variable_value_problem(value: &str) -> Option<String> {
+    let taken = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c);
+    const SET: &str = "use 1 to 2048 letters, digits and `-._~:/?#&=,` (API Gateway's set)";
+    if value.is_empty() {
+        return Some(format!("{SET}; the value is empty"));
+    }
+    if value.len() > MAX_STAGE_VARIABLE_VALUE {
+        return Some(format!("{SET}; the value has {} bytes", value.len()));
+    }
+    let (at, c) = value.char_indices().find(|&(_, c)| !taken(c))?;
+    let found = match c {
+        ' ' => "a space".to_owned(),
+        c if c.is_control() => format!("a control character (U+{:04X})", u32::from(c)),
+        c => format!("`{c}`"),
+    };
+    Some(format!("{SET}; found {found} at byte {at}"))
 }
 
 /// Percent-encodes a decoded path value for insertion into a backend URI. With

@@ -335,6 +335,42 @@ fn stage_variables_an_integration_needs_are_warned_about() {
 }
 
 #[test]
+fn stage_variable_values_outside_api_gateways_set_are_refused_by_name() {
+    let stage = |value: &str| {
+        format!(
+            "apis:\n  a:\n    resources:\n      /x:\n        GET:\n          integration: {{type: http_proxy, uri: 'http://${{stageVariables.host}}/x'}}\nstages:\n  a:\n    prod: {{variables: {{host: '{value}'}}}}\n"
+        )
+    };
+    // The loader reads the file; the compiler checks the stages.
+    let build = |text: &str| {
+        let loaded = load("t.yaml", text).unwrap();
+        Gateway::build(&loaded.definition, &Limits::default()).map(drop)
+    };
+    let refused = |text: &str| build(text).unwrap_err().to_string();
+    // What an endpoint, a query or a flag needs loads.
+    assert!(build(&stage("user-api.internal:8080/v2?mode=a&b=c,d#top")).is_ok());
+    for (value, found) in [
+        ("127.0.0.1 :8080", "a space at byte 9"),
+        ("admin@backend", "`@` at byte 5"),
+        ("api%2Finternal", "`%` at byte 3"),
+        ("", "the value is empty"),
+    ] {
+        let message = refused(&stage(value));
+        assert!(
+            message.contains("stages.a.prod.variables.host"),
+            "{message}"
+        );
+        assert!(message.contains(found), "{value:?}: {message}");
+        if !value.is_empty() {
+            assert!(!message.contains(value), "{message}");
+        }
+    }
+    let long = "a".repeat(2049);
+    assert!(refused(&stage(&long)).contains("the value has 2049 bytes"));
+    assert!(build(&stage(&"a".repeat(2048))).is_ok());
+}
+
+#[test]
 fn methods_requiring_aws_iam_load_without_warnings() {
     let text = "apis:\n  a:\n    resources:\n      /reports/{id}:\n        DELETE:\n          authorization: AWS_IAM\n          integration: {type: mock, status: 204}\n        GET:\n          integration: {type: mock, status: 200}\n";
     let loaded = load("t.yaml", text).unwrap();

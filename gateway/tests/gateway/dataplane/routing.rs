@@ -202,7 +202,7 @@ apis:
       /bad:
         GET: {integration: {type: http_proxy, uri: "http://${stageVariables.host}/x?token=${stageVariables.token}"}}
 stages:
-  a: {prod: {access_log_format: "{LOG}", variables: {host: "bad host", token: "s3cret-value"}}}
+  a: {prod: {access_log_format: "{LOG}", variables: {host: "backend:80:80", token: "s3cret-value"}}}
 base_path_mappings:
   - {base_path: "", api: a, stage: prod}
 "#
@@ -216,7 +216,7 @@ base_path_mappings:
         .find(|l| l.contains("500"))
         .unwrap_or_else(|| panic!("no log line in {lines:?}"));
     assert!(
-        line.contains("the endpoint uri `http://bad host/x?…` is not a valid http uri"),
+        line.contains("the endpoint uri `http://backend:80:80/x?…` is not a valid http uri"),
         "{line}"
     );
     assert!(!line.contains("s3cret"), "{line}");

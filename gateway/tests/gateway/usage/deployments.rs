@@ -491,6 +491,13 @@ async fn run_time_stages_are_created_patched_deleted_and_shared() {
         (
             "POST",
             "/restapis/shop/stages",
+            json!({"stageName": "qa", "deploymentId": d1, "variables": {"host": "127.0.0.1 :80"}}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "POST",
+            "/restapis/shop/stages",
             json!({"stageName": "qa", "deploymentId": d1, "cacheClusterSize": "2"}),
             400,
             "BadRequestException",
@@ -499,6 +506,13 @@ async fn run_time_stages_are_created_patched_deleted_and_shared() {
             "PATCH",
             "/restapis/shop/stages/prod",
             json!({"patchOperations": [{"op": "replace", "path": "/variables/host", "value": "x"}]}),
+            400,
+            "BadRequestException",
+        ),
+        (
+            "PATCH",
+            "/restapis/shop/stages/dev",
+            json!({"patchOperations": [{"op": "replace", "path": "/variables/host", "value": "user@evil.example"}]}),
             400,
             "BadRequestException",
         ),
@@ -576,6 +590,15 @@ async fn run_time_stages_are_created_patched_deleted_and_shared() {
         message.contains("definition file") && message.contains("`host`"),
         "{message}"
     );
+    // A value outside API Gateway's set is refused by name and character, never echoed.
+    let spaced = call(&a.app, op, "PATCH", "/restapis/shop/stages/dev",
+        Some(json!({"patchOperations": [{"op": "replace", "path": "/variables/host", "value": "127.0.0.1 :8080"}]}))).await;
+    let message = spaced.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("`host`") && message.contains("a space at byte 9"),
+        "{message}"
+    );
+    assert!(!message.contains("127.0.0.1"), "{message}");
     let in_use = call(
         &a.app,
         op,
