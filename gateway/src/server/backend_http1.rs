@@ -192,7 +192,7 @@ impl Conn {
         let ResponseHead {
             status,
             version,
-            mut headers,
+            headers,
             named,
         } = exchanged?;
         self.deadline = Some(timer);
@@ -205,12 +205,6 @@ impl Conn {
         } else {
             framing(&headers, named)?
         };
-        if matches!(framing, Framing::Chunked(_) | Framing::UntilClose) {
-            // The body is decoded here and framed again for the client. A length beside a
-            // transfer coding is not the body's (RFC 9112 section 6.3): passed on, it would
-            // frame a body of another size.
-            headers.remove(header::CONTENT_LENGTH);
-        }
         let mut response = Response::new(GatewayBody::Empty);
         *response.status_mut() = status;
         *response.version_mut() = version;
@@ -460,19 +454,8 @@ fn keeps_alive(version: Version, headers: &HeaderMap, named: Named) -> bool {
 /// How a response with a body is delimited (RFC 9112 section 6.3).
 fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
     if named.transfer_encoding {
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.as_bytes().rsplit(|b| *b == b',').next())
-            .map(<[u8]>::trim_ascii);
-        return Ok(match last {
-            Some(coding) if coding.eq_ignore_ascii_case(b"chunked") => {
-                Framing::Chunked(Chunk::Size)
-            }
-            // Another final coding: the body runs to the end of the connection.
-            _ => Framing::UntilClose,
-        });
+        check_transfer_coding(headers)?;
+        return Ok(Framing::Chunked(Chunk::Size));
     }
     let mut length = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
@@ -489,6 +472,36 @@ fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
         }
     }
     Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+/// Refuses a response whose `Transfer-Encoding` is anything but a lone `chunked`, or that
+/// has one beside `Content-Length` (nginx refuses the same); a response without the field
+/// passes. Another coding (`gzip, chunked`, `gzip`) would reach the client still coded once
+/// the hop-by-hop field is dropped, and a body framed two ways is the shape of a
+/// response-splitting attempt on a pooled connection: both are a broken answer. hyper takes
+/// both, so its responses (bodies, upgrades, `https://`) are checked here too.
+pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Error> {
+    let mut fields = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
+    if fields.peek().is_none() {
+        return Ok(());
+    }
+    let mut codings = fields
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty());
+    let chunked_alone = codings
+        .next()
+        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+        && codings.next().is_none();
+    if !chunked_alone {
+        return Err(Http1Error::Invalid("a transfer coding other than chunked"));
+    }
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        return Err(Http1Error::Invalid(
+            "both transfer-encoding and content-length",
+        ));
+    }
+    Ok(())
 }
 
 // === impl Checkin ===
@@ -758,16 +771,29 @@ mod tests {
             (&[("content-length", "-1")], None),
             (&[("content-length", "+5")], None),
             (
-                &[
-                    ("transfer-encoding", "gzip, chunked"),
-                    ("content-length", "5"),
-                ],
+                &[("transfer-encoding", "Chunked ")],
                 Some(Framing::Chunked(Chunk::Size)),
             ),
             (
-                &[("transfer-encoding", "chunked, gzip")],
-                Some(Framing::UntilClose),
+                &[("transfer-encoding", ""), ("transfer-encoding", "chunked")],
+                Some(Framing::Chunked(Chunk::Size)),
             ),
+            (
+                &[("transfer-encoding", "chunked"), ("content-length", "5")],
+                None,
+            ),
+            (&[("transfer-encoding", "gzip, chunked")], None),
+            (
+                &[
+                    ("transfer-encoding", "gzip"),
+                    ("transfer-encoding", "chunked"),
+                ],
+                None,
+            ),
+            (&[("transfer-encoding", "chunked, chunked")], None),
+            (&[("transfer-encoding", "chunked, gzip")], None),
+            (&[("transfer-encoding", "gzip")], None),
+            (&[("transfer-encoding", "")], None),
             (&[], Some(Framing::UntilClose)),
         ];
         for (headers, expected) in cases {

@@ -27,7 +27,9 @@ use crate::definition::mapping::{self, MappingSource, ParamLocation, RequestPara
 use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
-use crate::server::backend_http1::{Checkin, Conn, Http1Error, IdleConns, Outgoing};
+use crate::server::backend_http1::{
+    Checkin, Conn, Http1Error, IdleConns, Outgoing, check_transfer_coding,
+};
 use crate::server::backend_tls::BackendTls;
 use crate::server::body::GatewayBody;
 use crate::server::error::GatewayError;
@@ -234,6 +236,8 @@ impl BackendPool {
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
+                    // Refused before the check-in: its connection is not lent again.
+                    check_transfer_coding(response.headers())?;
                     self.checkin(key, sender);
                     return Ok(response.map(GatewayBody::Incoming));
                 }
@@ -441,6 +445,9 @@ impl BackendPool {
             };
             match attempt {
                 Ok(response) => {
+                    // Refused before the check-in: its connection is not lent again (an
+                    // HTTP/2 connection stays shared; HTTP/2 has no transfer codings).
+                    check_transfer_coding(response.headers())?;
                     self.checkin_secure(&key, sender);
                     return Ok(response);
                 }

@@ -339,3 +339,74 @@ async fn a_missing_or_bad_ca_file_refuses_the_definition() {
         assert!(err.contains(reason), "{rule}: {err}");
     }
 }
+
+/// An `https://` backend (hyper's HTTP/1.1 client) whose answer frames its body with a
+/// transfer coding other than a lone `chunked`, or with chunks and a length at once, is a
+/// broken answer as on the plain path: 504, and the reason in the log.
+#[tokio::test]
+async fn an_https_answer_framed_with_another_coding_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let ca = TestCa::new("backend test ca");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let leaf = ca.server(&["127.0.0.1"]);
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(Arc::new(leaf.server_config(&[b"http/1.1"], None)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(n) if n > 0 => head.extend_from_slice(&buffer[..n]),
+                        _ => return,
+                    }
+                }
+                let answer: &[u8] = if head.starts_with(b"GET /both ") {
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nhello"
+                };
+                let _ = tls.write_all(answer).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    let text = r#"
+apis:
+  a:
+    tls_config: {trusted_ca: "{ca}"}
+    resources:
+      /{name}:
+        GET: {integration: {type: http_proxy, uri: "https://127.0.0.1:{port}/{name}"}}
+stages:
+  a: {prod: {access_log_format: "{LOG}"}}
+base_path_mappings:
+  - {base_path: "", api: a, stage: prod}
+"#
+    .replace("{ca}", &ca_file.display().to_string())
+    .replace("{port}", &port.to_string())
+    .replace("{LOG}", LOG);
+    let gateway = start_defined(test_config(), backend().await, &text).await;
+    for (path, reason) in [
+        ("/gzip", "a transfer coding other than chunked"),
+        ("/both", "both transfer-encoding and content-length"),
+    ] {
+        let answer = gateway.get(path).await;
+        assert_eq!(answer.status, 504, "{path}: {answer:?}");
+        let lines = gateway.log_lines(1).await;
+        assert!(
+            lines.iter().any(|l| l.contains(path) && l.contains(reason)),
+            "{path}: {lines:?}"
+        );
+    }
+}
