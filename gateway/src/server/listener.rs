@@ -79,7 +79,7 @@ pub struct EdgeLimits {
     /// Header fields in one request → 431.
     pub max_headers: usize,
     /// Time a client gets to send a complete request head; past it the connection is closed
-    /// (slowloris).
+    /// (slowloris). At most a year is kept (`Duration::MAX` serves as a year).
     pub header_read_timeout: Duration,
     /// Connections open at once; a connection past it is answered 503 and closed.
     pub max_connections: usize,
@@ -364,13 +364,19 @@ enum Version {
     Http2,
 }
 
+/// The longest header deadline kept: a year. The deadline is added to the current time for
+/// every head (by the listener's loop and by hyper), and past what an `Instant` holds that
+/// addition panics; an embedder's `Duration::MAX` ("never") is served as this.
+const LONGEST_HEADER_DEADLINE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 impl Protocols {
     fn new(limits: &EdgeLimits) -> Self {
         let max_head = limits.max_header_bytes.max(MIN_HEADER_BYTES);
+        let header_read_timeout = limits.header_read_timeout.min(LONGEST_HEADER_DEADLINE);
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            .header_read_timeout(header_read_timeout)
             .max_buf_size(max_head)
             .keep_alive(true);
         // hyper's own limit is the default's, 100 fields, kept in two arrays on the stack;
@@ -392,9 +398,9 @@ impl Protocols {
             edge: edge_http1::Settings {
                 max_head,
                 max_headers: limits.max_headers,
-                header_read_timeout: limits.header_read_timeout,
+                header_read_timeout,
             },
-            opening_deadline: limits.header_read_timeout,
+            opening_deadline: header_read_timeout,
         }
     }
 }

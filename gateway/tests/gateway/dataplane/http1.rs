@@ -568,3 +568,24 @@ async fn shutdown_closes_idle_connections_and_finishes_requests_in_flight() {
     assert_eq!(answer.header("connection"), Some("close"));
     assert!(busy.closes().await);
 }
+
+/// An embedder may set a header deadline longer than the clock can add (`Duration::MAX` for
+/// "never"): it is served as a very long one, on the listener's own loop and on hyper's,
+/// never a panic that drops the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_deadline_past_what_the_clock_holds_serves_requests() {
+    let config = ServiceConfig {
+        header_read_timeout: Duration::MAX,
+        ..test_config()
+    };
+    let gw = start_full(config, None, "").await;
+    let mut wire = Wire::connect(gw.addr).await;
+    wire.send(get("/prod/echo?simple=1").as_bytes()).await;
+    assert_eq!(wire.answer(false).await.unwrap().status, 200);
+    wire.send(b"POST /prod/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        .await;
+    let with_body = wire.answer(false).await.unwrap();
+    assert_eq!(with_body.json()["body_len"], 5);
+    wire.send(get("/prod/echo?again=1").as_bytes()).await;
+    assert_eq!(wire.answer(false).await.unwrap().json()["query"], "again=1");
+}
