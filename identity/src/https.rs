@@ -13,13 +13,17 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-/// An error and its sources, `: `-joined: what a failed outbound call logs.
+/// An error and its sources, `: `-joined: what a failed outbound call logs. A source an
+/// error already ends its own text with (`cannot connect to …: {source}`) is not said twice.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut current = err.source();
     while let Some(e) = current {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
+        let part = e.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
         current = e.source();
     }
     text
@@ -229,4 +233,54 @@ where
         .enable_http1()
         .wrap_connector(http);
     Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    /// An error that says its source in its own text, as `#[error("…: {source}")]` does.
+    #[derive(Debug)]
+    struct Connect(std::io::Error);
+
+    impl std::fmt::Display for Connect {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot connect to `backend:80`: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Connect {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// An error that does not.
+    #[derive(Debug)]
+    struct Request(Connect);
+
+    impl std::fmt::Display for Request {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+
+    impl std::error::Error for Request {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            error_chain(&Connect(refused())),
+            "cannot connect to `backend:80`: refused"
+        );
+        assert_eq!(
+            error_chain(&Request(Connect(refused()))),
+            "request failed: cannot connect to `backend:80`: refused"
+        );
+    }
 }

@@ -120,6 +120,47 @@ async fn unreachable_backends_are_integration_failures() {
     );
 }
 
+/// The log says why a backend could not be reached, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_backend_is_logged_with_its_cause_once() {
+    const LOG: &str =
+        r#"{\"status\":\"$context.status\",\"error\":\"$context.integration.error\"}"#;
+    // A port nothing listens on any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = r#"
+apis:
+  a:
+    resources:
+      /down:
+        GET: {integration: {type: http_proxy, uri: "http://{closed}/x"}}
+stages:
+  a: {prod: {access_log_format: "{LOG}"}}
+base_path_mappings:
+  - {base_path: "", api: a, stage: prod}
+"#
+    .replace("{closed}", &closed.to_string())
+    .replace("{LOG}", LOG);
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    assert_eq!(gw.get("/down").await.status, 504);
+    let lines = gw.log_lines(1).await;
+    let line = lines
+        .iter()
+        .find(|l| l.contains("504"))
+        .unwrap_or_else(|| panic!("no log line in {lines:?}"));
+    assert!(
+        line.contains(&format!("cannot connect to `{closed}`")),
+        "{line}"
+    );
+    assert_eq!(
+        line.to_lowercase().matches("connection refused").count(),
+        1,
+        "{line}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_integrations_answer_from_the_definition() {
     let gw = start().await;
