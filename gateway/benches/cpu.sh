@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# CPU time and system calls per proxied request, gatehouse against nginx, round by round: the
+# figure issue-style goals compare ("CPU per proxied request at or below nginx's"), measured
+# the way the kernel counts it. Each round runs wrk (THREADS threads, CONNECTIONS
+# connections) against nginx's `/hello`, gatehouse's plain route and gatehouse's key + plan +
+# JWT route in turn, and `perf stat` counts, over the same DURATION seconds of each, the
+# proxy's task-clock (user + system time of every thread of the process, or of every nginx
+# worker) and its system calls; both are divided by the requests wrk completed in those
+# seconds. Each round prints one line per case and gatehouse ÷ nginx for that round; the
+# end prints the median of the per-round ratios.
+#
+# `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
+# latency); this script is the cheaper one to repeat for many rounds, which is what the ratio
+# needs on a shared machine: single rounds differ by up to 0.3.
+#
+# gatehouse is `gatehouse serve --api bench-api.yaml` exactly as a user runs it (prepared by
+# `gatehouse.sh`); nginx is Debian's with `benches/nginx.conf`; both get WORKERS workers.
+# Installs wrk, nginx and perf (linux-perf) from Debian if missing; binds 127.0.0.1 only and
+# stops every process it started.
+#
+#   gateway/benches/cpu.sh                    # ROUNDS=5 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
+#   WORKERS=2 ROUNDS=7 gateway/benches/cpu.sh
+#   GATEHOUSE_BIN=/tmp/gatehouse-before gateway/benches/cpu.sh
+set -euo pipefail
+
+ROUNDS="${ROUNDS:-5}"
+DURATION="${DURATION:-5}"
+WORKERS="${WORKERS:-1}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-50}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+WORK="$(mktemp -d)"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() { # command debian-package
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
+        echo "installing $2 ..." >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+}
+need wrk wrk
+need nginx nginx
+need perf linux-perf
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+# shellcheck source=gatehouse.sh
+. "$HERE/gatehouse.sh"
+bench_binaries
+
+wait_port() { # port
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listening on port $1" >&2
+    return 1
+}
+
+start() { # name port command...
+    local name="$1" port="$2"
+    shift 2
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port "$port"
+}
+
+start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
+mkdir -p "$WORK/nginx/tmp"
+# nginx.conf's TLS server needs a certificate to start, though this script sends no TLS.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=localhost" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+sed -e "s/^worker_processes .*/worker_processes $WORKERS;/" -e "s#TLS_DIR#$WORK#" \
+    "$HERE/nginx.conf" >"$WORK/nginx.conf"
+start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
+NGINX_MASTER="${PIDS[-1]}"
+gatehouse_prepare "$WORK" 18097
+mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18087 18083 "$WORKERS")
+start gatehouse 18083 "$GATEHOUSE" "${SERVE_ARGS[@]}"
+GATEHOUSE_PID="${PIDS[-1]}"
+gatehouse_warm http://127.0.0.1:18083
+NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | paste -sd,)"
+
+median() { # numbers → the median (the lower middle one for an even count)
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# measure label pids url [wrk args] → sets CPU_US (µs per request) and prints the case's line
+measure() {
+    local label="$1" pids="$2" url="$3"
+    shift 3
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$@" "$url" >/dev/null
+    # wrk runs a second longer on each side than perf counts, so the counted seconds are
+    # all under full load; the requests of those seconds are wrk's rate times DURATION.
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$((DURATION + 1))s" "$@" "$url" >"$WORK/wrk.txt" &
+    local wrk_pid=$!
+    sleep 0.5
+    perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$pids" -- sleep "$DURATION" \
+        2>"$WORK/perf.txt" >/dev/null
+    wait "$wrk_pid"
+    if grep -q "Non-2xx" "$WORK/wrk.txt"; then
+        echo "warning: $label had non-2xx responses" >&2
+    fi
+    local rps task_ms syscalls
+    rps="$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")"
+    task_ms="$(awk -F, '/task-clock/ { print $1 }' "$WORK/perf.txt")"
+    syscalls="$(awk -F, '/raw_syscalls/ { print $1 }' "$WORK/perf.txt")"
+    read -r CPU_US line < <(awk -v l="$label" -v r="$rps" -v t="$task_ms" -v s="$syscalls" \
+        -v d="$DURATION" 'BEGIN {
+            n = r * d; us = t * 1000 / n;
+            printf "%.2f %-24s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, l, r, us, s / n }')
+    echo "$line" >&2
+}
+
+PLAIN_RATIOS=()
+STAGES_RATIOS=()
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS ($WORKERS worker(s) each)" >&2
+    measure "nginx" "$NGINX_WORKERS" http://127.0.0.1:18082/hello
+    nginx_us="$CPU_US"
+    measure "gatehouse plain" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/hello
+    plain_us="$CPU_US"
+    measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/secure \
+        -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    stages_us="$CPU_US"
+    PLAIN_RATIOS+=("$(awk -v a="$plain_us" -v b="$nginx_us" 'BEGIN { printf "%.2f", a / b }')")
+    STAGES_RATIOS+=("$(awk -v a="$stages_us" -v b="$nginx_us" 'BEGIN { printf "%.2f", a / b }')")
+    echo "  gatehouse ÷ nginx, CPU per request: plain ${PLAIN_RATIOS[-1]}, key+plan+JWT ${STAGES_RATIOS[-1]}" >&2
+done
+echo "CPU per request gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)):" \
+    "plain $(median "${PLAIN_RATIOS[@]}") (rounds: ${PLAIN_RATIOS[*]})," \
+    "key+plan+JWT $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]})"
