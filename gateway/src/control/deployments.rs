@@ -48,6 +48,7 @@ use crate::definition::stage::{
     CacheSettings, DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Stage,
     StageMethodSettings,
 };
+use crate::definition::template::stage_variable_value_problem;
 use crate::definition::validate::is_identifier;
 use crate::server::usage::keys::generate_id;
 use crate::server::{Clock, Live, ReloadError};
@@ -290,7 +291,21 @@ impl StageSettings {
     fn to_stage(&self, api_id: &str, name: &str, deployment_id: &str) -> Stage {
         let mut stage = Stage::new(api_id, name, deployment_id);
         stage.description.clone_from(&self.description);
-        stage.variables.clone_from(&self.variables);
+        // A value stored before values were held to API Gateway's set is left out rather
+        // than failing every build (and so the node's start): new values are checked when
+        // they are set ([`Self::check`]).
+        stage.variables = self
+            .variables
+            .iter()
+            .filter(|(variable, value)| {
+                let Some(reason) = stage_variable_value_problem(value) else {
+                    return true;
+                };
+                tracing::warn!(api = %api_id, stage = %name, %variable, %reason, "a stored stage variable is left out; set it again with UpdateStage");
+                false
+            })
+            .map(|(variable, value)| (variable.clone(), value.clone()))
+            .collect();
         stage.cache = CacheSettings {
             enabled: self.cache_cluster_enabled,
             ttl_seconds: DEFAULT_CACHE_TTL_SECONDS,
@@ -320,9 +335,17 @@ impl StageSettings {
         stage
     }
 
-    /// Checks what the definition's compiler does not: the cluster size and the method
-    /// settings keys' syntax.
+    /// Checks what the definition's compiler does not see or is not given: the cluster size,
+    /// the method settings keys' syntax and the variables' values (which [`Self::to_stage`]
+    /// leaves out when stored ones fail).
     fn check(&self) -> Result<(), DeploymentError> {
+        for (variable, value) in &self.variables {
+            if let Some(reason) = stage_variable_value_problem(value) {
+                return Err(DeploymentError::Invalid(format!(
+                    "value of the stage variable `{variable}`: {reason}"
+                )));
+            }
+        }
         if let Some(size) = &self.cache_cluster_size
             && !CACHE_CLUSTER_SIZES.contains(&size.as_str())
         {

@@ -1017,3 +1017,59 @@ async fn nodes_with_different_files_agree_on_postgresql() {
     // Each node with its own connections, as two processes would have.
     nodes_with_different_files_agree_two(store.store.clone(), other).await;
 }
+
+/// A run-time stage stored before stage variable values were held to API Gateway's set still
+/// lets a node build and serve it: the stored value that fails is left out, the others are
+/// served.
+#[tokio::test]
+async fn a_stored_stage_variable_outside_the_set_is_left_out() {
+    let store = TestStore::sqlite(StoreOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("api.yaml");
+    std::fs::write(&file, PROXY).unwrap();
+    let backend = super::support::backend().await;
+    let host = backend.addr.to_string();
+    let a = node(store.store.clone(), &file).await;
+    let op = Signing::Operator;
+    let d1 = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/deployments",
+        Some(json!({})),
+    )
+    .await;
+    let d1 = d1.body["id"].as_str().unwrap().to_owned();
+    let dev = call(
+        &a.app,
+        op,
+        "POST",
+        "/restapis/shop/stages",
+        Some(json!({"stageName": "dev", "deploymentId": d1,
+                    "variables": {"host": host, "label": "ok"}})),
+    )
+    .await;
+    assert_eq!(dev.status, 201, "{dev:?}");
+    // The stage as an older version could have stored it: a value with a space.
+    let records = store.store.gateway();
+    let mut record = records
+        .list_stages()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "dev")
+        .unwrap();
+    assert!(
+        record.document.contains(r#""label":"ok""#),
+        "{}",
+        record.document
+    );
+    record.document = record
+        .document
+        .replace(r#""label":"ok""#, r#""label":"not ok""#);
+    records.update_stage(&record).await.unwrap();
+    // A node started on that store serves the stage, without the value that fails.
+    let b = node(store.store.clone(), &file).await;
+    assert_eq!(b.get("/dev/hello").await, (200, json!("v1")));
+    assert_eq!(b.echo_host("dev").await, host);
+}
