@@ -285,27 +285,33 @@ impl OverlayState {
     }
 }
 
+/// A stage variable value being set through the operator API: API Gateway's set only.
+fn check_variable_value(variable: &str, value: &str) -> Result<(), DeploymentError> {
+    match stage_variable_value_problem(value) {
+        Some(reason) => Err(DeploymentError::Invalid(format!(
+            "value of the stage variable `{variable}`: {reason}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Logs each variable of a stored stage whose value is outside API Gateway's set (stored
+/// before values were held to it): served as stored, but refused if set again.
+fn warn_outside_the_set(api_id: &str, stage: &str, settings: &StageSettings) {
+    for (variable, value) in &settings.variables {
+        if let Some(reason) = stage_variable_value_problem(value) {
+            tracing::warn!(api = %api_id, %stage, %variable, %reason, "a stored stage variable is outside API Gateway's set: it is served as stored, and setting it again takes a value within the set");
+        }
+    }
+}
+
 // === impl StageSettings ===
 
 impl StageSettings {
     fn to_stage(&self, api_id: &str, name: &str, deployment_id: &str) -> Stage {
         let mut stage = Stage::new(api_id, name, deployment_id);
         stage.description.clone_from(&self.description);
-        // A value stored before values were held to API Gateway's set is left out rather
-        // than failing every build (and so the node's start): new values are checked when
-        // they are set ([`Self::check`]).
-        stage.variables = self
-            .variables
-            .iter()
-            .filter(|(variable, value)| {
-                let Some(reason) = stage_variable_value_problem(value) else {
-                    return true;
-                };
-                tracing::warn!(api = %api_id, stage = %name, %variable, %reason, "a stored stage variable is left out; set it again with UpdateStage");
-                false
-            })
-            .map(|(variable, value)| (variable.clone(), value.clone()))
-            .collect();
+        stage.variables.clone_from(&self.variables);
         stage.cache = CacheSettings {
             enabled: self.cache_cluster_enabled,
             ttl_seconds: DEFAULT_CACHE_TTL_SECONDS,
@@ -335,17 +341,20 @@ impl StageSettings {
         stage
     }
 
-    /// Checks what the definition's compiler does not see or is not given: the cluster size,
-    /// the method settings keys' syntax and the variables' values (which [`Self::to_stage`]
-    /// leaves out when stored ones fail).
-    fn check(&self) -> Result<(), DeploymentError> {
+    /// [`Self::check`] for a stage being created, its variables' values held to API
+    /// Gateway's set too. (A stage stored before values were is served as it was stored, and
+    /// an UpdateStage checks only the values it sets, so a rollback of such a stage is not
+    /// refused for a value it does not touch.)
+    fn check_new(&self) -> Result<(), DeploymentError> {
         for (variable, value) in &self.variables {
-            if let Some(reason) = stage_variable_value_problem(value) {
-                return Err(DeploymentError::Invalid(format!(
-                    "value of the stage variable `{variable}`: {reason}"
-                )));
-            }
+            check_variable_value(variable, value)?;
         }
+        self.check()
+    }
+
+    /// Checks what the definition's compiler does not: the cluster size and the method
+    /// settings keys' syntax.
+    fn check(&self) -> Result<(), DeploymentError> {
         if let Some(size) = &self.cache_cluster_size
             && !CACHE_CLUSTER_SIZES.contains(&size.as_str())
         {
@@ -366,6 +375,7 @@ impl StageSettings {
             StagePatch::Deployment(_) => {}
             StagePatch::Description(d) => self.description = d,
             StagePatch::SetVariable(name, value) => {
+                check_variable_value(&name, &value)?;
                 self.variables.insert(name, value);
             }
             StagePatch::RemoveVariable(name) => {
@@ -510,6 +520,11 @@ impl Deployments {
         for record in stage_records {
             match serde_json::from_str::<StageSettings>(&record.document) {
                 Ok(settings) => {
+                    // Said when the stage is first read or has changed, not at every poll.
+                    let key = (record.api_id.clone(), record.name.clone());
+                    if current.stages.get(&key).map(|s| &s.settings) != Some(&settings) {
+                        warn_outside_the_set(&record.api_id, &record.name, &settings);
+                    }
                     stages.insert(
                         (record.api_id, record.name),
                         RuntimeStage {
@@ -627,7 +642,7 @@ impl Deployments {
                         ..existing
                     },
                     None => {
-                        new_stage.check()?;
+                        new_stage.check_new()?;
                         RuntimeStage {
                             deployment_id: id.clone(),
                             settings: new_stage,
@@ -795,7 +810,7 @@ impl Deployments {
                 )));
             }
             self.check_deployment(&next, api_id, &new.deployment_id)?;
-            new.settings.check()?;
+            new.settings.check_new()?;
             let now = self.clock.now();
             let record = StageRecord {
                 api_id: api_id.to_owned(),

@@ -32,7 +32,7 @@ use crate::definition::stage::{
     ApiKeyRef, BasePathMapping, CacheSettings, Deployment, MAX_CACHE_TTL_SECONDS,
     MethodSettingsKey, Stage, StageMethodSettings, StageSource, UsagePlan,
 };
-use crate::definition::template::{is_stage_variable_name, stage_variable_value_problem};
+use crate::definition::template::{MAX_STAGE_VARIABLE_VALUE, is_stage_variable_name};
 use crate::definition::validate::is_identifier;
 
 /// Everything a gateway serves, before compilation: the output of the loaders.
@@ -652,10 +652,17 @@ fn check_stage(
                 ),
             );
         }
-        if let Some(reason) = stage_variable_value_problem(value) {
+        // What every stage is held to, a stored one included; a file's values and new ones
+        // set through the operator API are held to API Gateway's set as well (see
+        // `stage_variable_value_problem`), where they are read.
+        if value.len() > MAX_STAGE_VARIABLE_VALUE || value.chars().any(char::is_control) {
             problems.push(
                 format!("{here}.variables.{name}"),
-                Problem::invalid("value of the stage variable", name.as_str(), reason),
+                Problem::invalid(
+                    "stage variable value",
+                    name.as_str(),
+                    "at most 2048 printable characters",
+                ),
             );
         }
     }

@@ -35,7 +35,7 @@ use crate::definition::stage::{
     DEFAULT_CACHE_TTL_SECONDS, Deployment, MethodSettingsKey, Quota, QuotaPeriod, Stage,
     StageMethodSettings, UsagePlan, UsagePlanStage,
 };
-use crate::definition::template::UriTemplate;
+use crate::definition::template::{UriTemplate, stage_variable_value_problem};
 
 /// Reads a file another file refers to (`openapi: orders.yaml`); the caller decides where
 /// files live. Returns the text or a message.
@@ -1171,6 +1171,14 @@ fn convert_stage(
 ) -> Stage {
     let mut stage = Stage::new(api_id, name, deployment_id);
     stage.description = file.description;
+    for (variable, value) in &file.variables {
+        if let Some(reason) = stage_variable_value_problem(value) {
+            problems.push(
+                format!("{at}.variables.{variable}"),
+                Problem::invalid("value of the stage variable", variable.as_str(), reason),
+            );
+        }
+    }
     stage.variables = file.variables;
     stage.throttle = file.throttle.map(throttle);
     stage.access_log_format = file.access_log_format;

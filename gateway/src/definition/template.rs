@@ -194,26 +194,30 @@ pub fn is_stage_variable_name(name: &str) -> bool {
 pub const MAX_STAGE_VARIABLE_VALUE: usize = 2048;
 
 /// Why a stage variable value is refused, or `None` when it is taken: API Gateway's set,
-/// `[A-Za-z0-9-._~:/?#&=,]+`, so a value renders into a backend URI, a header or a mapping as
-/// it is (no space, `%`, `@`, quote or control character can change what it lands in), and
-/// at most [`MAX_STAGE_VARIABLE_VALUE`] bytes. The reason names the first character refused,
-/// never the value (a value may be a secret).
+/// `[A-Za-z0-9-._~:/?#&=,]+`, and at most [`MAX_STAGE_VARIABLE_VALUE`] bytes. No space,
+/// `%`, `@`, quote, `+`, non-ASCII or control character gets into a backend URI's host or a
+/// header from a value (a value may still hold URI delimiters: a host and a path, a query).
+/// Definition files and the operator API hold values to it. The reason names the first
+/// character refused, never the value (a value may be a secret).
 pub fn stage_variable_value_problem(value: &str) -> Option<String> {
     let taken = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c);
-    const SET: &str = "use 1 to 2048 letters, digits and `-._~:/?#&=,` (API Gateway's set)";
+    let set = format!(
+        "use 1 to {MAX_STAGE_VARIABLE_VALUE} letters, digits and `-._~:/?#&=,` (API Gateway's set)"
+    );
     if value.is_empty() {
-        return Some(format!("{SET}; the value is empty"));
+        return Some(format!("{set}; the value is empty"));
     }
     if value.len() > MAX_STAGE_VARIABLE_VALUE {
-        return Some(format!("{SET}; the value has {} bytes", value.len()));
+        return Some(format!("{set}; the value has {} bytes", value.len()));
     }
     let (at, c) = value.char_indices().find(|&(_, c)| !taken(c))?;
     let found = match c {
         ' ' => "a space".to_owned(),
-        c if c.is_control() => format!("a control character (U+{:04X})", u32::from(c)),
+        // Printed only as a code point: no bidi override or line separator reaches a log.
+        c if c.is_control() || !c.is_ascii() => format!("U+{:04X}", u32::from(c)),
         c => format!("`{c}`"),
     };
-    Some(format!("{SET}; found {found} at byte {at}"))
+    Some(format!("{set}; found {found} at byte {at}"))
 }
 
 /// Percent-encodes a decoded path value for insertion into a backend URI. With
