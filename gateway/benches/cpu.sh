@@ -102,21 +102,33 @@ measure() {
     local label="$1" pids="$2" url="$3"
     shift 3
     wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$@" "$url" >/dev/null
-    # wrk runs a second longer on each side than perf counts, so the counted seconds are
-    # all under full load; the requests of those seconds are wrk's rate times DURATION.
+    # wrk runs half a second longer on each side than perf counts, so the counted seconds
+    # are all under full load; the requests of those seconds are wrk's rate times DURATION.
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$((DURATION + 1))s" "$@" "$url" >"$WORK/wrk.txt" &
     local wrk_pid=$!
+    PIDS+=("$wrk_pid")
     sleep 0.5
-    perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$pids" -- sleep "$DURATION" \
-        2>"$WORK/perf.txt" >/dev/null
+    if ! perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$pids" -- sleep "$DURATION" \
+        2>"$WORK/perf.txt" >/dev/null; then
+        echo "perf stat failed for $label:" >&2
+        cat "$WORK/perf.txt" >&2
+        exit 1
+    fi
     wait "$wrk_pid"
     if grep -q "Non-2xx" "$WORK/wrk.txt"; then
         echo "warning: $label had non-2xx responses" >&2
     fi
-    local rps task_ms syscalls
+    local rps task_ms syscalls line
     rps="$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")"
     task_ms="$(awk -F, '/task-clock/ { print $1 }' "$WORK/perf.txt")"
     syscalls="$(awk -F, '/raw_syscalls/ { print $1 }' "$WORK/perf.txt")"
+    local number='^[0-9]+([.][0-9]+)?$'
+    if ! [[ "$rps" =~ $number && "$task_ms" =~ $number && "$syscalls" =~ $number ]] ||
+        [ "$rps" = 0 ]; then
+        echo "no measurement for $label (req/s '$rps', task-clock '$task_ms', system calls '$syscalls'):" >&2
+        cat "$WORK/wrk.txt" "$WORK/perf.txt" >&2
+        exit 1
+    fi
     read -r CPU_US line < <(awk -v l="$label" -v r="$rps" -v t="$task_ms" -v s="$syscalls" \
         -v d="$DURATION" 'BEGIN {
             n = r * d; us = t * 1000 / n;

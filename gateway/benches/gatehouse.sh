@@ -1,4 +1,4 @@
-# Sourced by wrk.sh and instructions.sh: prepares `gatehouse serve` for the benchmark exactly as
+# Sourced by wrk.sh, cpu.sh and instructions.sh: prepares `gatehouse serve` for the benchmark exactly as
 # a user runs it — a data folder, a user pool made through the Cognito API (SigV4-signed with
 # curl), a user signed in with ADMIN_USER_PASSWORD_AUTH for an ID token (what a Cognito authorizer without scopes takes), an API key made
 # with `gatehouse apikey create` and bound by name to the definition file's usage plan, and the

@@ -14,13 +14,18 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 /// An error and its sources, `: `-joined: what a failed outbound call logs. A source an
-/// error already ends its own text with (`cannot connect to …: {source}`) is not said twice.
+/// error already ends its own text with, after a `: ` (`cannot connect to …: {source}`), is
+/// not said twice.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut current = err.source();
     while let Some(e) = current {
         let part = e.to_string();
-        if !text.ends_with(&part) {
+        let said = text == part
+            || text
+                .strip_suffix(part.as_str())
+                .is_some_and(|head| head.ends_with(": "));
+        if !said {
             text.push_str(": ");
             text.push_str(&part);
         }
@@ -271,6 +276,22 @@ mod tests {
         }
     }
 
+    /// An error with its own words and a source.
+    #[derive(Debug)]
+    struct Worded(&'static str, std::io::Error);
+
+    impl std::fmt::Display for Worded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Worded {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
+        }
+    }
+
     #[test]
     fn each_cause_is_said_once() {
         let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
@@ -282,5 +303,8 @@ mod tests {
             error_chain(&Request(Connect(refused()))),
             "request failed: cannot connect to `backend:80`: refused"
         );
+        // A text that only happens to end like its source keeps the source.
+        let coincidence = Worded("no route", std::io::Error::other("route"));
+        assert_eq!(error_chain(&coincidence), "no route: route");
     }
 }

@@ -197,6 +197,16 @@ impl Conn {
         } = exchanged?;
         self.deadline = Some(timer);
         let reusable = keeps_alive(version, &headers, named);
+        if named.transfer_encoding {
+            // RFC 9112 section 6.1: an HTTP/1.0 message with it is faulty (hyper refuses it).
+            if version == Version::HTTP_10 {
+                return Err(Http1Error::Invalid(
+                    "transfer-encoding in an HTTP/1.0 response",
+                ));
+            }
+            // Held to the same rules with or without a body, as on hyper's paths.
+            check_transfer_coding(&headers)?;
+        }
         let framing = if *request.method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
@@ -474,9 +484,9 @@ fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
     Ok(length.map_or(Framing::UntilClose, Framing::Length))
 }
 
-/// Refuses a response whose `Transfer-Encoding` is anything but a lone `chunked`, or that
-/// has one beside `Content-Length` (nginx refuses the same); a response without the field
-/// passes. Another coding (`gzip, chunked`, `gzip`) would reach the client still coded once
+/// Refuses a response whose `Transfer-Encoding` is anything but a lone `chunked` (an empty
+/// element counts), or that has one beside `Content-Length` (nginx refuses both, and a
+/// repeated field too); a response without the field passes. Another coding (`gzip, chunked`, `gzip`) would reach the client still coded once
 /// the hop-by-hop field is dropped, and a body framed two ways is the shape of a
 /// response-splitting attempt on a pooled connection: both are a broken answer. hyper takes
 /// both, so its responses (bodies, upgrades, `https://`) are checked here too.
@@ -485,10 +495,10 @@ pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Erro
     if fields.peek().is_none() {
         return Ok(());
     }
+    // Every element counts, an empty one too (`chunked,`): hyper reads only the last one.
     let mut codings = fields
         .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(<[u8]>::trim_ascii)
-        .filter(|coding| !coding.is_empty());
+        .map(<[u8]>::trim_ascii);
     let chunked_alone = codings
         .next()
         .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
@@ -776,8 +786,10 @@ mod tests {
             ),
             (
                 &[("transfer-encoding", ""), ("transfer-encoding", "chunked")],
-                Some(Framing::Chunked(Chunk::Size)),
+                None,
             ),
+            (&[("transfer-encoding", "chunked,")], None),
+            (&[("transfer-encoding", ", chunked")], None),
             (
                 &[("transfer-encoding", "chunked"), ("content-length", "5")],
                 None,

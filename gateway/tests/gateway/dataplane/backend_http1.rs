@@ -57,6 +57,18 @@ fn script(method: &str, path: &str) -> (Vec<&'static [u8]>, bool) {
             vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
             false,
         ),
+        (_, "/chunked-comma") => (
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked,\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
+            false,
+        ),
+        (_, "/http10-chunked") => (
+            vec![b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
+            false,
+        ),
+        (_, "/empty-coded") => (
+            vec![b"HTTP/1.1 204 No Content\r\ntransfer-encoding: gzip\r\n\r\n"],
+            false,
+        ),
         (_, "/garbage") => (vec![b"SPDY/9 what\r\n\r\n"], true),
         (_, "/two-lengths") => (
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"],
@@ -233,6 +245,9 @@ async fn every_framing_reaches_the_client_and_connections_are_reused_only_when_c
         "/prod/coded",
         "/prod/coded-chunked",
         "/prod/chunked-and-length",
+        "/prod/chunked-comma",
+        "/prod/http10-chunked",
+        "/prod/empty-coded",
     ] {
         let broken = gw.get(path).await;
         assert_eq!(broken.status, 504, "{path}: {broken:?}");
@@ -243,6 +258,21 @@ async fn every_framing_reaches_the_client_and_connections_are_reused_only_when_c
         assert_eq!(posted.status, 504, "POST {path}: {posted:?}");
     }
     assert_eq!(gw.get("/prod/plain").await.status, 200);
+    // A refused answer's connection is not lent again, though its backend would keep it
+    // open: the request after it opens a new one.
+    for path in [
+        "/prod/coded-chunked",
+        "/prod/chunked-and-length",
+        "/prod/chunked-comma",
+        "/prod/http10-chunked",
+        "/prod/empty-coded",
+    ] {
+        assert_eq!(gw.get("/prod/plain").await.status, 200);
+        let before = connections();
+        assert_eq!(gw.get(path).await.status, 504, "{path}");
+        assert_eq!(gw.get("/prod/plain").await.status, 200);
+        assert_eq!(connections(), before + 1, "{path}");
+    }
 }
 
 /// The integration timeout is a deadline kept with the pooled connection and moved for each
