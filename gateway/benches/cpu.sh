@@ -33,49 +33,17 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
 
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=gatehouse.sh
+. "$HERE/gatehouse.sh"
+trap stop_all EXIT
 
-need() { # command debian-package
-    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
-        echo "installing $2 ..." >&2
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-    fi
-}
 need wrk wrk
 need nginx nginx
 need perf linux-perf
+need openssl openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-# shellcheck source=gatehouse.sh
-. "$HERE/gatehouse.sh"
 bench_binaries
-
-wait_port() { # port
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listening on port $1" >&2
-    return 1
-}
-
-start() { # name port command...
-    local name="$1" port="$2"
-    shift 2
-    "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=("$!")
-    wait_port "$port"
-}
 
 start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
 mkdir -p "$WORK/nginx/tmp"
@@ -92,10 +60,6 @@ start gatehouse 18083 "$GATEHOUSE" "${SERVE_ARGS[@]}"
 GATEHOUSE_PID="${PIDS[-1]}"
 gatehouse_warm http://127.0.0.1:18083
 NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | paste -sd,)"
-
-median() { # numbers → the median (the lower middle one for an even count)
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 # measure label pids url [wrk args] → sets CPU_US (µs per request) and prints the case's line
 measure() {

@@ -18,10 +18,59 @@
 #
 # Operator credentials are fixed for the run (GATEHOUSE_OPERATOR_* in the environment) and
 # exported for the measured process too.
+#
+# It also holds what the scripts share to run processes (each script sets WORK, a temporary
+# folder, and PIDS, an array, before sourcing it):
+#   need COMMAND DEBIAN-PACKAGE   → installs the package when the command is missing
+#   wait_port PORT [TRIES]        → waits until 127.0.0.1:PORT accepts (TRIES × 0.1 s, 100)
+#   start NAME PORT COMMAND...    → runs COMMAND in the background (its output in
+#                                   $WORK/NAME.log), adds it to PIDS, waits for PORT
+#   stop_all                      → the scripts' EXIT trap: stops and reaps every process in
+#                                   PIDS, removes WORK
+#   median NUMBERS...             → the median (the lower middle one for an even count)
 
 export GATEHOUSE_OPERATOR_ACCESS_KEY_ID="AKIAGATEHOUSEBENCH01"
 export GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY="bench/operator/secret/0123456789abcdefABCD"
 BENCH_PASSWORD="Bench-Password-9!"
+
+need() { # command debian-package
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
+        echo "installing $2 ..." >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+}
+
+wait_port() { # port [tries of 0.1 s]
+    for _ in $(seq 1 "${2:-100}"); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listening on port $1" >&2
+    return 1
+}
+
+start() { # name port command...
+    local name="$1" port="$2"
+    shift 2
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port "$port"
+}
+
+stop_all() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+
+median() { # numbers → the median (the lower middle one for an even count)
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 
 # One Cognito call: cognito OPERATION JSON → the response body (fails on an error status).
 cognito() {

@@ -32,32 +32,12 @@ WORK="$(mktemp -d)"
 OUT="${OUT:-$WORK/callgrind.out}"
 PIDS=()
 
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if ! command -v valgrind >/dev/null 2>&1; then
-    echo "installing valgrind ..." >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
-fi
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
-bench_binaries
+trap stop_all EXIT
 
-wait_port() { # port (valgrind starts slowly)
-    for _ in $(seq 1 1200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listening on port $1" >&2
-    return 1
-}
+need valgrind valgrind
+bench_binaries
 
 "$BACKEND" --listen 127.0.0.1:18091 >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
@@ -97,7 +77,7 @@ case "$PROXY" in
 esac
 PROXY_PID="$!"
 PIDS+=("$PROXY_PID")
-wait_port "$PORT"
+wait_port "$PORT" 1200 # valgrind starts slowly
 if [ "$PROXY" = gatehouse ]; then
     gatehouse_warm "$([ "$TLS" = 1 ] && echo https || echo http)://127.0.0.1:$PORT"
 fi

@@ -40,50 +40,17 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
 
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=gatehouse.sh
+. "$HERE/gatehouse.sh"
+trap stop_all EXIT
 
-need() { # command debian-package
-    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
-        echo "installing $2 ..." >&2
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-    fi
-}
 need wrk wrk
 need nginx nginx
 need openssl openssl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 echo "building release binaries ..." >&2
-# shellcheck source=gatehouse.sh
-. "$HERE/gatehouse.sh"
 bench_binaries
-
-wait_port() { # port
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listening on port $1" >&2
-    return 1
-}
-
-start() { # name port command...
-    local name="$1" port="$2"
-    shift 2
-    "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=("$!")
-    wait_port "$port"
-}
 
 start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
 start backend-2ms 18084 "$BACKEND" --listen 127.0.0.1:18084 --delay-ms 2
@@ -162,10 +129,6 @@ run_case() { # label url [extra wrk args, e.g. -H "x-api-key: ..."]; CPU_PIDS: t
     SEEN[$label]=1
     printf '%-36s %12s req/s   p99 %8s ms   %s\n' "$label" "$rps" "$p99" \
         "${CPU_PIDS:+CPU $(echo "${CPU_ALL[$label]}" | awk '{ print $NF }') µs/req}" >&2
-}
-
-median() { # numbers → the median (the lower middle one for an even count)
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 round_ratios() { # a b → a/b for each round, side by side

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::support::{backend, raw, start, start_defined, test_config};
+use super::support::{INTEGRATION_LOG, backend, raw, start, start_defined, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_params_stage_variables_and_mappings_reach_the_backend() {
@@ -123,8 +123,6 @@ async fn unreachable_backends_are_integration_failures() {
 /// The log says why a backend could not be reached, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_backend_is_logged_with_its_cause_once() {
-    const LOG: &str =
-        r#"{\"status\":\"$context.status\",\"error\":\"$context.integration.error\"}"#;
     // A port nothing listens on any more.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -142,14 +140,10 @@ base_path_mappings:
   - {base_path: "", api: a, stage: prod}
 "#
     .replace("{closed}", &closed.to_string())
-    .replace("{LOG}", LOG);
+    .replace("{LOG}", INTEGRATION_LOG);
     let gw = start_defined(test_config(), backend().await, &text).await;
     assert_eq!(gw.get("/down").await.status, 504);
-    let lines = gw.log_lines(1).await;
-    let line = lines
-        .iter()
-        .find(|l| l.contains("504"))
-        .unwrap_or_else(|| panic!("no log line in {lines:?}"));
+    let line = gw.log_line_with("504").await;
     assert!(
         line.contains(&format!("cannot connect to `{closed}`")),
         "{line}"
@@ -234,8 +228,6 @@ async fn ambiguous_hosts_are_refused() {
 /// where a mapping may have put a secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_uri_that_does_not_parse_is_logged_without_its_query() {
-    const LOG: &str =
-        r#"{\"status\":\"$context.status\",\"error\":\"$context.integration.error\"}"#;
     let text = r#"
 apis:
   a:
@@ -247,15 +239,11 @@ stages:
 base_path_mappings:
   - {base_path: "", api: a, stage: prod}
 "#
-    .replace("{LOG}", LOG);
+    .replace("{LOG}", INTEGRATION_LOG);
     let gw = start_defined(test_config(), backend().await, &text).await;
     let answer = gw.get("/bad").await;
     assert_eq!(answer.status, 500);
-    let lines = gw.log_lines(1).await;
-    let line = lines
-        .iter()
-        .find(|l| l.contains("500"))
-        .unwrap_or_else(|| panic!("no log line in {lines:?}"));
+    let line = gw.log_line_with("500").await;
     assert!(
         line.contains("the endpoint uri `http://backend:80:80/x?…` is not a valid http uri"),
         "{line}"

@@ -484,7 +484,23 @@ impl Gateway {
         }
         self.log.lines()
     }
+
+    /// The first access-log line that contains `needle`, once one is written.
+    pub(super) async fn log_line_with(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            if let Some(line) = self.log.lines().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no log line with {needle:?} in {:?}", self.log.lines());
+    }
 }
+
+/// An access-log format with the status and the integration's error, for the tests that read
+/// why an integration failed.
+pub(super) const INTEGRATION_LOG: &str =
+    r#"{\"status\":\"$context.status\",\"error\":\"$context.integration.error\"}"#;
 
 pub(super) async fn send(
     client: &TestClient,
