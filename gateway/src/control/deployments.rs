@@ -342,9 +342,9 @@ impl StageSettings {
     }
 
     /// [`Self::check`] for a stage being created, its variables' values held to API
-    /// Gateway's set too. (A stage stored before values were is served as it was stored, and
-    /// an UpdateStage checks only the values it sets, so a rollback of such a stage is not
-    /// refused for a value it does not touch.)
+    /// Gateway's set too. (A stage stored before values were held to it is served as stored,
+    /// and an UpdateStage checks only the values it sets, so a rollback of such a stage is
+    /// not refused for a value it does not touch.)
     fn check_new(&self) -> Result<(), DeploymentError> {
         for (variable, value) in &self.variables {
             check_variable_value(variable, value)?;

@@ -197,20 +197,21 @@ impl Conn {
         } = exchanged?;
         self.deadline = Some(timer);
         let reusable = keeps_alive(version, &headers, named);
-        if named.transfer_encoding {
-            // RFC 9112 section 6.1: an HTTP/1.0 message with it is faulty (hyper refuses it).
-            if version == Version::HTTP_10 {
-                return Err(Http1Error::Invalid(
-                    "transfer-encoding in an HTTP/1.0 response",
-                ));
-            }
-            // Held to the same rules with or without a body, as on hyper's paths.
-            check_transfer_coding(&headers)?;
+        // RFC 9112 section 6.1: an HTTP/1.0 message with it is faulty (hyper refuses it).
+        if named.transfer_encoding && version == Version::HTTP_10 {
+            return Err(Http1Error::Invalid(
+                "transfer-encoding in an HTTP/1.0 response",
+            ));
         }
         let framing = if *request.method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
         {
+            // No body, but its framing fields are held to the same rules (as on hyper's
+            // paths); `framing` checks them for a response with a body.
+            if named.transfer_encoding {
+                check_transfer_coding(&headers)?;
+            }
             Framing::Length(0)
         } else {
             framing(&headers, named)?
@@ -486,10 +487,11 @@ fn framing(headers: &HeaderMap, named: Named) -> Result<Framing, Http1Error> {
 
 /// Refuses a response whose `Transfer-Encoding` is anything but a lone `chunked` (an empty
 /// element counts), or that has one beside `Content-Length` (nginx refuses both, and a
-/// repeated field too); a response without the field passes. Another coding (`gzip, chunked`, `gzip`) would reach the client still coded once
-/// the hop-by-hop field is dropped, and a body framed two ways is the shape of a
-/// response-splitting attempt on a pooled connection: both are a broken answer. hyper takes
-/// both, so its responses (bodies, upgrades, `https://`) are checked here too.
+/// repeated field too); a response without the field passes. Another coding (`gzip`,
+/// `gzip, chunked`) would reach the client still coded once the hop-by-hop field is dropped,
+/// and a body framed two ways is the shape of a response-splitting attempt on a pooled
+/// connection: both are a broken answer. hyper takes both, so its responses (bodies,
+/// upgrades, `https://`) are checked here too.
 pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Error> {
     let mut fields = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
     if fields.peek().is_none() {
