@@ -79,6 +79,7 @@ measure() {
         exit 1
     fi
     wait "$wrk_pid"
+    unset 'PIDS[-1]' # finished: its number may be another process's by the end
     if grep -q "Non-2xx" "$WORK/wrk.txt"; then
         echo "warning: $label had non-2xx responses" >&2
     fi

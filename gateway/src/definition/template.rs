@@ -201,23 +201,23 @@ pub const MAX_STAGE_VARIABLE_VALUE: usize = 2048;
 /// character refused, never the value (a value may be a secret).
 pub fn stage_variable_value_problem(value: &str) -> Option<String> {
     let taken = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c);
-    let set = format!(
-        "use 1 to {MAX_STAGE_VARIABLE_VALUE} letters, digits and `-._~:/?#&=,` (API Gateway's set)"
-    );
-    if value.is_empty() {
-        return Some(format!("{set}; the value is empty"));
-    }
-    if value.len() > MAX_STAGE_VARIABLE_VALUE {
-        return Some(format!("{set}; the value has {} bytes", value.len()));
-    }
-    let (at, c) = value.char_indices().find(|&(_, c)| !taken(c))?;
-    let found = match c {
-        ' ' => "a space".to_owned(),
-        // Printed only as a code point: no bidi override or line separator reaches a log.
-        c if c.is_control() || !c.is_ascii() => format!("U+{:04X}", u32::from(c)),
-        c => format!("`{c}`"),
+    let found = if value.is_empty() {
+        "the value is empty".to_owned()
+    } else if value.len() > MAX_STAGE_VARIABLE_VALUE {
+        format!("the value has {} bytes", value.len())
+    } else {
+        let (at, c) = value.char_indices().find(|&(_, c)| !taken(c))?;
+        let c = match c {
+            ' ' => "a space".to_owned(),
+            // Printed only as a code point: no bidi override or line separator reaches a log.
+            c if c.is_control() || !c.is_ascii() => format!("U+{:04X}", u32::from(c)),
+            c => format!("`{c}`"),
+        };
+        format!("found {c} at byte {at}")
     };
-    Some(format!("{set}; found {found} at byte {at}"))
+    Some(format!(
+        "use 1 to {MAX_STAGE_VARIABLE_VALUE} letters, digits and `-._~:/?#&=,` (API Gateway's set); {found}"
+    ))
 }
 
 /// Percent-encodes a decoded path value for insertion into a backend URI. With
