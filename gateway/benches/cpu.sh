@@ -6,8 +6,10 @@
 # JWT route in turn, and `perf stat` counts, over the same DURATION seconds of each, the
 # proxy's task-clock (user + system time of every thread of the process, or of every nginx
 # worker) and its system calls; both are divided by the requests wrk completed in those
-# seconds. Each round prints one line per case and gatehouse ÷ nginx for that round; the
-# end prints the median of the per-round ratios.
+# seconds. Each round prints one line per case and gatehouse ÷ nginx for that round (CPU
+# per request, and req/s as wrk counted them); the end prints the medians of the per-round
+# ratios. The cases take turns at going first (see
+# the loop below), so ROUNDS is best a multiple of three.
 #
 # `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
 # latency); this script is the cheaper one to repeat for many rounds, which is what the ratio
@@ -18,12 +20,12 @@
 # Installs wrk, nginx and perf (linux-perf) from Debian if missing; binds 127.0.0.1 only and
 # stops every process it started.
 #
-#   gateway/benches/cpu.sh                    # ROUNDS=5 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
-#   WORKERS=2 ROUNDS=7 gateway/benches/cpu.sh
+#   gateway/benches/cpu.sh                    # ROUNDS=6 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
+#   WORKERS=2 ROUNDS=9 gateway/benches/cpu.sh
 #   GATEHOUSE_BIN=/tmp/gatehouse-before gateway/benches/cpu.sh
 set -euo pipefail
 
-ROUNDS="${ROUNDS:-5}"
+ROUNDS="${ROUNDS:-6}"
 DURATION="${DURATION:-5}"
 WORKERS="${WORKERS:-1}"
 THREADS="${THREADS:-2}"
@@ -61,7 +63,8 @@ GATEHOUSE_PID="${PIDS[-1]}"
 gatehouse_warm http://127.0.0.1:18083
 NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | paste -sd,)"
 
-# measure label pids url [wrk args] → sets CPU_US (µs per request) and prints the case's line
+# measure label pids url [wrk args] → sets CPU_US (µs per request) and RPS (requests per
+# second), and prints the case's line
 measure() {
     local label="$1" pids="$2" url="$3"
     shift 3
@@ -98,24 +101,54 @@ measure() {
         -v d="$DURATION" 'BEGIN {
             n = r * d; us = t * 1000 / n;
             printf "%.2f %-24s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, l, r, us, s / n }')
+    RPS="$rps"
     echo "$line" >&2
 }
 
+# The three cases of a round, by number; each sets its own result variable.
+measure_case() {
+    case "$1" in
+        0)
+            measure "nginx" "$NGINX_WORKERS" http://127.0.0.1:18082/hello
+            nginx_us="$CPU_US" nginx_rps="$RPS"
+            ;;
+        1)
+            measure "gatehouse plain" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/hello
+            plain_us="$CPU_US" plain_rps="$RPS"
+            ;;
+        2)
+            measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/secure \
+                -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+            stages_us="$CPU_US" stages_rps="$RPS"
+            ;;
+    esac
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
 PLAIN_RATIOS=()
 STAGES_RATIOS=()
+PLAIN_RPS_RATIOS=()
+STAGES_RPS_RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS ($WORKERS worker(s) each)" >&2
-    measure "nginx" "$NGINX_WORKERS" http://127.0.0.1:18082/hello
-    nginx_us="$CPU_US"
-    measure "gatehouse plain" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/hello
-    plain_us="$CPU_US"
-    measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/secure \
-        -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
-    stages_us="$CPU_US"
-    PLAIN_RATIOS+=("$(awk -v a="$plain_us" -v b="$nginx_us" 'BEGIN { printf "%.2f", a / b }')")
-    STAGES_RATIOS+=("$(awk -v a="$stages_us" -v b="$nginx_us" 'BEGIN { printf "%.2f", a / b }')")
-    echo "  gatehouse ÷ nginx, CPU per request: plain ${PLAIN_RATIOS[-1]}, key+plan+JWT ${STAGES_RATIOS[-1]}" >&2
+    # Where a case stands in its round moves what it measures (with nginx always first,
+    # gatehouse ÷ nginx read 0.1 higher than with gatehouse first), so the order rotates:
+    # round 1 starts with nginx, round 2 with the plain route, round 3 with the stages, and
+    # over any three rounds each case takes each place once.
+    for step in 0 1 2; do
+        measure_case $(((round - 1 + step) % 3))
+    done
+    PLAIN_RATIOS+=("$(ratio "$plain_us" "$nginx_us")")
+    STAGES_RATIOS+=("$(ratio "$stages_us" "$nginx_us")")
+    PLAIN_RPS_RATIOS+=("$(ratio "$plain_rps" "$nginx_rps")")
+    STAGES_RPS_RATIOS+=("$(ratio "$stages_rps" "$nginx_rps")")
+    echo "  gatehouse ÷ nginx, CPU per request: plain ${PLAIN_RATIOS[-1]}, key+plan+JWT ${STAGES_RATIOS[-1]};" \
+        "req/s: plain ${PLAIN_RPS_RATIOS[-1]}, key+plan+JWT ${STAGES_RPS_RATIOS[-1]}" >&2
 done
 echo "CPU per request gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)):" \
     "plain $(median "${PLAIN_RATIOS[@]}") (rounds: ${PLAIN_RATIOS[*]})," \
     "key+plan+JWT $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]})"
+echo "req/s gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)):" \
+    "plain $(median "${PLAIN_RPS_RATIOS[@]}") (rounds: ${PLAIN_RPS_RATIOS[*]})," \
+    "key+plan+JWT $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]})"

@@ -25,7 +25,8 @@
 #
 # The machine is shared, so throughput drifts between runs: the throughput cases run ROUNDS
 # times, interleaved, and the table shows each case's median round (req/s and p99 are
-# medians taken separately).
+# medians taken separately). nginx and gatehouse's two routes take turns at going first in
+# their round, so ROUNDS is best a multiple of three.
 #
 #   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 ROUNDS=3 by default
 set -euo pipefail
@@ -161,22 +162,38 @@ fixed_rate() { # label url rate [extra wrk args]: latency at a fixed request rat
 }
 
 # --- cases -------------------------------------------------------------------------------
+# The proxy comparisons, by number: 0–2 in plain HTTP, 3–5 over TLS.
+proxy_case() {
+    case "$1" in
+        0) CPU_PIDS="$NGINX_WORKERS" run_case "(2) nginx proxy" http://127.0.0.1:18082/hello ;;
+        1) CPU_PIDS="$GATEWAY_PID" run_case "(3) gatehouse plain route" \
+            http://127.0.0.1:18083/bench/hello ;;
+        2) CPU_PIDS="$GATEWAY_PID" run_case "(4) gatehouse key+plan+JWT" \
+            http://127.0.0.1:18083/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT" ;;
+        3) CPU_PIDS="$NGINX_WORKERS" run_case "(2t) nginx proxy over TLS" \
+            https://127.0.0.1:18089/hello ;;
+        4) CPU_PIDS="$TLS_PID" run_case "(3t) gatehouse plain route over TLS" \
+            https://127.0.0.1:18085/bench/hello ;;
+        5) CPU_PIDS="$TLS_PID" run_case "(4t) gatehouse key+plan+JWT over TLS" \
+            https://127.0.0.1:18085/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT" ;;
+    esac
+}
+
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS" >&2
     run_case "(1) backend directly" http://127.0.0.1:18081/hello
-    CPU_PIDS="$NGINX_WORKERS" run_case "(2) nginx proxy" http://127.0.0.1:18082/hello
-    CPU_PIDS="$GATEWAY_PID" run_case "(3) gatehouse plain route" http://127.0.0.1:18083/bench/hello
-    CPU_PIDS="$GATEWAY_PID" run_case "(4) gatehouse key+plan+JWT" \
-        http://127.0.0.1:18083/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    # Each comparison's three cases take turns at going first, as in `cpu.sh`: round 1
+    # starts with nginx, round 2 with the plain route, round 3 with the stages.
+    for step in 0 1 2; do
+        proxy_case $(((round - 1 + step) % 3))
+    done
     run_case "(5) backend waiting 2 ms, directly" http://127.0.0.1:18084/hello
     run_case "(6) gatehouse cached route to (5)" http://127.0.0.1:18083/bench/cached
     run_case "(5c) backend computing 2 ms, directly" http://127.0.0.1:18086/hello
     run_case "(6c) gatehouse cached route to (5c)" http://127.0.0.1:18083/bench/cached-cpu
-    CPU_PIDS="$NGINX_WORKERS" run_case "(2t) nginx proxy over TLS" https://127.0.0.1:18089/hello
-    CPU_PIDS="$TLS_PID" run_case "(3t) gatehouse plain route over TLS" \
-        https://127.0.0.1:18085/bench/hello
-    CPU_PIDS="$TLS_PID" run_case "(4t) gatehouse key+plan+JWT over TLS" \
-        https://127.0.0.1:18085/bench/secure -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+    for step in 0 1 2; do
+        proxy_case $((3 + (round - 1 + step) % 3))
+    done
 done
 HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
 fixed_rate "(1) backend at half peak" http://127.0.0.1:18081/hello "$HALF"
