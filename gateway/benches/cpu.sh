@@ -8,8 +8,8 @@
 # worker) and its system calls; both are divided by the requests wrk completed in those
 # seconds. Each round prints one line per case and gatehouse ÷ nginx for that round (CPU
 # per request, and req/s as wrk counted them); the end prints the medians of the per-round
-# ratios. The cases take turns at going first (see the loop below), so ROUNDS is best a
-# multiple of three.
+# ratios. The cases take turns at going first (`in_turn` in `gatehouse.sh`), so ROUNDS is
+# best a multiple of three.
 #
 # `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
 # latency); this script is the cheaper one to repeat for many rounds, which is what the ratio
@@ -38,6 +38,7 @@ PIDS=()
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 trap stop_all EXIT
+counts ROUNDS DURATION WORKERS THREADS CONNECTIONS
 
 need wrk wrk
 need nginx nginx
@@ -132,15 +133,8 @@ PLAIN_RPS_RATIOS=()
 STAGES_RPS_RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS ($WORKERS worker(s) each)" >&2
-    # The machine drifts within a round, so a fixed order would hand any drift, or any
-    # advantage of a place, to the same case every round (with nginx always first, five
-    # rounds once read gatehouse ÷ nginx 0.1 higher than five with gatehouse first). The
-    # order rotates: round 1 starts with nginx, round 2 with the plain route, round 3 with
-    # the stages, so over any three rounds each case takes each place once. Each case still
-    # follows the same one (plain after nginx, stages after plain, nginx after stages); the
-    # 2 s warm-up of every case is what stands between them.
-    for step in 0 1 2; do
-        measure_case $(((round - 1 + step) % 3))
+    for case in $(in_turn "$round"); do
+        measure_case "$case"
     done
     PLAIN_RATIOS+=("$(ratio "$plain_us" "$nginx_us")")
     STAGES_RATIOS+=("$(ratio "$stages_us" "$nginx_us")")

@@ -28,6 +28,10 @@
 #   stop_all                      → the scripts' EXIT trap: stops and reaps every process in
 #                                   PIDS, removes WORK
 #   median NUMBERS...             → the median (the lower middle one for an even count)
+#   in_turn ROUND                 → 0 1 2, one a line, rotated by ROUND (1-based): the order
+#                                   of a round's three compared cases
+#   counts NAME...                → stops the script, naming the setting, unless each named
+#                                   variable is a whole number of 1 or more
 
 export GATEHOUSE_OPERATOR_ACCESS_KEY_ID="AKIAGATEHOUSEBENCH01"
 export GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY="bench/operator/secret/0123456789abcdefABCD"
@@ -70,6 +74,29 @@ stop_all() {
 
 median() { # numbers → the median (the lower middle one for an even count)
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+counts() { # variable names → exits unless each holds a whole number of 1 or more
+    local name
+    for name in "$@"; do
+        if ! [[ "${!name}" =~ ^[1-9][0-9]*$ ]]; then
+            echo "$name must be a whole number of 1 or more, not '${!name}'" >&2
+            exit 64
+        fi
+    done
+}
+
+in_turn() { # round (1-based) → 0 1 2, one a line, starting at (round - 1) mod 3
+    # The machine drifts within a round, so a fixed order would hand any drift, or any
+    # advantage of a place, to the same case every round (with nginx always first, five
+    # rounds once read gatehouse ÷ nginx 0.1 higher than five with gatehouse first). Round 1
+    # starts with case 0 (nginx), round 2 with case 1, round 3 with case 2, so over any three
+    # rounds each case takes each place once. Each case still follows the same one (1 after
+    # 0, 2 after 1, 0 after 2); the warm-up run before every measured case stands between them.
+    local step
+    for step in 0 1 2; do
+        echo $((($1 - 1 + step) % 3))
+    done
 }
 
 # One Cognito call: cognito OPERATION JSON → the response body (fails on an error status).

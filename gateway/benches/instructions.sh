@@ -35,6 +35,7 @@ PIDS=()
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 trap stop_all EXIT
+counts N
 
 need valgrind valgrind
 bench_binaries

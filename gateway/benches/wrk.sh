@@ -44,6 +44,7 @@ PIDS=()
 # shellcheck source=gatehouse.sh
 . "$HERE/gatehouse.sh"
 trap stop_all EXIT
+counts ROUNDS DURATION WORKERS THREADS CONNECTIONS
 
 need wrk wrk
 need nginx nginx
@@ -182,17 +183,16 @@ proxy_case() {
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS" >&2
     run_case "(1) backend directly" http://127.0.0.1:18081/hello
-    # Each comparison's three cases take turns at going first, as in `cpu.sh`: round 1
-    # starts with nginx, round 2 with the plain route, round 3 with the stages.
-    for step in 0 1 2; do
-        proxy_case $(((round - 1 + step) % 3))
+    # Each comparison's three cases take turns at going first (`in_turn`).
+    for case in $(in_turn "$round"); do
+        proxy_case "$case"
     done
     run_case "(5) backend waiting 2 ms, directly" http://127.0.0.1:18084/hello
     run_case "(6) gatehouse cached route to (5)" http://127.0.0.1:18083/bench/cached
     run_case "(5c) backend computing 2 ms, directly" http://127.0.0.1:18086/hello
     run_case "(6c) gatehouse cached route to (5c)" http://127.0.0.1:18083/bench/cached-cpu
-    for step in 0 1 2; do
-        proxy_case $((3 + (round - 1 + step) % 3))
+    for case in $(in_turn "$round"); do
+        proxy_case $((3 + case))
     done
 done
 HALF="$(awk -v r="${RPS["(3) gatehouse plain route"]}" 'BEGIN { printf "%d", r / 2 }')"
