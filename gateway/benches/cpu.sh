@@ -2,14 +2,25 @@
 # CPU time and system calls per proxied request, gatehouse against nginx, round by round: the
 # figure issue-style goals compare ("CPU per proxied request at or below nginx's"), measured
 # the way the kernel counts it. Each round runs wrk (THREADS threads, CONNECTIONS
-# connections) against nginx's `/hello`, gatehouse's plain route and gatehouse's key + plan +
-# JWT route in turn, and `perf stat` counts, over the same DURATION seconds of each, the
-# proxy's task-clock (user + system time of every thread of the process, or of every nginx
-# worker) and its system calls; both are divided by the requests wrk completed in those
-# seconds. Each round prints one line per case and gatehouse ÷ nginx for that round (CPU
-# per request, and req/s as wrk counted them); the end prints the medians of the per-round
-# ratios. The cases take turns at going first (`in_turn` in `gatehouse.sh`), so ROUNDS is
-# best a multiple of three.
+# connections) against four cases in turn:
+#   0  nginx's `/hello`, wrk's bare request
+#   1  gatehouse's plain route, the same bare request
+#   2  gatehouse's key + plan + JWT route, with an API key and a user's ID token
+#   3  nginx's `/hello` with case 2's request (the two headers, about a kilobyte, which nginx
+#      reads and forwards to the backend as gatehouse does)
+# `perf stat` counts, over the same DURATION seconds of each case, the proxy's task-clock
+# (user + system time of every thread of the process, or of every nginx worker) and its
+# system calls; both are divided by the requests wrk completed in those seconds.
+#
+# Each round prints one line per case and gatehouse ÷ nginx for that round, CPU per request
+# and req/s: case 1 against case 0, and case 2 against case 3 (the same request to both
+# proxies, so the difference is the stages' work) and, in brackets, against case 0 (the
+# comparison runs before 2026-12-04 made, which also charges the stages for the kilobyte
+# every proxy reads and forwards). The end prints the medians of the per-round ratios. The
+# cases take turns at going first (`in_turn` in `gatehouse.sh`), so ROUNDS is best a
+# multiple of four. TLS=1 sends every case over TLS 1.3 instead (nginx's TLS server, and a
+# gatehouse gateway listener with `--gateway-tls-cert/-key`: one certificate and cipher suite
+# for both), for the goals' "and over TLS".
 #
 # `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
 # latency); this script is the cheaper one to repeat for many rounds, which is what the ratio
@@ -20,16 +31,18 @@
 # Installs wrk, nginx and perf (linux-perf) from Debian if missing; binds 127.0.0.1 only and
 # stops every process it started.
 #
-#   gateway/benches/cpu.sh                    # ROUNDS=6 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
-#   WORKERS=2 ROUNDS=9 gateway/benches/cpu.sh
+#   gateway/benches/cpu.sh                    # ROUNDS=8 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
+#   WORKERS=2 ROUNDS=12 gateway/benches/cpu.sh
+#   TLS=1 [WORKERS=2] ROUNDS=8 gateway/benches/cpu.sh
 #   GATEHOUSE_BIN=/tmp/gatehouse-before gateway/benches/cpu.sh
 set -euo pipefail
 
-ROUNDS="${ROUNDS:-6}"
+ROUNDS="${ROUNDS:-8}"
 DURATION="${DURATION:-5}"
 WORKERS="${WORKERS:-1}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-50}"
+TLS="${TLS:-0}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d)"
@@ -39,6 +52,11 @@ PIDS=()
 . "$HERE/gatehouse.sh"
 trap stop_all EXIT
 counts ROUNDS DURATION WORKERS THREADS CONNECTIONS
+case "$TLS" in
+    0) SCHEME=http NGINX_URL=http://127.0.0.1:18082 OVER="" ;;
+    1) SCHEME=https NGINX_URL=https://127.0.0.1:18089 OVER=", over TLS" ;;
+    *) echo "TLS must be 0 or 1, not '$TLS'" >&2; exit 64 ;;
+esac
 
 need wrk wrk
 need nginx nginx
@@ -50,18 +68,25 @@ bench_binaries
 
 start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
 mkdir -p "$WORK/nginx/tmp"
-# nginx.conf's TLS server needs a certificate to start, though this script sends no TLS.
+# One certificate for both proxies' TLS listeners (nginx.conf's TLS server needs it to start
+# even when TLS=0).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=localhost" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 sed -e "s/^worker_processes .*/worker_processes $WORKERS;/" -e "s#TLS_DIR#$WORK#" \
     "$HERE/nginx.conf" >"$WORK/nginx.conf"
 start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
 NGINX_MASTER="${PIDS[-1]}"
+wait_port 18089
 gatehouse_prepare "$WORK" 18097
 mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18087 18083 "$WORKERS")
+if [ "$TLS" = 1 ]; then
+    SERVE_ARGS+=(--gateway-tls-cert "$WORK/tls.crt" --gateway-tls-key "$WORK/tls.key")
+fi
 start gatehouse 18083 "$GATEHOUSE" "${SERVE_ARGS[@]}"
 GATEHOUSE_PID="${PIDS[-1]}"
-gatehouse_warm http://127.0.0.1:18083
+GATEHOUSE_URL="$SCHEME://127.0.0.1:18083"
+gatehouse_warm "$GATEHOUSE_URL"
 NGINX_WORKERS="$(pgrep -P "$NGINX_MASTER" | paste -sd,)"
 
 # measure label pids url [wrk args] → sets CPU_US (µs per request) and RPS (requests per
@@ -106,21 +131,26 @@ measure() {
     echo "$line" >&2
 }
 
-# The three cases of a round, by number; each sets its own result variable.
+# The four cases of a round, by number; each sets its own result variable.
 measure_case() {
     case "$1" in
         0)
-            measure "nginx" "$NGINX_WORKERS" http://127.0.0.1:18082/hello
+            measure "nginx" "$NGINX_WORKERS" "$NGINX_URL/hello"
             nginx_us="$CPU_US" nginx_rps="$RPS"
             ;;
         1)
-            measure "gatehouse plain" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/hello
+            measure "gatehouse plain" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/hello"
             plain_us="$CPU_US" plain_rps="$RPS"
             ;;
         2)
-            measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" http://127.0.0.1:18083/bench/secure \
+            measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/secure" \
                 -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
             stages_us="$CPU_US" stages_rps="$RPS"
+            ;;
+        3)
+            measure "nginx, key+plan+JWT's request" "$NGINX_WORKERS" "$NGINX_URL/hello" \
+                -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
+            same_us="$CPU_US" same_rps="$RPS"
             ;;
     esac
 }
@@ -129,23 +159,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 PLAIN_RATIOS=()
 STAGES_RATIOS=()
+BARE_RATIOS=()
 PLAIN_RPS_RATIOS=()
 STAGES_RPS_RATIOS=()
+BARE_RPS_RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
-    echo "round $round of $ROUNDS ($WORKERS worker(s) each)" >&2
-    for case in $(in_turn "$round"); do
+    echo "round $round of $ROUNDS ($WORKERS worker(s) each$OVER)" >&2
+    for case in $(in_turn "$round" 4); do
         measure_case "$case"
     done
     PLAIN_RATIOS+=("$(ratio "$plain_us" "$nginx_us")")
-    STAGES_RATIOS+=("$(ratio "$stages_us" "$nginx_us")")
+    STAGES_RATIOS+=("$(ratio "$stages_us" "$same_us")")
+    BARE_RATIOS+=("$(ratio "$stages_us" "$nginx_us")")
     PLAIN_RPS_RATIOS+=("$(ratio "$plain_rps" "$nginx_rps")")
-    STAGES_RPS_RATIOS+=("$(ratio "$stages_rps" "$nginx_rps")")
-    echo "  gatehouse ÷ nginx, CPU per request: plain ${PLAIN_RATIOS[-1]}, key+plan+JWT ${STAGES_RATIOS[-1]};" \
-        "req/s: plain ${PLAIN_RPS_RATIOS[-1]}, key+plan+JWT ${STAGES_RPS_RATIOS[-1]}" >&2
+    STAGES_RPS_RATIOS+=("$(ratio "$stages_rps" "$same_rps")")
+    BARE_RPS_RATIOS+=("$(ratio "$stages_rps" "$nginx_rps")")
+    echo "  gatehouse ÷ nginx, CPU per request: plain ${PLAIN_RATIOS[-1]}," \
+        "key+plan+JWT ${STAGES_RATIOS[-1]} (${BARE_RATIOS[-1]} against the bare request);" \
+        "req/s: plain ${PLAIN_RPS_RATIOS[-1]}, key+plan+JWT ${STAGES_RPS_RATIOS[-1]} (${BARE_RPS_RATIOS[-1]})" >&2
 done
-echo "CPU per request gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)):" \
+echo "CPU per request gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)$OVER):" \
     "plain $(median "${PLAIN_RATIOS[@]}") (rounds: ${PLAIN_RATIOS[*]})," \
-    "key+plan+JWT $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]})"
-echo "req/s gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)):" \
+    "key+plan+JWT $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]});" \
+    "key+plan+JWT against nginx's bare request $(median "${BARE_RATIOS[@]}") (rounds: ${BARE_RATIOS[*]})"
+echo "req/s gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)$OVER):" \
     "plain $(median "${PLAIN_RPS_RATIOS[@]}") (rounds: ${PLAIN_RPS_RATIOS[*]})," \
-    "key+plan+JWT $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]})"
+    "key+plan+JWT $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]});" \
+    "key+plan+JWT against nginx's bare request $(median "${BARE_RPS_RATIOS[@]}") (rounds: ${BARE_RPS_RATIOS[*]})"

@@ -27,9 +27,9 @@
 #                                   $WORK/NAME.log), adds it to PIDS, waits for PORT
 #   stop_all                      → the scripts' EXIT trap: stops and reaps every process in
 #                                   PIDS, removes WORK
-#   median NUMBERS...             → the median (the lower middle one for an even count)
-#   in_turn ROUND                 → 0 1 2, one a line, rotated by ROUND (1-based): the order
-#                                   of a round's three compared cases
+#   median NUMBERS...             → the median (the mean of the middle two for an even count)
+#   in_turn ROUND [COUNT]         → 0 1 … COUNT-1 (COUNT 3 unless given), one a line, rotated
+#                                   by ROUND (1-based): the order of a round's compared cases
 #   counts NAME...                → stops the script, naming the setting, unless each named
 #                                   variable is a whole number of 1 or more
 
@@ -72,8 +72,11 @@ stop_all() {
     rm -rf "$WORK"
 }
 
-median() { # numbers → the median (the lower middle one for an even count)
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+median() { # numbers → the median (the mean of the two middle ones for an even count)
+    # Not the lower middle one: for CPU per request (lower is better) it would lean towards
+    # gatehouse, for req/s (higher is better) against it.
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        printf "%.10g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 counts() { # variable names → exits unless each holds a whole number of 1 or more
@@ -86,16 +89,17 @@ counts() { # variable names → exits unless each holds a whole number of 1 or m
     done
 }
 
-in_turn() { # round (1-based) → 0 1 2, one a line, starting at (round - 1) mod 3
+in_turn() { # round (1-based) [count] → 0 … count-1, one a line, starting at (round - 1) mod count
     # The machine drifts within a round, so a fixed order would hand any drift, or any
     # advantage of a place, to the same case every round (with nginx always first, five
     # rounds once read gatehouse ÷ nginx 0.1 higher than five with gatehouse first). Round 1
-    # starts with case 0 (nginx), round 2 with case 1, round 3 with case 2, so over any three
-    # rounds each case takes each place once. Each case still follows the same one (1 after
-    # 0, 2 after 1, 0 after 2); the warm-up run before every measured case stands between them.
-    local step
-    for step in 0 1 2; do
-        echo $((($1 - 1 + step) % 3))
+    # starts with case 0 (nginx), round 2 with case 1, and so on, so over any COUNT rounds
+    # each case takes each place once. Each case still follows the same one (1 after 0, 2
+    # after 1, …, 0 after the last); the warm-up run before every measured case stands
+    # between them.
+    local count="${2:-3}" step
+    for step in $(seq 0 $((count - 1))); do
+        echo $((($1 - 1 + step) % count))
     done
 }
 

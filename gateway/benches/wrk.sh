@@ -24,8 +24,8 @@
 # p99, and stops every process it started. Everything binds 127.0.0.1 only.
 #
 # The machine is shared, so throughput drifts between runs: the throughput cases run ROUNDS
-# times, interleaved, and the table shows each case's median round (req/s and p99 are
-# medians taken separately). nginx and gatehouse's two routes take turns at going first in
+# times, interleaved, and the table shows each case's medians over the rounds (req/s and p99
+# taken separately; with an even ROUNDS, the mean of the middle two). nginx and gatehouse's two routes take turns at going first in
 # their round, so ROUNDS is best a multiple of three.
 #
 #   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 ROUNDS=3 by default
