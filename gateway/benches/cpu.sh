@@ -14,16 +14,17 @@
 #
 # Each round prints one line per case and gatehouse ÷ nginx for that round, CPU per request
 # and req/s: case 1 against case 0, and case 2 against case 3 (the same request to both
-# proxies, so the difference is the stages' work) and, in brackets, against case 0 (the
-# comparison runs before 2026-12-04 made, which also charges the stages for the kilobyte
-# every proxy reads and forwards). The end prints the medians of the per-round ratios. The
-# cases take turns at going first (`in_turn` in `gatehouse.sh`), so ROUNDS is best a
-# multiple of four. TLS=1 sends every case over TLS 1.3 instead (nginx's TLS server, and a
+# proxies, so the difference is the work of the API key, usage plan and JWT steps) and, in
+# brackets, against case 0 (what cpu.sh compared before 2026-12-04, which also charges those
+# steps for the kilobyte every proxy reads and forwards). The end prints the medians of the
+# per-round ratios. The order of the cases changes from round to round (`in_turn` in
+# `gatehouse.sh`: each pair runs in each order equally often), so ROUNDS is best a multiple
+# of four. TLS=1 sends every case over TLS 1.3 instead (nginx's TLS server, and a
 # gatehouse gateway listener with `--gateway-tls-cert/-key`: one certificate and cipher suite
 # for both), for the goals' "and over TLS".
 #
 # `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
-# latency); this script is the cheaper one to repeat for many rounds, which is what the ratio
+# latency, and its key + plan + JWT figures against nginx's bare request); this script is the cheaper one to repeat for many rounds, which is what the ratio
 # needs on a shared machine: single rounds differ by up to 0.3.
 #
 # gatehouse is `gatehouse serve --api bench-api.yaml` exactly as a user runs it (prepared by
@@ -31,7 +32,7 @@
 # Installs wrk, nginx and perf (linux-perf) from Debian if missing; binds 127.0.0.1 only and
 # stops every process it started.
 #
-#   gateway/benches/cpu.sh                    # ROUNDS=8 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50
+#   gateway/benches/cpu.sh                    # ROUNDS=8 DURATION=5 WORKERS=1 THREADS=2 CONNECTIONS=50 TLS=0
 #   WORKERS=2 ROUNDS=12 gateway/benches/cpu.sh
 #   TLS=1 [WORKERS=2] ROUNDS=8 gateway/benches/cpu.sh
 #   GATEHOUSE_BIN=/tmp/gatehouse-before gateway/benches/cpu.sh
@@ -126,7 +127,7 @@ measure() {
     read -r CPU_US line < <(awk -v l="$label" -v r="$rps" -v t="$task_ms" -v s="$syscalls" \
         -v d="$DURATION" 'BEGIN {
             n = r * d; us = t * 1000 / n;
-            printf "%.2f %-24s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, l, r, us, s / n }')
+            printf "%.2f %-30s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, l, r, us, s / n }')
     RPS="$rps"
     echo "$line" >&2
 }
@@ -180,9 +181,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 echo "CPU per request gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)$OVER):" \
     "plain $(median "${PLAIN_RATIOS[@]}") (rounds: ${PLAIN_RATIOS[*]})," \
-    "key+plan+JWT $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]});" \
+    "key+plan+JWT (nginx given the same request) $(median "${STAGES_RATIOS[@]}") (rounds: ${STAGES_RATIOS[*]});" \
     "key+plan+JWT against nginx's bare request $(median "${BARE_RATIOS[@]}") (rounds: ${BARE_RATIOS[*]})"
 echo "req/s gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)$OVER):" \
     "plain $(median "${PLAIN_RPS_RATIOS[@]}") (rounds: ${PLAIN_RPS_RATIOS[*]})," \
-    "key+plan+JWT $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]});" \
+    "key+plan+JWT (nginx given the same request) $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]});" \
     "key+plan+JWT against nginx's bare request $(median "${BARE_RPS_RATIOS[@]}") (rounds: ${BARE_RPS_RATIOS[*]})"

@@ -27,9 +27,10 @@
 #                                   $WORK/NAME.log), adds it to PIDS, waits for PORT
 #   stop_all                      → the scripts' EXIT trap: stops and reaps every process in
 #                                   PIDS, removes WORK
-#   median NUMBERS...             → the median (the mean of the middle two for an even count)
-#   in_turn ROUND [COUNT]         → 0 1 … COUNT-1 (COUNT 3 unless given), one a line, rotated
-#                                   by ROUND (1-based): the order of a round's compared cases
+#   median NUMBERS...             → the median (the mean of the middle two for an even count);
+#                                   fails on no numbers
+#   in_turn ROUND [COUNT]         → 0 … COUNT-1 (COUNT 3 unless given), one a line, in the
+#                                   order ROUND (1-based) runs a round's compared cases
 #   counts NAME...                → stops the script, naming the setting, unless each named
 #                                   variable is a whole number of 1 or more
 
@@ -74,9 +75,11 @@ stop_all() {
 
 median() { # numbers → the median (the mean of the two middle ones for an even count)
     # Not the lower middle one: for CPU per request (lower is better) it would lean towards
-    # gatehouse, for req/s (higher is better) against it.
+    # gatehouse, for req/s (higher is better) against it. An odd count's median is printed as
+    # it was given.
+    [ "$#" -gt 0 ] || return 1
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        printf "%.10g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 counts() { # variable names → exits unless each holds a whole number of 1 or more
@@ -89,17 +92,25 @@ counts() { # variable names → exits unless each holds a whole number of 1 or m
     done
 }
 
-in_turn() { # round (1-based) [count] → 0 … count-1, one a line, starting at (round - 1) mod count
+in_turn() { # round (1-based) [count] → 0 … count-1, one a line: the order of that round
     # The machine drifts within a round, so a fixed order would hand any drift, or any
     # advantage of a place, to the same case every round (with nginx always first, five
-    # rounds once read gatehouse ÷ nginx 0.1 higher than five with gatehouse first). Round 1
-    # starts with case 0 (nginx), round 2 with case 1, and so on, so over any COUNT rounds
-    # each case takes each place once. Each case still follows the same one (1 after 0, 2
-    # after 1, …, 0 after the last); the warm-up run before every measured case stands
-    # between them.
-    local count="${2:-3}" step
-    for step in $(seq 0 $((count - 1))); do
-        echo $((($1 - 1 + step) % count))
+    # rounds once read gatehouse ÷ nginx 0.1 higher than five with gatehouse first). The
+    # scripts compare cases in pairs, round by round, so what matters is how often one case
+    # of a pair runs before the other: the rounds follow a balanced Latin square (Williams'
+    # design). For an even count, over any `count` rounds each case takes each place once and
+    # runs right after each other case once, and each pair of cases runs in each order equally
+    # often. For 4: 0 1 3 2 / 1 2 0 3 / 2 3 1 0 / 3 0 2 1. (A plain rotation, 0 1 2 3 / 1 2 3
+    # 0 / …, runs case 0 before case 1 in three rounds of four.) For 3 it is the rotation
+    # 0 1 2 / 1 2 0 / 2 0 1, where each pair still runs one way in two rounds of three.
+    local count="${2:-3}" step base
+    for ((step = 0; step < count; step++)); do
+        if ((step % 2)); then
+            base=$(((step + 1) / 2))
+        else
+            base=$(((count - step / 2) % count))
+        fi
+        echo $(((base + $1 - 1) % count))
     done
 }
 

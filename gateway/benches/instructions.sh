@@ -6,7 +6,7 @@
 # CPU's SHA instructions, so compare counts with each other, not with `wrk.sh`'s microseconds.
 #
 # PROXY=gatehouse (default): `gatehouse serve --api bench-api.yaml` exactly as a user runs it
-# (prepared by `gatehouse.sh`: a user pool, a user's access token, an API key bound to the
+# (prepared by `gatehouse.sh`: a user pool, a user's ID token, an API key bound to the
 # file's usage plan), one gateway worker, under callgrind (instrumentation off). PROXY=nginx:
 # nginx from Debian with `benches/nginx.conf` in one process (`master_process off`). Sends 300
 # warm-up requests, switches instrumentation on for N requests (4 keep-alive connections, one

@@ -25,8 +25,10 @@
 #
 # The machine is shared, so throughput drifts between runs: the throughput cases run ROUNDS
 # times, interleaved, and the table shows each case's medians over the rounds (req/s and p99
-# taken separately; with an even ROUNDS, the mean of the middle two). nginx and gatehouse's two routes take turns at going first in
-# their round, so ROUNDS is best a multiple of three.
+# taken separately; with an even ROUNDS, the mean of the middle two). nginx and gatehouse's
+# two routes take turns at going first in their round, so ROUNDS is best a multiple of
+# three. The key + plan + JWT ratios here are against nginx given the bare request; `cpu.sh`
+# also gives nginx the same request, for the comparison of CPU per request.
 #
 #   gateway/benches/wrk.sh   # DURATION=10 THREADS=2 CONNECTIONS=50 WORKERS=1 ROUNDS=3 by default
 set -euo pipefail
@@ -209,10 +211,10 @@ done
 echo
 P3="(3) gatehouse plain route" P4="(4) gatehouse key+plan+JWT"
 echo "(3)/(2) gatehouse / nginx: $(ratio "$P3" "(2) nginx proxy") (rounds: $(round_ratios "$P3" "(2) nginx proxy"))"
-echo "(4)/(2) gatehouse key+plan+JWT / nginx: $(ratio "$P4" "(2) nginx proxy") (rounds: $(round_ratios "$P4" "(2) nginx proxy"))"
+echo "(4)/(2) gatehouse key+plan+JWT / nginx's bare request: $(ratio "$P4" "(2) nginx proxy") (rounds: $(round_ratios "$P4" "(2) nginx proxy"))"
 P2T="(2t) nginx proxy over TLS" P3T="(3t) gatehouse plain route over TLS" P4T="(4t) gatehouse key+plan+JWT over TLS"
 echo "(3t)/(2t) over TLS: $(ratio "$P3T" "$P2T") (rounds: $(round_ratios "$P3T" "$P2T"))"
-echo "(4t)/(2t) key+plan+JWT over TLS: $(ratio "$P4T" "$P2T") (rounds: $(round_ratios "$P4T" "$P2T"))"
+echo "(4t)/(2t) key+plan+JWT over TLS / nginx's bare request: $(ratio "$P4T" "$P2T") (rounds: $(round_ratios "$P4T" "$P2T"))"
 cpu_ratio() { # a b → CPU per request a/b (medians)
     awk -v a="${CPU[$1]:-0}" -v b="${CPU[$2]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
