@@ -24,8 +24,9 @@
 # for both), for the goals' "and over TLS".
 #
 # `wrk.sh` reports CPU per request too (from /proc ticks over a longer run, beside req/s and
-# latency, and its key + plan + JWT figures against nginx's bare request); this script is the cheaper one to repeat for many rounds, which is what the ratio
-# needs on a shared machine: single rounds differ by up to 0.3.
+# latency, and its key + plan + JWT figures against nginx's bare request); this script is the
+# cheaper one to repeat for many rounds, which is what the ratio needs on a shared machine:
+# single rounds differ by up to 0.3.
 #
 # gatehouse is `gatehouse serve --api bench-api.yaml` exactly as a user runs it (prepared by
 # `gatehouse.sh`); nginx is Debian's with `benches/nginx.conf`; both get WORKERS workers.
@@ -63,22 +64,12 @@ need wrk wrk
 need nginx nginx
 need perf linux-perf
 need openssl openssl
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 bench_binaries
 
 start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
-mkdir -p "$WORK/nginx/tmp"
-# One certificate for both proxies' TLS listeners (nginx.conf's TLS server needs it to start
-# even when TLS=0).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
-sed -e "s/^worker_processes .*/worker_processes $WORKERS;/" -e "s#TLS_DIR#$WORK#" \
-    "$HERE/nginx.conf" >"$WORK/nginx.conf"
-start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
-NGINX_MASTER="${PIDS[-1]}"
-wait_port 18089
+bench_certificate # nginx.conf's TLS server needs it to start even when TLS=0
+start_nginx "$WORKERS"
 gatehouse_prepare "$WORK" 18097
 mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18087 18083 "$WORKERS")
 if [ "$TLS" = 1 ]; then

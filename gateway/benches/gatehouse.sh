@@ -33,6 +33,11 @@
 #                                   order ROUND (1-based) runs a round's compared cases
 #   counts NAME...                → stops the script, naming the setting, unless each named
 #                                   variable is a whole number of 1 or more
+#   bench_certificate             → $WORK/tls.crt and tls.key: the run's one certificate,
+#                                   for every TLS listener of both proxies
+#   start_nginx WORKERS           → nginx with nginx.conf (18082, and 18089 over TLS with
+#                                   that certificate), WORKERS worker processes; sets
+#                                   NGINX_MASTER
 
 export GATEHOUSE_OPERATOR_ACCESS_KEY_ID="AKIAGATEHOUSEBENCH01"
 export GATEHOUSE_OPERATOR_SECRET_ACCESS_KEY="bench/operator/secret/0123456789abcdefABCD"
@@ -112,6 +117,25 @@ in_turn() { # round (1-based) [count] → 0 … count-1, one a line: the order o
         fi
         echo $(((base + $1 - 1) % count))
     done
+}
+
+bench_certificate() {
+    # ECDSA P-256, for localhost and 127.0.0.1 (wrk and `curl -k` do not check it; the
+    # names are right for a client that would).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+}
+
+start_nginx() { # workers
+    local nginx
+    nginx="$(command -v nginx || echo /usr/sbin/nginx)"
+    mkdir -p "$WORK/nginx/tmp"
+    sed -e "s/^worker_processes .*/worker_processes $1;/" -e "s#TLS_DIR#$WORK#" \
+        "$HERE/nginx.conf" >"$WORK/nginx.conf"
+    start nginx 18082 "$nginx" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
+    NGINX_MASTER="${PIDS[-1]}"
+    wait_port 18089
 }
 
 # One Cognito call: cognito OPERATION JSON → the response body (fails on an error status).

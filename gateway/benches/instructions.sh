@@ -43,9 +43,7 @@ bench_binaries
 "$BACKEND" --listen 127.0.0.1:18091 >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
 wait_port 18091
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+bench_certificate
 CALLGRIND=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT")
 case "$PROXY" in
     gatehouse)

@@ -51,7 +51,6 @@ counts ROUNDS DURATION WORKERS THREADS CONNECTIONS
 need wrk wrk
 need nginx nginx
 need openssl openssl
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 echo "building release binaries ..." >&2
 bench_binaries
@@ -59,16 +58,8 @@ bench_binaries
 start backend 18081 "$BACKEND" --listen 127.0.0.1:18081
 start backend-2ms 18084 "$BACKEND" --listen 127.0.0.1:18084 --delay-ms 2
 start backend-cpu 18086 "$BACKEND" --listen 127.0.0.1:18086 --work-ms 2 --threads 2
-# One certificate for both proxies' TLS listeners.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
-mkdir -p "$WORK/nginx/tmp"
-sed -e "s/^worker_processes .*/worker_processes $WORKERS;/" -e "s#TLS_DIR#$WORK#" \
-    "$HERE/nginx.conf" >"$WORK/nginx.conf"
-start nginx 18082 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx.conf" -e stderr
-NGINX_MASTER="${PIDS[-1]}"
-wait_port 18089
+bench_certificate
+start_nginx "$WORKERS"
 # The pool, user, token and key (sets KEY, JWT, GATEHOUSE_DATA, GATEHOUSE_API).
 gatehouse_prepare "$WORK" 18097
 mapfile -t SERVE_ARGS < <(gatehouse_serve_args 18087 18083 "$WORKERS")
