@@ -63,6 +63,9 @@ pub(crate) struct RouteRuntime {
     /// TLS settings for an `https://` backend, when the API has `tls_config` or the method
     /// skips verification; `None`: the Mozilla roots.
     pub(crate) backend_tls: Option<Arc<BackendTls>>,
+    /// The backend URI, when every request of the stage has the same one (see
+    /// [`crate::server::proxy::fixed_backend_uri`]).
+    pub(crate) backend_uri: Option<http::Uri>,
 }
 
 /// The live snapshot and what builds new ones.
@@ -144,12 +147,16 @@ impl Snapshot {
                     required: Vec::new(),
                     bodies: Vec::new(),
                     backend_tls: None,
+                    backend_uri: None,
                 };
-                let insecure = resource
+                let http = resource
                     .methods
                     .get(&method)
-                    .and_then(|m| m.integration.http())
-                    .is_some_and(|http| http.insecure_skip_verification);
+                    .and_then(|m| m.integration.http());
+                runtime.backend_uri = http.and_then(|http| {
+                    crate::server::proxy::fixed_backend_uri(http, &compiled.stage.variables)
+                });
+                let insecure = http.is_some_and(|http| http.insecure_skip_verification);
                 if insecure || api.backend_tls != Default::default() {
                     let cache_key = (compiled.deployment.id().to_owned(), insecure);
                     let tls = match tls_settings.get(&cache_key) {

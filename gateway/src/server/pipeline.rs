@@ -28,7 +28,6 @@ use crate::definition::responses::GatewayResponseType;
 use crate::server::Clock;
 use crate::server::access_log::{AccessLogSink, LogRecord};
 use crate::server::authorizers::PayloadDigest;
-use crate::server::backend_tls::BackendTls;
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::cors::Cors;
 use crate::server::error::GatewayError;
@@ -542,13 +541,11 @@ impl ConnectionService {
         match &cx.hit.definition.integration {
             Integration::Mock(mock) => mock_response(mock, &cx.head.headers),
             Integration::HttpProxy(http) => {
-                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
-                self.http(cx, http, true, has_body, body, &query, tls, outcome)
+                self.http(cx, http, true, has_body, body, &query, route_rt, outcome)
                     .await
             }
             Integration::Http(http) => {
-                let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
-                self.http(cx, http, false, has_body, body, &query, tls, outcome)
+                self.http(cx, http, false, has_body, body, &query, route_rt, outcome)
                     .await
             }
             Integration::Function(function) => {
@@ -709,10 +706,12 @@ impl ConnectionService {
         has_body: bool,
         body: GatewayBody,
         query: &Query<'_>,
-        tls: Option<&Arc<BackendTls>>,
+        route_rt: Option<&RouteRuntime>,
         outcome: &mut Outcome,
     ) -> Result<Response<GatewayBody>, GatewayError> {
         let inner = &*self.inner;
+        let tls = route_rt.and_then(|r| r.backend_tls.as_ref());
+        let fixed_uri = route_rt.and_then(|r| r.backend_uri.as_ref());
         if has_body && http.passthrough == PassthroughBehavior::Never {
             return Err(GatewayError::UnsupportedMediaType);
         }
@@ -729,7 +728,16 @@ impl ConnectionService {
             secure: self.secure,
             websocket,
         };
-        let request = proxy::backend_request(cx, headers, http, proxy, query, &forwarding, body)?;
+        let request = proxy::backend_request(
+            cx,
+            headers,
+            http,
+            fixed_uri,
+            proxy,
+            query,
+            &forwarding,
+            body,
+        )?;
         let sent = Instant::now();
         let deadline = tokio::time::Instant::from_std(sent)
             + Duration::from_millis(u64::from(http.timeout_ms));

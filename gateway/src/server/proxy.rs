@@ -733,6 +733,29 @@ pub(crate) fn backend_uri(
     })
 }
 
+/// The backend URI of an `HTTP` or `HTTP_PROXY` integration when it is the same for every
+/// request of a stage: its template has no `{param}` piece (only literals and stage
+/// variables) and no mapping adds to its query string. Built once per snapshot; a request
+/// with a query string of its own still renders its URI ([`backend_request`]). `None` when
+/// the URI depends on the request, or does not render or parse (each request then reports
+/// why, as without it).
+pub(crate) fn fixed_backend_uri(
+    http: &HttpIntegration,
+    stage_variables: &std::collections::BTreeMap<String, String>,
+) -> Option<Uri> {
+    let adds_to_query = http.request_parameters.iter().any(|mapping| {
+        matches!(
+            mapping.target.location,
+            ParamLocation::QueryString | ParamLocation::MultiValueQueryString
+        )
+    });
+    if adds_to_query {
+        return None;
+    }
+    let rendered = http.uri.render(|_| None, stage_variables).ok()?;
+    Uri::try_from(rendered).ok()
+}
+
 /// The text of [`backend_uri`], not yet parsed.
 fn render_backend_uri(
     cx: &RequestContext<'_>,
@@ -910,17 +933,26 @@ fn is_gateways(name: &str) -> bool {
 
 /// The backend request. `headers` went through [`clean_client_headers`] (no hop-by-hop
 /// header is left but a WebSocket upgrade's pair, `X-Forwarded-For` is the gateway's).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one request"
+)]
 pub(crate) fn backend_request(
     cx: &RequestContext<'_>,
     mut headers: HeaderMap,
     http: &HttpIntegration,
+    fixed_uri: Option<&Uri>,
     proxy: bool,
     query: &Query<'_>,
     forwarding: &Forwarding,
     body: GatewayBody,
 ) -> Result<Request<GatewayBody>, GatewayError> {
     let websocket = forwarding.websocket;
-    let uri = backend_uri(cx, http, proxy, query)?;
+    // A proxy passes the client's query string on, which the fixed URI does not have.
+    let uri = match fixed_uri {
+        Some(uri) if !proxy || cx.head.uri.query().is_none_or(str::is_empty) => uri.clone(),
+        _ => backend_uri(cx, http, proxy, query)?,
+    };
     let method = match http.method {
         HttpMethod::Any => cx.head.method.clone(),
         defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),

@@ -223,6 +223,55 @@ async fn ambiguous_hosts_are_refused() {
     }
 }
 
+/// A backend URI made of literals and stage variables alone is rendered once per stage, not
+/// per request: each stage still reaches its own backend path, a proxy still passes the
+/// client's query string on after the URI's own, an `HTTP` integration still does not, and a
+/// query-string mapping still applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_uri_of_stage_variables_alone_is_each_stages_own() {
+    let backend = backend().await;
+    let text = r#"
+apis:
+  a:
+    resources:
+      /fixed:
+        GET: {integration: {type: http_proxy, uri: "http://${stageVariables.backend}${stageVariables.prefix}/echo?from=${stageVariables.label}"}}
+      /tagged:
+        GET: {integration: {type: http_proxy, uri: "http://${stageVariables.backend}/echo", request_parameters: {querystring.source: "'gateway'"}}}
+      /mapped:
+        GET: {integration: {type: http, uri: "http://${stageVariables.backend}${stageVariables.prefix}/mapped", responses: [{status: 200}]}}
+stages:
+  a:
+    blue: {variables: {backend: "{B}", prefix: /blue, label: blue}}
+    green: {variables: {backend: "{B}", prefix: /green, label: green}}
+"#
+    .replace("{B}", &backend.addr.to_string());
+    let gw = start_defined(test_config(), backend, &text).await;
+    for stage in ["blue", "green"] {
+        for (query, expected) in [
+            ("", format!("from={stage}")),
+            ("?color=red&n=1", format!("from={stage}&color=red&n=1")),
+        ] {
+            let answer = gw.get(&format!("/{stage}/fixed{query}")).await;
+            assert_eq!(answer.status, 200, "{stage} {query}: {:?}", answer.body);
+            let echo = answer.json();
+            assert_eq!(echo["path"], format!("/{stage}/echo"), "{stage} {query}");
+            assert_eq!(echo["query"], expected, "{stage} {query}");
+        }
+        // A mapping that adds to the query string is per request: such a URI is not fixed.
+        let answer = gw.get(&format!("/{stage}/tagged")).await;
+        assert_eq!(answer.json()["query"], "source=gateway", "{stage}");
+        let answer = gw.get(&format!("/{stage}/mapped?color=red")).await;
+        assert_eq!(answer.status, 200, "{stage}: {:?}", answer.body);
+        let echo = answer.json();
+        assert_eq!(echo["path"], format!("/{stage}/mapped"));
+        assert_eq!(
+            echo["query"], "",
+            "an HTTP integration sends only mapped parameters"
+        );
+    }
+}
+
 /// A backend URI that renders to something not a URI (here from a stage variable) is the
 /// API's configuration error (500), and the log names the URI without its query string,
 /// where a mapping may have put a secret.
