@@ -47,6 +47,25 @@ const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// (`x-amzn-requestid`, `X-Cache`, a stage's own), so that adding them does not usually grow
 /// the map, which rehashes every field; a response with CORS headers may still grow it once.
 const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
+/// A request's header map larger than this is dropped rather than kept for a response.
+const SPARE_MAP_MAX: usize = 64;
+
+thread_local! {
+    /// The header map of the last request this thread sent without a body, emptied: the next
+    /// response head parsed here fills it instead of a new map. With the listener's own loop,
+    /// which turns a response's map into the next request's, a request then allocates no
+    /// header map at all.
+    static SPARE_MAP: std::cell::Cell<Option<HeaderMap>> = const { std::cell::Cell::new(None) };
+}
+
+/// Keeps `headers`, emptied (no value of the request stays in memory), for the next response
+/// head this thread parses.
+pub(crate) fn recycle_request_headers(mut headers: HeaderMap) {
+    if headers.capacity() <= SPARE_MAP_MAX {
+        headers.clear();
+        SPARE_MAP.set(Some(headers));
+    }
+}
 
 /// One keep-alive connection to a backend.
 #[derive(Debug)]
@@ -337,7 +356,8 @@ impl Conn {
         // The head becomes one shared buffer its header values are slices of.
         let head = self.read.split_to(length).freeze();
         let status = StatusCode::from_u16(code).map_err(|_| Http1Error::Invalid("status code"))?;
-        let mut headers = HeaderMap::with_capacity(count + ROOM_FOR_GATEWAY_FIELDS);
+        let mut headers = SPARE_MAP.take().unwrap_or_default();
+        headers.reserve(count + ROOM_FOR_GATEWAY_FIELDS);
         let mut named = Named::default();
         for &(n0, n1, v0, v1) in at.iter().take(count) {
             let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);

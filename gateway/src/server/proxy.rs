@@ -28,7 +28,7 @@ use crate::definition::model::{HeaderValueSource, HttpIntegration, HttpMethod};
 use crate::definition::path::{check_path_value, percent_decode};
 use crate::definition::template::encode_path_value;
 use crate::server::backend_http1::{
-    Checkin, Conn, Http1Error, IdleConns, Outgoing, check_transfer_coding,
+    self, Checkin, Conn, Http1Error, IdleConns, Outgoing, check_transfer_coding,
 };
 use crate::server::backend_tls::BackendTls;
 use crate::server::body::GatewayBody;
@@ -202,7 +202,9 @@ impl BackendPool {
         if request.body().is_end_stream() && !websocket {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
-            return self.request_plain(&head, &authority, sent, deadline).await;
+            let answer = self.request_plain(&head, &authority, sent, deadline).await;
+            backend_http1::recycle_request_headers(head.headers);
+            return answer;
         }
         let answer = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
         Box::pin(answer)
