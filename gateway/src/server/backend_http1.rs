@@ -47,24 +47,36 @@ const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// (`x-amzn-requestid`, `X-Cache`, a stage's own), so that adding them does not usually grow
 /// the map, which rehashes every field; a response with CORS headers may still grow it once.
 const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
-/// A request's header map larger than this is dropped rather than kept for a response.
+/// A request's header map with more fields or values than this is dropped rather than kept
+/// for a response (an emptied map keeps the memory of both).
 const SPARE_MAP_MAX: usize = 64;
 
 thread_local! {
-    /// The header map of the last request this thread sent without a body, emptied: the next
-    /// response head parsed here fills it instead of a new map. With the listener's own loop,
-    /// which turns a response's map into the next request's, a request then allocates no
-    /// header map at all.
+    /// The header map of the last plain `http://` request without a body this thread sent,
+    /// emptied: the next response head parsed here fills it instead of a new map. With the
+    /// listener's own loop, which turns a response's map into the next request's, such a
+    /// proxied request allocates no header map (one with a body, an upgrade, an `https://`
+    /// backend or an `HTTP` integration's mapped headers still does).
     static SPARE_MAP: std::cell::Cell<Option<HeaderMap>> = const { std::cell::Cell::new(None) };
 }
 
 /// Keeps `headers`, emptied (no value of the request stays in memory), for the next response
-/// head this thread parses.
+/// head this thread parses; a map too large to keep is dropped.
 pub(crate) fn recycle_request_headers(mut headers: HeaderMap) {
-    if headers.capacity() <= SPARE_MAP_MAX {
+    if headers.capacity() <= SPARE_MAP_MAX && headers.len() <= SPARE_MAP_MAX {
         headers.clear();
-        SPARE_MAP.set(Some(headers));
+        // Only while the thread's locals are being torn down is there nowhere to keep it.
+        let _ = SPARE_MAP.try_with(|spare| spare.set(Some(headers)));
     }
+}
+
+/// The map [`recycle_request_headers`] kept on this thread, or a new one.
+fn spare_map() -> HeaderMap {
+    SPARE_MAP
+        .try_with(std::cell::Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// One keep-alive connection to a backend.
@@ -356,7 +368,7 @@ impl Conn {
         // The head becomes one shared buffer its header values are slices of.
         let head = self.read.split_to(length).freeze();
         let status = StatusCode::from_u16(code).map_err(|_| Http1Error::Invalid("status code"))?;
-        let mut headers = SPARE_MAP.take().unwrap_or_default();
+        let mut headers = spare_map();
         headers.reserve(count + ROOM_FOR_GATEWAY_FIELDS);
         let mut named = Named::default();
         for &(n0, n1, v0, v1) in at.iter().take(count) {
@@ -732,6 +744,28 @@ fn chunk_step(read: &mut BytesMut, state: Chunk) -> Result<Option<ChunkStep>, Bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_map_comes_back_empty_and_a_large_one_is_not_kept() {
+        let _ = spare_map();
+        let mut request = HeaderMap::new();
+        request.insert("x-secret", HeaderValue::from_static("s1"));
+        request.append("x-secret", HeaderValue::from_static("s2"));
+        request.insert(header::HOST, HeaderValue::from_static("backend"));
+        recycle_request_headers(request);
+        let kept = spare_map();
+        assert!(kept.is_empty(), "{kept:?}");
+        assert!(kept.capacity() > 0, "the request's map, not a new one");
+        assert_eq!(spare_map().capacity(), 0, "taken once");
+
+        // One name with many values: few fields, but the values' memory stays with the map.
+        let mut large = HeaderMap::new();
+        for _ in 0..=SPARE_MAP_MAX {
+            large.append("x-many", HeaderValue::from_static("v"));
+        }
+        recycle_request_headers(large);
+        assert_eq!(spare_map().capacity(), 0, "not kept");
+    }
 
     /// Decodes a whole chunked body fed in pieces of `step` bytes.
     fn decode(wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), BodyError> {

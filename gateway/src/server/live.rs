@@ -63,8 +63,9 @@ pub(crate) struct RouteRuntime {
     /// TLS settings for an `https://` backend, when the API has `tls_config` or the method
     /// skips verification; `None`: the Mozilla roots.
     pub(crate) backend_tls: Option<Arc<BackendTls>>,
-    /// The backend URI, when every request of the stage has the same one (see
-    /// [`crate::server::proxy::fixed_backend_uri`]).
+    /// The backend URI without the client's query string, when it depends on nothing else
+    /// of a request: sent as it is for `HTTP`, and for `HTTP_PROXY` when the request's query
+    /// string is empty (see [`crate::server::proxy::fixed_backend_uri`]).
     pub(crate) backend_uri: Option<http::Uri>,
 }
 

@@ -735,12 +735,13 @@ pub(crate) fn backend_uri(
     })
 }
 
-/// The backend URI of an `HTTP` or `HTTP_PROXY` integration when it is the same for every
-/// request of a stage: its template has no `{param}` piece (only literals and stage
-/// variables) and no mapping adds to its query string. Built once per snapshot; a request
-/// with a query string of its own still renders its URI ([`backend_request`]). `None` when
-/// the URI depends on the request, or does not render or parse (each request then reports
-/// why, as without it).
+/// The backend URI of an `HTTP` or `HTTP_PROXY` integration, without the client's query
+/// string, when it is the same for every request of a stage: its template has no `{param}`
+/// piece (only literals and stage variables) and no mapping adds to its query string. Built
+/// once per snapshot. [`backend_request`] sends it as it is for `HTTP`, which passes no query
+/// string on, and for `HTTP_PROXY` when the request's query string is empty; a proxy request
+/// with a query string still renders its URI. `None` when the URI depends on the request, or
+/// does not render or parse (each request then reports why, as without it).
 pub(crate) fn fixed_backend_uri(
     http: &HttpIntegration,
     stage_variables: &std::collections::BTreeMap<String, String>,
@@ -1202,6 +1203,69 @@ mod tests {
 
     fn socket_target80(authority: &Authority) -> (&str, u16) {
         socket_target(authority, 80)
+    }
+
+    #[test]
+    fn a_backend_uri_is_fixed_when_only_stage_variables_make_it() {
+        use crate::definition::mapping::{MappingTarget, ParameterMapping};
+        use crate::definition::model::PassthroughBehavior;
+        use crate::definition::template::UriTemplate;
+        let integration = |uri: &str, mappings: &[(&str, &str)]| HttpIntegration {
+            uri: UriTemplate::parse(uri).unwrap(),
+            method: HttpMethod::Any,
+            timeout_ms: 29_000,
+            request_parameters: mappings
+                .iter()
+                .map(|(target, source)| ParameterMapping {
+                    target: MappingTarget::parse(target).unwrap(),
+                    source: MappingSource::parse(source).unwrap(),
+                })
+                .collect(),
+            passthrough: PassthroughBehavior::WhenNoMatch,
+            responses: Vec::new(),
+            insecure_skip_verification: false,
+        };
+        let variables: std::collections::BTreeMap<String, String> = [
+            ("host", "backend.internal:8080"),
+            ("bad", "backend internal"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let fixed = |uri: &str, mappings: &[(&str, &str)]| {
+            fixed_backend_uri(&integration(uri, mappings), &variables).map(|u| u.to_string())
+        };
+        // Literals and stage variables, with mappings that do not touch the query string.
+        assert_eq!(
+            fixed(
+                "http://${stageVariables.host}/v1/orders?from=gateway",
+                &[
+                    ("header.x-stage", "stageVariables.host"),
+                    ("header.x-id", "context.requestId")
+                ],
+            )
+            .as_deref(),
+            Some("http://backend.internal:8080/v1/orders?from=gateway")
+        );
+        // What a request supplies is rendered per request.
+        assert_eq!(fixed("http://${stageVariables.host}/items/{id}", &[]), None);
+        assert_eq!(
+            fixed("http://${stageVariables.host}/static/{proxy}", &[]),
+            None
+        );
+        for target in ["querystring.source", "multivaluequerystring.source"] {
+            assert_eq!(
+                fixed(
+                    "http://${stageVariables.host}/echo",
+                    &[(target, "'gateway'")]
+                ),
+                None,
+                "{target}"
+            );
+        }
+        // A URI that does not render or parse is each request's error, as before.
+        assert_eq!(fixed("http://${stageVariables.missing}/echo", &[]), None);
+        assert_eq!(fixed("http://${stageVariables.bad}/echo", &[]), None);
     }
 
     #[test]

@@ -208,6 +208,39 @@ async fn pipelined_simple_requests_are_answered_in_order() {
     assert_eq!(gw.backend.seen.requests.load(Ordering::SeqCst), 3);
 }
 
+/// A request's header map is emptied and reused for a later response head on the same
+/// thread: no field of any request, on this connection or before it, is ever part of a
+/// response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_field_comes_back_in_a_later_response() {
+    let gw = start().await;
+    let mut wire = Wire::connect(gw.addr).await;
+    for n in 0..6 {
+        let request =
+            format!("GET /prod/echo?n={n} HTTP/1.1\r\nHost: x\r\nX-Client-Secret: s{n}\r\n\r\n");
+        wire.send(request.as_bytes()).await;
+        let answer = wire.answer(false).await.unwrap();
+        assert_eq!(answer.status, 200, "{n}");
+        assert_eq!(
+            answer.json()["headers"]["x-client-secret"],
+            format!("s{n}"),
+            "the backend got it"
+        );
+        for name in [
+            "x-client-secret",
+            "host",
+            "x-forwarded-for",
+            "x-forwarded-host",
+        ] {
+            assert_eq!(
+                answer.header(name),
+                None,
+                "request {n}: {name} in the response"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_with_bodies_go_to_hyper_on_the_same_connection() {
     let gw = start().await;

@@ -250,6 +250,7 @@ stages:
     for stage in ["blue", "green"] {
         for (query, expected) in [
             ("", format!("from={stage}")),
+            ("?", format!("from={stage}")),
             ("?color=red&n=1", format!("from={stage}&color=red&n=1")),
         ] {
             let answer = gw.get(&format!("/{stage}/fixed{query}")).await;
