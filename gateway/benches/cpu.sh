@@ -17,7 +17,8 @@
 # proxies, so the difference is the work of the API key, usage plan and JWT steps) and, in
 # brackets, against case 0 (what cpu.sh compared before 2026-12-04, which also charges those
 # steps for the kilobyte every proxy reads and forwards). The end prints the medians of the
-# per-round ratios. The order of the cases changes from round to round (`in_turn` in
+# per-round ratios, then each case's own medians (µs of CPU, req/s and system calls per
+# request, each over the rounds; not ratios, so they move with the machine). The order of the cases changes from round to round (`in_turn` in
 # `gatehouse.sh`: each pair runs in each order equally often), so ROUNDS is best a multiple
 # of four. TLS=1 sends every case over TLS 1.3 instead (nginx's TLS server, and a
 # gatehouse gateway listener with `--gateway-tls-cert/-key`: one certificate and cipher suite
@@ -115,15 +116,21 @@ measure() {
         cat "$WORK/wrk.txt" "$WORK/perf.txt" >&2
         exit 1
     fi
-    read -r CPU_US line < <(awk -v l="$label" -v r="$rps" -v t="$task_ms" -v s="$syscalls" \
+    read -r CPU_US CALLS line < <(awk -v l="$label" -v r="$rps" -v t="$task_ms" -v s="$syscalls" \
         -v d="$DURATION" 'BEGIN {
             n = r * d; us = t * 1000 / n;
-            printf "%.2f %-30s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, l, r, us, s / n }')
+            printf "%.2f %.2f %-30s %9.0f req/s  %6.2f µs CPU/req  %5.2f syscalls/req\n", us, s / n, l, r, us, s / n }')
     RPS="$rps"
     echo "$line" >&2
 }
 
 # The four cases of a round, by number; each sets its own result variable.
+# Each case's figures round by round (space-separated), for the medians per case at the end.
+CASE_NAMES=("nginx" "gatehouse plain" "gatehouse key+plan+JWT" "nginx, key+plan+JWT's request")
+CASE_US=("" "" "" "")
+CASE_RPS=("" "" "" "")
+CASE_CALLS=("" "" "" "")
+
 measure_case() {
     case "$1" in
         0)
@@ -145,6 +152,9 @@ measure_case() {
             same_us="$CPU_US" same_rps="$RPS"
             ;;
     esac
+    CASE_US[$1]+=" $CPU_US"
+    CASE_RPS[$1]+=" $RPS"
+    CASE_CALLS[$1]+=" $CALLS"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -178,3 +188,14 @@ echo "req/s gatehouse ÷ nginx, median of $ROUNDS rounds ($WORKERS worker(s)$OVE
     "plain $(median "${PLAIN_RPS_RATIOS[@]}") (rounds: ${PLAIN_RPS_RATIOS[*]})," \
     "key+plan+JWT (nginx given the same request) $(median "${STAGES_RPS_RATIOS[@]}") (rounds: ${STAGES_RPS_RATIOS[*]});" \
     "key+plan+JWT against nginx's bare request $(median "${BARE_RPS_RATIOS[@]}") (rounds: ${BARE_RPS_RATIOS[*]})"
+per_case=()
+for case in 0 1 2 3; do
+    read -ra us <<<"${CASE_US[$case]}"
+    read -ra rps <<<"${CASE_RPS[$case]}"
+    read -ra calls <<<"${CASE_CALLS[$case]}"
+    per_case+=("$(awk -v n="${CASE_NAMES[$case]}" -v u="$(median "${us[@]}")" \
+        -v r="$(median "${rps[@]}")" -v c="$(median "${calls[@]}")" \
+        'BEGIN { printf "%s %.2f µs CPU/req, %.0f req/s, %.2f syscalls/req", n, u, r, c }')")
+done
+echo "medians per case of $ROUNDS rounds ($WORKERS worker(s)$OVER): ${per_case[0]}; ${per_case[1]};" \
+    "${per_case[2]}; ${per_case[3]}"
