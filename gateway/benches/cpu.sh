@@ -124,30 +124,31 @@ measure() {
     echo "$line" >&2
 }
 
-# The four cases of a round, by number; each sets its own result variable.
-# Each case's figures round by round (space-separated), for the medians per case at the end.
+# The four cases' names, and each case's figures round by round (space-separated), for the
+# medians per case at the end.
 CASE_NAMES=("nginx" "gatehouse plain" "gatehouse key+plan+JWT" "nginx, key+plan+JWT's request")
 CASE_US=("" "" "" "")
 CASE_RPS=("" "" "" "")
 CASE_CALLS=("" "" "" "")
 
+# The four cases of a round, by number; each sets its own result variable.
 measure_case() {
     case "$1" in
         0)
-            measure "nginx" "$NGINX_WORKERS" "$NGINX_URL/hello"
+            measure "${CASE_NAMES[0]}" "$NGINX_WORKERS" "$NGINX_URL/hello"
             nginx_us="$CPU_US" nginx_rps="$RPS"
             ;;
         1)
-            measure "gatehouse plain" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/hello"
+            measure "${CASE_NAMES[1]}" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/hello"
             plain_us="$CPU_US" plain_rps="$RPS"
             ;;
         2)
-            measure "gatehouse key+plan+JWT" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/secure" \
+            measure "${CASE_NAMES[2]}" "$GATEHOUSE_PID" "$GATEHOUSE_URL/bench/secure" \
                 -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
             stages_us="$CPU_US" stages_rps="$RPS"
             ;;
         3)
-            measure "nginx, key+plan+JWT's request" "$NGINX_WORKERS" "$NGINX_URL/hello" \
+            measure "${CASE_NAMES[3]}" "$NGINX_WORKERS" "$NGINX_URL/hello" \
                 -H "x-api-key: $KEY" -H "Authorization: Bearer $JWT"
             same_us="$CPU_US" same_rps="$RPS"
             ;;

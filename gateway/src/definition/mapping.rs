@@ -173,6 +173,11 @@ impl ParamLocation {
         }
     }
 
+    /// Whether a value here goes in the query string (`querystring`, `multivaluequerystring`).
+    pub fn is_query_string(self) -> bool {
+        matches!(self, Self::QueryString | Self::MultiValueQueryString)
+    }
+
     fn from_keyword(word: &str) -> Option<Self> {
         Some(match word {
             "path" => Self::Path,

@@ -27,6 +27,7 @@ use crate::server::access_log::AccessLogFormat;
 use crate::server::backend_tls::BackendTls;
 use crate::server::cors::Cors;
 use crate::server::metrics::{Metrics, RouteKey, RouteMetrics, StepCounters};
+use crate::server::proxy;
 use crate::server::schema::{Schema, SchemaError};
 use crate::server::steps::{Prepared, Steps};
 
@@ -154,9 +155,8 @@ impl Snapshot {
                     .methods
                     .get(&method)
                     .and_then(|m| m.integration.http());
-                runtime.backend_uri = http.and_then(|http| {
-                    crate::server::proxy::fixed_backend_uri(http, &compiled.stage.variables)
-                });
+                runtime.backend_uri =
+                    http.and_then(|http| proxy::fixed_backend_uri(http, &compiled.stage.variables));
                 let insecure = http.is_some_and(|http| http.insecure_skip_verification);
                 if insecure || api.backend_tls != Default::default() {
                     let cache_key = (compiled.deployment.id().to_owned(), insecure);

@@ -746,13 +746,11 @@ pub(crate) fn fixed_backend_uri(
     http: &HttpIntegration,
     stage_variables: &std::collections::BTreeMap<String, String>,
 ) -> Option<Uri> {
-    let adds_to_query = http.request_parameters.iter().any(|mapping| {
-        matches!(
-            mapping.target.location,
-            ParamLocation::QueryString | ParamLocation::MultiValueQueryString
-        )
-    });
-    if adds_to_query {
+    if http
+        .request_parameters
+        .iter()
+        .any(|mapping| mapping.target.location.is_query_string())
+    {
         return None;
     }
     let rendered = http.uri.render(|_| None, stage_variables).ok()?;
@@ -800,9 +798,7 @@ fn render_backend_uri(
         separator = '&';
     }
     for mapping in &http.request_parameters {
-        if mapping.target.location != ParamLocation::QueryString
-            && mapping.target.location != ParamLocation::MultiValueQueryString
-        {
+        if !mapping.target.location.is_query_string() {
             continue;
         }
         let Some(value) = source_value(&mapping.source, cx, query) else {
