@@ -492,7 +492,9 @@ fn execute_api_id(host: &str) -> Option<&str> {
 
 /// Lower-case, without a port (`[::1]:8080` → `[::1]`).
 pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
-    let host = host.trim();
+    // ASCII whitespace only: a host comes from a header value or a URI, both ASCII, and
+    // `trim` would test each end for Unicode whitespace.
+    let host = host.trim_ascii();
     let without_port = if host.starts_with('[') {
         host.find(']')
             .and_then(|end| host.get(..=end))
@@ -521,6 +523,11 @@ pub(crate) fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
 /// The mapping with the longest base path that is a whole-segment prefix of `rest`, with
 /// its base path (the mapping's own text, so also the start of `rest`).
 fn longest_base_path<'m>(mappings: &'m Mappings, rest: &str) -> Option<(&'m str, &'m Target)> {
+    if mappings.max_depth == 0 {
+        // Only the empty base path can match (the usual case: no custom domain mappings).
+        let (base_path, target) = mappings.by_base_path.get_key_value("")?;
+        return Some((base_path.as_str(), target));
+    }
     // Candidate prefix ends, shortest first: 0, then after each of the first max_depth
     // segments; kept on the stack (max_depth is bounded by the path depth limit).
     let mut ends = [0usize; 65];

@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::server::body::{BodyError, GatewayBody};
+use crate::server::proxy::Deferred;
 
 /// Largest response head accepted from a backend.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -100,9 +101,12 @@ pub(crate) struct Outgoing<'r> {
     pub(crate) method: &'r Method,
     /// The request target in origin form (path and query).
     pub(crate) target: &'r str,
-    /// The `Host` to send when `headers` have none.
+    /// The `Host` to send (`headers` then have none, or the client's, which `deferred` says
+    /// goes as `X-Forwarded-Host`).
     pub(crate) host: Option<&'r str>,
     pub(crate) headers: &'r HeaderMap,
+    /// The forwarding fields to write beside `headers`.
+    pub(crate) deferred: Deferred,
 }
 
 /// Where a connection goes back once its response is read: the pool's idle lists, under the
@@ -112,6 +116,10 @@ pub(crate) struct Checkin {
     pub(crate) pool: Arc<Mutex<IdleConns>>,
     pub(crate) key: http::uri::Authority,
     pub(crate) max_idle: usize,
+    /// When the connection's request was sent, which is also when it counts as idle from:
+    /// earlier than its true return by the time the answer took, so the pool drops it that
+    /// much sooner, never later than the idle timeout (and no clock is read per request).
+    pub(crate) since: Instant,
 }
 
 /// Idle connections by backend authority (`host:port`), found twice per request (lent and
@@ -315,6 +323,7 @@ impl Conn {
             target,
             host,
             headers,
+            deferred,
         } = *request;
         let w = &mut self.write;
         w.clear();
@@ -327,12 +336,7 @@ impl Conn {
             w.extend_from_slice(host.as_bytes());
             w.extend_from_slice(b"\r\n");
         }
-        for (name, value) in headers {
-            w.extend_from_slice(name.as_str().as_bytes());
-            w.extend_from_slice(b": ");
-            w.extend_from_slice(value.as_bytes());
-            w.extend_from_slice(b"\r\n");
-        }
+        write_fields(w, headers, deferred);
         // A body-carrying method says its (empty) body's length, as a client must.
         if !matches!(
             *method,
@@ -548,13 +552,32 @@ pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Erro
     Ok(())
 }
 
+/// A request head's fields: `headers` and the forwarding fields `deferred` leaves to the
+/// writer, as the map would hold them after [`Deferred::apply`].
+fn write_fields(w: &mut Vec<u8>, headers: &HeaderMap, deferred: Deferred) {
+    for (name, value) in headers {
+        let Some(name) = deferred.wire_name(name) else {
+            continue;
+        };
+        w.extend_from_slice(name.as_bytes());
+        w.extend_from_slice(b": ");
+        w.extend_from_slice(value.as_bytes());
+        w.extend_from_slice(b"\r\n");
+    }
+    if let Some(proto) = deferred.proto {
+        w.extend_from_slice(b"x-forwarded-proto: ");
+        w.extend_from_slice(proto.as_bytes());
+        w.extend_from_slice(b"\r\n");
+    }
+}
+
 // === impl Checkin ===
 
 impl Checkin {
     /// Pools `conn` again, unless its backend has enough idle connections already.
     pub(crate) fn put(&self, conn: Conn) {
         let mut idle = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = (conn, Instant::now());
+        let entry = (conn, self.since);
         match idle.by_authority.get_mut(self.key.as_str()) {
             Some(list) if list.len() < self.max_idle => list.push(entry),
             Some(_) => {}
@@ -744,6 +767,67 @@ fn chunk_step(read: &mut BytesMut, state: Chunk) -> Result<Option<ChunkStep>, Bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields written beside the deferred ones are what the map holds once they are
+    /// applied to it, whatever the map has: a client's `Host` or none, and forwarding fields
+    /// of its own (which cleaning removes from a client's headers, so they could only come
+    /// from a later change; a deferred field still has the last word).
+    #[test]
+    fn deferred_fields_are_written_as_the_map_would_hold_them() {
+        let lines = |wire: &[u8]| -> Vec<String> {
+            let mut lines: Vec<String> = String::from_utf8_lossy(wire)
+                .split("\r\n")
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect();
+            lines.sort();
+            lines
+        };
+        let fields: &[&[(&str, &str)]] = &[
+            &[("host", "api.example.com"), ("accept", "*/*")],
+            &[("accept", "*/*")],
+            &[
+                ("host", "api.example.com"),
+                ("x-forwarded-host", "evil.example"),
+                ("x-forwarded-proto", "gopher"),
+            ],
+            &[
+                ("x-forwarded-host", "evil.example"),
+                ("x-kept", "a"),
+                ("x-kept", "b"),
+            ],
+        ];
+        let deferred = [
+            Deferred::default(),
+            Deferred {
+                proto: Some("https"),
+                client_host: true,
+            },
+            Deferred {
+                proto: Some("http"),
+                client_host: false,
+            },
+            Deferred {
+                proto: None,
+                client_host: true,
+            },
+        ];
+        for fields in fields {
+            let mut map = HeaderMap::new();
+            for (name, value) in *fields {
+                map.append(*name, HeaderValue::from_static(value));
+            }
+            for deferred in deferred {
+                let mut written = Vec::new();
+                write_fields(&mut written, &map, deferred);
+                let mut applied = map.clone();
+                deferred.apply(&mut applied);
+                let mut expected = Vec::new();
+                write_fields(&mut expected, &applied, Deferred::default());
+                assert_eq!(lines(&written), lines(&expected), "{fields:?} {deferred:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_recycled_map_comes_back_empty_and_a_large_one_is_not_kept() {

@@ -36,6 +36,7 @@ use tokio::sync::watch;
 
 use crate::server::body::{BodyError, GatewayBody};
 use crate::server::pipeline::ConnectionService;
+use crate::server::request_id::{REQUEST_ID_HEADER, RequestId};
 
 /// How much is read at a time.
 const READ_CHUNK: usize = 8 * 1024;
@@ -93,6 +94,15 @@ struct Exchange {
     http10: bool,
     /// Whether the connection stays open after the response (before the response's own say).
     keep_alive: bool,
+}
+
+/// What the listener adds to a response's head: its request id (written as the one
+/// `x-amzn-RequestId`, see [`ConnectionService::serve`]) and, unless the response has a
+/// `date`, the time (read only then: a backend's response usually has one).
+#[derive(Clone, Copy)]
+struct Stamp<'a> {
+    request_id: Option<&'a RequestId>,
+    now: &'a (dyn Fn() -> SystemTime + Sync),
 }
 
 /// How the response body is delimited on the wire.
@@ -221,13 +231,16 @@ where
             http10: request.version() == Version::HTTP_10,
             keep_alive,
         };
-        let response = service.handle(request).await;
+        let (response, request_id) = service.serve(request).await;
         let exchange = Exchange {
             keep_alive: exchange.keep_alive && !*stopped.borrow(),
             ..exchange
         };
-        let now = service.now();
-        let (keep_open, headers) = respond(&mut io, &mut out, response, exchange, now).await?;
+        let stamp = Stamp {
+            request_id: Some(&request_id),
+            now: &|| service.now(),
+        };
+        let (keep_open, headers) = respond(&mut io, &mut out, response, exchange, stamp).await?;
         spare = Some(headers);
         if !keep_open {
             let _ = io.shutdown().await;
@@ -458,14 +471,14 @@ fn build(
 
 // === writing ===
 
-/// Writes `response`; whether the connection stays open after it, and its header map
-/// (emptied) for the next request.
+/// Writes `response`, stamped with `stamp`; whether the connection stays open after it, and
+/// its header map (emptied) for the next request.
 async fn respond<IO>(
     io: &mut IO,
     out: &mut Vec<u8>,
     mut response: Response<GatewayBody>,
     exchange: Exchange,
-    now: SystemTime,
+    stamp: Stamp<'_>,
 ) -> std::io::Result<(bool, HeaderMap)>
 where
     IO: AsyncWrite + Unpin,
@@ -488,7 +501,8 @@ where
         }
     };
     out.clear();
-    let (framing, keep_open) = write_head(out, parts.status, &parts.headers, length, exchange, now);
+    let (framing, keep_open) =
+        write_head(out, parts.status, &parts.headers, length, exchange, stamp);
     let mut sent = 0u64;
     let mut whole = true;
     if framing != Framing::Nothing {
@@ -606,7 +620,7 @@ fn write_head(
     headers: &HeaderMap,
     length: BodyLength,
     exchange: Exchange,
-    now: SystemTime,
+    stamp: Stamp<'_>,
 ) -> (Framing, bool) {
     let mut keep_open = exchange.keep_alive;
     if status == StatusCode::OK && !exchange.http10 {
@@ -666,6 +680,8 @@ fn write_head(
                 }
             }
             header::DATE => wrote_date = true,
+            // The stamp's id is the one (a backend's own is not passed on).
+            ref name if stamp.request_id.is_some() && *name == REQUEST_ID_HEADER => continue,
             _ => {}
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -714,11 +730,17 @@ fn write_head(
         // An HTTP/1.0 client keeps the connection only when told so.
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
+    if let Some(id) = stamp.request_id {
+        out.extend_from_slice(REQUEST_ID_HEADER.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     if !wrote_date {
         out.extend_from_slice(b"date: ");
         DATE.with(|date| {
             let mut date = date.borrow_mut();
-            date.check(now);
+            date.check((stamp.now)());
             out.extend_from_slice(&date.text);
         });
         out.extend_from_slice(b"\r\n");
@@ -1045,6 +1067,14 @@ mod tests {
     }
 
     /// The time every test head is written at: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    /// No request id; the time is [`then`].
+    fn unstamped() -> Stamp<'static> {
+        Stamp {
+            request_id: None,
+            now: &then,
+        }
+    }
+
     fn then() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(784_111_777)
     }
@@ -1065,7 +1095,7 @@ mod tests {
         }
         let mut out = Vec::new();
         let status = StatusCode::from_u16(status).unwrap();
-        let (framing, open) = write_head(&mut out, status, &map, length, exchange, then());
+        let (framing, open) = write_head(&mut out, status, &map, length, exchange, unstamped());
         let text = String::from_utf8(out).unwrap();
         let text = text.replace("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "date: D\r\n");
         (text, framing, open)
@@ -1288,7 +1318,7 @@ mod tests {
             HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         let mut out = Vec::new();
-        write_head(&mut out, StatusCode::OK, &map, Known(1), get, then());
+        write_head(&mut out, StatusCode::OK, &map, Known(1), get, unstamped());
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 1\r\n\r\n"
@@ -1371,7 +1401,7 @@ mod tests {
             }
             let mut wire = Vec::new();
             let mut out = Vec::new();
-            let (open, _) = respond(&mut wire, &mut out, response, get, then())
+            let (open, _) = respond(&mut wire, &mut out, response, get, unstamped())
                 .await
                 .unwrap();
             let text = String::from_utf8(wire).unwrap();

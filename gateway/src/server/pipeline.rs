@@ -257,6 +257,20 @@ impl ConnectionService {
     /// and HTTP/2 connections, [`GatewayBody::Empty`] from the listener's own HTTP/1.1 loop
     /// (which serves only requests without a body; see [`crate::server::edge_http1`]).
     pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
+        let (mut response, request_id) = self.serve(request).await;
+        set_request_id(response.headers_mut(), &request_id);
+        response
+    }
+
+    /// [`Self::handle`] without the last step: the response and its request id, which the
+    /// response does not carry yet. Whatever writes the response must send the id as the one
+    /// `x-amzn-RequestId` field, in place of any the response holds (a backend may send its
+    /// own); the listener's own HTTP/1.1 loop writes it straight into the head, which spares
+    /// a header value and a header-map insert per request.
+    pub(crate) async fn serve(
+        &self,
+        request: Request<GatewayBody>,
+    ) -> (Response<GatewayBody>, RequestId) {
         let inner = &*self.inner;
         let started = Instant::now();
         let now = inner.clock.now();
@@ -269,7 +283,7 @@ impl ConnectionService {
             .and_then(|v| RequestId::parse(v.as_bytes()))
             .unwrap_or_else(|| inner.ids.next_id());
         if let Err(rejection) = check_request_path(head.uri.path()) {
-            return refuse_path(inner, rejection, &request_id);
+            return (refuse_path(inner, rejection, &request_id), request_id);
         }
         // Routing, method ARNs, the cache key and the backend all see the merged path.
         if let Some(merged) = merge_slashes(head.uri.path()) {
@@ -277,7 +291,10 @@ impl ConnectionService {
                 Some(uri) => head.uri = uri,
                 // Removing `/`s from a valid path leaves a valid one; were it ever refused,
                 // the request is refused rather than routed unmerged.
-                None => return refuse_path(inner, PathRejection::SlashRun, &request_id),
+                None => {
+                    let response = refuse_path(inner, PathRejection::SlashRun, &request_id);
+                    return (response, request_id);
+                }
             }
         }
         // An HTTP/2 request names its host in `:authority` (the URI), not in `Host`; the
@@ -293,9 +310,7 @@ impl ConnectionService {
             Ok(host) => host,
             Err(err) => {
                 tracing::debug!(%request_id, %err, "request refused");
-                let mut response = err.into_response();
-                set_request_id(response.headers_mut(), &request_id);
-                return response;
+                return (err.into_response(), request_id);
             }
         };
         let hit = match snapshot
@@ -311,21 +326,20 @@ impl ConnectionService {
                         snapshot.stage(stage.index())?.cors.as_ref()
                     })
                     .flatten();
-                let mut response = match cors {
+                let response = match cors {
                     Some(cors) => preflight(cors, &head.headers),
                     None => {
                         inner.live.metrics().miss(miss.reason);
                         GatewayError::NoRoute(miss.reason).into_response()
                     }
                 };
-                set_request_id(response.headers_mut(), &request_id);
-                return response;
+                return (response, request_id);
             }
         };
         if let Err(rejection) =
             check_greedy_slashes(&snapshot, host, head.method.as_str(), head.uri.path(), &hit)
         {
-            return refuse_path(inner, rejection, &request_id);
+            return (refuse_path(inner, rejection, &request_id), request_id);
         }
         let source_ip =
             proxy::clean_client_headers(&mut head.headers, |headers| self.client(headers));
@@ -369,7 +383,6 @@ impl ConnectionService {
             }
         };
         let headers = response.headers_mut();
-        set_request_id(headers, &cx.request_id);
         for (name, value) in cx.response_headers.drain(..) {
             headers.append(name, value);
         }
@@ -388,7 +401,7 @@ impl ConnectionService {
         if let Some(stage_rt) = stage_rt {
             self.log(stage_rt, &cx, &remembered, &response, latency, &outcome);
         }
-        response
+        (response, cx.request_id)
     }
 
     /// The time on the service's clock (the `date` of the listener's own responses).
@@ -728,7 +741,7 @@ impl ConnectionService {
             secure: self.secure,
             websocket,
         };
-        let request = proxy::backend_request(
+        let (request, deferred) = proxy::backend_request(
             cx,
             headers,
             http,
@@ -743,7 +756,7 @@ impl ConnectionService {
             + Duration::from_millis(u64::from(http.timeout_ms));
         let answer = inner
             .client
-            .request(request, websocket, tls, sent, deadline)
+            .request(request, deferred, websocket, tls, sent, deadline)
             .await;
         outcome.integration_latency = Some(sent.elapsed());
         let response = match answer {
@@ -889,9 +902,7 @@ fn refuse_path(
 ) -> Response<GatewayBody> {
     inner.live.metrics().refused_path();
     tracing::debug!(%request_id, %rejection, "request path refused");
-    let mut response = GatewayError::InvalidPath(rejection).into_response();
-    set_request_id(response.headers_mut(), request_id);
-    response
+    GatewayError::InvalidPath(rejection).into_response()
 }
 
 /// A request that reached a greedy resource through an encoded slash must reach the same

@@ -174,7 +174,8 @@ impl BackendPool {
     /// reading the clock again; a retry reads the clock).
     pub(crate) async fn request(
         &self,
-        request: Request<GatewayBody>,
+        mut request: Request<GatewayBody>,
+        deferred: Deferred,
         websocket: bool,
         tls: Option<&Arc<BackendTls>>,
         sent: Instant,
@@ -185,6 +186,7 @@ impl BackendPool {
         // hyper's): boxed, so every request's future stays small (it is moved into a box of
         // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
+            deferred.apply(request.headers_mut());
             let answer = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
             return match Box::pin(answer).await {
                 Ok(answer) => Ok(answer?.map(GatewayBody::Incoming)),
@@ -202,10 +204,13 @@ impl BackendPool {
         if request.body().is_end_stream() && !websocket {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
-            let answer = self.request_plain(&head, &authority, sent, deadline).await;
+            let answer = self
+                .request_plain(&head, deferred, &authority, sent, deadline)
+                .await;
             backend_http1::recycle_request_headers(head.headers);
             return answer;
         }
+        deferred.apply(request.headers_mut());
         let answer = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
         Box::pin(answer)
             .await
@@ -257,6 +262,7 @@ impl BackendPool {
     async fn request_plain(
         &self,
         request: &http::request::Parts,
+        deferred: Deferred,
         authority: &Authority,
         sent: Instant,
         deadline: tokio::time::Instant,
@@ -266,13 +272,16 @@ impl BackendPool {
             .uri
             .path_and_query()
             .map_or("/", http::uri::PathAndQuery::as_str);
-        let host = (!request.headers.contains_key(header::HOST))
+        // The backend's own `Host`, unless the map has one of the request's own (from a
+        // mapping); a client's `Host` the map still holds goes as `X-Forwarded-Host`.
+        let host = (deferred.client_host || !request.headers.contains_key(header::HOST))
             .then(|| key.rsplit_once('@').map_or(key, |(_, host)| host));
         let outgoing = Outgoing {
             method: &request.method,
             target,
             host,
             headers: &request.headers,
+            deferred,
         };
         let mut now = sent;
         loop {
@@ -295,6 +304,7 @@ impl BackendPool {
                 pool: Arc::clone(&self.plain),
                 key: authority.clone(),
                 max_idle: self.max_idle_per_host,
+                since: now,
             };
             match conn.send(outgoing, deadline, checkin).await {
                 Ok(response) => return Ok(response),
@@ -856,6 +866,21 @@ pub(crate) struct Forwarding {
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Host`: the gateway's, from the request's `Host` (see [`backend_request`]).
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// The forwarding fields of a proxy request left to whatever writes its head (see
+/// [`backend_request`]): the backend gets `X-Forwarded-Proto`, and the client's `Host` as
+/// `X-Forwarded-Host` with its own authority as `Host`. The pool's own HTTP/1.1 connections
+/// write them straight into the head (`backend_http1`), which spares a header-map removal and
+/// two inserts per request; every other way to a backend puts them in the map first
+/// ([`Self::apply`]). The default leaves nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    /// `X-Forwarded-Proto`'s value.
+    pub(crate) proto: Option<&'static str>,
+    /// The map's `Host` field, if any, is the client's: it goes as `X-Forwarded-Host`.
+    pub(crate) client_host: bool,
+}
 
 /// Headers only the gateway writes for the backend; a client's header of one of these names,
 /// or of a name that differs only by `_` for `-`, is removed before any stage runs. The
@@ -916,6 +941,47 @@ pub(crate) fn clean_client_headers(
     client
 }
 
+// === impl Deferred ===
+
+impl Deferred {
+    /// Puts the fields into `headers`, for a head written from the map alone: the map's
+    /// `Host` becomes its `X-Forwarded-Host`, in place of any the map held, and
+    /// `X-Forwarded-Proto` replaces any the map held.
+    pub(crate) fn apply(self, headers: &mut HeaderMap) {
+        if self.client_host {
+            match headers.remove(header::HOST) {
+                Some(host) => {
+                    headers.insert(X_FORWARDED_HOST, host);
+                }
+                None => {
+                    headers.remove(X_FORWARDED_HOST);
+                }
+            }
+        }
+        if let Some(proto) = self.proto {
+            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+        }
+    }
+
+    /// The name a field of the map is written under beside the deferred fields, or `None`
+    /// when a deferred field takes its place: the head comes out as [`Self::apply`] would
+    /// leave the map (the writer adds `X-Forwarded-Proto` itself).
+    pub(crate) fn wire_name(self, name: &HeaderName) -> Option<&str> {
+        if self.client_host {
+            if name == header::HOST {
+                return Some("x-forwarded-host");
+            }
+            if name == X_FORWARDED_HOST {
+                return None;
+            }
+        }
+        if self.proto.is_some() && name == X_FORWARDED_PROTO {
+            return None;
+        }
+        Some(name.as_str())
+    }
+}
+
 /// Whether a header name is one only the gateway writes, `_` standing for `-` (see
 /// [`GATEWAY_HEADERS`]).
 fn is_gateways(name: &str) -> bool {
@@ -930,8 +996,10 @@ fn is_gateways(name: &str) -> bool {
     gatehouse || GATEWAY_HEADERS.iter().any(|owned| same(owned))
 }
 
-/// The backend request. `headers` went through [`clean_client_headers`] (no hop-by-hop
-/// header is left but a WebSocket upgrade's pair, `X-Forwarded-For` is the gateway's).
+/// The backend request, and the forwarding fields left to whatever writes its head (to
+/// pass on to [`BackendPool::request`]). `headers` went through [`clean_client_headers`] (no
+/// hop-by-hop header is left but a WebSocket upgrade's pair, `X-Forwarded-For` is the
+/// gateway's).
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site; the pieces of one request"
@@ -945,7 +1013,7 @@ pub(crate) fn backend_request(
     query: &Query<'_>,
     forwarding: &Forwarding,
     body: GatewayBody,
-) -> Result<Request<GatewayBody>, GatewayError> {
+) -> Result<(Request<GatewayBody>, Deferred), GatewayError> {
     let websocket = forwarding.websocket;
     // A proxy passes the client's query string on, which the fixed URI does not have.
     let uri = match fixed_uri {
@@ -956,9 +1024,23 @@ pub(crate) fn backend_request(
         HttpMethod::Any => cx.head.method.clone(),
         defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),
     };
+    // A proxy request's forwarding fields are left to whatever writes its head, unless a
+    // mapping may set a header (it has the last word, so the fields must be in the map
+    // before it).
+    let defer = proxy
+        && !http.request_parameters.iter().any(|mapping| {
+            matches!(
+                mapping.target.location,
+                ParamLocation::Header | ParamLocation::MultiValueHeader
+            )
+        });
     // The client's own `X-Forwarded-Host` went in `clean_client_headers`; without a `Host`
     // (HTTP/1.0) the backend gets none.
-    let original_host = headers.remove(header::HOST);
+    let original_host = if defer {
+        None
+    } else {
+        headers.remove(header::HOST)
+    };
     if !proxy {
         // `HTTP` integrations send only what is mapped (plus the body's type and who the
         // client is).
@@ -989,13 +1071,19 @@ pub(crate) fn backend_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    headers.insert(
-        const { HeaderName::from_static("x-forwarded-proto") },
-        HeaderValue::from_static(if forwarding.secure { "https" } else { "http" }),
-    );
-    if let Some(host) = original_host {
-        headers.insert(X_FORWARDED_HOST, host);
-    }
+    let proto = if forwarding.secure { "https" } else { "http" };
+    let deferred = if defer {
+        Deferred {
+            proto: Some(proto),
+            client_host: true,
+        }
+    } else {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+        if let Some(host) = original_host {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        Deferred::default()
+    };
     for mapping in &http.request_parameters {
         if !matches!(
             mapping.target.location,
@@ -1017,7 +1105,7 @@ pub(crate) fn backend_request(
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    Ok(request)
+    Ok((request, deferred))
 }
 
 /// `Connection: upgrade` with `Upgrade: websocket`.
@@ -1165,7 +1253,14 @@ mod tests {
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let response = pool
-            .request(request, false, None, Instant::now(), deadline)
+            .request(
+                request,
+                Deferred::default(),
+                false,
+                None,
+                Instant::now(),
+                deadline,
+            )
             .await
             .unwrap();
         assert_eq!(response.status(), 200);

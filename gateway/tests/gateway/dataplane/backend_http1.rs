@@ -74,6 +74,10 @@ fn script(method: &str, path: &str) -> (Vec<&'static [u8]>, bool) {
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"],
             true,
         ),
+        (_, "/own-id") => (
+            vec![b"HTTP/1.1 200 OK\r\nx-amzn-requestid: the-backends\r\nx-amzn-RequestId: another\r\ncontent-length: 2\r\n\r\nok"],
+            false,
+        ),
         (_, "/multi") => (
             vec![b"HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n"],
             false,
@@ -130,6 +134,16 @@ async fn serve_script(mut stream: TcpStream) {
             }
             continue;
         }
+        if path == "/request-head" {
+            // The request's head as the body (a body the request had stays unread: this
+            // answer closes the connection).
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{request}",
+                request.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+            return;
+        }
         if path == "/hang" {
             // Never answers; the connection stays open until the gateway gives up on it.
             let mut rest = Vec::new();
@@ -161,6 +175,12 @@ apis:
       /hang:
         GET:
           integration: {type: http_proxy, uri: "http://BACKEND/hang", timeout_ms: 300}
+      /mapped:
+        ANY:
+          integration:
+            type: http_proxy
+            uri: "http://BACKEND/request-head"
+            request_parameters: {header.x-mapped: "'yes'"}
 stages:
   raw:
     prod: {}
@@ -301,4 +321,70 @@ async fn a_reused_connection_still_times_out_a_request_left_unanswered() {
     // The timed-out connection is not lent again.
     assert_eq!(gw.get("/prod/plain").await.status, 200);
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+/// The backend gets its own authority as `Host`, the client's as `X-Forwarded-Host` and the
+/// connection's scheme as `X-Forwarded-Proto`, each exactly once and never the client's own
+/// forwarding fields: whether the request's own task writes the head (a bodiless request,
+/// the fields written straight into the head), hyper does (a request with a body, the fields
+/// put in the map), or a header mapping runs after the fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backend_gets_each_forwarding_field_once() {
+    let (addr, _) = scripted_backend().await;
+    let text = DEFINITION.replace("BACKEND", &addr.to_string());
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    let forged = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-for", "10.9.9.9"),
+    ];
+    for (method, path, body, mapped) in [
+        ("GET", "/prod/request-head", "", false),
+        ("POST", "/prod/request-head", "a body", false),
+        ("GET", "/prod/mapped", "", true),
+        ("POST", "/prod/mapped", "a body", true),
+    ] {
+        let answer = gw.request(method, path, &forged, body).await;
+        assert_eq!(answer.status, 200, "{method} {path}");
+        let head = String::from_utf8_lossy(&answer.body).to_lowercase();
+        let values = |name: &str| -> Vec<&str> {
+            head.split("\r\n")
+                .filter_map(|line| line.split_once(':'))
+                .filter(|(field, _)| *field == name)
+                .map(|(_, value)| value.trim())
+                .collect()
+        };
+        let case = format!("{method} {path}: {head}");
+        assert_eq!(values("host"), [addr.to_string()], "{case}");
+        assert_eq!(values("x-forwarded-host"), [gw.addr.to_string()], "{case}");
+        assert_eq!(values("x-forwarded-proto"), ["http"], "{case}");
+        assert_eq!(values("x-forwarded-for"), ["127.0.0.1"], "{case}");
+        assert_eq!(
+            values("x-mapped"),
+            if mapped { vec!["yes"] } else { vec![] },
+            "{case}"
+        );
+        assert!(!head.contains("evil.example"), "{case}");
+    }
+}
+
+/// A response carries one `x-amzn-RequestId`, the gateway's, in place of any the backend
+/// sent: from the listener's own loop (which writes the id into the head) and from hyper's
+/// (a request with a body, the id put in the map).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_id_is_the_gateways_alone() {
+    let (addr, _) = scripted_backend().await;
+    let text = DEFINITION.replace("BACKEND", &addr.to_string());
+    let gw = start_defined(test_config(), backend().await, &text).await;
+    for (method, body) in [("GET", ""), ("POST", "a body")] {
+        let answer = gw.request(method, "/prod/own-id", &[], body).await;
+        assert_eq!(answer.status, 200, "{method}");
+        let ids: Vec<_> = answer.headers.get_all("x-amzn-requestid").iter().collect();
+        assert_eq!(ids.len(), 1, "{method}: {ids:?}");
+        let id = ids[0].to_str().unwrap();
+        assert!(
+            id.len() == 36 && id.bytes().filter(|b| *b == b'-').count() == 4,
+            "{method}: {id}"
+        );
+    }
 }
