@@ -44,8 +44,8 @@ const TOO_MANY: &str = "too many header fields";
 const READ_CHUNK: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
-/// Room left in a response's header map for the fields the gateway adds to it
-/// (`x-amzn-requestid`, `X-Cache`, a stage's own), so that adding them does not usually grow
+/// Room left in a response's header map for the fields the gateway adds to it (`X-Cache`,
+/// a stage's own, and `x-amzn-requestid` on hyper's connections), so that adding them does not usually grow
 /// the map, which rehashes every field; a response with CORS headers may still grow it once.
 const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
 /// A request's header map with more fields or values than this is dropped rather than kept
@@ -101,8 +101,9 @@ pub(crate) struct Outgoing<'r> {
     pub(crate) method: &'r Method,
     /// The request target in origin form (path and query).
     pub(crate) target: &'r str,
-    /// The `Host` to send (`headers` then have none, or the client's, which `deferred` says
-    /// goes as `X-Forwarded-Host`).
+    /// The `Host` to send, if any. When given, `headers` hold no `Host` of their own to
+    /// send: they have none, or only the client's, which `deferred` sends as
+    /// `X-Forwarded-Host`.
     pub(crate) host: Option<&'r str>,
     pub(crate) headers: &'r HeaderMap,
     /// The forwarding fields to write beside `headers`.
@@ -116,10 +117,6 @@ pub(crate) struct Checkin {
     pub(crate) pool: Arc<Mutex<IdleConns>>,
     pub(crate) key: http::uri::Authority,
     pub(crate) max_idle: usize,
-    /// When the connection's request was sent, which is also when it counts as idle from:
-    /// earlier than its true return by the time the answer took, so the pool drops it that
-    /// much sooner, never later than the idle timeout (and no clock is read per request).
-    pub(crate) since: Instant,
 }
 
 /// Idle connections by backend authority (`host:port`), found twice per request (lent and
@@ -206,8 +203,8 @@ impl Conn {
         )
     }
 
-    /// Sends a request without a body (`target` in origin form, `host` unless the headers
-    /// have one) and reads the response head, by `deadline` ([`Http1Error::TimedOut`] past
+    /// Sends a request without a body (`target` in origin form, with `Host: host` when
+    /// given, see [`Outgoing`]) and reads the response head, by `deadline` ([`Http1Error::TimedOut`] past
     /// it). On an error nothing of a response was passed on; [`Http1Error::Closed`] means not
     /// a byte of one arrived.
     pub(crate) async fn send(
@@ -555,7 +552,15 @@ pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Erro
 /// A request head's fields: `headers` and the forwarding fields `deferred` leaves to the
 /// writer, as the map would hold them after [`Deferred::apply`].
 fn write_fields(w: &mut Vec<u8>, headers: &HeaderMap, deferred: Deferred) {
+    let mut client_host = false;
     for (name, value) in headers {
+        if deferred.client_host && name == header::HOST {
+            // The first only, as `apply` keeps it (the pipeline refuses a second `Host`).
+            if client_host {
+                continue;
+            }
+            client_host = true;
+        }
         let Some(name) = deferred.wire_name(name) else {
             continue;
         };
@@ -577,7 +582,7 @@ impl Checkin {
     /// Pools `conn` again, unless its backend has enough idle connections already.
     pub(crate) fn put(&self, conn: Conn) {
         let mut idle = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = (conn, self.since);
+        let entry = (conn, Instant::now());
         match idle.by_authority.get_mut(self.key.as_str()) {
             Some(list) if list.len() < self.max_idle => list.push(entry),
             Some(_) => {}
@@ -796,6 +801,7 @@ mod tests {
                 ("x-kept", "a"),
                 ("x-kept", "b"),
             ],
+            &[("host", "first.example"), ("host", "second.example")],
         ];
         let deferred = [
             Deferred::default(),
@@ -827,6 +833,22 @@ mod tests {
                 assert_eq!(lines(&written), lines(&expected), "{fields:?} {deferred:?}");
             }
         }
+        // What a proxy request deferring both fields puts on the wire, in full.
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, HeaderValue::from_static("api.example.com"));
+        map.insert("x-forwarded-proto", HeaderValue::from_static("gopher"));
+        map.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        let mut written = Vec::new();
+        let proxy = Deferred {
+            proto: Some("https"),
+            client_host: true,
+        };
+        write_fields(&mut written, &map, proxy);
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            "x-forwarded-host: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
+             x-forwarded-proto: https\r\n"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The gateway listener's own HTTP/1.1 request loop: the connection's task reads a request
-//! head into one buffer, parses it with `httparse`, calls [`ConnectionService::handle`] and
-//! writes the response — no boxed future per request, no channel, no timer made and dropped
-//! per request (one deadline per connection, moved for each head).
+//! head into one buffer, parses it with `httparse`, calls [`ConnectionService::serve`] and
+//! writes the response with its request id (into the head, rather than into the response's
+//! header map) — no boxed future per request, no channel, no timer made and dropped per
+//! request (one deadline per connection, moved for each head).
 //!
 //! It serves only the simple request: no `Transfer-Encoding`, no `Content-Length` but a single
 //! `0`, no `Expect`, no `Upgrade` or `Connection: upgrade`, not `CONNECT`, a head within the
@@ -101,7 +102,7 @@ struct Exchange {
 /// `date`, the time (read only then: a backend's response usually has one).
 #[derive(Clone, Copy)]
 struct Stamp<'a> {
-    request_id: Option<&'a RequestId>,
+    request_id: &'a RequestId,
     now: &'a (dyn Fn() -> SystemTime + Sync),
 }
 
@@ -237,7 +238,7 @@ where
             ..exchange
         };
         let stamp = Stamp {
-            request_id: Some(&request_id),
+            request_id: &request_id,
             now: &|| service.now(),
         };
         let (keep_open, headers) = respond(&mut io, &mut out, response, exchange, stamp).await?;
@@ -612,8 +613,9 @@ async fn write_both<IO: AsyncWrite + Unpin>(
     io.write_all(second).await
 }
 
-/// The status line and header fields of a response, as hyper writes them, dated `now`; how
-/// its body is framed and whether the connection may stay open after it.
+/// The status line and header fields of a response, as hyper writes them, with `stamp`'s
+/// request id and (when the response has no `date`) its time; how its body is framed and
+/// whether the connection may stay open after it.
 fn write_head(
     out: &mut Vec<u8>,
     status: StatusCode,
@@ -681,7 +683,7 @@ fn write_head(
             }
             header::DATE => wrote_date = true,
             // The stamp's id is the one (a backend's own is not passed on).
-            ref name if stamp.request_id.is_some() && *name == REQUEST_ID_HEADER => continue,
+            ref name if *name == REQUEST_ID_HEADER => continue,
             _ => {}
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -730,12 +732,10 @@ fn write_head(
         // An HTTP/1.0 client keeps the connection only when told so.
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    if let Some(id) = stamp.request_id {
-        out.extend_from_slice(REQUEST_ID_HEADER.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    out.extend_from_slice(REQUEST_ID_HEADER.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(stamp.request_id.as_bytes());
+    out.extend_from_slice(b"\r\n");
     if !wrote_date {
         out.extend_from_slice(b"date: ");
         DATE.with(|date| {
@@ -1066,15 +1066,19 @@ mod tests {
         assert_eq!(&read[..], b"GET /3 HT");
     }
 
-    /// The time every test head is written at: `Sun, 06 Nov 1994 08:49:37 GMT`.
-    /// No request id; the time is [`then`].
-    fn unstamped() -> Stamp<'static> {
+    /// The request id every test head is written with.
+    const ID: &str = "00000000-0000-4000-8000-000000000000";
+
+    /// [`ID`] and [`then`].
+    fn stamp() -> Stamp<'static> {
+        let id = RequestId::parse(ID.as_bytes()).unwrap();
         Stamp {
-            request_id: None,
+            request_id: Box::leak(Box::new(id)),
             now: &then,
         }
     }
 
+    /// The time every test head is written at: `Sun, 06 Nov 1994 08:49:37 GMT`.
     fn then() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(784_111_777)
     }
@@ -1095,10 +1099,67 @@ mod tests {
         }
         let mut out = Vec::new();
         let status = StatusCode::from_u16(status).unwrap();
-        let (framing, open) = write_head(&mut out, status, &map, length, exchange, unstamped());
+        let (framing, open) = write_head(&mut out, status, &map, length, exchange, stamp());
         let text = String::from_utf8(out).unwrap();
         let text = text.replace("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "date: D\r\n");
+        // Every head has the id once (`the_request_id_is_written_once` tests it).
+        let text = text.replacen(&format!("x-amzn-requestid: {ID}\r\n"), "", 1);
         (text, framing, open)
+    }
+
+    /// The stamp's id is the head's one `x-amzn-RequestId`, whatever ids the response held
+    /// (a backend's own, in any case), on every kind of head; the date is read only when
+    /// the response has none.
+    #[test]
+    fn the_request_id_is_written_once() {
+        let get = Exchange {
+            head: false,
+            http10: false,
+            keep_alive: true,
+        };
+        let head = Exchange { head: true, ..get };
+        let closing = Exchange {
+            keep_alive: false,
+            ..get
+        };
+        for (status, exchange) in [
+            (200, get),
+            (204, get),
+            (304, head),
+            (200, head),
+            (500, closing),
+        ] {
+            for own in [&[][..], &["the-backends"], &["one", "two"]] {
+                let mut map = HeaderMap::new();
+                for id in own {
+                    map.append("X-Amzn-RequestId", HeaderValue::from_static(id));
+                }
+                map.insert(header::DATE, HeaderValue::from_static("the backend's date"));
+                let mut out = Vec::new();
+                let status = StatusCode::from_u16(status).unwrap();
+                let unread = || -> SystemTime { panic!("the date was read") };
+                let id = RequestId::parse(ID.as_bytes()).unwrap();
+                let stamp = Stamp {
+                    request_id: &id,
+                    now: &unread,
+                };
+                write_head(
+                    &mut out,
+                    status,
+                    &map,
+                    BodyLength::Known(0),
+                    exchange,
+                    stamp,
+                );
+                let text = String::from_utf8(out).unwrap();
+                let ids: Vec<&str> = text
+                    .split("\r\n")
+                    .filter(|line| line.to_ascii_lowercase().starts_with("x-amzn-requestid:"))
+                    .collect();
+                assert_eq!(ids, [format!("x-amzn-requestid: {ID}")], "{text}");
+                assert!(text.contains("date: the backend's date\r\n"), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -1318,10 +1379,13 @@ mod tests {
             HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         let mut out = Vec::new();
-        write_head(&mut out, StatusCode::OK, &map, Known(1), get, unstamped());
+        write_head(&mut out, StatusCode::OK, &map, Known(1), get, stamp());
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 1\r\n\r\n"
+            format!(
+                "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 1\r\n\
+                 x-amzn-requestid: {ID}\r\n\r\n"
+            )
         );
     }
 
@@ -1401,13 +1465,17 @@ mod tests {
             }
             let mut wire = Vec::new();
             let mut out = Vec::new();
-            let (open, _) = respond(&mut wire, &mut out, response, get, unstamped())
+            let (open, _) = respond(&mut wire, &mut out, response, get, stamp())
                 .await
                 .unwrap();
             let text = String::from_utf8(wire).unwrap();
             let text = text.replace("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "date: D\r\n");
             assert_eq!(
-                text, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: D\r\n\r\nhello",
+                text,
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-amzn-requestid: {ID}\r\n\
+                     date: D\r\n\r\nhello"
+                ),
                 "{rule}"
             );
             // The wire stays in step: the connection may carry the next response.

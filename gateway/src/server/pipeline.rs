@@ -245,6 +245,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 // === impl ConnectionService ===
 
 impl ConnectionService {
+    /// Serves one request (as `serve` in this module says), its response carrying its
+    /// request id as the one `x-amzn-RequestId`.
+    pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
+        let (mut response, request_id) = self.serve(request).await;
+        set_request_id(response.headers_mut(), &request_id);
+        response
+    }
+
     /// Serves one request; every failure becomes API Gateway's error response.
     ///
     /// Before anything else the path is checked ([`check_request_path`]: `.`/`..` segments
@@ -256,17 +264,12 @@ impl ConnectionService {
     /// The body is what the listener read: [`GatewayBody::Incoming`] from hyper's HTTP/1.1
     /// and HTTP/2 connections, [`GatewayBody::Empty`] from the listener's own HTTP/1.1 loop
     /// (which serves only requests without a body; see [`crate::server::edge_http1`]).
-    pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
-        let (mut response, request_id) = self.serve(request).await;
-        set_request_id(response.headers_mut(), &request_id);
-        response
-    }
-
-    /// [`Self::handle`] without the last step: the response and its request id, which the
-    /// response does not carry yet. Whatever writes the response must send the id as the one
-    /// `x-amzn-RequestId` field, in place of any the response holds (a backend may send its
-    /// own); the listener's own HTTP/1.1 loop writes it straight into the head, which spares
-    /// a header value and a header-map insert per request.
+    ///
+    /// Returns the response and its request id, which the response does not carry yet:
+    /// whatever writes the response must send the id as the one `x-amzn-RequestId` field,
+    /// in place of any the response holds (a backend may send its own). The listener's own
+    /// HTTP/1.1 loop writes it straight into the head, which spares a header value and a
+    /// header-map insert per request; [`Self::handle`] puts it in the map.
     pub(crate) async fn serve(
         &self,
         request: Request<GatewayBody>,

@@ -171,7 +171,9 @@ impl BackendPool {
     /// checked again on its own path. [`BackendError::TimedOut`] when the response head has
     /// not arrived by `deadline` (the integration timeout). `sent`: the time the caller read
     /// just before this call (the first pool look-up ages idle connections from it instead of
-    /// reading the clock again; a retry reads the clock).
+    /// reading the clock again; a retry reads the clock). `deferred`: the forwarding fields
+    /// [`backend_request`] left out of the map, written into the head by the bodiless plain
+    /// path and put into the map here for every other.
     pub(crate) async fn request(
         &self,
         mut request: Request<GatewayBody>,
@@ -181,12 +183,22 @@ impl BackendPool {
         sent: Instant,
         deadline: tokio::time::Instant,
     ) -> Result<http::Response<GatewayBody>, BackendError> {
+        let direct = request.uri().scheme_str() == Some("http")
+            && request.body().is_end_stream()
+            && !websocket;
+        // Decided here, once, for every way below: only the bodiless plain path writes the
+        // head itself.
+        let deferred = if direct {
+            deferred
+        } else {
+            deferred.apply(request.headers_mut());
+            Deferred::default()
+        };
         let uri = request.uri();
         // The paths other than the bodiless plain one hold large futures (a TLS handshake,
         // hyper's): boxed, so every request's future stays small (it is moved into a box of
         // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
-            deferred.apply(request.headers_mut());
             let answer = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
             return match Box::pin(answer).await {
                 Ok(answer) => Ok(answer?.map(GatewayBody::Incoming)),
@@ -201,7 +213,7 @@ impl BackendPool {
         };
         // A reference count, not a copy: the pool is searched with the borrowed text.
         let authority = authority.clone();
-        if request.body().is_end_stream() && !websocket {
+        if direct {
             // The request's head only: a body (none here) need not be `Sync` across awaits.
             let (head, _) = request.into_parts();
             let answer = self
@@ -210,7 +222,6 @@ impl BackendPool {
             backend_http1::recycle_request_headers(head.headers);
             return answer;
         }
-        deferred.apply(request.headers_mut());
         let answer = tokio::time::timeout_at(deadline, self.request_hyper(request, authority));
         Box::pin(answer)
             .await
@@ -304,7 +315,6 @@ impl BackendPool {
                 pool: Arc::clone(&self.plain),
                 key: authority.clone(),
                 max_idle: self.max_idle_per_host,
-                since: now,
             };
             match conn.send(outgoing, deadline, checkin).await {
                 Ok(response) => return Ok(response),
@@ -941,6 +951,14 @@ pub(crate) fn clean_client_headers(
     client
 }
 
+/// Whether a request mapping sets a backend request header.
+fn sets_header(mapping: &mapping::ParameterMapping) -> bool {
+    matches!(
+        mapping.target.location,
+        ParamLocation::Header | ParamLocation::MultiValueHeader
+    )
+}
+
 // === impl Deferred ===
 
 impl Deferred {
@@ -1027,13 +1045,7 @@ pub(crate) fn backend_request(
     // A proxy request's forwarding fields are left to whatever writes its head, unless a
     // mapping may set a header (it has the last word, so the fields must be in the map
     // before it).
-    let defer = proxy
-        && !http.request_parameters.iter().any(|mapping| {
-            matches!(
-                mapping.target.location,
-                ParamLocation::Header | ParamLocation::MultiValueHeader
-            )
-        });
+    let defer = proxy && !http.request_parameters.iter().any(sets_header);
     // The client's own `X-Forwarded-Host` went in `clean_client_headers`; without a `Host`
     // (HTTP/1.0) the backend gets none.
     let original_host = if defer {
@@ -1084,13 +1096,7 @@ pub(crate) fn backend_request(
         }
         Deferred::default()
     };
-    for mapping in &http.request_parameters {
-        if !matches!(
-            mapping.target.location,
-            ParamLocation::Header | ParamLocation::MultiValueHeader
-        ) {
-            continue;
-        }
+    for mapping in http.request_parameters.iter().filter(|m| sets_header(m)) {
         let (Ok(name), Some(value)) = (
             HeaderName::from_bytes(mapping.target.name.as_bytes()),
             source_value(&mapping.source, cx, query),

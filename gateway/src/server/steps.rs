@@ -6,13 +6,14 @@
 //! A request goes through, in this order (API Gateway's):
 //!
 //! ```text
-//! resolve ─► request id ─► CORS preflight ─► body size limit
+//! request id ─► resolve ─► CORS preflight ─► body size limit
 //!    ─► Phase::Authorize ─► Phase::ApiKey ─► Phase::Throttle ─► Phase::Quota   (steps)
 //!    ─► request validation (parameters, JSON body)                            (built in)
 //!    ─► Phase::Cache                                                          (steps)
 //!    ─► integration (HTTP proxy / HTTP / mock)                                (built in)
 //!    ◄─ on_response of every step that ran, in reverse order                  (steps)
-//!    ◄─ x-amzn-RequestId, CORS headers, metrics, access log                   (built in)
+//!    ◄─ CORS headers, metrics, access log                                     (built in)
+//!    ◄─ x-amzn-RequestId (written into the head, or put in the map for hyper)  (built in)
 //! ```
 //!
 //! A step sees the resolved route (API, stage, method settings such as `api_key_required`

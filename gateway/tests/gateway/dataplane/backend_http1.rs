@@ -135,8 +135,19 @@ async fn serve_script(mut stream: TcpStream) {
             continue;
         }
         if path == "/request-head" {
-            // The request's head as the body (a body the request had stays unread: this
-            // answer closes the connection).
+            // The request's head as the body, once the request's own body is read.
+            let length: usize = request
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse().ok())
+                .unwrap_or(0);
+            while head.len() < length {
+                match stream.read(&mut buffer).await {
+                    Ok(n) if n > 0 => head.extend_from_slice(&buffer[..n]),
+                    _ => return,
+                }
+            }
             let answer = format!(
                 "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{request}",
                 request.len()
@@ -366,6 +377,21 @@ async fn the_backend_gets_each_forwarding_field_once() {
         );
         assert!(!head.contains("evil.example"), "{case}");
     }
+    // An HTTP/1.0 request without a `Host`: the backend gets its own, and no
+    // `X-Forwarded-Host` at all.
+    let mut wire = TcpStream::connect(gw.addr).await.unwrap();
+    let request = b"GET /prod/request-head HTTP/1.0\r\nx-forwarded-host: evil.example\r\n\r\n";
+    wire.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    wire.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    let (_, head) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains(&format!("\r\nhost: {addr}\r\n")), "{answer}");
+    assert!(!head.contains("x-forwarded-host"), "{answer}");
+    let proto = head
+        .split("\r\n")
+        .filter(|line| *line == "x-forwarded-proto: http");
+    assert_eq!(proto.count(), 1, "{answer}");
 }
 
 /// A response carries one `x-amzn-RequestId`, the gateway's, in place of any the backend

@@ -46,11 +46,19 @@ async fn tls_backend(
                 let client_certificate = session.peer_certificates().is_some();
                 let http2 = session.alpn_protocol() == Some(b"h2");
                 let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let values = |name: &str| -> Vec<String> {
+                        let values = req.headers().get_all(name).iter();
+                        values
+                            .map(|v| v.to_str().unwrap_or("?").to_owned())
+                            .collect()
+                    };
                     let body = serde_json::json!({
                         "version": format!("{:?}", req.version()),
                         "path": req.uri().path(),
                         "sni": sni,
                         "client_certificate": client_certificate,
+                        "x_forwarded_host": values("x-forwarded-host"),
+                        "x_forwarded_proto": values("x-forwarded-proto"),
                     });
                     async move {
                         Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
@@ -271,6 +279,28 @@ async fn https_backends_are_verified_and_refused_with_the_reason() {
                 .unwrap_or_else(|| panic!("{}: no log line in {lines:?}", case.rule));
             assert!(line.contains(case.seen), "{}: {line}", case.rule);
         }
+    }
+
+    // Over TLS, HTTP/1.1 and HTTP/2 alike, the backend gets each forwarding field once and
+    // never the client's own.
+    for path in ["/private/good", "/private/h2"] {
+        let forged = [
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+        ];
+        let answer = gateway.request("GET", path, &forged, "").await;
+        assert_eq!(answer.status, 200, "{path}");
+        let seen = answer.json();
+        assert_eq!(
+            seen["x_forwarded_host"],
+            serde_json::json!([gateway.addr.to_string()]),
+            "{path}: {seen}"
+        );
+        assert_eq!(
+            seen["x_forwarded_proto"],
+            serde_json::json!(["http"]),
+            "{path}: {seen}"
+        );
     }
 
     // A WebSocket to a backend that also speaks HTTP/2 is upgraded over HTTP/1.1.
