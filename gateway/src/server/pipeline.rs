@@ -344,7 +344,7 @@ impl ConnectionService {
         {
             return (refuse_path(inner, rejection, &request_id), request_id);
         }
-        let source_ip =
+        let (source_ip, websocket) =
             proxy::clean_client_headers(&mut head.headers, |headers| self.client(headers));
         let stage_rt = snapshot.stage(hit.stage.index());
         let route_rt = stage_rt.and_then(|s| s.routes.get(hit.route.0 as usize));
@@ -373,6 +373,7 @@ impl ConnectionService {
             response_headers: Vec::new(),
             extensions: http::Extensions::new(),
             usage_key: None,
+            websocket,
         };
         let mut outcome = Outcome::default();
         let cors = stage_rt.and_then(|s| s.cors.as_ref());
@@ -731,7 +732,8 @@ impl ConnectionService {
         if has_body && http.passthrough == PassthroughBehavior::Never {
             return Err(GatewayError::UnsupportedMediaType);
         }
-        let websocket = proxy::is_websocket_upgrade(&cx.head.headers);
+        // The client's to ask for: no stage makes a request an upgrade.
+        let websocket = cx.websocket && proxy::is_websocket_upgrade(&cx.head.headers);
         let client_upgrade = if websocket {
             cx.head.extensions.remove::<hyper::upgrade::OnUpgrade>()
         } else {

@@ -919,18 +919,20 @@ const GATEWAY_HEADERS: [&str; 5] = [
 ///    is the gateway's word.
 ///
 /// The common request (no hop-by-hop header, none of the gateway's) costs one pass over the
-/// header names and one insert.
+/// header names and one insert. Returns the client, and whether the request is a WebSocket
+/// upgrade ([`is_websocket_upgrade`] of the client's headers, found here so that a request
+/// without hop-by-hop headers needs no look-up for it).
 pub(crate) fn clean_client_headers(
     headers: &mut HeaderMap,
     resolve: impl FnOnce(&HeaderMap) -> (std::net::IpAddr, HeaderValue),
-) -> std::net::IpAddr {
-    let (mut hop_by_hop, mut gateways) = (false, false);
+) -> (std::net::IpAddr, bool) {
+    let (mut hop_by_hop, mut gateways, mut websocket) = (false, false, false);
     for name in headers.keys() {
         hop_by_hop |= is_hop_by_hop(name);
         gateways |= is_gateways(name.as_str());
     }
     if hop_by_hop {
-        let websocket = is_websocket_upgrade(headers);
+        websocket = is_websocket_upgrade(headers);
         remove_hop_by_hop(headers, websocket);
         if websocket {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -948,7 +950,7 @@ pub(crate) fn clean_client_headers(
         }
     }
     headers.insert(X_FORWARDED_FOR, forwarded_for);
-    client
+    (client, websocket)
 }
 
 /// Whether a request mapping sets a backend request header.

@@ -177,6 +177,9 @@ pub struct RequestContext<'g> {
     /// The key step's finding, for the throttle and quota steps: a field of its own, where an
     /// entry in `extensions` would allocate a map on every request with an API key.
     pub(crate) usage_key: Option<crate::server::usage::steps::KeyContext>,
+    /// The client asked for a WebSocket upgrade (`Connection: upgrade`, `Upgrade:
+    /// websocket`); read off the client's headers as they were cleaned.
+    pub(crate) websocket: bool,
 }
 
 /// `$context.identity.*`.
