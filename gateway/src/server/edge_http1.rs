@@ -1066,6 +1066,18 @@ mod tests {
         assert_eq!(&read[..], b"GET /3 HT");
     }
 
+    /// A GET kept open; a HEAD; a GET on a connection that closes after it.
+    const GET: Exchange = Exchange {
+        head: false,
+        http10: false,
+        keep_alive: true,
+    };
+    const HEAD: Exchange = Exchange { head: true, ..GET };
+    const CLOSING: Exchange = Exchange {
+        keep_alive: false,
+        ..GET
+    };
+
     /// The request id every test head is written with.
     const ID: &str = "00000000-0000-4000-8000-000000000000";
 
@@ -1112,16 +1124,7 @@ mod tests {
     /// the response has none.
     #[test]
     fn the_request_id_is_written_once() {
-        let get = Exchange {
-            head: false,
-            http10: false,
-            keep_alive: true,
-        };
-        let head = Exchange { head: true, ..get };
-        let closing = Exchange {
-            keep_alive: false,
-            ..get
-        };
+        let (get, head, closing) = (GET, HEAD, CLOSING);
         for (status, exchange) in [
             (200, get),
             (204, get),
@@ -1164,16 +1167,7 @@ mod tests {
 
     #[test]
     fn response_heads_are_framed_as_hyper_frames_them() {
-        let get = Exchange {
-            head: false,
-            http10: false,
-            keep_alive: true,
-        };
-        let head = Exchange { head: true, ..get };
-        let closing = Exchange {
-            keep_alive: false,
-            ..get
-        };
+        let (get, head, closing) = (GET, HEAD, CLOSING);
         let old = Exchange {
             http10: true,
             keep_alive: false,
