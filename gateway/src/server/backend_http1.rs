@@ -45,8 +45,9 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// Room left in a response's header map for the fields the gateway adds to it (`X-Cache`,
-/// a stage's own, and `x-amzn-requestid` on hyper's connections), so that adding them does not usually grow
-/// the map, which rehashes every field; a response with CORS headers may still grow it once.
+/// a stage's own, and `x-amzn-requestid` on hyper's connections), so that adding them does
+/// not usually grow the map, which rehashes every field; a response with CORS headers may
+/// still grow it once.
 const ROOM_FOR_GATEWAY_FIELDS: usize = 4;
 /// A request's header map with more fields or values than this is dropped rather than kept
 /// for a response (an emptied map keeps the memory of both).
@@ -204,8 +205,8 @@ impl Conn {
     }
 
     /// Sends a request without a body (`target` in origin form, with `Host: host` when
-    /// given, see [`Outgoing`]) and reads the response head, by `deadline` ([`Http1Error::TimedOut`] past
-    /// it). On an error nothing of a response was passed on; [`Http1Error::Closed`] means not
+    /// given, see [`Outgoing`]) and reads the response head, by `deadline`
+    /// ([`Http1Error::TimedOut`] past it). On an error nothing of a response was passed on; [`Http1Error::Closed`] means not
     /// a byte of one arrived.
     pub(crate) async fn send(
         mut self,
@@ -552,14 +553,14 @@ pub(crate) fn check_transfer_coding(headers: &HeaderMap) -> Result<(), Http1Erro
 /// A request head's fields: `headers` and the forwarding fields `deferred` leaves to the
 /// writer, as the map would hold them after [`Deferred::apply`].
 fn write_fields(w: &mut Vec<u8>, headers: &HeaderMap, deferred: Deferred) {
-    let mut client_host = false;
+    let mut wrote_host = false;
     for (name, value) in headers {
         if deferred.client_host && name == header::HOST {
             // The first only, as `apply` keeps it (the pipeline refuses a second `Host`).
-            if client_host {
+            if wrote_host {
                 continue;
             }
-            client_host = true;
+            wrote_host = true;
         }
         let Some(name) = deferred.wire_name(name) else {
             continue;
@@ -833,7 +834,8 @@ mod tests {
                 assert_eq!(lines(&written), lines(&expected), "{fields:?} {deferred:?}");
             }
         }
-        // What a proxy request deferring both fields puts on the wire, in full.
+        // The fields a proxy request deferring both writes after its request line and `host`,
+        // in full.
         let mut map = HeaderMap::new();
         map.insert(header::HOST, HeaderValue::from_static("api.example.com"));
         map.insert("x-forwarded-proto", HeaderValue::from_static("gopher"));

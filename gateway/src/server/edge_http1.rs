@@ -1083,9 +1083,10 @@ mod tests {
 
     /// [`ID`] and [`then`].
     fn stamp() -> Stamp<'static> {
-        let id = RequestId::parse(ID.as_bytes()).unwrap();
+        static PARSED: std::sync::LazyLock<RequestId> =
+            std::sync::LazyLock::new(|| RequestId::parse(ID.as_bytes()).unwrap());
         Stamp {
-            request_id: Box::leak(Box::new(id)),
+            request_id: &PARSED,
             now: &then,
         }
     }
@@ -1131,6 +1132,13 @@ mod tests {
             (304, head),
             (200, head),
             (500, closing),
+            (
+                200,
+                Exchange {
+                    http10: true,
+                    ..GET
+                },
+            ),
         ] {
             for own in [&[][..], &["the-backends"], &["one", "two"]] {
                 let mut map = HeaderMap::new();

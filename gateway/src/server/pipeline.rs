@@ -245,14 +245,6 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 // === impl ConnectionService ===
 
 impl ConnectionService {
-    /// Serves one request (as `serve` in this module says), its response carrying its
-    /// request id as the one `x-amzn-RequestId`.
-    pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
-        let (mut response, request_id) = self.serve(request).await;
-        set_request_id(response.headers_mut(), &request_id);
-        response
-    }
-
     /// Serves one request; every failure becomes API Gateway's error response.
     ///
     /// Before anything else the path is checked ([`check_request_path`]: `.`/`..` segments
@@ -265,11 +257,19 @@ impl ConnectionService {
     /// and HTTP/2 connections, [`GatewayBody::Empty`] from the listener's own HTTP/1.1 loop
     /// (which serves only requests without a body; see [`crate::server::edge_http1`]).
     ///
-    /// Returns the response and its request id, which the response does not carry yet:
-    /// whatever writes the response must send the id as the one `x-amzn-RequestId` field,
-    /// in place of any the response holds (a backend may send its own). The listener's own
-    /// HTTP/1.1 loop writes it straight into the head, which spares a header value and a
-    /// header-map insert per request; [`Self::handle`] puts it in the map.
+    /// The response carries the request's id as its one `x-amzn-RequestId`.
+    pub async fn handle(&self, request: Request<GatewayBody>) -> Response<GatewayBody> {
+        let (mut response, request_id) = self.serve(request).await;
+        set_request_id(response.headers_mut(), &request_id);
+        response
+    }
+
+    /// [`Self::handle`] but for the request id: returns the response and its request id,
+    /// which the response does not carry yet. Whatever writes the response must send the
+    /// id as the one `x-amzn-RequestId` field, in place of any the response holds (a backend
+    /// may send its own). The listener's own HTTP/1.1 loop writes it straight into the
+    /// head, which spares a header value and a header-map insert per request;
+    /// [`Self::handle`] puts it in the map.
     pub(crate) async fn serve(
         &self,
         request: Request<GatewayBody>,
@@ -732,7 +732,8 @@ impl ConnectionService {
         if has_body && http.passthrough == PassthroughBehavior::Never {
             return Err(GatewayError::UnsupportedMediaType);
         }
-        // The client's to ask for: no stage makes a request an upgrade.
+        // Only the client can ask for an upgrade (`cx.websocket`, from its own headers); the
+        // headers are read again in case a stage removed the fields since.
         let websocket = cx.websocket && proxy::is_websocket_upgrade(&cx.head.headers);
         let client_upgrade = if websocket {
             cx.head.extensions.remove::<hyper::upgrade::OnUpgrade>()

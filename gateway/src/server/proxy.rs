@@ -167,8 +167,8 @@ impl BackendPool {
     /// Sends `request` (absolute URI) on a pooled connection to its authority; an `https://`
     /// one with `tls` (the Mozilla roots when `None`). `websocket`: the request is a WebSocket
     /// upgrade, as the caller found with [`is_websocket_upgrade`] (mappings cannot set
-    /// `Connection` or `Upgrade`, so the client's headers decide); an `https://` request is
-    /// checked again on its own path. [`BackendError::TimedOut`] when the response head has
+    /// `Connection` or `Upgrade`, so the client's headers decide; an `https://` one goes on
+    /// an HTTP/1.1 connection of its own). [`BackendError::TimedOut`] when the response head has
     /// not arrived by `deadline` (the integration timeout). `sent`: the time the caller read
     /// just before this call (the first pool look-up ages idle connections from it instead of
     /// reading the clock again; a retry reads the clock). `deferred`: the forwarding fields
@@ -199,7 +199,8 @@ impl BackendPool {
         // hyper's): boxed, so every request's future stays small (it is moved into a box of
         // its own per request, and copied whole).
         if uri.scheme_str() == Some("https") {
-            let answer = tokio::time::timeout_at(deadline, self.request_secure(request, tls));
+            let answer =
+                tokio::time::timeout_at(deadline, self.request_secure(request, tls, websocket));
             return match Box::pin(answer).await {
                 Ok(answer) => Ok(answer?.map(GatewayBody::Incoming)),
                 Err(_) => Err(BackendError::TimedOut),
@@ -413,6 +414,7 @@ impl BackendPool {
         &self,
         mut request: Request<GatewayBody>,
         tls: Option<&Arc<BackendTls>>,
+        upgrade: bool,
     ) -> Result<http::Response<Incoming>, BackendError> {
         let tls = match tls {
             Some(tls) => Arc::clone(tls),
@@ -426,7 +428,6 @@ impl BackendPool {
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
         // A WebSocket upgrade is HTTP/1.1's: such requests get connections of their own.
-        let upgrade = is_websocket_upgrade(request.headers());
         let key = (tls.pool_id(upgrade), authority);
         loop {
             let (sender, pooled) = match self.checkout_secure(&key) {
@@ -1452,6 +1453,45 @@ mod tests {
             ("x-api-key", false),
         ] {
             assert_eq!(is_gateways(name), gateways, "{name}");
+        }
+    }
+
+    /// The cleaning pass says whether the client asked for a WebSocket upgrade, and leaves
+    /// `Connection: upgrade` and `Upgrade` only then.
+    #[test]
+    fn cleaning_finds_a_websocket_upgrade() {
+        let peer = || {
+            (
+                "127.0.0.1".parse().unwrap(),
+                HeaderValue::from_static("127.0.0.1"),
+            )
+        };
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], false),
+            (&[("connection", "keep-alive")], false),
+            (&[("upgrade", "websocket")], false),
+            (&[("connection", "upgrade")], false),
+            (
+                &[
+                    ("connection", "keep-alive, Upgrade"),
+                    ("upgrade", "websocket"),
+                ],
+                true,
+            ),
+            (&[("connection", "upgrade"), ("upgrade", "h2c")], false),
+        ];
+        for (fields, websocket) in cases {
+            let mut headers = HeaderMap::new();
+            for (name, value) in *fields {
+                headers.append(*name, HeaderValue::from_static(value));
+            }
+            let (_, found) = clean_client_headers(&mut headers, |_| peer());
+            assert_eq!(found, *websocket, "{fields:?}");
+            assert_eq!(
+                headers.contains_key(header::CONNECTION) && headers.contains_key(header::UPGRADE),
+                *websocket,
+                "{fields:?}: {headers:?}"
+            );
         }
     }
 

@@ -163,7 +163,9 @@ pub struct RequestContext<'g> {
     /// `hit.route` (dense id for per-route tables), `hit.path_params`.
     pub hit: RouteHit<'g>,
     /// The request head. Headers added here reach an `HTTP_PROXY` backend (mapped ones
-    /// override them); `HTTP` backends only get mapped headers.
+    /// override them); `HTTP` backends only get mapped headers. `Connection` and `Upgrade`
+    /// added here do not make the request a WebSocket upgrade: only the client's can
+    /// ([`Self::websocket`]).
     pub head: http::request::Parts,
     /// Who the caller is, as far as the steps found out.
     pub identity: Identity,

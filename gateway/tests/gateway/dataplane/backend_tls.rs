@@ -58,6 +58,12 @@ async fn tls_backend(
                         "sni": sni,
                         "client_certificate": client_certificate,
                         "x_forwarded_host": values("x-forwarded-host"),
+                        // HTTP/1.1's `Host`, or HTTP/2's `:authority`.
+                        "authority": req
+                            .headers()
+                            .get("host")
+                            .and_then(|v| v.to_str().ok())
+                            .or(req.uri().authority().map(|a| a.as_str())),
                         "x_forwarded_proto": values("x-forwarded-proto"),
                     });
                     async move {
@@ -283,7 +289,7 @@ async fn https_backends_are_verified_and_refused_with_the_reason() {
 
     // Over TLS, HTTP/1.1 and HTTP/2 alike, the backend gets each forwarding field once and
     // never the client's own.
-    for path in ["/private/good", "/private/h2"] {
+    for (path, port) in [("/private/good", good.port()), ("/private/h2", h2.port())] {
         let forged = [
             ("x-forwarded-host", "evil.example"),
             ("x-forwarded-proto", "https"),
@@ -300,6 +306,11 @@ async fn https_backends_are_verified_and_refused_with_the_reason() {
             seen["x_forwarded_proto"],
             serde_json::json!(["http"]),
             "{path}: {seen}"
+        );
+        assert_eq!(
+            seen["authority"],
+            format!("127.0.0.1:{port}"),
+            "{path}: the backend's own"
         );
     }
 
