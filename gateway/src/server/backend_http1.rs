@@ -206,8 +206,8 @@ impl Conn {
 
     /// Sends a request without a body (`target` in origin form, with `Host: host` when
     /// given, see [`Outgoing`]) and reads the response head, by `deadline`
-    /// ([`Http1Error::TimedOut`] past it). On an error nothing of a response was passed on; [`Http1Error::Closed`] means not
-    /// a byte of one arrived.
+    /// ([`Http1Error::TimedOut`] past it). On an error nothing of a response was passed
+    /// on; [`Http1Error::Closed`] means not a byte of one arrived.
     pub(crate) async fn send(
         mut self,
         request: Outgoing<'_>,

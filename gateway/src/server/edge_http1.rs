@@ -1125,13 +1125,12 @@ mod tests {
     /// the response has none.
     #[test]
     fn the_request_id_is_written_once() {
-        let (get, head, closing) = (GET, HEAD, CLOSING);
         for (status, exchange) in [
-            (200, get),
-            (204, get),
-            (304, head),
-            (200, head),
-            (500, closing),
+            (200, GET),
+            (204, GET),
+            (304, HEAD),
+            (200, HEAD),
+            (500, CLOSING),
             (
                 200,
                 Exchange {
@@ -1149,10 +1148,9 @@ mod tests {
                 let mut out = Vec::new();
                 let status = StatusCode::from_u16(status).unwrap();
                 let unread = || -> SystemTime { panic!("the date was read") };
-                let id = RequestId::parse(ID.as_bytes()).unwrap();
                 let stamp = Stamp {
-                    request_id: &id,
                     now: &unread,
+                    ..stamp()
                 };
                 write_head(
                     &mut out,

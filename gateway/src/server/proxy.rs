@@ -879,7 +879,7 @@ pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwar
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// The forwarding fields of a proxy request left to whatever writes its head (see
+/// The forwarding fields of a backend request left to whatever writes its head (see
 /// [`backend_request`]): the backend gets `X-Forwarded-Proto`, and the client's `Host` as
 /// `X-Forwarded-Host` with its own authority as `Host`. The pool's own HTTP/1.1 connections
 /// write them straight into the head (`backend_http1`), which spares a header-map removal and
@@ -1045,26 +1045,16 @@ pub(crate) fn backend_request(
         HttpMethod::Any => cx.head.method.clone(),
         defined => Method::from_bytes(defined.as_str().as_bytes()).unwrap_or(Method::GET),
     };
-    // A proxy request's forwarding fields are left to whatever writes its head, unless a
-    // mapping may set a header (it has the last word, so the fields must be in the map
-    // before it).
-    let defer = proxy && !http.request_parameters.iter().any(sets_header);
-    // The client's own `X-Forwarded-Host` went in `clean_client_headers`; without a `Host`
-    // (HTTP/1.0) the backend gets none.
-    let original_host = if defer {
-        None
-    } else {
-        headers.remove(header::HOST)
-    };
     if !proxy {
         // `HTTP` integrations send only what is mapped (plus the body's type and who the
-        // client is).
+        // client is, and the `Host` it asked for, which goes as `X-Forwarded-Host`).
         let mut kept = HeaderMap::new();
         for name in [
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
             header::ACCEPT,
             X_FORWARDED_FOR,
+            header::HOST,
         ] {
             if let Some(value) = headers.remove(&name) {
                 kept.insert(name, value);
@@ -1086,18 +1076,19 @@ pub(crate) fn backend_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    let proto = if forwarding.secure { "https" } else { "http" };
-    let deferred = if defer {
-        Deferred {
-            proto: Some(proto),
-            client_host: true,
-        }
-    } else {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-        if let Some(host) = original_host {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
+    // The forwarding fields (the client's own `X-Forwarded-Host` went in
+    // `clean_client_headers`; without a `Host`, as in HTTP/1.0, the backend gets none). A
+    // mapping that sets a header has the last word, so with one they go in the map now;
+    // otherwise they are left to whatever writes the head.
+    let forwarded = Deferred {
+        proto: Some(if forwarding.secure { "https" } else { "http" }),
+        client_host: true,
+    };
+    let deferred = if http.request_parameters.iter().any(sets_header) {
+        forwarded.apply(&mut headers);
         Deferred::default()
+    } else {
+        forwarded
     };
     for mapping in http.request_parameters.iter().filter(|m| sets_header(m)) {
         let (Ok(name), Some(value)) = (
